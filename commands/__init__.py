@@ -1,0 +1,1 @@
+"""The cstool command line (Typer): one module per resource."""

@@ -1,0 +1,93 @@
+"""`cstool apply`, `cstool export`, `cstool schema`: declarative configuration."""
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cstool.declarative import dump, json_schema, kind_schema, load_document
+from cstool.errors import UsageError
+from cstool.resources import kind as kind_named
+from cstool.validation import FieldError
+
+from .context import state, wants_json
+from .crud import JsonOpt
+from .output import info, print_json
+
+
+def apply_files(backend, files: list[str], dry_run: bool = False):
+    """Read fixture files and apply them; errors name the file and line."""
+    doc = load_document(files)
+    try:
+        return backend.apply(doc.records, dry_run=dry_run), doc
+    except FieldError as e:
+        raise doc.locate(e) from None
+
+
+def apply_cmd(
+    ctx: typer.Context,
+    files: Annotated[
+        list[str],
+        typer.Option(
+            "-f", "--file", help="A YAML/JSON file, a folder of them, or - for stdin (repeat)."
+        ),
+    ],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Create or update everything in fixture files, by stable keys, all or nothing."""
+    result, doc = apply_files(state(ctx).backend, files, dry_run)
+    if wants_json(ctx, json_):
+        print_json(result.to_dict())
+        return
+    verb = "would " if dry_run else ""
+    for c in result.changes:
+        if c.action == "unchanged":
+            continue
+        what = f" ({', '.join(c.fields)})" if c.fields else ""
+        typer.echo(f"{verb}{c.action} {c.kind[:-1]} {c.key}{what}")
+    info(
+        f"{'dry run: ' if dry_run else ''}{result.count('create')} created, "
+        f"{result.count('update')} updated, {result.count('unchanged')} unchanged "
+        f"({doc.count()} records)"
+    )
+
+
+def export_cmd(
+    ctx: typer.Context,
+    shop: Annotated[str | None, typer.Option(help="Only this shop's records.")] = None,
+    output: Annotated[
+        str | None, typer.Option("-o", "--output", help="Write to this file instead of stdout.")
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="yaml or json (default: from -o's suffix, else yaml)."),
+    ] = None,
+) -> None:
+    """Print every record (or one shop's) in the fixture format that apply reads."""
+    if fmt is None:
+        fmt = "json" if (output or "").endswith(".json") or state(ctx).json else "yaml"
+    if fmt not in ("yaml", "json"):
+        raise UsageError("--format must be yaml or json")
+    text = dump(state(ctx).backend.export(shop=shop), fmt)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        info(f"wrote {output}")
+    else:
+        sys.stdout.write(text)
+
+
+def schema_cmd(
+    kind: Annotated[str | None, typer.Option(help="Only one kind's record schema.")] = None,
+) -> None:
+    """Print the JSON Schema of the fixture format (for editors)."""
+    if kind is None:
+        data = json_schema()
+    else:
+        try:
+            data = kind_schema(kind_named(kind))
+        except KeyError:
+            raise UsageError(f"unknown kind {kind!r}") from None
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")

@@ -1,0 +1,100 @@
+"""What every command shares: global options, the lazily built backend, errors."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from cstool.errors import CstoolError
+
+
+class CliError(typer.TyperException):
+    """A one-line error with a chosen exit code (1 refused, 2 usage)."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class State:
+    """Global options, and the backend built from them on first use."""
+
+    db: Path | None = None
+    json: bool = False
+    _backend: Any = field(default=None, repr=False)
+
+    @property
+    def backend(self):
+        """The Backend for this invocation (opened on first use, closed at exit)."""
+        if self._backend is None:
+            from cstool.backend.local import LocalBackend
+            from cstool.storage import default_db_path
+
+            self._backend = LocalBackend(self.db or default_db_path())
+        return self._backend
+
+    def close(self) -> None:
+        """Close the backend if one was opened."""
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+
+def state(ctx: typer.Context) -> State:
+    """The State of this invocation."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, State):
+        root.obj = State()
+    return root.obj
+
+
+def wants_json(ctx: typer.Context, flag: bool) -> bool:
+    """True when the command's ``--json`` or the global one is set."""
+    return flag or state(ctx).json
+
+
+class RootGroup(TyperGroup):
+    """The root command: turns every user error into one line on stderr and an exit code."""
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CstoolError as e:
+            raise CliError(e.message, e.exit_code) from None
+        except sqlite3.OperationalError as e:
+            raise CliError(f"database: {e}") from None
+        except sqlite3.DatabaseError as e:
+            raise CliError(f"database: {e}") from None
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            rv = super().main(
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+        except typer.TyperException as e:  # typer's (vendored click) errors and ours
+            if not standalone_mode:
+                raise
+            code = getattr(e, "exit_code", 1)
+            ctx = getattr(e, "ctx", None)
+            hint = f" (see '{ctx.command_path} --help')" if code == 2 and ctx else ""
+            typer.echo(f"Error: {e.format_message()}{hint}", err=True)
+            sys.exit(code)
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            typer.echo("Aborted.", err=True)
+            sys.exit(1)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,56 @@
+"""`cstool db ...`: the SQLite file itself: info, upgrade, backup."""
+
+from typing import Annotated
+
+import typer
+
+from .context import state, wants_json
+from .crud import JsonOpt
+from .output import info, print_json, print_table
+
+app = typer.Typer(
+    help="The data file: schema version, size, upgrade, backup.", no_args_is_help=True
+)
+
+
+@app.command("info")
+def info_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """Show the file's path, schema version, size and row counts."""
+    data = state(ctx).backend.info()
+    if wants_json(ctx, json_):
+        print_json(data)
+        return
+    typer.echo(f"path            {data['path']}")
+    typer.echo(f"schema version  {data['schema_version']} (latest {data['latest_schema_version']})")
+    typer.echo(f"size            {data['size_bytes'] / 1024:,.0f} KiB")
+    typer.echo(f"journal mode    {data['journal_mode']}")
+    rows = [{"table": t, "rows": n} for t, n in data["tables"].items()]
+    print_table(rows, [("table", lambda r: r["table"]), ("rows", lambda r: r["rows"])])
+
+
+@app.command("upgrade")
+def upgrade_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """Apply pending schema migrations (safe to run any time)."""
+    backend = state(ctx).backend
+    applied = backend.upgrade() or getattr(getattr(backend, "database", None), "migrated", [])
+    version = backend.info()["schema_version"]
+    if wants_json(ctx, json_):
+        print_json({"applied": applied, "schema_version": version})
+    elif applied:
+        info(f"applied migrations {', '.join(map(str, applied))}; schema version {version}")
+    else:
+        info(f"already up to date (schema version {version})")
+
+
+@app.command("backup")
+def backup_cmd(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="Where to write the copy (must not exist).")],
+    json_: JsonOpt = False,
+) -> None:
+    """Copy the file with SQLite's online backup, safe while others write."""
+    result = state(ctx).backend.backup(path)
+    if wants_json(ctx, json_):
+        print_json(result)
+    else:
+        info(f"backed up to {result['path']} ({result['size_bytes'] / 1024:,.0f} KiB)")

@@ -1,0 +1,86 @@
+"""The `cstool` command: global options and the resource sub-commands."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import (
+    agent,
+    apply,
+    coupon,
+    customer,
+    db,
+    demo,
+    fixtures,
+    group,
+    order,
+    product,
+    promotion,
+    shop,
+)
+from .context import RootGroup, State
+
+app = typer.Typer(
+    cls=RootGroup,
+    name="cstool",
+    help="Terminal-first customer service for multi-shop e-commerce.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from cstool import __version__
+
+        typer.echo(f"cstool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--db",
+            envvar="CSTOOL_DB",
+            help="The SQLite data file (default: the user data folder).",
+            show_envvar=True,
+        ),
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="JSON output for every read.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Terminal-first customer service for multi-shop e-commerce."""
+    st = State(db=db_path, json=json_)
+    ctx.obj = st
+    ctx.call_on_close(st.close)
+
+
+app.command("demo")(demo.demo_cmd)
+app.command("apply")(apply.apply_cmd)
+app.command("export")(apply.export_cmd)
+app.command("schema")(apply.schema_cmd)
+for _name, _module in (
+    ("shop", shop),
+    ("group", group),
+    ("agent", agent),
+    ("customer", customer),
+    ("product", product),
+    ("order", order),
+    ("coupon", coupon),
+    ("promotion", promotion),
+    ("fixtures", fixtures),
+    ("db", db),
+):
+    app.add_typer(_module.app, name=_name)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,125 @@
+"""The Backend interface: the operations of the system, not table access.
+
+Every front end (CLI, TUI, server) talks to a Backend. Records cross it in the
+external form of ``cstool.resources`` (keys as references, money in yuan, times as
+ISO 8601), so the same shapes serve fixture files, ``--json`` output and HTTP.
+Nothing here is SQLite-specific: the Local backend stores in one SQLite file, the
+Remote one (later) speaks HTTP to ``cstool serve``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Change:
+    """One record that ``apply`` creates or updates (or leaves as it is)."""
+
+    kind: str
+    key: str
+    action: str  # create | update | unchanged
+    fields: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """JSON form."""
+        return {"kind": self.kind, "key": self.key, "action": self.action, "fields": self.fields}
+
+
+@dataclass
+class ApplyResult:
+    """What ``apply`` did (or, with dry_run, would do)."""
+
+    changes: list[Change]
+    dry_run: bool
+
+    def count(self, action: str) -> int:
+        """How many changes have ``action``."""
+        return sum(1 for c in self.changes if c.action == action)
+
+    def to_dict(self) -> dict:
+        """JSON form: counts plus the changed records."""
+        return {
+            "dry_run": self.dry_run,
+            "created": self.count("create"),
+            "updated": self.count("update"),
+            "unchanged": self.count("unchanged"),
+            "changes": [c.to_dict() for c in self.changes if c.action != "unchanged"],
+        }
+
+
+class Backend(ABC):
+    """The operations every storage implementation provides."""
+
+    # -- the store itself -----------------------------------------------------
+    @abstractmethod
+    def info(self) -> dict:
+        """Where the data lives, its schema version, size and row counts."""
+
+    @abstractmethod
+    def upgrade(self) -> list[int]:
+        """Apply pending schema migrations; return the versions applied."""
+
+    @abstractmethod
+    def backup(self, target: str) -> dict:
+        """Copy the whole store to ``target`` while others keep writing."""
+
+    # -- resources: shops, groups, agents, customers, products, coupons, ... ----
+    @abstractmethod
+    def create(self, kind: str, record: dict) -> dict:
+        """Create one record of ``kind``; refuse if its key exists. Returns the stored record."""
+
+    @abstractmethod
+    def get(self, kind: str, key: str) -> dict:
+        """The record of ``kind`` with ``key``; NotFound if there is none."""
+
+    @abstractmethod
+    def list(
+        self,
+        kind: str,
+        *,
+        shop: str | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> list[dict]:
+        """Records of ``kind`` ordered by key, optionally of one shop, after a key cursor."""
+
+    @abstractmethod
+    def update(self, kind: str, key: str, changes: dict) -> dict:
+        """Change some fields of a record (the key stays); returns the stored record."""
+
+    @abstractmethod
+    def delete(self, kind: str, key: str) -> None:
+        """Remove a record; refused (Conflict) while other records depend on it."""
+
+    @abstractmethod
+    def customer_stats(self, key: str) -> list[dict]:
+        """Per shop: orders, spend, average order value and last order time of a customer."""
+
+    # -- declarative configuration ----------------------------------------------
+    @abstractmethod
+    def apply(self, document: dict[str, list[dict]], *, dry_run: bool = False) -> ApplyResult:
+        """Create or update every record of ``document`` (kind -> records), all or nothing.
+
+        Idempotent by stable keys. A bad record raises FieldError whose path names
+        ``kind[index].field`` and nothing changes.
+        """
+
+    @abstractmethod
+    def export(self, *, shop: str | None = None) -> dict[str, list[dict]]:
+        """Every record (or one shop's), in the form ``apply`` accepts."""
+
+    @abstractmethod
+    def bulk_load(self, kind: str, records: Iterable[dict[str, Any]]) -> int:
+        """Load many trusted internal-form records fast (generators, benchmarks)."""
+
+    # -- events ------------------------------------------------------------------
+    @abstractmethod
+    def events(self, *, after: int = 0, limit: int = 100, shop: str | None = None) -> list[dict]:
+        """Events with id greater than ``after``, oldest first."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the backend holds."""

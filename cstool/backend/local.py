@@ -1,0 +1,464 @@
+"""The Local backend: every operation over one SQLite file, in-process.
+
+Each change and the event that records it commit in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from ..clock import Clock, SystemClock
+from ..errors import Conflict, NotFound, UsageError
+from ..resources import KINDS, Kind
+from ..resources import kind as kind_named
+from ..storage.database import open_database
+from ..storage.migrations import LATEST
+from ..storage.records import RecordStore, q, strip_ids
+from ..validation import FieldError, check_refs, to_external, to_internal
+from ..values import format_money, format_time
+from . import bulk
+from .base import ApplyResult, Backend, Change
+
+
+def _kind(name: str) -> Kind:
+    try:
+        return kind_named(name)
+    except KeyError:
+        raise UsageError(f"unknown kind {name!r} (known: {', '.join(KINDS)})") from None
+
+
+def _lookup_info(kind: str, rec: dict) -> dict:
+    """What reference checks need to know of a record."""
+    info: dict[str, Any] = {}
+    if "shop" in rec:
+        info["shop"] = rec["shop"]
+    if kind == "products":
+        info["price"] = rec["price"]
+    if kind == "agents":
+        info["shops"] = rec["shops"]
+    return info
+
+
+class LocalBackend(Backend):
+    """The Backend over one SQLite file."""
+
+    def __init__(self, path: str | Path, *, clock: Clock | None = None):
+        self.clock = clock or SystemClock()
+        self.database = open_database(path, self.clock.now_ms())
+        self.path = self.database.path
+
+    # -- helpers -----------------------------------------------------------------
+    def _now(self) -> int:
+        return self.clock.now_ms()
+
+    def _event(
+        self,
+        conn: sqlite3.Connection,
+        type_: str,
+        entity: str | None,
+        key: str | None,
+        shop_id: int | None,
+        payload: dict | None = None,
+    ) -> int:
+        cur = conn.execute(
+            "INSERT INTO events (at, shop_id, type, entity, entity_key, payload) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                self._now(),
+                shop_id,
+                type_,
+                entity,
+                key,
+                json.dumps(payload, ensure_ascii=False) if payload is not None else None,
+            ),
+        )
+        return cur.lastrowid
+
+    def _db_lookup(self, store: RecordStore):
+        def lookup(kind: str, key: str) -> dict | None:
+            rec = store.read(kind, key)
+            return None if rec is None else _lookup_info(kind, rec)
+
+        return lookup
+
+    def _shop_id_of(self, store: RecordStore, k: Kind, rec: dict) -> int | None:
+        if k.name == "shops":
+            return store.id_of("shops", rec["key"])
+        if k.shop_field and rec.get("shop"):
+            return store.id_of("shops", rec["shop"])
+        return None
+
+    # -- the store ---------------------------------------------------------------
+    def info(self) -> dict:
+        """Where the file is, its schema version, size and row counts."""
+        db = self.database
+        return {
+            "backend": "local",
+            "path": str(db.path.resolve()),
+            "schema_version": db.schema_version(),
+            "latest_schema_version": LATEST,
+            "size_bytes": db.size_bytes(),
+            "journal_mode": db.conn.execute("PRAGMA journal_mode").fetchone()[0],
+            "migrations": [
+                {**m, "applied_at": format_time(m["applied_at"])} for m in db.migrations()
+            ],
+            "tables": db.table_counts(),
+        }
+
+    def upgrade(self) -> list[int]:
+        """Apply pending migrations (opening the file already does; this reports)."""
+        return self.database.upgrade(self._now())
+
+    def backup(self, target: str) -> dict:
+        """Online backup to ``target``."""
+        path = self.database.backup(target)
+        return {"path": str(path.resolve()), "size_bytes": path.stat().st_size}
+
+    # -- resources ---------------------------------------------------------------
+    def create(self, kind: str, record: dict) -> dict:
+        """Create one record; Conflict if the key exists."""
+        k = _kind(kind)
+        rec = to_internal(k, record)
+        key = rec[k.key]
+        with self.database.write() as conn:
+            store = RecordStore(conn)
+            if store.id_of(k.name, key) is not None:
+                raise Conflict(f"{k.singular} {key!r} exists already")
+            check_refs(k, rec, self._db_lookup(store))
+            store.write(k.name, rec, self._now())
+            self._event(
+                conn, f"{k.singular}.created", k.singular, key, self._shop_id_of(store, k, rec)
+            )
+            return to_external(k, strip_ids(store.read(k.name, key)))
+
+    def get(self, kind: str, key: str) -> dict:
+        """One record by key."""
+        k = _kind(kind)
+        with self.database.read() as conn:
+            rec = RecordStore(conn).read(k.name, key)
+        if rec is None:
+            raise NotFound(f"no {k.singular} {key!r}")
+        return to_external(k, strip_ids(rec))
+
+    def list(
+        self,
+        kind: str,
+        *,
+        shop: str | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> list[dict]:
+        """Records ordered by key, optionally of one shop and after a key cursor."""
+        k = _kind(kind)
+        with self.database.read() as conn:
+            store = RecordStore(conn)
+            where, params = self._filter(store, k, shop)
+            if after is not None:
+                where.append(f"t.{k.key} > ?")
+                params.append(after)
+            clause = ("WHERE " + " AND ".join(where)) if where else ""
+            rows = store.read_where(k.name, clause, tuple(params), limit=limit)
+        return [to_external(k, strip_ids(r)) for r in rows]
+
+    def _filter(self, store: RecordStore, k: Kind, shop: str | None) -> tuple[list, list]:
+        if shop is None:
+            return [], []
+        sid = store.id_of("shops", shop)
+        if sid is None:
+            raise NotFound(f"no shop {shop!r}")
+        if k.name == "shops":
+            return ["t.id = ?"], [sid]
+        if k.name == "agents":
+            return ["t.id IN (SELECT agent_id FROM agent_shops WHERE shop_id = ?)"], [sid]
+        if k.name == "customers":
+            return ["t.id IN (SELECT customer_id FROM customer_profiles WHERE shop_id = ?)"], [sid]
+        return ["t.shop_id = ?"], [sid]
+
+    def update(self, kind: str, key: str, changes: dict) -> dict:
+        """Change fields of a record; a field set to None is cleared."""
+        k = _kind(kind)
+        if k.key in changes and changes[k.key] != key:
+            raise UsageError(f"the {k.key} of a {k.singular} cannot change")
+        with self.database.write() as conn:
+            store = RecordStore(conn)
+            current = store.read(k.name, key)
+            if current is None:
+                raise NotFound(f"no {k.singular} {key!r}")
+            merged = to_external(k, strip_ids(current))
+            for name, value in changes.items():
+                if value is None:
+                    merged.pop(name, None)
+                else:
+                    merged[name] = value
+            rec = to_internal(k, merged)
+            check_refs(k, rec, self._db_lookup(store))
+            changed = _changed_fields(k, strip_ids(current), rec)
+            if changed:
+                store.write(k.name, rec, self._now())
+                self._event(
+                    conn,
+                    f"{k.singular}.updated",
+                    k.singular,
+                    key,
+                    self._shop_id_of(store, k, rec),
+                    {"fields": changed},
+                )
+            return to_external(k, strip_ids(store.read(k.name, key)))
+
+    def delete(self, kind: str, key: str) -> None:
+        """Delete a record; Conflict while others depend on it."""
+        k = _kind(kind)
+        with self.database.write() as conn:
+            store = RecordStore(conn)
+            rec = store.read(k.name, key)
+            if rec is None:
+                raise NotFound(f"no {k.singular} {key!r}")
+            shop_id = self._shop_id_of(store, k, rec)
+            blockers = _dependents(conn, k, rec["_id"])
+            if blockers:
+                raise Conflict(
+                    f"{k.singular} {key!r} is still used by {', '.join(blockers)}; "
+                    "remove those first"
+                )
+            try:
+                store.delete(k.name, key)
+            except sqlite3.IntegrityError:
+                raise Conflict(
+                    f"{k.singular} {key!r} is still referenced by other records"
+                ) from None
+            self._event(
+                conn,
+                f"{k.singular}.deleted",
+                k.singular,
+                key,
+                None if k.name == "shops" else shop_id,
+            )
+
+    def customer_stats(self, key: str) -> list[dict]:
+        """Per shop: orders, paid spend, average order value, last order."""
+        with self.database.read() as conn:
+            cid = RecordStore(conn).id_of("customers", key)
+            if cid is None:
+                raise NotFound(f"no customer {key!r}")
+            rows = conn.execute(
+                "SELECT s.key, COUNT(*), "
+                "SUM(CASE WHEN o.status NOT IN ('created','cancelled','refunded') "
+                "THEN o.total ELSE 0 END), "
+                "SUM(CASE WHEN o.status NOT IN ('created','cancelled','refunded') "
+                "THEN 1 ELSE 0 END), MAX(o.created_at) "
+                "FROM orders o JOIN shops s ON s.id = o.shop_id WHERE o.customer_id = ? "
+                "GROUP BY s.key ORDER BY s.key",
+                (cid,),
+            ).fetchall()
+        return [
+            {
+                "shop": shop,
+                "orders": n,
+                "paid_orders": paid_n,
+                "spend": format_money(spend or 0),
+                "average_order_value": format_money((spend or 0) // paid_n) if paid_n else 0,
+                "last_order_at": format_time(last),
+            }
+            for shop, n, spend, paid_n, last in rows
+        ]
+
+    # -- declarative ---------------------------------------------------------------
+    def apply(self, document: dict[str, list[dict]], *, dry_run: bool = False) -> ApplyResult:
+        """Create or update every record of ``document``, all or nothing."""
+        unknown = [name for name in document if name not in KINDS]
+        if unknown:
+            raise FieldError(unknown[0], f"unknown kind (known: {', '.join(KINDS)})")
+        # 1. every record on its own, and duplicate keys inside the document
+        parsed: dict[str, list[tuple[int, dict, Any]]] = {}
+        index: dict[tuple[str, str], dict] = {}
+        for name, k in KINDS.items():
+            records = document.get(name) or []
+            if not isinstance(records, list):
+                raise FieldError(name, "expected a list of records")
+            seen: dict[str, int] = {}
+            for i, raw in enumerate(records):
+                rec = to_internal(k, raw, f"{name}[{i}]")
+                key = rec[k.key]
+                if key in seen:
+                    raise FieldError(
+                        f"{name}[{i}].{k.key}",
+                        f"duplicate key {key!r} (also {name}[{seen[key]}])",
+                        getattr(raw, "lines", {}).get(k.key) or getattr(raw, "line", None),
+                    )
+                seen[key] = i
+                index[(name, key)] = rec
+                parsed.setdefault(name, []).append((i, rec, raw))
+        with self.database.write() as conn:
+            store = RecordStore(conn)
+            db_lookup = self._db_lookup(store)
+
+            def lookup(kind: str, key: str) -> dict | None:
+                rec = index.get((kind, key))
+                return _lookup_info(kind, rec) if rec is not None else db_lookup(kind, key)
+
+            # 2. references, against the document and the file
+            for name, items in parsed.items():
+                for i, rec, raw in items:
+                    check_refs(KINDS[name], rec, lookup, raw, f"{name}[{i}]")
+            # 3. the plan, and the writes
+            changes: list[Change] = []
+            now = self._now()
+            for name, items in parsed.items():
+                k = KINDS[name]
+                for _, rec, _raw in items:
+                    key = rec[k.key]
+                    current = store.read(name, key)
+                    if current is None:
+                        changes.append(Change(name, key, "create"))
+                    else:
+                        fields = _changed_fields(k, strip_ids(current), rec)
+                        if not fields:
+                            changes.append(Change(name, key, "unchanged"))
+                            continue
+                        changes.append(Change(name, key, "update", fields))
+                    if not dry_run:
+                        store.write(name, rec, now)
+                        action = changes[-1].action
+                        self._event(
+                            conn,
+                            f"{k.singular}.{'created' if action == 'create' else 'updated'}",
+                            k.singular,
+                            key,
+                            self._shop_id_of(store, k, rec),
+                            {"fields": changes[-1].fields, "via": "apply"},
+                        )
+            return ApplyResult(changes, dry_run)
+
+    def export(self, *, shop: str | None = None) -> dict[str, list[dict]]:
+        """Every record, or one shop's, as ``apply`` accepts them."""
+        out: dict[str, list[dict]] = {}
+        with self.database.read() as conn:
+            store = RecordStore(conn)
+            for name, k in KINDS.items():
+                where, params = self._filter(store, k, shop)
+                clause = ("WHERE " + " AND ".join(where)) if where else ""
+                rows = [strip_ids(r) for r in store.read_where(name, clause, tuple(params))]
+                if shop is not None:
+                    rows = [_scope_to_shop(name, r, shop, store) for r in rows]
+                if rows:
+                    out[name] = [to_external(k, r) for r in rows]
+        return out
+
+    def bulk_load(self, kind: str, records: Iterable[dict[str, Any]]) -> int:
+        """Load trusted internal-form records in one transaction (see ``bulk``)."""
+        k = _kind(kind)
+        with self.database.write() as conn:
+            count = bulk.load(conn, k.name, records, self._now())
+            self._event(conn, "bulk.loaded", k.singular, None, None, {"count": count})
+        return count
+
+    # -- events ------------------------------------------------------------------
+    def events(self, *, after: int = 0, limit: int = 100, shop: str | None = None) -> list[dict]:
+        """Events after id ``after``, oldest first."""
+        with self.database.read() as conn:
+            params: list[Any] = [after]
+            where = "e.id > ?"
+            if shop is not None:
+                sid = RecordStore(conn).id_of("shops", shop)
+                if sid is None:
+                    raise NotFound(f"no shop {shop!r}")
+                where += " AND e.shop_id = ?"
+                params.append(sid)
+            rows = conn.execute(
+                "SELECT e.id, e.at, s.key, e.type, e.entity, e.entity_key, e.payload "
+                f"FROM events e LEFT JOIN shops s ON s.id = e.shop_id WHERE {where} "
+                "ORDER BY e.id LIMIT ?",
+                (*params, int(limit)),
+            ).fetchall()
+        return [
+            {
+                "id": r[0],
+                "at": format_time(r[1]),
+                "shop": r[2],
+                "type": r[3],
+                "entity": r[4],
+                "key": r[5],
+                "payload": json.loads(r[6]) if r[6] else None,
+            }
+            for r in rows
+        ]
+
+    def close(self) -> None:
+        """Close the file."""
+        self.database.close()
+
+
+def _changed_fields(k: Kind, current: dict, new: dict) -> list[str]:
+    return [f.name for f in k.fields if current.get(f.name) != new.get(f.name)]
+
+
+def _scope_to_shop(name: str, rec: dict, shop: str, store: RecordStore) -> dict:
+    """Trim a multi-shop record to one shop, for ``export --shop``."""
+    if name == "agents":
+        shop_groups = {
+            g["key"]
+            for g in store.read_where(
+                "groups", "WHERE t.shop_id = ?", (store.id_of("shops", shop),)
+            )
+        }
+        return {**rec, "shops": [shop], "groups": [g for g in rec["groups"] if g in shop_groups]}
+    if name == "customers":
+        coupons = [c for c in rec["coupons"] if store.read("coupons", c["coupon"])["shop"] == shop]
+        profiles = []
+        for p in rec["profiles"]:
+            if p["shop"] == shop:
+                profiles.append(p)
+        return {**rec, "profiles": profiles, "coupons": coupons}
+    return rec
+
+
+_DEPENDENTS: dict[str, list[tuple[str, str, str]]] = {
+    # kind: [(table, column, what people call them)]
+    "shops": [
+        ("groups", "shop_id", "groups"),
+        ("products", "shop_id", "products"),
+        ("coupons", "shop_id", "coupons"),
+        ("promotions", "shop_id", "promotions"),
+        ("orders", "shop_id", "orders"),
+        ("agent_shops", "shop_id", "agents"),
+        ("customer_profiles", "shop_id", "customer profiles"),
+        ("conversations", "shop_id", "conversations"),
+        ("routing_rules", "shop_id", "routing rules"),
+        ("knowledge_entries", "shop_id", "knowledge entries"),
+        ("campaigns", "shop_id", "campaigns"),
+        ("tickets", "shop_id", "tickets"),
+    ],
+    "groups": [
+        ("group_members", "group_id", "agents"),
+        ("conversations", "group_id", "conversations"),
+    ],
+    "agents": [
+        ("conversations", "assignee_id", "conversations"),
+        ("customer_profiles", "dedicated_agent_id", "customers (dedicated agent)"),
+        ("customer_profiles", "last_agent_id", "customers (last agent)"),
+        ("messages", "agent_id", "messages"),
+        ("tickets", "assignee_id", "tickets"),
+    ],
+    "customers": [
+        ("orders", "customer_id", "orders"),
+        ("conversations", "customer_id", "conversations"),
+    ],
+    "products": [("order_items", "product_id", "order items")],
+    "coupons": [("customer_coupons", "coupon_id", "customers holding it")],
+    "orders": [("tickets", "order_id", "tickets")],
+}
+
+
+def _dependents(conn: sqlite3.Connection, k: Kind, rid: int) -> list[str]:
+    out = []
+    for table, column, label in _DEPENDENTS.get(k.name, []):
+        n = conn.execute(f"SELECT COUNT(*) FROM {q(table)} WHERE {column} = ?", (rid,)).fetchone()[
+            0
+        ]
+        if n:
+            out.append(f"{n} {label}")
+    return out

@@ -1,0 +1,296 @@
+"""Declarative configuration: reading fixture files (YAML or JSON, a file, a folder or
+stdin) into one document that ``Backend.apply`` takes, with every record remembering
+its file and line so errors can point at them; writing exports; the JSON Schema.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+from .errors import InvalidInput
+from .resources import KINDS, Field, Kind
+from .validation import FieldError
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+FILE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class LineDict(dict):
+    """A mapping that remembers its line and the line of each key (1-based)."""
+
+    line: int | None = None
+    lines: dict
+
+
+class LineList(list):
+    """A list that remembers its line."""
+
+    line: int | None = None
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps line numbers and refuses duplicate keys."""
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> LineDict:
+    loader.flatten_mapping(node)
+    out = LineDict()
+    out.line = node.start_mark.line + 1
+    out.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be plain text", key_node.start_mark
+            ) from None
+        if key in out:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate field {key!r}", key_node.start_mark
+            )
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.lines[key] = key_node.start_mark.line + 1
+    return out
+
+
+def _construct_sequence(loader: _Loader, node: yaml.SequenceNode, deep: bool = False) -> LineList:
+    out = LineList(loader.construct_object(child, deep=True) for child in node.value)
+    out.line = node.start_mark.line + 1
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
+# Times stay text: validation parses them (and knows the shop's zone).
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def parse_text(text: str, source: str) -> Any:
+    """Parse YAML or JSON text, keeping line numbers; InvalidInput naming file and line."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f":{mark.line + 1}" if mark else ""
+        problem = e.problem or e.context or "cannot be parsed"
+        raise InvalidInput(f"{source}{line}: not valid YAML/JSON: {problem}") from None
+    except yaml.YAMLError as e:
+        raise InvalidInput(f"{source}: not valid YAML/JSON: {e}") from None
+
+
+def read_sources(target: str, stdin: IO[str] | None = None) -> list[tuple[str, Any]]:
+    """Read a file, every fixture file in a folder (sorted), or ``-`` (stdin)."""
+    if target == "-":
+        stream = stdin if stdin is not None else io.TextIOWrapper(__import__("sys").stdin.buffer)
+        return [("<stdin>", parse_text(stream.read(), "<stdin>"))]
+    path = Path(target)
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.suffix in FILE_SUFFIXES and p.is_file())
+        if not files:
+            raise InvalidInput(f"{target}: no .yaml, .yml or .json files in this folder")
+    elif path.is_file():
+        files = [path]
+    else:
+        raise InvalidInput(f"{target}: no such file or folder")
+    out = []
+    for f in files:
+        if f.stat().st_size > MAX_FILE_BYTES:
+            raise InvalidInput(f"{f}: file too large (over {MAX_FILE_BYTES // 2**20} MiB)")
+        try:
+            text = f.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput(f"{f}: not UTF-8 text") from None
+        out.append((str(f), parse_text(text, str(f))))
+    return out
+
+
+class Document:
+    """Records of several sources merged by kind, each remembering where it came from."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, list[Any]] = {}
+        self.origin: dict[str, list[str]] = {}
+
+    def add(self, source: str, data: Any) -> None:
+        """Add one parsed file: a mapping of kind names to lists of records."""
+        if data is None:
+            return
+        if not isinstance(data, dict):
+            raise InvalidInput(
+                f"{source}: expected a mapping of kinds ({', '.join(KINDS)}) at the top"
+            )
+        for name, records in data.items():
+            line = getattr(data, "lines", {}).get(name)
+            where = f"{source}:{line}" if line else source
+            if name not in KINDS:
+                raise InvalidInput(f"{where}: {name}: unknown kind (known: {', '.join(KINDS)})")
+            if records is None:
+                continue
+            if not isinstance(records, list):
+                raise InvalidInput(f"{where}: {name}: expected a list of records")
+            self.records.setdefault(name, []).extend(records)
+            self.origin.setdefault(name, []).extend([source] * len(records))
+
+    def locate(self, error: FieldError) -> FieldError:
+        """Name the file and line of a FieldError whose path starts ``kind[i]``."""
+        m = re.match(r"^(\w+)\[(\d+)\](.*)$", error.path or "")
+        if not m or m.group(1) not in self.records:
+            return error
+        name, i, rest = m.group(1), int(m.group(2)), m.group(3)
+        if i >= len(self.records[name]):
+            return error
+        source = self.origin[name][i]
+        line = _line_at(self.records[name][i], rest) or error.line
+        return FieldError(error.path, error.reason, line, source)
+
+    def count(self) -> int:
+        """How many records in all."""
+        return sum(len(v) for v in self.records.values())
+
+
+def _line_at(obj: Any, rest: str) -> int | None:
+    """The line of the deepest part of ``obj`` named by a path tail like ``.items[0].price``."""
+    line = getattr(obj, "line", None)
+    for name, idx in re.findall(r"\.([^.\[]+)|\[(\d+)\]", rest):
+        if name:
+            if not isinstance(obj, dict) or name not in obj:
+                lines = getattr(obj, "lines", None)
+                return lines.get(name, line) if lines else line
+            line = getattr(obj, "lines", {}).get(name, line)
+            obj = obj[name]
+        else:
+            if not isinstance(obj, list) or int(idx) >= len(obj):
+                return line
+            obj = obj[int(idx)]
+            line = getattr(obj, "line", line)
+    return line
+
+
+def load_document(targets: list[str], stdin: IO[str] | None = None) -> Document:
+    """Read every target into one Document."""
+    doc = Document()
+    for target in targets:
+        for source, data in read_sources(target, stdin):
+            doc.add(source, data)
+    return doc
+
+
+def dump(document: dict[str, list[dict]], fmt: str = "yaml") -> str:
+    """Serialise an export as YAML (Chinese kept readable) or JSON."""
+    if fmt == "json":
+        return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    return yaml.safe_dump(
+        document, allow_unicode=True, sort_keys=False, default_flow_style=False, width=100
+    )
+
+
+# -- JSON Schema -------------------------------------------------------------------
+def _field_schema(f: Field) -> dict:
+    t = f.type
+    s: dict[str, Any]
+    if t in ("str",):
+        s = {"type": "string", "maxLength": f.max_len}
+    elif t in ("slug", "ref"):
+        s = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_.-]{0,63}$"}
+        if t == "ref":
+            s["description"] = f"key of one of the {f.ref}"
+    elif t == "int":
+        s = {"type": "integer"}
+    elif t == "number":
+        s = {"type": "number"}
+    elif t == "money":
+        s = {"type": ["number", "string"], "description": "yuan, at most 2 decimals"}
+    elif t == "bool":
+        s = {"type": "boolean"}
+    elif t == "time":
+        s = {"type": "string", "format": "date-time"}
+    elif t == "enum":
+        s = {"type": "string", "enum": list(f.choices)}
+    elif t in ("strlist", "reflist"):
+        item: dict[str, Any] = {"type": "string"}
+        if f.choices:
+            item["enum"] = list(f.choices)
+        s = {"type": "array", "items": item, "uniqueItems": True}
+    elif t == "attrs":
+        s = {
+            "type": "object",
+            "additionalProperties": {
+                "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+            },
+        }
+    elif t == "records":
+        s = {"type": "array", "items": _object_schema(f.fields)}
+    elif t == "record":
+        s = _object_schema(f.fields)
+    elif t == "hours":
+        s = {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                d: {"type": "string", "pattern": r"^(closed|\d\d:\d\d-\d\d:\d\d)$"}
+                for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+            },
+        }
+    elif t == "settings":
+        from .resources import SHOP_SETTINGS_DEFAULTS
+
+        s = {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                k: (
+                    {"type": ["string", "null"]}
+                    if k == "quiet_hours"
+                    else {"type": "integer", "minimum": 1, "default": v}
+                )
+                for k, v in SHOP_SETTINGS_DEFAULTS.items()
+            },
+        }
+    else:  # pragma: no cover - every type is listed above
+        raise AssertionError(t)
+    if f.min is not None and t in ("int", "number"):
+        s["minimum"] = f.min
+    if f.max is not None and t in ("int", "number"):
+        s["maximum"] = f.max
+    if f.doc:
+        s.setdefault("description", f.doc)
+    return s
+
+
+def _object_schema(fields: tuple[Field, ...]) -> dict:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [f.name for f in fields if f.required],
+        "properties": {f.name: _field_schema(f) for f in fields},
+    }
+
+
+def kind_schema(k: Kind) -> dict:
+    """The JSON Schema of one record of ``k``."""
+    s = _object_schema(k.fields)
+    s["description"] = k.doc
+    return s
+
+
+def json_schema() -> dict:
+    """The JSON Schema of a fixture file, for editors."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "cstool fixture file",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            name: {"type": "array", "items": kind_schema(k)} for name, k in KINDS.items()
+        },
+    }

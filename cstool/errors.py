@@ -1,0 +1,58 @@
+"""Errors a user can cause, as domain exceptions.
+
+Each front end turns them into its own form: the CLI into a one-line message and an
+exit code, the server into a JSON error with a status, the TUI into a notice.
+"""
+
+from __future__ import annotations
+
+
+class CstoolError(Exception):
+    """Base class of every error a user can cause. ``code`` is a stable machine name."""
+
+    code = "error"
+    exit_code = 1
+    http_status = 400
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidInput(CstoolError):
+    """A record, file or argument that does not fit the format."""
+
+    code = "invalid"
+    http_status = 422
+
+
+class UsageError(CstoolError):
+    """The command was called wrongly (bad option combination, missing argument)."""
+
+    code = "usage"
+    exit_code = 2
+    http_status = 400
+
+
+class NotFound(CstoolError):
+    """Something named by key does not exist."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(CstoolError):
+    """The operation is refused because of the current state (duplicate, still in use...)."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class StorageError(CstoolError):
+    """The storage could not do what was asked (locked past the timeout, wrong file...)."""
+
+    code = "storage"
+    http_status = 503

@@ -1,0 +1,288 @@
+"""The resources of the system and their fields: one description drives validation,
+the fixture format's JSON Schema, storage mapping and export.
+
+A record is a plain dict in the *external* form (keys as references, money in
+yuan, times as ISO 8601): the form of fixture files, ``--json`` output and the API.
+Validation turns it into the *internal* form (money in cents, times in epoch ms,
+defaults filled in) that storage writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MISSING: Any = object()
+
+LEVELS = ("junior", "senior", "expert")
+ROLES = ("admin", "supervisor", "agent")
+AGENT_STATUSES = ("online", "busy", "away", "offline")
+SERVICE_MODES = ("bot_only", "bot_first", "human_first", "human_only")
+CHANNELS = ("app", "mini_program", "h5", "pc", "web")
+GROUP_KINDS = ("presale", "aftersale", "logistics", "vip", "other")
+ORDER_STATUSES = (
+    "created",
+    "paid",
+    "shipped",
+    "delivered",
+    "refund_requested",
+    "refunded",
+    "cancelled",
+)
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+LANGUAGES = ("zh", "en")
+
+SHOP_SETTINGS_DEFAULTS = {
+    "response_target_s": 180,
+    "answer_target_s": 30,
+    "idle_close_min": 30,
+    "quiet_hours": "22:00-08:00",
+    "attribution_window_h": 24,
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a resource.
+
+    ``type`` is one of: str, slug, int, number, money, bool, time, enum, strlist,
+    attrs (a map of names to a string or list of strings), ref, reflist, records,
+    hours (weekly business hours), settings (shop settings).
+    """
+
+    name: str
+    type: str
+    required: bool = False
+    default: Any = MISSING
+    choices: tuple = ()
+    ref: str | None = None
+    min: float | None = None
+    max: float | None = None
+    max_len: int = 200
+    fields: tuple[Field, ...] = ()
+    doc: str = ""
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A resource: its name in fixture files (plural), its key field and fields."""
+
+    name: str
+    singular: str
+    key: str
+    fields: tuple[Field, ...]
+    doc: str = ""
+    shop_field: str | None = "shop"
+    children: tuple[str, ...] = field(default_factory=tuple)
+
+    def field(self, name: str) -> Field:
+        """The field called ``name``."""
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+def _f(name, type_, **kw) -> Field:
+    return Field(name, type_, **kw)
+
+
+SHOP = Kind(
+    "shops",
+    "shop",
+    "key",
+    (
+        _f("key", "slug", required=True, doc="stable slug"),
+        _f("name", "str", required=True, max_len=100),
+        _f("service_mode", "enum", choices=SERVICE_MODES, default="human_first"),
+        _f("off_hours_mode", "enum", choices=SERVICE_MODES, doc="mode outside business hours"),
+        _f("timezone", "str", default="Asia/Shanghai", max_len=64),
+        _f("languages", "strlist", default=["zh"], choices=LANGUAGES),
+        _f("business_hours", "hours", doc="mon..sun: 'HH:MM-HH:MM' or 'closed'"),
+        _f("settings", "settings", default={}),
+    ),
+    doc="A merchant's store and its service desk.",
+    shop_field=None,
+)
+
+GROUP = Kind(
+    "groups",
+    "group",
+    "key",
+    (
+        _f("key", "slug", required=True),
+        _f("shop", "ref", required=True, ref="shops"),
+        _f("name", "str", required=True, max_len=100),
+        _f("kind", "enum", choices=GROUP_KINDS, default="other"),
+    ),
+    doc="A team inside a shop: pre-sale, after-sale, logistics, VIP ...",
+)
+
+AGENT = Kind(
+    "agents",
+    "agent",
+    "handle",
+    (
+        _f("handle", "slug", required=True),
+        _f("name", "str", required=True, max_len=100),
+        _f("role", "enum", choices=ROLES, default="agent"),
+        _f("level", "enum", choices=LEVELS, default="junior"),
+        _f("max_chats", "int", default=5, min=1, max=50),
+        _f("status", "enum", choices=AGENT_STATUSES, default="offline"),
+        _f("skills", "strlist", default=[]),
+        _f("shops", "reflist", default=[], ref="shops"),
+        _f("groups", "reflist", default=[], ref="groups"),
+    ),
+    doc="A person at the desk: agent, supervisor or admin.",
+    shop_field=None,
+)
+
+PROFILE_FIELDS = (
+    _f("shop", "ref", required=True, ref="shops"),
+    _f("level", "int", default=0, min=0, max=5, doc="membership level V0..V5"),
+    _f("tags", "strlist", default=[]),
+    _f("region", "str", max_len=64),
+    _f("channel", "enum", choices=CHANNELS),
+    _f("credit", "int", min=0, max=1000),
+    _f("dedicated_agent", "ref", ref="agents"),
+    _f("last_agent", "ref", ref="agents"),
+    _f("last_served_at", "time"),
+)
+
+HELD_COUPON_FIELDS = (
+    _f("coupon", "ref", required=True, ref="coupons"),
+    _f("issued_at", "time"),
+    _f("used_at", "time"),
+)
+
+CUSTOMER = Kind(
+    "customers",
+    "customer",
+    "key",
+    (
+        _f("key", "slug", required=True),
+        _f("name", "str", required=True, max_len=100),
+        _f("phone", "str", max_len=32),
+        _f("email", "str", max_len=200),
+        _f("profiles", "records", default=[], fields=PROFILE_FIELDS, doc="one per shop"),
+        _f("coupons", "records", default=[], fields=HELD_COUPON_FIELDS, doc="coupons held"),
+    ),
+    doc="A platform-wide customer with a profile per shop.",
+    shop_field=None,
+)
+
+PRODUCT = Kind(
+    "products",
+    "product",
+    "key",
+    (
+        _f("key", "slug", required=True),
+        _f("shop", "ref", required=True, ref="shops"),
+        _f("title", "str", required=True, max_len=200),
+        _f("category", "str", max_len=64),
+        _f("price", "money", required=True, min=0),
+        _f("stock", "int", default=0, min=0),
+        _f("attributes", "attrs", default={}),
+        _f("status", "enum", choices=("on_sale", "off_shelf"), default="on_sale"),
+    ),
+    doc="An item a shop sells.",
+)
+
+COUPON = Kind(
+    "coupons",
+    "coupon",
+    "key",
+    (
+        _f("key", "slug", required=True),
+        _f("shop", "ref", required=True, ref="shops"),
+        _f("name", "str", required=True, max_len=100),
+        _f("kind", "enum", required=True, choices=("amount", "discount")),
+        _f("amount", "money", min=0, doc="yuan off, for kind amount"),
+        _f("rate", "number", min=0.01, max=0.99, doc="price factor, for kind discount: 0.9 = 9折"),
+        _f("threshold", "money", default=0, min=0, doc="minimum spend"),
+        _f("valid_from", "time"),
+        _f("valid_to", "time"),
+        _f("stackable", "bool", default=True, doc="may combine with promotions"),
+    ),
+    doc="A coupon a customer can hold and use.",
+)
+
+TIER_FIELDS = (
+    _f("threshold", "money", required=True, min=0),
+    _f("off", "money", required=True, min=0),
+)
+GIFT_FIELDS = (
+    _f("threshold", "money", required=True, min=0),
+    _f("product", "ref", required=True, ref="products"),
+)
+
+PROMOTION = Kind(
+    "promotions",
+    "promotion",
+    "key",
+    (
+        _f("key", "slug", required=True),
+        _f("shop", "ref", required=True, ref="shops"),
+        _f("name", "str", required=True, max_len=100),
+        _f("kind", "enum", required=True, choices=("full_reduction", "discount", "gift")),
+        _f("tiers", "records", fields=TIER_FIELDS, doc="for full_reduction"),
+        _f("rate", "number", min=0.01, max=0.99, doc="for discount"),
+        _f("gift", "record", fields=GIFT_FIELDS, doc="for gift"),
+        _f("products", "reflist", default=[], ref="products"),
+        _f("categories", "strlist", default=[]),
+        _f("starts_at", "time"),
+        _f("ends_at", "time"),
+        _f("stackable_with_coupons", "bool", default=True),
+    ),
+    doc="A shop-wide price rule: full reduction, discount or gift.",
+)
+
+ITEM_FIELDS = (
+    _f("product", "ref", required=True, ref="products"),
+    _f("quantity", "int", default=1, min=1, max=100000),
+    _f("price", "money", min=0, doc="unit price charged; default the product's price"),
+)
+LOGISTICS_FIELDS = (
+    _f("at", "time", required=True),
+    _f("status", "str", required=True, max_len=64),
+    _f("detail", "str", max_len=500),
+)
+
+ORDER = Kind(
+    "orders",
+    "order",
+    "key",
+    (
+        _f("key", "slug", required=True),
+        _f("shop", "ref", required=True, ref="shops"),
+        _f("customer", "ref", required=True, ref="customers"),
+        _f("status", "enum", required=True, choices=ORDER_STATUSES),
+        _f("created_at", "time", required=True),
+        _f("paid_at", "time"),
+        _f("shipped_at", "time"),
+        _f("delivered_at", "time"),
+        _f("items", "records", required=True, fields=ITEM_FIELDS),
+        _f("discount", "money", default=0, min=0),
+        _f("region", "str", max_len=64),
+        _f("carrier", "str", max_len=64),
+        _f("tracking_no", "str", max_len=64),
+        _f("logistics", "records", default=[], fields=LOGISTICS_FIELDS),
+    ),
+    doc="A customer's order in one shop, with items and a logistics timeline.",
+)
+
+# Apply order: a record may only refer to kinds that come before it.
+KINDS: dict[str, Kind] = {
+    k.name: k for k in (SHOP, GROUP, AGENT, PRODUCT, COUPON, PROMOTION, CUSTOMER, ORDER)
+}
+SINGULAR: dict[str, Kind] = {k.singular: k for k in KINDS.values()}
+
+
+def kind(name: str) -> Kind:
+    """Look up a kind by plural or singular name."""
+    if name in KINDS:
+        return KINDS[name]
+    if name in SINGULAR:
+        return SINGULAR[name]
+    raise KeyError(name)

@@ -1,0 +1,196 @@
+"""The SQLite file: opening it safely, migrating it, transactions, backup and info.
+
+WAL mode, a busy timeout and foreign keys are set on every connection; writes run
+in ``BEGIN IMMEDIATE`` transactions so that several processes (a TUI, a CLI, a
+worker) share one file without lost updates or upgrade deadlocks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlite_utils
+
+from ..errors import StorageError
+from .migrations import LATEST, MIGRATIONS
+
+BUSY_TIMEOUT_S = 30.0
+
+
+def default_db_path() -> Path:
+    """The file used when no ``--db`` is given: ``$CSTOOL_DB``, else the user data dir."""
+    env = os.environ.get("CSTOOL_DB")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("cstool", appauthor=False)) / "cstool.db"
+
+
+class Database:
+    """One open SQLite file with the project's pragmas, migrations and transactions.
+
+    Safe to share between threads of one process (calls are serialised by a lock).
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True):
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise StorageError(f"no database file at {self.path}")
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.RLock()
+        try:
+            self.conn = sqlite3.connect(
+                str(self.path),
+                timeout=BUSY_TIMEOUT_S,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            self.conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StorageError(f"{self.path}: could not switch to WAL mode ({mode})")
+            self.conn.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.DatabaseError as e:
+            raise StorageError(f"{self.path}: not a usable SQLite database ({e})") from None
+        self.db = sqlite_utils.Database(self.conn)
+        self.migrated: list[int] = []
+
+    # -- transactions -------------------------------------------------------------
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE): commits on success, rolls back on error."""
+        with self.lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                raise StorageError(f"{self.path}: {e}") from None
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent read snapshot (a deferred transaction)."""
+        with self.lock:
+            self.conn.execute("BEGIN")
+            try:
+                yield self.conn
+            finally:
+                self.conn.execute("COMMIT")
+
+    # -- schema ------------------------------------------------------------------
+    def schema_version(self) -> int:
+        """The highest migration recorded in the file (0 for a new file)."""
+        row = self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
+        ).fetchone()
+        if not row:
+            return 0
+        return self.conn.execute(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+        ).fetchone()[0]
+
+    def upgrade(self, now_ms: int) -> list[int]:
+        """Apply every pending migration, each in its own transaction; return those applied.
+
+        Safe when several processes open a new file at once: the version is read
+        again inside the write lock.
+        """
+        applied: list[int] = []
+        try:
+            if self.schema_version() > LATEST:
+                raise StorageError(
+                    f"{self.path} has schema version {self.schema_version()}, newer than this "
+                    f"cstool knows ({LATEST}); upgrade cstool"
+                )
+            if self.schema_version() == LATEST:
+                return applied
+            for version, name, sql in MIGRATIONS:
+                with self.write() as conn:
+                    conn.execute(
+                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                        "applied_at INTEGER NOT NULL)"
+                    )
+                    if self.schema_version() >= version:
+                        continue
+                    for statement in sql.split(";\n"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name, applied_at) "
+                        "VALUES (?, ?, ?)",
+                        (version, name, now_ms),
+                    )
+                    applied.append(version)
+        except sqlite3.DatabaseError as e:
+            raise StorageError(f"{self.path}: {e}") from None
+        self.migrated = applied
+        return applied
+
+    def migrations(self) -> list[dict]:
+        """The migrations recorded in the file."""
+        if self.schema_version() == 0:
+            return []
+        rows = self.conn.execute(
+            "SELECT version, name, applied_at FROM schema_migrations ORDER BY version"
+        )
+        return [{"version": v, "name": n, "applied_at": a} for v, n, a in rows]
+
+    # -- maintenance -------------------------------------------------------------
+    def table_counts(self) -> dict[str, int]:
+        """Row counts of every table (sqlite-utils' introspection)."""
+        with self.lock:
+            return {
+                name: self.db[name].count
+                for name in self.db.table_names()
+                if not name.startswith("sqlite_")
+            }
+
+    def backup(self, target: str | Path) -> Path:
+        """Copy the file with SQLite's online backup API: safe while others write."""
+        target = Path(target)
+        if target.exists():
+            raise StorageError(f"{target} exists already; choose a new path")
+        if target.parent and not target.parent.exists():
+            raise StorageError(f"folder {target.parent} does not exist")
+        with self.lock:
+            dest = sqlite3.connect(str(target))
+            try:
+                self.conn.backup(dest, pages=4096)
+            finally:
+                dest.close()
+        return target
+
+    def size_bytes(self) -> int:
+        """Size of the file plus its WAL."""
+        total = 0
+        for suffix in ("", "-wal"):
+            p = Path(str(self.path) + suffix)
+            if p.exists():
+                total += p.stat().st_size
+        return total
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self.lock:
+            self.conn.close()
+
+
+def open_database(path: str | Path, now_ms: int, *, create: bool = True) -> Database:
+    """Open (creating if needed) and migrate the file at ``path``."""
+    db = Database(path, create=create)
+    db.upgrade(now_ms)
+    return db

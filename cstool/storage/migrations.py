@@ -1,0 +1,387 @@
+"""Numbered schema migrations. Each runs once, in order, and is recorded in the file.
+
+Add a new migration at the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+M001_DOMAIN = """
+CREATE TABLE shops (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    service_mode TEXT NOT NULL DEFAULT 'human_first',
+    off_hours_mode TEXT,
+    timezone TEXT NOT NULL DEFAULT 'Asia/Shanghai',
+    languages TEXT NOT NULL DEFAULT '["zh"]',
+    business_hours TEXT,
+    settings TEXT NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE groups (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'other',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX groups_shop ON groups(shop_id);
+
+CREATE TABLE agents (
+    id INTEGER PRIMARY KEY,
+    handle TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL DEFAULT 'agent',
+    level TEXT NOT NULL DEFAULT 'junior',
+    max_chats INTEGER NOT NULL DEFAULT 5,
+    status TEXT NOT NULL DEFAULT 'offline',
+    skills TEXT NOT NULL DEFAULT '[]',
+    status_changed_at INTEGER,
+    last_assigned_at INTEGER,
+    idle_since INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE agent_shops (
+    agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    position INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (agent_id, shop_id)
+);
+CREATE INDEX agent_shops_shop ON agent_shops(shop_id);
+
+CREATE TABLE group_members (
+    group_id INTEGER NOT NULL REFERENCES groups(id),
+    agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (group_id, agent_id)
+);
+CREATE INDEX group_members_agent ON group_members(agent_id);
+
+CREATE TABLE customers (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    phone TEXT,
+    email TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE customer_profiles (
+    customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    position INTEGER NOT NULL DEFAULT 0,
+    level INTEGER NOT NULL DEFAULT 0,
+    tags TEXT NOT NULL DEFAULT '[]',
+    region TEXT,
+    channel TEXT,
+    credit INTEGER,
+    dedicated_agent_id INTEGER REFERENCES agents(id),
+    last_agent_id INTEGER REFERENCES agents(id),
+    last_served_at INTEGER,
+    opted_out_at INTEGER,
+    PRIMARY KEY (customer_id, shop_id)
+);
+CREATE INDEX customer_profiles_shop ON customer_profiles(shop_id, level);
+
+CREATE TABLE products (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    title TEXT NOT NULL,
+    category TEXT,
+    price INTEGER NOT NULL,
+    stock INTEGER NOT NULL DEFAULT 0,
+    attributes TEXT NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL DEFAULT 'on_sale',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX products_shop ON products(shop_id, category);
+
+CREATE TABLE coupons (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    amount INTEGER,
+    rate REAL,
+    threshold INTEGER NOT NULL DEFAULT 0,
+    valid_from INTEGER,
+    valid_to INTEGER,
+    stackable INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX coupons_shop ON coupons(shop_id);
+
+CREATE TABLE customer_coupons (
+    id INTEGER PRIMARY KEY,
+    customer_id INTEGER NOT NULL REFERENCES customers(id) ON DELETE CASCADE,
+    coupon_id INTEGER NOT NULL REFERENCES coupons(id),
+    position INTEGER NOT NULL DEFAULT 0,
+    issued_at INTEGER,
+    used_at INTEGER,
+    order_id INTEGER,
+    source TEXT
+);
+CREATE INDEX customer_coupons_customer ON customer_coupons(customer_id);
+CREATE INDEX customer_coupons_coupon ON customer_coupons(coupon_id);
+
+CREATE TABLE promotions (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    tiers TEXT,
+    rate REAL,
+    gift TEXT,
+    products TEXT NOT NULL DEFAULT '[]',
+    categories TEXT NOT NULL DEFAULT '[]',
+    starts_at INTEGER,
+    ends_at INTEGER,
+    stackable_with_coupons INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX promotions_shop ON promotions(shop_id);
+
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    customer_id INTEGER NOT NULL REFERENCES customers(id),
+    status TEXT NOT NULL,
+    total INTEGER NOT NULL DEFAULT 0,
+    discount INTEGER NOT NULL DEFAULT 0,
+    region TEXT,
+    carrier TEXT,
+    tracking_no TEXT,
+    created_at INTEGER NOT NULL,
+    paid_at INTEGER,
+    shipped_at INTEGER,
+    delivered_at INTEGER,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX orders_customer ON orders(customer_id, shop_id, created_at);
+CREATE INDEX orders_shop_status ON orders(shop_id, status, created_at);
+
+CREATE TABLE order_items (
+    id INTEGER PRIMARY KEY,
+    order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    product_id INTEGER NOT NULL REFERENCES products(id),
+    quantity INTEGER NOT NULL,
+    price INTEGER NOT NULL
+);
+CREATE INDEX order_items_order ON order_items(order_id);
+CREATE INDEX order_items_product ON order_items(product_id);
+
+CREATE TABLE logistics_events (
+    id INTEGER PRIMARY KEY,
+    order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    at INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX logistics_events_order ON logistics_events(order_id, at);
+
+CREATE TABLE conversations (
+    id INTEGER PRIMARY KEY,
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    customer_id INTEGER NOT NULL REFERENCES customers(id),
+    channel TEXT,
+    entry_page TEXT,
+    source TEXT,
+    search_keyword TEXT,
+    time_on_site_s INTEGER,
+    pages_viewed INTEGER,
+    intent TEXT,
+    classification TEXT,
+    state TEXT NOT NULL,
+    assignee_id INTEGER REFERENCES agents(id),
+    group_id INTEGER REFERENCES groups(id),
+    pool TEXT,
+    rule_key TEXT,
+    priority INTEGER NOT NULL DEFAULT 0,
+    sensitive INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    handoff_at INTEGER,
+    queued_at INTEGER,
+    assigned_at INTEGER,
+    first_agent_reply_at INTEGER,
+    last_message_at INTEGER NOT NULL,
+    closed_at INTEGER,
+    close_reason TEXT,
+    rating INTEGER,
+    rated_at INTEGER,
+    flow TEXT
+);
+CREATE INDEX conversations_queue ON conversations(shop_id, state, priority DESC, queued_at);
+CREATE INDEX conversations_assignee ON conversations(assignee_id, state);
+CREATE INDEX conversations_customer ON conversations(customer_id, shop_id, created_at);
+CREATE INDEX conversations_shop_time ON conversations(shop_id, created_at);
+
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    sender TEXT NOT NULL,
+    agent_id INTEGER REFERENCES agents(id),
+    kind TEXT NOT NULL DEFAULT 'text',
+    body TEXT NOT NULL DEFAULT '',
+    payload TEXT,
+    client_id TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX messages_conversation ON messages(conversation_id, id);
+CREATE INDEX messages_time ON messages(created_at);
+CREATE UNIQUE INDEX messages_client ON messages(conversation_id, client_id)
+    WHERE client_id IS NOT NULL;
+
+CREATE TABLE routing_rules (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL DEFAULT '',
+    conditions TEXT NOT NULL DEFAULT '{}',
+    target TEXT NOT NULL DEFAULT '{}',
+    strategy TEXT NOT NULL DEFAULT 'least_load',
+    priority INTEGER NOT NULL DEFAULT 0,
+    when_unavailable TEXT NOT NULL DEFAULT 'queue',
+    enabled INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX routing_rules_shop ON routing_rules(shop_id, position);
+
+CREATE TABLE knowledge_entries (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    shop_id INTEGER REFERENCES shops(id),
+    question TEXT NOT NULL,
+    similar TEXT NOT NULL DEFAULT '[]',
+    answer TEXT NOT NULL,
+    category TEXT,
+    tags TEXT NOT NULL DEFAULT '[]',
+    enabled INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX knowledge_entries_shop ON knowledge_entries(shop_id);
+
+CREATE TABLE unanswered_questions (
+    id INTEGER PRIMARY KEY,
+    shop_id INTEGER REFERENCES shops(id),
+    conversation_id INTEGER REFERENCES conversations(id),
+    question TEXT NOT NULL,
+    normalized TEXT NOT NULL,
+    action TEXT NOT NULL,
+    top_entry TEXT,
+    confidence REAL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX unanswered_shop ON unanswered_questions(shop_id, normalized);
+
+CREATE TABLE quick_replies (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    agent_id INTEGER REFERENCES agents(id),
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX quick_replies_shop ON quick_replies(shop_id, agent_id);
+
+CREATE TABLE campaigns (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    name TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'active',
+    config TEXT NOT NULL DEFAULT '{}',
+    audience TEXT NOT NULL DEFAULT '{}',
+    template TEXT NOT NULL DEFAULT '',
+    benefit TEXT,
+    schedule TEXT,
+    holdout REAL NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX campaigns_shop ON campaigns(shop_id, status);
+
+CREATE TABLE campaign_sends (
+    id INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    customer_id INTEGER NOT NULL REFERENCES customers(id),
+    trigger_key TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    conversation_id INTEGER REFERENCES conversations(id),
+    message_id INTEGER REFERENCES messages(id),
+    at INTEGER NOT NULL,
+    UNIQUE (campaign_id, trigger_key)
+);
+CREATE INDEX campaign_sends_customer ON campaign_sends(customer_id, at);
+
+CREATE TABLE tickets (
+    id INTEGER PRIMARY KEY,
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    conversation_id INTEGER REFERENCES conversations(id),
+    customer_id INTEGER REFERENCES customers(id),
+    order_id INTEGER REFERENCES orders(id),
+    type TEXT NOT NULL,
+    team TEXT,
+    assignee_id INTEGER REFERENCES agents(id),
+    priority TEXT NOT NULL DEFAULT 'P3',
+    status TEXT NOT NULL DEFAULT 'new',
+    title TEXT NOT NULL,
+    first_response_due INTEGER,
+    resolution_due INTEGER,
+    first_responded_at INTEGER,
+    resolved_at INTEGER,
+    closed_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX tickets_shop_status ON tickets(shop_id, status);
+CREATE INDEX tickets_due ON tickets(status, resolution_due);
+CREATE INDEX tickets_assignee ON tickets(assignee_id, status);
+
+CREATE TABLE ticket_timeline (
+    id INTEGER PRIMARY KEY,
+    ticket_id INTEGER NOT NULL REFERENCES tickets(id) ON DELETE CASCADE,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    agent_id INTEGER REFERENCES agents(id),
+    body TEXT,
+    payload TEXT
+);
+CREATE INDEX ticket_timeline_ticket ON ticket_timeline(ticket_id, at);
+
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    shop_id INTEGER,
+    type TEXT NOT NULL,
+    entity TEXT,
+    entity_key TEXT,
+    payload TEXT
+);
+CREATE INDEX events_shop ON events(shop_id, id);
+"""
+
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "the whole domain: shops to events", M001_DOMAIN),
+]
+
+LATEST = MIGRATIONS[-1][0]

@@ -1,0 +1,451 @@
+"""Validation of records against the resource spec, with errors that name the field
+(and, for fixture files, the file and line).
+
+``to_internal`` turns an external record (fixture / JSON form) into the internal form;
+``to_external`` does the reverse. ``check_refs`` checks references through a lookup
+callback so the same rules serve the Local backend, ``apply`` and the server.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .errors import InvalidInput
+from .resources import (
+    MISSING,
+    SHOP_SETTINGS_DEFAULTS,
+    WEEKDAYS,
+    Field,
+    Kind,
+)
+from .values import SLUG_RE, format_money, format_time, parse_money, parse_time
+
+MAX_TEXT = 5000  # longest free text (answers, details) anywhere in a record
+HHMM_RANGE = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+Lookup = Callable[[str, str], dict | None]
+
+
+class FieldError(InvalidInput):
+    """A record field that does not fit; carries the path and, when known, the line."""
+
+    def __init__(self, path: str, message: str, line: int | None = None, source: str = ""):
+        self.path = path
+        self.reason = message
+        self.line = line
+        self.source = source
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = ""
+        if self.source:
+            where = f"{self.source}:{self.line}: " if self.line else f"{self.source}: "
+        elif self.line:
+            where = f"line {self.line}: "
+        return f"{where}{self.path}: {self.reason}" if self.path else f"{where}{self.reason}"
+
+    def located(self, source: str) -> FieldError:
+        """The same error, naming the file it came from."""
+        return FieldError(self.path, self.reason, self.line, source)
+
+
+def line_of(obj: Any, key: str | None = None) -> int | None:
+    """The source line of a mapping (or of one of its keys), when it came from a file."""
+    lines = getattr(obj, "lines", None)
+    if lines is not None and key is not None and key in lines:
+        return lines[key]
+    return getattr(obj, "line", None)
+
+
+def _err(path: str, message: str, obj: Any = None, key: str | None = None) -> FieldError:
+    return FieldError(path, message, line_of(obj, key))
+
+
+def _check_text(value: Any, f: Field, path: str, parent: Any) -> str:
+    if not isinstance(value, str):
+        raise _err(path, f"expected text, got {_typename(value)}", parent, f.name)
+    limit = f.max_len if f.max_len else MAX_TEXT
+    if len(value) > limit:
+        raise _err(path, f"too long ({len(value)} characters, at most {limit})", parent, f.name)
+    if "\x00" in value:
+        raise _err(path, "contains a NUL character", parent, f.name)
+    return value
+
+
+def _typename(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {
+        bool: "true/false",
+        int: "a whole number",
+        float: "a number",
+        str: "text",
+        list: "a list",
+        dict: "a mapping",
+    }.get(type(value), type(value).__name__)
+
+
+def _range(num: float, f: Field, path: str, parent: Any, shown: Any = None) -> None:
+    shown = num if shown is None else shown
+    if f.min is not None and num < f.min:
+        raise _err(path, f"must be >= {_num(f.min)} (got {shown})", parent, f.name)
+    if f.max is not None and num > f.max:
+        raise _err(path, f"must be <= {_num(f.max)} (got {shown})", parent, f.name)
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _slug(value: Any, path: str, parent: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise _err(path, f"expected a key (text), got {_typename(value)}", parent, name)
+    if not SLUG_RE.match(value):
+        raise _err(
+            path,
+            f"{value!r} is not a valid key (lowercase letters, digits, - _ . ; at most 64)",
+            parent,
+            name,
+        )
+    return value
+
+
+def _value(f: Field, value: Any, path: str, parent: Any, zone: str | None) -> Any:
+    """Validate one present, non-null value and return its internal form."""
+    t = f.type
+    if t == "str":
+        return _check_text(value, f, path, parent)
+    if t in ("slug", "ref"):
+        return _slug(value, path, parent, f.name)
+    if t == "int":
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _err(path, f"expected a whole number, got {_typename(value)}", parent, f.name)
+        _range(value, f, path, parent)
+        return value
+    if t == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _err(path, f"expected a number, got {_typename(value)}", parent, f.name)
+        _range(value, f, path, parent)
+        return value
+    if t == "money":
+        try:
+            cents = parse_money(value)
+        except ValueError as e:
+            raise _err(path, str(e), parent, f.name) from None
+        if f.min is not None and cents < f.min * 100:
+            raise _err(path, f"must be >= {_num(f.min)} (got {value})", parent, f.name)
+        return cents
+    if t == "bool":
+        if not isinstance(value, bool):
+            raise _err(path, f"expected true or false, got {_typename(value)}", parent, f.name)
+        return value
+    if t == "time":
+        try:
+            return parse_time(value, zone)
+        except (ValueError, OverflowError, OSError) as e:
+            raise _err(path, str(e), parent, f.name) from None
+    if t == "enum":
+        if not isinstance(value, str) or value not in f.choices:
+            raise _err(path, f"{value!r} is not one of: {', '.join(f.choices)}", parent, f.name)
+        return value
+    if t in ("strlist", "reflist"):
+        if not isinstance(value, list):
+            raise _err(path, f"expected a list, got {_typename(value)}", parent, f.name)
+        out = []
+        for i, item in enumerate(value):
+            ipath = f"{path}[{i}]"
+            if t == "reflist":
+                item = _slug(item, ipath, parent, f.name)
+            else:
+                if not isinstance(item, str):
+                    raise _err(ipath, f"expected text, got {_typename(item)}", parent, f.name)
+                if len(item) > 64:
+                    raise _err(ipath, "too long (at most 64 characters)", parent, f.name)
+                if f.choices and item not in f.choices:
+                    raise _err(
+                        ipath, f"{item!r} is not one of: {', '.join(f.choices)}", parent, f.name
+                    )
+            if item in out:
+                raise _err(ipath, f"{item!r} is listed twice", parent, f.name)
+            out.append(item)
+        return out
+    if t == "attrs":
+        if not isinstance(value, dict):
+            raise _err(path, f"expected a mapping, got {_typename(value)}", parent, f.name)
+        out = {}
+        for k, v in value.items():
+            kpath = f"{path}.{k}"
+            if not isinstance(k, str) or len(k) > 64:
+                raise _err(kpath, "attribute names are text of at most 64 characters", value, k)
+            if isinstance(v, list):
+                if not all(isinstance(x, str | int | float) and not isinstance(x, bool) for x in v):
+                    raise _err(kpath, "expected text or a list of texts", value, k)
+                out[k] = [str(x) for x in v]
+            elif isinstance(v, str | int | float) and not isinstance(v, bool):
+                out[k] = str(v)
+            else:
+                raise _err(kpath, f"expected text or a list, got {_typename(v)}", value, k)
+        return out
+    if t == "records":
+        if not isinstance(value, list):
+            raise _err(path, f"expected a list, got {_typename(value)}", parent, f.name)
+        return [_record(f.fields, item, f"{path}[{i}]", zone) for i, item in enumerate(value)]
+    if t == "record":
+        return _record(f.fields, value, path, zone)
+    if t == "hours":
+        if not isinstance(value, dict):
+            raise _err(path, f"expected a mapping of days, got {_typename(value)}", parent, f.name)
+        out = {}
+        for day, span in value.items():
+            dpath = f"{path}.{day}"
+            if day not in WEEKDAYS:
+                raise _err(dpath, f"unknown day (use {', '.join(WEEKDAYS)})", value, day)
+            if span != "closed" and not (isinstance(span, str) and HHMM_RANGE.match(span)):
+                raise _err(dpath, f"expected 'HH:MM-HH:MM' or 'closed', got {span!r}", value, day)
+            out[day] = span
+        return out
+    if t == "settings":
+        return _settings(value, path, parent)
+    raise AssertionError(f"unknown field type {t}")
+
+
+def _settings(value: Any, path: str, parent: Any) -> dict:
+    if not isinstance(value, dict):
+        raise _err(path, f"expected a mapping, got {_typename(value)}", parent, "settings")
+    out = dict(SHOP_SETTINGS_DEFAULTS)
+    for k, v in value.items():
+        kpath = f"{path}.{k}"
+        if k not in SHOP_SETTINGS_DEFAULTS:
+            raise _err(
+                kpath,
+                f"unknown setting (known: {', '.join(SHOP_SETTINGS_DEFAULTS)})",
+                value,
+                k,
+            )
+        if k == "quiet_hours":
+            if v is not None and not (isinstance(v, str) and HHMM_RANGE.match(v)):
+                raise _err(kpath, f"expected 'HH:MM-HH:MM' or null, got {v!r}", value, k)
+        elif isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise _err(kpath, f"expected a positive whole number, got {v!r}", value, k)
+        out[k] = v
+    return out
+
+
+def _record(fields: tuple[Field, ...], rec: Any, path: str, zone: str | None) -> dict:
+    if not isinstance(rec, dict):
+        raise FieldError(path, f"expected a mapping, got {_typename(rec)}", line_of(rec))
+    known = {f.name for f in fields}
+    for k in rec:
+        if k not in known:
+            raise _err(
+                f"{path}.{k}" if path else str(k),
+                f"unknown field (known: {', '.join(f.name for f in fields)})",
+                rec,
+                k,
+            )
+    out: dict[str, Any] = {}
+    for f in fields:
+        fpath = f"{path}.{f.name}" if path else f.name
+        value = rec.get(f.name, MISSING)
+        if value is MISSING or value is None:
+            if f.required:
+                raise FieldError(fpath, "is required", line_of(rec, f.name))
+            if f.default is not MISSING:
+                out[f.name] = _value(f, copy.deepcopy(f.default), fpath, rec, zone)
+            else:
+                out[f.name] = None
+            continue
+        out[f.name] = _value(f, value, fpath, rec, zone)
+    return out
+
+
+def to_internal(kind: Kind, record: Any, path: str = "") -> dict:
+    """Validate an external record and return its internal form.
+
+    Raises FieldError naming the field (and the line when the record came from a file).
+    """
+    zone = None
+    if kind.name == "shops" and isinstance(record, dict):
+        tz = record.get("timezone")
+        zone = tz if isinstance(tz, str) else None
+    rec = _record(kind.fields, record, path, zone)
+    _check_kind_rules(kind, rec, record, path)
+    return rec
+
+
+def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
+    """Rules that span fields of one record."""
+
+    def fail(fname: str, message: str) -> None:
+        raise FieldError(f"{path}.{fname}" if path else fname, message, line_of(raw, fname))
+
+    if kind.name == "shops":
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(rec["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            fail("timezone", f"unknown time zone {rec['timezone']!r}")
+    elif kind.name == "coupons":
+        if rec["kind"] == "amount" and rec["amount"] is None:
+            fail("amount", "is required for a coupon of kind amount")
+        if rec["kind"] == "discount" and rec["rate"] is None:
+            fail("rate", "is required for a coupon of kind discount")
+        if rec["valid_from"] and rec["valid_to"] and rec["valid_to"] < rec["valid_from"]:
+            fail("valid_to", "is before valid_from")
+    elif kind.name == "promotions":
+        need = {"full_reduction": "tiers", "discount": "rate", "gift": "gift"}[rec["kind"]]
+        if not rec[need]:
+            fail(need, f"is required for a promotion of kind {rec['kind']}")
+        if rec["starts_at"] and rec["ends_at"] and rec["ends_at"] < rec["starts_at"]:
+            fail("ends_at", "is before starts_at")
+    elif kind.name == "orders":
+        if not rec["items"]:
+            fail("items", "an order needs at least one item")
+        status = rec["status"]
+        order = ("created_at", "paid_at", "shipped_at", "delivered_at")
+        needs = {
+            "paid": ("paid_at",),
+            "shipped": ("paid_at", "shipped_at"),
+            "delivered": ("paid_at", "shipped_at", "delivered_at"),
+            "refund_requested": ("paid_at",),
+            "refunded": ("paid_at",),
+        }.get(status, ())
+        for n in needs:
+            if rec[n] is None:
+                fail(n, f"is required for an order with status {status}")
+        last = None
+        for n in order:
+            if rec[n] is not None:
+                if last is not None and rec[n] < rec[last]:
+                    fail(n, f"is before {last}")
+                last = n
+    elif kind.name == "customers":
+        seen = set()
+        for i, p in enumerate(rec["profiles"]):
+            if p["shop"] in seen:
+                raise FieldError(
+                    f"{path + '.' if path else ''}profiles[{i}].shop",
+                    f"a second profile for shop {p['shop']!r}",
+                    line_of(raw, "profiles"),
+                )
+            seen.add(p["shop"])
+        held = set()
+        for i, c in enumerate(rec["coupons"]):
+            if c["coupon"] in held:
+                raise FieldError(
+                    f"{path + '.' if path else ''}coupons[{i}].coupon",
+                    f"coupon {c['coupon']!r} is held twice",
+                    line_of(raw, "coupons"),
+                )
+            held.add(c["coupon"])
+
+
+def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str = "") -> None:
+    """Check every reference of an internal record through ``lookup(kind, key)``.
+
+    ``lookup`` returns a small dict (with ``shop`` for shop-scoped kinds) or None.
+    Also checks that shop-scoped references stay inside the record's shop.
+    """
+    p = f"{path}." if path else ""
+
+    def missing(fpath: str, ref_kind: str, key: str, line: int | None) -> FieldError:
+        return FieldError(fpath, f"unknown {ref_kind[:-1]} {key!r}", line)
+
+    def need(ref_kind: str, key: str, fpath: str, line: int | None) -> dict:
+        found = lookup(ref_kind, key)
+        if found is None:
+            raise missing(fpath, ref_kind, key, line)
+        return found
+
+    shop = rec.get("shop") if kind.shop_field else None
+    for f in kind.fields:
+        value = rec.get(f.name)
+        if value is None:
+            continue
+        line = line_of(raw, f.name)
+        if f.type == "ref":
+            need(f.ref, value, f"{p}{f.name}", line)
+        elif f.type == "reflist":
+            for i, key in enumerate(value):
+                found = need(f.ref, key, f"{p}{f.name}[{i}]", line)
+                if shop and found.get("shop") and found["shop"] != shop:
+                    raise FieldError(
+                        f"{p}{f.name}[{i}]", f"{key!r} belongs to shop {found['shop']!r}", line
+                    )
+        elif f.type in ("records", "record"):
+            items = value if f.type == "records" else [value]
+            for i, item in enumerate(items):
+                ipath = f"{p}{f.name}[{i}]" if f.type == "records" else f"{p}{f.name}"
+                for sub in f.fields:
+                    if sub.type == "ref" and item.get(sub.name) is not None:
+                        found = need(sub.ref, item[sub.name], f"{ipath}.{sub.name}", line)
+                        item_shop = shop or item.get("shop")
+                        if item_shop and found.get("shop") and found["shop"] != item_shop:
+                            raise FieldError(
+                                f"{ipath}.{sub.name}",
+                                f"{item[sub.name]!r} belongs to shop {found['shop']!r}",
+                                line,
+                            )
+    if kind.name == "agents":
+        for i, g in enumerate(rec["groups"]):
+            gshop = lookup("groups", g)["shop"]
+            if gshop not in rec["shops"]:
+                raise FieldError(
+                    f"{p}groups[{i}]",
+                    f"group {g!r} belongs to shop {gshop!r}, which is not among the agent's shops",
+                    line_of(raw, "groups"),
+                )
+    if kind.name == "customers":
+        shops = {pr["shop"] for pr in rec["profiles"]}
+        for i, c in enumerate(rec["coupons"]):
+            cshop = lookup("coupons", c["coupon"])["shop"]
+            if cshop not in shops:
+                raise FieldError(
+                    f"{p}coupons[{i}].coupon",
+                    f"coupon {c['coupon']!r} is of shop {cshop!r}, where the customer has no "
+                    "profile",
+                    line_of(raw, "coupons"),
+                )
+    if kind.name == "orders":
+        total = 0
+        for item in rec["items"]:
+            if item["price"] is None:
+                item["price"] = lookup("products", item["product"]).get("price", 0)
+            total += item["price"] * item["quantity"]
+        if rec["discount"] > total:
+            raise FieldError(
+                f"{p}discount",
+                f"discount {format_money(rec['discount'])} exceeds the items' total "
+                f"{format_money(total)}",
+                line_of(raw, "discount"),
+            )
+
+
+def to_external(kind: Kind, rec: dict) -> dict:
+    """The external (fixture / JSON) form of an internal record, empty optionals left out."""
+    return _external_fields(kind.fields, rec)
+
+
+def _external_fields(fields: tuple[Field, ...], rec: dict) -> dict:
+    out: dict[str, Any] = {}
+    for f in fields:
+        value = rec.get(f.name)
+        if (
+            value is None
+            or (value == [] and not f.required)
+            or (value == {} and f.type != "settings")
+        ):
+            continue
+        if f.type == "money":
+            value = format_money(value)
+        elif f.type == "time":
+            value = format_time(value)
+        elif f.type == "records":
+            value = [_external_fields(f.fields, item) for item in value]
+        elif f.type == "record":
+            value = _external_fields(f.fields, value)
+        out[f.name] = value
+    return out

@@ -1,0 +1,112 @@
+"""Parsing and formatting of the value types shared by fixtures, the CLI and the API.
+
+Money is kept as integer cents (fen) and shown in yuan with at most two decimals;
+times are kept as UTC epoch milliseconds and shown as ISO 8601 in the display zone
+(``$CSTOOL_TZ``, else the machine's local zone).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+
+
+def parse_money(value: object) -> int:
+    """Turn a yuan amount (number or numeric string, <= 2 decimals) into cents.
+
+    Raises ValueError with a short reason on anything else.
+    """
+    if isinstance(value, bool) or value is None:
+        raise ValueError("expected an amount in yuan, like 19.9")
+    try:
+        dec = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"expected an amount in yuan, got {value!r}") from None
+    if not dec.is_finite():
+        raise ValueError(f"expected a finite amount, got {value!r}")
+    cents = dec * 100
+    if cents != cents.to_integral_value():
+        raise ValueError(f"amount {value!r} has more than 2 decimals")
+    return int(cents)
+
+
+def format_money(cents: int | None) -> float | int | None:
+    """Cents to yuan as a JSON-friendly number (integers stay integers)."""
+    if cents is None:
+        return None
+    if cents % 100 == 0:
+        return cents // 100
+    return cents / 100
+
+
+def yuan(cents: int | None) -> str:
+    """Cents as a human string: ``¥1,299.00``."""
+    if cents is None:
+        return ""
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return f"{sign}¥{cents // 100:,}.{cents % 100:02d}"
+
+
+@lru_cache(maxsize=1)
+def display_zone():
+    """The zone times are shown in: ``$CSTOOL_TZ`` or the machine's local zone."""
+    name = os.environ.get("CSTOOL_TZ")
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return datetime.now().astimezone().tzinfo
+
+
+def parse_time(value: object, default_zone: str | None = None) -> int:
+    """Parse an ISO 8601 time (or epoch milliseconds) into UTC epoch milliseconds.
+
+    A time without an offset is read in ``default_zone`` (an IANA name) or the
+    display zone. Raises ValueError with a short reason.
+    """
+    if isinstance(value, bool) or value is None:
+        raise ValueError("expected a time like 2026-11-11T08:00:00+08:00")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        text = str(value).strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(
+                f"expected a time like 2026-11-11T08:00:00+08:00, got {value!r}"
+            ) from None
+    if dt.tzinfo is None:
+        zone = ZoneInfo(default_zone) if default_zone else display_zone()
+        dt = dt.replace(tzinfo=zone)
+    return int(dt.timestamp() * 1000)
+
+
+def format_time(ms: int | None) -> str | None:
+    """UTC epoch milliseconds as ISO 8601 in the display zone (seconds precision
+    unless the time has milliseconds)."""
+    if ms is None:
+        return None
+    dt = datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(display_zone())
+    spec = "milliseconds" if ms % 1000 else "seconds"
+    return dt.isoformat(timespec=spec)
+
+
+def short_time(ms: int | None) -> str:
+    """A compact human time: ``2026-11-11 08:00``."""
+    if ms is None:
+        return ""
+    dt = datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(display_zone())
+    return dt.strftime("%Y-%m-%d %H:%M")
