@@ -16,6 +16,8 @@ from .context import state, wants_json
 from .crud import JsonOpt
 from .output import info, print_json
 
+SHOW_EACH = 30  # list changes one by one up to this many (more with --verbose)
+
 
 def apply_files(backend, files: list[str], dry_run: bool = False):
     """Read fixture files and apply them; errors name the file and line."""
@@ -35,6 +37,7 @@ def apply_cmd(
         ),
     ],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would change.")] = False,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="List every change.")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Create or update everything in fixture files, by stable keys, all or nothing."""
@@ -43,11 +46,19 @@ def apply_cmd(
         print_json(result.to_dict())
         return
     verb = "would " if dry_run else ""
-    for c in result.changes:
-        if c.action == "unchanged":
-            continue
-        what = f" ({', '.join(c.fields)})" if c.fields else ""
-        typer.echo(f"{verb}{c.action} {c.kind[:-1]} {c.key}{what}")
+    changed = [c for c in result.changes if c.action != "unchanged"]
+    if verbose or len(changed) <= SHOW_EACH:
+        for c in changed:
+            what = f" ({', '.join(c.fields)})" if c.fields else ""
+            typer.echo(f"{verb}{c.action} {c.kind[:-1]} {c.key}{what}")
+    else:
+        per_kind: dict[str, dict[str, int]] = {}
+        for c in changed:
+            per_kind.setdefault(c.kind, {}).setdefault(c.action, 0)
+            per_kind[c.kind][c.action] += 1
+        for kind, counts in per_kind.items():
+            parts = ", ".join(f"{verb}{a} {n}" for a, n in counts.items())
+            typer.echo(f"{kind}: {parts}")
     info(
         f"{'dry run: ' if dry_run else ''}{result.count('create')} created, "
         f"{result.count('update')} updated, {result.count('unchanged')} unchanged "

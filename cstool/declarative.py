@@ -110,8 +110,18 @@ def read_sources(target: str, stdin: IO[str] | None = None) -> list[tuple[str, A
             text = f.read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise InvalidInput(f"{f}: not UTF-8 text") from None
+        if f.suffix == ".json":
+            _check_json(text, str(f))
         out.append((str(f), parse_text(text, str(f))))
     return out
+
+
+def _check_json(text: str, source: str) -> None:
+    """Strict JSON syntax (YAML would forgive a trailing comma); lines come from YAML."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InvalidInput(f"{source}:{e.lineno}: not valid YAML/JSON: {e.msg}") from None
 
 
 class Document:

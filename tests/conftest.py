@@ -1,0 +1,74 @@
+"""Shared fixtures: a fresh data file per test, a CLI runner bound to it, a frozen clock."""
+
+from __future__ import annotations
+
+import json
+import os
+
+os.environ["CSTOOL_TZ"] = "Asia/Shanghai"  # before cstool reads it; tests read Beijing time
+os.environ.pop("CSTOOL_DB", None)
+
+import pytest  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from commands.main import app  # noqa: E402
+from cstool.backend.local import LocalBackend  # noqa: E402
+from cstool.clock import FrozenClock  # noqa: E402
+from cstool.values import parse_time  # noqa: E402
+
+NOW = parse_time("2026-11-20T10:00:00+08:00")
+
+
+class Cli:
+    """Runs `cstool --db FILE ...` in-process and parses --json output."""
+
+    def __init__(self, db: str):
+        self.db = db
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None):
+        return self.runner.invoke(app, ["--db", self.db, *args], input=input)
+
+    def json(self, *args: str):
+        result = self(*args, "--json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def db_path(tmp_path) -> str:
+    """A path for a new data file."""
+    return str(tmp_path / "cstool.db")
+
+
+@pytest.fixture
+def cli(db_path) -> Cli:
+    """The CLI bound to a fresh data file."""
+    return Cli(db_path)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    """A clock frozen at 2026-11-20 10:00 Beijing time."""
+    return FrozenClock(NOW)
+
+
+@pytest.fixture
+def backend(db_path, clock):
+    """A Local backend on a fresh file with a frozen clock."""
+    b = LocalBackend(db_path, clock=clock)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="session")
+def demo_export(tmp_path_factory) -> dict:
+    """The demo set loaded once into a file, exported (shared, read-only)."""
+    path = tmp_path_factory.mktemp("demo") / "demo.db"
+    result = CliRunner().invoke(app, ["--db", str(path), "fixtures", "load", "demo"])
+    assert result.exit_code == 0, result.output
+    b = LocalBackend(path)
+    try:
+        return b.export()
+    finally:
+        b.close()
