@@ -118,7 +118,7 @@ def run(n_customers: int, n_orders: int) -> dict:
         backend.close()
         conn = sqlite3.connect(raw_path, isolation_level=None)
         conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA synchronous = FULL")
         ids = {
             "shops": dict(conn.execute("SELECT key, id FROM shops")),
             "products": dict(conn.execute("SELECT key, id FROM products")),

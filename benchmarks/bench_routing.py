@@ -422,14 +422,74 @@ def run_part_a(args: argparse.Namespace) -> tuple[list[str], bool]:
 # --------------------------------------------------------------------------- (b) storage
 
 def run_part_b(args: argparse.Namespace) -> list[str] | None:
-    """PART (b), TO BE ADDED WITH THE STORAGE BACKEND (issue 3, deliverable 5):
+    """PART (b): post-a-message-to-assignment through the Local backend, one transaction
+    per message as in real use (a new customer, a new conversation, routed by the shop's
+    rules and assigned), beside raw sqlite3 inserting the same messages one per commit
+    into the same schema and with the same durability (WAL, synchronous=FULL), in the
+    same run. Prints messages/s for both and the ratio (goal >= 0.3)."""
+    import sqlite3
+    import tempfile
 
-    post-a-message-to-assignment through the Local backend, one transaction per
-    message as in real use, beside raw sqlite3 inserting the same messages one per
-    commit in the same run; print messages/s for both and the ratio (goal >= 0.3).
-    Return the summary lines, or None while it is not written.
-    """
-    return None
+    from cstool.backend.local import LocalBackend
+
+    n = 200 if args.quick else 3000
+    n_agents = 20 if args.quick else 100
+    texts = ["你好，这件有M码吗", "什么时候发货呀", "能便宜点吗", "我的快递到哪了", "可以开发票吗",
+             "退货怎么弄", "在吗", "Is this in stock?"]
+    with tempfile.TemporaryDirectory() as tmp:
+        backend = LocalBackend(f"{tmp}/desk.db")
+        backend.apply({
+            "shops": [{"key": "s", "name": "压测店", "service_mode": "human_first"}],
+            "groups": [{"key": "log", "shop": "s", "name": "物流组"},
+                       {"key": "pre", "shop": "s", "name": "售前组"}],
+            "agents": [{"handle": f"a{i:03d}", "name": f"客服{i}", "shops": ["s"],
+                        "groups": ["log" if i % 4 == 0 else "pre"], "status": "online",
+                        "max_chats": 50} for i in range(n_agents)],
+            "routing_rules": [
+                {"key": "ship", "shop": "s", "target": {"group": "log"},
+                 "conditions": {"field": "message.text", "op": "contains_any",
+                                "value": ["发货", "快递", "物流"]}},
+                {"key": "vip", "shop": "s", "target": {"level": ["senior", "expert"]},
+                 "conditions": {"field": "customer.level", "op": "ge", "value": 4},
+                 "when_unavailable": "next"},
+                {"key": "rest", "shop": "s", "target": {"group": "pre"},
+                 "strategy": "round_robin"}],
+        })
+        t0 = time.perf_counter()
+        assigned = 0
+        for i in range(n):
+            r = backend.post_message("s", f"c{i:06d}", texts[i % len(texts)],
+                                     client_id=f"m{i}")
+            assigned += r["conversation"]["assignee"] is not None
+        ours_s = time.perf_counter() - t0
+        backend.close()
+
+        raw = LocalBackend(f"{tmp}/raw.db")
+        raw.apply({"shops": [{"key": "s", "name": "压测店"}],
+                   "customers": [{"key": "c", "name": "客"}]})
+        raw.close()
+        conn = sqlite3.connect(f"{tmp}/raw.db", isolation_level=None)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("INSERT INTO conversations (id, shop_id, customer_id, state, created_at, "
+                     "last_message_at) VALUES (1, 1, 1, 'active', 0, 0)")
+        rows = [(1, "customer", texts[i % len(texts)], f"m{i}", i) for i in range(n)]
+        t0 = time.perf_counter()
+        for row in rows:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO messages (conversation_id, sender, body, client_id, "
+                         "created_at) VALUES (?, ?, ?, ?, ?)", row)
+            conn.execute("COMMIT")
+        raw_s = time.perf_counter() - t0
+        conn.close()
+    ours_rate, raw_rate = n / ours_s, n / raw_s
+    return [
+        f"(b) post to assignment, Local backend: {ours_rate:,.0f} messages/s "
+        f"({ours_s / n * 1000:.2f} ms each; {assigned}/{n} assigned, {n_agents} agents, 3 rules)",
+        f"(b) raw sqlite3 insert, one per commit: {raw_rate:,.0f} messages/s "
+        f"({raw_s / n * 1000:.2f} ms each)",
+        f"(b) ratio (ours/raw): {ours_rate / raw_rate:.2f}  (goal >= 0.3)",
+    ]
 
 
 # --------------------------------------------------------------------------- main

@@ -220,6 +220,19 @@ def register(
     show_extra: Callable[[Any, dict], dict] | None = None,
 ) -> None:
     """Add list, show, create, update and delete commands for ``kind_name`` to ``app``."""
+    register_reads(app, kind_name, columns, show_extra=show_extra, writes=True)
+
+
+def register_reads(
+    app: typer.Typer,
+    kind_name: str,
+    columns: Sequence[Column],
+    *,
+    show_extra: Callable[[Any, dict], dict] | None = None,
+    writes: bool = False,
+    delete_name: str = "delete",
+) -> None:
+    """Add list, show and delete (and with ``writes`` create and update) commands."""
     k = KINDS[kind_name]
     scoped = k.shop_field is not None or k.name in ("agents", "customers")
 
@@ -264,6 +277,18 @@ def register(
     )
     app.command("show", help=f"Show one {k.singular}.")(show_cmd)
 
+    def delete_cmd(ctx: typer.Context, key: str) -> None:
+        state(ctx).backend.delete(k.name, key)
+        info(f"deleted {k.singular.replace('_', ' ')} {key}")
+
+    delete_cmd = _with_signature(delete_cmd, [_ctx_param(), _key_param(k)])
+    app.command(delete_name, help=f"Delete a {k.singular.replace('_', ' ')} (refused while "
+                "others use it).")(delete_cmd)
+    if writes:
+        _register_writes(app, k)
+
+
+def _register_writes(app: typer.Typer, k: Kind) -> None:
     fields = [f for f in k.fields if f.name != k.key]
 
     def create_cmd(ctx: typer.Context, key: str, json_: bool = False, **values: Any) -> None:
@@ -327,13 +352,6 @@ def register(
         ],
     )
     app.command("update", help=f"Change fields of a {k.singular}; the rest stay.")(update_cmd)
-
-    def delete_cmd(ctx: typer.Context, key: str) -> None:
-        state(ctx).backend.delete(k.name, key)
-        info(f"deleted {k.singular} {key}")
-
-    delete_cmd = _with_signature(delete_cmd, [_ctx_param(), _key_param(k)])
-    app.command("delete", help=f"Delete a {k.singular} (refused while others use it).")(delete_cmd)
 
 
 def _done(ctx: typer.Context, json_: bool, stored: dict, message: str) -> None:

@@ -8,6 +8,7 @@ import typer
 from . import (
     agent,
     apply,
+    conv,
     coupon,
     customer,
     db,
@@ -17,6 +18,7 @@ from . import (
     order,
     product,
     promotion,
+    route,
     shop,
 )
 from .context import RootGroup, State
@@ -75,6 +77,8 @@ for _name, _module in (
     ("order", order),
     ("coupon", coupon),
     ("promotion", promotion),
+    ("route", route),
+    ("conv", conv),
     ("fixtures", fixtures),
     ("db", db),
 ):

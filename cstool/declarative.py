@@ -251,6 +251,8 @@ def _field_schema(f: Field) -> dict:
                 for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
             },
         }
+    elif t == "json":
+        s = {"type": ["object", "array"]}
     elif t == "settings":
         from .resources import SHOP_SETTINGS_DEFAULTS
 

@@ -272,10 +272,33 @@ ORDER = Kind(
     doc="A customer's order in one shop, with items and a logistics timeline.",
 )
 
+ROUTING_RULE = Kind(
+    "routing_rules",
+    "routing_rule",
+    "key",
+    (
+        _f("key", "slug", required=True),
+        _f("shop", "ref", required=True, ref="shops"),
+        _f("position", "int", min=1, max=100000, doc="order in the shop (default: last)"),
+        _f("name", "str", max_len=100),
+        _f("conditions", "json", default={}, doc="all / any / not / {field, op, value}"),
+        _f("target", "json", required=True, doc="agent | group | skill | level | shop"),
+        _f("strategy", "enum", choices=("least_load", "round_robin", "longest_idle", "sticky"),
+           default="least_load"),
+        _f("priority", "int", default=0, min=-1000, max=1000, doc="added to queue priority"),
+        _f("when_unavailable", "enum", choices=("queue", "next"), default="queue"),
+        _f("enabled", "bool", default=True),
+    ),
+    doc="An ordered routing rule of a shop: conditions pick a pool and a strategy.",
+)
+
 # Apply order: a record may only refer to kinds that come before it.
 KINDS: dict[str, Kind] = {
-    k.name: k for k in (SHOP, GROUP, AGENT, PRODUCT, COUPON, PROMOTION, CUSTOMER, ORDER)
+    k.name: k
+    for k in (SHOP, GROUP, AGENT, ROUTING_RULE, PRODUCT, COUPON, PROMOTION, CUSTOMER, ORDER)
 }
+# How each kind is listed and exported (default: by key).
+ORDER_BY: dict[str, str] = {"routing_rules": "r_shop.key, t.position, t.key"}
 SINGULAR: dict[str, Kind] = {k.singular: k for k in KINDS.values()}
 
 

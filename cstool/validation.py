@@ -208,7 +208,20 @@ def _value(f: Field, value: Any, path: str, parent: Any, zone: str | None) -> An
         return out
     if t == "settings":
         return _settings(value, path, parent)
+    if t == "json":
+        if not isinstance(value, dict | list):
+            raise _err(path, f"expected a mapping, got {_typename(value)}", parent, f.name)
+        return _plain(value)
     raise AssertionError(f"unknown field type {t}")
+
+
+def _plain(value: Any) -> Any:
+    """Plain dicts and lists (no line-keeping subclasses), for storage and comparison."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _settings(value: Any, path: str, parent: Any) -> dict:
@@ -322,6 +335,20 @@ def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
                 if last is not None and rec[n] < rec[last]:
                     fail(n, f"is before {last}")
                 last = n
+    elif kind.name == "routing_rules":
+        from .routing import Rule
+
+        if rec["name"] is None:
+            rec["name"] = rec["key"]
+        try:
+            Rule.from_dict({n: rec[n] for n in (
+                "key", "name", "conditions", "target", "strategy", "priority",
+                "when_unavailable", "enabled")})
+        except ValueError as e:
+            message = str(e).removeprefix(f"rule {rec['key']!r}: ")
+            fname = message.split(":", 1)[0].split(".", 1)[0].split("[", 1)[0]
+            raise FieldError(f"{path}.{fname}" if path else fname,
+                             message.split(": ", 1)[-1], line_of(raw, fname)) from None
     elif kind.name == "customers":
         seen = set()
         for i, p in enumerate(rec["profiles"]):
@@ -398,6 +425,21 @@ def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str
                     f"group {g!r} belongs to shop {gshop!r}, which is not among the agent's shops",
                     line_of(raw, "groups"),
                 )
+    if kind.name == "routing_rules":
+        target = rec["target"]
+        line = line_of(raw, "target")
+        group = target.get("group")
+        if group is not None:
+            found = need("groups", group, f"{p}target.group", line)
+            if found.get("shop") != shop:
+                raise FieldError(f"{p}target.group",
+                                 f"group {group!r} belongs to shop {found.get('shop')!r}", line)
+        agent = target.get("agent")
+        if isinstance(agent, str) and not agent.startswith("$"):
+            found = need("agents", agent, f"{p}target.agent", line)
+            if shop not in (found.get("shops") or []):
+                raise FieldError(f"{p}target.agent",
+                                 f"agent {agent!r} does not work for shop {shop!r}", line)
     if kind.name == "customers":
         shops = {pr["shop"] for pr in rec["profiles"]}
         for i, c in enumerate(rec["coupons"]):

@@ -10,6 +10,7 @@ import pytest
 
 from cstool.backend.local import LocalBackend
 from cstool.errors import Conflict, InvalidInput, NotFound, UsageError
+from cstool.storage.migrations import LATEST
 from cstool.validation import FieldError
 
 
@@ -259,6 +260,6 @@ def test_bulk_load_and_stats(be):
 def test_info_reports_schema_and_counts(be):
     seed(be)
     data = be.info()
-    assert data["schema_version"] == data["latest_schema_version"] == 1
+    assert data["schema_version"] == data["latest_schema_version"] == LATEST
     assert data["journal_mode"] == "wal"
     assert data["tables"]["shops"] == 1 and data["tables"]["agents"] == 1

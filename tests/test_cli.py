@@ -8,6 +8,7 @@ import pytest
 from typer.main import get_command
 
 from commands.main import app
+from cstool.storage.migrations import LATEST
 
 
 def test_shop_lifecycle(cli):
@@ -137,10 +138,10 @@ def test_user_errors_are_one_line(cli, args, code, message):
 def test_db_info_upgrade_backup(cli, tmp_path):
     seed(cli)
     info = cli.json("db", "info")
-    assert info["schema_version"] == 1 and info["journal_mode"] == "wal"
+    assert info["schema_version"] == LATEST and info["journal_mode"] == "wal"
     assert info["tables"]["agents"] == 1 and info["tables"]["events"] >= 6
-    assert [m["version"] for m in info["migrations"]] == [1]
-    assert cli.json("db", "upgrade") == {"applied": [], "schema_version": 1}
+    assert [m["version"] for m in info["migrations"]] == list(range(1, LATEST + 1))
+    assert cli.json("db", "upgrade") == {"applied": [], "schema_version": LATEST}
     target = tmp_path / "copy.db"
     out = cli.json("db", "backup", str(target))
     assert out["path"] == str(target.resolve())

@@ -82,8 +82,9 @@ def test_export_json_and_stdin_apply(cli, tmp_path):
 def test_schema_covers_every_kind(cli):
     r = cli("schema")
     schema = json.loads(r.stdout)
-    assert set(schema["properties"]) == {"shops", "groups", "agents", "products", "coupons",
-                                         "promotions", "customers", "orders"}
+    assert set(schema["properties"]) == {"shops", "groups", "agents", "routing_rules",
+                                         "products", "coupons", "promotions", "customers",
+                                         "orders"}
     order = schema["properties"]["orders"]["items"]
     assert order["additionalProperties"] is False
     assert set(order["required"]) == {"key", "shop", "customer", "status", "created_at", "items"}

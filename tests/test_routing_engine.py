@@ -810,4 +810,6 @@ def test_benchmark_quick_runs_and_prints_its_figures() -> None:
         assert figure in out
     assert re.search(r"engine decisions/s \(route calls\): [\d,]+\n", out)
     assert re.search(r"agreement engine vs naive: (\d+)/\1 identical decisions", out)
-    assert "(b) post-to-assignment" in out
+    assert re.search(r"\(b\) post to assignment, Local backend: [\d,]+ messages/s", out)
+    assert re.search(r"\(b\) raw sqlite3 insert, one per commit: [\d,]+ messages/s", out)
+    assert re.search(r"\(b\) ratio \(ours/raw\): \d+\.\d\d", out)

@@ -49,7 +49,7 @@ def test_new_file_is_migrated_with_pragmas(db_path, clock):
     assert db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
-    assert [m["version"] for m in db.migrations()] == [1]
+    assert [m["version"] for m in db.migrations()] == list(range(1, LATEST + 1))
     assert db.upgrade(clock.now_ms()) == []
     db.close()
 
@@ -115,3 +115,25 @@ def test_backup_while_another_process_writes_is_consistent(db_path, clock, tmp_p
     # every change and its event commit together: the copy holds both or neither
     assert customers == created
     conn.close()
+
+
+def test_a_version_1_file_is_upgraded_in_place(db_path, clock):
+    """A file made by the first release gains the later migrations and keeps its data."""
+    from cstool.storage.database import Database
+    from cstool.storage.migrations import MIGRATIONS
+
+    db = Database(db_path)
+    with db.write() as conn:
+        conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+                     "name TEXT NOT NULL, applied_at INTEGER NOT NULL)")
+        for statement in MIGRATIONS[0][2].split(";\n"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute("INSERT INTO schema_migrations VALUES (1, 'v1', 0)")
+        conn.execute("INSERT INTO shops (key, name, created_at, updated_at) "
+                     "VALUES ('old', '老店', 0, 0)")
+    db.close()
+    b = LocalBackend(db_path, clock=clock)
+    assert b.info()["schema_version"] == LATEST
+    assert b.get("shops", "old")["name"] == "老店"
+    b.close()

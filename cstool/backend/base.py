@@ -116,6 +116,73 @@ class Backend(ABC):
     def bulk_load(self, kind: str, records: Iterable[dict[str, Any]]) -> int:
         """Load many trusted internal-form records fast (generators, benchmarks)."""
 
+    @abstractmethod
+    def move_rule(self, key: str, position: int) -> dict:
+        """Move a routing rule to ``position`` (1 = first) in its shop's order."""
+
+    # -- conversations (the desk) -------------------------------------------------
+    @abstractmethod
+    def post_message(self, shop: str, customer: str, text: str, **context: Any) -> dict:
+        """A customer writes to a shop; returns conversation, message, replies, duplicate.
+
+        ``context``: channel, entry_page, source, search_keyword, time_on_site_s,
+        pages_viewed, product, intent, client_id (a retry with it is stored once),
+        kind, payload.
+        """
+
+    @abstractmethod
+    def accept_next(self, agent: str) -> dict | None:
+        """The agent takes the best waiting chat they may serve, atomically."""
+
+    @abstractmethod
+    def set_agent_status(self, agent: str, status: str) -> dict:
+        """online / busy / away / offline, with the queue hand-outs and hand-backs."""
+
+    @abstractmethod
+    def reply(self, agent: str, conversation: int, text: str, *, kind: str = "text",
+              payload: Any = None) -> dict:
+        """The assigned agent writes to the customer."""
+
+    @abstractmethod
+    def transfer(self, conversation: int, *, by: str, to_agent: str | None = None,
+                 to_group: str | None = None, note: str = "") -> dict:
+        """Hand a chat to another agent or a group, with a note."""
+
+    @abstractmethod
+    def close_conversation(self, conversation: int, *, by: str | None = None,
+                           reason: str = "resolved") -> dict:
+        """Close a chat; the customer is asked for a rating."""
+
+    @abstractmethod
+    def rate(self, conversation: int, rating: int, comment: str | None = None) -> dict:
+        """The customer rates a closed chat 1-5, once."""
+
+    @abstractmethod
+    def close_idle(self) -> list[int]:
+        """Close chats idle past their shop's limit."""
+
+    @abstractmethod
+    def get_conversation(self, conversation: int, *, messages: bool = True) -> dict:
+        """One conversation with its transcript."""
+
+    @abstractmethod
+    def list_conversations(self, *, shop: str | None = None, state: str | None = None,
+                           agent: str | None = None, customer: str | None = None,
+                           limit: int = 100, after: int | None = None) -> list[dict]:
+        """Conversations, newest first."""
+
+    @abstractmethod
+    def queue(self, shop: str) -> list[dict]:
+        """A shop's waiting chats in serving order."""
+
+    @abstractmethod
+    def route_test(self, shop: str, customer: str, text: str, **context: Any) -> dict:
+        """A routing dry run: who would get this chat and why."""
+
+    @abstractmethod
+    def route_explain(self, conversation: int) -> dict:
+        """The recorded routing decision of a conversation, explained."""
+
     # -- events ------------------------------------------------------------------
     @abstractmethod
     def events(self, *, after: int = 0, limit: int = 100, shop: str | None = None) -> list[dict]:

@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..bot_step import BotStep, HandoffBot
 from ..clock import Clock, SystemClock
 from ..errors import Conflict, NotFound, UsageError
-from ..resources import KINDS, Kind
+from ..resources import KINDS, ORDER_BY, Kind
 from ..resources import kind as kind_named
 from ..storage.database import open_database
 from ..storage.migrations import LATEST
@@ -22,6 +23,7 @@ from ..validation import FieldError, check_refs, to_external, to_internal
 from ..values import format_money, format_time
 from . import bulk
 from .base import ApplyResult, Backend, Change
+from .desk import DeskOps
 
 
 def _kind(name: str) -> Kind:
@@ -43,11 +45,15 @@ def _lookup_info(kind: str, rec: dict) -> dict:
     return info
 
 
-class LocalBackend(Backend):
+class LocalBackend(DeskOps, Backend):
     """The Backend over one SQLite file."""
 
-    def __init__(self, path: str | Path, *, clock: Clock | None = None):
+    def __init__(
+        self, path: str | Path, *, clock: Clock | None = None, bot: BotStep | None = None
+    ):
         self.clock = clock or SystemClock()
+        # The placeholder bot always hands off; the knowledge bot replaces it (issue 4).
+        self.bot = bot or HandoffBot()
         self.database = open_database(path, self.clock.now_ms())
         self.path = self.database.path
 
@@ -84,6 +90,14 @@ class LocalBackend(Backend):
             return None if rec is None else _lookup_info(kind, rec)
 
         return lookup
+
+    def _after_write(self, conn: sqlite3.Connection, store: RecordStore, kind: str,
+                     rec: dict) -> None:
+        """Derived state that follows a write: open chats' classification after orders."""
+        if kind == "orders":
+            self.refresh_classification(
+                conn, store.id_of("customers", rec["customer"]), store.id_of("shops", rec["shop"])
+            )
 
     def _shop_id_of(self, store: RecordStore, k: Kind, rec: dict) -> int | None:
         if k.name == "shops":
@@ -130,6 +144,7 @@ class LocalBackend(Backend):
                 raise Conflict(f"{k.singular} {key!r} exists already")
             check_refs(k, rec, self._db_lookup(store))
             store.write(k.name, rec, self._now())
+            self._after_write(conn, store, k.name, rec)
             self._event(
                 conn, f"{k.singular}.created", k.singular, key, self._shop_id_of(store, k, rec)
             )
@@ -161,7 +176,9 @@ class LocalBackend(Backend):
                 where.append(f"t.{k.key} > ?")
                 params.append(after)
             clause = ("WHERE " + " AND ".join(where)) if where else ""
-            rows = store.read_where(k.name, clause, tuple(params), limit=limit)
+            rows = store.read_where(
+                k.name, clause, tuple(params), order=ORDER_BY.get(k.name), limit=limit
+            )
         return [to_external(k, strip_ids(r)) for r in rows]
 
     def _filter(self, store: RecordStore, k: Kind, shop: str | None) -> tuple[list, list]:
@@ -199,6 +216,7 @@ class LocalBackend(Backend):
             changed = _changed_fields(k, strip_ids(current), rec)
             if changed:
                 store.write(k.name, rec, self._now())
+                self._after_write(conn, store, k.name, rec)
                 self._event(
                     conn,
                     f"{k.singular}.updated",
@@ -237,6 +255,29 @@ class LocalBackend(Backend):
                 key,
                 None if k.name == "shops" else shop_id,
             )
+
+    def move_rule(self, key: str, position: int) -> dict:
+        """Move a routing rule within its shop's order; positions become 1..n."""
+        if position < 1:
+            raise UsageError("positions start at 1")
+        k = KINDS["routing_rules"]
+        with self.database.write() as conn:
+            row = conn.execute("SELECT id, shop_id FROM routing_rules WHERE key = ?",
+                               (key,)).fetchone()
+            if row is None:
+                raise NotFound(f"no routing rule {key!r}")
+            ids = [r[0] for r in conn.execute(
+                "SELECT id FROM routing_rules WHERE shop_id = ? ORDER BY position, key",
+                (row[1],))]
+            ids.remove(row[0])
+            ids.insert(min(position, len(ids) + 1) - 1, row[0])
+            now = self._now()
+            for i, rid in enumerate(ids, start=1):
+                conn.execute("UPDATE routing_rules SET position = ?, updated_at = ? WHERE id = ?",
+                             (i, now, rid))
+            self._event(conn, "routing_rule.moved", "routing_rule", key, row[1],
+                        {"position": ids.index(row[0]) + 1})
+            return to_external(k, strip_ids(RecordStore(conn).read("routing_rules", key)))
 
     def customer_stats(self, key: str) -> list[dict]:
         """Per shop: orders, paid spend, average order value, last order."""
@@ -322,6 +363,7 @@ class LocalBackend(Backend):
                         changes.append(Change(name, key, "update", fields))
                     if not dry_run:
                         store.write(name, rec, now)
+                        self._after_write(conn, store, name, rec)
                         action = changes[-1].action
                         self._event(
                             conn,
@@ -341,7 +383,10 @@ class LocalBackend(Backend):
             for name, k in KINDS.items():
                 where, params = self._filter(store, k, shop)
                 clause = ("WHERE " + " AND ".join(where)) if where else ""
-                rows = [strip_ids(r) for r in store.read_where(name, clause, tuple(params))]
+                rows = [
+                    strip_ids(r)
+                    for r in store.read_where(name, clause, tuple(params), order=ORDER_BY.get(name))
+                ]
                 if shop is not None:
                     rows = [_scope_to_shop(name, r, shop, store) for r in rows]
                 if rows:

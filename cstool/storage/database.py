@@ -57,7 +57,8 @@ class Database:
             mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
                 raise StorageError(f"{self.path}: could not switch to WAL mode ({mode})")
-            self.conn.execute("PRAGMA synchronous = NORMAL")
+            # FULL: a committed (acknowledged) change survives an OS crash too, not only ours.
+            self.conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.DatabaseError as e:
             raise StorageError(f"{self.path}: not a usable SQLite database ({e})") from None
         self.db = sqlite_utils.Database(self.conn)

@@ -380,8 +380,23 @@ CREATE TABLE events (
 CREATE INDEX events_shop ON events(shop_id, id);
 """
 
+M002_DESK = """
+ALTER TABLE conversations ADD COLUMN route_trace TEXT;
+ALTER TABLE conversations ADD COLUMN last_customer_at INTEGER;
+ALTER TABLE conversations ADD COLUMN agent_seen_at INTEGER;
+ALTER TABLE conversations ADD COLUMN product_key TEXT;
+CREATE TABLE shop_routing_state (
+    shop_id INTEGER PRIMARY KEY REFERENCES shops(id),
+    round_robin TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX messages_client_lookup ON messages(client_id) WHERE client_id IS NOT NULL;
+CREATE INDEX conversations_open ON conversations(customer_id, shop_id, state);
+CREATE INDEX conversations_idle ON conversations(state, last_message_at)
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
+    (2, "conversation desk: routing traces, unread marks, round-robin state", M002_DESK),
 ]
 
 LATEST = MIGRATIONS[-1][0]

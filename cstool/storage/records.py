@@ -15,7 +15,7 @@ from typing import Any
 
 from ..resources import KINDS, Kind
 
-JSON_TYPES = {"strlist", "reflist", "attrs", "hours", "settings", "records", "record"}
+JSON_TYPES = {"strlist", "reflist", "attrs", "hours", "settings", "records", "record", "json"}
 CHILD_FIELDS: dict[str, tuple[str, ...]] = {
     "agents": ("shops", "groups"),
     "customers": ("profiles", "coupons"),
@@ -206,6 +206,8 @@ class RecordStore:
                 sum(i["price"] * i["quantity"] for i in rec["items"]) - rec["discount"]
             )
         existing = self.id_of(kind, rec[k.key])
+        if kind == "routing_rules" and values.get("position") is None:
+            values["position"] = rec["position"] = self._next_position(values["shop_id"])
         values["updated_at"] = now_ms
         if existing is None:
             values["created_at"] = rec.get("created_at") or now_ms
@@ -224,6 +226,12 @@ class RecordStore:
             created = False
         self._write_children(k, rid, rec, created)
         return rid, created
+
+    def _next_position(self, shop_id: int) -> int:
+        row = self.conn.execute(
+            "SELECT COALESCE(MAX(position), 0) FROM routing_rules WHERE shop_id = ?", (shop_id,)
+        ).fetchone()
+        return row[0] + 1
 
     def _need_id(self, kind: str, key: str) -> int:
         rid = self.id_of(kind, key)

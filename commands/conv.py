@@ -1,0 +1,194 @@
+"""`cstool conv ...`: conversations: post, list, show, accept, reply, transfer, close, rate."""
+
+from typing import Annotated
+
+import typer
+
+from cstool.values import parse_time, short_time
+
+from .context import state, wants_json
+from .crud import JsonOpt
+from .output import info, print_json, print_table
+
+app = typer.Typer(help="Conversations: customers post, agents accept, reply, transfer, close.",
+                  no_args_is_help=True)
+
+ConvArg = Annotated[int, typer.Argument(metavar="ID", help="The conversation's id.")]
+AgentOpt = Annotated[str, typer.Option("--agent", "-a", help="The agent's handle.")]
+
+COLUMNS = [
+    ("id", lambda c: c["id"]),
+    ("shop", lambda c: c["shop"]),
+    ("customer", lambda c: f"{c['customer_name']} ({c['customer']})"),
+    ("state", lambda c: c["state"] + (f" #{c['queue_position']}" if c.get("queue_position")
+                                      else "")),
+    ("agent", lambda c: c["assignee"]),
+    ("class", lambda c: c["classification"]),
+    ("channel", lambda c: c["channel"]),
+    ("last message", lambda c: short_time(parse_time(c["last_message_at"]))),
+]
+
+
+def _conv_out(ctx: typer.Context, json_: bool, conv: dict, message: str) -> None:
+    if wants_json(ctx, json_):
+        print_json(conv)
+    else:
+        info(message)
+
+
+@app.command("post")
+def post_cmd(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument(help="What the customer writes.")],
+    shop: Annotated[str, typer.Option(help="The shop written to.")],
+    customer: Annotated[str, typer.Option(help="The customer's key (new keys are created).")],
+    channel: Annotated[str | None, typer.Option(help="app, mini_program, h5, pc or web.")] = None,
+    entry_page: Annotated[str | None, typer.Option(help="Page the chat was opened from.")] = None,
+    source: Annotated[str | None, typer.Option(help="Traffic source (search, ad, live ...).")]
+    = None,
+    keyword: Annotated[str | None, typer.Option(help="Search term that led here.")] = None,
+    time_on_site: Annotated[int | None, typer.Option(help="Seconds on site before the chat.")]
+    = None,
+    pages_viewed: Annotated[int | None, typer.Option(help="Pages viewed before the chat.")]
+    = None,
+    product: Annotated[str | None, typer.Option(help="Key of the product the chat is about.")]
+    = None,
+    client_id: Annotated[str | None, typer.Option(
+        help="Client message id: a retried post with the same id is stored once.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Post a customer message (as the web widget or an app would)."""
+    result = state(ctx).backend.post_message(
+        shop, customer, text, channel=channel, entry_page=entry_page, source=source,
+        search_keyword=keyword, time_on_site_s=time_on_site, pages_viewed=pages_viewed,
+        product=product, client_id=client_id)
+    if wants_json(ctx, json_):
+        print_json(result)
+        return
+    c = result["conversation"]
+    where = f"with {c['assignee']}" if c["assignee"] else c["state"]
+    typer.echo(f"conversation {c['id']} ({where})" + (" [duplicate]" if result["duplicate"]
+                                                       else ""))
+    for r in result["replies"]:
+        typer.echo(f"  {r['sender']}: {r['body']}")
+
+
+@app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    shop: Annotated[str | None, typer.Option(help="Only this shop's.")] = None,
+    state_: Annotated[str | None, typer.Option(
+        "--state", help="bot, queued, active, closed, or open (the first three).")] = None,
+    agent: Annotated[str | None, typer.Option(help="Only this agent's.")] = None,
+    customer: Annotated[str | None, typer.Option(help="Only this customer's.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many.")] = 100,
+    json_: JsonOpt = False,
+) -> None:
+    """List conversations, newest first."""
+    rows = state(ctx).backend.list_conversations(shop=shop, state=state_, agent=agent,
+                                                 customer=customer, limit=limit)
+    if wants_json(ctx, json_):
+        print_json(rows)
+    else:
+        print_table(rows, COLUMNS)
+
+
+@app.command("queue")
+def queue_cmd(
+    ctx: typer.Context,
+    shop: Annotated[str, typer.Option(help="The shop.")],
+    json_: JsonOpt = False,
+) -> None:
+    """A shop's waiting chats in serving order, with position and estimated wait."""
+    rows = state(ctx).backend.queue(shop)
+    if wants_json(ctx, json_):
+        print_json(rows)
+    else:
+        print_table(rows, [("pos", lambda c: c["queue_position"]), *COLUMNS[:3],
+                           ("priority", lambda c: c["priority"]),
+                           ("wait (est.)", lambda c: "" if c["estimated_wait_s"] is None
+                            else f"{c['estimated_wait_s']}s")])
+
+
+@app.command("show")
+def show_cmd(ctx: typer.Context, conversation: ConvArg, json_: JsonOpt = False) -> None:
+    """Show a conversation and its transcript."""
+    c = state(ctx).backend.get_conversation(conversation)
+    if wants_json(ctx, json_):
+        print_json(c)
+        return
+    typer.echo(f"conversation {c['id']} · {c['shop']} · {c['customer_name']} ({c['customer']}) "
+               f"· {c['state']} · agent {c['assignee'] or '-'} · {c['classification']}")
+    for m in c["messages"]:
+        who = m["agent"] if m["sender"] == "agent" else m["sender"]
+        typer.echo(f"[{short_time(parse_time(m['at']))}] {who}: {m['body']}")
+
+
+@app.command("accept")
+def accept_cmd(ctx: typer.Context, agent: AgentOpt, json_: JsonOpt = False) -> None:
+    """Take the next waiting chat you may serve (highest priority, then oldest)."""
+    conv = state(ctx).backend.accept_next(agent)
+    if conv is None:
+        if wants_json(ctx, json_):
+            print_json(None)
+        info("nothing is waiting for you")
+        return
+    _conv_out(ctx, json_, conv, f"accepted conversation {conv['id']} ({conv['customer_name']})")
+
+
+@app.command("reply")
+def reply_cmd(ctx: typer.Context, conversation: ConvArg,
+              text: Annotated[str, typer.Argument(help="The reply.")], agent: AgentOpt,
+              json_: JsonOpt = False) -> None:
+    """Reply to a conversation assigned to you."""
+    msg = state(ctx).backend.reply(agent, conversation, text)
+    _conv_out(ctx, json_, msg, f"sent message {msg['id']}")
+
+
+@app.command("transfer")
+def transfer_cmd(
+    ctx: typer.Context, conversation: ConvArg, agent: AgentOpt,
+    to_agent: Annotated[str | None, typer.Option(help="Hand it to this agent.")] = None,
+    to_group: Annotated[str | None, typer.Option(help="Hand it to this group.")] = None,
+    note: Annotated[str, typer.Option(help="A note the next agent sees.")] = "",
+    json_: JsonOpt = False,
+) -> None:
+    """Transfer a conversation to another agent or a group, with a note."""
+    conv = state(ctx).backend.transfer(conversation, by=agent, to_agent=to_agent,
+                                       to_group=to_group, note=note)
+    where = f"to {conv['assignee']}" if conv["assignee"] else "to the queue"
+    _conv_out(ctx, json_, conv, f"transferred conversation {conversation} {where}")
+
+
+@app.command("close")
+def close_cmd(
+    ctx: typer.Context, conversation: ConvArg,
+    agent: Annotated[str | None, typer.Option("--agent", "-a", help="The closing agent.")] = None,
+    reason: Annotated[str, typer.Option(help="Why (resolved, no_reply ...).")] = "resolved",
+    json_: JsonOpt = False,
+) -> None:
+    """Close a conversation; the customer is asked for a 1-5 rating."""
+    conv = state(ctx).backend.close_conversation(conversation, by=agent, reason=reason)
+    _conv_out(ctx, json_, conv, f"closed conversation {conversation}")
+
+
+@app.command("rate")
+def rate_cmd(
+    ctx: typer.Context, conversation: ConvArg,
+    rating: Annotated[int, typer.Argument(help="1 (bad) to 5 (great).")],
+    comment: Annotated[str | None, typer.Option(help="The customer's words.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Record the customer's rating of a closed conversation."""
+    conv = state(ctx).backend.rate(conversation, rating, comment)
+    _conv_out(ctx, json_, conv, f"rated conversation {conversation}: {rating}")
+
+
+@app.command("close-idle")
+def close_idle_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """Close chats idle past their shop's limit (the worker runs this on its own)."""
+    closed = state(ctx).backend.close_idle()
+    if wants_json(ctx, json_):
+        print_json(closed)
+    else:
+        info(f"closed {len(closed)} idle conversations")

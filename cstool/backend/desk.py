@@ -1,0 +1,865 @@
+"""Conversations over the SQLite file: customers post, the bot step or the routing
+engine decides, agents accept, reply, transfer and close, customers rate.
+
+Every operation is one ``BEGIN IMMEDIATE`` transaction, so assignment is atomic
+across processes: two agents pressing "accept next" at once never get the same
+chat, and no agent ever goes above capacity. Queued chats are handed out the moment
+an agent frees up or comes online.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from .. import service
+from ..bot_step import BotReply, BotStep
+from ..errors import Conflict, InvalidInput, NotFound, UsageError
+from ..routing import (
+    AgentState,
+    Decision,
+    RoundRobinState,
+    RoutingState,
+    RuleSet,
+    agent_in_pool,
+    estimate_wait_s,
+    explain,
+    route,
+    target_key,
+)
+from ..values import format_money, format_time
+
+OPEN_STATES = ("bot", "queued", "active")
+DEFAULT_HANDLE_S = 300  # average handle time for wait estimates until history says more
+MESSAGE_KINDS = ("text", "image", "product", "coupon", "invitation", "order", "survey")
+DAY_MS = 86_400_000
+
+
+def _check_text(text: str, *, what: str = "message") -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInput(f"{what} is empty")
+    if len(text) > service.MAX_MESSAGE_CHARS:
+        raise InvalidInput(
+            f"{what} too long ({len(text)} characters, at most {service.MAX_MESSAGE_CHARS})"
+        )
+    return text
+
+
+class DeskOps:
+    """Conversation operations of the Local backend (mixed into LocalBackend)."""
+
+    bot: BotStep
+
+    # -- lookups ------------------------------------------------------------------------
+    def _shop_row(self, conn: sqlite3.Connection, key: str) -> dict:
+        row = conn.execute(
+            "SELECT id, key, name, service_mode, off_hours_mode, timezone, business_hours, "
+            "settings FROM shops WHERE key = ?",
+            (key,),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no shop {key!r}")
+        return {
+            "id": row[0], "key": row[1], "name": row[2], "service_mode": row[3],
+            "off_hours_mode": row[4], "timezone": row[5],
+            "business_hours": json.loads(row[6]) if row[6] else None,
+            "settings": json.loads(row[7]),
+        }
+
+    def _shop_by_id(self, conn: sqlite3.Connection, shop_id: int) -> dict:
+        key = conn.execute("SELECT key FROM shops WHERE id = ?", (shop_id,)).fetchone()[0]
+        return self._shop_row(conn, key)
+
+    def _agent_row(self, conn: sqlite3.Connection, handle: str) -> dict:
+        row = conn.execute(
+            "SELECT id, handle, name, status, max_chats FROM agents WHERE handle = ?", (handle,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no agent {handle!r}")
+        return dict(zip(("id", "handle", "name", "status", "max_chats"), row, strict=True))
+
+    def _conv_row(self, conn: sqlite3.Connection, conv_id: int) -> dict:
+        cur = conn.execute("SELECT * FROM conversations WHERE id = ?", (int(conv_id),))
+        row = cur.fetchone()
+        if row is None:
+            raise NotFound(f"no conversation {conv_id}")
+        return dict(zip([d[0] for d in cur.description], row, strict=True))
+
+    def _active_count(self, conn: sqlite3.Connection, agent_id: int) -> int:
+        return conn.execute(
+            "SELECT COUNT(*) FROM conversations WHERE assignee_id = ? AND state = 'active'",
+            (agent_id,),
+        ).fetchone()[0]
+
+    # -- routing state from the file ------------------------------------------------------
+    def _routing_state(self, conn: sqlite3.Connection, shop_id: int) -> RoutingState:
+        """Every agent of the shop with their live load, from the file (three set queries:
+        agents, open-chat counts, group memberships)."""
+        rows = conn.execute(
+            "SELECT a.id, a.handle, a.name, a.status, a.max_chats, a.level, a.skills, "
+            "a.last_assigned_at, a.idle_since FROM agents a JOIN agent_shops s "
+            "ON s.agent_id = a.id WHERE s.shop_id = ? ORDER BY a.handle",
+            (shop_id,),
+        ).fetchall()
+        # An agent's chats in other shops count against their capacity too.
+        active = dict(conn.execute(
+            "SELECT assignee_id, COUNT(*) FROM conversations WHERE state = 'active' AND "
+            "assignee_id IN (SELECT agent_id FROM agent_shops WHERE shop_id = ?) "
+            "GROUP BY assignee_id", (shop_id,)).fetchall())
+        groups: dict[int, set[str]] = {}
+        for agent_id, key in conn.execute(
+            'SELECT m.agent_id, g.key FROM group_members m JOIN "groups" g ON g.id = m.group_id '
+            "JOIN agent_shops s ON s.agent_id = m.agent_id AND s.shop_id = ?", (shop_id,)):
+            groups.setdefault(agent_id, set()).add(key)
+        skills_of: dict[str, frozenset] = {}
+        agents = []
+        for r in rows:
+            skills = skills_of.get(r[6])
+            if skills is None:
+                skills = skills_of[r[6]] = frozenset(json.loads(r[6]))
+            agents.append(AgentState(
+                handle=r[1], name=r[2], status=r[3], max_chats=r[4], level=r[5], skills=skills,
+                last_assigned_ms=r[7] or 0, idle_since_ms=r[8] or 0, active=active.get(r[0], 0),
+                groups=frozenset(groups.get(r[0], ())),
+            ))
+        return RoutingState(agents)
+
+    def _ruleset(self, conn: sqlite3.Connection, shop_id: int) -> RuleSet:
+        rows = conn.execute(
+            "SELECT key, name, conditions, target, strategy, priority, when_unavailable, "
+            "enabled FROM routing_rules WHERE shop_id = ? ORDER BY position, key",
+            (shop_id,),
+        ).fetchall()
+        return RuleSet([
+            {"key": r[0], "name": r[1], "conditions": json.loads(r[2]),
+             "target": json.loads(r[3]), "strategy": r[4], "priority": r[5],
+             "when_unavailable": r[6], "enabled": bool(r[7])}
+            for r in rows
+        ])
+
+    def _rr_state(self, conn: sqlite3.Connection, shop_id: int) -> RoundRobinState:
+        row = conn.execute(
+            "SELECT round_robin FROM shop_routing_state WHERE shop_id = ?", (shop_id,)
+        ).fetchone()
+        return RoundRobinState.from_dict(json.loads(row[0]) if row else None)
+
+    def _save_rr(self, conn: sqlite3.Connection, shop_id: int, rr: RoundRobinState) -> None:
+        conn.execute(
+            "INSERT INTO shop_routing_state (shop_id, round_robin) VALUES (?, ?) "
+            "ON CONFLICT(shop_id) DO UPDATE SET round_robin = excluded.round_robin",
+            (shop_id, json.dumps(rr.to_dict())),
+        )
+
+    def _facts(
+        self, conn: sqlite3.Connection, shop: dict, customer_id: int, conv: dict, text: str,
+        now: int,
+    ) -> dict:
+        """What routing rules may look at, for one chat."""
+        prof = conn.execute(
+            "SELECT p.level, p.tags, p.region, p.channel, da.handle, la.handle, "
+            "p.last_served_at FROM customer_profiles p "
+            "LEFT JOIN agents da ON da.id = p.dedicated_agent_id "
+            "LEFT JOIN agents la ON la.id = p.last_agent_id "
+            "WHERE p.customer_id = ? AND p.shop_id = ?",
+            (customer_id, shop["id"]),
+        ).fetchone() or (0, "[]", None, None, None, None, None)
+        orders = conn.execute(
+            "SELECT status, total FROM orders WHERE customer_id = ? AND shop_id = ? "
+            "ORDER BY created_at DESC",
+            (customer_id, shop["id"]),
+        ).fetchall()
+        spend = sum(t for s, t in orders if s in ("paid", "shipped", "delivered",
+                                                  "refund_requested"))
+        category = None
+        if conv.get("product_key"):
+            row = conn.execute("SELECT category FROM products WHERE key = ?",
+                               (conv["product_key"],)).fetchone()
+            category = row[0] if row else None
+        last_served = prof[6]
+        return {
+            "customer.level": prof[0],
+            "customer.tags": json.loads(prof[1]),
+            "customer.region": prof[2],
+            "customer.channel": prof[3],
+            "customer.dedicated_agent": prof[4],
+            "customer.last_agent": prof[5],
+            "customer.is_returning": prof[5] is not None or last_served is not None,
+            "customer.days_since_last_served": (
+                None if last_served is None else (now - last_served) / DAY_MS
+            ),
+            "customer.spend": format_money(spend),
+            "customer.order_count": len(orders),
+            "conversation.channel": conv.get("channel"),
+            "conversation.entry_page": conv.get("entry_page"),
+            "conversation.source": conv.get("source"),
+            "conversation.search_keyword": conv.get("search_keyword"),
+            "conversation.time_on_site_s": conv.get("time_on_site_s"),
+            "conversation.pages_viewed": conv.get("pages_viewed"),
+            "conversation.intent": conv.get("intent"),
+            "conversation.classification": conv.get("classification"),
+            "message.text": text,
+            "order.latest_status": orders[0][0] if orders else None,
+            "product.category": category,
+        }
+
+    def _classification(self, conn: sqlite3.Connection, customer_id: int, shop_id: int) -> str:
+        statuses = [r[0] for r in conn.execute(
+            "SELECT status FROM orders WHERE customer_id = ? AND shop_id = ? "
+            "ORDER BY created_at DESC", (customer_id, shop_id))]
+        return service.classify(statuses)
+
+    def refresh_classification(self, conn: sqlite3.Connection, customer_id: int,
+                               shop_id: int) -> None:
+        """Keep open conversations' classification current after an order changes."""
+        conn.execute(
+            "UPDATE conversations SET classification = ? WHERE customer_id = ? AND shop_id = ? "
+            "AND state IN ('bot', 'queued', 'active')",
+            (self._classification(conn, customer_id, shop_id), customer_id, shop_id),
+        )
+
+    # -- messages ---------------------------------------------------------------------------
+    def _add_message(
+        self, conn: sqlite3.Connection, conv: dict, sender: str, body: str, *,
+        agent_id: int | None = None, kind: str = "text", payload: Any = None,
+        client_id: str | None = None,
+    ) -> dict:
+        now = self._now()
+        cur = conn.execute(
+            "INSERT INTO messages (conversation_id, sender, agent_id, kind, body, payload, "
+            "client_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (conv["id"], sender, agent_id, kind, body,
+             None if payload is None else json.dumps(payload, ensure_ascii=False),
+             client_id, now),
+        )
+        mid = cur.lastrowid
+        if sender == "customer":
+            conn.execute("UPDATE conversations SET last_message_at = ?, last_customer_at = ? "
+                         "WHERE id = ?", (now, now, conv["id"]))
+        else:
+            conn.execute("UPDATE conversations SET last_message_at = ? WHERE id = ?",
+                         (now, conv["id"]))
+        self._event(conn, "message.created", "conversation", str(conv["id"]), conv["shop_id"],
+                    {"message": mid, "sender": sender, "kind": kind})
+        return {"id": mid, "conversation": conv["id"], "sender": sender, "kind": kind,
+                "body": body, "payload": payload, "at": format_time(now)}
+
+    def _system(self, conn, conv, body: str, kind: str = "text", payload: Any = None) -> dict:
+        return self._add_message(conn, conv, "system", body, kind=kind, payload=payload)
+
+    # -- posting --------------------------------------------------------------------------
+    def post_message(
+        self,
+        shop: str,
+        customer: str,
+        text: str,
+        *,
+        channel: str | None = None,
+        entry_page: str | None = None,
+        source: str | None = None,
+        search_keyword: str | None = None,
+        time_on_site_s: int | None = None,
+        pages_viewed: int | None = None,
+        product: str | None = None,
+        intent: str | None = None,
+        client_id: str | None = None,
+        kind: str = "text",
+        payload: Any = None,
+    ) -> dict:
+        """A customer writes to a shop. Opens a conversation if none is open, lets the bot
+        step or the routing engine decide, and returns what happened (the conversation,
+        the stored message, the replies sent back, the queue position and wait).
+
+        A retried post with the same ``client_id`` is stored once: the retry returns the
+        first result with ``duplicate: true``.
+        """
+        _check_text(text)
+        if kind not in MESSAGE_KINDS:
+            raise InvalidInput(f"unknown message kind {kind!r}")
+        if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 100):
+            raise InvalidInput("client id must be text of at most 100 characters")
+        if channel is not None and channel not in ("app", "mini_program", "h5", "pc", "web"):
+            raise InvalidInput(f"unknown channel {channel!r}")
+        with self.database.write() as conn:
+            shop_row = self._shop_row(conn, shop)
+            cust_id = self._customer_for_post(conn, shop_row, customer, channel)
+            if client_id is not None:
+                dup = conn.execute(
+                    "SELECT m.id, m.conversation_id FROM messages m JOIN conversations c "
+                    "ON c.id = m.conversation_id WHERE m.client_id = ? AND c.customer_id = ? "
+                    "AND c.shop_id = ?",
+                    (client_id, cust_id, shop_row["id"]),
+                ).fetchone()
+                if dup is not None:
+                    return self._post_result(conn, dup[1], dup[0], [], duplicate=True)
+            now = self._now()
+            conv = self._open_conversation(conn, shop_row["id"], cust_id)
+            created = conv is None
+            if created:
+                classification = self._classification(conn, cust_id, shop_row["id"])
+                cur = conn.execute(
+                    "INSERT INTO conversations (shop_id, customer_id, channel, entry_page, "
+                    "source, search_keyword, time_on_site_s, pages_viewed, intent, "
+                    "classification, product_key, state, created_at, last_message_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)",
+                    (shop_row["id"], cust_id, channel, entry_page, source, search_keyword,
+                     time_on_site_s, pages_viewed, intent or service.intent_of(classification),
+                     classification, product, now, now),
+                )
+                conv = self._conv_row(conn, cur.lastrowid)
+                self._event(conn, "conversation.created", "conversation", str(conv["id"]),
+                            shop_row["id"], {"customer": customer})
+            msg = self._add_message(conn, conv, "customer", text, kind=kind, payload=payload,
+                                    client_id=client_id)
+            replies: list[dict] = []
+            if conv["state"] in ("new", "bot"):
+                replies = self._bot_or_route(conn, shop_row, conv, cust_id, text, now)
+            return self._post_result(conn, conv["id"], msg["id"], replies, duplicate=False)
+
+    def _customer_for_post(self, conn, shop_row: dict, key: str, channel: str | None) -> int:
+        row = conn.execute("SELECT id FROM customers WHERE key = ?", (key,)).fetchone()
+        now = self._now()
+        if row is None:
+            from ..values import SLUG_RE
+
+            if not SLUG_RE.match(key):
+                raise InvalidInput(f"{key!r} is not a valid customer key")
+            cid = conn.execute(
+                "INSERT INTO customers (key, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                (key, key, now, now),
+            ).lastrowid
+            self._event(conn, "customer.created", "customer", key, shop_row["id"],
+                        {"via": "message"})
+        else:
+            cid = row[0]
+        conn.execute(
+            "INSERT OR IGNORE INTO customer_profiles (customer_id, shop_id, position, channel) "
+            "VALUES (?, ?, (SELECT COUNT(*) FROM customer_profiles WHERE customer_id = ?), ?)",
+            (cid, shop_row["id"], cid, channel),
+        )
+        return cid
+
+    def _open_conversation(self, conn, shop_id: int, customer_id: int) -> dict | None:
+        row = conn.execute(
+            "SELECT id FROM conversations WHERE customer_id = ? AND shop_id = ? "
+            "AND state IN ('new', 'bot', 'queued', 'active') ORDER BY id DESC LIMIT 1",
+            (customer_id, shop_id),
+        ).fetchone()
+        return None if row is None else self._conv_row(conn, row[0])
+
+    def _bot_or_route(self, conn, shop: dict, conv: dict, cust_id: int, text: str,
+                      now: int) -> list[dict]:
+        mode = service.effective_mode(shop, now)
+        human = service.asks_for_human(text)
+        if mode in ("human_first", "human_only") or (mode == "bot_first" and human):
+            return self._to_human(conn, shop, conv, cust_id, text, now)
+        reply = self.bot.reply(shop["key"], text, {"conversation": conv["id"]})
+        if mode == "bot_only":
+            conn.execute("UPDATE conversations SET state = 'bot' WHERE id = ?", (conv["id"],))
+            if reply.action == "handoff":
+                off_hours = "现在是机器人服务时段，人工客服上班后会尽快回复您。"
+                return [self._system(conn, conv, off_hours)]
+            return [self._bot_message(conn, conv, reply)]
+        if reply.action == "handoff":  # bot_first
+            return self._to_human(conn, shop, conv, cust_id, text, now)
+        conn.execute("UPDATE conversations SET state = 'bot' WHERE id = ?", (conv["id"],))
+        return [self._bot_message(conn, conv, reply)]
+
+    def _bot_message(self, conn, conv: dict, reply: BotReply) -> dict:
+        return self._add_message(
+            conn, conv, "bot", reply.text,
+            payload={"action": reply.action, "entry": reply.entry,
+                     "confidence": reply.confidence, "choices": reply.choices},
+        )
+
+    def _to_human(self, conn, shop: dict, conv: dict, cust_id: int, text: str,
+                  now: int) -> list[dict]:
+        """Route a chat to a human: assign now, or queue and tell the customer."""
+        conn.execute("UPDATE conversations SET handoff_at = COALESCE(handoff_at, ?) WHERE id = ?",
+                     (now, conv["id"]))
+        first = conn.execute(
+            "SELECT body FROM messages WHERE conversation_id = ? AND sender = 'customer' "
+            "ORDER BY id LIMIT 1", (conv["id"],)).fetchone()
+        facts = self._facts(conn, shop, cust_id, conv, first[0] if first else text, now)
+        state = self._routing_state(conn, shop["id"])
+        rr = self._rr_state(conn, shop["id"])
+        decision = route(self._ruleset(conn, shop["id"]), facts, state, now, rr, detail=True,
+                         utc_offset_minutes=service.utc_offset_minutes(now, shop["timezone"]))
+        self._save_rr(conn, shop["id"], rr)
+        trace = json.dumps(decision.to_dict(), ensure_ascii=False)
+        if decision.agent:
+            conn.execute(
+                "UPDATE conversations SET pool = ?, rule_key = ?, priority = ?, route_trace = ? "
+                "WHERE id = ?",
+                (json.dumps(decision.pool, ensure_ascii=False), decision.rule, decision.priority,
+                 trace, conv["id"]),
+            )
+            return [self._assign(conn, conv, decision.agent, now, "routed")]
+        conn.execute(
+            "UPDATE conversations SET state = 'queued', queued_at = COALESCE(queued_at, ?), "
+            "pool = ?, rule_key = ?, priority = ?, route_trace = ?, assignee_id = NULL "
+            "WHERE id = ?",
+            (now, json.dumps(decision.pool, ensure_ascii=False), decision.rule,
+             decision.priority, trace, conv["id"]),
+        )
+        self._event(conn, "conversation.queued", "conversation", str(conv["id"]), shop["id"],
+                    {"pool": decision.pool, "priority": decision.priority})
+        return [self._tell_queue_position(conn, shop, conv["id"], state)]
+
+    def _tell_queue_position(self, conn, shop: dict, conv_id: int,
+                             state: RoutingState) -> dict:
+        position, wait = self._queue_position(conn, shop["id"], conv_id, state)
+        conv = self._conv_row(conn, conv_id)
+        if wait is None:
+            text = f"当前排队第 {position} 位，客服暂时都不在线，上线后会第一时间接待您。"
+        else:
+            text = f"当前排队第 {position} 位，预计等待约 {max(1, round(wait / 60))} 分钟。"
+        return self._system(conn, conv, text, payload={"queue_position": position,
+                                                       "estimated_wait_s": wait})
+
+    def _queued(self, conn, shop_id: int) -> list[dict]:
+        rows = conn.execute(
+            "SELECT id, priority, COALESCE(queued_at, created_at), pool FROM conversations "
+            "WHERE shop_id = ? AND state = 'queued' ORDER BY priority DESC, "
+            "COALESCE(queued_at, created_at), id",
+            (shop_id,),
+        ).fetchall()
+        return [{"id": r[0], "priority": r[1], "arrival_ms": r[2],
+                 "pool": json.loads(r[3]) if r[3] else {"shop": True}} for r in rows]
+
+    def _queue_position(self, conn, shop_id: int, conv_id: int,
+                        state: RoutingState | None = None) -> tuple[int | None, int | None]:
+        queued = self._queued(conn, shop_id)
+        position = next((i for i, q in enumerate(queued, 1) if q["id"] == conv_id), None)
+        if position is None:
+            return None, None
+        state = state or self._routing_state(conn, shop_id)
+        pool = queued[position - 1]["pool"]
+        capacity = sum(a.max_chats for a in state.agents()
+                       if a.status == "online" and agent_in_pool(a, pool))
+        return position, estimate_wait_s(position, capacity, self._avg_handle_s(conn, shop_id))
+
+    def _avg_handle_s(self, conn, shop_id: int) -> float:
+        row = conn.execute(
+            "SELECT AVG(closed_at - assigned_at) FROM (SELECT closed_at, assigned_at FROM "
+            "conversations WHERE shop_id = ? AND state = 'closed' AND assigned_at IS NOT NULL "
+            "ORDER BY closed_at DESC LIMIT 200)", (shop_id,)).fetchone()
+        return (row[0] / 1000) if row and row[0] else DEFAULT_HANDLE_S
+
+    def _assign(self, conn, conv: dict, handle: str, now: int, how: str, *,
+                pulled: bool = False) -> dict:
+        """Give ``conv`` to agent ``handle``; refuse above capacity or when unavailable
+        (a busy agent may pull a chat, but is given none)."""
+        agent = self._agent_row(conn, handle)
+        active = self._active_count(conn, agent["id"])
+        if agent["status"] != "online" and not (pulled and agent["status"] == "busy"):
+            raise Conflict(f"agent {handle!r} is {agent['status']}")
+        if active >= agent["max_chats"]:
+            raise Conflict(f"agent {handle!r} is at capacity ({active}/{agent['max_chats']})")
+        conn.execute(
+            "UPDATE conversations SET state = 'active', assignee_id = ?, assigned_at = ?, "
+            "agent_seen_at = NULL WHERE id = ?",
+            (agent["id"], now, conv["id"]),
+        )
+        conn.execute("UPDATE agents SET last_assigned_at = ? WHERE id = ?", (now, agent["id"]))
+        self._event(conn, "conversation.assigned", "conversation", str(conv["id"]),
+                    conv["shop_id"], {"agent": handle, "how": how})
+        return self._system(conn, conv, f"客服{agent['name']}为您服务", payload={
+            "assigned": handle})
+
+    def _drain(self, conn, shop_id: int, now: int) -> list[tuple[int, str]]:
+        """Hand queued chats of a shop to agents who can take them, best first."""
+        queued = self._queued(conn, shop_id)
+        if not queued:
+            return []
+        state = self._routing_state(conn, shop_id)
+        rr = self._rr_state(conn, shop_id)
+        done = []
+        for item in queued:
+            conv = self._conv_row(conn, item["id"])
+            strategy = "least_load"
+            if conv.get("route_trace"):
+                strategy = json.loads(conv["route_trace"]).get("strategy") or strategy
+            pool = item["pool"]
+            handle = state.choose(pool, target_key(pool), strategy, rr)
+            if handle is None:
+                continue
+            self._assign(conn, conv, handle, now, "from_queue")
+            state.assign(handle, now)
+            if strategy == "round_robin":
+                rr.advance(target_key(pool), handle)
+            done.append((item["id"], handle))
+        self._save_rr(conn, shop_id, rr)
+        return done
+
+    def _drain_agent_shops(self, conn, agent_id: int, now: int) -> list[tuple[int, str]]:
+        done = []
+        for (shop_id,) in conn.execute("SELECT shop_id FROM agent_shops WHERE agent_id = ?",
+                                       (agent_id,)).fetchall():
+            done.extend(self._drain(conn, shop_id, now))
+        return done
+
+    def _post_result(self, conn, conv_id: int, msg_id: int, replies: list[dict], *,
+                     duplicate: bool) -> dict:
+        conv = self._conversation_dict(conn, self._conv_row(conn, conv_id))
+        if duplicate:
+            replies = [self._message_dict(r) for r in conn.execute(
+                "SELECT id, conversation_id, sender, agent_id, kind, body, payload, client_id, "
+                "created_at FROM messages WHERE conversation_id = ? AND id > ? "
+                "AND sender != 'customer' ORDER BY id LIMIT 3", (conv_id, msg_id))]
+        message = self._message_dict(conn.execute(
+            "SELECT id, conversation_id, sender, agent_id, kind, body, payload, client_id, "
+            "created_at FROM messages WHERE id = ?", (msg_id,)).fetchone())
+        return {"conversation": conv, "message": message, "replies": replies,
+                "duplicate": duplicate}
+
+    # -- agents ------------------------------------------------------------------------------
+    def accept_next(self, agent: str) -> dict | None:
+        """The agent takes the best waiting chat they may serve; None when none waits.
+
+        Online and busy agents may pull (busy means routing gives them nothing new, as
+        千牛's 忙碌); away and offline agents may not.
+        """
+        with self.database.write() as conn:
+            a = self._agent_row(conn, agent)
+            if a["status"] not in ("online", "busy"):
+                raise Conflict(f"agent {agent!r} is {a['status']}; set the status to online first")
+            active = self._active_count(conn, a["id"])
+            if active >= a["max_chats"]:
+                raise Conflict(f"agent {agent!r} is at capacity ({active}/{a['max_chats']})")
+            now = self._now()
+            best = None
+            for (shop_id,) in conn.execute("SELECT shop_id FROM agent_shops WHERE agent_id = ?",
+                                           (a["id"],)).fetchall():
+                state = self._routing_state(conn, shop_id)
+                me = state.agent(agent)
+                for item in self._queued(conn, shop_id):
+                    if agent_in_pool(me, item["pool"]):
+                        key = (-item["priority"], item["arrival_ms"], item["id"])
+                        if best is None or key < best[0]:
+                            best = (key, item["id"])
+                        break
+            if best is None:
+                return None
+            conv = self._conv_row(conn, best[1])
+            self._assign(conn, conv, agent, now, "accepted", pulled=True)
+            return self._conversation_dict(conn, self._conv_row(conn, conv["id"]))
+
+    def set_agent_status(self, agent: str, status: str) -> dict:
+        """Online, busy, away or offline. Coming online takes waiting chats up to capacity;
+        going offline hands the agent's open chats back to routing (others or the queue)."""
+        if status not in ("online", "busy", "away", "offline"):
+            raise UsageError(f"status must be online, busy, away or offline, not {status!r}")
+        with self.database.write() as conn:
+            a = self._agent_row(conn, agent)
+            now = self._now()
+            conn.execute(
+                "UPDATE agents SET status = ?, status_changed_at = ?, "
+                "idle_since = CASE WHEN ? = 'online' AND status != 'online' THEN ? "
+                "ELSE idle_since END, updated_at = ? WHERE id = ?",
+                (status, now, status, now, now, a["id"]),
+            )
+            self._event(conn, "agent.status", "agent", agent, None,
+                        {"from": a["status"], "to": status})
+            returned: list[int] = []
+            assigned: list[tuple[int, str]] = []
+            if status == "offline":
+                rows = conn.execute(
+                    "SELECT id FROM conversations WHERE assignee_id = ? AND state = 'active' "
+                    "ORDER BY id", (a["id"],)).fetchall()
+                for (cid,) in rows:
+                    conv = self._conv_row(conn, cid)
+                    conn.execute(
+                        "UPDATE conversations SET state = 'queued', assignee_id = NULL, "
+                        "queued_at = COALESCE(queued_at, created_at) WHERE id = ?", (cid,))
+                    self._system(conn, conv, "客服已下线，正在为您转接其他客服，请稍候。")
+                    self._event(conn, "conversation.returned", "conversation", str(cid),
+                                conv["shop_id"], {"agent": agent})
+                    shop = self._shop_by_id(conn, conv["shop_id"])
+                    self._reroute(conn, shop, conv, now)
+                    returned.append(cid)
+            if status == "online":
+                assigned = self._drain_agent_shops(conn, a["id"], now)
+            return {"agent": agent, "status": status, "returned": returned,
+                    "assigned": [cid for cid, h in assigned if h == agent]}
+
+    def _reroute(self, conn, shop: dict, conv: dict, now: int) -> None:
+        first = conn.execute(
+            "SELECT body FROM messages WHERE conversation_id = ? AND sender = 'customer' "
+            "ORDER BY id LIMIT 1", (conv["id"],)).fetchone()
+        self._to_human(conn, shop, self._conv_row(conn, conv["id"]), conv["customer_id"],
+                       first[0] if first else "", now)
+
+    def reply(self, agent: str, conversation: int, text: str, *, kind: str = "text",
+              payload: Any = None) -> dict:
+        """The assigned agent writes to the customer."""
+        _check_text(text, what="reply")
+        if kind not in MESSAGE_KINDS:
+            raise InvalidInput(f"unknown message kind {kind!r}")
+        with self.database.write() as conn:
+            a = self._agent_row(conn, agent)
+            conv = self._conv_row(conn, conversation)
+            self._must_hold(conv, a, "reply to")
+            now = self._now()
+            conn.execute(
+                "UPDATE conversations SET first_agent_reply_at = COALESCE(first_agent_reply_at, "
+                "?), agent_seen_at = ? WHERE id = ?", (now, now, conv["id"]))
+            return self._add_message(conn, conv, "agent", text, agent_id=a["id"], kind=kind,
+                                     payload=payload)
+
+    def _must_hold(self, conv: dict, agent: dict, action: str) -> None:
+        if conv["state"] == "closed":
+            raise Conflict(f"conversation {conv['id']} is closed")
+        if conv["assignee_id"] != agent["id"]:
+            raise Conflict(f"agent {agent['handle']!r} cannot {action} conversation "
+                           f"{conv['id']}: it is not assigned to them")
+
+    def transfer(self, conversation: int, *, by: str, to_agent: str | None = None,
+                 to_group: str | None = None, note: str = "") -> dict:
+        """Hand a chat to another agent (who must be free) or a group (queued if nobody in
+        it is free), with a note the next agent sees."""
+        if (to_agent is None) == (to_group is None):
+            raise UsageError("transfer to exactly one of an agent or a group")
+        if note and len(note) > service.MAX_MESSAGE_CHARS:
+            raise InvalidInput("note too long")
+        with self.database.write() as conn:
+            a = self._agent_row(conn, by)
+            conv = self._conv_row(conn, conversation)
+            self._must_hold(conv, a, "transfer")
+            now = self._now()
+            shop = self._shop_by_id(conn, conv["shop_id"])
+            payload = {"from": by, "to_agent": to_agent, "to_group": to_group, "note": note}
+            if to_agent is not None:
+                if to_agent == by:
+                    raise UsageError("cannot transfer a chat to yourself")
+                target = self._agent_row(conn, to_agent)
+                in_shop = conn.execute("SELECT 1 FROM agent_shops WHERE agent_id = ? AND "
+                                       "shop_id = ?", (target["id"], shop["id"])).fetchone()
+                if not in_shop:
+                    raise Conflict(f"agent {to_agent!r} does not work for shop {shop['key']!r}")
+                self._system(conn, conv, f"转接说明：{note}" if note else "会话已转接",
+                             kind="text", payload={"transfer": payload})
+                self._assign(conn, conv, to_agent, now, "transfer")
+                conn.execute("UPDATE conversations SET pool = ? WHERE id = ?",
+                             (json.dumps({"agent": to_agent}), conv["id"]))
+            else:
+                g = conn.execute('SELECT id, shop_id FROM "groups" WHERE key = ?',
+                                 (to_group,)).fetchone()
+                if g is None:
+                    raise NotFound(f"no group {to_group!r}")
+                if g[1] != shop["id"]:
+                    raise Conflict(f"group {to_group!r} is not in shop {shop['key']!r}")
+                self._system(conn, conv, f"转接说明：{note}" if note else "会话已转接",
+                             payload={"transfer": payload})
+                pool = {"group": to_group}
+                state = self._routing_state(conn, shop["id"])
+                if state.agent(by) is not None:  # the one handing over is not a candidate
+                    state.set_status(by, "away", now)
+                handle = state.choose(pool, target_key(pool), "least_load", None)
+                conn.execute("UPDATE conversations SET pool = ?, group_id = ? WHERE id = ?",
+                             (json.dumps(pool), g[0], conv["id"]))
+                if handle is not None:
+                    self._assign(conn, conv, handle, now, "transfer")
+                else:
+                    conn.execute(
+                        "UPDATE conversations SET state = 'queued', assignee_id = NULL, "
+                        "queued_at = ? WHERE id = ?", (now, conv["id"]))
+                    self._event(conn, "conversation.queued", "conversation", str(conv["id"]),
+                                shop["id"], {"pool": pool})
+                    self._tell_queue_position(conn, shop, conv["id"], state)
+            self._event(conn, "conversation.transferred", "conversation", str(conv["id"]),
+                        shop["id"], payload)
+            self._drain(conn, shop["id"], now)
+            return self._conversation_dict(conn, self._conv_row(conn, conv["id"]))
+
+    def close_conversation(
+        self, conversation: int, *, by: str | None = None, reason: str = "resolved"
+    ) -> dict:
+        """Close a chat and ask the customer for a 1-5 rating; the agent frees a slot."""
+        with self.database.write() as conn:
+            conv = self._conv_row(conn, conversation)
+            if conv["state"] == "closed":
+                raise Conflict(f"conversation {conversation} is closed already")
+            if by is not None:
+                a = self._agent_row(conn, by)
+                self._must_hold(conv, a, "close")
+            now = self._now()
+            self._close(conn, conv, now, reason)
+            self._drain(conn, conv["shop_id"], now)
+            return self._conversation_dict(conn, self._conv_row(conn, conversation))
+
+    def _close(self, conn, conv: dict, now: int, reason: str) -> None:
+        conn.execute("UPDATE conversations SET state = 'closed', closed_at = ?, close_reason = ? "
+                     "WHERE id = ?", (now, reason, conv["id"]))
+        if conv["assignee_id"] is not None:
+            conn.execute(
+                "UPDATE customer_profiles SET last_agent_id = ?, last_served_at = ? "
+                "WHERE customer_id = ? AND shop_id = ?",
+                (conv["assignee_id"], now, conv["customer_id"], conv["shop_id"]))
+            if self._active_count(conn, conv["assignee_id"]) == 0:
+                conn.execute("UPDATE agents SET idle_since = ? WHERE id = ?",
+                             (now, conv["assignee_id"]))
+        self._system(conn, conv, "本次服务已结束，请为我们的服务打分（1-5 分）。", kind="survey",
+                     payload={"rating": [1, 2, 3, 4, 5]})
+        self._event(conn, "conversation.closed", "conversation", str(conv["id"]),
+                    conv["shop_id"], {"reason": reason})
+
+    def rate(self, conversation: int, rating: int, comment: str | None = None) -> dict:
+        """The customer rates a closed chat, once, 1 to 5."""
+        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+            raise InvalidInput(f"rating must be a whole number from 1 to 5, got {rating!r}")
+        with self.database.write() as conn:
+            conv = self._conv_row(conn, conversation)
+            if conv["state"] != "closed":
+                raise Conflict(f"conversation {conversation} is still open; rate it after close")
+            if conv["rating"] is not None:
+                raise Conflict(f"conversation {conversation} is rated already")
+            now = self._now()
+            conn.execute("UPDATE conversations SET rating = ?, rated_at = ? WHERE id = ?",
+                         (rating, now, conv["id"]))
+            if comment:
+                self._add_message(conn, conv, "customer", _check_text(comment, what="comment"),
+                                  kind="text", payload={"rating_comment": True})
+            self._event(conn, "conversation.rated", "conversation", str(conv["id"]),
+                        conv["shop_id"], {"rating": rating})
+            return self._conversation_dict(conn, self._conv_row(conn, conversation))
+
+    def close_idle(self) -> list[int]:
+        """Close chats with no message for their shop's idle time; returns their ids."""
+        with self.database.write() as conn:
+            now = self._now()
+            rows = conn.execute(
+                "SELECT c.id, s.settings FROM conversations c JOIN shops s ON s.id = c.shop_id "
+                "WHERE c.state IN ('bot', 'queued', 'active')").fetchall()
+            closed = []
+            touched = set()
+            for cid, settings in rows:
+                limit = json.loads(settings).get("idle_close_min", 30) * 60_000
+                conv = self._conv_row(conn, cid)
+                if now - conv["last_message_at"] >= limit:
+                    self._close(conn, conv, now, "idle")
+                    closed.append(cid)
+                    touched.add(conv["shop_id"])
+            for shop_id in touched:
+                self._drain(conn, shop_id, now)
+            return closed
+
+    # -- reading ---------------------------------------------------------------------------
+    def _message_dict(self, r: tuple) -> dict:
+        return {"id": r[0], "conversation": r[1], "sender": r[2], "agent": r[3], "kind": r[4],
+                "body": r[5], "payload": json.loads(r[6]) if r[6] else None,
+                "client_id": r[7], "at": format_time(r[8])}
+
+    def _conversation_dict(self, conn, c: dict) -> dict:
+        names = conn.execute(
+            "SELECT s.key, cu.key, cu.name, a.handle, g.key FROM shops s "
+            "JOIN customers cu ON cu.id = ? LEFT JOIN agents a ON a.id = ? "
+            'LEFT JOIN "groups" g ON g.id = ? WHERE s.id = ?',
+            (c["customer_id"], c["assignee_id"], c["group_id"], c["shop_id"])).fetchone()
+        out = {
+            "id": c["id"], "shop": names[0], "customer": names[1], "customer_name": names[2],
+            "state": c["state"], "assignee": names[3], "group": names[4],
+            "channel": c["channel"], "entry_page": c["entry_page"], "source": c["source"],
+            "search_keyword": c["search_keyword"], "intent": c["intent"],
+            "classification": c["classification"], "priority": c["priority"],
+            "pool": json.loads(c["pool"]) if c["pool"] else None, "rule": c["rule_key"],
+            "created_at": format_time(c["created_at"]), "queued_at": format_time(c["queued_at"]),
+            "assigned_at": format_time(c["assigned_at"]),
+            "first_agent_reply_at": format_time(c["first_agent_reply_at"]),
+            "last_message_at": format_time(c["last_message_at"]),
+            "closed_at": format_time(c["closed_at"]), "close_reason": c["close_reason"],
+            "rating": c["rating"],
+        }
+        if c["state"] == "queued":
+            position, wait = self._queue_position(conn, c["shop_id"], c["id"])
+            out["queue_position"], out["estimated_wait_s"] = position, wait
+        return out
+
+    def get_conversation(self, conversation: int, *, messages: bool = True) -> dict:
+        """One conversation, with its messages."""
+        with self.database.read() as conn:
+            c = self._conv_row(conn, conversation)
+            out = self._conversation_dict(conn, c)
+            if messages:
+                out["messages"] = [self._message_dict(r) for r in conn.execute(
+                    "SELECT m.id, m.conversation_id, m.sender, a.handle, m.kind, m.body, "
+                    "m.payload, m.client_id, m.created_at FROM messages m LEFT JOIN agents a "
+                    "ON a.id = m.agent_id WHERE m.conversation_id = ? ORDER BY m.id", (c["id"],))]
+            return out
+
+    def list_conversations(self, *, shop: str | None = None, state: str | None = None,
+                           agent: str | None = None, customer: str | None = None,
+                           limit: int = 100, after: int | None = None) -> list[dict]:
+        """Conversations, newest first, filtered; ``after`` pages by id (older than it)."""
+        where, params = [], []
+        with self.database.read() as conn:
+            if shop is not None:
+                where.append("shop_id = ?")
+                params.append(self._shop_row(conn, shop)["id"])
+            if state is not None:
+                if state not in ("bot", "queued", "active", "closed", "open"):
+                    raise UsageError(f"unknown state {state!r}")
+                if state == "open":
+                    where.append("state IN ('bot', 'queued', 'active')")
+                else:
+                    where.append("state = ?")
+                    params.append(state)
+            if agent is not None:
+                where.append("assignee_id = ?")
+                params.append(self._agent_row(conn, agent)["id"])
+            if customer is not None:
+                row = conn.execute("SELECT id FROM customers WHERE key = ?",
+                                   (customer,)).fetchone()
+                if row is None:
+                    raise NotFound(f"no customer {customer!r}")
+                where.append("customer_id = ?")
+                params.append(row[0])
+            if after is not None:
+                where.append("id < ?")
+                params.append(int(after))
+            clause = ("WHERE " + " AND ".join(where)) if where else ""
+            cur = conn.execute(f"SELECT * FROM conversations {clause} ORDER BY id DESC LIMIT ?",
+                               (*params, int(limit)))
+            cols = [d[0] for d in cur.description]
+            return [self._conversation_dict(conn, dict(zip(cols, r, strict=True)))
+                    for r in cur.fetchall()]
+
+    def queue(self, shop: str) -> list[dict]:
+        """A shop's waiting chats in serving order, with positions and waits."""
+        with self.database.read() as conn:
+            s = self._shop_row(conn, shop)
+            return [self._conversation_dict(conn, self._conv_row(conn, q["id"]))
+                    for q in self._queued(conn, s["id"])]
+
+    # -- routing, explained -------------------------------------------------------------
+    def route_test(self, shop: str, customer: str, text: str, **context: Any) -> dict:
+        """Who would get this chat now, and why: a dry run, nothing is written."""
+        with self.database.read() as conn:
+            s = self._shop_row(conn, shop)
+            row = conn.execute("SELECT id FROM customers WHERE key = ?", (customer,)).fetchone()
+            if row is None:
+                raise NotFound(f"no customer {customer!r}")
+            now = self._now()
+            classification = self._classification(conn, row[0], s["id"])
+            conv = {**context, "classification": classification,
+                    "intent": context.get("intent") or service.intent_of(classification),
+                    "product_key": context.get("product")}
+            facts = self._facts(conn, s, row[0], conv, text, now)
+            decision = route(self._ruleset(conn, s["id"]), facts,
+                             self._routing_state(conn, s["id"]), now,
+                             self._rr_state(conn, s["id"]).copy(), detail=True,
+                             utc_offset_minutes=service.utc_offset_minutes(now, s["timezone"]))
+            return _decision_out(decision.to_dict())
+
+    def route_explain(self, conversation: int) -> dict:
+        """The routing decision recorded for a conversation, with the reasons."""
+        with self.database.read() as conn:
+            c = self._conv_row(conn, conversation)
+            if not c.get("route_trace"):
+                raise NotFound(f"conversation {conversation} was never routed to a human "
+                               "(it stayed with the bot)")
+            return _decision_out(json.loads(c["route_trace"]))
+
+
+def _decision_out(d: dict) -> dict:
+    return {**d, "explanation": explain(Decision.from_dict(d))}

@@ -1,0 +1,99 @@
+"""Service rules of a shop, as pure functions: which mode applies now (business hours),
+how a customer's orders classify a conversation, and when a customer asks for a human.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from .resources import WEEKDAYS
+
+HANDOFF_PHRASES = (
+    "转人工", "人工客服", "人工服务", "找人工", "要人工", "真人", "活人", "人工",
+    "talk to a human", "human agent", "real person", "speak to someone", "agent please",
+    "customer service representative",
+)
+MAX_MESSAGE_CHARS = 2000
+
+
+def local_datetime(now_ms: int, timezone: str) -> datetime:
+    """``now_ms`` as a datetime in the shop's zone."""
+    return datetime.fromtimestamp(now_ms / 1000, tz=UTC).astimezone(ZoneInfo(timezone))
+
+
+def utc_offset_minutes(now_ms: int, timezone: str) -> int:
+    """The zone's offset from UTC at ``now_ms``, in minutes (480 for Asia/Shanghai)."""
+    return int(local_datetime(now_ms, timezone).utcoffset().total_seconds() // 60)
+
+
+def _minutes(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 60 + int(m)
+
+
+def within_business_hours(business_hours: dict | None, now_ms: int, timezone: str) -> bool:
+    """True when the shop is open at ``now_ms``. No hours set means always open.
+
+    A span like ``"20:00-02:00"`` runs past midnight into the next day; ``"24:00"``
+    is the end of the day. A day missing from the mapping is closed.
+    """
+    if not business_hours:
+        return True
+    local = local_datetime(now_ms, timezone)
+    minute = local.hour * 60 + local.minute
+    today = WEEKDAYS[local.weekday()]
+    yesterday = WEEKDAYS[(local.weekday() - 1) % 7]
+    span = business_hours.get(today)
+    if span and span != "closed":
+        start, end = (_minutes(x) for x in span.split("-"))
+        if start <= end and start <= minute < end:
+            return True
+        if start > end and minute >= start:
+            return True
+    span = business_hours.get(yesterday)
+    if span and span != "closed":
+        start, end = (_minutes(x) for x in span.split("-"))
+        if start > end and minute < end:
+            return True
+    return False
+
+
+def effective_mode(shop: dict, now_ms: int) -> str:
+    """The service mode in force: ``off_hours_mode`` outside business hours, if set."""
+    off = shop.get("off_hours_mode")
+    if off and not within_business_hours(shop.get("business_hours"), now_ms, shop["timezone"]):
+        return off
+    return shop["service_mode"]
+
+
+def classify(order_statuses_newest_first: list[str]) -> str:
+    """Classify a conversation from the customer's orders in the shop (newest first).
+
+    after_sale: a refund is requested on any order; ordered_not_paid: the newest order
+    is created but unpaid; paid: the newest live order is paid, shipped or delivered;
+    otherwise consulted_not_ordered (no orders, or only cancelled / refunded ones).
+    """
+    if "refund_requested" in order_statuses_newest_first:
+        return "after_sale"
+    for status in order_statuses_newest_first:
+        if status == "created":
+            return "ordered_not_paid"
+        if status in ("paid", "shipped", "delivered"):
+            return "paid"
+    return "consulted_not_ordered"
+
+
+def intent_of(classification: str) -> str | None:
+    """Pre-sale or after-sale, as far as the orders tell."""
+    if classification == "after_sale":
+        return "aftersale"
+    if classification in ("consulted_not_ordered", "ordered_not_paid"):
+        return "presale"
+    return None
+
+
+def asks_for_human(text: str) -> bool:
+    """True when the customer asks for a person (转人工, "talk to a human" ...)."""
+    low = text.lower()
+    return any(p in low for p in HANDOFF_PHRASES)
