@@ -464,3 +464,20 @@ def test_conversation_cli(cli):
     r = cli("agent", "status", "a", "sleeping")
     assert r.exit_code == 2
     assert cli.json("conv", "list", "--state", "active")[0]["assignee"] == "l"
+
+
+def test_supervisors_are_not_routed_to_but_may_pull(backend):
+    mall(backend, agents=[agent("boss", "pre", role="supervisor", max_chats=10),
+                          agent("a", "pre", max_chats=1)])
+    first = backend.post_message("s", "c1", "你好")
+    assert assignee(first) == "a"
+    second = backend.post_message("s", "c2", "你好")
+    assert second["conversation"]["state"] == "queued"
+    assert backend.accept_next("boss")["id"] == second["conversation"]["id"]
+
+
+def test_channel_defaults_to_the_customers_usual_one(backend):
+    mall(backend, agents=[agent("a", "pre")])
+    backend.apply({"customers": [{"key": "m", "name": "小程序用户",
+                                  "profiles": [{"shop": "s", "channel": "mini_program"}]}]})
+    assert backend.post_message("s", "m", "你好")["conversation"]["channel"] == "mini_program"

@@ -34,6 +34,7 @@ OPEN_STATES = ("bot", "queued", "active")
 DEFAULT_HANDLE_S = 300  # average handle time for wait estimates until history says more
 MESSAGE_KINDS = ("text", "image", "product", "coupon", "invitation", "order", "survey")
 DAY_MS = 86_400_000
+DETAIL_AGENTS = 40
 
 
 def _check_text(text: str, *, what: str = "message") -> str:
@@ -93,14 +94,17 @@ class DeskOps:
         ).fetchone()[0]
 
     # -- routing state from the file ------------------------------------------------------
-    def _routing_state(self, conn: sqlite3.Connection, shop_id: int) -> RoutingState:
-        """Every agent of the shop with their live load, from the file (three set queries:
-        agents, open-chat counts, group memberships)."""
+    def _routing_state(self, conn: sqlite3.Connection, shop_id: int, *,
+                       staff: bool = False) -> RoutingState:
+        """The shop's agents with their live load, from the file (three set queries:
+        agents, open-chat counts, group memberships). Supervisors and admins are left
+        out unless ``staff``: routing gives them nothing, they may pull chats."""
         rows = conn.execute(
             "SELECT a.id, a.handle, a.name, a.status, a.max_chats, a.level, a.skills, "
             "a.last_assigned_at, a.idle_since FROM agents a JOIN agent_shops s "
-            "ON s.agent_id = a.id WHERE s.shop_id = ? ORDER BY a.handle",
-            (shop_id,),
+            "ON s.agent_id = a.id WHERE s.shop_id = ? AND (? OR a.role = 'agent') "
+            "ORDER BY a.handle",
+            (shop_id, staff),
         ).fetchall()
         # An agent's chats in other shops count against their capacity too.
         active = dict(conn.execute(
@@ -124,6 +128,33 @@ class DeskOps:
                 groups=frozenset(groups.get(r[0], ())),
             ))
         return RoutingState(agents)
+
+    def _routing_snapshot(self, conn: sqlite3.Connection, shop_id: int
+                          ) -> tuple[RoutingState, RuleSet, RoundRobinState]:
+        """Agents, rules and round-robin state of a shop, cached between our own posts.
+
+        The cache holds while no other connection has committed (PRAGMA data_version)
+        and the only write transactions since were posts that kept it in step
+        (``_keep_snapshot``); anything else rebuilds it from the file.
+        """
+        cache = self.__dict__.setdefault("_snapshots", {})
+        dv = self.database.data_version()
+        entry = cache.get(shop_id)
+        if entry and entry["dv"] == dv and entry["gen"] == self.database.generation - 1:
+            entry["gen"] = self.database.generation
+            return entry["state"], entry["rules"], entry["rr"]
+        state = self._routing_state(conn, shop_id)
+        rules = self._ruleset(conn, shop_id)
+        rr = self._rr_state(conn, shop_id)
+        cache[shop_id] = {"dv": dv, "gen": self.database.generation, "state": state,
+                          "rules": rules, "rr": rr}
+        return state, rules, rr
+
+    def _keep_snapshot(self, shop_id: int) -> None:
+        """A write that changed nothing routing looks at keeps the shop's snapshot valid."""
+        entry = self.__dict__.get("_snapshots", {}).get(shop_id)
+        if entry and entry["gen"] == self.database.generation - 1:
+            entry["gen"] = self.database.generation
 
     def _ruleset(self, conn: sqlite3.Connection, shop_id: int) -> RuleSet:
         rows = conn.execute(
@@ -221,8 +252,8 @@ class DeskOps:
     # -- messages ---------------------------------------------------------------------------
     def _add_message(
         self, conn: sqlite3.Connection, conv: dict, sender: str, body: str, *,
-        agent_id: int | None = None, kind: str = "text", payload: Any = None,
-        client_id: str | None = None,
+        agent_id: int | None = None, agent: str | None = None, kind: str = "text",
+        payload: Any = None, client_id: str | None = None,
     ) -> dict:
         now = self._now()
         cur = conn.execute(
@@ -233,16 +264,19 @@ class DeskOps:
              client_id, now),
         )
         mid = cur.lastrowid
+        # Activity (for idle closing) is what the customer or an agent or the bot says;
+        # system notices do not keep a chat alive.
         if sender == "customer":
             conn.execute("UPDATE conversations SET last_message_at = ?, last_customer_at = ? "
                          "WHERE id = ?", (now, now, conv["id"]))
-        else:
+        elif sender != "system":
             conn.execute("UPDATE conversations SET last_message_at = ? WHERE id = ?",
                          (now, conv["id"]))
         self._event(conn, "message.created", "conversation", str(conv["id"]), conv["shop_id"],
                     {"message": mid, "sender": sender, "kind": kind})
-        return {"id": mid, "conversation": conv["id"], "sender": sender, "kind": kind,
-                "body": body, "payload": payload, "at": format_time(now)}
+        return {"id": mid, "conversation": conv["id"], "sender": sender, "agent": agent,
+                "kind": kind, "body": body, "payload": payload, "client_id": client_id,
+                "at": format_time(now)}
 
     def _system(self, conn, conv, body: str, kind: str = "text", payload: Any = None) -> dict:
         return self._add_message(conn, conv, "system", body, kind=kind, payload=payload)
@@ -282,7 +316,8 @@ class DeskOps:
             raise InvalidInput(f"unknown channel {channel!r}")
         with self.database.write() as conn:
             shop_row = self._shop_row(conn, shop)
-            cust_id = self._customer_for_post(conn, shop_row, customer, channel)
+            cust_id, usual = self._customer_for_post(conn, shop_row, customer, channel)
+            channel = channel or usual  # the customer's usual client, as the profile says
             if client_id is not None:
                 dup = conn.execute(
                     "SELECT m.id, m.conversation_id FROM messages m JOIN conversations c "
@@ -314,10 +349,19 @@ class DeskOps:
             replies: list[dict] = []
             if conv["state"] in ("new", "bot"):
                 replies = self._bot_or_route(conn, shop_row, conv, cust_id, text, now)
-            return self._post_result(conn, conv["id"], msg["id"], replies, duplicate=False)
+            if not created or conv["state"] == "bot":
+                self._keep_snapshot(shop_row["id"])
+            return self._post_result(conn, conv["id"], msg["id"], replies, duplicate=False,
+                                     message=msg)
 
-    def _customer_for_post(self, conn, shop_row: dict, key: str, channel: str | None) -> int:
-        row = conn.execute("SELECT id FROM customers WHERE key = ?", (key,)).fetchone()
+    def _customer_for_post(self, conn, shop_row: dict, key: str,
+                           channel: str | None) -> tuple[int, str | None]:
+        """The customer's id (a new key makes a customer) and their usual channel here;
+        a first message to a shop makes the customer's profile there."""
+        row = conn.execute(
+            "SELECT c.id, p.customer_id, p.channel FROM customers c LEFT JOIN customer_profiles "
+            "p ON p.customer_id = c.id AND p.shop_id = ? WHERE c.key = ?",
+            (shop_row["id"], key)).fetchone()
         now = self._now()
         if row is None:
             from ..values import SLUG_RE
@@ -330,14 +374,15 @@ class DeskOps:
             ).lastrowid
             self._event(conn, "customer.created", "customer", key, shop_row["id"],
                         {"via": "message"})
-        else:
-            cid = row[0]
-        conn.execute(
-            "INSERT OR IGNORE INTO customer_profiles (customer_id, shop_id, position, channel) "
-            "VALUES (?, ?, (SELECT COUNT(*) FROM customer_profiles WHERE customer_id = ?), ?)",
-            (cid, shop_row["id"], cid, channel),
-        )
-        return cid
+            row = (cid, None, None)
+        if row[1] is None:
+            conn.execute(
+                "INSERT INTO customer_profiles (customer_id, shop_id, position, channel) VALUES "
+                "(?, ?, (SELECT COUNT(*) FROM customer_profiles WHERE customer_id = ?), ?)",
+                (row[0], shop_row["id"], row[0], channel),
+            )
+            return row[0], channel
+        return row[0], row[2]
 
     def _open_conversation(self, conn, shop_id: int, customer_id: int) -> dict | None:
         row = conn.execute(
@@ -375,32 +420,35 @@ class DeskOps:
     def _to_human(self, conn, shop: dict, conv: dict, cust_id: int, text: str,
                   now: int) -> list[dict]:
         """Route a chat to a human: assign now, or queue and tell the customer."""
-        conn.execute("UPDATE conversations SET handoff_at = COALESCE(handoff_at, ?) WHERE id = ?",
-                     (now, conv["id"]))
-        first = conn.execute(
-            "SELECT body FROM messages WHERE conversation_id = ? AND sender = 'customer' "
-            "ORDER BY id LIMIT 1", (conv["id"],)).fetchone()
-        facts = self._facts(conn, shop, cust_id, conv, first[0] if first else text, now)
-        state = self._routing_state(conn, shop["id"])
-        rr = self._rr_state(conn, shop["id"])
-        decision = route(self._ruleset(conn, shop["id"]), facts, state, now, rr, detail=True,
+        if conv["state"] != "new":  # routing reads the first message of the chat
+            first = conn.execute(
+                "SELECT body FROM messages WHERE conversation_id = ? AND sender = 'customer' "
+                "ORDER BY id LIMIT 1", (conv["id"],)).fetchone()
+            text = first[0] if first else text
+        facts = self._facts(conn, shop, cust_id, conv, text, now)
+        state, ruleset, rr = self._routing_snapshot(conn, shop["id"])
+        # Every agent's reason in the trace for desks up to DETAIL_AGENTS; bigger ones
+        # name the chosen agent and count the rest (route test always gives detail).
+        decision = route(ruleset, facts, state, now, rr, detail=len(state) <= DETAIL_AGENTS,
                          utc_offset_minutes=service.utc_offset_minutes(now, shop["timezone"]))
-        self._save_rr(conn, shop["id"], rr)
+        if decision.agent and decision.strategy == "round_robin":
+            self._save_rr(conn, shop["id"], rr)
         trace = json.dumps(decision.to_dict(), ensure_ascii=False)
         if decision.agent:
+            state.assign(decision.agent, now)  # keep the cached snapshot in step
             conn.execute(
-                "UPDATE conversations SET pool = ?, rule_key = ?, priority = ?, route_trace = ? "
-                "WHERE id = ?",
+                "UPDATE conversations SET pool = ?, rule_key = ?, priority = ?, route_trace = ?, "
+                "handoff_at = COALESCE(handoff_at, ?) WHERE id = ?",
                 (json.dumps(decision.pool, ensure_ascii=False), decision.rule, decision.priority,
-                 trace, conv["id"]),
+                 trace, now, conv["id"]),
             )
             return [self._assign(conn, conv, decision.agent, now, "routed")]
         conn.execute(
             "UPDATE conversations SET state = 'queued', queued_at = COALESCE(queued_at, ?), "
-            "pool = ?, rule_key = ?, priority = ?, route_trace = ?, assignee_id = NULL "
-            "WHERE id = ?",
+            "pool = ?, rule_key = ?, priority = ?, route_trace = ?, assignee_id = NULL, "
+            "handoff_at = COALESCE(handoff_at, ?) WHERE id = ?",
             (now, json.dumps(decision.pool, ensure_ascii=False), decision.rule,
-             decision.priority, trace, conv["id"]),
+             decision.priority, trace, now, conv["id"]),
         )
         self._event(conn, "conversation.queued", "conversation", str(conv["id"]), shop["id"],
                     {"pool": decision.pool, "priority": decision.priority})
@@ -500,16 +548,17 @@ class DeskOps:
         return done
 
     def _post_result(self, conn, conv_id: int, msg_id: int, replies: list[dict], *,
-                     duplicate: bool) -> dict:
+                     duplicate: bool, message: dict | None = None) -> dict:
         conv = self._conversation_dict(conn, self._conv_row(conn, conv_id))
         if duplicate:
             replies = [self._message_dict(r) for r in conn.execute(
                 "SELECT id, conversation_id, sender, agent_id, kind, body, payload, client_id, "
                 "created_at FROM messages WHERE conversation_id = ? AND id > ? "
                 "AND sender != 'customer' ORDER BY id LIMIT 3", (conv_id, msg_id))]
-        message = self._message_dict(conn.execute(
-            "SELECT id, conversation_id, sender, agent_id, kind, body, payload, client_id, "
-            "created_at FROM messages WHERE id = ?", (msg_id,)).fetchone())
+        if message is None:
+            message = self._message_dict(conn.execute(
+                "SELECT id, conversation_id, sender, agent_id, kind, body, payload, client_id, "
+                "created_at FROM messages WHERE id = ?", (msg_id,)).fetchone())
         return {"conversation": conv, "message": message, "replies": replies,
                 "duplicate": duplicate}
 
@@ -531,7 +580,7 @@ class DeskOps:
             best = None
             for (shop_id,) in conn.execute("SELECT shop_id FROM agent_shops WHERE agent_id = ?",
                                            (a["id"],)).fetchall():
-                state = self._routing_state(conn, shop_id)
+                state = self._routing_state(conn, shop_id, staff=True)
                 me = state.agent(agent)
                 for item in self._queued(conn, shop_id):
                     if agent_in_pool(me, item["pool"]):
@@ -604,8 +653,8 @@ class DeskOps:
             conn.execute(
                 "UPDATE conversations SET first_agent_reply_at = COALESCE(first_agent_reply_at, "
                 "?), agent_seen_at = ? WHERE id = ?", (now, now, conv["id"]))
-            return self._add_message(conn, conv, "agent", text, agent_id=a["id"], kind=kind,
-                                     payload=payload)
+            return self._add_message(conn, conv, "agent", text, agent_id=a["id"], agent=agent,
+                                     kind=kind, payload=payload)
 
     def _must_hold(self, conv: dict, agent: dict, action: str) -> None:
         if conv["state"] == "closed":

@@ -63,6 +63,9 @@ class Database:
             raise StorageError(f"{self.path}: not a usable SQLite database ({e})") from None
         self.db = sqlite_utils.Database(self.conn)
         self.migrated: list[int] = []
+        # Bumped by every write transaction we start and every rollback: in-process
+        # caches compare it (with PRAGMA data_version for other connections' commits).
+        self.generation = 0
 
     # -- transactions -------------------------------------------------------------
     @contextlib.contextmanager
@@ -73,10 +76,12 @@ class Database:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as e:
                 raise StorageError(f"{self.path}: {e}") from None
+            self.generation += 1
             try:
                 yield self.conn
             except BaseException:
                 self.conn.execute("ROLLBACK")
+                self.generation += 1
                 raise
             else:
                 self.conn.execute("COMMIT")
@@ -90,6 +95,10 @@ class Database:
                 yield self.conn
             finally:
                 self.conn.execute("COMMIT")
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits to the file."""
+        return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     # -- schema ------------------------------------------------------------------
     def schema_version(self) -> int:
