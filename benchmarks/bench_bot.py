@@ -1,0 +1,475 @@
+"""Quality and speed benchmark of the knowledge bot's retrieval engine.
+
+* banking77 (CC-BY-4.0, ``../shared/data/banking77``): train.csv becomes the knowledge
+  (one entry per category; its train texts are the entry's similar questions), every
+  test.csv question is asked through :meth:`KnowledgeIndex.decide` (the code path of
+  ``cstool bot ask``). Prints top-1 / top-3 accuracy, the share of confident wrong
+  answers (action ``answer`` with the wrong entry), the answer/suggest/handoff mix,
+  and a TF-IDF nearest-neighbour baseline computed in this script over the same texts.
+* The hand-written Chinese set (``benchmarks/data/zh_kb.yaml`` +
+  ``benchmarks/data/zh_questions.csv``): the same figures.
+* Latency of one question with 20,000 entries in the index, build time, and the
+  save/load round trip.
+
+Hyper-parameters and thresholds were chosen by cross-validation on train.csv only
+(``--cv`` reruns that study); test.csv is read only to report. ``--quick`` runs a tiny
+subset (a few seconds) for the test suite. One figure per line, ``name: value``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import random
+import re
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cstool.bot import IndexConfig, KnowledgeIndex, Thresholds  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "banking77"
+ZH_KB = ROOT / "benchmarks" / "data" / "zh_kb.yaml"
+ZH_QUESTIONS = ROOT / "benchmarks" / "data" / "zh_questions.csv"
+
+
+def out(name: str, value: Any) -> None:
+    """Print one figure."""
+    if isinstance(value, float):
+        value = f"{value:.4f}"
+    print(f"{name}: {value}", flush=True)
+
+
+def read_csv(path: Path) -> list[tuple[str, str]]:
+    """Rows ``(text, category)`` of a banking77 split."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        return [(r["text"], r["category"]) for r in csv.DictReader(fh)]
+
+
+# ---------------------------------------------------------------------------------------
+# Baseline: plain TF-IDF nearest neighbour (word tokens, smooth idf, L2, cosine), written
+# here independently of the engine.
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+def word_analyzer(text: str) -> list[str]:
+    """scikit-learn's default word tokens: lower case, 2+ word characters."""
+    return _TOKEN.findall(text.lower())
+
+
+def char_wb_analyzer(text: str) -> list[str]:
+    """Word tokens plus character 2-5-grams inside padded words (like ``char_wb``)."""
+    out = []
+    for w in re.findall(r"\w+", text.lower()):
+        out.append("w:" + w)
+        p = f" {w} "
+        for n in range(2, 6):
+            out.extend(p[i : i + n] for i in range(max(1, len(p) - n + 1)))
+    return out
+
+
+class TfidfNN:
+    """1-nearest-neighbour over TF-IDF vectors of individual train texts."""
+
+    def __init__(
+        self,
+        texts: list[str],
+        labels: list[str],
+        analyzer: Any = word_analyzer,
+        sublinear: bool = False,
+    ) -> None:
+        """Index ``texts`` labelled with ``labels``."""
+        self.labels = labels
+        self.analyzer = analyzer
+        self.sublinear = sublinear
+        toks = [analyzer(t) for t in texts]
+        df: Counter[str] = Counter()
+        for t in toks:
+            df.update(set(t))
+        self.vocab = {w: i for i, w in enumerate(sorted(df))}
+        n = len(texts)
+        self.idf = np.array(
+            [math.log((1 + n) / (1 + df[w])) + 1 for w in sorted(df)], dtype=np.float64
+        )
+        self.rows = [self.vec(t) for t in toks]
+        post: dict[int, list[tuple[int, float]]] = defaultdict(list)
+        for d, row in enumerate(self.rows):
+            for i, v in row.items():
+                post[i].append((d, v))
+        self.post = {
+            i: (np.array([d for d, _ in p]), np.array([v for _, v in p])) for i, p in post.items()
+        }
+        self.n = n
+
+    def vec(self, toks: list[str]) -> dict[int, float]:
+        """L2-normalised TF-IDF vector of a token list."""
+        c = Counter(self.vocab[w] for w in toks if w in self.vocab)
+        if self.sublinear:
+            v = {i: (1 + math.log(tf)) * self.idf[i] for i, tf in c.items()}
+        else:
+            v = {i: tf * self.idf[i] for i, tf in c.items()}
+        norm = math.sqrt(sum(x * x for x in v.values())) or 1.0
+        return {i: x / norm for i, x in v.items()}
+
+    def similarities(self, text: str) -> np.ndarray:
+        """Cosine similarity with every train text."""
+        sims = np.zeros(self.n)
+        for i, v in self.vec(self.analyzer(text)).items():
+            docs, w = self.post[i]
+            sims[docs] += v * w
+        return sims
+
+    def rank(self, text: str, k: int = 3) -> list[str]:
+        """Top ``k`` distinct labels by best similarity."""
+        sims = self.similarities(text)
+        out_: list[str] = []
+        for d in np.argsort(-sims, kind="stable"):
+            lab = self.labels[int(d)]
+            if lab not in out_:
+                out_.append(lab)
+                if len(out_) == k:
+                    break
+        return out_
+
+
+# ---------------------------------------------------------------------------------------
+# Knowledge from banking77
+
+
+def banking_entries(train: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """One entry per category; question = the text closest to the category centroid."""
+    by: dict[str, list[str]] = defaultdict(list)
+    for t, c in train:
+        by[c].append(t)
+    nn = TfidfNN([t for t, _ in train], [c for _, c in train])
+    entries = []
+    for c, texts in sorted(by.items()):
+        vecs = [nn.vec(word_analyzer(t)) for t in texts]
+        centroid: Counter[int] = Counter()
+        for v in vecs:
+            centroid.update(v)
+        best = max(
+            range(len(texts)), key=lambda j: sum(x * centroid[i] for i, x in vecs[j].items())
+        )
+        question = texts[best]
+        entries.append(
+            {
+                "key": c,
+                "question": question,
+                "similar": [t for j, t in enumerate(texts) if j != best],
+                "answer": f"[answer for {c.replace('_', ' ')}]",
+                "category": "banking",
+                "tags": [],
+                "enabled": True,
+                "shop": None,
+            }
+        )
+    return entries
+
+
+def evaluate(
+    index: KnowledgeIndex, questions: list[tuple[str, str]], prefix: str
+) -> dict[str, float]:
+    """Ask every question through ``decide``; print and return the figures."""
+    n = len(questions)
+    top1 = top3 = conf_wrong = answered_right = 0
+    actions: Counter[str] = Counter()
+    lat: list[float] = []
+    for text, gold in questions:
+        t0 = time.perf_counter()
+        d = index.decide(text)
+        lat.append(time.perf_counter() - t0)
+        keys = [k for k, _ in d.ranked[:3]]
+        top1 += d.entry == gold
+        top3 += gold in keys
+        actions[d.action] += 1
+        if d.action == "answer":
+            if d.entry == gold:
+                answered_right += 1
+            else:
+                conf_wrong += 1
+    res = {
+        "top1": top1 / n,
+        "top3": top3 / n,
+        "confident_wrong": conf_wrong / n,
+        "answer": actions["answer"] / n,
+        "suggest": actions["suggest"] / n,
+        "handoff": actions["handoff"] / n,
+        "answer_precision": answered_right / max(1, actions["answer"]),
+    }
+    out(f"{prefix} questions", n)
+    out(f"{prefix} top-1 accuracy", res["top1"])
+    out(f"{prefix} top-3 accuracy", res["top3"])
+    out(f"{prefix} confident-wrong share (action=answer, wrong entry)", res["confident_wrong"])
+    out(f"{prefix} precision of answers", res["answer_precision"])
+    out(f"{prefix} action answer share", res["answer"])
+    out(f"{prefix} action suggest share", res["suggest"])
+    out(f"{prefix} action handoff share", res["handoff"])
+    out(f"{prefix} mean ms per question", 1000 * statistics.fmean(lat))
+    return res
+
+
+# ---------------------------------------------------------------------------------------
+# Cross-validation on train only (how hyper-parameters and thresholds were chosen)
+
+
+def cross_validate(train: list[tuple[str, str]], folds: int, cfg: IndexConfig) -> None:
+    """K-fold CV on train.csv: top-1 and the answer/confident-wrong trade-off."""
+    rng = random.Random(0)
+    by: dict[str, list[str]] = defaultdict(list)
+    for t, c in train:
+        by[c].append(t)
+    assign: list[tuple[str, str, int]] = []
+    for c, texts in sorted(by.items()):
+        texts = texts[:]
+        rng.shuffle(texts)
+        assign += [(t, c, i % folds) for i, t in enumerate(texts)]
+    confs: list[float] = []
+    oks: list[bool] = []
+    for f in range(folds):
+        tr = [(t, c) for t, c, g in assign if g != f]
+        te = [(t, c) for t, c, g in assign if g == f]
+        idx = KnowledgeIndex(banking_entries(tr), config=cfg)
+        for t, c in te:
+            d = idx.decide(t)
+            confs.append(d.confidence)
+            oks.append(d.entry == c)
+        out(f"cv fold {f} top-1 accuracy", float(np.mean(oks[-len(te) :])))
+    conf = np.array(confs)
+    ok = np.array(oks)
+    out("cv top-1 accuracy (train.csv only)", float(ok.mean()))
+    for th in (0.5, 0.6, 0.7, 0.8, 0.85, 0.9):
+        a = conf >= th
+        out(f"cv answer threshold {th} answer share", float(a.mean()))
+        out(f"cv answer threshold {th} confident-wrong share", float((a & ~ok).mean()))
+
+
+# ---------------------------------------------------------------------------------------
+# Latency with many entries
+
+
+def many_entries(train: list[tuple[str, str]], n: int, seed: int = 7) -> list[dict[str, Any]]:
+    """``n`` entries: banking77 train texts in pairs, then synthetic word salads."""
+    rng = random.Random(seed)
+    by: dict[str, list[str]] = defaultdict(list)
+    for t, c in train:
+        by[c].append(t)
+    ents: list[dict[str, Any]] = []
+    for c, ts in sorted(by.items()):
+        for i in range(0, len(ts), 2):
+            if len(ents) >= n:
+                break
+            g = ts[i : i + 2]
+            ents.append(
+                {"key": f"{c}#{i // 2}", "question": g[0], "similar": g[1:], "answer": f"[{c}]"}
+            )
+    words = sorted({w for t, _ in train for w in t.lower().split()})
+
+    def salad() -> str:
+        return " ".join(rng.choice(words) for _ in range(rng.randint(4, 12)))
+
+    while len(ents) < n:
+        ents.append(
+            {
+                "key": f"synthetic{len(ents)}",
+                "question": salad(),
+                "similar": [salad(), salad()],
+                "answer": "[synthetic]",
+            }
+        )
+    return ents
+
+
+def latency(index: KnowledgeIndex, questions: list[str], prefix: str) -> None:
+    """p50/p95 of ``decide`` for each question (after one warm-up question)."""
+    index.decide(questions[0])
+    lat = []
+    for q in questions:
+        t0 = time.perf_counter()
+        index.decide(q)
+        lat.append(time.perf_counter() - t0)
+    out(f"{prefix} p50 ms", 1000 * float(np.percentile(lat, 50)))
+    out(f"{prefix} p95 ms", 1000 * float(np.percentile(lat, 95)))
+
+
+# ---------------------------------------------------------------------------------------
+# Chinese set
+
+
+def load_zh(kb_path: Path, q_path: Path) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """The hand-written Chinese knowledge and labelled questions."""
+    kb = yaml.safe_load(kb_path.read_text(encoding="utf-8"))
+    entries = kb["entries"] if isinstance(kb, dict) else kb
+    with q_path.open(encoding="utf-8", newline="") as fh:
+        qs = [(r["text"], r["entry"]) for r in csv.DictReader(fh)]
+    keys = {e["key"] for e in entries}
+    missing = sorted({e for _, e in qs if e not in keys})
+    if missing:
+        raise SystemExit(f"zh_questions.csv names unknown entries: {missing}")
+    return entries, qs
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; returns the exit status."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="banking77 folder")
+    ap.add_argument("--quick", action="store_true", help="tiny subset, a few seconds")
+    ap.add_argument(
+        "--cv",
+        type=int,
+        default=0,
+        metavar="K",
+        help="also run K-fold cross-validation on train.csv (the tuning study)",
+    )
+    ap.add_argument("--latency-entries", type=int, default=20_000)
+    ap.add_argument("--no-zh", action="store_true", help="skip the Chinese set")
+    args = ap.parse_args(argv)
+
+    t_start = time.perf_counter()
+    cfg = IndexConfig()
+    th = Thresholds()
+    out("mode", "quick (tiny subset, figures not comparable)" if args.quick else "full")
+    out(
+        "tuning",
+        "hyper-parameters and thresholds chosen by cross-validation on train.csv "
+        "only; test.csv is read only for this report",
+    )
+    out("thresholds", f"answer>={th.answer} suggest>={th.suggest}")
+
+    train_path, test_path = args.data / "train.csv", args.data / "test.csv"
+    if not train_path.exists() or not test_path.exists():
+        print(f"error: banking77 not found under {args.data}", file=sys.stderr)
+        return 2
+    train, test = read_csv(train_path), read_csv(test_path)
+    if args.quick:
+        rng = random.Random(1)
+        cats = sorted({c for _, c in train})
+        keep = set(rng.sample(cats, 8))
+        per: Counter[str] = Counter()
+        train_q = []
+        for t, c in train:
+            if c in keep and per[c] < 25:
+                per[c] += 1
+                train_q.append((t, c))
+        per.clear()
+        test_q = []
+        for t, c in test:
+            if c in keep and per[c] < 6:
+                per[c] += 1
+                test_q.append((t, c))
+        train, test = train_q, test_q
+        args.latency_entries = min(args.latency_entries, 2000)
+
+    # -- banking77 --------------------------------------------------------------------
+    entries = banking_entries(train)
+    out("banking77 entries", len(entries))
+    out("banking77 train texts", len(train))
+    t0 = time.perf_counter()
+    index = KnowledgeIndex(entries, config=cfg)
+    stats = index.build_scope()
+    out("banking77 build seconds (features, classifier, calibration)", time.perf_counter() - t0)
+    out("banking77 classifier trained", stats["classifier"])
+    if "cv_top1" in stats:
+        out("banking77 internal calibration top-1 (held-out similar questions)", stats["cv_top1"])
+    bot = evaluate(index, test, "banking77 test bot")
+
+    for name, analyzer, sub in (
+        ("tfidf-nn words", word_analyzer, False),
+        ("tfidf-nn words+char-2-5 sublinear", char_wb_analyzer, True),
+    ):
+        t0 = time.perf_counter()
+        nn = TfidfNN([t for t, _ in train], [c for _, c in train], analyzer, sub)
+        b1 = b3 = 0
+        for t, c in test:
+            r = nn.rank(t, 3)
+            b1 += bool(r) and r[0] == c
+            b3 += c in r
+        out(f"banking77 test baseline {name} top-1 accuracy", b1 / len(test))
+        out(f"banking77 test baseline {name} top-3 accuracy", b3 / len(test))
+        out(f"banking77 test gain over baseline {name} (top-1)", bot["top1"] - b1 / len(test))
+        out(f"baseline {name} seconds", time.perf_counter() - t0)
+
+    # Ablation: the same engine without the learned classifier (lexical ranking only).
+    lex_index = KnowledgeIndex(
+        entries, config=IndexConfig(classifier_max_entries=0, calibration_folds=0)
+    )
+    lex1 = 0
+    for t, c in test:
+        r = lex_index.search(t, 1)
+        lex1 += bool(r) and r[0][0] == c
+    out("banking77 test engine lexical-only (no classifier) top-1 accuracy", lex1 / len(test))
+
+    latency(index, [t for t, _ in test[:500]], f"latency {len(entries)} entries (classifier)")
+
+    t0 = time.perf_counter()
+    blob = json.dumps(index.to_dict())
+    t_save = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    again = KnowledgeIndex.from_dict(json.loads(blob))
+    t_load = time.perf_counter() - t0
+    same = all(again.search(t, 1)[0][0] == index.search(t, 1)[0][0] for t, _ in test[:50])
+    out("banking77 index json MB", len(blob) / 1e6)
+    out("banking77 index save seconds", t_save)
+    out("banking77 index load seconds", t_load)
+    out("banking77 reloaded index agrees", same)
+
+    # -- Chinese ----------------------------------------------------------------------
+    if not args.no_zh and ZH_KB.exists() and ZH_QUESTIONS.exists():
+        zh_entries, zh_qs = load_zh(ZH_KB, ZH_QUESTIONS)
+        out("zh entries", len(zh_entries))
+        t0 = time.perf_counter()
+        zh_index = KnowledgeIndex(zh_entries, config=cfg)
+        zh_index.build_scope()
+        out("zh build seconds", time.perf_counter() - t0)
+        evaluate(zh_index, zh_qs, "zh")
+        zh_nn = TfidfNN(
+            [t for e in zh_entries for t in [e["question"], *e["similar"]]],
+            [e["key"] for e in zh_entries for _ in [e["question"], *e["similar"]]],
+            analyzer=lambda t: [ch for ch in t.lower() if not ch.isspace()],
+        )
+        zb = sum(zh_nn.rank(t, 1)[:1] == [g] for t, g in zh_qs)
+        out("zh baseline tfidf-nn over characters top-1 accuracy", zb / len(zh_qs))
+
+    # -- many entries -----------------------------------------------------------------
+    big_entries = many_entries(read_csv(train_path), args.latency_entries)
+    t0 = time.perf_counter()
+    big = KnowledgeIndex(big_entries, config=cfg)
+    bstats = big.build_scope()
+    out(
+        f"build seconds {len(big_entries)} entries ({bstats['texts']} texts)",
+        time.perf_counter() - t0,
+    )
+    out(f"classifier at {len(big_entries)} entries", bstats["classifier"])
+    qs = [t for t, _ in read_csv(test_path)][: (200 if args.quick else 1000)]
+    latency(big, qs, f"latency {len(big_entries)} entries")
+    t0 = time.perf_counter()
+    blob = json.dumps(big.to_dict())
+    out(f"index json MB {len(big_entries)} entries", len(blob) / 1e6)
+    t0 = time.perf_counter()
+    KnowledgeIndex.from_dict(json.loads(blob))
+    out(f"index load seconds {len(big_entries)} entries", time.perf_counter() - t0)
+
+    if args.cv:
+        cross_validate(read_csv(train_path), args.cv, cfg)
+
+    out("total seconds", time.perf_counter() - t_start)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
