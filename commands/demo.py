@@ -1,6 +1,8 @@
-"""`cstool demo`: the quickest way to see cstool with data in it."""
+"""`cstool demo`: the quickest way to see cstool working."""
 
 import operator
+import os
+from typing import Annotated
 
 import typer
 
@@ -8,32 +10,59 @@ from .context import state
 from .fixtures import load_set
 from .output import info, print_table
 
+DEMO_SHOP = "lingyi-fashion"
+DEMO_AGENT = "lf-xiaomei"
 
-def demo_cmd(ctx: typer.Context) -> None:
-    """Create or reuse the data file, load the demo mall if it is empty, show what is there."""
+
+def demo_cmd(
+    ctx: typer.Context,
+    agent: Annotated[str, typer.Option(help="The demo agent you play.")] = DEMO_AGENT,
+    pace: Annotated[float, typer.Option(
+        min=0.5, max=600, help="Seconds between simulated customer messages.")] = 5.0,
+    summary: Annotated[bool, typer.Option(
+        "--summary", help="Only print what is in the file (no console).")] = False,
+) -> None:
+    """Load the demo mall into the data file if it is empty, then open the agent console
+    as a demo agent while simulated customers write in (a summary when not on a terminal)."""
     st = state(ctx)
     backend = st.backend
     if not backend.list("shops", limit=1):
         info("empty file: loading the demo mall (fixtures set 'demo') ...")
         result = load_set(backend, "demo")
         info(f"loaded {result.count('create')} records")
+    if summary or not (os.isatty(0) and os.isatty(1)):
+        _summary(backend)
+        return
+    from cstool.simulator import CustomerSimulator
+
+    from .console import run_console
+
+    shop = backend.get("agents", agent)["shops"][0]
+    # The demo agent is online; the shop's other online agents are marked busy, so the
+    # simulated customers reach you (they can still be seen in the queue and routed to).
+    for other in backend.list("agents", shop=shop):
+        if other["handle"] != agent and other["status"] == "online":
+            backend.set_agent_status(other["handle"], "busy")
+    backend.set_agent_status(agent, "online")
+    run_console(backend, agent, simulator=CustomerSimulator(backend, shop, pace_s=pace))
+
+
+def _summary(backend) -> None:
     data = backend.info()
     typer.echo(f"cstool demo — data file {data['path']}")
     counts = data["tables"]
     rows = []
     for shop in backend.list("shops"):
         key = shop["key"]
-        rows.append(
-            {
-                "key": key,
-                "name": shop["name"],
-                "mode": shop["service_mode"],
-                "agents": len(backend.list("agents", shop=key)),
-                "customers": len(backend.list("customers", shop=key)),
-                "products": len(backend.list("products", shop=key)),
-                "orders": len(backend.list("orders", shop=key)),
-            }
-        )
+        rows.append({
+            "key": key,
+            "name": shop["name"],
+            "mode": shop["service_mode"],
+            "agents": len(backend.list("agents", shop=key)),
+            "customers": len(backend.list("customers", shop=key)),
+            "products": len(backend.list("products", shop=key)),
+            "orders": len(backend.list("orders", shop=key)),
+        })
     headers = ("key", "name", "mode", "agents", "customers", "products", "orders")
     print_table(rows, [(h, operator.itemgetter(h)) for h in headers], title="Shops")
     typer.echo(
@@ -41,7 +70,5 @@ def demo_cmd(ctx: typer.Context) -> None:
         f"{counts.get('orders', 0)} orders, {counts.get('coupons', 0)} coupons, "
         f"{counts.get('promotions', 0)} promotions."
     )
-    typer.echo(
-        "Try: cstool shop list · cstool agent list --shop KEY · "
-        "cstool customer show KEY · cstool export --shop KEY · cstool db info"
-    )
+    typer.echo(f"Open the desk: cstool console --agent {DEMO_AGENT} · "
+               "cstool conv list · cstool route list · cstool db info")

@@ -8,6 +8,7 @@ import typer
 from . import (
     agent,
     apply,
+    console,
     conv,
     coupon,
     customer,
@@ -65,6 +66,7 @@ def root(
 
 
 app.command("demo")(demo.demo_cmd)
+app.command("console")(console.console_cmd)
 app.command("apply")(apply.apply_cmd)
 app.command("export")(apply.export_cmd)
 app.command("schema")(apply.schema_cmd)

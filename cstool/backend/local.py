@@ -23,6 +23,7 @@ from ..validation import FieldError, check_refs, to_external, to_internal
 from ..values import format_money, format_time
 from . import bulk
 from .base import ApplyResult, Backend, Change
+from .console_ops import ConsoleOps
 from .desk import DeskOps
 
 
@@ -45,7 +46,7 @@ def _lookup_info(kind: str, rec: dict) -> dict:
     return info
 
 
-class LocalBackend(DeskOps, Backend):
+class LocalBackend(ConsoleOps, DeskOps, Backend):
     """The Backend over one SQLite file."""
 
     def __init__(

@@ -1,0 +1,81 @@
+"""Customers of a shop writing in at a steady pace, for the demo (and load tests).
+
+Messages read like a real Chinese mall: questions about sizes, shipping, returns,
+coupons and invoices, from the shop's own customers, about its own products.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+OPENERS = ["亲，", "在吗？", "你好，", "老板，", "", "hello，"]
+QUESTIONS = [
+    "这款{title}还有货吗？",
+    "{title}有没有M码？我平时穿M",
+    "{title}今天下单什么时候发货？",
+    "我的快递到哪了，好几天了还没到",
+    "买了{title}尺码不合适，可以换大一码吗？",
+    "{title}能便宜点吗？有没有优惠券",
+    "双十一的满减还能用吗？",
+    "可以开发票吗？要公司抬头的",
+    "{title}是正品吗？有没有保修",
+    "收到的东西有点破损，怎么办",
+    "退款什么时候到账？",
+    "转人工",
+]
+FOLLOW_UPS = [
+    "好的谢谢", "那我再考虑一下", "可以再便宜点吗", "什么时候能到呢？", "嗯嗯，那我下单了",
+]
+
+
+class CustomerSimulator:
+    """Posts customer messages to one shop through a Backend, one every few seconds."""
+
+    def __init__(self, backend: Any, shop: str, *, pace_s: float = 6.0, seed: int | None = None,
+                 follow_up_share: float = 0.35, sleep: Callable[[float], None] = time.sleep):
+        self.backend = backend
+        self.shop = shop
+        self.pace_s = pace_s
+        self.rnd = random.Random(seed)
+        self.follow_up_share = follow_up_share
+        self.sleep = sleep
+        self.customers = [c["key"] for c in backend.list("customers", shop=shop)]
+        self.products = [p["title"] for p in backend.list("products", shop=shop)] or ["宝贝"]
+        self.open: list[str] = []
+        self.sent = 0
+
+    def message(self) -> tuple[str, str]:
+        """The next (customer, text): a follow-up in an open chat, or a new question."""
+        if self.open and self.rnd.random() < self.follow_up_share:
+            return self.rnd.choice(self.open), self.rnd.choice(FOLLOW_UPS)
+        customer = self.rnd.choice(self.customers)
+        title = self.rnd.choice(self.products)
+        if len(title) > 14:
+            title = title[:14]
+        text = self.rnd.choice(OPENERS) + self.rnd.choice(QUESTIONS).format(title=title)
+        if customer not in self.open:
+            self.open = (self.open + [customer])[-20:]
+        return customer, text
+
+    def step(self) -> dict:
+        """Post one message now."""
+        customer, text = self.message()
+        self.sent += 1
+        return self.backend.post_message(self.shop, customer, text, channel=self.rnd.choice(
+            ["app", "app", "mini_program", "h5", "pc"]))
+
+    def run(self, keep_going: Callable[[], bool]) -> None:
+        """Post messages until ``keep_going()`` is false, about one per ``pace_s`` seconds."""
+        while keep_going():
+            try:
+                self.step()
+            except Exception:  # noqa: BLE001 - a demo customer never crashes the desk
+                pass
+            waited = 0.0
+            pause = self.rnd.uniform(0.5, 1.5) * self.pace_s
+            while waited < pause and keep_going():
+                self.sleep(0.2)
+                waited += 0.2

@@ -1,0 +1,319 @@
+"""The agent console through Textual's Pilot: every action, asserting what is stored."""
+
+from __future__ import annotations
+
+import pytest
+
+from cstool.backend.local import LocalBackend
+from cstool.clock import FrozenClock
+from tests.conftest import NOW
+from tui.console import ConsoleApp
+from tui.screens import HelpScreen, PickScreen, PromptScreen, fuzzy_match
+
+
+@pytest.fixture
+def desk(tmp_path):
+    """A shop with agent a (online, 3 slots) serving two chats, one more queued for a
+    group a is not in, and one queued that a may take."""
+    clock = FrozenClock(NOW)
+    b = LocalBackend(tmp_path / "desk.db", clock=clock)
+    b.apply({
+        "shops": [{"key": "s", "name": "翎衣女装", "service_mode": "human_first"}],
+        "groups": [{"key": "pre", "shop": "s", "name": "售前组"},
+                   {"key": "after", "shop": "s", "name": "售后组"}],
+        "agents": [{"handle": "a", "name": "小美", "shops": ["s"], "groups": ["pre"],
+                    "status": "online", "max_chats": 3},
+                   {"handle": "b", "name": "阿杰", "shops": ["s"], "groups": ["after"],
+                    "status": "away", "max_chats": 3}],
+        "products": [{"key": "dress", "shop": "s", "title": "法式碎花连衣裙", "price": 299},
+                     {"key": "tee", "shop": "s", "title": "纯棉短袖T恤", "price": 59}],
+        "coupons": [{"key": "c20", "shop": "s", "name": "满200减20", "kind": "amount",
+                     "amount": 20, "threshold": 200}],
+        "customers": [{"key": f"c{i}", "name": n, "profiles": [{"shop": "s", "level": i}]}
+                      for i, n in enumerate(["王丽", "李娜", "张敏", "刘洋"], start=1)],
+    })
+    b.post_message("s", "c1", "这条裙子有M码吗？")
+    clock.advance(30)
+    b.post_message("s", "c2", "什么时候发货")
+    clock.advance(30)
+    b.post_message("s", "c3", "在吗")           # a's third chat
+    clock.advance(30)
+    b.post_message("s", "c4", "还有优惠吗")     # a is full: queued
+    yield b, clock
+    b.close()
+
+
+async def settle(app, pilot, rounds: int = 3) -> None:
+    """Let workers finish and the screen catch up (loads may chain)."""
+    for _ in range(rounds):
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.05)
+
+
+def app_for(b, clock, **kw) -> ConsoleApp:
+    return ConsoleApp(b, "a", poll_s=3600, now_ms=clock.now_ms, **kw)
+
+
+def conv_of(b, customer: str) -> dict:
+    return b.list_conversations(customer=customer)[0]
+
+
+async def test_opens_on_my_first_chat_and_shows_the_queue(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        assert app.current == conv_of(b, "c1")["id"]
+        assert [c["customer_name"] for c in app.desk["chats"]] == ["王丽", "李娜", "张敏"]
+        assert [q["customer_name"] for q in app.desk["queue"]] == ["刘洋"]
+        assert app.conv["messages"][0]["body"] == "这条裙子有M码吗？"
+
+
+async def test_reply_with_enter_and_newline_with_ctrl_j(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press(*"有的亲", "ctrl+j", *"M码现货")
+        await settle(app, pilot)
+        assert b.get_conversation(app.current)["messages"][-1]["sender"] == "system"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        last = b.get_conversation(conv_of(b, "c1")["id"])["messages"][-1]
+        assert (last["sender"], last["agent"], last["body"]) == ("agent", "a", "有的亲\nM码现货")
+        assert app.query_one("#composer").text == ""
+
+
+async def test_accept_next_takes_the_queued_chat(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f8")  # close c1 to free a slot (the queue drains to a at once)
+        await settle(app, pilot)
+        assert conv_of(b, "c4")["assignee"] == "a"
+        b.post_message("s", "c1", "又来问一下")  # new chat; a is full again: queued
+        b.set_agent_status("a", "busy")
+        b.close_conversation(conv_of(b, "c2")["id"], by="a")
+        await pilot.press("f2")
+        await settle(app, pilot)
+        assert conv_of(b, "c1")["state"] == "active" and conv_of(b, "c1")["assignee"] == "a"
+        assert app.current == conv_of(b, "c1")["id"]
+
+
+async def test_accept_with_nothing_waiting_says_so(desk):
+    b, clock = desk
+    b.close_conversation(conv_of(b, "c1")["id"], by="a")  # c4 goes to a; queue is empty
+    b.close_conversation(conv_of(b, "c2")["id"], by="a")  # and a has a free slot
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f2")
+        await settle(app, pilot)
+        assert any("没有等待中的客户" in n.message for n in app._notifications)
+
+
+async def test_switch_chat_and_next_unread(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        first = app.current
+        await pilot.press("ctrl+down")
+        await settle(app, pilot)
+        assert app.current == conv_of(b, "c2")["id"] != first
+        await pilot.press("ctrl+up")
+        await settle(app, pilot)
+        assert app.current == first
+        # c3 has an unread message; c2 was read when opened
+        await pilot.press("f3")
+        await settle(app, pilot)
+        assert app.current == conv_of(b, "c3")["id"]
+
+
+async def test_opening_a_chat_marks_it_read(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        chats = {c["id"]: c["unread"] for c in b.agent_desk("a")["chats"]}
+        assert chats[conv_of(b, "c1")["id"]] is False
+        assert chats[conv_of(b, "c2")["id"]] is True
+
+
+async def test_send_product_card_by_filtering(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f4")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PickScreen)
+        await pilot.press(*"短袖", "enter")
+        await settle(app, pilot)
+        last = b.get_conversation(conv_of(b, "c1")["id"])["messages"][-1]
+        assert last["kind"] == "product" and last["payload"]["product"] == "tee"
+
+
+async def test_send_coupon_gives_it_to_the_customer(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f5")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert b.get("customers", "c1")["coupons"][0]["coupon"] == "c20"
+        last = b.get_conversation(conv_of(b, "c1")["id"])["messages"][-1]
+        assert last["kind"] == "coupon"
+        await pilot.press("f5")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert any("holds coupon 'c20' already" in n.message for n in app._notifications)
+
+
+async def test_transfer_to_a_group_with_a_note(desk):
+    b, clock = desk
+    b.set_agent_status("b", "online")
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        conv_id = app.current
+        await pilot.press("f7")
+        await settle(app, pilot)
+        await pilot.press(*"售后", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press(*"要退货", "enter")
+        await settle(app, pilot)
+        conv = b.get_conversation(conv_id)
+        assert conv["assignee"] == "b" and conv["group"] == "after"
+        assert any((m["payload"] or {}).get("transfer", {}).get("note") == "要退货"
+                   for m in conv["messages"])
+        assert app.current != conv_id
+
+
+async def test_close_asks_for_a_rating(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        conv_id = app.current
+        await pilot.press("f8")
+        await settle(app, pilot)
+        conv = b.get_conversation(conv_id)
+        assert conv["state"] == "closed" and conv["messages"][-1]["kind"] == "survey"
+
+
+async def test_set_my_status(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f9")
+        await settle(app, pilot)
+        await pilot.press(*"away", "enter")
+        await settle(app, pilot)
+        assert b.get("agents", "a")["status"] == "away"
+
+
+async def test_search_my_history(desk):
+    b, clock = desk
+    b.reply("a", conv_of(b, "c1")["id"], "M码明天发货")
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+f")
+        await settle(app, pilot)
+        await pilot.press(*"发货", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PickScreen)
+        labels = [label for _, label in app.screen.items]
+        assert any("M码明天发货" in label for label in labels)
+        assert any("什么时候发货" in label for label in labels)
+
+
+async def test_help_and_palette_list_every_action(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f1")
+        await settle(app, pilot)
+        assert isinstance(app.screen, HelpScreen)
+        keys = [k for k, _ in app.screen.rows]
+        assert "f2" in keys and "f8" in keys and "ctrl+o" in keys
+        await pilot.press("escape")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for word in ("接入", "转接", "结束", "快捷语", "邀请下单", "搜索", "状态"):
+            assert any(word in t for t in titles), word
+        assert all(b.id for b in app.BINDINGS)
+
+
+async def test_keys_can_be_remapped(desk):
+    b, clock = desk
+    b.close_conversation(conv_of(b, "c1")["id"], by="a")
+    b.post_message("s", "c1", "我又来了")  # queued: a is full
+    b.set_agent_status("a", "busy")
+    b.close_conversation(conv_of(b, "c2")["id"], by="a")
+    app = app_for(b, clock, keymap={"accept": "f12"})
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f2")
+        await settle(app, pilot)
+        assert conv_of(b, "c1")["state"] == "queued"
+        await pilot.press("f12")
+        await settle(app, pilot)
+        assert conv_of(b, "c1")["assignee"] == "a"
+
+
+async def test_live_messages_and_new_chats_appear_without_a_key(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        b.post_message("s", "c1", "还在吗？")
+        app.tick()
+        await settle(app, pilot)
+        assert app.conv["messages"][-1]["body"] == "还在吗？"
+        b.close_conversation(conv_of(b, "c2")["id"], by="a")
+        b.post_message("s", "c2", "新问题")
+        app.tick()
+        await settle(app, pilot)
+        assert any("新会话" in n.message for n in app._notifications)
+
+
+async def test_send_without_a_chat_warns(tmp_path):
+    b = LocalBackend(tmp_path / "empty.db", clock=FrozenClock(NOW))
+    b.apply({"shops": [{"key": "s", "name": "店"}],
+             "agents": [{"handle": "a", "name": "A", "shops": ["s"], "status": "online"}]})
+    app = ConsoleApp(b, "a", poll_s=3600)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press(*"hello", "enter")
+        await settle(app, pilot)
+        assert any("没有打开的会话" in n.message for n in app._notifications)
+        await pilot.press("f8")
+        await settle(app, pilot)
+    b.close()
+
+
+def test_fuzzy_match_handles_chinese():
+    assert fuzzy_match("发货", "亲什么时候发货呀")
+    assert fuzzy_match("zt", "中通 ZTO tracking")
+    assert not fuzzy_match("退款", "换货流程")
+
+
+def test_bench_console_quick_runs():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_console.py"),
+                          "--quick"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    for figure in ("first paint:", "send to stored and drawn:", "peak memory:"):
+        assert figure in out.stdout

@@ -1,0 +1,52 @@
+"""Whole-screen snapshots of the console at 80x24 and 160x48, clock and cursor frozen.
+
+Update after an intended change: pytest tests/test_console_snapshots.py --snapshot-update
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cstool.backend.local import LocalBackend
+from cstool.clock import FrozenClock
+from tests.conftest import NOW
+from tui.console import ConsoleApp
+
+
+@pytest.fixture
+def app(tmp_path):
+    clock = FrozenClock(NOW)
+    b = LocalBackend(tmp_path / "snap.db", clock=clock)
+    b.apply({
+        "shops": [{"key": "s", "name": "翎衣女装旗舰店"}],
+        "agents": [{"handle": "a", "name": "小美", "shops": ["s"], "status": "online",
+                    "max_chats": 2}],
+        "customers": [{"key": "c1", "name": "王丽", "profiles": [
+            {"shop": "s", "level": 4, "tags": ["vip", "returning"], "region": "浙江杭州"}]}],
+    })
+    b.post_message("s", "c1", "亲，这条法式连衣裙有M码吗？我平时穿M")
+    clock.advance(20)
+    b.reply("a", 1, "有的亲，M码现货，今天下单明天发货哦")
+    clock.advance(45)
+    b.post_message("s", "c1", "好的，那可以便宜点吗")
+    b.post_message("s", "c2", "在吗")
+    clock.advance(200)
+    b.post_message("s", "c3", "我的快递到哪了")  # a is full: queued
+    clock.advance(15)
+    app = ConsoleApp(b, "a", poll_s=3600, now_ms=clock.now_ms)
+    yield app
+    b.close()
+
+
+async def _settle(pilot) -> None:
+    for _ in range(3):
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause(0.05)
+
+
+def test_console_80x24(app, snap_compare):
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_settle)
+
+
+def test_console_160x48(app, snap_compare):
+    assert snap_compare(app, terminal_size=(160, 48), run_before=_settle)

@@ -1,0 +1,119 @@
+"""Modal screens of the console: a fuzzy picker, a text prompt, and the key help."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+
+def fuzzy_match(query: str, text: str) -> bool:
+    """True when every character of ``query`` appears in ``text`` in order (case-blind);
+    works for Chinese (发货 matches 什么时候发货) and pinyin-less English alike."""
+    text = text.lower()
+    pos = 0
+    for ch in query.lower().strip():
+        if ch == " ":
+            continue
+        pos = text.find(ch, pos)
+        if pos < 0:
+            return False
+        pos += 1
+    return True
+
+
+class PickScreen(ModalScreen[str | None]):
+    """Pick one item by typing part of it; Enter chooses, Escape cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "取消 Cancel", id="cancel")]
+
+    def __init__(self, title: str, items: list[tuple[str, str]], placeholder: str = "输入以筛选"):
+        super().__init__()
+        self.title_text = title
+        self.items = items
+        self.placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Input(placeholder=self.placeholder, id="pick-filter")
+            yield OptionList(*[Option(label, id=key) for key, label in self.items],
+                             id="pick-list")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        options = self.query_one(OptionList)
+        options.clear_options()
+        options.add_options([Option(label, id=key) for key, label in self.items
+                             if fuzzy_match(event.value, label)])
+        if options.option_count:
+            options.highlighted = 0
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        if options.option_count:
+            options.highlighted = 0
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        options = self.query_one(OptionList)
+        if options.highlighted is not None and options.option_count:
+            self.dismiss(options.get_option_at_index(options.highlighted).id)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def key_down(self) -> None:
+        self.query_one(OptionList).action_cursor_down()
+
+    def key_up(self) -> None:
+        self.query_one(OptionList).action_cursor_up()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """Ask for one line of text; Enter accepts (empty is allowed), Escape cancels."""
+
+    BINDINGS = [Binding("escape", "cancel", "取消 Cancel", id="cancel")]
+
+    def __init__(self, title: str, placeholder: str = ""):
+        super().__init__()
+        self.title_text = title
+        self.placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Input(placeholder=self.placeholder, id="prompt-input")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key of the console with what it does."""
+
+    BINDINGS = [Binding("escape,q,question_mark,f1", "close", "关闭 Close", id="close_help")]
+
+    def __init__(self, rows: list[tuple[str, str]]):
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        t = Text("按键 Keys\n\n", style="bold")
+        for key, description in self.rows:
+            t.append(f"{key:>14}  ", "bold yellow")
+            t.append(f"{description}\n")
+        t.append("\nCtrl+P: 命令面板 command palette · Esc: 关闭", style="dim")
+        with Vertical(classes="dialog help"):
+            yield Static(t)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,231 @@
+"""The console's widgets: chat list, transcript with cards, composer, customer panel."""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.widgets import Static, TextArea
+
+from cstool.values import parse_time, short_time
+
+SENDER_STYLE = {
+    "customer": ("客户", "bold cyan"),
+    "agent": ("我", "bold green"),
+    "bot": ("机器人", "bold magenta"),
+    "system": ("系统", "dim"),
+}
+CARD_TITLES = {"product": "商品", "coupon": "优惠券", "invitation": "邀请下单", "order": "订单",
+               "survey": "评价"}
+
+
+def wait_style(seconds: float, target_s: float) -> str:
+    """Green well inside the shop's response target, yellow near it, red past it."""
+    if seconds >= target_s:
+        return "bold red"
+    if seconds >= target_s / 2:
+        return "yellow"
+    return "green"
+
+
+def fmt_wait(seconds: float) -> str:
+    """``45s`` or ``3m05s``."""
+    seconds = max(0, int(seconds))
+    return f"{seconds}s" if seconds < 60 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class ChatList(Static):
+    """My open chats (unread mark, waiting time coloured against the 3-minute target)
+    and my shops' queue. Selection is by the app's keys, not the mouse."""
+
+    def render_desk(self, desk: dict, current: int | None, now_ms: int) -> None:
+        """Redraw from an ``agent_desk`` result."""
+        targets = {s["key"]: s["response_target_s"] for s in desk["shops"]}
+        a = desk["agent"]
+        lines = [Text.assemble((f"{a['name']} ", "bold"), (f"{a['status']}", _status(a)),
+                               f"  {len(desk['chats'])}/{a['max_chats']}")]
+        lines.append(Text("我的会话", style="bold underline"))
+        if not desk["chats"]:
+            lines.append(Text("  (无)", style="dim"))
+        for c in desk["chats"]:
+            mark = "●" if c["unread"] else " "
+            line = Text(("▶" if c["id"] == current else " ") + mark, style="bold yellow")
+            line.append(f"{c['customer_name']}"[:10])
+            if c["waiting_since_ms"]:
+                secs = (now_ms - c["waiting_since_ms"]) / 1000
+                line.append(f" {fmt_wait(secs)}", wait_style(secs, targets.get(c["shop"], 180)))
+            lines.append(line)
+        lines.append(Text(f"排队 {len(desk['queue'])}", style="bold underline"))
+        for q in desk["queue"][:8]:
+            secs = (now_ms - q["waiting_since_ms"]) / 1000
+            line = Text(f" {q['position']}. {q['customer_name']}"[:12])
+            line.append(f" {fmt_wait(secs)}", wait_style(secs, targets.get(q["shop"], 180)))
+            if q["priority"]:
+                line.append(f" P{q['priority']}", "magenta")
+            lines.append(line)
+        if len(desk["queue"]) > 8:
+            lines.append(Text(f"  … {len(desk['queue']) - 8} more", style="dim"))
+        self.update(Group(*lines))
+
+
+def _status(agent: dict) -> str:
+    return {"online": "green", "busy": "yellow", "away": "yellow", "offline": "red"}.get(
+        agent["status"], "")
+
+
+class Transcript(VerticalScroll):
+    """The chat's messages; cards are drawn as cards. Scrolls to the end only when the
+    reader is already at the end."""
+
+    def show(self, conv: dict | None, *, same_chat: bool = False) -> None:
+        """Redraw for a conversation (or an empty state). The same chat only gains its new
+        messages; a new chat opens at its end; the same chat follows new messages only if
+        the reader was at the end."""
+        at_end = not same_chat or self.scroll_y >= self.max_scroll_y - 1
+        shown = getattr(self, "_shown", None)
+        if conv is not None and same_chat and shown is not None and shown[0] == conv["id"]:
+            ids = [m["id"] for m in conv["messages"]]
+            if ids[:len(shown[1])] == shown[1]:
+                new = conv["messages"][len(shown[1]):]
+                if new:
+                    self.mount_all([_message_widget(m) for m in new])
+                    self._shown = (conv["id"], ids)
+                    if at_end:
+                        self.call_after_refresh(self.scroll_end, animate=False)
+                return
+        self.remove_children()
+        if conv is None:
+            self._shown = None
+            self.mount(Static(Text("没有打开的会话。按 F2 接入下一位客户。", style="dim"),
+                              classes="empty"))
+            return
+        header = Text.assemble((f"{conv['customer_name']} ", "bold"),
+                               (f"{conv['shop']} · {conv['classification'] or ''}", "dim"))
+        widgets = [Static(header, classes="chat-header")]
+        recent = conv["messages"][-200:]
+        widgets.extend(_message_widget(m) for m in recent)
+        self.mount_all(widgets)
+        self._shown = (conv["id"], [m["id"] for m in conv["messages"]])
+        if at_end:
+            self.call_after_refresh(self.scroll_end, animate=False)
+
+    def append(self, conv: dict, message: dict) -> None:
+        """Show a message we just sent, without waiting for the next read."""
+        shown = getattr(self, "_shown", None)
+        if shown is None or shown[0] != conv["id"] or message["id"] in shown[1]:
+            return
+        self.mount(_message_widget(message))
+        shown[1].append(message["id"])
+        self.call_after_refresh(self.scroll_end, animate=False)
+
+
+def _message_widget(m: dict) -> Static:
+    return Static(message_renderable(m), classes=f"msg {m['sender']}")
+
+
+def message_renderable(m: dict):
+    """One message for the transcript: a line of text, or a card."""
+    who, style = SENDER_STYLE.get(m["sender"], (m["sender"], ""))
+    if m["sender"] == "agent" and m.get("agent"):
+        who = m["agent"]
+    when = short_time(parse_time(m["at"]))[-5:]
+    head = Text.assemble((f"{who} ", style), (when, "dim"))
+    kind = m.get("kind", "text")
+    if kind in CARD_TITLES and kind != "survey":
+        p = m.get("payload") or {}
+        body = Text(m["body"])
+        if kind == "invitation" and p.get("total") is not None:
+            body.append(f"\n券后价 ¥{p['total']}", "bold red")
+        return Group(head, Panel(body, title=CARD_TITLES[kind], border_style="yellow",
+                                 expand=False))
+    return Group(head, Text(m["body"], style="dim" if m["sender"] == "system" else ""))
+
+
+class Composer(TextArea):
+    """The reply box: Enter sends, Ctrl+J makes a new line, ``/`` on an empty box opens
+    the quick replies."""
+
+    BINDINGS = [
+        Binding("enter", "submit", "发送 Send", id="send", priority=True),
+        Binding("ctrl+j", "newline", "换行 Newline", id="newline", priority=True),
+    ]
+
+    class Submitted(Message):
+        """The agent pressed the send key."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class QuickReplies(Message):
+        """The agent typed ``/`` on an empty composer."""
+
+    def action_submit(self) -> None:
+        """Send what is typed."""
+        text = self.text.strip()
+        if text:
+            self.post_message(self.Submitted(text))
+
+    def action_newline(self) -> None:
+        """Insert a line break."""
+        self.insert("\n")
+
+    async def _on_key(self, event: events.Key) -> None:
+        if event.character == "/" and not self.text:
+            event.stop()
+            event.prevent_default()
+            self.post_message(self.QuickReplies())
+            return
+        await super()._on_key(event)
+
+
+class CustomerPanel(Static):
+    """Who the customer is: level, tags, classification, orders, coupons, last agent."""
+
+    def show(self, ctx: dict | None) -> None:
+        """Redraw from a ``customer_context`` result."""
+        if ctx is None:
+            self.update(Text("客户信息", style="dim"))
+            return
+        t = Text()
+        t.append(f"{ctx['name']}", "bold")
+        t.append(f"  V{ctx['level']}", "bold magenta")
+        if ctx["region"]:
+            t.append(f"  {ctx['region']}", "dim")
+        t.append("\n")
+        if ctx["tags"]:
+            t.append(" ".join(f"#{x}" for x in ctx["tags"]) + "\n", "cyan")
+        t.append(f"{ctx['classification'] or ''}\n", "yellow")
+        t.append(f"订单 {ctx['orders_count']} · 消费 ¥{ctx['spend']}\n")
+        if ctx["last_agent_name"]:
+            t.append(f"上次接待: {ctx['last_agent_name']}\n", "dim")
+        for o in ctx["orders"][:3]:
+            title = o["items"][0]["title"][:12] if o["items"] else ""
+            t.append(f"· {o['status']} ¥{o['total']} {title}\n")
+            if o["logistics"]:
+                t.append(f"  {o['logistics']['status']} {o['logistics']['detail'] or ''}"[:40]
+                         + "\n", "dim")
+        if ctx["coupons"]:
+            t.append("可用券: " + ", ".join(c["name"] for c in ctx["coupons"][:3]) + "\n",
+                     "green")
+        self.update(t)
+
+
+class Suggestions(Static):
+    """Knowledge suggestions for the last customer message, each insertable by a key."""
+
+    def show(self, items: list[dict]) -> None:
+        """Redraw the top suggestions."""
+        if not items:
+            self.update(Text("知识库建议: (无)", style="dim"))
+            return
+        t = Text("知识库建议\n", style="bold")
+        for i, s in enumerate(items[:3], start=1):
+            t.append(f"alt+{i} ", "bold yellow")
+            t.append(f"{s.get('question', s.get('entry', ''))}\n")
+            t.append(f"   {str(s.get('answer', ''))[:60]}\n", "dim")
+        self.update(t)
