@@ -195,11 +195,9 @@ class DeskOps:
             "WHERE p.customer_id = ? AND p.shop_id = ?",
             (customer_id, shop["id"]),
         ).fetchone() or (0, "[]", None, None, None, None, None)
-        orders = conn.execute(
-            "SELECT status, total FROM orders WHERE customer_id = ? AND shop_id = ? "
-            "ORDER BY created_at DESC",
-            (customer_id, shop["id"]),
-        ).fetchall()
+        orders = conv.get("_orders")
+        if orders is None:
+            orders = self._orders_of(conn, customer_id, shop["id"])
         spend = sum(t for s, t in orders if s in ("paid", "shipped", "delivered",
                                                   "refund_requested"))
         category = None
@@ -235,10 +233,7 @@ class DeskOps:
         }
 
     def _classification(self, conn: sqlite3.Connection, customer_id: int, shop_id: int) -> str:
-        statuses = [r[0] for r in conn.execute(
-            "SELECT status FROM orders WHERE customer_id = ? AND shop_id = ? "
-            "ORDER BY created_at DESC", (customer_id, shop_id))]
-        return service.classify(statuses)
+        return service.classify([o[0] for o in self._orders_of(conn, customer_id, shop_id)])
 
     def refresh_classification(self, conn: sqlite3.Connection, customer_id: int,
                                shop_id: int) -> None:
@@ -253,7 +248,7 @@ class DeskOps:
     def _add_message(
         self, conn: sqlite3.Connection, conv: dict, sender: str, body: str, *,
         agent_id: int | None = None, agent: str | None = None, kind: str = "text",
-        payload: Any = None, client_id: str | None = None,
+        payload: Any = None, client_id: str | None = None, touch: bool = True,
     ) -> dict:
         now = self._now()
         cur = conn.execute(
@@ -266,7 +261,9 @@ class DeskOps:
         mid = cur.lastrowid
         # Activity (for idle closing) is what the customer or an agent or the bot says;
         # system notices do not keep a chat alive.
-        if sender == "customer":
+        if not touch:
+            pass  # the chat was opened by this very message
+        elif sender == "customer":
             conn.execute("UPDATE conversations SET last_message_at = ?, last_customer_at = ? "
                          "WHERE id = ?", (now, now, conv["id"]))
         elif sender != "system":
@@ -331,21 +328,28 @@ class DeskOps:
             conv = self._open_conversation(conn, shop_row["id"], cust_id)
             created = conv is None
             if created:
-                classification = self._classification(conn, cust_id, shop_row["id"])
+                orders = self._orders_of(conn, cust_id, shop_row["id"])
+                classification = service.classify([o[0] for o in orders])
+                conv = {
+                    "shop_id": shop_row["id"], "customer_id": cust_id, "channel": channel,
+                    "entry_page": entry_page, "source": source,
+                    "search_keyword": search_keyword, "time_on_site_s": time_on_site_s,
+                    "pages_viewed": pages_viewed,
+                    "intent": intent or service.intent_of(classification),
+                    "classification": classification, "product_key": product, "state": "new",
+                    "created_at": now, "last_message_at": now, "last_customer_at": now,
+                    "assignee_id": None, "group_id": None, "route_trace": None,
+                    "queued_at": None, "handoff_at": None, "_orders": orders,
+                }
+                cols = [k for k in conv if not k.startswith("_")]
                 cur = conn.execute(
-                    "INSERT INTO conversations (shop_id, customer_id, channel, entry_page, "
-                    "source, search_keyword, time_on_site_s, pages_viewed, intent, "
-                    "classification, product_key, state, created_at, last_message_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?)",
-                    (shop_row["id"], cust_id, channel, entry_page, source, search_keyword,
-                     time_on_site_s, pages_viewed, intent or service.intent_of(classification),
-                     classification, product, now, now),
-                )
-                conv = self._conv_row(conn, cur.lastrowid)
+                    f"INSERT INTO conversations ({', '.join(cols)}) "
+                    f"VALUES ({', '.join('?' for _ in cols)})", [conv[k] for k in cols])
+                conv["id"] = cur.lastrowid
                 self._event(conn, "conversation.created", "conversation", str(conv["id"]),
                             shop_row["id"], {"customer": customer})
             msg = self._add_message(conn, conv, "customer", text, kind=kind, payload=payload,
-                                    client_id=client_id)
+                                    client_id=client_id, touch=not created)
             replies: list[dict] = []
             if conv["state"] in ("new", "bot"):
                 replies = self._bot_or_route(conn, shop_row, conv, cust_id, text, now)
@@ -385,12 +389,20 @@ class DeskOps:
         return row[0], row[2]
 
     def _open_conversation(self, conn, shop_id: int, customer_id: int) -> dict | None:
-        row = conn.execute(
-            "SELECT id FROM conversations WHERE customer_id = ? AND shop_id = ? "
+        cur = conn.execute(
+            "SELECT * FROM conversations WHERE customer_id = ? AND shop_id = ? "
             "AND state IN ('new', 'bot', 'queued', 'active') ORDER BY id DESC LIMIT 1",
             (customer_id, shop_id),
-        ).fetchone()
-        return None if row is None else self._conv_row(conn, row[0])
+        )
+        row = cur.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cur.description], row,
+                                                 strict=True))
+
+    def _orders_of(self, conn, customer_id: int, shop_id: int) -> list[tuple[str, int]]:
+        """(status, total) of the customer's orders in the shop, newest first."""
+        return conn.execute(
+            "SELECT status, total FROM orders WHERE customer_id = ? AND shop_id = ? "
+            "ORDER BY created_at DESC", (customer_id, shop_id)).fetchall()
 
     def _bot_or_route(self, conn, shop: dict, conv: dict, cust_id: int, text: str,
                       now: int) -> list[dict]:
@@ -435,14 +447,20 @@ class DeskOps:
             self._save_rr(conn, shop["id"], rr)
         trace = json.dumps(decision.to_dict(), ensure_ascii=False)
         if decision.agent:
+            # The snapshot is exact under the write lock (data_version and our own
+            # generation checked), so its capacity check stands: one UPDATE assigns.
+            chosen = state.agent(decision.agent)
             state.assign(decision.agent, now)  # keep the cached snapshot in step
             conn.execute(
                 "UPDATE conversations SET pool = ?, rule_key = ?, priority = ?, route_trace = ?, "
-                "handoff_at = COALESCE(handoff_at, ?) WHERE id = ?",
+                "handoff_at = COALESCE(handoff_at, ?), state = 'active', assignee_id = "
+                "(SELECT id FROM agents WHERE handle = ?), assigned_at = ?, agent_seen_at = NULL "
+                "WHERE id = ?",
                 (json.dumps(decision.pool, ensure_ascii=False), decision.rule, decision.priority,
-                 trace, now, conv["id"]),
+                 trace, now, decision.agent, now, conv["id"]),
             )
-            return [self._assign(conn, conv, decision.agent, now, "routed")]
+            return [self._assigned(conn, conv, decision.agent, chosen.name or decision.agent,
+                                   now, "routed")]
         conn.execute(
             "UPDATE conversations SET state = 'queued', queued_at = COALESCE(queued_at, ?), "
             "pool = ?, rule_key = ?, priority = ?, route_trace = ?, assignee_id = NULL, "
@@ -509,11 +527,15 @@ class DeskOps:
             "agent_seen_at = NULL WHERE id = ?",
             (agent["id"], now, conv["id"]),
         )
-        conn.execute("UPDATE agents SET last_assigned_at = ? WHERE id = ?", (now, agent["id"]))
+        return self._assigned(conn, conv, handle, agent["name"], now, how)
+
+    def _assigned(self, conn, conv: dict, handle: str, name: str, now: int, how: str) -> dict:
+        """What follows an assignment: the agent's last-assigned time, the event, the
+        customer told who serves them."""
+        conn.execute("UPDATE agents SET last_assigned_at = ? WHERE handle = ?", (now, handle))
         self._event(conn, "conversation.assigned", "conversation", str(conv["id"]),
                     conv["shop_id"], {"agent": handle, "how": how})
-        return self._system(conn, conv, f"客服{agent['name']}为您服务", payload={
-            "assigned": handle})
+        return self._system(conn, conv, f"客服{name}为您服务", payload={"assigned": handle})
 
     def _drain(self, conn, shop_id: int, now: int) -> list[tuple[int, str]]:
         """Hand queued chats of a shop to agents who can take them, best first."""
@@ -549,7 +571,15 @@ class DeskOps:
 
     def _post_result(self, conn, conv_id: int, msg_id: int, replies: list[dict], *,
                      duplicate: bool, message: dict | None = None) -> dict:
-        conv = self._conversation_dict(conn, self._conv_row(conn, conv_id))
+        cur = conn.execute(
+            "SELECT c.*, s.key, cu.key, cu.name, a.handle, g.key FROM conversations c "
+            "JOIN shops s ON s.id = c.shop_id JOIN customers cu ON cu.id = c.customer_id "
+            'LEFT JOIN agents a ON a.id = c.assignee_id LEFT JOIN "groups" g ON g.id = c.group_id '
+            "WHERE c.id = ?", (conv_id,))
+        row = cur.fetchone()
+        cols = [d[0] for d in cur.description][:-5]
+        conv = self._conversation_dict(conn, dict(zip(cols, row[:-5], strict=True)),
+                                       names=row[-5:])
         if duplicate:
             replies = [self._message_dict(r) for r in conn.execute(
                 "SELECT id, conversation_id, sender, agent_id, kind, body, payload, client_id, "
@@ -799,12 +829,13 @@ class DeskOps:
                 "body": r[5], "payload": json.loads(r[6]) if r[6] else None,
                 "client_id": r[7], "at": format_time(r[8])}
 
-    def _conversation_dict(self, conn, c: dict) -> dict:
-        names = conn.execute(
-            "SELECT s.key, cu.key, cu.name, a.handle, g.key FROM shops s "
-            "JOIN customers cu ON cu.id = ? LEFT JOIN agents a ON a.id = ? "
-            'LEFT JOIN "groups" g ON g.id = ? WHERE s.id = ?',
-            (c["customer_id"], c["assignee_id"], c["group_id"], c["shop_id"])).fetchone()
+    def _conversation_dict(self, conn, c: dict, names: tuple | None = None) -> dict:
+        if names is None:
+            names = conn.execute(
+                "SELECT s.key, cu.key, cu.name, a.handle, g.key FROM shops s "
+                "JOIN customers cu ON cu.id = ? LEFT JOIN agents a ON a.id = ? "
+                'LEFT JOIN "groups" g ON g.id = ? WHERE s.id = ?',
+                (c["customer_id"], c["assignee_id"], c["group_id"], c["shop_id"])).fetchone()
         out = {
             "id": c["id"], "shop": names[0], "customer": names[1], "customer_name": names[2],
             "state": c["state"], "assignee": names[3], "group": names[4],
