@@ -16,6 +16,7 @@ from . import (
     demo,
     fixtures,
     group,
+    invite,
     order,
     product,
     promotion,
@@ -67,6 +68,7 @@ def root(
 
 app.command("demo")(demo.demo_cmd)
 app.command("console")(console.console_cmd)
+conv.app.command("invite")(invite.invite_cmd)
 app.command("apply")(apply.apply_cmd)
 app.command("export")(apply.export_cmd)
 app.command("schema")(apply.schema_cmd)
@@ -85,6 +87,7 @@ for _name, _module in (
     ("db", db),
 ):
     app.add_typer(_module.app, name=_name)
+app.add_typer(invite.price_app, name="price")
 
 
 def main() -> None:

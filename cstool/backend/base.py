@@ -190,3 +190,20 @@ class Backend(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release what the backend holds."""
+
+    # -- prices and invitations to order -------------------------------------------
+    @abstractmethod
+    def price_quote(self, shop: str, items: Iterable[Any], customer: str | None = None,
+                    coupon: str | None = None, *, at: str | int | None = None) -> dict:
+        """The price of ``items`` (``(product, quantity)`` pairs or ``{product, quantity}``)
+        after the shop's promotions and one coupon, with the breakdown (``cstool.pricing``).
+
+        With ``customer`` their held coupons are tried and the best is used unless
+        ``coupon`` names one; ``at`` prices at another time (default now).
+        """
+
+    @abstractmethod
+    def invite(self, conversation: int, agent: str, product: str, quantity: int = 1,
+               coupon: str | None = None) -> dict:
+        """The assigned agent sends an invitation to order (kind ``invitation``): a card
+        with the item, quantity, unit price, promotions, coupon and price after stacking."""

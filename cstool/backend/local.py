@@ -25,6 +25,7 @@ from . import bulk
 from .base import ApplyResult, Backend, Change
 from .console_ops import ConsoleOps
 from .desk import DeskOps
+from .invite_ops import InviteOps
 
 
 def _kind(name: str) -> Kind:
@@ -46,7 +47,7 @@ def _lookup_info(kind: str, rec: dict) -> dict:
     return info
 
 
-class LocalBackend(ConsoleOps, DeskOps, Backend):
+class LocalBackend(InviteOps, ConsoleOps, DeskOps, Backend):
     """The Backend over one SQLite file."""
 
     def __init__(

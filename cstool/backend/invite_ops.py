@@ -1,0 +1,161 @@
+"""Prices and invitations to order on the Local backend (mixed into LocalBackend).
+
+``price_quote`` reads a shop's promotions, the products and the customer's coupons
+and hands them to the pure ``cstool.pricing``; ``invite`` does the same for one
+item inside a chat and sends the result as an ``invitation`` card from the
+assigned agent, with its event, in one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .. import pricing
+from ..errors import InvalidInput, NotFound
+from ..storage.records import RecordStore, strip_ids
+from ..values import format_money, format_time, parse_time, yuan
+
+
+def normalize_items(items: Iterable[Any]) -> list[tuple[str, int]]:
+    """Items as ``(product, quantity)``: from pairs, or dicts ``{product, quantity=1}``."""
+    out: list[tuple[str, int]] = []
+    for item in items:
+        if isinstance(item, Mapping):
+            if not item.get("product"):
+                raise InvalidInput("an item needs a product")
+            out.append((str(item["product"]), item.get("quantity", 1)))
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            out.append((str(item[0]), item[1]))
+        else:
+            raise InvalidInput(f"an item is a product and a quantity, got {item!r}")
+    return out
+
+
+class InviteOps:
+    """Price quotes and invitations to order (needs DeskOps' lookups and messages)."""
+
+    def price_quote(self, shop: str, items: Iterable[Any], customer: str | None = None,
+                    coupon: str | None = None, *, at: str | int | None = None) -> dict:
+        """The price of ``items`` after promotions and one coupon, with the breakdown.
+
+        With ``customer``, their held coupons are tried and the best one is used unless
+        ``coupon`` names one; without, only a named coupon is applied (as if held).
+        ``at`` prices at another time (ISO 8601), default now.
+        """
+        pairs = normalize_items(items)
+        try:
+            now = self._now() if at is None else parse_time(at)
+        except ValueError as e:
+            raise InvalidInput(f"at: {e}") from None
+        with self.database.read() as conn:
+            shop_row = self._shop_row(conn, shop)
+            customer_id = None
+            if customer is not None:
+                row = conn.execute("SELECT id FROM customers WHERE key = ?",
+                                   (customer,)).fetchone()
+                if row is None:
+                    raise NotFound(f"no customer {customer!r}")
+                customer_id = row[0]
+            q = self._quote(conn, shop_row, pairs, customer_id, coupon, now)
+        return {"customer": customer, **q.to_external()}
+
+    def invite(self, conversation: int, agent: str, product: str, quantity: int = 1,
+               coupon: str | None = None) -> dict:
+        """The assigned agent sends an invitation to order one item: a card with the
+        unit price, promotions, coupon (the named one, else the customer's best) and
+        the price after stacking. Returns the message."""
+        with self.database.write() as conn:
+            a = self._agent_row(conn, agent)
+            conv = self._conv_row(conn, conversation)
+            self._must_hold(conv, a, "send an invitation in")
+            shop = self._shop_by_id(conn, conv["shop_id"])
+            now = self._now()
+            q = self._quote(conn, shop, [(product, quantity)], conv["customer_id"], coupon, now)
+            card = invitation_card(q)
+            conn.execute(
+                "UPDATE conversations SET first_agent_reply_at = COALESCE(first_agent_reply_at,"
+                " ?), agent_seen_at = ? WHERE id = ?", (now, now, conv["id"]))
+            msg = self._add_message(conn, conv, "agent", invitation_text(q), agent_id=a["id"],
+                                    agent=agent, kind="invitation", payload=card)
+            self._event(conn, "invitation.sent", "conversation", str(conv["id"]), conv["shop_id"],
+                        {"message": msg["id"], "agent": agent, "product": product,
+                         "quantity": quantity,
+                         "coupon": card["coupon"]["key"] if card["coupon"] else None,
+                         "total": card["total"]})
+            return msg
+
+    def _quote(self, conn: sqlite3.Connection, shop: dict, items: list[tuple[str, int]],
+               customer_id: int | None, coupon: str | None, now: int) -> pricing.Quote:
+        """Read what pricing needs (the shop's promotions, the products named and the
+        gifts, the coupons held or named) and price."""
+        store = RecordStore(conn)
+        promotions = [strip_ids(r) for r in store.read_where(
+            "promotions", "WHERE t.shop_id = ?", (shop["id"],))]
+        keys = {k for k, _ in items} | {p["gift"]["product"] for p in promotions if p.get("gift")}
+        products = {r["key"]: r for r in _read_keys(store, "products", keys)}
+        held = None
+        if customer_id is not None:
+            held = [{"coupon": r[0], "issued_at": r[1], "used_at": r[2]} for r in conn.execute(
+                "SELECT cp.key, cc.issued_at, cc.used_at FROM customer_coupons cc "
+                "JOIN coupons cp ON cp.id = cc.coupon_id WHERE cc.customer_id = ? "
+                "ORDER BY cc.position, cc.id", (customer_id,))]
+        coupon_keys = {h["coupon"] for h in held or ()} | ({coupon} if coupon else set())
+        coupons = {r["key"]: r for r in _read_keys(store, "coupons", coupon_keys)}
+        return pricing.quote(shop["key"], items, products, promotions, coupons, now,
+                             held=held, coupon=coupon)
+
+
+def _read_keys(store: RecordStore, kind: str, keys: set[str]) -> list[dict]:
+    if not keys:
+        return []
+    marks = ", ".join("?" for _ in keys)
+    return [strip_ids(r) for r in store.read_where(kind, f"WHERE t.key IN ({marks})",
+                                                   tuple(sorted(keys)))]
+
+
+def invitation_card(q: pricing.Quote) -> dict:
+    """The payload of an invitation message: item, quantity, prices, promotions,
+    coupon, gifts and total (money in yuan)."""
+    line = q.chosen.lines[0]
+    c = q.coupon
+    return {
+        "item": {"product": line.key, "title": line.product.get("title"),
+                 "category": line.product.get("category")},
+        "quantity": line.quantity,
+        "unit_price": format_money(line.unit_price),
+        "unit_price_after_discount": format_money(line.unit_price_after),
+        "subtotal": format_money(q.subtotal),
+        "promotions": [{"key": a.promotion["key"], "name": a.promotion["name"],
+                        "kind": a.promotion["kind"], "saving": format_money(a.saving)}
+                       for a in q.chosen.promotions],
+        "after_promotions": format_money(q.chosen.after_promotions),
+        "coupon": None if c is None else {"key": c.coupon["key"], "name": c.coupon["name"],
+                                          "kind": c.coupon["kind"],
+                                          "saving": format_money(c.saving)},
+        "gifts": q.chosen.gifts,
+        "total": format_money(q.total),
+        "saving": format_money(q.subtotal - q.total),
+        "quoted_at": format_time(q.at),
+    }
+
+
+def invitation_text(q: pricing.Quote) -> str:
+    """The message body: 邀请您下单：<title> ×<n>，券后价 ¥… (原价、立省、活动、赠品)."""
+    line = q.chosen.lines[0]
+    saving = q.subtotal - q.total
+    label = "券后价" if q.coupon else ("到手价" if saving else "价格")
+    text = f"邀请您下单：{line.product.get('title') or line.key} ×{line.quantity}，" \
+           f"{label} {yuan(q.total)}"
+    extras = []
+    if saving:
+        extras.append(f"原价 {yuan(q.subtotal)}，立省 {yuan(saving)}")
+    names = [a.promotion["name"] for a in q.chosen.promotions if a.promotion["kind"] != "gift"]
+    if names:
+        extras.append("已享" + "、".join(names))
+    if q.coupon:
+        extras.append(f"用券「{q.coupon.coupon['name']}」")
+    if q.chosen.gifts:
+        extras.append("赠" + "、".join(g["title"] or g["product"] for g in q.chosen.gifts))
+    return text + ("（" + "；".join(extras) + "）" if extras else "")
