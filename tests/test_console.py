@@ -174,6 +174,21 @@ async def test_send_coupon_gives_it_to_the_customer(desk):
         assert any("holds coupon 'c20' already" in n.message for n in app._notifications)
 
 
+async def test_invite_to_order_sends_a_priced_card(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f6")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PickScreen)
+        await pilot.press(*"连衣裙", "enter")
+        await settle(app, pilot)
+        last = b.get_conversation(conv_of(b, "c1")["id"])["messages"][-1]
+        assert last["kind"] == "invitation" and last["agent"] == "a"
+        assert last["payload"]["total"] == 299
+
+
 async def test_transfer_to_a_group_with_a_note(desk):
     b, clock = desk
     b.set_agent_status("b", "online")
