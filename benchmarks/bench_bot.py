@@ -1,15 +1,17 @@
 """Quality and speed benchmark of the knowledge bot's retrieval engine.
 
 * banking77 (CC-BY-4.0, ``../shared/data/banking77``): train.csv becomes the knowledge
-  (one entry per category; its train texts are the entry's similar questions), every
-  test.csv question is asked through :meth:`KnowledgeIndex.decide` (the code path of
-  ``cstool bot ask``). Prints top-1 / top-3 accuracy, the share of confident wrong
-  answers (action ``answer`` with the wrong entry), the answer/suggest/handoff mix,
-  and a TF-IDF nearest-neighbour baseline computed in this script over the same texts.
+  (one entry per category; its train texts are the entry's similar questions), imported
+  into a cstool data file the way ``cstool kb import`` does (JSONL, then ``apply``), and
+  every test.csv question is asked through ``Backend.ask_bot`` — the code path of
+  ``cstool bot ask`` (top-3 through ``search_knowledge``, the path of ``kb search``).
+  Prints top-1 / top-3 accuracy, the share of confident wrong answers (action
+  ``answer`` with the wrong entry), the answer/suggest/handoff mix, and a TF-IDF
+  nearest-neighbour baseline computed in this script over the same texts.
 * The hand-written Chinese set (``benchmarks/data/zh_kb.yaml`` +
-  ``benchmarks/data/zh_questions.csv``): the same figures.
-* Latency of one question with 20,000 entries in the index, build time, and the
-  save/load round trip.
+  ``benchmarks/data/zh_questions.csv``): the same figures, the same path.
+* Latency of one question with 20,000 entries, through ``bot ask``'s path and in the
+  engine alone; build time; the save/load round trip.
 
 Hyper-parameters and thresholds were chosen by cross-validation on train.csv only
 (``--cv`` reruns that study); test.csv is read only to report. ``--quick`` runs a tiny
@@ -26,6 +28,7 @@ import random
 import re
 import statistics
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -37,7 +40,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from cstool.backend.local import LocalBackend  # noqa: E402
 from cstool.bot import IndexConfig, KnowledgeIndex, Thresholds  # noqa: E402
+from cstool.declarative import Document  # noqa: E402
+from cstool.knowledge_bot import KnowledgeBot  # noqa: E402
+from cstool.knowledge_files import read_entries, write_entries  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "banking77"
 ZH_KB = ROOT / "benchmarks" / "data" / "zh_kb.yaml"
@@ -179,24 +186,37 @@ def banking_entries(train: list[tuple[str, str]]) -> list[dict[str, Any]]:
     return entries
 
 
+def import_knowledge(entries: list[dict[str, Any]], folder: Path, name: str,
+                     cfg: IndexConfig) -> LocalBackend:
+    """A new data file holding ``entries``, imported as ``cstool kb import`` does: written
+    as JSONL, read back with line numbers, applied all or nothing."""
+    backend = LocalBackend(folder / f"{name}.db", bot=KnowledgeBot(config=cfg, cache_dir=None))
+    text = write_entries(entries, "jsonl")
+    doc = Document()
+    doc.add(f"{name}.jsonl", {"knowledge_entries": read_entries(text, f"{name}.jsonl",
+                                                               "jsonl")})
+    backend.apply(doc.records)
+    return backend
+
+
 def evaluate(
-    index: KnowledgeIndex, questions: list[tuple[str, str]], prefix: str
+    backend: LocalBackend, questions: list[tuple[str, str]], prefix: str
 ) -> dict[str, float]:
-    """Ask every question through ``decide``; print and return the figures."""
+    """Ask every question as ``cstool bot ask`` does; print and return the figures."""
     n = len(questions)
     top1 = top3 = conf_wrong = answered_right = 0
     actions: Counter[str] = Counter()
     lat: list[float] = []
     for text, gold in questions:
         t0 = time.perf_counter()
-        d = index.decide(text)
+        d = backend.ask_bot(text)
         lat.append(time.perf_counter() - t0)
-        keys = [k for k, _ in d.ranked[:3]]
-        top1 += d.entry == gold
+        keys = [h["entry"] for h in backend.search_knowledge(text, k=3)] if text.strip() else []
+        top1 += d["entry"] == gold
         top3 += gold in keys
-        actions[d.action] += 1
-        if d.action == "answer":
-            if d.entry == gold:
+        actions[d["action"]] += 1
+        if d["action"] == "answer":
+            if d["entry"] == gold:
                 answered_right += 1
             else:
                 conf_wrong += 1
@@ -292,13 +312,13 @@ def many_entries(train: list[tuple[str, str]], n: int, seed: int = 7) -> list[di
     return ents
 
 
-def latency(index: KnowledgeIndex, questions: list[str], prefix: str) -> None:
-    """p50/p95 of ``decide`` for each question (after one warm-up question)."""
-    index.decide(questions[0])
+def latency(ask: Any, questions: list[str], prefix: str) -> None:
+    """p50/p95 of ``ask(question)`` (after one warm-up question)."""
+    ask(questions[0])
     lat = []
     for q in questions:
         t0 = time.perf_counter()
-        index.decide(q)
+        ask(q)
         lat.append(time.perf_counter() - t0)
     out(f"{prefix} p50 ms", 1000 * float(np.percentile(lat, 50)))
     out(f"{prefix} p95 ms", 1000 * float(np.percentile(lat, 95)))
@@ -375,18 +395,21 @@ def main(argv: list[str] | None = None) -> int:
         train, test = train_q, test_q
         args.latency_entries = min(args.latency_entries, 2000)
 
+    tmp = tempfile.TemporaryDirectory(prefix="bench-bot-")
+    folder = Path(tmp.name)
     # -- banking77 --------------------------------------------------------------------
     entries = banking_entries(train)
     out("banking77 entries", len(entries))
     out("banking77 train texts", len(train))
     t0 = time.perf_counter()
-    index = KnowledgeIndex(entries, config=cfg)
-    stats = index.build_scope()
+    bank = import_knowledge(entries, folder, "banking77", cfg)
+    out("banking77 import seconds (kb import path)", time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    stats = bank.warm_knowledge()
     out("banking77 build seconds (features, classifier, calibration)", time.perf_counter() - t0)
     out("banking77 classifier trained", stats["classifier"])
-    if "cv_top1" in stats:
-        out("banking77 internal calibration top-1 (held-out similar questions)", stats["cv_top1"])
-    bot = evaluate(index, test, "banking77 test bot")
+    index = bank.bot.cache.current  # the engine behind it, for the figures below
+    bot = evaluate(bank, test, "banking77 test bot")
 
     for name, analyzer, sub in (
         ("tfidf-nn words", word_analyzer, False),
@@ -414,7 +437,9 @@ def main(argv: list[str] | None = None) -> int:
         lex1 += bool(r) and r[0][0] == c
     out("banking77 test engine lexical-only (no classifier) top-1 accuracy", lex1 / len(test))
 
-    latency(index, [t for t, _ in test[:500]], f"latency {len(entries)} entries (classifier)")
+    latency(bank.ask_bot, [t for t, _ in test[:500]],
+            f"latency {len(entries)} entries (classifier)")
+    bank.close()
 
     t0 = time.perf_counter()
     blob = json.dumps(index.to_dict())
@@ -433,10 +458,11 @@ def main(argv: list[str] | None = None) -> int:
         zh_entries, zh_qs = load_zh(ZH_KB, ZH_QUESTIONS)
         out("zh entries", len(zh_entries))
         t0 = time.perf_counter()
-        zh_index = KnowledgeIndex(zh_entries, config=cfg)
-        zh_index.build_scope()
+        zh = import_knowledge(zh_entries, folder, "zh", cfg)
+        zh.warm_knowledge()
         out("zh build seconds", time.perf_counter() - t0)
-        evaluate(zh_index, zh_qs, "zh")
+        evaluate(zh, zh_qs, "zh")
+        zh.close()
         zh_nn = TfidfNN(
             [t for e in zh_entries for t in [e["question"], *e["similar"]]],
             [e["key"] for e in zh_entries for _ in [e["question"], *e["similar"]]],
@@ -448,15 +474,20 @@ def main(argv: list[str] | None = None) -> int:
     # -- many entries -----------------------------------------------------------------
     big_entries = many_entries(read_csv(train_path), args.latency_entries)
     t0 = time.perf_counter()
-    big = KnowledgeIndex(big_entries, config=cfg)
-    bstats = big.build_scope()
+    big_backend = import_knowledge(big_entries, folder, "big", cfg)
+    out(f"import seconds {len(big_entries)} entries (kb import path)", time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    bstats = big_backend.warm_knowledge()
     out(
         f"build seconds {len(big_entries)} entries ({bstats['texts']} texts)",
         time.perf_counter() - t0,
     )
     out(f"classifier at {len(big_entries)} entries", bstats["classifier"])
     qs = [t for t, _ in read_csv(test_path)][: (200 if args.quick else 1000)]
-    latency(big, qs, f"latency {len(big_entries)} entries")
+    latency(big_backend.ask_bot, qs, f"latency {len(big_entries)} entries")
+    big = big_backend.bot.cache.current
+    latency(big.decide, qs, f"latency {len(big_entries)} entries engine alone")
+    big_backend.close()
     t0 = time.perf_counter()
     blob = json.dumps(big.to_dict())
     out(f"index json MB {len(big_entries)} entries", len(blob) / 1e6)
@@ -467,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cv:
         cross_validate(read_csv(train_path), args.cv, cfg)
 
+    tmp.cleanup()
     out("total seconds", time.perf_counter() - t_start)
     return 0
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import inspect
+import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
@@ -93,14 +94,29 @@ def _pairs(values: list[str], f: Field) -> dict:
             parts = [x for x in value.split(",") if x]
             out[name] = parts if len(parts) > 1 else value
         elif f.type == "settings":
-            out[name] = parse_scalar(value)
+            out[name] = _json_or_scalar(value, f)
         else:
             out[name] = value
     return out
 
 
+def _json_or_scalar(value: str, f: Field) -> Any:
+    """A JSON list or mapping (``["2026-10-01"]``), else a plain scalar."""
+    if value.strip()[:1] in ("[", "{"):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as e:
+            raise UsageError(f"--{_opt(f)}: not valid JSON: {e.msg}") from None
+    return parse_scalar(value)
+
+
 def option_value(f: Field, value: Any) -> Any:
     """Turn an option's raw value into the field's external value."""
+    if f.type == "json":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as e:
+            raise UsageError(f"--{_opt(f)}: not valid JSON: {e.msg}") from None
     if f.type in ("strlist", "reflist"):
         return [x.strip() for v in value for x in v.split(",") if x.strip()]
     if f.type == "records":
@@ -218,9 +234,12 @@ def register(
     columns: Sequence[Column],
     *,
     show_extra: Callable[[Any, dict], dict] | None = None,
+    create_name: str = "create",
+    delete_name: str = "delete",
 ) -> None:
     """Add list, show, create, update and delete commands for ``kind_name`` to ``app``."""
-    register_reads(app, kind_name, columns, show_extra=show_extra, writes=True)
+    register_reads(app, kind_name, columns, show_extra=show_extra, writes=True,
+                   create_name=create_name, delete_name=delete_name)
 
 
 def register_reads(
@@ -231,6 +250,7 @@ def register_reads(
     show_extra: Callable[[Any, dict], dict] | None = None,
     writes: bool = False,
     delete_name: str = "delete",
+    create_name: str = "create",
 ) -> None:
     """Add list, show and delete (and with ``writes`` create and update) commands."""
     k = KINDS[kind_name]
@@ -285,10 +305,10 @@ def register_reads(
     app.command(delete_name, help=f"Delete a {k.singular.replace('_', ' ')} (refused while "
                 "others use it).")(delete_cmd)
     if writes:
-        _register_writes(app, k)
+        _register_writes(app, k, create_name)
 
 
-def _register_writes(app: typer.Typer, k: Kind) -> None:
+def _register_writes(app: typer.Typer, k: Kind, create_name: str = "create") -> None:
     fields = [f for f in k.fields if f.name != k.key]
 
     def create_cmd(ctx: typer.Context, key: str, json_: bool = False, **values: Any) -> None:
@@ -307,7 +327,7 @@ def _register_writes(app: typer.Typer, k: Kind) -> None:
             ),
         ],
     )
-    app.command("create", help=f"Create a {k.singular}.")(create_cmd)
+    app.command(create_name, help=f"Create a {k.singular.replace('_', ' ')}.")(create_cmd)
 
     def update_cmd(
         ctx: typer.Context,

@@ -72,9 +72,25 @@ def generate_cmd(
     orders: Annotated[int, typer.Option(min=0, help="Orders to make.")] = 2000,
     seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 1,
     prefix: Annotated[str, typer.Option(help="Key prefix (default g<seed>).")] = "",
+    day: Annotated[str | None, typer.Option(
+        help="Also conversations for this promotion day (e.g. 2026-11-11) and the same "
+        "weekday a week before.")] = None,
+    conversations: Annotated[int, typer.Option(
+        min=1, help="Conversations on the promotion day.")] = 2000,
+    peak: Annotated[float, typer.Option(
+        min=2, max=40, help="Peak hour as a multiple of an ordinary day's mean hour.")] = 11.0,
+    baseline: Annotated[bool, typer.Option(
+        "--baseline/--no-baseline", help="Also the ordinary day a week before.")] = True,
+    stream_: Annotated[bool, typer.Option(
+        "--stream", help="Write the promotion day as it happens (watch the dashboard).")]
+    = False,
+    speed: Annotated[float, typer.Option(
+        min=1, help="With --stream: times faster than real time.")] = 60.0,
     json_: JsonOpt = False,
 ) -> None:
-    """Generate large deterministic synthetic data straight into the file."""
+    """Generate large deterministic synthetic data straight into the file (optionally a
+    promotion day of conversations: midnight spike, an 8-14x peak, order-status questions,
+    realistic reply delays, orders after some chats)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from cstool.backend.bulk import CHUNK
@@ -120,6 +136,13 @@ def generate_cmd(
                 counts[kind] += backend.bulk_load(kind, batch)
                 progress.advance(task, len(batch))
     summary = {"prefix": plan.p, "shops": shops, **counts}
+    if day is not None:
+        from cstool.synthetic_day import DayPlan, generate_day, stream
+
+        dp = DayPlan(day=day, conversations=conversations, peak=peak, baseline=baseline,
+                     seed=seed, shops=tuple(plan.shop_key(i) for i in range(shops)))
+        summary["day"] = stream(backend, dp, speed=speed) if stream_ else generate_day(backend,
+                                                                                      dp)
     if wants_json(ctx, json_):
         print_json(summary)
     else:

@@ -8,20 +8,29 @@ import typer
 from . import (
     agent,
     apply,
+    bot,
     console,
     conv,
     coupon,
     customer,
+    dashboard,
     db,
     demo,
     fixtures,
     group,
     invite,
+    kb,
+    metrics,
     order,
     product,
     promotion,
+    reply,
     route,
     shop,
+    sla,
+    staffing,
+    ticket,
+    worker,
 )
 from .context import RootGroup, State
 
@@ -68,6 +77,8 @@ def root(
 
 app.command("demo")(demo.demo_cmd)
 app.command("console")(console.console_cmd)
+app.command("worker")(worker.worker_cmd)
+app.command("dashboard")(dashboard.dashboard_cmd)
 conv.app.command("invite")(invite.invite_cmd)
 app.command("apply")(apply.apply_cmd)
 app.command("export")(apply.export_cmd)
@@ -85,6 +96,13 @@ for _name, _module in (
     ("conv", conv),
     ("fixtures", fixtures),
     ("db", db),
+    ("kb", kb),
+    ("bot", bot),
+    ("reply", reply),
+    ("staffing", staffing),
+    ("metrics", metrics),
+    ("ticket", ticket),
+    ("sla", sla),
 ):
     app.add_typer(_module.app, name=_name)
 app.add_typer(invite.price_app, name="price")

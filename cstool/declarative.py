@@ -259,14 +259,7 @@ def _field_schema(f: Field) -> dict:
         s = {
             "type": "object",
             "additionalProperties": False,
-            "properties": {
-                k: (
-                    {"type": ["string", "null"]}
-                    if k == "quiet_hours"
-                    else {"type": "integer", "minimum": 1, "default": v}
-                )
-                for k, v in SHOP_SETTINGS_DEFAULTS.items()
-            },
+            "properties": {k: _setting_schema(k, v) for k, v in SHOP_SETTINGS_DEFAULTS.items()},
         }
     else:  # pragma: no cover - every type is listed above
         raise AssertionError(t)
@@ -277,6 +270,20 @@ def _field_schema(f: Field) -> dict:
     if f.doc:
         s.setdefault("description", f.doc)
     return s
+
+
+def _setting_schema(name: str, default: Any) -> dict:
+    """The JSON Schema of one shop setting."""
+    if name == "quiet_hours":
+        return {"type": ["string", "null"]}
+    if name.endswith("_threshold"):
+        return {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+    if name == "bot_synonyms":
+        return {"type": ["array", "string", "null"], "items": {"type": "string"},
+                "description": "synonym groups 'a|b|c' (the first word is canonical)"}
+    if name == "bot_handoff_phrases":
+        return {"type": ["array", "string", "null"], "items": {"type": "string"}}
+    return {"type": "integer", "minimum": 1, "default": default}
 
 
 def _object_schema(fields: tuple[Field, ...]) -> dict:

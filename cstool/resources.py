@@ -38,6 +38,17 @@ SHOP_SETTINGS_DEFAULTS = {
     "idle_close_min": 30,
     "quiet_hours": "22:00-08:00",
     "attribution_window_h": 24,
+    # The knowledge bot (None: the engine's defaults). Thresholds are calibrated
+    # confidences 0..1: answer at or above ``bot_answer_threshold``, offer "did you
+    # mean" choices at or above ``bot_suggest_threshold``, else hand off.
+    "bot_answer_threshold": None,
+    "bot_suggest_threshold": None,
+    "bot_synonyms": None,  # ["快递|物流|快件", "退款|退钱"]: the first word is canonical
+    "bot_handoff_phrases": None,  # extra phrases that ask for a human
+    # The business calendar for SLA clocks (with business_hours): days off, and
+    # make-up workdays (调休) mapped to the weekday whose hours they keep.
+    "holidays": None,  # ["2026-10-01", "2026-10-02"]
+    "workdays": None,  # {"2026-10-10": "mon"}
 }
 
 
@@ -47,7 +58,8 @@ class Field:
 
     ``type`` is one of: str, slug, int, number, money, bool, time, enum, strlist,
     attrs (a map of names to a string or list of strings), ref, reflist, records,
-    hours (weekly business hours), settings (shop settings).
+    hours (weekly business hours), settings (shop settings). ``item_max_len`` is the
+    longest item of a strlist.
     """
 
     name: str
@@ -62,6 +74,7 @@ class Field:
     fields: tuple[Field, ...] = ()
     doc: str = ""
     nullable: bool = True
+    item_max_len: int = 64
 
 
 @dataclass(frozen=True)
@@ -292,13 +305,74 @@ ROUTING_RULE = Kind(
     doc="An ordered routing rule of a shop: conditions pick a pool and a strategy.",
 )
 
+KNOWLEDGE_ENTRY = Kind(
+    "knowledge_entries",
+    "knowledge_entry",
+    "key",
+    (
+        _f("key", "str", required=True, max_len=100,
+           doc="stable key: any text without line breaks (intent names import as they are)"),
+        _f("shop", "ref", ref="shops", doc="absent: platform-wide"),
+        _f("question", "str", required=True, max_len=1000),
+        _f("similar", "strlist", default=[], item_max_len=1000,
+           doc="other wordings of the question"),
+        _f("answer", "str", required=True, max_len=5000),
+        _f("category", "str", max_len=64),
+        _f("tags", "strlist", default=[],
+           doc="free tags; flow:order_status, flow:product or flow:coupons starts a flow"),
+        _f("enabled", "bool", default=True),
+    ),
+    doc="A question the bot can answer, for one shop or the whole platform.",
+)
+
+QUICK_REPLY = Kind(
+    "quick_replies",
+    "quick_reply",
+    "key",
+    (
+        _f("key", "slug", required=True),
+        _f("shop", "ref", required=True, ref="shops"),
+        _f("agent", "ref", ref="agents", doc="absent: for every agent of the shop"),
+        _f("title", "str", required=True, max_len=100),
+        _f("body", "str", required=True, max_len=2000),
+    ),
+    doc="A canned reply agents insert with a key: the shop's, or one agent's own.",
+)
+
+SLA_POLICY = Kind(
+    "sla_policies",
+    "sla_policy",
+    "key",
+    (
+        _f("key", "slug", required=True),
+        _f("shop", "ref", required=True, ref="shops"),
+        _f("position", "int", min=1, max=100000, doc="order in the shop (first match wins)"),
+        _f("name", "str", max_len=100),
+        _f("conditions", "json", default={},
+           doc="types: [...], priorities: [P1..P4], min_customer_level: 0..5"),
+        _f("first_response_min", "int", required=True, min=1, max=100000),
+        _f("resolution_min", "int", required=True, min=1, max=1000000),
+        _f("clock", "enum", choices=("business", "wall"), default="business"),
+        _f("warn_share", "number", default=0.8, min=0.1, max=0.99),
+        _f("on_breach", "enum", choices=("notify", "raise_priority", "reassign"),
+           default="notify"),
+        _f("escalate_to", "ref", ref="agents", doc="for on_breach reassign"),
+        _f("enabled", "bool", default=True),
+    ),
+    doc="A shop's SLA targets for the tickets its conditions select.",
+)
+
 # Apply order: a record may only refer to kinds that come before it.
 KINDS: dict[str, Kind] = {
     k.name: k
-    for k in (SHOP, GROUP, AGENT, ROUTING_RULE, PRODUCT, COUPON, PROMOTION, CUSTOMER, ORDER)
+    for k in (SHOP, GROUP, AGENT, ROUTING_RULE, SLA_POLICY, PRODUCT, COUPON, PROMOTION,
+              CUSTOMER, ORDER, KNOWLEDGE_ENTRY, QUICK_REPLY)
 }
 # How each kind is listed and exported (default: by key).
-ORDER_BY: dict[str, str] = {"routing_rules": "r_shop.key, t.position, t.key"}
+ORDER_BY: dict[str, str] = {
+    "routing_rules": "r_shop.key, t.position, t.key",
+    "sla_policies": "r_shop.key, t.position, t.key",
+}
 SINGULAR: dict[str, Kind] = {k.singular: k for k in KINDS.values()}
 
 

@@ -161,8 +161,9 @@ def _value(f: Field, value: Any, path: str, parent: Any, zone: str | None) -> An
             else:
                 if not isinstance(item, str):
                     raise _err(ipath, f"expected text, got {_typename(item)}", parent, f.name)
-                if len(item) > 64:
-                    raise _err(ipath, "too long (at most 64 characters)", parent, f.name)
+                if len(item) > f.item_max_len:
+                    raise _err(ipath, f"too long (at most {f.item_max_len} characters)",
+                               parent, f.name)
                 if f.choices and item not in f.choices:
                     raise _err(
                         ipath, f"{item!r} is not one of: {', '.join(f.choices)}", parent, f.name
@@ -227,7 +228,8 @@ def _plain(value: Any) -> Any:
 def _settings(value: Any, path: str, parent: Any) -> dict:
     if not isinstance(value, dict):
         raise _err(path, f"expected a mapping, got {_typename(value)}", parent, "settings")
-    out = dict(SHOP_SETTINGS_DEFAULTS)
+    # Settings whose default is None are optional: left out until set.
+    out = {k: v for k, v in SHOP_SETTINGS_DEFAULTS.items() if v is not None}
     for k, v in value.items():
         kpath = f"{path}.{k}"
         if k not in SHOP_SETTINGS_DEFAULTS:
@@ -240,10 +242,88 @@ def _settings(value: Any, path: str, parent: Any) -> dict:
         if k == "quiet_hours":
             if v is not None and not (isinstance(v, str) and HHMM_RANGE.match(v)):
                 raise _err(kpath, f"expected 'HH:MM-HH:MM' or null, got {v!r}", value, k)
+        elif k.startswith("bot_"):
+            if v is None:
+                out.pop(k, None)
+                continue
+            v = _bot_setting(k, v, kpath, value)
+        elif k in ("holidays", "workdays"):
+            if v is None:
+                out.pop(k, None)
+                continue
+            v = _calendar_setting(k, v, kpath, value)
         elif isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise _err(kpath, f"expected a positive whole number, got {v!r}", value, k)
         out[k] = v
+    if (out.get("bot_suggest_threshold") is not None
+            and out.get("bot_answer_threshold") is not None
+            and out["bot_suggest_threshold"] > out["bot_answer_threshold"]):
+        raise _err(f"{path}.bot_suggest_threshold",
+                   "must not be above bot_answer_threshold", value, "bot_suggest_threshold")
     return out
+
+
+def _calendar_setting(k: str, v: Any, kpath: str, parent: Any) -> Any:
+    """Holidays: a list of ISO dates; workdays (调休): ISO date -> weekday (mon..sun)."""
+    from datetime import date
+
+    def day(text: Any) -> str:
+        try:
+            return date.fromisoformat(text).isoformat()
+        except (TypeError, ValueError):
+            raise _err(kpath, f"expected a date like 2026-10-01, got {text!r}", parent,
+                       k) from None
+
+    if k == "holidays":
+        if not isinstance(v, list):
+            raise _err(kpath, f"expected a list of dates, got {_typename(v)}", parent, k)
+        return sorted({day(x) for x in v})
+    if not isinstance(v, dict):
+        raise _err(kpath, f"expected a mapping of dates to weekdays, got {_typename(v)}",
+                   parent, k)
+    out = {}
+    for d, w in v.items():
+        if w not in WEEKDAYS:
+            raise _err(kpath, f"{d}: expected a weekday ({', '.join(WEEKDAYS)}), got {w!r}",
+                       parent, k)
+        out[day(d)] = w
+    return dict(sorted(out.items()))
+
+
+def _bot_setting(k: str, v: Any, kpath: str, parent: Any) -> Any:
+    """The knowledge bot's shop settings: thresholds 0..1, synonym groups, phrases.
+
+    Synonym groups are kept as ``"快递|物流|快件"`` texts; a single text may hold
+    several groups separated by ``;``. Phrases may be a list or one ``a|b`` text.
+    """
+    if k in ("bot_answer_threshold", "bot_suggest_threshold"):
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
+            raise _err(kpath, f"expected a number from 0 to 1, got {v!r}", parent, k)
+        return float(v)
+    if k == "bot_synonyms":
+        groups = v.replace("\n", ";").split(";") if isinstance(v, str) else v
+        if not isinstance(groups, list):
+            raise _err(kpath, f"expected a list of 'a|b|c' groups, got {_typename(v)}", parent, k)
+        out = []
+        for i, g in enumerate(groups):
+            words = g if isinstance(g, list) else (g.split("|") if isinstance(g, str) else None)
+            if words is None or not all(isinstance(w, str) for w in words):
+                raise _err(f"{kpath}[{i}]", "expected 'a|b|c' or a list of words", parent, k)
+            words = [w.strip() for w in words if w.strip()]
+            if not words:
+                continue
+            if len(words) < 2 or any(len(w) > 64 for w in words):
+                raise _err(f"{kpath}[{i}]", "a group needs two or more words of at most 64 "
+                           "characters", parent, k)
+            out.append("|".join(words))
+        return out
+    phrases = v.split("|") if isinstance(v, str) else v
+    if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
+        raise _err(kpath, "expected a list of phrases", parent, k)
+    phrases = [p.strip() for p in phrases if p.strip()]
+    if any(len(p) > 64 for p in phrases):
+        raise _err(kpath, "a phrase has at most 64 characters", parent, k)
+    return phrases
 
 
 def _record(fields: tuple[Field, ...], rec: Any, path: str, zone: str | None) -> dict:
@@ -349,6 +429,37 @@ def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
             fname = message.split(":", 1)[0].split(".", 1)[0].split("[", 1)[0]
             raise FieldError(f"{path}.{fname}" if path else fname,
                              message.split(": ", 1)[-1], line_of(raw, fname)) from None
+    elif kind.name == "knowledge_entries":
+        key = rec["key"]
+        if not key.strip() or key != key.strip() or any(ch in key for ch in "\r\n\t"):
+            fail("key", f"{key!r} is not a usable key (text without line breaks, tabs or "
+                 "surrounding spaces)")
+        if not rec["question"].strip():
+            fail("question", "is empty")
+        if not rec["answer"].strip():
+            fail("answer", "is empty")
+    elif kind.name == "sla_policies":
+        cond = rec["conditions"]
+        if not isinstance(cond, dict):
+            fail("conditions", "expected a mapping of types, priorities, min_customer_level")
+        for name in cond:
+            if name not in ("types", "priorities", "min_customer_level"):
+                fail("conditions", f"unknown condition {name!r} (known: types, priorities, "
+                     "min_customer_level)")
+        from .backend.ticket_ops import PRIORITIES, TICKET_TYPES
+
+        for name, allowed in (("types", TICKET_TYPES), ("priorities", PRIORITIES)):
+            bad = [x for x in cond.get(name, []) if x not in allowed]
+            if not isinstance(cond.get(name, []), list) or bad:
+                fail("conditions", f"{name}: expected a list of {', '.join(allowed)}")
+        level = cond.get("min_customer_level")
+        if level is not None and (isinstance(level, bool) or not isinstance(level, int)
+                                  or not 0 <= level <= 5):
+            fail("conditions", "min_customer_level: expected 0..5")
+        if rec["on_breach"] == "reassign" and rec["escalate_to"] is None:
+            fail("escalate_to", "is required when on_breach is reassign")
+        if rec["resolution_min"] < rec["first_response_min"]:
+            fail("resolution_min", "is shorter than first_response_min")
     elif kind.name == "customers":
         seen = set()
         for i, p in enumerate(rec["profiles"]):
@@ -440,6 +551,11 @@ def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str
             if shop not in (found.get("shops") or []):
                 raise FieldError(f"{p}target.agent",
                                  f"agent {agent!r} does not work for shop {shop!r}", line)
+    if kind.name == "quick_replies" and rec.get("agent"):
+        found = need("agents", rec["agent"], f"{p}agent", line_of(raw, "agent"))
+        if shop not in (found.get("shops") or []):
+            raise FieldError(f"{p}agent", f"agent {rec['agent']!r} does not work for shop "
+                             f"{shop!r}", line_of(raw, "agent"))
     if kind.name == "customers":
         shops = {pr["shop"] for pr in rec["profiles"]}
         for i, c in enumerate(rec["coupons"]):

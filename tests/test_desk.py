@@ -306,10 +306,24 @@ def test_unknown_shop_and_bad_customer_key(backend):
         backend.post_message("s", "Bad Key", "你好")
 
 
-def test_bot_first_hands_off_through_the_placeholder_bot(backend):
+def test_bot_first_with_no_knowledge_hands_off_to_a_human(backend):
     mall(backend, agents=[agent("a", "pre")], mode="bot_first")
     r = backend.post_message("s", "c1", "有优惠吗")
-    assert assignee(r) == "a"  # the placeholder bot always hands off
+    assert assignee(r) == "a"  # the knowledge bot has nothing to answer from
+
+
+def test_bot_first_hands_off_through_an_injected_handoff_bot(db_path, clock):
+    from cstool.backend.local import LocalBackend
+    from cstool.bot_step import HandoffBot
+
+    be = LocalBackend(db_path, clock=clock, bot=HandoffBot())
+    try:
+        mall(be, agents=[agent("a", "pre")], mode="bot_first")
+        be.apply({"knowledge_entries": [{"key": "coupon", "question": "有优惠吗",
+                                         "answer": "满200减20"}]})
+        assert assignee(be.post_message("s", "c1", "有优惠吗")) == "a"  # the bot step is pluggable
+    finally:
+        be.close()
 
 
 def test_off_hours_bot_only_keeps_the_chat_with_the_bot(backend, clock):

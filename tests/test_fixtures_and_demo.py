@@ -83,8 +83,9 @@ def test_schema_covers_every_kind(cli):
     r = cli("schema")
     schema = json.loads(r.stdout)
     assert set(schema["properties"]) == {"shops", "groups", "agents", "routing_rules",
-                                         "products", "coupons", "promotions", "customers",
-                                         "orders"}
+                                         "sla_policies", "products", "coupons", "promotions",
+                                         "customers", "orders", "knowledge_entries",
+                                         "quick_replies"}
     order = schema["properties"]["orders"]["items"]
     assert order["additionalProperties"] is False
     assert set(order["required"]) == {"key", "shop", "customer", "status", "created_at", "items"}

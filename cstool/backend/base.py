@@ -207,3 +207,137 @@ class Backend(ABC):
                coupon: str | None = None) -> dict:
         """The assigned agent sends an invitation to order (kind ``invitation``): a card
         with the item, quantity, unit price, promotions, coupon and price after stacking."""
+
+    # -- the knowledge bot -----------------------------------------------------------
+    @abstractmethod
+    def ask_bot(self, text: str, *, shop: str | None = None,
+                customer: str | None = None) -> dict:
+        """What the bot would reply to ``text`` in ``shop`` (None: all knowledge), for
+        ``customer`` when given: question, action (answer | suggest | handoff), entry,
+        confidence, answer, choices, reason, text, flow. Writes nothing."""
+
+    @abstractmethod
+    def search_knowledge(self, text: str, *, shop: str | None = None, k: int = 5) -> list[dict]:
+        """The ``k`` best knowledge entries for ``text`` as ``shop`` sees them."""
+
+    @abstractmethod
+    def suggest_answers(self, conversation: int, k: int = 3) -> list[dict]:
+        """Agent assist: the ``k`` best entries (entry, question, answer, score) for the
+        conversation's last customer message."""
+
+    @abstractmethod
+    def unanswered_questions(self, *, shop: str | None = None, limit: int = 50) -> list[dict]:
+        """Questions the bot could not answer, grouped by normalised text, with counts."""
+
+    @abstractmethod
+    def learn_question(self, question: str, *, entry: str | None = None,
+                       new: str | None = None, answer: str | None = None,
+                       shop: str | None = None, category: str | None = None,
+                       tags: list[str] | None = None) -> dict:
+        """Teach the bot a question (text or ``#group``): a similar question of ``entry``
+        or a new entry ``new`` with ``answer``; the group leaves the unanswered list."""
+
+    @abstractmethod
+    def dismiss_unanswered(self, group: str) -> int:
+        """Drop a group (``#id``) of unanswered questions; returns how many."""
+
+    def warm_knowledge(self, shop: str | None = None) -> dict:
+        """Prepare the bot's model for ``shop`` now (an optimisation; may do nothing)."""
+        return {"shop": shop}
+
+    # -- staffing ---------------------------------------------------------------------
+    @abstractmethod
+    def arrivals(self, shop: str, since: int, until: int, bucket_min: int = 30, *,
+                 desk_only: bool = False) -> dict:
+        """Conversations per local-clock bucket in [since, until) (UTC ms)."""
+
+    @abstractmethod
+    def desk_profile(self, shop: str, since: int, until: int) -> dict:
+        """Mean handling time, agents' median max_chats, time zone, hours, service modes."""
+
+    # -- the worker --------------------------------------------------------------------
+    @abstractmethod
+    def drain_queues(self) -> list:
+        """Hand every shop's waiting chats to agents who can take them now."""
+
+    # -- service metrics and the dashboard -----------------------------------------------
+    @abstractmethod
+    def metrics_report(self, shop: str | None = None, since: str | int | None = None,
+                       until: str | int | None = None, by: Any = None) -> dict:
+        """Service figures (DESIGN section 9) of the conversations created in
+        [since, until), in total and grouped ``by``."""
+
+    @abstractmethod
+    def agent_metrics(self, handle: str, since: str | int | None = None,
+                      until: str | int | None = None) -> dict:
+        """One agent's figures."""
+
+    @abstractmethod
+    def metrics_refresh(self) -> dict:
+        """Catch the stored conversation facts up with the event log."""
+
+    @abstractmethod
+    def metrics_rebuild(self) -> dict:
+        """Fold every conversation again from its messages."""
+
+    @abstractmethod
+    def dashboard(self, shop: str) -> dict:
+        """A snapshot of one shop's desk for the supervisor dashboard."""
+
+    # -- tickets ----------------------------------------------------------------------------
+    @abstractmethod
+    def create_ticket(self, *, type: str, title: str, shop: str | None = None,
+                      conversation: int | None = None, priority: str = "P3",
+                      team: str | None = None, assignee: str | None = None,
+                      order: str | None = None, by: str | None = None,
+                      note: str | None = None) -> dict:
+        """Raise a ticket from a conversation or on its own, with SLA deadlines."""
+
+    @abstractmethod
+    def get_ticket(self, ticket: int) -> dict:
+        """One ticket with its timeline and SLA states."""
+
+    @abstractmethod
+    def list_tickets(self, *, shop: str | None = None, status: str | None = None,
+                     assignee: str | None = None, breaching: bool = False,
+                     due_within_s: int | None = None, limit: int = 200) -> list[dict]:
+        """Tickets by deadline, optionally breaching or due soon."""
+
+    @abstractmethod
+    def update_ticket(self, ticket: int, *, by: str | None = None, status: str | None = None,
+                      priority: str | None = None, team: str | None = None,
+                      title: str | None = None) -> dict:
+        """Change a ticket (deadlines recomputed; waiting on the customer pauses)."""
+
+    @abstractmethod
+    def assign_ticket(self, ticket: int, agent: str, *, by: str | None = None) -> dict:
+        """Give a ticket to an agent."""
+
+    @abstractmethod
+    def note_ticket(self, ticket: int, text: str, *, by: str | None = None) -> dict:
+        """Add an internal note."""
+
+    @abstractmethod
+    def reply_ticket(self, ticket: int, text: str, *, by: str) -> dict:
+        """Reply to the customer about a ticket."""
+
+    @abstractmethod
+    def resolve_ticket(self, ticket: int, *, by: str | None = None, note: str = "") -> dict:
+        """Resolve a ticket; the customer is told and asked for a rating."""
+
+    @abstractmethod
+    def close_ticket(self, ticket: int, *, by: str | None = None) -> dict:
+        """Close a ticket."""
+
+    @abstractmethod
+    def reopen_ticket(self, ticket: int, *, by: str | None = None, reason: str = "") -> dict:
+        """Reopen a ticket."""
+
+    @abstractmethod
+    def sla_scan(self) -> list[dict]:
+        """Warn and escalate against SLA deadlines, each exactly once."""
+
+    @abstractmethod
+    def ticket_report(self, *, shop: str | None = None, since: int | None = None,
+                      until: int | None = None, by: str | None = None) -> list[dict]:
+        """SLA attainment by type, team or agent."""

@@ -408,9 +408,13 @@ class DeskOps:
                       now: int) -> list[dict]:
         mode = service.effective_mode(shop, now)
         human = service.asks_for_human(text)
-        if mode in ("human_first", "human_only") or (mode == "bot_first" and human):
+        if mode in ("human_first", "human_only"):
             return self._to_human(conn, shop, conv, cust_id, text, now)
-        reply = self.bot.reply(shop["key"], text, {"conversation": conv["id"]})
+        if mode == "bot_first" and human:
+            if conv["state"] == "bot":  # the bot notes what it could not help with
+                self._bot_turn(conn, shop, conv, cust_id, text)
+            return self._to_human(conn, shop, conv, cust_id, text, now)
+        reply = self._bot_turn(conn, shop, conv, cust_id, text)
         if mode == "bot_only":
             conn.execute("UPDATE conversations SET state = 'bot' WHERE id = ?", (conv["id"],))
             if reply.action == "handoff":
@@ -422,11 +426,18 @@ class DeskOps:
         conn.execute("UPDATE conversations SET state = 'bot' WHERE id = ?", (conv["id"],))
         return [self._bot_message(conn, conv, reply)]
 
+    def _bot_turn(self, conn, shop: dict, conv: dict, cust_id: int, text: str) -> BotReply:
+        """Ask the bot step (the knowledge ops keep its memory and what it could not
+        answer; a bare DeskOps just asks)."""
+        return self.bot.reply(shop["key"], text, {"conversation": conv["id"]})
+
     def _bot_message(self, conn, conv: dict, reply: BotReply) -> dict:
+        kind = reply.kind if reply.kind in MESSAGE_KINDS else "text"
         return self._add_message(
-            conn, conv, "bot", reply.text,
-            payload={"action": reply.action, "entry": reply.entry,
-                     "confidence": reply.confidence, "choices": reply.choices},
+            conn, conv, "bot", reply.text or reply.answer or "", kind=kind,
+            payload={**reply.payload, "action": reply.action, "entry": reply.entry,
+                     "confidence": round(float(reply.confidence), 4),
+                     "choices": reply.choices, "reason": reply.reason},
         )
 
     def _to_human(self, conn, shop: dict, conv: dict, cust_id: int, text: str,

@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..bot_step import BotStep, HandoffBot
+from ..bot_step import BotStep
 from ..clock import Clock, SystemClock
 from ..errors import Conflict, NotFound, UsageError
+from ..knowledge_bot import KnowledgeBot
 from ..resources import KINDS, ORDER_BY, Kind
 from ..resources import kind as kind_named
 from ..storage.database import open_database
@@ -24,8 +25,14 @@ from ..values import format_money, format_time
 from . import bulk
 from .base import ApplyResult, Backend, Change
 from .console_ops import ConsoleOps
+from .dashboard_ops import DashboardOps
 from .desk import DeskOps
 from .invite_ops import InviteOps
+from .knowledge_ops import KnowledgeOps
+from .metrics_ops import MetricsOps
+from .staffing_ops import StaffingOps
+from .ticket_ops import TicketOps
+from .worker_ops import WorkerOps
 
 
 def _kind(name: str) -> Kind:
@@ -47,15 +54,18 @@ def _lookup_info(kind: str, rec: dict) -> dict:
     return info
 
 
-class LocalBackend(InviteOps, ConsoleOps, DeskOps, Backend):
+class LocalBackend(
+    KnowledgeOps, MetricsOps, DashboardOps, TicketOps, StaffingOps, WorkerOps, InviteOps,
+    ConsoleOps, DeskOps, Backend,
+):
     """The Backend over one SQLite file."""
 
     def __init__(
         self, path: str | Path, *, clock: Clock | None = None, bot: BotStep | None = None
     ):
         self.clock = clock or SystemClock()
-        # The placeholder bot always hands off; the knowledge bot replaces it (issue 4).
-        self.bot = bot or HandoffBot()
+        # The knowledge bot answers by default; any BotStep may replace it.
+        self.bot = bot if bot is not None else KnowledgeBot()
         self.database = open_database(path, self.clock.now_ms())
         self.path = self.database.path
 
@@ -475,7 +485,9 @@ _DEPENDENTS: dict[str, list[tuple[str, str, str]]] = {
         ("customer_profiles", "shop_id", "customer profiles"),
         ("conversations", "shop_id", "conversations"),
         ("routing_rules", "shop_id", "routing rules"),
+        ("sla_policies", "shop_id", "SLA policies"),
         ("knowledge_entries", "shop_id", "knowledge entries"),
+        ("quick_replies", "shop_id", "quick replies"),
         ("campaigns", "shop_id", "campaigns"),
         ("tickets", "shop_id", "tickets"),
     ],
@@ -489,6 +501,8 @@ _DEPENDENTS: dict[str, list[tuple[str, str, str]]] = {
         ("customer_profiles", "last_agent_id", "customers (last agent)"),
         ("messages", "agent_id", "messages"),
         ("tickets", "assignee_id", "tickets"),
+        ("sla_policies", "escalate_to_id", "SLA policies (escalation)"),
+        ("quick_replies", "agent_id", "quick replies"),
     ],
     "customers": [
         ("orders", "customer_id", "orders"),

@@ -757,7 +757,11 @@ class KnowledgeIndex:
         h = hashlib.sha256()
         payload = {
             "v": FORMAT_VERSION,
-            "entries": [[e["key"], e["shop"], e["question"], e["similar"]] for e in ents],
+            "entries": [
+                [e["key"], e["shop"], e["question"], e["similar"]]
+                + ([e["answer"], e["tags"]] if self.config.answer_text else [])
+                for e in ents
+            ],
             "synonyms": self.synonyms_for(shop).to_list(),
             "config": self.config.to_dict(),
         }
@@ -775,6 +779,25 @@ class KnowledgeIndex:
             s = _Scope.build(self.scope_entries(shop), self.synonyms_for(shop), self.config)
             self._scopes[sid] = s
         return s
+
+    def has_scope(self, shop: str | None = None) -> bool:
+        """True when the scope of ``shop`` is built (or was adopted) already."""
+        return self._scope_id(shop) in self._scopes
+
+    def scope_state(self, shop: str | None = None) -> dict[str, Any]:
+        """The built scope of ``shop`` in JSON-able form (built now if needed), for a
+        cache keyed by :meth:`fingerprint`."""
+        return self._scope(shop).to_dict()
+
+    def adopt_scope(self, shop: str | None, state: Mapping[str, Any]) -> None:
+        """Use a scope saved by :meth:`scope_state` under the same fingerprint."""
+        self._scopes[self._scope_id(shop)] = _Scope.from_dict(state)
+
+    def reuse_scopes(self, other: KnowledgeIndex) -> None:
+        """Take over the scopes ``other`` has built. Scopes are keyed by a hash of their
+        entries, synonyms and configuration, so only still-valid ones are ever used."""
+        for sid, scope in other._scopes.items():
+            self._scopes.setdefault(sid, scope)
 
     def entry(self, key: str, shop: str | None = None) -> dict[str, Any] | None:
         """The entry ``key`` as seen by ``shop`` (shop entry first, then platform)."""

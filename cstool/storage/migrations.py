@@ -394,9 +394,171 @@ CREATE INDEX conversations_open ON conversations(customer_id, shop_id, state);
 CREATE INDEX conversations_idle ON conversations(state, last_message_at)
 """
 
+M003_TOKENS = """
+CREATE TABLE tokens (
+    id INTEGER PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    label TEXT,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'supervisor', 'agent', 'customer')),
+    agent_id INTEGER REFERENCES agents(id) ON DELETE CASCADE,
+    customer_id INTEGER REFERENCES customers(id) ON DELETE CASCADE,
+    shop_id INTEGER REFERENCES shops(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    revoked_at INTEGER,
+    last_used_at INTEGER,
+    CHECK ((role = 'customer') = (customer_id IS NOT NULL AND shop_id IS NOT NULL)),
+    CHECK (role IN ('admin', 'customer') OR agent_id IS NOT NULL)
+);
+CREATE INDEX tokens_agent ON tokens(agent_id);
+CREATE INDEX tokens_customer ON tokens(customer_id, shop_id)
+"""
+
+M004_METRICS = """CREATE TABLE IF NOT EXISTS metric_state (
+    name TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS metric_conversations (
+    conversation_id INTEGER PRIMARY KEY,
+    shop_id INTEGER NOT NULL,
+    customer_id INTEGER NOT NULL,
+    channel TEXT,
+    group_key TEXT,
+    created_at INTEGER NOT NULL,
+    closed_at INTEGER,
+    entry_mode TEXT NOT NULL,
+    bot_engaged INTEGER NOT NULL,
+    handoff_at INTEGER,
+    needs_human_at INTEGER,
+    first_reply_at INTEGER,
+    first_reply_agent_id INTEGER,
+    last_agent_id INTEGER,
+    customer_messages INTEGER NOT NULL,
+    agent_messages INTEGER NOT NULL,
+    bot_messages INTEGER NOT NULL,
+    transfers INTEGER NOT NULL,
+    queued INTEGER NOT NULL,
+    queue_wait_ms INTEGER NOT NULL,
+    queue_since INTEGER,
+    rating INTEGER,
+    reopened_at INTEGER,
+    legs INTEGER NOT NULL,
+    legs_ended INTEGER NOT NULL,
+    handle_ms INTEGER NOT NULL,
+    turns_counted INTEGER NOT NULL,
+    turns_in INTEGER NOT NULL,
+    turns_answered INTEGER NOT NULL,
+    response_ms INTEGER NOT NULL,
+    response_target_ms INTEGER NOT NULL,
+    answer_target_ms INTEGER NOT NULL,
+    frt_agent_id INTEGER,
+    c_conversations INTEGER NOT NULL,
+    c_customer_messages INTEGER NOT NULL,
+    c_agent_messages INTEGER NOT NULL,
+    c_bot_messages INTEGER NOT NULL,
+    c_transfers INTEGER NOT NULL,
+    c_human INTEGER NOT NULL,
+    c_answered INTEGER NOT NULL,
+    c_frt_sum INTEGER NOT NULL,
+    c_frt_counted INTEGER NOT NULL,
+    c_frt_in INTEGER NOT NULL,
+    c_abandoned INTEGER NOT NULL,
+    c_turns_counted INTEGER NOT NULL,
+    c_turns_in INTEGER NOT NULL,
+    c_turns_answered INTEGER NOT NULL,
+    c_response_sum INTEGER NOT NULL,
+    c_bot INTEGER NOT NULL,
+    c_handoffs INTEGER NOT NULL,
+    c_bot_closed INTEGER NOT NULL,
+    c_bot_resolved INTEGER NOT NULL,
+    c_queued INTEGER NOT NULL,
+    c_queue_sum INTEGER NOT NULL,
+    c_closed INTEGER NOT NULL,
+    c_rated INTEGER NOT NULL,
+    c_satisfied INTEGER NOT NULL,
+    c_rating_sum INTEGER NOT NULL,
+    c_chats INTEGER NOT NULL,
+    c_legs_ended INTEGER NOT NULL,
+    c_handle_sum INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metric_conversations_time ON metric_conversations(created_at);
+CREATE INDEX IF NOT EXISTS metric_conversations_shop_time
+    ON metric_conversations(shop_id, created_at);
+CREATE TABLE IF NOT EXISTS metric_turns (
+    conversation_id INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    answered_at INTEGER,
+    agent_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS metric_turns_conversation ON metric_turns(conversation_id);
+CREATE TABLE IF NOT EXISTS metric_legs (
+    conversation_id INTEGER NOT NULL,
+    agent_id INTEGER NOT NULL,
+    shop_id INTEGER NOT NULL,
+    customer_id INTEGER NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    first_reply_at INTEGER,
+    last_reply_at INTEGER,
+    messages INTEGER NOT NULL,
+    handle_ms INTEGER,
+    turns_counted INTEGER NOT NULL,
+    turns_in INTEGER NOT NULL,
+    turns_answered INTEGER NOT NULL,
+    response_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metric_legs_conversation ON metric_legs(conversation_id);
+CREATE INDEX IF NOT EXISTS metric_legs_agent ON metric_legs(agent_id, started_at);
+CREATE TABLE IF NOT EXISTS metric_agent_status (
+    event_id INTEGER PRIMARY KEY,
+    agent_id INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    previous TEXT,
+    status TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS metric_agent_status_agent ON metric_agent_status(agent_id, at)
+"""
+
+M005_TICKETS = """
+ALTER TABLE tickets ADD COLUMN sla_policy TEXT;
+ALTER TABLE tickets ADD COLUMN first_response_min INTEGER NOT NULL DEFAULT 240;
+ALTER TABLE tickets ADD COLUMN resolution_min INTEGER NOT NULL DEFAULT 1440;
+ALTER TABLE tickets ADD COLUMN sla_clock TEXT NOT NULL DEFAULT 'business';
+ALTER TABLE tickets ADD COLUMN warn_share REAL NOT NULL DEFAULT 0.8;
+ALTER TABLE tickets ADD COLUMN on_breach TEXT NOT NULL DEFAULT 'notify';
+ALTER TABLE tickets ADD COLUMN escalate_to TEXT;
+ALTER TABLE tickets ADD COLUMN warned_first_at INTEGER;
+ALTER TABLE tickets ADD COLUMN warned_resolution_at INTEGER;
+ALTER TABLE tickets ADD COLUMN breached_first_at INTEGER;
+ALTER TABLE tickets ADD COLUMN breached_resolution_at INTEGER;
+CREATE TABLE sla_policies (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    position INTEGER,
+    name TEXT,
+    conditions TEXT NOT NULL DEFAULT '{}',
+    first_response_min INTEGER NOT NULL,
+    resolution_min INTEGER NOT NULL,
+    clock TEXT NOT NULL DEFAULT 'business',
+    warn_share REAL NOT NULL DEFAULT 0.8,
+    on_breach TEXT NOT NULL DEFAULT 'notify',
+    escalate_to_id INTEGER REFERENCES agents(id),
+    enabled INTEGER NOT NULL DEFAULT 1,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX sla_policies_shop ON sla_policies(shop_id, position);
+CREATE INDEX tickets_open_first_due ON tickets(status, first_response_due)
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
     (2, "conversation desk: routing traces, unread marks, round-robin state", M002_DESK),
+    (3, "API tokens: hashed, with role, scope, expiry and revocation", M003_TOKENS),
+    (4, "service metrics: conversation facts kept current from the event log", M004_METRICS),
+    (5, "tickets: SLA policies, targets, reminders and escalations", M005_TICKETS),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -206,8 +206,8 @@ class RecordStore:
                 sum(i["price"] * i["quantity"] for i in rec["items"]) - rec["discount"]
             )
         existing = self.id_of(kind, rec[k.key])
-        if kind == "routing_rules" and values.get("position") is None:
-            values["position"] = rec["position"] = self._next_position(values["shop_id"])
+        if kind in ("routing_rules", "sla_policies") and values.get("position") is None:
+            values["position"] = rec["position"] = self._next_position(kind, values["shop_id"])
         values["updated_at"] = now_ms
         if existing is None:
             values["created_at"] = rec.get("created_at") or now_ms
@@ -227,9 +227,9 @@ class RecordStore:
         self._write_children(k, rid, rec, created)
         return rid, created
 
-    def _next_position(self, shop_id: int) -> int:
+    def _next_position(self, table: str, shop_id: int) -> int:
         row = self.conn.execute(
-            "SELECT COALESCE(MAX(position), 0) FROM routing_rules WHERE shop_id = ?", (shop_id,)
+            f"SELECT COALESCE(MAX(position), 0) FROM {q(table)} WHERE shop_id = ?", (shop_id,)
         ).fetchone()
         return row[0] + 1
 

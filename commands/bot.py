@@ -1,0 +1,79 @@
+"""`cstool bot ask`: what the bot replies to a question, one or a file of them."""
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cstool.errors import InvalidInput, UsageError
+
+from .context import state, wants_json
+from .crud import JsonOpt
+from .output import print_json
+
+app = typer.Typer(help="The knowledge bot: ask it what it would reply.", no_args_is_help=True)
+
+
+@app.command("ask")
+def ask_cmd(
+    ctx: typer.Context,
+    text: Annotated[str | None, typer.Argument(help="A customer question.")] = None,
+    shop: Annotated[str | None, typer.Option(
+        help="Answer as this shop's bot (its entries, the platform's, its settings); "
+             "default: all knowledge.")] = None,
+    customer: Annotated[str | None, typer.Option(
+        help="As asked by this customer (flows read their orders and coupons).")] = None,
+    file: Annotated[str | None, typer.Option(
+        "--file", "-f", help="Questions one a line (- for stdin); prints one JSON object a "
+                             "line.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Ask the bot: answer, suggest (did you mean) or handoff, with the entry, its
+    confidence and the choices. Nothing is stored."""
+    if (text is None) == (file is None):
+        raise UsageError("give a question or --file FILE (one question a line)")
+    backend = state(ctx).backend
+    if file is not None:
+        if file == "-":
+            lines = sys.stdin.read().splitlines()
+        else:
+            path = Path(file)
+            if not path.is_file():
+                raise InvalidInput(f"{file}: no such file")
+            try:
+                lines = path.read_text(encoding="utf-8").splitlines()
+            except UnicodeDecodeError:
+                raise InvalidInput(f"{file}: not UTF-8 text") from None
+        out = sys.stdout
+        for line in lines:
+            question = line.lstrip("\ufeff").strip()
+            result = backend.ask_bot(question, shop=shop, customer=customer)
+            out.write(json.dumps(_public(result), ensure_ascii=False) + "\n")
+        out.flush()
+        return
+    result = backend.ask_bot(text, shop=shop, customer=customer)
+    if wants_json(ctx, json_):
+        print_json(_public(result))
+        return
+    head = f"{result['action']}"
+    if result["entry"]:
+        head += f" (entry {result['entry']}, confidence {result['confidence']:.2f}"
+        head += f", {result['reason']})" if result["reason"] else ")"
+    elif result["reason"]:
+        head += f" ({result['reason']})"
+    typer.echo(head)
+    if result["text"]:
+        typer.echo(result["text"])
+    if result["action"] == "handoff":
+        typer.echo("→ a human agent takes over" + (
+            f"; closest entries: {', '.join(result['choices'])}" if result["choices"] else ""))
+
+
+def _public(result: dict) -> dict:
+    """The fields of the JSON form, in order (question, action, entry, confidence,
+    answer, choices, then reason, the message text and the flow step)."""
+    keys = ("question", "action", "entry", "confidence", "answer", "choices", "reason", "text",
+            "flow")
+    return {k: result.get(k) for k in keys}

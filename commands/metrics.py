@@ -1,0 +1,213 @@
+"""`cstool metrics ...`: service figures (DESIGN §9) for a period, grouped, as a table,
+JSON or CSV; one agent's figures."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from cstool.errors import UsageError
+from cstool.values import yuan
+
+from .context import state, wants_json
+from .crud import JsonOpt
+from .output import info, print_json, print_table
+
+app = typer.Typer(help="Service metrics: response and answer rates, bot resolution, CSAT, "
+                  "conversion, agents.", no_args_is_help=True)
+
+FromOpt = Annotated[str | None, typer.Option(
+    "--from", help="Conversations created from this time (ISO 8601 or a date, display zone).")]
+ToOpt = Annotated[str | None, typer.Option(
+    "--to", help="... and before this time (default: no end).")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Print CSV (the rows) for spreadsheets.")]
+
+
+def _pct(v: Any) -> str:
+    return "" if v is None else f"{v * 100:.1f}%"
+
+
+def _secs(v: Any) -> str:
+    if v is None:
+        return ""
+    if v < 60:
+        return f"{v:.1f}s"
+    m, s = divmod(round(v), 60)
+    if m < 60:
+        return f"{m}m{s:02d}s"
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m"
+
+
+def _money(v: Any) -> str:
+    return "" if v is None else yuan(round(v * 100))
+
+
+def _plain(v: Any) -> str:
+    return "" if v is None else str(v)
+
+
+# (field, label, formatter): the figures people read, in the order they read them
+SHOWN = [
+    ("conversations", "conversations", _plain),
+    ("customers", "customers", _plain),
+    ("customer_messages", "customer messages", _plain),
+    ("agent_messages", "agent messages", _plain),
+    ("bot_messages", "bot messages", _plain),
+    ("human_conversations", "needed a human", _plain),
+    ("answered_conversations", "answered by an agent", _plain),
+    ("first_response_avg_s", "first response (mean)", _secs),
+    ("response_rate", "response rate (3 min)", _pct),
+    ("turns", "customer turns", _plain),
+    ("answer_rate", "answer rate (30 s)", _pct),
+    ("avg_response_s", "response time (mean)", _secs),
+    ("bot_conversations", "bot-engaged", _plain),
+    ("handoff_rate", "handoff rate", _pct),
+    ("bot_resolution_rate", "bot resolution rate", _pct),
+    ("abandoned", "abandoned", _plain),
+    ("abandonment_rate", "abandonment rate", _pct),
+    ("queued", "waited in queue", _plain),
+    ("queue_wait_avg_s", "queue wait (mean)", _secs),
+    ("queue_wait_max_s", "queue wait (max)", _secs),
+    ("closed", "closed", _plain),
+    ("rating_response_rate", "rating response rate", _pct),
+    ("csat", "CSAT (4-5)", _pct),
+    ("rating_avg", "rating (mean)", _plain),
+    ("consulting_customers", "consulting customers", _plain),
+    ("inquiry_conversion", "inquiry conversion", _pct),
+    ("paid_conversion", "paid conversion", _pct),
+    ("attributed_orders", "orders via agents", _plain),
+    ("attributed_sales", "sales via agents", _money),
+    ("chats", "chats", _plain),
+    ("transfers", "transfers", _plain),
+    ("handle_time_avg_s", "handle time (mean)", _secs),
+    ("online_s", "online time", _secs),
+    ("concurrency_avg", "concurrency (mean)", _plain),
+    ("concurrency_peak", "concurrency (peak)", _plain),
+]
+# the columns of a grouped table (a row per group)
+WIDE = [
+    ("conversations", "conv", _plain),
+    ("first_response_avg_s", "FRT", _secs),
+    ("response_rate", "3-min", _pct),
+    ("answer_rate", "30-s", _pct),
+    ("avg_response_s", "resp", _secs),
+    ("bot_resolution_rate", "bot res", _pct),
+    ("abandonment_rate", "aband", _pct),
+    ("queue_wait_avg_s", "queue", _secs),
+    ("csat", "CSAT", _pct),
+    ("inquiry_conversion", "conv %", _pct),
+    ("attributed_sales", "sales", _money),
+]
+AGENT_WIDE = [
+    ("status", "status", _plain),
+    ("conversations", "chats", _plain),
+    ("agent_messages", "msgs", _plain),
+    ("first_response_avg_s", "FRT", _secs),
+    ("response_rate", "3-min", _pct),
+    ("answer_rate", "30-s", _pct),
+    ("avg_response_s", "resp", _secs),
+    ("csat", "CSAT", _pct),
+    ("inquiry_conversion", "conv %", _pct),
+    ("attributed_sales", "sales", _money),
+    ("online_s", "online", _secs),
+    ("handle_time_avg_s", "handle", _secs),
+    ("concurrency_avg", "conc", _plain),
+]
+
+
+def _vertical(figures: dict) -> None:
+    rows = [{"figure": label, "value": fmt(figures[key])}
+            for key, label, fmt in SHOWN if key in figures and figures[key] is not None]
+    print_table(rows, [("figure", lambda r: r["figure"]), ("value", lambda r: r["value"])])
+
+
+def _write_csv(columns: list[str], rows: list[dict]) -> None:
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else row.get(c) for c in columns])
+
+
+def _output_format(ctx: typer.Context, json_: bool, csv_: bool) -> str:
+    as_json = wants_json(ctx, json_)
+    if as_json and csv_:
+        raise UsageError("choose one of --json and --csv")
+    return "json" if as_json else "csv" if csv_ else "table"
+
+
+@app.command("report")
+def report_cmd(
+    ctx: typer.Context,
+    shop: Annotated[str | None, typer.Option(help="Only this shop's conversations.")] = None,
+    since: FromOpt = None,
+    until: ToOpt = None,
+    by: Annotated[str | None, typer.Option(
+        help="Group by shop, agent, group, channel, hour or day; combine conversation "
+             "dimensions with commas (shop,channel,hour).")] = None,
+    json_: JsonOpt = False,
+    csv_: CsvOpt = False,
+) -> None:
+    """Service figures of the conversations created in a period (all by default)."""
+    fmt = _output_format(ctx, json_, csv_)
+    report = state(ctx).backend.metrics_report(shop=shop, since=since, until=until, by=by)
+    dims = report["by"]
+    if fmt == "json":
+        print_json(report)
+        return
+    fields = list(report["total"])
+    if fmt == "csv":
+        if dims:
+            extra = [k for k in report["rows"][0] if k not in dims and k not in fields] \
+                if report["rows"] else []
+            _write_csv([*dims, *extra, *fields], report["rows"])
+        else:
+            _write_csv(fields, [report["total"]])
+        return
+    period = f"{report['from'] or 'the start'} to {report['to'] or 'now'}"
+    info(f"conversations created from {period}" + (f", shop {shop}" if shop else ""))
+    if not dims:
+        _vertical(report["total"])
+        return
+    wide = AGENT_WIDE if dims == ["agent"] else WIDE
+    columns = [(d, lambda r, d=d: r[d]) for d in dims]
+    columns += [(label, lambda r, k=k, f=f: f(r.get(k))) for k, label, f in wide]
+    total = {**{d: "" for d in dims}, **report["total"]}
+    total[dims[0]] = "(all)"
+    print_table([*report["rows"], total], columns)
+
+
+@app.command("agent")
+def agent_cmd(
+    ctx: typer.Context,
+    handle: Annotated[str, typer.Argument(help="The agent's handle.")],
+    since: FromOpt = None,
+    until: ToOpt = None,
+    json_: JsonOpt = False,
+    csv_: CsvOpt = False,
+) -> None:
+    """One agent's figures: chats, rates, CSAT, conversion, sales, online time."""
+    fmt = _output_format(ctx, json_, csv_)
+    out = state(ctx).backend.agent_metrics(handle, since=since, until=until)
+    if fmt == "json":
+        print_json(out)
+        return
+    if fmt == "csv":
+        _write_csv(["agent", *out["figures"]], [{"agent": handle, **out["figures"]}])
+        return
+    info(f"{out['name']} ({handle}), {out['status']}, shops {', '.join(out['shops'])}; "
+         f"conversations created from {out['from'] or 'the start'} to {out['to'] or 'now'}")
+    _vertical(out["figures"])
+
+
+@app.command("rebuild")
+def rebuild_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """Fold every conversation again from its messages (reports stay current anyway)."""
+    out = state(ctx).backend.metrics_rebuild()
+    if wants_json(ctx, json_):
+        print_json(out)
+    else:
+        info(f"folded {out['conversations']} conversations ({out['messages']} messages)")

@@ -1,0 +1,347 @@
+"""`cstool staffing ...`: size the desk with Erlang C/A, forecast a shop's chats per
+half-hour, and plan the shifts of a day."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import date, datetime, time, timedelta
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+
+from cstool import service
+from cstool.errors import InvalidInput, UsageError
+from cstool.staffing import Workload, evaluate, positions, required_agents
+from cstool.staffing.forecast import ForecastSettings, forecast_day, history_from_buckets
+from cstool.staffing.plan import ShiftSettings, StaffingTarget, make_plan, parse_target
+
+from .context import state, wants_json
+from .crud import JsonOpt
+from .output import info, is_terminal, print_json, print_table
+
+app = typer.Typer(help="Staffing: Erlang C/A sizing, arrival forecasts and shift plans.",
+                  no_args_is_help=True)
+
+DEFAULT_AHT_S = 300.0
+
+ShopOpt = Annotated[str, typer.Option("--shop", help="The shop's key.")]
+DateOpt = Annotated[str | None, typer.Option(
+    "--date", help="The day, YYYY-MM-DD in the shop's time zone (default: tomorrow).")]
+WeeksOpt = Annotated[int, typer.Option("--weeks", help="Weeks of history the model uses.")]
+HoldoutOpt = Annotated[int, typer.Option(
+    "--holdout", help="Days held back to measure the forecast's error.")]
+PromoOpt = Annotated[bool | None, typer.Option(
+    "--promotion/--no-promotion",
+    help="Treat the day as a promotion day (default: the festival calendar decides).")]
+UpliftOpt = Annotated[float | None, typer.Option(
+    "--uplift", help="Promotion-day multiplier (default: learnt from past peaks, else 10).")]
+PromoDayOpt = Annotated[list[str] | None, typer.Option(
+    "--promo-day", help="A past promotion day (YYYY-MM-DD) to keep out of the baseline; "
+    "repeatable.")]
+DeskOnlyOpt = Annotated[bool, typer.Option(
+    "--desk-only", help="Count only conversations that reached an agent or the queue.")]
+
+
+# -- erlang -----------------------------------------------------------------------------------
+@app.command("erlang")
+def erlang_cmd(
+    ctx: typer.Context,
+    arrivals: Annotated[float, typer.Option("--arrivals", help="Contacts offered per interval.")],
+    aht: Annotated[float, typer.Option("--aht", help="Average handling time, seconds.")],
+    interval_min: Annotated[float, typer.Option(
+        "--interval-min", help="Interval length, minutes.")] = 30.0,
+    target_s: Annotated[float, typer.Option(
+        "--target-s", help="Answered-within target, seconds.")] = 20.0,
+    sl: Annotated[float, typer.Option(
+        "--sl", help="Service level goal: share answered within the target (0-1).")] = 0.8,
+    patience: Annotated[float | None, typer.Option(
+        "--patience", help="Mean patience, seconds: Erlang A (customers give up).")] = None,
+    shrinkage: Annotated[float, typer.Option(
+        "--shrinkage", help="Share of paid time off the desk (0-1): agents -> positions.")]
+    = 0.0,
+    max_occupancy: Annotated[float, typer.Option(
+        "--max-occupancy", help="Occupancy cap (0-1).")] = 1.0,
+    max_abandon: Annotated[float | None, typer.Option(
+        "--max-abandon", help="Abandonment cap (0-1), with --patience.")] = None,
+    agents: Annotated[int | None, typer.Option(
+        "--agents", help="Evaluate this many agents instead of finding the fewest.")] = None,
+    concurrency: Annotated[int, typer.Option(
+        "--concurrency", help="Chats one agent serves at once (each agent = K chat slots).")]
+    = 1,
+    json_: JsonOpt = False,
+) -> None:
+    """Size one interval with Erlang C (or A with --patience).
+
+    Without --agents: the fewest agents meeting the service level, the occupancy cap and
+    the abandonment cap; with --agents: what that many achieve.
+    """
+    if interval_min <= 0:
+        raise InvalidInput("the interval must be positive")
+    w = Workload(arrivals, interval_min * 60.0, aht, target_s, patience, concurrency)
+    if agents is not None:
+        if not 0 < sl <= 1:
+            raise InvalidInput(f"the service level must be above 0 and at most 1, got {sl}")
+        perf = evaluate(w, agents)
+    else:
+        perf = required_agents(w, sl, max_occupancy=max_occupancy, max_abandon=max_abandon)
+    out = {
+        "agents": perf.agents,
+        "positions": positions(perf.agents, shrinkage),
+        "p_wait": round(perf.p_wait, 6),
+        "service_level": round(perf.service_level, 6),
+        "asa_s": None if perf.asa_s is None else round(perf.asa_s, 3),
+        "occupancy": round(perf.occupancy, 6),
+        "traffic_erlangs": round(perf.traffic_erlangs, 4),
+        "servers": perf.servers,
+        "mean_wait_s": None if perf.mean_wait_s is None else round(perf.mean_wait_s, 3),
+        "model": "erlang_a" if patience is not None else "erlang_c",
+        "meets_target": (perf.service_level >= sl - 1e-12
+                         and perf.occupancy <= max_occupancy + 1e-12
+                         and (max_abandon is None or perf.p_abandon is None
+                              or perf.p_abandon <= max_abandon + 1e-12)),
+    }
+    if patience is not None:
+        out["p_abandon"] = round(perf.p_abandon or 0.0, 6)
+    if wants_json(ctx, json_):
+        print_json(out)
+        return
+    width = max(len(k) for k in out)
+    for key, value in out.items():
+        typer.echo(f"{key:<{width}}  {'-' if value is None else value}")
+
+
+# -- shared: history, dates ----------------------------------------------------------------------
+def _parse_day(text: str | None, tz: str, now_ms: int) -> date:
+    if text is None:
+        today = datetime.fromtimestamp(now_ms / 1000, tz=ZoneInfo(tz)).date()
+        return today + timedelta(days=1)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--date: expected YYYY-MM-DD, got {text!r}") from None
+
+
+def _midnight_ms(day: date, tz: str) -> int:
+    return int(datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)).timestamp() * 1000)
+
+
+def _forecast(ctx: typer.Context, shop: str, day_text: str | None, weeks: int, holdout: int,
+              promotion: bool | None, uplift: float | None, promo_days: list[str] | None,
+              desk_only: bool) -> tuple[dict, dict, date]:
+    backend = state(ctx).backend
+    profile = backend.desk_profile(shop, 0, 2**62)
+    tz = profile["timezone"]
+    now_ms = backend.clock.now_ms()
+    day = _parse_day(day_text, tz, now_ms)
+    settings = ForecastSettings(weeks=weeks, holdout_days=holdout)
+    settings.check()
+    explicit = []
+    for text in promo_days or []:
+        try:
+            explicit.append(date.fromisoformat(text))
+        except ValueError:
+            raise UsageError(f"--promo-day: expected YYYY-MM-DD, got {text!r}") from None
+    today = datetime.fromtimestamp(now_ms / 1000, tz=ZoneInfo(tz)).date()
+    last = min(day, today) - timedelta(days=1)  # the last complete day before the target
+    first = last - timedelta(days=7 * weeks + holdout - 1)
+    data = backend.arrivals(shop, _midnight_ms(first, tz), _midnight_ms(last + timedelta(1), tz),
+                            settings.slot_min, desk_only=desk_only)
+    if data["first"] is None:
+        raise InvalidInput(f"shop {shop!r} has no conversations between {first} and {last} "
+                           "to forecast from")
+    # the history runs from the first to the last day with a recorded conversation
+    first_seen = datetime.fromtimestamp(data["first"] / 1000, tz=ZoneInfo(tz)).date()
+    last_seen = datetime.fromtimestamp(data["last"] / 1000, tz=ZoneInfo(tz)).date()
+    history = history_from_buckets(data["buckets"], tz, max(first, first_seen),
+                                   min(last, last_seen), settings.slot_min)
+    result = forecast_day(history, day, settings, promotion=promotion, uplift=uplift,
+                          promotion_days=explicit)
+    result = {"shop": shop, "timezone": tz, **result}
+    return result, profile, day
+
+
+def _bar(value: float, scale: float) -> str:
+    return "█" * int(round(value * scale)) if scale > 0 else ""
+
+
+# -- forecast ----------------------------------------------------------------------------------
+@app.command("forecast")
+def forecast_cmd(
+    ctx: typer.Context,
+    shop: ShopOpt,
+    day: DateOpt = None,
+    weeks: WeeksOpt = 8,
+    holdout: HoldoutOpt = 7,
+    promotion: PromoOpt = None,
+    uplift: UpliftOpt = None,
+    promo_day: PromoDayOpt = None,
+    desk_only: DeskOnlyOpt = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Forecast a day's chats per half-hour from the shop's history.
+
+    Same-weekday profile, weekly seasonality, promotion uplift; the error (MAPE, WAPE)
+    is measured on held-back days.
+    """
+    result, _profile, _day = _forecast(ctx, shop, day, weeks, holdout, promotion, uplift,
+                                       promo_day, desk_only)
+    if wants_json(ctx, json_):
+        print_json(result)
+        return
+    acc = result["accuracy"]
+    promo = f" · promotion x{result['uplift']}" if result["promotion"] else ""
+    typer.echo(f"{result['shop']} · {result['date']} ({result['weekday']}){promo} · "
+               f"{result['total']} chats forecast")
+    peak = max((s["arrivals"] for s in result["slots"]), default=0.0)
+    scale = 40 / peak if peak else 0.0
+    for s in result["slots"]:
+        if s["arrivals"] >= 0.05:
+            typer.echo(f"{s['start']}  {s['arrivals']:8.1f}  {_bar(s['arrivals'], scale)}")
+    hist = result["history"]
+    typer.echo(f"history {hist['from']} .. {hist['to']} ({hist['days']} days, "
+               f"{len(hist['promotion_days'])} promotion days set aside)")
+    if acc["holdout_days"]:
+        typer.echo(f"error on {acc['holdout_days']} held-back days: MAPE {acc['mape']}% "
+                   f"(half-hours), WAPE {acc['wape']}%, daily MAPE {acc['daily_mape']}%")
+    else:
+        info("too little history to hold days back and measure the error")
+
+
+# -- plan --------------------------------------------------------------------------------------
+def _shift_hours(text: str) -> tuple[float, ...]:
+    try:
+        hours = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise UsageError(f"--shift-hours: expected hours like 8,6,4, got {text!r}") from None
+    if not hours:
+        raise UsageError("--shift-hours: give at least one length")
+    return hours
+
+
+@app.command("plan")
+def plan_cmd(
+    ctx: typer.Context,
+    shop: ShopOpt,
+    day: DateOpt = None,
+    target: Annotated[str, typer.Option(
+        "--target", help="Service target: percent answered / within seconds, e.g. 80/30.")]
+    = "80/30",
+    aht: Annotated[float | None, typer.Option(
+        "--aht", help="Chat handling time, seconds (default: the shop's history, else 300).")]
+    = None,
+    concurrency: Annotated[int | None, typer.Option(
+        "--concurrency", help="Chats per agent at once (default: the agents' max_chats).")]
+    = None,
+    patience: Annotated[float | None, typer.Option(
+        "--patience", help="Mean patience, seconds: size with Erlang A.")] = None,
+    shrinkage: Annotated[float, typer.Option(
+        "--shrinkage", help="Share of paid time off the desk besides breaks (0-1).")] = 0.0,
+    max_occupancy: Annotated[float, typer.Option(
+        "--max-occupancy", help="Occupancy cap (0-1).")] = 1.0,
+    shift_hours: Annotated[str, typer.Option(
+        "--shift-hours", help="Allowed shift lengths in hours.")] = "8,6,4",
+    break_min: Annotated[int, typer.Option(
+        "--break-min", help="Break length in minutes (whole half-hours).")] = 30,
+    break_after_h: Annotated[float, typer.Option(
+        "--break-after-h", help="Shifts longer than this many hours get a break.")] = 5.0,
+    all_day: Annotated[bool, typer.Option(
+        "--all-day", help="Staff every half-hour, not only when humans serve.")] = False,
+    weeks: WeeksOpt = 8,
+    holdout: HoldoutOpt = 7,
+    promotion: PromoOpt = None,
+    uplift: UpliftOpt = None,
+    promo_day: PromoDayOpt = None,
+    desk_only: DeskOnlyOpt = False,
+    csv_: Annotated[bool, typer.Option("--csv", help="The half-hours as CSV.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Plan a day: agents per half-hour and a roster of shifts covering them.
+
+    Per half-hour the forecast, agents (Erlang) and positions (after shrinkage); shifts
+    with breaks covering every half-hour with few agent-hours.
+    """
+    if csv_ and wants_json(ctx, json_):
+        raise UsageError("choose one of --json and --csv")
+    sl, target_s = parse_target(target)
+    fc, profile, the_day = _forecast(ctx, shop, day, weeks, holdout, promotion, uplift,
+                                     promo_day, desk_only)
+    aht_s = aht if aht is not None else (profile["handle_s"] or DEFAULT_AHT_S)
+    conc = concurrency if concurrency is not None else (profile["concurrency"] or 1)
+    rules = ShiftSettings(shift_hours=_shift_hours(shift_hours), break_after_h=break_after_h,
+                          break_min=break_min)
+    tz = profile["timezone"]
+    start = _midnight_ms(the_day, tz)
+    slot_ms = rules.slot_min * 60_000
+    n = len(fc["slots"])
+    if all_day:
+        open_slots = [True] * n
+    else:
+        shop_info = {"service_mode": profile["service_mode"],
+                     "off_hours_mode": profile["off_hours_mode"],
+                     "business_hours": profile["business_hours"], "timezone": tz}
+        open_slots = [service.effective_mode(shop_info, start + i * slot_ms) != "bot_only"
+                      for i in range(n)]
+    arrivals = [s["arrivals"] for s in fc["slots"]]
+    plan = make_plan(arrivals, open_slots, StaffingTarget(
+        service_level=sl, target_s=target_s, aht_s=aht_s, patience_s=patience,
+        concurrency=conc, max_occupancy=max_occupancy, shrinkage=shrinkage), rules)
+    out = {
+        "shop": shop,
+        "date": fc["date"],
+        "promotion": fc["promotion"],
+        "inputs": {"service_level": sl, "target_s": target_s, "aht_s": aht_s,
+                   "concurrency": conc, "patience_s": patience, "shrinkage": shrinkage,
+                   "max_occupancy": max_occupancy, "shift_hours": list(rules.shift_hours),
+                   "break_min": rules.break_min, "break_after_h": rules.break_after_h,
+                   "aht_from": "option" if aht is not None else
+                   ("history" if profile["handle_s"] else "default"),
+                   "concurrency_from": "option" if concurrency is not None else
+                   ("agents" if profile["concurrency"] else "default")},
+        **plan,
+        "forecast_accuracy": fc["accuracy"],
+    }
+    if wants_json(ctx, json_):
+        print_json(out)
+        return
+    if csv_:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        cols = ["start", "open", "forecast", "agents", "positions", "scheduled",
+                "service_level", "occupancy", "p_abandon"]
+        writer.writerow(cols)
+        for row in plan["slots"]:
+            writer.writerow(["" if row[c] is None else row[c] for c in cols])
+        return
+    _print_plan(out)
+
+
+def _print_plan(out: dict) -> None:
+    t = out["totals"]
+    i = out["inputs"]
+    promo = " · promotion day" if out["promotion"] else ""
+    typer.echo(f"{out['shop']} · {out['date']}{promo} · target {round(i['service_level'] * 100)}"
+               f"% in {i['target_s']:g}s · AHT {i['aht_s']:g}s ({i['aht_from']}) · "
+               f"{i['concurrency']} chats/agent ({i['concurrency_from']})")
+    busy = [i for i, r in enumerate(out["slots"]) if r["positions"] or r["scheduled"]]
+    rows = out["slots"][busy[0]:busy[-1] + 1] if busy else []
+    peak = max((max(r["positions"], r["scheduled"]) for r in rows), default=0)
+    scale = 40 / peak if peak else 0.0
+    typer.echo(f"{'time':5}  {'chats':>7}  {'agents':>6}  {'pos':>4}  {'sched':>5}  "
+               "█ needed ░ extra")
+    for r in rows:
+        need = int(round(r["positions"] * scale))
+        extra = max(0, int(round(r["scheduled"] * scale)) - need)
+        typer.echo(f"{r['start']:5}  {r['forecast']:7.1f}  {r['agents']:6d}  "
+                   f"{r['positions']:4d}  {r['scheduled']:5d}  {'█' * need}{'░' * extra}")
+    if is_terminal():
+        typer.echo("")
+    print_table(out["shifts"], [
+        ("start", lambda s: s["start"]), ("end", lambda s: s["end"]),
+        ("hours", lambda s: f"{s['hours']:g}"), ("break", lambda s: s["break"] or ""),
+        ("agents", lambda s: s["agents"]),
+    ], title="shifts")
+    typer.echo(f"{t['agents_rostered']} agents, {t['agent_hours']:g} agent-hours "
+               f"(lower bound {t['lower_bound_hours']:g}, efficiency "
+               f"{'-' if t['efficiency'] is None else round(t['efficiency'] * 100, 1)}%), "
+               f"peak {t['peak_positions']} positions, {t['forecast']:g} chats")

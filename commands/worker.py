@@ -1,0 +1,53 @@
+"""`cstool worker`: idle closing, queue re-assignment, SLA reminders and escalation."""
+
+import json
+import signal
+from typing import Annotated
+
+import typer
+
+from .context import state
+from .output import info
+
+
+def worker_cmd(
+    ctx: typer.Context,
+    interval: Annotated[float, typer.Option(min=0.2, max=3600,
+                                            help="Seconds between passes.")] = 5.0,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then exit (for cron).")]
+    = False,
+    json_: Annotated[bool, typer.Option("--json", help="One JSON line per pass.")] = False,
+) -> None:
+    """Run the housekeeping jobs every few seconds until stopped (Ctrl+C or SIGTERM ends
+    it after the pass in progress)."""
+    from cstool.worker import Worker
+
+    worker = Worker(state(ctx).backend, interval_s=interval)
+    stop = {"now": False}
+
+    def request_stop(signum, frame) -> None:  # noqa: ARG001
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    def report(result: dict) -> None:
+        if json_:
+            typer.echo(json.dumps(result, ensure_ascii=False, default=str))
+            return
+        parts = []
+        for name, value in result.items():
+            n = len(value) if isinstance(value, list) else None
+            if n:
+                parts.append(f"{name} {n}")
+            elif isinstance(value, dict) and "error" in value:
+                parts.append(f"{name} failed: {value['error']}")
+        if parts:
+            info("worker: " + ", ".join(parts))
+
+    if once:
+        report(worker.run_once())
+        return
+    info(f"worker running every {interval:g}s (Ctrl+C stops after the current pass)")
+    worker.run(lambda: not stop["now"], report)
+    info(f"worker stopped after {worker.passes} passes")

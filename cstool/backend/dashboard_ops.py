@@ -1,0 +1,78 @@
+"""What the supervisor dashboard reads, in one call: the queue now, agents by status,
+active chats, today's figures and hourly volume against the same weekday last week, the
+agent table, and keyword counts for surge alerts. The figures come from the one metrics
+module (``metrics_report``), like the CLI and the API."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from ..alerts import keyword_counts
+from ..errors import NotFound
+
+RECENT_MS = 15 * 60_000
+BEFORE_MS = 60 * 60_000
+
+
+class DashboardOps:
+    """Dashboard reads of the Local backend (mixed into LocalBackend)."""
+
+    def dashboard(self, shop: str) -> dict:
+        """A snapshot of one shop's desk for the supervisor dashboard."""
+        now = self._now()
+        with self.database.read() as conn:
+            row = conn.execute("SELECT id, name, timezone, settings FROM shops WHERE key = ?",
+                               (shop,)).fetchone()
+            if row is None:
+                raise NotFound(f"no shop {shop!r}")
+            shop_id, name, tz = row[0], row[1], row[2]
+            queued = conn.execute(
+                "SELECT COUNT(*), MIN(COALESCE(queued_at, created_at)) FROM conversations "
+                "WHERE shop_id = ? AND state = 'queued'", (shop_id,)).fetchone()
+            active = conn.execute(
+                "SELECT COUNT(*) FROM conversations WHERE shop_id = ? AND state = 'active'",
+                (shop_id,)).fetchone()[0]
+            with_bot = conn.execute(
+                "SELECT COUNT(*) FROM conversations WHERE shop_id = ? AND state = 'bot'",
+                (shop_id,)).fetchone()[0]
+            statuses = dict(conn.execute(
+                "SELECT a.status, COUNT(*) FROM agents a JOIN agent_shops s ON s.agent_id = a.id "
+                "WHERE s.shop_id = ? AND a.role = 'agent' GROUP BY a.status", (shop_id,)))
+            texts = conn.execute(
+                "SELECT m.body, m.created_at FROM messages m JOIN conversations c "
+                "ON c.id = m.conversation_id WHERE c.shop_id = ? AND m.sender = 'customer' "
+                "AND m.created_at >= ?", (shop_id, now - RECENT_MS - BEFORE_MS)).fetchall()
+        zone = ZoneInfo(tz)
+        local = datetime.fromtimestamp(now / 1000, tz=UTC).astimezone(zone)
+        midnight = datetime.combine(local.date(), time(0), tzinfo=zone)
+        day_start = int(midnight.timestamp() * 1000)
+        week_ago = int((midnight - timedelta(days=7)).timestamp() * 1000)
+        today = self.metrics_report(shop, since=day_start, until=now + 1, by="hour")
+        last_week = self.metrics_report(shop, since=week_ago, until=week_ago + 86_400_000,
+                                        by="hour")
+        agents = self.metrics_report(shop, since=day_start, until=now + 1, by="agent")
+        recent = [t for t, at in texts if at >= now - RECENT_MS]
+        before = [t for t, at in texts if at < now - RECENT_MS]
+        return {
+            "shop": shop, "name": name, "at_ms": now, "local_hour": local.hour,
+            "queue": {"waiting": queued[0],
+                      "longest_wait_s": None if queued[1] is None else (now - queued[1]) // 1000},
+            "active": active, "with_bot": with_bot,
+            "agents": {s: statuses.get(s, 0) for s in ("online", "busy", "away", "offline")},
+            "today": today["total"],
+            "hourly": _by_hour(today["rows"]),
+            "hourly_last_week": _by_hour(last_week["rows"]),
+            "agent_rows": agents["rows"],
+            "keywords": {"recent": keyword_counts(recent), "before": keyword_counts(before),
+                         "window_ratio": BEFORE_MS / RECENT_MS},
+        }
+
+
+def _by_hour(rows: list[dict]) -> list[int]:
+    """Conversations per local hour 0..23 from a report grouped by hour."""
+    out = [0] * 24
+    for r in rows:
+        hour = int(str(r["hour"])[11:13])
+        out[hour] += r.get("conversations", 0) or 0
+    return out

@@ -1,0 +1,19 @@
+"""Service metrics (DESIGN §9): one home for their definitions.
+
+* ``definitions.py`` (pure): one conversation's timeline folded into its facts — the
+  need for a human, first reply, customer turns, legs, queue spells.
+* ``figures.py`` (pure): facts, orders and status changes into the report's figures,
+  grouped by shop, group, channel, hour, day or agent, with each shop's thresholds.
+* ``store.py``: the facts kept in the SQLite file and caught up from the event log;
+  the readers a report needs.
+
+The CLI (``cstool metrics``), the dashboard and the API all go through the Backend's
+``metrics_report`` / ``agent_metrics`` (``cstool/backend/metrics_ops.py``), which use
+these modules.
+"""
+
+from .definitions import Conversation, Facts, Leg, Timeline, Turn, fold
+from .figures import DIMENSIONS, FIELDS, Targets, build
+
+__all__ = ["DIMENSIONS", "FIELDS", "Conversation", "Facts", "Leg", "Targets", "Timeline",
+           "Turn", "build", "fold"]

@@ -1,0 +1,830 @@
+"""A believable big day: conversation timelines for a promotion day (双11), deterministic.
+
+Over the shops, agents, customers and products already in the file (``cstool fixtures
+generate`` makes them), ``simulate`` plays a promotion day and, optionally, the same
+weekday a week before as an ordinary day to compare against:
+
+* **arrivals**: an ordinary day's curve (quiet at night, busy late morning and evening)
+  and, on the promotion day, a midnight spike (most of it in the first quarter hour) whose
+  peak hour runs ``peak`` times (default 11, within 8-14) an ordinary day's mean hour,
+  a second wave in the evening;
+* **what customers ask**: order status (发货、物流、催单) dominates the spike, pre-sale
+  questions, coupons and 满减, after-sale the rest, in Chinese, about the shop's products;
+* **the bot** (bot-first shops, by the mode in force at the time) answers first and
+  resolves part of it (order status most often); the rest ask for a human (转人工);
+* **agents** work shifts (everyone at midnight on the promotion day, a night crew, breaks)
+  recorded as ``agent.status`` events; chats go to the agents of the matching group
+  (logistics, after-sale, pre-sale) up to each agent's ``max_chats``, first come first
+  served; customers who wait past their patience leave, and the chat closes idle;
+* **replies** come after realistic delays (slower at the peak), over several customer
+  turns (sometimes two messages in a row), with the odd transfer; agents close, and some
+  customers rate (mostly 5);
+* **orders** follow some pre-sale chats (minutes to, rarely, more than a day later),
+  most of them paid.
+
+The timeline is written as the desk writes it — conversation rows, messages (system
+notices with the same payloads: ``assigned``, ``queue_position``, ``transfer``, the
+close survey) and events in the same order — straight into the file in bulk
+(``write``), as of any moment: everything up to ``hi``, so a day can also be streamed
+in as the clock moves (``stream``), conversation rows updated as they change.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import random
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from . import service
+from .errors import Conflict, InvalidInput, NotFound
+
+HOUR = 3_600_000
+MINUTE = 60_000
+DAY = 24 * HOUR
+
+# conversations per hour, relative: an ordinary day, and the promotion day's multiple of an
+# ordinary day's mean hour (hour 0 is replaced by ``peak``)
+ORDINARY = (1.1, 0.6, 0.35, 0.2, 0.15, 0.15, 0.3, 0.6, 1.0, 1.4, 1.6, 1.6,
+            1.3, 1.35, 1.45, 1.45, 1.4, 1.35, 1.3, 1.4, 1.6, 1.75, 1.55, 1.1)
+PROMOTION = (None, 4.4, 1.8, 0.9, 0.6, 0.5, 0.7, 1.1, 1.8, 2.5, 2.9, 3.0,
+             2.6, 2.8, 3.0, 2.9, 2.8, 2.8, 2.9, 3.3, 4.6, 4.2, 3.8, 3.2)
+INTENTS = ("order_status", "presale", "promotion", "aftersale")
+MIX_SPIKE = (0.58, 0.22, 0.12, 0.08)      # hours 0-2 of the promotion day
+MIX_PROMOTION = (0.30, 0.38, 0.14, 0.18)  # the rest of the promotion day
+MIX_ORDINARY = (0.24, 0.46, 0.08, 0.22)
+BOT_RESOLVES = {"order_status": 0.6, "promotion": 0.55, "presale": 0.3, "aftersale": 0.15}
+INTENT_GROUP = {"order_status": "logistics", "presale": "presale", "promotion": "presale",
+                "aftersale": "aftersale"}
+CHANNELS = ("app", "app", "app", "app", "mini_program", "mini_program", "h5", "pc")
+SOURCES = ("search", "home", "live", "ad", "cart", "order_list")
+
+ASKS = {
+    "order_status": ["我的快递到哪了？", "刚拍的{t}什么时候发货呀",
+                     "订单显示已发货，物流一直没更新",
+                     "双十一的单子几天能到？", "物流三天没动了，帮我催一下", "能帮我催一下发货吗",
+                     "怎么还没发货啊", "{t}今天能发出吗", "我的订单怎么一直显示待发货"],
+    "presale": ["{t}还有货吗？", "{t}有M码吗？我平时穿M", "{t}是正品吗", "{t}适合送人吗",
+                "现在拍{t}有赠品吗", "{t}和上一款有什么区别", "{t}能便宜点吗"],
+    "promotion": ["满减怎么算？", "优惠券在哪里领", "定金什么时候付尾款",
+                  "跨店满减能和店铺券叠加吗",
+                  "双十一价格还会降吗", "{t}能用满300减50吗"],
+    "aftersale": ["{t}尺码不合适，能换大一码吗", "收到的{t}有破损，怎么办", "退款什么时候到账？",
+                  "我要退货", "{t}质量有问题", "少发了一件"],
+}
+FOLLOW_UPS = {
+    "order_status": ["那大概几天能到", "好的，麻烦快点", "能发顺丰吗", "单号是多少", "好的谢谢"],
+    "presale": ["还有别的颜色吗", "那我下单了", "今天拍明天能发吗", "有运费险吗", "好的谢谢"],
+    "promotion": ["那我现在拍可以吗", "券领不了", "好的我试试", "定金能退吗", "明白了谢谢"],
+    "aftersale": ["要我寄回去吗", "运费谁出", "多久能处理好", "照片已经发了", "好的"],
+}
+REPLIES = {
+    "order_status": ["亲，已经帮您查到了，包裹在运输中，预计明天送达哦",
+                     "亲，双十一订单量大，会在48小时内按付款顺序发出",
+                     "已经帮您催促仓库优先发货了，请耐心等待",
+                     "物流单号已经发您了，可以在订单里查看"],
+    "presale": ["有的亲，现货当天发", "亲，是官方正品，支持验货", "M码有货的，按平时尺码拍就可以",
+                "现在下单还送运费险哦", "亲，这款是今年的新款，面料更好"],
+    "promotion": ["亲，满300减50可以和店铺券叠加哦", "优惠券在商品页面领取，下单自动抵扣",
+                  "尾款11月11日0点开始付", "双十一当天是全年最低价哦"],
+    "aftersale": ["非常抱歉给您带来不便，已经为您登记换货", "亲，麻烦拍一下破损的照片",
+                  "退款已经处理，1-3个工作日到账", "您申请退货后我们会安排上门取件"],
+}
+BOT_ANSWERS = {
+    "order_status": "亲，您可以在【我的订单】查看物流详情；双十一订单48小时内发货哦～",
+    "presale": "亲，商品详情页有尺码表和库存，有其他问题可以继续问我～",
+    "promotion": "亲，跨店每满300减50，店铺券可叠加，尾款11日0点开付～",
+    "aftersale": "亲，可以在订单里申请退换货，运费险会自动理赔哦～",
+}
+HANDOFF_ASKS = ("转人工", "人工客服", "我要找人工", "转人工！！")
+STILL_THERE = ("还有人吗？", "人呢", "在吗在吗")
+CLOSINGS = ("好的谢谢", "好的", "嗯嗯", "谢谢亲")
+RATINGS = ((5, 72), (4, 14), (3, 6), (2, 3), (1, 5))
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """What to generate: the promotion day (a local date), its conversation count, the
+    peak hour as a multiple of an ordinary day's mean hour, and whether the same weekday
+    a week before is generated too (an ordinary day, for comparisons)."""
+
+    day: str = "2026-11-11"
+    conversations: int = 5000
+    peak: float = 11.0
+    baseline: bool = True
+    seed: int = 1
+    timezone: str = "Asia/Shanghai"
+    shops: tuple[str, ...] = ()
+
+    def check(self) -> None:
+        """Refuse impossible plans (InvalidInput)."""
+        try:
+            datetime.strptime(self.day, "%Y-%m-%d")
+        except ValueError:
+            raise InvalidInput(f"day must be a date like 2026-11-11, got {self.day!r}") from None
+        if self.conversations < 1:
+            raise InvalidInput("conversations must be at least 1")
+        if not 2 <= self.peak <= 40:
+            raise InvalidInput(f"peak must be from 2 to 40 times the baseline, got {self.peak}")
+
+    def start_ms(self, days_before: int = 0) -> int:
+        """Local midnight of the day (``days_before`` earlier) in epoch ms."""
+        d = datetime.strptime(self.day, "%Y-%m-%d") - timedelta(days=days_before)
+        return int(d.replace(tzinfo=ZoneInfo(self.timezone)).timestamp() * 1000)
+
+
+def hourly_volumes(plan: DayPlan) -> tuple[list[int], list[int]]:
+    """Conversations per hour on the promotion day and on the ordinary day before it."""
+    factors = [plan.peak if f is None else f for f in PROMOTION]
+    base_mean = plan.conversations / sum(factors)
+    promo = _apportion([f * base_mean for f in factors], plan.conversations)
+    mean = sum(ORDINARY) / 24
+    ordinary = _apportion([base_mean * o / mean for o in ORDINARY],
+                          round(base_mean * 24)) if plan.baseline else [0] * 24
+    return promo, ordinary
+
+
+def _apportion(weights: list[float], total: int) -> list[int]:
+    floors = [int(w) for w in weights]
+    rest = total - sum(floors)
+    order = sorted(range(len(weights)), key=lambda i: floors[i] - weights[i])
+    for i in order[:max(0, rest)]:
+        floors[i] += 1
+    return floors
+
+
+# -- what is in the file --------------------------------------------------------------------
+@dataclass
+class _Agent:
+    id: int
+    handle: str
+    name: str
+    max_chats: int
+    pool: str
+    index: int
+    night: bool = False
+    intervals: list[tuple[int, int]] = field(default_factory=list)
+
+    def next_online(self, t: int) -> int | None:
+        for s, e in self.intervals:
+            if t < e:
+                return max(s, t)
+        return None
+
+
+@dataclass
+class _Shop:
+    id: int
+    key: str
+    mode: dict
+    idle_ms: int
+    groups: dict[str, str]
+    agents: list[_Agent]
+    customers: list[tuple[int, str]]
+    products: list[tuple[int, str, str, int]]
+
+
+def _world(conn: sqlite3.Connection, keys: tuple[str, ...]) -> list[_Shop]:
+    shops = []
+    rows = conn.execute("SELECT id, key, service_mode, off_hours_mode, business_hours, "
+                        "timezone, settings FROM shops ORDER BY id").fetchall()
+    known = {r[1] for r in rows}
+    for k in keys:
+        if k not in known:
+            raise NotFound(f"no shop {k!r}")
+    for sid, key, mode, off, hours, tz, settings in rows:
+        if keys and key not in keys:
+            continue
+        groups: dict[str, str] = {}
+        for gkey, kind in conn.execute('SELECT key, kind FROM "groups" WHERE shop_id = ? '
+                                       "ORDER BY key", (sid,)):
+            groups.setdefault(kind, gkey)
+        agents = []
+        for i, (aid, handle, name, cap) in enumerate(conn.execute(
+                "SELECT a.id, a.handle, a.name, a.max_chats FROM agents a JOIN agent_shops s "
+                "ON s.agent_id = a.id WHERE s.shop_id = ? AND a.role = 'agent' ORDER BY a.handle",
+                (sid,)).fetchall()):
+            kinds = [r[0] for r in conn.execute(
+                'SELECT g.kind FROM group_members m JOIN "groups" g ON g.id = m.group_id '
+                "WHERE m.agent_id = ? AND g.shop_id = ? ORDER BY g.key", (aid, sid))]
+            kind = kinds[0] if kinds else "presale"
+            pool = kind if kind in ("logistics", "aftersale", "presale") else "presale"
+            agents.append(_Agent(aid, handle, name, cap, pool, i,
+                                 night=all(a.pool != pool for a in agents)))
+        customers = conn.execute(
+            "SELECT c.id, c.key FROM customer_profiles p JOIN customers c ON c.id = "
+            "p.customer_id WHERE p.shop_id = ? ORDER BY c.id", (sid,)).fetchall()
+        products = conn.execute("SELECT id, key, title, price FROM products WHERE shop_id = ? "
+                                "AND status = 'on_sale' ORDER BY id", (sid,)).fetchall()
+        settings_d = json.loads(settings) if settings else {}
+        shops.append(_Shop(
+            sid, key, {"service_mode": mode, "off_hours_mode": off,
+                       "business_hours": json.loads(hours) if hours else None, "timezone": tz},
+            int(settings_d.get("idle_close_min", 30)) * MINUTE, groups, agents,
+            customers, products))
+    usable = [s for s in shops if s.customers]
+    if not usable:
+        raise Conflict("no shop with customers to generate conversations for; "
+                       "run `cstool fixtures generate` first")
+    return usable
+
+
+# -- the simulated day --------------------------------------------------------------------
+@dataclass
+class SimConversation:
+    """One conversation: its fixed fields and its timeline of steps.
+
+    A step is ``(at, sender, agent_id, kind, body, payload, event, event_payload,
+    changes)``: a message when ``sender`` is set (with its ``message.created`` event), an
+    event of type ``event`` (before the message), and ``changes`` to the conversation row.
+    """
+
+    shop_id: int
+    customer_id: int
+    customer_key: str
+    channel: str
+    intent: str
+    created_at: int
+    entry_page: str | None
+    source: str
+    product_key: str | None
+    steps: list[tuple] = field(default_factory=list)
+    db_id: int | None = None
+
+    @property
+    def last_at(self) -> int:
+        """The time of its last step."""
+        return self.steps[-1][0]
+
+
+@dataclass
+class SimOrder:
+    """An order that followed a chat."""
+
+    key: str
+    shop_id: int
+    customer_id: int
+    product_id: int
+    price: int
+    quantity: int
+    created_at: int
+    paid_at: int | None
+    db_id: int | None = None
+
+
+@dataclass
+class Day:
+    """A simulated day (or two): conversations by creation time, orders, status changes."""
+
+    conversations: list[SimConversation]
+    orders: list[SimOrder]
+    statuses: list[tuple[int, int, str, str, str]]  # (at, agent_id, handle, from, to)
+    start: int
+    end: int
+    dropped: int = 0
+
+    def volumes(self, start: int) -> list[int]:
+        """Conversations per hour of the day starting at ``start``."""
+        out = [0] * 24
+        for c in self.conversations:
+            h = (c.created_at - start) // HOUR
+            if 0 <= h < 24:
+                out[h] += 1
+        return out
+
+
+def _lognormal(rnd: random.Random, median_ms: float, sigma: float) -> int:
+    return int(median_ms * math.exp(rnd.gauss(0, sigma)))
+
+
+def _shifts(agent: _Agent, start: int, promotion: bool) -> list[tuple[int, int]]:
+    i = agent.index
+    if promotion:
+        spans = [(0, 3 * HOUR)]
+        if agent.night:  # the first agent of each group keeps the night
+            spans.append((3 * HOUR, 9 * HOUR))
+        if i % 2 == 0:
+            spans += [(8 * HOUR + 30 * MINUTE, 12 * HOUR),
+                      (12 * HOUR + 40 * MINUTE, 24 * HOUR)]
+        else:
+            spans += [(8 * HOUR + 30 * MINUTE, 18 * HOUR),
+                      (18 * HOUR + 40 * MINUTE, 24 * HOUR)]
+    else:
+        spans = [(0, 2 * HOUR)] if agent.night else []
+        if i % 2:
+            spans += [(9 * HOUR, 12 * HOUR), (13 * HOUR, 23 * HOUR)]
+        else:
+            spans += [(9 * HOUR, 23 * HOUR)]
+    merged: list[list[int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e])
+    return [(start + s, start + e) for s, e in merged]
+
+
+def simulate(conn: sqlite3.Connection, plan: DayPlan) -> Day:
+    """Simulate the plan over the shops in the file (read-only)."""
+    plan.check()
+    shops = _world(conn, plan.shops)
+    rnd = random.Random(f"{plan.seed}-day-{plan.day}")
+    promo, ordinary = hourly_volumes(plan)
+    days = [(plan.start_ms(7), ordinary, False)] if plan.baseline else []
+    days.append((plan.start_ms(), promo, True))
+    conversations: list[SimConversation] = []
+    orders: list[SimOrder] = []
+    statuses: list[tuple[int, int, str, str, str]] = []
+    key_prefix = f"d{plan.seed}-{plan.day.replace('-', '')}"
+    dropped = 0
+    for start, volumes, is_promo in days:
+        peak = max(volumes) or 1
+        arrivals = _arrivals(rnd, start, volumes, is_promo, len(shops))
+        for index, shop in enumerate(shops):
+            for a in shop.agents:
+                a.intervals = _shifts(a, start, is_promo)
+            statuses.extend(_status_changes(shop.agents))
+            mine = [(t, mix) for t, s, mix in arrivals if s == index]
+            convs, drop = _simulate_shop(rnd, shop, mine, start, volumes, peak, is_promo)
+            dropped += drop
+            conversations.extend(convs)
+            orders.extend(_orders(rnd, shop, convs, is_promo, key_prefix, len(orders)))
+    conversations.sort(key=lambda c: (c.created_at, c.shop_id, c.customer_id))
+    orders.sort(key=lambda o: (o.created_at, o.key))
+    statuses.sort()
+    end = max([c.last_at for c in conversations] + [o.paid_at or o.created_at for o in orders]
+              + [s[0] for s in statuses] + [plan.start_ms() + DAY])
+    return Day(conversations, orders, statuses, days[0][0], end, dropped)
+
+
+def _arrivals(rnd: random.Random, start: int, volumes: list[int], promo: bool,
+              n_shops: int) -> list[tuple[int, int, tuple]]:
+    out = []
+    for h, n in enumerate(volumes):
+        mix = MIX_SPIKE if promo and h < 3 else MIX_PROMOTION if promo else MIX_ORDINARY
+        for _ in range(n):
+            if promo and h == 0:  # the midnight rush: most of it in the first minutes
+                offset = min(HOUR - 1, int(rnd.expovariate(1 / (11 * MINUTE))))
+            else:
+                offset = rnd.randrange(HOUR)
+            out.append((start + h * HOUR + offset, rnd.randrange(n_shops), mix))
+    out.sort()
+    return out
+
+
+def _status_changes(agents: list[_Agent]) -> list[tuple[int, int, str, str, str]]:
+    out = []
+    for a in agents:
+        status = "offline"
+        for k, (s, e) in enumerate(a.intervals):
+            out.append((s, a.id, a.handle, status, "online"))
+            nxt = a.intervals[k + 1][0] if k + 1 < len(a.intervals) else None
+            status = "away" if nxt is not None and nxt - e <= 2 * HOUR else "offline"
+            out.append((e, a.id, a.handle, "online", status))
+    return out
+
+
+class _Pool:
+    """Agent slots of one group, first come first served, within each agent's shifts."""
+
+    def __init__(self, agents: list[_Agent]):
+        self.agents = {a.id: a for a in agents}
+        self.heap = [(0, a.id, k) for a in agents for k in range(a.max_chats)]
+        heapq.heapify(self.heap)
+
+    def take(self, t: int, latest: int | None = None) -> tuple[int, _Agent, int] | None:
+        """The first slot free at or after ``t`` (not after ``latest``): (when, agent, slot)."""
+        while self.heap:
+            free, aid, k = self.heap[0]
+            agent = self.agents[aid]
+            when = agent.next_online(max(free, t))
+            if when is None:
+                heapq.heappop(self.heap)
+                continue
+            if when != max(free, t):
+                heapq.heapreplace(self.heap, (when, aid, k))
+                continue
+            if latest is not None and when > latest:
+                return None
+            heapq.heappop(self.heap)
+            return when, agent, k
+        return None
+
+    def release(self, when: int, agent: _Agent, k: int) -> None:
+        """The slot is free again from ``when``."""
+        heapq.heappush(self.heap, (when, agent.id, k))
+
+
+def _simulate_shop(rnd: random.Random, shop: _Shop, arrivals: list[tuple[int, tuple]],
+                   start: int, volumes: list[int], peak: int, promo: bool
+                   ) -> tuple[list[SimConversation], int]:
+    pools: dict[str, _Pool] = {}
+    for kind in ("logistics", "aftersale", "presale"):
+        members = [a for a in shop.agents if a.pool == kind]
+        if members:
+            pools[kind] = _Pool(members)
+    titles = [p[2][:14] for p in shop.products] or ["宝贝"]
+    pending = []  # (handoff_at, seq, conversation, patience)
+    out: list[SimConversation] = []
+    for seq, (t, mix) in enumerate(arrivals):
+        intent = rnd.choices(INTENTS, mix)[0]
+        product = shop.products[rnd.randrange(len(shop.products))] if shop.products else None
+        conv = SimConversation(
+            shop.id, 0, "", rnd.choice(CHANNELS), intent, t,
+            f"/item/{product[1]}" if product and intent == "presale" else None,
+            rnd.choice(SOURCES), product[1] if product and intent == "presale" else None)
+        text = rnd.choice(ASKS[intent]).format(t=rnd.choice(titles))
+        _customer(conv, t, text)
+        mode = service.effective_mode(shop.mode, t)
+        handoff = t
+        if mode in ("bot_first", "bot_only"):
+            now = t + 1000
+            _bot(conv, now, intent)
+            resolves = mode == "bot_only" or rnd.random() < BOT_RESOLVES[intent]
+            if resolves:
+                if rnd.random() < 0.5:
+                    now += rnd.randint(15_000, 60_000)
+                    _customer(conv, now, rnd.choice(FOLLOW_UPS[intent]))
+                    _bot(conv, now + 1000, intent)
+                    now += 1000
+                _close(conv, now + shop.idle_ms, "idle")
+                out.append(conv)
+                continue
+            handoff = now + rnd.randint(15_000, 90_000)
+            _customer(conv, handoff, rnd.choice(HANDOFF_ASKS))
+        patience = _lognormal(rnd, 5 * MINUTE, 0.9)
+        pending.append((handoff, seq, conv, patience))
+        out.append(conv)
+    pending.sort(key=lambda x: (x[0], x[1]))
+    queue: list[int] = []  # times waiting chats leave the queue
+    for handoff, _, conv, patience in pending:
+        pool = pools.get(INTENT_GROUP[conv.intent]) or next(iter(pools.values()), None)
+        group = shop.groups.get(INTENT_GROUP[conv.intent])
+        pool_json = json.dumps({"group": group} if group else {"shop": True})
+        # the customer waits ``patience``, may ask once more, then leaves; the chat stays
+        # in the queue until it closes idle, so an agent may still pick it up, too late
+        still_there = None
+        if patience > 90_000:
+            still_there = handoff + rnd.randint(60_000, min(patience, 600_000))
+        idle_close = (still_there or handoff) + shop.idle_ms
+        got = pool.take(handoff, idle_close - 1) if pool else None
+        while queue and queue[0] <= handoff:
+            heapq.heappop(queue)
+        if got is None or got[0] > handoff:
+            heapq.heappush(queue, got[0] if got else idle_close)
+            position = len(queue)
+            wait_s = max(60, position * 90)
+            conv.steps.append((handoff, "system", None, "text",
+                               f"当前排队第 {position} 位，预计等待约 {round(wait_s / 60)} 分钟。",
+                               json.dumps({"queue_position": position, "estimated_wait_s": wait_s}),
+                               "conversation.queued", json.dumps({"pool": json.loads(pool_json)}),
+                               {"state": "queued", "queued_at": handoff, "handoff_at": handoff,
+                                "pool": pool_json}))
+        if still_there is not None and (got is None or still_there < got[0]):
+            _customer(conv, still_there, rnd.choice(STILL_THERE))
+        if got is None:  # nobody came before it closed idle
+            _close(conv, idle_close, "idle")
+            continue
+        if got[0] > handoff + patience:  # picked up after the customer left
+            when, agent, slot = got
+            _assign(conv, when, agent, "from_queue", {"handoff_at": handoff, "pool": pool_json})
+            now = when + _lognormal(rnd, 12_000, 0.6)
+            _reply(conv, now, agent, "亲，让您久等了，请问还在吗？", first=True)
+            now += rnd.randint(60_000, 180_000)
+            _close(conv, now, "no_reply")
+            pool.release(now, agent, slot)
+            continue
+        when, agent, slot = got
+        hour = min(23, max(0, (when - start) // HOUR))
+        load = 1 + 0.8 * volumes[hour] / peak if promo else 1 + 0.3 * volumes[hour] / peak
+        _assign(conv, when, agent, "routed" if when == handoff else "from_queue",
+                {"handoff_at": handoff, "pool": pool_json})
+        now = when + _lognormal(rnd, 9_000 * load, 0.6)
+        _reply(conv, now, agent, rnd.choice(REPLIES[conv.intent]), first=True)
+        holder, holder_slot, holder_pool = agent, slot, pool
+        turns = 1 + min(8, int(rnd.expovariate(0.33)))
+        for turn in range(turns):
+            now += _lognormal(rnd, 35_000, 0.7)
+            last_turn = turn == turns - 1
+            text = rnd.choice(CLOSINGS) if last_turn and rnd.random() < 0.5 else \
+                rnd.choice(FOLLOW_UPS[conv.intent])
+            _customer(conv, now, text)
+            if rnd.random() < 0.35:
+                now += rnd.randint(4_000, 15_000)
+                _customer(conv, now, rnd.choice(FOLLOW_UPS[conv.intent]))
+            if last_turn and text in CLOSINGS and rnd.random() < 0.6:
+                break  # the agent closes without another word
+            if turn == 0 and rnd.random() < 0.04 and len(pools) > 1:
+                target_kind = "aftersale" if conv.intent != "aftersale" else "presale"
+                target_pool = pools.get(target_kind)
+                moved = target_pool.take(now, now) if target_pool else None
+                if moved and moved[1].id != holder.id:
+                    _transfer(conv, now, holder, moved[1], shop.groups.get(target_kind))
+                    holder_pool.release(now, holder, holder_slot)
+                    holder, holder_slot, holder_pool = moved[1], moved[2], target_pool
+                    now += _lognormal(rnd, 20_000 * load, 0.6)
+                    _reply(conv, now, holder, "您好，我是售后专员，我来为您处理")
+                    continue
+                if moved:
+                    target_pool.release(moved[0], moved[1], moved[2])
+            now += _lognormal(rnd, 14_000 * load, 0.75)
+            _reply(conv, now, holder, rnd.choice(REPLIES[conv.intent]))
+        now += rnd.randint(15_000, 90_000)
+        _close(conv, now, "resolved")
+        holder_pool.release(now, holder, holder_slot)
+        if rnd.random() < 0.45:
+            rating = rnd.choices([r for r, _ in RATINGS], [w for _, w in RATINGS])[0]
+            rated = now + rnd.randint(10_000, 600_000)
+            conv.steps.append((rated, None, None, None, None, None, "conversation.rated",
+                               json.dumps({"rating": rating}),
+                               {"rating": rating, "rated_at": rated}))
+    return _customers(rnd, shop, out)
+
+
+def _customers(rnd: random.Random, shop: _Shop, convs: list[SimConversation]
+               ) -> tuple[list[SimConversation], int]:
+    """Give each conversation a customer of the shop who has no other chat open then
+    (a few tries; a conversation nobody is free for is dropped)."""
+    busy: dict[int, int] = {}
+    kept, dropped = [], 0
+    for conv in convs:
+        conv.steps.sort(key=lambda s: s[0])
+        customer = None
+        for _ in range(12):
+            cand = shop.customers[rnd.randrange(len(shop.customers))]
+            if busy.get(cand[0], 0) < conv.created_at:
+                customer = cand
+                break
+        if customer is None:
+            dropped += 1
+            continue
+        conv.customer_id, conv.customer_key = customer
+        busy[customer[0]] = conv.last_at
+        conv.steps.insert(0, (conv.created_at, None, None, None, None, None,
+                              "conversation.created",
+                              json.dumps({"customer": customer[1]}, ensure_ascii=False), None))
+        kept.append(conv)
+    return kept, dropped
+
+
+def _customer(conv: SimConversation, at: int, text: str) -> None:
+    conv.steps.append((at, "customer", None, "text", text, None, None, None,
+                       {"last_message_at": at, "last_customer_at": at}))
+
+
+def _bot(conv: SimConversation, at: int, intent: str) -> None:
+    payload = json.dumps({"action": "answer", "entry": f"kb-{intent}", "confidence": 0.82,
+                          "choices": []})
+    conv.steps.append((at, "bot", None, "text", BOT_ANSWERS[intent], payload, None, None,
+                       {"last_message_at": at, "state": "bot"}))
+
+
+def _assign(conv: SimConversation, at: int, agent: _Agent, how: str, extra: dict) -> None:
+    conv.steps.append((at, "system", None, "text", f"客服{agent.name}为您服务",
+                       json.dumps({"assigned": agent.handle}, ensure_ascii=False),
+                       "conversation.assigned",
+                       json.dumps({"agent": agent.handle, "how": how}, ensure_ascii=False),
+                       {"state": "active", "assignee_id": agent.id, "assigned_at": at, **extra}))
+
+
+def _reply(conv: SimConversation, at: int, agent: _Agent, text: str, *,
+           first: bool = False) -> None:
+    changes = {"last_message_at": at, "agent_seen_at": at}
+    if first:
+        changes["first_agent_reply_at"] = at
+    conv.steps.append((at, "agent", agent.id, "text", text, None, None, None, changes))
+
+
+def _transfer(conv: SimConversation, at: int, source: _Agent, target: _Agent,
+              group: str | None) -> None:
+    note = "客户要退换货，转售后处理"
+    payload = {"from": source.handle, "to_agent": target.handle, "to_group": None, "note": note}
+    conv.steps.append((at, "system", None, "text", f"转接说明：{note}",
+                       json.dumps({"transfer": payload}, ensure_ascii=False), None, None, None))
+    _assign(conv, at, target, "transfer",
+            {"pool": json.dumps({"agent": target.handle})})
+    conv.steps.append((at, None, None, None, None, None, "conversation.transferred",
+                       json.dumps(payload, ensure_ascii=False), None))
+
+
+def _close(conv: SimConversation, at: int, reason: str) -> None:
+    conv.steps.append((at, "system", None, "survey",
+                       "本次服务已结束，请为我们的服务打分（1-5 分）。",
+                       json.dumps({"rating": [1, 2, 3, 4, 5]}), "conversation.closed",
+                       json.dumps({"reason": reason}),
+                       {"state": "closed", "closed_at": at, "close_reason": reason}))
+
+
+def _orders(rnd: random.Random, shop: _Shop, convs: list[SimConversation], promo: bool,
+            prefix: str, n0: int) -> list[SimOrder]:
+    if not shop.products:
+        return []
+    out = []
+    for conv in convs:
+        if conv.intent not in ("presale", "promotion"):
+            continue
+        served = any(s[1] == "agent" for s in conv.steps)
+        chance = (0.42 if promo else 0.28) if served else (0.2 if promo else 0.12)
+        if rnd.random() >= chance:
+            continue
+        product = shop.products[rnd.randrange(len(shop.products))]
+        closed = next((s[0] for s in conv.steps if s[8] and "closed_at" in s[8]), conv.last_at)
+        created = closed - rnd.randint(0, 60_000) + _lognormal(rnd, 20 * MINUTE, 2.0)
+        paid = created + rnd.randint(30_000, 20 * MINUTE) if rnd.random() < 0.86 else None
+        out.append(SimOrder(f"{prefix}-s{shop.id}-o{n0 + len(out):07d}", shop.id,
+                            conv.customer_id, product[0], product[3],
+                            1 if rnd.random() < 0.88 else 2, created, paid))
+    return out
+
+
+# -- writing --------------------------------------------------------------------------------
+CONV_COLUMNS = ("state", "assignee_id", "pool", "handoff_at", "queued_at", "assigned_at",
+                "first_agent_reply_at", "agent_seen_at", "last_message_at", "last_customer_at",
+                "closed_at", "close_reason", "rating", "rated_at")
+
+
+def _row_as_of(conv: SimConversation, hi: int) -> dict:
+    row = {"state": "new", "assignee_id": None, "pool": None, "handoff_at": None,
+           "queued_at": None, "assigned_at": None, "first_agent_reply_at": None,
+           "agent_seen_at": None, "last_message_at": conv.created_at,
+           "last_customer_at": conv.created_at, "closed_at": None, "close_reason": None,
+           "rating": None, "rated_at": None}
+    for step in conv.steps:
+        if step[0] > hi:
+            break
+        if step[8]:
+            row.update(step[8])
+    if row["state"] == "new":
+        row["state"] = "bot"
+    return row
+
+
+def write(conn: sqlite3.Connection, day: Day, lo: int | None, hi: int) -> dict:
+    """Write what happened in ``(lo, hi]`` (everything up to ``hi`` when ``lo`` is None):
+    new conversations, messages and events, conversation rows as of ``hi``, orders, agent
+    status changes. The caller holds a write transaction."""
+    low = -1 if lo is None else lo
+    next_conv = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM conversations").fetchone()[0]
+    next_msg = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM messages").fetchone()[0]
+    new_convs, changed, steps = [], [], []
+    for i, conv in enumerate(day.conversations):
+        if conv.created_at > hi:
+            break
+        if conv.db_id is not None and conv.last_at <= low:
+            continue
+        touched = False
+        for k, step in enumerate(conv.steps):
+            if step[0] > hi:
+                break
+            if step[0] > low:
+                steps.append((step[0], i, k))
+                touched = True
+        if conv.db_id is None:
+            conv.db_id = next_conv
+            next_conv += 1
+            new_convs.append(conv)
+        elif touched:
+            changed.append(conv)
+    steps.sort()
+    conn.executemany(
+        "INSERT INTO conversations (id, shop_id, customer_id, channel, entry_page, source, "
+        "intent, classification, product_key, created_at, "
+        f"{', '.join(CONV_COLUMNS)}) VALUES ({', '.join('?' * (10 + len(CONV_COLUMNS)))})",
+        [(c.db_id, c.shop_id, c.customer_id, c.channel, c.entry_page, c.source, c.intent,
+          "consulted_not_ordered", c.product_key, c.created_at,
+          *_row_as_of(c, hi).values()) for c in new_convs])
+    sets = ", ".join(f"{c} = ?" for c in CONV_COLUMNS)
+    conn.executemany(f"UPDATE conversations SET {sets} WHERE id = ?",
+                     [(*_row_as_of(c, hi).values(), c.db_id) for c in changed])
+    messages, events = [], []
+    for at, i, k in steps:
+        conv = day.conversations[i]
+        (_, sender, agent_id, kind, body, payload, event, event_payload, _) = conv.steps[k]
+        if event:
+            events.append((at, conv.shop_id, event, "conversation", str(conv.db_id),
+                           event_payload))
+        if sender:
+            messages.append((next_msg, conv.db_id, sender, agent_id, kind, body, payload, at))
+            events.append((at, conv.shop_id, "message.created", "conversation", str(conv.db_id),
+                           f'{{"message": {next_msg}, "sender": "{sender}", "kind": "{kind}"}}'))
+            next_msg += 1
+    conn.executemany("INSERT INTO messages (id, conversation_id, sender, agent_id, kind, body, "
+                     "payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", messages)
+    n_orders = _write_orders(conn, day, low, hi, events)
+    n_status = 0
+    last_status: dict[int, tuple[str, int]] = {}
+    for at, agent_id, handle, before, after in day.statuses:
+        if low < at <= hi:
+            events.append((at, None, "agent.status", "agent", handle,
+                           json.dumps({"from": before, "to": after})))
+            last_status[agent_id] = (after, at)
+            n_status += 1
+    conn.executemany("UPDATE agents SET status = ?, status_changed_at = ? WHERE id = ?",
+                     [(s, at, aid) for aid, (s, at) in last_status.items()])
+    events.sort(key=lambda e: e[0])
+    conn.executemany("INSERT INTO events (at, shop_id, type, entity, entity_key, payload) "
+                     "VALUES (?, ?, ?, ?, ?, ?)", events)
+    return {"conversations": len(new_convs), "updated": len(changed),
+            "messages": len(messages), "orders": n_orders, "status_changes": n_status,
+            "events": len(events)}
+
+
+def _write_orders(conn: sqlite3.Connection, day: Day, low: int, hi: int, events: list) -> int:
+    next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM orders").fetchone()[0]
+    new, paid = [], []
+    for o in day.orders:
+        if o.created_at > hi:
+            break
+        is_paid = o.paid_at is not None and o.paid_at <= hi
+        if o.db_id is None:
+            o.db_id = next_id
+            next_id += 1
+            new.append((o, is_paid))
+            events.append((o.created_at, o.shop_id, "order.created", "order", o.key, None))
+            if is_paid:
+                events.append((o.paid_at, o.shop_id, "order.updated", "order", o.key,
+                               '{"fields": ["status", "paid_at"]}'))
+        elif is_paid and o.paid_at > low:
+            paid.append(o)
+            events.append((o.paid_at, o.shop_id, "order.updated", "order", o.key,
+                           '{"fields": ["status", "paid_at"]}'))
+    conn.executemany(
+        "INSERT INTO orders (id, key, shop_id, customer_id, status, total, discount, "
+        "created_at, paid_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+        [(o.db_id, o.key, o.shop_id, o.customer_id, "paid" if p else "created",
+          o.price * o.quantity, o.created_at, o.paid_at if p else None,
+          o.paid_at if p else o.created_at) for o, p in new])
+    conn.executemany("INSERT INTO order_items (order_id, product_id, quantity, price) "
+                     "VALUES (?, ?, ?, ?)",
+                     [(o.db_id, o.product_id, o.quantity, o.price) for o, _ in new])
+    conn.executemany("UPDATE orders SET status = 'paid', paid_at = ?, updated_at = ? "
+                     "WHERE id = ?", [(o.paid_at, o.paid_at, o.db_id) for o in paid])
+    return len(new)
+
+
+def _check_new(conn: sqlite3.Connection, day: Day) -> None:
+    if day.orders and conn.execute("SELECT 1 FROM orders WHERE key = ?",
+                                   (day.orders[0].key,)).fetchone():
+        raise Conflict(f"a day with seed and date of order {day.orders[0].key!r} exists "
+                       "already in this file; use another --seed or --day, or a new file")
+
+
+def generate_day(backend, plan: DayPlan, *, until: int | None = None,
+                 fold: bool = True) -> dict:
+    """Simulate ``plan`` over the Local backend's file and write it in one transaction,
+    everything up to ``until`` (epoch ms; default: all of it); then, with ``fold``, fold
+    the new conversations' metric facts so that the first report is quick. Returns
+    counts and the promotion day's hourly volume."""
+    with backend.database.read() as conn:
+        day = simulate(conn, plan)
+    with backend.database.write() as conn:
+        _check_new(conn, day)
+        counts = write(conn, day, None, day.end if until is None else until)
+    if fold and hasattr(backend, "metrics_refresh"):
+        backend.metrics_refresh()
+    promo, ordinary = day.volumes(plan.start_ms()), day.volumes(plan.start_ms(7))
+    return {**counts, "dropped": day.dropped, "day": plan.day,
+            "peak_hour_volume": max(promo),
+            "baseline_mean_hour": round(sum(ordinary) / 24, 1) if plan.baseline else None,
+            "hourly": promo}
+
+
+def stream(backend, plan: DayPlan, *, speed: float = 60.0, start: int | None = None,
+           tick_s: float = 1.0, keep_going: Callable[[], bool] = lambda: True,
+           sleep: Callable[[float], None] = time.sleep,
+           wall: Callable[[], float] = time.monotonic,
+           on_tick: Callable[[int, dict], None] | None = None) -> dict:
+    """Write the simulated day as it happens, ``speed`` times faster than real time, from
+    ``start`` (epoch ms, default the promotion day's midnight; what came before is written
+    at once), a transaction per tick, until the day ends or ``keep_going()`` is false."""
+    with backend.database.read() as conn:
+        day = simulate(conn, plan)
+    clock = plan.start_ms() if start is None else start
+    totals: dict[str, int] = {}
+    with backend.database.write() as conn:
+        _check_new(conn, day)
+        first = write(conn, day, None, clock)
+    for k, v in first.items():
+        totals[k] = totals.get(k, 0) + v
+    last = wall()
+    while clock < day.end and keep_going():
+        sleep(tick_s)
+        now = wall()
+        target = min(day.end, clock + int((now - last) * speed * 1000))
+        last = now
+        if target <= clock:
+            continue
+        with backend.database.write() as conn:
+            counts = write(conn, day, clock, target)
+        clock = target
+        for k, v in counts.items():
+            totals[k] = totals.get(k, 0) + v
+        if on_tick:
+            on_tick(clock, counts)
+    return {**totals, "until": clock}

@@ -1,0 +1,67 @@
+"""The worker: one process that keeps the desk moving without anyone pressing keys.
+
+Each pass: close chats idle past their shop's limit, hand waiting chats to free agents,
+warn and escalate tickets against their SLA, and run whatever other jobs the backend
+offers (due campaigns, metric aggregates) when it has them. Every job is exactly-once
+safe, so two workers (or a worker killed mid-pass) never double-act.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# (name, backend method) in the order a pass runs them; missing methods are skipped.
+JOBS: list[tuple[str, str]] = [
+    ("idle_closed", "close_idle"),
+    ("queue_assigned", "drain_queues"),
+    ("sla", "sla_scan"),
+    ("campaigns", "run_due_campaigns"),
+    ("metrics", "metrics_refresh"),
+]
+
+
+@dataclass
+class Worker:
+    """Runs the jobs every ``interval_s`` seconds until told to stop."""
+
+    backend: Any
+    interval_s: float = 5.0
+    sleep: Callable[[float], None] = time.sleep
+    passes: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def jobs(self) -> list[tuple[str, Callable[[], Any]]]:
+        """The jobs this backend supports."""
+        return [(name, getattr(self.backend, method)) for name, method in JOBS
+                if hasattr(self.backend, method)]
+
+    def run_once(self) -> dict[str, Any]:
+        """One pass over every job; a failing job is reported and the others still run."""
+        from .errors import CstoolError
+
+        out: dict[str, Any] = {}
+        for name, job in self.jobs():
+            try:
+                out[name] = job()
+            except CstoolError as e:
+                self.errors.append(f"{name}: {e}")
+                out[name] = {"error": str(e)}
+        self.passes += 1
+        return out
+
+    def run(self, keep_going: Callable[[], bool],
+            report: Callable[[dict[str, Any]], None] | None = None) -> None:
+        """Pass after pass until ``keep_going()`` is false (checked between passes and
+        while waiting, so a stop request ends the wait, never a pass half done)."""
+        while keep_going():
+            result = self.run_once()
+            if report is not None:
+                report(result)
+            waited = 0.0
+            while waited < self.interval_s and keep_going():
+                step = min(0.2, self.interval_s - waited)
+                self.sleep(step)
+                waited += step

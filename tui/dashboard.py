@@ -1,0 +1,237 @@
+"""The supervisor's live dashboard: tiles, today's hourly volume against the same weekday
+last week, the agent table (sortable), alerts as a banner and a log, a shop switcher and
+a pause key. A worker reads one snapshot (``Backend.dashboard``) when the event log moved
+(at least every ``max_age_s``), never two at once; panels are pure functions of it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Footer, Header, Static
+
+from cstool.alerts import Alert, Thresholds, check
+from cstool.errors import CstoolError
+from cstool.values import format_time
+
+from .screens import PickScreen
+
+BARS = " ▁▂▃▄▅▆▇█"
+SORTS = [("conversations", "会话"), ("response_rate", "3分钟"), ("answer_rate", "30秒"),
+         ("csat", "满意度"), ("attributed_sales", "销售")]
+
+
+def pct(x: float | None) -> str:
+    """A rate as a percentage, or a dash when there is nothing to rate."""
+    return "—" if x is None else f"{x * 100:.1f}%"
+
+
+def tiles(s: dict) -> list[tuple[str, str, str]]:
+    """(label, value, style) of each tile."""
+    q, a, t = s["queue"], s["agents"], s["today"]
+    wait = q["longest_wait_s"]
+    return [
+        ("排队 waiting", str(q["waiting"]), "bold red" if q["waiting"] > 10 else "bold"),
+        ("最长等待 longest", "—" if wait is None else f"{wait // 60}m{wait % 60:02d}s",
+         "bold red" if wait and wait > 180 else "bold"),
+        ("客服 online/busy/away", f"{a['online']}/{a['busy']}/{a['away']}", "bold green"),
+        ("进行中 active", str(s["active"]), "bold"),
+        ("3分钟响应率", pct(t.get("response_rate")), "bold cyan"),
+        ("30秒应答率", pct(t.get("answer_rate")), "bold cyan"),
+        ("机器人解决率", pct(t.get("bot_resolution_rate")), "bold"),
+        ("满意度 CSAT", pct(t.get("csat")), "bold"),
+        ("询单转化率", pct(t.get("inquiry_conversion")), "bold magenta"),
+        ("客服销售额", f"¥{t.get('attributed_sales') or 0}", "bold yellow"),
+    ]
+
+
+def chart(today: list[int], last_week: list[int], hour: int) -> Text:
+    """Today's conversations per hour (bars) under the same weekday last week (dots)."""
+    top = max(max(today, default=0), max(last_week, default=0), 1)
+    t = Text("今日每小时会话 (■ 今天  · 上周同日)\n", style="bold")
+    rows = 6
+    for level in range(rows, 0, -1):
+        line = Text()
+        for h in range(24):
+            v, w = today[h] * rows / top, last_week[h] * rows / top
+            if v >= level:
+                line.append("██ ", "green" if h <= hour else "dim")
+            elif v > level - 1 and v > 0:
+                line.append(BARS[max(1, int((v - level + 1) * 8))] * 2 + " ", "green")
+            elif w >= level - 0.5 and w < level + 0.5:
+                line.append("·· ", "yellow")
+            else:
+                line.append("   ")
+        t.append_text(line)
+        t.append("\n")
+    t.append("".join(f"{h:<3d}" for h in range(24)), "dim")
+    t.append(f"\n今天 {sum(today)} · 上周同日 {sum(last_week)}", "dim")
+    return t
+
+
+class DashboardApp(App):
+    """The live dashboard for one shop at a time."""
+
+    CSS_PATH = "dashboard.tcss"
+    TITLE = "cstool 监控大屏"
+    BINDINGS = [
+        Binding("s", "sort", "排序 Sort", id="sort"),
+        Binding("w", "switch_shop", "切换店铺 Shop", id="switch_shop"),
+        Binding("p", "pause", "暂停 Pause", id="pause"),
+        Binding("r", "refresh", "刷新 Refresh", id="refresh"),
+        Binding("ctrl+q", "quit", "退出 Quit", id="quit", priority=True),
+    ]
+
+    def __init__(self, backend: Any, shop: str, *, poll_s: float = 1.0, max_age_s: float = 30,
+                 thresholds: Thresholds = Thresholds(), now_ms: Callable[[], int] | None = None):
+        super().__init__()
+        self.backend = backend
+        self.shop = shop
+        self.poll_s = poll_s
+        self.max_age_s = max_age_s
+        self.thresholds = thresholds
+        self._now = now_ms or backend.clock.now_ms
+        self.snapshot: dict | None = None
+        self.alerts: list[Alert] = []
+        self.log_lines: list[str] = []
+        self.sort_index = 0
+        self.paused = False
+        self.cursor = 0
+        self._loading = False
+        self._loaded_at = 0.0
+        self.loads = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False)
+        yield Static("", id="banner")
+        with Horizontal(id="tiles"):
+            for i in range(10):
+                yield Static("", id=f"tile-{i}", classes="tile")
+        with Horizontal(id="middle"):
+            yield Static("", id="chart")
+            yield Static("", id="alert-log")
+        yield DataTable(id="agents", zebra_stripes=True, cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns("客服", "状态", "会话", "3分钟", "30秒", "满意度", "销售")
+        self.load()
+        self.set_interval(self.poll_s, self.tick)
+
+    def tick(self) -> None:
+        """Reload when events arrived or the snapshot is old; never two loads at once."""
+        if self.paused or self._loading:
+            return
+        self.load(check_events=True)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load(self, check_events: bool = False) -> None:
+        """Read a snapshot (worker thread)."""
+        self._loading = True
+        try:
+            import time
+
+            fresh = time.monotonic() - self._loaded_at < self.max_age_s
+            if check_events and fresh and not self.backend.events(after=self.cursor, limit=1):
+                return
+            head = self.backend.events(after=self.cursor, limit=1000)
+            snapshot = self.backend.dashboard(self.shop)
+            self._loaded_at = time.monotonic()
+            cursor = head[-1]["id"] if head else self.cursor
+            self.call_from_thread(self._show, snapshot, cursor)
+        except CstoolError as e:
+            self.call_from_thread(self.notify, str(e), severity="error")
+        finally:
+            self._loading = False
+
+    def _show(self, snapshot: dict, cursor: int) -> None:
+        self.loads += 1
+        self.cursor = max(self.cursor, cursor)
+        self.snapshot = snapshot
+        self.sub_title = f"{snapshot['name']} · {format_time(snapshot['at_ms'])[11:16]}"
+        for i, (label, value, style) in enumerate(tiles(snapshot)):
+            self.query_one(f"#tile-{i}", Static).update(
+                Text.assemble((label + "\n", "dim"), (value, style)))
+        self.query_one("#chart", Static).update(
+            chart(snapshot["hourly"], snapshot["hourly_last_week"], snapshot["local_hour"]))
+        alerts = check(snapshot, self.thresholds)
+        known = {a.key for a in self.alerts}
+        stamp = format_time(snapshot["at_ms"])[11:16]
+        for a in alerts:
+            if a.key not in known:
+                self.log_lines.append(f"{stamp} {a.text}")
+                self.notify(a.text, title="告警", severity="warning")
+        self.alerts = alerts
+        self._banner()
+        log = Text("告警记录\n", style="bold")
+        for line in self.log_lines[-12:]:
+            log.append(line + "\n")
+        self.query_one("#alert-log", Static).update(log)
+        self._table()
+
+    def _banner(self) -> None:
+        banner = self.query_one("#banner", Static)
+        if self.paused:
+            banner.update(Text("⏸ 已暂停 paused — 按 p 继续", style="bold"))
+            banner.set_class(True, "shown")
+            banner.set_class(False, "alert")
+        elif self.alerts:
+            banner.update(Text("⚠ " + " · ".join(a.text for a in self.alerts),
+                               style="bold white"))
+            banner.set_class(True, "shown")
+            banner.set_class(True, "alert")
+        else:
+            banner.set_class(False, "shown")
+
+    def sorted_agents(self) -> list[dict]:
+        """The agent rows under the current sort (highest first; missing figures last)."""
+        key = SORTS[self.sort_index][0]
+        rows = list((self.snapshot or {}).get("agent_rows", []))
+        return sorted(rows, key=lambda r: (r.get(key) is None, -(r.get(key) or 0),
+                                           r.get("agent", "")))
+
+    def _table(self) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        for r in self.sorted_agents():
+            table.add_row(r.get("name") or r["agent"], r.get("status") or "",
+                          str(r.get("conversations", 0)), pct(r.get("response_rate")),
+                          pct(r.get("answer_rate")), pct(r.get("csat")),
+                          f"¥{r.get('attributed_sales') or 0}")
+        self.query_one(DataTable).border_title = f"客服 · 按{SORTS[self.sort_index][1]}排序"
+
+    def action_sort(self) -> None:
+        """Sort the agent table by the next figure."""
+        self.sort_index = (self.sort_index + 1) % len(SORTS)
+        if self.snapshot:
+            self._table()
+
+    def action_pause(self) -> None:
+        """Stop or resume refreshing."""
+        self.paused = not self.paused
+        self._banner()
+        if not self.paused:
+            self.load()
+
+    def action_refresh(self) -> None:
+        """Reload now."""
+        if not self._loading:
+            self.load()
+
+    def action_switch_shop(self) -> None:
+        """Watch another shop."""
+        shops = [(s["key"], f"{s['name']} ({s['key']})") for s in self.backend.list("shops")]
+
+        def chosen(key: str | None) -> None:
+            if key and key != self.shop:
+                self.shop = key
+                self.alerts, self.log_lines = [], []
+                self.load()
+
+        self.push_screen(PickScreen("切换店铺 Switch shop", shops), chosen)
