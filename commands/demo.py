@@ -38,6 +38,8 @@ def demo_cmd(
     from .console import run_console
 
     shop = backend.get("agents", agent)["shops"][0]
+    info("preparing the knowledge bot ...")
+    backend.warm_knowledge(shop)  # build (or load) the bot's model before customers write
     # The demo agent is online; the shop's other online agents are marked busy, so the
     # simulated customers reach you (they can still be seen in the queue and routed to).
     for other in backend.list("agents", shop=shop):

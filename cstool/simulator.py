@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 OPENERS = ["亲，", "在吗？", "你好，", "老板，", "", "hello，"]
+# Many customers want a person straight away; the rest the bot may answer.
+HUMAN_OPENERS = ["转人工，", "人工客服在吗？", "找真人，"]
 QUESTIONS = [
     "这款{title}还有货吗？",
     "{title}有没有M码？我平时穿M",
@@ -35,12 +37,14 @@ class CustomerSimulator:
     """Posts customer messages to one shop through a Backend, one every few seconds."""
 
     def __init__(self, backend: Any, shop: str, *, pace_s: float = 6.0, seed: int | None = None,
-                 follow_up_share: float = 0.35, sleep: Callable[[float], None] = time.sleep):
+                 follow_up_share: float = 0.35, human_share: float = 0.5,
+                 sleep: Callable[[float], None] = time.sleep):
         self.backend = backend
         self.shop = shop
         self.pace_s = pace_s
         self.rnd = random.Random(seed)
         self.follow_up_share = follow_up_share
+        self.human_share = human_share
         self.sleep = sleep
         self.customers = [c["key"] for c in backend.list("customers", shop=shop)]
         self.products = [p["title"] for p in backend.list("products", shop=shop)] or ["宝贝"]
@@ -55,7 +59,9 @@ class CustomerSimulator:
         title = self.rnd.choice(self.products)
         if len(title) > 14:
             title = title[:14]
-        text = self.rnd.choice(OPENERS) + self.rnd.choice(QUESTIONS).format(title=title)
+        opener = self.rnd.choice(HUMAN_OPENERS if self.rnd.random() < self.human_share
+                                 else OPENERS)
+        text = opener + self.rnd.choice(QUESTIONS).format(title=title)
         if customer not in self.open:
             self.open = (self.open + [customer])[-20:]
         return customer, text

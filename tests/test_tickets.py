@@ -208,3 +208,13 @@ def test_ticket_cli(cli, tmp_path):
     r = cli("ticket", "show", "999")
     assert r.exit_code == 1 and r.stderr.strip() == "Error: no ticket 999"
     assert json.loads(cli("ticket", "scan", "--json").stdout) == []
+
+
+def test_bench_tickets_quick_runs():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_tickets.py"),
+                          "--quick"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "sla scan (select + act on" in out.stdout and "ratio (plain selection" in out.stdout

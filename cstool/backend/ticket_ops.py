@@ -101,15 +101,42 @@ class TicketOps:
         return pauses
 
     def _recompute(self, conn, t: dict, now: int) -> dict:
-        """Deadlines from the ticket's targets, calendar and pauses (stored on the ticket)."""
+        """Deadlines and warning instants from the ticket's targets, calendar and pauses,
+        stored on the ticket with the next instant the SLA scan must look at it."""
         cal = self._calendar(conn, t["shop_id"], t["sla_clock"])
         pauses = self._pauses(conn, t["id"])
-        first_due = deadline(cal, t["created_at"], t["first_response_min"], pauses, now)
-        resolution_due = deadline(cal, t["created_at"], t["resolution_min"], pauses, now)
-        conn.execute("UPDATE tickets SET first_response_due = ?, resolution_due = ?, "
-                     "updated_at = ? WHERE id = ?", (first_due, resolution_due, now, t["id"]))
-        t.update(first_response_due=first_due, resolution_due=resolution_due, updated_at=now)
+        start, share = t["created_at"], t["warn_share"]
+        t.update(
+            first_response_due=deadline(cal, start, t["first_response_min"], pauses, now),
+            resolution_due=deadline(cal, start, t["resolution_min"], pauses, now),
+            first_warn_due=deadline(cal, start, share * t["first_response_min"], pauses, now),
+            resolution_warn_due=deadline(cal, start, share * t["resolution_min"], pauses, now),
+            updated_at=now,
+        )
+        conn.execute(
+            "UPDATE tickets SET first_response_due = ?, resolution_due = ?, first_warn_due = ?, "
+            "resolution_warn_due = ?, updated_at = ? WHERE id = ?",
+            (t["first_response_due"], t["resolution_due"], t["first_warn_due"],
+             t["resolution_warn_due"], now, t["id"]))
+        self._set_next(conn, t)
         return t
+
+    def _set_next(self, conn, t: dict) -> None:
+        """The earliest warning or breach not yet acted on (None while paused or done)."""
+        pending = []
+        if t["status"] in ("new", "open", "waiting_third_party"):
+            if t["first_responded_at"] is None:
+                if t["warned_first_at"] is None:
+                    pending.append(t["first_warn_due"])
+                elif t["breached_first_at"] is None:
+                    pending.append(t["first_response_due"])
+            if t["resolved_at"] is None:
+                if t["warned_resolution_at"] is None:
+                    pending.append(t["resolution_warn_due"])
+                elif t["breached_resolution_at"] is None:
+                    pending.append(t["resolution_due"])
+        nxt = min((p for p in pending if p is not None), default=None)
+        conn.execute("UPDATE tickets SET next_sla_at = ? WHERE id = ?", (nxt, t["id"]))
 
     def _timeline(self, conn, t: dict, kind: str, agent_id: int | None = None,
                   body: str | None = None, payload: Any = None) -> None:
@@ -199,6 +226,8 @@ class TicketOps:
             t = self._ticket_row(conn, t["id"])
             if t["status"] in OPEN:
                 self._recompute(conn, t, now)
+            else:
+                self._set_next(conn, t)
             return self._ticket_dict(conn, self._ticket_row(conn, t["id"]))
 
     def update_ticket(self, ticket: int, *, by: str | None = None, status: str | None = None,
@@ -432,28 +461,36 @@ class TicketOps:
     # -- the worker's pass ------------------------------------------------------------------
     def sla_scan(self) -> list[dict]:
         """Warn at the policy's share (80 %) of each deadline and escalate at breach,
-        each exactly once per ticket and deadline; returns what was done."""
+        each exactly once per ticket and deadline; returns what was done.
+
+        Reads only the tickets whose next SLA instant has come (an index range on
+        ``next_sla_at``), so a scan over a million tickets costs what is due, not what
+        exists."""
         done: list[dict] = []
         with self.database.write() as conn:
             now = self._now()
             for (tid,) in conn.execute(
-                f"SELECT id FROM tickets WHERE status IN ({', '.join('?' for _ in OPEN)}) "
-                "AND status != 'waiting_customer' ORDER BY id", OPEN
+                "SELECT id FROM tickets WHERE next_sla_at IS NOT NULL AND next_sla_at <= ? "
+                "ORDER BY next_sla_at, id", (now,)
             ).fetchall():
                 t = self._ticket_row(conn, tid)
-                states = self._sla_states(conn, t, now)
-                for name, col in (("first_response", "first"), ("resolution", "resolution")):
-                    if name == "first_response" and t["first_responded_at"] is not None:
+                for name, col, warn_due, due, answered in (
+                    ("first_response", "first", t["first_warn_due"], t["first_response_due"],
+                     t["first_responded_at"]),
+                    ("resolution", "resolution", t["resolution_warn_due"], t["resolution_due"],
+                     t["resolved_at"]),
+                ):
+                    if answered is not None:
                         continue
-                    state = states[name]["state"]
-                    if state in ("warning", "breached"):
+                    if warn_due is not None and warn_due <= now:
                         done += self._once(conn, t, f"warned_{col}_at", "sla_warning", name, now)
-                    if state == "breached":
+                    if due is not None and due <= now:
                         breached = self._once(conn, t, f"breached_{col}_at", "sla_breached",
                                               name, now)
                         if breached:
                             self._escalate(conn, self._ticket_row(conn, tid), name, now)
                         done += breached
+                self._set_next(conn, self._ticket_row(conn, tid))
         return done
 
     def _once(self, conn, t: dict, column: str, kind: str, deadline_name: str,

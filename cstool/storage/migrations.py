@@ -553,12 +553,21 @@ CREATE INDEX sla_policies_shop ON sla_policies(shop_id, position);
 CREATE INDEX tickets_open_first_due ON tickets(status, first_response_due)
 """
 
+M006_SLA_SCAN = """
+ALTER TABLE tickets ADD COLUMN first_warn_due INTEGER;
+ALTER TABLE tickets ADD COLUMN resolution_warn_due INTEGER;
+ALTER TABLE tickets ADD COLUMN next_sla_at INTEGER;
+CREATE INDEX tickets_next_sla ON tickets(next_sla_at) WHERE next_sla_at IS NOT NULL
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
     (2, "conversation desk: routing traces, unread marks, round-robin state", M002_DESK),
     (3, "API tokens: hashed, with role, scope, expiry and revocation", M003_TOKENS),
     (4, "service metrics: conversation facts kept current from the event log", M004_METRICS),
     (5, "tickets: SLA policies, targets, reminders and escalations", M005_TICKETS),
+    (6, "tickets: warning instants and the next SLA instant, indexed for the scan",
+     M006_SLA_SCAN),
 ]
 
 LATEST = MIGRATIONS[-1][0]
