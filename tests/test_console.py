@@ -189,6 +189,45 @@ async def test_invite_to_order_sends_a_priced_card(desk):
         assert last["payload"]["total"] == 299
 
 
+async def test_quick_replies_open_with_slash_and_insert(desk):
+    b, clock = desk
+    b.apply({"quick_replies": [
+        {"key": "qr-hi", "shop": "s", "title": "问候", "body": "亲，在的，请问有什么可以帮您？"},
+        {"key": "qr-ship", "shop": "s", "title": "发货", "body": "今天下单，48小时内发货哦"},
+        {"key": "qr-mine", "shop": "s", "agent": "b", "title": "阿杰的", "body": "我是阿杰"}]})
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("/")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PickScreen)
+        assert [k for k, _ in app.screen.items] == [
+            "亲，在的，请问有什么可以帮您？", "今天下单，48小时内发货哦"]  # not b's own
+        await pilot.press(*"发货", "enter")
+        await settle(app, pilot)
+        assert app.query_one("#composer").text == "今天下单，48小时内发货哦"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        last = b.get_conversation(conv_of(b, "c1")["id"])["messages"][-1]
+        assert last["body"] == "今天下单，48小时内发货哦" and last["sender"] == "agent"
+
+
+async def test_knowledge_suggestion_is_inserted_with_alt_1(desk):
+    b, clock = desk
+    b.apply({"knowledge_entries": [
+        {"key": "size-m", "shop": "s", "question": "有M码吗", "similar": ["M码有货吗", "有没有M码"],
+         "answer": "亲，M码有现货，身高160-165可以选M码哦", "category": "尺码"},
+        {"key": "ship", "shop": "s", "question": "什么时候发货", "similar": ["多久发货"],
+         "answer": "付款后48小时内发货", "category": "物流"}]})
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        assert app.suggestions and app.suggestions[0]["answer"].startswith("亲，M码有现货")
+        await pilot.press("alt+1")
+        await settle(app, pilot)
+        assert app.query_one("#composer").text == "亲，M码有现货，身高160-165可以选M码哦"
+
+
 async def test_transfer_to_a_group_with_a_note(desk):
     b, clock = desk
     b.set_agent_status("b", "online")
