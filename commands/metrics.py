@@ -147,14 +147,28 @@ def report_cmd(
     until: ToOpt = None,
     by: Annotated[str | None, typer.Option(
         help="Group by shop, agent, group, channel, hour or day; combine conversation "
-             "dimensions with commas (shop,channel,hour).")] = None,
+             "dimensions with commas (shop,channel,hour); with --sla also type or team.")]
+    = None,
+    sla: Annotated[bool, typer.Option(
+        "--sla", help="Also ticket SLA attainment (by type, team or agent with --by).")]
+    = False,
     json_: JsonOpt = False,
     csv_: CsvOpt = False,
 ) -> None:
     """Service figures of the conversations created in a period (all by default)."""
     fmt = _output_format(ctx, json_, csv_)
-    report = state(ctx).backend.metrics_report(shop=shop, since=since, until=until, by=by)
+    backend = state(ctx).backend
+    # type and team group tickets only (with --sla); conversations stay in total then
+    conv_by = None if sla and by in ("type", "team") else by
+    report = backend.metrics_report(shop=shop, since=since, until=until, by=conv_by)
     dims = report["by"]
+    if sla:
+        from cstool.values import parse_time
+
+        lo = parse_time(since) if since else None
+        hi = parse_time(until) if until else None
+        sla_by = by if by in ("type", "team", "agent") else None
+        report["sla"] = backend.ticket_report(shop=shop, since=lo, until=hi, by=sla_by)
     if fmt == "json":
         print_json(report)
         return
@@ -169,6 +183,8 @@ def report_cmd(
         return
     period = f"{report['from'] or 'the start'} to {report['to'] or 'now'}"
     info(f"conversations created from {period}" + (f", shop {shop}" if shop else ""))
+    if sla and fmt != "csv":
+        _sla_table(report["sla"])
     if not dims:
         _vertical(report["total"])
         return
@@ -178,6 +194,22 @@ def report_cmd(
     total = {**{d: "" for d in dims}, **report["total"]}
     total[dims[0]] = "(all)"
     print_table([*report["rows"], total], columns)
+
+
+def _sla_table(rows: list[dict]) -> None:
+    """Ticket SLA attainment rows (``Backend.ticket_report``)."""
+    def pct(x):
+        return "" if x is None else f"{x * 100:.1f}%"
+
+    key = next((k for k in ("type", "team", "agent", "group") if rows and k in rows[0]),
+               "group")
+    print_table(rows, [
+        (f"tickets by {key}", lambda r: r[key]), ("tickets", lambda r: r["tickets"]),
+        ("1st response met", lambda r: pct(r["first_response_met"])),
+        ("resolution met", lambda r: pct(r["resolution_met"])),
+        ("avg 1st response (min)", lambda r: r["first_response_avg_min"]),
+        ("avg resolution (min)", lambda r: r["resolution_avg_min"]),
+    ])
 
 
 @app.command("agent")

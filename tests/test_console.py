@@ -228,6 +228,27 @@ async def test_knowledge_suggestion_is_inserted_with_alt_1(desk):
         assert app.query_one("#composer").text == "亲，M码有现货，身高160-165可以选M码哦"
 
 
+async def test_raise_a_ticket_and_see_my_tickets(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+k")
+        await settle(app, pilot)
+        await pilot.press(*"破损", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PromptScreen)
+        await pilot.press(*"裙子开线", "enter")
+        await settle(app, pilot)
+        tickets = b.list_tickets(assignee="a")
+        assert [(t["type"], t["title"], t["conversation"]) for t in tickets] == [
+            ("damaged_goods", "裙子开线", app.current)]
+        await pilot.press("ctrl+y")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PickScreen)
+        assert "裙子开线" in app.screen.items[0][1] and "(ok)" in app.screen.items[0][1]
+
+
 async def test_transfer_to_a_group_with_a_note(desk):
     b, clock = desk
     b.set_agent_status("b", "online")

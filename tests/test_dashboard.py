@@ -88,6 +88,11 @@ def test_snapshot_of_a_shop(mall):
     assert s["hourly"][10] == 5 and sum(s["hourly_last_week"]) == 0
     assert s["keywords"]["recent"]["发货"] == 5
     assert [r["agent"] for r in s["agent_rows"]] == ["a", "b"]
+    assert s["sla"]["open"] == 0 and s["sla"]["first_response_met_week"] is None
+    b.create_ticket(type="delivery_delay", title="快递没动", conversation=1, priority="P1")
+    clock.advance(3600)
+    sla = b.dashboard("s")["sla"]
+    assert (sla["open"], sla["breached"]) == (1, 1)
 
 
 async def settle(app, pilot) -> None:

@@ -218,3 +218,32 @@ def test_bench_tickets_quick_runs():
                           "--quick"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "sla scan (select + act on" in out.stdout and "ratio (plain selection" in out.stdout
+
+
+def test_a_customer_reply_within_days_reopens(desk):
+    b, clock, conv = desk
+    tk = b.create_ticket(type="complaint", title="奶瓶破损", conversation=conv, priority="P2")
+    b.resolve_ticket(tk["id"], by="a")
+    b.close_conversation(conv)
+    clock.advance(2 * 86400)
+    b.post_message("s", "c1", "还是没收到补发的奶瓶")
+    again = b.get_ticket(tk["id"])
+    assert again["status"] == "open" and again["timeline"][-1]["kind"] == "reopened"
+    b.resolve_ticket(tk["id"])
+    clock.advance(8 * 86400)
+    b.post_message("s", "c1", "谢谢，收到了")
+    assert b.get_ticket(tk["id"])["status"] == "resolved"  # past 7 days: stays resolved
+
+
+def test_sla_attainment_in_the_metrics_report(cli):
+    for args in (["shop", "create", "s", "--name", "店"],
+                 ["agent", "create", "a", "--name", "小美", "--shop", "s"]):
+        assert cli(*args).exit_code == 0
+    t = cli.json("ticket", "create", "--type", "invoice", "--title", "发票", "--shop", "s")
+    cli("ticket", "reply", str(t["id"]), "马上开", "--by", "a")
+    report = cli.json("metrics", "report", "--sla", "--by", "type")
+    assert report["sla"] == [{"type": "invoice", "tickets": 1, "first_response_met": 1.0,
+                              "resolution_met": None, "first_response_avg_min": 0.0,
+                              "resolution_avg_min": None}]
+    r = cli("metrics", "report", "--sla")
+    assert r.exit_code == 0 and "1st response met" in r.stdout

@@ -37,6 +37,8 @@ ACTIONS: list[tuple[str, str, str, str, bool]] = [
     ("status", "f9", "状态", "Set my status: online, busy, away, offline", True),
     ("quick_replies", "ctrl+o", "快捷语", "Quick replies (also / in an empty reply box)", True),
     ("search", "ctrl+f", "搜索", "Search my chat history", False),
+    ("ticket", "ctrl+k", "工单", "Raise a ticket (work order) from this chat", False),
+    ("my_tickets", "ctrl+y", "我的工单", "My tickets by deadline, coloured by SLA state", False),
     ("next_chat", "ctrl+down,alt+down", "下一个", "Switch to the next chat", False),
     ("prev_chat", "ctrl+up,alt+up", "上一个", "Switch to the previous chat", False),
     ("suggestion_1", "alt+1", "建议1", "Insert knowledge suggestion 1 into the reply", False),
@@ -421,6 +423,51 @@ class ConsoleApp(App):
             self.act("搜索", lambda: self.backend.search_history(self.agent, text), show)
 
         self.push_screen(PromptScreen("搜索历史 Search history", "关键词"), results)
+
+    def action_ticket(self) -> None:
+        """Raise a ticket from the open chat: pick the type, write the title."""
+        if not self._need_chat():
+            return
+        conv = self.current
+        types = [("complaint", "投诉 complaint"), ("return_refund", "退货退款 return/refund"),
+                 ("damaged_goods", "商品破损 damaged goods"),
+                 ("delivery_delay", "物流延误 delivery delay"),
+                 ("installation_delay", "安装延误 installation delay"),
+                 ("invoice", "发票 invoice"), ("other", "其他 other")]
+
+        def with_title(kind: str) -> None:
+            def go(title: str | None) -> None:
+                if not title:
+                    return
+                self.act("创建工单", lambda: self.backend.create_ticket(
+                    type=kind, title=title, conversation=conv, by=self.agent,
+                    assignee=self.agent),
+                    lambda t: self.notify(f"工单 #{t['id']} 已创建，首次响应截止 "
+                                          f"{t['first_response_due'][5:16].replace('T', ' ')}"))
+
+            self.push_screen(PromptScreen("工单标题 Ticket title", "例如：奶瓶破损，需补发"), go)
+
+        self.push_screen(PickScreen("工单类型 Ticket type", types),
+                         lambda kind: kind and with_title(kind))
+
+    def action_my_tickets(self) -> None:
+        """My open tickets, the nearest deadline first, marked by SLA state."""
+        marks = {"ok": "●", "warning": "▲", "breached": "✖", "met": "✓"}
+
+        def load() -> list[tuple[str, str]]:
+            rows = self.backend.list_tickets(assignee=self.agent, status="open")
+            out = []
+            for t in rows:
+                pending = "first_response" if not t["first_responded_at"] else "resolution"
+                state = t["sla"][pending]["state"]
+                due = t[f"{pending}_due" if pending == "resolution" else "first_response_due"]
+                out.append((str(t["id"]), f"{marks.get(state, '·')} #{t['id']} {t['priority']} "
+                            f"{t['title']}  截止 {due[5:16].replace('T', ' ')} ({state})"))
+            return out
+
+        self._pick("我的工单 My tickets", load,
+                   lambda tid: self.notify(f"工单 #{tid}: cstool ticket show {tid}"),
+                   "没有进行中的工单")
 
     def _open_from_search(self, conv_id: str | None) -> None:
         if conv_id is None:

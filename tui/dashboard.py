@@ -50,6 +50,20 @@ def tiles(s: dict) -> list[tuple[str, str, str]]:
     ]
 
 
+def sla_tiles(s: dict) -> list[tuple[str, str, str]]:
+    """(label, value, style) of the ticket SLA tiles."""
+    sla = s.get("sla") or {}
+    return [
+        ("工单 open tickets", str(sla.get("open", 0)), "bold"),
+        ("1小时内到期 due ≤1h", str(sla.get("due_within_hour", 0)), "bold yellow"),
+        ("已超时 breached", str(sla.get("breached", 0)),
+         "bold red" if sla.get("breached") else "bold"),
+        ("本周达标 met this week",
+         f"{pct(sla.get('first_response_met_week'))} / {pct(sla.get('resolution_met_week'))}",
+         "bold cyan"),
+    ]
+
+
 def chart(today: list[int], last_week: list[int], hour: int) -> Text:
     """Today's conversations per hour (bars) under the same weekday last week (dots)."""
     top = max(max(today, default=0), max(last_week, default=0), 1)
@@ -112,6 +126,9 @@ class DashboardApp(App):
         with Horizontal(id="tiles"):
             for i in range(10):
                 yield Static("", id=f"tile-{i}", classes="tile")
+        with Horizontal(id="sla-tiles"):
+            for i in range(4):
+                yield Static("", id=f"sla-{i}", classes="tile")
         with Horizontal(id="middle"):
             yield Static("", id="chart")
             yield Static("", id="alert-log")
@@ -158,6 +175,9 @@ class DashboardApp(App):
         for i, (label, value, style) in enumerate(tiles(snapshot)):
             self.query_one(f"#tile-{i}", Static).update(
                 Text.assemble((label + "\n", "dim"), (value, style)))
+        for i, (label, value, style) in enumerate(sla_tiles(snapshot)):
+            self.query_one(f"#sla-{i}", Static).update(
+                Text.assemble((label + "  ", "dim"), (value, style)))
         self.query_one("#chart", Static).update(
             chart(snapshot["hourly"], snapshot["hourly_last_week"], snapshot["local_hour"]))
         alerts = check(snapshot, self.thresholds)

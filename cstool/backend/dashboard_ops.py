@@ -52,6 +52,9 @@ class DashboardOps:
         last_week = self.metrics_report(shop, since=week_ago, until=week_ago + 86_400_000,
                                         by="hour")
         agents = self.metrics_report(shop, since=day_start, until=now + 1, by="agent")
+        sla = self._sla_tiles(shop_id, now)
+        week = self.ticket_report(shop=shop, since=now - 7 * 86_400_000) if \
+            hasattr(self, "ticket_report") else []
         recent = [t for t, at in texts if at >= now - RECENT_MS]
         before = [t for t, at in texts if at < now - RECENT_MS]
         return {
@@ -66,7 +69,23 @@ class DashboardOps:
             "agent_rows": agents["rows"],
             "keywords": {"recent": keyword_counts(recent), "before": keyword_counts(before),
                          "window_ratio": BEFORE_MS / RECENT_MS},
+            "sla": {**sla,
+                    "first_response_met_week": week[0]["first_response_met"] if week else None,
+                    "resolution_met_week": week[0]["resolution_met"] if week else None},
         }
+
+    def _sla_tiles(self, shop_id: int, now: int) -> dict:
+        """Open tickets, those due within the hour and those past a deadline."""
+        with self.database.read() as conn:
+            open_, soon, late = conn.execute(
+                "SELECT COUNT(*), "
+                "SUM(CASE WHEN COALESCE(CASE WHEN first_responded_at IS NULL "
+                "THEN first_response_due END, resolution_due) BETWEEN ? AND ? THEN 1 ELSE 0 END), "
+                "SUM(CASE WHEN (first_responded_at IS NULL AND first_response_due < ?) "
+                "OR resolution_due < ? THEN 1 ELSE 0 END) FROM tickets WHERE shop_id = ? "
+                "AND status IN ('new', 'open', 'waiting_customer', 'waiting_third_party')",
+                (now, now + 3_600_000, now, now, shop_id)).fetchone()
+        return {"open": open_, "due_within_hour": soon or 0, "breached": late or 0}
 
 
 def _by_hour(rows: list[dict]) -> list[int]:

@@ -350,6 +350,8 @@ class DeskOps:
                             shop_row["id"], {"customer": customer})
             msg = self._add_message(conn, conv, "customer", text, kind=kind, payload=payload,
                                     client_id=client_id, touch=not created)
+            if hasattr(self, "reopen_on_customer_reply"):  # tickets (TicketOps)
+                self.reopen_on_customer_reply(conn, cust_id, shop_row["id"])
             replies: list[dict] = []
             if conv["state"] in ("new", "bot"):
                 replies = self._bot_or_route(conn, shop_row, conv, cust_id, text, now)

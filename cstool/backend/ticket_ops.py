@@ -343,12 +343,14 @@ class TicketOps:
 
         return self._change(ticket, by, apply)
 
-    def reopen_on_customer_reply(self, conn, conversation_id: int) -> list[int]:
-        """A customer writing again within REOPEN_DAYS of a resolution reopens the ticket."""
+    def reopen_on_customer_reply(self, conn, customer_id: int, shop_id: int) -> list[int]:
+        """A customer writing to the shop again within REOPEN_DAYS of a resolution reopens
+        their resolved tickets there (closed ones stay closed)."""
         now = self._now()
         rows = conn.execute(
-            "SELECT id FROM tickets WHERE conversation_id = ? AND status = 'resolved' "
-            "AND resolved_at >= ?", (conversation_id, now - REOPEN_DAYS * 86_400_000)).fetchall()
+            "SELECT id FROM tickets WHERE shop_id = ? AND status = 'resolved' "
+            "AND customer_id = ? AND resolved_at >= ?",
+            (shop_id, customer_id, now - REOPEN_DAYS * 86_400_000)).fetchall()
         for (tid,) in rows:
             t = self._ticket_row(conn, tid)
             conn.execute("UPDATE tickets SET status = 'open', resolved_at = NULL WHERE id = ?",
