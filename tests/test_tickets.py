@@ -247,3 +247,16 @@ def test_sla_attainment_in_the_metrics_report(cli):
                               "resolution_avg_min": None}]
     r = cli("metrics", "report", "--sla")
     assert r.exit_code == 0 and "1st response met" in r.stdout
+
+
+def test_sla_policies_and_calendars_travel_through_apply_and_export(desk, tmp_path):
+    b, clock, conv = desk
+    exported = b.export()
+    assert [p["key"] for p in exported["sla_policies"]] == ["complaint", "wall"]
+    assert exported["shops"][0]["settings"]["holidays"] == ["2026-11-23"]
+    other = LocalBackend(tmp_path / "other.db", clock=clock)
+    try:
+        other.apply(exported)
+        assert other.export() == exported
+    finally:
+        other.close()
