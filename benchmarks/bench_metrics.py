@@ -27,14 +27,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cstool.backend.local import LocalBackend  # noqa: E402
-from cstool.backend.metrics_ops import MetricsOps  # noqa: E402
 from cstool.clock import FrozenClock  # noqa: E402
 from cstool.synthetic import Plan, base_document, customers  # noqa: E402
 from cstool.synthetic_day import PROMOTION, DayPlan, generate_day  # noqa: E402
-
-# until LocalBackend lists MetricsOps among its bases
-Backend = LocalBackend if issubclass(LocalBackend, MetricsOps) else \
-    type("Backend", (MetricsOps, LocalBackend), {})
 
 NAIVE_CONVERSATIONS = """
 WITH first_agent AS (
@@ -197,7 +192,7 @@ def build(path: Path, conversations: int, shops: int, agents: int, customers_n: 
           ) -> dict:
     """Shops, agents and customers, then a promotion day and the ordinary day before it
     whose conversations add up to ``conversations``."""
-    b = Backend(path)
+    b = LocalBackend(path)
     plan = Plan(shops=shops, customers=customers_n, orders=0, agents_per_shop=agents)
     b.apply(base_document(plan))
     b.bulk_load("customers", customers(plan))
@@ -214,7 +209,7 @@ def run(conversations: int, shops: int, agents: int, customers_n: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "metrics.db"
         made = build(path, conversations, shops, agents, customers_n)
-        b = Backend(path)
+        b = LocalBackend(path)
         fold_s, folded = _median_time(b.metrics_rebuild, repeat=1)
         timings = {}
         reports = {}
@@ -234,7 +229,7 @@ def run(conversations: int, shops: int, agents: int, customers_n: int) -> dict:
 def _catch_up(path: Path) -> tuple[float, dict, int]:
     """New desk activity after the day (agents online, posts, replies, closes through the
     backend with a clock after the day), then the time of a report that catches up."""
-    b = Backend(path, clock=FrozenClock(0))
+    b = LocalBackend(path, clock=FrozenClock(0))
     shop = b.list("shops", limit=1)[0]["key"]
     conn = b.database.conn
     end = conn.execute("SELECT MAX(created_at) FROM messages").fetchone()[0]

@@ -12,23 +12,13 @@ import io
 
 import pytest
 
-from commands import main as main_cli
-from commands import metrics as metrics_cli
 from cstool.backend.local import LocalBackend
-from cstool.backend.metrics_ops import MetricsOps
 from cstool.bot_step import BotReply
 from cstool.clock import FrozenClock
 from cstool.errors import NotFound, UsageError
 from cstool.metrics import definitions as d
 from cstool.metrics import figures
 from cstool.values import parse_time
-
-# Until LocalBackend lists MetricsOps among its bases and `metrics` is registered in
-# commands/main.py, wire them here (both are no-ops once wired).
-if not issubclass(LocalBackend, MetricsOps):
-    LocalBackend.__bases__ = (MetricsOps, *LocalBackend.__bases__)
-if not any(g.name == "metrics" for g in main_cli.app.registered_groups):
-    main_cli.app.add_typer(metrics_cli.app, name="metrics")
 
 T0 = parse_time("2026-11-20T10:00:00+08:00")  # the conftest clock's start
 HOUR = 3600

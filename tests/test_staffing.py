@@ -19,10 +19,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from commands import main as main_module
-from commands import staffing as staffing_cmd
-from cstool.backend.local import LocalBackend
-from cstool.backend.staffing_ops import StaffingOps
 from cstool.errors import InvalidInput
 from cstool.staffing import (
     Workload,
@@ -43,21 +39,6 @@ from cstool.staffing.plan import ShiftSettings, StaffingTarget, make_plan, parse
 from cstool.staffing.sim import simulate
 
 TZ = "Asia/Shanghai"
-
-
-@pytest.fixture(autouse=True)
-def _wired(monkeypatch):
-    """Until LocalBackend lists StaffingOps among its bases and commands/main.py registers
-    the staffing app (the lead wires both), attach them for these tests; a no-op after."""
-    if not issubclass(LocalBackend, StaffingOps):
-        for name in ("arrivals", "desk_profile", "_staffing_shop"):
-            monkeypatch.setattr(LocalBackend, name, getattr(StaffingOps, name), raising=False)
-    app = main_module.app
-    if not any(g.name == "staffing" for g in app.registered_groups):
-        import typer.models
-
-        monkeypatch.setattr(app, "registered_groups", [
-            *app.registered_groups, typer.models.TyperInfo(staffing_cmd.app, name="staffing")])
 
 
 # -- Erlang C: published worked examples ---------------------------------------------------

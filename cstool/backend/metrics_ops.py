@@ -55,15 +55,10 @@ class MetricsOps:
 
     def _metrics_current(self) -> None:
         with self.database.read() as conn:
-            current = store.cursor(conn) if self._metric_tables(conn) else None
+            current = store.cursor(conn)
             if current is not None and current >= store.head(conn):
                 return
         self.metrics_refresh()
-
-    @staticmethod
-    def _metric_tables(conn) -> bool:
-        return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-                            "name = 'metric_state'").fetchone() is not None
 
     def _period(self, since, until) -> tuple[int | None, int | None]:
         lo, hi = _time(since, "--from"), _time(until, "--to")

@@ -25,8 +25,7 @@ depend on "now"), conversion and sales (orders are read live) and agents' online
 and concurrency. ``tests/test_metrics.py`` proves the sums equal counting every row one
 by one, and the caught-up facts equal a full rebuild.
 
-``SCHEMA`` is the migration text (every statement ``IF NOT EXISTS``, so it may also be
-applied lazily by ``ensure_schema`` on files from before the migration).
+The tables are made by migration 4 (``cstool/storage/migrations.py``).
 """
 
 from __future__ import annotations
@@ -69,112 +68,6 @@ from .figures import (
     row_of,
 )
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS metric_state (
-    name TEXT PRIMARY KEY,
-    value INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS metric_conversations (
-    conversation_id INTEGER PRIMARY KEY,
-    shop_id INTEGER NOT NULL,
-    customer_id INTEGER NOT NULL,
-    channel TEXT,
-    group_key TEXT,
-    created_at INTEGER NOT NULL,
-    closed_at INTEGER,
-    entry_mode TEXT NOT NULL,
-    bot_engaged INTEGER NOT NULL,
-    handoff_at INTEGER,
-    needs_human_at INTEGER,
-    first_reply_at INTEGER,
-    first_reply_agent_id INTEGER,
-    last_agent_id INTEGER,
-    customer_messages INTEGER NOT NULL,
-    agent_messages INTEGER NOT NULL,
-    bot_messages INTEGER NOT NULL,
-    transfers INTEGER NOT NULL,
-    queued INTEGER NOT NULL,
-    queue_wait_ms INTEGER NOT NULL,
-    queue_since INTEGER,
-    rating INTEGER,
-    reopened_at INTEGER,
-    legs INTEGER NOT NULL,
-    legs_ended INTEGER NOT NULL,
-    handle_ms INTEGER NOT NULL,
-    turns_counted INTEGER NOT NULL,
-    turns_in INTEGER NOT NULL,
-    turns_answered INTEGER NOT NULL,
-    response_ms INTEGER NOT NULL,
-    response_target_ms INTEGER NOT NULL,
-    answer_target_ms INTEGER NOT NULL,
-    frt_agent_id INTEGER,
-    c_conversations INTEGER NOT NULL,
-    c_customer_messages INTEGER NOT NULL,
-    c_agent_messages INTEGER NOT NULL,
-    c_bot_messages INTEGER NOT NULL,
-    c_transfers INTEGER NOT NULL,
-    c_human INTEGER NOT NULL,
-    c_answered INTEGER NOT NULL,
-    c_frt_sum INTEGER NOT NULL,
-    c_frt_counted INTEGER NOT NULL,
-    c_frt_in INTEGER NOT NULL,
-    c_abandoned INTEGER NOT NULL,
-    c_turns_counted INTEGER NOT NULL,
-    c_turns_in INTEGER NOT NULL,
-    c_turns_answered INTEGER NOT NULL,
-    c_response_sum INTEGER NOT NULL,
-    c_bot INTEGER NOT NULL,
-    c_handoffs INTEGER NOT NULL,
-    c_bot_closed INTEGER NOT NULL,
-    c_bot_resolved INTEGER NOT NULL,
-    c_queued INTEGER NOT NULL,
-    c_queue_sum INTEGER NOT NULL,
-    c_closed INTEGER NOT NULL,
-    c_rated INTEGER NOT NULL,
-    c_satisfied INTEGER NOT NULL,
-    c_rating_sum INTEGER NOT NULL,
-    c_chats INTEGER NOT NULL,
-    c_legs_ended INTEGER NOT NULL,
-    c_handle_sum INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS metric_conversations_time ON metric_conversations(created_at);
-CREATE INDEX IF NOT EXISTS metric_conversations_shop_time
-    ON metric_conversations(shop_id, created_at);
-CREATE TABLE IF NOT EXISTS metric_turns (
-    conversation_id INTEGER NOT NULL,
-    started_at INTEGER NOT NULL,
-    answered_at INTEGER,
-    agent_id INTEGER
-);
-CREATE INDEX IF NOT EXISTS metric_turns_conversation ON metric_turns(conversation_id);
-CREATE TABLE IF NOT EXISTS metric_legs (
-    conversation_id INTEGER NOT NULL,
-    agent_id INTEGER NOT NULL,
-    shop_id INTEGER NOT NULL,
-    customer_id INTEGER NOT NULL,
-    started_at INTEGER NOT NULL,
-    ended_at INTEGER,
-    first_reply_at INTEGER,
-    last_reply_at INTEGER,
-    messages INTEGER NOT NULL,
-    handle_ms INTEGER,
-    turns_counted INTEGER NOT NULL,
-    turns_in INTEGER NOT NULL,
-    turns_answered INTEGER NOT NULL,
-    response_ms INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS metric_legs_conversation ON metric_legs(conversation_id);
-CREATE INDEX IF NOT EXISTS metric_legs_agent ON metric_legs(agent_id, started_at);
-CREATE TABLE IF NOT EXISTS metric_agent_status (
-    event_id INTEGER PRIMARY KEY,
-    agent_id INTEGER NOT NULL,
-    at INTEGER NOT NULL,
-    previous TEXT,
-    status TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS metric_agent_status_agent ON metric_agent_status(agent_id, at)
-"""
-
 # Touching more conversations than this since the cursor folds everything again in one
 # pass (cheaper than one look-up per conversation).
 REBUILD_ABOVE = 20_000
@@ -205,16 +98,6 @@ ROW_COLUMNS = ", ".join(("conversation_id", *ConvRow._fields[1:]))
 M_ROW_COLUMNS = ", ".join(f"m.{c}" for c in ROW_COLUMNS.split(", "))
 STORED_COLUMNS = ", ".join((*ROW_COLUMNS.split(", "), "frt_agent_id",
                             *(f"c_{n}" for n in ADDITIVE)))
-
-
-def ensure_schema(conn: sqlite3.Connection) -> None:
-    """Create the metric tables if the file has none yet (the migration's text)."""
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
-                    "name = 'metric_agent_status'").fetchone():
-        return
-    for statement in SCHEMA.split(";\n"):
-        if statement.strip():
-            conn.execute(statement)
 
 
 def _chunks(items: Iterable, size: int = CHUNK) -> Iterator[list]:
@@ -301,7 +184,6 @@ def _set_cursor(conn: sqlite3.Connection, head: int) -> None:
 
 def cursor(conn: sqlite3.Connection) -> int | None:
     """The last event the stored facts reflect (None: never folded)."""
-    ensure_schema(conn)
     row = conn.execute("SELECT value FROM metric_state WHERE name = 'cursor'").fetchone()
     return None if row is None else row[0]
 
@@ -324,7 +206,6 @@ def _clear(conn: sqlite3.Connection, ids: Sequence[int] | None) -> None:
 def rebuild(conn: sqlite3.Connection) -> dict:
     """Fold every conversation again from all messages, in one pass (caller holds a write
     transaction)."""
-    ensure_schema(conn)
     top = head(conn)
     _clear(conn, None)
     conn.execute("DELETE FROM metric_agent_status")
