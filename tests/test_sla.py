@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from cstool.sla import Calendar, deadline, elapsed_minutes, sla_state
+from cstool.sla import Calendar, deadline, sla_state
+from cstool.sla import elapsed_minutes as open_minutes  # calendar arithmetic, not timing
 from cstool.values import parse_time
 
 HOURS = {d: "09:00-18:00" for d in ("mon", "tue", "wed", "thu", "fri")}
@@ -67,7 +68,7 @@ def test_pause_over_a_night_and_overlapping_pauses():
 def test_wall_clock_counts_every_minute():
     wall = Calendar.wall_clock()
     assert deadline(wall, t("2026-11-20T20:00:00+08:00"), 120) == t("2026-11-20T22:00:00+08:00")
-    assert elapsed_minutes(wall, t("2026-11-20T20:00:00+08:00"),
+    assert open_minutes(wall, t("2026-11-20T20:00:00+08:00"),
                            t("2026-11-21T20:00:00+08:00")) == 1440
 
 
@@ -88,11 +89,11 @@ def test_daylight_saving_day_has_23_hours():
 
 
 def test_elapsed_open_minutes():
-    assert elapsed_minutes(SHOP, t("2026-11-20T17:00:00+08:00"),
+    assert open_minutes(SHOP, t("2026-11-20T17:00:00+08:00"),
                            t("2026-11-23T10:00:00+08:00")) == 60 + 360 + 60
-    assert elapsed_minutes(SHOP, t("2026-09-30T12:00:00+08:00"),
+    assert open_minutes(SHOP, t("2026-09-30T12:00:00+08:00"),
                            t("2026-10-08T12:00:00+08:00")) == 360 + 180
-    assert elapsed_minutes(SHOP, t("2026-11-23T10:00:00+08:00"),
+    assert open_minutes(SHOP, t("2026-11-23T10:00:00+08:00"),
                            t("2026-11-23T09:00:00+08:00")) == 0
 
 
