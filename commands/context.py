@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
-from cstool.errors import CstoolError
+from cstool.errors import CstoolError, UsageError
+
+ApiOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--api",
+        envvar="CSTOOL_API",
+        show_envvar=True,
+        help="Work through a cstool server (e.g. http://127.0.0.1:8765) instead of a file; "
+        "the token comes from $CSTOOL_TOKEN.",
+    ),
+]
 
 
 class CliError(typer.TyperException):
@@ -28,16 +40,31 @@ class State:
 
     db: Path | None = None
     json: bool = False
+    api: str | None = None
     _backend: Any = field(default=None, repr=False)
+
+    def api_url(self) -> str | None:
+        """The server to work through: ``--api``, else ``$CSTOOL_API``; None for a file."""
+        return self.api or os.environ.get("CSTOOL_API") or None
 
     @property
     def backend(self):
-        """The Backend for this invocation (opened on first use, closed at exit)."""
+        """The Backend for this invocation (opened on first use, closed at exit): the
+        Remote one when an API address is given (token: ``$CSTOOL_TOKEN``), else the
+        Local one over the data file."""
         if self._backend is None:
-            from cstool.backend.local import LocalBackend
-            from cstool.storage import default_db_path
+            api = self.api_url()
+            if api is not None:
+                if self.db is not None:
+                    raise UsageError("give a data file (--db) or a server (--api), not both")
+                from cstool.backend.remote import RemoteBackend
 
-            self._backend = LocalBackend(self.db or default_db_path())
+                self._backend = RemoteBackend(api, os.environ.get("CSTOOL_TOKEN"))
+            else:
+                from cstool.backend.local import LocalBackend
+                from cstool.storage import default_db_path
+
+                self._backend = LocalBackend(self.db or default_db_path())
         return self._backend
 
     def close(self) -> None:

@@ -26,13 +26,15 @@ from . import (
     promotion,
     reply,
     route,
+    serve,
     shop,
     sla,
     staffing,
     ticket,
+    token,
     worker,
 )
-from .context import RootGroup, State
+from .context import ApiOpt, RootGroup, State
 
 app = typer.Typer(
     cls=RootGroup,
@@ -65,12 +67,13 @@ def root(
         ),
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="JSON output for every read.")] = False,
+    api: ApiOpt = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
 ) -> None:
     """Terminal-first customer service for multi-shop e-commerce."""
-    st = State(db=db_path, json=json_)
+    st = State(db=db_path, json=json_, api=api)
     ctx.obj = st
     ctx.call_on_close(st.close)
 
@@ -79,6 +82,7 @@ app.command("demo")(demo.demo_cmd)
 app.command("console")(console.console_cmd)
 app.command("worker")(worker.worker_cmd)
 app.command("dashboard")(dashboard.dashboard_cmd)
+app.command("serve")(serve.serve_cmd)
 conv.app.command("invite")(invite.invite_cmd)
 app.command("apply")(apply.apply_cmd)
 app.command("export")(apply.export_cmd)
@@ -106,6 +110,7 @@ for _name, _module in (
 ):
     app.add_typer(_module.app, name=_name)
 app.add_typer(invite.price_app, name="price")
+app.add_typer(token.app, name="token")
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """The Backend contract: every operation, run against every backend.
 
-Only the Local backend exists yet; the Remote one (issue 6) joins the ``backend``
-parametrisation and must pass the same tests.
+``local`` is the Local backend on a fresh file; ``remote`` the Remote backend against
+a real uvicorn on 127.0.0.1 serving a fresh file, with an admin token. Both must pass
+the same tests with the same results and the same errors.
 """
 
 from __future__ import annotations
@@ -14,9 +15,18 @@ from cstool.storage.migrations import LATEST
 from cstool.validation import FieldError
 
 
-@pytest.fixture(params=["local"])
+@pytest.fixture(params=["local", "remote"])
 def be(request, db_path, clock):
     """Each backend in turn, on a fresh store."""
+    if request.param == "remote":
+        from tests.server_support import serve
+
+        served = serve(db_path, clock)
+        try:
+            yield served.remote()
+        finally:
+            served.close()
+        return
     b = LocalBackend(db_path, clock=clock)
     yield b
     b.close()

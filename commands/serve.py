@@ -1,0 +1,44 @@
+"""`cstool serve`: the Backend over HTTP for many agents and the customer widget."""
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cstool.errors import UsageError
+
+from .context import state
+from .output import info
+
+
+def serve_cmd(
+    ctx: typer.Context,
+    db: Annotated[Path | None, typer.Option(
+        "--db", envvar="CSTOOL_DB", show_envvar=True,
+        help="The SQLite data file to serve (default: the global --db, else the user data "
+             "folder).")] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765,
+    max_body_kb: Annotated[int, typer.Option(
+        "--max-body-kb", min=1, max=1024 * 1024,
+        help="Largest request body accepted, in KiB (larger: 413).")] = 1024,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+) -> None:
+    """Serve the data file over HTTP: JSON API under /v1, OpenAPI at /openapi.json, live
+    events at /v1/events, the customer widget at /widget/SHOP. SIGTERM or Ctrl+C stops
+    gracefully (requests in flight finish first)."""
+    st = state(ctx)
+    if st.api_url() is not None:
+        raise UsageError("serve works on a data file: unset --api / CSTOOL_API")
+    from cstool import __version__
+    from cstool.server.run import serve
+    from cstool.storage import default_db_path
+
+    path = db or st.db or default_db_path()
+    shown = f"[{host}]" if ":" in host else host
+    info(f"cstool {__version__} serving {path} on http://{shown}:{port} "
+         "(API /v1, docs /docs, widget /widget/SHOP); SIGTERM or Ctrl+C stops")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        info("warning: listening beyond this machine; put TLS in front of it")
+    serve(path, host=host, port=port, max_body=max_body_kb * 1024, access_log=access_log)

@@ -1,0 +1,354 @@
+"""The ASGI app of ``cstool serve``: the operations table as JSON routes under /v1, the
+live event stream, the customer widget, errors as JSON with codes.
+
+Every Backend call runs on one worker thread (the SQLite file takes one writer at a
+time anyway), so the event loop stays free for connections and event streams.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import inspect
+import json
+import logging
+import sqlite3
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response, StreamingResponse
+from pydantic import ConfigDict, Field, create_model
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..auth import TokenStore, Unauthorized
+from ..errors import CstoolError, StorageError
+from ..resources import KINDS
+from ..validation import FieldError
+from . import widget
+from .events import EventHub
+from .limits import BodyLimit
+from .operations import OPERATIONS, REQUIRED, Arg, Operation, encode_result, next_cursor, page_size
+from .policies import POLICIES, Access, Page, event_filter
+from .worker import StorageWorker
+
+log = logging.getLogger("cstool.server")
+
+DEFAULT_MAX_BODY = 1 << 20  # 1 MiB
+ALONE = ("backup", "upgrade")  # never grouped with other calls in one commit
+
+
+class ServerState:
+    """What the routes share: the backend, the token store, the DB thread, the hub."""
+
+    def __init__(self, backend: Any, *, ping_s: float, poll_s: float):
+        self.backend = backend
+        self.tokens = TokenStore(backend)
+        self.worker: StorageWorker | None = None  # started with the app
+        self.ping_s = ping_s
+        db = FilePath(backend.path)
+        self.backup_dir = db.parent / f"{db.stem}-backups"
+        self.hub = EventHub(self._read_events, self._head, poll_s=poll_s)
+
+    async def run(self, fn, *args, alone: bool = False):
+        """Run a blocking storage call on the storage thread (grouped commits)."""
+        if self.worker is None:
+            raise StorageError("the server is not running")
+        return await self.worker.run(lambda: fn(*args), alone=alone)
+
+    async def _read_events(self, after: int, limit: int) -> list[dict]:
+        return await self.run(lambda: self.backend.events(after=after, limit=limit))
+
+    async def _head(self) -> int:
+        def head() -> int:
+            with self.backend.database.read() as conn:
+                return conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+
+        return await self.run(head)
+
+    async def authenticate(self, request: Request):
+        """The caller's Principal (Unauthorized without a valid token)."""
+        return await self.run(self.tokens.authenticate, bearer(request))
+
+
+def bearer(request: Request) -> str | None:
+    """The token of ``Authorization: Bearer TOKEN``."""
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def dumps(data: Any) -> bytes:
+    """Compact UTF-8 JSON (Chinese as it is)."""
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def json_response(data: Any, status: int = 200, headers: dict | None = None) -> Response:
+    """A JSON response without FastAPI's encoder pass (our results are JSON already)."""
+    return Response(dumps(data), status_code=status, media_type="application/json",
+                    headers=headers)
+
+
+def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
+    """``{"error": {"code", "message", ...}}`` with ``status``."""
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return json_response({"error": {"code": code, "message": message, **extra}}, status,
+                         headers)
+
+
+# -- routes from the table -------------------------------------------------------------------
+INT_RANGE = {"ge": -(2**53), "le": 2**53}  # what JSON numbers carry exactly
+
+
+def _annotation(arg: Arg, *, body: bool = False) -> Any:
+    base = {dict: dict[str, Any], list: list[dict[str, Any]]}.get(arg.type, arg.type)
+    if base is int and body:
+        base = Annotated[int, Field(**INT_RANGE)]
+    elif base == str | int and body:
+        base = str | Annotated[int, Field(**INT_RANGE)]
+    if arg.default is None or arg.http_optional:
+        return base | None if base is not Any else Any
+    return base
+
+
+def _endpoint(op: Operation):
+    """A FastAPI endpoint for ``op`` whose signature FastAPI turns into validation and
+    OpenAPI: path and query parameters, and one JSON body model."""
+    params = [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                annotation=Request)]
+    body_fields: dict[str, Any] = {}
+    for arg in op.args:
+        where = op.where(arg)
+        default = None if arg.http_optional or arg.required else arg.default
+        bounds = INT_RANGE if arg.type is int else {}
+        if where == "path":
+            params.append(inspect.Parameter(
+                arg.name, inspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[_annotation(arg), Path(description=arg.doc or None,
+                                                            **bounds)]))
+        elif where == "query":
+            required = arg.required and not arg.http_optional
+            params.append(inspect.Parameter(
+                arg.name, inspect.Parameter.KEYWORD_ONLY,
+                annotation=Annotated[_annotation(arg), Query(description=arg.doc or None,
+                                                             **bounds)],
+                **({} if required else {"default": default})))
+        elif arg.name != op.body:
+            required = arg.required and not arg.http_optional
+            body_fields[arg.name] = (_annotation(arg, body=True), ... if required else default)
+    if op.body is not None:
+        params.append(inspect.Parameter(
+            "body_", inspect.Parameter.KEYWORD_ONLY,
+            annotation=Annotated[dict[str, Any], Body(description="the record")]))
+    elif body_fields:
+        model = create_model(
+            "".join(w.title() for w in op.name.split("_")) + "Request",
+            __config__=ConfigDict(extra="forbid", strict=True), **body_fields)
+        needed = any(f[1] is ... for f in body_fields.values())
+        params.append(inspect.Parameter(
+            "body_", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[model, Body()],
+            **({} if needed else {"default": None})))
+    policy = POLICIES[op.right]
+
+    async def endpoint(request: Request, **kwargs: Any) -> Response:
+        state: ServerState = request.app.state.cstool
+        body = kwargs.pop("body_", None)
+        args = {k: v for k, v in kwargs.items()}
+        if op.body is not None:
+            args[op.body] = body
+        elif body is not None:
+            args.update(body.model_dump(exclude_unset=True))
+        for arg in op.args:  # fill the table's defaults the request left out
+            if arg.name not in args and arg.default is not REQUIRED and not arg.http_optional:
+                args[arg.name] = arg.default
+        token = bearer(request)
+
+        def work() -> Any:
+            principal = state.tokens.authenticate(token)
+            if op.target == "principal":
+                return principal.to_dict()
+            return policy(Access(principal, state.backend, state.tokens, state.backup_dir),
+                          op, args)
+
+        result = await state.run(work, alone=op.name in ALONE)
+        if op.writes:
+            state.hub.wake()
+        return _respond(op, args, result)
+
+    endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    endpoint.__name__ = op.name
+    endpoint.__doc__ = op.summary
+    return endpoint
+
+
+def _respond(op: Operation, args: dict, result: Any) -> Response:
+    if isinstance(result, Page):
+        return json_response({"items": result.items, "next": result.next})
+    if op.result == "page":
+        size = page_size(args.get("limit"))
+        return json_response({"items": result, "next": next_cursor(op, args, result, size)})
+    if op.result == "list":
+        return json_response({"items": result})
+    if result is None:
+        return Response(status_code=204)
+    return json_response(encode_result(op, result), 201 if op.name.startswith("create") else 200)
+
+
+# -- errors -----------------------------------------------------------------------------------
+def _cstool_error(request: Request, exc: CstoolError) -> Response:
+    extra = {}
+    if isinstance(exc, FieldError):
+        extra = {"path": exc.path, "reason": exc.reason, "line": exc.line}
+    return error_response(exc.http_status, exc.code, exc.message, **extra)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    # Who asks comes before what they ask: a bad token is a 401 whatever the body.
+    state: ServerState = request.app.state.cstool
+    if request.url.path.startswith("/v1/") and request.url.path != "/v1/health":
+        try:
+            await state.authenticate(request)
+        except Unauthorized as e:
+            return _cstool_error(request, e)
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    if first.get("type") == "json_invalid" or _not_json(request.scope.get("cstool.body")):
+        return error_response(400, "malformed_json",
+                              f"the request body is not valid JSON ({first.get('msg')})")
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body_")
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return error_response(422, "invalid", f"{where}: {first.get('msg')}{more}",
+                          details=[{"loc": [str(p) for p in e.get("loc", ())],
+                                    "msg": e.get("msg")} for e in errors[:20]])
+
+
+def _not_json(body: bytes | None) -> bool:
+    if not body:
+        return False
+    try:
+        json.loads(body)
+        return False
+    except ValueError:
+        return True
+
+
+def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    if exc.status_code == 404:
+        return error_response(404, "not_found", f"no route {request.method} {request.url.path}")
+    if exc.status_code == 405:
+        return error_response(405, "method_not_allowed",
+                              f"{request.method} is not allowed on {request.url.path}")
+    return error_response(exc.status_code, "http_error", str(exc.detail))
+
+
+def _storage_error(request: Request, exc: sqlite3.DatabaseError) -> Response:
+    return error_response(503, "storage", f"database: {exc}")
+
+
+def _internal_error(request: Request, exc: Exception) -> Response:
+    log.exception("internal error on %s %s", request.method, request.url.path)
+    return error_response(500, "internal", "internal error; the server log has the details")
+
+
+# -- the app ----------------------------------------------------------------------------------
+def create_app(backend: Any, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float = 15.0,
+               poll_s: float = 0.25) -> FastAPI:
+    """The ASGI app over ``backend`` (a LocalBackend; the app does not close it)."""
+    state = ServerState(backend, ping_s=ping_s, poll_s=poll_s)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        state.worker = StorageWorker(backend.database)
+        await state.hub.start()
+        gc.freeze()  # what start-up built lives on: full collections skip it (no long pauses)
+        try:
+            yield
+        finally:
+            await state.hub.stop()
+            state.worker.stop()
+            state.worker = None
+
+    app = FastAPI(
+        title="cstool",
+        version=__version__,
+        summary="Customer service desk for multi-shop e-commerce: the Backend over HTTP.",
+        description=(
+            "Every Backend operation as JSON under /v1. Authenticate with "
+            "`Authorization: Bearer TOKEN` (`cstool token create`). Errors are "
+            '`{"error": {"code", "message"}}`. Lists are pages: `{"items", "next"}`; pass '
+            "`next` back as `after`. Live events: `GET /v1/events` (server-sent events, "
+            f"resumable with Last-Event-ID). Record kinds: {', '.join(KINDS)}."),
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.cstool = state
+    app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_exception_handler(CstoolError, _cstool_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(sqlite3.DatabaseError, _storage_error)
+    app.add_exception_handler(Exception, _internal_error)
+
+    @app.get("/v1/health", tags=["store"], summary="The server is up (no token needed)")
+    async def health() -> dict:
+        return {"ok": True, "version": __version__}
+
+    @app.get("/v1/events", tags=["events"], summary="Live events (server-sent events)",
+             operation_id="event_stream",
+             response_class=StreamingResponse,
+             responses={200: {"content": {"text/event-stream": {}},
+                              "description": "id / event / data lines; `: ping` keep-alives"}})
+    async def event_stream(
+        request: Request,
+        after: Annotated[int | None, Query(ge=0, description="start after this event id "
+                                                             "(or send Last-Event-ID)")] = None,
+        shop: Annotated[str | None, Query(description="only this shop's events")] = None,
+    ) -> Response:
+        principal = await state.authenticate(request)
+        last_id = request.headers.get("last-event-id")
+        if last_id is not None:
+            if not last_id.strip().isdigit():
+                return error_response(400, "usage", "Last-Event-ID must be an event id")
+            after = int(last_id)
+        if after is None:
+            after = await state._head()  # from now on
+        access = Access(principal, backend, state.tokens)
+        if shop is not None:
+            if principal.is_customer and shop != principal.shop or not principal.may_use_shop(
+                    shop):
+                return error_response(403, "forbidden",
+                                      f"{principal.describe()} may not use shop {shop!r}")
+        base = await state.run(event_filter, access)
+        keep = base if shop is None else (lambda e: e["shop"] == shop and base(e))
+        token = bearer(request)
+
+        async def alive() -> bool:
+            try:
+                await state.run(state.tokens.authenticate, token)
+                return not await request.is_disconnected()
+            except Unauthorized:
+                return False
+
+        return StreamingResponse(
+            state.hub.stream(after, keep, ping_s=state.ping_s, alive=alive),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    for op in OPERATIONS:
+        if op.target == "backend" and not callable(getattr(backend, op.name, None)):
+            continue  # an operation this backend does not have (yet): not served
+        app.add_api_route(
+            op.path, _endpoint(op), methods=[op.verb], tags=[op.tag], summary=op.summary,
+            name=op.name, operation_id=op.name,
+            responses={401: {"description": "no valid token"},
+                       403: {"description": "the token's rights do not cover this"},
+                       404: {"description": "not found"}, 422: {"description": "invalid"}},
+            status_code=201 if op.name.startswith("create") else 200,
+        )
+    widget.add_routes(app)
+    return app

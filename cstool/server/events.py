@@ -1,0 +1,169 @@
+"""Live events over server-sent events: one reader of the events table, many subscribers.
+
+The hub reads new events from the file (woken at once by the server's own writes,
+and every ``poll_s`` for other processes' writes) and hands each to every subscriber.
+A subscriber first reads the backlog after its cursor from the file, then takes the
+live events, skipping any it has sent; one that falls behind its queue goes back to
+reading the file. Because every event is in the table before it is anywhere else,
+nothing is lost across a reconnect (``Last-Event-ID``) or a slow consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+QUEUE_MAX = 2000  # live events a subscriber may hold before it reads the file instead
+BATCH = 500
+STOP = object()
+
+
+class Subscriber:
+    """One stream's queue of live events."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_MAX)
+        self.lagging = False
+
+    def offer(self, item: Any) -> None:
+        """Queue a live event; a full queue marks the subscriber as lagging."""
+        if self.lagging:
+            return
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.lagging = True
+
+
+class EventHub:
+    """Reads the events table once for all subscribers and fans events out."""
+
+    def __init__(self, read: Callable[[int, int], Awaitable[list[dict]]], head: Callable[[],
+                 Awaitable[int]], *, poll_s: float = 0.25):
+        self._read = read  # (after, limit) -> events, run off the event loop
+        self._head = head
+        self.poll_s = poll_s
+        self.head = 0
+        self.subscribers: set[Subscriber] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.stopping = asyncio.Event()
+        self._stale = False
+
+    async def start(self) -> None:
+        """Start reading from the current end of the table."""
+        self._loop = asyncio.get_running_loop()
+        self.head = await self._head()
+        self._task = asyncio.create_task(self._run(), name="cstool-event-hub")
+
+    def wake(self) -> None:
+        """Read now (the server has just written)."""
+        self._wake.set()
+
+    def stop_soon(self) -> None:
+        """Ask for ``stop`` from any thread (a signal handler)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(lambda: self._loop.create_task(self.stop()))
+
+    async def stop(self) -> None:
+        """End every stream and stop reading."""
+        if self.stopping.is_set() and self._task is None:
+            return
+        self.stopping.set()
+        for s in list(self.subscribers):
+            s.lagging = False
+            while True:
+                try:
+                    s.queue.put_nowait(STOP)
+                    break
+                except asyncio.QueueFull:
+                    s.queue.get_nowait()
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+    async def _run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            if not self.subscribers:
+                self._stale = True  # nobody listens: no reads (the head is fetched anew)
+                continue
+            try:
+                events = await self._read(self.head, BATCH)
+            except Exception:  # a locked or closing file: try again on the next tick
+                await asyncio.sleep(self.poll_s)
+                continue
+            for e in events:
+                item = (e, encode(e))
+                for s in list(self.subscribers):
+                    s.offer(item)
+            if events:
+                self.head = events[-1]["id"]
+                if len(events) == BATCH:
+                    self._wake.set()
+
+    async def stream(self, cursor: int, keep: Callable[[dict], bool], *, ping_s: float,
+                     alive: Callable[[], Awaitable[bool]] | None = None) -> AsyncIterator[bytes]:
+        """The SSE byte stream of one subscriber, starting after event ``cursor``.
+
+        ``keep`` filters events by the subscriber's rights; ``alive`` is asked at every
+        keep-alive ping (a revoked token ends the stream).
+        """
+        sub = Subscriber()
+        if self._stale:  # before joining: every later event is the hub's to hand out
+            self.head = await self._head()
+            self._stale = False
+        self.subscribers.add(sub)
+        try:
+            yield b"retry: 2000\n\n"
+            while not self.stopping.is_set():
+                # 1. the backlog, from the file
+                while True:
+                    batch = await self._read(cursor, BATCH)
+                    for e in batch:
+                        cursor = e["id"]
+                        if keep(e):
+                            yield encode(e)
+                    if len(batch) < BATCH:
+                        break
+                # 2. live events until the queue overflows
+                while not sub.lagging:
+                    try:
+                        item = await asyncio.wait_for(sub.queue.get(), ping_s)
+                    except TimeoutError:
+                        if alive is not None and not await alive():
+                            return
+                        yield b": ping\n\n"
+                        continue
+                    if item is STOP:
+                        return
+                    e, data = item
+                    if e["id"] <= cursor:
+                        continue
+                    cursor = e["id"]
+                    if keep(e):
+                        yield data
+                # fell behind: drop the queue and read the file from the cursor again
+                while not sub.queue.empty():
+                    if sub.queue.get_nowait() is STOP:
+                        return
+                sub.lagging = False
+        finally:
+            self.subscribers.discard(sub)
+
+
+def encode(e: dict) -> bytes:
+    """One event in SSE form: id, event type, JSON data."""
+    data = json.dumps(e, ensure_ascii=False, separators=(",", ":"))
+    return f"id: {e['id']}\nevent: {e['type']}\ndata: {data}\n\n".encode()
