@@ -125,9 +125,7 @@ def option_value(f: Field, value: Any) -> Any:
         return parse_inline(value, f)
     if f.type in ("attrs", "hours", "settings"):
         return _pairs(value, f)
-    if f.type == "money":
-        return value
-    return value
+    return value  # money and times stay text: validation parses them exactly
 
 
 def _help(f: Field) -> str:

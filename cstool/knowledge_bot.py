@@ -200,7 +200,7 @@ class _Memory:
 def _strip_phrases(text: str, extra: list[str]) -> str:
     """The message without the words asking for a human (what else it asks)."""
     low = text.lower()
-    for p in sorted({*DEFAULT_HANDOFF_PHRASES, *service.HANDOFF_PHRASES, *extra},
+    for p in sorted({*DEFAULT_HANDOFF_PHRASES, *extra},
                     key=len, reverse=True):
         low = low.replace(p.lower(), " ")
     return low.strip(" ,，。.!！?？~、")

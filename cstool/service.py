@@ -9,11 +9,6 @@ from zoneinfo import ZoneInfo
 
 from .resources import WEEKDAYS
 
-HANDOFF_PHRASES = (
-    "转人工", "人工客服", "人工服务", "找人工", "要人工", "真人", "活人", "人工",
-    "talk to a human", "human agent", "real person", "speak to someone", "agent please",
-    "customer service representative",
-)
 MAX_MESSAGE_CHARS = 2000
 
 
@@ -93,7 +88,12 @@ def intent_of(classification: str) -> str | None:
     return None
 
 
-def asks_for_human(text: str) -> bool:
-    """True when the customer asks for a person (转人工, "talk to a human" ...)."""
-    low = text.lower()
-    return any(p in low for p in HANDOFF_PHRASES)
+def asks_for_human(text: str, extra_phrases: tuple[str, ...] = ()) -> bool:
+    """True when the customer asks for a person (转人工, "talk to a human" ...).
+
+    The phrases have one home: the knowledge bot's list (``cstool.bot``), which the
+    bot step also uses, so the desk and the bot never disagree.
+    """
+    from .bot.index import is_handoff_request
+
+    return is_handoff_request(text, extra_phrases)
