@@ -192,3 +192,18 @@ def close_idle_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
         print_json(closed)
     else:
         info(f"closed {len(closed)} idle conversations")
+
+
+@app.command("sensitive")
+def sensitive_cmd(
+    ctx: typer.Context, conversation: ConvArg,
+    off: Annotated[bool, typer.Option("--off", help="Clear the tag.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Tag a conversation sensitive (a complaint, a dispute): no campaign message goes
+    into it, nor to the customer while it is open."""
+    out = state(ctx).backend.mark_sensitive(conversation, not off)
+    if wants_json(ctx, json_):
+        print_json(out)
+    else:
+        info(f"conversation {conversation} {'no longer ' if off else ''}sensitive")

@@ -9,6 +9,8 @@ from . import (
     agent,
     apply,
     bot,
+    campaign,
+    cart,
     console,
     conv,
     coupon,
@@ -107,6 +109,8 @@ for _name, _module in (
     ("metrics", metrics),
     ("ticket", ticket),
     ("sla", sla),
+    ("campaign", campaign),
+    ("cart", cart),
 ):
     app.add_typer(_module.app, name=_name)
 app.add_typer(invite.price_app, name="price")

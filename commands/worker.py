@@ -40,6 +40,8 @@ def worker_cmd(
             n = len(value) if isinstance(value, list) else None
             if n:
                 parts.append(f"{name} {n}")
+            elif isinstance(value, dict) and value.get("sent"):
+                parts.append(f"campaign sends {value['sent']}")
             elif isinstance(value, dict) and "error" in value:
                 parts.append(f"{name} failed: {value['error']}")
         if parts:

@@ -38,6 +38,10 @@ SHOP_SETTINGS_DEFAULTS = {
     "idle_close_min": 30,
     "quiet_hours": "22:00-08:00",
     "attribution_window_h": 24,
+    # Campaigns: at most this many sends per customer within the window, across all of
+    # the shop's campaigns (reply-code answers excepted: the customer asked).
+    "campaign_cap": 1,
+    "campaign_cap_window_h": 24,
     # The knowledge bot (None: the engine's defaults). Thresholds are calibrated
     # confidences 0..1: answer at or above ``bot_answer_threshold``, offer "did you
     # mean" choices at or above ``bot_suggest_threshold``, else hand off.
@@ -362,11 +366,72 @@ SLA_POLICY = Kind(
     doc="A shop's SLA targets for the tickets its conditions select.",
 )
 
+CART_ITEM = Kind(
+    "cart_items",
+    "cart_item",
+    "key",
+    (
+        _f("key", "slug", required=True),
+        _f("shop", "ref", required=True, ref="shops"),
+        _f("customer", "ref", required=True, ref="customers"),
+        _f("product", "ref", required=True, ref="products"),
+        _f("quantity", "int", default=1, min=1, max=100000),
+        _f("price", "money", min=0, doc="unit price when carted; default the product's price"),
+        _f("added_at", "time", required=True),
+    ),
+    doc="An item in a customer's cart (price-drop notices compare prices with it).",
+)
+
+CAMPAIGN_TRIGGERS = ("order_nudge", "payment_reminder", "order_shipped", "price_drop",
+                     "related_offer", "reply_code", "follow_up")
+CLASSIFICATIONS = ("consulted_not_ordered", "ordered_not_paid", "paid", "after_sale")
+
+CAMPAIGN = Kind(
+    "campaigns",
+    "campaign",
+    "key",
+    (
+        _f("key", "slug", required=True),
+        _f("shop", "ref", required=True, ref="shops"),
+        _f("name", "str", required=True, max_len=100),
+        _f("trigger", "enum", required=True, choices=CAMPAIGN_TRIGGERS,
+           doc="order_nudge 催拍, payment_reminder 催付, order_shipped, price_drop, "
+               "related_offer, reply_code, follow_up 追单"),
+        _f("status", "enum", choices=("active", "paused"),
+           doc="default active (follow_up: paused, it annoys)"),
+        _f("template", "str", required=True, max_len=500,
+           doc="text with {name} {shop} {product} {price} {price_after_discount} {coupon} "
+               "{order} {carrier} {tracking_no} {code}"),
+        _f("delay_min", "int", min=0, max=525600,
+           doc="minutes after the trigger (default by trigger)"),
+        _f("expires_min", "int", min=1, max=525600,
+           doc="a trigger not sent this long after it fell due is dropped"),
+        _f("coupon", "ref", ref="coupons", doc="benefit: issue this coupon with the message"),
+        _f("product", "ref", ref="products", doc="the item offered (related_offer)"),
+        _f("code", "str", max_len=32, doc="reply_code: the code a customer replies"),
+        _f("categories", "strlist", default=[],
+           doc="related_offer: after orders in these categories; price_drop: only these"),
+        _f("min_level", "int", min=0, max=5, doc="audience: customer level at least"),
+        _f("max_level", "int", min=0, max=5, doc="audience: customer level at most"),
+        _f("tags", "strlist", default=[], doc="audience: customers with any of these tags"),
+        _f("regions", "strlist", default=[], doc="audience: customers in these regions"),
+        _f("classifications", "strlist", default=[], choices=CLASSIFICATIONS,
+           doc="audience: consulted_not_ordered, ordered_not_paid, paid, after_sale"),
+        _f("starts_at", "time", doc="schedule window: triggers from then on"),
+        _f("ends_at", "time", doc="schedule window: no sends after"),
+        _f("holdout", "number", default=0, min=0, max=0.9,
+           doc="share of customers who get nothing (for measured lift)"),
+        _f("attribution_h", "int", min=1, max=720,
+           doc="orders this long after a send count (default: the shop's setting)"),
+    ),
+    doc="A conversion campaign: a trigger, an audience, a message, a benefit, a holdout.",
+)
+
 # Apply order: a record may only refer to kinds that come before it.
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (SHOP, GROUP, AGENT, ROUTING_RULE, SLA_POLICY, PRODUCT, COUPON, PROMOTION,
-              CUSTOMER, ORDER, KNOWLEDGE_ENTRY, QUICK_REPLY)
+              CUSTOMER, ORDER, CART_ITEM, KNOWLEDGE_ENTRY, QUICK_REPLY, CAMPAIGN)
 }
 # How each kind is listed and exported (default: by key).
 ORDER_BY: dict[str, str] = {

@@ -460,6 +460,8 @@ def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
             fail("escalate_to", "is required when on_breach is reassign")
         if rec["resolution_min"] < rec["first_response_min"]:
             fail("resolution_min", "is shorter than first_response_min")
+    elif kind.name == "campaigns":
+        _campaign_rules(rec, fail)
     elif kind.name == "customers":
         seen = set()
         for i, p in enumerate(rec["profiles"]):
@@ -479,6 +481,40 @@ def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
                     line_of(raw, "coupons"),
                 )
             held.add(c["coupon"])
+
+
+def _campaign_rules(rec: dict, fail: Callable[[str, str], None]) -> None:
+    """A campaign's fields must fit its trigger."""
+    from .campaigns.templates import variables_of
+
+    trigger = rec["trigger"]
+    if rec["status"] is None:  # follow-ups annoy: off unless asked for
+        rec["status"] = "paused" if trigger == "follow_up" else "active"
+    if not rec["template"].strip():
+        fail("template", "is empty")
+    try:
+        variables_of(rec["template"])
+    except ValueError as e:
+        fail("template", str(e))
+    if trigger == "reply_code":
+        code = rec["code"]
+        if code is None or not code.strip():
+            fail("code", "is required for a reply_code campaign")
+        if code != code.strip() or any(ch.isspace() for ch in code):
+            fail("code", f"{code!r}: a code is one word without spaces")
+        if code.casefold() in ("退订", "td", "t"):
+            fail("code", f"{code!r} is the opt-out word")
+        if rec["coupon"] is None:
+            fail("coupon", "is required for a reply_code campaign (the coupon it earns)")
+    elif rec["code"] is not None:
+        fail("code", "only a reply_code campaign has a code")
+    if trigger == "related_offer" and rec["product"] is None:
+        fail("product", "is required for a related_offer campaign (the item offered)")
+    if (rec["min_level"] is not None and rec["max_level"] is not None
+            and rec["max_level"] < rec["min_level"]):
+        fail("max_level", "is below min_level")
+    if rec["starts_at"] and rec["ends_at"] and rec["ends_at"] < rec["starts_at"]:
+        fail("ends_at", "is before starts_at")
 
 
 def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str = "") -> None:
@@ -567,6 +603,16 @@ def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str
                     "profile",
                     line_of(raw, "coupons"),
                 )
+    if kind.name in ("campaigns", "cart_items"):
+        for name in ("coupon", "product"):
+            key = rec.get(name)
+            if key is not None:
+                found = lookup(f"{name}s", key)
+                if found.get("shop") != shop:
+                    raise FieldError(f"{p}{name}", f"{name} {key!r} belongs to shop "
+                                     f"{found.get('shop')!r}", line_of(raw, name))
+        if kind.name == "cart_items" and rec["price"] is None:
+            rec["price"] = lookup("products", rec["product"]).get("price", 0)
     if kind.name == "orders":
         total = 0
         for item in rec["items"]:

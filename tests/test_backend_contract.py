@@ -273,3 +273,36 @@ def test_info_reports_schema_and_counts(be):
     assert data["schema_version"] == data["latest_schema_version"] == LATEST
     assert data["journal_mode"] == "wal"
     assert data["tables"]["shops"] == 1 and data["tables"]["agents"] == 1
+
+
+def test_campaigns_run_due_stats_and_sensitive(be):
+    seed(be)
+    be.apply({
+        "shops": [{"key": "lf", "name": "翎衣女装", "service_mode": "bot_first",
+                   "settings": {"quiet_hours": None}}],
+        "orders": [{"key": "o1", "shop": "lf", "customer": "wl", "status": "created",
+                    "created_at": "2026-11-20T09:00:00+08:00", "items": [{"product": "dress"}]}],
+        "cart_items": [{"key": "k1", "shop": "lf", "customer": "wl", "product": "dress",
+                        "added_at": "2026-11-20T08:00:00+08:00"}],
+        "campaigns": [{"key": "pay", "shop": "lf", "name": "催付", "trigger": "payment_reminder",
+                       "template": "{name}，订单{order}的{product}待付款"}],
+    })
+    assert be.get("cart_items", "k1")["price"] == 299
+    out = be.run_due_campaigns("2026-11-20T09:30:00+08:00")
+    assert (out["campaigns"], out["due"], out["sent"], out["suppressed"]) == (1, 1, 1, {})
+    assert be.run_due_campaigns("2026-11-20T09:31:00+08:00")["due"] == 0
+    stats = be.campaign_stats("pay")
+    assert (stats["sent"], stats["conversions"], stats["shop"]) == (1, 0, "lf")
+    assert be.campaign_stats("pay", since="2026-11-21T00:00:00+08:00")["sent"] == 0
+    assert [e["type"] for e in be.events(after=0, limit=500)][-1] == "campaign.sent"
+    conv = be.post_message("lf", "wl", "发错货了")["conversation"]["id"]
+    assert be.mark_sensitive(conv) == {"conversation": conv, "sensitive": True}
+    assert be.mark_sensitive(conv, False)["sensitive"] is False
+    with pytest.raises(NotFound):
+        be.campaign_stats("nope")
+    with pytest.raises(NotFound):
+        be.mark_sensitive(999)
+    with pytest.raises(InvalidInput, match="now:"):
+        be.run_due_campaigns("not a time")
+    with pytest.raises(Conflict, match="pause it instead"):
+        be.delete("campaigns", "pay")

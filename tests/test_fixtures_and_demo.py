@@ -85,7 +85,7 @@ def test_schema_covers_every_kind(cli):
     assert set(schema["properties"]) == {"shops", "groups", "agents", "routing_rules",
                                          "sla_policies", "products", "coupons", "promotions",
                                          "customers", "orders", "knowledge_entries",
-                                         "quick_replies"}
+                                         "quick_replies", "cart_items", "campaigns"}
     order = schema["properties"]["orders"]["items"]
     assert order["additionalProperties"] is False
     assert set(order["required"]) == {"key", "shop", "customer", "status", "created_at", "items"}

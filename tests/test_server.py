@@ -226,7 +226,7 @@ def _args_aimed_at(shop: str, conversation: int, product: str) -> dict:
                                                             "title": "t", "price": 1}]},
         "target": "x.db", "records": [], "group": "#1", "since": 0, "until": 1, "token_id": 1,
         "question": "有M码吗", "entry": "尺码", "ticket": 1, "type": "complaint", "title": "t",
-        "customer_stats.key": "lfonly",
+        "customer_stats.key": "lfonly", "campaign_stats.key": "lf-pay",
     }
 
 
@@ -259,6 +259,8 @@ def test_every_operation_refuses_a_token_aimed_at_what_it_may_not_use(served):
                                         "profiles": [{"shop": "lf"}]})
     if hasattr(served.backend, "create_ticket"):
         served.backend.create_ticket(type="complaint", title="投诉", conversation=lf)
+    served.backend.create("campaigns", {"key": "lf-pay", "shop": "lf", "name": "催付",
+                                        "trigger": "payment_reminder", "template": "请付款"})
     # an agent of 萌宝 aiming at 翎衣's shop, conversation and agent
     got = _call_every_operation(served, served.token("mbxz"), _args_aimed_at("lf", lf, "dress"))
     allowed = {"whoami", "list_tokens"}  # about the caller itself
@@ -442,6 +444,32 @@ def test_tickets_over_the_api(served):
         other.create_ticket(type="complaint", title="x", conversation=lf)
     assert [x["id"] for x in xm.list_tickets()] == [t["id"]]
     assert other.list_tickets() == []
+
+
+def test_campaigns_over_the_api(served):
+    mall(served.backend)
+    lf, mb = chats(served)
+    served.backend.create("campaigns", {"key": "lf-pay", "shop": "lf", "name": "催付",
+                                        "trigger": "payment_reminder", "template": "请付款"})
+    xm, boss = served.remote(served.token("xm")), served.remote(served.token("boss"))
+    other = served.remote(served.token("mbxz"))
+    admin = served.remote()
+    assert xm.campaign_stats("lf-pay")["sent"] == 0
+    with pytest.raises(Forbidden, match="'lf'"):
+        other.campaign_stats("lf-pay")
+    with pytest.raises(Forbidden, match="needs a supervisor"):
+        xm.run_due_campaigns()
+    with pytest.raises(Forbidden, match="give shop"):
+        boss.run_due_campaigns()
+    with pytest.raises(Forbidden, match="'mb'"):
+        boss.run_due_campaigns(shop="mb")
+    assert boss.run_due_campaigns(shop="lf")["campaigns"] == 1
+    assert admin.run_due_campaigns()["campaigns"] == 1
+    assert xm.mark_sensitive(lf)["sensitive"] is True
+    with pytest.raises(Forbidden):
+        other.mark_sensitive(lf, False)
+    with pytest.raises(InvalidInput, match="now:"):
+        admin.run_due_campaigns("tomorrow")
 
 
 # -- errors ---------------------------------------------------------------------------------------

@@ -341,3 +341,18 @@ class Backend(ABC):
     def ticket_report(self, *, shop: str | None = None, since: int | None = None,
                       until: int | None = None, by: str | None = None) -> list[dict]:
         """SLA attainment by type, team or agent."""
+
+    # -- campaigns ---------------------------------------------------------------------------
+    @abstractmethod
+    def run_due_campaigns(self, now: str | int | None = None, *,
+                          shop: str | None = None) -> dict:
+        """Decide every due campaign trigger exactly once (send, hold out or suppress)."""
+
+    @abstractmethod
+    def campaign_stats(self, key: str, *, since: str | int | None = None,
+                       until: str | int | None = None) -> dict:
+        """Sends, suppressions, conversions, sales and lift against the holdout."""
+
+    @abstractmethod
+    def mark_sensitive(self, conversation: int, sensitive: bool = True) -> dict:
+        """Tag a conversation sensitive (campaigns keep away) or clear the tag."""

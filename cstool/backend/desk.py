@@ -326,6 +326,12 @@ class DeskOps:
                     return self._post_result(conn, dup[1], dup[0], [], duplicate=True)
             now = self._now()
             conv = self._open_conversation(conn, shop_row["id"], cust_id)
+            # 退订 / TD and reply codes (CampaignOps): answered by the desk itself; with no
+            # chat open they go to the customer's last chat here instead of opening one.
+            command = (self.campaign_command(conn, shop_row["id"], text)
+                       if hasattr(self, "campaign_command") else None)
+            if conv is None and command is not None:
+                conv = self._last_conversation(conn, shop_row["id"], cust_id)
             created = conv is None
             if created:
                 orders = self._orders_of(conn, cust_id, shop_row["id"])
@@ -349,12 +355,15 @@ class DeskOps:
                 self._event(conn, "conversation.created", "conversation", str(conv["id"]),
                             shop_row["id"], {"customer": customer})
             msg = self._add_message(conn, conv, "customer", text, kind=kind, payload=payload,
-                                    client_id=client_id, touch=not created)
+                                    client_id=client_id,
+                                    touch=not created and conv["state"] != "closed")
             if hasattr(self, "reopen_on_customer_reply"):  # tickets (TicketOps)
                 self.reopen_on_customer_reply(conn, cust_id, shop_row["id"])
             replies: list[dict] = []
-            if conv["state"] in ("new", "bot"):
-                replies = self._bot_or_route(conn, shop_row, conv, cust_id, text, now)
+            if command is not None:
+                replies = self.answer_campaign_command(conn, shop_row, conv, cust_id, command)
+            if conv["state"] in ("new", "bot") and (command is None or created):
+                replies += self._bot_or_route(conn, shop_row, conv, cust_id, text, now)
             if not created or conv["state"] == "bot":
                 self._keep_snapshot(shop_row["id"])
             return self._post_result(conn, conv["id"], msg["id"], replies, duplicate=False,
@@ -396,6 +405,14 @@ class DeskOps:
             "AND state IN ('new', 'bot', 'queued', 'active') ORDER BY id DESC LIMIT 1",
             (customer_id, shop_id),
         )
+        row = cur.fetchone()
+        return None if row is None else dict(zip([d[0] for d in cur.description], row,
+                                                 strict=True))
+
+    def _last_conversation(self, conn, shop_id: int, customer_id: int) -> dict | None:
+        cur = conn.execute(
+            "SELECT * FROM conversations WHERE customer_id = ? AND shop_id = ? "
+            "ORDER BY id DESC LIMIT 1", (customer_id, shop_id))
         row = cur.fetchone()
         return None if row is None else dict(zip([d[0] for d in cur.description], row,
                                                  strict=True))

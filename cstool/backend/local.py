@@ -24,6 +24,7 @@ from ..validation import FieldError, check_refs, to_external, to_internal
 from ..values import format_money, format_time
 from . import bulk
 from .base import ApplyResult, Backend, Change
+from .campaign_ops import CampaignOps
 from .console_ops import ConsoleOps
 from .dashboard_ops import DashboardOps
 from .desk import DeskOps
@@ -55,8 +56,8 @@ def _lookup_info(kind: str, rec: dict) -> dict:
 
 
 class LocalBackend(
-    KnowledgeOps, MetricsOps, DashboardOps, TicketOps, StaffingOps, WorkerOps, InviteOps,
-    ConsoleOps, DeskOps, Backend,
+    CampaignOps, KnowledgeOps, MetricsOps, DashboardOps, TicketOps, StaffingOps, WorkerOps,
+    InviteOps, ConsoleOps, DeskOps, Backend,
 ):
     """The Backend over one SQLite file."""
 
@@ -249,6 +250,9 @@ class LocalBackend(
                 raise NotFound(f"no {k.singular} {key!r}")
             shop_id = self._shop_id_of(store, k, rec)
             blockers = _dependents(conn, k, rec["_id"])
+            if blockers and k.name == "campaigns":
+                raise Conflict(f"campaign {key!r} has {', '.join(blockers)}: its stats "
+                               "need them; pause it instead (cstool campaign pause)")
             if blockers:
                 raise Conflict(
                     f"{k.singular} {key!r} is still used by {', '.join(blockers)}; "
@@ -489,6 +493,7 @@ _DEPENDENTS: dict[str, list[tuple[str, str, str]]] = {
         ("knowledge_entries", "shop_id", "knowledge entries"),
         ("quick_replies", "shop_id", "quick replies"),
         ("campaigns", "shop_id", "campaigns"),
+        ("cart_items", "shop_id", "cart items"),
         ("tickets", "shop_id", "tickets"),
     ],
     "groups": [
@@ -507,9 +512,18 @@ _DEPENDENTS: dict[str, list[tuple[str, str, str]]] = {
     "customers": [
         ("orders", "customer_id", "orders"),
         ("conversations", "customer_id", "conversations"),
+        ("cart_items", "customer_id", "cart items"),
     ],
-    "products": [("order_items", "product_id", "order items")],
-    "coupons": [("customer_coupons", "coupon_id", "customers holding it")],
+    "products": [
+        ("order_items", "product_id", "order items"),
+        ("cart_items", "product_id", "cart items"),
+        ("campaigns", "product_id", "campaigns"),
+    ],
+    "coupons": [
+        ("customer_coupons", "coupon_id", "customers holding it"),
+        ("campaigns", "coupon_id", "campaigns"),
+    ],
+    "campaigns": [("campaign_sends", "campaign_id", "decisions on record")],
     "orders": [("tickets", "order_id", "tickets")],
 }
 

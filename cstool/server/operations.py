@@ -270,6 +270,18 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("reopen_ticket", "POST", "/v1/tickets/{ticket}/reopen", "ticket",
               (A("ticket", int), K("by", str, None), K("reason", str, "")),
               summary="Back to open", tag="tickets"),
+    # -- campaigns --------------------------------------------------------------------------
+    Operation("run_due_campaigns", "POST", "/v1/campaigns/run-due", "campaign_run",
+              (A("now", str | int, None, "replay the pass at this time (ISO 8601)"),
+               K("shop", str, None)),
+              summary="Decide every due campaign trigger exactly once", tag="campaigns"),
+    Operation("campaign_stats", "GET", "/v1/campaigns/{key}/stats", "campaign_read",
+              (A("key", str), K("since", str | int, None), K("until", str | int, None)),
+              summary="Sends, suppressions, conversions, sales, lift vs the holdout",
+              tag="campaigns"),
+    Operation("mark_sensitive", "POST", "/v1/conversations/{conversation}/sensitive",
+              "conversation_staff", (A("conversation", int), A("sensitive", bool, True)),
+              summary="Tag a chat sensitive: campaigns keep away", tag="campaigns"),
     # -- metrics and staffing -------------------------------------------------------------------
     Operation("metrics_refresh", "POST", "/v1/metrics/refresh", "admin",
               summary="Catch the conversation facts up with the event log", tag="metrics"),

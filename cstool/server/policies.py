@@ -260,6 +260,24 @@ def quote(a: Access, op: Operation, args: dict) -> Any:
     return shop_read(a, op, args)
 
 
+def campaign_run(a: Access, op: Operation, args: dict) -> Any:
+    """Admins for every shop; a supervisor for one of their shops (give shop)."""
+    p = a.principal
+    _manager(p)
+    if not p.is_admin:
+        if args.get("shop") is None:
+            raise Forbidden(f"{p.describe()} runs campaigns of one shop: give shop")
+        _shop(p, args["shop"])
+    return a.call(op, args)
+
+
+def campaign_read(a: Access, op: Operation, args: dict) -> Any:
+    """Staff of the campaign's shop."""
+    _staff(a.principal)
+    _shop(a.principal, a.backend.get("campaigns", args["key"])["shop"])
+    return a.call(op, args)
+
+
 def _actor(args: dict) -> str | None:
     for name in ("agent", "handle", "by"):
         if args.get(name) is not None:
@@ -697,6 +715,6 @@ POLICIES: dict[str, Callable[[Access, Operation, dict], Any]] = {
         unanswered_manage, ticket_create, ticket, acts_in_conversation, close, rate,
         post, conversation_read, conversation_staff, conversation_list, events, resource_list,
         resource_read, resource_write, customer_read, apply, export, rule_manage,
-        token_create, token_list, token_revoke,
+        token_create, token_list, token_revoke, campaign_run, campaign_read,
     )
 }

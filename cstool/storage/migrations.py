@@ -560,6 +560,48 @@ ALTER TABLE tickets ADD COLUMN next_sla_at INTEGER;
 CREATE INDEX tickets_next_sla ON tickets(next_sla_at) WHERE next_sla_at IS NOT NULL
 """
 
+M007_CAMPAIGNS = """ALTER TABLE campaigns ADD COLUMN delay_min INTEGER;
+ALTER TABLE campaigns ADD COLUMN expires_min INTEGER;
+ALTER TABLE campaigns ADD COLUMN coupon_id INTEGER REFERENCES coupons(id);
+ALTER TABLE campaigns ADD COLUMN product_id INTEGER REFERENCES products(id);
+ALTER TABLE campaigns ADD COLUMN code TEXT;
+ALTER TABLE campaigns ADD COLUMN categories TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE campaigns ADD COLUMN min_level INTEGER;
+ALTER TABLE campaigns ADD COLUMN max_level INTEGER;
+ALTER TABLE campaigns ADD COLUMN tags TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE campaigns ADD COLUMN regions TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE campaigns ADD COLUMN classifications TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE campaigns ADD COLUMN starts_at INTEGER;
+ALTER TABLE campaigns ADD COLUMN ends_at INTEGER;
+ALTER TABLE campaigns ADD COLUMN attribution_h INTEGER;
+ALTER TABLE campaign_sends ADD COLUMN shop_id INTEGER REFERENCES shops(id);
+ALTER TABLE campaign_sends ADD COLUMN reason TEXT;
+ALTER TABLE campaign_sends ADD COLUMN order_id INTEGER REFERENCES orders(id);
+ALTER TABLE campaign_sends ADD COLUMN coupon_id INTEGER REFERENCES coupons(id);
+ALTER TABLE campaign_sends ADD COLUMN body TEXT;
+CREATE INDEX campaign_sends_cap ON campaign_sends(shop_id, customer_id, at)
+    WHERE outcome = 'sent';
+CREATE INDEX campaign_sends_campaign ON campaign_sends(campaign_id, outcome, at);
+CREATE TABLE cart_items (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    customer_id INTEGER NOT NULL REFERENCES customers(id),
+    product_id INTEGER NOT NULL REFERENCES products(id),
+    quantity INTEGER NOT NULL DEFAULT 1,
+    price INTEGER NOT NULL,
+    added_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX cart_items_product ON cart_items(product_id);
+CREATE INDEX cart_items_customer ON cart_items(customer_id, shop_id);
+CREATE INDEX tickets_customer ON tickets(customer_id, shop_id, status);
+CREATE INDEX orders_paid ON orders(shop_id, paid_at) WHERE paid_at IS NOT NULL;
+CREATE INDEX orders_shipped ON orders(shop_id, shipped_at) WHERE shipped_at IS NOT NULL;
+CREATE INDEX orders_delivered ON orders(shop_id, delivered_at) WHERE delivered_at IS NOT NULL
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
     (2, "conversation desk: routing traces, unread marks, round-robin state", M002_DESK),
@@ -568,6 +610,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (5, "tickets: SLA policies, targets, reminders and escalations", M005_TICKETS),
     (6, "tickets: warning instants and the next SLA instant, indexed for the scan",
      M006_SLA_SCAN),
+    (7, "campaigns: triggers, audience, guards, sends with outcomes; carts", M007_CAMPAIGNS),
 ]
 
 LATEST = MIGRATIONS[-1][0]

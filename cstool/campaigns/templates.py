@@ -1,0 +1,36 @@
+"""Campaign message templates: ``{name}`` style variables, checked when a campaign is
+saved and filled per send."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+
+VARIABLES = ("name", "shop", "product", "price", "price_after_discount", "coupon", "order",
+             "carrier", "tracking_no", "code")
+
+
+def variables_of(template: str) -> list[str]:
+    """The variables a template uses, in order; raises ValueError naming what is wrong
+    (an unknown variable, a stray brace, a format spec)."""
+    out = []
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as e:
+        raise ValueError(f"{e} (write {{{{ or }}}} for a literal brace)") from None
+    for _literal, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        if name not in VARIABLES:
+            raise ValueError(f"unknown variable {{{name}}} (known: "
+                             f"{', '.join('{' + v + '}' for v in VARIABLES)})")
+        if spec or conversion:
+            raise ValueError(f"{{{name}}}: formats are not supported")
+        out.append(name)
+    return out
+
+
+def render(template: str, values: Mapping[str, str | None]) -> str:
+    """Fill a checked template; a variable with no value becomes an empty string."""
+    return template.format_map({v: ("" if values.get(v) is None else str(values[v]))
+                                for v in VARIABLES})
