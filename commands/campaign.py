@@ -7,7 +7,7 @@ import typer
 
 from .context import state, wants_json
 from .crud import JsonOpt, register
-from .output import info, print_json, print_record
+from .output import info, print_json, print_record, print_table
 
 app = typer.Typer(help="Conversion campaigns: triggers, audience, guards, stats.",
                   no_args_is_help=True)
@@ -104,3 +104,29 @@ def stats_cmd(
         "orders / sales": f"{s['orders']} / ¥{s['sales']}",
         "lift": lift,
     })
+
+
+@app.command("sends")
+def sends_cmd(
+    ctx: typer.Context,
+    key: KeyArg,
+    outcome: Annotated[str | None, typer.Option(
+        help="Only sent, holdout, suppressed or redeemed.")] = None,
+    customer: Annotated[str | None, typer.Option(help="Only this customer's.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many.")] = 100,
+    after: Annotated[int | None, typer.Option(help="After this decision id (paging).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Who got what and when, who was held out or suppressed and why."""
+    rows = state(ctx).backend.campaign_sends(key, outcome=outcome, customer=customer,
+                                             limit=limit, after=after)
+    if wants_json(ctx, json_):
+        print_json(rows)
+        return
+    print_table(rows, [
+        ("id", lambda r: r["id"]), ("at", lambda r: r["at"]),
+        ("customer", lambda r: f"{r['customer_name']} ({r['customer']})"),
+        ("trigger", lambda r: r["trigger"]),
+        ("outcome", lambda r: r["outcome"] + (f": {r['reason']}" if r["reason"] else "")),
+        ("coupon", lambda r: r["coupon"]), ("message", lambda r: r["body"]),
+    ])

@@ -294,6 +294,11 @@ def test_campaigns_run_due_stats_and_sensitive(be):
     stats = be.campaign_stats("pay")
     assert (stats["sent"], stats["conversions"], stats["shop"]) == (1, 0, "lf")
     assert be.campaign_stats("pay", since="2026-11-21T00:00:00+08:00")["sent"] == 0
+    [decided] = be.campaign_sends("pay")
+    assert (decided["customer"], decided["outcome"], decided["order"], decided["body"]) == (
+        "wl", "sent", "o1", "王丽，订单o1的连衣裙待付款")
+    assert be.campaign_sends("pay", after=decided["id"]) == []
+    assert be.campaign_sends("pay", outcome="holdout", customer="wl") == []
     assert [e["type"] for e in be.events(after=0, limit=500)][-1] == "campaign.sent"
     conv = be.post_message("lf", "wl", "发错货了")["conversation"]["id"]
     assert be.mark_sensitive(conv) == {"conversation": conv, "sensitive": True}

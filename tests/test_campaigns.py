@@ -548,6 +548,12 @@ def test_cli_campaign_lifecycle(cli, tmp_path):
     assert (out["campaigns"], out["sent"]) == (1, 1)
     again = cli("campaign", "run-due", "--now", iso("09:41"))
     assert again.exit_code == 0 and "0 sent" in again.stderr
+    rows = cli.json("campaign", "sends", "pay")
+    assert [(r["customer"], r["outcome"], r["order"], r["body"], r["at"]) for r in rows] == [
+        ("u1", "sent", "o1", "王芳，订单o1待付款", iso("09:40"))]
+    assert cli.json("campaign", "sends", "pay", "--outcome", "suppressed") == []
+    bad = cli("campaign", "sends", "pay", "--outcome", "maybe")
+    assert bad.exit_code == 1 and "outcome: one of" in bad.stderr
     stats = cli.json("campaign", "stats", "pay")
     assert (stats["sent"], stats["conversions"], stats["lift"]) == (1, 0, None)
     shown = cli("campaign", "stats", "pay")

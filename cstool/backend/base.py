@@ -354,5 +354,11 @@ class Backend(ABC):
         """Sends, suppressions, conversions, sales and lift against the holdout."""
 
     @abstractmethod
+    def campaign_sends(self, key: str, *, outcome: str | None = None,
+                       customer: str | None = None, limit: int = 100,
+                       after: int | None = None) -> list[dict]:
+        """A campaign's decisions in order: who got what when, who was suppressed why."""
+
+    @abstractmethod
     def mark_sensitive(self, conversation: int, sensitive: bool = True) -> dict:
         """Tag a conversation sensitive (campaigns keep away) or clear the tag."""

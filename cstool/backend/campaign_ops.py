@@ -26,6 +26,7 @@ from ..errors import CstoolError, InvalidInput, NotFound
 from ..values import format_money, format_time, parse_time
 
 BATCH = int(os.environ.get("CSTOOL_CAMPAIGN_BATCH", "500"))
+OUTCOMES = ("sent", "holdout", "suppressed", "redeemed")
 HOUR_MS = 3_600_000
 MIN_MS = rules.MINUTE_MS
 
@@ -494,6 +495,37 @@ class CampaignOps:
             self._event(conn, "conversation.sensitive", "conversation", str(conversation),
                         conv["shop_id"], {"sensitive": bool(sensitive)})
         return {"conversation": conversation, "sensitive": bool(sensitive)}
+
+    # -- the record of decisions -----------------------------------------------------------
+    def campaign_sends(self, key: str, *, outcome: str | None = None,
+                       customer: str | None = None, limit: int = 100,
+                       after: int | None = None) -> list[dict]:
+        """Who got what and when, who was held out or suppressed and why: the campaign's
+        decisions in order (``after``: the last id of the previous page)."""
+        if outcome is not None and outcome not in OUTCOMES:
+            raise InvalidInput(f"outcome: one of {', '.join(OUTCOMES)}")
+        if not isinstance(limit, int) or not 1 <= limit <= 10_000:
+            raise InvalidInput("limit: 1..10000")
+        sql = ("SELECT s.id, s.at, cu.key, cu.name, s.trigger_key, s.outcome, s.reason, "
+               "o.key, s.conversation_id, s.message_id, cp.key, s.body FROM campaign_sends s "
+               "JOIN customers cu ON cu.id = s.customer_id LEFT JOIN orders o "
+               "ON o.id = s.order_id LEFT JOIN coupons cp ON cp.id = s.coupon_id "
+               "WHERE s.campaign_id = ?")
+        with self.database.read() as conn:
+            row = conn.execute("SELECT id FROM campaigns WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                raise NotFound(f"no campaign {key!r}")
+            params: list[Any] = [row[0]]
+            for cond, value in (("s.outcome = ?", outcome), ("cu.key = ?", customer),
+                                ("s.id > ?", after)):
+                if value is not None:
+                    sql += f" AND {cond}"
+                    params.append(value)
+            rows = conn.execute(sql + " ORDER BY s.id LIMIT ?", (*params, limit)).fetchall()
+        return [{"id": r[0], "at": format_time(r[1]), "customer": r[2], "customer_name": r[3],
+                 "trigger": r[4], "outcome": r[5], "reason": r[6], "order": r[7],
+                 "conversation": r[8], "message": r[9], "coupon": r[10], "body": r[11]}
+                for r in rows]
 
     # -- stats -----------------------------------------------------------------------------
     def campaign_stats(self, key: str, *, since: str | int | None = None,
