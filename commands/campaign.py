@@ -88,9 +88,16 @@ def stats_cmd(
     if wants_json(ctx, json_):
         print_json(s)
         return
-    lift = "n/a (no holdout)" if s["lift"] is None else (
-        f"{s['lift'] * 100:+.1f} pts (95% CI {s['lift_low'] * 100:+.1f} to "
-        f"{s['lift_high'] * 100:+.1f})" + ("" if s["significant"] else ", not significant"))
+    if s["lift"] is not None:
+        lift = (f"{s['lift'] * 100:+.1f} pts (95% CI {s['lift_low'] * 100:+.1f} to "
+                f"{s['lift_high'] * 100:+.1f})"
+                + ("" if s["significant"] else ", not significant"))
+    elif not s["sent"]:
+        lift = "n/a (nothing sent yet)"
+    elif not s["holdout_share"]:
+        lift = "n/a (no holdout)"
+    else:
+        lift = "n/a (nobody held out yet)"
     print_record({
         "campaign": f"{s['campaign']} ({s['name']}, {s['trigger']}, {s['status']})",
         "shop": s["shop"],
@@ -126,7 +133,7 @@ def sends_cmd(
     print_table(rows, [
         ("id", lambda r: r["id"]), ("at", lambda r: r["at"]),
         ("customer", lambda r: f"{r['customer_name']} ({r['customer']})"),
-        ("trigger", lambda r: r["trigger"]),
+        ("trigger", lambda r: r["order"] or r["trigger"]),
         ("outcome", lambda r: r["outcome"] + (f": {r['reason']}" if r["reason"] else "")),
         ("coupon", lambda r: r["coupon"]), ("message", lambda r: r["body"]),
     ])
