@@ -1,7 +1,14 @@
 """What the supervisor dashboard reads, in one call: the queue now, agents by status,
 active chats, today's figures and hourly volume against the same weekday last week, the
-agent table, and keyword counts for surge alerts. The figures come from the one metrics
-module (``metrics_report``), like the CLI and the API."""
+agent table, and keyword counts for surge alerts.
+
+The figures come from the one metrics module, like the CLI and the API: the stored
+conversation facts, caught up from the event log first, read for one shop and today in a
+few indexed queries (``cstool.metrics.today``), which give exactly what three full
+reports give (``figures_by_reports``, the reference the tests and
+``benchmarks/bench_metrics.py`` compare against). The live state (queue, agents, active
+chats, recent customer messages) is read with small indexed queries, all in one read
+transaction."""
 
 from __future__ import annotations
 
@@ -10,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from ..alerts import keyword_counts
 from ..errors import NotFound
+from ..metrics import store, today
 
 RECENT_MS = 15 * 60_000
 BEFORE_MS = 60 * 60_000
@@ -21,6 +29,10 @@ class DashboardOps:
     def dashboard(self, shop: str) -> dict:
         """A snapshot of one shop's desk for the supervisor dashboard."""
         now = self._now()
+        with self.database.read() as conn:
+            if conn.execute("SELECT 1 FROM shops WHERE key = ?", (shop,)).fetchone() is None:
+                raise NotFound(f"no shop {shop!r}")
+        self._metrics_current()  # the stored facts caught up with the event log
         with self.database.read() as conn:
             row = conn.execute("SELECT id, name, timezone, settings FROM shops WHERE key = ?",
                                (shop,)).fetchone()
@@ -39,19 +51,21 @@ class DashboardOps:
             statuses = dict(conn.execute(
                 "SELECT a.status, COUNT(*) FROM agents a JOIN agent_shops s ON s.agent_id = a.id "
                 "WHERE s.shop_id = ? AND a.role = 'agent' GROUP BY a.status", (shop_id,)))
+            # the last 75 minutes of every shop through the time index, then this shop's
+            # (CROSS JOIN keeps that order: the planner would otherwise walk every
+            # conversation the shop ever had)
             texts = conn.execute(
-                "SELECT m.body, m.created_at FROM messages m JOIN conversations c "
+                "SELECT m.body, m.created_at FROM messages m CROSS JOIN conversations c "
                 "ON c.id = m.conversation_id WHERE c.shop_id = ? AND m.sender = 'customer' "
                 "AND m.created_at >= ?", (shop_id, now - RECENT_MS - BEFORE_MS)).fetchall()
-        zone = ZoneInfo(tz)
-        local = datetime.fromtimestamp(now / 1000, tz=UTC).astimezone(zone)
-        midnight = datetime.combine(local.date(), time(0), tzinfo=zone)
-        day_start = int(midnight.timestamp() * 1000)
-        week_ago = int((midnight - timedelta(days=7)).timestamp() * 1000)
-        today = self.metrics_report(shop, since=day_start, until=now + 1, by="hour")
-        last_week = self.metrics_report(shop, since=week_ago, until=week_ago + 86_400_000,
-                                        by="hour")
-        agents = self.metrics_report(shop, since=day_start, until=now + 1, by="agent")
+            day_start, week_ago, local = _day(now, tz)
+            shown = [r[0] for r in conn.execute(
+                "SELECT DISTINCT agent_id FROM agent_shops WHERE shop_id = ?", (shop_id,))]
+            figures = today.shop_period(conn, shop_id, day_start, now + 1, self._now(), shown)
+            targets = store.read_targets(conn)[0][shop_id]
+            hourly = today.hourly(conn, shop_id, day_start, now + 1, targets)
+            hourly_last_week = today.hourly(conn, shop_id, week_ago, week_ago + 86_400_000,
+                                            targets)
         sla = self._sla_tiles(shop_id, now)
         week = self.ticket_report(shop=shop, since=now - 7 * 86_400_000) if \
             hasattr(self, "ticket_report") else []
@@ -63,10 +77,10 @@ class DashboardOps:
                       "longest_wait_s": None if queued[1] is None else (now - queued[1]) // 1000},
             "active": active, "with_bot": with_bot,
             "agents": {s: statuses.get(s, 0) for s in ("online", "busy", "away", "offline")},
-            "today": today["total"],
-            "hourly": _by_hour(today["rows"]),
-            "hourly_last_week": _by_hour(last_week["rows"]),
-            "agent_rows": agents["rows"],
+            "today": figures["total"],
+            "hourly": hourly,
+            "hourly_last_week": hourly_last_week,
+            "agent_rows": figures["rows"],
             "keywords": {"recent": keyword_counts(recent), "before": keyword_counts(before),
                          "window_ratio": BEFORE_MS / RECENT_MS},
             "sla": {**sla,
@@ -86,6 +100,31 @@ class DashboardOps:
                 "AND status IN ('new', 'open', 'waiting_customer', 'waiting_third_party')",
                 (now, now + 3_600_000, now, now, shop_id)).fetchone()
         return {"open": open_, "due_within_hour": soon or 0, "breached": late or 0}
+
+
+def _day(now: int, tz: str) -> tuple[int, int, datetime]:
+    """(local midnight, the same midnight a week before, the local time) of ``now`` in the
+    shop's zone."""
+    zone = ZoneInfo(tz)
+    local = datetime.fromtimestamp(now / 1000, tz=UTC).astimezone(zone)
+    midnight = datetime.combine(local.date(), time(0), tzinfo=zone)
+    return (int(midnight.timestamp() * 1000),
+            int((midnight - timedelta(days=7)).timestamp() * 1000), local)
+
+
+def figures_by_reports(backend, shop: str, now: int) -> dict:
+    """The snapshot's figures (``today``, ``hourly``, ``hourly_last_week``,
+    ``agent_rows``) by three full reports (``metrics_report``): how the dashboard computed
+    them before reading them for one shop straight from the stored facts, kept as the
+    reference the tests and the benchmark compare the snapshot against."""
+    row = backend.get("shops", shop)
+    day_start, week_ago, _ = _day(now, row["timezone"])
+    today_report = backend.metrics_report(shop, since=day_start, until=now + 1, by="hour")
+    last_week = backend.metrics_report(shop, since=week_ago, until=week_ago + 86_400_000,
+                                       by="hour")
+    agents = backend.metrics_report(shop, since=day_start, until=now + 1, by="agent")
+    return {"today": today_report["total"], "hourly": _by_hour(today_report["rows"]),
+            "hourly_last_week": _by_hour(last_week["rows"]), "agent_rows": agents["rows"]}
 
 
 def _by_hour(rows: list[dict]) -> list[int]:

@@ -6,10 +6,13 @@
   grouped by shop, group, channel, hour, day or agent, with each shop's thresholds.
 * ``store.py``: the facts kept in the SQLite file and caught up from the event log;
   the readers a report needs.
+* ``today.py``: one shop's figures over one period (the dashboard's "today so far") read
+  from those stored facts in a few indexed queries, equal to what the report gives.
 
-The CLI (``cstool metrics``), the dashboard and the API all go through the Backend's
-``metrics_report`` / ``agent_metrics`` (``cstool/backend/metrics_ops.py``), which use
-these modules.
+The CLI (``cstool metrics``) and the API go through the Backend's ``metrics_report`` /
+``agent_metrics`` (``cstool/backend/metrics_ops.py``), the dashboard through
+``Backend.dashboard`` (``cstool/backend/dashboard_ops.py``, with ``today.py``): both use
+these modules, so the figures are the same.
 """
 
 from .definitions import Conversation, Facts, Leg, Timeline, Turn, fold

@@ -166,26 +166,40 @@ def online_ms(changes: Sequence[StatusChange], current: str, created_at: int, st
 
 def concurrency(legs: Iterable[tuple[int, int]], start: int, end: int) -> tuple[float | None, int]:
     """(mean number of chats held over the time at least one was held, peak) for
-    intervals ``(from, to)`` clipped to ``[start, end)``."""
-    points: list[tuple[int, int]] = []
+    intervals ``(from, to)`` clipped to ``[start, end)``; a chat ending when another
+    starts is not held at once with it.
+
+    The time-weighted count is the sum of the intervals' lengths; one sweep over the
+    sorted starts and ends gives the time with at least one held and the peak."""
+    starts: list[int] = []
+    ends: list[int] = []
     for a, b in legs:
-        a, b = max(a, start), min(b, end)
+        if a < start:
+            a = start
+        if b > end:
+            b = end
         if b > a:
-            points.append((a, 1))
-            points.append((b, -1))
-    if not points:
+            starts.append(a)
+            ends.append(b)
+    if not starts:
         return None, 0
-    points.sort()  # at equal times an end (-1) comes before a start (+1)
-    held = peak = 0
-    busy = weighted = 0
-    last = points[0][0]
-    for t, d in points:
-        if held:
-            busy += t - last
-            weighted += held * (t - last)
-        held += d
-        peak = max(peak, held)
-        last = t
+    starts.sort()
+    ends.sort()
+    weighted = sum(ends) - sum(starts)
+    held = peak = busy = j = 0
+    since = starts[0]  # when the current stretch of holding at least one began
+    for a in starts:
+        while ends[j] <= a:  # what ended by now (an interval ending at a is done by a)
+            held -= 1
+            if not held:
+                busy += ends[j] - since
+            j += 1
+        if not held:
+            since = a
+        held += 1
+        if held > peak:
+            peak = held
+    busy += ends[-1] - since  # every start is in: holding lasts until the last end
     return (weighted / busy if busy else None), peak
 
 
