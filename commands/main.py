@@ -30,6 +30,7 @@ from . import (
     route,
     serve,
     shop,
+    simulate,
     sla,
     staffing,
     ticket,
@@ -89,6 +90,7 @@ conv.app.command("invite")(invite.invite_cmd)
 app.command("apply")(apply.apply_cmd)
 app.command("export")(apply.export_cmd)
 app.command("schema")(apply.schema_cmd)
+app.command("simulate")(simulate.simulate_cmd)
 for _name, _module in (
     ("shop", shop),
     ("group", group),

@@ -6,6 +6,9 @@ slot (as the routing engine's least-busy strategy does).
 
 It is independent of ``erlang``: it never pools the slots itself, so agreement with
 Erlang C/A on ``agents x concurrency`` servers is evidence for the slot model.
+
+``simulate_times`` runs the same kernel on given arrival times (a whole day's, say);
+``benchmarks/bench_simulate.py`` uses it as the plain baseline of ``cstool simulate``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 
@@ -33,14 +37,32 @@ def simulate(*, rate: float, aht_s: float, agents: int, concurrency: int = 1,
              arrivals: int = 50_000, warmup: int = 5_000, seed: int = 1) -> SimResult:
     """Simulate ``arrivals + warmup`` chats arriving at ``rate`` per second."""
     rnd = random.Random(seed)
+    return _run(lambda now: now + rnd.expovariate(rate), arrivals + warmup, warmup, rnd,
+                aht_s=aht_s, agents=agents, concurrency=concurrency, target_s=target_s,
+                patience_s=patience_s)
+
+
+def simulate_times(times_s: Sequence[float], *, aht_s: float, agents: int,
+                   concurrency: int = 1, target_s: float = 20.0,
+                   patience_s: float | None = None, seed: int = 1) -> SimResult:
+    """Simulate chats arriving at the given times (seconds, ascending), no warm-up."""
+    rnd = random.Random(seed)
+    it = iter(times_s)
+    return _run(lambda now: next(it, float("inf")), len(times_s), 0, rnd, aht_s=aht_s,
+                agents=agents, concurrency=concurrency, target_s=target_s,
+                patience_s=patience_s)
+
+
+def _run(next_arrival_after: Callable[[float], float], total: int, warmup: int,
+         rnd: random.Random, *, aht_s: float, agents: int, concurrency: int,
+         target_s: float, patience_s: float | None) -> SimResult:
     load = [0] * agents  # chats each agent holds
     free = [(0, i) for i in range(agents)]  # (load, agent) heap of agents with a free slot
     heapq.heapify(free)
     ends: list[tuple[float, int]] = []  # (end time, agent) of chats in service
     queue: deque[tuple[float, float]] = deque()  # (arrival time, give-up time)
-    total = arrivals + warmup
     now = 0.0
-    next_arrival = rnd.expovariate(rate)
+    next_arrival = next_arrival_after(0.0)
     n = waited = within = abandoned = answered = 0
     wait_sum = 0.0
     busy_area = 0.0
@@ -88,7 +110,7 @@ def simulate(*, rate: float, aht_s: float, agents: int, concurrency: int = 1,
                     waited += 1
                 give_up = now + rnd.expovariate(1.0 / patience_s) if patience_s else float("inf")
                 queue.append((now if counted else -now - 1.0, give_up))
-            next_arrival = now + rnd.expovariate(rate)
+            next_arrival = next_arrival_after(now)
             continue
         if not ends:
             break

@@ -1,0 +1,364 @@
+"""`cstool simulate`: a day of the desk through the real routing engine and knowledge bot,
+per half-hour beside the Erlang C/A prediction for the same inputs."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+
+from cstool.errors import Conflict, InvalidInput, UsageError
+
+from .context import state, wants_json
+from .crud import JsonOpt
+from .output import info, print_json
+
+DEMO_SHOP = "lingyi-fashion"
+DEFAULT_ARRIVALS = 2000.0
+
+CSV_COLUMNS = ("start", "expected", "arrivals", "bot_resolved", "human", "agents", "servers",
+               "response_rate", "answer_rate", "p_wait", "asa_s", "queued",
+               "queue_wait_avg_s", "queue_wait_p90_s", "abandoned", "abandonment_rate")
+CSV_ERLANG = ("offered", "p_wait", "response_rate", "answer_first_turn", "asa_s", "p_abandon",
+              "occupancy")
+
+
+def _usage(fn, *args, **kwargs):
+    """Call a parser of option values: what it refuses is a usage error (exit 2)."""
+    try:
+        return fn(*args, **kwargs)
+    except InvalidInput as e:
+        raise UsageError(e.message) from None
+
+
+def _open_backend(ctx: typer.Context, db: Path | None) -> tuple[object, bool]:
+    """The backend to read the shop from, and whether it is the demo fixture (no data
+    file named: the demo set loaded into a temporary file)."""
+    st = state(ctx)
+    if db is not None:
+        if st.api_url() is not None:
+            raise UsageError("give a data file (--db) or a server (--api), not both")
+        st.db = db
+    elif st.db is None and st.api_url() is None:
+        from .fixtures import load_set
+
+        folder = tempfile.mkdtemp(prefix="cstool-simulate-")
+
+        def cleanup() -> None:
+            st.close()
+            shutil.rmtree(folder, ignore_errors=True)
+
+        ctx.call_on_close(cleanup)
+        st.db = Path(folder) / "demo.db"
+        load_set(st.backend, "demo")
+        return st.backend, True
+    if st.db is not None and not Path(st.db).exists():
+        raise InvalidInput(f"no data file {st.db}")
+    return st.backend, False
+
+
+def _pick_shop(backend, shop: str | None, demo: bool) -> str:
+    if shop is not None:
+        return shop
+    if demo:
+        return DEMO_SHOP
+    keys = [s["key"] for s in backend.list("shops")]
+    if len(keys) == 1:
+        return keys[0]
+    raise UsageError(f"--shop is required (shops: {', '.join(keys) or 'none'})")
+
+
+def _day(text: str | None, tz: str, backend) -> date:
+    if text is None:
+        from cstool.clock import SystemClock
+
+        now = getattr(backend, "clock", SystemClock()).now_ms()
+        return datetime.fromtimestamp(now / 1000, tz=ZoneInfo(tz)).date() + timedelta(days=1)
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"--date: expected YYYY-MM-DD, got {text!r}") from None
+
+
+class _Progress:
+    """A progress bar on stderr for long runs (only on a terminal)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.bar = None
+        self.tasks: dict[str, object] = {}
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeElapsedColumn
+
+            self.bar = Progress("[progress.description]{task.description}", BarColumn(),
+                                TaskProgressColumn(), TimeElapsedColumn(),
+                                console=Console(stderr=True), transient=True)
+
+    def __enter__(self) -> _Progress:
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def update(self, name: str, done: float, total: float) -> None:
+        if self.bar is None:
+            return
+        task = self.tasks.get(name)
+        if task is None:
+            task = self.tasks[name] = self.bar.add_task(name, total=total)
+        self.bar.update(task, completed=done)
+
+
+def simulate_cmd(
+    ctx: typer.Context,
+    shop: Annotated[str | None, typer.Option(
+        "--shop", help="The shop's key (default: the only shop; lingyi-fashion of the demo).")]
+    = None,
+    db: Annotated[Path | None, typer.Option(
+        "--db", help="The data file with the shop's rules, agents and knowledge (default: "
+        "the global --db; with none at all, the demo set in a temporary file).")] = None,
+    day: Annotated[str | None, typer.Option(
+        "--date", help="The day, YYYY-MM-DD in the shop's time zone (default: tomorrow).")]
+    = None,
+    arrivals: Annotated[float | None, typer.Option(
+        "--arrivals", min=0, help="Expected conversations over the day (default 2000).")]
+    = None,
+    curve: Annotated[str | None, typer.Option(
+        "--curve", help="Shape of the day: flat, ordinary or promotion (default ordinary; "
+        "promotion with --peak).")] = None,
+    peak: Annotated[float | None, typer.Option(
+        "--peak", help="Promotion day: the peak hour as a multiple of an ordinary hour "
+        "(2-40; an 11.11 runs 8-14).")] = None,
+    arrivals_file: Annotated[str | None, typer.Option(
+        "--arrivals-file", help="Arrivals per half-hour: `staffing forecast/plan --json`, a "
+        "CSV with an arrivals or forecast column, or 48 numbers.")] = None,
+    forecast: Annotated[bool, typer.Option(
+        "--forecast", help="Arrivals from the shop's forecast for the day (its history).")]
+    = False,
+    agents: Annotated[str | None, typer.Option(
+        "--agents", help="Agents on the desk all day, or `auto`: per half-hour what Erlang "
+        "says meets --target (default: the shop's agents).")] = None,
+    roster: Annotated[str | None, typer.Option(
+        "--roster", help="Agents per half-hour: HH:MM-HH:MM=N spans, or a file "
+        "(`staffing plan --json` / --csv).")] = None,
+    target: Annotated[str | None, typer.Option(
+        "--target", help="With --agents auto: percent answered / within seconds (default "
+        "80/30).")] = None,
+    max_abandon: Annotated[float | None, typer.Option(
+        "--max-abandon", min=0, max=1, help="With --agents auto and --patience: the most "
+        "abandonment Erlang A may plan for (0-1).")] = None,
+    aht: Annotated[float, typer.Option(
+        "--aht", help="Mean handling time of a chat, assignment to close, seconds.")] = 300.0,
+    patience: Annotated[float | None, typer.Option(
+        "--patience", help="Mean patience in the queue, seconds (exponential; default: "
+        "nobody gives up).")] = None,
+    concurrency: Annotated[int | None, typer.Option(
+        "--concurrency", help="Chats each agent serves at once (default: each agent's "
+        "max_chats).")] = None,
+    mode: Annotated[str | None, typer.Option(
+        "--mode", help="Service mode all day: bot_first, bot_only, human_first, human_only "
+        "(default: the shop's, by its business hours).")] = None,
+    first_reply_s: Annotated[float, typer.Option(
+        "--first-reply-s", help="The agent's first reply after the assignment, seconds.")]
+    = 5.0,
+    reply_s: Annotated[float, typer.Option(
+        "--reply-s", help="Mean time to answer a later customer turn, seconds.")] = 20.0,
+    turn_gap_s: Annotated[float, typer.Option(
+        "--turn-gap-s", help="Mean time from a reply to the customer's next message.")]
+    = 60.0,
+    questions: Annotated[str | None, typer.Option(
+        "--questions", help="Customer questions: one a line, or a CSV with a text column "
+        "(default: the shop's knowledge wordings and the desk's questions).")] = None,
+    human_share: Annotated[float, typer.Option(
+        "--human-share", min=0, max=1, help="Share of customers opening with 转人工.")]
+    = 0.1,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same day.")] = 1,
+    write_db: Annotated[Path | None, typer.Option(
+        "--write-db", help="Also write the day into a NEW file (a copy of the data file), "
+        "for `cstool --db FILE metrics report`.")] = None,
+    csv_: Annotated[bool, typer.Option("--csv", help="The half-hours as CSV.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Simulate a day of the desk: arrivals per half-hour, a roster, patience, chat
+    concurrency, through the real routing engine and knowledge bot.
+
+    Per half-hour: arrivals, bot-resolved, the 3-minute response rate, the 30-second
+    answer rate, queue waits and abandonment, as `metrics report` would compute them,
+    beside the Erlang C/A prediction for the same inputs.
+    """
+    from cstool.simulation.day import simulate_day
+    from cstool.simulation.inputs import (
+        SLOTS,
+        ConversationModel,
+        curve_from_file,
+        curve_from_values,
+        parse_roster,
+        shaped_curve,
+    )
+    from cstool.simulation.predict import auto_roster
+    from cstool.simulation.report import build_report
+    from cstool.simulation.world import load_world, read_questions
+    from cstool.staffing.plan import parse_target
+
+    as_json = wants_json(ctx, json_)
+    if csv_ and as_json:
+        raise UsageError("choose one of --json and --csv")
+    ways = (arrivals_file is not None, forecast,
+            arrivals is not None or curve is not None or peak is not None)
+    if sum(ways) > 1:
+        raise UsageError("give the arrivals one way: --arrivals/--curve/--peak, "
+                         "--arrivals-file or --forecast")
+    if agents is not None and roster is not None:
+        raise UsageError("give --agents or --roster, not both")
+    if agents is not None and agents != "auto" and not agents.isdigit():
+        raise UsageError(f"--agents: expected a whole number or auto, got {agents!r}")
+    if write_db is not None and write_db.exists():
+        raise Conflict(f"{write_db} exists already; --write-db makes a new file")
+    model = ConversationModel(aht_s=aht, patience_s=patience, first_reply_s=first_reply_s,
+                              reply_s=reply_s, turn_gap_s=turn_gap_s, concurrency=concurrency,
+                              mode=mode)
+    _usage(model.check)
+    if (target is not None or max_abandon is not None) and agents != "auto":
+        raise UsageError("--target and --max-abandon go with --agents auto")
+    target = target or "80/30"
+    goal = _usage(parse_target, target) if agents == "auto" else None
+    if curve is None:
+        curve = "promotion" if peak is not None else "ordinary"
+    shape = None
+    if arrivals_file is None and not forecast:
+        shape = _usage(shaped_curve, DEFAULT_ARRIVALS if arrivals is None else arrivals,
+                       curve, peak)
+    question_list = read_questions(questions) if questions is not None else None
+
+    backend, demo = _open_backend(ctx, db)
+    if write_db is not None and not hasattr(backend, "database"):
+        raise UsageError("--write-db needs a data file, not a server (--api)")
+    shop_key = _pick_shop(backend, shop, demo)
+    record = backend.get("shops", shop_key)
+    the_day = _day(day, record["timezone"], backend)
+    start_ms = int(datetime.combine(the_day, datetime.min.time(),
+                                    tzinfo=ZoneInfo(record["timezone"])).timestamp() * 1000)
+    if forecast:
+        from .staffing import _forecast
+
+        fc, _profile, _d = _forecast(ctx, shop_key, the_day.isoformat(), 8, 7, None, None,
+                                     None, False)
+        shape = curve_from_values([s["arrivals"] for s in fc["slots"]], "forecast")
+    elif arrivals_file is not None:
+        shape = curve_from_file(arrivals_file)
+    quiet = as_json or csv_ or not sys.stderr.isatty()
+    started = time.perf_counter()
+    with _Progress(not quiet) as progress:
+        world = load_world(backend, shop_key, start_ms, questions=question_list,
+                           human_share=human_share, question_source=questions or "",
+                           on_progress=lambda n, t: progress.update("asking the bot", n, t))
+        if agents == "auto":
+            counts = auto_roster(world, shape, model, start_ms, *goal, max_abandon)
+            roster_source = f"auto: Erlang for {target}" + (
+                "" if max_abandon is None else f", abandonment <= {max_abandon:g}")
+        elif agents is not None:
+            counts, roster_source = [int(agents)] * SLOTS, f"{int(agents)} agents all day"
+        elif roster is not None:
+            counts, roster_source = (parse_roster(roster) if Path(roster).exists()
+                                     else _usage(parse_roster, roster))
+        else:
+            counts, roster_source = None, f"the shop's {len(world.agents)} agents all day"
+        result = simulate_day(world, shape, counts, model, start_ms, seed=seed,
+                              record=write_db is not None,
+                              on_progress=lambda f: progress.update("simulating the day",
+                                                                    f * 100, 100))
+        report = build_report(world, shape, model, result, date=the_day.isoformat(),
+                              seed=seed, roster_source=roster_source)
+        if write_db is not None:
+            from cstool.backend.local import LocalBackend
+            from cstool.simulation.record import write_day
+
+            progress.update("writing the day", 0, 1)
+            backend.backup(str(write_db))
+            target_backend = LocalBackend(write_db)
+            try:
+                counts_written = write_day(target_backend, world, model, result, seed=seed)
+            finally:
+                target_backend.close()
+            report["written"] = {"path": str(write_db), **counts_written}
+            progress.update("writing the day", 1, 1)
+    seconds = time.perf_counter() - started
+    if as_json:
+        print_json(report)
+        return
+    if csv_:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow([*CSV_COLUMNS, *(f"erlang_{c}" for c in CSV_ERLANG)])
+        for row in report["slots"]:
+            writer.writerow(["" if row[c] is None else row[c] for c in CSV_COLUMNS]
+                            + ["" if row["erlang"][c] is None else row["erlang"][c]
+                               for c in CSV_ERLANG])
+        return
+    _print_report(report, seconds)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}%"
+
+
+def _p(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.1f}"
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _s(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}s"
+
+
+def _print_report(r: dict, seconds: float) -> None:
+    i = r["inputs"]
+    t = r["totals"]
+    e = t["erlang"]
+    typer.echo(f"{r['shop']} · {r['date']} · {i['curve']}"
+               f"{'' if i['peak'] is None else ' x' + format(i['peak'], 'g')} · "
+               f"{t['arrivals']:,} chats (expected {i['expected_arrivals']:,.0f}) · roster "
+               f"{i['roster']} · AHT {i['aht_s']:g}s · patience "
+               f"{'none' if i['patience_s'] is None else format(i['patience_s'], 'g') + 's'} · "
+               f"seed {r['seed']}")
+    rows = [s for s in r["slots"] if s["arrivals"] or s["agents"]]
+    typer.echo("per half-hour, simulated beside Erlang (rates in %, waits in s):")
+    typer.echo(f"{'time':5} {'chats':>7} {'bot':>7} {'human':>7} {'agents':>6} {'3min':>5} "
+               f"{'erl':>5} {'30s':>5} {'wait':>6} {'p90':>6} {'aband':>5} {'erl':>5}")
+    for s in rows:
+        se = s["erlang"]
+        typer.echo(f"{s['start']:5} {s['arrivals']:7d} {s['bot_resolved']:7d} {s['human']:7d} "
+                   f"{s['agents']:6d} {_p(s['response_rate']):>5} {_p(se['response_rate']):>5} "
+                   f"{_p(s['answer_rate']):>5} {_num(s['queue_wait_avg_s']):>6} "
+                   f"{_num(s['queue_wait_p90_s']):>6} {_p(s['abandonment_rate']):>5} "
+                   f"{_p(se['p_abandon']):>5}")
+    typer.echo(f"day: {t['arrivals']:,} chats, bot resolved {t['bot_resolved']:,} "
+               f"({_pct(t['bot_resolution_rate'])} of bot chats), {t['human']:,} to humans; "
+               f"3-min rate {_pct(t['response_rate'])} (Erlang {_pct(e['response_rate'])}), "
+               f"30-s rate {_pct(t['answer_rate'])}, queued {_pct(t['p_wait'])} "
+               f"(Erlang {_pct(e['p_wait'])}), ASA {_s(t['asa_s'])} (Erlang "
+               f"{_s(e['asa_s'])}), queue wait avg {_s(t['queue_wait_avg_s'])} p90 "
+               f"{_s(t['queue_wait_p90_s'])}, abandoned {_pct(t['abandonment_rate'])}"
+               + ("" if e["p_abandon"] is None else f" (Erlang {_pct(e['p_abandon'])})"))
+    rt = r["routing"]
+    top = ", ".join(f"{k} {v:,}" for k, v in list(rt["rules"].items())[:5])
+    typer.echo(f"routing: {top}; peak load {rt['max_load'] * 100:.0f}% of capacity")
+    if "written" in r:
+        w = r["written"]
+        typer.echo(f"written to {w['path']}: {w['conversations']:,} conversations, "
+                   f"{w['messages']:,} messages; try `cstool --db {w['path']} metrics report "
+                   f"--shop {r['shop']}`")
+    info(f"simulated in {seconds:.1f}s")
