@@ -5,6 +5,7 @@ how a customer's orders classify a conversation, and when a customer asks for a 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from .resources import WEEKDAYS
@@ -19,7 +20,17 @@ def local_datetime(now_ms: int, timezone: str) -> datetime:
 
 def utc_offset_minutes(now_ms: int, timezone: str) -> int:
     """The zone's offset from UTC at ``now_ms``, in minutes (480 for Asia/Shanghai)."""
-    return int(local_datetime(now_ms, timezone).utcoffset().total_seconds() // 60)
+    return _offset_at(now_ms // QUARTER_MS, timezone)
+
+
+QUARTER_MS = 900_000  # zones change offset on quarter hours of UTC (since the LMT days)
+
+
+@lru_cache(maxsize=1024)
+def _offset_at(quarter: int, timezone: str) -> int:
+    """The offset through one quarter hour (every post asks it; it changes twice a year)."""
+    return int(local_datetime(quarter * QUARTER_MS, timezone).utcoffset().total_seconds()
+               // 60)
 
 
 def _minutes(hhmm: str) -> int:

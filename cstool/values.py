@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -99,9 +99,13 @@ def format_time(ms: int | None) -> str | None:
     unless the time has milliseconds)."""
     if ms is None:
         return None
-    dt = datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(display_zone())
-    spec = "milliseconds" if ms % 1000 else "seconds"
-    return dt.isoformat(timespec=spec)
+    return _format_time(ms, display_zone())
+
+
+@lru_cache(maxsize=4096)  # a chat's times are shown again and again (created, assigned ...)
+def _format_time(ms: int, zone: tzinfo) -> str:
+    dt = datetime.fromtimestamp(ms / 1000, tz=zone)  # = from UTC, then astimezone(zone)
+    return dt.isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
 
 
 def short_time(ms: int | None) -> str:

@@ -286,6 +286,41 @@ def test_follow_up_messages_join_the_open_conversation(backend):
     assert again["conversation"]["id"] == c1 and again["replies"] == []
 
 
+def test_what_a_post_returns_is_the_chat_as_stored(backend, clock):
+    """A post answers with the conversation without reading it back when it knows it
+    (a chat it opened and routed, or a message into a chat already routed): the answer
+    must be what a fresh read gives, for every way a post can go."""
+    mall(backend, agents=[agent("a", "pre", max_chats=1)], rules=[
+        {"key": "kw", "conditions": {"field": "message.text", "op": "contains",
+                                     "value": "发货"},
+         "target": {"group": "pre"}, "priority": 5}])
+    backend.apply({"customers": [{"key": "known", "name": "王丽",
+                                  "profiles": [{"shop": "s", "level": 3, "channel": "app"}]}]})
+    backend.apply({"shops": [{"key": "b", "name": "萌宝", "service_mode": "bot_first"}],
+                   "agents": [{"handle": "bb", "name": "BB", "shops": ["b"],
+                               "status": "online"}]})
+
+    def same(result):
+        got = dict(result["conversation"])
+        fresh = backend.get_conversation(got["id"], messages=False)
+        assert got == fresh
+        return got
+
+    first = same(backend.post_message("s", "known", "什么时候发货", entry_page="/p/1",
+                                      source="search", search_keyword="连衣裙",
+                                      time_on_site_s=40, pages_viewed=3))
+    assert (first["assignee"], first["customer_name"], first["channel"]) == ("a", "王丽", "app")
+    clock.advance(5)
+    queued = same(backend.post_message("s", "newbie", "在吗", channel="h5"))
+    assert queued["state"] == "queued" and queued["queue_position"] == 1
+    assert queued["customer_name"] == "newbie"
+    clock.advance(5)
+    same(backend.post_message("s", "newbie", "还在吗"))  # into the queued chat
+    same(backend.post_message("s", "known", "好的"))  # into the active chat
+    same(backend.post_message("b", "known", "转人工"))  # bot-first, asks for a human
+    same(backend.post_message("b", "newbie", "你好"))  # bot-first, the bot answers
+
+
 @pytest.mark.parametrize("text, message", [
     ("", "message is empty"),
     ("   ", "message is empty"),

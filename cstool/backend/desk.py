@@ -35,6 +35,28 @@ DEFAULT_HANDLE_S = 300  # average handle time for wait estimates until history s
 MESSAGE_KINDS = ("text", "image", "product", "coupon", "invitation", "order", "survey")
 DAY_MS = 86_400_000
 DETAIL_AGENTS = 40
+# The posting customer and their profile in the shop, with what routing reads of it
+# (the columns of ``_PROFILE_FACTS`` from p.level on), in one look-up.
+_CUSTOMER_FOR_POST = (
+    "SELECT c.id, p.customer_id, p.level, p.tags, p.region, p.channel, da.handle, la.handle, "
+    "p.last_served_at, c.name FROM customers c LEFT JOIN customer_profiles p "
+    "ON p.customer_id = c.id AND p.shop_id = ? "
+    "LEFT JOIN agents da ON da.id = p.dedicated_agent_id "
+    "LEFT JOIN agents la ON la.id = p.last_agent_id WHERE c.key = ?"
+)
+_PROFILE_FACTS = (
+    "SELECT p.level, p.tags, p.region, p.channel, da.handle, la.handle, "
+    "p.last_served_at FROM customer_profiles p "
+    "LEFT JOIN agents da ON da.id = p.dedicated_agent_id "
+    "LEFT JOIN agents la ON la.id = p.last_agent_id "
+    "WHERE p.customer_id = ? AND p.shop_id = ?"
+)
+NO_PROFILE = (0, "[]", None, None, None, None, None)
+# The conversation columns a post does not set, as a new row has them.
+EMPTY_CONVERSATION = {"rule_key": None, "pool": None, "priority": 0, "assigned_at": None,
+                      "first_agent_reply_at": None, "closed_at": None, "close_reason": None,
+                      "rating": None}
+_json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False)
 
 
 def _check_text(text: str, *, what: str = "message") -> str:
@@ -67,6 +89,22 @@ class DeskOps:
             "business_hours": json.loads(row[6]) if row[6] else None,
             "settings": json.loads(row[7]),
         }
+
+    def _post_shop(self, conn: sqlite3.Connection, key: str) -> dict:
+        """``_shop_row`` for posts, cached from post to post. A post changes no shop, so
+        the rows read by earlier posts stand while every write transaction since was a
+        post (``Database.generation`` moved by one each time) and no other connection
+        committed (PRAGMA data_version); anything else empties the cache."""
+        db = self.database
+        cache = self.__dict__.setdefault("_post_shops", {})
+        dv = db.data_version()
+        if self.__dict__.get("_post_chain") != (dv, db.generation - 1):
+            cache.clear()
+        self._post_chain = (dv, db.generation)
+        row = cache.get(key)
+        if row is None:
+            row = cache[key] = self._shop_row(conn, key)
+        return dict(row)
 
     def _shop_by_id(self, conn: sqlite3.Connection, shop_id: int) -> dict:
         key = conn.execute("SELECT key FROM shops WHERE id = ?", (shop_id,)).fetchone()[0]
@@ -187,14 +225,10 @@ class DeskOps:
         now: int,
     ) -> dict:
         """What routing rules may look at, for one chat."""
-        prof = conn.execute(
-            "SELECT p.level, p.tags, p.region, p.channel, da.handle, la.handle, "
-            "p.last_served_at FROM customer_profiles p "
-            "LEFT JOIN agents da ON da.id = p.dedicated_agent_id "
-            "LEFT JOIN agents la ON la.id = p.last_agent_id "
-            "WHERE p.customer_id = ? AND p.shop_id = ?",
-            (customer_id, shop["id"]),
-        ).fetchone() or (0, "[]", None, None, None, None, None)
+        prof = conv.get("_profile")  # read with the customer when the post opened the chat
+        if prof is None:
+            prof = conn.execute(_PROFILE_FACTS, (customer_id, shop["id"])).fetchone() \
+                or NO_PROFILE
         orders = conv.get("_orders")
         if orders is None:
             orders = self._orders_of(conn, customer_id, shop["id"])
@@ -255,7 +289,7 @@ class DeskOps:
             "INSERT INTO messages (conversation_id, sender, agent_id, kind, body, payload, "
             "client_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (conv["id"], sender, agent_id, kind, body,
-             None if payload is None else json.dumps(payload, ensure_ascii=False),
+             None if payload is None else _json(payload),
              client_id, now),
         )
         mid = cur.lastrowid
@@ -312,10 +346,13 @@ class DeskOps:
         if channel is not None and channel not in ("app", "mini_program", "h5", "pc", "web"):
             raise InvalidInput(f"unknown channel {channel!r}")
         with self.database.write() as conn:
-            shop_row = self._shop_row(conn, shop)
-            cust_id, usual = self._customer_for_post(conn, shop_row, customer, channel)
+            shop_row = self._post_shop(conn, shop)
+            cust_id, usual, profile, new, name = self._customer_for_post(conn, shop_row,
+                                                                         customer, channel)
             channel = channel or usual  # the customer's usual client, as the profile says
-            if client_id is not None:
+            # A customer made by this very post has no messages, chats, orders or tickets
+            # yet: the look-ups for those are skipped.
+            if client_id is not None and not new:
                 dup = conn.execute(
                     "SELECT m.id, m.conversation_id FROM messages m JOIN conversations c "
                     "ON c.id = m.conversation_id WHERE m.client_id = ? AND c.customer_id = ? "
@@ -325,7 +362,7 @@ class DeskOps:
                 if dup is not None:
                     return self._post_result(conn, dup[1], dup[0], [], duplicate=True)
             now = self._now()
-            conv = self._open_conversation(conn, shop_row["id"], cust_id)
+            conv = None if new else self._open_conversation(conn, shop_row["id"], cust_id)
             # 退订 / TD and reply codes (CampaignOps): answered by the desk itself; with no
             # chat open they go to the customer's last chat here instead of opening one.
             command = (self.campaign_command(conn, shop_row["id"], text)
@@ -334,7 +371,7 @@ class DeskOps:
                 conv = self._last_conversation(conn, shop_row["id"], cust_id)
             created = conv is None
             if created:
-                orders = self._orders_of(conn, cust_id, shop_row["id"])
+                orders = [] if new else self._orders_of(conn, cust_id, shop_row["id"])
                 classification = service.classify([o[0] for o in orders])
                 conv = {
                     "shop_id": shop_row["id"], "customer_id": cust_id, "channel": channel,
@@ -346,18 +383,21 @@ class DeskOps:
                     "created_at": now, "last_message_at": now, "last_customer_at": now,
                     "assignee_id": None, "group_id": None, "route_trace": None,
                     "queued_at": None, "handoff_at": None, "_orders": orders,
+                    "_profile": profile,
                 }
-                cols = [k for k in conv if not k.startswith("_")]
+                row = (conv if command is not None
+                       else self._route_ahead(conn, shop_row, conv, cust_id, text, now))
+                cols = [k for k in row if not k.startswith("_")]
                 cur = conn.execute(
                     f"INSERT INTO conversations ({', '.join(cols)}) "
-                    f"VALUES ({', '.join('?' for _ in cols)})", [conv[k] for k in cols])
+                    f"VALUES ({', '.join('?' for _ in cols)})", [row[k] for k in cols])
                 conv["id"] = cur.lastrowid
                 self._event(conn, "conversation.created", "conversation", str(conv["id"]),
                             shop_row["id"], {"customer": customer})
             msg = self._add_message(conn, conv, "customer", text, kind=kind, payload=payload,
                                     client_id=client_id,
                                     touch=not created and conv["state"] != "closed")
-            if hasattr(self, "reopen_on_customer_reply"):  # tickets (TicketOps)
+            if not new and hasattr(self, "reopen_on_customer_reply"):  # tickets (TicketOps)
                 self.reopen_on_customer_reply(conn, cust_id, shop_row["id"])
             replies: list[dict] = []
             if command is not None:
@@ -366,43 +406,55 @@ class DeskOps:
                 replies += self._bot_or_route(conn, shop_row, conv, cust_id, text, now)
             if not created or conv["state"] == "bot":
                 self._keep_snapshot(shop_row["id"])
+            # A message into a chat already with an agent or in the queue changes nothing
+            # of the chat but its message times: the row read above stands for the rest.
+            # A chat this post opened and routed ahead is stored as ``row`` and not
+            # changed since: nothing needs reading back.
+            known = names = None
+            if created and row is not conv:
+                known = {**EMPTY_CONVERSATION, **row, "id": conv["id"]}
+                names = (shop_row["key"], customer, name, conv["_routed_to"], None)
+            elif not created and command is None and conv["state"] in ("active", "queued"):
+                known = conv
             return self._post_result(conn, conv["id"], msg["id"], replies, duplicate=False,
-                                     message=msg)
+                                     message=msg, known=known, names=names)
 
     def _customer_for_post(self, conn, shop_row: dict, key: str,
-                           channel: str | None) -> tuple[int, str | None]:
-        """The customer's id (a new key makes a customer) and their usual channel here;
-        a first message to a shop makes the customer's profile there."""
-        row = conn.execute(
-            "SELECT c.id, p.customer_id, p.channel FROM customers c LEFT JOIN customer_profiles "
-            "p ON p.customer_id = c.id AND p.shop_id = ? WHERE c.key = ?",
-            (shop_row["id"], key)).fetchone()
-        now = self._now()
-        if row is None:
+                           channel: str | None) -> tuple[int, str | None, tuple, bool, str]:
+        """The customer's id (a new key makes a customer), their usual channel here, their
+        profile here as routing reads it (``_PROFILE_FACTS``), whether the customer is new
+        and their name; a first message to a shop makes the customer's profile there."""
+        row = conn.execute(_CUSTOMER_FOR_POST, (shop_row["id"], key)).fetchone()
+        new = row is None
+        if new:
             from ..values import SLUG_RE
 
             if not SLUG_RE.match(key):
                 raise InvalidInput(f"{key!r} is not a valid customer key")
+            now = self._now()
             cid = conn.execute(
                 "INSERT INTO customers (key, name, created_at, updated_at) VALUES (?, ?, ?, ?)",
                 (key, key, now, now),
             ).lastrowid
             self._event(conn, "customer.created", "customer", key, shop_row["id"],
                         {"via": "message"})
-            row = (cid, None, None)
+            row = (cid, None, None, None, None, None, None, None, None, key)
         if row[1] is None:
             conn.execute(
                 "INSERT INTO customer_profiles (customer_id, shop_id, position, channel) VALUES "
                 "(?, ?, (SELECT COUNT(*) FROM customer_profiles WHERE customer_id = ?), ?)",
                 (row[0], shop_row["id"], row[0], channel),
             )
-            return row[0], channel
-        return row[0], row[2]
+            # the profile just made, with the table's defaults (no need to read it back)
+            return row[0], channel, (0, "[]", None, channel, None, None, None), new, row[9]
+        return row[0], row[5], row[2:9], new, row[9]
 
     def _open_conversation(self, conn, shop_id: int, customer_id: int) -> dict | None:
+        # MAX(id) over the covering index, then the row: no sort of whole rows.
         cur = conn.execute(
-            "SELECT * FROM conversations WHERE customer_id = ? AND shop_id = ? "
-            "AND state IN ('new', 'bot', 'queued', 'active') ORDER BY id DESC LIMIT 1",
+            "SELECT * FROM conversations WHERE id = (SELECT MAX(id) FROM conversations "
+            "WHERE customer_id = ? AND shop_id = ? AND state IN ('new', 'bot', 'queued', "
+            "'active'))",
             (customer_id, shop_id),
         )
         row = cur.fetchone()
@@ -426,10 +478,9 @@ class DeskOps:
     def _bot_or_route(self, conn, shop: dict, conv: dict, cust_id: int, text: str,
                       now: int) -> list[dict]:
         mode = service.effective_mode(shop, now)
-        human = service.asks_for_human(text)
-        if mode in ("human_first", "human_only"):
+        if mode in ("human_first", "human_only") or "_routed" in conv:
             return self._to_human(conn, shop, conv, cust_id, text, now)
-        if mode == "bot_first" and human:
+        if mode == "bot_first" and service.asks_for_human(text):
             if conv["state"] == "bot":  # the bot notes what it could not help with
                 self._bot_turn(conn, shop, conv, cust_id, text)
             return self._to_human(conn, shop, conv, cust_id, text, now)
@@ -459,14 +510,37 @@ class DeskOps:
                      "choices": reply.choices, "reason": reply.reason},
         )
 
-    def _to_human(self, conn, shop: dict, conv: dict, cust_id: int, text: str,
-                  now: int) -> list[dict]:
-        """Route a chat to a human: assign now, or queue and tell the customer."""
-        if conv["state"] != "new":  # routing reads the first message of the chat
-            first = conn.execute(
-                "SELECT body FROM messages WHERE conversation_id = ? AND sender = 'customer' "
-                "ORDER BY id LIMIT 1", (conv["id"],)).fetchone()
-            text = first[0] if first else text
+    def _route_ahead(self, conn, shop: dict, conv: dict, cust_id: int, text: str,
+                     now: int) -> dict:
+        """The row to store for a chat a post opens (``conv``, the chat as it opens).
+
+        A chat that goes straight to a human (the shop's mode says so, or the customer
+        asks for one in bot-first) is routed before it is stored: it is inserted assigned
+        or queued, every index of the chat written once rather than inserted and then
+        moved by an update. ``_to_human`` finishes the routing (the assignment notice or
+        the queue position) after the customer's message, as for any other chat.
+        """
+        mode = service.effective_mode(shop, now)
+        if mode not in ("human_first", "human_only") and not (
+                mode == "bot_first" and service.asks_for_human(text)):
+            return conv
+        decision, state, trace = self._decide(conn, shop, conv, cust_id, text, now)
+        conv["_routed"] = (decision, state)
+        conv["_routed_to"] = decision.agent
+        row = {**conv, "pool": _json(decision.pool), "rule_key": decision.rule,
+               "priority": decision.priority, "route_trace": trace, "handoff_at": now}
+        if decision.agent:
+            agent_id = conn.execute("SELECT id FROM agents WHERE handle = ?",
+                                    (decision.agent,)).fetchone()[0]
+            row.update(state="active", assignee_id=agent_id, assigned_at=now,
+                       agent_seen_at=None)
+        else:
+            row.update(state="queued", queued_at=now, assignee_id=None)
+        return row
+
+    def _decide(self, conn, shop: dict, conv: dict, cust_id: int, text: str,
+                now: int) -> tuple[Decision, RoutingState, str]:
+        """Where a chat goes (the routing state kept in step with it) and the trace."""
         facts = self._facts(conn, shop, cust_id, conv, text, now)
         state, ruleset, rr = self._routing_snapshot(conn, shop["id"])
         # Every agent's reason in the trace for desks up to DETAIL_AGENTS; bigger ones
@@ -475,29 +549,47 @@ class DeskOps:
                          utc_offset_minutes=service.utc_offset_minutes(now, shop["timezone"]))
         if decision.agent and decision.strategy == "round_robin":
             self._save_rr(conn, shop["id"], rr)
-        trace = json.dumps(decision.to_dict(), ensure_ascii=False)
+        trace = _json(decision.to_dict())
         if decision.agent:
             # The snapshot is exact under the write lock (data_version and our own
-            # generation checked), so its capacity check stands: one UPDATE assigns.
-            chosen = state.agent(decision.agent)
+            # generation checked), so its capacity check stands: one write assigns.
             state.assign(decision.agent, now)  # keep the cached snapshot in step
-            conn.execute(
-                "UPDATE conversations SET pool = ?, rule_key = ?, priority = ?, route_trace = ?, "
-                "handoff_at = COALESCE(handoff_at, ?), state = 'active', assignee_id = "
-                "(SELECT id FROM agents WHERE handle = ?), assigned_at = ?, agent_seen_at = NULL "
-                "WHERE id = ?",
-                (json.dumps(decision.pool, ensure_ascii=False), decision.rule, decision.priority,
-                 trace, now, decision.agent, now, conv["id"]),
-            )
+        return decision, state, trace
+
+    def _to_human(self, conn, shop: dict, conv: dict, cust_id: int, text: str,
+                  now: int) -> list[dict]:
+        """Route a chat to a human: assign now, or queue and tell the customer."""
+        routed = conv.pop("_routed", None)
+        if routed is not None:  # routed and stored so by _route_ahead
+            decision, state = routed
+        else:
+            if conv["state"] != "new":  # routing reads the first message of the chat
+                first = conn.execute(
+                    "SELECT body FROM messages WHERE conversation_id = ? AND sender = "
+                    "'customer' ORDER BY id LIMIT 1", (conv["id"],)).fetchone()
+                text = first[0] if first else text
+            decision, state, trace = self._decide(conn, shop, conv, cust_id, text, now)
+            if decision.agent:
+                conn.execute(
+                    "UPDATE conversations SET pool = ?, rule_key = ?, priority = ?, "
+                    "route_trace = ?, handoff_at = COALESCE(handoff_at, ?), state = 'active', "
+                    "assignee_id = (SELECT id FROM agents WHERE handle = ?), assigned_at = ?, "
+                    "agent_seen_at = NULL WHERE id = ?",
+                    (_json(decision.pool), decision.rule, decision.priority,
+                     trace, now, decision.agent, now, conv["id"]),
+                )
+            else:
+                conn.execute(
+                    "UPDATE conversations SET state = 'queued', queued_at = COALESCE(queued_at, "
+                    "?), pool = ?, rule_key = ?, priority = ?, route_trace = ?, assignee_id = "
+                    "NULL, handoff_at = COALESCE(handoff_at, ?) WHERE id = ?",
+                    (now, _json(decision.pool), decision.rule,
+                     decision.priority, trace, now, conv["id"]),
+                )
+        if decision.agent:
+            chosen = state.agent(decision.agent)
             return [self._assigned(conn, conv, decision.agent, chosen.name or decision.agent,
                                    now, "routed")]
-        conn.execute(
-            "UPDATE conversations SET state = 'queued', queued_at = COALESCE(queued_at, ?), "
-            "pool = ?, rule_key = ?, priority = ?, route_trace = ?, assignee_id = NULL, "
-            "handoff_at = COALESCE(handoff_at, ?) WHERE id = ?",
-            (now, json.dumps(decision.pool, ensure_ascii=False), decision.rule,
-             decision.priority, trace, now, conv["id"]),
-        )
         self._event(conn, "conversation.queued", "conversation", str(conv["id"]), shop["id"],
                     {"pool": decision.pool, "priority": decision.priority})
         return [self._tell_queue_position(conn, shop, conv["id"], state)]
@@ -600,16 +692,33 @@ class DeskOps:
         return done
 
     def _post_result(self, conn, conv_id: int, msg_id: int, replies: list[dict], *,
-                     duplicate: bool, message: dict | None = None) -> dict:
-        cur = conn.execute(
-            "SELECT c.*, s.key, cu.key, cu.name, a.handle, g.key FROM conversations c "
-            "JOIN shops s ON s.id = c.shop_id JOIN customers cu ON cu.id = c.customer_id "
-            'LEFT JOIN agents a ON a.id = c.assignee_id LEFT JOIN "groups" g ON g.id = c.group_id '
-            "WHERE c.id = ?", (conv_id,))
-        row = cur.fetchone()
-        cols = [d[0] for d in cur.description][:-5]
-        conv = self._conversation_dict(conn, dict(zip(cols, row[:-5], strict=True)),
-                                       names=row[-5:])
+                     duplicate: bool, message: dict | None = None,
+                     known: dict | None = None, names: tuple | None = None) -> dict:
+        """What a post returns. ``known`` is the conversation's row as the post read it,
+        when the post changed nothing of it but the message times: those and the names
+        are read again, not the whole row; with ``names`` too, the row as it stands."""
+        if known is not None and names is not None:
+            conv = self._conversation_dict(conn, known, names=names)
+        elif known is not None:
+            row = conn.execute(
+                "SELECT s.key, cu.key, cu.name, a.handle, g.key, c.last_message_at, "
+                "c.last_customer_at FROM conversations c JOIN shops s ON s.id = c.shop_id "
+                "JOIN customers cu ON cu.id = c.customer_id LEFT JOIN agents a "
+                'ON a.id = c.assignee_id LEFT JOIN "groups" g ON g.id = c.group_id '
+                "WHERE c.id = ?", (conv_id,)).fetchone()
+            conv = self._conversation_dict(
+                conn, {**known, "last_message_at": row[5], "last_customer_at": row[6]},
+                names=row[:5])
+        else:
+            cur = conn.execute(
+                "SELECT c.*, s.key, cu.key, cu.name, a.handle, g.key FROM conversations c "
+                "JOIN shops s ON s.id = c.shop_id JOIN customers cu ON cu.id = c.customer_id "
+                'LEFT JOIN agents a ON a.id = c.assignee_id LEFT JOIN "groups" g '
+                "ON g.id = c.group_id WHERE c.id = ?", (conv_id,))
+            row = cur.fetchone()
+            cols = [d[0] for d in cur.description][:-5]
+            conv = self._conversation_dict(conn, dict(zip(cols, row[:-5], strict=True)),
+                                           names=row[-5:])
         if duplicate:
             replies = [self._message_dict(r) for r in conn.execute(
                 "SELECT id, conversation_id, sender, agent_id, kind, body, payload, client_id, "

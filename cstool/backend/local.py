@@ -35,6 +35,17 @@ from .staffing_ops import StaffingOps
 from .ticket_ops import TicketOps
 from .worker_ops import WorkerOps
 
+_json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False)
+
+# Events of changes that cannot alter any token's rights (no token, agent role, agent
+# shop, customer or shop key changes): the desk's traffic. Every other event moves
+# ``LocalBackend.access_epoch``.
+ACCESS_NEUTRAL_EVENTS = frozenset({
+    "message.created", "conversation.created", "conversation.assigned",
+    "conversation.queued", "conversation.transferred", "conversation.returned",
+    "conversation.closed", "conversation.rated", "customer.created", "agent.status",
+})
+
 
 def _kind(name: str) -> Kind:
     try:
@@ -61,6 +72,10 @@ class LocalBackend(
 ):
     """The Backend over one SQLite file."""
 
+    # Moved by every change that may alter who may do what (every event but the
+    # ACCESS_NEUTRAL_EVENTS): the token store's principal cache holds while it stands.
+    access_epoch = 0
+
     def __init__(
         self, path: str | Path, *, clock: Clock | None = None, bot: BotStep | None = None
     ):
@@ -83,17 +98,13 @@ class LocalBackend(
         shop_id: int | None,
         payload: dict | None = None,
     ) -> int:
+        if type_ not in ACCESS_NEUTRAL_EVENTS:
+            self.access_epoch += 1
         cur = conn.execute(
             "INSERT INTO events (at, shop_id, type, entity, entity_key, payload) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                self._now(),
-                shop_id,
-                type_,
-                entity,
-                key,
-                json.dumps(payload, ensure_ascii=False) if payload is not None else None,
-            ),
+            (self._now(), shop_id, type_, entity, key,
+             None if payload is None else _json(payload)),
         )
         return cur.lastrowid
 

@@ -66,11 +66,30 @@ class Database:
         # Bumped by every write transaction we start and every rollback: in-process
         # caches compare it (with PRAGMA data_version for other connections' commits).
         self.generation = 0
+        self._group_thread: int | None = None  # the thread running a group() (see there)
 
     # -- transactions -------------------------------------------------------------
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE): commits on success, rolls back on error."""
+        """A write transaction (BEGIN IMMEDIATE): commits on success, rolls back on error.
+
+        Inside a ``group()`` of this thread it is a savepoint of the group's transaction
+        instead: an error rolls back this write alone, success waits for the group's
+        commit.
+        """
+        if self._group_thread == threading.get_ident():
+            self.conn.execute("SAVEPOINT cstool_write")  # one name: a cached statement
+            self.generation += 1
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK TO cstool_write")
+                self.conn.execute("RELEASE cstool_write")
+                self.generation += 1
+                raise
+            else:
+                self.conn.execute("RELEASE cstool_write")
+            return
         with self.lock:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
@@ -88,13 +107,52 @@ class Database:
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        """A consistent read snapshot (a deferred transaction)."""
+        """A consistent read snapshot (a deferred transaction); inside a ``group()`` of
+        this thread, a read of the group's transaction (it sees the group's writes)."""
+        if self._group_thread == threading.get_ident():
+            yield self.conn
+            return
         with self.lock:
             self.conn.execute("BEGIN")
             try:
                 yield self.conn
             finally:
                 self.conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def group(self) -> Iterator[None]:
+        """Group commit: the ``write()`` and ``read()`` calls this thread makes inside run
+        in one transaction, each write in its own savepoint, and commit once (one fsync
+        for all). A write that fails rolls back alone; a commit that fails fails the
+        group (StorageError). Other threads wait for the group, as for any write.
+
+        Whoever answers for the writes of a group answers only after it has committed,
+        so an acknowledged change is as durable as one written alone.
+        """
+        with self.lock:
+            if self._group_thread is not None:
+                raise StorageError("a group is open already")  # groups do not nest
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                raise StorageError(f"{self.path}: {e}") from None
+            self._group_thread = threading.get_ident()
+            try:
+                yield
+            except BaseException:
+                self._group_thread = None
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                self.generation += 1
+                raise
+            self._group_thread = None
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as e:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
+                self.generation += 1
+                raise StorageError(f"{self.path}: commit failed: {e}") from None
 
     def data_version(self) -> int:
         """Changes whenever another connection commits to the file."""

@@ -602,6 +602,14 @@ CREATE INDEX orders_shipped ON orders(shop_id, shipped_at) WHERE shipped_at IS N
 CREATE INDEX orders_delivered ON orders(shop_id, delivered_at) WHERE delivered_at IS NOT NULL
 """
 
+# Two indexes every post wrote and no query needs: conversations_customer (customer_id,
+# shop_id, ...) finds a customer's open chat and, with messages_client (conversation_id,
+# client_id), a retried client id; each page less is one WAL frame less per commit.
+M008_LEANER_POSTS = """
+DROP INDEX IF EXISTS conversations_open;
+DROP INDEX IF EXISTS messages_client_lookup
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
     (2, "conversation desk: routing traces, unread marks, round-robin state", M002_DESK),
@@ -611,6 +619,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (6, "tickets: warning instants and the next SLA instant, indexed for the scan",
      M006_SLA_SCAN),
     (7, "campaigns: triggers, audience, guards, sends with outcomes; carts", M007_CAMPAIGNS),
+    (8, "leaner posts: two redundant indexes dropped", M008_LEANER_POSTS),
 ]
 
 LATEST = MIGRATIONS[-1][0]
