@@ -6,7 +6,10 @@
     run and under the same uvicorn settings, a bare ASGI handler that returns the same
     JSON bytes for every request: the ratio is what the API (auth, validation, rights,
     the SQLite transaction with its fsync, the event) costs over HTTP itself.
-    Goal: >= 1,000 messages/s, p99 <= 50 ms, ratio >= 0.3.
+    Goal: >= 1,000 messages/s, p99 <= 50 ms, ratio >= 0.3. A third server, the real one
+    with the desk's write replaced by the sample answer, splits the gap: what the API's
+    own path costs (HTTP, the message lane, the token, the rights, the storage thread)
+    and what the SQLite transaction costs.
 (b) 500 concurrent subscribers of ``GET /v1/events`` (admin tokens): messages are posted
     through the API while they listen; every subscriber must receive every event.
     Prints deliveries, how long after the last post the last subscriber had everything,
@@ -44,6 +47,19 @@ def serve_real(port: int, db: str) -> None:
     """`cstool serve` itself."""
     from cstool.server.run import serve
 
+    serve(db, port=port, log_level="warning")
+
+
+def serve_stub(port: int, db: str, body_file: str) -> None:
+    """`cstool serve` with the desk's write replaced by the sample answer: every request
+    still goes through HTTP, the message lane, the token check, the rights and the
+    storage thread, but no SQLite transaction runs. It splits the gap between the real
+    server and the bare handler into the API's own cost and the write's."""
+    from cstool.backend.local import LocalBackend
+    from cstool.server.run import serve
+
+    answer = json.loads(Path(body_file).read_bytes())
+    LocalBackend.post_message = lambda self, *a, **kw: answer  # a stand-in: this run only
     serve(db, port=port, log_level="warning")
 
 
@@ -259,7 +275,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.serve:
         kind, port, *rest = args.serve
-        (serve_real if kind == "real" else serve_bare)(int(port), *rest)
+        {"real": serve_real, "stub": serve_stub, "bare": serve_bare}[kind](int(port), *rest)
         return
     requests = args.requests or (10 if args.quick else 200)
     subs = args.subscribers or (100 if args.quick else 500)
@@ -284,6 +300,11 @@ def main() -> None:
             b_seconds, b_lat, _ = asyncio.run(load(bare_port, tokens, requests))
         finally:
             stop(bare_proc)
+        stub_proc, stub_port = start("stub", db, str(body_file))
+        try:
+            s_seconds, s_lat, s_errors = asyncio.run(load(stub_port, tokens, requests))
+        finally:
+            stop(stub_proc)
     n = len(lat)
     rate, b_rate = n / seconds, len(b_lat) / b_seconds
     print(f"(a) {args.clients} clients x {requests} customer messages over HTTP "
@@ -293,10 +314,14 @@ def main() -> None:
     print(f"    bare ASGI handler, same JSON: {b_rate:,.0f} responses/s; "
           f"p50 {pct(b_lat, 50):.1f} ms, p99 {pct(b_lat, 99):.1f} ms")
     print(f"    ratio {rate / b_rate:.2f} (goal >= 0.3; >= 1,000 messages/s, p99 <= 50 ms)")
+    s_rate = len(s_lat) / s_seconds
+    print(f"    the same server with the desk's write stubbed (HTTP, lane, token, rights, "
+          f"storage thread; no SQLite): {s_rate:,.0f} responses/s, p99 {pct(s_lat, 99):.1f} ms;"
+          f" ratio {s_rate / b_rate:.2f} against the bare handler ({s_errors} errors)")
     print(f"(b) {subs} event-stream subscribers, {posts} messages posted: {sub['events']} "
           f"events, {sub['deliveries']:,} deliveries; the last subscriber had every event "
           f"{sub['wait_s'] * 1000:.0f} ms after the last post; missed {sub['missed']}")
-    if errors or sub["missed"]:
+    if errors or s_errors or sub["missed"]:
         raise SystemExit(1)
 
 

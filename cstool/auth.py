@@ -23,6 +23,7 @@ import hashlib
 import re
 import secrets
 import sqlite3
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ STAFF_ROLES = ("agent", "supervisor", "admin")  # in order of rights
 ROLES = (*STAFF_ROLES, "customer")
 DEFAULT_EXPIRY = {"staff": "30d", "customer": "7d"}
 LAST_USED_EVERY_MS = 60_000  # last_used_at is written at most once a minute per token
+PRINCIPAL_TTL_S = 2.0  # longest a cached token -> principal answer is used
+PRINCIPAL_CACHE_MAX = 10_000  # tokens cached at most (then the cache starts afresh)
 _UNITS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
 
 
@@ -125,6 +128,8 @@ class TokenStore:
         self.backend = backend
         self.database = backend.database
         self._last_used: dict[int, int] = {}
+        # hash -> (access version, deadline, principal, expires_at, last_used_at)
+        self._cache: dict[str, tuple] = {}
 
     def _now(self) -> int:
         return self.backend.clock.now_ms()
@@ -276,20 +281,36 @@ class TokenStore:
     # -- checking ---------------------------------------------------------------------------
     def authenticate(self, secret: str | None) -> Principal:
         """The Principal of a presented token; Unauthorized when it is missing, unknown,
-        expired or revoked."""
+        expired or revoked.
+
+        A token seen lately is answered from a short-lived cache: the entry stands for
+        at most PRINCIPAL_TTL_S, and only while the backend's ``access_epoch`` (moved by
+        every change but the desk's traffic: a revocation, an agent's role or shops ...)
+        and the file's data_version (another process's commit) are as they were, so a
+        revocation takes effect at the next request. Expiry is checked every time.
+        """
         if not secret:
             raise Unauthorized("no token: send 'Authorization: Bearer TOKEN'")
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
             raise Unauthorized("malformed token")
         now = self._now()
+        seen = self._access_version()
+        hashed = hash_token(secret)
+        hit = self._cache.get(hashed) if seen is not None else None
+        if hit is not None and hit[0] == seen and time.monotonic() < hit[1]:
+            principal, expires_at, used = hit[2], hit[3], hit[4]
+            if expires_at is None or expires_at > now:
+                self._note_use(principal.token_id, used, now)
+                return principal
         with self.database.read() as conn:
+            seen = self._access_version()  # as of the snapshot the answer is read from
             row = conn.execute(
                 "SELECT t.id, t.role, t.agent_id, a.handle, cu.key, s.key, t.expires_at, "
                 "t.revoked_at, t.last_used_at, a.role FROM tokens t "
                 "LEFT JOIN agents a ON a.id = t.agent_id "
                 "LEFT JOIN customers cu ON cu.id = t.customer_id "
                 "LEFT JOIN shops s ON s.id = t.shop_id WHERE t.hash = ?",
-                (hash_token(secret),)).fetchone()
+                (hashed,)).fetchone()
             if row is None:
                 raise Unauthorized("unknown token")
             (tid, role, agent_id, handle, customer, shop, expires_at, revoked_at, used,
@@ -310,12 +331,29 @@ class TokenStore:
                     "SELECT s.key FROM agent_shops x JOIN shops s ON s.id = x.shop_id "
                     "WHERE x.agent_id = ?", (agent_id,)))
                 principal = Principal(tid, role, agent=handle, shops=shops)
-        last = max(used or 0, self._last_used.get(tid, 0))
-        if now - last >= LAST_USED_EVERY_MS:
-            self._last_used[tid] = now
-            with self.database.write() as conn:
-                conn.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?", (now, tid))
+        if seen is not None:
+            if len(self._cache) >= PRINCIPAL_CACHE_MAX:
+                self._cache.clear()
+            self._cache[hashed] = (seen, time.monotonic() + PRINCIPAL_TTL_S, principal,
+                                   expires_at, used)
+        self._note_use(tid, used, now)
         return principal
+
+    def _access_version(self) -> tuple[int, int] | None:
+        """What a cached principal depends on: the backend's access epoch and the file's
+        data_version (None: no caching, the backend keeps no epoch)."""
+        with self.database.lock:  # no change of ours is half done while we look
+            epoch = getattr(self.backend, "access_epoch", None)
+            return None if epoch is None else (epoch, self.database.data_version())
+
+    def _note_use(self, token_id: int, used: int | None, now: int) -> None:
+        """Record the token's use (``last_used_at``), at most once a LAST_USED_EVERY_MS."""
+        last = max(used or 0, self._last_used.get(token_id, 0))
+        if now - last >= LAST_USED_EVERY_MS:
+            self._last_used[token_id] = now
+            with self.database.write() as conn:
+                conn.execute("UPDATE tokens SET last_used_at = ? WHERE id = ?",
+                             (now, token_id))
 
 
 def _check_label(label: str | None) -> None:

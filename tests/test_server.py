@@ -166,6 +166,18 @@ def test_revocation_and_agent_changes_apply_at_once(served):
     served.remote().revoke_token(me["token"])
     with pytest.raises(Unauthorized):
         xm.list("shops")
+    # changes made by another process (another connection to the file) apply at once too
+    boss = served.remote(served.token("boss"))
+    assert [s["key"] for s in boss.list("shops")] == ["lf"]  # now cached
+    other = LocalBackend(served.backend.path)
+    try:
+        other.update("agents", "boss", {"shops": ["lf", "mb"]})
+        assert [s["key"] for s in boss.list("shops")] == ["lf", "mb"]
+        TokenStore(other).revoke_token(boss.whoami()["token"])
+        with pytest.raises(Unauthorized):
+            boss.list("shops")
+    finally:
+        other.close()
 
 
 # -- 403 ------------------------------------------------------------------------------------------
@@ -524,6 +536,75 @@ def test_errors_are_json_with_a_code_and_the_right_status(served):
         remote.post_message("lf", "wl", "x" * 1_100_000)
     # nothing above was stored
     assert len(served.backend.list_conversations()) == 2
+
+
+def test_the_message_lane_answers_exactly_as_fastapi_does(tmp_path, clock):
+    """Customer messages take a lane past FastAPI's machinery (MessageLane): every answer,
+    good or bad, must be the one FastAPI gives, and the file must end up the same."""
+    lane_on = serve(str(tmp_path / "lane.db"), clock)
+    lane_off = serve(str(tmp_path / "plain.db"), clock, fast_lane=False)
+    try:
+        seen = []
+        for s in (lane_on, lane_off):
+            mall(s.backend)
+            chats(s)
+            tokens = {"admin": s.admin, "wl": s.customer_token("lf", "wl"),
+                      "other": s.customer_token("mb", "wl"), "agent": s.token("mbxz"),
+                      "bad": "cst_nope", "none": ""}
+            json_ct = {"Content-Type": "application/json"}
+            cases = [
+                ("admin", {"json": {"customer": "wl", "text": "有L码吗"}}),
+                ("admin", {"json": {"customer": "new1", "text": "转人工", "channel": "app",
+                                    "client_id": "c-1", "entry_page": "p/1",
+                                    "time_on_site_s": 30, "pages_viewed": 2}}),
+                ("admin", {"json": {"customer": "new1", "text": "转人工", "client_id": "c-1"}}),
+                ("wl", {"json": {"customer": "wl", "text": "在吗"}}),
+                ("wl", {"json": {"customer": "wl", "text": "x", "channel": None}}),
+                ("admin", {"json": {"customer": "wl", "text": 5}}),
+                ("admin", {"json": {"customer": "wl", "text": "x", "pages_viewed": True}}),
+                ("admin", {"json": {"customer": "wl", "text": "x", "pages_viewed": 1.0}}),
+                ("admin", {"json": {"customer": "wl", "text": "x", "pages_viewed": 2 ** 70}}),
+                ("admin", {"json": {"customer": "wl", "text": None}}),
+                ("admin", {"json": {"customer": "wl"}}),
+                ("admin", {"json": {"customer": "wl", "text": "x", "colour": "red"}}),
+                ("admin", {"json": ["customer", "wl"]}),
+                ("admin", {"content": b"{oops", "headers": json_ct}),
+                ("admin", {"content": "{\"customer\": \"wl\", \"text\": \"嗨\"}".encode(),
+                           "headers": {"Content-Type": "text/plain"}}),
+                ("admin", {"json": {"customer": "Bad Key", "text": "x"}}),
+                ("admin", {"json": {"customer": "wl", "text": "长" * 2001}}),
+                ("admin", {"json": {"customer": "wl", "text": "x", "channel": "fax"}}),
+                ("wl", {"json": {"customer": "someone-else", "text": "x"}}),
+                ("other", {"json": {"customer": "wl", "text": "x"}}),
+                ("agent", {"json": {"customer": "wl", "text": "x"}}),
+                ("bad", {"json": {"customer": "wl", "text": "x"}}),
+                ("none", {"json": {"customer": "wl", "text": "x"}}),
+            ]
+            answers = []
+            for who, kw in cases:
+                r = s.http("POST", "/v1/shops/lf/messages", tokens[who], **kw)
+                answers.append((r.status_code, r.json()))
+            r = s.http("POST", "/v1/shops/nope/messages", json={"customer": "wl", "text": "x"})
+            answers.append((r.status_code, r.json()))
+            r = s.http("POST", "/v1/shops/lf/messages/", json={"customer": "wl", "text": "x"})
+            answers.append((r.status_code, r.text))
+            stored = s.backend.database.conn.execute(
+                "SELECT conversation_id, sender, body, client_id, created_at FROM messages "
+                "ORDER BY id").fetchall()
+            seen.append((answers, stored))
+        (on, stored_on), (off, stored_off) = seen
+        for case, a, b in zip(cases, on, off, strict=False):
+            assert a == b, case
+        assert len(on) == len(off) == len(cases) + 2
+        assert [a[0] for a in on[:5]] == [200] * 5 and on[2][1]["duplicate"] is True
+        assert stored_on == stored_off
+        # the lane took the well-formed ones (5 stored, 9 refused by token, rights or the
+        # desk); FastAPI the rest (its body model refused them) and the trailing slash
+        assert lane_on.server.server.cstool_app.lane.served == 14
+        assert lane_off.server.server.cstool_app.lane is None
+    finally:
+        lane_on.close()
+        lane_off.close()
 
 
 def test_lists_are_cursor_pages(served):

@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from pydantic import ConfigDict, Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from .. import __version__
 from ..auth import TokenStore, Unauthorized
@@ -75,16 +76,23 @@ class ServerState:
 
 def bearer(request: Request) -> str | None:
     """The token of ``Authorization: Bearer TOKEN``."""
-    header = request.headers.get("authorization")
+    return bearer_value(request.headers.get("authorization"))
+
+
+def bearer_value(header: str | None) -> str | None:
+    """The token of an ``Authorization`` header's value ``Bearer TOKEN``."""
     if not header:
         return None
     scheme, _, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" else None
 
 
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def dumps(data: Any) -> bytes:
     """Compact UTF-8 JSON (Chinese as it is)."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return _encode(data).encode("utf-8")
 
 
 def json_response(data: Any, status: int = 200, headers: dict | None = None) -> Response:
@@ -152,7 +160,6 @@ def _endpoint(op: Operation):
         params.append(inspect.Parameter(
             "body_", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[model, Body()],
             **({} if needed else {"default": None})))
-    policy = POLICIES[op.right]
 
     async def endpoint(request: Request, **kwargs: Any) -> Response:
         state: ServerState = request.app.state.cstool
@@ -162,27 +169,203 @@ def _endpoint(op: Operation):
             args[op.body] = body
         elif body is not None:
             args.update(body.model_dump(exclude_unset=True))
-        for arg in op.args:  # fill the table's defaults the request left out
-            if arg.name not in args and arg.default is not REQUIRED and not arg.http_optional:
-                args[arg.name] = arg.default
-        token = bearer(request)
-
-        def work() -> Any:
-            principal = state.tokens.authenticate(token)
-            if op.target == "principal":
-                return principal.to_dict()
-            return policy(Access(principal, state.backend, state.tokens, state.backup_dir),
-                          op, args)
-
-        result = await state.run(work, alone=op.name in ALONE)
-        if op.writes:
-            state.hub.wake()
-        return _respond(op, args, result)
+        _fill_defaults(op, args)
+        return await serve_operation(state, op, args, bearer(request))
 
     endpoint.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     endpoint.__name__ = op.name
     endpoint.__doc__ = op.summary
     return endpoint
+
+
+def _fill_defaults(op: Operation, args: dict) -> None:
+    """Fill in the table's defaults for the arguments a request left out."""
+    for arg in op.args:
+        if arg.name not in args and arg.default is not REQUIRED and not arg.http_optional:
+            args[arg.name] = arg.default
+
+
+async def serve_operation(state: ServerState, op: Operation, args: dict,
+                          token: str | None) -> Response:
+    """Run ``op`` for the bearer of ``token`` on the storage thread: authenticate, check
+    the rights (the op's policy), call, and answer in JSON. Errors are raised."""
+    policy = POLICIES[op.right]
+
+    def work() -> Any:
+        principal = state.tokens.authenticate(token)
+        if op.target == "principal":
+            return principal.to_dict()
+        return policy(Access(principal, state.backend, state.tokens, state.backup_dir), op, args)
+
+    result = await state.run(work, alone=op.name in ALONE)
+    if op.writes:
+        state.hub.wake()
+    return _respond(op, args, result)
+
+
+# -- the message lane ------------------------------------------------------------------------
+LANE_OPERATION = "post_message"
+LANE_PREFIX, LANE_SUFFIX = "/v1/shops/", "/messages"
+
+
+class MessageLane:
+    """Customer messages (``POST /v1/shops/{shop}/messages``, the bulk of the traffic)
+    served without FastAPI's per-request machinery (its middleware, routing, dependency
+    solving, the pydantic body model), which costs more than the message itself.
+
+    The lane takes only requests FastAPI would accept and handle the same way: a
+    declared ``Content-Length`` within the server's limit, ``Content-Type:
+    application/json``, and a JSON object whose fields are all the operation's, of the
+    types its strict body model takes, with every required one present. It runs exactly
+    what the route runs (``serve_operation``) and answers as the app's error handlers
+    do. Anything else (a missing or unknown field, a wrong type, bad JSON, another
+    content type, a chunked body) goes on to FastAPI with the body replayed, so
+    validation errors, their codes and the OpenAPI schema stay FastAPI's.
+    """
+
+    def __init__(self, state: ServerState, op: Operation, fields: dict, max_body: int):
+        self.state = state
+        self.op = op
+        self.fields = fields
+        self.max_body = max_body
+        self.served = 0  # requests the lane answered itself (for tests and figures)
+
+    def shop_of(self, scope: dict) -> str | None:
+        """The shop of a request the lane may take (None: not the lane's)."""
+        if scope["type"] != "http" or scope["method"] != "POST" or scope.get("root_path"):
+            return None
+        path = scope["path"]
+        if not (path.startswith(LANE_PREFIX) and path.endswith(LANE_SUFFIX)):
+            return None
+        shop = path[len(LANE_PREFIX):-len(LANE_SUFFIX)]
+        return shop if shop and "/" not in shop else None
+
+    async def serve(self, scope: dict, shop: str, receive: Any,
+                    send: Any) -> tuple[bool, bytes | None]:
+        """Answer the request if it is the lane's: (answered, the body read if any, for
+        whoever answers instead)."""
+        length = content_type = authorization = None
+        for name, value in scope["headers"]:  # the first of each, as Starlette reads them
+            if name == b"content-length":
+                length = value if length is None else length
+            elif name == b"content-type":
+                content_type = value if content_type is None else content_type
+            elif name == b"authorization":
+                authorization = value if authorization is None else authorization
+        if content_type != b"application/json" or length is None or not length.isdigit() \
+                or not 0 < int(length) <= self.max_body:
+            return False, None
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return True, None
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return False, body
+        args = _lane_args(self.op, self.fields, shop, data)
+        if args is None:
+            return False, body
+        token = bearer_value(None if authorization is None else authorization.decode("latin-1"))
+        try:
+            response = await serve_operation(self.state, self.op, args, token)
+        except CstoolError as e:
+            response = _cstool_error_response(e)
+        except sqlite3.DatabaseError as e:
+            response = _storage_error(None, e)  # type: ignore[arg-type]
+        except Exception as e:  # as Starlette's ServerErrorMiddleware: a 500, then raise
+            await _internal_error(Request(scope), e)(scope, receive, send)
+            raise
+        self.served += 1
+        await response(scope, receive, send)
+        return True, body
+
+
+class CstoolAPI(FastAPI):
+    """The FastAPI app with the message lane in front of it (see ``MessageLane``)."""
+
+    lane: MessageLane | None = None
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """Serve a request: the lane's if it takes it, else FastAPI's."""
+        lane = self.lane
+        if lane is not None and (shop := lane.shop_of(scope)) is not None:
+            answered, body = await lane.serve(scope, shop, receive, send)
+            if answered:
+                return
+            if body is not None:  # read already: FastAPI gets it again
+                receive = _replay(body, receive)
+        await super().__call__(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Any) -> Any:
+    sent = False
+
+    async def replay() -> dict:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _message_lane(app: FastAPI) -> tuple[Operation, dict] | None:
+    """The lane's operation and its body fields, if the app routes the lane's requests to
+    that operation (the first route to match them is its own) and every body field is
+    of a type the lane checks; else None (no lane: FastAPI serves them all)."""
+    op = next((o for o in OPERATIONS if o.name == LANE_OPERATION), None)
+    if op is None or op.path != LANE_PREFIX + "{shop}" + LANE_SUFFIX or op.body is not None:
+        return None
+    fields: dict[str, tuple[Any, bool, bool]] = {}
+    for arg in op.args:
+        if op.where(arg) == "path":
+            continue
+        if op.where(arg) != "body" or arg.type not in (str, int, Any):
+            return None
+        nullable = arg.default is None or arg.http_optional  # as _annotation makes it
+        fields[arg.name] = (arg.type, nullable, arg.required and not arg.http_optional)
+    probe = {"type": "http", "method": "POST", "path": LANE_PREFIX + "probe" + LANE_SUFFIX,
+             "root_path": "", "headers": []}
+    for route in app.router.routes:
+        match, _ = route.matches(probe)
+        if match is Match.FULL:
+            return (op, fields) if getattr(route, "name", None) == op.name else None
+    return None
+
+
+def _lane_args(op: Operation, fields: dict, shop: str, data: Any) -> dict | None:
+    """The call's arguments from a lane request's JSON, or None when FastAPI's body model
+    would not take the body as it is (FastAPI then answers)."""
+    if type(data) is not dict:
+        return None
+    for name, (_, _, required) in fields.items():
+        if required and name not in data:
+            return None
+    args: dict[str, Any] = {"shop": shop}
+    for name, value in data.items():
+        spec = fields.get(name)
+        if spec is None:
+            return None  # extra="forbid"
+        kind, nullable, _ = spec
+        if value is None:
+            if not nullable:
+                return None
+        elif kind is str:
+            if type(value) is not str:
+                return None
+        elif kind is int:  # strict: no bool, no float; JSON's exact range
+            if type(value) is not int or not INT_RANGE["ge"] <= value <= INT_RANGE["le"]:
+                return None
+        args[name] = value
+    _fill_defaults(op, args)
+    return args
 
 
 def _respond(op: Operation, args: dict, result: Any) -> Response:
@@ -200,6 +383,10 @@ def _respond(op: Operation, args: dict, result: Any) -> Response:
 
 # -- errors -----------------------------------------------------------------------------------
 def _cstool_error(request: Request, exc: CstoolError) -> Response:
+    return _cstool_error_response(exc)
+
+
+def _cstool_error_response(exc: CstoolError) -> Response:
     extra = {}
     if isinstance(exc, FieldError):
         extra = {"path": exc.path, "reason": exc.reason, "line": exc.line}
@@ -256,8 +443,11 @@ def _internal_error(request: Request, exc: Exception) -> Response:
 
 # -- the app ----------------------------------------------------------------------------------
 def create_app(backend: Any, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float = 15.0,
-               poll_s: float = 0.25) -> FastAPI:
-    """The ASGI app over ``backend`` (a LocalBackend; the app does not close it)."""
+               poll_s: float = 0.25, fast_lane: bool = True) -> FastAPI:
+    """The ASGI app over ``backend`` (a LocalBackend; the app does not close it).
+
+    ``fast_lane=False`` serves customer messages through FastAPI like every other
+    request (see ``MessageLane``; the tests compare the two)."""
     state = ServerState(backend, ping_s=ping_s, poll_s=poll_s)
 
     @contextlib.asynccontextmanager
@@ -272,7 +462,7 @@ def create_app(backend: Any, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float 
             state.worker.stop()
             state.worker = None
 
-    app = FastAPI(
+    app = CstoolAPI(
         title="cstool",
         version=__version__,
         summary="Customer service desk for multi-shop e-commerce: the Backend over HTTP.",
@@ -351,4 +541,7 @@ def create_app(backend: Any, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float 
             status_code=201 if op.name.startswith("create") else 200,
         )
     widget.add_routes(app)
+    lane = _message_lane(app) if fast_lane else None
+    if lane is not None:
+        app.lane = MessageLane(state, *lane, max_body)
     return app

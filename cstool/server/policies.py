@@ -30,8 +30,9 @@ from .operations import MAX_PAGE, Operation, next_cursor, page_size
 PUBLIC_KINDS = ("shops", "products", "coupons", "promotions")  # a customer's shop catalogue
 CUSTOMER_EVENTS = ("conversation.created", "message.created", "conversation.queued",
                    "conversation.assigned", "conversation.closed", "conversation.rated")
-INTERNAL_CONVERSATION_FIELDS = ("pool", "rule", "priority", "classification", "intent",
-                                "group", "source", "search_keyword", "entry_page")
+INTERNAL_CONVERSATION_FIELDS = frozenset({"pool", "rule", "priority", "classification",
+                                          "intent", "group", "source", "search_keyword",
+                                          "entry_page"})
 SCAN_PAGES = 20  # an events page scans at most this many raw pages for a filtered caller
 
 
@@ -55,8 +56,9 @@ class Access:
     def call(self, op: Operation, args: dict) -> Any:
         """Invoke the operation's method with ``args`` split as the table says."""
         target = {"backend": self.backend, "tokens": self.tokens}[op.target]
-        positional, keywords = [], {}
+        positional, keywords, named = [], {}, set()
         for arg in op.args:
+            named.add(arg.name)
             if arg.name not in args:
                 continue
             if arg.kw_only:
@@ -64,7 +66,7 @@ class Access:
             else:
                 positional.append(args[arg.name])
         for name, value in args.items():  # **context of post_message / route_test
-            if not any(a.name == name for a in op.args):
+            if name not in named:
                 keywords[name] = value
         return getattr(target, op.name)(*positional, **keywords)
 

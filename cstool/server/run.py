@@ -44,9 +44,11 @@ class Server(uvicorn.Server):
 
 def make_server(backend: LocalBackend, *, host: str = "127.0.0.1", port: int = 8765,
                 max_body: int = DEFAULT_MAX_BODY, ping_s: float = 15.0, poll_s: float = 0.25,
-                access_log: bool = False, log_level: str = "info") -> Server:
+                access_log: bool = False, log_level: str = "info",
+                fast_lane: bool = True) -> Server:
     """A uvicorn Server for ``backend``, not yet running."""
-    app = create_app(backend, max_body=max_body, ping_s=ping_s, poll_s=poll_s)
+    app = create_app(backend, max_body=max_body, ping_s=ping_s, poll_s=poll_s,
+                     fast_lane=fast_lane)
     config = uvicorn.Config(app, host=host, port=port, access_log=access_log,
                             log_level=log_level, timeout_graceful_shutdown=GRACE_S,
                             server_header=False, lifespan="on")

@@ -8,19 +8,18 @@ a commit that fails fails the whole group. Answers are released only after the c
 so an acknowledged change is as durable as before (synchronous=FULL) and nothing is
 answered from data that was not committed.
 
-The file's ``Database`` keeps its one-transaction-per-``write()`` contract for every
-other caller: the grouping applies only to calls this thread makes while it runs a
-group (``write()`` becomes a savepoint there, ``read()`` reads inside the group).
+The grouping itself is the storage layer's (``Database.group()``): the file's
+``Database`` keeps its one-transaction-per-``write()`` contract for every other caller,
+and only the calls this thread makes inside a group become savepoints of it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import StorageError
@@ -36,12 +35,6 @@ class StorageWorker:
         self.database = database
         self.max_group = max_group
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._grouping = False
-        self._names = itertools.count()
-        self._plain_write = database.write
-        self._plain_read = database.read
-        database.write = self._write  # this instance only; undone by stop()
-        database.read = self._read
         self.groups = 0  # commits that carried more than one call (for tests and figures)
         self.thread = threading.Thread(target=self._loop, name="cstool-storage", daemon=True)
         self.thread.start()
@@ -55,11 +48,9 @@ class StorageWorker:
         return await future
 
     def stop(self) -> None:
-        """Finish what is queued, stop the thread and give the Database back its methods."""
+        """Finish what is queued and stop the thread."""
         self._queue.put(_STOP)
         self.thread.join(30)
-        vars(self.database).pop("write", None)  # the class's methods again
-        vars(self.database).pop("read", None)
 
     # -- the thread -------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -92,72 +83,30 @@ class StorageWorker:
             return False, e
 
     def _run_group(self, group: list) -> list[tuple[bool, Any]]:
-        db = self.database
-        with db.lock:
-            try:
-                db.conn.execute("BEGIN IMMEDIATE")
-            except Exception as e:  # locked by another process past the timeout
-                err = StorageError(f"{db.path}: {e}")
-                return [(False, err) for _ in group]
-            self._grouping = True
-            try:
+        try:
+            with self.database.group():
                 results = [self._call(item[0]) for item in group]
-            finally:
-                self._grouping = False
-            try:
-                db.conn.execute("COMMIT")
-            except Exception as e:
-                with contextlib.suppress(Exception):
-                    db.conn.execute("ROLLBACK")
-                db.generation += 1
-                err = StorageError(f"{db.path}: commit failed: {e}")
-                return [(False, err) for _ in group]
+        except StorageError as e:  # begin (locked past the timeout) or commit failed
+            return [(False, e) for _ in group]
         self.groups += 1
         return results
 
     def _deliver(self, group: list, results: list[tuple[bool, Any]]) -> None:
-        for (_, loop, future, _), (ok, value) in zip(group, results, strict=True):
+        # One wake-up of each event loop for the whole group, not one per call.
+        by_loop: dict[Any, list] = {}
+        for (_, loop, future, _), result in zip(group, results, strict=True):
+            by_loop.setdefault(loop, []).append((future, result))
+        for loop, settled in by_loop.items():
             with contextlib.suppress(RuntimeError):  # the loop closed while we worked
-                loop.call_soon_threadsafe(_settle, future, ok, value)
+                loop.call_soon_threadsafe(_settle_all, settled)
 
-    # -- the Database's write() and read() while grouping -----------------------------------
-    def _in_group(self) -> bool:
-        return self._grouping and threading.current_thread() is self.thread
 
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Any]:
-        if not self._in_group():
-            with self._plain_write() as conn:
-                yield conn
-            return
-        db = self.database
-        name = f"cstool_{next(self._names)}"
-        db.conn.execute(f"SAVEPOINT {name}")
-        db.generation += 1
-        try:
-            yield db.conn
-        except BaseException:
-            db.conn.execute(f"ROLLBACK TO {name}")
-            db.conn.execute(f"RELEASE {name}")
-            db.generation += 1
-            raise
+def _settle_all(settled: list[tuple[asyncio.Future, tuple[bool, Any]]]) -> None:
+    for future, (ok, value) in settled:
+        if future.cancelled():
+            continue
+        if ok:
+            future.set_result(value)
         else:
-            db.conn.execute(f"RELEASE {name}")
-
-    @contextlib.contextmanager
-    def _read(self) -> Iterator[Any]:
-        if not self._in_group():
-            with self._plain_read() as conn:
-                yield conn
-            return
-        yield self.database.conn
-
-
-def _settle(future: asyncio.Future, ok: bool, value: Any) -> None:
-    if future.cancelled():
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
+            future.set_exception(value)
 
