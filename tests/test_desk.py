@@ -241,6 +241,18 @@ def test_agent_going_offline_returns_chats_to_others_or_the_queue(backend):
     assert any("客服已下线" in m["body"] for m in msgs)
 
 
+def test_an_agent_going_offline_right_after_a_post_does_not_get_the_chat_back(backend):
+    # one long-lived backend (as the server keeps): the post just before the status
+    # change must not leave routing believing the agent is still online
+    mall(backend, agents=[agent("b", "pre")])
+    cid = backend.post_message("s", "c1", "在吗")["conversation"]["id"]
+    assert backend.get_conversation(cid, messages=False)["assignee"] == "b"
+    assert backend.set_agent_status("b", "offline")["returned"] == [cid]
+    conv = backend.get_conversation(cid)
+    assert (conv["state"], conv["assignee"]) == ("queued", None)
+    assert backend.post_message("s", "c2", "你好")["conversation"]["state"] == "queued"
+
+
 def test_away_and_offline_agents_get_nothing(backend):
     mall(backend, agents=[agent("a", "pre", status="away"), agent("b", "pre", status="offline"),
                           agent("c", "pre", status="busy")])
@@ -426,6 +438,21 @@ def test_transfer_to_a_full_agent_is_refused(backend):
         backend.transfer(cid, by="a", to_agent="b")
     with pytest.raises(UsageError):
         backend.transfer(cid, by="a")
+
+
+def test_a_chat_transferred_to_a_group_never_goes_straight_back(backend):
+    # a is the only one free in group log: the chat waits for a colleague
+    mall(backend, agents=[agent("a", "pre", "log"), agent("b", "log", status="offline")])
+    cid = backend.post_message("s", "c1", "在吗")["conversation"]["id"]
+    conv = backend.transfer(cid, by="a", to_group="log", note="物流问题")
+    assert (conv["state"], conv["assignee"]) == ("queued", None)
+    assert backend.set_agent_status("b", "online")["assigned"] == [cid]
+    # ... though the one who handed it over may pull it back on purpose
+    other = backend.post_message("s", "c2", "在吗")["conversation"]["id"]
+    assert backend.get_conversation(other, messages=False)["assignee"] == "a"
+    backend.set_agent_status("b", "offline")
+    assert backend.transfer(other, by="a", to_group="log")["state"] == "queued"
+    assert backend.accept_next("a")["id"] == other
 
 
 def test_idle_chats_close_themselves(backend, clock):

@@ -526,6 +526,24 @@ def test_fold_a_bot_answer_does_not_answer_a_customer_waiting_for_a_human():
     assert figs.queue_sum == 20_000
 
 
+def test_status_set_by_agent_update_or_apply_counts_like_the_status_command(backend, clock):
+    desk(backend, agents=["a", "b"], status="offline")
+    backend.update("agents", "a", {"status": "online"})
+    at(clock, 100)
+    c1, _ = post(backend, "c1")
+    backend.apply({"agents": [{"handle": "b", "name": "B", "shops": ["s"],
+                               "status": "online", "max_chats": 3}]})
+    at(clock, 300)
+    backend.update("agents", "a", {"status": "offline"})  # a's chat goes to b
+    assert backend.get_conversation(c1, messages=False)["assignee"] == "b"
+    at(clock, 400)
+    backend.apply({"agents": [{"handle": "b", "name": "B", "shops": ["s"],
+                               "status": "away", "max_chats": 3}]})
+    at(clock, 1000)
+    assert backend.agent_metrics("a")["figures"]["online_s"] == 300.0
+    assert backend.agent_metrics("b")["figures"]["online_s"] == 300.0
+
+
 def test_online_time_and_concurrency_helpers():
     changes = [figures.StatusChange(100, "offline", "online"),
                figures.StatusChange(300, "online", "away"),
@@ -595,6 +613,8 @@ def test_report_cli_json_csv_and_table(cli, served):
     (["report", "--shop", "nope"], 1, "no shop 'nope'"),
     (["agent", "nobody"], 1, "no agent 'nobody'"),
     (["report", "--by", "agent,hour"], 2, "cannot be combined"),
+    (["report", "--by", ","], 2, "--by names no dimension"),
+    (["report", "--by", ""], 2, "--by names no dimension"),
 ])
 def test_report_cli_bad_arguments(cli, served, args, code, message):
     res = cli("metrics", *args)

@@ -752,7 +752,9 @@ class DeskOps:
                 state = self._routing_state(conn, shop_id, staff=True)
                 me = state.agent(agent)
                 for item in self._queued(conn, shop_id):
-                    if agent_in_pool(me, item["pool"]):
+                    # pulling is deliberate: the one who transferred a chat may take it back
+                    pool = {k: v for k, v in item["pool"].items() if k != "except"}
+                    if agent_in_pool(me, pool):
                         key = (-item["priority"], item["arrival_ms"], item["id"])
                         if best is None or key < best[0]:
                             best = (key, item["id"])
@@ -770,38 +772,49 @@ class DeskOps:
             raise UsageError(f"status must be online, busy, away or offline, not {status!r}")
         with self.database.write() as conn:
             a = self._agent_row(conn, agent)
-            now = self._now()
-            conn.execute(
-                "UPDATE agents SET status = ?, status_changed_at = ?, "
-                "idle_since = CASE WHEN ? = 'online' AND status != 'online' THEN ? "
-                "ELSE idle_since END, updated_at = ? WHERE id = ?",
-                (status, now, status, now, now, a["id"]),
-            )
-            self._event(conn, "agent.status", "agent", agent, None,
-                        {"from": a["status"], "to": status})
-            returned: list[int] = []
-            assigned: list[tuple[int, str]] = []
-            if status == "offline":
-                rows = conn.execute(
-                    "SELECT id FROM conversations WHERE assignee_id = ? AND state = 'active' "
-                    "ORDER BY id", (a["id"],)).fetchall()
-                for (cid,) in rows:
-                    conv = self._conv_row(conn, cid)
-                    conn.execute(
-                        "UPDATE conversations SET state = 'queued', assignee_id = NULL, "
-                        "queued_at = COALESCE(queued_at, created_at) WHERE id = ?", (cid,))
-                    self._system(conn, conv, "客服已下线，正在为您转接其他客服，请稍候。")
-                    self._event(conn, "conversation.returned", "conversation", str(cid),
-                                conv["shop_id"], {"agent": agent})
-                    shop = self._shop_by_id(conn, conv["shop_id"])
-                    self._reroute(conn, shop, conv, now)
-                    returned.append(cid)
-            if status == "online":
-                assigned = self._drain_agent_shops(conn, a["id"], now)
+            returned, assigned = self._status_changed(conn, a["id"], agent, a["status"],
+                                                      status, self._now())
             return {"agent": agent, "status": status, "returned": returned,
                     "assigned": [cid for cid, h in assigned if h == agent]}
 
+    def _status_changed(self, conn, agent_id: int, handle: str, old: str | None, status: str,
+                        now: int) -> tuple[list[int], list[tuple[int, str]]]:
+        """An agent's status moves from ``old`` to ``status`` (whoever changes it: the
+        status command, ``agent update`` or ``apply``): the row, the ``agent.status``
+        event online time is measured from, and the queue: going offline hands the
+        agent's open chats back to routing, coming online takes waiting chats."""
+        conn.execute(
+            "UPDATE agents SET status = ?, status_changed_at = ?, "
+            "idle_since = CASE WHEN ? = 'online' AND ? IS NOT 'online' THEN ? "
+            "ELSE idle_since END, updated_at = ? WHERE id = ?",
+            (status, now, status, old, now, now, agent_id),
+        )
+        self._event(conn, "agent.status", "agent", handle, None, {"from": old, "to": status})
+        returned: list[int] = []
+        assigned: list[tuple[int, str]] = []
+        if status == "offline":
+            rows = conn.execute(
+                "SELECT id FROM conversations WHERE assignee_id = ? AND state = 'active' "
+                "ORDER BY id", (agent_id,)).fetchall()
+            for (cid,) in rows:
+                conv = self._conv_row(conn, cid)
+                conn.execute(
+                    "UPDATE conversations SET state = 'queued', assignee_id = NULL, "
+                    "queued_at = COALESCE(queued_at, created_at) WHERE id = ?", (cid,))
+                self._system(conn, conv, "客服已下线，正在为您转接其他客服，请稍候。")
+                self._event(conn, "conversation.returned", "conversation", str(cid),
+                            conv["shop_id"], {"agent": handle})
+                shop = self._shop_by_id(conn, conv["shop_id"])
+                self._reroute(conn, shop, conv, now)
+                returned.append(cid)
+        if status == "online":
+            assigned = self._drain_agent_shops(conn, agent_id, now)
+        return returned, assigned
+
     def _reroute(self, conn, shop: dict, conv: dict, now: int) -> None:
+        # This write changed agents or chats before routing: a snapshot kept by the
+        # last post does not know it (an agent going offline would get the chat back).
+        self.__dict__.get("_snapshots", {}).pop(shop["id"], None)
         first = conn.execute(
             "SELECT body FROM messages WHERE conversation_id = ? AND sender = 'customer' "
             "ORDER BY id LIMIT 1", (conv["id"],)).fetchone()
@@ -869,10 +882,9 @@ class DeskOps:
                     raise Conflict(f"group {to_group!r} is not in shop {shop['key']!r}")
                 self._system(conn, conv, f"转接说明：{note}" if note else "会话已转接",
                              payload={"transfer": payload})
-                pool = {"group": to_group}
+                # the one handing over is no candidate, now or when the chat is queued
+                pool = {"group": to_group, "except": by}
                 state = self._routing_state(conn, shop["id"])
-                if state.agent(by) is not None:  # the one handing over is not a candidate
-                    state.set_status(by, "away", now)
                 handle = state.choose(pool, target_key(pool), "least_load", None)
                 conn.execute("UPDATE conversations SET pool = ?, group_id = ? WHERE id = ?",
                              (json.dumps(pool), g[0], conv["id"]))

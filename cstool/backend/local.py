@@ -239,7 +239,8 @@ class LocalBackend(
             check_refs(k, rec, self._db_lookup(store))
             changed = _changed_fields(k, strip_ids(current), rec)
             if changed:
-                store.write(k.name, rec, self._now())
+                now = self._now()
+                store.write(k.name, rec, now)
                 self._after_write(conn, store, k.name, rec)
                 self._event(
                     conn,
@@ -249,6 +250,9 @@ class LocalBackend(
                     self._shop_id_of(store, k, rec),
                     {"fields": changed},
                 )
+                if k.name == "agents" and "status" in changed:
+                    self._status_changed(conn, current["_id"], key, current.get("status"),
+                                         rec.get("status") or "offline", now)
             return to_external(k, strip_ids(store.read(k.name, key)))
 
     def delete(self, kind: str, key: str) -> None:
@@ -374,6 +378,7 @@ class LocalBackend(
                     check_refs(KINDS[name], rec, lookup, raw, f"{name}[{i}]")
             # 3. the plan, and the writes
             changes: list[Change] = []
+            statuses: list[tuple[str, str | None, str]] = []  # agents whose status moves
             now = self._now()
             for name, items in parsed.items():
                 k = KINDS[name]
@@ -388,6 +393,9 @@ class LocalBackend(
                             changes.append(Change(name, key, "unchanged"))
                             continue
                         changes.append(Change(name, key, "update", fields))
+                        if name == "agents" and "status" in fields:
+                            statuses.append((key, current.get("status"),
+                                             rec.get("status") or "offline"))
                     if not dry_run:
                         store.write(name, rec, now)
                         self._after_write(conn, store, name, rec)
@@ -400,6 +408,10 @@ class LocalBackend(
                             self._shop_id_of(store, k, rec),
                             {"fields": changes[-1].fields, "via": "apply"},
                         )
+            if not dry_run:  # once everything is written: hand-backs and the queue
+                for handle, old, status in statuses:
+                    self._status_changed(conn, store.id_of("agents", handle), handle, old,
+                                         status, now)
             return ApplyResult(changes, dry_run)
 
     def export(self, *, shop: str | None = None) -> dict[str, list[dict]]:

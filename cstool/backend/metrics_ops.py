@@ -28,6 +28,8 @@ def _dimensions(by: str | Sequence[str] | None) -> list[str]:
         return []
     items = by.split(",") if isinstance(by, str) else list(by)
     dims = [d.strip() for d in items if d and d.strip()]
+    if not dims:
+        raise UsageError(f"--by names no dimension (use {', '.join(figures.DIMENSIONS)})")
     for d in dims:
         if d not in figures.DIMENSIONS:
             raise UsageError(f"cannot group by {d!r} (use {', '.join(figures.DIMENSIONS)}; "

@@ -126,7 +126,10 @@ def _as_agent(agent: AgentState | Mapping[str, Any]) -> AgentState:
 # --------------------------------------------------------------------------- pool membership
 
 def agent_in_pool(agent: AgentState, target: Mapping[str, Any]) -> bool:
-    """True when the agent belongs to the (resolved) target's pool."""
+    """True when the agent belongs to the (resolved) target's pool (``except``: an agent
+    left out, the one who transferred the chat into the pool)."""
+    if target.get("except") == agent.handle:
+        return False
     if target.get("shop"):
         return True
     if "agent" in target:
@@ -145,6 +148,8 @@ def agent_in_pool(agent: AgentState, target: Mapping[str, Any]) -> bool:
 
 def not_in_pool_reason(agent: AgentState, target: Mapping[str, Any]) -> str | None:
     """Why the agent is not in the target's pool, or None when they are."""
+    if target.get("except") == agent.handle:
+        return "handed this chat over"
     if target.get("shop"):
         return None
     if "agent" in target:

@@ -254,6 +254,8 @@ def target_key(target: Mapping[str, Any]) -> str:
         parts.append(f"skill={target['skill']}")
     if "level" in target:
         parts.append("level=" + "|".join(sorted(_levels(target))))
+    if target.get("except"):
+        parts.append(f"except={target['except']}")
     return "&".join(parts)
 
 
@@ -275,7 +277,8 @@ def describe_target(target: Mapping[str, Any]) -> str:
         parts.append(f"skill {target['skill']}")
     if "level" in target:
         parts.append("level " + " or ".join(_levels(target)))
-    return " and ".join(parts)
+    text = " and ".join(parts)
+    return f"{text}, except {target['except']}" if target.get("except") else text
 
 
 # --------------------------------------------------------------------------- examples
