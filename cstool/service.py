@@ -90,11 +90,26 @@ def classify(order_statuses_newest_first: list[str]) -> str:
     return "consulted_not_ordered"
 
 
-def intent_of(classification: str) -> str | None:
-    """Pre-sale or after-sale, as far as the orders tell."""
+# Words that make a message after-sale whatever the orders say (a customer writing
+# 我要退货 about an order placed elsewhere, or before it shows here).
+AFTERSALE_WORDS = ("退货", "退款", "换货", "售后", "维修", "保修", "坏了", "破损", "质量问题",
+                   "少发", "漏发", "错发", "投诉", "refund", "return", "broken", "damaged")
+PRESALE_WORDS = ("有货", "库存", "尺码", "优惠", "便宜", "多少钱", "价格", "推荐", "适合", "包邮",
+                 "什么时候发货", "能发货", "in stock", "discount", "price")
+
+
+def intent_of(classification: str, text: str = "") -> str | None:
+    """Pre-sale or after-sale: after-sale words in the message win (退货, 退款, 坏了 ...),
+    then the orders (after-sale orders; none, or unpaid ones: pre-sale), then pre-sale
+    words (尺码, 优惠 ...) for a paid customer asking about something new; else None."""
+    low = text.lower() if text else ""
+    if low and any(w in low for w in AFTERSALE_WORDS):
+        return "aftersale"
     if classification == "after_sale":
         return "aftersale"
     if classification in ("consulted_not_ordered", "ordered_not_paid"):
+        return "presale"
+    if low and any(w in low for w in PRESALE_WORDS):
         return "presale"
     return None
 

@@ -557,3 +557,47 @@ def test_channel_defaults_to_the_customers_usual_one(backend):
     backend.apply({"customers": [{"key": "m", "name": "小程序用户",
                                   "profiles": [{"shop": "s", "channel": "mini_program"}]}]})
     assert backend.post_message("s", "m", "你好")["conversation"]["channel"] == "mini_program"
+
+
+def test_rules_without_positions_applied_again_keep_their_order(backend):
+    doc = {"shops": [{"key": "s", "name": "店"}],
+           "groups": [{"key": "g", "shop": "s", "name": "组"}],
+           "routing_rules": [{"key": k, "shop": "s", "target": {"group": "g"}}
+                             for k in ("r1", "r2", "r3")]}
+    backend.apply(doc)
+    backend.apply({"routing_rules": [{"key": "extra", "shop": "s", "target": {"shop": True}}]})
+    again = backend.apply(doc)
+    assert {c.action for c in again.changes} == {"unchanged"}
+    order = [r["key"] for r in backend.list("routing_rules", shop="s")]
+    assert order == ["r1", "r2", "r3", "extra"]
+
+
+def test_a_chat_the_bot_had_first_routes_on_what_the_customer_said_so_far(backend):
+    mall(backend, agents=[agent("a", "pre"), agent("b", "log")], mode="bot_first", rules=[
+        {"key": "ship", "target": {"group": "log"},
+         "conditions": {"field": "message.text", "op": "contains_any",
+                        "value": ["快递", "物流"]}},
+        {"key": "rest", "target": {"group": "pre"}}])
+    backend.apply({"knowledge_entries": [{"key": "hours", "shop": "s",
+                                          "question": "你们几点上班",
+                                          "answer": "客服 9:00-24:00 在线"}]})
+    first = backend.post_message("s", "c1", "你们几点上班")["conversation"]
+    assert first["state"] == "bot"
+    conv = backend.post_message("s", "c1", "转人工，我的快递丢了")["conversation"]
+    assert (conv["assignee"], conv["rule"]) == ("b", "ship")
+
+
+def test_route_explain_tells_what_happened_after_the_decision(backend):
+    mall(backend, agents=[agent("a", "pre", max_chats=1), agent("b", "log", status="offline")])
+    first = backend.post_message("s", "c1", "你好")["conversation"]["id"]
+    cid = backend.post_message("s", "c2", "在吗")["conversation"]["id"]
+    backend.close_conversation(first, by="a")            # c2 goes to a from the queue
+    backend.transfer(cid, by="a", to_group="log", note="问物流")
+    backend.set_agent_status("b", "online")
+    out = backend.route_explain(cid)
+    assert [(h["event"], h.get("agent") or h.get("to"), h.get("how")) for h in out["history"]] == [
+        ("queued", None, None), ("assigned", "a", "from_queue"),
+        ("transferred", "group log", None), ("queued", None, None),
+        ("assigned", "b", "from_queue")]
+    assert "transferred by a to group log: 问物流" in out["explanation"]
+    assert "assigned to B (b) from the queue" in out["explanation"]

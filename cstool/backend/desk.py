@@ -16,6 +16,7 @@ from typing import Any
 from .. import service
 from ..bot_step import BotReply, BotStep
 from ..errors import Conflict, InvalidInput, NotFound, UsageError
+from ..resources import CHANNELS
 from ..routing import (
     AgentState,
     Decision,
@@ -28,6 +29,7 @@ from ..routing import (
     route,
     target_key,
 )
+from ..routing.fields import INTENTS
 from ..values import format_money, format_time
 
 OPEN_STATES = ("bot", "queued", "active")
@@ -67,6 +69,19 @@ def _check_text(text: str, *, what: str = "message") -> str:
             f"{what} too long ({len(text)} characters, at most {service.MAX_MESSAGE_CHARS})"
         )
     return text
+
+
+def _check_context(channel: str | None, time_on_site_s: Any, pages_viewed: Any,
+                   intent: str | None) -> None:
+    """The chat's context as a post or a routing dry run gives it."""
+    if channel is not None and channel not in CHANNELS:
+        raise InvalidInput(f"unknown channel {channel!r} (one of {', '.join(CHANNELS)})")
+    for name, value in (("time on site", time_on_site_s), ("pages viewed", pages_viewed)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 0):
+            raise InvalidInput(f"{name} must be a whole number >= 0, not {value!r}")
+    if intent is not None and intent not in INTENTS:
+        raise InvalidInput(f"unknown intent {intent!r} (one of {', '.join(INTENTS)})")
 
 
 class DeskOps:
@@ -343,10 +358,11 @@ class DeskOps:
             raise InvalidInput(f"unknown message kind {kind!r}")
         if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 100):
             raise InvalidInput("client id must be text of at most 100 characters")
-        if channel is not None and channel not in ("app", "mini_program", "h5", "pc", "web"):
-            raise InvalidInput(f"unknown channel {channel!r}")
+        _check_context(channel, time_on_site_s, pages_viewed, intent)
         with self.database.write() as conn:
             shop_row = self._post_shop(conn, shop)
+            if product is not None:
+                self._check_product(conn, shop_row, product)
             cust_id, usual, profile, new, name = self._customer_for_post(conn, shop_row,
                                                                          customer, channel)
             channel = channel or usual  # the customer's usual client, as the profile says
@@ -378,7 +394,7 @@ class DeskOps:
                     "entry_page": entry_page, "source": source,
                     "search_keyword": search_keyword, "time_on_site_s": time_on_site_s,
                     "pages_viewed": pages_viewed,
-                    "intent": intent or service.intent_of(classification),
+                    "intent": intent or service.intent_of(classification, text),
                     "classification": classification, "product_key": product, "state": "new",
                     "created_at": now, "last_message_at": now, "last_customer_at": now,
                     "assignee_id": None, "group_id": None, "route_trace": None,
@@ -563,11 +579,8 @@ class DeskOps:
         if routed is not None:  # routed and stored so by _route_ahead
             decision, state = routed
         else:
-            if conv["state"] != "new":  # routing reads the first message of the chat
-                first = conn.execute(
-                    "SELECT body FROM messages WHERE conversation_id = ? AND sender = "
-                    "'customer' ORDER BY id LIMIT 1", (conv["id"],)).fetchone()
-                text = first[0] if first else text
+            if conv["state"] != "new":  # routing reads what the customer said so far
+                text = self._customer_words(conn, conv["id"]) or text
             decision, state, trace = self._decide(conn, shop, conv, cust_id, text, now)
             if decision.agent:
                 conn.execute(
@@ -657,7 +670,8 @@ class DeskOps:
         conn.execute("UPDATE agents SET last_assigned_at = ? WHERE handle = ?", (now, handle))
         self._event(conn, "conversation.assigned", "conversation", str(conv["id"]),
                     conv["shop_id"], {"agent": handle, "how": how})
-        return self._system(conn, conv, f"客服{name}为您服务", payload={"assigned": handle})
+        return self._system(conn, conv, f"客服{name}为您服务",
+                            payload={"assigned": handle, "how": how})
 
     def _drain(self, conn, shop_id: int, now: int) -> list[tuple[int, str]]:
         """Hand queued chats of a shop to agents who can take them, best first."""
@@ -801,7 +815,8 @@ class DeskOps:
                 conn.execute(
                     "UPDATE conversations SET state = 'queued', assignee_id = NULL, "
                     "queued_at = COALESCE(queued_at, created_at) WHERE id = ?", (cid,))
-                self._system(conn, conv, "客服已下线，正在为您转接其他客服，请稍候。")
+                self._system(conn, conv, "客服已下线，正在为您转接其他客服，请稍候。",
+                             payload={"returned": handle})
                 self._event(conn, "conversation.returned", "conversation", str(cid),
                             conv["shop_id"], {"agent": handle})
                 shop = self._shop_by_id(conn, conv["shop_id"])
@@ -815,11 +830,21 @@ class DeskOps:
         # This write changed agents or chats before routing: a snapshot kept by the
         # last post does not know it (an agent going offline would get the chat back).
         self.__dict__.get("_snapshots", {}).pop(shop["id"], None)
-        first = conn.execute(
-            "SELECT body FROM messages WHERE conversation_id = ? AND sender = 'customer' "
-            "ORDER BY id LIMIT 1", (conv["id"],)).fetchone()
         self._to_human(conn, shop, self._conv_row(conn, conv["id"]), conv["customer_id"],
-                       first[0] if first else "", now)
+                       self._customer_words(conn, conv["id"]), now)
+
+    def _check_product(self, conn, shop: dict, product: str) -> None:
+        if conn.execute("SELECT 1 FROM products WHERE key = ? AND shop_id = ?",
+                        (product, shop["id"])).fetchone() is None:
+            raise NotFound(f"no product {product!r} in shop {shop['key']!r}")
+
+    def _customer_words(self, conn, conv_id: int) -> str:
+        """The text routing reads for a chat routed after its first message (the bot had
+        it, or its agent went offline): the customer's messages so far, oldest first (the
+        first 20), one a line; so 转人工，我的快递丢了 after a bot answer routes on 快递."""
+        return "\n".join(r[0] for r in conn.execute(
+            "SELECT body FROM messages WHERE conversation_id = ? AND sender = 'customer' "
+            "AND kind = 'text' ORDER BY id LIMIT 20", (conv_id,)))
 
     def reply(self, agent: str, conversation: int, text: str, *, kind: str = "text",
               payload: Any = None) -> dict:
@@ -1065,15 +1090,20 @@ class DeskOps:
     # -- routing, explained -------------------------------------------------------------
     def route_test(self, shop: str, customer: str, text: str, **context: Any) -> dict:
         """Who would get this chat now, and why: a dry run, nothing is written."""
+        _check_text(text)
+        _check_context(context.get("channel"), context.get("time_on_site_s"),
+                       context.get("pages_viewed"), context.get("intent"))
         with self.database.read() as conn:
             s = self._shop_row(conn, shop)
+            if context.get("product") is not None:
+                self._check_product(conn, s, context["product"])
             row = conn.execute("SELECT id FROM customers WHERE key = ?", (customer,)).fetchone()
             if row is None:
                 raise NotFound(f"no customer {customer!r}")
             now = self._now()
             classification = self._classification(conn, row[0], s["id"])
             conv = {**context, "classification": classification,
-                    "intent": context.get("intent") or service.intent_of(classification),
+                    "intent": context.get("intent") or service.intent_of(classification, text),
                     "product_key": context.get("product")}
             facts = self._facts(conn, s, row[0], conv, text, now)
             decision = route(self._ruleset(conn, s["id"]), facts,
@@ -1089,7 +1119,58 @@ class DeskOps:
             if not c.get("route_trace"):
                 raise NotFound(f"conversation {conversation} was never routed to a human "
                                "(it stayed with the bot)")
-            return _decision_out(json.loads(c["route_trace"]))
+            out = _decision_out(json.loads(c["route_trace"]))
+            history = _history(conn, conversation)
+        out["history"] = history
+        if history:
+            out["explanation"] += ("\n\nWhat happened to the chat (the decision above is the "
+                                   "latest routing made; display zone):\n")
+            out["explanation"] += "\n".join(
+                f"  {h['at'][:19].replace('T', ' ')}  {h['text']}" for h in history)
+        return out
+
+
+HOW = {"routed": "by routing", "from_queue": "from the queue", "accepted": "who pulled it "
+       "(accept-next)", "transfer": "by a transfer"}
+
+
+def _history(conn, conversation: int) -> list[dict]:
+    """What routing and the agents did with a chat, from its system notices: queued,
+    assigned (and how), transferred, handed back, closed."""
+    rows = conn.execute(
+        "SELECT m.created_at, m.kind, m.payload FROM messages m WHERE m.conversation_id = ? "
+        "AND m.sender = 'system' AND (m.payload IS NOT NULL OR m.kind = 'survey') "
+        "ORDER BY m.id", (conversation,)).fetchall()
+    names = dict(conn.execute("SELECT handle, name FROM agents"))
+    out = []
+    for at, kind, raw in rows:
+        p = json.loads(raw) if raw else {}
+        if kind == "survey":
+            item = {"event": "closed", "text": "closed (the customer is asked for a rating)"}
+        elif "assigned" in p:
+            who = p["assigned"]
+            how = p.get("how")
+            item = {"event": "assigned", "agent": who, "how": how,
+                    "text": f"assigned to {names.get(who) or who} ({who})"
+                            + (f" {HOW.get(how, how)}" if how else "")}
+        elif "queue_position" in p:
+            item = {"event": "queued", "position": p["queue_position"],
+                    "text": f"queued, place {p['queue_position']}"}
+        elif "transfer" in p:
+            t = p["transfer"]
+            to = (f"agent {t['to_agent']}" if t.get("to_agent")
+                  else f"group {t.get('to_group')}")
+            item = {"event": "transferred", "by": t.get("from"), "to": to,
+                    "note": t.get("note") or "",
+                    "text": f"transferred by {t.get('from')} to {to}"
+                            + (f": {t['note']}" if t.get("note") else "")}
+        elif "returned" in p:
+            item = {"event": "returned", "agent": p["returned"],
+                    "text": f"handed back to routing: {p['returned']} went offline"}
+        else:
+            continue
+        out.append({"at": format_time(at), **item})
+    return out
 
 
 def _decision_out(d: dict) -> dict:

@@ -388,6 +388,10 @@ class LocalBackend(
                     if current is None:
                         changes.append(Change(name, key, "create"))
                     else:
+                        if name in ("routing_rules", "sla_policies") and \
+                                rec.get("position") is None:
+                            # "default: last" is for new rules: one applied again stays put
+                            rec["position"] = current.get("position")
                         fields = _changed_fields(k, strip_ids(current), rec)
                         if not fields:
                             changes.append(Change(name, key, "unchanged"))

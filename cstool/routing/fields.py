@@ -70,7 +70,8 @@ KNOWN_FIELDS: dict[str, FieldSpec] = {
                                      choices=INTENTS),
     "conversation.classification": FieldSpec("enum", "computed from the customer's orders",
                                              choices=CLASSIFICATIONS),
-    "message.text": FieldSpec("str", "text of the customer's first message"),
+    "message.text": FieldSpec("str", "the customer's first message (routed later, e.g. after "
+                              "the bot: all they wrote so far, a line each)"),
     "order.latest_status": FieldSpec("enum", "status of the customer's latest order",
                                      choices=ORDER_STATUSES),
     "product.category": FieldSpec("str", "category of the product the chat is about"),
