@@ -30,7 +30,9 @@ def parse_if(text: str) -> dict:
     if raw is None:
         raise UsageError(f"--if: {text!r} has no value")
     if op in LIST_OPS:
-        value: Any = [parse_scalar(v.strip()) for v in raw.split(",") if v.strip()]
+        # a Chinese keyboard's full-width comma (，) and 、 separate items too
+        items = raw.replace("，", ",").replace("、", ",").split(",")
+        value: Any = [parse_scalar(v.strip()) for v in items if v.strip()]
     else:
         value = parse_scalar(raw)
     return {"field": field, "op": op, "value": value}
@@ -236,8 +238,11 @@ def explain_cmd(
 
 
 @app.command("fields")
-def fields_cmd() -> None:
+def fields_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """The facts conditions can test, with their types and operators."""
-    from cstool.routing import format_known_fields
+    from cstool.routing.fields import format_known_fields, known_fields
 
-    typer.echo(format_known_fields())
+    if wants_json(ctx, json_):
+        print_json(known_fields())
+    else:
+        typer.echo(format_known_fields())

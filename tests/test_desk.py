@@ -540,6 +540,23 @@ def test_conversation_cli(cli):
     r = cli("agent", "status", "a", "sleeping")
     assert r.exit_code == 2
     assert cli.json("conv", "list", "--state", "active")[0]["assignee"] == "l"
+    # a Chinese keyboard's comma separates keywords too
+    added = cli.json("route", "add", "refund", "--shop", "s", "--if",
+                     "message.text contains_any 退款，退货、换货", "--to-group", "log")
+    assert added["conditions"]["all"][0]["value"] == ["退款", "退货", "换货"]
+    fields = {f["field"]: f for f in cli.json("route", "fields")}
+    assert fields["customer.level"]["operators"][:2] == ["eq", "ne"]
+    assert fields["conversation.channel"]["choices"][0] == "app"
+    # unknown context is refused by a post and a dry run alike, and nothing is stored
+    before = len(cli.json("conv", "list"))
+    for args, message in ((["--channel", "tv"], "unknown channel 'tv'"),
+                          (["--product", "nosuch"], "no product 'nosuch' in shop 's'"),
+                          (["--pages-viewed", "-3"], "pages viewed must be")):
+        r = cli("conv", "post", "你好", "--shop", "s", "--customer", "c9", *args)
+        assert r.exit_code == 1 and message in r.stderr, r.output
+        r = cli("route", "test", "--shop", "s", "--customer", "c1", "--message", "hi", *args)
+        assert r.exit_code == 1 and message in r.stderr, r.output
+    assert len(cli.json("conv", "list")) == before
 
 
 def test_supervisors_are_not_routed_to_but_may_pull(backend):

@@ -437,6 +437,8 @@ def _fmt(value: Any, limit: int = 40) -> str:
         return value if len(value) <= limit else value[: limit - 1] + "…"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, float):  # days since last served: 2.29, not 2.2902891435185184
+        return f"{value:.2f}".rstrip("0").rstrip(".")
     if isinstance(value, _LIST_TYPES):
         return ", ".join(_fmt(v) for v in value) if value else "none"
     return str(value)

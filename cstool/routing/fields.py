@@ -82,17 +82,36 @@ KNOWN_FIELDS: dict[str, FieldSpec] = {
 }
 
 
+def known_fields() -> list[dict[str, Any]]:
+    """The known fields as records: name, type, choices or range, operators, description."""
+    from .conditions import OPERATORS_BY_TYPE
+
+    out = []
+    for name, spec in KNOWN_FIELDS.items():
+        item: dict[str, Any] = {"field": name, "type": spec.type}
+        if spec.choices:
+            item["choices"] = list(spec.choices)
+        if spec.low is not None and spec.high is not None:
+            item["range"] = [spec.low, spec.high]
+        item["operators"] = list(OPERATORS_BY_TYPE.get(spec.type, ()))
+        item["description"] = spec.doc
+        out.append(item)
+    return out
+
+
 def format_known_fields() -> str:
-    """Return the known fields as aligned ``name  type  description`` lines."""
+    """Return the known fields as aligned ``name  type  operators  description`` lines."""
     lines = []
     width = max(len(name) for name in KNOWN_FIELDS)
-    for name, spec in KNOWN_FIELDS.items():
-        kind = spec.type
-        if spec.choices:
-            kind = "|".join(spec.choices)
-        elif spec.low is not None and spec.high is not None:
-            kind = f"{spec.type} {spec.low}..{spec.high}"
-        lines.append(f"{name.ljust(width)}  {kind:<28}  {spec.doc}")
+    for item in known_fields():
+        kind = item["type"]
+        if "choices" in item:
+            kind = "|".join(item["choices"])
+        elif "range" in item:
+            kind = f"{item['type']} {item['range'][0]}..{item['range'][1]}"
+        ops = " ".join(item["operators"])
+        lines.append(f"{item['field'].ljust(width)}  {kind:<28}  {item['description']}\n"
+                     f"{'':{width}}  operators: {ops}")
     return "\n".join(lines)
 
 
