@@ -694,6 +694,25 @@ def test_event_stream_pings_and_ends_when_the_token_is_revoked(served):
     revoke.join()
 
 
+def test_an_open_event_stream_follows_the_agents_rights(served):
+    mall(served.backend)
+    token = served.token("lina")  # an agent of lf, offline: gets no chats
+    got: list[dict] = []
+    reader = threading.Thread(target=lambda: got.extend(read_events(
+        served.url, token, want=1000, timeout_s=3.0)))
+    reader.start()
+    time.sleep(0.5)
+    served.backend.update("products", "dress", {"price": 259})  # lf: seen
+    time.sleep(0.5)
+    served.backend.update("agents", "lina", {"shops": ["mb"]})   # moved to mb
+    time.sleep(0.6)  # a ping or two
+    served.backend.update("products", "dress", {"price": 239})  # lf: no longer seen
+    served.backend.update("products", "bottle", {"price": 49})  # mb: seen
+    reader.join()
+    seen = [(e["type"], e["key"]) for e in got if e["type"] == "product.updated"]
+    assert seen == [("product.updated", "dress"), ("product.updated", "bottle")]
+
+
 def test_customer_event_stream_sees_only_its_own_chat(served):
     mall(served.backend)
     head = served.backend.events(after=0, limit=10000)[-1]["id"]

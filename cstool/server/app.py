@@ -513,16 +513,29 @@ def create_app(backend: Any, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float 
                     shop):
                 return error_response(403, "forbidden",
                                       f"{principal.describe()} may not use shop {shop!r}")
-        base = await state.run(event_filter, access)
-        keep = base if shop is None else (lambda e: e["shop"] == shop and base(e))
         token = bearer(request)
+        rights = {"shops": principal.shops, "base": await state.run(event_filter, access)}
+
+        def keep(e: dict) -> bool:
+            return (shop is None or e["shop"] == shop) and rights["base"](e)
 
         async def alive() -> bool:
+            """Asked at every ping and every ping interval while events flow: a revoked
+            token ends the stream; changed rights (an agent moved out of a shop) filter
+            from then on, or end it when the shop asked for is no longer theirs."""
             try:
-                await state.run(state.tokens.authenticate, token)
-                return not await request.is_disconnected()
+                now = await state.run(state.tokens.authenticate, token)
             except Unauthorized:
                 return False
+            if await request.is_disconnected():
+                return False
+            if now.shops != rights["shops"]:
+                if shop is not None and not now.may_use_shop(shop):
+                    return False
+                rights["shops"] = now.shops
+                rights["base"] = await state.run(event_filter,
+                                                 Access(now, backend, state.tokens))
+            return True
 
         return StreamingResponse(
             state.hub.stream(after, keep, ping_s=state.ping_s, alive=alive),

@@ -118,8 +118,17 @@ class EventHub:
         """The SSE byte stream of one subscriber, starting after event ``cursor``.
 
         ``keep`` filters events by the subscriber's rights; ``alive`` is asked at every
-        keep-alive ping (a revoked token ends the stream).
+        keep-alive ping and, while events flow, once a ping interval (a revoked token
+        ends the stream; changed rights change what ``keep`` lets through).
         """
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
+
+        async def still_alive() -> bool:
+            nonlocal checked
+            checked = loop.time()
+            return alive is None or await alive()
+
         sub = Subscriber()
         if self._stale:  # before joining: every later event is the hub's to hand out
             self.head = await self._head()
@@ -131,6 +140,8 @@ class EventHub:
                 # 1. the backlog, from the file
                 while True:
                     batch = await self._read(cursor, BATCH)
+                    if loop.time() - checked >= ping_s and not await still_alive():
+                        return
                     for e in batch:
                         cursor = e["id"]
                         if keep(e):
@@ -142,11 +153,13 @@ class EventHub:
                     try:
                         item = await asyncio.wait_for(sub.queue.get(), ping_s)
                     except TimeoutError:
-                        if alive is not None and not await alive():
+                        if not await still_alive():
                             return
                         yield b": ping\n\n"
                         continue
                     if item is STOP:
+                        return
+                    if loop.time() - checked >= ping_s and not await still_alive():
                         return
                     e, data = item
                     if e["id"] <= cursor:
