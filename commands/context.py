@@ -95,6 +95,9 @@ class RootGroup(TyperGroup):
             return super().invoke(ctx)
         except CstoolError as e:
             raise CliError(e.message, e.exit_code) from None
+        except UnicodeEncodeError:  # an undecodable byte in an argument: nothing stored
+            raise CliError("text is not valid UTF-8 (an undecodable byte or a lone "
+                           "surrogate); nothing was changed") from None
         except sqlite3.OperationalError as e:
             raise CliError(f"database: {e}") from None
         except sqlite3.DatabaseError as e:

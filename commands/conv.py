@@ -19,13 +19,15 @@ AgentOpt = Annotated[str, typer.Option("--agent", "-a", help="The agent's handle
 COLUMNS = [
     ("id", lambda c: c["id"]),
     ("shop", lambda c: c["shop"]),
-    ("customer", lambda c: f"{c['customer_name']} ({c['customer']})"),
+    ("customer", lambda c: f"{c.get('customer_name') or ''} ({c.get('customer')})"),
     ("state", lambda c: c["state"] + (f" #{c['queue_position']}" if c.get("queue_position")
                                       else "")),
-    ("agent", lambda c: c["assignee"]),
-    ("class", lambda c: c["classification"]),
-    ("channel", lambda c: c["channel"]),
-    ("last message", lambda c: short_time(parse_time(c["last_message_at"]))),
+    # a customer's token sees fewer fields of a chat: what is missing shows as -
+    ("agent", lambda c: c.get("assignee")),
+    ("class", lambda c: c.get("classification")),
+    ("channel", lambda c: c.get("channel")),
+    ("last message", lambda c: short_time(parse_time(c["last_message_at"]))
+     if c.get("last_message_at") else None),
 ]
 
 
@@ -117,10 +119,11 @@ def show_cmd(ctx: typer.Context, conversation: ConvArg, json_: JsonOpt = False) 
     if wants_json(ctx, json_):
         print_json(c)
         return
-    typer.echo(f"conversation {c['id']} · {c['shop']} · {c['customer_name']} ({c['customer']}) "
-               f"· {c['state']} · agent {c['assignee'] or '-'} · {c['classification']}")
+    typer.echo(f"conversation {c['id']} · {c['shop']} · {c.get('customer_name') or ''} "
+               f"({c.get('customer')}) · {c['state']} · agent {c.get('assignee') or '-'} · "
+               f"{c.get('classification') or '-'}")
     for m in c["messages"]:
-        who = m["agent"] if m["sender"] == "agent" else m["sender"]
+        who = (m.get("agent") or "agent") if m["sender"] == "agent" else m["sender"]
         typer.echo(f"[{short_time(parse_time(m['at']))}] {who}: {m['body']}")
 
 

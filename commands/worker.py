@@ -48,7 +48,11 @@ def worker_cmd(
             info("worker: " + ", ".join(parts))
 
     if once:
-        report(worker.run_once())
+        result = worker.run_once()
+        report(result)
+        failed = [v for v in result.values() if isinstance(v, dict) and "error" in v]
+        if failed and len(failed) == len(result):
+            raise typer.Exit(1)  # nothing could run (e.g. a token without the rights)
         return
     info(f"worker running every {interval:g}s (Ctrl+C stops after the current pass)")
     worker.run(lambda: not stop["now"], report)

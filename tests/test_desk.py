@@ -618,3 +618,14 @@ def test_route_explain_tells_what_happened_after_the_decision(backend):
         ("assigned", "b", "from_queue")]
     assert "transferred by a to group log: 问物流" in out["explanation"]
     assert "assigned to B (b) from the queue" in out["explanation"]
+
+
+def test_undecodable_text_is_refused_in_one_line(cli):
+    # what Python makes of a byte that is not UTF-8 in an argument ($'\xff')
+    assert cli("shop", "create", "s", "--name", "店").exit_code == 0
+    r = cli("conv", "post", "bad \udcff byte", "--shop", "s", "--customer", "c1")
+    assert r.exit_code == 1 and "not valid UTF-8" in r.stderr and len(r.stderr.splitlines()) == 1
+    r = cli("shop", "update", "s", "--name", "坏\udcff")
+    assert r.exit_code == 1 and "not valid UTF-8" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert cli.json("shop", "show", "s")["name"] == "店"
+    assert cli.json("conv", "list") == []

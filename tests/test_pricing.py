@@ -449,3 +449,16 @@ def test_price_and_invite_cli(cli, backend):
     assert r.exit_code == 2 and "PRODUCT:QUANTITY" in r.output
     r = cli("conv", "invite", str(cid), "--agent", "mei", "--product", "coat", "--quantity", "0")
     assert r.exit_code == 1 and "Error: quantity of 'coat' must be at least 1" in r.output
+
+
+def test_a_coupon_card_is_refused_outside_the_coupons_validity(shop):
+    cid = chat(shop)
+    with pytest.raises(Conflict, match="coupon 'gone' expired at 2026-11-11"):
+        shop.send_card("mei", cid, "coupon", "gone")
+    shop.apply({"coupons": [{"key": "later", "shop": "s", "name": "双12券", "kind": "amount",
+                             "amount": 12, "valid_from": "2026-12-12T00:00:00+08:00"}]})
+    with pytest.raises(Conflict, match="valid only from 2026-12-12"):
+        shop.send_card("mei", cid, "coupon", "later")
+    shop.apply({"coupons": [{"key": "c5", "shop": "s", "name": "5元", "kind": "amount",
+                             "amount": 5}]})
+    assert shop.send_card("mei", cid, "coupon", "c5")["kind"] == "coupon"

@@ -365,6 +365,10 @@ def test_customer_tokens_use_only_their_own_conversation(served):
         "tokens": lambda: me.list_tokens(),
         "other shop products": lambda: me.list("products", shop="mb"),
         "context": lambda: me.customer_context(mine),
+        "forged coupon": lambda: me.post_message("lf", "c77", "x", kind="coupon",
+                                                 payload={"amount": 999}),
+        "forged invitation": lambda: me.post_message("lf", "c77", "x", kind="invitation",
+                                                     payload={"total": 1}),
     }
     for what, call in refused.items():
         with pytest.raises(Forbidden):
@@ -375,6 +379,9 @@ def test_customer_tokens_use_only_their_own_conversation(served):
                      json={"text": "还在吗"})
     assert r2.status_code == 201 or r2.status_code == 200
     assert r2.json()["conversation"]["id"] == mine
+    r3 = served.http("POST", "/v1/shops/lf/messages", served.customer_token("lf", "c77"),
+                     json={"text": "x", "kind": "product", "payload": {"price": 1}})
+    assert r3.status_code == 403 and "not 'product' cards" in r3.json()["error"]["message"]
     # its events: its own chat only
     assert {e["key"] for e in me.events()} == {str(mine)}
     # it may close and rate its own chat
@@ -513,6 +520,15 @@ def test_errors_are_json_with_a_code_and_the_right_status(served):
         ("GET", "/nowhere", {}, 404, "not_found"),
         ("DELETE", "/v1/info", {}, 405, "method_not_allowed"),
         ("GET", "/v1/events/page?limit=ten", {}, 422, "invalid"),
+        # a lone surrogate escape: valid JSON, not storable text
+        ("POST", post, {"content": b'{"customer": "wl", "text": "\\ud800"}',
+                        "headers": {"Content-Type": "application/json"}}, 422, "invalid"),
+        ("POST", f"/v1/conversations/{lf}/replies",
+         {"content": b'{"agent": "xm", "text": "hi \\udc00"}',
+          "headers": {"Content-Type": "application/json"}}, 422, "invalid"),
+        ("PATCH", "/v1/products/dress", {"content": b'{"title": "\\ud83d"}',
+                                         "headers": {"Content-Type": "application/json"}},
+         422, "invalid"),
     ]
     for method, path, kw, status, code in cases:
         r = served.http(method, path, **kw)
@@ -909,6 +925,17 @@ def test_cli_tokens_and_the_cli_through_the_api(served, db_path):
     widget = run("--db", db_path, "token", "customer", "--shop", "lf", "--customer", "c8",
                  "--url", served.url)
     assert f"{served.url}/widget/lf#token=cst_" in widget.stderr
+    # the customer's own token in the CLI: its chat, shown with what a customer may see
+    mine = {"CSTOOL_API": served.url,
+            "CSTOOL_TOKEN": widget.stderr.split("#token=")[1].split()[0]}
+    posted = run("conv", "post", "你好", "--shop", "lf", "--customer", "c8", "--json", env=mine)
+    assert posted.exit_code == 0, posted.output
+    cid = json.loads(posted.stdout)["conversation"]["id"]
+    listed_mine = run("conv", "list", env=mine)
+    assert listed_mine.exit_code == 0, listed_mine.output
+    assert f"\n{cid}\tlf\tc8" in listed_mine.stdout
+    shown = run("conv", "show", str(cid), env=mine)
+    assert shown.exit_code == 0 and "customer: 你好" in shown.stdout, shown.output
     env = {"CSTOOL_API": served.url, "CSTOOL_TOKEN": secret}
     shops = run("shop", "list", "--json", env=env)
     assert shops.exit_code == 0, shops.output

@@ -209,10 +209,14 @@ class ConsoleOps:
                 body = f"【商品】{row[1]} ¥{format_money(row[2])}"
             else:
                 row = conn.execute(
-                    "SELECT id, key, name, kind, amount, rate, threshold, shop_id, valid_to "
-                    "FROM coupons WHERE key = ?", (key,)).fetchone()
+                    "SELECT id, key, name, kind, amount, rate, threshold, shop_id, valid_to, "
+                    "valid_from FROM coupons WHERE key = ?", (key,)).fetchone()
                 if row is None or row[7] != conv["shop_id"]:
                     raise NotFound(f"no coupon {key!r} in this shop")
+                if row[8] is not None and row[8] < self._now():
+                    raise Conflict(f"coupon {key!r} expired at {format_time(row[8])}")
+                if row[9] is not None and row[9] > self._now():
+                    raise Conflict(f"coupon {key!r} is valid only from {format_time(row[9])}")
                 held = conn.execute(
                     "SELECT 1 FROM customer_coupons WHERE customer_id = ? AND coupon_id = ? "
                     "AND used_at IS NULL", (conv["customer_id"], row[0])).fetchone()

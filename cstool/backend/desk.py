@@ -64,6 +64,11 @@ _json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_as
 def _check_text(text: str, *, what: str = "message") -> str:
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput(f"{what} is empty")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{what} is not valid UTF-8 text (an undecodable byte or a "
+                           "lone surrogate)") from None
     if len(text) > service.MAX_MESSAGE_CHARS:
         raise InvalidInput(
             f"{what} too long ({len(text)} characters, at most {service.MAX_MESSAGE_CHARS})"

@@ -278,6 +278,8 @@ class MessageLane:
             response = _cstool_error_response(e)
         except sqlite3.DatabaseError as e:
             response = _storage_error(None, e)  # type: ignore[arg-type]
+        except UnicodeEncodeError as e:
+            response = _bad_text(None, e)  # type: ignore[arg-type]
         except Exception as e:  # as Starlette's ServerErrorMiddleware: a 500, then raise
             await _internal_error(Request(scope), e)(scope, receive, send)
             raise
@@ -436,6 +438,13 @@ def _storage_error(request: Request, exc: sqlite3.DatabaseError) -> Response:
     return error_response(503, "storage", f"database: {exc}")
 
 
+def _bad_text(request: Request, exc: Exception) -> Response:
+    # a JSON string with a lone surrogate escape ("\ud800") reaches storage as text
+    # SQLite cannot take; the write it was in rolled back
+    return error_response(422, "invalid", "text is not valid UTF-8 (a lone surrogate); "
+                          "nothing was changed")
+
+
 def _internal_error(request: Request, exc: Exception) -> Response:
     log.exception("internal error on %s %s", request.method, request.url.path)
     return error_response(500, "internal", "internal error; the server log has the details")
@@ -482,6 +491,7 @@ def create_app(backend: Any, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float 
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(sqlite3.DatabaseError, _storage_error)
+    app.add_exception_handler(UnicodeEncodeError, _bad_text)
     app.add_exception_handler(Exception, _internal_error)
 
     @app.get("/v1/health", tags=["store"], summary="The server is up (no token needed)")

@@ -399,6 +399,9 @@ def rate(a: Access, op: Operation, args: dict) -> Any:
     return customer_view(result) if p.is_customer else result
 
 
+CUSTOMER_KINDS = ("text", "image")
+
+
 def post(a: Access, op: Operation, args: dict) -> Any:
     """A customer token in its own shop as itself; or a supervisor or admin of the shop
     posting for a customer (a channel integration)."""
@@ -408,6 +411,10 @@ def post(a: Access, op: Operation, args: dict) -> Any:
             raise Forbidden(f"{p.describe()} may not write to shop {args['shop']!r}")
         if args.get("customer") not in (None, p.customer):
             raise Forbidden(f"{p.describe()} may write only as itself")
+        if args.get("kind", "text") not in CUSTOMER_KINDS:
+            # a coupon, product or invitation card comes from the shop, never a customer
+            raise Forbidden(f"{p.describe()} may send text or images, not "
+                            f"{args.get('kind')!r} cards")
         args["customer"] = p.customer
         result = a.call(op, args)
         return {**result, "conversation": customer_view(result["conversation"])}
