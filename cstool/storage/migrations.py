@@ -610,6 +610,25 @@ DROP INDEX IF EXISTS conversations_open;
 DROP INDEX IF EXISTS messages_client_lookup
 """
 
+# When a campaign was paused: triggers that fall due while it is paused are not sent
+# when it resumes (one span kept, the latest). Created paused (a 追单 campaign by
+# default): paused since ever. The triggers read the time the write stamped.
+M009_CAMPAIGN_PAUSES = """
+ALTER TABLE campaigns ADD COLUMN paused_from INTEGER;
+ALTER TABLE campaigns ADD COLUMN paused_to INTEGER;
+UPDATE campaigns SET paused_from = updated_at WHERE status = 'paused';
+CREATE TRIGGER campaigns_created_paused AFTER INSERT ON campaigns
+    WHEN NEW.status = 'paused'
+    BEGIN UPDATE campaigns SET paused_from = 0, paused_to = NULL WHERE id = NEW.id; END;
+CREATE TRIGGER campaigns_paused AFTER UPDATE OF status ON campaigns
+    WHEN NEW.status = 'paused' AND OLD.status != 'paused'
+    BEGIN UPDATE campaigns SET paused_from = NEW.updated_at, paused_to = NULL
+    WHERE id = NEW.id; END;
+CREATE TRIGGER campaigns_resumed AFTER UPDATE OF status ON campaigns
+    WHEN NEW.status = 'active' AND OLD.status = 'paused'
+    BEGIN UPDATE campaigns SET paused_to = NEW.updated_at WHERE id = NEW.id; END
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
     (2, "conversation desk: routing traces, unread marks, round-robin state", M002_DESK),
@@ -620,6 +639,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
      M006_SLA_SCAN),
     (7, "campaigns: triggers, audience, guards, sends with outcomes; carts", M007_CAMPAIGNS),
     (8, "leaner posts: two redundant indexes dropped", M008_LEANER_POSTS),
+    (9, "campaigns: the latest pause, so what fell due then is not sent later",
+     M009_CAMPAIGN_PAUSES),
 ]
 
 LATEST = MIGRATIONS[-1][0]
