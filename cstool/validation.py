@@ -485,7 +485,7 @@ def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
 
 def _campaign_rules(rec: dict, fail: Callable[[str, str], None]) -> None:
     """A campaign's fields must fit its trigger."""
-    from .campaigns.templates import variables_of
+    from .campaigns.templates import misfits, variables_of
 
     trigger = rec["trigger"]
     if rec["status"] is None:  # follow-ups annoy: off unless asked for
@@ -493,9 +493,13 @@ def _campaign_rules(rec: dict, fail: Callable[[str, str], None]) -> None:
     if not rec["template"].strip():
         fail("template", "is empty")
     try:
-        variables_of(rec["template"])
+        wrong = misfits(variables_of(rec["template"]), trigger)
     except ValueError as e:
         fail("template", str(e))
+    else:
+        if wrong:
+            fail("template", f"trigger {trigger} has no "
+                 f"{', '.join('{' + v + '}' for v in wrong)} to fill")
     if trigger == "reply_code":
         code = rec["code"]
         if code is None or not code.strip():

@@ -303,6 +303,20 @@ def test_opt_out_is_respected_from_then_on(backend, clock):
     assert "customer.opted_out" in events
 
 
+def test_an_opt_out_from_a_customer_who_never_chatted_reaches_no_queue(backend, clock):
+    mall(backend, campaigns=[campaign("pay", "payment_reminder", delay_min=30)])
+    backend.apply({"agents": [{"handle": "a", "name": "A", "shops": ["s1"],
+                               "status": "offline"}]})
+    clock.set(at("09:10"))
+    out = backend.post_message("s1", "newcomer", "退订")
+    assert [r["body"] for r in out["replies"]] == [rules.OPT_OUT_REPLY]
+    assert (out["conversation"]["state"], out["conversation"]["assignee"]) == ("closed", None)
+    assert backend.queue("s1") == []
+    assert backend.set_agent_status("a", "online")["assigned"] == []
+    # no inquiry either: the metrics leave it out
+    assert backend.metrics_report(shop="s1")["total"]["conversations"] == 0
+
+
 def test_frequency_cap_across_campaigns_and_its_window(backend):
     orders = [order("o1", "u1", created="09:00"),
               order("o2", "u1", status="shipped", created="08:00", paid_at="08:01",
@@ -402,6 +416,46 @@ def test_schedule_window_and_pause(backend):
     assert sent_to(backend) == ["u2"]
     backend.create("orders", order("o3", "u3", created="11:45"))
     assert backend.run_due_campaigns(at("12:30"))["campaigns"] == 0  # window over
+
+
+def test_what_falls_due_while_paused_is_not_sent_after_resume(backend, clock):
+    mall(backend, cap=9, orders=[order("o1", "u1", created="10:50"),
+                                 order("o2", "u2", created="11:15")],
+         campaigns=[campaign("pay", "payment_reminder", delay_min=30)])
+    clock.set(at("11:00"))
+    backend.update("campaigns", "pay", {"status": "paused"})
+    clock.set(at("11:40"))  # o1 fell due at 11:20, while paused
+    backend.update("campaigns", "pay", {"status": "active"})
+    backend.run_due_campaigns(at("11:41"))
+    assert sends(backend) == []
+    backend.run_due_campaigns(at("11:46"))  # o2 falls due at 11:45, after the resume
+    assert sent_to(backend) == ["u2"]
+
+
+def test_a_follow_up_campaign_switched_on_sends_nothing_for_past_deliveries(backend, clock):
+    orders = [order("o1", "u1", status="delivered", created="09:00", day=12, paid_at="09:01",
+                    shipped_at="10:00", delivered_at="10:00"),
+              order("o2", "u2", status="delivered", created="09:00", day=15, paid_at="09:01",
+                    shipped_at="10:00", delivered_at="10:00")]
+    mall(backend, cap=9, orders=orders, campaigns=[campaign("zd", "follow_up")])
+    assert backend.get("campaigns", "zd")["status"] == "paused"  # off by default
+    clock.set(at("10:00", 20))
+    backend.update("campaigns", "zd", {"status": "active"})
+    backend.run_due_campaigns(at("10:01", 20))  # o1 fell due on the 19th: not sent now
+    assert sends(backend) == []
+    backend.run_due_campaigns(at("10:01", 22))  # o2 falls due on the 22nd: sent
+    assert sent_to(backend) == ["u2"]
+
+
+def test_a_send_whose_template_would_have_a_hole_is_suppressed(backend):
+    # a 催拍 for a chat about no product: "券后¥" with nothing after it is not sent
+    mall(backend, cap=9, campaigns=[campaign("nudge", "order_nudge",
+                                             template="{name}，{product}券后¥{price}")])
+    backend.post_message("s1", "u1", "在吗")
+    out = backend.run_due_campaigns(at("10:06"))
+    assert (out["sent"], out["suppressed"]) == (0, {"missing_value": 1})
+    assert [(r[1], r[3], r[4]) for r in sends(backend)] == [("u1", "suppressed",
+                                                             "missing_value")]
 
 
 def test_holdout_gets_nothing_and_stays_out(backend):
@@ -560,6 +614,9 @@ def test_cli_campaign_lifecycle(cli, tmp_path):
     assert shown.exit_code == 0 and "n/a (no holdout)" in shown.stdout
     refused = cli("campaign", "remove", "pay")
     assert refused.exit_code == 1 and "pause it instead" in refused.stderr
+    moved = cli("campaign", "update", "pay", "--trigger", "order_shipped")
+    assert moved.exit_code == 1 and "has decisions under trigger 'payment_reminder'" in \
+        moved.stderr
     assert cli.json("campaign", "update", "pay", "--template", "{name}，快付款")["template"] == \
         "{name}，快付款"
 
@@ -569,7 +626,10 @@ def test_cli_campaign_lifecycle(cli, tmp_path):
       "--template", "{who}"], 1, "template: unknown variable {who}"),
     (["campaign", "create", "x", "--shop", "s1", "--name", "x", "--trigger", "nudge",
       "--template", "hi"], 2, "nudge"),
-    (["campaign", "run-due", "--now", "yesterday"], 1, "now:"),
+    (["campaign", "run-due", "--now", "yesterday"], 2, "now:"),
+    (["campaign", "create", "x", "--shop", "s1", "--name", "x", "--trigger", "order_nudge",
+      "--template", "{name}, 运单{tracking_no}"], 1,
+     "trigger order_nudge has no {tracking_no} to fill"),
     (["campaign", "stats", "nope"], 1, "no campaign 'nope'"),
     (["campaign", "pause", "nope"], 1, "nope"),
     (["conv", "sensitive", "999"], 1, "999"),

@@ -21,8 +21,8 @@ from typing import Any
 
 from ..campaigns import rules
 from ..campaigns.lift import lift
-from ..campaigns.templates import render
-from ..errors import CstoolError, InvalidInput, NotFound
+from ..campaigns.templates import render, variables_of
+from ..errors import CstoolError, InvalidInput, NotFound, UsageError
 from ..values import format_money, format_time, parse_time
 
 BATCH = int(os.environ.get("CSTOOL_CAMPAIGN_BATCH", "500"))
@@ -174,7 +174,8 @@ class CampaignOps:
         sql = ("SELECT c.id, c.key, c.shop_id, c.name, c.trigger, c.template, c.delay_min, "
                "c.expires_min, c.coupon_id, cp.key, c.product_id, pr.key, c.categories, "
                "c.min_level, c.max_level, c.tags, c.regions, c.classifications, c.starts_at, "
-               "c.holdout FROM campaigns c LEFT JOIN coupons cp ON cp.id = c.coupon_id "
+               "c.holdout, c.paused_from, c.paused_to FROM campaigns c "
+               "LEFT JOIN coupons cp ON cp.id = c.coupon_id "
                "LEFT JOIN products pr ON pr.id = c.product_id WHERE c.status = 'active' "
                "AND c.trigger != 'reply_code' AND (c.starts_at IS NULL OR c.starts_at <= :t) "
                "AND (c.ends_at IS NULL OR c.ends_at >= :t)")
@@ -187,7 +188,8 @@ class CampaignOps:
             c = dict(zip(("id", "key", "shop_id", "name", "trigger", "template", "delay_min",
                           "expires_min", "coupon_id", "coupon", "product_id", "product",
                           "categories", "min_level", "max_level", "tags", "regions",
-                          "classifications", "starts_at", "holdout"), r, strict=True))
+                          "classifications", "starts_at", "holdout", "paused_from",
+                          "paused_to"), r, strict=True))
             trig = rules.TRIGGERS[c["trigger"]]
             for name in ("categories", "tags", "regions", "classifications"):
                 c[name] = json.loads(c[name])
@@ -196,6 +198,7 @@ class CampaignOps:
             c["_expires_ms"] = (trig.expires_min if c["expires_min"] is None
                                 else c["expires_min"]) * MIN_MS
             c["_tags"] = frozenset(c["tags"])
+            c["_vars"] = variables_of(c["template"])
             out.append(c)
         return out
 
@@ -218,11 +221,21 @@ class CampaignOps:
             lo = max(lo, c["starts_at"] - c["_delay_ms"])
         if lo > hi:
             return []
+        spans = [(lo, hi)]
+        if c["paused_from"] is not None and c["paused_to"] is not None:
+            # what fell due while paused (due = fact + delay in [from, to)) is not sent
+            cut_lo = c["paused_from"] - c["_delay_ms"]
+            cut_hi = c["paused_to"] - c["_delay_ms"]
+            spans = [(a, b) for a, b in ((lo, min(hi, cut_lo - 1)), (max(lo, cut_hi), hi))
+                     if a <= b]
         sql = _trigger_sql(c["trigger"], bool(c["categories"]))
-        params = {"shop": c["shop_id"], "cid": c["id"], "lo": lo, "hi": hi,
-                  "product_key": c["product"], "product_id": c["product_id"],
-                  "categories": json.dumps(c["categories"], ensure_ascii=False)}
-        return conn.execute(sql, params).fetchall()
+        rows: list[tuple] = []
+        for a, b in spans:
+            params = {"shop": c["shop_id"], "cid": c["id"], "lo": a, "hi": b,
+                      "product_key": c["product"], "product_id": c["product_id"],
+                      "categories": json.dumps(c["categories"], ensure_ascii=False)}
+            rows += conn.execute(sql, params).fetchall()
+        return rows
 
     @staticmethod
     def _in_audience(c: dict, row: tuple) -> bool:
@@ -340,6 +353,10 @@ class CampaignOps:
                     reason = "sensitive"
                 elif recent[cust] >= cap:
                     reason = "frequency_cap"
+            coupon = coupons.get(c["coupon_id"]) if c["coupon_id"] else None
+            values = self._template_values(c, row, shop, coupon, prices)
+            if reason is None and any(values.get(v) in (None, "") for v in c["_vars"]):
+                reason = "missing_value"  # no "券后¥" with the price left out
             base = (c["id"], cust, key, None, None, t, sid, None, row[6], None, None)
             if reason is not None:
                 sends.append(_send(base, outcome="suppressed", reason=reason))
@@ -350,12 +367,11 @@ class CampaignOps:
                 out["holdout"] += 1
                 continue
             recent[cust] += 1
-            coupon = coupons.get(c["coupon_id"]) if c["coupon_id"] else None
             give = coupon is not None and (cust, c["coupon_id"]) not in holding
             if give:
                 holding.add((cust, c["coupon_id"]))
                 issued.append((cust, c["coupon_id"], cust, t, f"campaign:{c['key']}"))
-            body = render(c["template"], self._template_values(c, row, shop, coupon, prices))
+            body = render(c["template"], values)
             payload: dict[str, Any] = {"campaign": c["key"], "trigger": c["trigger"]}
             if row[10] is not None:
                 payload["product"] = row[10]
@@ -611,9 +627,9 @@ def _time_arg(name: str, value: str | int) -> int:
     try:
         t = parse_time(value)
     except (ValueError, OverflowError, OSError) as e:
-        raise InvalidInput(f"{name}: {e}") from None
+        raise UsageError(f"{name}: {e}") from None
     if not 0 <= t <= LAST_MS:
-        raise InvalidInput(f"{name}: {value!r} is out of range (years 1970 to 9999)")
+        raise UsageError(f"{name}: {value!r} is out of range (years 1970 to 9999)")
     return t
 
 

@@ -238,6 +238,7 @@ class LocalBackend(
             rec = to_internal(k, merged)
             check_refs(k, rec, self._db_lookup(store))
             changed = _changed_fields(k, strip_ids(current), rec)
+            _check_trigger_kept(conn, k, current, changed)
             if changed:
                 now = self._now()
                 store.write(k.name, rec, now)
@@ -393,6 +394,7 @@ class LocalBackend(
                             # "default: last" is for new rules: one applied again stays put
                             rec["position"] = current.get("position")
                         fields = _changed_fields(k, strip_ids(current), rec)
+                        _check_trigger_kept(conn, k, current, fields)
                         if not fields:
                             changes.append(Change(name, key, "unchanged"))
                             continue
@@ -478,6 +480,17 @@ class LocalBackend(
     def close(self) -> None:
         """Close the file."""
         self.database.close()
+
+
+def _check_trigger_kept(conn: sqlite3.Connection, k: Kind, current: dict,
+                        changed: list[str]) -> None:
+    """A campaign with decisions keeps its trigger: its stats and conversions are the
+    trigger's."""
+    if k.name == "campaigns" and "trigger" in changed and conn.execute(
+            "SELECT 1 FROM campaign_sends WHERE campaign_id = ? LIMIT 1",
+            (current["_id"],)).fetchone():
+        raise Conflict(f"campaign {current['key']!r} has decisions under trigger "
+                       f"{current['trigger']!r}; make a new campaign for another trigger")
 
 
 def _changed_fields(k: Kind, current: dict, new: dict) -> list[str]:

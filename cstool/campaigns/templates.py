@@ -10,6 +10,21 @@ VARIABLES = ("name", "shop", "product", "price", "price_after_discount", "coupon
              "carrier", "tracking_no", "code")
 
 
+# Variables only some triggers can fill: the rest of VARIABLES every trigger fills (or
+# leaves empty only when the data lacks it, and then the send is suppressed).
+ONLY_FOR = {
+    "order": ("payment_reminder", "order_shipped", "follow_up", "related_offer"),
+    "carrier": ("order_shipped", "follow_up"),
+    "tracking_no": ("order_shipped", "follow_up"),
+    "code": ("reply_code",),
+}
+
+
+def misfits(variables: list[str], trigger: str) -> list[str]:
+    """The variables a ``trigger`` can never fill (``{code}`` in a 催拍 ...)."""
+    return [v for v in variables if v in ONLY_FOR and trigger not in ONLY_FOR[v]]
+
+
 def variables_of(template: str) -> list[str]:
     """The variables a template uses, in order; raises ValueError naming what is wrong
     (an unknown variable, a stray brace, a format spec)."""
