@@ -46,7 +46,7 @@ def pause_cmd(ctx: typer.Context, key: KeyArg, json_: JsonOpt = False) -> None:
 
 @app.command("resume")
 def resume_cmd(ctx: typer.Context, key: KeyArg, json_: JsonOpt = False) -> None:
-    """Send again from now on."""
+    """Send again, for triggers falling due from now on (none from the pause)."""
     _set_status(ctx, key, "active", json_)
 
 

@@ -423,7 +423,11 @@ class DeskOps:
             replies: list[dict] = []
             if command is not None:
                 replies = self.answer_campaign_command(conn, shop_row, conv, cust_id, command)
-            if conv["state"] in ("new", "bot") and (command is None or created):
+                if created:  # 退订 / a reply code answered: no chat for an agent's queue
+                    conn.execute(
+                        "UPDATE conversations SET state = 'closed', closed_at = ?, "
+                        "close_reason = 'campaign_command' WHERE id = ?", (now, conv["id"]))
+            elif conv["state"] in ("new", "bot"):
                 replies += self._bot_or_route(conn, shop_row, conv, cust_id, text, now)
             if not created or conv["state"] == "bot":
                 self._keep_snapshot(shop_row["id"])

@@ -38,7 +38,7 @@ TRIGGERS: dict[str, Trigger] = {t.name: t for t in (
 
 # A customer message that is exactly one of these (any case, spaces trimmed) opts out.
 OPT_OUT_WORDS = frozenset({"退订", "td", "t d"})
-OPT_OUT_REPLY = "已为您退订本店的营销消息，此后不再发送。订单、物流等服务消息不受影响。"
+OPT_OUT_REPLY = "已为您退订本店的营销与通知消息，此后不再主动发送；您来咨询时客服照常为您服务。"
 CODE_MAX_LEN = 32
 # Ticket types that make a customer's chats sensitive while the ticket is open.
 SENSITIVE_TICKET_TYPES = ("complaint", "return_refund", "damaged_goods", "delivery_delay",

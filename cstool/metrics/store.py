@@ -92,7 +92,8 @@ CONV_SQL = f"""SELECT c.id, c.shop_id, c.customer_id, c.channel,
     (SELECT MIN(n.created_at) FROM conversations n WHERE n.customer_id = c.customer_id
      AND n.shop_id = c.shop_id AND n.created_at > c.closed_at
      AND n.created_at <= c.closed_at + {BOT_REOPEN_WINDOW_MS})
-    FROM conversations c LEFT JOIN "groups" g ON g.id = c.group_id"""
+    FROM conversations c LEFT JOIN "groups" g ON g.id = c.group_id
+    WHERE c.close_reason IS NOT 'campaign_command'"""  # 退订 or a code alone: no inquiry
 
 ROW_COLUMNS = ", ".join(("conversation_id", *ConvRow._fields[1:]))
 M_ROW_COLUMNS = ", ".join(f"m.{c}" for c in ROW_COLUMNS.split(", "))
@@ -239,7 +240,7 @@ def fold_conversations(conn: sqlite3.Connection, ids: Iterable[int],
     for chunk in _chunks(sorted(set(ids))):
         marks = ",".join("?" * len(chunk))
         timelines = {row[0]: Timeline(_conversation(row, modes)) for row in
-                     conn.execute(f"{CONV_SQL} WHERE c.id IN ({marks})", chunk)}
+                     conn.execute(f"{CONV_SQL} AND c.id IN ({marks})", chunk)}
         for cid, sender, agent_id, at, mark, mid in conn.execute(
                 f"SELECT m.conversation_id, m.sender, m.agent_id, m.created_at, {MARK_SQL}, "
                 f"m.id FROM messages m WHERE m.conversation_id IN ({marks}) "
