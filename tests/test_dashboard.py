@@ -4,12 +4,23 @@ and the live screen through Pilot with the clock frozen."""
 from __future__ import annotations
 
 import pytest
+from textual.geometry import Region
 
 from cstool.alerts import Alert, Thresholds, check, keyword_counts
 from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
 from cstool.values import parse_time
-from tui.dashboard import DashboardApp, chart, pct, tiles
+from tui.dashboard import (
+    DashboardApp,
+    Tile,
+    chart,
+    fit_label,
+    label_forms,
+    one_tile_row,
+    pct,
+    sla_tiles,
+    tiles,
+)
 
 
 def snap(**kw) -> dict:
@@ -148,3 +159,90 @@ def test_dashboard_snapshot_picture(mall, snap_compare):
         await settle(pilot.app, pilot)
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_labels_give_way_to_values():
+    label = "客服 online/busy/away"
+    assert fit_label(label, 30) == label and fit_label(label, 15) == "客服 在线/忙/离"
+    assert fit_label(label, 8) == "在/忙/离"
+    assert fit_label(label, 7) == "在/忙/…" and fit_label(label, 5) == "在/…"  # never half a 字
+    assert fit_label(label, 7, cut=False) == "" and fit_label(label, 0) == ""
+    figures = [(label, "3/1/1", ""), ("客服销售额", "¥1299.5", "")]
+    assert one_tile_row(120, 4, figures)  # 8 cells a tile: the shortest labels fit
+    assert not one_tile_row(110, 4, figures)
+    assert not one_tile_row(140, 4, [("客服销售额", "¥12345678.5", "")])
+
+
+def big_day(snapshot: dict) -> dict:
+    """A snapshot with figures as wide as a big shop's."""
+    snapshot["queue"] = {"waiting": 128, "longest_wait_s": 5999}
+    snapshot["agents"] = {"online": 120, "busy": 45, "away": 13, "offline": 2}
+    snapshot["active"] = 1234
+    snapshot["today"].update(response_rate=1.0, answer_rate=0.987, csat=0.5,
+                             bot_resolution_rate=0.123, inquiry_conversion=1.0,
+                             attributed_sales=12345678.5)
+    snapshot["sla"] = {"open": 1234, "due_within_hour": 56, "breached": 789,
+                       "first_response_met_week": 1.0, "resolution_met_week": 1.0}
+    return snapshot
+
+
+def on_screen(app, tile: Tile) -> list[str]:
+    """The rows of text a tile shows inside its border; the whole tile is on the screen and
+    nothing covers it."""
+    region = tile.region
+    assert region.size == tile.outer_size and app.screen.region.contains_region(region)
+    for y in range(region.y, region.bottom):
+        for x in range(region.x, region.right):
+            assert app.screen.get_widget_at(x, y)[0] is tile, (tile.id, x, y)
+    strips = tile.render_lines(Region(0, 0, region.width, region.height))
+    return ["".join(s.text for s in strip)[1:-1].strip() for strip in strips[1:-1]]
+
+
+def assert_tiles_readable(app) -> None:
+    """Every tile shows its whole value and a label (a shorter form or, at worst, one cut
+    with an ellipsis)."""
+    shown = [(f"#tile-{i}", figure) for i, figure in enumerate(tiles(app.snapshot))]
+    shown += [(f"#sla-{i}", figure) for i, figure in enumerate(sla_tiles(app.snapshot))]
+    for selector, (label, value, _) in shown:
+        lines = [line for line in on_screen(app, app.query_one(selector, Tile)) if line]
+        assert len(lines) in (1, 2), (selector, lines)
+        if len(lines) == 1:  # label and value on one line
+            assert lines[0].endswith(" " + value), (selector, lines)
+            lines = [lines[0][:-len(value)].strip(), value]
+        assert lines[1] == value, (selector, lines)
+        forms = label_forms(label)
+        assert lines[0] in forms or (lines[0].endswith("…") and len(lines[0]) > 1
+                                     and forms[-1].startswith(lines[0][:-1])), (selector, lines)
+
+
+@pytest.mark.parametrize("size,big,rows", [
+    ((140, 45), False, 1), ((100, 30), False, 2), ((120, 40), False, 1), ((220, 50), False, 1),
+    ((140, 45), True, 2), ((100, 45), True, 2), ((200, 45), True, 1)])
+async def test_every_tile_shows_its_value(mall, size, big, rows):
+    b, clock = mall
+    if big:
+        b.dashboard = lambda shop, read=b.dashboard: big_day(read(shop))
+    app = DashboardApp(b, "s", poll_s=3600, now_ms=clock.now_ms)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        assert_tiles_readable(app)
+        row = app.query_one("#tiles")
+        assert row.has_class("two-rows") == (rows == 2)
+        assert row.region.height == (4 if rows == 1 else 6)
+        assert app.query_one("#agents").region.height >= 5  # the table keeps some rows
+        if not big:
+            agents = on_screen(app, app.query_one("#tile-2", Tile))
+            assert any(line.endswith("1/0/1") for line in agents)
+
+
+async def test_tiles_rearrange_when_the_terminal_is_resized(mall):
+    b, clock = mall
+    app = DashboardApp(b, "s", poll_s=3600, now_ms=clock.now_ms)
+    async with app.run_test(size=(220, 45)) as pilot:
+        await settle(app, pilot)
+        assert not app.query_one("#tiles").has_class("two-rows")
+        for size in ((100, 30), (140, 45), (105, 40)):
+            await pilot.resize_terminal(*size)
+            await settle(app, pilot)
+            assert app.query_one("#tiles").has_class("two-rows") == (size[0] < 120)
+            assert_tiles_readable(app)

@@ -8,11 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Header, Static
 
 from cstool.alerts import Alert, Thresholds, check
@@ -24,6 +26,106 @@ from .screens import PickScreen
 BARS = " ▁▂▃▄▅▆▇█"
 SORTS = [("conversations", "会话"), ("response_rate", "3分钟"), ("answer_rate", "30秒"),
          ("csat", "满意度"), ("attributed_sales", "销售")]
+
+
+# Shorter forms of the tile labels, longest first: a tile shows the longest form that fits.
+SHORT_LABELS = {
+    "排队 waiting": ("排队",),
+    "最长等待 longest": ("最长等待", "最长"),
+    "客服 online/busy/away": ("客服 在线/忙/离", "在线/忙/离", "在/忙/离"),
+    "进行中 active": ("进行中",),
+    "3分钟响应率": ("3分响应",),
+    "30秒应答率": ("30秒应答",),
+    "机器人解决率": ("机器人解决", "机器解决"),
+    "满意度 CSAT": ("满意度",),
+    "询单转化率": ("询单转化",),
+    "客服销售额": ("客服销售",),
+    "工单 open tickets": ("工单",),
+    "1小时内到期 due ≤1h": ("1小时内到期", "将到期"),
+    "已超时 breached": ("已超时",),
+    "本周达标 met this week": ("本周达标", "达标"),
+}
+TILES_PER_ROW = 10
+
+
+def label_forms(label: str) -> tuple[str, ...]:
+    """A label and its shorter forms, longest first."""
+    return (label, *SHORT_LABELS.get(label, ()))
+
+
+def fit_label(label: str, width: int, *, cut: bool = True) -> str:
+    """The longest form of a label at most ``width`` cells wide, else (when ``cut``) the
+    shortest form cut with an ellipsis, else nothing."""
+    forms = label_forms(label)
+    for form in forms:
+        if cell_len(form) <= width:
+            return form
+    if not cut or width <= 0:
+        return ""
+    short = ""
+    for char in forms[-1]:
+        if cell_len(short + char) > width - 1:
+            break
+        short += char
+    return short.rstrip() + "…"
+
+
+def one_tile_row(width: int, gutter: int, figures: list[tuple[str, str, str]]) -> bool:
+    """Whether the tiles fit one row at this screen width (``gutter``: a tile's border and
+    padding across): every value and some form of every label within a tile, else they go
+    in two rows."""
+    room = width // TILES_PER_ROW - gutter
+    return all(cell_len(value) <= room and cell_len(label_forms(label)[-1]) <= room
+               for label, value, _ in figures)
+
+
+class Tile(Widget):
+    """One figure: its label (the longest form that fits) over its value, or before it when
+    ``inline``. The value is never wrapped; the label gives way to it (shorter forms, then
+    cut); the dashboard keeps tiles wide enough for their values."""
+
+    def __init__(self, *, inline: bool = False, id: str | None = None) -> None:
+        super().__init__(id=id, classes="tile")
+        self.inline = inline
+        self.label, self.value, self.value_style = "", "", "bold"
+
+    def show(self, label: str, value: str, style: str) -> None:
+        self.label, self.value, self.value_style = label, value, style
+        self.refresh()
+
+    def render(self) -> Text:
+        width = self.content_size.width
+        value = (self.value, self.value_style)
+        if not self.inline:
+            return Text.assemble((fit_label(self.label, width), "dim"), "\n", value,
+                                 no_wrap=True)
+        room = width - cell_len(self.value)
+        label, sep = fit_label(self.label, room - 2, cut=False), "  "
+        if not label:
+            label, sep = fit_label(self.label, room - 1), " "
+        return Text.assemble((label, "dim"), sep if label else "", value, no_wrap=True)
+
+
+class TileRow(Horizontal):
+    """The main tiles: one row, label over value, when every value fits, else two rows of
+    five, label before value (to keep the height down)."""
+
+    figures: list[tuple[str, str, str]] = []
+
+    def place(self, figures: list[tuple[str, str, str]] | None = None) -> None:
+        """Lay the tiles out for these figures (else the last ones) at the current width."""
+        if figures is not None:
+            self.figures = figures
+        row = list(self.query_children(Tile))
+        two_rows = not one_tile_row(self.size.width, row[0].styles.gutter.width, self.figures)
+        self.set_class(two_rows, "two-rows")
+        for tile in row:
+            if tile.inline != two_rows:
+                tile.inline = two_rows
+                tile.refresh()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.place()
 
 
 def pct(x: float | None) -> str:
@@ -123,12 +225,12 @@ class DashboardApp(App):
     def compose(self) -> ComposeResult:
         yield Header(show_clock=False)
         yield Static("", id="banner")
-        with Horizontal(id="tiles"):
-            for i in range(10):
-                yield Static("", id=f"tile-{i}", classes="tile")
+        with TileRow(id="tiles"):
+            for i in range(TILES_PER_ROW):
+                yield Tile(id=f"tile-{i}")
         with Horizontal(id="sla-tiles"):
             for i in range(4):
-                yield Static("", id=f"sla-{i}", classes="tile")
+                yield Tile(inline=True, id=f"sla-{i}")
         with Horizontal(id="middle"):
             yield Static("", id="chart")
             yield Static("", id="alert-log")
@@ -173,11 +275,10 @@ class DashboardApp(App):
         self.snapshot = snapshot
         self.sub_title = f"{snapshot['name']} · {format_time(snapshot['at_ms'])[11:16]}"
         for i, (label, value, style) in enumerate(tiles(snapshot)):
-            self.query_one(f"#tile-{i}", Static).update(
-                Text.assemble((label + "\n", "dim"), (value, style)))
+            self.query_one(f"#tile-{i}", Tile).show(label, value, style)
         for i, (label, value, style) in enumerate(sla_tiles(snapshot)):
-            self.query_one(f"#sla-{i}", Static).update(
-                Text.assemble((label + "  ", "dim"), (value, style)))
+            self.query_one(f"#sla-{i}", Tile).show(label, value, style)
+        self.query_one(TileRow).place(tiles(snapshot))
         self.query_one("#chart", Static).update(
             chart(snapshot["hourly"], snapshot["hourly_last_week"], snapshot["local_hour"]))
         alerts = check(snapshot, self.thresholds)
