@@ -94,6 +94,9 @@ def test_a_customer_chats_in_the_widget_and_the_agents_reply_arrives_live(browse
         expect(page.locator(".chip")).to_have_text(["退货流程", "退款多久到账"])
         page.locator(".chip", has_text="退货流程").click()
         expect(page.locator(".msg.bot .bubble").last).to_contain_text("7 天内可无理由退货")
+        # the answer's entry keys (payload.choices) are the desk's, never shown as chips
+        expect(page.locator(".chip")).to_have_count(2)
+        expect(page.locator(".choices .muted").first).to_have_text("您是不是想问：")
 
         # a human: nobody is online, so the customer is told their place in the queue
         page.click("#human")

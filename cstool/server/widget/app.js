@@ -146,14 +146,16 @@
       } else {
         row.appendChild(el("div", "bubble", m.body));
       }
-      var choices = m.sender === "bot" && m.payload && (m.payload.options || m.payload.choices);
+      // only the options the bot put in its text ("did you mean" questions, a flow's
+      // products); payload.choices are entry keys for the desk, never shown to customers
+      var choices = m.sender === "bot" && m.payload && m.payload.options;
       if (choices && choices.length) {
         var box = el("div", "choices");
-        box.appendChild(el("div", "muted", "您是不是想问："));
+        box.appendChild(el("div", "muted", m.payload.action === "suggest" ? "您是不是想问：" : "点选即可："));
         choices.forEach(function (choice, i) {
           // the knowledge bot's options are picked by number (回复序号); plain texts as they are
           var plain = typeof choice === "string";
-          var text = plain ? choice : (choice.question || choice.text || choice.entry);
+          var text = plain ? choice : (choice.question || choice.label || choice.text || String(i + 1));
           var b = el("button", "chip", text);
           b.type = "button";
           b.addEventListener("click", function () { post(plain ? text : String(i + 1)); });
