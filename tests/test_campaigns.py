@@ -246,6 +246,18 @@ def test_price_drop_on_a_carted_item(backend, clock):
                                                ("suppressed", "frequency_cap")]  # ...capped
 
 
+def test_an_old_price_drop_does_not_come_back_with_an_unrelated_edit(backend, clock):
+    mall(backend, cap=9, campaigns=[campaign("drop", "price_drop", "{product}降价了")])
+    backend.create("cart_items", {"key": "k1", "shop": "s1", "customer": "u1", "product": "p1",
+                                  "added_at": iso("09:00", 10)})
+    clock.set(at("10:00", 14))
+    backend.update("products", "p1", {"price": 179})  # due on the 14th, stale 72 h later
+    clock.set(at("19:55", 20))
+    backend.update("products", "p1", {"stock": 50})  # not a price change
+    out = backend.run_due_campaigns(at("19:56", 20))
+    assert (out["due"], sends(backend)) == (0, [])
+
+
 def test_related_offer_after_an_order_in_its_categories(backend):
     mall(backend, cap=5, orders=[
         order("o1", "u1", status="paid", created="08:50", paid_at="09:00"),
@@ -281,6 +293,20 @@ def test_reply_code_earns_its_coupon_once(backend, clock):
     later = backend.post_message("s1", "u2", "VIP888")
     assert not [r for r in later["replies"] if r["kind"] == "coupon"]
     assert held_coupons(backend, "u2") == []
+
+
+def test_a_code_alone_is_no_consultation_and_a_held_coupon_is_not_given_twice(backend):
+    mall(backend, cap=9, campaigns=[
+        campaign("code", "reply_code", "{name}，{coupon}已到账", code="VIP888", coupon="c10"),
+        campaign("nudge", "order_nudge")])
+    backend.apply({"customers": [{"key": "u3", "name": "老顾客", "profiles": [{"shop": "s1"}],
+                                  "coupons": [{"coupon": "c10"}]}]})
+    first = backend.post_message("s1", "u1", "VIP888")
+    assert first["conversation"]["state"] == "closed"  # answered: nobody's queue
+    held = backend.post_message("s1", "u3", "VIP888")
+    assert [r["body"] for r in held["replies"]] == ["您已持有「满100减10」，下单时可直接使用。"]
+    out = backend.run_due_campaigns(at("10:06"))  # no 催拍 for chats that were only a code
+    assert (out["sent"], out["suppressed"]) == (0, {})
 
 
 def test_opt_out_is_respected_from_then_on(backend, clock):

@@ -61,6 +61,7 @@ def _nudge_sql() -> str:
             f"NULL, NULL, {_TAIL} FROM conversations c {_PROFILE.format(c='c.customer_id')} "
             "LEFT JOIN products pr ON pr.key = COALESCE(c.product_key, :product_key) "
             "WHERE c.shop_id = :shop AND c.created_at BETWEEN :lo AND :hi "
+            "AND c.close_reason IS NOT 'campaign_command' "  # 退订 or a code: no consultation
             "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id "
             "AND o.shop_id = c.shop_id AND o.created_at >= c.created_at) "
             f"AND {_NOT_DONE.format(k=key)}")
@@ -68,7 +69,7 @@ def _nudge_sql() -> str:
 
 def _price_drop_sql(categories: bool) -> str:
     key = "'cart:' || ci.id || ':' || pr.price"
-    fact = "MAX(ci.added_at, pr.updated_at)"
+    fact = "MAX(ci.added_at, COALESCE(pr.price_changed_at, pr.updated_at))"
     cat = "AND pr.category IN (SELECT value FROM json_each(:categories))" if categories else ""
     return (f"SELECT {key}, ci.customer_id, cu.key, cu.name, {fact}, "
             f"{_LAST_CONV.format(c='ci.customer_id')}, NULL, NULL, NULL, NULL, {_TAIL} "
@@ -483,8 +484,9 @@ class CampaignOps:
                 "customer_id = ?), ?, ?)",
                 (customer_id, c["coupon_id"], customer_id, now, f"campaign:{c['key']}"))
         row = conn.execute("SELECT name FROM customers WHERE id = ?", (customer_id,)).fetchone()
-        body = render(c["template"], {"name": row[0], "shop": shop["name"], "coupon": name,
-                                      "code": c["code"]})
+        body = (render(c["template"], {"name": row[0], "shop": shop["name"], "coupon": name,
+                                       "code": c["code"]}) if not held
+                else f"您已持有「{name}」，下单时可直接使用。")  # nothing new "到账"
         payload = {"campaign": c["key"], "trigger": "reply_code", **(card or {}),
                    "issued": not held}
         msg = self._add_message(conn, conv, "system", body, kind="coupon", payload=payload)

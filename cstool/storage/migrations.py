@@ -612,7 +612,9 @@ DROP INDEX IF EXISTS messages_client_lookup
 
 # When a campaign was paused: triggers that fall due while it is paused are not sent
 # when it resumes (one span kept, the latest). Created paused (a 追单 campaign by
-# default): paused since ever. The triggers read the time the write stamped.
+# default): paused since ever. When a product's price last changed: a price drop falls
+# due then, not at the product's next unrelated edit. The triggers read the time the
+# write stamped.
 M009_CAMPAIGN_PAUSES = """
 ALTER TABLE campaigns ADD COLUMN paused_from INTEGER;
 ALTER TABLE campaigns ADD COLUMN paused_to INTEGER;
@@ -626,7 +628,11 @@ CREATE TRIGGER campaigns_paused AFTER UPDATE OF status ON campaigns
     WHERE id = NEW.id; END;
 CREATE TRIGGER campaigns_resumed AFTER UPDATE OF status ON campaigns
     WHEN NEW.status = 'active' AND OLD.status = 'paused'
-    BEGIN UPDATE campaigns SET paused_to = NEW.updated_at WHERE id = NEW.id; END
+    BEGIN UPDATE campaigns SET paused_to = NEW.updated_at WHERE id = NEW.id; END;
+ALTER TABLE products ADD COLUMN price_changed_at INTEGER;
+CREATE TRIGGER products_price_changed AFTER UPDATE OF price ON products
+    WHEN NEW.price != OLD.price
+    BEGIN UPDATE products SET price_changed_at = NEW.updated_at WHERE id = NEW.id; END
 """
 
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -639,7 +645,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
      M006_SLA_SCAN),
     (7, "campaigns: triggers, audience, guards, sends with outcomes; carts", M007_CAMPAIGNS),
     (8, "leaner posts: two redundant indexes dropped", M008_LEANER_POSTS),
-    (9, "campaigns: the latest pause, so what fell due then is not sent later",
+    (9, "campaigns: the latest pause (what fell due then is not sent later); when a "
+        "product's price changed",
      M009_CAMPAIGN_PAUSES),
 ]
 
