@@ -165,6 +165,9 @@ PROFILE_FIELDS = (
     _f("dedicated_agent", "ref", ref="agents"),
     _f("last_agent", "ref", ref="agents"),
     _f("last_served_at", "time"),
+    _f("opted_out_at", "time",
+       doc="when they replied 退订/TD: no campaign message from this shop (apply keeps it "
+           "when absent)"),
 )
 
 HELD_COUPON_FIELDS = (

@@ -307,7 +307,7 @@ def test_campaigns_run_due_stats_and_sensitive(be):
         be.campaign_stats("nope")
     with pytest.raises(NotFound):
         be.mark_sensitive(999)
-    with pytest.raises(InvalidInput, match="now:"):
+    with pytest.raises(UsageError, match="now:"):
         be.run_due_campaigns("not a time")
     with pytest.raises(Conflict, match="pause it instead"):
         be.delete("campaigns", "pay")

@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+from cstool.backend.local import LocalBackend
 from cstool.campaigns import rules
 from cstool.campaigns.lift import lift, wilson
 from cstool.campaigns.templates import render, variables_of
@@ -341,6 +342,26 @@ def test_an_opt_out_from_a_customer_who_never_chatted_reaches_no_queue(backend, 
     assert backend.set_agent_status("a", "online")["assigned"] == []
     # no inquiry either: the metrics leave it out
     assert backend.metrics_report(shop="s1")["total"]["conversations"] == 0
+
+
+def test_an_opt_out_shows_on_the_customer_and_travels_through_export(backend, db_path,
+                                                                     tmp_path, clock):
+    mall(backend)
+    backend.post_message("s1", "u1", "TD")
+    profile = backend.get("customers", "u1")["profiles"][0]
+    assert profile["opted_out_at"] == "2026-11-20T10:00:00+08:00"
+    doc = backend.export()
+    other = LocalBackend(tmp_path / "other.db", clock=clock)
+    try:
+        other.apply(doc)
+        assert other.get("customers", "u1")["profiles"][0]["opted_out_at"] == \
+            profile["opted_out_at"]
+        # applying a file without the field keeps an opt-out made since
+        other.apply({"customers": [{"key": "u1", "name": "王芳",
+                                    "profiles": [{"shop": "s1"}]}]})
+        assert other.get("customers", "u1")["profiles"][0]["opted_out_at"] is not None
+    finally:
+        other.close()
 
 
 def test_frequency_cap_across_campaigns_and_its_window(backend):

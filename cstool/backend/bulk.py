@@ -89,6 +89,7 @@ def _customers(conn: sqlite3.Connection, records: Iterable[dict], now: int) -> i
                         da and agents.get(da),
                         la and agents.get(la),
                         p.get("last_served_at"),
+                        p.get("opted_out_at"),
                     )
                 )
         conn.executemany(
@@ -98,8 +99,8 @@ def _customers(conn: sqlite3.Connection, records: Iterable[dict], now: int) -> i
         )
         conn.executemany(
             "INSERT INTO customer_profiles (customer_id, shop_id, position, level, tags, region, "
-            "channel, credit, dedicated_agent_id, last_agent_id, last_served_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "channel, credit, dedicated_agent_id, last_agent_id, last_served_at, opted_out_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             profiles,
         )
         n += len(chunk)

@@ -147,10 +147,12 @@ class RecordStore:
                     "dedicated_agent": r[6],
                     "last_agent": r[7],
                     "last_served_at": r[8],
+                    "opted_out_at": r[9],
                 }
                 for r in c.execute(
                     "SELECT s.key, p.level, p.tags, p.region, p.channel, p.credit, "
-                    "da.handle, la.handle, p.last_served_at FROM customer_profiles p "
+                    "da.handle, la.handle, p.last_served_at, p.opted_out_at "
+                    "FROM customer_profiles p "
                     "JOIN shops s ON s.id = p.shop_id "
                     "LEFT JOIN agents da ON da.id = p.dedicated_agent_id "
                     "LEFT JOIN agents la ON la.id = p.last_agent_id "
@@ -284,7 +286,7 @@ class RecordStore:
                         p["dedicated_agent"] and self._need_id("agents", p["dedicated_agent"]),
                         p["last_agent"] and self._need_id("agents", p["last_agent"]),
                         p["last_served_at"],
-                        kept.get(sid),
+                        p.get("opted_out_at") or kept.get(sid),
                     )
                 )
             c.executemany(
