@@ -102,8 +102,14 @@ class IndexCache:
     """
 
     def __init__(self, config: IndexConfig | None = None,
-                 cache_dir: str | Path | None | bool = True) -> None:
-        """``cache_dir``: a folder, True for :func:`default_cache_dir`, None/False: none."""
+                 cache_dir: str | Path | None | bool = True, *,
+                 background: bool = False) -> None:
+        """``cache_dir``: a folder, True for :func:`default_cache_dir`, None/False: none.
+
+        ``background`` (a long-running server): when the knowledge changes, the new index
+        and the scopes in use are built in a thread while questions are answered from
+        the previous index; it takes over when ready. Without it (the CLI, tests) the
+        next question waits for the build, and is answered from the new knowledge."""
         self.config = config or IndexConfig()
         if cache_dir is True:
             cache_dir = default_cache_dir()
@@ -112,6 +118,11 @@ class IndexCache:
         self._version: Hashable = object()
         self._index: KnowledgeIndex | None = None
         self.last_build: dict[str, Any] = {}
+        self.background = background
+        self._pending: Hashable | None = None  # the version being built in the background
+        self._in_use: set[str | None] = set()  # scopes asked for: rebuilt ahead
+        self.builds = 0  # background builds finished (tests wait for them)
+        self._failed: Hashable | None = None
 
     @property
     def current(self) -> KnowledgeIndex | None:
@@ -122,6 +133,15 @@ class IndexCache:
         """The index for the source's current version."""
         with self._lock:
             version = source.version()
+            if self._index is not None and version != self._version and self.background \
+                    and version != self._failed:
+                if self._pending != version:
+                    self._pending = version
+                    threading.Thread(
+                        target=self._build_behind,
+                        args=(version, source.entries(), source.bot_settings()),
+                        name="cstool-kb-build", daemon=True).start()
+                return self._index  # the previous knowledge until the new is ready
             if self._index is None or version != self._version:
                 idx = index_for(source.entries(), source.bot_settings(), self.config)
                 if self._index is not None:
@@ -129,32 +149,60 @@ class IndexCache:
                 self._index, self._version = idx, version
             return self._index
 
+    def _build_behind(self, version: Hashable, entries: list[dict],
+                      settings: Mapping[str, Mapping[str, Any]]) -> None:
+        """The background build: the index and every scope in use, then the swap."""
+        try:
+            idx = index_for(entries, settings, self.config)
+            with self._lock:
+                old, shops = self._index, set(self._in_use)
+            if old is not None:
+                idx.reuse_scopes(old)
+            for shop in shops:
+                if not idx.has_scope(shop):
+                    self._make_ready(idx, shop)
+        except Exception:  # noqa: BLE001 - the next question builds it in the foreground
+            with self._lock:  # (and meets the error there, where it can be reported)
+                if self._pending == version:
+                    self._pending = None
+                self._failed = version
+            return
+        with self._lock:
+            if self._pending == version:
+                self._index, self._version, self._pending = idx, version, None
+            self.builds += 1
+
     def ready(self, index: KnowledgeIndex, shop: str | None) -> dict[str, Any]:
         """Make the scope of ``shop`` usable now: from memory, the disk cache or a
         build. Returns how (``memory``, ``disk``, ``built``), seconds and counts."""
         with self._lock:
-            t0 = time.perf_counter()
-            if index.has_scope(shop):
-                return {"how": "memory", "seconds": 0.0}
-            fp = index.fingerprint(shop)
-            path = self.cache_dir / f"{fp}.json" if self.cache_dir else None
-            if path is not None and path.exists():
-                try:
-                    index.adopt_scope(shop, json.loads(path.read_text(encoding="utf-8")))
-                    return {"how": "disk", "seconds": round(time.perf_counter() - t0, 3)}
-                except (OSError, ValueError, KeyError, TypeError):
-                    pass  # a damaged cache file: build again
-            stats = index.build_scope(shop)
-            # Answer from the saved form (float16 weights) here too, so that this process
-            # and one that loads the cache file give exactly the same confidences.
-            state = index.scope_state(shop)
-            index.adopt_scope(shop, state)
-            if path is not None:
-                self._save(path, state)
-            self.last_build = {"how": "built", "seconds": round(time.perf_counter() - t0, 3),
-                               "entries": stats.get("entries"), "texts": stats.get("texts"),
-                               "classifier": stats.get("classifier")}
-            return self.last_build
+            self._in_use.add(shop)
+            return self._make_ready(index, shop)
+
+    def _make_ready(self, index: KnowledgeIndex, shop: str | None) -> dict[str, Any]:
+        """``ready`` without the lock (the background build calls it on its own index)."""
+        t0 = time.perf_counter()
+        if index.has_scope(shop):
+            return {"how": "memory", "seconds": 0.0}
+        fp = index.fingerprint(shop)
+        path = self.cache_dir / f"{fp}.json" if self.cache_dir else None
+        if path is not None and path.exists():
+            try:
+                index.adopt_scope(shop, json.loads(path.read_text(encoding="utf-8")))
+                return {"how": "disk", "seconds": round(time.perf_counter() - t0, 3)}
+            except (OSError, ValueError, KeyError, TypeError):
+                pass  # a damaged cache file: build again
+        stats = index.build_scope(shop)
+        # Answer from the saved form (float16 weights) here too, so that this process
+        # and one that loads the cache file give exactly the same confidences.
+        state = index.scope_state(shop)
+        index.adopt_scope(shop, state)
+        if path is not None:
+            self._save(path, state)
+        self.last_build = {"how": "built", "seconds": round(time.perf_counter() - t0, 3),
+                           "entries": stats.get("entries"), "texts": stats.get("texts"),
+                           "classifier": stats.get("classifier")}
+        return self.last_build
 
     def _save(self, path: Path, state: dict) -> None:
         """Write a scope atomically; keep the cache folder to the newest files."""

@@ -266,3 +266,36 @@ def test_reply_add_list_remove(cli):
     assert [q["key"] for q in cli.json("reply", "list")] == ["b-hi", "s-qr-2"]
     r = cli("reply", "add", "x", "y", "--shop", "nope")
     assert (r.exit_code, r.stderr.strip()) == (1, "Error: no shop 'nope'")
+
+
+def test_a_server_answers_from_the_old_knowledge_while_the_new_builds(backend, monkeypatch):
+    """In the background mode ``cstool serve`` uses, a knowledge edit does not make the
+    next question wait for the model: it is answered from the previous knowledge, and the
+    new takes over when built."""
+    import threading
+    import time
+
+    from cstool import knowledge_bot
+
+    seed(backend)
+    backend.bot.cache.background = True
+    assert backend.ask_bot("怎么开发票", shop="s")["answer"] == KB[3]["answer"]
+    release = threading.Event()
+    real = knowledge_bot.index_for
+
+    def slow_build(*args, **kwargs):  # a big knowledge base: the build takes a while
+        release.wait(10)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(knowledge_bot, "index_for", slow_build)
+    backend.update("knowledge_entries", "invoice", {"answer": "在订单详情里申请电子发票。"})
+    before = backend.bot.cache.builds
+    started = time.monotonic()
+    assert backend.ask_bot("怎么开发票", shop="s")["answer"] == KB[3]["answer"]
+    assert time.monotonic() - started < 5  # did not wait for the build
+    release.set()
+    deadline = time.monotonic() + 30
+    while backend.bot.cache.builds == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert backend.bot.cache.builds == before + 1
+    assert backend.ask_bot("怎么开发票", shop="s")["answer"] == "在订单详情里申请电子发票。"

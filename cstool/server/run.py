@@ -60,6 +60,9 @@ def serve(db: str | Path, *, host: str = "127.0.0.1", port: int = 8765,
           log_level: str = "info") -> None:
     """Serve the file ``db`` until SIGTERM or Ctrl+C."""
     backend = LocalBackend(db)
+    cache = getattr(getattr(backend, "bot", None), "cache", None)
+    if cache is not None:  # a knowledge edit must not stall every request while it builds
+        cache.background = True
     try:
         server = make_server(backend, host=host, port=port, max_body=max_body,
                              access_log=access_log, log_level=log_level)
