@@ -488,7 +488,7 @@ def test_campaigns_over_the_api(served):
     assert xm.mark_sensitive(lf)["sensitive"] is True
     with pytest.raises(Forbidden):
         other.mark_sensitive(lf, False)
-    with pytest.raises(InvalidInput, match="now:"):
+    with pytest.raises(UsageError, match="now:"):
         admin.run_due_campaigns("tomorrow")
 
 
@@ -520,6 +520,8 @@ def test_errors_are_json_with_a_code_and_the_right_status(served):
         ("GET", "/nowhere", {}, 404, "not_found"),
         ("DELETE", "/v1/info", {}, 405, "method_not_allowed"),
         ("GET", "/v1/events/page?limit=ten", {}, 422, "invalid"),
+        ("GET", "/v1/products?limit=0", {}, 400, "usage"),
+        ("GET", "/v1/events?after=99999999999", {}, 400, "usage"),
         # a lone surrogate escape: valid JSON, not storable text
         ("POST", post, {"content": b'{"customer": "wl", "text": "\\ud800"}',
                         "headers": {"Content-Type": "application/json"}}, 422, "invalid"),

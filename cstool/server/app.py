@@ -438,6 +438,19 @@ def _storage_error(request: Request, exc: sqlite3.DatabaseError) -> Response:
     return error_response(503, "storage", f"database: {exc}")
 
 
+# Every error an operation may answer with, for the OpenAPI document (the body is
+# always {"error": {"code", "message"}}).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "malformed JSON or a usage error (code malformed_json / usage)"},
+    401: {"description": "no valid token"},
+    403: {"description": "the token's rights do not cover this"},
+    404: {"description": "not found"},
+    409: {"description": "conflicts with the current state (code conflict)"},
+    413: {"description": "request body too large"},
+    422: {"description": "invalid"},
+}
+
+
 def _bad_text(request: Request, exc: Exception) -> Response:
     # a JSON string with a lone surrogate escape ("\ud800") reaches storage as text
     # SQLite cannot take; the write it was in rolled back
@@ -515,8 +528,11 @@ def create_app(backend: Any, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float 
             if not last_id.strip().isdigit():
                 return error_response(400, "usage", "Last-Event-ID must be an event id")
             after = int(last_id)
+        head = await state._head()
         if after is None:
-            after = await state._head()  # from now on
+            after = head  # from now on
+        elif after > head:  # a cursor from another file: it would wait for ever
+            return error_response(400, "usage", f"event {after} is past the newest ({head})")
         access = Access(principal, backend, state.tokens)
         if shop is not None:
             if principal.is_customer and shop != principal.shop or not principal.may_use_shop(
@@ -558,9 +574,7 @@ def create_app(backend: Any, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float 
         app.add_api_route(
             op.path, _endpoint(op), methods=[op.verb], tags=[op.tag], summary=op.summary,
             name=op.name, operation_id=op.name,
-            responses={401: {"description": "no valid token"},
-                       403: {"description": "the token's rights do not cover this"},
-                       404: {"description": "not found"}, 422: {"description": "invalid"}},
+            responses=ERROR_RESPONSES,
             status_code=201 if op.name.startswith("create") else 200,
         )
     widget.add_routes(app)

@@ -355,7 +355,11 @@ def page_size(limit: int | None) -> int:
     """The page size the server uses for a requested ``limit``."""
     if limit is None:
         return DEFAULT_PAGE
-    return max(1, min(int(limit), MAX_PAGE))
+    if int(limit) < 1:
+        from ..errors import UsageError
+
+        raise UsageError(f"limit must be at least 1, got {limit}")
+    return min(int(limit), MAX_PAGE)
 
 
 def next_cursor(op: Operation, args: dict, items: list, size: int) -> Any:

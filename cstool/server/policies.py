@@ -77,10 +77,10 @@ def _staff(p: Principal) -> None:
         raise Forbidden("a customer token may only use its own conversation")
 
 
-def _manager(p: Principal) -> None:
+def _manager(p: Principal, what: str = "change records") -> None:
     _staff(p)
     if not p.manages:
-        raise Forbidden(f"{p.describe()} may not change records; that needs a supervisor")
+        raise Forbidden(f"{p.describe()} may not {what}; that needs a supervisor")
 
 
 def _admin(p: Principal) -> None:
@@ -246,7 +246,7 @@ def shop_read(a: Access, op: Operation, args: dict) -> Any:
 
 def shop_manage(a: Access, op: Operation, args: dict) -> Any:
     """Supervisors of the shop named in the arguments, and admins."""
-    _manager(a.principal)
+    _manager(a.principal, f"use {op.name.replace('_', ' ')}")
     _shop(a.principal, args["shop"])
     return a.call(op, args)
 
@@ -642,7 +642,7 @@ def apply(a: Access, op: Operation, args: dict) -> Any:
 def export(a: Access, op: Operation, args: dict) -> Any:
     """Admins everything; supervisors one of their shops."""
     p = a.principal
-    _manager(p)
+    _manager(p, "export records")
     if not p.is_admin:
         if args.get("shop") is None:
             raise Forbidden(f"{p.describe()} exports one of its shops: give shop")
