@@ -285,7 +285,8 @@ def _make_test(spec: FieldSpec, op: str, value: Any) -> Callable[[Any], bool]:
         if text_field:
             needle = value.casefold()
             return lambda x: isinstance(x, str) and needle in x.casefold()
-        return lambda x: isinstance(x, _LIST_TYPES) and value in x
+        folded = _fold(value)  # tags: VIP matches vip, as text does
+        return lambda x: isinstance(x, _LIST_TYPES) and any(_fold(i) == folded for i in x)
     if op == "contains_any":
         if text_field:
             needles = tuple(dict.fromkeys(k.casefold() for k in value))
@@ -299,13 +300,13 @@ def _make_test(spec: FieldSpec, op: str, value: Any) -> Callable[[Any], bool]:
                         return True
                 return False
             return any_text
-        wanted = tuple(value)
+        wanted = frozenset(_fold(v) for v in value)
 
         def any_list(x: Any) -> bool:
             if not isinstance(x, _LIST_TYPES):
                 return False
-            for item in wanted:
-                if item in x:
+            for item in x:
+                if _fold(item) in wanted:
                     return True
             return False
         return any_list
@@ -426,6 +427,11 @@ def evaluate(cond: Condition | None, facts: Mapping[str, Any]) -> tuple[bool, st
     return _evaluate_leaf(cond, facts)
 
 
+def _fold(value: Any) -> Any:
+    """Text compared without case (list items, as text fields are); others as they are."""
+    return value.casefold() if isinstance(value, str) else value
+
+
 def _fmt(value: Any, limit: int = 40) -> str:
     if value is None:
         return "not set"
@@ -494,7 +500,8 @@ def _evaluate_leaf(cond: Mapping[str, Any], facts: Mapping[str, Any]) -> tuple[b
                 return False, f"{field} is not set, needs one of {_fmt(value)}"
             return False, f"{field} contains none of {_fmt(value)}"
         if ok:
-            hit = next(k for k in value if k in x)
+            have = {_fold(i) for i in x}
+            hit = next(k for k in value if _fold(k) in have)
             return True, f"{field} has {_fmt(hit)} (one of {_fmt(value)})"
         return False, f"{field} ({_fmt(x)}) has none of {_fmt(value)}"
     if op == "matches":
