@@ -231,6 +231,9 @@ def simulate_cmd(
     _usage(model.check)
     if (target is not None or max_abandon is not None) and agents != "auto":
         raise UsageError("--target and --max-abandon go with --agents auto")
+    if max_abandon is not None and patience is None:
+        raise UsageError("--max-abandon needs --patience: without a patience nobody "
+                         "abandons")
     target = target or "80/30"
     goal = _usage(parse_target, target) if agents == "auto" else None
     if curve is None:

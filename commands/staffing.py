@@ -4,6 +4,7 @@ half-hour, and plan the shifts of a day."""
 from __future__ import annotations
 
 import csv
+import math
 import sys
 from datetime import date, datetime, time, timedelta
 from typing import Annotated
@@ -13,8 +14,21 @@ import typer
 
 from cstool import service
 from cstool.errors import InvalidInput, UsageError
-from cstool.staffing import Workload, evaluate, positions, required_agents
-from cstool.staffing.forecast import ForecastSettings, forecast_day, history_from_buckets
+from cstool.staffing import (
+    MAX_SERVERS,
+    Workload,
+    check_goals,
+    check_workload,
+    evaluate,
+    positions,
+    required_agents,
+)
+from cstool.staffing.forecast import (
+    ForecastSettings,
+    check_uplift,
+    forecast_day,
+    history_from_buckets,
+)
 from cstool.staffing.plan import ShiftSettings, StaffingTarget, make_plan, parse_target
 
 from .context import state, wants_json
@@ -44,7 +58,37 @@ DeskOnlyOpt = Annotated[bool, typer.Option(
     "--desk-only", help="Count only conversations that reached an agent or the queue.")]
 
 
+def _usage(fn, *args, **kwargs):
+    """Call a check of option values: what it refuses is a usage error (exit 2, one line
+    ``Error: ...``), as in ``simulate`` and ``metrics``."""
+    try:
+        return fn(*args, **kwargs)
+    except InvalidInput as e:
+        raise UsageError(e.message) from None
+
+
+def _num(value: float | None, digits: int) -> float | None:
+    """``value`` rounded for output; None for a missing or non-finite one (JSON has no
+    NaN or Infinity)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return round(value, digits)
+
+
 # -- erlang -----------------------------------------------------------------------------------
+def _check_erlang(w: Workload, sl: float, max_occupancy: float, max_abandon: float | None,
+                  shrinkage: float, agents: int | None) -> None:
+    if not 0 < w.interval_s <= 86_400:
+        raise InvalidInput(f"--interval-min: must be positive and at most 1440 (a day), got "
+                           f"{w.interval_s / 60:g}")
+    check_workload(w)
+    check_goals(sl, max_occupancy=max_occupancy, max_abandon=max_abandon,
+                patience_s=w.patience_s, shrinkage=shrinkage)
+    if agents is not None and not 0 <= agents * w.concurrency <= MAX_SERVERS:
+        raise InvalidInput(f"--agents: must be 0 or more, with at most {MAX_SERVERS:,} chat "
+                           f"slots (agents x concurrency), got {agents}")
+
+
 @app.command("erlang")
 def erlang_cmd(
     ctx: typer.Context,
@@ -77,25 +121,25 @@ def erlang_cmd(
     Without --agents: the fewest agents meeting the service level, the occupancy cap and
     the abandonment cap; with --agents: what that many achieve.
     """
-    if interval_min <= 0:
-        raise InvalidInput("the interval must be positive")
+    if max_abandon is not None and patience is None:
+        raise UsageError("--max-abandon needs --patience: without a patience (Erlang C) "
+                         "nobody abandons")
     w = Workload(arrivals, interval_min * 60.0, aht, target_s, patience, concurrency)
+    _usage(_check_erlang, w, sl, max_occupancy, max_abandon, shrinkage, agents)
     if agents is not None:
-        if not 0 < sl <= 1:
-            raise InvalidInput(f"the service level must be above 0 and at most 1, got {sl}")
         perf = evaluate(w, agents)
     else:
         perf = required_agents(w, sl, max_occupancy=max_occupancy, max_abandon=max_abandon)
     out = {
         "agents": perf.agents,
         "positions": positions(perf.agents, shrinkage),
-        "p_wait": round(perf.p_wait, 6),
-        "service_level": round(perf.service_level, 6),
-        "asa_s": None if perf.asa_s is None else round(perf.asa_s, 3),
-        "occupancy": round(perf.occupancy, 6),
-        "traffic_erlangs": round(perf.traffic_erlangs, 4),
+        "p_wait": _num(perf.p_wait, 6),
+        "service_level": _num(perf.service_level, 6),
+        "asa_s": _num(perf.asa_s, 3),
+        "occupancy": _num(perf.occupancy, 6),
+        "traffic_erlangs": _num(perf.traffic_erlangs, 4),
         "servers": perf.servers,
-        "mean_wait_s": None if perf.mean_wait_s is None else round(perf.mean_wait_s, 3),
+        "mean_wait_s": _num(perf.mean_wait_s, 3),
         "model": "erlang_a" if patience is not None else "erlang_c",
         "meets_target": (perf.service_level >= sl - 1e-12
                          and perf.occupancy <= max_occupancy + 1e-12
@@ -103,7 +147,7 @@ def erlang_cmd(
                               or perf.p_abandon <= max_abandon + 1e-12)),
     }
     if patience is not None:
-        out["p_abandon"] = round(perf.p_abandon or 0.0, 6)
+        out["p_abandon"] = _num(perf.p_abandon or 0.0, 6)
     if wants_json(ctx, json_):
         print_json(out)
         return
@@ -130,19 +174,21 @@ def _midnight_ms(day: date, tz: str) -> int:
 def _forecast(ctx: typer.Context, shop: str, day_text: str | None, weeks: int, holdout: int,
               promotion: bool | None, uplift: float | None, promo_days: list[str] | None,
               desk_only: bool) -> tuple[dict, dict, date]:
-    backend = state(ctx).backend
-    profile = backend.desk_profile(shop, 0, 2**62)
-    tz = profile["timezone"]
-    now_ms = backend.clock.now_ms()
-    day = _parse_day(day_text, tz, now_ms)
+    # the option values first (usage errors), then the shop
     settings = ForecastSettings(weeks=weeks, holdout_days=holdout)
-    settings.check()
+    _usage(settings.check)
+    _usage(check_uplift, uplift)
     explicit = []
     for text in promo_days or []:
         try:
             explicit.append(date.fromisoformat(text))
         except ValueError:
             raise UsageError(f"--promo-day: expected YYYY-MM-DD, got {text!r}") from None
+    backend = state(ctx).backend
+    profile = backend.desk_profile(shop, 0, 2**62)
+    tz = profile["timezone"]
+    now_ms = backend.clock.now_ms()
+    day = _parse_day(day_text, tz, now_ms)
     today = datetime.fromtimestamp(now_ms / 1000, tz=ZoneInfo(tz)).date()
     last = min(day, today) - timedelta(days=1)  # the last complete day before the target
     first = last - timedelta(days=7 * weeks + holdout - 1)
@@ -264,13 +310,20 @@ def plan_cmd(
     """
     if csv_ and wants_json(ctx, json_):
         raise UsageError("choose one of --json and --csv")
-    sl, target_s = parse_target(target)
+    # the option values first (usage errors): the shop's history fills in --aht and
+    # --concurrency when they are not given
+    sl, target_s = _usage(parse_target, target)
+    rules = ShiftSettings(shift_hours=_shift_hours(shift_hours), break_after_h=break_after_h,
+                          break_min=break_min)
+    _usage(rules.check)
+    _usage(StaffingTarget(
+        service_level=sl, target_s=target_s, aht_s=DEFAULT_AHT_S if aht is None else aht,
+        patience_s=patience, concurrency=1 if concurrency is None else concurrency,
+        max_occupancy=max_occupancy, shrinkage=shrinkage).check)
     fc, profile, the_day = _forecast(ctx, shop, day, weeks, holdout, promotion, uplift,
                                      promo_day, desk_only)
     aht_s = aht if aht is not None else (profile["handle_s"] or DEFAULT_AHT_S)
     conc = concurrency if concurrency is not None else (profile["concurrency"] or 1)
-    rules = ShiftSettings(shift_hours=_shift_hours(shift_hours), break_after_h=break_after_h,
-                          break_min=break_min)
     tz = profile["timezone"]
     start = _midnight_ms(the_day, tz)
     slot_ms = rules.slot_min * 60_000

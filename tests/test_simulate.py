@@ -256,12 +256,25 @@ def test_default_questions_give_a_share_to_the_bot(demo):
 
 
 # -- the same day through `metrics report` -------------------------------------------------------
-def test_simulated_figures_equal_metrics_report_on_the_written_day(demo, tmp_path):
+@pytest.mark.parametrize("mode", [
+    # a stressed promotion day, bot-first all day
+    ("--mode", "bot_first", "--peak", "11", "--arrivals", "3000", "--agents", "3"),
+    # the shop's own modes (bot_only before 09:00), a busy ordinary day
+    ("--arrivals", "6000", "--agents", "2"),
+], ids=["bot_first", "shop_modes"])
+def test_simulated_figures_equal_metrics_report_on_the_written_day(demo, tmp_path, mode):
     out = tmp_path / "day.db"
-    rep = _sim(demo, "--shop", "lingyi-fashion", "--mode", "bot_first", "--peak", "11",
-               "--arrivals", "3000", "--agents", "3", "--patience", "240", "--seed", "3",
+    rep = _sim(demo, "--shop", "lingyi-fashion", *mode, "--patience", "240", "--seed", "3",
                "--write-db", str(out))
     t = rep["totals"]
+    if "--mode" not in mode:
+        # off-hours chats where the bot only offered "did you mean" and nobody handed
+        # off: resolved by the metrics' definition, so they must be in the count
+        (suggested,) = _db(str(out)).execute(
+            "SELECT COUNT(*) FROM conversations c WHERE c.handoff_at IS NULL AND EXISTS "
+            "(SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.sender = 'bot' "
+            "AND json_extract(m.payload, '$.action') = 'suggest')").fetchone()
+        assert suggested > 0
     assert t["response_rate"] < 1 and t["abandoned"] > 0 and t["queued"] > 0  # not trivial
     assert rep["written"]["conversations"] == t["arrivals"]
     day = Cli(str(out))
@@ -285,6 +298,7 @@ def test_simulated_figures_equal_metrics_report_on_the_written_day(demo, tmp_pat
             assert a["arrivals"] + b["arrivals"] == 0
             continue
         assert row["conversations"] == a["arrivals"] + b["arrivals"]
+        assert row["bot_resolved"] == a["bot_resolved"] + b["bot_resolved"], h
         expected = round((a["responses_in_target"] + b["responses_in_target"]) / counted, 4) \
             if counted else None
         assert row["response_rate"] == expected, h
@@ -368,6 +382,11 @@ def test_without_a_data_file_it_uses_the_demo_mall(tmp_path, monkeypatch):
     (["--aht", "0"], 2),
     (["--agents", "auto", "--target", "80"], 2),
     (["--target", "80/30"], 2),
+    (["--agents", "auto", "--max-abandon", "0.05"], 2),  # no --patience: was ignored
+    (["--aht", "86401"], 2),  # longer than a day: beyond what Erlang takes
+    (["--aht", "nan"], 2),
+    (["--patience", "1e306"], 2),  # was an OverflowError when a drawn patience overflowed
+    (["--reply-s", "inf"], 2),
     (["--shop", "nope"], 1),
     (["--arrivals-file", "missing.json"], 1),
     (["--forecast"], 1),  # the demo mall has no history to forecast from

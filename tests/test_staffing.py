@@ -499,20 +499,156 @@ def test_cli_erlang_json_keys_and_values(cli):
     assert text.exit_code == 0 and "agents" in text.stdout and "14" in text.stdout
 
 
-@pytest.mark.parametrize("args,code", [
-    (["--arrivals", "-5", "--aht", "180"], 1),
-    (["--arrivals", "100", "--aht", "180", "--sl", "1.5"], 1),
-    (["--arrivals", "100", "--aht", "0"], 1),
-    (["--arrivals", "100", "--aht", "180", "--shrinkage", "1"], 1),
-    (["--arrivals", "100", "--aht", "180", "--interval-min", "0"], 1),
-    (["--arrivals", "100"], 2),
-    (["--arrivals", "many", "--aht", "180"], 2),
+OK = ["--arrivals", "100", "--aht", "180"]
+
+
+@pytest.mark.parametrize("args", [
+    # bad option values are usage errors: exit 2, as in `simulate` and `metrics`
+    ["--arrivals", "-5", "--aht", "180"],
+    [*OK, "--sl", "1.5"],
+    [*OK, "--sl", "0"],
+    ["--arrivals", "100", "--aht", "0"],
+    [*OK, "--shrinkage", "1"],
+    [*OK, "--shrinkage", "1.0"],
+    [*OK, "--interval-min", "0"],
+    [*OK, "--interval-min", "2000"],  # more than a day
+    [*OK, "--patience", "-60"],
+    [*OK, "--patience", "0"],
+    [*OK, "--concurrency", "0"],
+    [*OK, "--concurrency", "51"],
+    [*OK, "--max-occupancy", "0"],
+    [*OK, "--max-occupancy", "nan"],
+    [*OK, "--patience", "60", "--max-abandon", "1.5"],
+    [*OK, "--target-s", "-1"],
+    [*OK, "--agents", "-1"],
+    [*OK, "--agents", "2000001"],  # more chat slots than can be evaluated
+    [*OK, "--agents", "40001", "--concurrency", "50"],
+    ["--arrivals", "nan", "--aht", "180"],
+    ["--arrivals", "inf", "--aht", "180"],
+    ["--arrivals", "100", "--aht", "nan"],
+    ["--arrivals", "100", "--aht", "-inf"],
+    [*OK, "--patience", "inf"],
+    [*OK, "--sl", "nan"],
+    # absurd sizes: bounded with a clear message (was an OverflowError / NaN JSON)
+    ["--arrivals", "1e300", "--aht", "1e300"],
+    ["--arrivals", "1e300", "--aht", "1e300", "--agents", "5", "--patience", "60"],
+    ["--arrivals", "10000001", "--aht", "180"],  # over 10,000,000 per interval
+    ["--arrivals", "100", "--aht", "86401"],  # a chat longer than a day
+    ["--arrivals", "10000000", "--aht", "86400"],  # 480 million Erlangs
+    # an abandonment cap without a patience was silently ignored
+    [*OK, "--max-abandon", "0.05"],
+    [*OK, "--max-abandon", "0.05", "--agents", "14"],
+    # typer's own
+    ["--arrivals", "100"],
+    ["--arrivals", "many", "--aht", "180"],
 ])
-def test_cli_erlang_bad_input_is_one_line(cli, args, code):
-    result = cli("staffing", "erlang", *args)
-    assert result.exit_code == code
+def test_cli_erlang_bad_input_is_one_line(cli, args):
+    result = cli("staffing", "erlang", *args, "--json")
+    assert result.exit_code == 2, result.output
     assert result.stderr.startswith("Error:") and result.stderr.count("\n") == 1
-    assert "Traceback" not in result.output
+    assert "Traceback" not in result.output and result.stdout == ""
+
+
+def test_cli_erlang_limits_and_messages(cli):
+    r = cli("staffing", "erlang", "--arrivals", "1e300", "--aht", "1e300")
+    assert "10,000,000" in r.stderr
+    r = cli("staffing", "erlang", "--arrivals", "10000000", "--aht", "86400")
+    assert "Erlangs" in r.stderr and "1,000,000" in r.stderr
+    r = cli("staffing", "erlang", *OK, "--max-abandon", "0.05")
+    assert "--patience" in r.stderr
+    # right at the limits it answers (and quickly: one pass of the Erlang B recursion)
+    top = cli.json("staffing", "erlang", "--arrivals", "10000000", "--aht", "180")
+    assert top["traffic_erlangs"] == 1_000_000 and top["agents"] > 1_000_000
+
+
+def _strict_json(text: str):
+    def refuse(constant: str):
+        raise ValueError(f"{constant} is not JSON")
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("args", [
+    ["--arrivals", "10000000", "--aht", "8640", "--interval-min", "1440"],  # 1e6 Erlangs
+    ["--arrivals", "10000000", "--aht", "180", "--agents", "5", "--patience", "60"],
+    ["--arrivals", "10000000", "--aht", "180", "--agents", "5", "--patience", "1e300"],
+    ["--arrivals", "10000000", "--aht", "180", "--patience", "1e-300"],
+    ["--arrivals", "1e-300", "--aht", "1e-300", "--agents", "1", "--patience", "1e-300"],
+    ["--arrivals", "100", "--aht", "180", "--agents", "0", "--patience", "1.7e308"],
+    ["--arrivals", "100", "--aht", "180", "--agents", "9", "--patience", "1.7e308"],
+    ["--arrivals", "100", "--aht", "180", "--target-s", "86400", "--patience", "1e20"],
+])
+def test_cli_erlang_json_is_always_plain_json(cli, args):
+    result = cli("staffing", "erlang", *args, "--json")
+    assert result.exit_code == 0, result.output
+    out = _strict_json(result.stdout)
+    for key, value in out.items():
+        assert value is None or isinstance(value, (bool, int, str)) or math.isfinite(value), key
+
+
+def test_occupancy_when_the_desk_cannot_keep_up():
+    """Fewer chat slots than Erlangs: every slot there is stays busy, occupancy 1.0 —
+    also with no agents at all (it was 0.0 there, and 1.0 with 9 agents at 10 Erlangs)."""
+    w = Workload(100, 1800, 180, 20)  # 10 Erlangs
+    assert [evaluate(w, n).occupancy for n in (0, 9, 10)] == [1.0, 1.0, 1.0]
+    assert evaluate(w, 11).occupancy == pytest.approx(10 / 11)
+    a = Workload(100, 1800, 180, 20, patience_s=60)
+    assert evaluate(a, 0).occupancy == 1.0
+    assert evaluate(a, 0).p_abandon == 1.0
+    assert evaluate(Workload(0, 1800, 180, 20), 0).occupancy == 0.0  # nothing to do
+
+
+def test_cli_occupancy_of_no_agents(cli):
+    assert cli.json("staffing", "erlang", *OK, "--agents", "0")["occupancy"] == 1.0
+    assert cli.json("staffing", "erlang", *OK, "--agents", "9")["occupancy"] == 1.0
+    # Erlang A: no agents, every chat leaves; 9 carry less than their slots (some leave)
+    none = cli.json("staffing", "erlang", *OK, "--agents", "0", "--patience", "60")
+    nine = cli.json("staffing", "erlang", *OK, "--agents", "9", "--patience", "60")
+    assert none["occupancy"] == 1.0 and none["p_abandon"] == 1.0
+    assert 0.8 < nine["occupancy"] < 1.0
+
+
+@pytest.mark.parametrize("patience", [1e9, 1e12, 1e15, 1e20, 1e100, 1e300, 1.7e308])
+def test_mean_wait_tends_to_erlang_c_at_any_long_patience(patience):
+    """The mean wait (and P(abandon) = mean wait / patience) used to cancel to 0 beyond a
+    patience of about 1e16 s."""
+    c = evaluate(Workload(100, 1800, 180, 20), 14)
+    a = evaluate(Workload(100, 1800, 180, 20, patience_s=patience), 14)
+    assert c.mean_wait_s == pytest.approx(7.835937, abs=1e-6)
+    assert a.mean_wait_s == pytest.approx(c.mean_wait_s, rel=1e-6)
+    assert a.asa_s == pytest.approx(c.asa_s, rel=1e-6)
+    assert a.p_abandon == pytest.approx(c.mean_wait_s / patience, rel=1e-6)
+    assert a.p_wait == pytest.approx(c.p_wait, abs=1e-6)
+
+
+@pytest.mark.parametrize("patience", [1e6, 1e20, 1e300])
+def test_overloaded_erlang_a_at_a_long_patience_stays_finite(patience):
+    """20 Erlangs on 10 agents: in the long run half the chats give up, each after
+    waiting about patience x (1 - 10/20) on average (it was NaN)."""
+    p = evaluate(Workload(200, 1800, 180, 20, patience_s=patience), 10)
+    assert p.p_abandon == pytest.approx(0.5, abs=1e-6)
+    assert p.mean_wait_s == pytest.approx(0.5 * patience, rel=1e-6)
+    assert p.occupancy == pytest.approx(1.0, abs=1e-6)
+    assert math.isfinite(p.asa_s)
+
+
+def test_cli_mean_wait_at_a_huge_patience(cli):
+    out = cli.json("staffing", "erlang", *OK, "--target-s", "20", "--agents", "14",
+                   "--patience", "1e20")
+    assert out["mean_wait_s"] == pytest.approx(7.836, abs=1e-3)
+    assert out["asa_s"] == pytest.approx(7.836, abs=1e-3)
+
+
+def test_library_limits_and_the_abandonment_cap():
+    with pytest.raises(InvalidInput, match="patience"):
+        required_agents(Workload(100, 1800, 180, 20), 0.8, max_abandon=0.05)
+    with pytest.raises(InvalidInput, match="10,000,000"):
+        evaluate(Workload(1e300, 1800, 1e300, 20), 5)
+    with pytest.raises(InvalidInput, match="Erlangs"):
+        required_agents(Workload(1e7, 60, 86_400, 20), 0.8)
+    with pytest.raises(InvalidInput, match="chat slots"):
+        evaluate(Workload(100, 1800, 180, 20), 2_000_001)
+    with pytest.raises(InvalidInput, match="occupancy"):
+        required_agents(Workload(100, 1800, 180, 20), 0.8, max_occupancy=1e-300)
 
 
 @pytest.fixture
@@ -561,9 +697,54 @@ def test_cli_plan_json_csv_and_chart(cli, seeded):
     assert all(int(r["scheduled"]) >= int(r["positions"]) for r in rows)
     chart = cli("staffing", "plan", "--shop", "lf", "--date", "2026-11-21")
     assert chart.exit_code == 0 and "█" in chart.stdout and "agent-hours" in chart.stdout
-    assert cli("staffing", "plan", "--shop", "lf", "--target", "80").exit_code == 1
+    assert cli("staffing", "plan", "--shop", "lf", "--target", "80").exit_code == 2
     both = cli("staffing", "plan", "--shop", "lf", "--csv", "--json")
     assert both.exit_code == 2
+
+
+@pytest.mark.parametrize("args", [
+    ["--target", "80"],
+    ["--target", "150/30"],
+    ["--target", "80/nan"],
+    ["--shift-hours", "0"],
+    ["--shift-hours", "inf"],  # was an OverflowError traceback
+    ["--shift-hours", "nan"],
+    ["--shift-hours", "25"],
+    ["--shift-hours", "7.25"],
+    ["--break-min", "45"],
+    ["--break-after-h", "nan"],
+    ["--break-after-h", "-1"],
+    ["--aht", "0"],
+    ["--aht", "inf"],
+    ["--aht", "86401"],
+    ["--concurrency", "0"],
+    ["--patience", "-1"],
+    ["--shrinkage", "1"],
+    ["--max-occupancy", "0"],
+    ["--weeks", "0"],
+    ["--weeks", "100000"],  # was an OverflowError traceback (a date before year 1)
+    ["--holdout", "-1"],
+    ["--uplift", "0"],
+    ["--uplift", "nan"],
+    ["--uplift", "1e300"],
+])
+def test_cli_plan_bad_values_are_usage_errors(cli, seeded, args):
+    result = cli("staffing", "plan", "--shop", "lf", "--date", "2026-11-21", *args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("Error:") and result.stderr.count("\n") == 1
+    # checked before the shop is read: the same for a shop that does not exist
+    other = cli("staffing", "plan", "--shop", "nope", "--date", "2026-11-21", *args)
+    assert other.exit_code == 2, other.output
+
+
+@pytest.mark.parametrize("args", [
+    ["--weeks", "0"], ["--weeks", "100000"], ["--holdout", "-1"], ["--holdout", "100000"],
+    ["--uplift", "-2"], ["--uplift", "inf"], ["--uplift", "1e300"],
+])
+def test_cli_forecast_bad_values_are_usage_errors(cli, seeded, args):
+    result = cli("staffing", "forecast", "--shop", "lf", "--date", "2026-11-21", *args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("Error:") and result.stderr.count("\n") == 1
 
 
 def test_plan_respects_off_hours_bot_only(cli, seeded):

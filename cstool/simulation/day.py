@@ -12,7 +12,9 @@ half-hour):
    ``answer`` resolves the chat (it closes after the shop's idle time); in
    ``bot_first`` a "did you mean" is followed ``handoff_delay_s`` later by 转人工 and a
    ``handoff`` goes to a human at once; in ``bot_only`` the customer is told humans
-   answer later. ``human_first`` / ``human_only`` go to a human at once;
+   answer later and leaves (when the bot wrote, an answer or a "did you mean", the
+   metrics count that chat bot-resolved). ``human_first`` / ``human_only`` go to a
+   human at once;
 3. a chat that needs a human goes through ``cstool.routing.route`` with the shop's
    ``RuleSet``, a ``RoutingState`` of the agents on the desk and the shop's
    round-robin state, exactly as ``DeskOps._to_human`` does: assigned (the engine's
@@ -39,9 +41,10 @@ different roster meets the same customers (common random numbers).
 
 The outcome of each chat is counted by the metric definitions of ``cstool.metrics``
 (``frt_outcome``, ``turn_outcome``: the 3-minute and 30-second rates, queue waits,
-abandonment, bot resolution) into its half-hour of arrival, as a report over the same
-conversations would count them; with ``record=True`` every chat is kept for writing.
-Times are integer milliseconds throughout, as stored.
+abandonment; ``bot_resolved`` on the chat's ``BotFacts``: bot resolution) into its
+half-hour of arrival, as a report over the same conversations would count them; with
+``record=True`` every chat is kept for writing. Times are integer milliseconds
+throughout, as stored.
 """
 
 from __future__ import annotations
@@ -50,10 +53,11 @@ import heapq
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from .. import service
 from ..errors import Conflict
-from ..metrics.figures import IN_TARGET, NOT_COUNTED, frt_outcome, turn_outcome
+from ..metrics.figures import IN_TARGET, NOT_COUNTED, bot_resolved, frt_outcome, turn_outcome
 from ..routing import AgentState, RoundRobinState, RoutingState, RuleSet, route
 from ..synthetic_day import SOURCES
 from .inputs import DAY_MS, SLOT_MS, SLOTS, ConversationModel, Curve
@@ -64,7 +68,29 @@ _ROSTER, _END, _ABANDON, _HANDOFF, _ARRIVAL = range(5)
 # chat states
 BOT, WAITING, QUEUED, ACTIVE, CLOSED = range(5)
 BOT_MODES = ("bot_first", "bot_only")
+# the bot's actions that write a bot message into the chat (an answer, a "did you mean"
+# list); a handoff writes none. ``record.py`` writes the chats by this same rule.
+BOT_WRITES = ("answer", "suggest")
 PROGRESS_EVERY = 1 << 16
+
+
+def bot_writes(mode: str, action: str) -> bool:
+    """Whether the bot writes a message in a chat that came in under ``mode`` and got the
+    bot's ``action``."""
+    return mode in BOT_MODES and action in BOT_WRITES
+
+
+class BotFacts(NamedTuple):
+    """The facts of one simulated chat that ``cstool.metrics.figures.bot_resolved`` reads,
+    as the chat is written (``record.py``) and the metrics fold it (``definitions.py``),
+    so the simulation counts bot resolution by the metrics' own predicate."""
+
+    bot_engaged: int  # came in under bot_first / bot_only, or the bot wrote
+    closed_at: int | None
+    bot_messages: int
+    agent_messages: int
+    needs_human_at: int | None
+    reopened_at: int | None  # each written chat has a customer of its own: never reopened
 
 
 class Chat:
@@ -280,8 +306,21 @@ def simulate_day(world: ShopWorld, curve: Curve, roster: list[int] | None,
             statuses.append((t, i, before, status))
 
     # -- counting (the metric definitions) ------------------------------------------
+    def count_bot(chat: Chat, s: SlotCounts) -> None:
+        """Bot engagement and resolution of a finished chat, by the metrics' predicate
+        (``figures.bot_resolved``) on the facts the written chat will have."""
+        wrote = bot_writes(chat.mode, outcomes[chat.question].action)
+        if chat.mode not in BOT_MODES and not wrote:
+            return
+        s.bot_engaged += 1  # every simulated chat is closed: bot-engaged = closed
+        agent_messages = 0 if chat.first_reply is None else 1 + len(chat.turns or ())
+        if bot_resolved(BotFacts(1, chat.closed, int(wrote), agent_messages, chat.handoff,
+                                 None)):
+            s.bot_resolved += 1
+
     def count_human(chat: Chat) -> None:
         s = slots[chat.slot]
+        count_bot(chat, s)
         needs = chat.handoff
         closed = chat.closed
         outcome = frt_outcome(needs, chat.first_reply, closed, response_ms, closed)
@@ -447,14 +486,12 @@ def simulate_day(world: ShopWorld, curve: Curve, roster: list[int] | None,
         s = slots[k]
         s.arrivals += 1
         if mode in BOT_MODES:
-            s.bot_engaged += 1
             action = outcomes[lo].action
-            if action == "answer":
-                s.bot_resolved += 1
+            if action == "answer" or mode == "bot_only":
+                # answered, or (bot_only) a "did you mean" / told humans answer later:
+                # nobody hands off, the chat closes idle
                 chat.closed, chat.reason, chat.state = t + idle_ms, "idle", CLOSED
-                return
-            if mode == "bot_only":  # told humans answer later; it closes idle
-                chat.closed, chat.reason, chat.state = t + idle_ms, "idle", CLOSED
+                count_bot(chat, s)
                 return
             s.handoffs += 1
             s.human += 1

@@ -41,6 +41,8 @@ CURVES = ("flat", "ordinary", "promotion")
 # question mixes (see ``questions``): ordinary day, promotion day, its midnight spike
 MIX_ORDINARY, MIX_PROMOTION, MIX_SPIKE = 0, 1, 2
 SPIKE_MEAN_MIN = 11.0  # the midnight rush: arrival minute ~ exponential, mean 11 min
+MAX_AHT_S = 86_400.0  # a chat's mean handling time: at most a day (staffing's limit)
+MAX_TIME_S = 1e9  # any other mean time (patience, replies): ~30 years
 
 
 @dataclass(frozen=True)
@@ -69,20 +71,25 @@ class ConversationModel:
     mode: str | None = None
 
     def check(self) -> None:
-        """Refuse values that make no sense (InvalidInput)."""
-        for name in ("aht_s", "reply_s", "turn_gap_s"):
+        """Refuse values that make no sense (InvalidInput). The handling time is at most a
+        day, as ``staffing erlang`` takes it; times are at most ``MAX_TIME_S`` (about 30
+        years), so every drawn time is a whole number of milliseconds."""
+        if not 0 < self.aht_s <= MAX_AHT_S:
+            raise InvalidInput(f"aht: must be a positive number of seconds, at most "
+                               f"{MAX_AHT_S:,.0f}, got {self.aht_s}")
+        for name in ("reply_s", "turn_gap_s"):
             value = getattr(self, name)
-            if not (value > 0 and math.isfinite(value)):
+            if not 0 < value <= MAX_TIME_S:
                 raise InvalidInput(f"{name.removesuffix('_s')}: must be a positive number of "
-                                   f"seconds, got {value}")
+                                   f"seconds, at most {MAX_TIME_S:g}, got {value}")
         for name in ("first_reply_s", "handoff_delay_s"):
             value = getattr(self, name)
-            if not (value >= 0 and math.isfinite(value)):
+            if not 0 <= value <= MAX_TIME_S:
                 raise InvalidInput(f"{name.removesuffix('_s').replace('_', '-')}: must be 0 or "
-                                   f"more seconds, got {value}")
-        if self.patience_s is not None and not (self.patience_s > 0
-                                                and math.isfinite(self.patience_s)):
-            raise InvalidInput(f"patience: must be a positive number of seconds, "
+                                   f"more seconds, at most {MAX_TIME_S:g}, got {value}")
+        if self.patience_s is not None and not 0 < self.patience_s <= MAX_TIME_S:
+            raise InvalidInput(f"patience: must be a positive number of seconds, at most "
+                               f"{MAX_TIME_S:g} (leave it out: nobody gives up), "
                                f"got {self.patience_s}")
         if self.concurrency is not None and not 1 <= self.concurrency <= 50:
             raise InvalidInput(f"concurrency: must be a whole number from 1 to 50, "

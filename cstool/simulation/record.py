@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import Conflict
 from ..synthetic_day import Day, SimConversation, write
-from .day import BOT_MODES, DayResult
+from .day import BOT_MODES, DayResult, bot_writes
 from .inputs import ConversationModel
 from .world import ShopWorld
 
@@ -70,7 +70,7 @@ class _Writer:
         self._customer(steps, t0, q.text)
         if chat.mode in BOT_MODES:
             o = world.outcomes[chat.question]
-            if o.action in ("answer", "suggest"):
+            if bot_writes(chat.mode, o.action):  # the rule the count uses (day.py)
                 payload = {"action": o.action, "entry": o.entry,
                            "confidence": round(o.confidence, 4), "choices": list(o.choices),
                            "reason": o.reason}

@@ -2,9 +2,15 @@
 (chat concurrency modelled as slots), and cover the requirement with a shift roster."""
 
 from .erlang import (
+    MAX_ARRIVALS,
+    MAX_SECONDS,
+    MAX_SERVERS,
+    MAX_TRAFFIC,
     ErlangBTable,
     Performance,
     Workload,
+    check_goals,
+    check_workload,
     erlang_b,
     erlang_c,
     evaluate,
@@ -13,9 +19,15 @@ from .erlang import (
 )
 
 __all__ = [
+    "MAX_ARRIVALS",
+    "MAX_SECONDS",
+    "MAX_SERVERS",
+    "MAX_TRAFFIC",
     "ErlangBTable",
     "Performance",
     "Workload",
+    "check_goals",
+    "check_workload",
     "erlang_b",
     "erlang_c",
     "evaluate",

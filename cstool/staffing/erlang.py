@@ -24,8 +24,18 @@ Definitions (the same for C and A, all per offered contact):
   counts as a miss, whether it left before or after the target.
 - ``asa_s``: mean wait of the answered chats (Erlang C: of all chats, every one is
   answered); ``mean_wait_s``: mean time in queue of all chats (= P(abandon)·patience
-  in Erlang A).
-- ``occupancy``: carried load over chat slots, ``A·(1 - P(abandon)) / (k·N)``.
+  in Erlang A). Erlang A takes it as ``E[min(V, τ)] = P(wait)·∫g·(1 - e^{-θx})/θ / ∫g``
+  (τ the patience) with ``-expm1`` for the factor, and P(abandon) as ``θ·mean_wait``,
+  so neither cancels to 0 as patience grows: both tend to Erlang C's (the mean wait to
+  its ASA, P(abandon) to 0) for any patience up to the largest float.
+- ``occupancy``: carried load over chat slots, ``A·(1 - P(abandon)) / (k·N)``; 1.0 when
+  the desk cannot keep up (Erlang C with no more chat slots than Erlangs, including no
+  agents at all while chats arrive): every slot there is stays busy.
+
+Limits (``check_workload``; beyond them InvalidInput): at most ``MAX_ARRIVALS``
+(10,000,000) arrivals per interval, an interval of at most a day (86,400 s), a handling
+time, target of at most a day, a traffic of at most ``MAX_TRAFFIC`` (1,000,000 Erlangs,
+i.e. chat slots busy on average), and at most ``MAX_SERVERS`` chat slots evaluated.
 
 Concurrency. A chat agent serves up to ``k`` chats at once. The model treats each
 agent as ``k`` chat slots and the desk as one pool of ``k·N`` servers; ``aht_s`` is
@@ -47,6 +57,9 @@ import numpy as np
 from ..errors import InvalidInput
 
 MAX_SERVERS = 2_000_000  # the fewest-agents search gives up beyond this many chat slots
+MAX_ARRIVALS = 10_000_000  # contacts per interval
+MAX_SECONDS = 86_400.0  # the longest interval, handling time and target: a day
+MAX_TRAFFIC = 1_000_000.0  # Erlangs: sizing it needs about a million chat slots
 _SWITCH_TO_LOG = 1e-280
 _SIMPSON_INTERVALS = 128  # per panel; even
 _SPAN_E_FOLDS = 60.0
@@ -94,20 +107,35 @@ class Performance:
 
 
 def check_workload(w: Workload) -> None:
-    """Refuse inputs that make no sense, with a one-line InvalidInput."""
+    """Refuse inputs that make no sense or lie beyond the documented limits (see the
+    module docstring), with a one-line InvalidInput. (NaN fails every comparison, so it
+    is refused too.)"""
+    if (0 <= w.arrivals <= MAX_ARRIVALS and 0 < w.interval_s <= MAX_SECONDS
+            and 0 < w.aht_s <= MAX_SECONDS and 0 <= w.target_s <= MAX_SECONDS
+            and (w.patience_s is None or 0 < w.patience_s < math.inf)
+            and isinstance(w.concurrency, int) and 1 <= w.concurrency <= 50
+            and w.traffic <= MAX_TRAFFIC * (1 + 1e-12)):  # (the rounding of λ·AHT)
+        return  # the common case, checked on every evaluation: no messages to format
     checks = [
-        (w.arrivals >= 0 and math.isfinite(w.arrivals), "arrivals must be 0 or more"),
-        (w.interval_s > 0 and math.isfinite(w.interval_s), "the interval must be positive"),
-        (w.aht_s > 0 and math.isfinite(w.aht_s), "the handling time must be positive"),
-        (w.target_s >= 0 and math.isfinite(w.target_s), "the target time must be 0 or more"),
-        (w.patience_s is None or (w.patience_s > 0 and math.isfinite(w.patience_s)),
-         "patience must be positive"),
+        (0 <= w.arrivals <= MAX_ARRIVALS,
+         f"arrivals must be from 0 to {MAX_ARRIVALS:,} per interval, got {w.arrivals:g}"),
+        (0 < w.interval_s <= MAX_SECONDS,
+         f"the interval must be positive and at most a day, got {w.interval_s:g} s"),
+        (0 < w.aht_s <= MAX_SECONDS,
+         f"the handling time must be positive and at most {MAX_SECONDS:,.0f} s, "
+         f"got {w.aht_s:g}"),
+        (0 <= w.target_s <= MAX_SECONDS,
+         f"the target time must be from 0 to {MAX_SECONDS:,.0f} s, got {w.target_s:g}"),
+        (w.patience_s is None or 0 < w.patience_s < math.inf,
+         f"patience must be a positive number of seconds, got {w.patience_s}"),
         (isinstance(w.concurrency, int) and 1 <= w.concurrency <= 50,
-         "concurrency must be a whole number from 1 to 50"),
+         f"concurrency must be a whole number from 1 to 50, got {w.concurrency}"),
     ]
     for ok, message in checks:
         if not ok:
             raise InvalidInput(message)
+    raise InvalidInput(f"the traffic is {w.traffic:,.0f} Erlangs (arrivals x handling "
+                       f"time / interval); at most {MAX_TRAFFIC:,.0f} is supported")
 
 
 # -- Erlang B, the numerically stable core ------------------------------------------------
@@ -176,6 +204,9 @@ def evaluate(w: Workload, agents: int, *, table: ErlangBTable | None = None) -> 
     if agents < 0:
         raise InvalidInput("agents must be 0 or more")
     servers = agents * w.concurrency
+    if servers > MAX_SERVERS:
+        raise InvalidInput(f"at most {MAX_SERVERS:,} chat slots (agents x concurrency) can "
+                           f"be evaluated, got {servers:,}")
     a = w.traffic
     if a <= 0:
         return Performance(agents, servers, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0,
@@ -190,9 +221,8 @@ def evaluate(w: Workload, agents: int, *, table: ErlangBTable | None = None) -> 
 def _erlang_c_performance(w: Workload, agents: int, servers: int,
                           table: ErlangBTable) -> Performance:
     a = w.traffic
-    if servers <= a:  # overloaded: the queue grows without bound
-        return Performance(agents, servers, a, 1.0, 0.0, None, None,
-                           1.0 if servers else 0.0, None)
+    if servers <= a:  # overloaded: the queue grows without bound, every slot stays busy
+        return Performance(agents, servers, a, 1.0, 0.0, None, None, 1.0, None)
     c = math.exp(_log_erlang_c(servers, table))
     excess = servers - a
     sl = 1.0 - c * math.exp(-excess * w.target_s / w.aht_s)
@@ -206,37 +236,75 @@ def _erlang_a_performance(w: Workload, agents: int, servers: int,
     lam = w.rate
     theta = 1.0 / w.patience_s
     if servers == 0:  # nobody answers: every chat waits and leaves
-        return Performance(0, 0, a, 1.0, 0.0, None, w.patience_s, 0.0, 1.0)
+        return Performance(0, 0, a, 1.0, 0.0, None, w.patience_s, 1.0, 1.0)
     m = _virtual_wait_integrals(lam, servers / w.aht_s, theta, w.target_s)
     # P(wait) = λJ / (1/B(s-1) + λJ), in logs: J = e^peak · I0
     log_lam_j = math.log(lam) + m["peak"] + math.log(m["i0"])
     x = -table.log_b(servers - 1) - log_lam_j
     p_wait = 0.0 if x > 700 else 1.0 / (1.0 + math.exp(x))
-    p_ab = p_wait * (1.0 - m["i_theta"] / m["i0"])
+    # mean time in queue E[min(V, patience)], and P(abandon) = θ·that: no cancellation
+    # of 1 - ∫g·e^{-θx}/∫g when the patience is long (see the module docstring)
+    mean_wait = p_wait * m["i_min"] / m["i0"]
+    p_ab = _clip(theta * mean_wait)
     answered = 1.0 - p_ab
     sl = (1.0 - p_wait) + p_wait * m["i_theta_target"] / m["i0"]
     wait_answered = p_wait * m["i_x_theta"] / m["i0"]
     asa = wait_answered / answered if answered > 0 else None
     occupancy = a * answered / servers
     return Performance(agents, servers, a, _clip(p_wait), _clip(sl), asa,
-                       p_ab * w.patience_s, min(occupancy, 1.0), _clip(p_ab))
+                       mean_wait, min(occupancy, 1.0), p_ab)
+
+
+def _rise_minus_drop(z: np.ndarray) -> np.ndarray:
+    """``z - (1 - e^{-z})`` (>= 0), without cancellation for small ``z``."""
+    out = z + np.expm1(-z)
+    small = np.abs(z) < 1e-2
+    if small.any():  # the Taylor series there: z²/2 - z³/6 + ...
+        zs = z[small]
+        out[small] = zs * zs * (0.5 - zs * (1 / 6 - zs * (1 / 24 - zs * (1 / 120 - zs / 720))))
+    return out
+
+
+def _rise_minus_drop_1(z: float) -> float:
+    """``_rise_minus_drop`` of one number (the searches call it often)."""
+    if abs(z) < 1e-2:
+        return z * z * (0.5 - z * (1 / 6 - z * (1 / 24 - z * (1 / 120 - z / 720))))
+    return z + math.expm1(-z)
 
 
 def _virtual_wait_integrals(lam: float, svc: float, theta: float, target: float) -> dict:
-    """∫g, ∫g·e^{-θx}, ∫_0^T g·e^{-θx} and ∫x·g·e^{-θx} over x >= 0, each divided by
-    e^peak (peak = max log g), for g(x) = exp(λ(1 - e^{-θx})/θ - svc·x)."""
+    """∫g, ∫g·e^{-θx}, ∫_0^T g·e^{-θx}, ∫x·g·e^{-θx} and ∫g·(1 - e^{-θx})/θ over
+    x >= 0, each divided by e^peak (returned as ``peak``: max log g plus the log of the
+    integration span), for g(x) = exp(λ(1 - e^{-θx})/θ - svc·x).
 
-    def log_g(x):
-        return lam * (-np.expm1(-theta * x)) / theta - svc * x
+    The integrand is taken as a function of u = x - mode, log g(mode + u) - peak, which
+    for λ > svc is ``-(svc/θ)·(θu - (1 - e^{-θu}))`` (since λe^{-θ·mode} = svc): at a long
+    patience λ/θ is huge and log g itself would lose every digit to cancellation."""
+    if lam > svc:
+        log_ratio = math.log(lam / svc)
+        mode = log_ratio / theta
+        peak = (lam - svc - svc * log_ratio) / theta
 
-    mode = max(0.0, math.log(lam / svc) / theta) if lam > svc else 0.0
-    peak = float(log_g(np.float64(mode)))
-    floor = peak - _SPAN_E_FOLDS
-    lo = 0.0 if float(log_g(np.float64(0.0))) >= floor else _bisect(log_g, 0.0, mode, floor)
+        def rel(u):
+            return -(svc / theta) * _rise_minus_drop(theta * u)
+
+        def rel_1(u: float) -> float:
+            return -(svc / theta) * _rise_minus_drop_1(theta * u)
+    else:
+        mode = peak = 0.0
+
+        def rel(u):
+            return lam * (-np.expm1(-theta * u)) / theta - svc * u
+
+        def rel_1(u: float) -> float:
+            return lam * (-math.expm1(-theta * u)) / theta - svc * u
+
+    floor = -_SPAN_E_FOLDS
+    lo = -mode if rel_1(-mode) >= floor else _bisect(rel_1, -mode, 0.0, floor)
     step = 1.0 / svc
-    while float(log_g(np.float64(mode + step))) > floor:
+    while rel_1(step) > floor:
         step *= 2.0
-    hi = _bisect(log_g, mode, mode + step, floor, rising=False)
+    hi = _bisect(rel_1, 0.0, step, floor, rising=False)
 
     # panel edges at multiples of every scale the integrand has (the patience 1/θ, the
     # service drain 1/svc, the net drift, the width at the mode), so Simpson's rule
@@ -244,28 +312,31 @@ def _virtual_wait_integrals(lam: float, svc: float, theta: float, target: float)
     scales = [1.0 / theta, 1.0 / svc, 1.0 / math.sqrt(svc * theta)]
     if abs(lam - svc) > 1e-12 * svc:
         scales.append(1.0 / abs(lam - svc))
-    cut = min(max(target, lo), hi)
+    cut = min(max(target - mode, lo), hi)
     edges = {lo, hi, cut}
-    for base in (lo, mode):
+    for base in (lo, 0.0):
         for scale in scales:
             for f in (-16.0, -4.0, -1.0, -0.25, 0.25, 1.0, 4.0, 16.0, 64.0):
-                x = base + f * scale
-                if lo < x < hi:
-                    edges.add(x)
+                u = base + f * scale
+                if lo < u < hi:
+                    edges.add(u)
     edges_arr = np.array(sorted(edges))
-    x0, x1 = edges_arr[:-1], edges_arr[1:]
+    u0, u1 = edges_arr[:-1], edges_arr[1:]
     m = _SIMPSON_INTERVALS
     unit = np.linspace(0.0, 1.0, m + 1)
-    xs = x0[:, None] + (x1 - x0)[:, None] * unit[None, :]
+    us = u0[:, None] + (u1 - u0)[:, None] * unit[None, :]
     w = np.ones(m + 1)
     w[1:-1:2] = 4.0
     w[2:-1:2] = 2.0
-    weights = ((x1 - x0) / (3.0 * m))[:, None] * w[None, :]
-    g = np.exp(log_g(xs) - peak) * weights
+    span = hi - lo  # the weights are in units of the span, so nothing overflows
+    weights = ((u1 - u0) / (3.0 * m * span))[:, None] * w[None, :]
+    g = np.exp(rel(us)) * weights
+    xs = np.maximum(mode + us, 0.0)
     gt = g * np.exp(-theta * xs)
-    left = x1 <= cut
-    return {"peak": peak, "i0": float(g.sum()), "i_theta": float(gt.sum()),
-            "i_theta_target": float(gt[left].sum()), "i_x_theta": float((xs * gt).sum())}
+    left = u1 <= cut
+    return {"peak": peak + math.log(span), "i0": float(g.sum()), "i_theta": float(gt.sum()),
+            "i_theta_target": float(gt[left].sum()), "i_x_theta": float((xs * gt).sum()),
+            "i_min": float((g * (-np.expm1(-theta * xs) / theta)).sum())}
 
 
 def _bisect(f, x0: float, x1: float, level: float, rising: bool = True) -> float:
@@ -273,7 +344,7 @@ def _bisect(f, x0: float, x1: float, level: float, rising: bool = True) -> float
     when ``rising``, falls otherwise)."""
     for _ in range(200):
         mid = 0.5 * (x0 + x1)
-        above = float(f(np.float64(mid))) > level
+        above = f(mid) > level
         if above == rising:
             x1 = mid
         else:
@@ -295,20 +366,20 @@ def required_agents(w: Workload, service_level: float, *, max_occupancy: float =
     occupancy is at most ``max_occupancy`` and (Erlang A) whose share abandoning is at
     most ``max_abandon``; their Performance."""
     check_workload(w)
-    if not 0 < service_level <= 1:
-        raise InvalidInput(f"the service level must be above 0 and at most 1, got {service_level}")
-    if not 0 < max_occupancy <= 1:
-        raise InvalidInput(f"the occupancy cap must be above 0 and at most 1, got {max_occupancy}")
-    if max_abandon is not None and not 0 <= max_abandon <= 1:
-        raise InvalidInput(f"the abandonment cap must be from 0 to 1, got {max_abandon}")
+    check_goals(service_level, max_occupancy=max_occupancy, max_abandon=max_abandon,
+                patience_s=w.patience_s)
     a = w.traffic
     k = w.concurrency
     if a <= 0:
         return evaluate(w, 0)
     limit = max_agents if max_agents is not None else MAX_SERVERS // k
-    table = ErlangBTable(a)
     # the occupancy cap alone: carried load / slots <= cap (Erlang C carries all of A)
-    floor_occ = math.ceil(a / (k * max_occupancy) - 1e-9)
+    need = a / (k * max_occupancy) - 1e-9
+    if need > limit:
+        raise InvalidInput(f"no staffing up to {limit} agents keeps the occupancy under "
+                           f"{max_occupancy:g}")
+    floor_occ = math.ceil(need)
+    table = ErlangBTable(a)
 
     def ok(n: int) -> tuple[bool, Performance]:
         p = evaluate(w, n, table=table)
@@ -346,11 +417,29 @@ def required_agents(w: Workload, service_level: float, *, max_occupancy: float =
     return best
 
 
+def check_goals(service_level: float | None = None, *, max_occupancy: float = 1.0,
+                max_abandon: float | None = None, patience_s: float | None = None,
+                shrinkage: float = 0.0) -> None:
+    """Refuse a service-level goal, caps or shrinkage out of range (NaN included), and an
+    abandonment cap without a patience (only Erlang A has abandonment)."""
+    if service_level is not None and not 0 < service_level <= 1:
+        raise InvalidInput(f"the service level must be above 0 and at most 1, got {service_level}")
+    if not 0 < max_occupancy <= 1:
+        raise InvalidInput(f"the occupancy cap must be above 0 and at most 1, got {max_occupancy}")
+    if max_abandon is not None:
+        if not 0 <= max_abandon <= 1:
+            raise InvalidInput(f"the abandonment cap must be from 0 to 1, got {max_abandon}")
+        if patience_s is None:
+            raise InvalidInput("an abandonment cap needs a patience (Erlang A): without "
+                               "one nobody abandons")
+    if not 0 <= shrinkage < 1:
+        raise InvalidInput(f"shrinkage must be from 0 up to (not including) 1, got {shrinkage}")
+
+
 def positions(agents: int, shrinkage: float) -> int:
     """Agents on the roster so that ``agents`` are on the desk after shrinkage (breaks,
     training, absence: the share of paid time not spent serving)."""
-    if not 0 <= shrinkage < 1:
-        raise InvalidInput(f"shrinkage must be from 0 up to (not including) 1, got {shrinkage}")
+    check_goals(shrinkage=shrinkage)
     if agents <= 0:
         return 0
     return math.ceil(agents / (1.0 - shrinkage) - 1e-9)

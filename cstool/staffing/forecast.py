@@ -27,7 +27,6 @@ The model (multiplicative, one day ahead or more):
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,6 +36,9 @@ from zoneinfo import ZoneInfo
 from ..errors import InvalidInput
 
 DEFAULT_PROMO_CALENDAR = ("06-18", "11-11", "12-12")
+MAX_WEEKS = 520  # ten years of history
+MAX_HOLDOUT_DAYS = 366
+MAX_UPLIFT = 1000.0  # a promotion day at most 1,000 x an ordinary one (an 11.11: 8-14)
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,10 @@ class ForecastSettings:
             raise InvalidInput("the slot length must divide a day (e.g. 15, 30 or 60 minutes)")
         if not 0 < self.alpha <= 1:
             raise InvalidInput("alpha must be above 0 and at most 1")
-        if self.weeks < 1 or self.holdout_days < 0:
-            raise InvalidInput("weeks must be 1 or more and holdout days 0 or more")
-        if self.default_uplift <= 0 or self.promo_threshold <= 1:
+        if not 1 <= self.weeks <= MAX_WEEKS or not 0 <= self.holdout_days <= MAX_HOLDOUT_DAYS:
+            raise InvalidInput(f"weeks must be from 1 to {MAX_WEEKS} and holdout days from 0 "
+                               f"to {MAX_HOLDOUT_DAYS}")
+        if not 0 < self.default_uplift <= MAX_UPLIFT or not self.promo_threshold > 1:
             raise InvalidInput("the uplift must be positive and the peak threshold above 1")
 
 
@@ -265,6 +268,14 @@ def slot_label(i: int, slot_min: int = 30) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+def check_uplift(uplift: float | None) -> None:
+    """Refuse a promotion uplift that is not a multiplier above 0 and at most
+    ``MAX_UPLIFT``."""
+    if uplift is not None and not 0 < uplift <= MAX_UPLIFT:
+        raise InvalidInput(f"the uplift must be a positive number, at most {MAX_UPLIFT:g}, "
+                           f"got {uplift}")
+
+
 def forecast_day(history: History, day: date, settings: ForecastSettings | None = None, *,
                  promotion: bool | None = None, uplift: float | None = None,
                  promotion_days: Iterable[date] = ()) -> dict:
@@ -272,8 +283,7 @@ def forecast_day(history: History, day: date, settings: ForecastSettings | None 
     held-back days: a JSON-ready dict."""
     s = settings or ForecastSettings()
     s.check()
-    if uplift is not None and not (uplift > 0 and math.isfinite(uplift)):
-        raise InvalidInput("the uplift must be a positive number")
+    check_uplift(uplift)
     promotion_days = list(promotion_days)
     past = {d: v for d, v in history.items() if d < day}
     model = fit(past, s, promotion_days)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InvalidInput
-from .erlang import Workload, positions, required_agents
+from .erlang import Workload, check_goals, check_workload, positions, required_agents
 from .forecast import slot_label
 
 
@@ -51,14 +51,17 @@ class ShiftSettings:
 
     def check(self) -> None:
         """Refuse rules that cannot make a roster."""
-        if not self.shift_hours or any(h <= 0 for h in self.shift_hours):
-            raise InvalidInput("shift lengths must be positive hours")
+        if not self.shift_hours or not all(0 < h <= 24 for h in self.shift_hours):
+            raise InvalidInput("shift lengths must be positive hours, at most 24")
         for h in self.shift_hours:
             if abs(h * 60 / self.slot_min - round(h * 60 / self.slot_min)) > 1e-9:
                 raise InvalidInput(f"a {h} h shift is not a whole number of "
                                    f"{self.slot_min}-minute slots")
         if self.break_min < 0 or self.break_min % self.slot_min:
             raise InvalidInput(f"breaks must be whole {self.slot_min}-minute slots")
+        if not 0 <= self.break_after_h <= 24:
+            raise InvalidInput(f"the hours before a break must be from 0 to 24, got "
+                               f"{self.break_after_h}")
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,14 @@ class StaffingTarget:
     shrinkage: float = 0.0
     max_abandon: float | None = None
 
+    def check(self, slot_s: float = 1800.0) -> None:
+        """Refuse values out of range (InvalidInput), as ``staffing erlang`` does."""
+        check_workload(Workload(0.0, slot_s, self.aht_s, self.target_s, self.patience_s,
+                                self.concurrency))
+        check_goals(self.service_level, max_occupancy=self.max_occupancy,
+                    max_abandon=self.max_abandon, patience_s=self.patience_s,
+                    shrinkage=self.shrinkage)
+
 
 def parse_target(text: str) -> tuple[float, float]:
     """``80/30`` -> (0.8, 30.0): service level percent / answer target seconds."""
@@ -242,6 +253,7 @@ def make_plan(arrivals: Sequence[float], open_slots: Sequence[bool], target: Sta
     rules = rules or ShiftSettings()
     rules.check()
     slot_s = rules.slot_min * 60
+    target.check(slot_s)
     rows = []
     need = []
     for i, arr in enumerate(arrivals):
