@@ -479,6 +479,27 @@ def test_route_explain_and_test(backend):
     assert backend.get_conversation(cid)["state"] == "queued"  # the test wrote nothing
 
 
+def test_explain_reads_the_rules_the_decision_was_made_with(backend):
+    # decisions are stored compactly, naming the version of the rules; explain derives
+    # every rule's reason again from that version, whatever the rules are now
+    mall(backend, agents=[agent("a", "pre"), agent("l", "log")], rules=[
+        {"key": "vip", "conditions": {"field": "customer.level", "op": "ge", "value": 4},
+         "target": {"group": "log"}},
+        {"key": "ship", "conditions": {"field": "message.text", "op": "contains_any",
+                                       "value": ["发货", "快递"]}, "target": {"group": "log"}}])
+    cid = backend.post_message("s", "c1", "快递到哪了")["conversation"]["id"]
+    before = backend.route_explain(cid)
+    backend.update("routing_rules", "ship", {"conditions": {"field": "message.text",
+                                                            "op": "contains", "value": "退款"}})
+    backend.delete("routing_rules", "vip")
+    after = backend.route_explain(cid)
+    assert after["explanation"] == before["explanation"]
+    assert [(s["rule"], s["matched"], s["reason"]) for s in after["trace"]] == [
+        ("vip", False, "customer.level = 0, needs >= 4"),
+        ("ship", True, "message.text contains 快递 (one of 发货, 快递)")]
+    assert after["agent"] == "l" and after["facts"]["message.text"] == "快递到哪了"
+
+
 def test_bad_rules_are_refused_with_the_field(backend):
     mall(backend, agents=[agent("a", "pre")])
     with pytest.raises(FieldError, match="unknown field 'customer.levl'"):

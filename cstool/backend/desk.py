@@ -9,6 +9,7 @@ an agent frees up or comes online.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from typing import Any
@@ -204,6 +205,11 @@ class DeskOps:
         state = self._routing_state(conn, shop_id)
         rules = self._ruleset(conn, shop_id)
         rr = self._rr_state(conn, shop_id)
+        # the rules as they stand, once per version: stored decisions name them (explain
+        # derives the reasons from them again)
+        conn.execute("INSERT OR IGNORE INTO routing_rulesets (id, shop_id, rules, created_at) "
+                     "VALUES (?, ?, ?, ?)", (rules.stored_id, shop_id, rules.stored_text,
+                                              self._now()))
         cache[shop_id] = {"dv": dv, "gen": self.database.generation, "state": state,
                           "rules": rules, "rr": rr}
         return state, rules, rr
@@ -220,12 +226,14 @@ class DeskOps:
             "enabled FROM routing_rules WHERE shop_id = ? ORDER BY position, key",
             (shop_id,),
         ).fetchall()
-        return RuleSet([
-            {"key": r[0], "name": r[1], "conditions": json.loads(r[2]),
-             "target": json.loads(r[3]), "strategy": r[4], "priority": r[5],
-             "when_unavailable": r[6], "enabled": bool(r[7])}
-            for r in rows
-        ])
+        defs = [{"key": r[0], "name": r[1], "conditions": json.loads(r[2]),
+                 "target": json.loads(r[3]), "strategy": r[4], "priority": r[5],
+                 "when_unavailable": r[6], "enabled": bool(r[7])} for r in rows]
+        ruleset = RuleSet(defs)
+        ruleset.stored_text = json.dumps(defs, ensure_ascii=False, sort_keys=True,
+                                         separators=(",", ":"))
+        ruleset.stored_id = hashlib.sha1(ruleset.stored_text.encode()).hexdigest()[:20]
+        return ruleset
 
     def _rr_state(self, conn: sqlite3.Connection, shop_id: int) -> RoundRobinState:
         row = conn.execute(
@@ -574,7 +582,7 @@ class DeskOps:
                          utc_offset_minutes=service.utc_offset_minutes(now, shop["timezone"]))
         if decision.agent and decision.strategy == "round_robin":
             self._save_rr(conn, shop["id"], rr)
-        trace = _json(decision.to_dict())
+        trace = _json(decision.to_stored(ruleset.stored_id))
         if decision.agent:
             # The snapshot is exact under the write lock (data_version and our own
             # generation checked), so its capacity check stands: one write assigns.
@@ -1128,7 +1136,14 @@ class DeskOps:
             if not c.get("route_trace"):
                 raise NotFound(f"conversation {conversation} was never routed to a human "
                                "(it stayed with the bot)")
-            out = _decision_out(json.loads(c["route_trace"]))
+            stored = json.loads(c["route_trace"])
+            ruleset = None
+            if stored.get("v") == 2:
+                row = conn.execute("SELECT rules FROM routing_rulesets WHERE id = ?",
+                                   (stored["rules"],)).fetchone()
+                ruleset = RuleSet(json.loads(row[0])) if row else None
+            decision = Decision.from_stored(stored, ruleset)
+            out = {**decision.to_dict(), "explanation": explain(decision)}
             history = _history(conn, conversation)
         out["history"] = history
         if history:

@@ -164,6 +164,41 @@ class Decision:
                 "priority": self.priority, "queued": self.queued, "now_ms": self.now_ms,
                 "facts": self.facts, "trace": [s.to_dict() for s in self.trace]}
 
+    def to_stored(self, rules_id: str) -> dict[str, Any]:
+        """A compact form for storage, without building the trace: the decision, the set
+        facts, and what each rule step noted (pools, agents, outcomes). The reasons are
+        derived again from the rules, kept once per version under ``rules_id``, by
+        :meth:`from_stored`; so a stored chat costs a fraction of ``to_dict``."""
+        if self._pending is None:  # the trace is built already (or there is none)
+            return {**self.to_dict(), "v": 1}
+        _ruleset, _f, steps, last, fallback = self._pending
+        return {"v": 2, "agent": self.agent, "rule": self.rule, "rule_name": self.rule_name,
+                "pool": self.pool, "pool_key": self.pool_key, "strategy": self.strategy,
+                "priority": self.priority, "queued": self.queued, "now_ms": self.now_ms,
+                "facts": {k: v for k, v in self.facts.items() if v is not None},
+                "rules": rules_id, "last": last,
+                "steps": {str(i): st.to_dict() for i, st in steps.items()},
+                "fallback": None if fallback is None else fallback.to_dict()}
+
+    @classmethod
+    def from_stored(cls, data: Mapping[str, Any], ruleset: RuleSet | None) -> Decision:
+        """Rebuild a decision stored by :meth:`to_stored` (or ``to_dict``) with the rules
+        it was made with (None when they are gone: the steps without their reasons)."""
+        if data.get("v") != 2:
+            return cls.from_dict(data)
+        steps = {int(k): TraceStep.from_dict(v) for k, v in data["steps"].items()}
+        fallback = TraceStep.from_dict(data["fallback"]) if data.get("fallback") else None
+        facts = dict(data.get("facts") or {})
+        d = cls(agent=data.get("agent"), rule=data["rule"], rule_name=data["rule_name"],
+                pool=dict(data["pool"]), pool_key=data["pool_key"], strategy=data["strategy"],
+                priority=int(data["priority"]), queued=bool(data["queued"]),
+                now_ms=int(data["now_ms"]), facts=facts)
+        if ruleset is not None:
+            d._pending = (ruleset, facts, steps, int(data["last"]), fallback)
+        else:
+            d._trace = [*(steps[i] for i in sorted(steps)), *([fallback] if fallback else [])]
+        return d
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Decision:
         """Rebuild from ``to_dict`` output."""

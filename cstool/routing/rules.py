@@ -421,6 +421,9 @@ class RuleSet:
         self.compiled: tuple[CompiledRule | None, ...] = tuple(
             CompiledRule(i, r) if r.enabled else None for i, r in enumerate(self.rules))
         self._build_index()
+        # set by storage: the rules as stored once per version, and that version's id
+        self.stored_text: str = ""
+        self.stored_id: str = ""
 
     def __len__(self) -> int:
         return len(self.rules)

@@ -614,7 +614,8 @@ DROP INDEX IF EXISTS messages_client_lookup
 # when it resumes (one span kept, the latest). Created paused (a 追单 campaign by
 # default): paused since ever. When a product's price last changed: a price drop falls
 # due then, not at the product's next unrelated edit. The triggers read the time the
-# write stamped.
+# write stamped. A shop's routing rules once per version: a routed chat stores its
+# decision compactly and names them; explain derives the reasons again.
 M009_CAMPAIGN_PAUSES = """
 ALTER TABLE campaigns ADD COLUMN paused_from INTEGER;
 ALTER TABLE campaigns ADD COLUMN paused_to INTEGER;
@@ -632,7 +633,13 @@ CREATE TRIGGER campaigns_resumed AFTER UPDATE OF status ON campaigns
 ALTER TABLE products ADD COLUMN price_changed_at INTEGER;
 CREATE TRIGGER products_price_changed AFTER UPDATE OF price ON products
     WHEN NEW.price != OLD.price
-    BEGIN UPDATE products SET price_changed_at = NEW.updated_at WHERE id = NEW.id; END
+    BEGIN UPDATE products SET price_changed_at = NEW.updated_at WHERE id = NEW.id; END;
+CREATE TABLE routing_rulesets (
+    id TEXT PRIMARY KEY,
+    shop_id INTEGER REFERENCES shops(id),
+    rules TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+)
 """
 
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -646,7 +653,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (7, "campaigns: triggers, audience, guards, sends with outcomes; carts", M007_CAMPAIGNS),
     (8, "leaner posts: two redundant indexes dropped", M008_LEANER_POSTS),
     (9, "campaigns: the latest pause (what fell due then is not sent later); when a "
-        "product's price changed",
+        "product's price changed; routing rules kept once per version for explain",
      M009_CAMPAIGN_PAUSES),
 ]
 
