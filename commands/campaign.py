@@ -89,8 +89,10 @@ def stats_cmd(
         print_json(s)
         return
     if s["lift"] is not None:
+        rel = s.get("relative_lift")
         lift = (f"{s['lift'] * 100:+.1f} pts (95% CI {s['lift_low'] * 100:+.1f} to "
                 f"{s['lift_high'] * 100:+.1f})"
+                + (f", {rel * 100:+.0f}% relative" if rel is not None else "")
                 + ("" if s["significant"] else ", not significant"))
     elif not s["sent"]:
         lift = "n/a (nothing sent yet)"
@@ -102,7 +104,10 @@ def stats_cmd(
         "campaign": f"{s['campaign']} ({s['name']}, {s['trigger']}, {s['status']})",
         "shop": s["shop"],
         "sent": s["sent"],
-        "held out": f"{s['holdout']} (share {s['holdout_share']:.0%})",
+        "held out": (f"{s['holdout']} of {s['holdout'] + s['sent']} "
+                     f"({_pct(s['holdout'] / (s['holdout'] + s['sent']))}; "
+                     f"set share {s['holdout_share']:.0%})" if s['holdout'] + s['sent']
+                     else f"0 (set share {s['holdout_share']:.0%})"),
         "suppressed": ", ".join(f"{k} {v}" for k, v in s["suppressed_by"].items()) or 0,
         "conversions": f"{s['conversions']} ({_pct(s['conversion_rate'])}) within "
                        f"{s['attribution_h']} h",

@@ -527,7 +527,7 @@ def test_holdout_gets_nothing_and_stays_out(backend):
     assert sum(1 for r in sends(backend) if r[3] == "holdout") == 2 * len(held)
 
 
-def test_stats_count_conversions_in_the_window_and_lift(backend, clock):
+def test_stats_count_conversions_in_the_window_and_lift(backend, clock, cli):
     customers = [{"key": f"h{i:02d}", "name": f"顾客{i}", "profiles": [{"shop": "s1"}]}
                  for i in range(60)]
     shipped = [order(f"s{i:02d}", f"h{i:02d}", status="shipped", created="08:00", day=19,
@@ -557,6 +557,11 @@ def test_stats_count_conversions_in_the_window_and_lift(backend, clock):
     assert (s["lift"], s["lift_low"], s["lift_high"]) == pytest.approx(
         (expected["lift"], expected["lift_low"], expected["lift_high"]))
     assert backend.campaign_stats("ship", since=iso("10:00"))["decided"] == 0
+    # the table says the share actually held out, and the relative lift
+    shown = cli("campaign", "stats", "ship").stdout
+    n = len(sent) + len(held)
+    assert f"held out: {len(held)} of {n} ({len(held) / n:.1%}; set share 50%)" in shown
+    assert f"{expected['relative_lift'] * 100:+.0f}% relative" in shown
 
 
 def test_payment_reminder_converts_when_that_order_is_paid(backend, clock):
