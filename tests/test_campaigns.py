@@ -438,8 +438,11 @@ def test_audience_filters(backend):
         campaign("south", "payment_reminder", regions=["广东深圳"]),
         campaign("low", "payment_reminder", max_level=1),
         campaign("klass", "payment_reminder", classifications=["ordered_not_paid"]),
+        campaign("paid", "payment_reminder", classifications=["paid"]),  # nobody
     ])
-    backend.run_due_campaigns(at("09:30"))
+    first = backend.run_due_campaigns(at("09:30"))
+    assert first["due"] == len(sends(backend))  # what the filters leave out is not due
+    assert backend.run_due_campaigns(at("09:30"))["due"] == 0
     assert sent_to(backend, "vip") == ["u1"]  # u4 matches too but is sensitive-tagged
     assert [r[4] for r in sends(backend, "vip") if r[1] == "u4"] == ["sensitive"]
     assert sent_to(backend, "south") == ["u1"]

@@ -140,10 +140,11 @@ class CampaignOps:
         for sid, items in due.items():
             s = shops[sid]
             quiet_end = rules.quiet_until(s["settings"].get("quiet_hours"), t, s["timezone"])
+            audience = [(c, row, None) for c, row in items if self._in_audience(c, row)]
+            if any(c["classifications"] for c, _, _ in audience):
+                audience = self._classified(sid, audience)
             todo = []
-            for c, row in items:
-                if not self._in_audience(c, row):
-                    continue
+            for c, row, _ in audience:
                 summary["due"] += 1
                 if quiet_end is not None:
                     expires = row[4] + c["_delay_ms"] + c["_expires_ms"]
@@ -153,8 +154,6 @@ class CampaignOps:
                     todo.append((c, row, "quiet_hours"))
                 else:
                     todo.append((c, row, None))
-            if any(c["classifications"] for c, _, _ in todo):
-                todo = self._classified(sid, todo)
             todo.sort(key=lambda x: (x[1][4] + x[0]["_delay_ms"],
                                      rules.TRIGGERS[x[0]["trigger"]].rank, x[1][0]))
             for i in range(0, len(todo), BATCH):
