@@ -296,6 +296,14 @@ def test_reply_code_earns_its_coupon_once(backend, clock):
     assert held_coupons(backend, "u2") == []
 
 
+def test_a_reply_code_is_unique_in_its_shop_whatever_the_case(backend):
+    mall(backend, campaigns=[campaign("code", "reply_code", code="VIP888", coupon="c10")])
+    with pytest.raises(Conflict, match="has reply code 'vip888' already"):
+        backend.create("campaigns", campaign("code2", "reply_code", code="vip888",
+                                             coupon="c10"))
+    assert [c["key"] for c in backend.list("campaigns")] == ["code"]
+
+
 def test_a_code_alone_is_no_consultation_and_a_held_coupon_is_not_given_twice(backend):
     mall(backend, cap=9, campaigns=[
         campaign("code", "reply_code", "{name}，{coupon}已到账", code="VIP888", coupon="c10"),

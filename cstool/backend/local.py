@@ -117,7 +117,16 @@ class LocalBackend(
 
     def _after_write(self, conn: sqlite3.Connection, store: RecordStore, kind: str,
                      rec: dict) -> None:
-        """Derived state that follows a write: open chats' classification after orders."""
+        """Derived state that follows a write: open chats' classification after orders;
+        a reply code unique in its shop whatever the case (a customer types VIP88 or vip88)."""
+        if kind == "campaigns" and rec.get("trigger") == "reply_code" and rec.get("code"):
+            other = conn.execute(
+                "SELECT c.key FROM campaigns c JOIN shops s ON s.id = c.shop_id WHERE "
+                "s.key = ? AND c.trigger = 'reply_code' AND lower(c.code) = lower(?) "
+                "AND c.key != ?", (rec["shop"], rec["code"], rec["key"])).fetchone()
+            if other:
+                raise Conflict(f"campaign {other[0]!r} of shop {rec['shop']!r} has reply code "
+                               f"{rec['code']!r} already (codes ignore case)")
         if kind == "orders":
             self.refresh_classification(
                 conn, store.id_of("customers", rec["customer"]), store.id_of("shops", rec["shop"])
