@@ -65,6 +65,31 @@ def test_export_apply_export_is_identical(cli, tmp_path):
     assert second == first.read_text(encoding="utf-8")
 
 
+def test_one_shops_export_applied_back_changes_nothing_of_the_others(cli, tmp_path):
+    cli("fixtures", "load", "demo")
+    before = cli("export").stdout
+    one = tmp_path / "lf.yaml"
+    assert cli("export", "--shop", "lingyi-fashion", "-o", str(one)).exit_code == 0
+    again = cli.json("apply", "-f", str(one))
+    assert (again["created"], again["updated"], again["changes"]) == (0, 0, [])
+    assert again["unchanged"] > 400
+    assert cli("export").stdout == before
+    # a customer record speaks for the shops it names (and the document's shops)
+    customers = json.loads(cli("export", "--format", "json").stdout)["customers"]
+    record = next(c for c in customers if len(c["profiles"]) > 1
+                  and any(p["shop"] == "lingyi-fashion" for p in c["profiles"]))
+    others = [p for p in record["profiles"] if p["shop"] != "lingyi-fashion"]
+    mine = [{**p, "level": 5} for p in record["profiles"] if p["shop"] == "lingyi-fashion"]
+    (tmp_path / "one.json").write_text(json.dumps(
+        {"customers": [{**record, "profiles": mine, "coupons": []}]}, ensure_ascii=False))
+    r = cli("apply", "-f", str(tmp_path / "one.json"))
+    assert r.exit_code == 0, r.output
+    after = cli.json("customer", "show", record["key"])["profiles"]
+    assert [p["shop"] for p in after if p["shop"] != "lingyi-fashion"] == \
+        [p["shop"] for p in others]
+    assert [p["level"] for p in after if p["shop"] == "lingyi-fashion"] == [5]
+
+
 def test_export_json_and_stdin_apply(cli, tmp_path):
     cli("shop", "create", "s", "--name", "店")
     text = cli("export", "--format", "json").stdout

@@ -389,6 +389,7 @@ class LocalBackend(
             # 3. the plan, and the writes
             changes: list[Change] = []
             statuses: list[tuple[str, str | None, str]] = []  # agents whose status moves
+            spoken = {rec["key"] for _, rec, _ in parsed.get("shops", [])}
             now = self._now()
             for name, items in parsed.items():
                 k = KINDS[name]
@@ -402,6 +403,8 @@ class LocalBackend(
                                 rec.get("position") is None:
                             # "default: last" is for new rules: one applied again stays put
                             rec["position"] = current.get("position")
+                        if name in ("customers", "agents"):
+                            _keep_other_shops(name, rec, current, spoken, store)
                         fields = _changed_fields(k, strip_ids(current), rec)
                         _check_trigger_kept(conn, k, current, fields)
                         if not fields:
@@ -504,6 +507,48 @@ def _check_trigger_kept(conn: sqlite3.Connection, k: Kind, current: dict,
 
 def _changed_fields(k: Kind, current: dict, new: dict) -> list[str]:
     return [f.name for f in k.fields if current.get(f.name) != new.get(f.name)]
+
+
+def _keep_other_shops(name: str, rec: dict, current: dict, spoken: set[str],
+                      store: RecordStore) -> None:
+    """``apply`` of a customer or agent speaks for the shops the document lists and the
+    shops the record names; what they have in other shops stays (so one shop's export,
+    applied to the platform's file, changes nothing of the others). Order as stored."""
+
+    def merge(old: list, new: list, key, shop_of) -> list:
+        wanted = {key(x): x for x in new}
+        out = []
+        for x in old:
+            if shop_of(x) not in mine:
+                out.append(x)
+            elif key(x) in wanted:
+                out.append(wanted.pop(key(x)))
+        return out + list(wanted.values())
+
+    shops_of: dict[tuple[str, str], str | None] = {}
+
+    def shop_of_record(kind: str, k: str) -> str | None:
+        if (kind, k) not in shops_of:
+            r = store.read(kind, k)
+            shops_of[(kind, k)] = r.get("shop") if r else None
+        return shops_of[(kind, k)]
+
+    if name == "customers":
+        mine = spoken | {p["shop"] for p in rec["profiles"]}
+        before = {p["shop"]: p for p in current.get("profiles", [])}
+        for p in rec["profiles"]:  # an opt-out stays when the file leaves it out
+            if p.get("opted_out_at") is None and before.get(p["shop"], {}).get("opted_out_at"):
+                p["opted_out_at"] = before[p["shop"]]["opted_out_at"]
+        rec["profiles"] = merge(current.get("profiles", []), rec["profiles"],
+                                lambda p: p["shop"], lambda p: p["shop"])
+        rec["coupons"] = merge(current.get("coupons", []), rec["coupons"],
+                               lambda c: c["coupon"],
+                               lambda c: shop_of_record("coupons", c["coupon"]))
+    else:
+        mine = spoken | set(rec["shops"])
+        rec["shops"] = merge(current.get("shops", []), rec["shops"], lambda x: x, lambda x: x)
+        rec["groups"] = merge(current.get("groups", []), rec["groups"], lambda g: g,
+                              lambda g: shop_of_record("groups", g))
 
 
 def _scope_to_shop(name: str, rec: dict, shop: str, store: RecordStore) -> dict:
