@@ -77,14 +77,14 @@ def _check_text(value: Any, f: Field, path: str, parent: Any) -> str:
 def _typename(value: Any) -> str:
     if value is None:
         return "nothing"
-    return {
-        bool: "true/false",
-        int: "a whole number",
-        float: "a number",
-        str: "text",
-        list: "a list",
-        dict: "a mapping",
-    }.get(type(value), type(value).__name__)
+    for kind, name in ((bool, "true/false"), (int, "a whole number"), (float, "a number"),
+                       (str, "text"), (list, "a list"), (dict, "a mapping")):
+        if isinstance(value, kind):  # the YAML loader's line-keeping subclasses too
+            return name
+    return type(value).__name__
+
+
+INT_LIMIT = 2**53  # an exact number in JSON clients too; far inside SQLite's 2**63
 
 
 def _range(num: float, f: Field, path: str, parent: Any, shown: Any = None) -> None:
@@ -93,6 +93,9 @@ def _range(num: float, f: Field, path: str, parent: Any, shown: Any = None) -> N
         raise _err(path, f"must be >= {_num(f.min)} (got {shown})", parent, f.name)
     if f.max is not None and num > f.max:
         raise _err(path, f"must be <= {_num(f.max)} (got {shown})", parent, f.name)
+    if abs(num) > INT_LIMIT:  # what SQLite can store, whatever the field allows
+        raise _err(path, f"too large (at most {INT_LIMIT:,} in size, got {shown})", parent,
+                   f.name)
 
 
 def _num(x: float) -> str:
@@ -136,6 +139,8 @@ def _value(f: Field, value: Any, path: str, parent: Any, zone: str | None) -> An
             raise _err(path, str(e), parent, f.name) from None
         if f.min is not None and cents < f.min * 100:
             raise _err(path, f"must be >= {_num(f.min)} (got {value})", parent, f.name)
+        if abs(cents) > INT_LIMIT:
+            raise _err(path, f"too large (got {value})", parent, f.name)
         return cents
     if t == "bool":
         if not isinstance(value, bool):
@@ -332,9 +337,11 @@ def _record(fields: tuple[Field, ...], rec: Any, path: str, zone: str | None) ->
     known = {f.name for f in fields}
     for k in rec:
         if k not in known:
+            hint = (" (YAML reads a bare off/on/yes/no as true/false: quote the name, "
+                    "e.g. 'off')" if isinstance(k, bool) else "")
             raise _err(
                 f"{path}.{k}" if path else str(k),
-                f"unknown field (known: {', '.join(f.name for f in fields)})",
+                f"unknown field (known: {', '.join(f.name for f in fields)}){hint}",
                 rec,
                 k,
             )

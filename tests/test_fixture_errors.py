@@ -83,6 +83,14 @@ CASES = {
     "bad_setting": (GOOD_FIRST + "  - key: s3\n    name: x\n"
                     "    settings: {response_target_s: -1}\n",
                     "bad_setting.yaml:6: shops[1].settings.response_target_s: expected a positive"),
+    "huge_number": (GOOD_FIRST + "products:\n  - key: p\n    shop: lf\n    title: t\n"
+                    "    price: 1\n    stock: 99999999999999999999999\n",
+                    "huge_number.yaml:9: products[0].stock: too large"),
+    "yaml_off_key": (GOOD_FIRST + "promotions:\n  - key: m\n    shop: lf\n    name: 满减\n"
+                     "    kind: full_reduction\n    tiers: [{threshold: 300, off: 50}]\n",
+                     "quote the name, e.g. 'off'"),
+    "settings_as_list": (GOOD_FIRST + "  - key: s3\n    name: x\n    settings: [1, 2]\n",
+                         "shops[1].settings: expected a mapping, got a list"),
 }
 
 
@@ -149,3 +157,9 @@ def test_error_in_second_file_of_a_folder_names_that_file(seeded, tmp_path):
     assert r.exit_code == 1
     assert f"{folder / 'b.yaml'}:5: products[0].price: must be >= 0" in r.stderr
     assert [s["key"] for s in seeded.json("shop", "list")] == ["lf"]
+
+
+def test_export_to_a_missing_folder_is_one_line(seeded, tmp_path):
+    r = seeded("export", "-o", str(tmp_path / "nodir" / "x.yaml"))
+    assert r.exit_code == 1 and r.stderr.strip().endswith("No such file or directory")
+    assert len(r.stderr.splitlines()) == 1
