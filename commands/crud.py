@@ -335,6 +335,13 @@ def _register_writes(app: typer.Typer, k: Kind, create_name: str = "create") -> 
         **values: Any,
     ) -> None:
         changes = _record_from(k, values)
+        maps = [f.name for f in fields if f.type in ("attrs", "hours", "settings")
+                and f.name in changes]
+        if maps:  # --setting / --hours / --attr change the names given; the rest stay
+            current = state(ctx).backend.get(k.name, key)
+            for name in maps:
+                merged = {**(current.get(name) or {}), **changes[name]}
+                changes[name] = {n: v for n, v in merged.items() if v != ""}  # name= drops
         for name in unset or []:
             f = next((f for f in fields if f.name == name), None)
             if f is None:

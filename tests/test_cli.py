@@ -195,3 +195,16 @@ def test_every_command_has_help(path):
     r = CliRunner().invoke(app, [*path, "--help"])
     assert r.exit_code == 0
     assert "Usage:" in r.stdout
+
+
+def test_setting_and_hours_options_change_only_the_names_given(cli):
+    assert cli("shop", "create", "s", "--name", "店", "--setting", "quiet_hours=21:30-08:30",
+               "--hours", "mon=09:00-18:00", "--hours", "tue=09:00-18:00").exit_code == 0
+    updated = cli.json("shop", "update", "s", "--setting", 'holidays=["2026-10-01"]',
+                       "--hours", "tue=closed")
+    assert updated["settings"]["quiet_hours"] == "21:30-08:30"
+    assert updated["settings"]["holidays"] == ["2026-10-01"]
+    assert updated["business_hours"] == {"mon": "09:00-18:00", "tue": "closed"}
+    dropped = cli.json("shop", "update", "s", "--setting", "quiet_hours=")
+    assert "quiet_hours" not in dropped["settings"] or \
+        dropped["settings"]["quiet_hours"] != "21:30-08:30"
