@@ -15,9 +15,15 @@ def dashboard_cmd(
     shop: Annotated[str | None, typer.Option(help="The shop to watch (w switches).")] = None,
     poll: Annotated[float, typer.Option(min=0.2, max=60, help="Seconds between polls.")] = 1.0,
     queue_max: Annotated[int, typer.Option(help="Alert when more chats wait than this.")] = 10,
+    replay: Annotated[bool, typer.Option(
+        "--replay", help="Take 'now' from the newest event in the file, to watch "
+                         "`fixtures generate --stream` replay a past day.")] = False,
 ) -> None:
-    """Open the live dashboard: queue, agents, today's rates, hourly volume, alerts."""
+    """Open the live dashboard: queue, agents, today's rates, hourly volume, alerts.
+
+    Times are the shop's (its time zone) unless $CSTOOL_TZ is set."""
     from cstool.alerts import Thresholds
+    from cstool.clock import LatestEventClock
     from tui.dashboard import DashboardApp
 
     if not os.isatty(1):
@@ -28,5 +34,12 @@ def dashboard_cmd(
         if not shops:
             raise UsageError("no shops yet: load some (cstool fixtures load demo)")
         shop = shops[0]["key"]
-    backend.get("shops", shop)
+    record = backend.get("shops", shop)
+    if not os.environ.get("CSTOOL_TZ") and record.get("timezone"):
+        # "today" is the shop's day: its chart, clock and alert times in its zone too
+        os.environ["CSTOOL_TZ"] = record["timezone"]
+    if replay:
+        if not hasattr(backend, "database"):
+            raise UsageError("--replay reads the data file: use it with --db, not --api")
+        backend.clock = LatestEventClock(backend.database)
     DashboardApp(backend, shop, poll_s=poll, thresholds=Thresholds(queue_max=queue_max)).run()

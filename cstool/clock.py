@@ -39,3 +39,20 @@ class FrozenClock:
         """Move forward by ``seconds`` and return the new time."""
         self._now += int(round(seconds * 1000))
         return self._now
+
+
+class LatestEventClock:
+    """The time of the newest event in a data file (or the real time while it has none):
+    a dashboard following a replay (``fixtures generate --stream`` of a past day) sees
+    the replay's "now", whatever the speed."""
+
+    def __init__(self, database, fallback: Clock | None = None):
+        self.database = database
+        self.fallback = fallback or SystemClock()
+
+    def now_ms(self) -> int:
+        """The newest event's time, read under the file's lock."""
+        with self.database.lock:
+            row = self.database.conn.execute(
+                "SELECT at FROM events ORDER BY id DESC LIMIT 1").fetchone()
+        return int(row[0]) if row else self.fallback.now_ms()

@@ -246,3 +246,29 @@ async def test_tiles_rearrange_when_the_terminal_is_resized(mall):
             await settle(app, pilot)
             assert app.query_one("#tiles").has_class("two-rows") == (size[0] < 120)
             assert_tiles_readable(app)
+
+
+def test_a_replay_of_a_past_day_is_today_for_a_dashboard_following_it(tmp_path):
+    """`cstool dashboard --replay`: "now" is the newest event's time, so a past promotion
+    day streamed into the file (fixtures generate --stream) is the dashboard's today."""
+    from cstool.clock import LatestEventClock
+
+    path = tmp_path / "replay.db"
+    writer_clock = FrozenClock(parse_time("2026-11-11T00:05:00+08:00"))
+    writer = LocalBackend(path, clock=writer_clock)
+    watcher = LocalBackend(path)
+    try:
+        writer.apply({"shops": [{"key": "s", "name": "翎衣女装", "timezone": "Asia/Shanghai"}],
+                      "agents": [{"handle": "a", "name": "A", "shops": ["s"],
+                                  "status": "online"}]})
+        watcher.clock = LatestEventClock(watcher.database)
+        for i in range(3):
+            writer.post_message("s", f"c{i}", "什么时候发货")
+            writer_clock.advance(60)
+        assert watcher.clock.now_ms() == parse_time("2026-11-11T00:07:00+08:00")
+        snapshot = watcher.dashboard("s")
+        assert snapshot["today"]["conversations"] == 3
+        assert snapshot["keywords"]["recent"]["发货"] == 3
+    finally:
+        writer.close()
+        watcher.close()

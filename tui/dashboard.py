@@ -133,12 +133,13 @@ def pct(x: float | None) -> str:
     return "—" if x is None else f"{x * 100:.1f}%"
 
 
-def tiles(s: dict) -> list[tuple[str, str, str]]:
-    """(label, value, style) of each tile."""
+def tiles(s: dict, queue_max: int = 10) -> list[tuple[str, str, str]]:
+    """(label, value, style) of each tile (the queue red above ``queue_max``, as its
+    alert)."""
     q, a, t = s["queue"], s["agents"], s["today"]
     wait = q["longest_wait_s"]
     return [
-        ("排队 waiting", str(q["waiting"]), "bold red" if q["waiting"] > 10 else "bold"),
+        ("排队 waiting", str(q["waiting"]), "bold red" if q["waiting"] > queue_max else "bold"),
         ("最长等待 longest", "—" if wait is None else f"{wait // 60}m{wait % 60:02d}s",
          "bold red" if wait and wait > 180 else "bold"),
         ("客服 online/busy/away", f"{a['online']}/{a['busy']}/{a['away']}", "bold green"),
@@ -274,11 +275,11 @@ class DashboardApp(App):
         self.cursor = max(self.cursor, cursor)
         self.snapshot = snapshot
         self.sub_title = f"{snapshot['name']} · {format_time(snapshot['at_ms'])[11:16]}"
-        for i, (label, value, style) in enumerate(tiles(snapshot)):
+        for i, (label, value, style) in enumerate(tiles(snapshot, self.thresholds.queue_max)):
             self.query_one(f"#tile-{i}", Tile).show(label, value, style)
         for i, (label, value, style) in enumerate(sla_tiles(snapshot)):
             self.query_one(f"#sla-{i}", Tile).show(label, value, style)
-        self.query_one(TileRow).place(tiles(snapshot))
+        self.query_one(TileRow).place(tiles(snapshot, self.thresholds.queue_max))
         self.query_one("#chart", Static).update(
             chart(snapshot["hourly"], snapshot["hourly_last_week"], snapshot["local_hour"]))
         alerts = check(snapshot, self.thresholds)
@@ -291,7 +292,7 @@ class DashboardApp(App):
         self.alerts = alerts
         self._banner()
         log = Text("告警记录\n", style="bold")
-        for line in self.log_lines[-12:]:
+        for line in reversed(self.log_lines[-12:]):  # the newest never falls off the panel
             log.append(line + "\n")
         self.query_one("#alert-log", Static).update(log)
         self._table()

@@ -57,7 +57,8 @@ class DashboardOps:
             texts = conn.execute(
                 "SELECT m.body, m.created_at FROM messages m CROSS JOIN conversations c "
                 "ON c.id = m.conversation_id WHERE c.shop_id = ? AND m.sender = 'customer' "
-                "AND m.created_at >= ?", (shop_id, now - RECENT_MS - BEFORE_MS)).fetchall()
+                "AND m.created_at >= ? AND m.created_at <= ?",
+                (shop_id, now - RECENT_MS - BEFORE_MS, now)).fetchall()
             day_start, week_ago, local = _day(now, tz)
             shown = [r[0] for r in conn.execute(
                 "SELECT DISTINCT agent_id FROM agent_shops WHERE shop_id = ?", (shop_id,))]
