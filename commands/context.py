@@ -100,6 +100,10 @@ class RootGroup(TyperGroup):
                            "surrogate); nothing was changed") from None
         except sqlite3.OperationalError as e:
             raise CliError(f"database: {e}") from None
+        except BrokenPipeError:  # `cstool ... | head`: the reader left; leave quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(0) from None
         except OSError as e:  # a file named on the command line: no such folder, no rights
             where = f"{e.filename}: " if e.filename else ""
             raise CliError(f"{where}{e.strerror or e}") from None
