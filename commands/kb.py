@@ -231,6 +231,16 @@ def import_cmd(
     doc = Document()
     doc.add(source, {KIND: records})
     backend = state(ctx).backend
+    # keys are one namespace across shops: an import never moves another scope's entry
+    owner = {r["key"]: r.get("shop") for r in backend.list(KIND)}
+    for i, r in enumerate(records):
+        key = r.get("key") if isinstance(r, dict) else None
+        if key in owner and owner[key] != r.get("shop"):
+            where = owner[key] and f"shop {owner[key]!r}" or "the platform"
+            raise doc.locate(FieldError(
+                f"{KIND}[{i}].key", f"entry {key!r} belongs to {where}; keys are unique "
+                "across shops: give this one another key (e.g. with the shop's prefix), or "
+                "move it with kb update --shop"))
     try:
         result = backend.apply(doc.records, dry_run=dry_run)
     except FieldError as e:

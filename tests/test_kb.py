@@ -159,6 +159,11 @@ def test_import_fills_in_the_default_shop_and_reads_stdin(cli):
     assert r.exit_code == 0, r.output
     e = cli.json("kb", "show", "q1")
     assert (e["shop"], e["similar"], e["tags"]) == ("s", ["能开票吗", "要发票"], ["2026", "发票"])
+    # another shop's import never takes the entry over (keys are one namespace)
+    cli("shop", "create", "t", "--name", "极客派")
+    r = cli("kb", "import", "-", "--format", "csv", "--shop", "t", input=text)
+    assert r.exit_code == 1 and "entry 'q1' belongs to shop 's'" in r.stderr
+    assert len(r.stderr.splitlines()) == 1 and cli.json("kb", "show", "q1")["shop"] == "s"
 
 
 @pytest.mark.parametrize("name,text,message", [
