@@ -189,6 +189,18 @@ def test_bad_input(desk):
         b.create_ticket(type="angry", title="x", shop="s")
     with pytest.raises(InvalidInput, match="title"):
         b.create_ticket(type="other", title="  ", shop="s")
+    # another shop's agent neither gets nor works the shop's tickets
+    b.apply({"shops": [{"key": "t", "name": "极客派"}],
+             "agents": [{"handle": "x", "name": "别家", "shops": ["t"]}]})
+    with pytest.raises(Conflict, match="agent 'x' does not work for shop 's'"):
+        b.create_ticket(type="other", title="问题", shop="s", assignee="x")
+    tid = b.create_ticket(type="other", title="问题", shop="s")["id"]
+    with pytest.raises(Conflict, match="does not work for shop 's'"):
+        b.assign_ticket(tid, "x")
+    with pytest.raises(Conflict, match="does not work for shop 's'"):
+        b.reply_ticket(tid, "你好", by="x")
+    with pytest.raises(InvalidInput, match="reply too long"):
+        b.reply_ticket(tid, "长" * 2001, by="a")
 
 
 def test_ticket_cli(cli, tmp_path):

@@ -190,9 +190,9 @@ class TicketOps:
                 customer_id = customer_id or row[2]
             assignee_id = by_id = None
             if assignee is not None:
-                assignee_id = self._agent_row(conn, assignee)["id"]
+                assignee_id = self._staff_of(conn, assignee, shop_id)["id"]
             if by is not None:
-                by_id = self._agent_row(conn, by)["id"]
+                by_id = self._staff_of(conn, by, shop_id)["id"]
             level = 0
             if customer_id is not None:
                 row = conn.execute("SELECT level FROM customer_profiles WHERE customer_id = ? "
@@ -217,10 +217,21 @@ class TicketOps:
                                 f"{t['title']}。我们会在 {due} 前联系您。")
             return self._ticket_dict(conn, self._ticket_row(conn, t["id"]))
 
+    def _staff_of(self, conn, handle: str, shop_id: int) -> dict:
+        """An agent of the ticket's shop (admins work for every shop)."""
+        a = self._agent_row(conn, handle)
+        role = conn.execute("SELECT role FROM agents WHERE id = ?", (a["id"],)).fetchone()[0]
+        if role != "admin" and not conn.execute(
+                "SELECT 1 FROM agent_shops WHERE agent_id = ? AND shop_id = ?",
+                (a["id"], shop_id)).fetchone():
+            shop = conn.execute("SELECT key FROM shops WHERE id = ?", (shop_id,)).fetchone()[0]
+            raise Conflict(f"agent {handle!r} does not work for shop {shop!r}")
+        return a
+
     def _change(self, ticket: int, by: str | None, fn) -> dict:
         with self.database.write() as conn:
             t = self._ticket_row(conn, ticket)
-            by_id = self._agent_row(conn, by)["id"] if by is not None else None
+            by_id = self._staff_of(conn, by, t["shop_id"])["id"] if by is not None else None
             now = self._now()
             fn(conn, t, by_id, now)
             t = self._ticket_row(conn, t["id"])
@@ -268,7 +279,7 @@ class TicketOps:
         def apply(conn, t, by_id, now):
             if t["status"] not in OPEN:
                 raise Conflict(f"ticket {t['id']} is {t['status']}")
-            a = self._agent_row(conn, agent)
+            a = self._staff_of(conn, agent, t["shop_id"])
             conn.execute("UPDATE tickets SET assignee_id = ?, status = CASE WHEN status = 'new' "
                          "THEN 'open' ELSE status END WHERE id = ?", (a["id"], t["id"]))
             self._timeline(conn, t, "assigned", by_id, None, {"to": agent})
@@ -287,6 +298,8 @@ class TicketOps:
         first-response target."""
         if not text.strip():
             raise InvalidInput("the reply is empty")
+        if len(text) > 2000:  # it goes into the chat: a chat message's limit
+            raise InvalidInput(f"reply too long ({len(text)} characters, at most 2000)")
 
         def apply(conn, t, by_id, now):
             if t["status"] not in OPEN:
