@@ -71,6 +71,12 @@ def _check_text(value: Any, f: Field, path: str, parent: Any) -> str:
         raise _err(path, f"too long ({len(value)} characters, at most {limit})", parent, f.name)
     if "\x00" in value:
         raise _err(path, "contains a NUL character", parent, f.name)
+    if f.required and not value.strip():
+        raise _err(path, "is empty", parent, f.name)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _err(path, "is not valid UTF-8 text (a lone surrogate)", parent, f.name) from None
     return value
 
 

@@ -208,3 +208,10 @@ def test_setting_and_hours_options_change_only_the_names_given(cli):
     dropped = cli.json("shop", "update", "s", "--setting", "quiet_hours=")
     assert "quiet_hours" not in dropped["settings"] or \
         dropped["settings"]["quiet_hours"] != "21:30-08:30"
+
+
+def test_a_required_name_cannot_be_blank(cli):
+    for args in (["shop", "create", "x1", "--name", ""], ["shop", "create", "x1", "--name", "  "]):
+        r = cli(*args)
+        assert r.exit_code == 1 and r.stderr.strip() == "Error: name: is empty", r.stderr
+    assert cli.json("shop", "list") == []
