@@ -117,8 +117,9 @@ def option_value(f: Field, value: Any) -> Any:
             return json.loads(value)
         except json.JSONDecodeError as e:
             raise UsageError(f"--{_opt(f)}: not valid JSON: {e.msg}") from None
-    if f.type in ("strlist", "reflist"):
-        return [x.strip() for v in value for x in v.split(",") if x.strip()]
+    if f.type in ("strlist", "reflist"):  # , or a Chinese keyboard's ， and 、
+        return [x.strip() for v in value
+                for x in v.replace("，", ",").replace("、", ",").split(",") if x.strip()]
     if f.type == "records":
         return [parse_inline(v, f) for v in value]
     if f.type == "record":
@@ -137,7 +138,7 @@ def _help(f: Field) -> str:
     elif f.type == "time":
         bits.append("ISO 8601, e.g. 2026-11-11T08:00:00+08:00")
     elif f.type in ("strlist", "reflist"):
-        bits.append("repeat or use commas")
+        bits.append("repeat or use commas (, ， or 、)")
     elif f.type == "records":
         names = ", ".join(s.name for s in f.fields)
         bits.append(f"repeat; {names} as name=value,name=value")

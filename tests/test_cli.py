@@ -215,3 +215,10 @@ def test_a_required_name_cannot_be_blank(cli):
         r = cli(*args)
         assert r.exit_code == 1 and r.stderr.strip() == "Error: name: is empty", r.stderr
     assert cli.json("shop", "list") == []
+
+
+def test_list_options_split_on_chinese_commas_too(cli):
+    assert cli("shop", "create", "s", "--name", "茶").exit_code == 0
+    agent = cli.json("agent", "create", "a", "--name", "小雅", "--shop", "s",
+                     "--skill", "普洱，绿茶、白茶")
+    assert agent["skills"] == ["普洱", "绿茶", "白茶"]
