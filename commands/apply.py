@@ -22,6 +22,10 @@ SHOW_EACH = 30  # list changes one by one up to this many (more with --verbose)
 def apply_files(backend, files: list[str], dry_run: bool = False):
     """Read fixture files and apply them; errors name the file and line."""
     doc = load_document(files)
+    if doc.count() == 0:  # an empty or truncated file is a mistake a CI step must see
+        from cstool.errors import InvalidInput
+
+        raise InvalidInput(f"{', '.join(files)}: no records to apply")
     try:
         return backend.apply(doc.records, dry_run=dry_run), doc
     except FieldError as e:
@@ -50,7 +54,7 @@ def apply_cmd(
     if verbose or len(changed) <= SHOW_EACH:
         for c in changed:
             what = f" ({', '.join(c.fields)})" if c.fields else ""
-            typer.echo(f"{verb}{c.action} {c.kind[:-1]} {c.key}{what}")
+            typer.echo(f"{verb}{c.action} {kind_named(c.kind).singular} {c.key}{what}")
     else:
         per_kind: dict[str, dict[str, int]] = {}
         for c in changed:

@@ -163,3 +163,12 @@ def test_export_to_a_missing_folder_is_one_line(seeded, tmp_path):
     r = seeded("export", "-o", str(tmp_path / "nodir" / "x.yaml"))
     assert r.exit_code == 1 and r.stderr.strip().endswith("No such file or directory")
     assert len(r.stderr.splitlines()) == 1
+
+
+def test_an_empty_file_is_refused(seeded, tmp_path):
+    path = tmp_path / "empty.yaml"
+    path.write_text("", encoding="utf-8")
+    r = seeded("apply", "-f", str(path))
+    assert r.exit_code == 1 and r.stderr.strip() == f"Error: {path}: no records to apply"
+    r = seeded("apply", "-f", "-", input="")
+    assert r.exit_code == 1 and "no records to apply" in r.stderr
