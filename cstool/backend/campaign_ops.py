@@ -437,12 +437,18 @@ class CampaignOps:
         if word is None:
             return None
         now = self._now()
-        for r in conn.execute(
-                "SELECT c.id, c.key, c.code, c.template, c.coupon_id, cp.key FROM campaigns c "
-                "LEFT JOIN coupons cp ON cp.id = c.coupon_id WHERE c.shop_id = ? "
-                "AND c.status = 'active' AND c.trigger = 'reply_code' "
-                "AND (c.starts_at IS NULL OR c.starts_at <= ?) "
-                "AND (c.ends_at IS NULL OR c.ends_at >= ?)", (shop_id, now, now)):
+        # a post's shop cache (see _post_shop) keeps the shop's codes from post to post
+        cache = self.__dict__.setdefault("_post_shops", {})
+        codes = cache.get(("codes", shop_id))
+        if codes is None:
+            codes = cache[("codes", shop_id)] = conn.execute(
+                "SELECT c.id, c.key, c.code, c.template, c.coupon_id, cp.key, c.starts_at, "
+                "c.ends_at FROM campaigns c LEFT JOIN coupons cp ON cp.id = c.coupon_id "
+                "WHERE c.shop_id = ? AND c.status = 'active' AND c.trigger = 'reply_code'",
+                (shop_id,)).fetchall()
+        for r in codes:
+            if (r[6] is not None and r[6] > now) or (r[7] is not None and r[7] < now):
+                continue
             if r[2] is not None and r[2].casefold() == word:
                 return ("code", {"id": r[0], "key": r[1], "code": r[2], "template": r[3],
                                  "coupon_id": r[4], "coupon": r[5]})

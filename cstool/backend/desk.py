@@ -186,7 +186,9 @@ class DeskOps:
                 last_assigned_ms=r[7] or 0, idle_since_ms=r[8] or 0, active=active.get(r[0], 0),
                 groups=frozenset(groups.get(r[0], ())),
             ))
-        return RoutingState(agents)
+        state = RoutingState(agents)
+        state.ids = {r[1]: r[0] for r in rows}  # handle -> row id, for the assignment
+        return state
 
     def _routing_snapshot(self, conn: sqlite3.Connection, shop_id: int
                           ) -> tuple[RoutingState, RuleSet, RoundRobinState]:
@@ -563,8 +565,8 @@ class DeskOps:
         row = {**conv, "pool": _json(decision.pool), "rule_key": decision.rule,
                "priority": decision.priority, "route_trace": trace, "handoff_at": now}
         if decision.agent:
-            agent_id = conn.execute("SELECT id FROM agents WHERE handle = ?",
-                                    (decision.agent,)).fetchone()[0]
+            agent_id = getattr(state, "ids", {}).get(decision.agent) or conn.execute(
+                "SELECT id FROM agents WHERE handle = ?", (decision.agent,)).fetchone()[0]
             row.update(state="active", assignee_id=agent_id, assigned_at=now,
                        agent_seen_at=None)
         else:
