@@ -132,8 +132,19 @@ def test_a_version_1_file_is_upgraded_in_place(db_path, clock):
         conn.execute("INSERT INTO schema_migrations VALUES (1, 'v1', 0)")
         conn.execute("INSERT INTO shops (key, name, created_at, updated_at) "
                      "VALUES ('old', '老店', 0, 0)")
+        conn.execute("INSERT INTO events (at, type, entity, entity_key) "
+                     "VALUES (0, 'shop.created', 'shop', 'old')")
+        conn.execute("INSERT INTO events (at, type, entity, entity_key) "
+                     "VALUES (1, 'shop.updated', 'shop', 'old')")
     db.close()
     b = LocalBackend(db_path, clock=clock)
     assert b.info()["schema_version"] == LATEST
     assert b.get("shops", "old")["name"] == "老店"
+    # the event log kept its ids, and goes on after them (no AUTOINCREMENT since 10)
+    assert [(e["id"], e["type"]) for e in b.events()] == [(1, "shop.created"),
+                                                          (2, "shop.updated")]
+    b.update("shops", "old", {"name": "老字号"})
+    assert [e["id"] for e in b.events(after=2)] == [3]
+    sql = b.database.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'events'")
+    assert "AUTOINCREMENT" not in sql.fetchone()[0]
     b.close()

@@ -642,6 +642,27 @@ CREATE TABLE routing_rulesets (
 )
 """
 
+# The event log without AUTOINCREMENT: every insert also rewrote sqlite_sequence, one
+# page more in every commit. Events are never deleted, so the next id is still the
+# highest plus one and an SSE cursor never sees an id twice.
+M010_EVENTS_ROWID = """
+CREATE TABLE events_new (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    shop_id INTEGER,
+    type TEXT NOT NULL,
+    entity TEXT,
+    entity_key TEXT,
+    payload TEXT
+);
+INSERT INTO events_new (id, at, shop_id, type, entity, entity_key, payload)
+    SELECT id, at, shop_id, type, entity, entity_key, payload FROM events ORDER BY id;
+DROP TABLE events;
+ALTER TABLE events_new RENAME TO events;
+CREATE INDEX events_shop ON events(shop_id, id);
+DELETE FROM sqlite_sequence WHERE name = 'events'
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
     (2, "conversation desk: routing traces, unread marks, round-robin state", M002_DESK),
@@ -655,6 +676,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (9, "campaigns: the latest pause (what fell due then is not sent later); when a "
         "product's price changed; routing rules kept once per version for explain",
      M009_CAMPAIGN_PAUSES),
+    (10, "the event log without AUTOINCREMENT: one page less in every commit",
+     M010_EVENTS_ROWID),
 ]
 
 LATEST = MIGRATIONS[-1][0]
