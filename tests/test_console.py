@@ -110,7 +110,7 @@ async def test_accept_with_nothing_waiting_says_so(desk):
         await settle(app, pilot)
         await pilot.press("f2")
         await settle(app, pilot)
-        assert any("没有等待中的客户" in n.message for n in app._notifications)
+        assert any("没有你可以接入的客户" in n.message for n in app._notifications)
 
 
 async def test_switch_chat_and_next_unread(desk):
@@ -167,11 +167,10 @@ async def test_send_coupon_gives_it_to_the_customer(desk):
         assert b.get("customers", "c1")["coupons"][0]["coupon"] == "c20"
         last = b.get_conversation(conv_of(b, "c1")["id"])["messages"][-1]
         assert last["kind"] == "coupon"
-        await pilot.press("f5")
+        await pilot.press("f5")  # the customer holds it now: not offered again
         await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
-        assert any("holds coupon 'c20' already" in n.message for n in app._notifications)
+        assert not isinstance(app.screen, PickScreen)
+        assert any("没有可发的优惠券" in n.message for n in app._notifications)
 
 
 async def test_invite_to_order_sends_a_priced_card(desk):
@@ -392,3 +391,351 @@ def test_bench_console_quick_runs():
     assert out.returncode == 0, out.stderr
     for figure in ("first paint:", "send to stored and drawn:", "peak memory:"):
         assert figure in out.stdout
+
+
+# -- the reviewer's findings -------------------------------------------------------------------
+
+def shown(widget) -> str:
+    """A Static widget's content as plain text."""
+    from rich.console import Console
+
+    console = Console(width=60, record=True, file=open("/dev/null", "w"))  # noqa: SIM115
+    console.print(widget.content)
+    return console.export_text()
+
+
+def notices(app) -> list[str]:
+    return [str(n.message) for n in app._notifications]
+
+
+def agent_bodies(b, conv_id: int) -> list[str]:
+    return [m["body"] for m in b.get_conversation(conv_id)["messages"] if m["sender"] == "agent"]
+
+
+async def test_a_draft_stays_with_its_chat(desk):
+    b, clock = desk
+    c1, c2 = conv_of(b, "c1")["id"], conv_of(b, "c2")["id"]
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        composer = app.query_one("#composer")
+        await pilot.press(*"给王丽的")
+        await pilot.press("ctrl+down")
+        await settle(app, pilot)
+        assert app.current == c2 and composer.text == ""
+        await pilot.press(*"给李娜的")
+        await pilot.press("ctrl+up")
+        await settle(app, pilot)
+        assert app.current == c1 and composer.text == "给王丽的"
+        await pilot.press("ctrl+down")
+        await settle(app, pilot)
+        assert composer.text == "给李娜的"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert agent_bodies(b, c2) == ["给李娜的"] and agent_bodies(b, c1) == []
+
+
+@pytest.mark.parametrize("how, word", [("closed", "已结束"), ("transferred", "已转走")])
+async def test_a_chat_taken_away_says_so_and_its_draft_goes_nowhere(desk, how, word):
+    b, clock = desk
+    c1 = conv_of(b, "c1")["id"]
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        assert app.current == c1
+        await pilot.press(*"只给王丽看的话")
+        if how == "closed":  # from the CLI, while the console is open
+            b.close_conversation(c1, by="a")
+        else:
+            b.set_agent_status("b", "online")
+            b.transfer(c1, by="a", to_agent="b")
+        app.tick()
+        await settle(app, pilot)
+        assert app.current != c1
+        assert any(f"会话 {c1}" in n and word in n for n in notices(app)), notices(app)
+        assert app.query_one("#composer").text == ""
+        await pilot.press("enter")
+        await settle(app, pilot)
+        for cid in [c["id"] for c in b.agent_desk("a")["chats"]]:
+            assert "只给王丽看的话" not in agent_bodies(b, cid)
+
+
+async def test_a_draft_of_a_chat_in_the_background_is_not_lost_silently(desk):
+    b, clock = desk
+    c1, c2 = conv_of(b, "c1")["id"], conv_of(b, "c2")["id"]
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press(*"稍等我查一下", "ctrl+down")
+        await settle(app, pilot)
+        b.close_conversation(c1, by="a")
+        app.tick()
+        await settle(app, pilot)
+        assert app.current == c2
+        assert any(f"会话 {c1}" in n and "已结束" in n and "稍等我查一下" in n
+                   for n in notices(app)), notices(app)
+        for key in ("ctrl+up", "ctrl+down", "ctrl+up"):
+            await pilot.press(key)
+            await settle(app, pilot)
+            assert app.query_one("#composer").text == ""
+
+
+async def test_going_offline_says_so_once(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f9")
+        await settle(app, pilot)
+        await pilot.press(*"offline", "enter")
+        await settle(app, pilot)
+        assert app.current is None and app.desk["chats"] == []
+        assert notices(app) == ["状态：离线 offline，3 个会话转回排队"], notices(app)
+
+
+async def test_a_stale_load_does_not_undo_a_switch(desk):
+    import threading
+
+    b, clock = desk
+    c1, c2 = conv_of(b, "c1")["id"], conv_of(b, "c2")["id"]
+    gate = threading.Event()
+    gate.set()
+
+    class Slow:  # the backend, with reads of a chat held at the gate
+        def __getattr__(self, name):
+            return getattr(b, name)
+
+        def get_conversation(self, conv_id):
+            gate.wait(5)
+            return b.get_conversation(conv_id)
+
+    app = ConsoleApp(Slow(), "a", poll_s=3600, now_ms=clock.now_ms)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        assert app.current == c1
+        gate.clear()
+        app.request_load()  # reads c1 and waits at the gate
+        await pilot.pause(0.1)
+        await pilot.press(*"给李娜", "ctrl+down")  # the agent moves on meanwhile
+        gate.set()
+        await settle(app, pilot, rounds=5)
+        assert app.current == c2 and app.conv["id"] == c2
+        assert app.query_one("#composer").text == ""
+
+
+async def test_queue_lists_only_chats_i_may_take(desk):
+    b, clock = desk
+    # c1 goes to the after-sales group (b is away, a is not in it): queued, not a's
+    b.transfer(conv_of(b, "c1")["id"], by="a", to_group="after", note="退货")
+    assert conv_of(b, "c1")["state"] == "queued" and conv_of(b, "c4")["assignee"] == "a"
+    b.close_conversation(conv_of(b, "c2")["id"], by="a")  # a has a free slot
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        panel = shown(app.query_one("#chats"))
+        queue_part = panel.split("排队")[1]
+        assert "王丽" not in queue_part.split("其他组")[0], panel
+        assert "1 位在等其他组" in panel, panel
+        await pilot.press("f2")
+        await settle(app, pilot)
+        msg = notices(app)[-1]
+        assert "没有你可以接入的客户" in msg and "1 位在等其他组" in msg, msg
+        assert conv_of(b, "c1")["state"] == "queued"
+
+
+async def test_pickers_leave_out_off_shelf_products_and_unusable_coupons(desk):
+    b, clock = desk
+    b.apply({
+        "products": [{"key": "old", "shop": "s", "title": "去年款风衣", "price": 399,
+                      "status": "off_shelf"}],
+        "coupons": [{"key": "gone", "shop": "s", "name": "双11券", "kind": "amount",
+                     "amount": 11, "valid_to": "2026-11-12T00:00:00+08:00"},
+                    {"key": "later", "shop": "s", "name": "双12券", "kind": "amount",
+                     "amount": 12, "valid_from": "2026-12-12T00:00:00+08:00"}]})
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f4")
+        await settle(app, pilot)
+        assert [k for k, _ in app.screen.items] == ["dress", "tee"]
+        await pilot.press("escape")
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert [k for k, _ in app.screen.items] == ["c20"]
+        await pilot.press("enter")
+        await settle(app, pilot)
+        # the customer holds c20 now: nothing left to send, said in Chinese
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert not isinstance(app.screen, PickScreen)
+        assert "没有可发的优惠券" in notices(app)[-1]
+
+
+async def test_a_refused_coupon_is_worded_in_chinese(desk):
+    b, clock = desk
+    b.apply({"coupons": [{"key": "soon", "shop": "s", "name": "限时券", "kind": "amount",
+                          "amount": 5, "valid_to": "2026-11-20T10:05:00+08:00"}]})
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f5")
+        await settle(app, pilot)
+        assert "soon" in [k for k, _ in app.screen.items]
+        clock.advance(600)  # it expires while the picker is open
+        await pilot.press(*"限时", "enter")
+        await settle(app, pilot)
+        msg = notices(app)[-1]
+        assert "限时券" in msg and "已过期" in msg and "11-20 10:05" in msg, msg
+        assert "expired" not in msg
+
+
+async def test_suggestions_are_in_the_command_palette(desk):
+    b, clock = desk
+    b.apply({"knowledge_entries": [
+        {"key": "size-m", "shop": "s", "question": "有M码吗", "similar": ["M码有货吗"],
+         "answer": "亲，M码有现货", "category": "尺码"}]})
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert any("插入建议 1" in t for t in titles), titles
+        await pilot.press("ctrl+p")
+        await settle(app, pilot)
+        await pilot.press(*"插入建议 1")
+        await settle(app, pilot, rounds=6)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.query_one("#composer").text == "亲，M码有现货"
+
+
+async def test_quit_with_open_chats_asks_then_goes_offline(desk):
+    from tui.screens import ConfirmScreen
+
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+q")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.is_running and b.get("agents", "a")["status"] == "online"
+        await pilot.press("ctrl+q")
+        await settle(app, pilot)
+        await pilot.press("y")
+        await settle(app, pilot)
+    assert b.get("agents", "a")["status"] == "offline"
+    assert b.agent_desk("a")["chats"] == []
+    assert conv_of(b, "c1")["state"] == "queued"
+
+
+async def test_quit_without_chats_goes_offline_at_once(desk):
+    b, clock = desk
+    b.set_agent_status("a", "offline")
+    b.set_agent_status("a", "busy")  # busy takes nothing from the queue
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        assert app.desk["chats"] == []
+        await pilot.press("ctrl+q")
+        await settle(app, pilot)
+    assert b.get("agents", "a")["status"] == "offline"
+
+
+async def test_close_says_so(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        conv_id = app.current
+        await pilot.press("f8")
+        await settle(app, pilot)
+        assert any(f"已结束会话 {conv_id}" in n for n in notices(app)), notices(app)
+        # no second "ended elsewhere" notice for the chat I closed myself
+        assert not any(f"会话 {conv_id} 已结束" in n for n in notices(app)), notices(app)
+
+
+async def test_help_scrolls_to_its_last_line_at_100x30(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f1")
+        await settle(app, pilot)
+        assert "命令面板" not in app.export_screenshot()
+        await pilot.press("end")
+        await settle(app, pilot)
+        assert "命令面板" in app.export_screenshot()
+        await pilot.press("home")
+        await settle(app, pilot)
+        assert "命令面板" not in app.export_screenshot()
+
+
+async def test_a_refused_transfer_keeps_the_note(desk):
+    b, clock = desk  # b is away: a transfer to b is refused
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        conv_id = app.current
+        await pilot.press("f7")
+        await settle(app, pilot)
+        await pilot.press(*"阿杰", "enter")
+        await settle(app, pilot)
+        await pilot.press(*"要退货", "enter")
+        await settle(app, pilot)
+        assert conv_of(b, "c1")["assignee"] == "a"
+        assert "阿杰" in notices(app)[-1] and "离开" in notices(app)[-1], notices(app)
+        b.set_agent_status("b", "online")
+        await pilot.press("f7")
+        await settle(app, pilot)
+        await pilot.press(*"阿杰", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, PromptScreen)
+        assert app.screen.query_one("#prompt-input").value == "要退货"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert b.get_conversation(conv_id)["assignee"] == "b"
+        assert any("已转接给 阿杰" in n for n in notices(app)), notices(app)
+        assert not any(f"会话 {conv_id} 已转走" in n for n in notices(app))
+
+
+async def test_search_opens_a_closed_chat_read_only(desk):
+    b, clock = desk
+    c1 = conv_of(b, "c1")["id"]
+    b.reply("a", c1, "M码明天发货")
+    b.close_conversation(c1, by="a")
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+f")
+        await settle(app, pilot)
+        await pilot.press(*"明天", "enter")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.current == c1 and app.conv["id"] == c1
+        composer = app.query_one("#composer")
+        assert composer.read_only
+        await pilot.press(*"再见", "enter")
+        await settle(app, pilot)
+        assert agent_bodies(b, c1) == ["M码明天发货"]
+        await pilot.press("ctrl+down")
+        await settle(app, pilot)
+        assert app.current != c1 and not composer.read_only
+
+
+async def test_desk_keys_wait_while_a_picker_is_open(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f4")
+        await settle(app, pilot)
+        await pilot.press("f5", "f8")  # no coupon picker on top, no chat closed behind
+        await settle(app, pilot)
+        assert len(app.screen_stack) == 2 and app.screen.title_text.startswith("发送商品")
+        assert conv_of(b, "c1")["state"] == "active"
+        await pilot.press("escape", "f5")
+        await settle(app, pilot)
+        assert len(app.screen_stack) == 2 and app.screen.title_text.startswith("发送优惠券")

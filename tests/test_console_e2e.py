@@ -1,5 +1,6 @@
 """The real `cstool console` in tmux: type a reply with send-keys, find it in the file
-and on the screen, quit with ctrl+q."""
+and on the screen, quit with ctrl+q (asked first: the agent holds a chat) and y, which
+sets the agent offline."""
 
 from __future__ import annotations
 
@@ -60,6 +61,15 @@ def test_reply_typed_in_tmux_is_stored_and_shown(tmp_path):
         assert _wait(stored), screen()
         assert _wait(lambda: "有的亲，M码现货" in screen().split("╭")[0]), screen()
         _tmux("send-keys", "-t", session, "C-q")
+        assert _wait(lambda: "进行中的会话" in screen()), screen()
+        _tmux("send-keys", "-t", session, "y")
         assert _wait(lambda: "CONSOLE-EXIT:0" in screen()), screen()
+        assert "a 已离线，1 个会话转回排队" in screen(), screen()
+        check = LocalBackend(db)
+        try:
+            assert check.get("agents", "a")["status"] == "offline"
+            assert check.get_conversation(conv)["state"] == "queued"
+        finally:
+            check.close()
     finally:
         _tmux("kill-session", "-t", session)

@@ -9,7 +9,9 @@ the palette.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +19,23 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
 from textual.widgets import Footer, Header
+from textual.worker import Worker
 
 from cstool.errors import CstoolError
+from cstool.values import parse_time, short_time
 
-from .screens import HelpScreen, PickScreen, PromptScreen
-from .widgets import ChatList, Composer, CustomerPanel, Suggestions, Transcript
+from .screens import ConfirmScreen, HelpScreen, PickScreen, PromptScreen
+from .widgets import (
+    ChatList,
+    Composer,
+    CustomerPanel,
+    Suggestions,
+    Transcript,
+    empty_hint,
+    my_queue,
+)
 
 # (id, default keys, footer label, what it does, shown in footer)
 ACTIONS: list[tuple[str, str, str, str, bool]] = [
@@ -46,8 +59,56 @@ ACTIONS: list[tuple[str, str, str, str, bool]] = [
     ("suggestion_3", "alt+3", "建议3", "Insert knowledge suggestion 3 into the reply", False),
     ("toggle_context", "ctrl+t", "客户", "Show or hide the customer panel", False),
     ("help", "f1", "帮助", "All keys", True),
-    ("quit", "ctrl+q", "退出", "Quit", True),
+    ("quit", "ctrl+q", "退出",
+     "Quit and go offline (asks first while I hold chats: they go back to the queue)", True),
 ]
+
+DESK_ACTIONS = {a[0] for a in ACTIONS if a[0] not in ("help", "quit")} | {"suggestion"}
+
+STATUS_ZH = {"online": "在线", "busy": "忙碌", "away": "离开", "offline": "离线"}
+
+
+def _when(iso: str) -> str:
+    try:
+        return short_time(parse_time(iso))
+    except ValueError:
+        return iso
+
+
+# The backend's refusals (English, for the CLI and the API) as the agent reads them here.
+_REFUSALS: list[tuple[str, Callable[[re.Match, str, dict], str]]] = [
+    (r"coupon '([^']+)' expired at (\S+)$", lambda m, me, n: f"券已过期（到期 {_when(m[2])}）"),
+    (r"coupon '([^']+)' is valid only from (\S+)$",
+     lambda m, me, n: f"券还没生效（{_when(m[2])} 起可用）"),
+    (r"the customer holds coupon '([^']+)' already$", lambda m, me, n: "客户已经有这张券了"),
+    (r"no product '([^']+)'", lambda m, me, n: f"这家店没有这个商品（{m[1]}）"),
+    (r"no coupon '([^']+)'", lambda m, me, n: f"这家店没有这张券（{m[1]}）"),
+    (r"no group '([^']+)'", lambda m, me, n: f"没有这个组（{m[1]}）"),
+    (r"conversation (\d+) is closed", lambda m, me, n: f"会话 {m[1]} 已结束"),
+    (r"conversation (\d+): it is not assigned to them$",
+     lambda m, me, n: f"会话 {m[1]} 已不在你这里"),
+    (r"agent '([^']+)' is (\w+); set the status to online first$",
+     lambda m, me, n: f"你现在是「{STATUS_ZH.get(m[2], m[2])}」状态：先按 F9 设为在线"),
+    (r"agent '([^']+)' is at capacity \((\d+)/(\d+)\)$",
+     lambda m, me, n: f"你已接满 {m[2]}/{m[3]}：先结束一个会话" if m[1] == me
+     else f"客服 {n.get(m[1], m[1])} 已接满（{m[2]}/{m[3]}）"),
+    (r"agent '([^']+)' is (busy|away|offline)$",
+     lambda m, me, n: f"客服 {n.get(m[1], m[1])} 现在{STATUS_ZH[m[2]]}，接不了新会话"),
+    (r"agent '([^']+)' does not work for shop",
+     lambda m, me, n: f"客服 {n.get(m[1], m[1])} 不在这家店"),
+    (r"cannot transfer a chat to yourself$", lambda m, me, n: "不能转给自己"),
+    (r"^note too long$", lambda m, me, n: "说明太长了"),
+]
+
+
+def zh_error(e: Exception, me: str = "", names: dict[str, str] | None = None) -> str:
+    """A refusal in Chinese when it is a known one, else the backend's own words."""
+    text = str(e)
+    for pattern, say in _REFUSALS:
+        m = re.search(pattern, text)
+        if m:
+            return say(m, me, names or {})
+    return text
 
 
 def _bindings() -> list[Binding]:
@@ -90,13 +151,30 @@ class ConsoleApp(App):
         self._keymap_warning = keymap_warning
         self.desk: dict | None = None
         self.current: int | None = None
+        # The open chat is not mine (closed, or someone else's, opened from the search):
+        # its transcript only, the reply box read-only.
+        self.readonly = False
         self.conv: dict | None = None
         self.context: dict | None = None
         self.suggestions: list[dict] = []
         self.cursor = 0
+        # One draft per chat: what the reply box held when the agent left it.
+        self.drafts: dict[int | None, str] = {}
+        # Chats I closed or handed over myself (they leave without a "taken away" notice).
+        self._left: set[int] = set()
+        # Transfer notes kept after a refused transfer, for the next F7 on that chat.
+        self._notes: dict[int, str] = {}
+        self._agent_names: dict[str, str] = {}
         self._known_chats: set[int] | None = None
         self._loading = False
         self._dirty = False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While a picker, prompt or question is open, the desk's keys wait (they would
+        stack a second dialog, or act on the chat behind it); help and quit work."""
+        if action in DESK_ACTIONS and isinstance(self.screen, ModalScreen):
+            return False
+        return True
 
     # -- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -120,6 +198,7 @@ class ConsoleApp(App):
         self.sub_title = self.agent
         composer = self.query_one(Composer)
         composer.cursor_blink = False
+        composer.border_title = "没有打开的会话"
         composer.focus()
         self.query_one(CustomerPanel).show(None)
         self.query_one(Suggestions).show([])
@@ -138,46 +217,89 @@ class ConsoleApp(App):
             return
         self.load(check_events=True)
 
-    def request_load(self) -> None:
-        """Reload now, or right after the load in progress."""
-        if self._loading:
-            self._dirty = True
-        else:
-            self.load()
-
-    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load(self, check_events: bool = False) -> None:
-        """Read the desk, the open chat, its customer and suggestions (worker thread)."""
+        """Read the desk and the open chat now, or right after the read in progress."""
+        if self._loading:
+            if not check_events:
+                self._dirty = True
+            return
         self._loading = True
-        try:
-            if check_events and not self.backend.events(after=self.cursor, limit=1):
-                return
-            desk = self.backend.agent_desk(self.agent)
-            ids = [c["id"] for c in desk["chats"]]
-            current = self.current if self.current in ids else (ids[0] if ids else None)
-            conv = ctx = None
-            suggestions: list[dict] = []
-            if current is not None:
-                chat = next(c for c in desk["chats"] if c["id"] == current)
-                if chat["unread"]:
-                    self.backend.mark_seen(self.agent, current)
-                    chat["unread"] = False
-                conv = self.backend.get_conversation(current)
-                ctx = self.backend.customer_context(current)
-                if hasattr(self.backend, "suggest_answers"):
-                    try:
-                        suggestions = self.backend.suggest_answers(current)
-                    except CstoolError:
-                        suggestions = []
-            self.call_from_thread(self._show, desk, current, conv, ctx, suggestions)
-        finally:
+        self._read(self.current, self.readonly, check_events,
+                   frozenset(self._known_chats or ()))
+
+    request_load = load
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "load" and event.worker.is_finished:
             self._loading = False
             if self._dirty:
                 self._dirty = False
-                self.call_from_thread(self.load)
+                self.load()
 
-    def _show(self, desk: dict, current: int | None, conv: dict | None, ctx: dict | None,
-              suggestions: list[dict]) -> None:
+    @work(thread=True, group="load", exit_on_error=False)
+    def _read(self, wanted: int | None, readonly: bool, check_events: bool,
+              known: frozenset[int]) -> None:
+        """Read the desk, the chat ``wanted`` (or another one if it left), its customer
+        and suggestions, and how the chats that left my desk (of ``known``) left (worker
+        thread)."""
+        if check_events and not self.backend.events(after=self.cursor, limit=1):
+            return
+        desk = self.backend.agent_desk(self.agent)
+        ids = [c["id"] for c in desk["chats"]]
+        if not readonly and wanted is not None:
+            known = known | {wanted}
+        gone = {cid: self._gone_how(cid) for cid in known - set(ids)}
+        if wanted is not None and (readonly or wanted in ids):
+            current = wanted
+        else:
+            current = ids[0] if ids else None
+            readonly = False
+        conv = ctx = None
+        suggestions: list[dict] = []
+        if readonly:
+            try:
+                conv = self.backend.get_conversation(current)
+            except CstoolError as e:
+                self.call_from_thread(self.notify, f"打不开会话 {current}：{zh_error(e)}",
+                                      severity="error")
+                current, readonly = (ids[0] if ids else None), False
+        if current is not None:
+            chat = next((c for c in desk["chats"] if c["id"] == current), None)
+            if chat is not None and chat["unread"] and not readonly:
+                self.backend.mark_seen(self.agent, current)
+                chat["unread"] = False
+            if conv is None:
+                conv = self.backend.get_conversation(current)
+            try:
+                ctx = self.backend.customer_context(current)
+            except CstoolError:
+                ctx = None
+            if hasattr(self.backend, "suggest_answers") and not readonly:
+                try:
+                    suggestions = self.backend.suggest_answers(current)
+                except CstoolError:
+                    suggestions = []
+        self.call_from_thread(self._show, desk, wanted, current, readonly, conv, ctx,
+                              suggestions, gone)
+
+    def _gone_how(self, conv_id: int) -> str:
+        """Why a chat left my desk: 已结束 (closed) or 已转走 (handed to someone else or back
+        to the queue)."""
+        try:
+            state = self.backend.get_conversation(conv_id)["state"]
+        except CstoolError:
+            return "已结束或已转走"
+        return "已结束" if state == "closed" else "已转走"
+
+    def _show(self, desk: dict, wanted: int | None, current: int | None, readonly: bool,
+              conv: dict | None, ctx: dict | None, suggestions: list[dict],
+              gone: dict[int, str]) -> None:
+        if wanted != self.current:
+            # The agent moved to another chat while this was read: the read that follows
+            # shows it (and tells of chats that came or left); only the chat list is new.
+            self._dirty = True
+            self.query_one(ChatList).render_desk(desk, self.current, self._now())
+            return
         new = {c["id"] for c in desk["chats"]}
         if self._known_chats is not None:
             for c in desk["chats"]:
@@ -185,24 +307,84 @@ class ConsoleApp(App):
                     self.notify(f"新会话：{c['customer_name']}（{c['shop']}）", title="新客户")
                     self.bell()
         self._known_chats = new
-        same = current is not None and current == self.current and self.conv is not None
-        self.desk, self.current, self.conv = desk, current, conv
-        self.context, self.suggestions = ctx, suggestions
+        old_desk, self.desk = self.desk, desk
         self.cursor = max(self.cursor, desk["last_event"])
+        for conv_id, how in sorted(gone.items()):
+            self._chat_left(conv_id, how, old_desk)
+        self._set_current(current, readonly)
+        same = self.conv is not None and conv is not None and self.conv["id"] == conv["id"]
+        self.conv, self.context, self.suggestions = conv, ctx, suggestions
         self.query_one(ChatList).render_desk(desk, current, self._now())
-        self.query_one(Transcript).show(conv, same_chat=same)
+        self.query_one(Transcript).show(conv, same_chat=same, readonly=readonly,
+                                        hint=empty_hint(desk))
         self.query_one(CustomerPanel).show(ctx)
         self.query_one(Suggestions).show(suggestions)
+        self._label_composer()
+
+    def _chat_left(self, conv_id: int, how: str, old_desk: dict | None) -> None:
+        """A chat left my desk: say so (unless I closed or handed it over myself) with its
+        unsent draft, which goes into no other chat."""
+        if self.current == conv_id and not self.readonly:
+            self.drafts[conv_id] = self.query_one(Composer).text
+            self.query_one(Composer).clear()
+            self.current = None
+        draft = self.drafts.pop(conv_id, "").strip()
+        self._notes.pop(conv_id, None)
+        kept = f"；没发出的草稿：「{draft[:30]}{'…' if len(draft) > 30 else ''}」" if draft else ""
+        if conv_id in self._left:
+            self._left.discard(conv_id)
+            if draft:
+                self.notify(f"会话 {conv_id} 的草稿没有发出{kept}", severity="warning")
+            return
+        name = next((c["customer_name"] for c in (old_desk or {}).get("chats", [])
+                     if c["id"] == conv_id), "")
+        who = f"（{name}）" if name else ""
+        self.notify(f"会话 {conv_id}{who} {how}{kept}", title="会话离开了", severity="warning",
+                    timeout=10)
+
+    def _set_current(self, conv_id: int | None, readonly: bool = False) -> None:
+        """Open another chat: the reply box keeps each chat's own draft."""
+        composer = self.query_one(Composer)
+        if conv_id != self.current:
+            if self.current is not None and not self.readonly:
+                self.drafts[self.current] = composer.text
+            composer.clear()
+            if not readonly:
+                text = self.drafts.pop(conv_id, "")
+                if text:
+                    composer.insert(text)
+        self.current, self.readonly = conv_id, readonly
+        composer.read_only = readonly
+        self._label_composer()
+
+    def _label_composer(self) -> None:
+        """The reply box's border names who a reply goes to."""
+        composer = self.query_one(Composer)
+        if self.current is None:
+            composer.border_title = "没有打开的会话"
+            return
+        name = next((c["customer_name"] for c in (self.desk or {}).get("chats", [])
+                     if c["id"] == self.current), None)
+        if name is None and self.conv is not None and self.conv["id"] == self.current:
+            name = self.conv["customer_name"]
+        if self.readonly:
+            composer.border_title = f"只读 read-only · {name or ''} 不能回复"
+        else:
+            composer.border_title = f"回复 {name or ''}"
 
     # -- writes (each in a worker, then a reload) --------------------------------------------
     @work(thread=True, group="act", exit_on_error=False)
-    def act(self, what: str, fn: Callable[[], Any], done: Callable[[Any], None] | None = None
-            ) -> None:
+    def act(self, what: str, fn: Callable[[], Any], done: Callable[[Any], None] | None = None,
+            failed: Callable[[CstoolError], None] | None = None) -> None:
         """Run a backend write off the UI thread; tell the agent if it was refused."""
         try:
             result = fn()
         except CstoolError as e:
-            self.call_from_thread(self.notify, f"{what}: {e}", severity="error")
+            self.call_from_thread(
+                self.notify, f"{what}：{zh_error(e, self.agent, self._agent_names)}",
+                severity="error")
+            if failed is not None:
+                self.call_from_thread(failed, e)
             self.call_from_thread(self.request_load)
             return
         if done is not None:
@@ -213,13 +395,21 @@ class ConsoleApp(App):
         if self.current is None:
             self.notify("没有打开的会话：先按 F2 接入", severity="warning")
             return
+        if self.readonly:
+            self.notify("这个会话不在你这里（只读），不能回复：Ctrl+↓ 回到我的会话",
+                        severity="warning")
+            return
         composer = self.query_one(Composer)
         text, conv = message.text, self.current
         composer.clear()
 
         def restore(_: Any = None) -> None:
-            if not composer.text:
-                composer.insert(text)
+            # the text goes back to its own chat's draft, wherever the agent is now
+            if self.current == conv and not self.readonly:
+                if not composer.text:
+                    composer.insert(text)
+            elif not self.drafts.get(conv):
+                self.drafts[conv] = text
 
         def send() -> Any:
             try:
@@ -243,9 +433,12 @@ class ConsoleApp(App):
 
         def done(conv: dict | None) -> None:
             if conv is None:
-                self.notify("没有等待中的客户 Nothing is waiting", severity="information")
+                others = my_queue(self.desk)[1] if self.desk else 0
+                more = f"（另有 {others} 位在等其他组）" if others else ""
+                self.notify(f"没有你可以接入的客户{more} Nothing is waiting for you",
+                            severity="information")
             else:
-                self.current = conv["id"]
+                self._set_current(conv["id"])
 
         self.act("接入", lambda: self.backend.accept_next(self.agent), done)
 
@@ -256,8 +449,8 @@ class ConsoleApp(App):
         ids = self._chat_ids()
         if not ids:
             return
-        i = ids.index(self.current) if self.current in ids else -1
-        self.current = ids[(i + step) % len(ids)]
+        i = ids.index(self.current) if self.current in ids else (-1 if step > 0 else 0)
+        self._set_current(ids[(i + step) % len(ids)])
         self.request_load()
 
     def action_next_chat(self) -> None:
@@ -275,14 +468,17 @@ class ConsoleApp(App):
         start = ids.index(self.current) + 1 if self.current in ids else 0
         for c in chats[start:] + chats[:start]:
             if c["unread"]:
-                self.current = c["id"]
+                self._set_current(c["id"])
                 self.request_load()
                 return
         self.notify("没有未读消息 No unread chats")
 
     def _need_chat(self) -> bool:
-        if self.current is None or self.conv is None:
+        if self.current is None or self.conv is None or self.conv["id"] != self.current:
             self.notify("没有打开的会话 No chat open", severity="warning")
+            return False
+        if self.readonly:
+            self.notify("这个会话不在你这里（只读）", severity="warning")
             return False
         return True
 
@@ -319,29 +515,55 @@ class ConsoleApp(App):
         self._pick("快捷回复 Quick replies", load, insert, "这家店还没有快捷回复")
 
     def action_send_product(self) -> None:
-        """Send a product card."""
+        """Send a product card (products on sale only)."""
         if not self._need_chat():
             return
         shop, conv = self.conv["shop"], self.current
+        titles: dict[str, str] = {}
+
+        def load() -> list[tuple[str, str]]:
+            rows = [p for p in self.backend.list("products", shop=shop)
+                    if p.get("status", "on_sale") == "on_sale"]
+            titles.update((p["key"], p["title"]) for p in rows)
+            return [(p["key"], f"{p['title']} ¥{p['price']}") for p in rows]
+
         self._pick(
-            "发送商品 Send a product",
-            lambda: [(p["key"], f"{p['title']} ¥{p['price']}")
-                     for p in self.backend.list("products", shop=shop)],
-            lambda key: self.act("发送商品", lambda: self.backend.send_card(
-                self.agent, conv, "product", key)),
-            "这家店没有商品")
+            "发送商品 Send a product", load,
+            lambda key: self.act(f"发送商品「{titles.get(key, key)}」失败",
+                                 lambda: self.backend.send_card(self.agent, conv, "product", key)),
+            "这家店没有在售商品")
 
     def action_send_coupon(self) -> None:
-        """Send a coupon the customer will hold."""
+        """Send a coupon the customer will hold: only coupons valid now that the customer
+        does not hold yet are offered."""
         if not self._need_chat():
             return
         shop, conv = self.conv["shop"], self.current
+        ctx = self.context if (self.context or {}).get("conversation") == conv else None
+        held = {c["key"] for c in (ctx or {}).get("coupons", [])}
+        names: dict[str, str] = {}
+
+        def usable(c: dict, now: int) -> bool:
+            try:
+                starts = parse_time(c["valid_from"]) if c.get("valid_from") else None
+                ends = parse_time(c["valid_to"]) if c.get("valid_to") else None
+            except ValueError:
+                return True  # the backend decides
+            return (starts is None or starts <= now) and (ends is None or ends >= now) \
+                and c["key"] not in held
+
+        def load() -> list[tuple[str, str]]:
+            now = self._now()
+            rows = [c for c in self.backend.list("coupons", shop=shop) if usable(c, now)]
+            names.update((c["key"], c["name"]) for c in rows)
+            return [(c["key"], c["name"] + (f"  到期 {_when(c['valid_to'])}"
+                                             if c.get("valid_to") else "")) for c in rows]
+
         self._pick(
-            "发送优惠券 Send a coupon",
-            lambda: [(c["key"], c["name"]) for c in self.backend.list("coupons", shop=shop)],
-            lambda key: self.act("发券", lambda: self.backend.send_card(
-                self.agent, conv, "coupon", key)),
-            "这家店没有优惠券")
+            "发送优惠券 Send a coupon", load,
+            lambda key: self.act(f"发券「{names.get(key, key)}」失败",
+                                 lambda: self.backend.send_card(self.agent, conv, "coupon", key)),
+            "没有可发的优惠券（过期、未生效和客户已有的券不列出）")
 
     def action_invite(self) -> None:
         """Invite the customer to order a product at the price after discounts."""
@@ -361,30 +583,46 @@ class ConsoleApp(App):
             "这家店没有在售商品")
 
     def action_transfer(self) -> None:
-        """Transfer to an agent or a group, with a note for the next agent."""
+        """Transfer to an agent or a group, with a note for the next agent (a refused
+        transfer keeps the note for the next try)."""
         if not self._need_chat():
             return
         shop, conv = self.conv["shop"], self.current
+        names: dict[str, str] = {}
 
         def load() -> list[tuple[str, str]]:
-            groups = [(f"group:{g['key']}", f"组 {g['name']} ({g['key']})")
-                      for g in self.backend.list("groups", shop=shop)]
-            agents = [(f"agent:{a['handle']}", f"客服 {a['name']} ({a['handle']}) {a['status']}")
-                      for a in self.backend.list("agents", shop=shop)
+            groups = self.backend.list("groups", shop=shop)
+            agents = [a for a in self.backend.list("agents", shop=shop)
                       if a["handle"] != self.agent]
-            return groups + agents
+            names.update((f"group:{g['key']}", g["name"]) for g in groups)
+            names.update((f"agent:{a['handle']}", a["name"]) for a in agents)
+            self._agent_names.update((a["handle"], a["name"]) for a in agents)
+            return ([(f"group:{g['key']}", f"组 {g['name']} ({g['key']})") for g in groups]
+                    + [(f"agent:{a['handle']}", f"客服 {a['name']} ({a['handle']}) "
+                        f"{STATUS_ZH.get(a['status'], a['status'])}") for a in agents])
 
         def with_note(target: str) -> None:
+            name = names.get(target, target)
+
+            def done(result: dict) -> None:
+                self._notes.pop(conv, None)
+                queued = "（排队中）" if result.get("state") == "queued" else ""
+                self.notify(f"已转接给 {name}{queued}")
+
             def go(note: str | None) -> None:
                 if note is None:
                     return
                 kind, key = target.split(":", 1)
-                self.act("转接", lambda: self.backend.transfer(
+                self._notes[conv] = note
+                self._left.add(conv)  # before the write: a poll may see it gone first
+                self.act(f"转接给 {name} 失败", lambda: self.backend.transfer(
                     conv, by=self.agent, note=note,
                     to_agent=key if kind == "agent" else None,
-                    to_group=key if kind == "group" else None))
+                    to_group=key if kind == "group" else None), done,
+                    lambda _: self._left.discard(conv))
 
-            self.push_screen(PromptScreen("转接说明 Note for the next agent", "例如：问退货"), go)
+            self.push_screen(PromptScreen("转接说明 Note for the next agent", "例如：问退货",
+                                          value=self._notes.get(conv, "")), go)
 
         self._pick("转接给 Transfer to", load, with_note, "没有可转接的对象")
 
@@ -392,17 +630,30 @@ class ConsoleApp(App):
         """Close the open chat; the customer is asked for a 1-5 rating."""
         if not self._need_chat():
             return
-        conv = self.current
-        self.act("结束会话", lambda: self.backend.close_conversation(conv, by=self.agent))
+        conv, name = self.current, self.conv["customer_name"]
+
+        def done(_: Any) -> None:
+            self.notify(f"已结束会话 {conv}（{name}），已请客户评价")
+
+        self._left.add(conv)  # before the write: a poll may see it gone first
+        self.act("结束会话失败", lambda: self.backend.close_conversation(conv, by=self.agent),
+                 done, lambda _: self._left.discard(conv))
 
     def action_status(self) -> None:
         """Set my status."""
         items = [("online", "在线 online"), ("busy", "忙碌 busy（不自动分配）"),
                  ("away", "离开 away"), ("offline", "离线 offline（会话转回排队）")]
+
+        def done(r: dict) -> None:
+            self._left.update(r.get("returned") or [])  # said here, not once per chat
+            back = len(r.get("returned") or [])
+            self.notify(f"状态：{STATUS_ZH.get(r['status'], r['status'])} {r['status']}"
+                        + (f"，{back} 个会话转回排队" if back else ""))
+
         self.push_screen(
             PickScreen("我的状态 My status", items),
             lambda s: s and self.act("状态", lambda: self.backend.set_agent_status(
-                self.agent, s), lambda r: self.notify(f"状态：{r['status']}")))
+                self.agent, s), done))
 
     def action_search(self) -> None:
         """Search my chat history."""
@@ -472,15 +723,19 @@ class ConsoleApp(App):
     def _open_from_search(self, conv_id: str | None) -> None:
         if conv_id is None:
             return
-        if int(conv_id) in self._chat_ids():
-            self.current = int(conv_id)
-            self.request_load()
-        else:
-            self.notify(f"会话 {conv_id} 已结束或不在我这里", severity="information")
+        cid = int(conv_id)
+        if cid in self._chat_ids():
+            self._set_current(cid)
+        else:  # closed, or someone else's now: its transcript, read-only
+            self._set_current(cid, readonly=True)
+        self.request_load()
 
     def action_suggestion(self, n: str) -> None:
         """Insert a knowledge suggestion's answer into the reply box."""
         i = int(n) - 1
+        if self.readonly:
+            self.notify("这个会话不在你这里（只读）", severity="warning")
+            return
         if i >= len(self.suggestions):
             self.notify("没有这条建议", severity="warning")
             return
@@ -493,21 +748,72 @@ class ConsoleApp(App):
 
     def action_help(self) -> None:
         """All keys."""
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
         rows = []
         for b in self.BINDINGS:
             what = next((a[3] for a in ACTIONS if a[0] == b.id), b.description)
             keys = self._keymap.get(b.id, b.key)
             rows.append((keys, what))
         rows.append(("enter / ctrl+j", "发送 send / 换行 new line (in the reply box)"))
+        rows.append(("ctrl+p", "命令面板 every action; 插入建议 1/2/3 when alt+1..3 does not "
+                               "reach the app"))
         self.push_screen(HelpScreen(rows))
 
     def get_system_commands(self, screen) -> Any:
         yield from super().get_system_commands(screen)
         for action_id, _keys, label, what, _show in ACTIONS:
-            if action_id.startswith("suggestion_") or action_id == "quit":
+            if action_id == "quit":
+                continue
+            if action_id.startswith("suggestion_"):
+                n = action_id[-1]
+                i = int(n) - 1
+                about = (str(self.suggestions[i].get("question", ""))
+                         if i < len(self.suggestions) else "(无)")
+                yield SystemCommand(f"插入建议 {n} Insert suggestion {n}",
+                                    f"{what}: {about}", partial(self.action_suggestion, n))
                 continue
             yield SystemCommand(f"{label} · {what}", what,
                                 getattr(self, f"action_{action_id}"))
+
+    # -- quitting -------------------------------------------------------------------------
+    async def action_quit(self) -> None:
+        """Quit and go offline. While I hold chats, ask first: going offline hands them
+        back to the queue (Esc stays)."""
+        if isinstance(self.screen, ConfirmScreen):  # ctrl+q twice: yes
+            self.screen.dismiss(True)
+            return
+        if self.desk is None:
+            self.exit()
+            return
+        chats = len(self.desk["chats"])
+        if chats:
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._log_off()
+
+            self.push_screen(ConfirmScreen(
+                f"退出？你还有 {chats} 个进行中的会话",
+                "退出会把你设为离线，这些会话转回排队，由其他客服接待。\n"
+                "Quitting sets you offline; your chats go back to the queue.",
+                "Enter/y 离线并退出 quit · Esc 留下 stay"), answered)
+        elif self.desk["agent"]["status"] in ("online", "busy"):
+            self._log_off()  # routing must not give new chats to a closed console
+        else:
+            self.exit()
+
+    @work(thread=True, group="quit", exit_on_error=False)
+    def _log_off(self) -> None:
+        """Set me offline, then leave (with a line on the terminal saying what happened)."""
+        try:
+            r = self.backend.set_agent_status(self.agent, "offline")
+        except CstoolError as e:
+            message = f"{self.agent}: 没能设为离线 ({zh_error(e, self.agent)})"
+        else:
+            back = len(r.get("returned") or [])
+            message = f"{self.agent} 已离线" + (f"，{back} 个会话转回排队" if back else "")
+        self.call_from_thread(self.exit, message=message)
 
     # -- the demo's customers -----------------------------------------------------------------
     @work(thread=True, group="simulator", exit_on_error=False)

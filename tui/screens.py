@@ -1,11 +1,13 @@
-"""Modal screens of the console: a fuzzy picker, a text prompt, and the key help."""
+"""Modal screens of the console: a fuzzy picker, a text prompt, a yes/no question and
+the key help."""
 
 from __future__ import annotations
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
@@ -53,9 +55,14 @@ class PickScreen(ModalScreen[str | None]):
             options.highlighted = 0
 
     def on_mount(self) -> None:
-        options = self.query_one(OptionList)
-        if options.option_count:
-            options.highlighted = 0
+        # After the refresh: a picker pushed while another screen is being dismissed
+        # (Esc then F5 in one burst) may be mounted before its dialog's children are.
+        self.call_after_refresh(self._highlight_first)
+
+    def _highlight_first(self) -> None:
+        for options in self.query(OptionList):
+            if options.option_count and options.highlighted is None:
+                options.highlighted = 0
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         options = self.query_one(OptionList)
@@ -76,19 +83,21 @@ class PickScreen(ModalScreen[str | None]):
 
 
 class PromptScreen(ModalScreen[str | None]):
-    """Ask for one line of text; Enter accepts (empty is allowed), Escape cancels."""
+    """Ask for one line of text (``value`` pre-filled); Enter accepts (empty is allowed),
+    Escape cancels."""
 
     BINDINGS = [Binding("escape", "cancel", "取消 Cancel", id="cancel")]
 
-    def __init__(self, title: str, placeholder: str = ""):
+    def __init__(self, title: str, placeholder: str = "", value: str = ""):
         super().__init__()
         self.title_text = title
         self.placeholder = placeholder
+        self.value = value
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Input(placeholder=self.placeholder, id="prompt-input")
+            yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
@@ -97,8 +106,31 @@ class PromptScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question: Enter or y says yes, Escape or n says no."""
+
+    BINDINGS = [Binding("enter,y", "answer(True)", "确定 Yes", id="confirm_yes"),
+                Binding("escape,n", "answer(False)", "取消 No", id="confirm_no")]
+
+    def __init__(self, title: str, body: str, keys: str = "Enter/y 确定 · Esc 取消"):
+        super().__init__()
+        self.title_text = title
+        self.body = body
+        self.keys = keys
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield Static(self.body)
+            yield Static(Text(self.keys, style="bold yellow"), classes="dialog-keys")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
 class HelpScreen(ModalScreen[None]):
-    """Every key of the console with what it does."""
+    """Every key of the console with what it does; scrolls (↑↓, PageUp/PageDown,
+    Home/End) when the terminal is shorter than the list."""
 
     BINDINGS = [Binding("escape,q,question_mark,f1", "close", "关闭 Close", id="close_help")]
 
@@ -107,13 +139,19 @@ class HelpScreen(ModalScreen[None]):
         self.rows = rows
 
     def compose(self) -> ComposeResult:
-        t = Text("按键 Keys\n\n", style="bold")
+        table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
+        table.add_column(style="bold yellow", justify="right", no_wrap=True)
+        table.add_column(ratio=1)  # long lines wrap under their own column
         for key, description in self.rows:
-            t.append(f"{key:>14}  ", "bold yellow")
-            t.append(f"{description}\n")
-        t.append("\nCtrl+P: 命令面板 command palette · Esc: 关闭", style="dim")
-        with Vertical(classes="dialog help"):
-            yield Static(t)
+            table.add_row(key.replace(",", " "), description)
+        with VerticalScroll(classes="dialog help", id="help-body"):
+            yield Static(Text("按键 Keys", style="bold"), classes="dialog-title")
+            yield Static(table)
+            yield Static(Text("Ctrl+P: 命令面板 command palette · ↑↓ PgUp PgDn: 滚动 · "
+                              "Esc: 关闭", style="dim"), classes="help-foot")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -59,17 +59,42 @@ class ChatList(Static):
                 secs = (now_ms - c["waiting_since_ms"]) / 1000
                 line.append(f" {fmt_wait(secs)}", wait_style(secs, targets.get(c["shop"], 180)))
             lines.append(line)
-        lines.append(Text(f"排队 {len(desk['queue'])}", style="bold underline"))
-        for q in desk["queue"][:8]:
+        mine, others = my_queue(desk)
+        lines.append(Text(f"排队 {len(mine)}", style="bold underline"))
+        for i, q in enumerate(mine[:8], start=1):
             secs = (now_ms - q["waiting_since_ms"]) / 1000
-            line = Text(f" {q['position']}. {q['customer_name']}"[:12])
+            line = Text(f" {i}. {q['customer_name']}"[:12])
             line.append(f" {fmt_wait(secs)}", wait_style(secs, targets.get(q["shop"], 180)))
             if q["priority"]:
                 line.append(f" P{q['priority']}", "magenta")
             lines.append(line)
-        if len(desk["queue"]) > 8:
-            lines.append(Text(f"  … {len(desk['queue']) - 8} more", style="dim"))
+        if len(mine) > 8:
+            lines.append(Text(f"  … {len(mine) - 8} more", style="dim"))
+        if others:
+            lines.append(Text(f"另有 {others} 位在等其他组", style="dim"))
         self.update(Group(*lines))
+
+
+def my_queue(desk: dict) -> tuple[list[dict], int]:
+    """The waiting chats this agent may accept, in the order F2 takes them, and how many
+    others wait for a group (or an agent) this agent is not in. A desk without the
+    ``mine`` mark (an older server) counts every waiting chat as the agent's."""
+    mine = sorted((q for q in desk["queue"] if q.get("mine", True)),
+                  key=lambda q: (-q["priority"], q["waiting_since_ms"], q["id"]))
+    return mine, len(desk["queue"]) - len(mine)
+
+
+def empty_hint(desk: dict | None) -> str:
+    """What the transcript says with no chat open, agreeing with the queue panel."""
+    if desk is None:
+        return "没有打开的会话。按 F2 接入下一位客户。"
+    mine, others = my_queue(desk)
+    if mine:
+        return f"没有打开的会话。{len(mine)} 位客户在等你接入：按 F2。"
+    text = "没有打开的会话，也没有等你接入的客户。"
+    if others:
+        text += f"（另有 {others} 位在等其他组）"
+    return text
 
 
 def _status(agent: dict) -> str:
@@ -81,35 +106,41 @@ class Transcript(VerticalScroll):
     """The chat's messages; cards are drawn as cards. Scrolls to the end only when the
     reader is already at the end."""
 
-    def show(self, conv: dict | None, *, same_chat: bool = False) -> None:
-        """Redraw for a conversation (or an empty state). The same chat only gains its new
-        messages; a new chat opens at its end; the same chat follows new messages only if
-        the reader was at the end."""
+    def show(self, conv: dict | None, *, same_chat: bool = False, readonly: bool = False,
+             hint: str | None = None) -> None:
+        """Redraw for a conversation (or an empty state saying ``hint``). The same chat
+        only gains its new messages; a new chat opens at its end; the same chat follows new
+        messages only if the reader was at the end. A ``readonly`` chat (closed, or not
+        mine) says so in its header."""
         at_end = not same_chat or self.scroll_y >= self.max_scroll_y - 1
         shown = getattr(self, "_shown", None)
-        if conv is not None and same_chat and shown is not None and shown[0] == conv["id"]:
+        if conv is not None and same_chat and shown is not None and shown[0] == conv["id"] \
+                and shown[2] == readonly:
             ids = [m["id"] for m in conv["messages"]]
             if ids[:len(shown[1])] == shown[1]:
                 new = conv["messages"][len(shown[1]):]
                 if new:
                     self.mount_all([_message_widget(m) for m in new])
-                    self._shown = (conv["id"], ids)
+                    self._shown = (conv["id"], ids, readonly)
                     if at_end:
                         self.call_after_refresh(self.scroll_end, animate=False)
                 return
         self.remove_children()
         if conv is None:
             self._shown = None
-            self.mount(Static(Text("没有打开的会话。按 F2 接入下一位客户。", style="dim"),
-                              classes="empty"))
+            self.mount(Static(Text(hint or "没有打开的会话。按 F2 接入下一位客户。",
+                                   style="dim"), classes="empty"))
             return
         header = Text.assemble((f"{conv['customer_name']} ", "bold"),
                                (f"{conv['shop']} · {conv['classification'] or ''}", "dim"))
+        if readonly:
+            state = "已结束" if conv.get("state") == "closed" else "不在我这里"
+            header.append(f"  {state} · 只读 read-only", "bold red")
         widgets = [Static(header, classes="chat-header")]
         recent = conv["messages"][-200:]
         widgets.extend(_message_widget(m) for m in recent)
         self.mount_all(widgets)
-        self._shown = (conv["id"], [m["id"] for m in conv["messages"]])
+        self._shown = (conv["id"], [m["id"] for m in conv["messages"]], readonly)
         if at_end:
             self.call_after_refresh(self.scroll_end, animate=False)
 
@@ -228,4 +259,5 @@ class Suggestions(Static):
             t.append(f"alt+{i} ", "bold yellow")
             t.append(f"{s.get('question', s.get('entry', ''))}\n")
             t.append(f"   {str(s.get('answer', ''))[:60]}\n", "dim")
+        t.append("(或 Ctrl+P 插入建议)", "dim")
         self.update(t)

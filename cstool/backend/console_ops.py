@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound
+from ..routing import agent_in_pool
 from ..values import format_money, format_time
 
 RECENT_ORDERS = 5
@@ -18,7 +19,8 @@ class ConsoleOps:
     """Agent-console operations of the Local backend (mixed into LocalBackend)."""
 
     def agent_desk(self, agent: str) -> dict:
-        """The agent, their open chats (unread, waiting since) and their shops' queues."""
+        """The agent, their open chats (unread, waiting since) and their shops' queues
+        (each waiting chat marked ``mine`` when the agent may accept it)."""
         with self.database.read() as conn:
             a = conn.execute(
                 "SELECT id, handle, name, status, max_chats, role FROM agents WHERE handle = ?",
@@ -41,17 +43,25 @@ class ConsoleOps:
             ).fetchall()]
             queue = []
             for shop_id, shop_key, _name, _settings in shops:
-                for pos, row in enumerate(conn.execute(
+                rows = conn.execute(
                     "SELECT c.id, cu.key, cu.name, c.priority, COALESCE(c.queued_at, "
-                    "c.created_at) FROM conversations c JOIN customers cu "
+                    "c.created_at), c.pool FROM conversations c JOIN customers cu "
                     "ON cu.id = c.customer_id WHERE c.shop_id = ? AND c.state = 'queued' "
                     "ORDER BY c.priority DESC, COALESCE(c.queued_at, c.created_at), c.id",
                     (shop_id,),
-                ).fetchall(), start=1):
+                ).fetchall()
+                me = self._routing_state(conn, shop_id, staff=True).agent(agent) if rows \
+                    else None
+                for pos, row in enumerate(rows, start=1):
+                    # "mine": accept_next may give it to this agent (as there, the one who
+                    # transferred a chat away may take it back)
+                    pool = json.loads(row[5]) if row[5] else {"shop": True}
+                    pool.pop("except", None)
                     queue.append({
                         "id": row[0], "shop": shop_key, "customer": row[1],
                         "customer_name": row[2], "priority": row[3],
                         "waiting_since_ms": row[4], "position": pos,
+                        "mine": me is not None and agent_in_pool(me, pool),
                     })
             last_event = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
         return {
