@@ -528,10 +528,11 @@ def create_app(backend: Any, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float 
             if not last_id.strip().isdigit():
                 return error_response(400, "usage", "Last-Event-ID must be an event id")
             after = int(last_id)
-        head = await state._head()
         if after is None:
-            after = head  # from now on
-        elif after > head:  # a cursor from another file: it would wait for ever
+            after = await state._head()  # from now on
+        elif after > state.hub.head and after > (head := await state._head()):
+            # a cursor from another file: it would wait for ever (the hub's head spares
+            # the storage thread a look-up per subscriber; the file has the last word)
             return error_response(400, "usage", f"event {after} is past the newest ({head})")
         access = Access(principal, backend, state.tokens)
         if shop is not None:
