@@ -38,8 +38,18 @@ def dashboard_cmd(
     if not os.environ.get("CSTOOL_TZ") and record.get("timezone"):
         # "today" is the shop's day: its chart, clock and alert times in its zone too
         os.environ["CSTOOL_TZ"] = record["timezone"]
+    hint = None
     if replay:
         if not hasattr(backend, "database"):
             raise UsageError("--replay reads the data file: use it with --db, not --api")
         backend.clock = LatestEventClock(backend.database)
-    DashboardApp(backend, shop, poll_s=poll, thresholds=Thresholds(queue_max=queue_max)).run()
+    elif hasattr(backend, "database"):
+        newest = LatestEventClock(backend.database, fallback=backend.clock).now_ms()
+        if abs(newest - backend.clock.now_ms()) > 6 * 3_600_000:
+            from cstool.values import format_time
+
+            hint = (f"最新事件在 {format_time(newest)[:16].replace('T', ' ')}，不是现在："
+                    "在看回放的一天吗？用 --replay 以它的时间为“现在”。 The newest event is "
+                    "hours away from now: for a replayed day, use --replay.")
+    DashboardApp(backend, shop, poll_s=poll, thresholds=Thresholds(queue_max=queue_max),
+                 hint=hint).run()

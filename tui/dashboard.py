@@ -205,8 +205,10 @@ class DashboardApp(App):
     ]
 
     def __init__(self, backend: Any, shop: str, *, poll_s: float = 1.0, max_age_s: float = 30,
-                 thresholds: Thresholds = Thresholds(), now_ms: Callable[[], int] | None = None):
+                 thresholds: Thresholds = Thresholds(), now_ms: Callable[[], int] | None = None,
+                 hint: str | None = None):
         super().__init__()
+        self.hint = hint  # shown once at the start (e.g. "a replayed day: try --replay")
         self.backend = backend
         self.shop = shop
         self.poll_s = poll_s
@@ -241,6 +243,8 @@ class DashboardApp(App):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("客服", "状态", "会话", "3分钟", "30秒", "满意度", "销售")
+        if self.hint:
+            self.notify(self.hint, title="提示", timeout=15)
         self.load()
         self.set_interval(self.poll_s, self.tick)
 
