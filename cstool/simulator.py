@@ -31,6 +31,11 @@ QUESTIONS = [
 FOLLOW_UPS = [
     "好的谢谢", "那我再考虑一下", "可以再便宜点吗", "什么时候能到呢？", "嗯嗯，那我下单了",
 ]
+# What a customer says back when an agent has answered them.
+ANSWERS_TO_AGENT = [
+    "好的，谢谢亲", "明白了，那我现在下单", "还有别的颜色吗？", "可以再送个小礼品吗？",
+    "好的，麻烦尽快发货哈", "收到，我再看看", "那用券之后是多少钱？", "OK，谢谢！",
+]
 
 
 class CustomerSimulator:
@@ -50,9 +55,37 @@ class CustomerSimulator:
         self.products = [p["title"] for p in backend.list("products", shop=shop)] or ["宝贝"]
         self.open: list[str] = []
         self.sent = 0
+        self._cursor: int | None = None  # the event log read so far (agents' replies)
+        self.answered: list[int] = []  # chats an agent wrote in, waiting for the customer
+
+    def _agent_replies(self) -> None:
+        """Chats of the shop an agent wrote in since the last look (from the event log)."""
+        first = self._cursor is None
+        after = self._cursor or 0
+        while True:
+            batch = self.backend.events(after=after, limit=500, shop=self.shop)
+            for e in batch:
+                after = e["id"]
+                p = e.get("payload") or {}
+                if not first and e["type"] == "message.created" and p.get("sender") == "agent":
+                    cid = int(e["key"])
+                    if cid not in self.answered:
+                        self.answered.append(cid)
+            if len(batch) < 500:
+                break
+        self._cursor = after
 
     def message(self) -> tuple[str, str]:
-        """The next (customer, text): a follow-up in an open chat, or a new question."""
+        """The next (customer, text): an answer to an agent who wrote to them, a follow-up
+        in an open chat, or a new question."""
+        try:
+            self._agent_replies()
+        except Exception:  # noqa: BLE001 - the demo's customers carry on regardless
+            pass
+        while self.answered:
+            conv = self.backend.get_conversation(self.answered.pop(0), messages=False)
+            if conv["state"] == "active":
+                return conv["customer"], self.rnd.choice(ANSWERS_TO_AGENT)
         if self.open and self.rnd.random() < self.follow_up_share:
             return self.rnd.choice(self.open), self.rnd.choice(FOLLOW_UPS)
         customer = self.rnd.choice(self.customers)

@@ -1,0 +1,28 @@
+"""The demo's simulated customers: Chinese questions about the shop's own products, and an
+answer when an agent has written to them."""
+
+from __future__ import annotations
+
+from cstool.simulator import ANSWERS_TO_AGENT, CustomerSimulator
+
+
+def test_simulated_customers_ask_and_answer_the_agent(backend):
+    backend.apply({
+        "shops": [{"key": "s", "name": "翎衣女装", "service_mode": "human_first"}],
+        "agents": [{"handle": "a", "name": "小美", "shops": ["s"], "status": "online",
+                    "max_chats": 10}],
+        "products": [{"key": "dress", "shop": "s", "title": "法式碎花连衣裙", "price": 299}],
+        "customers": [{"key": f"c{i}", "name": f"顾客{i}", "profiles": [{"shop": "s"}]}
+                      for i in range(3)],
+    })
+    sim = CustomerSimulator(backend, "s", seed=1, follow_up_share=0.0, sleep=lambda s: None)
+    first = sim.step()
+    conv = first["conversation"]
+    assert conv["assignee"] == "a" and first["message"]["body"]
+    assert sim.message()[1] not in ANSWERS_TO_AGENT  # nobody has answered anyone yet
+    backend.reply("a", conv["id"], "亲，有货的")
+    customer, text = sim.message()
+    assert (customer, text in ANSWERS_TO_AGENT) == (conv["customer"], True)
+    backend.reply("a", conv["id"], "还需要别的吗？")
+    backend.close_conversation(conv["id"], by="a")  # closed before the customer answers
+    assert sim.message()[1] not in ANSWERS_TO_AGENT
