@@ -630,6 +630,29 @@ async def test_quit_with_open_chats_asks_then_goes_offline(desk):
     assert conv_of(b, "c1")["state"] == "queued"
 
 
+async def test_the_demo_quits_at_once_and_hands_its_chats_back(desk):
+    # the demo's customers are simulated: Ctrl+Q quits without a question (as the README's
+    # first command promises), the demo agent going offline as any quitting agent does
+    from cstool.simulator import CustomerSimulator
+
+    b, clock = desk
+    sim = CustomerSimulator(b, "s", pace_s=3600, seed=1)
+    app = app_for(b, clock, simulator=sim)
+    async with app.run_test(size=(120, 34)) as pilot:
+        for _ in range(40):  # (the simulator's worker runs until the app stops: no settle)
+            await pilot.pause(0.1)
+            if app.desk and app.desk["chats"]:
+                break
+        assert app.desk["chats"]
+        await pilot.press("ctrl+q")
+        for _ in range(40):
+            await pilot.pause(0.1)
+            if not app.is_running:
+                break
+    assert not app.is_running
+    assert b.get("agents", "a")["status"] == "offline"
+
+
 async def test_quit_without_chats_goes_offline_at_once(desk):
     b, clock = desk
     b.set_agent_status("a", "offline")

@@ -788,7 +788,7 @@ class ConsoleApp(App):
             self.exit()
             return
         chats = len(self.desk["chats"])
-        if chats:
+        if chats and self.simulator is None:  # the demo's customers are not real: no asking
             def answered(yes: bool | None) -> None:
                 if yes:
                     self._log_off()
@@ -798,7 +798,7 @@ class ConsoleApp(App):
                 "退出会把你设为离线，这些会话转回排队，由其他客服接待。\n"
                 "Quitting sets you offline; your chats go back to the queue.",
                 "Enter/y 离线并退出 quit · Esc 留下 stay"), answered)
-        elif self.desk["agent"]["status"] in ("online", "busy"):
+        elif chats or self.desk["agent"]["status"] in ("online", "busy"):
             self._log_off()  # routing must not give new chats to a closed console
         else:
             self.exit()
