@@ -50,6 +50,12 @@ async def settle(app, pilot, rounds: int = 3) -> None:
         await pilot.pause(0.05)
 
 
+async def press(app, pilot, *keys: str) -> None:
+    """Press keys, then let the console settle."""
+    await pilot.press(*keys)
+    await settle(app, pilot)
+
+
 def app_for(b, clock, **kw) -> ConsoleApp:
     return ConsoleApp(b, "a", poll_s=3600, now_ms=clock.now_ms, **kw)
 
@@ -74,11 +80,9 @@ async def test_reply_with_enter_and_newline_with_ctrl_j(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press(*"有的亲", "ctrl+j", *"M码现货")
-        await settle(app, pilot)
+        await press(app, pilot, *"有的亲", "ctrl+j", *"M码现货")
         assert b.get_conversation(app.current)["messages"][-1]["sender"] == "system"
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press(app, pilot, "enter")
         last = b.get_conversation(conv_of(b, "c1")["id"])["messages"][-1]
         assert (last["sender"], last["agent"], last["body"]) == ("agent", "a", "有的亲\nM码现货")
         assert app.query_one("#composer").text == ""
@@ -89,14 +93,12 @@ async def test_accept_next_takes_the_queued_chat(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press("f8")  # close c1 to free a slot (the queue drains to a at once)
-        await settle(app, pilot)
+        await press(app, pilot, "f8")  # close c1 to free a slot (the queue drains to a at once)
         assert conv_of(b, "c4")["assignee"] == "a"
         b.post_message("s", "c1", "又来问一下")  # new chat; a is full again: queued
         b.set_agent_status("a", "busy")
         b.close_conversation(conv_of(b, "c2")["id"], by="a")
-        await pilot.press("f2")
-        await settle(app, pilot)
+        await press(app, pilot, "f2")
         assert conv_of(b, "c1")["state"] == "active" and conv_of(b, "c1")["assignee"] == "a"
         assert app.current == conv_of(b, "c1")["id"]
 
@@ -108,8 +110,7 @@ async def test_accept_with_nothing_waiting_says_so(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press("f2")
-        await settle(app, pilot)
+        await press(app, pilot, "f2")
         assert any("没有你可以接入的客户" in n.message for n in app._notifications)
 
 
@@ -119,15 +120,12 @@ async def test_switch_chat_and_next_unread(desk):
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
         first = app.current
-        await pilot.press("ctrl+down")
-        await settle(app, pilot)
+        await press(app, pilot, "ctrl+down")
         assert app.current == conv_of(b, "c2")["id"] != first
-        await pilot.press("ctrl+up")
-        await settle(app, pilot)
+        await press(app, pilot, "ctrl+up")
         assert app.current == first
         # c3 has an unread message; c2 was read when opened
-        await pilot.press("f3")
-        await settle(app, pilot)
+        await press(app, pilot, "f3")
         assert app.current == conv_of(b, "c3")["id"]
 
 
@@ -146,11 +144,9 @@ async def test_send_product_card_by_filtering(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press("f4")
-        await settle(app, pilot)
+        await press(app, pilot, "f4")
         assert isinstance(app.screen, PickScreen)
-        await pilot.press(*"短袖", "enter")
-        await settle(app, pilot)
+        await press(app, pilot, *"短袖", "enter")
         last = b.get_conversation(conv_of(b, "c1")["id"])["messages"][-1]
         assert last["kind"] == "product" and last["payload"]["product"] == "tee"
 
@@ -160,10 +156,8 @@ async def test_send_coupon_gives_it_to_the_customer(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press("f5")
-        await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press(app, pilot, "f5")
+        await press(app, pilot, "enter")
         assert b.get("customers", "c1")["coupons"][0]["coupon"] == "c20"
         last = b.get_conversation(conv_of(b, "c1")["id"])["messages"][-1]
         assert last["kind"] == "coupon"
@@ -178,11 +172,9 @@ async def test_invite_to_order_sends_a_priced_card(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press("f6")
-        await settle(app, pilot)
+        await press(app, pilot, "f6")
         assert isinstance(app.screen, PickScreen)
-        await pilot.press(*"连衣裙", "enter")
-        await settle(app, pilot)
+        await press(app, pilot, *"连衣裙", "enter")
         last = b.get_conversation(conv_of(b, "c1")["id"])["messages"][-1]
         assert last["kind"] == "invitation" and last["agent"] == "a"
         assert last["payload"]["total"] == 299
@@ -197,16 +189,13 @@ async def test_quick_replies_open_with_slash_and_insert(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press("/")
-        await settle(app, pilot)
+        await press(app, pilot, "/")
         assert isinstance(app.screen, PickScreen)
         assert [k for k, _ in app.screen.items] == [
             "亲，在的，请问有什么可以帮您？", "今天下单，48小时内发货哦"]  # not b's own
-        await pilot.press(*"发货", "enter")
-        await settle(app, pilot)
+        await press(app, pilot, *"发货", "enter")
         assert app.query_one("#composer").text == "今天下单，48小时内发货哦"
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press(app, pilot, "enter")
         last = b.get_conversation(conv_of(b, "c1")["id"])["messages"][-1]
         assert last["body"] == "今天下单，48小时内发货哦" and last["sender"] == "agent"
 
@@ -222,8 +211,7 @@ async def test_knowledge_suggestion_is_inserted_with_alt_1(desk):
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
         assert app.suggestions and app.suggestions[0]["answer"].startswith("亲，M码有现货")
-        await pilot.press("alt+1")
-        await settle(app, pilot)
+        await press(app, pilot, "alt+1")
         assert app.query_one("#composer").text == "亲，M码有现货，身高160-165可以选M码哦"
 
 
@@ -232,18 +220,14 @@ async def test_raise_a_ticket_and_see_my_tickets(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press("ctrl+k")
-        await settle(app, pilot)
-        await pilot.press(*"破损", "enter")
-        await settle(app, pilot)
+        await press(app, pilot, "ctrl+k")
+        await press(app, pilot, *"破损", "enter")
         assert isinstance(app.screen, PromptScreen)
-        await pilot.press(*"裙子开线", "enter")
-        await settle(app, pilot)
+        await press(app, pilot, *"裙子开线", "enter")
         tickets = b.list_tickets(assignee="a")
         assert [(t["type"], t["title"], t["conversation"]) for t in tickets] == [
             ("damaged_goods", "裙子开线", app.current)]
-        await pilot.press("ctrl+y")
-        await settle(app, pilot)
+        await press(app, pilot, "ctrl+y")
         assert isinstance(app.screen, PickScreen)
         assert "裙子开线" in app.screen.items[0][1] and "(ok)" in app.screen.items[0][1]
 
@@ -255,13 +239,10 @@ async def test_transfer_to_a_group_with_a_note(desk):
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
         conv_id = app.current
-        await pilot.press("f7")
-        await settle(app, pilot)
-        await pilot.press(*"售后", "enter")
-        await settle(app, pilot)
+        await press(app, pilot, "f7")
+        await press(app, pilot, *"售后", "enter")
         assert isinstance(app.screen, PromptScreen)
-        await pilot.press(*"要退货", "enter")
-        await settle(app, pilot)
+        await press(app, pilot, *"要退货", "enter")
         conv = b.get_conversation(conv_id)
         assert conv["assignee"] == "b" and conv["group"] == "after"
         assert any((m["payload"] or {}).get("transfer", {}).get("note") == "要退货"
@@ -275,8 +256,7 @@ async def test_close_asks_for_a_rating(desk):
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
         conv_id = app.current
-        await pilot.press("f8")
-        await settle(app, pilot)
+        await press(app, pilot, "f8")
         conv = b.get_conversation(conv_id)
         assert conv["state"] == "closed" and conv["messages"][-1]["kind"] == "survey"
 
@@ -286,10 +266,8 @@ async def test_set_my_status(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press("f9")
-        await settle(app, pilot)
-        await pilot.press(*"away", "enter")
-        await settle(app, pilot)
+        await press(app, pilot, "f9")
+        await press(app, pilot, *"away", "enter")
         assert b.get("agents", "a")["status"] == "away"
 
 
@@ -299,10 +277,8 @@ async def test_search_my_history(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press("ctrl+f")
-        await settle(app, pilot)
-        await pilot.press(*"发货", "enter")
-        await settle(app, pilot)
+        await press(app, pilot, "ctrl+f")
+        await press(app, pilot, *"发货", "enter")
         assert isinstance(app.screen, PickScreen)
         labels = [label for _, label in app.screen.items]
         assert any("M码明天发货" in label for label in labels)
@@ -314,8 +290,7 @@ async def test_help_and_palette_list_every_action(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press("f1")
-        await settle(app, pilot)
+        await press(app, pilot, "f1")
         assert isinstance(app.screen, HelpScreen)
         keys = [k for k, _ in app.screen.rows]
         assert "f2" in keys and "f8" in keys and "ctrl+o" in keys
@@ -335,11 +310,9 @@ async def test_keys_can_be_remapped(desk):
     app = app_for(b, clock, keymap={"accept": "f12"})
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press("f2")
-        await settle(app, pilot)
+        await press(app, pilot, "f2")
         assert conv_of(b, "c1")["state"] == "queued"
-        await pilot.press("f12")
-        await settle(app, pilot)
+        await press(app, pilot, "f12")
         assert conv_of(b, "c1")["assignee"] == "a"
 
 
@@ -366,11 +339,9 @@ async def test_send_without_a_chat_warns(tmp_path):
     app = ConsoleApp(b, "a", poll_s=3600)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press(*"hello", "enter")
-        await settle(app, pilot)
+        await press(app, pilot, *"hello", "enter")
         assert any("没有打开的会话" in n.message for n in app._notifications)
-        await pilot.press("f8")
-        await settle(app, pilot)
+        await press(app, pilot, "f8")
     b.close()
 
 
@@ -420,18 +391,14 @@ async def test_a_draft_stays_with_its_chat(desk):
         await settle(app, pilot)
         composer = app.query_one("#composer")
         await pilot.press(*"给王丽的")
-        await pilot.press("ctrl+down")
-        await settle(app, pilot)
+        await press(app, pilot, "ctrl+down")
         assert app.current == c2 and composer.text == ""
         await pilot.press(*"给李娜的")
-        await pilot.press("ctrl+up")
-        await settle(app, pilot)
+        await press(app, pilot, "ctrl+up")
         assert app.current == c1 and composer.text == "给王丽的"
-        await pilot.press("ctrl+down")
-        await settle(app, pilot)
+        await press(app, pilot, "ctrl+down")
         assert composer.text == "给李娜的"
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press(app, pilot, "enter")
         assert agent_bodies(b, c2) == ["给李娜的"] and agent_bodies(b, c1) == []
 
 
@@ -454,8 +421,7 @@ async def test_a_chat_taken_away_says_so_and_its_draft_goes_nowhere(desk, how, w
         assert app.current != c1
         assert any(f"会话 {c1}" in n and word in n for n in notices(app)), notices(app)
         assert app.query_one("#composer").text == ""
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press(app, pilot, "enter")
         for cid in [c["id"] for c in b.agent_desk("a")["chats"]]:
             assert "只给王丽看的话" not in agent_bodies(b, cid)
 
@@ -466,8 +432,7 @@ async def test_a_draft_of_a_chat_in_the_background_is_not_lost_silently(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press(*"稍等我查一下", "ctrl+down")
-        await settle(app, pilot)
+        await press(app, pilot, *"稍等我查一下", "ctrl+down")
         b.close_conversation(c1, by="a")
         app.tick()
         await settle(app, pilot)
@@ -475,8 +440,7 @@ async def test_a_draft_of_a_chat_in_the_background_is_not_lost_silently(desk):
         assert any(f"会话 {c1}" in n and "已结束" in n and "稍等我查一下" in n
                    for n in notices(app)), notices(app)
         for key in ("ctrl+up", "ctrl+down", "ctrl+up"):
-            await pilot.press(key)
-            await settle(app, pilot)
+            await press(app, pilot, key)
             assert app.query_one("#composer").text == ""
 
 
@@ -485,10 +449,8 @@ async def test_going_offline_says_so_once(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press("f9")
-        await settle(app, pilot)
-        await pilot.press(*"offline", "enter")
-        await settle(app, pilot)
+        await press(app, pilot, "f9")
+        await press(app, pilot, *"offline", "enter")
         assert app.current is None and app.desk["chats"] == []
         assert notices(app) == ["状态：离线 offline，3 个会话转回排队"], notices(app)
 
@@ -536,8 +498,7 @@ async def test_queue_lists_only_chats_i_may_take(desk):
         queue_part = panel.split("排队")[1]
         assert "王丽" not in queue_part.split("其他组")[0], panel
         assert "1 位在等其他组" in panel, panel
-        await pilot.press("f2")
-        await settle(app, pilot)
+        await press(app, pilot, "f2")
         msg = notices(app)[-1]
         assert "没有你可以接入的客户" in msg and "1 位在等其他组" in msg, msg
         assert conv_of(b, "c1")["state"] == "queued"
@@ -555,18 +516,14 @@ async def test_pickers_leave_out_off_shelf_products_and_unusable_coupons(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press("f4")
-        await settle(app, pilot)
+        await press(app, pilot, "f4")
         assert [k for k, _ in app.screen.items] == ["dress", "tee"]
         await pilot.press("escape")
-        await pilot.press("f5")
-        await settle(app, pilot)
+        await press(app, pilot, "f5")
         assert [k for k, _ in app.screen.items] == ["c20"]
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press(app, pilot, "enter")
         # the customer holds c20 now: nothing left to send, said in Chinese
-        await pilot.press("f5")
-        await settle(app, pilot)
+        await press(app, pilot, "f5")
         assert not isinstance(app.screen, PickScreen)
         assert "没有可发的优惠券" in notices(app)[-1]
 
@@ -578,12 +535,10 @@ async def test_a_refused_coupon_is_worded_in_chinese(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press("f5")
-        await settle(app, pilot)
+        await press(app, pilot, "f5")
         assert "soon" in [k for k, _ in app.screen.items]
         clock.advance(600)  # it expires while the picker is open
-        await pilot.press(*"限时", "enter")
-        await settle(app, pilot)
+        await press(app, pilot, *"限时", "enter")
         msg = notices(app)[-1]
         assert "限时券" in msg and "已过期" in msg and "11-20 10:05" in msg, msg
         assert "expired" not in msg
@@ -599,12 +554,10 @@ async def test_suggestions_are_in_the_command_palette(desk):
         await settle(app, pilot)
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert any("插入建议 1" in t for t in titles), titles
-        await pilot.press("ctrl+p")
-        await settle(app, pilot)
+        await press(app, pilot, "ctrl+p")
         await pilot.press(*"插入建议 1")
         await settle(app, pilot, rounds=6)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press(app, pilot, "enter")
         assert app.query_one("#composer").text == "亲，M码有现货"
 
 
@@ -615,16 +568,12 @@ async def test_quit_with_open_chats_asks_then_goes_offline(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press("ctrl+q")
-        await settle(app, pilot)
+        await press(app, pilot, "ctrl+q")
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("escape")
-        await settle(app, pilot)
+        await press(app, pilot, "escape")
         assert app.is_running and b.get("agents", "a")["status"] == "online"
-        await pilot.press("ctrl+q")
-        await settle(app, pilot)
-        await pilot.press("y")
-        await settle(app, pilot)
+        await press(app, pilot, "ctrl+q")
+        await press(app, pilot, "y")
     assert b.get("agents", "a")["status"] == "offline"
     assert b.agent_desk("a")["chats"] == []
     assert conv_of(b, "c1")["state"] == "queued"
@@ -661,8 +610,7 @@ async def test_quit_without_chats_goes_offline_at_once(desk):
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
         assert app.desk["chats"] == []
-        await pilot.press("ctrl+q")
-        await settle(app, pilot)
+        await press(app, pilot, "ctrl+q")
     assert b.get("agents", "a")["status"] == "offline"
 
 
@@ -672,8 +620,7 @@ async def test_close_says_so(desk):
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
         conv_id = app.current
-        await pilot.press("f8")
-        await settle(app, pilot)
+        await press(app, pilot, "f8")
         assert any(f"已结束会话 {conv_id}" in n for n in notices(app)), notices(app)
         # no second "ended elsewhere" notice for the chat I closed myself
         assert not any(f"会话 {conv_id} 已结束" in n for n in notices(app)), notices(app)
@@ -684,14 +631,11 @@ async def test_help_scrolls_to_its_last_line_at_100x30(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
-        await pilot.press("f1")
-        await settle(app, pilot)
+        await press(app, pilot, "f1")
         assert "命令面板" not in app.export_screenshot()
-        await pilot.press("end")
-        await settle(app, pilot)
+        await press(app, pilot, "end")
         assert "命令面板" in app.export_screenshot()
-        await pilot.press("home")
-        await settle(app, pilot)
+        await press(app, pilot, "home")
         assert "命令面板" not in app.export_screenshot()
 
 
@@ -701,23 +645,17 @@ async def test_a_refused_transfer_keeps_the_note(desk):
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
         conv_id = app.current
-        await pilot.press("f7")
-        await settle(app, pilot)
-        await pilot.press(*"阿杰", "enter")
-        await settle(app, pilot)
-        await pilot.press(*"要退货", "enter")
-        await settle(app, pilot)
+        await press(app, pilot, "f7")
+        await press(app, pilot, *"阿杰", "enter")
+        await press(app, pilot, *"要退货", "enter")
         assert conv_of(b, "c1")["assignee"] == "a"
         assert "阿杰" in notices(app)[-1] and "离开" in notices(app)[-1], notices(app)
         b.set_agent_status("b", "online")
-        await pilot.press("f7")
-        await settle(app, pilot)
-        await pilot.press(*"阿杰", "enter")
-        await settle(app, pilot)
+        await press(app, pilot, "f7")
+        await press(app, pilot, *"阿杰", "enter")
         assert isinstance(app.screen, PromptScreen)
         assert app.screen.query_one("#prompt-input").value == "要退货"
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press(app, pilot, "enter")
         assert b.get_conversation(conv_id)["assignee"] == "b"
         assert any("已转接给 阿杰" in n for n in notices(app)), notices(app)
         assert not any(f"会话 {conv_id} 已转走" in n for n in notices(app))
@@ -731,20 +669,15 @@ async def test_search_opens_a_closed_chat_read_only(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press("ctrl+f")
-        await settle(app, pilot)
-        await pilot.press(*"明天", "enter")
-        await settle(app, pilot)
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await press(app, pilot, "ctrl+f")
+        await press(app, pilot, *"明天", "enter")
+        await press(app, pilot, "enter")
         assert app.current == c1 and app.conv["id"] == c1
         composer = app.query_one("#composer")
         assert composer.read_only
-        await pilot.press(*"再见", "enter")
-        await settle(app, pilot)
+        await press(app, pilot, *"再见", "enter")
         assert agent_bodies(b, c1) == ["M码明天发货"]
-        await pilot.press("ctrl+down")
-        await settle(app, pilot)
+        await press(app, pilot, "ctrl+down")
         assert app.current != c1 and not composer.read_only
 
 
@@ -753,12 +686,10 @@ async def test_desk_keys_wait_while_a_picker_is_open(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await pilot.press("f4")
-        await settle(app, pilot)
+        await press(app, pilot, "f4")
         await pilot.press("f5", "f8")  # no coupon picker on top, no chat closed behind
         await settle(app, pilot)
         assert len(app.screen_stack) == 2 and app.screen.title_text.startswith("发送商品")
         assert conv_of(b, "c1")["state"] == "active"
-        await pilot.press("escape", "f5")
-        await settle(app, pilot)
+        await press(app, pilot, "escape", "f5")
         assert len(app.screen_stack) == 2 and app.screen.title_text.startswith("发送优惠券")
