@@ -209,6 +209,20 @@ def test_capacity_is_never_exceeded_and_the_queue_is_told_its_place(backend):
         backend.accept_next("a")
 
 
+def test_the_place_counts_only_chats_waiting_for_the_same_agents(backend):
+    mall(backend, agents=[agent("a", "pre", max_chats=1), agent("l", "log", max_chats=1)],
+         rules=[{"key": "ship", "target": {"group": "log"},
+                 "conditions": {"field": "message.text", "op": "contains", "value": "快递"}},
+                {"key": "rest", "target": {"group": "pre"}}])
+    backend.post_message("s", "p0", "你好")       # to a
+    backend.post_message("s", "l0", "快递到哪了")  # to l
+    waiting = [backend.post_message("s", c, t)["conversation"] for c, t in
+               (("p1", "你好"), ("p2", "在吗"), ("l1", "我的快递呢"))]
+    # l1 waits for the logistics group: the two pre-sale chats ahead are not in its way
+    assert [c["queue_position"] for c in waiting] == [1, 2, 1]
+    assert [c["id"] for c in backend.queue("s")] == [c["id"] for c in waiting]
+
+
 def test_freed_agent_takes_the_next_chat_at_once(backend, clock):
     mall(backend, agents=[agent("a", "pre", max_chats=1)])
     first = backend.post_message("s", "c1", "你好")["conversation"]["id"]

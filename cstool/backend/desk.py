@@ -650,13 +650,22 @@ class DeskOps:
     def _queue_position(self, conn, shop_id: int, conv_id: int,
                         state: RoutingState | None = None) -> tuple[int | None, int | None]:
         queued = self._queued(conn, shop_id)
-        position = next((i for i, q in enumerate(queued, 1) if q["id"] == conv_id), None)
-        if position is None:
+        index = next((i for i, q in enumerate(queued) if q["id"] == conv_id), None)
+        if index is None:
             return None, None
         state = state or self._routing_state(conn, shop_id)
-        pool = queued[position - 1]["pool"]
-        capacity = sum(a.max_chats for a in state.agents()
-                       if a.status == "online" and agent_in_pool(a, pool))
+        pool = queued[index]["pool"]
+        mine = [a for a in state.agents() if agent_in_pool(a, pool)]
+        capacity = sum(a.max_chats for a in mine if a.status == "online")
+        # the place among the chats ahead that the same agents could be given instead (a
+        # chat waiting for the logistics group is not behind one waiting for a VIP agent)
+        competes: dict[str, bool] = {}
+        position = 1
+        for q in queued[:index]:
+            key = target_key(q["pool"])
+            if key not in competes:
+                competes[key] = any(agent_in_pool(a, q["pool"]) for a in mine)
+            position += competes[key]
         return position, estimate_wait_s(position, capacity, self._avg_handle_s(conn, shop_id))
 
     def _avg_handle_s(self, conn, shop_id: int) -> float:
