@@ -38,6 +38,9 @@ def dashboard_cmd(
     if not os.environ.get("CSTOOL_TZ") and record.get("timezone"):
         # "today" is the shop's day: its chart, clock and alert times in its zone too
         os.environ["CSTOOL_TZ"] = record["timezone"]
+        from cstool.values import display_zone
+
+        display_zone.cache_clear()  # the zone is read once per process: read it again
     hint = None
     if replay:
         if not hasattr(backend, "database"):
