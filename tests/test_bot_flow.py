@@ -272,6 +272,9 @@ def test_product_question_between_two_models_and_from_the_product_page(backend):
     assert reply["body"].splitlines()[1] == "赫本风小黑裙方领连衣裙：¥359.00，库存紧张，仅剩5件"
     r = backend.post_message("s", "single", "这款有L码吗", product="dress-2")  # product page
     assert r["replies"][-1]["body"].startswith("抱歉亲，这款暂时没有L码。\n赫本风小黑裙方领连衣裙")
+    # "这件连衣裙…" on a dress's page: that dress, not a list of every dress
+    r = backend.post_message("s", "page", "这件连衣裙有M码吗", product="dress-1")
+    assert r["replies"][-1]["payload"]["product"] == "dress-1"
 
 
 def test_coupons_usable_now_and_the_price_after_them(backend):

@@ -532,6 +532,12 @@ def _product(text: str, commerce: Commerce, slots: Mapping[str, Any], lang: str,
     if len(named) == 1:
         return _product_card(named[0], text, lang)
     if len(named) > 1:
+        # "这件连衣裙…" on a dress's page: the page's (or the chat's) product when it is
+        # among those the words name, rather than asking which
+        for key in (slots.get("product"), commerce.entry_product()):
+            p = commerce.product(key) if key else None
+            if p is not None and any(n.get("key") == p.get("key") for n in named):
+                return _product_card(p, text, lang)
         return _ask_product("product", text, _product_options(named), lang, entry)
     for key in (slots.get("product"), commerce.entry_product()):
         p = commerce.product(key) if key else None
