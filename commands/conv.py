@@ -55,6 +55,8 @@ def post_cmd(
     = None,
     product: Annotated[str | None, typer.Option(help="Key of the product the chat is about.")]
     = None,
+    intent: Annotated[str | None, typer.Option(
+        help="presale or aftersale (default: from the words and the orders).")] = None,
     client_id: Annotated[str | None, typer.Option(
         help="Client message id: a retried post with the same id is stored once.")] = None,
     json_: JsonOpt = False,
@@ -63,7 +65,7 @@ def post_cmd(
     result = state(ctx).backend.post_message(
         shop, customer, text, channel=channel, entry_page=entry_page, source=source,
         search_keyword=keyword, time_on_site_s=time_on_site, pages_viewed=pages_viewed,
-        product=product, client_id=client_id)
+        product=product, intent=intent, client_id=client_id)
     if wants_json(ctx, json_):
         print_json(result)
         return

@@ -210,13 +210,15 @@ def test_cmd(
     time_on_site: Annotated[int | None, typer.Option(help="Seconds on site.")] = None,
     pages_viewed: Annotated[int | None, typer.Option(help="Pages viewed.")] = None,
     product: Annotated[str | None, typer.Option(help="Product the chat is about.")] = None,
+    intent: Annotated[str | None, typer.Option(
+        help="presale or aftersale (default: from the words and the orders).")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Who would get this chat now, and why (a dry run: nothing is written)."""
     d = state(ctx).backend.route_test(
         shop, customer, message, channel=channel, entry_page=entry_page, source=source,
         search_keyword=keyword, time_on_site_s=time_on_site, pages_viewed=pages_viewed,
-        product=product)
+        product=product, intent=intent)
     if wants_json(ctx, json_):
         print_json(d)
     else:

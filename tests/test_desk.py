@@ -586,7 +586,8 @@ def test_conversation_cli(cli):
     before = len(cli.json("conv", "list"))
     for args, message in ((["--channel", "tv"], "unknown channel 'tv'"),
                           (["--product", "nosuch"], "no product 'nosuch' in shop 's'"),
-                          (["--pages-viewed", "-3"], "pages viewed must be")):
+                          (["--pages-viewed", "-3"], "pages viewed must be"),
+                          (["--intent", "nope"], "unknown intent 'nope'")):
         r = cli("conv", "post", "你好", "--shop", "s", "--customer", "c9", *args)
         assert r.exit_code == 1 and message in r.stderr, r.output
         r = cli("route", "test", "--shop", "s", "--customer", "c1", "--message", "hi", *args)
