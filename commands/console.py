@@ -33,4 +33,10 @@ def console_cmd(
         raise UsageError("give your agent handle: --agent HANDLE (or set CSTOOL_AGENT)")
     if not os.isatty(1):
         raise UsageError("the console needs a terminal (stdout is not a tty)")
-    run_console(state(ctx).backend, agent, poll_s=poll)
+    backend = state(ctx).backend
+    me = backend.get("agents", agent)
+    if me.get("status") == "offline" and me.get("role") == "agent":
+        # opening the desk is coming to work (quitting set you offline); away and busy,
+        # chosen on purpose, stay as they are
+        backend.set_agent_status(agent, "online")
+    run_console(backend, agent, poll_s=poll)

@@ -45,6 +45,12 @@ def demo_cmd(
     for other in backend.list("agents", shop=shop):
         if other["handle"] != agent and other["status"] == "online":
             backend.set_agent_status(other["handle"], "busy")
+    # ... and serves every group of the shop, so no simulated chat waits for a group of
+    # busy colleagues (after-sale and logistics questions reach you too)
+    me = backend.get("agents", agent)
+    groups = sorted({*me["groups"], *(g["key"] for g in backend.list("groups", shop=shop))})
+    if groups != sorted(me["groups"]):
+        backend.update("agents", agent, {"groups": groups})
     backend.set_agent_status(agent, "online")
     run_console(backend, agent, simulator=CustomerSimulator(backend, shop, pace_s=pace))
 
