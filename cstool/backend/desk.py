@@ -565,7 +565,7 @@ class DeskOps:
         row = {**conv, "pool": _json(decision.pool), "rule_key": decision.rule,
                "priority": decision.priority, "route_trace": trace, "handoff_at": now}
         if decision.agent:
-            agent_id = getattr(state, "ids", {}).get(decision.agent) or conn.execute(
+            agent_id = state.ids.get(decision.agent) or conn.execute(
                 "SELECT id FROM agents WHERE handle = ?", (decision.agent,)).fetchone()[0]
             row.update(state="active", assignee_id=agent_id, assigned_at=now,
                        agent_seen_at=None)

@@ -258,6 +258,8 @@ class RoutingState:
         # One counter for all revisions, so an entry filed for a removed agent can
         # never look current for a later agent with the same handle.
         self._revision = 0
+        # storage row ids by handle, when whoever built the state knows them
+        self.ids: dict[str, int] = {}
         for agent in agents:
             record = _as_agent(agent)
             if record.handle in self._agents:
