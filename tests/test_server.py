@@ -880,7 +880,9 @@ def test_sigterm_stops_gracefully_without_losing_acknowledged_messages(tmp_path)
         threads = [threading.Thread(target=client, args=(n,)) for n in range(6)]
         for t in threads:
             t.start()
-        time.sleep(0.6)
+        deadline = time.monotonic() + 60  # traffic flowing before the stop (a loaded CI
+        while len(acked) <= 20 and time.monotonic() < deadline:  # machine is slow to start)
+            time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         stopped_at = time.monotonic()
         code = proc.wait(timeout=20)
