@@ -225,7 +225,7 @@ def test_patch_of_a_customer_changes_only_the_shops_part(served):
     assert ok(served, boss, "PATCH", "/v1/customers/lfonly", json={"phone": "1"})["phone"] == "1"
 
 
-# -- D2: a record cannot leave the caller's shops for no shop ------------------------------------------
+# -- D2: a record cannot leave the caller's shops for no shop -------------------------------------
 
 def test_a_supervisor_cannot_make_a_record_platform_wide(served):
     boss = served.token("boss")
@@ -238,7 +238,7 @@ def test_a_supervisor_cannot_make_a_record_platform_wide(served):
               json={"answer": "看尺码表哦"})["shop"] == "lf"
 
 
-# -- D3 and N6: role order -------------------------------------------------------------------------
+# -- D3 and N6: role order ------------------------------------------------------------------------
 
 def test_a_supervisor_cannot_act_on_or_as_a_higher_role(served):
     boss = served.token("boss")
@@ -275,7 +275,7 @@ def test_a_supervisor_cannot_act_on_or_as_a_higher_role(served):
     assert served.http("DELETE", "/v1/agents/new", boss).status_code == 204
 
 
-# -- N1: a quote shows only the shop's coupons ------------------------------------------------------
+# -- N1: a quote shows only the shop's coupons ----------------------------------------------------
 
 def test_a_quote_never_shows_another_shops_coupons(served):
     xm = served.token("xm")
@@ -294,7 +294,7 @@ def test_a_quote_never_shows_another_shops_coupons(served):
     assert "c20" not in json.dumps(q)
 
 
-# -- N2, N3: the learning loop stays in the shop ------------------------------------------------------
+# -- N2, N3: the learning loop stays in the shop --------------------------------------------------
 
 def _unanswered(served) -> dict[str, list[dict]]:
     be = served.backend
@@ -335,7 +335,7 @@ def test_learning_reaches_only_the_supervisors_shop(served):
     assert served.backend.get("knowledge_entries", "ship").get("similar", []) == []
 
 
-# -- N4: customer tokens for the shop's customers ---------------------------------------------------
+# -- N4: customer tokens for the shop's customers -------------------------------------------------
 
 def test_customer_tokens_only_for_the_shops_customers(served):
     boss = served.token("boss")
@@ -363,7 +363,7 @@ def test_customer_tokens_only_for_the_shops_customers(served):
         "lf", "mb"}
 
 
-# -- N5: moving an agent out of a shop ends their access to its chats ---------------------------------
+# -- N5: moving an agent out of a shop ends their access to its chats -----------------------------
 
 def test_an_agent_moved_out_of_a_shop_no_longer_reaches_its_chats(served):
     be = served.backend
@@ -397,7 +397,7 @@ def test_an_agent_moved_out_of_a_shop_no_longer_reaches_its_chats(served):
     assert "escalate_to" not in be.get("sla_policies", "mb-sla")
 
 
-# -- N7: a shop's records name only its own agents ------------------------------------------------------
+# -- N7: a shop's records name only its own agents ------------------------------------------------
 
 def test_a_shops_records_cannot_name_another_shops_agents(served):
     boss = served.token("boss")
@@ -442,3 +442,24 @@ def test_the_cli_on_a_local_file_refuses_cross_shop_agent_references(tmp_path, c
     assert "agent 'hj' does not work for shop 'lf'" in r.output
     r = CliRunner().invoke(app, ["--db", str(path), "sla", "list", "--json"])
     assert "s1" not in r.output
+
+
+# -- the CLI through the server obeys the same rules -----------------------------------------------
+
+def test_the_cli_through_the_api_is_refused_the_same(served, tmp_path):
+    from tests.server_support import cli_app
+
+    env = {"CSTOOL_API": served.url, "CSTOOL_TOKEN": served.token("boss")}
+    doc = tmp_path / "pwn.json"
+    doc.write_text(json.dumps(ATTACKS["another shop's product moved in"]), encoding="utf-8")
+    before = stored(served)
+    r = CliRunner().invoke(cli_app(), ["apply", "-f", str(doc)], env=env)
+    assert r.exit_code == 1, r.output
+    assert r.stderr.startswith("Error: products[0] involves shop 'mb'"), r.stderr
+    assert stored(served) == before
+    doc.write_text(json.dumps({"products": [
+        {"key": "dress", "shop": "lf", "title": "法式碎花连衣裙", "price": 269}]}),
+        encoding="utf-8")
+    r = CliRunner().invoke(cli_app(), ["apply", "-f", str(doc)], env=env)
+    assert r.exit_code == 0, r.output
+    assert served.backend.get("products", "dress")["price"] == 269
