@@ -344,6 +344,9 @@ def test_customer_tokens_only_for_the_shops_customers(served):
     # posting as that customer (an integration) is refused the same way
     refused(served, boss, "POST", "/v1/shops/lf/messages",
             json={"customer": "mbonly", "text": "你好"})
+    posted = ok(served, boss, "POST", "/v1/shops/lf/messages",
+                json={"customer": "wl", "text": "你好，在吗"})
+    assert posted["conversation"]["customer"] == "wl"
     # its own customers, and a new one (who gets a profile in the shop)
     wl = ok(served, boss, "POST", "/v1/shops/lf/customer-tokens", json={"customer": "wl"})
     new = ok(served, boss, "POST", "/v1/shops/lf/customer-tokens", json={"customer": "c900"})
