@@ -173,7 +173,8 @@ class TokenStore:
                               expires: str | None = DEFAULT_EXPIRY["customer"],
                               label: str | None = None) -> dict:
         """A widget token for one customer in one shop; a new customer key makes the
-        customer (as a first message would). Returns the record with the secret."""
+        customer, and a customer new to the shop gets their profile there (as a first
+        message would). Returns the record with the secret."""
         _check_label(label)
         now = self._now()
         expires_at = parse_expiry(expires, now)
@@ -192,6 +193,11 @@ class TokenStore:
                                     shop_row[0], {"via": "token"})
             else:
                 cid = row[0]
+            conn.execute(
+                "INSERT INTO customer_profiles (customer_id, shop_id, position) SELECT ?, ?, "
+                "(SELECT COUNT(*) FROM customer_profiles WHERE customer_id = ?) WHERE NOT EXISTS "
+                "(SELECT 1 FROM customer_profiles WHERE customer_id = ? AND shop_id = ?)",
+                (cid, shop_row[0], cid, cid, shop_row[0]))
             secret, tid = self._insert(conn, "customer", None, cid, shop_row[0], now,
                                        expires_at, label)
             self.backend._event(conn, "token.created", "token", str(tid), shop_row[0],

@@ -551,6 +551,16 @@ def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str
             raise missing(fpath, ref_kind, key, line)
         return found
 
+    def works_for(found: dict, key: str, in_shop: str | None, fpath: str,
+                  line: int | None, admin_ok: bool = False) -> None:
+        """A shop's record names only agents of that shop (an escalation may go to an
+        admin, who works for every shop): never another shop's agent."""
+        if in_shop is None or in_shop in (found.get("shops") or []):
+            return
+        if admin_ok and found.get("role") == "admin":
+            return
+        raise FieldError(fpath, f"agent {key!r} does not work for shop {in_shop!r}", line)
+
     shop = rec.get("shop") if kind.shop_field else None
     for f in kind.fields:
         value = rec.get(f.name)
@@ -558,7 +568,10 @@ def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str
             continue
         line = line_of(raw, f.name)
         if f.type == "ref":
-            need(f.ref, value, f"{p}{f.name}", line)
+            found = need(f.ref, value, f"{p}{f.name}", line)
+            if f.ref == "agents":
+                works_for(found, value, shop, f"{p}{f.name}", line,
+                          admin_ok=f.name == "escalate_to")
         elif f.type == "reflist":
             for i, key in enumerate(value):
                 found = need(f.ref, key, f"{p}{f.name}[{i}]", line)
@@ -574,6 +587,9 @@ def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str
                     if sub.type == "ref" and item.get(sub.name) is not None:
                         found = need(sub.ref, item[sub.name], f"{ipath}.{sub.name}", line)
                         item_shop = shop or item.get("shop")
+                        if sub.ref == "agents":
+                            works_for(found, item[sub.name], item_shop, f"{ipath}.{sub.name}",
+                                      line)
                         if item_shop and found.get("shop") and found["shop"] != item_shop:
                             raise FieldError(
                                 f"{ipath}.{sub.name}",

@@ -346,8 +346,10 @@ def test_price_quote_through_the_backend(shop):
     assert q["coupon"]["key"] == "c500" and q["coupon"]["saving"] == 60
     assert q["gifts"] == [{"product": "scarf", "title": "羊毛围巾", "quantity": 1, "price": 0,
                            "promotion": "gift"}]
-    assert {r["coupon"]: r["reason"] for r in q["coupons_not_usable"]} == {
-        "t10": "other_shop", "gone": "expired"}
+    # t10, held in shop t, is not this shop's to show (issue 16 N1)
+    assert {r["coupon"]: r["reason"] for r in q["coupons_not_usable"]} == {"gone": "expired"}
+    with pytest.raises(NotFound, match="^no coupon 't10'$"):  # not this shop's
+        shop.price_quote("s", [("coat", 1)], customer="lin", coupon="t10")
     assert q["customer"] == "lin" and q["at"] == T
     # items as dicts; a time in the past when the 8折 still ran
     q = shop.price_quote("s", [{"product": "coat"}], at="2026-11-10T10:00:00+08:00")
@@ -441,7 +443,8 @@ def test_price_and_invite_cli(cli, backend):
     assert (q["subtotal"], q["total"]) == (787, 787 - 110 - 60)
     human = cli("price", "quote", "--shop", "s", "--item", "coat:2", "--customer", "lin")
     assert human.exit_code == 0, human.output
-    assert "total           ¥488.00" in human.stdout and "not usable      t10" in human.stdout
+    assert "total           ¥488.00" in human.stdout and "not usable      gone" in human.stdout
+    assert "t10" not in human.stdout
     msg = cli.json("conv", "invite", str(cid), "--agent", "mei", "--product", "coat",
                    "--quantity", "2")
     assert msg["kind"] == "invitation" and msg["payload"]["total"] == 488

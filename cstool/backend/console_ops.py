@@ -38,8 +38,10 @@ class ConsoleOps:
                 "c.assigned_at, c.last_customer_at, c.agent_seen_at, c.created_at "
                 "FROM conversations c JOIN shops s ON s.id = c.shop_id "
                 "JOIN customers cu ON cu.id = c.customer_id "
-                "WHERE c.assignee_id = ? AND c.state = 'active' ORDER BY c.assigned_at, c.id",
-                (a[0],),
+                "WHERE c.assignee_id = ? AND c.state = 'active' AND (? = 'admin' OR c.shop_id "
+                "IN (SELECT shop_id FROM agent_shops WHERE agent_id = ?)) "
+                "ORDER BY c.assigned_at, c.id",
+                (a[0], a[5], a[0]),
             ).fetchall()]
             queue = []
             for shop_id, shop_key, _name, _settings in shops:
@@ -182,7 +184,9 @@ class ConsoleOps:
         }
 
     def search_history(self, agent: str, text: str, limit: int = 50) -> list[dict]:
-        """Messages containing ``text`` in chats this agent has served, newest first."""
+        """Messages containing ``text`` in chats this agent has served, newest first; only
+        chats of shops the agent works for now (an agent moved out of a shop no longer
+        reads its chats; an admin's reach every shop)."""
         if not text.strip():
             raise InvalidInput("search text is empty")
         with self.database.read() as conn:
@@ -193,8 +197,10 @@ class ConsoleOps:
                 "JOIN customers cu ON cu.id = c.customer_id "
                 "WHERE c.id IN (SELECT DISTINCT conversation_id FROM messages WHERE agent_id = ?"
                 " UNION SELECT id FROM conversations WHERE assignee_id = ?) "
+                "AND (c.shop_id IN (SELECT shop_id FROM agent_shops WHERE agent_id = ?) OR "
+                "(SELECT role FROM agents WHERE id = ?) = 'admin') "
                 "AND m.body LIKE ? ESCAPE '\\' ORDER BY m.id DESC LIMIT ?",
-                (a["id"], a["id"], "%" + _like(text) + "%", int(limit)),
+                (a["id"], a["id"], a["id"], a["id"], "%" + _like(text) + "%", int(limit)),
             ).fetchall()
         return [{"conversation": r[0], "customer_name": r[1], "sender": r[2], "body": r[3],
                  "at": format_time(r[4])} for r in rows]

@@ -96,13 +96,15 @@ class InviteOps:
         keys = {k for k, _ in items} | {p["gift"]["product"] for p in promotions if p.get("gift")}
         products = {r["key"]: r for r in _read_keys(store, "products", keys)}
         held = None
-        if customer_id is not None:
+        if customer_id is not None:  # the coupons held in this shop (another's are not its)
             held = [{"coupon": r[0], "issued_at": r[1], "used_at": r[2]} for r in conn.execute(
                 "SELECT cp.key, cc.issued_at, cc.used_at FROM customer_coupons cc "
                 "JOIN coupons cp ON cp.id = cc.coupon_id WHERE cc.customer_id = ? "
-                "ORDER BY cc.position, cc.id", (customer_id,))]
+                "AND cp.shop_id = ? ORDER BY cc.position, cc.id", (customer_id, shop["id"]))]
         coupon_keys = {h["coupon"] for h in held or ()} | ({coupon} if coupon else set())
-        coupons = {r["key"]: r for r in _read_keys(store, "coupons", coupon_keys)}
+        # a coupon named from another shop is unknown here (its name and shop stay theirs)
+        coupons = {r["key"]: r for r in _read_keys(store, "coupons", coupon_keys)
+                   if r["shop"] == shop["key"]}
         return pricing.quote(shop["key"], items, products, promotions, coupons, now,
                              held=held, coupon=coupon)
 

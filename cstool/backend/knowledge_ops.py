@@ -417,13 +417,15 @@ class KnowledgeOps:
 
     def _unanswered_group(self, conn: sqlite3.Connection, question: str,
                           shop_id: int | None) -> tuple[list[tuple], int | None]:
-        """Rows of the group named ``#id`` or by a question's normalised text."""
+        """Rows of the group named ``#id`` or by a question's normalised text; with
+        ``shop_id``, only that shop's (another shop's group is not found)."""
         m = re.fullmatch(r"#(\d+)", question.strip())
         if m:
             row = conn.execute("SELECT shop_id, normalized FROM unanswered_questions "
                                "WHERE id = ?", (int(m.group(1)),)).fetchone()
-            if row is None:
-                raise NotFound(f"no unanswered question group {question.strip()}")
+            if row is None or (shop_id is not None and row[0] != shop_id):
+                where = "" if shop_id is None else " in this shop"
+                raise NotFound(f"no unanswered question group {question.strip()}{where}")
             gshop, norm = row
         else:
             gshop, norm = shop_id, group_key(question)

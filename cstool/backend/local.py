@@ -63,6 +63,7 @@ def _lookup_info(kind: str, rec: dict) -> dict:
         info["price"] = rec["price"]
     if kind == "agents":
         info["shops"] = rec["shops"]
+        info["role"] = rec.get("role")
     return info
 
 
@@ -263,6 +264,9 @@ class LocalBackend(
                 if k.name == "agents" and "status" in changed:
                     self._status_changed(conn, current["_id"], key, current.get("status"),
                                          rec.get("status") or "offline", now)
+                if k.name == "agents" and "shops" in changed:
+                    self._left_shops(conn, store, current["_id"], key,
+                                     set(current.get("shops") or []) - set(rec["shops"]), now)
             return to_external(k, strip_ids(store.read(k.name, key)))
 
     def delete(self, kind: str, key: str) -> None:
@@ -389,6 +393,7 @@ class LocalBackend(
             # 3. the plan, and the writes
             changes: list[Change] = []
             statuses: list[tuple[str, str | None, str]] = []  # agents whose status moves
+            left: list[tuple[int, str, set[str]]] = []  # agents who leave shops
             spoken = {rec["key"] for _, rec, _ in parsed.get("shops", [])}
             now = self._now()
             for name, items in parsed.items():
@@ -414,6 +419,9 @@ class LocalBackend(
                         if name == "agents" and "status" in fields:
                             statuses.append((key, current.get("status"),
                                              rec.get("status") or "offline"))
+                        if name == "agents" and "shops" in fields:
+                            left.append((current["_id"], key, set(current.get("shops") or [])
+                                         - set(rec["shops"])))
                     if not dry_run:
                         store.write(name, rec, now)
                         self._after_write(conn, store, name, rec)
@@ -427,10 +435,49 @@ class LocalBackend(
                             {"fields": changes[-1].fields, "via": "apply"},
                         )
             if not dry_run:  # once everything is written: hand-backs and the queue
+                for agent_id, handle, shops in left:
+                    self._left_shops(conn, store, agent_id, handle, shops, now)
                 for handle, old, status in statuses:
                     self._status_changed(conn, store.id_of("agents", handle), handle, old,
                                          status, now)
             return ApplyResult(changes, dry_run)
+
+    def _left_shops(self, conn: sqlite3.Connection, store: RecordStore, agent_id: int,
+                    handle: str, shops: set[str], now: int) -> None:
+        """Agent ``handle`` no longer works for ``shops``: their open chats there go back
+        to routing (their history there is no longer theirs to read), and the shops'
+        pointers at them (customers' dedicated and last agent, SLA escalation) are
+        cleared, so no record of a shop names an agent of another."""
+        for shop in sorted(shops):
+            shop_id = store.id_of("shops", shop)
+            if shop_id is None:
+                continue
+            returned = []
+            for (cid,) in conn.execute(
+                    "SELECT id FROM conversations WHERE assignee_id = ? AND shop_id = ? AND "
+                    "state = 'active' ORDER BY id", (agent_id, shop_id)).fetchall():
+                conv = self._conv_row(conn, cid)
+                conn.execute(
+                    "UPDATE conversations SET state = 'queued', assignee_id = NULL, "
+                    "queued_at = COALESCE(queued_at, created_at) WHERE id = ?", (cid,))
+                self._system(conn, conv, "客服已调离本店，正在为您转接其他客服，请稍候。",
+                             payload={"returned": handle})
+                self._event(conn, "conversation.returned", "conversation", str(cid), shop_id,
+                            {"agent": handle, "left_shop": True})
+                self._reroute(conn, self._shop_by_id(conn, shop_id), conv, now)
+                returned.append(cid)
+            cleared = 0
+            for sql in (
+                "UPDATE customer_profiles SET dedicated_agent_id = NULL "
+                "WHERE shop_id = ? AND dedicated_agent_id = ?",
+                "UPDATE customer_profiles SET last_agent_id = NULL "
+                "WHERE shop_id = ? AND last_agent_id = ?",
+                "UPDATE sla_policies SET escalate_to_id = NULL "
+                "WHERE shop_id = ? AND escalate_to_id = ?",
+            ):
+                cleared += conn.execute(sql, (shop_id, agent_id)).rowcount
+            self._event(conn, "agent.left_shop", "agent", handle, shop_id,
+                        {"returned": returned, "references_cleared": cleared})
 
     def export(self, *, shop: str | None = None) -> dict[str, list[dict]]:
         """Every record, or one shop's, as ``apply`` accepts them."""

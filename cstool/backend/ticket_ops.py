@@ -518,6 +518,16 @@ class TicketOps:
                                                    "assignee_notified": t["assignee_id"]})
         return [{"ticket": t["id"], "kind": kind, "deadline": deadline_name}]
 
+    def _escalation_agent(self, conn, t: dict) -> int | None:
+        """The id of the ticket's escalation agent if they still work for its shop."""
+        if not t["escalate_to"]:
+            return None
+        row = conn.execute(
+            "SELECT a.id FROM agents a WHERE a.handle = ? AND (a.role = 'admin' OR EXISTS "
+            "(SELECT 1 FROM agent_shops x WHERE x.agent_id = a.id AND x.shop_id = ?))",
+            (t["escalate_to"], t["shop_id"])).fetchone()
+        return None if row is None else row[0]
+
     def _escalate(self, conn, t: dict, deadline_name: str, now: int) -> None:
         action = t["on_breach"] or "notify"
         if action == "raise_priority" and t["priority"] != "P1":
@@ -525,14 +535,11 @@ class TicketOps:
             conn.execute("UPDATE tickets SET priority = ? WHERE id = ?", (new, t["id"]))
             self._timeline(conn, t, "priority", None, "SLA 超时自动升级",
                            {"from": t["priority"], "to": new})
-        elif action == "reassign" and t["escalate_to"]:
-            row = conn.execute("SELECT id FROM agents WHERE handle = ?",
-                               (t["escalate_to"],)).fetchone()
-            if row is not None:
-                conn.execute("UPDATE tickets SET assignee_id = ? WHERE id = ?", (row[0], t["id"]))
-                self._timeline(conn, t, "assigned", None, "SLA 超时转派",
-                               {"to": t["escalate_to"]})
-        else:
+        elif action == "reassign" and self._escalation_agent(conn, t) is not None:
+            conn.execute("UPDATE tickets SET assignee_id = ? WHERE id = ?",
+                         (self._escalation_agent(conn, t), t["id"]))
+            self._timeline(conn, t, "assigned", None, "SLA 超时转派", {"to": t["escalate_to"]})
+        else:  # notify (also when the escalation agent no longer works for the shop)
             supervisors = [r[0] for r in conn.execute(
                 "SELECT a.handle FROM agents a JOIN agent_shops s ON s.agent_id = a.id "
                 "WHERE s.shop_id = ? AND a.role = 'supervisor' ORDER BY a.handle",

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..auth import STAFF_ROLES, Forbidden, Principal, TokenStore
+from ..auth import Forbidden, Principal, TokenStore
 from ..errors import Conflict, CstoolError, InvalidInput, NotFound
 from ..resources import KINDS, ORDER_BY
 from ..resources import kind as kind_named
+from . import record_rights as rights
 from .operations import MAX_PAGE, Operation, next_cursor, page_size
 
 PUBLIC_KINDS = ("shops", "products", "coupons", "promotions")  # a customer's shop catalogue
@@ -94,15 +95,7 @@ def _shop(p: Principal, shop: str | None) -> None:
 
 
 def _shops_within(p: Principal, shops: Iterable[str], what: str) -> None:
-    shops = set(shops)
-    if p.shops is None:
-        return
-    if not shops:
-        raise Forbidden(f"{what} belongs to no shop; only an admin may change it")
-    outside = sorted(shops - p.shops)
-    if outside:
-        raise Forbidden(f"{what} involves shop {outside[0]!r}, which {p.describe()} "
-                        "may not use")
+    rights.shops_within(p, shops, what)
 
 
 def _conversation(a: Access, conversation: int) -> dict:
@@ -128,8 +121,8 @@ def _conversation_shop(a: Access, conversation: int) -> dict:
 
 
 def _acts_for(a: Access, handle: str | None) -> None:
-    """The caller may act as agent ``handle``: themselves, or a supervisor over all of the
-    agent's shops, or an admin."""
+    """The caller may act as (or on) agent ``handle``: themselves, or a supervisor over all
+    of the agent's shops when the agent's role is not above theirs, or an admin."""
     p = a.principal
     _staff(p)
     if handle is None or p.is_admin or handle == p.agent:
@@ -137,27 +130,14 @@ def _acts_for(a: Access, handle: str | None) -> None:
     if p.role != "supervisor":
         raise Forbidden(f"{p.describe()} may act only as themselves, not as {handle!r}")
     agent = a.backend.get("agents", handle)
+    if rights.outranks(agent.get("role"), p):
+        raise Forbidden(f"{p.describe()} may not act on or as {agent['role']} {handle!r}")
     _shops_within(p, agent["shops"], f"agent {handle!r}")
 
 
 def record_shops(a: Access, kind: str, record: dict) -> set[str]:
     """The shops a record belongs to (a customer: their profiles' and coupons' shops)."""
-    k = kind_named(kind)
-    if k.name == "shops":
-        return {record["key"]} if record.get("key") else set()
-    if k.name == "agents":
-        return set(record.get("shops") or [])
-    if k.name == "customers":
-        shops = {pr.get("shop") for pr in record.get("profiles") or [] if isinstance(pr, dict)}
-        for held in record.get("coupons") or []:
-            if isinstance(held, dict) and held.get("coupon"):
-                try:
-                    shops.add(a.backend.get("coupons", held["coupon"])["shop"])
-                except NotFound:
-                    pass  # the backend refuses the unknown coupon with its own message
-        return {s for s in shops if s}
-    shop = record.get(k.shop_field) if k.shop_field else None
-    return {shop} if isinstance(shop, str) else set()
+    return rights.record_shops(rights.backend_lookup(a.backend), kind, record)
 
 
 def _trim_customer(p: Principal, a: Access, record: dict) -> dict:
@@ -307,16 +287,22 @@ def shop_scope(a: Access, op: Operation, args: dict) -> Any:
 
 
 def learn(a: Access, op: Operation, args: dict) -> Any:
-    """Supervisors of the entry's (or the new entry's) shop; platform-wide: admins."""
+    """Supervisors of one of their shops: the unanswered questions learned are that shop's
+    (``shop``, filled in for a one-shop token) and the entry, if one is named, is of their
+    shops (a platform-wide entry is an admin's); admins anything."""
     p = a.principal
     _manager(p)
     if p.is_admin:
         return a.call(op, args)
-    shops = {args["shop"]} if args.get("shop") else set()
-    if args.get("entry"):
-        shops |= record_shops(a, "knowledge_entries", a.backend.get("knowledge_entries",
-                                                                    args["entry"]))
-    _shops_within(p, shops, "the knowledge entry")
+    if args.get("shop") is None:
+        if len(p.shops or ()) != 1:
+            raise Forbidden(f"{p.describe()} works in several shops: give shop")
+        args["shop"] = next(iter(p.shops))
+    _shop(p, args["shop"])
+    if args.get("entry") is not None:
+        entry = a.backend.get("knowledge_entries", args["entry"])
+        _shops_within(p, record_shops(a, "knowledge_entries", entry),
+                      f"knowledge entry {args['entry']!r}")
     return a.call(op, args)
 
 
@@ -425,6 +411,31 @@ def post(a: Access, op: Operation, args: dict) -> Any:
     _shop(p, args["shop"])
     if args.get("customer") is None:
         raise InvalidInput("customer: required when posting with a staff token")
+    _shop_customer(a, args["shop"], args["customer"])
+    return a.call(op, args)
+
+
+def _shop_customer(a: Access, shop: str, customer: Any) -> None:
+    """A supervisor speaks for (or makes a token for) a customer of ``shop`` only: one
+    with a profile there, or a new key; a customer of other shops only is not theirs
+    (the platform, an admin token, brings a customer to a new shop)."""
+    if a.principal.is_admin or not isinstance(customer, str):
+        return
+    try:
+        record = a.backend.get("customers", customer)
+    except NotFound:
+        return  # a new customer: the post or the token makes them, with this shop's profile
+    if shop not in {pr.get("shop") for pr in record.get("profiles") or []}:
+        raise Forbidden(f"customer {customer!r} has no profile in shop {shop!r}; "
+                        f"{a.principal.describe()} acts only for the shop's customers")
+
+
+def customer_token(a: Access, op: Operation, args: dict) -> Any:
+    """Supervisors of the shop, for the shop's customers (a profile there, or a new key);
+    admins for any customer."""
+    _manager(a.principal, "make customer tokens")
+    _shop(a.principal, args["shop"])
+    _shop_customer(a, args["shop"], args.get("customer"))
     return a.call(op, args)
 
 
@@ -568,43 +579,58 @@ def resource_read(a: Access, op: Operation, args: dict) -> Any:
 
 
 def resource_write(a: Access, op: Operation, args: dict) -> Any:
-    """Create, update or delete: supervisors when every shop the record touches (before
-    and after) is theirs; shops themselves are created and deleted by admins."""
+    """Create, update or delete: the kind's rule (``record_rights``) decides on the record
+    as stored and as the change leaves it; shops are created and deleted by admins."""
     p = a.principal
-    if not _known(args["kind"]):
-        _manager(p)
+    _manager(p)
+    if not _known(args["kind"]) or p.is_admin:
         return a.call(op, args)
     k = kind_named(args["kind"])
-    _manager(p)
-    if p.is_admin:
-        return a.call(op, args)
-    what = f"{k.singular} {args.get('key') or (args.get('record') or {}).get(k.key)!r}"
-    shops: set[str] = set()
+    lookup = rights.backend_lookup(a.backend)
     if op.name == "create":
-        if k.name == "shops":
-            raise Forbidden("only an admin creates shops")
         record = args["record"] if isinstance(args["record"], dict) else {}
-        shops |= record_shops(a, k.name, record)
-        _role_within(p, record)
-    else:
-        before = a.backend.get(k.name, args["key"])
-        shops |= record_shops(a, k.name, before)
-        if op.name == "delete" and k.name == "shops":
-            raise Forbidden("only an admin deletes shops")
-        if op.name == "update":
-            changes = args["changes"] if isinstance(args["changes"], dict) else {}
-            after = {**before, **{n: v for n, v in changes.items() if v is not None}}
-            shops |= record_shops(a, k.name, after)
-            if k.name == "agents":
-                _role_within(p, after)
-    _shops_within(p, shops, what)
-    return a.call(op, args)
+        what = f"{k.singular} {record.get(k.key)!r}"
+        rights.check_write(p, lookup, k.name, None, record, what)
+        result = a.call(op, args)
+        return _trim_customer(p, a, result) if k.name == "customers" else result
+    before = a.backend.get(k.name, args["key"])
+    what = f"{k.singular} {args['key']!r}"
+    after = None
+    if op.name == "update":
+        changes = args["changes"] if isinstance(args["changes"], dict) else {}
+        after = dict(before)
+        for name, value in changes.items():  # as the backend does: None clears a field
+            if value is None:
+                after.pop(name, None)
+            else:
+                after[name] = value
+        if k.name == "customers" and ("profiles" in changes or "coupons" in changes):
+            # a shop sends its own part of a shared customer: the other shops' stays
+            after = rights.keep_other_shops(p, lookup, before, after)
+            args["changes"] = {**changes, "profiles": after.get("profiles") or [],
+                               "coupons": after.get("coupons") or []}
+    rights.check_write(p, lookup, k.name, before, after, what)
+    result = a.call(op, args)
+    return _trim_customer(p, a, result) if k.name == "customers" and result else result
 
 
-def _role_within(p: Principal, record: dict) -> None:
-    role = record.get("role")
-    if role in STAFF_ROLES and STAFF_ROLES.index(role) > STAFF_ROLES.index(p.role):
-        raise Forbidden(f"{p.describe()} may not make an {role}")
+def _applied(p: Principal, lookup: rights.Lookup, name: str, before: dict, rec: dict,
+             spoken: set[str]) -> dict:
+    """A record of an applied document as ``apply`` will store it: a customer's or an
+    agent's part in the shops the document does not speak for stays as stored."""
+    if name == "customers":
+        mine = spoken | {pr.get("shop") for pr in rec.get("profiles") or []
+                         if isinstance(pr, dict)}
+        kept = [pr for pr in before.get("profiles") or [] if pr.get("shop") not in mine]
+        coupons = [c for c in before.get("coupons") or []
+                   if rights.coupon_shop(lookup, c.get("coupon")) not in mine]
+        return {**rec, "profiles": kept + list(rec.get("profiles") or []),
+                "coupons": coupons + list(rec.get("coupons") or [])}
+    if name == "agents":
+        mine = spoken | {s for s in rec.get("shops") or [] if isinstance(s, str)}
+        kept = [s for s in before.get("shops") or [] if s not in mine]
+        return {**rec, "shops": kept + list(rec.get("shops") or [])}
+    return rec
 
 
 def customer_read(a: Access, op: Operation, args: dict) -> Any:
@@ -618,24 +644,28 @@ def customer_read(a: Access, op: Operation, args: dict) -> Any:
 
 
 def apply(a: Access, op: Operation, args: dict) -> Any:
-    """Admins; supervisors when every record of the document is within their shops."""
+    """Admins; supervisors when the kind's rule allows every record of the document, on
+    the record as stored and as the document leaves it (``record_rights``)."""
     p = a.principal
     _manager(p)
     document = args["document"]
-    if not p.is_admin and isinstance(document, dict):
-        for name, records in document.items():
-            if name not in KINDS or not isinstance(records, list):
-                continue  # the backend refuses these with the path
-            for i, rec in enumerate(records):
-                if not isinstance(rec, dict):
-                    continue
-                if name == "shops":
-                    try:
-                        a.backend.get("shops", rec.get("key"))
-                    except (NotFound, TypeError):
-                        raise Forbidden(f"{name}[{i}]: only an admin creates shops") from None
-                _role_within(p, rec) if name == "agents" else None
-                _shops_within(p, record_shops(a, name, rec), f"{name}[{i}]")
+    if p.is_admin or not isinstance(document, dict):
+        return a.call(op, args)
+    lookup = rights.document_lookup(a.backend, document)
+    stored = rights.backend_lookup(a.backend)
+    spoken = {rec.get("key") for rec in document.get("shops") or []
+              if isinstance(rec, dict) and isinstance(rec.get("key"), str)}
+    for name, records in document.items():
+        if name not in KINDS or not isinstance(records, list):
+            continue  # the backend refuses these with the path
+        k = KINDS[name]
+        for i, rec in enumerate(records):
+            if not isinstance(rec, dict):
+                continue
+            key = rec.get(k.key)
+            before = stored(name, key) if isinstance(key, str) else None
+            after = rec if before is None else _applied(p, lookup, name, before, rec, spoken)
+            rights.check_write(p, lookup, name, before, after, f"{name}[{i}]")
     return a.call(op, args)
 
 
@@ -674,8 +704,7 @@ def token_create(a: Access, op: Operation, args: dict) -> Any:
         if role not in (None, "agent") or a.backend.get("agents", handle)["role"] != "agent":
             raise Forbidden(f"{p.describe()} makes agent tokens only for its agents")
         args["role"] = "agent"
-    elif role is not None and role in STAFF_ROLES and (
-            STAFF_ROLES.index(role) > STAFF_ROLES.index(p.role)):
+    elif rights.outranks(role, p):
         raise Forbidden(f"{p.describe()} may not make an {role} token")
     elif role is None:
         args["role"] = p.role
@@ -713,6 +742,8 @@ def token_revoke(a: Access, op: Operation, args: dict) -> Any:
             _shop(p, token["shop"])
         elif token["agent"] is None:
             raise Forbidden("only an admin revokes an admin token")
+        elif rights.outranks(token["role"], p):
+            raise Forbidden(f"{p.describe()} may not revoke an {token['role']} token")
         else:
             _acts_for(a, token["agent"])
     return a.call(op, args)
@@ -724,6 +755,6 @@ POLICIES: dict[str, Callable[[Access, Operation, dict], Any]] = {
         unanswered_manage, ticket_create, ticket, acts_in_conversation, close, rate,
         post, conversation_read, conversation_staff, conversation_list, events, resource_list,
         resource_read, resource_write, customer_read, apply, export, rule_manage,
-        token_create, token_list, token_revoke, campaign_run, campaign_read,
+        token_create, customer_token, token_list, token_revoke, campaign_run, campaign_read,
     )
 }
