@@ -13,6 +13,9 @@ More examples: CSTOOL_SCHEMA_EXAMPLES=25 pytest tests/test_schemathesis.py
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import schemathesis
@@ -73,3 +76,12 @@ def test_every_check_passes_for_admin_agent_and_customer(case, live):
         token = live.served.admin if role == "admin" else live.tokens[role]
         case.call_and_validate(headers={"Authorization": f"Bearer {token}"}, timeout=20,
                                checks=all_checks(), additional_checks=[error_is_json_with_a_code])
+
+
+def test_fuzz_api_quick_runs_and_finds_no_failure():
+    """``benchmarks/fuzz_api.py --quick``: the CLI with ``--checks all`` finds nothing."""
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "benchmarks" / "fuzz_api.py"), "--quick"],
+                          capture_output=True, text=True, timeout=600, cwd=root)
+    assert "cases/s" in proc.stdout and "baseline" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 0 and "failures: 0 " in proc.stdout, proc.stdout[-6000:]
