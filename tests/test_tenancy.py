@@ -130,7 +130,7 @@ NAMES_B = {
     "customers": {"key": "c-new-x", "name": "新客", "profiles": [{"shop": SHOP_A}],
                   "coupons": [{"coupon": "mb-c-1111-599-60"}]},
     "orders": {"key": "lf-order-x", "shop": SHOP_A, "customer": "c-a-wangli",
-               "status": "paid", "created_at": "2026-11-11T00:00:00+08:00",
+               "status": "created", "created_at": "2026-11-11T00:00:00+08:00",
                "items": [{"product": "mb-bib-001", "quantity": 1}]},
     "cart_items": {"key": "lf-cart-x", "shop": SHOP_A, "customer": "c-a-wangli",
                    "product": "mb-bib-001", "added_at": "2026-11-11T00:00:00+08:00"},
@@ -237,7 +237,8 @@ def _kind_variants(op: str) -> list[V]:
                                                      "changes": {field_: value}}))
             if KINDS[kind].shop_field:
                 out.append(V(f"{kind}/{key}: shop A", {"kind": kind, "key": key,
-                                                       "changes": {"shop": SHOP_A}}))
+                                                       "changes": {"shop": SHOP_A}},
+                             refusals=CROSS))
         elif op == "delete":
             out.append(V(f"{kind}/{key}", {"kind": kind, "key": key}))
     if op == "get":
@@ -279,7 +280,8 @@ def _kind_variants(op: str) -> list[V]:
     return out
 
 
-_TICKET_ACTS = {"update_ticket": {"status": "pending"}, "assign_ticket": {"agent": "lf-lina"},
+_TICKET_ACTS = {"update_ticket": {"status": "waiting_customer"},
+                "assign_ticket": {"agent": "mb-ajun"},
                 "note_ticket": {"text": "x"}, "reply_ticket": {"text": "x"},
                 "resolve_ticket": {}, "close_ticket": {}, "reopen_ticket": {}}
 
@@ -291,8 +293,9 @@ def _ticket_variants(op: str) -> list[V]:
              roles=STAFF if by else ROLES),
            V("ticket of shop B as mb-ajun", {"ticket": "$ticket_b", **extra,
                                              "by": "mb-ajun"}),
-           above("ticket of shop A as $above", {"ticket": "$ticket_a", **extra,
-                                                "by": "$above"})]
+           above("ticket of shop A as $above", {
+               "ticket": "$ticket_a", **extra, "by": "$above",
+               **({"agent": "lf-xiaomei"} if "agent" in extra else {})})]
     if op == "assign_ticket":
         out.append(V("ticket of shop A to mb-ajun (shop B)",
                      {"ticket": "$ticket_a", "agent": "mb-ajun", "by": None},
