@@ -602,7 +602,7 @@ def test_attack(mall, name: str, variant: V, role: str):
         if changed or (status < 300 and role != "admin"):
             mall.restore()  # an attack that got through (or the admin's change): undo it
     if role == "admin":  # may do it all: only never a 5xx, and errors are JSON with a code
-        assert status < 500, f"{what}: {status} {text[:300]}"
+        assert status < 500 and status != 401, f"{what}: {status} {text[:300]}"
         if status >= 400:
             assert json.loads(text)["error"]["code"], f"{what}: {status} {text[:300]}"
         return
@@ -613,11 +613,13 @@ def test_attack(mall, name: str, variant: V, role: str):
     assert not changed, f"{what} answered {status} and changed:\n" + "\n".join(changed)
     if role in ANONYMOUS_ROLES and not variant.public:
         assert status == 401, f"{what}: {status}, not 401: {text[:300]}"
-    elif role not in variant.may_answer and not variant.public:
-        assert status in variant.refusals, f"{what}: {status}, not refused: {text[:300]}"
+    else:  # a valid token answered 401 would make every refusal after it meaningless
+        assert status != 401, f"{what}: 401, the caller's token no longer works: {text[:300]}"
+        if role not in variant.may_answer and not variant.public:
+            assert status in variant.refusals, f"{what}: {status}, not refused: {text[:300]}"
 
 
-def _stream(mall, path: str, params: dict, role: str, read_s: float = 0.6) -> tuple[int, str]:
+def _stream(mall, path: str, params: dict, role: str, read_s: float = 0.3) -> tuple[int, str]:
     """The status and what an event stream sends within ``read_s``."""
     token = mall.served.admin if role == "admin" else mall.tokens[role]
     headers = {"Authorization": f"Bearer {token}"} if token else {}
