@@ -338,3 +338,31 @@ def test_d7_a_method_a_path_does_not_take_is_405_with_allow(mall, method, path):
     r = mall.call(method, path, "admin", json={} if method in ("PATCH", "PUT") else None)
     assert r.status_code == 405, (method, path, r.status_code, r.text[:200])
     assert r.headers.get("allow"), r.headers
+
+
+@pytest.mark.parametrize(("path", "body"), [
+    (f"/v1/shops/{SHOP_A}/messages", {"customer": "c-a-wangli", "text": "你好",
+                                      "time_on_site_s": 35.0}),
+    ("/v1/tickets", {"type": "invoice", "title": "整数值的小数", "shop": SHOP_A,
+                     "conversation": "$conv_a"}),
+], ids=["message-lane", "ticket"])
+def test_d7_an_integer_valued_float_is_an_integer(mall, path, body):
+    """JSON Schema's integer takes 35.0; the server must too (the schema says integer)."""
+    body = {k: (float(mall.ids["conv_a"]) if v == "$conv_a" else v) for k, v in body.items()}
+    r = mall.call("POST", path, "admin", json=body)
+    assert r.status_code in (200, 201), (path, r.status_code, r.text[:300])
+    halves = {k: (v + 0.5 if isinstance(v, float) else v) for k, v in body.items()}
+    r = mall.call("POST", path, "admin", json=halves)
+    assert r.status_code == 422, (path, r.status_code, r.text[:300])
+
+
+def test_d7_the_event_stream_documents_every_status_it_answers(mall):
+    documented = mall.admin_ok("GET", "/openapi.json")["paths"]["/v1/events"]["get"][
+        "responses"]
+    answers = {
+        mall.call("GET", "/v1/events", "no_token").status_code,
+        mall.call("GET", "/v1/events", "agent_a", params={"shop": SHOP_B}).status_code,
+        mall.call("GET", "/v1/events", "admin", headers={"Last-Event-ID": "x"}).status_code,
+        mall.call("GET", "/v1/events", "admin", params={"after": -1}).status_code,
+    }
+    assert answers <= {int(s) for s in documented if s.isdigit()}, (answers, sorted(documented))
