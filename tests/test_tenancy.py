@@ -402,8 +402,10 @@ VARIANTS: dict[str, list[V]] = {
         V("into size_guide (shop B)", {"question": "新问题一则", "entry": "size_guide"}),
         V("new entry of shop B", {"question": "新问题一则", "new": "pwn-new",
                                   "answer": "pwned", "shop": SHOP_B}),
-        V("new platform-wide entry", {"question": "新问题一则", "new": "pwn-new",
-                                      "answer": "pwned"})],
+        # no shop: an entry of the supervisor's own shop, or refused; never platform-wide
+        # (a shop-less row would show in shop B's snapshot)
+        V("new entry without a shop", {"question": "新问题一则", "new": "pwn-new",
+                                       "answer": "pwned"}, may_answer=("supervisor_a",))],
     "dismiss_unanswered": [V("group of shop B", {"group": "$unanswered_b"})],
     "warm_knowledge": [V("shop B", {"shop": SHOP_B}),
                        V("no shop", {"shop": None}, may_answer=STAFF)],
