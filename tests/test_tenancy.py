@@ -17,7 +17,7 @@ generated from its arguments' names). Each case is one route x one record x one 
   the attackers, or to the whole platform) is as it was (see ``tenancy_support``).
 
 A failing case names the route, the record and the caller in its id and message:
-``test_attack[update agents/mb-ajun: {"shops":["lingyi-fashion"]}-supervisor_a]``.
+``test_attack[update agents/mb-ajun: shops A-supervisor_a]``.
 """
 
 from __future__ import annotations
