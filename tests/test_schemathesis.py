@@ -37,7 +37,6 @@ def all_checks() -> list:
     return list(CHECKS.get_all())
 
 
-@schemathesis.check
 def error_is_json_with_a_code(ctx, response, case):
     """An error answer is ``{"error": {"code", "message"}}``."""
     if response.status_code >= 400:
