@@ -341,7 +341,9 @@ VARIANTS: dict[str, list[V]] = {
                    roles=("supervisor_a",), refusals=CROSS)],
     "close_conversation": [V("conversation of shop B", {**CONV_B}),
                            V("conversation of shop B by mb-ajun", {**CONV_B,
-                                                                   "by": "mb-ajun"})],
+                                                                   "by": "mb-ajun"}),
+                           above("conversation of shop A by $above", {
+                               "conversation": "$conv_a", "by": "$above"})],
     "rate": [V("conversation of shop B", {**CONV_B, "rating": 1})],
     "close_idle": [V("every shop", {})],
     "drain_queues": [V("every shop", {})],
@@ -361,11 +363,19 @@ VARIANTS: dict[str, list[V]] = {
                      may_answer=STAFF)],
     "route_explain": [V("conversation of shop B", {**CONV_B})],
     "agent_desk": _acts_for("", {}),
-    "mark_seen": [V("conversation of shop B as mb-ajun", {**CONV_B, "agent": "mb-ajun"})],
+    "mark_seen": [V("conversation of shop B as mb-ajun", {**CONV_B, "agent": "mb-ajun"}),
+                  above("conversation of shop A as $above", {"conversation": "$conv_a",
+                                                             "agent": "$above"})],
     "customer_context": [V("conversation of shop B", {**CONV_B})],
     "search_history": _acts_for("history", {"text": "护臀膏"}),
     "send_card": [V("conversation of shop B", {**CONV_B, "agent": "mb-ajun",
-                                               "kind": "product", "key": "mb-bib-001"})],
+                                               "kind": "product", "key": "mb-bib-001"}),
+                  V("conversation of shop A with shop B's product", {
+                      "conversation": "$conv_a", "agent": "$self", "kind": "product",
+                      "key": "mb-bib-001"}, roles=STAFF, refusals=CROSS),
+                  above("conversation of shop A as $above", {
+                      "conversation": "$conv_a", "agent": "$above", "kind": "product",
+                      "key": "lf-dress-01"})],
     "price_quote": [
         V("shop B", {"shop": SHOP_B}),
         V("shop A for c-both-zhao (N1)", {"shop": SHOP_A, "customer": "c-both-zhao",
@@ -381,7 +391,13 @@ VARIANTS: dict[str, list[V]] = {
             "items": [{"product": "lf-dress-01", "quantity": 3}]},
           may_answer=STAFF, refusals=CROSS)],
     "invite": [V("conversation of shop B", {**CONV_B, "agent": "mb-ajun",
-                                            "product": "mb-bib-001"})],
+                                            "product": "mb-bib-001"}),
+               V("conversation of shop A with shop B's product", {
+                   "conversation": "$conv_a", "agent": "$self", "product": "mb-bib-001"},
+                 roles=STAFF, refusals=CROSS),
+               above("conversation of shop A as $above", {
+                   "conversation": "$conv_a", "agent": "$above",
+                   "product": "lf-dress-01"})],
     "ask_bot": [V("shop B", {"shop": SHOP_B, "text": "口水巾怎么选尺码"}),
                 V("no shop, for c00002", {"shop": None, "customer": "c00002",
                                          "text": "我的快递到哪了"}, may_answer=STAFF)],
