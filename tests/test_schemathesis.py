@@ -4,8 +4,10 @@ token: a few generated examples per operation; ``benchmarks/fuzz_api.py`` runs m
 
 Beyond "no 5xx" this holds the server to its own OpenAPI document (D7 of issue 16):
 status codes and content types it declares, schema-valid requests accepted (not
-refused as invalid), invalid ones rejected, 405 with ``Allow`` for a method a path
-does not take. Every error body is ``{"error": {"code", "message"}}``.
+refused as invalid), invalid ones rejected. Every error body is
+``{"error": {"code", "message"}}``. The coverage phase (which also sends the methods a
+path does not take, wanting 405 with ``Allow``) runs in ``benchmarks/fuzz_api.py`` and
+with CSTOOL_SCHEMA_COVERAGE=1; ``tests/test_tenancy_probes.py`` asks for 405 directly.
 
 More examples: CSTOOL_SCHEMA_EXAMPLES=25 pytest tests/test_schemathesis.py
 """
