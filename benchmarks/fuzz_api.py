@@ -44,7 +44,7 @@ def schemathesis_cli() -> list[str]:
     return [found]
 
 
-def fuzz(url: str, token: str, *, examples: int, phases: str, seed: int) -> dict:
+def fuzz(url: str, token: str, *, examples: int, phases: str, seed: int, workdir: str) -> dict:
     """One schemathesis run; its cases, failures, seconds and the tail of its output."""
     cmd = [*schemathesis_cli(), "run", f"{url}/openapi.json", "--checks", "all",
            "-H", f"Authorization: Bearer {token}", "--max-examples", str(examples),
@@ -52,7 +52,8 @@ def fuzz(url: str, token: str, *, examples: int, phases: str, seed: int) -> dict
            "--request-timeout", "20", "--no-color", "--workers", "1",
            "--suppress-health-check", "all", "--continue-on-failure"]
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=3600,
+                          cwd=workdir)  # its cache folder goes there, not into the repo
     seconds = time.perf_counter() - started
     out = proc.stdout + proc.stderr
     cases = _number(r"(\d+) generated", out)
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{phases}, seed {args.seed}")
             for role in roles:
                 token = mall.served.admin if role == "admin" else mall.tokens[ROLES[role]]
-                r = fuzz(url, token, examples=examples, phases=phases, seed=args.seed)
+                r = fuzz(url, token, examples=examples, phases=phases, seed=args.seed,
+                         workdir=tmp)
                 for k in total:
                     total[k] += r[k]
                 rate = r["cases"] / r["seconds"] if r["seconds"] else 0.0
