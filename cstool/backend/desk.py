@@ -659,15 +659,34 @@ class DeskOps:
             return None, None
         if conv_state != "queued" or shop_of != shop_id:
             return None, None
-        places = QueuePlaces(self, conn, shop_id, state or self._routing_state(conn, shop_id))
+        places = QueuePlaces(self, conn, shop_id, state or self._current_state(conn, shop_id))
         return places.place(key, own)
 
+    def _current_state(self, conn, shop_id: int) -> RoutingState:
+        """The shop's agents as routing sees them: the snapshot the posts keep when it is
+        current (no other connection committed, and this write or the last kept it in
+        step), else read from the file."""
+        entry = self.__dict__.get("_snapshots", {}).get(shop_id)
+        if (entry and entry["gen"] == self.database.generation
+                and entry["dv"] == self.database.data_version()):
+            return entry["state"]
+        return self._routing_state(conn, shop_id)
+
     def _avg_handle_s(self, conn, shop_id: int) -> float:
+        """Mean handle time of the shop's last 200 closed chats (seconds), kept until a
+        chat of the shop closes here or another connection commits."""
+        cache = self.__dict__.setdefault("_avg_handle", {})
+        dv = self.database.data_version()
+        hit = cache.get(shop_id)
+        if hit is not None and hit[0] == dv:
+            return hit[1]
         row = conn.execute(
             "SELECT AVG(closed_at - assigned_at) FROM (SELECT closed_at, assigned_at FROM "
             "conversations WHERE shop_id = ? AND state = 'closed' AND assigned_at IS NOT NULL "
             "ORDER BY closed_at DESC LIMIT 200)", (shop_id,)).fetchone()
-        return (row[0] / 1000) if row and row[0] else DEFAULT_HANDLE_S
+        value = (row[0] / 1000) if row and row[0] else DEFAULT_HANDLE_S
+        cache[shop_id] = (dv, value)
+        return value
 
     def _assign(self, conn, conv: dict, handle: str, now: int, how: str, *,
                 pulled: bool = False) -> dict:
@@ -985,6 +1004,7 @@ class DeskOps:
             return self._conversation_dict(conn, self._conv_row(conn, conversation))
 
     def _close(self, conn, conv: dict, now: int, reason: str) -> None:
+        self.__dict__.get("_avg_handle", {}).pop(conv["shop_id"], None)
         conn.execute("UPDATE conversations SET state = 'closed', closed_at = ?, close_reason = ? "
                      "WHERE id = ?", (now, reason, conv["id"]))
         if conv["assignee_id"] is not None:
@@ -1143,11 +1163,21 @@ class DeskOps:
                 if shop_of != s["id"]:
                     raise NotFound(f"no conversation {after} in shop {shop!r}")
             keys = queue_index.page(conn, s["id"], cursor, limit)
-            rows = [self._conv_row(conn, k.id) for k in keys]
+            rows: dict[int, tuple[dict, tuple]] = {}
+            for i in range(0, len(keys), 500):  # the chats with their names, 500 a query
+                chunk = [k.id for k in keys[i:i + 500]]
+                cur = conn.execute(
+                    "SELECT c.*, cu.key, cu.name, a.handle, g.key FROM conversations c "
+                    "JOIN customers cu ON cu.id = c.customer_id LEFT JOIN agents a "
+                    'ON a.id = c.assignee_id LEFT JOIN "groups" g ON g.id = c.group_id '
+                    f"WHERE c.id IN ({', '.join('?' * len(chunk))})", chunk)
+                cols = [d[0] for d in cur.description][:-4]
+                for r in cur:
+                    rows[r[0]] = (dict(zip(cols, r[:-4], strict=True)), (s["key"], *r[-4:]))
             places = QueuePlaces(self, conn, s["id"], self._routing_state(conn, s["id"]))
-            found = places.run([(k, r["pool"]) for k, r in zip(keys, rows, strict=True)])
-            return [self._conversation_dict(conn, r, place=p)
-                    for r, p in zip(rows, found, strict=True)]
+            found = places.run([(k, rows[k.id][0]["pool"]) for k in keys])
+            return [self._conversation_dict(conn, rows[k.id][0], names=rows[k.id][1], place=p)
+                    for k, p in zip(keys, found, strict=True)]
 
     # -- routing, explained -------------------------------------------------------------
     def route_test(self, shop: str, customer: str, text: str, **context: Any) -> dict:
