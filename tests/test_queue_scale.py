@@ -97,12 +97,14 @@ def check(be, statuses):
 def test_queue_places_order_and_hand_outs_match_a_walk_of_the_whole_queue(tmp_path, clock,
                                                                           seed):
     rnd = random.Random(seed)
+    clock.set(clock.now_ms() // 65_536 * 65_536)  # on a bucket edge of every count level
     be = LocalBackend(tmp_path / "q.db", clock=clock)
     shop(be)
     statuses = dict.fromkeys(AGENTS, "offline")
     for round_ in range(4):
         for i in range(12):
-            clock.advance(rnd.choice([0, 0, 1, 7]))  # chats may share an instant
+            # chats may share an instant, a 256 ms bucket, or fall on its edges
+            clock.advance(rnd.choice([0, 0, 0.001, 0.255, 0.256, 1, 7, 65.536]))
             who = f"d{rnd.randrange(6)}" if rnd.random() < 0.2 else f"c{round_}-{i}"
             be.post_message("s", who, rnd.choice(TEXTS))
         order = check(be, statuses)
@@ -240,3 +242,17 @@ def test_bench_tenancy_quick_runs_and_prints_its_figures():
     assert sizes[0] == 0 and sizes == sorted(sizes) and len(sizes) >= 3
     assert all(v > 0 for v in (figures["other_shop_alone_per_s"],
                                figures["other_shop_busy_per_s"]))
+
+
+def test_places_count_chats_on_the_edges_of_the_arrival_buckets(backend, clock):
+    """Chats on a count bucket's first millisecond, in the same millisecond and in the
+    bucket's last one: each is counted once ahead of those after it."""
+    shop(backend)
+    clock.set(clock.now_ms() // 65_536 * 65_536)
+    ids = []
+    for step in (0, 0, 0.001, 0.254, 0.001, 0.001, 65.280, 0, 1):
+        clock.advance(step)
+        ids.append(backend.post_message("s", f"e{len(ids)}", "你好")["conversation"]["id"])
+    assert [backend.get_conversation(i, messages=False)["queue_position"] for i in ids] == \
+        list(range(1, len(ids) + 1))
+    assert [c["queue_position"] for c in backend.queue("s", after=ids[3], limit=3)] == [5, 6, 7]

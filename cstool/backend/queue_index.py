@@ -8,9 +8,10 @@ that order per shop (``conversations_serving``) and per shop and pool
 
 - the head of a pool (what a free agent of it takes next) is one index probe;
 - how many chats of a pool wait ahead of a given chat is the band counts of higher
-  priorities plus, within its own priority, a count from whichever end of the band is
-  nearer (one probe when the chat is the newest or the oldest of its priority, the
-  usual case: a chat just queued, the head of a page);
+  priorities plus, within its own priority, the sum of the arrival-bucket counts
+  before it (``queue_counts``, at most 255 a level, five levels) and the chats of its
+  own 256 ms bucket before it (one probe in all when the chat is the newest or the
+  oldest of its priority, the usual case: a chat just queued, the head of a page);
 - a page of the queue in serving order is one index range.
 
 Nothing here decodes a chat's JSON; the callers decode each distinct pool once.
@@ -22,7 +23,7 @@ import sqlite3
 from typing import NamedTuple
 
 ARRIVAL = "COALESCE(queued_at, created_at)"
-_FIRST_STEP = 16  # the first count from either end of a band; then 8 times more each round
+SHIFT, LEVELS = 8, 5  # queue_counts: level k counts arrivals (ms) >> 8k, k = 1..5
 
 
 class QueueKey(NamedTuple):
@@ -126,8 +127,8 @@ class Ranker:
 
     ``counts`` is :func:`band_counts` of the shop. When the key is the first or the
     last of its priority across the whole shop (one probe each way), every pool's answer
-    is the counts alone; otherwise each pool's own priority band is counted from its
-    nearer end.
+    is the counts alone; otherwise each pool's own priority band adds
+    :func:`before_in_band`.
     """
 
     def __init__(self, conn: sqlite3.Connection, shop_id: int,
@@ -151,14 +152,31 @@ class Ranker:
             return higher
         if self.edge == "last":
             return higher + others
-        step = _FIRST_STEP
-        while True:
-            behind = _count(self.conn, self.shop_id, pool, self.key, ">", step,
-                            every_pool=False)
-            if behind < step:
-                return higher + others - behind
-            before = _count(self.conn, self.shop_id, pool, self.key, "<", step,
-                            every_pool=False)
-            if before < step:
-                return higher + before
-            step *= 8
+        return higher + before_in_band(self.conn, self.shop_id, pool, self.key)
+
+
+def before_in_band(conn: sqlite3.Connection, shop_id: int, pool: str | None,
+                   key: QueueKey) -> int:
+    """Waiting chats of one pool and the key's priority served before the key, from the
+    arrival-bucket counts (``queue_counts``): at each level the buckets before the key's
+    within the same parent bucket (at most 255 counts), then the chats of the key's own
+    256 ms bucket that came before it (an index range). Independent of the queue's
+    length."""
+    a, params = key.arrival, (shop_id, pool or "", key.priority)
+    total = 0
+    for level in range(1, LEVELS + 1):
+        high = (a >> (SHIFT * level)) - 1
+        low = (a >> (SHIFT * (level + 1))) << SHIFT
+        if high >= low:
+            total += conn.execute(
+                "SELECT COALESCE(SUM(n), 0) FROM queue_counts WHERE shop_id = ? AND pool = ? "
+                "AND priority = ? AND level = ? AND bucket BETWEEN ? AND ?",
+                (*params, level, low, high)).fetchone()[0]
+    leaf = (a >> SHIFT) << SHIFT
+    for cond, values in ((f"{ARRIVAL} >= ? AND {ARRIVAL} < ?", (leaf, a)),
+                         (f"{ARRIVAL} = ? AND id < ?", (a, key.id))):
+        total += conn.execute(
+            "SELECT COUNT(*) FROM conversations INDEXED BY conversations_pool_serving "
+            f"WHERE shop_id = ? AND pool IS ? AND state = 'queued' AND priority = ? AND {cond}",
+            (shop_id, pool, key.priority, *values)).fetchone()[0]
+    return total
