@@ -1044,18 +1044,22 @@ class DeskOps:
         """Close chats with no message for their shop's idle time; returns their ids."""
         with self.database.write() as conn:
             now = self._now()
-            rows = conn.execute(
-                "SELECT c.id, s.settings FROM conversations c JOIN shops s ON s.id = c.shop_id "
-                "WHERE c.state IN ('bot', 'queued', 'active')").fetchall()
+            # per shop, only the chats idle past its limit, through the idle index (state,
+            # last message): the open chats that are not idle are never read
+            due = []
+            for shop_id, settings in conn.execute("SELECT id, settings FROM shops").fetchall():
+                limit = json.loads(settings).get("idle_close_min", 30) * 60_000
+                due += [cid for (cid,) in conn.execute(
+                    "SELECT id FROM conversations INDEXED BY conversations_idle "
+                    "WHERE state IN ('bot', 'queued', 'active') AND last_message_at <= ? "
+                    "AND shop_id = ?", (now - limit, shop_id))]
             closed = []
             touched = set()
-            for cid, settings in rows:
-                limit = json.loads(settings).get("idle_close_min", 30) * 60_000
+            for cid in sorted(due):
                 conv = self._conv_row(conn, cid)
-                if now - conv["last_message_at"] >= limit:
-                    self._close(conn, conv, now, "idle")
-                    closed.append(cid)
-                    touched.add(conv["shop_id"])
+                self._close(conn, conv, now, "idle")
+                closed.append(cid)
+                touched.add(conv["shop_id"])
             for shop_id in touched:
                 self._drain(conn, shop_id, now)
             return closed

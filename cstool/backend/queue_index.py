@@ -55,6 +55,22 @@ def waiting(conn: sqlite3.Connection, shop_id: int) -> int:
                         (shop_id,)).fetchone()[0]
 
 
+def waiting_since(conn: sqlite3.Connection, shop_id: int) -> tuple[int, int | None]:
+    """How many chats of the shop wait, and the earliest arrival among them: the counts,
+    and the first entry of each (pool, priority) band."""
+    bands = conn.execute("SELECT pool, priority, n FROM queue_bands WHERE shop_id = ? "
+                         "AND n > 0", (shop_id,)).fetchall()
+    earliest = None
+    for pool, priority, _n in bands:
+        row = conn.execute(
+            f"SELECT {ARRIVAL} FROM conversations INDEXED BY conversations_pool_serving "
+            "WHERE shop_id = ? AND pool IS ? AND state = 'queued' AND priority = ? "
+            f"ORDER BY {ARRIVAL} LIMIT 1", (shop_id, pool or None, priority)).fetchone()
+        if row is not None and (earliest is None or row[0] < earliest):
+            earliest = row[0]
+    return sum(b[2] for b in bands), earliest
+
+
 def key_of(conn: sqlite3.Connection, conv_id: int) -> tuple[QueueKey, int, str, str | None]:
     """A chat's queue key, shop id, state and pool text (raises KeyError when unknown)."""
     row = conn.execute(
