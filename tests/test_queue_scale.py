@@ -256,3 +256,32 @@ def test_places_count_chats_on_the_edges_of_the_arrival_buckets(backend, clock):
     assert [backend.get_conversation(i, messages=False)["queue_position"] for i in ids] == \
         list(range(1, len(ids) + 1))
     assert [c["queue_position"] for c in backend.queue("s", after=ids[3], limit=3)] == [5, 6, 7]
+
+
+def test_the_queue_is_paged_over_http(db_path, clock):
+    from tests.server_support import serve
+
+    s = serve(db_path, clock)
+    try:
+        shop(s.backend)
+        ids = [s.backend.post_message("s", f"c{i}", "你好")["conversation"]["id"]
+               for i in range(7)]
+        first = s.http("GET", "/v1/shops/s/queue", params={"limit": 3}).json()
+        assert [c["id"] for c in first["items"]] == ids[:3] and first["next"] == ids[2]
+        rest = s.http("GET", "/v1/shops/s/queue",
+                      params={"limit": 10, "after": first["next"]}).json()
+        assert [(c["id"], c["queue_position"]) for c in rest["items"]] == [
+            (cid, place) for place, cid in enumerate(ids[3:], start=4)]
+        assert rest["next"] is None
+        whole = s.http("GET", "/v1/shops/s/queue").json()  # no limit: one page of 100
+        assert [c["id"] for c in whole["items"]] == ids and whole["next"] is None
+        remote = s.remote()
+        assert [c["id"] for c in remote.queue("s")] == ids
+        assert [c["id"] for c in remote.queue("s", limit=2, after=ids[1])] == ids[2:4]
+        bad = s.http("GET", "/v1/shops/s/queue", params={"limit": 0})
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "usage"
+        other = s.backend.post_message("t", "x", "你好")["conversation"]["id"]
+        missing = s.http("GET", "/v1/shops/s/queue", params={"after": other})
+        assert missing.status_code == 404
+    finally:
+        s.close()
