@@ -103,8 +103,8 @@ def test_queue_places_order_and_hand_outs_match_a_walk_of_the_whole_queue(tmp_pa
     statuses = dict.fromkeys(AGENTS, "offline")
     for round_ in range(4):
         for i in range(12):
-            # chats may share an instant, a 256 ms bucket, or fall on its edges
-            clock.advance(rnd.choice([0, 0, 0.001, 0.255, 0.256, 1, 7, 65.536]))
+            # chats may share an instant, a count bucket (16 ms, 256 ms ...) or its edges
+            clock.advance(rnd.choice([0, 0, 0.001, 0.015, 0.016, 0.255, 0.256, 1, 7, 65.536]))
             who = f"d{rnd.randrange(6)}" if rnd.random() < 0.2 else f"c{round_}-{i}"
             be.post_message("s", who, rnd.choice(TEXTS))
         order = check(be, statuses)

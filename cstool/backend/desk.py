@@ -1112,20 +1112,21 @@ class DeskOps:
     def list_conversations(self, *, shop: str | None = None, state: str | None = None,
                            agent: str | None = None, customer: str | None = None,
                            limit: int = 100, after: int | None = None) -> list[dict]:
-        """Conversations, newest first, filtered; ``after`` pages by id (older than it)."""
+        """Conversations, newest first, filtered; ``after`` pages by id (older than it).
+
+        A shop's chats are read state by state through the (shop, state, id) index, each
+        newest first, and merged: a page costs its own chats, however many the shop has
+        in the other states or further back."""
         where, params = [], []
+        states: tuple[str, ...] = ("bot", "queued", "active", "closed")
         with self.database.read() as conn:
+            shop_id = None
             if shop is not None:
-                where.append("shop_id = ?")
-                params.append(self._shop_row(conn, shop)["id"])
+                shop_id = self._shop_row(conn, shop)["id"]
             if state is not None:
                 if state not in ("bot", "queued", "active", "closed", "open"):
                     raise UsageError(f"unknown state {state!r}")
-                if state == "open":
-                    where.append("state IN ('bot', 'queued', 'active')")
-                else:
-                    where.append("state = ?")
-                    params.append(state)
+                states = OPEN_STATES if state == "open" else (state,)
             if agent is not None:
                 where.append("assignee_id = ?")
                 params.append(self._agent_row(conn, agent)["id"])
@@ -1139,12 +1140,37 @@ class DeskOps:
             if after is not None:
                 where.append("id < ?")
                 params.append(int(after))
-            clause = ("WHERE " + " AND ".join(where)) if where else ""
-            cur = conn.execute(f"SELECT * FROM conversations {clause} ORDER BY id DESC LIMIT ?",
-                               (*params, int(limit)))
-            cols = [d[0] for d in cur.description]
-            return [self._conversation_dict(conn, dict(zip(cols, r, strict=True)))
-                    for r in cur.fetchall()]
+            if shop_id is not None:
+                parts = [(["shop_id = ?", "state = ?", *where], [shop_id, s, *params])
+                         for s in states]
+            else:
+                every = state is None
+                parts = [(where if every else
+                          [f"state IN ({', '.join('?' * len(states))})", *where],
+                          params if every else [*states, *params])]
+            found = []
+            for clause, values in parts:
+                sql = "WHERE " + " AND ".join(clause) if clause else ""
+                cur = conn.execute(f"SELECT * FROM conversations {sql} ORDER BY id DESC "
+                                   "LIMIT ?", (*values, int(limit)))
+                cols = [d[0] for d in cur.description]
+                found += [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+            found.sort(key=lambda c: -c["id"])
+            if int(limit) >= 0:  # (a negative limit is none, as SQLite's LIMIT takes it)
+                found = found[:int(limit)]
+            places: dict[int, QueuePlaces] = {}
+            out = []
+            for c in found:
+                place = None
+                if c["state"] == "queued":  # one reading of each shop's agents and counts
+                    p = places.get(c["shop_id"])
+                    if p is None:
+                        p = places[c["shop_id"]] = QueuePlaces(
+                            self, conn, c["shop_id"], self._current_state(conn, c["shop_id"]))
+                    place = p.place(queue_index.QueueKey(
+                        c["priority"], c["queued_at"] or c["created_at"], c["id"]), c["pool"])
+                out.append(self._conversation_dict(conn, c, place=place))
+            return out
 
     def queue(self, shop: str, *, limit: int | None = None,
               after: int | None = None) -> list[dict]:

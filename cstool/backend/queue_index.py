@@ -9,8 +9,8 @@ that order per shop (``conversations_serving``) and per shop and pool
 - the head of a pool (what a free agent of it takes next) is one index probe;
 - how many chats of a pool wait ahead of a given chat is the band counts of higher
   priorities plus, within its own priority, the sum of the arrival-bucket counts
-  before it (``queue_counts``, at most 255 a level, five levels) and the chats of its
-  own 256 ms bucket before it (one probe in all when the chat is the newest or the
+  before it (``queue_counts``, at most 15 a level, ten levels) and the chats of its
+  own 16 ms bucket before it (one probe in all when the chat is the newest or the
   oldest of its priority, the usual case: a chat just queued, the head of a page);
 - a page of the queue in serving order is one index range.
 
@@ -23,7 +23,7 @@ import sqlite3
 from typing import NamedTuple
 
 ARRIVAL = "COALESCE(queued_at, created_at)"
-SHIFT, LEVELS = 8, 5  # queue_counts: level k counts arrivals (ms) >> 8k, k = 1..5
+SHIFT, LEVELS = 4, 10  # queue_counts: level k counts arrivals (ms) >> 4k, k = 1..10
 
 
 class QueueKey(NamedTuple):
@@ -175,8 +175,8 @@ def before_in_band(conn: sqlite3.Connection, shop_id: int, pool: str | None,
                    key: QueueKey) -> int:
     """Waiting chats of one pool and the key's priority served before the key, from the
     arrival-bucket counts (``queue_counts``): at each level the buckets before the key's
-    within the same parent bucket (at most 255 counts), then the chats of the key's own
-    256 ms bucket that came before it (an index range). Independent of the queue's
+    within the same parent bucket (at most 15 counts), then the chats of the key's own
+    16 ms bucket that came before it (an index range). Independent of the queue's
     length."""
     a, params = key.arrival, (shop_id, pool or "", key.priority)
     total = 0

@@ -666,11 +666,12 @@ DELETE FROM sqlite_sequence WHERE name = 'events'
 # The shop queue without reading every waiting chat: two partial indexes over the chats
 # in state 'queued' (serving order, and the same per pool); the waiting chats counted per
 # (shop, pool, priority) in queue_bands, and per arrival bucket in queue_counts (level k
-# counts the chats whose arrival in ms, shifted right by 8k bits, is the bucket: 256 ms,
-# 65 s, 4.7 h, 50 days, 35 years), both kept exact by triggers whoever writes a chat.
-# A post, an accept, a page and a queue place then read a few index entries and at most
-# 255 counts a level per pool instead of every waiting chat. Recent closed chats of a
-# shop by an index too (the average handle time a wait estimate divides by).
+# counts the chats whose arrival in ms, shifted right by 4k bits, is the bucket: 16 ms,
+# 256 ms, 4 s ... 35 years), both kept exact by triggers whoever writes a chat. A post,
+# an accept, a page and a queue place then read a few index entries and at most 15
+# counts a level per pool instead of every waiting chat. Recent closed chats of a shop by
+# an index too (the average handle time a wait estimate divides by), and a shop's chats
+# of one state newest first (shop, state, id) in place of the old queue index.
 M011_QUEUE_INDEX = """
 CREATE INDEX conversations_serving ON conversations(shop_id, priority DESC,
     COALESCE(queued_at, created_at), id) WHERE state = 'queued';
@@ -678,6 +679,8 @@ CREATE INDEX conversations_pool_serving ON conversations(shop_id, pool, priority
     COALESCE(queued_at, created_at), id) WHERE state = 'queued';
 CREATE INDEX conversations_closed ON conversations(shop_id, closed_at)
     WHERE state = 'closed';
+DROP INDEX IF EXISTS conversations_queue;
+CREATE INDEX conversations_shop_state ON conversations(shop_id, state);
 CREATE TABLE queue_bands (
     shop_id INTEGER NOT NULL,
     pool TEXT NOT NULL,
@@ -699,9 +702,9 @@ CREATE TABLE queue_counts (
 ) WITHOUT ROWID;
 INSERT INTO queue_counts (shop_id, pool, priority, level, bucket, n)
     SELECT c.shop_id, COALESCE(c.pool, ''), c.priority, k.column1,
-    COALESCE(c.queued_at, c.created_at) >> (8 * k.column1), COUNT(*)
-    FROM conversations c, (VALUES (1), (2), (3), (4), (5)) AS k WHERE c.state = 'queued'
-    GROUP BY 1, 2, 3, 4, 5;
+    COALESCE(c.queued_at, c.created_at) >> (4 * k.column1), COUNT(*)
+    FROM conversations c, (VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10)) AS k
+    WHERE c.state = 'queued' GROUP BY 1, 2, 3, 4, 5;
 CREATE TRIGGER queue_bands_insert AFTER INSERT ON conversations
     WHEN NEW.state = 'queued'
     BEGIN INSERT INTO queue_bands (shop_id, pool, priority, n)
@@ -709,8 +712,8 @@ CREATE TRIGGER queue_bands_insert AFTER INSERT ON conversations
     ON CONFLICT (shop_id, pool, priority) DO UPDATE SET n = n + 1
     ; INSERT INTO queue_counts (shop_id, pool, priority, level, bucket, n)
     SELECT NEW.shop_id, COALESCE(NEW.pool, ''), NEW.priority, k.column1,
-    COALESCE(NEW.queued_at, NEW.created_at) >> (8 * k.column1), 1
-    FROM (VALUES (1), (2), (3), (4), (5)) AS k
+    COALESCE(NEW.queued_at, NEW.created_at) >> (4 * k.column1), 1
+    FROM (VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10)) AS k
     WHERE 1
     ON CONFLICT (shop_id, pool, priority, level, bucket) DO UPDATE SET n = n + 1
     ; END;
@@ -722,25 +725,43 @@ CREATE TRIGGER queue_bands_update_out AFTER UPDATE OF state, pool, priority, sho
     AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND n <= 0
     ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
     AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 1
-    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 8
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 4
     ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
     AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 2
-    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 16
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 8
     ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
     AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 3
-    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 24
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 12
     ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
     AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 4
-    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 32
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 16
     ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
     AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 5
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 20
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 6
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 24
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 7
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 28
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 8
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 32
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 9
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 36
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 10
     AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 40
     ; DELETE FROM queue_counts WHERE shop_id = OLD.shop_id
     AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 1
-    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 8 AND n <= 0
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 4 AND n <= 0
     ; DELETE FROM queue_counts WHERE shop_id = OLD.shop_id
     AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 2
-    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 16 AND n <= 0
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 8 AND n <= 0
+    ; DELETE FROM queue_counts WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 3
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 12 AND n <= 0
     ; END;
 CREATE TRIGGER queue_bands_update_in AFTER UPDATE OF state, pool, priority, shop_id,
     queued_at, created_at ON conversations WHEN NEW.state = 'queued'
@@ -749,8 +770,8 @@ CREATE TRIGGER queue_bands_update_in AFTER UPDATE OF state, pool, priority, shop
     ON CONFLICT (shop_id, pool, priority) DO UPDATE SET n = n + 1
     ; INSERT INTO queue_counts (shop_id, pool, priority, level, bucket, n)
     SELECT NEW.shop_id, COALESCE(NEW.pool, ''), NEW.priority, k.column1,
-    COALESCE(NEW.queued_at, NEW.created_at) >> (8 * k.column1), 1
-    FROM (VALUES (1), (2), (3), (4), (5)) AS k
+    COALESCE(NEW.queued_at, NEW.created_at) >> (4 * k.column1), 1
+    FROM (VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10)) AS k
     WHERE 1
     ON CONFLICT (shop_id, pool, priority, level, bucket) DO UPDATE SET n = n + 1
     ; END;
@@ -762,25 +783,43 @@ CREATE TRIGGER queue_bands_delete AFTER DELETE ON conversations
     AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND n <= 0
     ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
     AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 1
-    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 8
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 4
     ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
     AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 2
-    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 16
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 8
     ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
     AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 3
-    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 24
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 12
     ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
     AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 4
-    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 32
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 16
     ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
     AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 5
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 20
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 6
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 24
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 7
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 28
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 8
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 32
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 9
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 36
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 10
     AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 40
     ; DELETE FROM queue_counts WHERE shop_id = OLD.shop_id
     AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 1
-    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 8 AND n <= 0
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 4 AND n <= 0
     ; DELETE FROM queue_counts WHERE shop_id = OLD.shop_id
     AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 2
-    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 16 AND n <= 0
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 8 AND n <= 0
+    ; DELETE FROM queue_counts WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 3
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 12 AND n <= 0
     ; END
 """
 
