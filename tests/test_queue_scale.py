@@ -285,3 +285,28 @@ def test_the_queue_is_paged_over_http(db_path, clock):
         assert missing.status_code == 404
     finally:
         s.close()
+
+
+def test_a_place_follows_the_agents_as_they_change(backend):
+    """The agents a place reads are kept between calls only while no agent, shop
+    membership or group changes: joining and leaving groups count at once."""
+    shop(backend)
+    backend.update("agents", "b", {"groups": ["after"]})
+    ship = backend.post_message("s", "c1", "我的快递呢")["conversation"]["id"]  # group log
+    hello = backend.post_message("s", "c2", "你好")["conversation"]["id"]  # group pre
+    again = backend.post_message("s", "c3", "快递到哪了")["conversation"]["id"]  # log
+
+    def place(cid):
+        return backend.get_conversation(cid, messages=False)["queue_position"]
+
+    assert (place(ship), place(hello), place(again)) == (1, 1, 2)
+    backend.update("agents", "a", {"groups": ["pre", "log"]})
+    # a serves both now: the logistics chats (priority 1) are in the pre-sale one's way
+    assert (place(ship), place(hello), place(again)) == (1, 3, 2)
+    backend.update("agents", "a", {"groups": ["pre"]})
+    backend.update("agents", "l", {"groups": ["after"]})
+    # nobody serves logistics: nothing is ahead of its chats for their (no) agents
+    assert (place(ship), place(hello), place(again)) == (1, 1, 1)
+    backend.apply({"agents": [{"handle": "n", "name": "N", "shops": ["s"],
+                               "groups": ["log", "pre"], "status": "offline"}]})
+    assert (place(ship), place(hello), place(again)) == (1, 3, 2)

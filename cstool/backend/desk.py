@@ -663,14 +663,19 @@ class DeskOps:
         return places.place(key, own)
 
     def _current_state(self, conn, shop_id: int) -> RoutingState:
-        """The shop's agents as routing sees them: the snapshot the posts keep when it is
-        current (no other connection committed, and this write or the last kept it in
-        step), else read from the file."""
-        entry = self.__dict__.get("_snapshots", {}).get(shop_id)
-        if (entry and entry["gen"] == self.database.generation
-                and entry["dv"] == self.database.data_version()):
-            return entry["state"]
-        return self._routing_state(conn, shop_id)
+        """The shop's agents as a queue place reads them (pools, status, capacity; not
+        their load), kept while ``desk_version`` stands: no agent, shop membership or
+        group changed since, on any connection."""
+        version = conn.execute("SELECT v FROM desk_version").fetchone()[0]
+        cache = self.__dict__.setdefault("_place_states", {})
+        hit = cache.get(shop_id)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        state = self._routing_state(conn, shop_id)
+        if len(cache) > 1024:
+            cache.clear()
+        cache[shop_id] = (version, state)
+        return state
 
     def _avg_handle_s(self, conn, shop_id: int) -> float:
         """Mean handle time of the shop's last 200 closed chats (seconds), kept until a

@@ -671,7 +671,10 @@ DELETE FROM sqlite_sequence WHERE name = 'events'
 # an accept, a page and a queue place then read a few index entries and at most 15
 # counts a level per pool instead of every waiting chat. Recent closed chats of a shop by
 # an index too (the average handle time a wait estimate divides by), and a shop's chats
-# of one state newest first (shop, state, id) in place of the old queue index.
+# of one state newest first (shop, state, id) in place of the old queue index. And
+# desk_version: a random value drawn anew whenever an agent, their shops or groups change
+# as routing sees them, so that the agents a queue place reads can be kept between
+# writes (a rolled-back draw is never drawn again).
 M011_QUEUE_INDEX = """
 CREATE INDEX conversations_serving ON conversations(shop_id, priority DESC,
     COALESCE(queued_at, created_at), id) WHERE state = 'queued';
@@ -705,6 +708,31 @@ INSERT INTO queue_counts (shop_id, pool, priority, level, bucket, n)
     COALESCE(c.queued_at, c.created_at) >> (4 * k.column1), COUNT(*)
     FROM conversations c, (VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10)) AS k
     WHERE c.state = 'queued' GROUP BY 1, 2, 3, 4, 5;
+CREATE TABLE desk_version (id INTEGER PRIMARY KEY CHECK (id = 1), v INTEGER NOT NULL);
+INSERT INTO desk_version (id, v) VALUES (1, 0);
+CREATE TRIGGER desk_version_agents_in AFTER INSERT ON agents
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_agents_out AFTER DELETE ON agents
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_agents_changed
+    AFTER UPDATE OF handle, role, status, max_chats, level, skills ON agents
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_agent_shops_in AFTER INSERT ON agent_shops
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_agent_shops_out AFTER DELETE ON agent_shops
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_agent_shops_changed AFTER UPDATE ON agent_shops
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_group_members_in AFTER INSERT ON group_members
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_group_members_out AFTER DELETE ON group_members
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_group_members_changed AFTER UPDATE ON group_members
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_groups_out AFTER DELETE ON "groups"
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_groups_changed AFTER UPDATE OF key, shop_id ON "groups"
+    BEGIN UPDATE desk_version SET v = random(); END;
 CREATE TRIGGER queue_bands_insert AFTER INSERT ON conversations
     WHEN NEW.state = 'queued'
     BEGIN INSERT INTO queue_bands (shop_id, pool, priority, n)
