@@ -178,21 +178,22 @@ def before_in_band(conn: sqlite3.Connection, shop_id: int, pool: str | None,
     within the same parent bucket (at most 15 counts), then the chats of the key's own
     16 ms bucket that came before it (an index range). Independent of the queue's
     length."""
-    a, params = key.arrival, (shop_id, pool or "", key.priority)
-    total = 0
+    a = key.arrival
+    values = {"shop": shop_id, "band": pool or "", "pool": pool, "priority": key.priority,
+              "leaf": (a >> SHIFT) << SHIFT, "a": a, "id": key.id}
     for level in range(1, LEVELS + 1):
-        high = (a >> (SHIFT * level)) - 1
-        low = (a >> (SHIFT * (level + 1))) << SHIFT
-        if high >= low:
-            total += conn.execute(
-                "SELECT COALESCE(SUM(n), 0) FROM queue_counts WHERE shop_id = ? AND pool = ? "
-                "AND priority = ? AND level = ? AND bucket BETWEEN ? AND ?",
-                (*params, level, low, high)).fetchone()[0]
-    leaf = (a >> SHIFT) << SHIFT
-    for cond, values in ((f"{ARRIVAL} >= ? AND {ARRIVAL} < ?", (leaf, a)),
-                         (f"{ARRIVAL} = ? AND id < ?", (a, key.id))):
-        total += conn.execute(
-            "SELECT COUNT(*) FROM conversations INDEXED BY conversations_pool_serving "
-            f"WHERE shop_id = ? AND pool IS ? AND state = 'queued' AND priority = ? AND {cond}",
-            (shop_id, pool, key.priority, *values)).fetchone()[0]
-    return total
+        values[f"lo{level}"] = (a >> (SHIFT * (level + 1))) << SHIFT
+        values[f"hi{level}"] = (a >> (SHIFT * level)) - 1  # below lo: an empty range
+    return conn.execute(_BEFORE_IN_BAND, values).fetchone()[0]
+
+
+# one statement: a bucket range per level (each a primary-key range), then the key's own
+# leaf bucket and instant (index ranges)
+_BEFORE_IN_BAND = "SELECT " + " + ".join(
+    [f"COALESCE((SELECT SUM(n) FROM queue_counts WHERE shop_id = :shop AND pool = :band "
+     f"AND priority = :priority AND level = {level} AND bucket BETWEEN :lo{level} "
+     f"AND :hi{level}), 0)" for level in range(1, LEVELS + 1)]
+    + [f"(SELECT COUNT(*) FROM conversations INDEXED BY conversations_pool_serving "
+       f"WHERE shop_id = :shop AND pool IS :pool AND state = 'queued' "
+       f"AND priority = :priority AND {cond})"
+       for cond in (f"{ARRIVAL} >= :leaf AND {ARRIVAL} < :a", f"{ARRIVAL} = :a AND id < :id")])
