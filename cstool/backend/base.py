@@ -172,8 +172,10 @@ class Backend(ABC):
         """Conversations, newest first."""
 
     @abstractmethod
-    def queue(self, shop: str) -> list[dict]:
-        """A shop's waiting chats in serving order."""
+    def queue(self, shop: str, *, limit: int | None = None,
+              after: int | None = None) -> list[dict]:
+        """A shop's waiting chats in serving order: at most ``limit`` (None: all), after
+        chat ``after`` (the last id of the previous page)."""
 
     @abstractmethod
     def route_test(self, shop: str, customer: str, text: str, **context: Any) -> dict:

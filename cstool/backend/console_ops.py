@@ -11,16 +11,20 @@ from typing import Any
 from ..errors import Conflict, InvalidInput, NotFound
 from ..routing import agent_in_pool
 from ..values import format_money, format_time
+from . import queue_index
 
 RECENT_ORDERS = 5
+DESK_QUEUE = 200  # waiting chats of each shop the console lists (the rest are counted)
 
 
 class ConsoleOps:
     """Agent-console operations of the Local backend (mixed into LocalBackend)."""
 
     def agent_desk(self, agent: str) -> dict:
-        """The agent, their open chats (unread, waiting since) and their shops' queues
-        (each waiting chat marked ``mine`` when the agent may accept it)."""
+        """The agent, their open chats (unread, waiting since) and their shops' queues:
+        the first ``DESK_QUEUE`` waiting chats of each shop in serving order (each marked
+        ``mine`` when the agent may accept it) and, in ``waiting``, how many wait in each
+        shop in all."""
         with self.database.read() as conn:
             a = conn.execute(
                 "SELECT id, handle, name, status, max_chats, role FROM agents WHERE handle = ?",
@@ -44,21 +48,25 @@ class ConsoleOps:
                 (a[0], a[5], a[0]),
             ).fetchall()]
             queue = []
+            waiting: dict[str, int] = {}
             for shop_id, shop_key, _name, _settings in shops:
-                rows = conn.execute(
+                # the first DESK_QUEUE waiting chats in serving order, by the queue's index
+                # (a shop with 50,000 waiting costs no more than one with 200)
+                waiting[shop_key] = queue_index.waiting(conn, shop_id)
+                keys = queue_index.page(conn, shop_id, None, DESK_QUEUE) \
+                    if waiting[shop_key] else []
+                rows = {r[0]: r for r in conn.execute(
                     "SELECT c.id, cu.key, cu.name, c.priority, COALESCE(c.queued_at, "
                     "c.created_at), c.pool FROM conversations c JOIN customers cu "
-                    "ON cu.id = c.customer_id WHERE c.shop_id = ? AND c.state = 'queued' "
-                    "ORDER BY c.priority DESC, COALESCE(c.queued_at, c.created_at), c.id",
-                    (shop_id,),
-                ).fetchall()
+                    f"ON cu.id = c.customer_id WHERE c.id IN ({', '.join('?' * len(keys))})",
+                    [k.id for k in keys])} if keys else {}
                 me = self._routing_state(conn, shop_id, staff=True).agent(agent) if rows \
                     else None
-                for pos, row in enumerate(rows, start=1):
+                for pos, key in enumerate(keys, start=1):
+                    row = rows[key.id]
                     # "mine": accept_next may give it to this agent (as there, the one who
                     # transferred a chat away may take it back)
-                    pool = json.loads(row[5]) if row[5] else {"shop": True}
-                    pool.pop("except", None)
+                    pool = {k: v for k, v in self._pool_of(row[5]).items() if k != "except"}
                     queue.append({
                         "id": row[0], "shop": shop_key, "customer": row[1],
                         "customer_name": row[2], "priority": row[3],
@@ -76,6 +84,7 @@ class ConsoleOps:
             ],
             "chats": chats,
             "queue": queue,
+            "waiting": waiting,
             "last_event": last_event,
         }
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from ..alerts import keyword_counts
 from ..errors import NotFound
 from ..metrics import store, today
+from . import queue_index
 
 RECENT_MS = 15 * 60_000
 BEFORE_MS = 60 * 60_000
@@ -39,9 +40,7 @@ class DashboardOps:
             if row is None:
                 raise NotFound(f"no shop {shop!r}")
             shop_id, name, tz = row[0], row[1], row[2]
-            queued = conn.execute(
-                "SELECT COUNT(*), MIN(COALESCE(queued_at, created_at)) FROM conversations "
-                "WHERE shop_id = ? AND state = 'queued'", (shop_id,)).fetchone()
+            queued = queue_index.waiting_since(conn, shop_id)  # by the queue's counts
             active = conn.execute(
                 "SELECT COUNT(*) FROM conversations WHERE shop_id = ? AND state = 'active'",
                 (shop_id,)).fetchone()[0]

@@ -32,6 +32,7 @@ from ..routing import (
 )
 from ..routing.fields import INTENTS
 from ..values import format_money, format_time
+from . import queue_index
 
 OPEN_STATES = ("bot", "queued", "active")
 DEFAULT_HANDLE_S = 300  # average handle time for wait estimates until history says more
@@ -637,43 +638,60 @@ class DeskOps:
         return self._system(conn, conv, text, payload={"queue_position": position,
                                                        "estimated_wait_s": wait})
 
-    def _queued(self, conn, shop_id: int) -> list[dict]:
-        rows = conn.execute(
-            "SELECT id, priority, COALESCE(queued_at, created_at), pool FROM conversations "
-            "WHERE shop_id = ? AND state = 'queued' ORDER BY priority DESC, "
-            "COALESCE(queued_at, created_at), id",
-            (shop_id,),
-        ).fetchall()
-        return [{"id": r[0], "priority": r[1], "arrival_ms": r[2],
-                 "pool": json.loads(r[3]) if r[3] else {"shop": True}} for r in rows]
+    def _pool_of(self, text: str | None) -> dict:
+        """A stored pool (JSON text; None: the whole shop) decoded, once per text.
+        The dict is shared: read it, do not change it."""
+        cache = self.__dict__.setdefault("_pool_texts", {})
+        pool = cache.get(text)
+        if pool is None:
+            if len(cache) > 4096:
+                cache.clear()
+            pool = cache[text] = json.loads(text) if text else {"shop": True}
+        return pool
 
     def _queue_position(self, conn, shop_id: int, conv_id: int,
                         state: RoutingState | None = None) -> tuple[int | None, int | None]:
-        queued = self._queued(conn, shop_id)
-        index = next((i for i, q in enumerate(queued) if q["id"] == conv_id), None)
-        if index is None:
+        """The chat's place among the chats ahead that the same agents could be given
+        instead, and the estimated wait; (None, None) when it does not wait in the shop."""
+        try:
+            key, shop_of, conv_state, own = queue_index.key_of(conn, conv_id)
+        except KeyError:
             return None, None
-        state = state or self._routing_state(conn, shop_id)
-        pool = queued[index]["pool"]
-        mine = [a for a in state.agents() if agent_in_pool(a, pool)]
-        capacity = sum(a.max_chats for a in mine if a.status == "online")
-        # the place among the chats ahead that the same agents could be given instead (a
-        # chat waiting for the logistics group is not behind one waiting for a VIP agent)
-        competes: dict[str, bool] = {}
-        position = 1
-        for q in queued[:index]:
-            key = target_key(q["pool"])
-            if key not in competes:
-                competes[key] = any(agent_in_pool(a, q["pool"]) for a in mine)
-            position += competes[key]
-        return position, estimate_wait_s(position, capacity, self._avg_handle_s(conn, shop_id))
+        if conv_state != "queued" or shop_of != shop_id:
+            return None, None
+        places = QueuePlaces(self, conn, shop_id, state or self._current_state(conn, shop_id))
+        return places.place(key, own)
+
+    def _current_state(self, conn, shop_id: int) -> RoutingState:
+        """The shop's agents as a queue place reads them (pools, status, capacity; not
+        their load), kept while ``desk_version`` stands: no agent, shop membership or
+        group changed since, on any connection."""
+        version = conn.execute("SELECT v FROM desk_version").fetchone()[0]
+        cache = self.__dict__.setdefault("_place_states", {})
+        hit = cache.get(shop_id)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        state = self._routing_state(conn, shop_id)
+        if len(cache) > 1024:
+            cache.clear()
+        cache[shop_id] = (version, state)
+        return state
 
     def _avg_handle_s(self, conn, shop_id: int) -> float:
+        """Mean handle time of the shop's last 200 closed chats (seconds), kept until a
+        chat of the shop closes here or another connection commits."""
+        cache = self.__dict__.setdefault("_avg_handle", {})
+        dv = self.database.data_version()
+        hit = cache.get(shop_id)
+        if hit is not None and hit[0] == dv:
+            return hit[1]
         row = conn.execute(
             "SELECT AVG(closed_at - assigned_at) FROM (SELECT closed_at, assigned_at FROM "
             "conversations WHERE shop_id = ? AND state = 'closed' AND assigned_at IS NOT NULL "
             "ORDER BY closed_at DESC LIMIT 200)", (shop_id,)).fetchone()
-        return (row[0] / 1000) if row and row[0] else DEFAULT_HANDLE_S
+        value = (row[0] / 1000) if row and row[0] else DEFAULT_HANDLE_S
+        cache[shop_id] = (dv, value)
+        return value
 
     def _assign(self, conn, conv: dict, handle: str, now: int, how: str, *,
                 pulled: bool = False) -> dict:
@@ -702,27 +720,44 @@ class DeskOps:
                             payload={"assigned": handle, "how": how})
 
     def _drain(self, conn, shop_id: int, now: int) -> list[tuple[int, str]]:
-        """Hand queued chats of a shop to agents who can take them, best first."""
-        queued = self._queued(conn, shop_id)
-        if not queued:
+        """Hand queued chats of a shop to agents who can take them, best first.
+
+        The same hand-out as walking the whole queue in serving order, read from the
+        head of each pool: the best head goes to its pool's agents; a pool with nobody
+        free is done (assignments only take capacity, so nobody frees up in it during
+        the drain). Costs the chats handed out and the pools, not the queue's length."""
+        counts = queue_index.band_counts(conn, shop_id)
+        if not counts:
             return []
         state = self._routing_state(conn, shop_id)
         rr = self._rr_state(conn, shop_id)
+        heads = {}
+        for pool_text in counts:
+            first = queue_index.head(conn, shop_id, pool_text)
+            if first is not None:
+                heads[pool_text] = first
         done = []
-        for item in queued:
-            conv = self._conv_row(conn, item["id"])
+        while heads:
+            pool_text = min(heads, key=lambda p: heads[p].order())
+            conv = self._conv_row(conn, heads[pool_text].id)
             strategy = "least_load"
             if conv.get("route_trace"):
                 strategy = json.loads(conv["route_trace"]).get("strategy") or strategy
-            pool = item["pool"]
+            pool = self._pool_of(pool_text)
             handle = state.choose(pool, target_key(pool), strategy, rr)
             if handle is None:
+                del heads[pool_text]
                 continue
             self._assign(conn, conv, handle, now, "from_queue")
             state.assign(handle, now)
             if strategy == "round_robin":
                 rr.advance(target_key(pool), handle)
-            done.append((item["id"], handle))
+            done.append((conv["id"], handle))
+            following = queue_index.head(conn, shop_id, pool_text)
+            if following is None:
+                del heads[pool_text]
+            else:
+                heads[pool_text] = following
         self._save_rr(conn, shop_id, rr)
         return done
 
@@ -791,19 +826,21 @@ class DeskOps:
             best = None
             for (shop_id,) in conn.execute("SELECT shop_id FROM agent_shops WHERE agent_id = ?",
                                            (a["id"],)).fetchall():
-                state = self._routing_state(conn, shop_id, staff=True)
-                me = state.agent(agent)
-                for item in self._queued(conn, shop_id):
+                counts = queue_index.band_counts(conn, shop_id)
+                if not counts:
+                    continue
+                me = self._routing_state(conn, shop_id, staff=True).agent(agent)
+                for pool_text in counts:
                     # pulling is deliberate: the one who transferred a chat may take it back
-                    pool = {k: v for k, v in item["pool"].items() if k != "except"}
-                    if agent_in_pool(me, pool):
-                        key = (-item["priority"], item["arrival_ms"], item["id"])
-                        if best is None or key < best[0]:
-                            best = (key, item["id"])
-                        break
+                    pool = {k: v for k, v in self._pool_of(pool_text).items() if k != "except"}
+                    if not agent_in_pool(me, pool):
+                        continue
+                    first = queue_index.head(conn, shop_id, pool_text)
+                    if first is not None and (best is None or first.order() < best.order()):
+                        best = first
             if best is None:
                 return None
-            conv = self._conv_row(conn, best[1])
+            conv = self._conv_row(conn, best.id)
             self._assign(conn, conv, agent, now, "accepted", pulled=True)
             return self._conversation_dict(conn, self._conv_row(conn, conv["id"]))
 
@@ -972,6 +1009,7 @@ class DeskOps:
             return self._conversation_dict(conn, self._conv_row(conn, conversation))
 
     def _close(self, conn, conv: dict, now: int, reason: str) -> None:
+        self.__dict__.get("_avg_handle", {}).pop(conv["shop_id"], None)
         conn.execute("UPDATE conversations SET state = 'closed', closed_at = ?, close_reason = ? "
                      "WHERE id = ?", (now, reason, conv["id"]))
         if conv["assignee_id"] is not None:
@@ -1011,18 +1049,22 @@ class DeskOps:
         """Close chats with no message for their shop's idle time; returns their ids."""
         with self.database.write() as conn:
             now = self._now()
-            rows = conn.execute(
-                "SELECT c.id, s.settings FROM conversations c JOIN shops s ON s.id = c.shop_id "
-                "WHERE c.state IN ('bot', 'queued', 'active')").fetchall()
+            # per shop, only the chats idle past its limit, through the idle index (state,
+            # last message): the open chats that are not idle are never read
+            due = []
+            for shop_id, settings in conn.execute("SELECT id, settings FROM shops").fetchall():
+                limit = json.loads(settings).get("idle_close_min", 30) * 60_000
+                due += [cid for (cid,) in conn.execute(
+                    "SELECT id FROM conversations INDEXED BY conversations_idle "
+                    "WHERE state IN ('bot', 'queued', 'active') AND last_message_at <= ? "
+                    "AND shop_id = ?", (now - limit, shop_id))]
             closed = []
             touched = set()
-            for cid, settings in rows:
-                limit = json.loads(settings).get("idle_close_min", 30) * 60_000
+            for cid in sorted(due):
                 conv = self._conv_row(conn, cid)
-                if now - conv["last_message_at"] >= limit:
-                    self._close(conn, conv, now, "idle")
-                    closed.append(cid)
-                    touched.add(conv["shop_id"])
+                self._close(conn, conv, now, "idle")
+                closed.append(cid)
+                touched.add(conv["shop_id"])
             for shop_id in touched:
                 self._drain(conn, shop_id, now)
             return closed
@@ -1033,7 +1075,8 @@ class DeskOps:
                 "body": r[5], "payload": json.loads(r[6]) if r[6] else None,
                 "client_id": r[7], "at": format_time(r[8])}
 
-    def _conversation_dict(self, conn, c: dict, names: tuple | None = None) -> dict:
+    def _conversation_dict(self, conn, c: dict, names: tuple | None = None,
+                           place: tuple[int, int | None] | None = None) -> dict:
         if names is None:
             names = conn.execute(
                 "SELECT s.key, cu.key, cu.name, a.handle, g.key FROM shops s "
@@ -1055,7 +1098,7 @@ class DeskOps:
             "rating": c["rating"],
         }
         if c["state"] == "queued":
-            position, wait = self._queue_position(conn, c["shop_id"], c["id"])
+            position, wait = place or self._queue_position(conn, c["shop_id"], c["id"])
             out["queue_position"], out["estimated_wait_s"] = position, wait
         return out
 
@@ -1074,20 +1117,21 @@ class DeskOps:
     def list_conversations(self, *, shop: str | None = None, state: str | None = None,
                            agent: str | None = None, customer: str | None = None,
                            limit: int = 100, after: int | None = None) -> list[dict]:
-        """Conversations, newest first, filtered; ``after`` pages by id (older than it)."""
+        """Conversations, newest first, filtered; ``after`` pages by id (older than it).
+
+        A shop's chats are read state by state through the (shop, state, id) index, each
+        newest first, and merged: a page costs its own chats, however many the shop has
+        in the other states or further back."""
         where, params = [], []
+        states: tuple[str, ...] = ("bot", "queued", "active", "closed")
         with self.database.read() as conn:
+            shop_id = None
             if shop is not None:
-                where.append("shop_id = ?")
-                params.append(self._shop_row(conn, shop)["id"])
+                shop_id = self._shop_row(conn, shop)["id"]
             if state is not None:
                 if state not in ("bot", "queued", "active", "closed", "open"):
                     raise UsageError(f"unknown state {state!r}")
-                if state == "open":
-                    where.append("state IN ('bot', 'queued', 'active')")
-                else:
-                    where.append("state = ?")
-                    params.append(state)
+                states = OPEN_STATES if state == "open" else (state,)
             if agent is not None:
                 where.append("assignee_id = ?")
                 params.append(self._agent_row(conn, agent)["id"])
@@ -1101,19 +1145,74 @@ class DeskOps:
             if after is not None:
                 where.append("id < ?")
                 params.append(int(after))
-            clause = ("WHERE " + " AND ".join(where)) if where else ""
-            cur = conn.execute(f"SELECT * FROM conversations {clause} ORDER BY id DESC LIMIT ?",
-                               (*params, int(limit)))
-            cols = [d[0] for d in cur.description]
-            return [self._conversation_dict(conn, dict(zip(cols, r, strict=True)))
-                    for r in cur.fetchall()]
+            if shop_id is not None:
+                parts = [(["shop_id = ?", "state = ?", *where], [shop_id, s, *params])
+                         for s in states]
+            else:
+                every = state is None
+                parts = [(where if every else
+                          [f"state IN ({', '.join('?' * len(states))})", *where],
+                          params if every else [*states, *params])]
+            found = []
+            for clause, values in parts:
+                sql = "WHERE " + " AND ".join(clause) if clause else ""
+                cur = conn.execute(f"SELECT * FROM conversations {sql} ORDER BY id DESC "
+                                   "LIMIT ?", (*values, int(limit)))
+                cols = [d[0] for d in cur.description]
+                found += [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+            found.sort(key=lambda c: -c["id"])
+            if int(limit) >= 0:  # (a negative limit is none, as SQLite's LIMIT takes it)
+                found = found[:int(limit)]
+            places: dict[int, QueuePlaces] = {}
+            out = []
+            for c in found:
+                place = None
+                if c["state"] == "queued":  # one reading of each shop's agents and counts
+                    p = places.get(c["shop_id"])
+                    if p is None:
+                        p = places[c["shop_id"]] = QueuePlaces(
+                            self, conn, c["shop_id"], self._current_state(conn, c["shop_id"]))
+                    place = p.place(queue_index.QueueKey(
+                        c["priority"], c["queued_at"] or c["created_at"], c["id"]), c["pool"])
+                out.append(self._conversation_dict(conn, c, place=place))
+            return out
 
-    def queue(self, shop: str) -> list[dict]:
-        """A shop's waiting chats in serving order, with positions and waits."""
+    def queue(self, shop: str, *, limit: int | None = None,
+              after: int | None = None) -> list[dict]:
+        """A shop's waiting chats in serving order, with positions and waits.
+
+        Paged: at most ``limit`` chats (None: all), those after chat ``after`` in serving
+        order (the last id of the previous page; a chat served since still marks its
+        place). A page costs its own chats and the shop's pools, not the whole queue."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 1):
+            raise UsageError(f"limit must be a whole number of at least 1, not {limit!r}")
         with self.database.read() as conn:
             s = self._shop_row(conn, shop)
-            return [self._conversation_dict(conn, self._conv_row(conn, q["id"]))
-                    for q in self._queued(conn, s["id"])]
+            cursor = None
+            if after is not None:
+                try:
+                    cursor, shop_of, _state, _pool = queue_index.key_of(conn, after)
+                except (KeyError, TypeError, ValueError):
+                    cursor, shop_of = None, None
+                if shop_of != s["id"]:
+                    raise NotFound(f"no conversation {after} in shop {shop!r}")
+            keys = queue_index.page(conn, s["id"], cursor, limit)
+            rows: dict[int, tuple[dict, tuple]] = {}
+            for i in range(0, len(keys), 500):  # the chats with their names, 500 a query
+                chunk = [k.id for k in keys[i:i + 500]]
+                cur = conn.execute(
+                    "SELECT c.*, cu.key, cu.name, a.handle, g.key FROM conversations c "
+                    "JOIN customers cu ON cu.id = c.customer_id LEFT JOIN agents a "
+                    'ON a.id = c.assignee_id LEFT JOIN "groups" g ON g.id = c.group_id '
+                    f"WHERE c.id IN ({', '.join('?' * len(chunk))})", chunk)
+                cols = [d[0] for d in cur.description][:-4]
+                for r in cur:
+                    rows[r[0]] = (dict(zip(cols, r[:-4], strict=True)), (s["key"], *r[-4:]))
+            places = QueuePlaces(self, conn, s["id"], self._routing_state(conn, s["id"]))
+            found = places.run([(k, rows[k.id][0]["pool"]) for k in keys])
+            return [self._conversation_dict(conn, rows[k.id][0], names=rows[k.id][1], place=p)
+                    for k, p in zip(keys, found, strict=True)]
 
     # -- routing, explained -------------------------------------------------------------
     def route_test(self, shop: str, customer: str, text: str, **context: Any) -> dict:
@@ -1162,6 +1261,73 @@ class DeskOps:
                                    "latest routing made; display zone):\n")
             out["explanation"] += "\n".join(
                 f"  {h['at'][:19].replace('T', ' ')}  {h['text']}" for h in history)
+        return out
+
+
+class QueuePlaces:
+    """Queue places and wait estimates of a shop's waiting chats, for one read.
+
+    A chat's place counts the chats ahead of it that the same agents could be given
+    instead (a chat waiting for the logistics group is not behind one waiting for a VIP
+    agent): per pool that any agent of the chat's pool belongs to, the chats of that pool
+    ahead, from :mod:`queue_index` (band counts and a probe or two). Each distinct pool
+    is decoded and compared once.
+    """
+
+    def __init__(self, ops: Any, conn: sqlite3.Connection, shop_id: int,
+                 state: RoutingState):
+        self.ops, self.conn, self.shop_id, self.state = ops, conn, shop_id, state
+        self.counts = queue_index.band_counts(conn, shop_id)
+        self._mine: dict[str | None, tuple[list[AgentState], int]] = {}
+        self._competes: dict[tuple[str | None, str | None], bool] = {}
+        self._avg: float | None = None
+
+    def _mine_of(self, pool: str | None) -> tuple[list[AgentState], int]:
+        """The shop's agents in ``pool`` and their online capacity."""
+        mine = self._mine.get(pool)
+        if mine is None:
+            target = self.ops._pool_of(pool)
+            agents = [a for a in self.state.agents() if agent_in_pool(a, target)]
+            mine = self._mine[pool] = (
+                agents, sum(a.max_chats for a in agents if a.status == "online"))
+        return mine
+
+    def competes(self, pool: str | None, other: str | None) -> bool:
+        """True when an agent who may take chats of ``pool`` may take ``other``'s."""
+        known = self._competes.get((pool, other))
+        if known is None:
+            target = self.ops._pool_of(other)
+            known = self._competes[(pool, other)] = any(
+                agent_in_pool(a, target) for a in self._mine_of(pool)[0])
+        return known
+
+    def wait(self, pool: str | None, position: int) -> int | None:
+        """The estimated wait of a chat of ``pool`` at ``position``."""
+        if self._avg is None:
+            self._avg = self.ops._avg_handle_s(self.conn, self.shop_id)
+        return estimate_wait_s(position, self._mine_of(pool)[1], self._avg)
+
+    def place(self, key: queue_index.QueueKey, pool: str | None) -> tuple[int, int | None]:
+        """Place and wait of the waiting chat ``key`` of ``pool``."""
+        ranker = queue_index.Ranker(self.conn, self.shop_id, self.counts, key, pool, True)
+        position = 1 + sum(ranker.ahead(other) for other in self.counts
+                           if self.competes(pool, other))
+        return position, self.wait(pool, position)
+
+    def run(self, chats: list[tuple[queue_index.QueueKey, str | None]]
+            ) -> list[tuple[int, int | None]]:
+        """Places and waits of consecutive waiting chats (a page in serving order): the
+        chats ahead of the first counted once per pool, then carried along the page."""
+        if not chats:
+            return []
+        ranker = queue_index.Ranker(self.conn, self.shop_id, self.counts, chats[0][0],
+                                    chats[0][1], True)
+        ahead = {other: ranker.ahead(other) for other in self.counts}
+        out = []
+        for _key, pool in chats:
+            position = 1 + sum(n for other, n in ahead.items() if self.competes(pool, other))
+            out.append((position, self.wait(pool, position)))
+            ahead[pool] = ahead.get(pool, 0) + 1
         return out
 
 

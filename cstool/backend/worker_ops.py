@@ -13,7 +13,7 @@ class WorkerOps:
             now = self._now()
             done = []
             for (shop_id,) in conn.execute(
-                "SELECT DISTINCT shop_id FROM conversations WHERE state = 'queued'"
+                "SELECT DISTINCT shop_id FROM queue_bands WHERE n > 0 ORDER BY shop_id"
             ).fetchall():
                 done.extend(self._drain(conn, shop_id, now))
             return done

@@ -195,6 +195,8 @@ async def serve_operation(state: ServerState, op: Operation, args: dict,
         principal = state.tokens.authenticate(token)
         if op.target == "principal":
             return principal.to_dict()
+        if op.result == "page" and "limit" in args:  # one page at most, whatever the policy
+            args["limit"] = page_size(args["limit"])
         return policy(Access(principal, state.backend, state.tokens, state.backup_dir), op, args)
 
     result = await state.run(work, alone=op.name in ALONE)

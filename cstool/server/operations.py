@@ -169,8 +169,11 @@ OPERATIONS: tuple[Operation, ...] = (
               (K("shop", str, None), K("state", str, None), K("agent", str, None),
                K("customer", str, None), K("limit", int, 100), K("after", int, None)),
               result="page", summary="Conversations, newest first (cursor: older than after)"),
-    Operation("queue", "GET", "/v1/shops/{shop}/queue", "shop_read", (A("shop", str),),
-              result="list", summary="A shop's waiting chats in serving order"),
+    Operation("queue", "GET", "/v1/shops/{shop}/queue", "shop_read",
+              (A("shop", str), *_PAGE_ARGS,
+               K("after", int, None, "the last chat id of the previous page")),
+              result="page", summary="A shop's waiting chats in serving order "
+              "(cursor: after a chat id)"),
     Operation("route_test", "POST", "/v1/shops/{shop}/route-test", "shop_read",
               (A("shop", str), A("customer", str), A("text", str), *_CONTEXT_ARGS),
               summary="Who would get this chat now, and why", extra_kwargs=True),

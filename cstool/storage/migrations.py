@@ -663,6 +663,194 @@ CREATE INDEX events_shop ON events(shop_id, id);
 DELETE FROM sqlite_sequence WHERE name = 'events'
 """
 
+# The shop queue without reading every waiting chat: two partial indexes over the chats
+# in state 'queued' (serving order, and the same per pool); the waiting chats counted per
+# (shop, pool, priority) in queue_bands, and per arrival bucket in queue_counts (level k
+# counts the chats whose arrival in ms, shifted right by 4k bits, is the bucket: 16 ms,
+# 256 ms, 4 s ... 35 years), both kept exact by triggers whoever writes a chat. A post,
+# an accept, a page and a queue place then read a few index entries and at most 15
+# counts a level per pool instead of every waiting chat. Recent closed chats of a shop by
+# an index too (the average handle time a wait estimate divides by), and a shop's chats
+# of one state newest first (shop, state, id) in place of the old queue index. And
+# desk_version: a random value drawn anew whenever an agent, their shops or groups change
+# as routing sees them, so that the agents a queue place reads can be kept between
+# writes (a rolled-back draw is never drawn again).
+M011_QUEUE_INDEX = """
+CREATE INDEX conversations_serving ON conversations(shop_id, priority DESC,
+    COALESCE(queued_at, created_at), id) WHERE state = 'queued';
+CREATE INDEX conversations_pool_serving ON conversations(shop_id, pool, priority DESC,
+    COALESCE(queued_at, created_at), id) WHERE state = 'queued';
+CREATE INDEX conversations_closed ON conversations(shop_id, closed_at)
+    WHERE state = 'closed';
+DROP INDEX IF EXISTS conversations_queue;
+CREATE INDEX conversations_shop_state ON conversations(shop_id, state);
+CREATE TABLE queue_bands (
+    shop_id INTEGER NOT NULL,
+    pool TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (shop_id, pool, priority)
+) WITHOUT ROWID;
+INSERT INTO queue_bands (shop_id, pool, priority, n)
+    SELECT shop_id, COALESCE(pool, ''), priority, COUNT(*) FROM conversations
+    WHERE state = 'queued' GROUP BY shop_id, COALESCE(pool, ''), priority;
+CREATE TABLE queue_counts (
+    shop_id INTEGER NOT NULL,
+    pool TEXT NOT NULL,
+    priority INTEGER NOT NULL,
+    level INTEGER NOT NULL,
+    bucket INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (shop_id, pool, priority, level, bucket)
+) WITHOUT ROWID;
+INSERT INTO queue_counts (shop_id, pool, priority, level, bucket, n)
+    SELECT c.shop_id, COALESCE(c.pool, ''), c.priority, k.column1,
+    COALESCE(c.queued_at, c.created_at) >> (4 * k.column1), COUNT(*)
+    FROM conversations c, (VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10)) AS k
+    WHERE c.state = 'queued' GROUP BY 1, 2, 3, 4, 5;
+CREATE TABLE desk_version (id INTEGER PRIMARY KEY CHECK (id = 1), v INTEGER NOT NULL);
+INSERT INTO desk_version (id, v) VALUES (1, 0);
+CREATE TRIGGER desk_version_agents_in AFTER INSERT ON agents
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_agents_out AFTER DELETE ON agents
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_agents_changed
+    AFTER UPDATE OF handle, role, status, max_chats, level, skills ON agents
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_agent_shops_in AFTER INSERT ON agent_shops
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_agent_shops_out AFTER DELETE ON agent_shops
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_agent_shops_changed AFTER UPDATE ON agent_shops
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_group_members_in AFTER INSERT ON group_members
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_group_members_out AFTER DELETE ON group_members
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_group_members_changed AFTER UPDATE ON group_members
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_groups_out AFTER DELETE ON "groups"
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER desk_version_groups_changed AFTER UPDATE OF key, shop_id ON "groups"
+    BEGIN UPDATE desk_version SET v = random(); END;
+CREATE TRIGGER queue_bands_insert AFTER INSERT ON conversations
+    WHEN NEW.state = 'queued'
+    BEGIN INSERT INTO queue_bands (shop_id, pool, priority, n)
+    VALUES (NEW.shop_id, COALESCE(NEW.pool, ''), NEW.priority, 1)
+    ON CONFLICT (shop_id, pool, priority) DO UPDATE SET n = n + 1
+    ; INSERT INTO queue_counts (shop_id, pool, priority, level, bucket, n)
+    SELECT NEW.shop_id, COALESCE(NEW.pool, ''), NEW.priority, k.column1,
+    COALESCE(NEW.queued_at, NEW.created_at) >> (4 * k.column1), 1
+    FROM (VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10)) AS k
+    WHERE 1
+    ON CONFLICT (shop_id, pool, priority, level, bucket) DO UPDATE SET n = n + 1
+    ; END;
+CREATE TRIGGER queue_bands_update_out AFTER UPDATE OF state, pool, priority, shop_id,
+    queued_at, created_at ON conversations WHEN OLD.state = 'queued'
+    BEGIN UPDATE queue_bands SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority
+    ; DELETE FROM queue_bands WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND n <= 0
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 1
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 4
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 2
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 8
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 3
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 12
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 4
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 16
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 5
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 20
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 6
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 24
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 7
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 28
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 8
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 32
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 9
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 36
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 10
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 40
+    ; DELETE FROM queue_counts WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 1
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 4 AND n <= 0
+    ; DELETE FROM queue_counts WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 2
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 8 AND n <= 0
+    ; DELETE FROM queue_counts WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 3
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 12 AND n <= 0
+    ; END;
+CREATE TRIGGER queue_bands_update_in AFTER UPDATE OF state, pool, priority, shop_id,
+    queued_at, created_at ON conversations WHEN NEW.state = 'queued'
+    BEGIN INSERT INTO queue_bands (shop_id, pool, priority, n)
+    VALUES (NEW.shop_id, COALESCE(NEW.pool, ''), NEW.priority, 1)
+    ON CONFLICT (shop_id, pool, priority) DO UPDATE SET n = n + 1
+    ; INSERT INTO queue_counts (shop_id, pool, priority, level, bucket, n)
+    SELECT NEW.shop_id, COALESCE(NEW.pool, ''), NEW.priority, k.column1,
+    COALESCE(NEW.queued_at, NEW.created_at) >> (4 * k.column1), 1
+    FROM (VALUES (1), (2), (3), (4), (5), (6), (7), (8), (9), (10)) AS k
+    WHERE 1
+    ON CONFLICT (shop_id, pool, priority, level, bucket) DO UPDATE SET n = n + 1
+    ; END;
+CREATE TRIGGER queue_bands_delete AFTER DELETE ON conversations
+    WHEN OLD.state = 'queued'
+    BEGIN UPDATE queue_bands SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority
+    ; DELETE FROM queue_bands WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND n <= 0
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 1
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 4
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 2
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 8
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 3
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 12
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 4
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 16
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 5
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 20
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 6
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 24
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 7
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 28
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 8
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 32
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 9
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 36
+    ; UPDATE queue_counts SET n = n - 1 WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 10
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 40
+    ; DELETE FROM queue_counts WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 1
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 4 AND n <= 0
+    ; DELETE FROM queue_counts WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 2
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 8 AND n <= 0
+    ; DELETE FROM queue_counts WHERE shop_id = OLD.shop_id
+    AND pool = COALESCE(OLD.pool, '') AND priority = OLD.priority AND level = 3
+    AND bucket = COALESCE(OLD.queued_at, OLD.created_at) >> 12 AND n <= 0
+    ; END
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
     (2, "conversation desk: routing traces, unread marks, round-robin state", M002_DESK),
@@ -678,6 +866,9 @@ MIGRATIONS: list[tuple[int, str, str]] = [
      M009_CAMPAIGN_PAUSES),
     (10, "the event log without AUTOINCREMENT: one page less in every commit",
      M010_EVENTS_ROWID),
+    (11, "the queue by index: serving order per shop and per pool, waiting chats counted "
+         "per pool and priority by triggers (no cost that grows with the queue)",
+     M011_QUEUE_INDEX),
 ]
 
 LATEST = MIGRATIONS[-1][0]
