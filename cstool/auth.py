@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import Conflict, CstoolError, InvalidInput, NotFound, UsageError
+from .text_rules import check_text
 from .values import SLUG_RE, format_time
 
 TOKEN_PREFIX = "cst_"
@@ -359,3 +360,5 @@ class TokenStore:
 def _check_label(label: str | None) -> None:
     if label is not None and (not isinstance(label, str) or len(label) > 100):
         raise InvalidInput("label must be text of at most 100 characters")
+    if label is not None:
+        check_text(label, "label")
