@@ -323,7 +323,7 @@ KNOWLEDGE_ENTRY = Kind(
            doc="stable key: any text without line breaks (intent names import as they are)"),
         _f("shop", "ref", ref="shops", doc="absent: platform-wide"),
         _f("question", "str", required=True, max_len=1000, multiline=True),
-        _f("similar", "strlist", default=[], item_max_len=1000,
+        _f("similar", "strlist", default=[], item_max_len=1000, multiline=True,
            doc="other wordings of the question"),
         _f("answer", "str", required=True, max_len=5000, multiline=True),
         _f("category", "str", max_len=64),

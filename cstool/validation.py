@@ -204,7 +204,7 @@ def _value(f: Field, value: Any, path: str, parent: Any, zone: str | None) -> An
             else:
                 if not isinstance(item, str):
                     raise _err(ipath, f"expected text, got {_typename(item)}", parent, f.name)
-                _no_controls(item, ipath, parent, f.name)
+                _no_controls(item, ipath, parent, f.name, multiline=f.multiline)
                 if len(item) > f.item_max_len:
                     raise _err(ipath, f"too long (at most {f.item_max_len} characters)",
                                parent, f.name)

@@ -368,6 +368,10 @@ class DeskOps:
         """
         _check_text(text)
         check_payload(kind, payload)  # the shape its kind needs, within the size cap
+        for what, value in (("entry page", entry_page), ("source", source),
+                            ("search keyword", search_keyword), ("client id", client_id)):
+            if isinstance(value, str):
+                check_text(value, what)  # stored with the chat, shown to agents
         if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 100):
             raise InvalidInput("client id must be text of at most 100 characters")
         _check_context(channel, time_on_site_s, pages_viewed, intent)

@@ -72,6 +72,9 @@ def constraints(op: Operation, arg: Arg) -> dict[str, Any]:
             out["json_schema_extra"] = {"enum": values}
         elif arg.name not in MAY_BE_EMPTY:
             out["min_length"] = 1
+    elif arg.type is int and arg.name == "limit" and op.result == "page":
+        # pages refuse it themselves (page_size: 400 usage, as on a file): stated only
+        out["json_schema_extra"] = {"minimum": MINIMUM["limit"]}
     elif arg.type is int:
         if arg.name in MINIMUM:
             out["ge"] = MINIMUM[arg.name]
