@@ -111,8 +111,8 @@ def parse_expiry(text: str | None, now_ms: int) -> int | None:
     """``30d``, ``12h``, ``90m``, ``2w`` from now, or ``never`` (None)."""
     if text is None or text == "never":
         return None
-    m = re.fullmatch(r"\s*(\d{1,6})\s*([mhdw])\s*", str(text))
-    if not m or int(m.group(1)) == 0:
+    m = re.fullmatch(r"([1-9][0-9]{0,5})([mhdw])", str(text))  # as the API's schema says
+    if not m:
         raise UsageError(f"expiry must be like 30d, 12h, 90m, 2w or never, not {text!r}")
     return now_ms + int(m.group(1)) * _UNITS[m.group(2)]
 

@@ -314,3 +314,55 @@ def _nested(depth: int):
     for _ in range(depth - 1):
         value = [value]
     return value
+
+
+# -- D7: the OpenAPI document and the server agree -----------------------------------------
+def test_undeclared_methods_are_405_with_the_paths_allow(served):
+    for method, path, allow in [
+        ("TRACE", "/v1/products/dress", "GET, HEAD, PATCH, DELETE"),
+        ("PATCH", "/v1/agents/xm/desk", "GET, HEAD"),
+        ("PUT", "/v1/shops/lf/messages", "POST"),
+        ("PATCH", "/v1/tickets/report", "GET, HEAD"),
+        ("GET", "/v1/apply", "POST"),
+        ("DELETE", "/v1/customers/c77/stats", "GET, HEAD"),
+    ]:
+        r = served.http(method, path)
+        assert r.status_code == 405, (method, path, r.status_code, r.text)
+        assert r.headers["allow"] == allow, (method, path)
+        assert r.json()["error"]["code"] == "method_not_allowed"
+    schema = served.http("GET", "/openapi.json").json()
+    assert set(schema["paths"]["/v1/agents/{agent}/desk"]) == {"get"}
+    # a record whose key holds a slash is still a record (knowledge entry keys are text)
+    ok = served.http("POST", "/v1/knowledge_entries",
+                     json={"key": "faq/size", "question": "尺码", "answer": "看表"})
+    assert ok.status_code == 201, ok.text
+    assert served.http("GET", "/v1/knowledge_entries/faq/size").status_code == 200
+
+
+def test_integer_valued_floats_are_integers(served):
+    r = served.http("POST", "/v1/shops/lf/messages", json={
+        "customer": "c77", "text": "在吗", "time_on_site_s": 3504023.0, "pages_viewed": 2.0})
+    assert r.status_code == 200, r.text
+    with sqlite3.connect(served.backend.path) as conn:
+        stored = conn.execute("SELECT time_on_site_s FROM conversations WHERE id = ?",
+                              (r.json()["conversation"]["id"],)).fetchone()[0]
+    assert stored == 3504023 and type(stored) is int
+    for bad in (2.5, True, "2"):
+        r = served.http("POST", "/v1/shops/lf/messages",
+                        json={"customer": "c77", "text": "在吗", "pages_viewed": bad})
+        assert r.status_code == 422, (bad, r.text)
+
+
+def test_the_schema_states_what_the_server_refuses(served):
+    schema = served.http("GET", "/openapi.json").json()
+    body = schema["components"]["schemas"]["PostMessageRequest"]["properties"]
+    assert body["text"]["minLength"] == 1 and "pattern" in body["text"]
+    assert body["kind"]["enum"][0] == "text"
+    history = {p["name"]: p["schema"]
+               for p in schema["paths"]["/v1/agents/{agent}/history"]["get"]["parameters"]}
+    assert history["limit"]["minimum"] == 1 and history["text"]["minLength"] == 1
+    assert served.http("GET", "/v1/agents/xm/history?text=x&limit=-1").status_code == 422
+    assert served.http("GET", "/v1/agents/xm/history?text=&limit=5").status_code == 422
+    events = schema["paths"]["/v1/events"]["get"]["responses"]
+    assert {"200", "400", "401", "403"} <= set(events)
+    assert served.http("GET", "/v1/events", "").status_code == 401

@@ -962,7 +962,7 @@ class DeskOps:
         """Close a chat and ask the customer for a 1-5 rating; the agent frees a slot."""
         if not isinstance(reason, str) or len(reason) > 200:
             raise InvalidInput("reason must be text of at most 200 characters")
-        check_text(reason, "reason")
+        check_text(reason, "reason", multiline=True)
         with self.database.write() as conn:
             conv = self._conv_row(conn, conversation)
             if conv["state"] == "closed":

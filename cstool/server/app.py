@@ -34,7 +34,7 @@ from .events import EventHub
 from .limits import BodyLimit, send_json, too_deep_body, too_deep_response, without_bom
 from .operations import OPERATIONS, REQUIRED, Arg, Operation, encode_result, next_cursor, page_size
 from .policies import POLICIES, Access, Page, event_filter
-from .schema_rules import constraints
+from .schema_rules import TIME_ARGS, TIME_RANGE, constraints
 from .worker import StorageWorker
 
 log = logging.getLogger("cstool.server")
@@ -134,7 +134,8 @@ def _annotation(arg: Arg, *, body: bool = False, bounds: dict | None = None) -> 
         base = Annotated[int, Field(**{**INT_RANGE, **(bounds or {})}),
                          BeforeValidator(_whole)]
     elif base == str | int and body:
-        base = str | JSON_INT
+        base = str | (Annotated[int, Field(**{**INT_RANGE, **(bounds or {})}),
+                                BeforeValidator(_whole)] if bounds else JSON_INT)
     if arg.default is None or arg.http_optional:
         return base | None if base is not Any else Any
     return base
@@ -166,6 +167,8 @@ def _endpoint(op: Operation):
             required = arg.required and not arg.http_optional
             rules = constraints(op, arg)
             numeric = {k: rules.pop(k) for k in ("ge", "le") if k in rules}
+            if arg.type == str | int and arg.name in TIME_ARGS:
+                numeric = dict(TIME_RANGE)
             body_fields[arg.name] = (_annotation(arg, body=True, bounds=numeric),
                                      Field(... if required else default, **rules))
     if op.body is not None:
@@ -316,7 +319,7 @@ class CstoolAPI(FastAPI):
     405 answered by the OpenAPI document's paths (see ``allowed_methods``)."""
 
     lane: MessageLane | None = None
-    _paths: list[tuple[Any, frozenset[str], bool]] | None = None
+    _paths: list[tuple[Any, frozenset[str], bool, int]] | None = None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         """Serve a request: the lane's if it takes it, else FastAPI's."""
@@ -342,15 +345,22 @@ class CstoolAPI(FastAPI):
         a GET-only path is 405 with ``Allow``, never an update of a record called
         ``x/desk``; every method of the path is listed, not only one route's."""
         if self._paths is None:
-            self._paths = [(r.path_regex, frozenset(r.methods), r.path.startswith("/v1/{kind}"))
+            self._paths = [(r.path_regex, frozenset(r.methods), r.path.startswith("/v1/{kind}"),
+                            r.path.count("{"))
                            for r in self.router.routes
                            if isinstance(r, APIRoute) and r.path.startswith("/v1/")]
-        specific: set[str] = set()
-        generic: set[str] = set()
-        for regex, methods, is_generic in self._paths:
+        best: dict[bool, tuple[int, set[str]]] = {}
+        for regex, methods, is_generic, params in self._paths:
             if regex.match(path):
-                (generic if is_generic else specific).update(methods)
-        allowed = specific or generic
+                # the path with the fewest parameters is the one meant
+                # (/v1/tickets/report, not /v1/tickets/{ticket})
+                fewest, found = best.get(is_generic, (params, set()))
+                if params < fewest:
+                    fewest, found = params, set()
+                if params == fewest:
+                    found |= methods
+                best[is_generic] = (fewest, found)
+        allowed = set((best.get(False) or best.get(True) or (0, set()))[1])
         if "GET" in allowed:
             allowed.add("HEAD")
         return allowed

@@ -43,6 +43,36 @@ CHOICES: dict[Any, tuple] = {
 }
 # path kinds: the record routes take a record kind
 KIND_PATHS = {"list", "create", "get", "update", "delete", "bulk_load"}
+# free text: no control characters (newline and tab only in multi-line text) and, where
+# the server refuses blank text, something besides whitespace (cstool.text_rules)
+_BAD = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_BAD_LINE = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+MULTI_LINE = {"text", "note", "reason", "comment", "question", "answer"}
+FREE_TEXT = MULTI_LINE | {"title", "label", "entry_page", "source", "search_keyword",
+                          "client_id"}
+SLUG = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+PATTERNS: dict[Any, str] = {
+    "expires": r"^(never|[1-9][0-9]{0,5}[mhdw])$",
+    ("backup", "target"): r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+    ("dismiss_unanswered", "group"): r"^#[0-9]+$",
+    # a customer a post or a token names is made or found by this key
+    ("post_message", "customer"): SLUG,
+    ("route_test", "customer"): SLUG,
+    ("create_customer_token", "customer"): SLUG,
+}
+# times as epoch milliseconds: the years 1970 to 9999, as parse_time takes them
+TIME_ARGS = {"at", "now", "since", "until"}
+TIME_RANGE = {"ge": 0, "le": 253402214399999}  # to 9999-12-30 UTC: still year 9999 in every zone
+
+
+def text_pattern(name: str) -> str:
+    """The pattern of a free-text argument (see ``FREE_TEXT``)."""
+    bad = _BAD if name in MULTI_LINE else _BAD_LINE
+    if name in MAY_BE_EMPTY:
+        return f"^[^{bad}]*$"
+    return f"^[^{bad}]*[^{bad}\\s][^{bad}]*$"
+
+
 # whole numbers with a floor (the server refuses below it)
 MINIMUM = {"limit": 1, "k": 1, "quantity": 1, "bucket_min": 1, "rating": 1, "position": 1,
            "due_within_s": 0, "after": 0, "time_on_site_s": 0, "pages_viewed": 0}
@@ -59,7 +89,7 @@ def choices(op: Operation, arg: Arg) -> tuple | None:
     return CHOICES.get(arg.name)
 
 
-MAXIMUM = {"rating": 5}
+MAXIMUM = {"rating": 5, "k": 100}
 
 
 def constraints(op: Operation, arg: Arg) -> dict[str, Any]:
@@ -70,11 +100,19 @@ def constraints(op: Operation, arg: Arg) -> dict[str, Any]:
         if allowed is not None:
             values = list(allowed) + ([None] if _nullable(arg) else [])
             out["json_schema_extra"] = {"enum": values}
-        elif arg.name not in MAY_BE_EMPTY:
-            out["min_length"] = 1
+        else:
+            pattern = PATTERNS.get((op.name, arg.name), PATTERNS.get(arg.name))
+            if pattern is None and arg.name in FREE_TEXT:
+                pattern = text_pattern(arg.name)
+            if pattern is not None:
+                out["pattern"] = pattern
+            if arg.name not in MAY_BE_EMPTY:
+                out["min_length"] = 1
     elif arg.type is int and arg.name == "limit" and op.result == "page":
         # pages refuse it themselves (page_size: 400 usage, as on a file): stated only
         out["json_schema_extra"] = {"minimum": MINIMUM["limit"]}
+    elif arg.type is int and arg.name in TIME_ARGS:
+        out.update(TIME_RANGE)
     elif arg.type is int:
         if arg.name in MINIMUM:
             out["ge"] = MINIMUM[arg.name]
