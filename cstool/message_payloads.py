@@ -41,8 +41,24 @@ def max_payload_bytes() -> int:
     return DEFAULT_MAX_PAYLOAD
 
 
-# -- field checkers: each returns an error text, or None -------------------------------------
-def _text(limit: int, multiline: bool = False) -> Callable[[Any], str | None]:
+# -- field checkers: each returns an error text, or None, and says its JSON Schema ----------
+class Check:
+    """A field check (``fn(value)``: an error text or None) and the JSON Schema that
+    states the same rule for the OpenAPI document."""
+
+    def __init__(self, fn: Callable[[Any], str | None], schema: dict):
+        self.fn = fn
+        self.schema = schema
+
+    def __call__(self, value: Any) -> str | None:
+        return self.fn(value)
+
+
+_NO_CONTROL = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_NO_CONTROL_LINE = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+
+
+def _text(limit: int, multiline: bool = False) -> Check:
     def check(v: Any) -> str | None:
         if not isinstance(v, str):
             return "expected text"
@@ -56,56 +72,76 @@ def _text(limit: int, multiline: bool = False) -> Callable[[Any], str | None]:
         except UnicodeEncodeError:
             return "is not valid UTF-8 text (a lone surrogate)"
         return None
-    return check
+    bad = _NO_CONTROL if multiline else _NO_CONTROL_LINE
+    return Check(check, {"type": "string", "maxLength": limit, "pattern": f"^[^{bad}]*$"})
 
 
-def _key(v: Any) -> str | None:
-    return None if isinstance(v, str) and SLUG_RE.match(v) else "expected a key"
+_key = Check(lambda v: None if isinstance(v, str) and SLUG_RE.match(v) else "expected a key",
+             {"type": "string", "pattern": SLUG_RE.pattern.replace("\\Z", "$")})
 
 
-def _url(v: Any) -> str | None:
+def _url_check(v: Any) -> str | None:
     if not isinstance(v, str) or len(v) > 2048 or not URL_RE.match(v) or control_char(v):
         return "expected an http(s) address of at most 2048 characters"
     return None
 
 
-def _int(lo: int, hi: int) -> Callable[[Any], str | None]:
+_url = Check(_url_check, {"type": "string", "maxLength": 2048,
+                          "pattern": f"^[hH][tT][tT][pP][sS]?://[^\\s/$.?#{_NO_CONTROL_LINE}]"
+                                     f"[^\\s{_NO_CONTROL_LINE}]*$"})
+
+
+def _whole(v: Any) -> Any:
+    return int(v) if type(v) is float and v.is_integer() else v
+
+
+def _int(lo: int, hi: int) -> Check:
     def check(v: Any) -> str | None:
+        v = _whole(v)  # 3.0 is the integer 3, as JSON Schema reads it
         if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
             return f"expected a whole number from {lo} to {hi}"
         return None
-    return check
+    return Check(check, {"type": "integer", "minimum": lo, "maximum": hi})
 
 
-def _money(v: Any) -> str | None:
+def _money_check(v: Any) -> str | None:
     if isinstance(v, str):
-        return None if MONEY_RE.match(v.strip()) else "expected an amount of money"
+        return None if MONEY_RE.match(v) else "expected an amount of money"
     if isinstance(v, bool) or not isinstance(v, int | float) or not abs(v) < 1e12:
         return "expected an amount of money"  # NaN fails abs(v) < 1e12 too
     return None
 
 
-def _rate(v: Any) -> str | None:
-    if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < 1:
-        return "expected a rate between 0 and 1"
-    return None
+_money = Check(_money_check, {"anyOf": [
+    {"type": "string", "pattern": MONEY_RE.pattern.replace("\\Z", "$")},
+    {"type": "number", "exclusiveMinimum": -1e12, "exclusiveMaximum": 1e12}]})
+_rate = Check(lambda v: None if not isinstance(v, bool) and isinstance(v, int | float)
+              and 0 < v < 1 else "expected a rate between 0 and 1",
+              {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1})
 
 
-def _enum(*choices: str) -> Callable[[Any], str | None]:
-    def check(v: Any) -> str | None:
-        return None if v in choices else f"expected one of {', '.join(choices)}"
-    return check
+def _enum(*choices: str) -> Check:
+    return Check(lambda v: None if v in choices else f"expected one of {', '.join(choices)}",
+                 {"enum": list(choices)})
 
 
-def _attrs(v: Any) -> str | None:
+_ATTR_NAME, _ATTR_TEXT = _text(64), _text(200)
+
+
+def _attrs_check(v: Any) -> str | None:
     if not isinstance(v, dict) or len(v) > 50:
         return "expected a mapping of at most 50 attributes"
-    name, text = _text(64), _text(200)
     for k, x in v.items():
         values = x if isinstance(x, list) else [x]
-        if name(k) or len(values) > 100 or any(text(y) for y in values):
+        if _ATTR_NAME(k) or len(values) > 100 or any(_ATTR_TEXT(y) for y in values):
             return "expected attribute names with a text or a list of texts"
     return None
+
+
+_attrs = Check(_attrs_check, {
+    "type": "object", "maxProperties": 50, "propertyNames": _ATTR_NAME.schema,
+    "additionalProperties": {"anyOf": [_ATTR_TEXT.schema, {
+        "type": "array", "maxItems": 100, "items": _ATTR_TEXT.schema}]}})
 
 
 def _list(spec: Spec, most: int) -> tuple:
@@ -212,3 +248,41 @@ def stored_payload(raw: str | bytes | None) -> Any:
         return json.loads(raw)
     except (ValueError, RecursionError):
         return {"unreadable": "payload is not valid JSON"}
+
+
+def _schema(spec: Spec) -> dict:
+    """The JSON Schema of a spec (every field may be null or left out)."""
+    if isinstance(spec, dict):
+        return {"type": "object", "additionalProperties": False,
+                "properties": {k: {"anyOf": [_schema(v), {"type": "null"}]}
+                               for k, v in spec.items()}}
+    if isinstance(spec, tuple):
+        _, item, most = spec
+        return {"type": "array", "maxItems": most, "items": _schema(item)}
+    return dict(spec.schema)
+
+
+def payload_schema(kind: str) -> dict:
+    """The JSON Schema of the payload of a message of ``kind`` (null for text)."""
+    shape = SHAPES[kind]
+    if shape is None:
+        return {"type": "null"}
+    out = _schema(shape)
+    out["required"] = list(REQUIRED[kind])
+    for name in REQUIRED[kind]:
+        out["properties"][name] = _schema(shape[name])
+    return out
+
+
+def message_body_variants() -> list[dict]:
+    """The kinds a posted message may take, each with its payload, for a request body's
+    schema (``anyOf``): text (the default) with no payload, every other kind with its own."""
+    variants: list[dict] = [{"not": {"required": ["kind"]},
+                             "properties": {"payload": {"type": "null"}}}]
+    for kind in SHAPES:
+        variant = {"required": ["kind"], "properties": {
+            "kind": {"const": kind}, "payload": payload_schema(kind)}}
+        if SHAPES[kind] is not None:
+            variant["required"].append("payload")
+        variants.append(variant)
+    return variants

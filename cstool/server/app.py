@@ -27,6 +27,7 @@ from starlette.routing import Match
 from .. import __version__
 from ..auth import TokenStore, Unauthorized
 from ..errors import CstoolError, StorageError
+from ..message_payloads import message_body_variants
 from ..resources import KINDS
 from ..validation import FieldError
 from . import widget
@@ -176,9 +177,15 @@ def _endpoint(op: Operation):
             "body_", inspect.Parameter.KEYWORD_ONLY,
             annotation=Annotated[dict[str, Any], Body(description="the record")]))
     elif body_fields:
+        extra = None
+        if "payload" in body_fields and "kind" in body_fields:
+            def extra(schema: dict) -> None:
+                """The payload each message kind takes (cstool.message_payloads)."""
+                schema["anyOf"] = message_body_variants()
         model = create_model(
             "".join(w.title() for w in op.name.split("_")) + "Request",
-            __config__=ConfigDict(extra="forbid", strict=True), **body_fields)
+            __config__=ConfigDict(extra="forbid", strict=True, json_schema_extra=extra),
+            **body_fields)
         needed = any(f[1].is_required() for f in body_fields.values())
         params.append(inspect.Parameter(
             "body_", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[model, Body()],
