@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..routing import agent_in_pool
+from ..text_rules import check_text
 from ..values import format_money, format_time
 
 RECENT_ORDERS = 5
@@ -185,6 +186,7 @@ class ConsoleOps:
         """Messages containing ``text`` in chats this agent has served, newest first."""
         if not text.strip():
             raise InvalidInput("search text is empty")
+        check_text(text, "search text", multiline=True)
         with self.database.read() as conn:
             a = self._agent_row(conn, agent)
             rows = conn.execute(

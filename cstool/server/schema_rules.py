@@ -21,7 +21,7 @@ from ..routing.fields import INTENTS
 from .operations import Arg, Operation
 
 # arguments that may be empty text (a note, a reason, a comment: "" means none)
-MAY_BE_EMPTY = {"note", "reason", "comment", "label"}
+MAY_BE_EMPTY = {"note", "reason", "comment", "label", ("ask_bot", "text")}
 
 # choices by argument name, and where one operation differs, by (operation, name)
 CHOICES: dict[Any, tuple] = {
@@ -65,10 +65,14 @@ TIME_ARGS = {"at", "now", "since", "until"}
 TIME_RANGE = {"ge": 0, "le": 253402214399999}  # to 9999-12-30 UTC: still year 9999 in every zone
 
 
-def text_pattern(name: str) -> str:
+def _may_be_empty(op: Operation, arg: Arg) -> bool:
+    return arg.name in MAY_BE_EMPTY or (op.name, arg.name) in MAY_BE_EMPTY
+
+
+def text_pattern(name: str, may_be_empty: bool = False) -> str:
     """The pattern of a free-text argument (see ``FREE_TEXT``)."""
     bad = _BAD if name in MULTI_LINE else _BAD_LINE
-    if name in MAY_BE_EMPTY:
+    if may_be_empty:
         return f"^[^{bad}]*$"
     return f"^[^{bad}]*[^{bad}\\s][^{bad}]*$"
 
@@ -90,6 +94,8 @@ def choices(op: Operation, arg: Arg) -> tuple | None:
 
 
 MAXIMUM = {"rating": 5, "k": 100}
+# numbers the core refuses below their floor itself (the message lane's too): stated only
+CORE_CHECKED = {"time_on_site_s", "pages_viewed"}
 
 
 def constraints(op: Operation, arg: Arg) -> dict[str, Any]:
@@ -103,14 +109,19 @@ def constraints(op: Operation, arg: Arg) -> dict[str, Any]:
         else:
             pattern = PATTERNS.get((op.name, arg.name), PATTERNS.get(arg.name))
             if pattern is None and arg.name in FREE_TEXT:
-                pattern = text_pattern(arg.name)
+                pattern = text_pattern(arg.name, _may_be_empty(op, arg))
+            # stated, not enforced here: the core refuses the same text with its own
+            # message, alike on the message lane and through FastAPI
+            extra = {} if _may_be_empty(op, arg) else {"minLength": 1}
             if pattern is not None:
-                out["pattern"] = pattern
-            if arg.name not in MAY_BE_EMPTY:
-                out["min_length"] = 1
+                extra["pattern"] = pattern
+            if extra:
+                out["json_schema_extra"] = extra
     elif arg.type is int and arg.name == "limit" and op.result == "page":
         # pages refuse it themselves (page_size: 400 usage, as on a file): stated only
         out["json_schema_extra"] = {"minimum": MINIMUM["limit"]}
+    elif arg.type is int and arg.name in CORE_CHECKED:
+        out["json_schema_extra"] = {"minimum": MINIMUM[arg.name]}
     elif arg.type is int and arg.name in TIME_ARGS:
         out.update(TIME_RANGE)
     elif arg.type is int:
