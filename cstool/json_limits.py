@@ -12,41 +12,49 @@ composed (``cstool.declarative``), since block style nests without brackets.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from .errors import TooDeep
 
 MAX_JSON_DEPTH = 64  # the deepest real document (a routing rule in apply) is about 10
 
-_TOKENS_STR = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
-_TOKENS_BYTES = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
-_OPEN_STR, _OPEN_BYTES = ("[", "{"), (b"[", b"{")
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_BRACKETS_OR_QUOTES = bytes(b for b in range(256) if b not in b'[]{}"')
+_AS_PARENS = bytes.maketrans(b"[]{}", b"()()")
 
 
 def json_depth(text: str | bytes, stop_after: int | None = None) -> int:
     """How deep ``text`` nests arrays and objects (brackets inside strings do not
-    count). Stops counting once past ``stop_after`` (the caller's limit)."""
-    is_bytes = isinstance(text, bytes | bytearray)
-    if is_bytes:
-        opens = text.count(b"[") + text.count(b"{")
-    else:
-        opens = text.count("[") + text.count("{")
+    count). Stops counting once past ``stop_after`` (the caller's limit).
+
+    Linear, with every step in C: escaped backslashes and quotes are dropped, the
+    string contents (every other piece between quotes) cut out, everything but
+    brackets dropped, then the innermost pairs are removed once per level (so at most
+    ``stop_after + 1`` passes). Brackets left unpaired (not JSON) count as levels."""
+    data = text if isinstance(text, bytes | bytearray) else \
+        text.encode("utf-8", "surrogatepass")
+    opens = data.count(b"[") + data.count(b"{")
     if stop_after is not None and opens <= stop_after:
         return opens  # cannot nest deeper than it has brackets (an upper bound)
-    pattern, open_ = (_TOKENS_BYTES, _OPEN_BYTES) if is_bytes else (_TOKENS_STR, _OPEN_STR)
-    depth = deepest = 0
-    for m in pattern.finditer(text):
-        token = m.group()
-        if token in open_:
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if stop_after is not None and deepest > stop_after:
-                    return deepest
-        elif len(token) == 1:
-            depth = max(0, depth - 1)
-    return deepest
+    if b'"' in data:
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"")
+        data = data.translate(None, _NOT_BRACKETS_OR_QUOTES)
+        data = b"".join(data.split(b'"')[::2])
+    data = data.translate(_AS_PARENS, _NOT_BRACKETS)  # "[" and "{" alike: "("
+    depth = 0
+    while data:
+        if stop_after is not None:
+            if depth > stop_after:
+                return depth
+            # a run of openers nests at least that deep: found in C, not pass by pass
+            if b"(" * (stop_after - depth + 1) in data:
+                return stop_after + 1
+        shorter = data.replace(b"()", b"")  # one level: replace does not cascade
+        if len(shorter) == len(data):  # unpaired brackets: each opener a level
+            return depth + data.count(b"(")
+        data = shorter
+        depth += 1
+    return depth
 
 
 def check_depth(text: str | bytes, source: str = "the input",

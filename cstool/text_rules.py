@@ -78,7 +78,7 @@ def check_key(key: str, what: str = "key") -> str:
     return key
 
 
-_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "\\": "\\\\"}
+_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
 def _escape(m: re.Match) -> str:
