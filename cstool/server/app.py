@@ -151,7 +151,8 @@ def _endpoint(op: Operation):
     for arg in op.args:
         where = op.where(arg)
         default = None if arg.http_optional or arg.required else arg.default
-        bounds = {**(INT_RANGE if arg.type is int else {}), **constraints(op, arg)}
+        bounds = {**(INT_RANGE if arg.type is int else {}),
+                  **constraints(op, arg, enforce=where in ("path", "query"))}
         if where == "path":
             params.append(inspect.Parameter(
                 arg.name, inspect.Parameter.KEYWORD_ONLY,

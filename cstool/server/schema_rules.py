@@ -98,8 +98,13 @@ MAXIMUM = {"rating": 5, "k": 100}
 CORE_CHECKED = {"time_on_site_s", "pages_viewed"}
 
 
-def constraints(op: Operation, arg: Arg) -> dict[str, Any]:
-    """The ``Field`` keyword arguments that state what the server takes for ``arg``."""
+def constraints(op: Operation, arg: Arg, *, enforce: bool = False) -> dict[str, Any]:
+    """The ``Field`` keyword arguments that state what the server takes for ``arg``.
+
+    Text rules of body fields are stated only (the core enforces them with its own
+    messages, alike on the message lane); with ``enforce`` (query and path
+    parameters, which the lane never reads) FastAPI enforces them too, since a query
+    filter given empty would otherwise read as no filter."""
     out: dict[str, Any] = {}
     if arg.type is str:
         allowed = choices(op, arg)
@@ -115,7 +120,10 @@ def constraints(op: Operation, arg: Arg) -> dict[str, Any]:
             extra = {} if _may_be_empty(op, arg) else {"minLength": 1}
             if pattern is not None:
                 extra["pattern"] = pattern
-            if extra:
+            if extra and enforce:
+                out.update({"min_length" if k == "minLength" else k: v
+                            for k, v in extra.items()})
+            elif extra:
                 out["json_schema_extra"] = extra
     elif arg.type is int and arg.name == "limit" and op.result == "page":
         # pages refuse it themselves (page_size: 400 usage, as on a file): stated only
