@@ -71,6 +71,10 @@ def _check_text(value: Any, f: Field, path: str, parent: Any) -> str:
     limit = f.max_len if f.max_len else MAX_TEXT
     if len(value) > limit:
         raise _err(path, f"too long ({len(value)} characters, at most {limit})", parent, f.name)
+    if f.name == "key" and key_problem(value) is not None:  # a text key (knowledge entries)
+        raise _err(path, f"{value!r} is not a usable key: it {key_problem(value)} (text "
+                   "without control characters, line breaks, tabs or surrounding spaces)",
+                   parent, f.name)
     _no_controls(value, path, parent, f.name, multiline=f.multiline)
     if f.required and not value.strip():
         raise _err(path, "is empty", parent, f.name)
