@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cstool.errors import InvalidInput, UsageError
+from cstool.text_rules import terminal_safe
 
 from .context import state, wants_json
 from .crud import JsonOpt
@@ -65,7 +66,7 @@ def ask_cmd(
         head += f" ({result['reason']})"
     typer.echo(head)
     if result["text"]:
-        typer.echo(result["text"])
+        typer.echo(terminal_safe(result["text"], keep_lines=True))
     if result["action"] == "handoff":
         typer.echo("→ a human agent takes over" + (
             f"; closest entries: {', '.join(result['choices'])}" if result["choices"] else ""))

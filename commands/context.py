@@ -13,6 +13,8 @@ import typer
 from typer.core import TyperGroup
 
 from cstool.errors import CstoolError, UsageError
+from cstool.json_limits import too_deep_message
+from cstool.text_rules import terminal_safe
 
 ApiOpt = Annotated[
     str | None,
@@ -94,7 +96,9 @@ class RootGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except CstoolError as e:
-            raise CliError(e.message, e.exit_code) from None
+            raise CliError(terminal_safe(e.message), e.exit_code) from None
+        except RecursionError:  # a guard behind the depth limits (cstool.json_limits)
+            raise CliError(too_deep_message("the input")) from None
         except UnicodeEncodeError:  # an undecodable byte in an argument: nothing stored
             raise CliError("text is not valid UTF-8 (an undecodable byte or a lone "
                            "surrogate); nothing was changed") from None

@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from cstool.text_rules import terminal_safe
 from cstool.values import parse_time, short_time
 
 from .context import state, wants_json
@@ -74,7 +75,7 @@ def post_cmd(
     typer.echo(f"conversation {c['id']} ({where})" + (" [duplicate]" if result["duplicate"]
                                                        else ""))
     for r in result["replies"]:
-        typer.echo(f"  {r['sender']}: {r['body']}")
+        typer.echo(f"  {r['sender']}: {terminal_safe(r['body'], keep_lines=True)}")
 
 
 @app.command("list")
@@ -121,12 +122,14 @@ def show_cmd(ctx: typer.Context, conversation: ConvArg, json_: JsonOpt = False) 
     if wants_json(ctx, json_):
         print_json(c)
         return
-    typer.echo(f"conversation {c['id']} · {c['shop']} · {c.get('customer_name') or ''} "
+    typer.echo(f"conversation {c['id']} · {c['shop']} · "
+               f"{terminal_safe(c.get('customer_name') or '')} "
                f"({c.get('customer')}) · {c['state']} · agent {c.get('assignee') or '-'} · "
                f"{c.get('classification') or '-'}")
     for m in c["messages"]:
         who = (m.get("agent") or "agent") if m["sender"] == "agent" else m["sender"]
-        typer.echo(f"[{short_time(parse_time(m['at']))}] {who}: {m['body']}")
+        typer.echo(f"[{short_time(parse_time(m['at']))}] {terminal_safe(str(who))}: "
+                   f"{terminal_safe(m['body'], keep_lines=True)}")
 
 
 @app.command("accept")

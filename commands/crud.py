@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cstool import json_limits
 from cstool.errors import UsageError
 from cstool.resources import KINDS, Field, Kind
 
@@ -104,7 +105,7 @@ def _json_or_scalar(value: str, f: Field) -> Any:
     """A JSON list or mapping (``["2026-10-01"]``), else a plain scalar."""
     if value.strip()[:1] in ("[", "{"):
         try:
-            return json.loads(value)
+            return json_limits.loads(value, f"--{_opt(f)}")
         except json.JSONDecodeError as e:
             raise UsageError(f"--{_opt(f)}: not valid JSON: {e.msg}") from None
     return parse_scalar(value)
@@ -114,7 +115,7 @@ def option_value(f: Field, value: Any) -> Any:
     """Turn an option's raw value into the field's external value."""
     if f.type == "json":
         try:
-            return json.loads(value)
+            return json_limits.loads(value, f"--{_opt(f)}")
         except json.JSONDecodeError as e:
             raise UsageError(f"--{_opt(f)}: not valid JSON: {e.msg}") from None
     if f.type in ("strlist", "reflist"):  # , or a Chinese keyboard's ， and 、

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from cstool.errors import UsageError
+from cstool.text_rules import terminal_safe
 from cstool.values import yuan
 
 from .context import state, wants_json
@@ -113,5 +114,5 @@ def invite_cmd(
     if wants_json(ctx, json_):
         print_json(msg)
     else:
-        typer.echo(msg["body"])
+        typer.echo(terminal_safe(msg["body"], keep_lines=True))
         info(f"invitation {msg['id']} sent in conversation {conversation}")

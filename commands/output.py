@@ -4,30 +4,44 @@ plain tab-separated text when piped. Data goes to stdout, diagnostics to stderr.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import typer
 
+from cstool.text_rules import terminal_safe
+
 Column = tuple[str, Callable[[dict], Any]]  # (header, getter)
 
 
+# What JSON leaves raw but a terminal obeys (C1 controls such as CSI U+009B, DEL) or
+# reorders (bidi overrides): written as \u escapes, still the same JSON.
+_JSON_UNSAFE = re.compile(r"[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
 def print_json(data: Any) -> None:
-    """Print ``data`` as JSON (Chinese kept as is)."""
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    """Print ``data`` as JSON (Chinese kept as is; control characters escaped)."""
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    sys.stdout.write(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
 
 
 def _cell(value: Any) -> str:
+    """A value as one terminal-safe line of a table or TSV (``cstool.text_rules``)."""
     if value is None:
         return ""
     if isinstance(value, list):
-        return ",".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, bool):
+        text = ",".join(str(v) for v in value)
+    elif isinstance(value, dict):
+        text = json.dumps(value, ensure_ascii=False)
+    elif isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    else:
+        text = str(value)
+    # a line break or tab inside a cell reads as a space; any other control character
+    # is shown as an escape (\x1b) and never reaches the terminal
+    return terminal_safe(text.replace("\t", " ").replace("\r\n", " ").replace("\n", " "))
 
 
 def is_terminal() -> bool:
@@ -42,19 +56,21 @@ def print_table(rows: Sequence[dict], columns: Sequence[Column], title: str | No
         for row in rows:
             sys.stdout.write(
                 "\t".join(
-                    _cell(get(row)).replace("\t", " ").replace("\n", " ") for _, get in columns
+                    _cell(get(row)) for _, get in columns
                 )
                 + "\n"
             )
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, header_style="bold", show_lines=False)
     for header, _ in columns:
         table.add_column(header, overflow="fold")
     for row in rows:
-        table.add_row(*(_cell(get(row)) for _, get in columns))
+        # Text: a title like "[red]x" is text, not rich markup
+        table.add_row(*(Text(_cell(get(row))) for _, get in columns))
     Console().print(table)
     if not rows:
         typer.echo("(none)", err=True)
@@ -64,7 +80,8 @@ def print_record(record: dict) -> None:
     """One record as readable YAML (Chinese kept as is)."""
     import yaml
 
-    text = yaml.safe_dump(record, allow_unicode=True, sort_keys=False, width=100)
+    text = terminal_safe(yaml.safe_dump(record, allow_unicode=True, sort_keys=False,
+                                        width=100), keep_lines=True)
     if is_terminal():
         from rich.console import Console
         from rich.syntax import Syntax

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cstool import json_limits
 from cstool.errors import UsageError
 
 from . import crud
@@ -45,7 +46,7 @@ def _rule_fields(
     rec: dict[str, Any] = {}
     if conditions is not None:
         try:
-            rec["conditions"] = json.loads(conditions)
+            rec["conditions"] = json_limits.loads(conditions, "--conditions")
         except json.JSONDecodeError as e:
             raise UsageError(f"--conditions: not valid JSON: {e.msg}") from None
     elif conditions_if:

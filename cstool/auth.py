@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import Conflict, CstoolError, InvalidInput, NotFound, UsageError
+from .text_rules import check_text
 from .values import SLUG_RE, format_time
 
 TOKEN_PREFIX = "cst_"
@@ -110,8 +111,8 @@ def parse_expiry(text: str | None, now_ms: int) -> int | None:
     """``30d``, ``12h``, ``90m``, ``2w`` from now, or ``never`` (None)."""
     if text is None or text == "never":
         return None
-    m = re.fullmatch(r"\s*(\d{1,6})\s*([mhdw])\s*", str(text))
-    if not m or int(m.group(1)) == 0:
+    m = re.fullmatch(r"([1-9][0-9]{0,5})([mhdw])", str(text))  # as the API's schema says
+    if not m:
         raise UsageError(f"expiry must be like 30d, 12h, 90m, 2w or never, not {text!r}")
     return now_ms + int(m.group(1)) * _UNITS[m.group(2)]
 
@@ -365,3 +366,5 @@ class TokenStore:
 def _check_label(label: str | None) -> None:
     if label is not None and (not isinstance(label, str) or len(label) > 100):
         raise InvalidInput("label must be text of at most 100 characters")
+    if label is not None:
+        check_text(label, "label")

@@ -13,7 +13,8 @@ from typing import IO, Any
 
 import yaml
 
-from .errors import InvalidInput
+from .errors import InvalidInput, TooDeep
+from .json_limits import MAX_JSON_DEPTH, check_depth, too_deep_message
 from .resources import KINDS, Field, Kind
 from .validation import FieldError
 
@@ -35,7 +36,36 @@ class LineList(list):
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps line numbers and refuses duplicate keys."""
+    """SafeLoader that keeps line numbers, refuses duplicate keys, and limits nesting
+    as it composes (at most ``MAX_JSON_DEPTH`` levels, block style included: the
+    composer recurses once per level) and aliases (an alias to a part that holds
+    aliases itself could expand without bound, "billion laughs")."""
+
+    _depth = 0
+    _aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """Compose one node, counting its depth and the aliases inside it."""
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is not None and getattr(target, "holds_aliases", False):
+                raise yaml.composer.ComposerError(
+                    None, None, f"alias *{event.anchor} names a part that uses aliases "
+                    "itself (refused: it could expand without bound)", event.start_mark)
+            self._aliases += 1
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_JSON_DEPTH:
+                raise TooDeep(too_deep_message(
+                    f"{self.name}:{self.peek_event().start_mark.line + 1}"))
+            before = self._aliases
+            node = super().compose_node(parent, index)
+            node.holds_aliases = self._aliases > before
+            return node
+        finally:
+            self._depth -= 1
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> LineDict:
@@ -77,8 +107,13 @@ _Loader.yaml_implicit_resolvers = {
 
 def parse_text(text: str, source: str) -> Any:
     """Parse YAML or JSON text, keeping line numbers; InvalidInput naming file and line."""
+    loader = _Loader(text)
+    loader.name = source
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = f":{mark.line + 1}" if mark else ""
@@ -86,6 +121,8 @@ def parse_text(text: str, source: str) -> Any:
         raise InvalidInput(f"{source}{line}: not valid YAML/JSON: {problem}") from None
     except yaml.YAMLError as e:
         raise InvalidInput(f"{source}: not valid YAML/JSON: {e}") from None
+    except RecursionError:  # a guard behind the depth limit, never expected
+        raise TooDeep(too_deep_message(source)) from None
 
 
 def read_sources(target: str, stdin: IO[str] | None = None) -> list[tuple[str, Any]]:
@@ -118,6 +155,7 @@ def read_sources(target: str, stdin: IO[str] | None = None) -> list[tuple[str, A
 
 def _check_json(text: str, source: str) -> None:
     """Strict JSON syntax (YAML would forgive a trailing comma); lines come from YAML."""
+    check_depth(text, source)
     try:
         json.loads(text)
     except json.JSONDecodeError as e:

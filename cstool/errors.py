@@ -56,3 +56,17 @@ class StorageError(CstoolError):
 
     code = "storage"
     http_status = 503
+
+
+class TooDeep(CstoolError):
+    """A JSON or YAML input nested deeper than ``MAX_JSON_DEPTH`` (refused before parsing)."""
+
+    code = "too_deep"
+    http_status = 400
+
+
+class TooLarge(CstoolError):
+    """An input (a request body, a message payload) over its size limit."""
+
+    code = "too_large"
+    http_status = 413

@@ -22,8 +22,9 @@ from typing import Any
 
 import yaml
 
+from . import json_limits
 from .declarative import LineDict, parse_text
-from .errors import InvalidInput, UsageError
+from .errors import InvalidInput, TooDeep, UsageError
 
 FIELDS = ("key", "shop", "question", "similar", "answer", "category", "tags", "enabled")
 FORMATS = ("jsonl", "yaml", "csv")
@@ -53,9 +54,9 @@ def format_of(name: str | None, text: str = "") -> str:
     if low.endswith(".json") or (lines and lines[0].startswith(("[", "{"))):
         if len(lines) > 1 and all(ln.startswith("{") for ln in lines[:20]):
             try:
-                json.loads(lines[0])
+                json_limits.loads(lines[0])
                 return "jsonl"
-            except ValueError:
+            except (ValueError, TooDeep):
                 return "yaml"
         return "yaml"
     if lines and "," in lines[0] and "key" in [c.strip() for c in lines[0].split(",")]:
@@ -125,7 +126,7 @@ def _read_jsonl(text: str, source: str, default_shop: str | None) -> list[LineDi
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
+            data = json_limits.loads(line, f"{source}:{n}")
         except ValueError as e:
             raise InvalidInput(f"{source}:{n}: not valid JSON: {_json_reason(e)}") from None
         if not isinstance(data, dict):

@@ -63,7 +63,8 @@ class Field:
     ``type`` is one of: str, slug, int, number, money, bool, time, enum, strlist,
     attrs (a map of names to a string or list of strings), ref, reflist, records,
     hours (weekly business hours), settings (shop settings). ``item_max_len`` is the
-    longest item of a strlist.
+    longest item of a strlist. ``multiline`` text may hold newlines and tabs; no text
+    holds any other control character (``cstool.text_rules``).
     """
 
     name: str
@@ -79,6 +80,7 @@ class Field:
     doc: str = ""
     nullable: bool = True
     item_max_len: int = 64
+    multiline: bool = False  # text that may hold newlines and tabs (no other controls)
 
 
 @dataclass(frozen=True)
@@ -266,7 +268,7 @@ ITEM_FIELDS = (
 LOGISTICS_FIELDS = (
     _f("at", "time", required=True),
     _f("status", "str", required=True, max_len=64),
-    _f("detail", "str", max_len=500),
+    _f("detail", "str", max_len=500, multiline=True),
 )
 
 ORDER = Kind(
@@ -320,10 +322,10 @@ KNOWLEDGE_ENTRY = Kind(
         _f("key", "str", required=True, max_len=100,
            doc="stable key: any text without line breaks (intent names import as they are)"),
         _f("shop", "ref", ref="shops", doc="absent: platform-wide"),
-        _f("question", "str", required=True, max_len=1000),
-        _f("similar", "strlist", default=[], item_max_len=1000,
+        _f("question", "str", required=True, max_len=1000, multiline=True),
+        _f("similar", "strlist", default=[], item_max_len=1000, multiline=True,
            doc="other wordings of the question"),
-        _f("answer", "str", required=True, max_len=5000),
+        _f("answer", "str", required=True, max_len=5000, multiline=True),
         _f("category", "str", max_len=64),
         _f("tags", "strlist", default=[],
            doc="free tags; flow:order_status, flow:product or flow:coupons starts a flow"),
@@ -341,7 +343,7 @@ QUICK_REPLY = Kind(
         _f("shop", "ref", required=True, ref="shops"),
         _f("agent", "ref", ref="agents", doc="absent: for every agent of the shop"),
         _f("title", "str", required=True, max_len=100),
-        _f("body", "str", required=True, max_len=2000),
+        _f("body", "str", required=True, max_len=2000, multiline=True),
     ),
     doc="A canned reply agents insert with a key: the shop's, or one agent's own.",
 )
@@ -402,7 +404,7 @@ CAMPAIGN = Kind(
                "related_offer, reply_code, follow_up 追单"),
         _f("status", "enum", choices=("active", "paused"),
            doc="default active (follow_up: paused, it annoys)"),
-        _f("template", "str", required=True, max_len=500,
+        _f("template", "str", required=True, max_len=500, multiline=True,
            doc="text with {name} {shop} {product} {price} {price_after_discount} {coupon} "
                "{order} {carrier} {tracking_no} {code}"),
         _f("delay_min", "int", min=0, max=525600,

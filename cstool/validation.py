@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .errors import InvalidInput
+from .json_limits import MAX_JSON_DEPTH, value_depth
 from .resources import (
     MISSING,
     SHOP_SETTINGS_DEFAULTS,
@@ -21,6 +22,7 @@ from .resources import (
     Field,
     Kind,
 )
+from .text_rules import control_char, describe_char, key_problem
 from .values import SLUG_RE, format_money, format_time, parse_money, parse_time
 
 MAX_TEXT = 5000  # longest free text (answers, details) anywhere in a record
@@ -69,14 +71,48 @@ def _check_text(value: Any, f: Field, path: str, parent: Any) -> str:
     limit = f.max_len if f.max_len else MAX_TEXT
     if len(value) > limit:
         raise _err(path, f"too long ({len(value)} characters, at most {limit})", parent, f.name)
-    if "\x00" in value:
-        raise _err(path, "contains a NUL character", parent, f.name)
+    if f.name == "key" and key_problem(value) is not None:  # a text key (knowledge entries)
+        raise _err(path, f"{value!r} is not a usable key: it {key_problem(value)} (text "
+                   "without control characters, line breaks, tabs or surrounding spaces)",
+                   parent, f.name)
+    _no_controls(value, path, parent, f.name, multiline=f.multiline)
     if f.required and not value.strip():
         raise _err(path, "is empty", parent, f.name)
+    return value
+
+
+def _no_controls(value: str, path: str, parent: Any, name: Any, *,
+                 multiline: bool = False) -> None:
+    """Refuse control characters (newline and tab in a multi-line field excepted) and
+    lone surrogates (``cstool.text_rules``)."""
+    bad = control_char(value, multiline=multiline)
+    if bad is not None:
+        allowed = " (newline and tab are allowed)" if multiline else ""
+        raise _err(path, f"contains a control character {describe_char(bad)}; text may "
+                   f"not hold control characters{allowed}", parent, name)
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise _err(path, "is not valid UTF-8 text (a lone surrogate)", parent, f.name) from None
+        raise _err(path, "is not valid UTF-8 text (a lone surrogate)", parent, name) from None
+
+
+def _plain_text(value: Any, path: str, parent: Any, name: Any) -> Any:
+    """Every text (mapping names too) inside a JSON field, checked like a one-line text
+    field, and the field no deeper than JSON may nest (``cstool.json_limits``)."""
+    if value_depth(value) > MAX_JSON_DEPTH:
+        raise _err(path, f"nested too deeply (at most {MAX_JSON_DEPTH} levels)", parent, name)
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            _no_controls(v, path, parent, name)
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                if isinstance(k, str):
+                    _no_controls(k, path, parent, name)
+                stack.append(x)
+        elif isinstance(v, list):
+            stack.extend(v)
     return value
 
 
@@ -172,6 +208,7 @@ def _value(f: Field, value: Any, path: str, parent: Any, zone: str | None) -> An
             else:
                 if not isinstance(item, str):
                     raise _err(ipath, f"expected text, got {_typename(item)}", parent, f.name)
+                _no_controls(item, ipath, parent, f.name, multiline=f.multiline)
                 if len(item) > f.item_max_len:
                     raise _err(ipath, f"too long (at most {f.item_max_len} characters)",
                                parent, f.name)
@@ -191,6 +228,7 @@ def _value(f: Field, value: Any, path: str, parent: Any, zone: str | None) -> An
             kpath = f"{path}.{k}"
             if not isinstance(k, str) or len(k) > 64:
                 raise _err(kpath, "attribute names are text of at most 64 characters", value, k)
+            _plain_text([k, v], kpath, value, k)
             if isinstance(v, list):
                 if not all(isinstance(x, str | int | float) and not isinstance(x, bool) for x in v):
                     raise _err(kpath, "expected text or a list of texts", value, k)
@@ -223,7 +261,7 @@ def _value(f: Field, value: Any, path: str, parent: Any, zone: str | None) -> An
     if t == "json":
         if not isinstance(value, dict | list):
             raise _err(path, f"expected a mapping, got {_typename(value)}", parent, f.name)
-        return _plain(value)
+        return _plain(_plain_text(value, path, parent, f.name))
     raise AssertionError(f"unknown field type {t}")
 
 
@@ -321,6 +359,8 @@ def _bot_setting(k: str, v: Any, kpath: str, parent: Any) -> Any:
             if words is None or not all(isinstance(w, str) for w in words):
                 raise _err(f"{kpath}[{i}]", "expected 'a|b|c' or a list of words", parent, k)
             words = [w.strip() for w in words if w.strip()]
+            for w in words:
+                _no_controls(w, f"{kpath}[{i}]", parent, k)
             if not words:
                 continue
             if len(words) < 2 or any(len(w) > 64 for w in words):
@@ -332,6 +372,8 @@ def _bot_setting(k: str, v: Any, kpath: str, parent: Any) -> Any:
     if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
         raise _err(kpath, "expected a list of phrases", parent, k)
     phrases = [p.strip() for p in phrases if p.strip()]
+    for p in phrases:
+        _no_controls(p, kpath, parent, k)
     if any(len(p) > 64 for p in phrases):
         raise _err(kpath, "a phrase has at most 64 characters", parent, k)
     return phrases
@@ -444,9 +486,9 @@ def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
                              message.split(": ", 1)[-1], line_of(raw, fname)) from None
     elif kind.name == "knowledge_entries":
         key = rec["key"]
-        if not key.strip() or key != key.strip() or any(ch in key for ch in "\r\n\t"):
-            fail("key", f"{key!r} is not a usable key (text without line breaks, tabs or "
-                 "surrounding spaces)")
+        if key_problem(key) is not None:
+            fail("key", f"{key!r} is not a usable key: it {key_problem(key)} (text without "
+                 "control characters, line breaks, tabs or surrounding spaces)")
         if not rec["question"].strip():
             fail("question", "is empty")
         if not rec["answer"].strip():

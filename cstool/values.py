@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}\Z")  # \Z: "$" lets "key\n" through
 
 
 def parse_money(value: object) -> int:

@@ -11,6 +11,7 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static, TextArea
 
+from cstool.text_rules import terminal_safe
 from cstool.values import parse_time, short_time
 
 SENDER_STYLE = {
@@ -163,17 +164,19 @@ def message_renderable(m: dict):
     who, style = SENDER_STYLE.get(m["sender"], (m["sender"], ""))
     if m["sender"] == "agent" and m.get("agent"):
         who = m["agent"]
+    who = terminal_safe(str(who))
+    shown = terminal_safe(m["body"], keep_lines=True)  # old files, remote servers: no ESC
     when = short_time(parse_time(m["at"]))[-5:]
     head = Text.assemble((f"{who} ", style), (when, "dim"))
     kind = m.get("kind", "text")
     if kind in CARD_TITLES and kind != "survey":
         p = m.get("payload") or {}
-        body = Text(m["body"])
+        body = Text(shown)
         if kind == "invitation" and p.get("total") is not None:
-            body.append(f"\n券后价 ¥{p['total']}", "bold red")
+            body.append(f"\n券后价 ¥{terminal_safe(str(p['total']))}", "bold red")
         return Group(head, Panel(body, title=CARD_TITLES[kind], border_style="yellow",
                                  expand=False))
-    return Group(head, Text(m["body"], style="dim" if m["sender"] == "system" else ""))
+    return Group(head, Text(shown, style="dim" if m["sender"] == "system" else ""))
 
 
 class Composer(TextArea):

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..routing import agent_in_pool
+from ..text_rules import check_text
 from ..values import format_money, format_time
 from . import queue_index
 
@@ -198,6 +199,7 @@ class ConsoleOps:
         reads its chats; an admin's reach every shop)."""
         if not text.strip():
             raise InvalidInput("search text is empty")
+        check_text(text, "search text", multiline=True)
         with self.database.read() as conn:
             a = self._agent_row(conn, agent)
             rows = conn.execute(

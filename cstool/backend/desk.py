@@ -17,6 +17,7 @@ from typing import Any
 from .. import service
 from ..bot_step import BotReply, BotStep
 from ..errors import Conflict, InvalidInput, NotFound, UsageError
+from ..message_payloads import check_payload, stored_payload
 from ..resources import CHANNELS
 from ..routing import (
     AgentState,
@@ -31,6 +32,7 @@ from ..routing import (
     target_key,
 )
 from ..routing.fields import INTENTS
+from ..text_rules import check_text
 from ..values import format_money, format_time
 from . import queue_index
 
@@ -66,11 +68,7 @@ _json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_as
 def _check_text(text: str, *, what: str = "message") -> str:
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput(f"{what} is empty")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(f"{what} is not valid UTF-8 text (an undecodable byte or a "
-                           "lone surrogate)") from None
+    check_text(text, what, multiline=True)  # no control characters but newline and tab
     if len(text) > service.MAX_MESSAGE_CHARS:
         raise InvalidInput(
             f"{what} too long ({len(text)} characters, at most {service.MAX_MESSAGE_CHARS})"
@@ -370,8 +368,11 @@ class DeskOps:
         first result with ``duplicate: true``.
         """
         _check_text(text)
-        if kind not in MESSAGE_KINDS:
-            raise InvalidInput(f"unknown message kind {kind!r}")
+        check_payload(kind, payload)  # the shape its kind needs, within the size cap
+        for what, value in (("entry page", entry_page), ("source", source),
+                            ("search keyword", search_keyword), ("client id", client_id)):
+            if isinstance(value, str):
+                check_text(value, what)  # stored with the chat, shown to agents
         if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 100):
             raise InvalidInput("client id must be text of at most 100 characters")
         _check_context(channel, time_on_site_s, pages_viewed, intent)
@@ -915,8 +916,7 @@ class DeskOps:
               payload: Any = None) -> dict:
         """The assigned agent writes to the customer."""
         _check_text(text, what="reply")
-        if kind not in MESSAGE_KINDS:
-            raise InvalidInput(f"unknown message kind {kind!r}")
+        check_payload(kind, payload)
         with self.database.write() as conn:
             a = self._agent_row(conn, agent)
             conv = self._conv_row(conn, conversation)
@@ -943,6 +943,7 @@ class DeskOps:
             raise UsageError("transfer to exactly one of an agent or a group")
         if note and len(note) > service.MAX_MESSAGE_CHARS:
             raise InvalidInput("note too long")
+        check_text(note or "", "note", multiline=True)
         with self.database.write() as conn:
             a = self._agent_row(conn, by)
             conv = self._conv_row(conn, conversation)
@@ -996,6 +997,9 @@ class DeskOps:
         self, conversation: int, *, by: str | None = None, reason: str = "resolved"
     ) -> dict:
         """Close a chat and ask the customer for a 1-5 rating; the agent frees a slot."""
+        if not isinstance(reason, str) or len(reason) > 200:
+            raise InvalidInput("reason must be text of at most 200 characters")
+        check_text(reason, "reason", multiline=True)
         with self.database.write() as conn:
             conv = self._conv_row(conn, conversation)
             if conv["state"] == "closed":
@@ -1072,7 +1076,7 @@ class DeskOps:
     # -- reading ---------------------------------------------------------------------------
     def _message_dict(self, r: tuple) -> dict:
         return {"id": r[0], "conversation": r[1], "sender": r[2], "agent": r[3], "kind": r[4],
-                "body": r[5], "payload": json.loads(r[6]) if r[6] else None,
+                "body": r[5], "payload": stored_payload(r[6]),
                 "client_id": r[7], "at": format_time(r[8])}
 
     def _conversation_dict(self, conn, c: dict, names: tuple | None = None,

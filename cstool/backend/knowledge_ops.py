@@ -21,6 +21,7 @@ from ..errors import Conflict, InvalidInput, NotFound, UsageError
 from ..knowledge_bot import IndexCache, KnowledgeBot
 from ..resources import KINDS
 from ..storage.records import RecordStore, strip_ids
+from ..text_rules import check_text
 from ..validation import check_refs, to_external, to_internal
 from ..values import format_time
 
@@ -281,6 +282,7 @@ class KnowledgeOps:
         written: no conversation, no memory, nothing recorded."""
         if not isinstance(text, str):
             raise InvalidInput("the question must be text")
+        check_text(text, "question", multiline=True)  # blank: the bot hands off
         with self.database.read() as conn:
             shop_row = self._shop_row(conn, shop) if shop is not None else None
             cid = None
@@ -300,6 +302,7 @@ class KnowledgeOps:
         """The ``k`` best entries for ``text`` as ``shop`` sees them, with scores."""
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("search text is empty")
+        check_text(text, "search text", multiline=True)
         if not 1 <= int(k) <= 100:
             raise UsageError("k must be from 1 to 100")
         with self.database.read() as conn:

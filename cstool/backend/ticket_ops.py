@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound, UsageError
 from ..sla import Calendar, deadline, elapsed_minutes
+from ..text_rules import check_text
 from ..values import format_time
 
 TICKET_TYPES = ("complaint", "return_refund", "damaged_goods", "delivery_delay",
@@ -168,6 +169,8 @@ class TicketOps:
         _choice(team, TEAMS, "team")
         if not title or not title.strip() or len(title) > 200:
             raise InvalidInput("a ticket needs a title of 1 to 200 characters")
+        check_text(title, "title")
+        check_text(note or "", "note", multiline=True)
         with self.database.write() as conn:
             now = self._now()
             customer_id = None
@@ -250,6 +253,7 @@ class TicketOps:
         _choice(team, TEAMS, "team")
         if not any(v is not None for v in (status, priority, team, title)):
             raise UsageError("nothing to change")
+        check_text(title or "", "title")
 
         def apply(conn, t, by_id, now):
             if t["status"] not in OPEN:
@@ -290,6 +294,7 @@ class TicketOps:
         """An internal note (the customer does not see it)."""
         if not text.strip():
             raise InvalidInput("the note is empty")
+        check_text(text, "note", multiline=True)
         return self._change(ticket, by, lambda conn, t, by_id, now: self._timeline(
             conn, t, "note", by_id, text))
 
@@ -300,6 +305,7 @@ class TicketOps:
             raise InvalidInput("the reply is empty")
         if len(text) > 2000:  # it goes into the chat: a chat message's limit
             raise InvalidInput(f"reply too long ({len(text)} characters, at most 2000)")
+        check_text(text, "reply", multiline=True)
 
         def apply(conn, t, by_id, now):
             if t["status"] not in OPEN:
@@ -314,6 +320,7 @@ class TicketOps:
 
     def resolve_ticket(self, ticket: int, *, by: str | None = None, note: str = "") -> dict:
         """Resolved: the customer is told and asked for a rating."""
+        check_text(note or "", "note", multiline=True)
 
         def apply(conn, t, by_id, now):
             if t["status"] not in OPEN:
@@ -346,6 +353,7 @@ class TicketOps:
 
     def reopen_ticket(self, ticket: int, *, by: str | None = None, reason: str = "") -> dict:
         """Back to open: the resolution clock runs on (its deadline is recomputed)."""
+        check_text(reason or "", "reason", multiline=True)
 
         def apply(conn, t, by_id, now):
             if t["status"] in OPEN:

@@ -19,20 +19,23 @@ from typing import Annotated, Any
 from fastapi import Body, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
-from pydantic import ConfigDict, Field, create_model
+from fastapi.routing import APIRoute
+from pydantic import BeforeValidator, ConfigDict, Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from .. import __version__
 from ..auth import TokenStore, Unauthorized
 from ..errors import CstoolError, StorageError
+from ..message_payloads import message_body_variants
 from ..resources import KINDS
 from ..validation import FieldError
 from . import widget
 from .events import EventHub
-from .limits import BodyLimit
+from .limits import BodyLimit, send_json, too_deep_body, too_deep_response, without_bom
 from .operations import OPERATIONS, REQUIRED, Arg, Operation, encode_result, next_cursor, page_size
 from .policies import POLICIES, Access, Page, event_filter
+from .schema_rules import TIME_ARGS, TIME_RANGE, constraints
 from .worker import StorageWorker
 
 log = logging.getLogger("cstool.server")
@@ -101,23 +104,39 @@ def json_response(data: Any, status: int = 200, headers: dict | None = None) -> 
                     headers=headers)
 
 
-def error_response(status: int, code: str, message: str, **extra: Any) -> Response:
+def error_response(status: int, code: str, message: str, *, headers: dict | None = None,
+                   **extra: Any) -> Response:
     """``{"error": {"code", "message", ...}}`` with ``status``."""
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return json_response({"error": {"code": code, "message": message, **extra}}, status,
-                         headers)
+                         headers or None)
 
 
 # -- routes from the table -------------------------------------------------------------------
 INT_RANGE = {"ge": -(2**53), "le": 2**53}  # what JSON numbers carry exactly
 
 
-def _annotation(arg: Arg, *, body: bool = False) -> Any:
+def _whole(value: Any) -> Any:
+    """An integer-valued float (``3504023.0``) as the integer it is: JSON Schema's
+    ``integer`` takes it, so the server does too (``3.5`` and ``true`` stay refused)."""
+    if type(value) is float and value.is_integer():
+        return int(value)
+    return value
+
+
+JSON_INT = Annotated[int, Field(**INT_RANGE), BeforeValidator(_whole)]
+
+
+def _annotation(arg: Arg, *, body: bool = False, bounds: dict | None = None) -> Any:
     base = {dict: dict[str, Any], list: list[dict[str, Any]]}.get(arg.type, arg.type)
     if base is int and body:
-        base = Annotated[int, Field(**INT_RANGE)]
+        base = Annotated[int, Field(**{**INT_RANGE, **(bounds or {})}),
+                         BeforeValidator(_whole)]
     elif base == str | int and body:
-        base = str | Annotated[int, Field(**INT_RANGE)]
+        base = str | (Annotated[int, Field(**{**INT_RANGE, **(bounds or {})}),
+                                BeforeValidator(_whole)] if bounds else JSON_INT)
     if arg.default is None or arg.http_optional:
         return base | None if base is not Any else Any
     return base
@@ -132,7 +151,8 @@ def _endpoint(op: Operation):
     for arg in op.args:
         where = op.where(arg)
         default = None if arg.http_optional or arg.required else arg.default
-        bounds = INT_RANGE if arg.type is int else {}
+        bounds = {**(INT_RANGE if arg.type is int else {}),
+                  **constraints(op, arg, enforce=where in ("path", "query"))}
         if where == "path":
             params.append(inspect.Parameter(
                 arg.name, inspect.Parameter.KEYWORD_ONLY,
@@ -147,16 +167,27 @@ def _endpoint(op: Operation):
                 **({} if required else {"default": default})))
         elif arg.name != op.body:
             required = arg.required and not arg.http_optional
-            body_fields[arg.name] = (_annotation(arg, body=True), ... if required else default)
+            rules = constraints(op, arg)
+            numeric = {k: rules.pop(k) for k in ("ge", "le") if k in rules}
+            if arg.type == str | int and arg.name in TIME_ARGS:
+                numeric = dict(TIME_RANGE)
+            body_fields[arg.name] = (_annotation(arg, body=True, bounds=numeric),
+                                     Field(... if required else default, **rules))
     if op.body is not None:
         params.append(inspect.Parameter(
             "body_", inspect.Parameter.KEYWORD_ONLY,
             annotation=Annotated[dict[str, Any], Body(description="the record")]))
     elif body_fields:
+        extra = None
+        if "payload" in body_fields and "kind" in body_fields:
+            def extra(schema: dict) -> None:
+                """The payload each message kind takes (cstool.message_payloads)."""
+                schema["anyOf"] = message_body_variants()
         model = create_model(
             "".join(w.title() for w in op.name.split("_")) + "Request",
-            __config__=ConfigDict(extra="forbid", strict=True), **body_fields)
-        needed = any(f[1] is ... for f in body_fields.values())
+            __config__=ConfigDict(extra="forbid", strict=True, json_schema_extra=extra),
+            **body_fields)
+        needed = any(f[1].is_required() for f in body_fields.values())
         params.append(inspect.Parameter(
             "body_", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[model, Body()],
             **({} if needed else {"default": None})))
@@ -265,10 +296,13 @@ class MessageLane:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
+        body = without_bom(b"".join(chunks))
+        if too_deep_body(body):  # before parsing, as BodyLimit does for every route
+            await send_json(send, *too_deep_response())
+            return True, body
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             return False, body
         args = _lane_args(self.op, self.fields, shop, data)
         if args is None:
@@ -291,9 +325,11 @@ class MessageLane:
 
 
 class CstoolAPI(FastAPI):
-    """The FastAPI app with the message lane in front of it (see ``MessageLane``)."""
+    """The FastAPI app with the message lane in front of it (see ``MessageLane``), and
+    405 answered by the OpenAPI document's paths (see ``allowed_methods``)."""
 
     lane: MessageLane | None = None
+    _paths: list[tuple[Any, frozenset[str], bool, int]] | None = None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         """Serve a request: the lane's if it takes it, else FastAPI's."""
@@ -304,7 +340,47 @@ class CstoolAPI(FastAPI):
                 return
             if body is not None:  # read already: FastAPI gets it again
                 receive = _replay(body, receive)
+        if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+            allowed = self.allowed_methods(scope["path"])
+            if allowed and scope["method"] not in allowed:
+                await _method_not_allowed(scope["method"], scope["path"], allowed)(
+                    scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
+
+    def allowed_methods(self, path: str) -> set[str]:
+        """The methods the OpenAPI document declares for the path ``path`` falls under
+        (empty: no such path). A specific path (``/v1/agents/{agent}/desk``) hides the
+        record routes (``/v1/{kind}/{key}``) that would also match it, so ``PATCH`` on
+        a GET-only path is 405 with ``Allow``, never an update of a record called
+        ``x/desk``; every method of the path is listed, not only one route's."""
+        if self._paths is None:
+            self._paths = [(r.path_regex, frozenset(r.methods), r.path.startswith("/v1/{kind}"),
+                            r.path.count("{"))
+                           for r in self.router.routes
+                           if isinstance(r, APIRoute) and r.path.startswith("/v1/")]
+        best: dict[bool, tuple[int, set[str]]] = {}
+        for regex, methods, is_generic, params in self._paths:
+            if regex.match(path):
+                # the path with the fewest parameters is the one meant
+                # (/v1/tickets/report, not /v1/tickets/{ticket})
+                fewest, found = best.get(is_generic, (params, set()))
+                if params < fewest:
+                    fewest, found = params, set()
+                if params == fewest:
+                    found |= methods
+                best[is_generic] = (fewest, found)
+        allowed = set((best.get(False) or best.get(True) or (0, set()))[1])
+        if "GET" in allowed:
+            allowed.add("HEAD")
+        return allowed
+
+
+def _method_not_allowed(method: str, path: str, allowed: set[str]) -> Response:
+    order = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+    allow = ", ".join(m for m in order if m in allowed)
+    return error_response(405, "method_not_allowed", f"{method} is not allowed on {path} "
+                          f"(allowed: {allow})", headers={"Allow": allow})
 
 
 def _replay(body: bytes, receive: Any) -> Any:
@@ -432,8 +508,9 @@ def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         return error_response(404, "not_found", f"no route {request.method} {request.url.path}")
     if exc.status_code == 405:
         return error_response(405, "method_not_allowed",
-                              f"{request.method} is not allowed on {request.url.path}")
-    return error_response(exc.status_code, "http_error", str(exc.detail))
+                              f"{request.method} is not allowed on {request.url.path}",
+                              headers=exc.headers)
+    return error_response(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
 
 
 def _storage_error(request: Request, exc: sqlite3.DatabaseError) -> Response:
@@ -443,12 +520,13 @@ def _storage_error(request: Request, exc: sqlite3.DatabaseError) -> Response:
 # Every error an operation may answer with, for the OpenAPI document (the body is
 # always {"error": {"code", "message"}}).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "malformed JSON or a usage error (code malformed_json / usage)"},
+    400: {"description": "malformed JSON, JSON nested too deeply or a usage error (code "
+               "malformed_json / too_deep / usage)"},
     401: {"description": "no valid token"},
     403: {"description": "the token's rights do not cover this"},
     404: {"description": "not found"},
     409: {"description": "conflicts with the current state (code conflict)"},
-    413: {"description": "request body too large"},
+    413: {"description": "request body or message payload too large (code too_large)"},
     422: {"description": "invalid"},
 }
 
@@ -517,7 +595,8 @@ def create_app(backend: Any, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float 
              operation_id="event_stream",
              response_class=StreamingResponse,
              responses={200: {"content": {"text/event-stream": {}},
-                              "description": "id / event / data lines; `: ping` keep-alives"}})
+                              "description": "id / event / data lines; `: ping` keep-alives"},
+                        **{k: v for k, v in ERROR_RESPONSES.items() if k in (400, 401, 403)}})
     async def event_stream(
         request: Request,
         after: Annotated[int | None, Query(ge=0, description="start after this event id "

@@ -1,13 +1,38 @@
-"""A request body size limit, as plain ASGI middleware (it runs before any parsing)."""
+"""Request body limits, as plain ASGI middleware (it runs before any parsing): the
+size (413 ``too_large``) and the JSON nesting depth (400 ``too_deep``,
+``cstool.json_limits``). A leading UTF-8 byte-order mark is dropped here, so every
+route (and the message lane, which drops it too) reads the same JSON."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from ..json_limits import MAX_JSON_DEPTH, json_depth, too_deep_message
+
+BOM = b"\xef\xbb\xbf"
+
+
+def without_bom(body: bytes) -> bytes:
+    """``body`` without a leading UTF-8 byte-order mark (JSON's RFC 8259 allows a
+    reader to ignore one; some Windows tools write it)."""
+    return body[3:] if body.startswith(BOM) else body
+
+
+def too_deep_body(body: bytes) -> bool:
+    """Whether a body nests deeper than JSON may (counted before any parsing)."""
+    return json_depth(body, stop_after=MAX_JSON_DEPTH) > MAX_JSON_DEPTH
+
+
+def too_deep_response() -> tuple[int, bytes]:
+    """The status and JSON body of the one depth error."""
+    return 400, json.dumps({"error": {
+        "code": "too_deep", "message": too_deep_message("the request body")}}).encode()
+
 
 class BodyLimit:
-    """Refuse request bodies over ``max_bytes`` with 413 and a JSON error.
+    """Refuse request bodies over ``max_bytes`` with 413, and bodies nested deeper than
+    ``MAX_JSON_DEPTH`` with 400, each with a JSON error.
 
     A declared Content-Length over the limit is refused before reading; a chunked
     body is read up to the limit and refused as soon as it passes it.
@@ -38,7 +63,10 @@ class BodyLimit:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
+        body = without_bom(b"".join(chunks))
+        if too_deep_body(body):
+            await send_json(send, *too_deep_response())
+            return
         scope["cstool.body"] = body  # for the error handler (malformed JSON)
         sent = False
 
@@ -57,7 +85,14 @@ class BodyLimit:
             "code": "too_large",
             "message": f"request body too large{got}; at most {self.max_bytes:,} bytes",
         }}).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close")]})
-        await send({"type": "http.response.body", "body": body})
+        await send_json(send, 413, body, close=True)
+
+
+async def send_json(send: Any, status: int, body: bytes, *, close: bool = False) -> None:
+    """Answer with a JSON body from plain ASGI."""
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

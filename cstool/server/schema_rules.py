@@ -1,0 +1,146 @@
+"""What the server refuses, said in the OpenAPI document too, so the document and the
+server agree (a client generated from the document, or schemathesis, sends nothing
+the document allows and the server then refuses for its form).
+
+``constraints(op, arg)`` gives the pydantic ``Field`` arguments of one operation
+argument: a minimum length of 1 for text the server refuses empty, the choices of
+an argument that takes a fixed set of values (documented as ``enum``; the backend
+still checks them, with its own message), and bounds for numbers such as ``limit``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend.campaign_ops import OUTCOMES
+from ..backend.ticket_ops import OPEN, PRIORITIES, STATUSES, TEAMS, TICKET_TYPES
+from ..message_payloads import KINDS as MESSAGE_KINDS
+from ..metrics import figures
+from ..resources import AGENT_STATUSES, CHANNELS, KINDS, ROLES
+from ..routing.fields import INTENTS
+from .operations import Arg, Operation
+
+# arguments that may be empty text (a note, a reason, a comment: "" means none)
+MAY_BE_EMPTY = {"note", "reason", "comment", "label", ("ask_bot", "text")}
+
+# choices by argument name, and where one operation differs, by (operation, name)
+CHOICES: dict[Any, tuple] = {
+    "channel": CHANNELS,
+    "intent": tuple(INTENTS),
+    "priority": PRIORITIES,
+    "team": TEAMS,
+    "type": TICKET_TYPES,
+    "role": ROLES,
+    "outcome": OUTCOMES,
+    ("set_agent_status", "status"): AGENT_STATUSES,
+    ("list_tickets", "status"): STATUSES,
+    ("update_ticket", "status"): OPEN,
+    ("list_conversations", "state"): ("bot", "queued", "active", "closed", "open"),
+    ("post_message", "kind"): MESSAGE_KINDS,
+    ("reply", "kind"): MESSAGE_KINDS,
+    ("send_card", "kind"): ("product", "coupon"),
+    ("ticket_report", "by"): ("type", "team", "agent"),
+}
+# path kinds: the record routes take a record kind
+KIND_PATHS = {"list", "create", "get", "update", "delete", "bulk_load"}
+# free text: no control characters (newline and tab only in multi-line text) and, where
+# the server refuses blank text, something besides whitespace (cstool.text_rules)
+_BAD = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_BAD_LINE = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+MULTI_LINE = {"text", "note", "reason", "comment", "question", "answer"}
+FREE_TEXT = MULTI_LINE | {"title", "label", "entry_page", "source", "search_keyword",
+                          "client_id"}
+SLUG = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+PATTERNS: dict[Any, str] = {
+    "expires": r"^(never|[1-9][0-9]{0,5}[mhdw])$",
+    ("backup", "target"): r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+    ("dismiss_unanswered", "group"): r"^#[0-9]+$",
+    # a customer a post or a token names is made or found by this key
+    ("post_message", "customer"): SLUG,
+    ("route_test", "customer"): SLUG,
+    ("create_customer_token", "customer"): SLUG,
+}
+# times as epoch milliseconds: the years 1970 to 9999, as parse_time takes them
+TIME_ARGS = {"at", "now", "since", "until"}
+TIME_RANGE = {"ge": 0, "le": 253402214399999}  # to 9999-12-30 UTC: still year 9999 in every zone
+
+
+def _may_be_empty(op: Operation, arg: Arg) -> bool:
+    return arg.name in MAY_BE_EMPTY or (op.name, arg.name) in MAY_BE_EMPTY
+
+
+def text_pattern(name: str, may_be_empty: bool = False) -> str:
+    """The pattern of a free-text argument (see ``FREE_TEXT``)."""
+    bad = _BAD if name in MULTI_LINE else _BAD_LINE
+    if may_be_empty:
+        return f"^[^{bad}]*$"
+    return f"^[^{bad}]*[^{bad}\\s][^{bad}]*$"
+
+
+# whole numbers with a floor (the server refuses below it)
+MINIMUM = {"limit": 1, "k": 1, "quantity": 1, "bucket_min": 1, "rating": 1, "position": 1,
+           "due_within_s": 0, "after": 0, "time_on_site_s": 0, "pages_viewed": 0}
+
+
+def choices(op: Operation, arg: Arg) -> tuple | None:
+    """The fixed values ``arg`` of ``op`` takes (None: any)."""
+    if arg.name == "kind" and op.name in KIND_PATHS:
+        return tuple(KINDS)
+    if op.name == "metrics_report" and arg.name == "by":
+        return None  # a list of dimensions: documented on the items
+    if (op.name, arg.name) in CHOICES:
+        return CHOICES[(op.name, arg.name)]
+    return CHOICES.get(arg.name)
+
+
+MAXIMUM = {"rating": 5, "k": 100}
+# numbers the core refuses below their floor itself (the message lane's too): stated only
+CORE_CHECKED = {"time_on_site_s", "pages_viewed"}
+
+
+def constraints(op: Operation, arg: Arg, *, enforce: bool = False) -> dict[str, Any]:
+    """The ``Field`` keyword arguments that state what the server takes for ``arg``.
+
+    Text rules of body fields are stated only (the core enforces them with its own
+    messages, alike on the message lane); with ``enforce`` (query and path
+    parameters, which the lane never reads) FastAPI enforces them too, since a query
+    filter given empty would otherwise read as no filter."""
+    out: dict[str, Any] = {}
+    if arg.type is str:
+        allowed = choices(op, arg)
+        if allowed is not None:
+            values = list(allowed) + ([None] if _nullable(arg) else [])
+            out["json_schema_extra"] = {"enum": values}
+        else:
+            pattern = PATTERNS.get((op.name, arg.name), PATTERNS.get(arg.name))
+            if pattern is None and arg.name in FREE_TEXT:
+                pattern = text_pattern(arg.name, _may_be_empty(op, arg))
+            # stated, not enforced here: the core refuses the same text with its own
+            # message, alike on the message lane and through FastAPI
+            extra = {} if _may_be_empty(op, arg) else {"minLength": 1}
+            if pattern is not None:
+                extra["pattern"] = pattern
+            if extra and enforce:
+                out.update({"min_length" if k == "minLength" else k: v
+                            for k, v in extra.items()})
+            elif extra:
+                out["json_schema_extra"] = extra
+    elif arg.type is int and arg.name == "limit" and op.result == "page":
+        # pages refuse it themselves (page_size: 400 usage, as on a file): stated only
+        out["json_schema_extra"] = {"minimum": MINIMUM["limit"]}
+    elif arg.type is int and arg.name in CORE_CHECKED:
+        out["json_schema_extra"] = {"minimum": MINIMUM[arg.name]}
+    elif arg.type is int and arg.name in TIME_ARGS:
+        out.update(TIME_RANGE)
+    elif arg.type is int:
+        if arg.name in MINIMUM:
+            out["ge"] = MINIMUM[arg.name]
+        if arg.name in MAXIMUM:
+            out["le"] = MAXIMUM[arg.name]
+    elif arg.type is list and op.name == "metrics_report" and arg.name == "by":
+        out["json_schema_extra"] = {"items": {"enum": list(figures.DIMENSIONS)}}
+    return out
+
+
+def _nullable(arg: Arg) -> bool:
+    return arg.default is None or arg.http_optional
