@@ -34,6 +34,24 @@ class CliError(typer.TyperException):
         self.exit_code = exit_code
 
 
+# The commands that may make a new data file (with its folder) when the file named does
+# not exist: they create data from nothing. Every other command refuses a missing file
+# (NoDataFile, exit 1) and creates nothing, so a mistyped --db never starts a new mall.
+CREATES_FILE = frozenset({
+    ("db", "init"), ("apply",), ("demo",), ("fixtures", "load"), ("fixtures", "generate"),
+    ("shop", "create"), ("serve",),
+})
+
+
+def _command_path(ctx) -> tuple[str, ...]:
+    """The names of the command of ``ctx`` below the root (``("shop", "list")``)."""
+    names: list[str] = []
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return tuple(reversed(names))
+
+
 @dataclass
 class State:
     """Global options, and the backend built from them on first use."""
@@ -41,6 +59,8 @@ class State:
     db: Path | None = None
     json: bool = False
     api: str | None = None
+    command: tuple[str, ...] = ()  # the running command (set by ``state(ctx)``)
+    created: bool = False  # this invocation made the data file
     _backend: Any = field(default=None, repr=False)
 
     def api_url(self) -> str | None:
@@ -64,7 +84,13 @@ class State:
                 from cstool.backend.local import LocalBackend
                 from cstool.storage import default_db_path
 
-                self._backend = LocalBackend(self.db or default_db_path())
+                path = self.db or default_db_path()
+                creates = self.command in CREATES_FILE
+                new = creates and not Path(path).exists()
+                self._backend = LocalBackend(path, create=creates)
+                self.created = new
+                if new:
+                    typer.echo(f"created data file {path}", err=True)
         return self._backend
 
     def close(self) -> None:
@@ -79,6 +105,9 @@ def state(ctx: typer.Context) -> State:
     root = ctx.find_root()
     if not isinstance(root.obj, State):
         root.obj = State()
+    path = _command_path(ctx)
+    if len(path) > len(root.obj.command):
+        root.obj.command = path
     return root.obj
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bot_step import BotStep
-from ..clock import Clock, SystemClock
+from ..clock import Clock, default_clock
 from ..errors import Conflict, NotFound, UsageError
 from ..knowledge_bot import KnowledgeBot
 from ..resources import KINDS, ORDER_BY, Kind
@@ -77,12 +77,15 @@ class LocalBackend(
     access_epoch = 0
 
     def __init__(
-        self, path: str | Path, *, clock: Clock | None = None, bot: BotStep | None = None
+        self, path: str | Path, *, clock: Clock | None = None, bot: BotStep | None = None,
+        create: bool = True,
     ):
-        self.clock = clock or SystemClock()
+        """Open the file at ``path`` (made, with its folder, when missing, unless
+        ``create`` is false: then a missing file raises ``NoDataFile``)."""
+        self.clock = clock or default_clock()
         # The knowledge bot answers by default; any BotStep may replace it.
         self.bot = bot if bot is not None else KnowledgeBot()
-        self.database = open_database(path, self.clock.now_ms())
+        self.database = open_database(path, self.clock.now_ms(), create=create)
         self.path = self.database.path
 
     # -- helpers -----------------------------------------------------------------
