@@ -94,6 +94,20 @@ class DeskOps:
     """Conversation operations of the Local backend (mixed into LocalBackend)."""
 
     bot: BotStep
+    # Shops this process keeps open whatever their business hours (the demo's demo
+    # hours: ``keep_open``); nothing is written to the file.
+    kept_open: frozenset[str] = frozenset()
+
+    def keep_open(self, shop: str, keep: bool = True) -> None:
+        """Serve ``shop`` as if inside its business hours, in this process only (the demo
+        at any hour); ``keep=False`` gives its hours back."""
+        self.kept_open = (self.kept_open | {shop}) if keep else (self.kept_open - {shop})
+
+    def _mode_now(self, shop: dict, now: int) -> str:
+        """The shop's service mode in force at ``now`` (its own mode while kept open)."""
+        if shop["key"] in self.kept_open:
+            return shop["service_mode"]
+        return service.effective_mode(shop, now)
 
     # -- lookups ------------------------------------------------------------------------
     def _shop_row(self, conn: sqlite3.Connection, key: str) -> dict:
@@ -512,7 +526,7 @@ class DeskOps:
 
     def _bot_or_route(self, conn, shop: dict, conv: dict, cust_id: int, text: str,
                       now: int) -> list[dict]:
-        mode = service.effective_mode(shop, now)
+        mode = self._mode_now(shop, now)
         if mode in ("human_first", "human_only") or "_routed" in conv:
             return self._to_human(conn, shop, conv, cust_id, text, now)
         if mode == "bot_first" and service.asks_for_human(text):
@@ -555,7 +569,7 @@ class DeskOps:
         moved by an update. ``_to_human`` finishes the routing (the assignment notice or
         the queue position) after the customer's message, as for any other chat.
         """
-        mode = service.effective_mode(shop, now)
+        mode = self._mode_now(shop, now)
         if mode not in ("human_first", "human_only") and not (
                 mode == "bot_first" and service.asks_for_human(text)):
             return conv
