@@ -145,6 +145,23 @@ class DeskOps:
         key = conn.execute("SELECT key FROM shops WHERE id = ?", (shop_id,)).fetchone()[0]
         return self._shop_row(conn, key)
 
+    def _waiting_since(self, conn: sqlite3.Connection, conv_id: int, now: int) -> int:
+        """When the customer of a chat going back to the queue started waiting: at their
+        first message after an agent's last one; with no agent message at all, when the
+        chat first queued or handed off (a wait runs on through transfers and returns);
+        when an agent has answered everything, now."""
+        row = conn.execute(
+            "SELECT (SELECT MAX(created_at) FROM messages WHERE conversation_id = :c AND "
+            "sender = 'agent'), COALESCE(queued_at, handoff_at, created_at) FROM "
+            "conversations WHERE id = :c", {"c": conv_id}).fetchone()
+        last_agent, first_wait = row
+        if last_agent is None:
+            return min(first_wait, now)
+        unanswered = conn.execute(
+            "SELECT MIN(created_at) FROM messages WHERE conversation_id = ? AND "
+            "sender = 'customer' AND created_at > ?", (conv_id, last_agent)).fetchone()[0]
+        return now if unanswered is None else unanswered
+
     def _agent_row(self, conn: sqlite3.Connection, handle: str) -> dict:
         row = conn.execute(
             "SELECT id, handle, name, status, max_chats FROM agents WHERE handle = ?", (handle,)
@@ -856,7 +873,7 @@ class DeskOps:
                 conv = self._conv_row(conn, cid)
                 conn.execute(
                     "UPDATE conversations SET state = 'queued', assignee_id = NULL, "
-                    "queued_at = COALESCE(queued_at, created_at) WHERE id = ?", (cid,))
+                    "queued_at = ? WHERE id = ?", (self._waiting_since(conn, cid, now), cid))
                 self._system(conn, conv, "客服已下线，正在为您转接其他客服，请稍候。",
                              payload={"returned": handle})
                 self._event(conn, "conversation.returned", "conversation", str(cid),
@@ -960,7 +977,8 @@ class DeskOps:
                 else:
                     conn.execute(
                         "UPDATE conversations SET state = 'queued', assignee_id = NULL, "
-                        "queued_at = ? WHERE id = ?", (now, conv["id"]))
+                        "queued_at = ? WHERE id = ?",
+                        (self._waiting_since(conn, conv["id"], now), conv["id"]))
                     self._event(conn, "conversation.queued", "conversation", str(conv["id"]),
                                 shop["id"], {"pool": pool})
                     self._tell_queue_position(conn, shop, conv["id"], state)
