@@ -154,7 +154,10 @@ class RootGroup(TyperGroup):
             code = getattr(e, "exit_code", 1)
             ctx = getattr(e, "ctx", None)
             hint = f" (see '{ctx.command_path} --help')" if code == 2 and ctx else ""
-            typer.echo(f"Error: {e.format_message()}{hint}", err=True)
+            message = e.format_message()
+            if not isinstance(e, CliError):  # click's usage errors: one line (it wraps choices)
+                message = " ".join(message.split())
+            typer.echo(f"Error: {message}{hint}", err=True)
             sys.exit(code)
         except typer.Abort:
             if not standalone_mode:

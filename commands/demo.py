@@ -6,6 +6,8 @@ from typing import Annotated
 
 import typer
 
+from cstool.plural import count
+
 from .context import state
 from .fixtures import load_set
 from .output import info, print_table
@@ -29,7 +31,7 @@ def demo_cmd(
     if not backend.list("shops", limit=1):
         info("empty file: loading the demo mall (fixtures set 'demo') ...")
         result = load_set(backend, "demo")
-        info(f"loaded {result.count('create')} records")
+        info(f"loaded {count(result.count('create'), 'record')}")
     if summary or not (os.isatty(0) and os.isatty(1)):
         _summary(backend)
         return
@@ -99,8 +101,9 @@ def _summary(backend) -> None:
     headers = ("key", "name", "mode", "agents", "customers", "products", "orders")
     print_table(rows, [(h, operator.itemgetter(h)) for h in headers], title="Shops")
     typer.echo(
-        f"{counts.get('agents', 0)} agents, {counts.get('customers', 0)} customers, "
-        f"{counts.get('orders', 0)} orders, {counts.get('coupons', 0)} coupons, "
+        f"{count(counts.get('agents', 0), 'agent')}, "
+        f"{count(counts.get('customers', 0), 'customer')}, "
+        f"{count(counts.get('orders', 0), 'order')}, {count(counts.get('coupons', 0), 'coupon')}, "
         f"{counts.get('promotions', 0)} promotions."
     )
     typer.echo(f"Open the desk: cstool console --agent {DEMO_AGENT} · "
