@@ -93,6 +93,15 @@ class State:
                     typer.echo(f"created data file {path}", err=True)
         return self._backend
 
+    def open_scratch(self, path: Path):
+        """Open a new scratch data file of this command (a temporary one): made silently,
+        whatever the command."""
+        from cstool.backend.local import LocalBackend
+
+        self.db = path
+        self._backend = LocalBackend(path)
+        return self._backend
+
     def close(self) -> None:
         """Close the backend if one was opened."""
         if self._backend is not None:
