@@ -216,10 +216,12 @@ class ConsoleApp(App):
         """The agent's shops (their hours), read once for the closed-shop line."""
         shops = [self.backend.get("shops", k)
                  for k in self.backend.get("agents", self.agent).get("shops", [])]
-        self.call_from_thread(setattr, self, "_shops", shops)
+        self.call_from_thread(self._show_hours, shops)
 
-    def _show_hours(self) -> None:
+    def _show_hours(self, shops: list[dict] | None = None) -> None:
         """The header says which of my shops is closed and when it opens."""
+        if shops is not None:
+            self._shops = shops
         kept = getattr(self.backend, "kept_open", frozenset())
         notes = [n for s in getattr(self, "_shops", ()) if (n := closed_notice(
             s, self._now(), kept_open=s["key"] in kept))]
