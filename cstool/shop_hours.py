@@ -77,3 +77,16 @@ def closed_notice(shop: dict, now_ms: int, *, kept_open: bool = False,
     else:
         meanwhile = "照常转人工"
     return f"{name} 休息中 · {when} · {meanwhile}"
+
+
+OFF_HOURS_REPLY = "现在是机器人服务时段，人工客服上班后会尽快回复您。"
+
+
+def off_hours_reply(shop: dict, now_ms: int) -> str:
+    """What a customer asking for a person outside business hours is told: when people
+    are back, in the shop's own time (「人工客服今天 09:00 上班后会尽快回复您」)."""
+    opens = next_opening(shop.get("business_hours"), now_ms, shop["timezone"])
+    if opens is None:
+        return OFF_HOURS_REPLY
+    when = _when(opens, now_ms, ZoneInfo(shop["timezone"]))
+    return f"现在是机器人服务时段，人工客服{when}上班后会尽快回复您。"

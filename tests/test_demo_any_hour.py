@@ -110,7 +110,9 @@ def test_without_demo_hours_the_night_sends_customers_to_the_bot(night):
     b, _ = night
     r = b.post_message(DEMO_SHOP, "c00001", "转人工")
     assert r["conversation"]["state"] == "bot"
-    assert "人工客服上班后" in r["replies"][-1]["body"]
+    # the customer is told when people are back, in the shop's time
+    assert r["replies"][-1]["body"] == \
+        "现在是机器人服务时段，人工客服今天 09:00上班后会尽快回复您。"
 
 
 def test_the_demo_spreads_its_customers_over_the_shops_agents(night):

@@ -31,6 +31,7 @@ from ..routing import (
     target_key,
 )
 from ..routing.fields import INTENTS
+from ..shop_hours import off_hours_reply
 from ..values import format_money, format_time
 
 OPEN_STATES = ("bot", "queued", "active")
@@ -554,8 +555,7 @@ class DeskOps:
         if mode == "bot_only":
             conn.execute("UPDATE conversations SET state = 'bot' WHERE id = ?", (conv["id"],))
             if reply.action == "handoff":
-                off_hours = "现在是机器人服务时段，人工客服上班后会尽快回复您。"
-                return [self._system(conn, conv, off_hours)]
+                return [self._system(conn, conv, off_hours_reply(shop, now))]
             return [self._bot_message(conn, conv, reply)]
         if reply.action == "handoff":  # bot_first
             return self._to_human(conn, shop, conv, cust_id, text, now)
