@@ -81,7 +81,7 @@ def test_quick_replies_belong_to_the_shop_and_its_agents(backend):
         backend.delete("agents", "a")
     backend.create("knowledge_entries", {"key": "own", "shop": "s", "question": "q",
                                          "answer": "a"})
-    with pytest.raises(Conflict, match="1 knowledge entries, 1 quick replies"):
+    with pytest.raises(Conflict, match="1 knowledge entry, 1 quick reply"):
         backend.delete("shops", "s")
 
 
