@@ -9,6 +9,7 @@ import typer
 
 from cstool.declarative import dump, json_schema, kind_schema, load_document
 from cstool.errors import UsageError
+from cstool.plural import count
 from cstool.resources import kind as kind_named
 from cstool.validation import FieldError
 
@@ -66,7 +67,7 @@ def apply_cmd(
     info(
         f"{'dry run: ' if dry_run else ''}{result.count('create')} created, "
         f"{result.count('update')} updated, {result.count('unchanged')} unchanged "
-        f"({doc.count()} records)"
+        f"({count(doc.count(), 'record')})"
     )
 
 

@@ -41,6 +41,8 @@ def ask_cmd(
             lines = sys.stdin.read().splitlines()
         else:
             path = Path(file)
+            if path.is_dir():
+                raise InvalidInput(f"{file} is a folder: give a file of questions")
             if not path.is_file():
                 raise InvalidInput(f"{file}: no such file")
             try:

@@ -5,6 +5,8 @@ from typing import Annotated
 
 import typer
 
+from cstool.plural import count
+
 from .context import state, wants_json
 from .crud import JsonOpt, register
 from .output import info, print_json, print_record, print_table
@@ -65,7 +67,8 @@ def run_due_cmd(
         print_json(out)
         return
     supp = ", ".join(f"{k} {v}" for k, v in out["suppressed"].items()) or "none"
-    info(f"{out['at']}: {out['campaigns']} campaigns, {out['due']} due, {out['sent']} sent, "
+    info(f"{out['at']}: {count(out['campaigns'], 'campaign')}, {out['due']} due, "
+         f"{out['sent']} sent, "
          f"{out['holdout']} held out, suppressed: {supp}, {out['deferred']} deferred to "
          "after quiet hours")
 

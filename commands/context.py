@@ -36,6 +36,24 @@ class CliError(typer.TyperException):
         self.exit_code = exit_code
 
 
+# The commands that may make a new data file (with its folder) when the file named does
+# not exist: they create data from nothing. Every other command refuses a missing file
+# (NoDataFile, exit 1) and creates nothing, so a mistyped --db never starts a new mall.
+CREATES_FILE = frozenset({
+    ("db", "init"), ("apply",), ("demo",), ("fixtures", "load"), ("fixtures", "generate"),
+    ("shop", "create"), ("serve",),
+})
+
+
+def _command_path(ctx) -> tuple[str, ...]:
+    """The names of the command of ``ctx`` below the root (``("shop", "list")``)."""
+    names: list[str] = []
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return tuple(reversed(names))
+
+
 @dataclass
 class State:
     """Global options, and the backend built from them on first use."""
@@ -43,6 +61,8 @@ class State:
     db: Path | None = None
     json: bool = False
     api: str | None = None
+    command: tuple[str, ...] = ()  # the running command (set by ``state(ctx)``)
+    created: bool = False  # this invocation made the data file
     _backend: Any = field(default=None, repr=False)
 
     def api_url(self) -> str | None:
@@ -66,7 +86,22 @@ class State:
                 from cstool.backend.local import LocalBackend
                 from cstool.storage import default_db_path
 
-                self._backend = LocalBackend(self.db or default_db_path())
+                path = self.db or default_db_path()
+                creates = self.command in CREATES_FILE
+                new = creates and not Path(path).exists()
+                self._backend = LocalBackend(path, create=creates)
+                self.created = new
+                if new:
+                    typer.echo(f"created data file {path}", err=True)
+        return self._backend
+
+    def open_scratch(self, path: Path):
+        """Open a new scratch data file of this command (a temporary one): made silently,
+        whatever the command."""
+        from cstool.backend.local import LocalBackend
+
+        self.db = path
+        self._backend = LocalBackend(path)
         return self._backend
 
     def close(self) -> None:
@@ -81,6 +116,9 @@ def state(ctx: typer.Context) -> State:
     root = ctx.find_root()
     if not isinstance(root.obj, State):
         root.obj = State()
+    path = _command_path(ctx)
+    if len(path) > len(root.obj.command):
+        root.obj.command = path
     return root.obj
 
 
@@ -129,7 +167,10 @@ class RootGroup(TyperGroup):
             code = getattr(e, "exit_code", 1)
             ctx = getattr(e, "ctx", None)
             hint = f" (see '{ctx.command_path} --help')" if code == 2 and ctx else ""
-            typer.echo(f"Error: {e.format_message()}{hint}", err=True)
+            message = e.format_message()
+            if not isinstance(e, CliError):  # click's usage errors: one line (it wraps choices)
+                message = " ".join(message.split())
+            typer.echo(f"Error: {message}{hint}", err=True)
             sys.exit(code)
         except typer.Abort:
             if not standalone_mode:

@@ -1,4 +1,4 @@
-"""`cstool db ...`: the SQLite file itself: info, upgrade, backup."""
+"""`cstool db ...`: the SQLite file itself: init, info, upgrade, backup."""
 
 from typing import Annotated
 
@@ -9,8 +9,21 @@ from .crud import JsonOpt
 from .output import info, print_json, print_table
 
 app = typer.Typer(
-    help="The data file: schema version, size, upgrade, backup.", no_args_is_help=True
+    help="The data file: create, schema version, size, upgrade, backup.", no_args_is_help=True
 )
+
+
+@app.command("init")
+def init_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """Create the data file (and its folder), empty and at the latest schema; a file that
+    is there already is left as it is."""
+    st = state(ctx)
+    data = st.backend.info()  # opening creates the file (said on stderr) when missing
+    if wants_json(ctx, json_):
+        print_json({"path": data["path"], "schema_version": data["schema_version"]})
+    elif not st.created:
+        info(f"data file {data['path']} is there already (schema version "
+             f"{data['schema_version']}); nothing changed")
 
 
 @app.command("info")

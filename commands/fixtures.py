@@ -6,6 +6,7 @@ import typer
 
 import fixtures as fixture_sets
 from cstool.errors import NotFound
+from cstool.plural import count
 
 from .apply import apply_files
 from .context import state, wants_json
@@ -141,12 +142,46 @@ def generate_cmd(
 
         dp = DayPlan(day=day, conversations=conversations, peak=peak, baseline=baseline,
                      seed=seed, shops=tuple(plan.shop_key(i) for i in range(shops)))
-        summary["day"] = stream(backend, dp, speed=speed) if stream_ else generate_day(backend,
-                                                                                      dp)
+        if stream_:
+            summary["day"] = _stream_with_progress(backend, dp, speed, quiet=wants_json(
+                ctx, json_))
+        else:
+            summary["day"] = generate_day(backend, dp)
     if wants_json(ctx, json_):
         print_json(summary)
     else:
         info(
-            f"generated {shops} shops, {counts['customers']} customers, "
-            f"{counts['orders']} orders (prefix {plan.p})"
+            f"generated {count(shops, 'shop')}, {count(counts['customers'], 'customer')}, "
+            f"{count(counts['orders'], 'order')} (prefix {plan.p})"
         )
+
+
+def _stream_with_progress(backend, dp, speed: float, *, quiet: bool) -> dict:
+    """``synthetic_day.stream`` with a bar on stderr: the simulated clock through the day,
+    and the conversations and messages written so far."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from cstool.service import local_datetime
+    from cstool.synthetic_day import stream
+
+    start = dp.start_ms()
+    day_ms = 86_400_000
+    written = {"conversations": 0, "messages": 0}
+    zone = dp.timezone
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[done]}"),
+        TimeElapsedColumn(), console=Console(stderr=True), disable=quiet, transient=False,
+    ) as progress:
+        task = progress.add_task(f"{dp.day} 00:00", total=day_ms, done="")
+
+        def tick(clock: int, counts: dict) -> None:
+            for k in written:
+                written[k] += counts.get(k, 0)
+            progress.update(
+                task, completed=min(day_ms, clock - start),
+                description=f"{local_datetime(clock, zone):%Y-%m-%d %H:%M} ×{speed:g}",
+                done=f"{count(written['conversations'], 'conversation')}, "
+                     f"{count(written['messages'], 'message')}")
+
+        return stream(backend, dp, speed=speed, on_tick=tick)

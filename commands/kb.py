@@ -15,6 +15,7 @@ from cstool.knowledge_files import (
     read_entries,
     write_entries,
 )
+from cstool.plural import count
 from cstool.validation import FieldError
 
 from .context import state, wants_json
@@ -201,6 +202,8 @@ def _read_input(path: str) -> tuple[str, str]:
     if path == "-":
         return sys.stdin.read(), "<stdin>"
     p = Path(path)
+    if p.is_dir():
+        raise InvalidInput(f"{path} is a folder: give a .jsonl, .yaml or .csv file")
     if not p.is_file():
         raise InvalidInput(f"{path}: no such file")
     try:
@@ -253,11 +256,11 @@ def import_cmd(
         print_json({**result.to_dict(), "models": ready})
         return
     verb = "would be " if dry_run else ""
-    info(f"{source}: {len(records)} entries: {verb}{result.count('create')} created, "
+    info(f"{source}: {count(len(records), 'entry')}: {verb}{result.count('create')} created, "
          f"{result.count('update')} updated, {result.count('unchanged')} unchanged")
     for r in ready:
         if r.get("how") == "built":
-            info(f"bot model for {r['shop'] or 'the platform'}: {r['entries']} entries, "
+            info(f"bot model for {r['shop'] or 'the platform'}: {count(r['entries'], 'entry')}, "
                  f"built in {r['seconds']:.1f}s")
 
 
@@ -286,7 +289,7 @@ def export_cmd(
     text = write_entries(rows, fmt)
     if output:
         Path(output).write_text(text, encoding="utf-8")
-        info(f"wrote {len(rows)} entries to {output}")
+        info(f"wrote {count(len(rows), 'entry')} to {output}")
     else:
         sys.stdout.write(text)
 

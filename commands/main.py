@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.core import TyperOption
 
 from . import (
     agent,
@@ -38,6 +39,19 @@ from . import (
     worker,
 )
 from .context import ApiOpt, RootGroup, State
+
+
+def _flag_type(display):
+    """typer 0.29 prints ``<bool>`` after plain flags (--json, --help) in help: a flag
+    takes no value, so it shows no type."""
+
+    def display_type_rich(self, ctx):
+        return None if getattr(self, "is_bool_flag", False) else display(self, ctx)
+
+    return display_type_rich
+
+
+TyperOption.display_type_rich = _flag_type(TyperOption.display_type_rich)
 
 app = typer.Typer(
     cls=RootGroup,

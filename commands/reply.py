@@ -62,6 +62,9 @@ def list_cmd(
     shop: Annotated[str | None, typer.Option(help="Only this shop's.")] = None,
     agent: Annotated[str | None, typer.Option(
         help="What this agent sees: the shop's and their own.")] = None,
+    search: Annotated[str | None, typer.Option(
+        help="Only those whose title or text has these characters in order, each as "
+        "itself or as a pinyin initial (fh finds 发货), as the console's search.")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """List quick replies."""
@@ -70,6 +73,10 @@ def list_cmd(
     rows = state(ctx).backend.list(KIND, shop=shop)
     if agent is not None:
         rows = [r for r in rows if r.get("agent") in (None, agent)]
+    if search is not None:
+        from cstool.pinyin_match import fuzzy_match
+
+        rows = [r for r in rows if fuzzy_match(search, f"{r['title']}：{r['body']}")]
     if wants_json(ctx, json_):
         print_json(rows)
         return

@@ -36,6 +36,11 @@ def serve_cmd(
     from cstool.storage import default_db_path
 
     path = db or st.db or default_db_path()
+    if not Path(path).exists():  # serving a new mall: make the file now and say so once
+        from cstool.backend.local import LocalBackend
+
+        LocalBackend(path).close()
+        info(f"created data file {path}")
     shown = f"[{host}]" if ":" in host else host
     info(f"cstool {__version__} serving {path} on http://{shown}:{port} "
          "(API /v1, docs /docs, widget /widget/SHOP); SIGTERM or Ctrl+C stops")

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from cstool.errors import Conflict, InvalidInput, UsageError
+from cstool.errors import Conflict, InvalidInput, NoDataFile, UsageError
 
 from .context import state, wants_json
 from .crud import JsonOpt
@@ -57,11 +57,10 @@ def _open_backend(ctx: typer.Context, db: Path | None) -> tuple[object, bool]:
             shutil.rmtree(folder, ignore_errors=True)
 
         ctx.call_on_close(cleanup)
-        st.db = Path(folder) / "demo.db"
-        load_set(st.backend, "demo")
+        load_set(st.open_scratch(Path(folder) / "demo.db"), "demo")
         return st.backend, True
     if st.db is not None and not Path(st.db).exists():
-        raise InvalidInput(f"no data file {st.db}")
+        raise NoDataFile(st.db)
     return st.backend, False
 
 

@@ -70,3 +70,15 @@ class TooLarge(CstoolError):
 
     code = "too_large"
     http_status = 413
+
+
+class NoDataFile(StorageError):
+    """A command that only reads (or changes what exists) named a data file that does not
+    exist: nothing is created, not even its folder."""
+
+    code = "no_data_file"
+    http_status = 404
+
+    def __init__(self, path):
+        super().__init__(f"no data file at {path}; `cstool db init` or `apply` creates one")
+        self.path = str(path)

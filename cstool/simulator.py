@@ -2,6 +2,11 @@
 
 Messages read like a real Chinese mall: questions about sizes, shipping, returns,
 coupons and invoices, from the shop's own customers, about its own products.
+
+With ``me`` and ``colleagues`` it also plays the demo agent's colleagues: they stay away
+until ``me`` has a first customer (so the demo's first customer reaches you within
+seconds), then come online and take their share of the shop's chats, answering and
+closing each after a while like busy people, so your desk does not fill up alone.
 """
 
 from __future__ import annotations
@@ -31,6 +36,11 @@ QUESTIONS = [
 FOLLOW_UPS = [
     "好的谢谢", "那我再考虑一下", "可以再便宜点吗", "什么时候能到呢？", "嗯嗯，那我下单了",
 ]
+# What a simulated colleague writes before closing a chat.
+COLLEAGUE_ANSWERS = [
+    "亲，已经帮您查好了，还有问题随时找我们哦", "好的亲，已为您备注，祝您购物愉快",
+    "亲，这边已经处理好了，请留意短信通知", "感谢亲的耐心等待，问题已解决～",
+]
 # What a customer says back when an agent has answered them.
 ANSWERS_TO_AGENT = [
     "好的，谢谢亲", "明白了，那我现在下单", "还有别的颜色吗？", "可以再送个小礼品吗？",
@@ -43,7 +53,9 @@ class CustomerSimulator:
 
     def __init__(self, backend: Any, shop: str, *, pace_s: float = 6.0, seed: int | None = None,
                  follow_up_share: float = 0.35, human_share: float = 0.5,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep,
+                 me: str | None = None, colleagues: tuple[str, ...] = (),
+                 colleague_s: float = 40.0):
         self.backend = backend
         self.shop = shop
         self.pace_s = pace_s
@@ -57,6 +69,12 @@ class CustomerSimulator:
         self.sent = 0
         self._cursor: int | None = None  # the event log read so far (agents' replies)
         self.answered: list[int] = []  # chats an agent wrote in, waiting for the customer
+        self.me = me
+        self.colleagues = tuple(colleagues)
+        self.colleague_s = colleague_s
+        self.colleagues_in = not self.colleagues  # online and working (after my first chat)
+        self._colleague_due: dict[int, float] = {}  # chat id -> when its colleague closes it
+        self._clock = time.monotonic
 
     def _agent_replies(self) -> None:
         """Chats of the shop an agent wrote in since the last look (from the event log)."""
@@ -92,19 +110,53 @@ class CustomerSimulator:
         title = self.rnd.choice(self.products)
         if len(title) > 14:
             title = title[:14]
-        opener = self.rnd.choice(HUMAN_OPENERS if self.rnd.random() < self.human_share
-                                 else OPENERS)
+        # the demo's first customer asks for a person at once: the desk has someone
+        # to serve within seconds of opening
+        human = (self.sent == 0 and self.me is not None) or self.rnd.random() < self.human_share
+        opener = self.rnd.choice(HUMAN_OPENERS if human else OPENERS)
         text = opener + self.rnd.choice(QUESTIONS).format(title=title)
         if customer not in self.open:
             self.open = (self.open + [customer])[-20:]
         return customer, text
 
     def step(self) -> dict:
-        """Post one message now."""
+        """Post one message now (and let the colleagues work, when playing them)."""
         customer, text = self.message()
         self.sent += 1
-        return self.backend.post_message(self.shop, customer, text, channel=self.rnd.choice(
+        posted = self.backend.post_message(self.shop, customer, text, channel=self.rnd.choice(
             ["app", "app", "mini_program", "h5", "pc"]))
+        if self.colleagues:
+            try:
+                self.colleagues_work()
+            except Exception:  # noqa: BLE001 - a demo colleague never crashes the desk
+                pass
+        return posted
+
+    def colleagues_work(self) -> list[int]:
+        """The colleagues come online once ``me`` has a chat; then each answers and closes
+        the chats it holds after about ``colleague_s`` seconds. Returns the chats closed."""
+        if not self.colleagues_in:
+            if not self.backend.list_conversations(shop=self.shop, agent=self.me,
+                                                   state="active", limit=1):
+                return []
+            for handle in self.colleagues:
+                self.backend.set_agent_status(handle, "online")
+            self.colleagues_in = True
+        now = self._clock()
+        closed = []
+        held = self.backend.list_conversations(shop=self.shop, state="active", limit=500)
+        for conv in held:
+            if conv["assignee"] not in self.colleagues:
+                continue
+            due = self._colleague_due.setdefault(
+                conv["id"], now + self.rnd.uniform(0.5, 1.5) * self.colleague_s)
+            if due <= now:
+                self.backend.reply(conv["assignee"], conv["id"],
+                                   self.rnd.choice(COLLEAGUE_ANSWERS))
+                self.backend.close_conversation(conv["id"], by=conv["assignee"])
+                del self._colleague_due[conv["id"]]
+                closed.append(conv["id"])
+        return closed
 
     def run(self, keep_going: Callable[[], bool]) -> None:
         """Post messages until ``keep_going()`` is false, about one per ``pace_s`` seconds."""

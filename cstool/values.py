@@ -108,6 +108,26 @@ def _format_time(ms: int, zone: tzinfo) -> str:
     return dt.isoformat(timespec="milliseconds" if ms % 1000 else "seconds")
 
 
+def format_time_in(ms: int | None, zone: str) -> str | None:
+    """UTC epoch milliseconds as ISO 8601 in the IANA ``zone`` (a shop's): what a
+    customer of that shop is shown, whatever the machine's or the staff's zone."""
+    if ms is None:
+        return None
+    return _format_time(ms, _zone(zone))
+
+
+def short_time_in(ms: int | None, zone: str) -> str:
+    """A compact time in the IANA ``zone``: ``2026-12-07 09:02`` (for customers' texts)."""
+    if ms is None:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, tz=_zone(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+@lru_cache(maxsize=64)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
 def short_time(ms: int | None) -> str:
     """A compact human time: ``2026-11-11 08:00``."""
     if ms is None:

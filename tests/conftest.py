@@ -7,6 +7,7 @@ import os
 
 os.environ["CSTOOL_TZ"] = "Asia/Shanghai"  # before cstool reads it; tests read Beijing time
 os.environ.pop("CSTOOL_DB", None)
+os.environ.pop("CSTOOL_NOW", None)  # the real clock unless a test fakes it
 
 import pytest  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
@@ -43,7 +44,9 @@ def db_path(tmp_path) -> str:
 
 @pytest.fixture
 def cli(db_path) -> Cli:
-    """The CLI bound to a fresh data file."""
+    """The CLI bound to a fresh, empty data file (made as `cstool db init` makes it: reads
+    refuse a missing file)."""
+    LocalBackend(db_path).close()
     return Cli(db_path)
 
 

@@ -131,7 +131,7 @@ def test_delete_refused_while_used_then_allowed(be):
     seed(be)
     with pytest.raises(Conflict, match="still used by"):
         be.delete("shops", "lf")
-    with pytest.raises(Conflict, match="customers holding it"):
+    with pytest.raises(Conflict, match="1 customer holding it"):
         be.delete("coupons", "c20")
     be.update("customers", "wl", {"coupons": []})
     be.delete("coupons", "c20")

@@ -77,11 +77,11 @@ def test_quick_replies_belong_to_the_shop_and_its_agents(backend):
                                          "body": "b"})
     backend.create("quick_replies", {"key": "q", "shop": "s", "agent": "a", "title": "t",
                                      "body": "b"})
-    with pytest.raises(Conflict, match="agent 'a' is still used by 1 quick replies"):
+    with pytest.raises(Conflict, match="agent 'a' is still used by 1 quick reply"):
         backend.delete("agents", "a")
     backend.create("knowledge_entries", {"key": "own", "shop": "s", "question": "q",
                                          "answer": "a"})
-    with pytest.raises(Conflict, match="1 knowledge entries, 1 quick replies"):
+    with pytest.raises(Conflict, match="1 knowledge entry, 1 quick reply"):
         backend.delete("shops", "s")
 
 

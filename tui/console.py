@@ -24,6 +24,7 @@ from textual.widgets import Footer, Header
 from textual.worker import Worker
 
 from cstool.errors import CstoolError
+from cstool.shop_hours import closed_notice
 from cstool.values import parse_time, short_time
 
 from .screens import ConfirmScreen, HelpScreen, PickScreen, PromptScreen
@@ -204,13 +205,31 @@ class ConsoleApp(App):
         self.query_one(Suggestions).show([])
         self.query_one(Transcript).show(None)
         self.load()
+        self.read_shops()
         self.set_interval(self.poll_s, self.tick)
         if self.simulator is not None:
             self.run_simulator()
 
     # -- loading (one reader at a time) ----------------------------------------------------
+    @work(thread=True, group="shops", exit_on_error=False)
+    def read_shops(self) -> None:
+        """The agent's shops (their hours), read once for the closed-shop line."""
+        shops = [self.backend.get("shops", k)
+                 for k in self.backend.get("agents", self.agent).get("shops", [])]
+        self.call_from_thread(self._show_hours, shops)
+
+    def _show_hours(self, shops: list[dict] | None = None) -> None:
+        """The header says which of my shops is closed and when it opens."""
+        if shops is not None:
+            self._shops = shops
+        kept = getattr(self.backend, "kept_open", frozenset())
+        notes = [n for s in getattr(self, "_shops", ()) if (n := closed_notice(
+            s, self._now(), kept_open=s["key"] in kept))]
+        self.sub_title = "；".join(notes) or self.agent
+
     def tick(self) -> None:
         """Every poll: redraw waiting times; reload when the event log moved."""
+        self._show_hours()
         if self.desk is not None:
             self.query_one(ChatList).render_desk(self.desk, self.current, self._now())
         if self._loading:

@@ -12,20 +12,13 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from cstool.pinyin_match import fuzzy_match as pinyin_fuzzy_match
+
 
 def fuzzy_match(query: str, text: str) -> bool:
-    """True when every character of ``query`` appears in ``text`` in order (case-blind);
-    works for Chinese (发货 matches 什么时候发货) and pinyin-less English alike."""
-    text = text.lower()
-    pos = 0
-    for ch in query.lower().strip():
-        if ch == " ":
-            continue
-        pos = text.find(ch, pos)
-        if pos < 0:
-            return False
-        pos += 1
-    return True
+    """True when every character of ``query`` appears in ``text`` in order (case-blind),
+    as itself or as a pinyin initial: 发货 and fh both find 什么时候发货."""
+    return pinyin_fuzzy_match(query, text)
 
 
 class PickScreen(ModalScreen[str | None]):

@@ -23,7 +23,7 @@ from ..campaigns import rules
 from ..campaigns.lift import lift
 from ..campaigns.templates import render, variables_of
 from ..errors import CstoolError, InvalidInput, NotFound, UsageError
-from ..values import format_money, format_time, parse_time
+from ..values import format_money, format_time, format_time_in, parse_time
 
 BATCH = int(os.environ.get("CSTOOL_CAMPAIGN_BATCH", "500"))
 OUTCOMES = ("sent", "holdout", "suppressed", "redeemed")
@@ -411,10 +411,11 @@ class CampaignOps:
             return {}
         return {r[0]: {"coupon": r[1], "name": r[2], "kind": r[3], "amount": format_money(r[4]),
                        "rate": r[5], "threshold": format_money(r[6]),
-                       "valid_to": format_time(r[7])}
+                       "valid_to": format_time_in(r[7], r[8])}  # the shop's time
                 for r in conn.execute(
-                    "SELECT id, key, name, kind, amount, rate, threshold, valid_to FROM coupons "
-                    f"WHERE id IN ({','.join('?' * len(ids))})", ids)}
+                    "SELECT c.id, c.key, c.name, c.kind, c.amount, c.rate, c.threshold, "
+                    "c.valid_to, s.timezone FROM coupons c JOIN shops s ON s.id = c.shop_id "
+                    f"WHERE c.id IN ({','.join('?' * len(ids))})", ids)}
 
     @staticmethod
     def _template_values(c: dict, row: tuple, shop: dict, coupon: dict | None,

@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import Conflict, InvalidInput, NotFound
 from ..routing import agent_in_pool
 from ..text_rules import check_text
-from ..values import format_money, format_time
+from ..values import format_money, format_time, format_time_in
 from . import queue_index
 
 RECENT_ORDERS = 5
@@ -257,7 +257,9 @@ class ConsoleOps:
                     (conv["customer_id"], row[0], conv["customer_id"], now))
                 payload = {"coupon": row[1], "name": row[2], "kind": row[3],
                            "amount": format_money(row[4]), "rate": row[5],
-                           "threshold": format_money(row[6]), "valid_to": format_time(row[8])}
+                           "threshold": format_money(row[6]),
+                           "valid_to": format_time_in(row[8], self._shop_by_id(
+                               conn, conv["shop_id"])["timezone"])}  # the shop's time
                 body = f"【优惠券】{row[2]} 已发放到您的账户"
             conn.execute(
                 "UPDATE conversations SET first_agent_reply_at = COALESCE(first_agent_reply_at,"

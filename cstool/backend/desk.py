@@ -32,6 +32,7 @@ from ..routing import (
     target_key,
 )
 from ..routing.fields import INTENTS
+from ..shop_hours import off_hours_reply
 from ..text_rules import check_text
 from ..values import format_money, format_time
 from . import queue_index
@@ -93,6 +94,20 @@ class DeskOps:
     """Conversation operations of the Local backend (mixed into LocalBackend)."""
 
     bot: BotStep
+    # Shops this process keeps open whatever their business hours (the demo's demo
+    # hours: ``keep_open``); nothing is written to the file.
+    kept_open: frozenset[str] = frozenset()
+
+    def keep_open(self, shop: str, keep: bool = True) -> None:
+        """Serve ``shop`` as if inside its business hours, in this process only (the demo
+        at any hour); ``keep=False`` gives its hours back."""
+        self.kept_open = (self.kept_open | {shop}) if keep else (self.kept_open - {shop})
+
+    def _mode_now(self, shop: dict, now: int) -> str:
+        """The shop's service mode in force at ``now`` (its own mode while kept open)."""
+        if shop["key"] in self.kept_open:
+            return shop["service_mode"]
+        return service.effective_mode(shop, now)
 
     # -- lookups ------------------------------------------------------------------------
     def _shop_row(self, conn: sqlite3.Connection, key: str) -> dict:
@@ -129,6 +144,23 @@ class DeskOps:
     def _shop_by_id(self, conn: sqlite3.Connection, shop_id: int) -> dict:
         key = conn.execute("SELECT key FROM shops WHERE id = ?", (shop_id,)).fetchone()[0]
         return self._shop_row(conn, key)
+
+    def _waiting_since(self, conn: sqlite3.Connection, conv_id: int, now: int) -> int:
+        """When the customer of a chat going back to the queue started waiting: at their
+        first message after an agent's last one; with no agent message at all, when the
+        chat first queued or handed off (a wait runs on through transfers and returns);
+        when an agent has answered everything, now."""
+        row = conn.execute(
+            "SELECT (SELECT MAX(created_at) FROM messages WHERE conversation_id = :c AND "
+            "sender = 'agent'), COALESCE(queued_at, handoff_at, created_at) FROM "
+            "conversations WHERE id = :c", {"c": conv_id}).fetchone()
+        last_agent, first_wait = row
+        if last_agent is None:
+            return min(first_wait, now)
+        unanswered = conn.execute(
+            "SELECT MIN(created_at) FROM messages WHERE conversation_id = ? AND "
+            "sender = 'customer' AND created_at > ?", (conv_id, last_agent)).fetchone()[0]
+        return now if unanswered is None else unanswered
 
     def _agent_row(self, conn: sqlite3.Connection, handle: str) -> dict:
         row = conn.execute(
@@ -514,7 +546,7 @@ class DeskOps:
 
     def _bot_or_route(self, conn, shop: dict, conv: dict, cust_id: int, text: str,
                       now: int) -> list[dict]:
-        mode = service.effective_mode(shop, now)
+        mode = self._mode_now(shop, now)
         if mode in ("human_first", "human_only") or "_routed" in conv:
             return self._to_human(conn, shop, conv, cust_id, text, now)
         if mode == "bot_first" and service.asks_for_human(text):
@@ -525,8 +557,7 @@ class DeskOps:
         if mode == "bot_only":
             conn.execute("UPDATE conversations SET state = 'bot' WHERE id = ?", (conv["id"],))
             if reply.action == "handoff":
-                off_hours = "现在是机器人服务时段，人工客服上班后会尽快回复您。"
-                return [self._system(conn, conv, off_hours)]
+                return [self._system(conn, conv, off_hours_reply(shop, now))]
             return [self._bot_message(conn, conv, reply)]
         if reply.action == "handoff":  # bot_first
             return self._to_human(conn, shop, conv, cust_id, text, now)
@@ -557,7 +588,7 @@ class DeskOps:
         moved by an update. ``_to_human`` finishes the routing (the assignment notice or
         the queue position) after the customer's message, as for any other chat.
         """
-        mode = service.effective_mode(shop, now)
+        mode = self._mode_now(shop, now)
         if mode not in ("human_first", "human_only") and not (
                 mode == "bot_first" and service.asks_for_human(text)):
             return conv
@@ -880,7 +911,7 @@ class DeskOps:
                 conv = self._conv_row(conn, cid)
                 conn.execute(
                     "UPDATE conversations SET state = 'queued', assignee_id = NULL, "
-                    "queued_at = COALESCE(queued_at, created_at) WHERE id = ?", (cid,))
+                    "queued_at = ? WHERE id = ?", (self._waiting_since(conn, cid, now), cid))
                 self._system(conn, conv, "客服已下线，正在为您转接其他客服，请稍候。",
                              payload={"returned": handle})
                 self._event(conn, "conversation.returned", "conversation", str(cid),
@@ -984,7 +1015,8 @@ class DeskOps:
                 else:
                     conn.execute(
                         "UPDATE conversations SET state = 'queued', assignee_id = NULL, "
-                        "queued_at = ? WHERE id = ?", (now, conv["id"]))
+                        "queued_at = ? WHERE id = ?",
+                        (self._waiting_since(conn, conv["id"], now), conv["id"]))
                     self._event(conn, "conversation.queued", "conversation", str(conv["id"]),
                                 shop["id"], {"pool": pool})
                     self._tell_queue_position(conn, shop, conv["id"], state)

@@ -15,7 +15,7 @@ from typing import Any
 from .. import pricing
 from ..errors import InvalidInput, NotFound
 from ..storage.records import RecordStore, strip_ids
-from ..values import format_money, format_time, parse_time, yuan
+from ..values import format_money, format_time, format_time_in, parse_time, yuan
 
 
 def normalize_items(items: Iterable[Any]) -> list[tuple[str, int]]:
@@ -73,7 +73,7 @@ class InviteOps:
             shop = self._shop_by_id(conn, conv["shop_id"])
             now = self._now()
             q = self._quote(conn, shop, [(product, quantity)], conv["customer_id"], coupon, now)
-            card = invitation_card(q)
+            card = invitation_card(q, shop["timezone"])
             conn.execute(
                 "UPDATE conversations SET first_agent_reply_at = COALESCE(first_agent_reply_at,"
                 " ?), agent_seen_at = ? WHERE id = ?", (now, now, conv["id"]))
@@ -117,9 +117,10 @@ def _read_keys(store: RecordStore, kind: str, keys: set[str]) -> list[dict]:
                                                    tuple(sorted(keys)))]
 
 
-def invitation_card(q: pricing.Quote) -> dict:
+def invitation_card(q: pricing.Quote, zone: str | None = None) -> dict:
     """The payload of an invitation message: item, quantity, prices, promotions,
-    coupon, gifts and total (money in yuan)."""
+    coupon, gifts and total (money in yuan); its time in the shop's ``zone`` (the
+    customer's), else the display zone."""
     line = q.chosen.lines[0]
     c = q.coupon
     return {
@@ -139,7 +140,7 @@ def invitation_card(q: pricing.Quote) -> dict:
         "gifts": q.chosen.gifts,
         "total": format_money(q.total),
         "saving": format_money(q.subtotal - q.total),
-        "quoted_at": format_time(q.at),
+        "quoted_at": format_time(q.at) if zone is None else format_time_in(q.at, zone),
     }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bot_step import BotStep
-from ..clock import Clock, SystemClock
+from ..clock import Clock, default_clock
 from ..errors import Conflict, NotFound, UsageError
 from ..knowledge_bot import KnowledgeBot
 from ..resources import KINDS, ORDER_BY, Kind
@@ -78,12 +78,15 @@ class LocalBackend(
     access_epoch = 0
 
     def __init__(
-        self, path: str | Path, *, clock: Clock | None = None, bot: BotStep | None = None
+        self, path: str | Path, *, clock: Clock | None = None, bot: BotStep | None = None,
+        create: bool = True,
     ):
-        self.clock = clock or SystemClock()
+        """Open the file at ``path`` (made, with its folder, when missing, unless
+        ``create`` is false: then a missing file raises ``NoDataFile``)."""
+        self.clock = clock or default_clock()
         # The knowledge bot answers by default; any BotStep may replace it.
         self.bot = bot if bot is not None else KnowledgeBot()
-        self.database = open_database(path, self.clock.now_ms())
+        self.database = open_database(path, self.clock.now_ms(), create=create)
         self.path = self.database.path
 
     # -- helpers -----------------------------------------------------------------
@@ -618,63 +621,64 @@ def _scope_to_shop(name: str, rec: dict, shop: str, store: RecordStore) -> dict:
     return rec
 
 
-_DEPENDENTS: dict[str, list[tuple[str, str, str]]] = {
-    # kind: [(table, column, what people call them)]
+_DEPENDENTS: dict[str, list[tuple[str, str, str, str]]] = {
+    # kind: [(table, column, what people call one of them, and several)]
     "shops": [
-        ("groups", "shop_id", "groups"),
-        ("products", "shop_id", "products"),
-        ("coupons", "shop_id", "coupons"),
-        ("promotions", "shop_id", "promotions"),
-        ("orders", "shop_id", "orders"),
-        ("agent_shops", "shop_id", "agents"),
-        ("customer_profiles", "shop_id", "customer profiles"),
-        ("conversations", "shop_id", "conversations"),
-        ("routing_rules", "shop_id", "routing rules"),
-        ("sla_policies", "shop_id", "SLA policies"),
-        ("knowledge_entries", "shop_id", "knowledge entries"),
-        ("quick_replies", "shop_id", "quick replies"),
-        ("campaigns", "shop_id", "campaigns"),
-        ("cart_items", "shop_id", "cart items"),
-        ("tickets", "shop_id", "tickets"),
+        ("groups", "shop_id", "group", "groups"),
+        ("products", "shop_id", "product", "products"),
+        ("coupons", "shop_id", "coupon", "coupons"),
+        ("promotions", "shop_id", "promotion", "promotions"),
+        ("orders", "shop_id", "order", "orders"),
+        ("agent_shops", "shop_id", "agent", "agents"),
+        ("customer_profiles", "shop_id", "customer profile", "customer profiles"),
+        ("conversations", "shop_id", "conversation", "conversations"),
+        ("routing_rules", "shop_id", "routing rule", "routing rules"),
+        ("sla_policies", "shop_id", "SLA policy", "SLA policies"),
+        ("knowledge_entries", "shop_id", "knowledge entry", "knowledge entries"),
+        ("quick_replies", "shop_id", "quick reply", "quick replies"),
+        ("campaigns", "shop_id", "campaign", "campaigns"),
+        ("cart_items", "shop_id", "cart item", "cart items"),
+        ("tickets", "shop_id", "ticket", "tickets"),
     ],
     "groups": [
-        ("group_members", "group_id", "agents"),
-        ("conversations", "group_id", "conversations"),
+        ("group_members", "group_id", "agent", "agents"),
+        ("conversations", "group_id", "conversation", "conversations"),
     ],
     "agents": [
-        ("conversations", "assignee_id", "conversations"),
-        ("customer_profiles", "dedicated_agent_id", "customers (dedicated agent)"),
-        ("customer_profiles", "last_agent_id", "customers (last agent)"),
-        ("messages", "agent_id", "messages"),
-        ("tickets", "assignee_id", "tickets"),
-        ("sla_policies", "escalate_to_id", "SLA policies (escalation)"),
-        ("quick_replies", "agent_id", "quick replies"),
+        ("conversations", "assignee_id", "conversation", "conversations"),
+        ("customer_profiles", "dedicated_agent_id", "customer (dedicated agent)",
+         "customers (dedicated agent)"),
+        ("customer_profiles", "last_agent_id", "customer (last agent)", "customers (last agent)"),
+        ("messages", "agent_id", "message", "messages"),
+        ("tickets", "assignee_id", "ticket", "tickets"),
+        ("sla_policies", "escalate_to_id", "SLA policy (escalation)", "SLA policies (escalation)"),
+        ("quick_replies", "agent_id", "quick reply", "quick replies"),
     ],
     "customers": [
-        ("orders", "customer_id", "orders"),
-        ("conversations", "customer_id", "conversations"),
-        ("cart_items", "customer_id", "cart items"),
+        ("orders", "customer_id", "order", "orders"),
+        ("conversations", "customer_id", "conversation", "conversations"),
+        ("cart_items", "customer_id", "cart item", "cart items"),
     ],
     "products": [
-        ("order_items", "product_id", "order items"),
-        ("cart_items", "product_id", "cart items"),
-        ("campaigns", "product_id", "campaigns"),
+        ("order_items", "product_id", "order item", "order items"),
+        ("cart_items", "product_id", "cart item", "cart items"),
+        ("campaigns", "product_id", "campaign", "campaigns"),
     ],
     "coupons": [
-        ("customer_coupons", "coupon_id", "customers holding it"),
-        ("campaigns", "coupon_id", "campaigns"),
+        ("customer_coupons", "coupon_id", "customer holding it", "customers holding it"),
+        ("campaigns", "coupon_id", "campaign", "campaigns"),
     ],
-    "campaigns": [("campaign_sends", "campaign_id", "decisions on record")],
-    "orders": [("tickets", "order_id", "tickets")],
+    "campaigns": [("campaign_sends", "campaign_id", "decision on record", "decisions on record")],
+    "orders": [("tickets", "order_id", "ticket", "tickets")],
 }
 
 
 def _dependents(conn: sqlite3.Connection, k: Kind, rid: int) -> list[str]:
     out = []
-    for table, column, label in _DEPENDENTS.get(k.name, []):
+    for table, column, one, several in _DEPENDENTS.get(k.name, []):
         n = conn.execute(f"SELECT COUNT(*) FROM {q(table)} WHERE {column} = ?", (rid,)).fetchone()[
             0
         ]
         if n:
-            out.append(f"{n} {label}")
+            out.append(f"{n} {one if n == 1 else several}")
     return out

@@ -21,7 +21,7 @@ import httpx
 
 from .. import __version__
 from ..auth import Forbidden, Unauthorized
-from ..clock import SystemClock
+from ..clock import default_clock
 from ..errors import Conflict, CstoolError, InvalidInput, NotFound, StorageError, UsageError
 from ..server.operations import (
     BY_NAME,
@@ -79,7 +79,7 @@ class RemoteBackend(Backend):
             raise UsageError("give a token for the API: set CSTOOL_TOKEN "
                              "(make one with 'cstool token create')")
         self.url = url.rstrip("/")
-        self.clock = SystemClock()  # the console reads the time; the server keeps its own
+        self.clock = default_clock()  # the console reads the time; the server keeps its own
         self.client = httpx.Client(
             base_url=self.url, transport=transport, timeout=timeout,
             headers={"Authorization": f"Bearer {token}", "User-Agent": f"cstool/{__version__}",

@@ -16,7 +16,7 @@ from typing import Any
 from ..errors import Conflict, InvalidInput, NotFound, UsageError
 from ..sla import Calendar, deadline, elapsed_minutes
 from ..text_rules import check_text
-from ..values import format_time
+from ..values import format_time, short_time_in
 
 TICKET_TYPES = ("complaint", "return_refund", "damaged_goods", "delivery_delay",
                 "installation_delay", "invoice", "other")
@@ -215,7 +215,9 @@ class TicketOps:
             self._recompute(conn, t, now)
             self._timeline(conn, t, "created", by_id, note, {"type": type, "priority": priority,
                                                              "policy": policy["key"]})
-            due = format_time(t["first_response_due"])[:16].replace("T", " ")
+            zone = conn.execute("SELECT timezone FROM shops WHERE id = ?",
+                                (shop_id,)).fetchone()[0]
+            due = short_time_in(t["first_response_due"], zone)  # the customer's shop time
             self._tell_customer(conn, t, f"已为您创建{TYPE_NAMES[type]}工单 #{t['id']}："
                                 f"{t['title']}。我们会在 {due} 前联系您。")
             return self._ticket_dict(conn, self._ticket_row(conn, t["id"]))

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from cstool.plural import count
 from cstool.routing.agents import (
     AgentState,
     RoundRobinState,
@@ -429,11 +430,11 @@ def _note_agents(step: TraceStep, state: RoutingState, target: Mapping[str, Any]
             assert agent is not None
             step.agents = [_note(agent, True, _why_chosen(agent, strategy, last_agent, rr_last,
                                                           now_ms, False))]
-            step.agents_summary = (f"{size} agents in the pool; the others are listed only "
-                                   f"when routing with detail")
+            step.agents_summary = (f"{count(size, 'agent')} in the pool; the others are "
+                                   f"listed only when routing with detail")
         else:
-            step.agents_summary = (f"none of the {size} agents in the pool can take a chat; "
-                                   f"each is listed only when routing with detail")
+            step.agents_summary = (f"none of the {count(size, 'agent')} in the pool can take "
+                                   f"a chat; each is listed only when routing with detail")
         return
     best = state.agent(chosen) if chosen is not None else None
     ranked: list[AgentState] = []

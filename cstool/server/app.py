@@ -488,9 +488,19 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
                               f"the request body is not valid JSON ({first.get('msg')})")
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body_")
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-    return error_response(422, "invalid", f"{where}: {first.get('msg')}{more}",
+    return error_response(422, "invalid", f"{where}: {_plain(first.get('msg'))}{more}",
                           details=[{"loc": [str(p) for p in e.get("loc", ())],
-                                    "msg": e.get("msg")} for e in errors[:20]])
+                                    "msg": _plain(e.get("msg"))} for e in errors[:20]])
+
+
+def _plain(msg: str | None) -> str:
+    """pydantic's message without its wrapper ("Value error, …" of a ValueError raised
+    while validating): the reason alone."""
+    msg = str(msg or "invalid")
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            return msg[len(prefix):]
+    return msg
 
 
 def _not_json(body: bytes | None) -> bool:

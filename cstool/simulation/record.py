@@ -22,13 +22,13 @@ import json
 from typing import Any
 
 from ..errors import Conflict
+from ..shop_hours import off_hours_reply
 from ..synthetic_day import Day, SimConversation, write
 from .day import BOT_MODES, DayResult, bot_writes
 from .inputs import ConversationModel
 from .world import ShopWorld
 
 ASSIGNED = "客服{name}为您服务"
-OFF_HOURS = "现在是机器人服务时段，人工客服上班后会尽快回复您。"
 SURVEY = "本次服务已结束，请为我们的服务打分（1-5 分）。"
 HANDOFF_ASK = "转人工"
 FIRST_REPLIES = ("亲，您好，我来为您处理~", "在的亲，请稍等，马上为您查看",
@@ -77,7 +77,8 @@ class _Writer:
                 steps.append((t0, "bot", None, "text", o.text or o.entry or "…", _dump(payload),
                               None, None, {"last_message_at": t0, "state": "bot"}))
             elif chat.mode == "bot_only":
-                steps.append((t0, "system", None, "text", OFF_HOURS, None, None, None,
+                steps.append((t0, "system", None, "text",
+                              off_hours_reply(self.world.record, t0), None, None, None,
                               {"state": "bot"}))
         if chat.handoff is not None:
             self._human(steps, chat, model)

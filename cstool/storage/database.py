@@ -16,7 +16,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from ..errors import StorageError
+from ..errors import NoDataFile, StorageError
 from .migrations import LATEST, MIGRATIONS
 
 BUSY_TIMEOUT_S = 30.0
@@ -41,7 +41,7 @@ class Database:
     def __init__(self, path: str | Path, *, create: bool = True):
         self.path = Path(path)
         if not create and not self.path.exists():
-            raise StorageError(f"no database file at {self.path}")
+            raise NoDataFile(self.path)
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()

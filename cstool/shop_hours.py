@@ -1,0 +1,92 @@
+"""When a shop opens next, and the one line the console shows while it is closed.
+
+Pure functions over a shop record (``business_hours``, ``timezone``, ``off_hours_mode``)
+and a time; the console reads them for every shop of its agent.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from .resources import WEEKDAYS
+from .service import effective_mode, within_business_hours
+
+WEEKDAYS_ZH = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+
+
+def next_opening(business_hours: dict | None, now_ms: int, timezone: str) -> int | None:
+    """The next time after ``now_ms`` (epoch ms) a span of the shop's hours starts; None
+    when no hours are set (always open) or every day is closed."""
+    if not business_hours:
+        return None
+    zone = ZoneInfo(timezone)
+    local = datetime.fromtimestamp(now_ms / 1000, tz=UTC).astimezone(zone)
+    for ahead in range(8):
+        day = (local + timedelta(days=ahead)).date()
+        span = business_hours.get(WEEKDAYS[day.weekday()])
+        if not span or span == "closed":
+            continue
+        h, m = (int(x) for x in span.split("-")[0].split(":"))
+        if h >= 24:
+            continue
+        start = datetime(day.year, day.month, day.day, h, m, tzinfo=zone)
+        at = int(start.timestamp() * 1000)
+        if at > now_ms:
+            return at
+    return None
+
+
+def _when(at_ms: int, now_ms: int, zone) -> str:
+    """``今天 09:00``, ``明天 09:00`` or ``周三 09:00`` (in ``zone``)."""
+    at = datetime.fromtimestamp(at_ms / 1000, tz=UTC).astimezone(zone)
+    now = datetime.fromtimestamp(now_ms / 1000, tz=UTC).astimezone(zone)
+    days = (at.date() - now.date()).days
+    day = {0: "今天", 1: "明天"}.get(days, WEEKDAYS_ZH[at.weekday()])
+    return f"{day} {at:%H:%M}"
+
+
+def closed_notice(shop: dict, now_ms: int, *, kept_open: bool = False,
+                  display_zone=None) -> str | None:
+    """One line for staff while ``shop`` is outside its business hours (None while it is
+    open): when it opens, in the display zone (and in the shop's own time when that
+    differs), and what happens to customers meanwhile. ``kept_open``: this process keeps
+    the shop open anyway (the demo's demo hours)."""
+    hours = shop.get("business_hours")
+    if within_business_hours(hours, now_ms, shop["timezone"]):
+        return None
+    if display_zone is None:
+        from .values import display_zone as zone_of_display
+
+        display_zone = zone_of_display()
+    name = shop.get("name") or shop.get("key")
+    opens = next_opening(hours, now_ms, shop["timezone"])
+    if opens is None:
+        when = "本周不营业"
+    else:
+        when = f"{_when(opens, now_ms, display_zone)}开门"
+        shop_zone = ZoneInfo(shop["timezone"])
+        if (datetime.fromtimestamp(opens / 1000, tz=UTC).astimezone(display_zone).utcoffset()
+                != datetime.fromtimestamp(opens / 1000, tz=UTC).astimezone(shop_zone)
+                .utcoffset()):
+            when += f"（店铺时间 {_when(opens, now_ms, shop_zone)}）"
+    if kept_open:
+        meanwhile = "演示照常转人工"
+    elif effective_mode(shop, now_ms) == "bot_only":
+        meanwhile = "现在机器人接待"
+    else:
+        meanwhile = "照常转人工"
+    return f"{name} 休息中 · {when} · {meanwhile}"
+
+
+OFF_HOURS_REPLY = "现在是机器人服务时段，人工客服上班后会尽快回复您。"
+
+
+def off_hours_reply(shop: dict, now_ms: int) -> str:
+    """What a customer asking for a person outside business hours is told: when people
+    are back, in the shop's own time (「人工客服今天 09:00 上班后会尽快回复您」)."""
+    opens = next_opening(shop.get("business_hours"), now_ms, shop["timezone"])
+    if opens is None:
+        return OFF_HOURS_REPLY
+    when = _when(opens, now_ms, ZoneInfo(shop["timezone"]))
+    return f"现在是机器人服务时段，人工客服{when}上班后会尽快回复您。"

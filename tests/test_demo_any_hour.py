@@ -1,0 +1,136 @@
+"""The demo at any hour: at 03:00 on a Monday in Shanghai (翎衣女装 opens at 09:00) the
+demo agent has a customer at once, the header says the shop is closed and when it opens,
+and the demo's customers spread over the shop's agents."""
+
+from __future__ import annotations
+
+from collections import Counter
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from commands.demo import DEMO_AGENT, DEMO_SHOP, start_demo
+from commands.fixtures import load_set
+from cstool.backend.local import LocalBackend
+from cstool.clock import FrozenClock
+from cstool.shop_hours import closed_notice, next_opening
+from cstool.values import parse_time
+from tui.console import ConsoleApp
+
+NIGHT = parse_time("2026-12-07T03:00:00+08:00")  # a Monday, 03:00 in Shanghai
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+HOURS = {"mon": "09:00-24:00", "tue": "09:00-24:00", "sat": "10:00-22:00",
+         "sun": "20:00-02:00"}
+SHOP = {"key": "lf", "name": "翎衣女装", "timezone": "Asia/Shanghai", "business_hours": HOURS,
+        "service_mode": "bot_first", "off_hours_mode": "bot_only"}
+
+
+def test_next_opening_is_the_next_span_start_in_the_shops_zone():
+    at = lambda s: parse_time(s)  # noqa: E731
+    assert next_opening(HOURS, NIGHT, "Asia/Shanghai") == at("2026-12-07T09:00+08:00")
+    # Tuesday 00:30: Monday's span has ended; Tuesday's starts at 09:00
+    assert next_opening(HOURS, at("2026-12-08T00:30+08:00"), "Asia/Shanghai") == \
+        at("2026-12-08T09:00+08:00")
+    # Wednesday to Friday are closed: Saturday 10:00
+    assert next_opening(HOURS, at("2026-12-09T12:00+08:00"), "Asia/Shanghai") == \
+        at("2026-12-12T10:00+08:00")
+    assert next_opening(None, NIGHT, "Asia/Shanghai") is None
+    assert next_opening({"mon": "closed"}, NIGHT, "Asia/Shanghai") is None
+
+
+def test_the_closed_line_says_when_it_opens_in_the_display_zone():
+    assert closed_notice(SHOP, NIGHT, display_zone=SHANGHAI) == \
+        "翎衣女装 休息中 · 今天 09:00开门 · 现在机器人接待"
+    assert closed_notice(SHOP, parse_time("2026-12-07T10:00+08:00")) is None  # open
+    # staff in Berlin: Sunday 20:00 there, the shop opens at 02:00 their Monday
+    assert closed_notice(SHOP, NIGHT, display_zone=ZoneInfo("Europe/Berlin"),
+                         kept_open=True) == \
+        "翎衣女装 休息中 · 明天 02:00开门（店铺时间 今天 09:00） · 演示照常转人工"
+    # a Sunday-night span past midnight: open at 01:00 Monday
+    assert closed_notice(SHOP, parse_time("2026-12-07T01:00+08:00")) is None
+
+
+@pytest.fixture(scope="module")
+def night_file(tmp_path_factory):
+    """The demo mall in a file (loaded once; each test copies it)."""
+    path = tmp_path_factory.mktemp("night") / "demo.db"
+    b = LocalBackend(path, clock=FrozenClock(NIGHT))
+    load_set(b, "demo")
+    b.close()
+    return path
+
+
+@pytest.fixture
+def night(night_file, tmp_path):
+    import shutil
+
+    path = tmp_path / "demo.db"
+    shutil.copy(night_file, path)
+    clock = FrozenClock(NIGHT)
+    b = LocalBackend(path, clock=clock)
+    yield b, clock
+    b.close()
+
+
+async def until(app, pilot, done, rounds: int = 80) -> None:
+    for _ in range(rounds):
+        await pilot.pause(0.1)
+        if done():
+            return
+
+
+async def test_the_demo_at_night_has_a_customer_and_says_the_shop_is_closed(night):
+    b, clock = night
+    simulator, restore = start_demo(b, DEMO_AGENT, pace_s=3600, seed=7)
+    app = ConsoleApp(b, DEMO_AGENT, poll_s=0.2, now_ms=clock.now_ms, simulator=simulator)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await until(app, pilot, lambda: app.desk and app.desk["chats"]
+                    and "休息中" in app.sub_title)
+        assert len(app.desk["chats"]) == 1  # a customer of mine, at once
+        chat = b.get_conversation(app.desk["chats"][0]["id"], messages=False)
+        assert (chat["state"], chat["assignee"]) == ("active", DEMO_AGENT)
+        assert app.sub_title == "翎衣女装旗舰店 休息中 · 今天 09:00开门 · 演示照常转人工"
+    restore()
+
+
+async def test_a_plain_console_at_night_says_only_the_bot_serves(night):
+    b, clock = night
+    app = ConsoleApp(b, DEMO_AGENT, poll_s=0.2, now_ms=clock.now_ms)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await until(app, pilot, lambda: "休息中" in app.sub_title)
+        assert app.sub_title == "翎衣女装旗舰店 休息中 · 今天 09:00开门 · 现在机器人接待"
+        clock.set(parse_time("2026-12-07T09:00:00+08:00"))  # opening time: the line goes
+        await until(app, pilot, lambda: app.sub_title == DEMO_AGENT)
+        assert app.sub_title == DEMO_AGENT
+    reply = b.post_message(DEMO_SHOP, "c00001", "转人工")  # open: a person now
+    assert reply["conversation"]["state"] in ("active", "queued")
+
+
+def test_without_demo_hours_the_night_sends_customers_to_the_bot(night):
+    b, _ = night
+    r = b.post_message(DEMO_SHOP, "c00001", "转人工")
+    assert r["conversation"]["state"] == "bot"
+    # the customer is told when people are back, in the shop's time
+    assert r["replies"][-1]["body"] == \
+        "现在是机器人服务时段，人工客服今天 09:00上班后会尽快回复您。"
+
+
+def test_the_demo_spreads_its_customers_over_the_shops_agents(night):
+    b, _ = night
+    before = {a["handle"]: a["status"] for a in b.list("agents", shop=DEMO_SHOP)}
+    sim, restore = start_demo(b, DEMO_AGENT, seed=3)
+    sim.colleague_s = 0  # colleagues close their chats at once
+    first = sim.step()
+    assert first["conversation"]["assignee"] == DEMO_AGENT  # the first one is yours
+    for _ in range(60):
+        sim.step()
+    holders = Counter(c["assignee"] for c in b.list_conversations(shop=DEMO_SHOP, limit=500)
+                      if c["assignee"])
+    mine = len(b.list_conversations(shop=DEMO_SHOP, agent=DEMO_AGENT, state="active"))
+    assert len(holders) >= 3  # colleagues served too
+    assert holders[DEMO_AGENT] < sum(holders.values()) / 2
+    assert mine < 8  # the desk is not full
+    restore()
+    assert {a["handle"]: a["status"] for a in b.list("agents", shop=DEMO_SHOP)
+            if a["handle"] != DEMO_AGENT} == {h: s for h, s in before.items()
+                                              if h != DEMO_AGENT}
