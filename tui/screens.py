@@ -12,6 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from .cjk_text import Wrapped
+
 
 def fuzzy_match(query: str, text: str) -> bool:
     """True when every character of ``query`` appears in ``text`` in order (case-blind);
@@ -82,6 +84,41 @@ class PickScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class ChoiceScreen(ModalScreen[str | None]):
+    """A short numbered list: the item's number (1-9) or Enter on it chooses, Escape
+    cancels. Items are (key, label); the n-th item is chosen by n."""
+
+    BINDINGS = [Binding("escape", "cancel", "取消 Cancel", id="cancel")] + [
+        Binding(str(n), f"choose({n})", str(n), show=False) for n in range(1, 10)]
+
+    def __init__(self, title: str, items: list[tuple[str, str]]):
+        super().__init__()
+        self.title_text = title
+        self.items = items
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield OptionList(*[Option(Wrapped(label, max_lines=3), id=key)
+                               for key, label in self.items], id="pick-list")
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.focus()
+        if options.option_count:
+            options.highlighted = 0
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_choose(self, n: int) -> None:
+        if 1 <= n <= len(self.items):
+            self.dismiss(self.items[n - 1][0])
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
 class PromptScreen(ModalScreen[str | None]):
     """Ask for one line of text (``value`` pre-filled); Enter accepts (empty is allowed),
     Escape cancels."""
@@ -121,7 +158,7 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Static(self.body)
+            yield Static(Wrapped(self.body))
             yield Static(Text(self.keys, style="bold yellow"), classes="dialog-keys")
 
     def action_answer(self, yes: bool) -> None:
