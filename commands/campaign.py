@@ -5,6 +5,8 @@ from typing import Annotated
 
 import typer
 
+from cstool.values import money
+
 from .context import state, wants_json
 from .crud import JsonOpt, register
 from .output import info, print_json, print_record, print_table
@@ -113,7 +115,7 @@ def stats_cmd(
                        f"{s['attribution_h']} h",
         "holdout conversions": f"{s['holdout_conversions']} "
                                f"({_pct(s['holdout_conversion_rate'])})",
-        "orders / sales": f"{s['orders']} / ¥{s['sales']}",
+        "orders / sales": f"{s['orders']} / {money(s['sales'])}",
         "lift": lift,
     })
 

@@ -26,7 +26,7 @@ from textual.worker import Worker
 
 from cstool.cjk_wrap import cut
 from cstool.errors import CstoolError
-from cstool.values import parse_time, short_time
+from cstool.values import money, parse_time, short_time
 
 from .keybar import KeyBar, key_label
 from .notices import NoticeBar, NoticesMixin
@@ -571,7 +571,7 @@ class ConsoleApp(NoticesMixin, App):
             rows = [p for p in self.backend.list("products", shop=shop)
                     if p.get("status", "on_sale") == "on_sale"]
             titles.update((p["key"], p["title"]) for p in rows)
-            return [(p["key"], f"{p['title']} ¥{p['price']}") for p in rows]
+            return [(p["key"], f"{p['title']} {money(p['price'])}") for p in rows]
 
         self._pick(
             "发送商品 Send a product", load,
@@ -621,7 +621,7 @@ class ConsoleApp(NoticesMixin, App):
         shop, conv = self.conv["shop"], self.current
         self._pick(
             "邀请下单 Invite to order",
-            lambda: [(p["key"], f"{p['title']} ¥{p['price']}")
+            lambda: [(p["key"], f"{p['title']} {money(p['price'])}")
                      for p in self.backend.list("products", shop=shop)
                      if p.get("status") == "on_sale"],
             lambda key: self.act("邀请下单", lambda: self.backend.invite(

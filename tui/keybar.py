@@ -19,8 +19,12 @@ def key_label(keys: str) -> str:
     """The first of ``keys`` as a terminal user reads it: F2, ^G, Tab, ⇧Tab."""
     key = keys.split(",")[0]
     *mods, base = key.split("+")
-    name = base.upper() if len(base) == 1 or base.startswith("f") and base[1:].isdigit() \
-        else base.capitalize()
+    if len(base) == 1:
+        name = base.upper() if mods else base  # ^Q, but a plain s is s (not shift+s)
+    elif base.startswith("f") and base[1:].isdigit():
+        name = base.upper()
+    else:
+        name = base.capitalize()
     names = {"Up": "↑", "Down": "↓", "Left": "←", "Right": "→", "Pageup": "PgUp",
              "Pagedown": "PgDn", "Escape": "Esc"}
     name = names.get(name, name)
