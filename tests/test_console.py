@@ -802,7 +802,7 @@ async def test_key_line_fits_and_keeps_help_and_the_main_keys(desk, width):
         await settle(app, pilot)
         bar = app.query_one("#keys")
         shown = bar.shown()
-        text = bar.render().plain if hasattr(bar.render(), "plain") else str(bar.render())
+        text = bar.render().plain
         from rich.cells import cell_len
         assert cell_len(text) <= bar.content_size.width, text
         keys = [k for k, _ in shown]

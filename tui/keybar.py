@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual import events
-from textual.widgets import Static
+from textual.widget import Widget
 
 GAP = 2
 
@@ -48,8 +47,8 @@ def fit_keys(entries: list[tuple[str, str, int]], width: int) -> list[tuple[str,
     return [(entries[i][0], entries[i][1]) for i in sorted(chosen)]
 
 
-class KeyBar(Static):
-    """One row of keys, chosen to fit (see ``fit_keys``)."""
+class KeyBar(Widget):
+    """One row of keys, chosen to fit (see ``fit_keys``) at the width it is drawn at."""
 
     DEFAULT_CSS = """
     KeyBar {
@@ -61,26 +60,23 @@ class KeyBar(Static):
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__("", id=id)
+        super().__init__(id=id)
         self.entries: list[tuple[str, str, int]] = []
 
     def set_entries(self, entries: list[tuple[str, str, int]]) -> None:
         """The keys to choose from: (key label, action label, priority)."""
         self.entries = entries
-        self._draw()
-
-    def on_resize(self, event: events.Resize) -> None:
-        self._draw()
+        self.refresh()
 
     def shown(self) -> list[tuple[str, str]]:
         """The (key, label) pairs shown at the current width."""
-        return fit_keys(self.entries, self.content_size.width or self.app.size.width - 2)
+        return fit_keys(self.entries, self.content_size.width)
 
-    def _draw(self) -> None:
+    def render(self) -> Text:
         t = Text(no_wrap=True, overflow="crop")
         for i, (key, label) in enumerate(self.shown()):
             if i:
                 t.append(" " * GAP)
             t.append(key, "bold yellow")
             t.append(" " + label)
-        self.update(t)
+        return t
