@@ -244,6 +244,8 @@ class ConsoleApp(NoticesMixin, App):
                    for a in ACTIONS if a[4] is not None]
         entries.append(("^P", "全部", 6))
         self.query_one(KeyBar).set_entries(entries)
+        self.query_one(Suggestions).key_hint = key_label(
+            self._keymap.get("suggestions", "ctrl+g"))
 
     # -- loading (one reader at a time) ----------------------------------------------------
     def tick(self) -> None:

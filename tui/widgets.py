@@ -268,5 +268,5 @@ class Suggestions(Static):
             q = Text.assemble((f"{i} ", "bold yellow"), str(s.get("question", s.get("entry", ""))))
             rows.append(Wrapped(q, max_lines=2))
             rows.append(Wrapped("   " + str(s.get("answer", "")), style="dim", max_lines=2))
-        rows.append(Text(f"({self.key_hint} 插入建议)", style="dim"))
+        rows.append(Text(f"({self.key_hint} 再按 1/2/3 插入建议)", style="dim"))
         self.update(Group(*rows))
