@@ -45,13 +45,13 @@ class PickScreen(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
             yield Input(placeholder=self.placeholder, id="pick-filter")
-            yield OptionList(*[Option(label, id=key) for key, label in self.items],
+            yield OptionList(*[Option(Wrapped(label), id=key) for key, label in self.items],
                              id="pick-list")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         options = self.query_one(OptionList)
         options.clear_options()
-        options.add_options([Option(label, id=key) for key, label in self.items
+        options.add_options([Option(Wrapped(label), id=key) for key, label in self.items
                              if fuzzy_match(event.value, label)])
         if options.option_count:
             options.highlighted = 0
