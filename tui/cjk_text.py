@@ -23,8 +23,7 @@ def cut_text(text: Text | str, width: int) -> Text:
     kept = len(short) - len(ELLIPSIS)
     out = text[:kept]
     out.plain = plain[:kept]
-    out.append(ELLIPSIS, style=text.get_style_at_offset(Console(), max(0, kept - 1))
-               if kept else text.style)
+    out.append(ELLIPSIS)  # in the line's own style
     return out
 
 
