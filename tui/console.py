@@ -194,6 +194,7 @@ class ConsoleApp(NoticesMixin, App):
         self._dirty = False
         # Chats I took myself (accepted, reopened): they come without the 新客户 bell.
         self._taken: set[int] = set()
+        self._accepting = False  # an F2 in flight: what comes meanwhile is that chat
         # The chat I closed last, when, and who (for Ctrl+R 重开).
         self._last_closed: tuple[int, float, str] | None = None
 
@@ -342,7 +343,8 @@ class ConsoleApp(NoticesMixin, App):
         new = {c["id"] for c in desk["chats"]}
         if self._known_chats is not None:
             for c in desk["chats"]:
-                if c["id"] not in self._known_chats and c["id"] not in self._taken:
+                if c["id"] not in self._known_chats and c["id"] not in self._taken \
+                        and not self._accepting:
                     # given to me by routing or a transfer: ring; a chat I took (F2, a
                     # reopen) needs no bell
                     self.notify(f"新会话：{c['customer_name']}（{c['shop']}）", title="新客户")
@@ -483,11 +485,15 @@ class ConsoleApp(NoticesMixin, App):
                 self._set_current(conv["id"])
 
         def take() -> dict | None:
-            conv = self.backend.accept_next(self.agent)
-            if conv is not None:
-                self._taken.add(conv["id"])
-            return conv
+            try:
+                conv = self.backend.accept_next(self.agent)
+                if conv is not None:
+                    self._taken.add(conv["id"])
+                return conv
+            finally:
+                self._accepting = False
 
+        self._accepting = True
         self.act("接入", take, done)
 
     def _chat_ids(self) -> list[int]:
