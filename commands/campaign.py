@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from cstool.plural import count
+from cstool.values import money
 
 from .context import state, wants_json
 from .crud import JsonOpt, register
@@ -116,7 +117,7 @@ def stats_cmd(
                        f"{s['attribution_h']} h",
         "holdout conversions": f"{s['holdout_conversions']} "
                                f"({_pct(s['holdout_conversion_rate'])})",
-        "orders / sales": f"{s['orders']} / ¥{s['sales']}",
+        "orders / sales": f"{s['orders']} / {money(s['sales'])}",
         "lift": lift,
     })
 

@@ -12,13 +12,12 @@ from .context import state
 
 def run_console(backend, agent: str, *, poll_s: float = 1.0, simulator=None) -> None:
     """Open the console for ``agent`` on ``backend`` until the agent quits."""
-    from tui.console import ConsoleApp
+    from tui.console import ConsoleApp, default_keys
     from tui.keys import load_keymap
 
     backend.get("agents", agent)  # a clear error before the screen opens
-    keymap, warning = load_keymap()
-    ConsoleApp(backend, agent, poll_s=poll_s, keymap=keymap, keymap_warning=warning,
-               simulator=simulator).run()
+    keymap = load_keymap(defaults=default_keys())  # a bad key file is refused here
+    ConsoleApp(backend, agent, poll_s=poll_s, keymap=keymap, simulator=simulator).run()
 
 
 def console_cmd(

@@ -15,6 +15,8 @@ def dashboard_cmd(
     shop: Annotated[str | None, typer.Option(help="The shop to watch (w switches).")] = None,
     poll: Annotated[float, typer.Option(min=0.2, max=60, help="Seconds between polls.")] = 1.0,
     queue_max: Annotated[int, typer.Option(help="Alert when more chats wait than this.")] = 10,
+    surge_min: Annotated[int, typer.Option(
+        min=1, help="A keyword surge needs at least this many mentions in 15 minutes.")] = 10,
     replay: Annotated[bool, typer.Option(
         "--replay", help="Take 'now' from the newest event in the file, to watch "
                          "`fixtures generate --stream` replay a past day.")] = False,
@@ -54,5 +56,6 @@ def dashboard_cmd(
             hint = (f"最新事件在 {format_time(newest)[:16].replace('T', ' ')}，不是现在："
                     "在看回放的一天吗？用 --replay 以它的时间为“现在”。 The newest event is "
                     "hours away from now: for a replayed day, use --replay.")
-    DashboardApp(backend, shop, poll_s=poll, thresholds=Thresholds(queue_max=queue_max),
+    DashboardApp(backend, shop, poll_s=poll,
+                 thresholds=Thresholds(queue_max=queue_max, surge_min=surge_min),
                  hint=hint).run()

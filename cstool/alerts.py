@@ -28,7 +28,9 @@ class Thresholds:
     answer_rate_min: float = 0.8
     response_rate_min: float = 0.8
     surge_factor: float = 3.0
-    surge_min: int = 5
+    # A surge needs volume: at least this many mentions in the last 15 minutes (and
+    # surge_factor times the usual rate), so 5 against 0 at the start of a day is none.
+    surge_min: int = 10
 
 
 def keyword_counts(texts: list[str], words: tuple[str, ...] = SURGE_WORDS) -> dict[str, int]:

@@ -54,6 +54,15 @@ def yuan(cents: int | None) -> str:
     return f"{sign}¥{cents // 100:,}.{cents % 100:02d}"
 
 
+def money(amount: float | int | str | None) -> str:
+    """An amount in yuan (as the backend gives it: 2471.5, 2471, "2471.50") the one way
+    money is shown to people: ``¥2,471.50``; a dash when there is none."""
+    if amount is None or amount == "":
+        return "—"
+    dec = Decimal(str(amount).strip())
+    return yuan(int((dec * 100).to_integral_value()))
+
+
 @lru_cache(maxsize=1)
 def display_zone():
     """The zone times are shown in: ``$CSTOOL_TZ`` or the machine's local zone."""

@@ -8,7 +8,14 @@ from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
 from tests.conftest import NOW
 from tui.console import ConsoleApp
-from tui.screens import HelpScreen, PickScreen, PromptScreen, fuzzy_match
+from tui.screens import (
+    ChoiceScreen,
+    ConfirmScreen,
+    HelpScreen,
+    PickScreen,
+    PromptScreen,
+    fuzzy_match,
+)
 
 
 @pytest.fixture
@@ -93,7 +100,9 @@ async def test_accept_next_takes_the_queued_chat(desk):
     app = app_for(b, clock)
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
-        await press(app, pilot, "f8")  # close c1 to free a slot (the queue drains to a at once)
+        await press(app, pilot, "f8")  # c1's question is unanswered: asked first
+        assert isinstance(app.screen, ConfirmScreen)
+        await press(app, pilot, "y")  # close c1 to free a slot (the queue drains to a at once)
         assert conv_of(b, "c4")["assignee"] == "a"
         b.post_message("s", "c1", "又来问一下")  # new chat; a is full again: queued
         b.set_agent_status("a", "busy")
@@ -111,7 +120,7 @@ async def test_accept_with_nothing_waiting_says_so(desk):
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
         await press(app, pilot, "f2")
-        assert any("没有你可以接入的客户" in n.message for n in app._notifications)
+        assert any("没有你可以接入的客户" in n.message for n in app.notice_log)
 
 
 async def test_switch_chat_and_next_unread(desk):
@@ -164,7 +173,7 @@ async def test_send_coupon_gives_it_to_the_customer(desk):
         await pilot.press("f5")  # the customer holds it now: not offered again
         await settle(app, pilot)
         assert not isinstance(app.screen, PickScreen)
-        assert any("没有可发的优惠券" in n.message for n in app._notifications)
+        assert any("没有可发的优惠券" in n.message for n in app.notice_log)
 
 
 async def test_invite_to_order_sends_a_priced_card(desk):
@@ -200,7 +209,7 @@ async def test_quick_replies_open_with_slash_and_insert(desk):
         assert last["body"] == "今天下单，48小时内发货哦" and last["sender"] == "agent"
 
 
-async def test_knowledge_suggestion_is_inserted_with_alt_1(desk):
+async def test_knowledge_suggestion_is_inserted_with_ctrl_g_then_1(desk):
     b, clock = desk
     b.apply({"knowledge_entries": [
         {"key": "size-m", "shop": "s", "question": "有M码吗", "similar": ["M码有货吗", "有没有M码"],
@@ -211,8 +220,14 @@ async def test_knowledge_suggestion_is_inserted_with_alt_1(desk):
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
         assert app.suggestions and app.suggestions[0]["answer"].startswith("亲，M码有现货")
-        await press(app, pilot, "alt+1")
+        await press(app, pilot, "ctrl+g")
+        assert isinstance(app.screen, ChoiceScreen)
+        await press(app, pilot, "1")
         assert app.query_one("#composer").text == "亲，M码有现货，身高160-165可以选M码哦"
+        await press(app, pilot, "ctrl+u")  # clears the reply box
+        assert app.query_one("#composer").text == ""
+        await press(app, pilot, "ctrl+g", "enter")  # Enter takes the highlighted (first)
+        assert app.query_one("#composer").text.startswith("亲，M码有现货")
 
 
 async def test_raise_a_ticket_and_see_my_tickets(desk):
@@ -256,7 +271,7 @@ async def test_close_asks_for_a_rating(desk):
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
         conv_id = app.current
-        await press(app, pilot, "f8")
+        await press(app, pilot, "f8", "y")
         conv = b.get_conversation(conv_id)
         assert conv["state"] == "closed" and conv["messages"][-1]["kind"] == "survey"
 
@@ -296,7 +311,7 @@ async def test_help_and_palette_list_every_action(desk):
         assert "f2" in keys and "f8" in keys and "ctrl+o" in keys
         await pilot.press("escape")
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for word in ("接入", "转接", "结束", "快捷语", "邀请下单", "搜索", "状态"):
+        for word in ("接入", "转接", "结束", "快捷语", "邀请", "搜索", "状态", "重开", "清空"):
             assert any(word in t for t in titles), word
         assert all(b.id for b in app.BINDINGS)
 
@@ -329,7 +344,7 @@ async def test_live_messages_and_new_chats_appear_without_a_key(desk):
         b.post_message("s", "c2", "新问题")
         app.tick()
         await settle(app, pilot)
-        assert any("新会话" in n.message for n in app._notifications)
+        assert any("新会话" in n.message for n in app.notice_log)
 
 
 async def test_send_without_a_chat_warns(tmp_path):
@@ -340,7 +355,7 @@ async def test_send_without_a_chat_warns(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await press(app, pilot, *"hello", "enter")
-        assert any("没有打开的会话" in n.message for n in app._notifications)
+        assert any("没有打开的会话" in n.message for n in app.notice_log)
         await press(app, pilot, "f8")
     b.close()
 
@@ -376,7 +391,7 @@ def shown(widget) -> str:
 
 
 def notices(app) -> list[str]:
-    return [str(n.message) for n in app._notifications]
+    return [str(n.message) for n in app.notice_log]
 
 
 def agent_bodies(b, conv_id: int) -> list[str]:
@@ -620,7 +635,7 @@ async def test_close_says_so(desk):
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
         conv_id = app.current
-        await press(app, pilot, "f8")
+        await press(app, pilot, "f8", "y")
         assert any(f"已结束会话 {conv_id}" in n for n in notices(app)), notices(app)
         # no second "ended elsewhere" notice for the chat I closed myself
         assert not any(f"会话 {conv_id} 已结束" in n for n in notices(app)), notices(app)
@@ -693,3 +708,121 @@ async def test_desk_keys_wait_while_a_picker_is_open(desk):
         assert conv_of(b, "c1")["state"] == "active"
         await press(app, pilot, "escape", "f5")
         assert len(app.screen_stack) == 2 and app.screen.title_text.startswith("发送优惠券")
+
+
+async def test_f8_asks_when_the_customer_waits_for_an_answer_and_esc_keeps_the_chat(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        conv_id = app.current
+        await press(app, pilot, "f8")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "还没有回复" in app.screen.title_text
+        await press(app, pilot, "escape")
+        assert b.get_conversation(conv_id)["state"] == "active"
+        # answered: F8 closes at once
+        await press(app, pilot, *"好的", "enter")
+        await press(app, pilot, "f8")
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert b.get_conversation(conv_id)["state"] == "closed"
+
+
+async def test_a_just_closed_chat_is_reopened_with_ctrl_r(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        await press(app, pilot, "ctrl+r")
+        assert "没有可以重新打开的会话" in notices(app)[-1]
+        conv_id = app.current
+        await press(app, pilot, "f8", "y")
+        assert b.get_conversation(conv_id)["state"] == "closed"
+        assert any("重新打开" in n for n in notices(app)), notices(app)
+        # closing drained the queued c4 to a: full again, the reopen is refused, says why
+        await press(app, pilot, "ctrl+r")
+        assert b.get_conversation(conv_id)["state"] == "closed"
+        assert "先结束一个会话" in notices(app)[-1], notices(app)
+        b.close_conversation(conv_of(b, "c4")["id"], by="a")
+        bells = []
+        app.bell = lambda: bells.append(1)
+        await press(app, pilot, "ctrl+r")
+        conv = b.get_conversation(conv_id)
+        assert conv["state"] == "active" and conv["assignee"] == "a"
+        assert app.current == conv_id and app.readonly is False
+        assert not bells  # a chat I took back does not ring the 新客户 bell
+
+
+async def test_accepting_does_not_ring_but_a_routed_chat_does(desk):
+    b, clock = desk
+    b.close_conversation(conv_of(b, "c2")["id"], by="a")  # c4 drains to a
+    b.close_conversation(conv_of(b, "c3")["id"], by="a")
+    b.set_agent_status("a", "busy")  # nothing routed to a; F2 still takes
+    b.post_message("s", "c2", "再问一下")
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        bells = []
+        app.bell = lambda: bells.append(1)
+        await press(app, pilot, "f2")
+        assert conv_of(b, "c2")["assignee"] == "a"
+        app.tick()
+        await settle(app, pilot)
+        assert not bells and not any("新会话" in n for n in notices(app))
+        b.close_conversation(conv_of(b, "c1")["id"], by="a")  # room for one more
+        b.post_message("s", "c3", "还在吗")
+        if conv_of(b, "c3")["assignee"] != "a":
+            b.accept_next("a")  # given to a from outside the console (as routing would)
+        assert conv_of(b, "c3")["assignee"] == "a"
+        app.tick()
+        await settle(app, pilot)
+        assert bells and any("新会话" in n for n in notices(app))
+
+
+async def test_the_same_notice_twice_is_one_line_with_a_count(desk):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await press(app, pilot, "ctrl+r", "ctrl+r", "ctrl+r")
+        bar = app.query_one("#notices")
+        same = [n for n in bar.shown if "没有可以重新打开" in n.message]
+        assert len(same) == 1 and same[0].count == 3
+        # the bar sits above the key line, never over the reply box
+        composer = app.query_one("#composer").region
+        assert not composer.overlaps(bar.region)
+        assert bar.region.y >= composer.bottom
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+async def test_key_line_fits_and_keeps_help_and_the_main_keys(desk, width):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(width, 30)) as pilot:
+        await settle(app, pilot)
+        bar = app.query_one("#keys")
+        shown = bar.shown()
+        text = bar.render().plain
+        from rich.cells import cell_len
+        assert cell_len(text) <= bar.content_size.width, text
+        keys = [k for k, _ in shown]
+        for key in ("F1", "F2", "F8", "F9", "F7", "^Q"):
+            assert key in keys, (width, keys)
+        if width >= 120:
+            assert len(shown) > 10
+
+
+@pytest.mark.parametrize("width", [80, 120, 200])
+async def test_ctrl_t_changes_the_layout_at_every_width(desk, width):
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(width, 30)) as pilot:
+        await settle(app, pilot)
+        right, left = app.query_one("#right"), app.query_one("#left")
+        before = (right.display and right.region.width, left.display and left.region.width)
+        await press(app, pilot, "ctrl+t")
+        after = (right.display and right.region.width, left.display and left.region.width)
+        assert before != after
+        await press(app, pilot, "ctrl+t")
+        if width >= 200:
+            assert right.region.width >= 50  # the panel grows with the screen

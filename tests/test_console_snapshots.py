@@ -50,3 +50,43 @@ def test_console_80x24(app, snap_compare):
 
 def test_console_160x48(app, snap_compare):
     assert snap_compare(app, terminal_size=(160, 48), run_before=_settle)
+
+
+NOTICES = [("这个会话不在你这里（只读），不能回复：Ctrl+↓ 回到我的会话", "warning"),
+           ("工单 #12 已创建，首次响应截止 11-20 11:05", "information"),
+           ("接入：你已接满 2/2：先结束一个会话", "error"),
+           ("接入：你已接满 2/2：先结束一个会话", "error")]
+
+
+@pytest.mark.parametrize("width", [79, 81, 121])
+def test_chinese_notices_at_odd_widths(app, snap_compare, width):
+    """Every character of each notice is drawn (none lost where a widget edge is under
+    it), the repeated one once with ×2, the reply box uncovered; "？" starts no line."""
+
+    async def run_before(pilot) -> None:
+        await _settle(pilot)
+        for text, severity in NOTICES:
+            pilot.app.notify(text, severity=severity, timeout=3600)
+        await _settle(pilot)
+
+    assert snap_compare(app, terminal_size=(width, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("width", [79, 121])
+def test_notices_keep_every_character_on_screen(app, width):
+    """The screen text itself (not only the picture) holds each notice whole."""
+    import asyncio
+
+    async def go() -> str:
+        async with app.run_test(size=(width, 24)) as pilot:
+            await _settle(pilot)
+            for text, severity in NOTICES:
+                app.notify(text, severity=severity, timeout=3600)
+            await _settle(pilot)
+            lines = [strip.text for strip in app.screen._compositor.render_strips()]
+            return "".join(line.strip() for line in lines)
+
+    screen = asyncio.run(go())
+    for text, _ in NOTICES:
+        assert text.replace(" ", "") in screen.replace(" ", ""), text
+    assert "×2" in screen

@@ -40,9 +40,15 @@ def test_alert_rules():
     assert [(a.key, a.level) for a in alerts] == [
         ("queue", "critical"), ("wait", "warning"), ("answer_rate", "warning")]
     assert alerts[2].text == "30 秒应答率 62%，低于 80%"
-    surge = check(snap(keywords={"recent": {"发货": 9, "退款": 2}, "before": {"发货": 4},
+    surge = check(snap(keywords={"recent": {"发货": 12, "退款": 2}, "before": {"发货": 4},
                                  "window_ratio": 4.0}))
-    assert surge == [Alert("surge:发货", "warning", "「发货」激增：近 15 分钟 9 次（此前约 1 次）")]
+    assert surge == [Alert("surge:发货", "warning",
+                           "「发货」激增：近 15 分钟 12 次（此前约 1 次）")]
+    # too few to be a surge, however small the usual rate (5 against 0 at the start)
+    few = {"recent": {w: 5 for w in ("发货", "物流", "退款")}, "before": {}, "window_ratio": 4.0}
+    assert check(snap(keywords=few)) == []
+    assert [a.key for a in check(snap(keywords=few), Thresholds(surge_min=5))] == [
+        "surge:发货", "surge:物流", "surge:退款"]
     assert check(snap(queue={"waiting": 5, "longest_wait_s": 10}), Thresholds(queue_max=3))[0] \
         .key == "queue"
 
@@ -59,7 +65,7 @@ def test_tiles_and_chart_render():
                     "attributed_sales": 1299.5})
     got = {label: value for label, value, _ in tiles(s)}
     assert got["3分钟响应率"] == "87.5%" and got["30秒应答率"] == "—"
-    assert got["客服 online/busy/away"] == "3/1/2" and got["客服销售额"] == "¥1299.5"
+    assert got["客服 online/busy/away"] == "3/1/2" and got["客服销售额"] == "¥1,299.50"
     text = chart([0] * 10 + [8, 4] + [0] * 12, [2] * 24, 11).plain
     assert "今天 12 · 上周同日 48" in text
     assert pct(None) == "—" and pct(0.5) == "50.0%"
@@ -119,8 +125,8 @@ async def test_live_dashboard(mall):
     async with app.run_test(size=(140, 40)) as pilot:
         await settle(app, pilot)
         assert app.snapshot["queue"]["waiting"] == 4
-        assert [a.key for a in app.alerts] == ["queue", "wait", "answer_rate", "response_rate",
-                                               "surge:发货"]
+        # 5 mentions of 发货 against none before: too few for a surge
+        assert [a.key for a in app.alerts] == ["queue", "wait", "answer_rate", "response_rate"]
         assert any("排队 4 人" in line for line in app.log_lines)
         loads = app.loads
         app.tick()  # nothing happened: no reload
@@ -228,7 +234,8 @@ async def test_every_tile_shows_its_value(mall, size, big, rows):
         assert_tiles_readable(app)
         row = app.query_one("#tiles")
         assert row.has_class("two-rows") == (rows == 2)
-        assert row.region.height == (4 if rows == 1 else 6)
+        # two rows: label beside value, or over it when a value leaves no room beside it
+        assert row.region.height == (4 if rows == 1 else 8 if row.has_class("stacked") else 6)
         assert app.query_one("#agents").region.height >= 5  # the table keeps some rows
         if not big:
             agents = on_screen(app, app.query_one("#tile-2", Tile))
@@ -272,3 +279,38 @@ def test_a_replay_of_a_past_day_is_today_for_a_dashboard_following_it(tmp_path):
     finally:
         writer.close()
         watcher.close()
+
+
+async def test_dashboard_at_80x24_is_readable(mall):
+    """At 80x24: the hour axis on one line, inside the chart; the agent table keeps rows;
+    the online tile counts what the table lists; money as ¥1,299.50; the key line whole."""
+    b, clock = mall
+    app = DashboardApp(b, "s", poll_s=3600, now_ms=clock.now_ms)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        chart_widget = app.query_one("#chart")
+        width = chart_widget.content_size.width
+        lines = [line.rstrip() for line in
+                 chart(app.snapshot["hourly"], app.snapshot["hourly_last_week"], 10,
+                       width=width).plain.splitlines()]
+        axis = next(line for line in lines if line.startswith("0 "))
+        assert axis.endswith("22") or axis.endswith("23") or axis.endswith("18"), axis
+        assert all(len(line) <= width for line in lines), lines
+        table = app.query_one("#agents")
+        assert table.region.height >= 6 and table.row_count >= 2
+        rows = app.snapshot["agent_rows"]
+        online = sum(1 for r in rows if r.get("status") == "online")
+        busy = sum(1 for r in rows if r.get("status") == "busy")
+        away = sum(1 for r in rows if r.get("status") == "away")
+        got = {label: value for label, value, _ in tiles(app.snapshot)}
+        assert got["客服 online/busy/away"] == f"{online}/{busy}/{away}"
+        keys = app.query_one("#keys")
+        assert [k for k, _ in keys.shown()] == ["s", "w", "p", "r", "^Q"]
+
+
+@pytest.mark.parametrize("width", [40, 56, 74, 120])
+def test_the_hour_axis_never_wraps(width):
+    text = chart([1] * 24, [2] * 24, 12, width=width).plain.splitlines()
+    axis = next(line for line in text if line.startswith("0 "))
+    assert len(axis) <= width
+    assert all(len(line) <= max(width, 36) for line in text[1:]), text

@@ -665,3 +665,40 @@ def test_undecodable_text_is_refused_in_one_line(cli):
     assert r.exit_code == 1 and "not valid UTF-8" in r.stderr and len(r.stderr.splitlines()) == 1
     assert cli.json("shop", "show", "s")["name"] == "店"
     assert cli.json("conv", "list") == []
+
+
+# -- reopening a chat just closed ----------------------------------------------------------------
+
+def test_an_agent_reopens_the_chat_they_just_closed(backend, clock):
+    mall(backend, agents=[agent("a", "pre"), agent("b", "pre", status="away")])
+    conv = backend.post_message("s", "c1", "有M码吗")["conversation"]["id"]
+    with pytest.raises(Conflict, match="is not closed"):
+        backend.reopen_conversation(conv, by="a")
+    backend.close_conversation(conv, by="a")
+    with pytest.raises(Conflict, match="another agent served it last"):
+        backend.reopen_conversation(conv, by="b")
+    clock.advance(120)
+    c = backend.reopen_conversation(conv, by="a")
+    assert c["state"] == "active" and c["assignee"] == "a"
+    last = backend.get_conversation(conv)["messages"][-1]
+    assert last["sender"] == "system" and "重新打开" in last["body"]
+    assert backend.events(after=0, limit=1000)[-1]["type"] == "conversation.reopened"
+    assert backend.reply("a", conv, "有的亲")["sender"] == "agent"
+
+
+@pytest.mark.parametrize("how", ["late", "rated", "wrote again"])
+def test_reopen_is_refused_late_after_a_rating_or_a_new_chat(backend, clock, how):
+    mall(backend, agents=[agent("a", "pre")])
+    conv = backend.post_message("s", "c1", "有M码吗")["conversation"]["id"]
+    backend.close_conversation(conv, by="a")
+    words = {"late": "more than 10 minutes", "rated": "rated already",
+             "wrote again": "wrote again since"}[how]
+    if how == "late":
+        clock.advance(601)
+    elif how == "rated":
+        backend.rate(conv, 5)
+    else:
+        backend.post_message("s", "c1", "还有一个问题")
+    with pytest.raises(Conflict, match=words):
+        backend.reopen_conversation(conv, by="a")
+    assert backend.get_conversation(conv)["state"] == "closed"

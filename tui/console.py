@@ -10,6 +10,7 @@ the palette.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -20,14 +21,17 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 from textual.worker import Worker
 
+from cstool.cjk_wrap import cut
 from cstool.errors import CstoolError
 from cstool.shop_hours import closed_notice
-from cstool.values import parse_time, short_time
+from cstool.values import money, parse_time, short_time
 
-from .screens import ConfirmScreen, HelpScreen, PickScreen, PromptScreen
+from .keybar import KeyBar, key_label
+from .notices import NoticeBar, NoticesMixin
+from .screens import ChoiceScreen, ConfirmScreen, HelpScreen, PickScreen, PromptScreen
 from .widgets import (
     ChatList,
     Composer,
@@ -38,31 +42,49 @@ from .widgets import (
     my_queue,
 )
 
-# (id, default keys, footer label, what it does, shown in footer)
-ACTIONS: list[tuple[str, str, str, str, bool]] = [
-    ("accept", "f2", "接入", "Accept the next waiting chat (接入下一位)", True),
-    ("next_unread", "f3", "未读", "Go to the next chat with unread messages", True),
-    ("send_product", "f4", "商品", "Send a product card", True),
-    ("send_coupon", "f5", "发券", "Send a coupon (the customer then holds it)", True),
-    ("invite", "f6", "邀请下单", "Send an invitation to order with the price after discounts",
-     True),
-    ("transfer", "f7", "转接", "Transfer the chat to an agent or a group, with a note", True),
-    ("close_chat", "f8", "结束", "Close the chat (the customer is asked for a rating)", True),
-    ("status", "f9", "状态", "Set my status: online, busy, away, offline", True),
-    ("quick_replies", "ctrl+o", "快捷语", "Quick replies (also / in an empty reply box)", True),
-    ("search", "ctrl+f", "搜索", "Search my chat history", False),
-    ("ticket", "ctrl+k", "工单", "Raise a ticket (work order) from this chat", False),
-    ("my_tickets", "ctrl+y", "我的工单", "My tickets by deadline, coloured by SLA state", False),
-    ("next_chat", "ctrl+down,alt+down", "下一个", "Switch to the next chat", False),
-    ("prev_chat", "ctrl+up,alt+up", "上一个", "Switch to the previous chat", False),
-    ("suggestion_1", "alt+1", "建议1", "Insert knowledge suggestion 1 into the reply", False),
-    ("suggestion_2", "alt+2", "建议2", "Insert knowledge suggestion 2 into the reply", False),
-    ("suggestion_3", "alt+3", "建议3", "Insert knowledge suggestion 3 into the reply", False),
-    ("toggle_context", "ctrl+t", "客户", "Show or hide the customer panel", False),
-    ("help", "f1", "帮助", "All keys", True),
+# (id, default keys, key-line label, what it does, key-line priority: lower shows first,
+# None: not on the key line). Every default key reaches the app in tmux, xterm/GNOME
+# Terminal, Windows Terminal and macOS Terminal/iTerm2 as they come: no Alt+digit (macOS
+# types "¡"), no Ctrl+arrows alone (macOS Spaces), no F10/F11 (GNOME menu, full screen),
+# no Ctrl+B (tmux), no Ctrl+V (Windows Terminal pastes). F1 is kept beside the palette
+# (Ctrl+P lists every action), since GNOME Terminal may take F1 for its own help.
+ACTIONS: list[tuple[str, str, str, str, int | None]] = [
+    ("help", "f1", "帮助", "All keys", 0),
+    ("accept", "f2", "接入", "Accept the next waiting chat (接入下一位)", 1),
+    ("next_unread", "f3", "未读", "Go to the next chat with unread messages", 7),
+    ("send_product", "f4", "商品", "Send a product card", 8),
+    ("send_coupon", "f5", "发券", "Send a coupon (the customer then holds it)", 9),
+    ("invite", "f6", "邀请", "Send an invitation to order with the price after discounts",
+     10),
+    ("transfer", "f7", "转接", "Transfer the chat to an agent or a group, with a note", 4),
+    ("close_chat", "f8", "结束",
+     "Close the chat (asks first when the customer's last message is unanswered; the "
+     "customer is asked for a rating)", 2),
+    ("status", "f9", "状态", "Set my status: online, busy, away, offline", 5),
+    ("reopen", "ctrl+r", "重开", "Reopen the chat I closed last (within 10 minutes)", 12),
+    ("quick_replies", "ctrl+o", "快捷语", "Quick replies (also / in an empty reply box)", 11),
+    ("suggestions", "ctrl+g", "建议", "Insert a knowledge suggestion (then 1, 2 or 3)", 13),
+    ("search", "ctrl+f", "搜索", "Search my chat history", None),
+    ("ticket", "ctrl+k", "工单", "Raise a ticket (work order) from this chat", None),
+    ("my_tickets", "ctrl+y", "我的工单", "My tickets by deadline, coloured by SLA state", None),
+    ("next_chat", "tab,ctrl+down", "下一个", "Switch to the next chat", 14),
+    ("prev_chat", "shift+tab,ctrl+up", "上一个", "Switch to the previous chat", None),
+    ("toggle_context", "ctrl+t", "客户",
+     "Show or hide the customer panel (narrow screens: instead of the chat list)", 15),
+    ("clear_reply", "ctrl+u", "清空", "Clear the reply box", None),
     ("quit", "ctrl+q", "退出",
-     "Quit and go offline (asks first while I hold chats: they go back to the queue)", True),
+     "Quit and go offline (asks first while I hold chats: they go back to the queue)", 3),
 ]
+# The reply box's own keys (remappable too).
+COMPOSER_KEYS = {"send": "enter", "newline": "ctrl+j"}
+# How long after closing a chat it can be reopened from the console.
+REOPEN_WINDOW_S = 600
+
+
+def default_keys() -> dict[str, str]:
+    """Every remappable binding id with its default keys."""
+    return {**{a[0]: a[1] for a in ACTIONS}, **COMPOSER_KEYS}
+
 
 DESK_ACTIONS = {a[0] for a in ACTIONS if a[0] not in ("help", "quit")} | {"suggestion"}
 
@@ -99,6 +121,12 @@ _REFUSALS: list[tuple[str, Callable[[re.Match, str, dict], str]]] = [
      lambda m, me, n: f"客服 {n.get(m[1], m[1])} 不在这家店"),
     (r"cannot transfer a chat to yourself$", lambda m, me, n: "不能转给自己"),
     (r"^note too long$", lambda m, me, n: "说明太长了"),
+    (r"was closed more than (\d+) minutes ago$",
+     lambda m, me, n: f"结束超过 {m[1]} 分钟了，不能重新打开"),
+    (r"was rated already$", lambda m, me, n: "客户已经评价过了，不能重新打开"),
+    (r"the customer wrote again since: conversation (\d+)$",
+     lambda m, me, n: f"客户已经又发起了新会话（{m[1]}）"),
+    (r"conversation (\d+) is not closed$", lambda m, me, n: f"会话 {m[1]} 没有结束"),
 ]
 
 
@@ -113,23 +141,19 @@ def zh_error(e: Exception, me: str = "", names: dict[str, str] | None = None) ->
 
 
 def _bindings() -> list[Binding]:
-    out = []
-    for action_id, keys, label, _what, show in ACTIONS:
-        action = action_id
-        if action_id.startswith("suggestion_"):
-            action = f"suggestion({action_id[-1]})"
-        out.append(Binding(keys, action, label, id=action_id, show=show, priority=True))
-    return out
+    return [Binding(keys, action_id, label, id=action_id, show=False, priority=True)
+            for action_id, keys, label, _what, _order in ACTIONS]
 
 
-class ConsoleApp(App):
+class ConsoleApp(NoticesMixin, App):
     """One agent's chat desk."""
 
     CSS_PATH = "console.tcss"
     TITLE = "cstool 客服工作台"
     BINDINGS = _bindings()
-    # Below 110 columns the customer panel hides (ctrl+t swaps it in).
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    # Below 110 columns the customer panel hides (ctrl+t swaps it in for the chat list);
+    # from 160 the side panels grow with the screen.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide"), (160, "-xwide")]
 
     def __init__(
         self,
@@ -169,6 +193,11 @@ class ConsoleApp(App):
         self._known_chats: set[int] | None = None
         self._loading = False
         self._dirty = False
+        # Chats I took myself (accepted, reopened): they come without the 新客户 bell.
+        self._taken: set[int] = set()
+        self._accepting = False  # an F2 in flight: what comes meanwhile is that chat
+        # The chat I closed last, when, and who (for Ctrl+R 重开).
+        self._last_closed: tuple[int, float, str] | None = None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While a picker, prompt or question is open, the desk's keys wait (they would
@@ -189,7 +218,8 @@ class ConsoleApp(App):
             with Vertical(id="right"):
                 yield CustomerPanel(id="customer")
                 yield Suggestions(id="suggestions")
-        yield Footer()
+        yield NoticeBar(id="notices")
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
         if self._keymap:
@@ -197,6 +227,7 @@ class ConsoleApp(App):
         if self._keymap_warning:
             self.notify(self._keymap_warning, severity="warning")
         self.sub_title = self.agent
+        self._show_keys()
         composer = self.query_one(Composer)
         composer.cursor_blink = False
         composer.border_title = "没有打开的会话"
@@ -209,6 +240,15 @@ class ConsoleApp(App):
         self.set_interval(self.poll_s, self.tick)
         if self.simulator is not None:
             self.run_simulator()
+
+    def _show_keys(self) -> None:
+        """Fill the key line from the bindings as remapped."""
+        entries = [(key_label(self._keymap.get(a[0], a[1])), a[2], a[4])
+                   for a in ACTIONS if a[4] is not None]
+        entries.append(("^P", "全部", 6))
+        self.query_one(KeyBar).set_entries(entries)
+        self.query_one(Suggestions).key_hint = key_label(
+            self._keymap.get("suggestions", "ctrl+g"))
 
     # -- loading (one reader at a time) ----------------------------------------------------
     @work(thread=True, group="shops", exit_on_error=False)
@@ -322,9 +362,13 @@ class ConsoleApp(App):
         new = {c["id"] for c in desk["chats"]}
         if self._known_chats is not None:
             for c in desk["chats"]:
-                if c["id"] not in self._known_chats:
+                if c["id"] not in self._known_chats and c["id"] not in self._taken \
+                        and not self._accepting:
+                    # given to me by routing or a transfer: ring; a chat I took (F2, a
+                    # reopen) needs no bell
                     self.notify(f"新会话：{c['customer_name']}（{c['shop']}）", title="新客户")
                     self.bell()
+        self._taken.difference_update(new)
         self._known_chats = new
         old_desk, self.desk = self.desk, desk
         self.cursor = max(self.cursor, desk["last_event"])
@@ -459,7 +503,17 @@ class ConsoleApp(App):
             else:
                 self._set_current(conv["id"])
 
-        self.act("接入", lambda: self.backend.accept_next(self.agent), done)
+        def take() -> dict | None:
+            try:
+                conv = self.backend.accept_next(self.agent)
+                if conv is not None:
+                    self._taken.add(conv["id"])
+                return conv
+            finally:
+                self._accepting = False
+
+        self._accepting = True
+        self.act("接入", take, done)
 
     def _chat_ids(self) -> list[int]:
         return [c["id"] for c in (self.desk or {}).get("chats", [])]
@@ -544,7 +598,7 @@ class ConsoleApp(App):
             rows = [p for p in self.backend.list("products", shop=shop)
                     if p.get("status", "on_sale") == "on_sale"]
             titles.update((p["key"], p["title"]) for p in rows)
-            return [(p["key"], f"{p['title']} ¥{p['price']}") for p in rows]
+            return [(p["key"], f"{p['title']} {money(p['price'])}") for p in rows]
 
         self._pick(
             "发送商品 Send a product", load,
@@ -594,7 +648,7 @@ class ConsoleApp(App):
         shop, conv = self.conv["shop"], self.current
         self._pick(
             "邀请下单 Invite to order",
-            lambda: [(p["key"], f"{p['title']} ¥{p['price']}")
+            lambda: [(p["key"], f"{p['title']} {money(p['price'])}")
                      for p in self.backend.list("products", shop=shop)
                      if p.get("status") == "on_sale"],
             lambda key: self.act("邀请下单", lambda: self.backend.invite(
@@ -646,17 +700,65 @@ class ConsoleApp(App):
         self._pick("转接给 Transfer to", load, with_note, "没有可转接的对象")
 
     def action_close_chat(self) -> None:
-        """Close the open chat; the customer is asked for a 1-5 rating."""
+        """Close the open chat; the customer is asked for a 1-5 rating. When the
+        customer's last message has no answer yet, ask first."""
         if not self._need_chat():
             return
         conv, name = self.current, self.conv["customer_name"]
+        said = [m for m in self.conv["messages"] if m["sender"] in ("customer", "agent")]
+        if said and said[-1]["sender"] == "customer":
+            last = said[-1]["body"].replace("\n", " ")
 
+            def answered(yes: bool | None) -> None:
+                if yes and self.current == conv:
+                    self._close(conv, name)
+
+            key = key_label(self._keymap.get("reopen", "ctrl+r"))
+            self.push_screen(ConfirmScreen(
+                f"结束会话？{name} 的最后一条消息还没有回复",
+                f"「{cut(last, 60)}」\n结束后客户会收到评价邀请；"
+                f"{REOPEN_WINDOW_S // 60} 分钟内可按 {key} 重新打开。",
+                "Enter/y 结束 · Esc 继续接待"), answered)
+            return
+        self._close(conv, name)
+
+    def _close(self, conv: int, name: str) -> None:
         def done(_: Any) -> None:
-            self.notify(f"已结束会话 {conv}（{name}），已请客户评价")
+            self._last_closed = (conv, time.monotonic(), name)
+            key = key_label(self._keymap.get("reopen", "ctrl+r"))
+            self.notify(f"已结束会话 {conv}（{name}），已请客户评价；按 {key} 可重新打开")
 
         self._left.add(conv)  # before the write: a poll may see it gone first
         self.act("结束会话失败", lambda: self.backend.close_conversation(conv, by=self.agent),
                  done, lambda _: self._left.discard(conv))
+
+    def action_reopen(self) -> None:
+        """Reopen the chat I closed last, within REOPEN_WINDOW_S of closing it."""
+        last = self._last_closed
+        if last is None or time.monotonic() - last[1] > REOPEN_WINDOW_S:
+            self.notify("没有可以重新打开的会话"
+                        f"（只能重开 {REOPEN_WINDOW_S // 60} 分钟内刚结束的）", severity="warning")
+            return
+        conv, _, name = last
+
+        def reopen() -> dict:
+            self._taken.add(conv)
+            return self.backend.reopen_conversation(conv, by=self.agent)
+
+        def done(_: Any) -> None:
+            self._last_closed = None
+            self._set_current(conv)
+            self.notify(f"已重新打开会话 {conv}（{name}）")
+
+        self.act("重新打开失败", reopen, done, lambda _: self._taken.discard(conv))
+
+    def action_clear_reply(self) -> None:
+        """Clear the reply box (the open chat's draft with it)."""
+        composer = self.query_one(Composer)
+        if not composer.read_only:
+            composer.clear()
+            self.drafts.pop(self.current, None)
+        composer.focus()
 
     def action_status(self) -> None:
         """Set my status."""
@@ -761,9 +863,27 @@ class ConsoleApp(App):
         self.query_one(Composer).insert(str(self.suggestions[i].get("answer", "")))
         self.query_one(Composer).focus()
 
+    def action_suggestions(self) -> None:
+        """Pick a knowledge suggestion (1, 2, 3 or Enter) and insert its answer."""
+        if self.readonly:
+            self.notify("这个会话不在你这里（只读）", severity="warning")
+            return
+        if not self.suggestions:
+            self.notify("没有知识库建议", severity="warning")
+            return
+        items = [(str(i), f"{i} {s.get('question', s.get('entry', ''))}："
+                          f"{s.get('answer', '')}")
+                 for i, s in enumerate(self.suggestions[:3], start=1)]
+        self.push_screen(ChoiceScreen("插入建议（按 1/2/3）", items),
+                         lambda n: n and self.action_suggestion(n))
+
     def action_toggle_context(self) -> None:
-        """Show or hide the customer panel (on narrow screens it replaces the chat list)."""
+        """Show or hide the customer panel (on narrow screens it replaces the chat list;
+        on wide ones the chat gets its room)."""
         self.screen.toggle_class("context")
+        narrow = self.screen.has_class("-narrow")
+        shown = self.screen.has_class("context") == narrow
+        self.notify("客户面板：" + ("显示" if shown else "隐藏"), timeout=2)
 
     def action_help(self) -> None:
         """All keys."""
@@ -771,30 +891,26 @@ class ConsoleApp(App):
             self.screen.dismiss(None)
             return
         rows = []
-        for b in self.BINDINGS:
-            what = next((a[3] for a in ACTIONS if a[0] == b.id), b.description)
-            keys = self._keymap.get(b.id, b.key)
-            rows.append((keys, what))
-        rows.append(("enter / ctrl+j", "发送 send / 换行 new line (in the reply box)"))
-        rows.append(("ctrl+p", "命令面板 every action; 插入建议 1/2/3 when alt+1..3 does not "
-                               "reach the app"))
+        for action_id, keys, _label, what, _order in ACTIONS:
+            rows.append((self._keymap.get(action_id, keys), what))
+        rows.append((f"{self._keymap.get('send', 'enter')} / "
+                     f"{self._keymap.get('newline', 'ctrl+j')}",
+                     "发送 send / 换行 new line (in the reply box)"))
+        rows.append(("1 2 3", "in the suggestion picker: insert that suggestion"))
+        rows.append(("ctrl+p", "命令面板: every action by name"))
         self.push_screen(HelpScreen(rows))
 
     def get_system_commands(self, screen) -> Any:
         yield from super().get_system_commands(screen)
-        for action_id, _keys, label, what, _show in ACTIONS:
+        for action_id, _keys, label, what, _order in ACTIONS:
             if action_id == "quit":
-                continue
-            if action_id.startswith("suggestion_"):
-                n = action_id[-1]
-                i = int(n) - 1
-                about = (str(self.suggestions[i].get("question", ""))
-                         if i < len(self.suggestions) else "(无)")
-                yield SystemCommand(f"插入建议 {n} Insert suggestion {n}",
-                                    f"{what}: {about}", partial(self.action_suggestion, n))
                 continue
             yield SystemCommand(f"{label} · {what}", what,
                                 getattr(self, f"action_{action_id}"))
+        for i, sug in enumerate(self.suggestions[:3], start=1):
+            yield SystemCommand(f"插入建议 {i} Insert suggestion {i}",
+                                str(sug.get("question", "")),
+                                partial(self.action_suggestion, str(i)))
 
     # -- quitting -------------------------------------------------------------------------
     async def action_quit(self) -> None:

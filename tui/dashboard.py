@@ -15,12 +15,14 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from cstool.alerts import Alert, Thresholds, check
 from cstool.errors import CstoolError
-from cstool.values import format_time
+from cstool.values import format_time, money
 
+from .keybar import KeyBar, key_label
+from .notices import NoticeBar, NoticesMixin
 from .screens import PickScreen
 
 BARS = " ▁▂▃▄▅▆▇█"
@@ -39,7 +41,7 @@ SHORT_LABELS = {
     "机器人解决率": ("机器人解决", "机器解决"),
     "满意度 CSAT": ("满意度",),
     "询单转化率": ("询单转化",),
-    "客服销售额": ("客服销售",),
+    "客服销售额": ("客服销售", "销售"),
     "工单 open tickets": ("工单",),
     "1小时内到期 due ≤1h": ("1小时内到期", "将到期"),
     "已超时 breached": ("已超时",),
@@ -108,7 +110,8 @@ class Tile(Widget):
 
 class TileRow(Horizontal):
     """The main tiles: one row, label over value, when every value fits, else two rows of
-    five, label before value (to keep the height down)."""
+    five, label before value (to keep the height down), or label over value when a value
+    leaves no room for two characters of its label beside it."""
 
     figures: list[tuple[str, str, str]] = []
 
@@ -117,11 +120,16 @@ class TileRow(Horizontal):
         if figures is not None:
             self.figures = figures
         row = list(self.query_children(Tile))
-        two_rows = not one_tile_row(self.size.width, row[0].styles.gutter.width, self.figures)
+        gutter = row[0].styles.gutter.width
+        two_rows = not one_tile_row(self.size.width, gutter, self.figures)
+        room = self.size.width // (TILES_PER_ROW // 2) - gutter
+        inline = two_rows and all(cell_len(value) + 1 + 4 <= room
+                                  for _, value, _ in self.figures)
         self.set_class(two_rows, "two-rows")
+        self.set_class(two_rows and not inline, "stacked")
         for tile in row:
-            if tile.inline != two_rows:
-                tile.inline = two_rows
+            if tile.inline != inline:
+                tile.inline = inline
                 tile.refresh()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -133,10 +141,23 @@ def pct(x: float | None) -> str:
     return "—" if x is None else f"{x * 100:.1f}%"
 
 
+def agent_counts(s: dict) -> dict[str, int]:
+    """Agents by status, counted over the agent table's rows (so the tile and the table
+    agree); the snapshot's own counts when it has no rows."""
+    rows = s.get("agent_rows")
+    if not rows:
+        return s["agents"]
+    counts = {"online": 0, "busy": 0, "away": 0, "offline": 0}
+    for r in rows:
+        if r.get("status") in counts:
+            counts[r["status"]] += 1
+    return counts
+
+
 def tiles(s: dict, queue_max: int = 10) -> list[tuple[str, str, str]]:
     """(label, value, style) of each tile (the queue red above ``queue_max``, as its
     alert)."""
-    q, a, t = s["queue"], s["agents"], s["today"]
+    q, a, t = s["queue"], agent_counts(s), s["today"]
     wait = q["longest_wait_s"]
     return [
         ("排队 waiting", str(q["waiting"]), "bold red" if q["waiting"] > queue_max else "bold"),
@@ -149,7 +170,7 @@ def tiles(s: dict, queue_max: int = 10) -> list[tuple[str, str, str]]:
         ("机器人解决率", pct(t.get("bot_resolution_rate")), "bold"),
         ("满意度 CSAT", pct(t.get("csat")), "bold"),
         ("询单转化率", pct(t.get("inquiry_conversion")), "bold magenta"),
-        ("客服销售额", f"¥{t.get('attributed_sales') or 0}", "bold yellow"),
+        ("客服销售额", money(t.get("attributed_sales") or 0), "bold yellow"),
     ]
 
 
@@ -167,41 +188,63 @@ def sla_tiles(s: dict) -> list[tuple[str, str, str]]:
     ]
 
 
-def chart(today: list[int], last_week: list[int], hour: int) -> Text:
-    """Today's conversations per hour (bars) under the same weekday last week (dots)."""
+def chart(today: list[int], last_week: list[int], hour: int, width: int = 74,
+          rows: int = 6) -> Text:
+    """Today's conversations per hour (bars) under the same weekday last week (dots), in
+    ``width`` cells: 3 cells an hour (every hour labelled), 2 (every other hour) or 1
+    (every sixth), so the hour axis never wraps; ``rows`` high."""
     top = max(max(today, default=0), max(last_week, default=0), 1)
-    t = Text("今日每小时会话 (■ 今天  · 上周同日)\n", style="bold")
-    rows = 6
+    cw = 3 if width >= 74 else 2 if width >= 50 else 1
+    bar_w, gap = max(1, cw - 1), " " if cw > 1 else ""
+    t = Text("今日每小时会话 (█ 今天 · 上周同日)\n" if width >= 36 else "每小时会话\n",
+             style="bold")
     for level in range(rows, 0, -1):
         line = Text()
         for h in range(24):
             v, w = today[h] * rows / top, last_week[h] * rows / top
             if v >= level:
-                line.append("██ ", "green" if h <= hour else "dim")
+                line.append("█" * bar_w + gap, "green" if h <= hour else "dim")
             elif v > level - 1 and v > 0:
-                line.append(BARS[max(1, int((v - level + 1) * 8))] * 2 + " ", "green")
+                line.append(BARS[max(1, int((v - level + 1) * 8))] * bar_w + gap, "green")
             elif w >= level - 0.5 and w < level + 0.5:
-                line.append("·· ", "yellow")
+                line.append("·" * bar_w + gap, "yellow")
             else:
-                line.append("   ")
+                line.append(" " * cw)
         t.append_text(line)
         t.append("\n")
-    t.append("".join(f"{h:<3d}" for h in range(24)), "dim")
+    step = {3: 1, 2: 2, 1: 6}[cw]
+    t.append("".join(f"{h:<{cw * step}d}" for h in range(0, 24, step)).rstrip(), "dim")
     t.append(f"\n今天 {sum(today)} · 上周同日 {sum(last_week)}", "dim")
     return t
 
 
-class DashboardApp(App):
+class HourlyChart:
+    """``chart`` drawn at the width and height it is given."""
+
+    def __init__(self, today: list[int], last_week: list[int], hour: int, rows: int = 6):
+        self.args = (today, last_week, hour)
+        self.rows = rows
+
+    def __rich_console__(self, console, options):
+        text = chart(*self.args, width=options.max_width, rows=self.rows)
+        text.no_wrap = True
+        text.overflow = "crop"
+        yield text
+
+
+class DashboardApp(NoticesMixin, App):
     """The live dashboard for one shop at a time."""
 
     CSS_PATH = "dashboard.tcss"
     TITLE = "cstool 监控大屏"
+    # Under 30 rows (80x24) the panels give the agent table its rows.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     BINDINGS = [
-        Binding("s", "sort", "排序 Sort", id="sort"),
-        Binding("w", "switch_shop", "切换店铺 Shop", id="switch_shop"),
-        Binding("p", "pause", "暂停 Pause", id="pause"),
-        Binding("r", "refresh", "刷新 Refresh", id="refresh"),
-        Binding("ctrl+q", "quit", "退出 Quit", id="quit", priority=True),
+        Binding("s", "sort", "排序", id="sort"),
+        Binding("w", "switch_shop", "店铺", id="switch_shop"),
+        Binding("p", "pause", "暂停", id="pause"),
+        Binding("r", "refresh", "刷新", id="refresh"),
+        Binding("ctrl+q", "quit", "退出", id="quit", priority=True),
     ]
 
     def __init__(self, backend: Any, shop: str, *, poll_s: float = 1.0, max_age_s: float = 30,
@@ -238,11 +281,14 @@ class DashboardApp(App):
             yield Static("", id="chart")
             yield Static("", id="alert-log")
         yield DataTable(id="agents", zebra_stripes=True, cursor_type="row")
-        yield Footer()
+        yield NoticeBar(id="notices", max_shown=2)
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns("客服", "状态", "会话", "3分钟", "30秒", "满意度", "销售")
+        self.query_one(KeyBar).set_entries(
+            [(key_label(b.key), b.description, i) for i, b in enumerate(self.BINDINGS)])
         if self.hint:
             self.notify(self.hint, title="提示", timeout=15)
         self.load()
@@ -285,7 +331,8 @@ class DashboardApp(App):
             self.query_one(f"#sla-{i}", Tile).show(label, value, style)
         self.query_one(TileRow).place(tiles(snapshot, self.thresholds.queue_max))
         self.query_one("#chart", Static).update(
-            chart(snapshot["hourly"], snapshot["hourly_last_week"], snapshot["local_hour"]))
+            HourlyChart(snapshot["hourly"], snapshot["hourly_last_week"], snapshot["local_hour"],
+                        rows=6 if self.size.height >= 30 else 3))
         alerts = check(snapshot, self.thresholds)
         known = {a.key for a in self.alerts}
         stamp = format_time(snapshot["at_ms"])[11:16]
@@ -329,7 +376,7 @@ class DashboardApp(App):
             table.add_row(r.get("name") or r["agent"], r.get("status") or "",
                           str(r.get("conversations", 0)), pct(r.get("response_rate")),
                           pct(r.get("answer_rate")), pct(r.get("csat")),
-                          f"¥{r.get('attributed_sales') or 0}")
+                          money(r.get("attributed_sales") or 0))
         self.query_one(DataTable).border_title = f"客服 · 按{SORTS[self.sort_index][1]}排序"
 
     def action_sort(self) -> None:

@@ -14,6 +14,8 @@ from textual.widgets.option_list import Option
 
 from cstool.pinyin_match import fuzzy_match as pinyin_fuzzy_match
 
+from .cjk_text import Wrapped
+
 
 def fuzzy_match(query: str, text: str) -> bool:
     """True when every character of ``query`` appears in ``text`` in order (case-blind),
@@ -36,13 +38,13 @@ class PickScreen(ModalScreen[str | None]):
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
             yield Input(placeholder=self.placeholder, id="pick-filter")
-            yield OptionList(*[Option(label, id=key) for key, label in self.items],
+            yield OptionList(*[Option(Wrapped(label), id=key) for key, label in self.items],
                              id="pick-list")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         options = self.query_one(OptionList)
         options.clear_options()
-        options.add_options([Option(label, id=key) for key, label in self.items
+        options.add_options([Option(Wrapped(label), id=key) for key, label in self.items
                              if fuzzy_match(event.value, label)])
         if options.option_count:
             options.highlighted = 0
@@ -70,6 +72,41 @@ class PickScreen(ModalScreen[str | None]):
 
     def key_up(self) -> None:
         self.query_one(OptionList).action_cursor_up()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ChoiceScreen(ModalScreen[str | None]):
+    """A short numbered list: the item's number (1-9) or Enter on it chooses, Escape
+    cancels. Items are (key, label); the n-th item is chosen by n."""
+
+    BINDINGS = [Binding("escape", "cancel", "取消 Cancel", id="cancel")] + [
+        Binding(str(n), f"choose({n})", str(n), show=False) for n in range(1, 10)]
+
+    def __init__(self, title: str, items: list[tuple[str, str]]):
+        super().__init__()
+        self.title_text = title
+        self.items = items
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.title_text, classes="dialog-title")
+            yield OptionList(*[Option(Wrapped(label, max_lines=3), id=key)
+                               for key, label in self.items], id="pick-list")
+
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.focus()
+        if options.option_count:
+            options.highlighted = 0
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_choose(self, n: int) -> None:
+        if 1 <= n <= len(self.items):
+            self.dismiss(self.items[n - 1][0])
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -114,7 +151,7 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label(self.title_text, classes="dialog-title")
-            yield Static(self.body)
+            yield Static(Wrapped(self.body))
             yield Static(Text(self.keys, style="bold yellow"), classes="dialog-keys")
 
     def action_answer(self, yes: bool) -> None:

@@ -11,8 +11,11 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static, TextArea
 
+from cstool.cjk_wrap import cut
 from cstool.text_rules import terminal_safe
-from cstool.values import parse_time, short_time
+from cstool.values import money, parse_time, short_time
+
+from .cjk_text import Wrapped
 
 SENDER_STYLE = {
     "customer": ("客户", "bold cyan"),
@@ -55,7 +58,7 @@ class ChatList(Static):
         for c in desk["chats"]:
             mark = "●" if c["unread"] else " "
             line = Text(("▶" if c["id"] == current else " ") + mark, style="bold yellow")
-            line.append(f"{c['customer_name']}"[:10])
+            line.append(cut(str(c["customer_name"]), 10))
             if c["waiting_since_ms"]:
                 secs = (now_ms - c["waiting_since_ms"]) / 1000
                 line.append(f" {fmt_wait(secs)}", wait_style(secs, targets.get(c["shop"], 180)))
@@ -64,7 +67,7 @@ class ChatList(Static):
         lines.append(Text(f"排队 {len(mine)}", style="bold underline"))
         for i, q in enumerate(mine[:8], start=1):
             secs = (now_ms - q["waiting_since_ms"]) / 1000
-            line = Text(f" {i}. {q['customer_name']}"[:12])
+            line = Text(cut(f" {i}. {q['customer_name']}", 12))
             line.append(f" {fmt_wait(secs)}", wait_style(secs, targets.get(q["shop"], 180)))
             if q["priority"]:
                 line.append(f" P{q['priority']}", "magenta")
@@ -129,8 +132,8 @@ class Transcript(VerticalScroll):
         self.remove_children()
         if conv is None:
             self._shown = None
-            self.mount(Static(Text(hint or "没有打开的会话。按 F2 接入下一位客户。",
-                                   style="dim"), classes="empty"))
+            self.mount(Static(Wrapped(hint or "没有打开的会话。按 F2 接入下一位客户。",
+                                      style="dim"), classes="empty"))
             return
         header = Text.assemble((f"{conv['customer_name']} ", "bold"),
                                (f"{conv['shop']} · {conv['classification'] or ''}", "dim"))
@@ -173,10 +176,13 @@ def message_renderable(m: dict):
         p = m.get("payload") or {}
         body = Text(shown)
         if kind == "invitation" and p.get("total") is not None:
-            body.append(f"\n券后价 ¥{terminal_safe(str(p['total']))}", "bold red")
-        return Group(head, Panel(body, title=CARD_TITLES[kind], border_style="yellow",
+            total = p["total"]
+            shown_total = (money(total) if isinstance(total, int | float)
+                           and not isinstance(total, bool) else terminal_safe(str(total)))
+            body.append(f"\n券后价 {shown_total}", "bold red")
+        return Group(head, Panel(Wrapped(body), title=CARD_TITLES[kind], border_style="yellow",
                                  expand=False))
-    return Group(head, Text(shown, style="dim" if m["sender"] == "system" else ""))
+    return Group(head, Wrapped(shown, style="dim" if m["sender"] == "system" else ""))
 
 
 class Composer(TextArea):
@@ -221,46 +227,52 @@ class CustomerPanel(Static):
     """Who the customer is: level, tags, classification, orders, coupons, last agent."""
 
     def show(self, ctx: dict | None) -> None:
-        """Redraw from a ``customer_context`` result."""
+        """Redraw from a ``customer_context`` result: each line wrapped by the Chinese
+        rules or cut with "…" at the panel's width."""
         if ctx is None:
             self.update(Text("客户信息", style="dim"))
             return
-        t = Text()
-        t.append(f"{ctx['name']}", "bold")
-        t.append(f"  V{ctx['level']}", "bold magenta")
+        rows: list = []
+        head = Text()
+        head.append(f"{ctx['name']}", "bold")
+        head.append(f"  V{ctx['level']}", "bold magenta")
         if ctx["region"]:
-            t.append(f"  {ctx['region']}", "dim")
-        t.append("\n")
+            head.append(f"  {ctx['region']}", "dim")
+        rows.append(Wrapped(head))
         if ctx["tags"]:
-            t.append(" ".join(f"#{x}" for x in ctx["tags"]) + "\n", "cyan")
-        t.append(f"{ctx['classification'] or ''}\n", "yellow")
-        t.append(f"订单 {ctx['orders_count']} · 消费 ¥{ctx['spend']}\n")
+            rows.append(Wrapped(" ".join(f"#{x}" for x in ctx["tags"]), style="cyan"))
+        rows.append(Wrapped(f"{ctx['classification'] or ''}", style="yellow"))
+        rows.append(Wrapped(f"订单 {ctx['orders_count']} · 消费 {money(ctx['spend'])}"))
         if ctx["last_agent_name"]:
-            t.append(f"上次接待: {ctx['last_agent_name']}\n", "dim")
+            rows.append(Wrapped(f"上次接待: {ctx['last_agent_name']}", style="dim", cut=True))
         for o in ctx["orders"][:3]:
-            title = o["items"][0]["title"][:12] if o["items"] else ""
-            t.append(f"· {o['status']} ¥{o['total']} {title}\n")
+            title = o["items"][0]["title"] if o["items"] else ""
+            rows.append(Wrapped(f"· {o['status']} {money(o['total'])} {title}", cut=True))
             if o["logistics"]:
-                t.append(f"  {o['logistics']['status']} {o['logistics']['detail'] or ''}"[:40]
-                         + "\n", "dim")
+                rows.append(Wrapped(
+                    f"  {o['logistics']['status']} {o['logistics']['detail'] or ''}",
+                    style="dim", cut=True))
         if ctx["coupons"]:
-            t.append("可用券: " + ", ".join(c["name"] for c in ctx["coupons"][:3]) + "\n",
-                     "green")
-        self.update(t)
+            rows.append(Wrapped("可用券: " + ", ".join(c["name"] for c in ctx["coupons"][:3]),
+                                style="green", max_lines=2))
+        self.update(Group(*rows))
 
 
 class Suggestions(Static):
     """Knowledge suggestions for the last customer message, each insertable by a key."""
 
+    key_hint = "Ctrl+G"
+
     def show(self, items: list[dict]) -> None:
-        """Redraw the top suggestions."""
+        """Redraw the top suggestions (numbered as the suggestion key's picker takes
+        them)."""
         if not items:
             self.update(Text("知识库建议: (无)", style="dim"))
             return
-        t = Text("知识库建议\n", style="bold")
+        rows: list = [Text("知识库建议", style="bold")]
         for i, s in enumerate(items[:3], start=1):
-            t.append(f"alt+{i} ", "bold yellow")
-            t.append(f"{s.get('question', s.get('entry', ''))}\n")
-            t.append(f"   {str(s.get('answer', ''))[:60]}\n", "dim")
-        t.append("(或 Ctrl+P 插入建议)", "dim")
-        self.update(t)
+            q = Text.assemble((f"{i} ", "bold yellow"), str(s.get("question", s.get("entry", ""))))
+            rows.append(Wrapped(q, max_lines=2))
+            rows.append(Wrapped("   " + str(s.get("answer", "")), style="dim", max_lines=2))
+        rows.append(Text(f"({self.key_hint} 再按 1/2/3 插入建议)", style="dim"))
+        self.update(Group(*rows))

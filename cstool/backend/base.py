@@ -154,6 +154,11 @@ class Backend(ABC):
         """Close a chat; the customer is asked for a rating."""
 
     @abstractmethod
+    def reopen_conversation(self, conversation: int, *, by: str) -> dict:
+        """Reopen a chat ``by`` just closed (within ten minutes, not rated, the customer
+        not written again): it is theirs again."""
+
+    @abstractmethod
     def rate(self, conversation: int, rating: int, comment: str | None = None) -> dict:
         """The customer rates a closed chat 1-5, once."""
 

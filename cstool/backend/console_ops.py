@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import Conflict, InvalidInput, NotFound
 from ..routing import agent_in_pool
 from ..text_rules import check_text
-from ..values import format_money, format_time, format_time_in
+from ..values import format_money, format_time, format_time_in, yuan
 from . import queue_index
 
 RECENT_ORDERS = 5
@@ -233,7 +233,7 @@ class ConsoleOps:
                 payload: dict[str, Any] = {"product": row[0], "title": row[1],
                                            "price": format_money(row[2]), "stock": row[3],
                                            "status": row[5]}
-                body = f"【商品】{row[1]} ¥{format_money(row[2])}"
+                body = f"【商品】{row[1]} {yuan(row[2])}"
             else:
                 row = conn.execute(
                     "SELECT id, key, name, kind, amount, rate, threshold, shop_id, valid_to, "

@@ -41,6 +41,7 @@ OPEN_STATES = ("bot", "queued", "active")
 DEFAULT_HANDLE_S = 300  # average handle time for wait estimates until history says more
 MESSAGE_KINDS = ("text", "image", "product", "coupon", "invitation", "order", "survey")
 DAY_MS = 86_400_000
+REOPEN_WINDOW_MS = 10 * 60_000  # a closed chat can be reopened by its agent this long
 DETAIL_AGENTS = 40
 # The posting customer and their profile in the shop, with what routing reads of it
 # (the columns of ``_PROFILE_FACTS`` from p.level on), in one look-up.
@@ -1042,6 +1043,42 @@ class DeskOps:
             now = self._now()
             self._close(conn, conv, now, reason)
             self._drain(conn, conv["shop_id"], now)
+            return self._conversation_dict(conn, self._conv_row(conn, conversation))
+
+    def reopen_conversation(self, conversation: int, *, by: str) -> dict:
+        """Reopen a chat ``by`` closed, within ten minutes of the close, before the
+        customer rated it or wrote again: it comes back to ``by`` (who must be online or
+        busy, with room), and the customer is told."""
+        with self.database.write() as conn:
+            conv = self._conv_row(conn, conversation)
+            if conv["state"] != "closed":
+                raise Conflict(f"conversation {conversation} is not closed")
+            a = self._agent_row(conn, by)
+            if conv["assignee_id"] != a["id"]:
+                raise Conflict(f"agent {by!r} cannot reopen conversation {conversation}: "
+                               "another agent served it last")
+            now = self._now()
+            if now - (conv["closed_at"] or 0) > REOPEN_WINDOW_MS:
+                raise Conflict(f"conversation {conversation} was closed more than "
+                               f"{REOPEN_WINDOW_MS // 60_000} minutes ago")
+            if conv["rating"] is not None:
+                raise Conflict(f"conversation {conversation} was rated already")
+            newer = conn.execute(
+                "SELECT id FROM conversations WHERE customer_id = ? AND shop_id = ? AND id > ? "
+                "LIMIT 1", (conv["customer_id"], conv["shop_id"], conversation)).fetchone()
+            if newer is not None:
+                raise Conflict(f"the customer wrote again since: conversation {newer[0]}")
+            if a["status"] not in ("online", "busy"):
+                raise Conflict(f"agent {by!r} is {a['status']}; set the status to online first")
+            active = self._active_count(conn, a["id"])
+            if active >= a["max_chats"]:
+                raise Conflict(f"agent {by!r} is at capacity ({active}/{a['max_chats']})")
+            conn.execute("UPDATE conversations SET state = 'active', closed_at = NULL, "
+                         "close_reason = NULL WHERE id = ?", (conversation,))
+            conv = self._conv_row(conn, conversation)
+            self._system(conn, conv, "会话已重新打开，客服会继续为您服务。")
+            self._event(conn, "conversation.reopened", "conversation", str(conversation),
+                        conv["shop_id"], {"by": by})
             return self._conversation_dict(conn, self._conv_row(conn, conversation))
 
     def _close(self, conn, conv: dict, now: int, reason: str) -> None:
