@@ -229,7 +229,7 @@ async def test_raise_a_ticket_and_see_my_tickets(desk):
             ("damaged_goods", "裙子开线", app.current)]
         await press(app, pilot, "ctrl+y")
         assert isinstance(app.screen, PickScreen)
-        assert "裙子开线" in app.screen.items[0][1] and "(ok)" in app.screen.items[0][1]
+        assert "裙子开线" in app.screen.items[0][1] and "（正常）" in app.screen.items[0][1]
 
 
 async def test_transfer_to_a_group_with_a_note(desk):
@@ -452,7 +452,7 @@ async def test_going_offline_says_so_once(desk):
         await press(app, pilot, "f9")
         await press(app, pilot, *"offline", "enter")
         assert app.current is None and app.desk["chats"] == []
-        assert notices(app) == ["状态：离线 offline，3 个会话转回排队"], notices(app)
+        assert notices(app) == ["状态：离线，3 个会话转回排队"], notices(app)
 
 
 async def test_a_stale_load_does_not_undo_a_switch(desk):

@@ -11,16 +11,18 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Static, TextArea
 
+from cstool.i18n import t, value
 from cstool.values import parse_time, short_time
 
+# Who wrote a message: the label is the catalog's ``val.sender.<sender>``.
 SENDER_STYLE = {
-    "customer": ("客户", "bold cyan"),
-    "agent": ("我", "bold green"),
-    "bot": ("机器人", "bold magenta"),
-    "system": ("系统", "dim"),
+    "customer": "bold cyan",
+    "agent": "bold green",
+    "bot": "bold magenta",
+    "system": "dim",
 }
-CARD_TITLES = {"product": "商品", "coupon": "优惠券", "invitation": "邀请下单", "order": "订单",
-               "survey": "评价"}
+# Cards drawn as cards; the title is the catalog's ``val.card.<kind>``.
+CARD_TITLES = ("product", "coupon", "invitation", "order", "survey")
 
 
 def wait_style(seconds: float, target_s: float) -> str:
@@ -46,11 +48,12 @@ class ChatList(Static):
         """Redraw from an ``agent_desk`` result."""
         targets = {s["key"]: s["response_target_s"] for s in desk["shops"]}
         a = desk["agent"]
-        lines = [Text.assemble((f"{a['name']} ", "bold"), (f"{a['status']}", _status(a)),
+        lines = [Text.assemble((f"{a['name']} ", "bold"), (value("status", a["status"]),
+                                                             _status(a)),
                                f"  {len(desk['chats'])}/{a['max_chats']}")]
-        lines.append(Text("我的会话", style="bold underline"))
+        lines.append(Text(t("console.my_chats"), style="bold underline"))
         if not desk["chats"]:
-            lines.append(Text("  (无)", style="dim"))
+            lines.append(Text("  " + t("console.none"), style="dim"))
         for c in desk["chats"]:
             mark = "●" if c["unread"] else " "
             line = Text(("▶" if c["id"] == current else " ") + mark, style="bold yellow")
@@ -60,7 +63,7 @@ class ChatList(Static):
                 line.append(f" {fmt_wait(secs)}", wait_style(secs, targets.get(c["shop"], 180)))
             lines.append(line)
         mine, others = my_queue(desk)
-        lines.append(Text(f"排队 {len(mine)}", style="bold underline"))
+        lines.append(Text(t("console.queue", n=len(mine)), style="bold underline"))
         for i, q in enumerate(mine[:8], start=1):
             secs = (now_ms - q["waiting_since_ms"]) / 1000
             line = Text(f" {i}. {q['customer_name']}"[:12])
@@ -69,9 +72,9 @@ class ChatList(Static):
                 line.append(f" P{q['priority']}", "magenta")
             lines.append(line)
         if len(mine) > 8:
-            lines.append(Text(f"  … {len(mine) - 8} more", style="dim"))
+            lines.append(Text("  " + t("console.more", n=len(mine) - 8), style="dim"))
         if others:
-            lines.append(Text(f"另有 {others} 位在等其他组", style="dim"))
+            lines.append(Text(t("console.others_waiting_line", n=others), style="dim"))
         self.update(Group(*lines))
 
 
@@ -87,13 +90,13 @@ def my_queue(desk: dict) -> tuple[list[dict], int]:
 def empty_hint(desk: dict | None) -> str:
     """What the transcript says with no chat open, agreeing with the queue panel."""
     if desk is None:
-        return "没有打开的会话。按 F2 接入下一位客户。"
+        return t("console.empty")
     mine, others = my_queue(desk)
     if mine:
-        return f"没有打开的会话。{len(mine)} 位客户在等你接入：按 F2。"
-    text = "没有打开的会话，也没有等你接入的客户。"
+        return t("console.empty_waiting", n=len(mine))
+    text = t("console.empty_nobody")
     if others:
-        text += f"（另有 {others} 位在等其他组）"
+        text += t("console.others_waiting", n=others)
     return text
 
 
@@ -106,12 +109,17 @@ class Transcript(VerticalScroll):
     """The chat's messages; cards are drawn as cards. Scrolls to the end only when the
     reader is already at the end."""
 
+    names: dict[str, str] = {}
+
     def show(self, conv: dict | None, *, same_chat: bool = False, readonly: bool = False,
-             hint: str | None = None) -> None:
+             hint: str | None = None, names: dict[str, str] | None = None) -> None:
         """Redraw for a conversation (or an empty state saying ``hint``). The same chat
         only gains its new messages; a new chat opens at its end; the same chat follows new
         messages only if the reader was at the end. A ``readonly`` chat (closed, or not
-        mine) says so in its header."""
+        mine) says so in its header. Agents' messages are signed with their names
+        (``names``: handle → name)."""
+        if names is not None:
+            self.names = names
         at_end = not same_chat or self.scroll_y >= self.max_scroll_y - 1
         shown = getattr(self, "_shown", None)
         if conv is not None and same_chat and shown is not None and shown[0] == conv["id"] \
@@ -120,7 +128,7 @@ class Transcript(VerticalScroll):
             if ids[:len(shown[1])] == shown[1]:
                 new = conv["messages"][len(shown[1]):]
                 if new:
-                    self.mount_all([_message_widget(m) for m in new])
+                    self.mount_all([_message_widget(m, self.names) for m in new])
                     self._shown = (conv["id"], ids, readonly)
                     if at_end:
                         self.call_after_refresh(self.scroll_end, animate=False)
@@ -128,17 +136,18 @@ class Transcript(VerticalScroll):
         self.remove_children()
         if conv is None:
             self._shown = None
-            self.mount(Static(Text(hint or "没有打开的会话。按 F2 接入下一位客户。",
-                                   style="dim"), classes="empty"))
+            self.mount(Static(Text(hint or t("console.empty"), style="dim"), classes="empty"))
             return
         header = Text.assemble((f"{conv['customer_name']} ", "bold"),
-                               (f"{conv['shop']} · {conv['classification'] or ''}", "dim"))
+                               (f"{conv['shop']} · "
+                                f"{value('classification', conv['classification'])}", "dim"))
         if readonly:
-            state = "已结束" if conv.get("state") == "closed" else "不在我这里"
-            header.append(f"  {state} · 只读 read-only", "bold red")
+            state = t("console.gone.closed") if conv.get("state") == "closed" \
+                else t("console.not_mine")
+            header.append("  " + t("console.readonly_header", state=state), "bold red")
         widgets = [Static(header, classes="chat-header")]
         recent = conv["messages"][-200:]
-        widgets.extend(_message_widget(m) for m in recent)
+        widgets.extend(_message_widget(m, self.names) for m in recent)
         self.mount_all(widgets)
         self._shown = (conv["id"], [m["id"] for m in conv["messages"]], readonly)
         if at_end:
@@ -149,20 +158,22 @@ class Transcript(VerticalScroll):
         shown = getattr(self, "_shown", None)
         if shown is None or shown[0] != conv["id"] or message["id"] in shown[1]:
             return
-        self.mount(_message_widget(message))
+        self.mount(_message_widget(message, self.names))
         shown[1].append(message["id"])
         self.call_after_refresh(self.scroll_end, animate=False)
 
 
-def _message_widget(m: dict) -> Static:
-    return Static(message_renderable(m), classes=f"msg {m['sender']}")
+def _message_widget(m: dict, names: dict[str, str] | None = None) -> Static:
+    return Static(message_renderable(m, names), classes=f"msg {m['sender']}")
 
 
-def message_renderable(m: dict):
-    """One message for the transcript: a line of text, or a card."""
-    who, style = SENDER_STYLE.get(m["sender"], (m["sender"], ""))
+def message_renderable(m: dict, names: dict[str, str] | None = None):
+    """One message for the transcript: a line of text, or a card. An agent's message is
+    signed with the agent's name when ``names`` (handle → name) has it."""
+    style = SENDER_STYLE.get(m["sender"], "")
+    who = value("sender", m["sender"])
     if m["sender"] == "agent" and m.get("agent"):
-        who = m["agent"]
+        who = (names or {}).get(m["agent"], m["agent"])
     when = short_time(parse_time(m["at"]))[-5:]
     head = Text.assemble((f"{who} ", style), (when, "dim"))
     kind = m.get("kind", "text")
@@ -170,8 +181,8 @@ def message_renderable(m: dict):
         p = m.get("payload") or {}
         body = Text(m["body"])
         if kind == "invitation" and p.get("total") is not None:
-            body.append(f"\n券后价 ¥{p['total']}", "bold red")
-        return Group(head, Panel(body, title=CARD_TITLES[kind], border_style="yellow",
+            body.append("\n" + t("console.price_after", total=p["total"]), "bold red")
+        return Group(head, Panel(body, title=value("card", kind), border_style="yellow",
                                  expand=False))
     return Group(head, Text(m["body"], style="dim" if m["sender"] == "system" else ""))
 
@@ -181,9 +192,15 @@ class Composer(TextArea):
     the quick replies."""
 
     BINDINGS = [
-        Binding("enter", "submit", "发送 Send", id="send", priority=True),
-        Binding("ctrl+j", "newline", "换行 Newline", id="newline", priority=True),
+        Binding("enter", "submit", "key.send", id="send", priority=True),
+        Binding("ctrl+j", "newline", "key.newline", id="newline", priority=True),
     ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from .screens import localize_bindings
+
+        localize_bindings(self)
 
     class Submitted(Message):
         """The agent pressed the send key."""
@@ -220,30 +237,32 @@ class CustomerPanel(Static):
     def show(self, ctx: dict | None) -> None:
         """Redraw from a ``customer_context`` result."""
         if ctx is None:
-            self.update(Text("客户信息", style="dim"))
+            self.update(Text(t("console.customer_info"), style="dim"))
             return
-        t = Text()
-        t.append(f"{ctx['name']}", "bold")
-        t.append(f"  V{ctx['level']}", "bold magenta")
+        out = Text()
+        out.append(f"{ctx['name']}", "bold")
+        out.append(f"  V{ctx['level']}", "bold magenta")
         if ctx["region"]:
-            t.append(f"  {ctx['region']}", "dim")
-        t.append("\n")
+            out.append(f"  {ctx['region']}", "dim")
+        out.append("\n")
         if ctx["tags"]:
-            t.append(" ".join(f"#{x}" for x in ctx["tags"]) + "\n", "cyan")
-        t.append(f"{ctx['classification'] or ''}\n", "yellow")
-        t.append(f"订单 {ctx['orders_count']} · 消费 ¥{ctx['spend']}\n")
+            out.append(" ".join(f"#{x}" for x in ctx["tags"]) + "\n", "cyan")
+        out.append(f"{value('classification', ctx['classification'])}\n", "yellow")
+        out.append(t("console.orders_spend", orders=ctx["orders_count"], spend=ctx["spend"])
+                   + "\n")
         if ctx["last_agent_name"]:
-            t.append(f"上次接待: {ctx['last_agent_name']}\n", "dim")
+            out.append(t("console.last_agent", name=ctx["last_agent_name"]) + "\n", "dim")
         for o in ctx["orders"][:3]:
             title = o["items"][0]["title"][:12] if o["items"] else ""
-            t.append(f"· {o['status']} ¥{o['total']} {title}\n")
+            out.append(f"· {value('order_status', o['status'])} ¥{o['total']} {title}\n")
             if o["logistics"]:
-                t.append(f"  {o['logistics']['status']} {o['logistics']['detail'] or ''}"[:40]
-                         + "\n", "dim")
+                out.append(f"  {value('logistics', o['logistics']['status'])} "
+                           f"{o['logistics']['detail'] or ''}"[:40] + "\n", "dim")
         if ctx["coupons"]:
-            t.append("可用券: " + ", ".join(c["name"] for c in ctx["coupons"][:3]) + "\n",
-                     "green")
-        self.update(t)
+            out.append(t("console.coupons", names=", ".join(c["name"] for c in
+                                                          ctx["coupons"][:3])) + "\n",
+                       "green")
+        self.update(out)
 
 
 class Suggestions(Static):
@@ -252,12 +271,12 @@ class Suggestions(Static):
     def show(self, items: list[dict]) -> None:
         """Redraw the top suggestions."""
         if not items:
-            self.update(Text("知识库建议: (无)", style="dim"))
+            self.update(Text(t("console.suggestions_none"), style="dim"))
             return
-        t = Text("知识库建议\n", style="bold")
+        out = Text(t("console.suggestions") + "\n", style="bold")
         for i, s in enumerate(items[:3], start=1):
-            t.append(f"alt+{i} ", "bold yellow")
-            t.append(f"{s.get('question', s.get('entry', ''))}\n")
-            t.append(f"   {str(s.get('answer', ''))[:60]}\n", "dim")
-        t.append("(或 Ctrl+P 插入建议)", "dim")
-        self.update(t)
+            out.append(f"alt+{i} ", "bold yellow")
+            out.append(f"{s.get('question', s.get('entry', ''))}\n")
+            out.append(f"   {str(s.get('answer', ''))[:60]}\n", "dim")
+        out.append(t("console.suggestions_palette"), "dim")
+        self.update(out)
