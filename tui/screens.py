@@ -14,17 +14,26 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from cstool.i18n import t
+from cstool.i18n import has, t
 
 
 def localize_bindings(node) -> None:
     """Give a widget's (or app's) bindings their labels in the interface language: a
     binding's description is a catalog id (``key.<id>``), looked up when the node is made
-    (the language may be chosen after the class was defined)."""
+    (the language may be chosen after the class was defined); Textual's own bindings (the
+    command palette's) are found by their action (``key.<action>``)."""
+
+    def label(b):
+        if has(b.description):
+            return t(b.description)
+        if has(f"key.{b.action}"):
+            return t(f"key.{b.action}")
+        return b.description
+
     bindings = node._bindings  # this node's own copy of its class's bindings
     for key, items in list(bindings.key_to_bindings.items()):
         bindings.key_to_bindings[key] = [
-            replace(b, description=t(b.description)) if b.description else b for b in items]
+            replace(b, description=label(b)) if b.description else b for b in items]
 
 
 def localized_system_commands(commands):
