@@ -33,6 +33,7 @@ from .screens import (
     PromptScreen,
     localize_bindings,
     localized_system_commands,
+    open_command_palette,
 )
 from .widgets import (
     ChatList,
@@ -298,6 +299,7 @@ class ConsoleApp(App):
                                 title=t("console.new_chat_title"))
                     self.bell()
         self._known_chats = new
+        self.sub_title = desk["agent"].get("name") or self.agent  # 小美, not lf-xiaomei
         old_desk, self.desk = self.desk, desk
         self.cursor = max(self.cursor, desk["last_event"])
         for conv_id, how in sorted(gone.items()):
@@ -764,6 +766,10 @@ class ConsoleApp(App):
         rows.append(("enter / ctrl+j", t("help.send_newline")))
         rows.append(("ctrl+p", t("help.palette")))
         self.push_screen(HelpScreen(rows))
+
+    def action_command_palette(self) -> None:
+        """The command palette, its prompt in the interface language."""
+        open_command_palette(self)
 
     def get_system_commands(self, screen) -> Any:
         yield from localized_system_commands(super().get_system_commands(screen))

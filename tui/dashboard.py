@@ -23,7 +23,12 @@ from cstool.errors import CstoolError
 from cstool.i18n import error_text, language, t, value
 from cstool.values import format_time
 
-from .screens import PickScreen, localize_bindings, localized_system_commands
+from .screens import (
+    PickScreen,
+    localize_bindings,
+    localized_system_commands,
+    open_command_palette,
+)
 
 BARS = " ▁▂▃▄▅▆▇█"
 # The agent table's sorts: the figure, and the catalog id of its column.
@@ -254,6 +259,10 @@ class DashboardApp(App):
             yield Static("", id="alert-log")
         yield DataTable(id="agents", zebra_stripes=True, cursor_type="row")
         yield Footer()
+
+    def action_command_palette(self) -> None:
+        """The command palette, its prompt in the interface language."""
+        open_command_palette(self)
 
     def get_system_commands(self, screen) -> Any:
         """Textual's palette commands, in the interface language."""

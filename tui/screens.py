@@ -36,6 +36,15 @@ def localize_bindings(node) -> None:
             replace(b, description=label(b)) if b.description else b for b in items]
 
 
+def open_command_palette(app) -> None:
+    """Textual's command palette, its prompt in the interface language."""
+    from textual.command import CommandPalette
+
+    if app.use_command_palette and not CommandPalette.is_open(app):
+        app.push_screen(CommandPalette(placeholder=t("console.palette_search"),
+                                       id="--command-palette"))
+
+
 def localized_system_commands(commands):
     """Textual's own palette commands (Theme, Quit, Keys ...) with their titles and help in
     the interface language (``palette.<title>``); others pass as they are."""
