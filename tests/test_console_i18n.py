@@ -137,3 +137,45 @@ async def test_the_english_console_has_no_chinese_but_the_shops_data(shift, monk
     assert "asked, not ordered" in seen["desk"] and "… 3 more" in seen["desk"]
     assert "顾客1 customer: 这条裙子有M码吗？" in seen["search"]
     assert "Accept the next waiting chat" in seen["help"] and "f2 accept" in seen["desk"]
+
+
+# -- the dashboard -----------------------------------------------------------------------------
+@pytest.fixture
+def mall(tmp_path):
+    """A shop with a queue long and slow enough to raise alerts."""
+    clock = FrozenClock(NOW)
+    b = LocalBackend(tmp_path / "dash.db", clock=clock)
+    b.apply({"shops": [{"key": "s", "name": "翎衣女装"}],
+             "agents": [{"handle": "a", "name": "小美", "shops": ["s"], "status": "online",
+                         "max_chats": 1}]})
+    for i in range(1, 14):
+        b.post_message("s", f"c{i}", "还没发货吗")
+        clock.advance(30)
+    clock.advance(240)
+    yield b, clock
+    b.close()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+async def test_the_dashboard_in_one_language(mall, monkeypatch, lang):
+    from tui.dashboard import DashboardApp
+
+    b, clock = mall
+    monkeypatch.setenv("CSTOOL_LANG", lang)
+    app = DashboardApp(b, "s", poll_s=3600, now_ms=clock.now_ms)
+    async with app.run_test(size=(160, 45)) as pilot:
+        await settle(app, pilot)
+        text = screen_text(app) + "\n".join(notices(app))
+        await press(app, pilot, "w")
+        picker = screen_text(app)
+    data = "翎衣女装 小美 还没发货吗 发货"
+    if lang == "zh":
+        words = {w for w in re.findall(r"[A-Za-z]{2,}", text + picker)
+                 if w.lower() not in KEY_WORDS}
+        assert words == set(), words
+        assert "排队 12 人，超过 10" in text and "切换店铺" in picker
+    else:
+        foreign = {run for run in CJK.findall(text + picker) if run not in data}
+        assert foreign == set(), foreign
+        assert "12 waiting, more than 10" in text and "Switch shop" in picker
+        assert "“发货” surging" in text
