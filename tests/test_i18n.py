@@ -293,3 +293,19 @@ def test_server_error_json_and_a_remote_error_in_chinese(tmp_path):
         assert i18n.error_text(caught.value, lang="zh") == "没有会话 999"
     finally:
         served.close()
+
+
+def test_a_record_error_names_file_line_and_field_in_both_languages(cli, tmp_path):
+    cli("db", "init")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("customers:\n  - key: c9\n    name: 甲\n    profiles:\n      - shop: nope\n",
+                   encoding="utf-8")
+    zh = cli("--lang", "zh", "apply", "-f", str(bad))
+    en = cli("--lang", "en", "apply", "-f", str(bad))
+    assert zh.exit_code == en.exit_code == 1
+    assert zh.stderr == f"错误：{bad}:5: customers[0].profiles[0].shop：没有这个店铺（nope）\n"
+    assert en.stderr == f"Error: {bad}:5: customers[0].profiles[0].shop: unknown shop 'nope'\n"
+    missing = tmp_path / "missing.yaml"
+    missing.write_text("customers:\n  - key: c9\n", encoding="utf-8")
+    assert cli("--lang", "zh", "apply", "-f", str(missing)).stderr \
+        == f"错误：{missing}:2: customers[0].name：必填\n"

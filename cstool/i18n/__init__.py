@@ -138,6 +138,13 @@ def value(kind: str, raw: Any, lang: str | None = None) -> str:
     return t(msgid, lang) if has(msgid, lang or language()) or has(msgid, "en") else str(raw)
 
 
+def _where(source: Any, line: Any, lang: str) -> str:
+    """The location prefix of a record error: ``file.yaml:3: ``, ``line 3: `` or nothing."""
+    if source:
+        return f"{source}:{line}: " if line else f"{source}: "
+    return t("err.where_line", lang, line=line) if line else ""
+
+
 def error_text(error: BaseException, *, me: str | None = None,
                names: dict[str, str] | None = None, lang: str | None = None) -> str:
     """An error in the interface language, by its stable code (``err.<key>``), never by
@@ -157,6 +164,8 @@ def error_text(error: BaseException, *, me: str | None = None,
     for name, raw in list(fields.items()):
         if isinstance(raw, str) and has(f"val.{name}.{raw}", lang):
             fields[name] = t(f"val.{name}.{raw}", lang)
+    if "path" in fields:  # a field of a record: where it is, in this language
+        fields["where"] = _where(fields.get("source"), fields.get("line"), lang)
     if names:
         for name in ("agent", "to_agent"):
             if isinstance(fields.get(name), str):
