@@ -632,11 +632,11 @@ async def test_help_scrolls_to_its_last_line_at_100x30(desk):
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
         await press(app, pilot, "f1")
-        assert "命令面板" not in app.export_screenshot()
+        assert "PgDn：滚动" not in app.export_screenshot()
         await press(app, pilot, "end")
-        assert "命令面板" in app.export_screenshot()
+        assert "PgDn：滚动" in app.export_screenshot()
         await press(app, pilot, "home")
-        assert "命令面板" not in app.export_screenshot()
+        assert "PgDn：滚动" not in app.export_screenshot()
 
 
 async def test_a_refused_transfer_keeps_the_note(desk):
