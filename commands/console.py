@@ -29,9 +29,11 @@ def console_cmd(
 ) -> None:
     """Open the agent console: chats, queue, transcript, customer context (keys: F1)."""
     if not agent:
-        raise UsageError("give your agent handle: --agent HANDLE (or set CSTOOL_AGENT)")
+        raise UsageError("give your agent handle: --agent HANDLE (or set CSTOOL_AGENT)",
+                         key="console_needs_agent")
     if not os.isatty(1):
-        raise UsageError("the console needs a terminal (stdout is not a tty)")
+        raise UsageError("the console needs a terminal (stdout is not a tty)",
+                         key="console_needs_tty")
     backend = state(ctx).backend
     me = backend.get("agents", agent)
     if me.get("status") == "offline" and me.get("role") == "agent":

@@ -13,6 +13,7 @@ import typer
 from typer.core import TyperGroup
 
 from cstool.errors import CstoolError, UsageError
+from cstool.i18n import error_text, language, t
 from cstool.json_limits import too_deep_message
 from cstool.text_rules import terminal_safe
 
@@ -78,7 +79,8 @@ class State:
             api = self.api_url()
             if api is not None:
                 if self.db is not None:
-                    raise UsageError("give a data file (--db) or a server (--api), not both")
+                    raise UsageError("give a data file (--db) or a server (--api), not both",
+                                     key="db_or_api")
                 from cstool.backend.remote import RemoteBackend
 
                 self._backend = RemoteBackend(api, os.environ.get("CSTOOL_TOKEN"))
@@ -127,6 +129,14 @@ def wants_json(ctx: typer.Context, flag: bool) -> bool:
     return flag or state(ctx).json
 
 
+def cli_error_text(error: CstoolError) -> str:
+    """An error as the CLI says it: in English its own message (the same words as the
+    API's), in Chinese the catalog's text for its code (``err.<key>``)."""
+    if language() == "en":
+        return error.message
+    return error_text(error)
+
+
 class RootGroup(TyperGroup):
     """The root command: turns every user error into one line on stderr and an exit code."""
 
@@ -134,14 +144,13 @@ class RootGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except CstoolError as e:
-            raise CliError(terminal_safe(e.message), e.exit_code) from None
+            raise CliError(terminal_safe(cli_error_text(e)), e.exit_code) from None
         except RecursionError:  # a guard behind the depth limits (cstool.json_limits)
             raise CliError(too_deep_message("the input")) from None
         except UnicodeEncodeError:  # an undecodable byte in an argument: nothing stored
-            raise CliError("text is not valid UTF-8 (an undecodable byte or a lone "
-                           "surrogate); nothing was changed") from None
+            raise CliError(t("cli.not_utf8")) from None
         except sqlite3.OperationalError as e:
-            raise CliError(f"database: {e}") from None
+            raise CliError(t("cli.database", error=e)) from None
         except BrokenPipeError:  # `cstool ... | head`: the reader left; leave quietly
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
@@ -150,7 +159,7 @@ class RootGroup(TyperGroup):
             where = f"{e.filename}: " if e.filename else ""
             raise CliError(f"{where}{e.strerror or e}") from None
         except sqlite3.DatabaseError as e:
-            raise CliError(f"database: {e}") from None
+            raise CliError(t("cli.database", error=e)) from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         try:
@@ -166,16 +175,16 @@ class RootGroup(TyperGroup):
                 raise
             code = getattr(e, "exit_code", 1)
             ctx = getattr(e, "ctx", None)
-            hint = f" (see '{ctx.command_path} --help')" if code == 2 and ctx else ""
+            hint = t("cli.see_help", command=ctx.command_path) if code == 2 and ctx else ""
             message = e.format_message()
             if not isinstance(e, CliError):  # click's usage errors: one line (it wraps choices)
                 message = " ".join(message.split())
-            typer.echo(f"Error: {message}{hint}", err=True)
+            typer.echo(t("cli.error", message=message, hint=hint), err=True)
             sys.exit(code)
         except typer.Abort:
             if not standalone_mode:
                 raise
-            typer.echo("Aborted.", err=True)
+            typer.echo(t("cli.aborted"), err=True)
             sys.exit(1)
         if not standalone_mode:
             return rv

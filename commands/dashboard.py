@@ -29,12 +29,14 @@ def dashboard_cmd(
     from tui.dashboard import DashboardApp
 
     if not os.isatty(1):
-        raise UsageError("the dashboard needs a terminal (use `cstool metrics report` in scripts)")
+        raise UsageError("the dashboard needs a terminal (use `cstool metrics report` in scripts)",
+                         key="dashboard_needs_tty")
     backend = state(ctx).backend
     if shop is None:
         shops = backend.list("shops", limit=1)
         if not shops:
-            raise UsageError("no shops yet: load some (cstool fixtures load demo)")
+            raise UsageError("no shops yet: load some (cstool fixtures load demo)",
+                             key="no_shops")
         shop = shops[0]["key"]
     record = backend.get("shops", shop)
     if not os.environ.get("CSTOOL_TZ") and record.get("timezone"):
@@ -46,16 +48,16 @@ def dashboard_cmd(
     hint = None
     if replay:
         if not hasattr(backend, "database"):
-            raise UsageError("--replay reads the data file: use it with --db, not --api")
+            raise UsageError("--replay reads the data file: use it with --db, not --api",
+                             key="replay_needs_db")
         backend.clock = LatestEventClock(backend.database)
     elif hasattr(backend, "database"):
         newest = LatestEventClock(backend.database, fallback=backend.clock).now_ms()
         if abs(newest - backend.clock.now_ms()) > 6 * 3_600_000:
+            from cstool.i18n import t
             from cstool.values import format_time
 
-            hint = (f"最新事件在 {format_time(newest)[:16].replace('T', ' ')}，不是现在："
-                    "在看回放的一天吗？用 --replay 以它的时间为“现在”。 The newest event is "
-                    "hours away from now: for a replayed day, use --replay.")
+            hint = t("dash.replay_hint", at=format_time(newest)[:16].replace("T", " "))
     DashboardApp(backend, shop, poll_s=poll,
                  thresholds=Thresholds(queue_max=queue_max, surge_min=surge_min),
                  hint=hint).run()

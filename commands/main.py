@@ -63,6 +63,20 @@ app = typer.Typer(
 )
 
 
+def _lang(value: str | None) -> str | None:
+    """``--lang`` / ``$CSTOOL_LANG``: zh or en (zh-CN, en_US ... are taken too)."""
+    from cstool import i18n
+
+    if value is None or not value.strip():
+        i18n.set_language(None)  # the locale decides
+        return None
+    lang = i18n.normalize(value)
+    if lang is None:
+        raise typer.BadParameter(f"{value!r} is not a language of cstool: zh or en")
+    i18n.set_language(lang)
+    return lang
+
+
 def _version(value: bool) -> None:
     if value:
         from cstool import __version__
@@ -85,6 +99,19 @@ def root(
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="JSON output for every read.")] = False,
     api: ApiOpt = None,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            envvar="CSTOOL_LANG",
+            show_envvar=True,
+            callback=_lang,
+            is_eager=True,
+            metavar="zh|en",
+            help="Interface language of messages, the console and the dashboard: zh or en "
+            "(default: the locale, LC_ALL / LC_MESSAGES / LANG; zh* is Chinese).",
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,

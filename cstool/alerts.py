@@ -12,11 +12,15 @@ SURGE_WORDS = ("发货", "物流", "快递", "退款", "退货", "破损", "质�
 @dataclass(frozen=True)
 class Alert:
     """One alert: a stable key (so the log lists it once while it holds), a level
-    (warning or critical) and the text people read."""
+    (warning or critical), the (Chinese) text, and what it is about: ``kind`` and
+    ``fields`` name its catalog entry (``alert.<kind>``, see cstool/i18n) so a front end
+    shows it in its own language."""
 
     key: str
     level: str
     text: str
+    kind: str = ""
+    fields: tuple[tuple[str, object], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -44,24 +48,33 @@ def check(snapshot: dict, th: Thresholds = Thresholds()) -> list[Alert]:
     queue = snapshot["queue"]
     if queue["waiting"] > th.queue_max:
         level = "critical" if queue["waiting"] > 2 * th.queue_max else "warning"
-        out.append(Alert("queue", level, f"排队 {queue['waiting']} 人，超过 {th.queue_max}"))
+        out.append(Alert("queue", level, f"排队 {queue['waiting']} 人，超过 {th.queue_max}",
+                         "queue", (("waiting", queue["waiting"]), ("max", th.queue_max))))
     if queue["longest_wait_s"] is not None and queue["longest_wait_s"] > th.wait_s_max:
         out.append(Alert("wait", "warning",
                          f"最长等待 {queue['longest_wait_s'] // 60} 分钟，超过 "
-                         f"{th.wait_s_max // 60} 分钟"))
+                         f"{th.wait_s_max // 60} 分钟", "wait",
+                         (("minutes", queue["longest_wait_s"] // 60),
+                          ("max", th.wait_s_max // 60))))
     today = snapshot["today"]
     if today.get("answer_rate") is not None and today["answer_rate"] < th.answer_rate_min:
         out.append(Alert("answer_rate", "warning",
-                         f"30 秒应答率 {today['answer_rate']:.0%}，低于 {th.answer_rate_min:.0%}"))
+                         f"30 秒应答率 {today['answer_rate']:.0%}，低于 {th.answer_rate_min:.0%}",
+                         "answer_rate", (("rate", f"{today['answer_rate']:.0%}"),
+                                         ("min", f"{th.answer_rate_min:.0%}"))))
     if today.get("response_rate") is not None and today["response_rate"] < th.response_rate_min:
         out.append(Alert("response_rate", "warning",
                          f"3 分钟响应率 {today['response_rate']:.0%}，低于 "
-                         f"{th.response_rate_min:.0%}"))
+                         f"{th.response_rate_min:.0%}", "response_rate",
+                         (("rate", f"{today['response_rate']:.0%}"),
+                          ("min", f"{th.response_rate_min:.0%}"))))
     recent, before = snapshot["keywords"]["recent"], snapshot["keywords"]["before"]
     ratio = snapshot["keywords"]["window_ratio"]  # before-window length / recent-window length
     for word, n in recent.items():
         base = before.get(word, 0) / ratio if ratio else 0
         if n >= th.surge_min and n >= th.surge_factor * max(base, 1):
             out.append(Alert(f"surge:{word}", "warning",
-                             f"「{word}」激增：近 15 分钟 {n} 次（此前约 {base:.0f} 次）"))
+                             f"「{word}」激增：近 15 分钟 {n} 次（此前约 {base:.0f} 次）",
+                             "surge", (("word", word), ("count", n),
+                                       ("before", f"{base:.0f}"))))
     return out

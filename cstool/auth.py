@@ -29,7 +29,7 @@ from typing import Any
 
 from .errors import Conflict, CstoolError, InvalidInput, NotFound, UsageError
 from .text_rules import check_text
-from .values import SLUG_RE, format_time
+from .values import SLUG_RE, format_time, short_time
 
 TOKEN_PREFIX = "cst_"
 STAFF_ROLES = ("agent", "supervisor", "admin")  # in order of rights
@@ -159,7 +159,7 @@ class TokenStore:
                 row = conn.execute("SELECT id, role FROM agents WHERE handle = ?",
                                    (agent,)).fetchone()
                 if row is None:
-                    raise NotFound(f"no agent {agent!r}")
+                    raise NotFound(f"no agent {agent!r}", key="no_agent", agent=agent)
                 agent_id, agent_role = row
                 role = role or agent_role
                 if STAFF_ROLES.index(role) > STAFF_ROLES.index(agent_role):
@@ -182,7 +182,7 @@ class TokenStore:
         with self.database.write() as conn:
             shop_row = conn.execute("SELECT id FROM shops WHERE key = ?", (shop,)).fetchone()
             if shop_row is None:
-                raise NotFound(f"no shop {shop!r}")
+                raise NotFound(f"no shop {shop!r}", key="no_shop", shop=shop)
             row = conn.execute("SELECT id FROM customers WHERE key = ?", (customer,)).fetchone()
             if row is None:
                 if not isinstance(customer, str) or not SLUG_RE.match(customer):
@@ -241,7 +241,7 @@ class TokenStore:
     def _read(self, conn: sqlite3.Connection, token_id: int) -> dict:
         row = conn.execute(self._SELECT + "WHERE t.id = ?", (int(token_id),)).fetchone()
         if row is None:
-            raise NotFound(f"no token {token_id}")
+            raise NotFound(f"no token {token_id}", key="no_token", token=token_id)
         return self._row_dict(row)
 
     def get_token(self, token_id: int) -> dict:
@@ -274,7 +274,8 @@ class TokenStore:
         with self.database.write() as conn:
             current = self._read(conn, token_id)
             if current["state"] == "revoked":
-                raise Conflict(f"token {token_id} is revoked already")
+                raise Conflict(f"token {token_id} is revoked already", key="token_revoked_already",
+                               token=token_id)
             conn.execute("UPDATE tokens SET revoked_at = ? WHERE id = ?",
                          (self._now(), int(token_id)))
             shop_id = None
@@ -297,9 +298,9 @@ class TokenStore:
         revocation takes effect at the next request. Expiry is checked every time.
         """
         if not secret:
-            raise Unauthorized("no token: send 'Authorization: Bearer TOKEN'")
+            raise Unauthorized("no token: send 'Authorization: Bearer TOKEN'", key="no_token_sent")
         if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
-            raise Unauthorized("malformed token")
+            raise Unauthorized("malformed token", key="malformed_token")
         now = self._now()
         seen = self._access_version()
         hashed = hash_token(secret)
@@ -319,15 +320,16 @@ class TokenStore:
                 "LEFT JOIN shops s ON s.id = t.shop_id WHERE t.hash = ?",
                 (hashed,)).fetchone()
             if row is None:
-                raise Unauthorized("unknown token")
+                raise Unauthorized("unknown token", key="unknown_token")
             (tid, role, agent_id, handle, customer, shop, expires_at, revoked_at, used,
              now_role) = row
             if now_role is not None and STAFF_ROLES.index(now_role) < STAFF_ROLES.index(role):
                 role = now_role  # the agent was demoted since: the token follows
             if revoked_at is not None:
-                raise Unauthorized(f"token {tid} was revoked")
+                raise Unauthorized(f"token {tid} was revoked", key="token_revoked", token=tid)
             if expires_at is not None and expires_at <= now:
-                raise Unauthorized(f"token {tid} expired at {format_time(expires_at)}")
+                raise Unauthorized(f"token {tid} expired at {format_time(expires_at)}",
+                                   key="token_expired", token=tid, at=short_time(expires_at))
             if role == "customer":
                 principal = Principal(tid, role, shops=frozenset([shop]), customer=customer,
                                       shop=shop)

@@ -199,7 +199,8 @@ class Document:
             return error
         source = self.origin[name][i]
         line = _line_at(self.records[name][i], rest) or error.line
-        return FieldError(error.path, error.reason, line, source)
+        return FieldError(error.path, error.reason, line, source,
+                          key=getattr(error, "_key", None), **getattr(error, "_params", {}))
 
     def count(self) -> int:
         """How many records in all."""

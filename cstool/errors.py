@@ -2,6 +2,13 @@
 
 Each front end turns them into its own form: the CLI into a one-line message and an
 exit code, the server into a JSON error with a status, the TUI into a notice.
+
+Every error has a category ``code`` (``invalid``, ``not_found`` ...: the server's JSON
+``code``) and a stable ``key`` naming the exact refusal (``reply_too_long``), with the
+``params`` it is about (``length``, ``max``). The English ``message`` stays the default
+text (the API's ``message``); front ends show an error in the interface language by its
+key and params (``cstool.i18n.error_text``, catalog id ``err.<key>``), never by its text.
+An error raised without a key has its category as key.
 """
 
 from __future__ import annotations
@@ -14,9 +21,11 @@ class CstoolError(Exception):
     exit_code = 1
     http_status = 400
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, *, key: str | None = None, **params: object):
         super().__init__(message)
         self.message = message
+        self.key = key or self.code
+        self.params = params
 
     def __str__(self) -> str:
         return self.message
@@ -80,5 +89,6 @@ class NoDataFile(StorageError):
     http_status = 404
 
     def __init__(self, path):
-        super().__init__(f"no data file at {path}; `cstool db init` or `apply` creates one")
+        super().__init__(f"no data file at {path}; `cstool db init` or `apply` creates one",
+                         path=str(path))
         self.path = str(path)

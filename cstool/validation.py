@@ -31,14 +31,19 @@ Lookup = Callable[[str, str], dict | None]
 
 
 class FieldError(InvalidInput):
-    """A record field that does not fit; carries the path and, when known, the line."""
+    """A record field that does not fit; carries the path and, when known, the line. Its
+    error key is ``field`` (the English reason as a parameter) unless a more exact one is
+    given (``field_required`` ...); path, line and source are parameters too."""
 
-    def __init__(self, path: str, message: str, line: int | None = None, source: str = ""):
+    def __init__(self, path: str, message: str, line: int | None = None, source: str = "",
+                 *, key: str | None = None, **params: object):
         self.path = path
         self.reason = message
         self.line = line
         self.source = source
-        super().__init__(self._format())
+        self._key, self._params = key, params
+        super().__init__(self._format(), key=key or "field", path=path, reason=message,
+                         line=line, source=source, **params)
 
     def _format(self) -> str:
         where = ""
@@ -50,7 +55,8 @@ class FieldError(InvalidInput):
 
     def located(self, source: str) -> FieldError:
         """The same error, naming the file it came from."""
-        return FieldError(self.path, self.reason, self.line, source)
+        return FieldError(self.path, self.reason, self.line, source, key=self._key,
+                          **self._params)
 
 
 def line_of(obj: Any, key: str | None = None) -> int | None:
@@ -61,23 +67,26 @@ def line_of(obj: Any, key: str | None = None) -> int | None:
     return getattr(obj, "line", None)
 
 
-def _err(path: str, message: str, obj: Any = None, key: str | None = None) -> FieldError:
-    return FieldError(path, message, line_of(obj, key))
+def _err(path: str, message: str, obj: Any = None, key: str | None = None, *,
+         code: str | None = None, **params: object) -> FieldError:
+    return FieldError(path, message, line_of(obj, key), key=code, **params)
 
 
 def _check_text(value: Any, f: Field, path: str, parent: Any) -> str:
     if not isinstance(value, str):
-        raise _err(path, f"expected text, got {_typename(value)}", parent, f.name)
+        raise _err(path, f"expected text, got {_typename(value)}", parent, f.name,
+                   code="field_not_text", got=_typename(value))
     limit = f.max_len if f.max_len else MAX_TEXT
     if len(value) > limit:
-        raise _err(path, f"too long ({len(value)} characters, at most {limit})", parent, f.name)
+        raise _err(path, f"too long ({len(value)} characters, at most {limit})", parent, f.name,
+                   code="field_too_long", length=len(value), max=limit)
     if f.name == "key" and key_problem(value) is not None:  # a text key (knowledge entries)
         raise _err(path, f"{value!r} is not a usable key: it {key_problem(value)} (text "
                    "without control characters, line breaks, tabs or surrounding spaces)",
                    parent, f.name)
     _no_controls(value, path, parent, f.name, multiline=f.multiline)
     if f.required and not value.strip():
-        raise _err(path, "is empty", parent, f.name)
+        raise _err(path, "is empty", parent, f.name, code="field_empty")
     return value
 
 
@@ -195,7 +204,8 @@ def _value(f: Field, value: Any, path: str, parent: Any, zone: str | None) -> An
             raise _err(path, str(e), parent, f.name) from None
     if t == "enum":
         if not isinstance(value, str) or value not in f.choices:
-            raise _err(path, f"{value!r} is not one of: {', '.join(f.choices)}", parent, f.name)
+            raise _err(path, f"{value!r} is not one of: {', '.join(f.choices)}", parent, f.name,
+                       code="field_not_one_of", value=value, choices=", ".join(f.choices))
         return value
     if t in ("strlist", "reflist"):
         if not isinstance(value, list):
@@ -399,7 +409,8 @@ def _record(fields: tuple[Field, ...], rec: Any, path: str, zone: str | None) ->
         value = rec.get(f.name, MISSING)
         if value is MISSING or value is None:
             if f.required:
-                raise FieldError(fpath, "is required", line_of(rec, f.name))
+                raise FieldError(fpath, "is required", line_of(rec, f.name),
+                                 key="field_required")
             if f.default is not MISSING:
                 out[f.name] = _value(f, copy.deepcopy(f.default), fpath, rec, zone)
             else:
@@ -585,7 +596,8 @@ def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str
     p = f"{path}." if path else ""
 
     def missing(fpath: str, ref_kind: str, key: str, line: int | None) -> FieldError:
-        return FieldError(fpath, f"unknown {ref_kind[:-1]} {key!r}", line)
+        return FieldError(fpath, f"unknown {ref_kind[:-1]} {key!r}", line,
+                          key="field_unknown_ref", kind=ref_kind[:-1], record=key)
 
     def need(ref_kind: str, key: str, fpath: str, line: int | None) -> dict:
         found = lookup(ref_kind, key)

@@ -8,6 +8,7 @@ import os
 os.environ["CSTOOL_TZ"] = "Asia/Shanghai"  # before cstool reads it; tests read Beijing time
 os.environ.pop("CSTOOL_DB", None)
 os.environ.pop("CSTOOL_NOW", None)  # the real clock unless a test fakes it
+os.environ.pop("CSTOOL_LANG", None)
 
 import pytest  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
@@ -18,6 +19,23 @@ from cstool.clock import FrozenClock  # noqa: E402
 from cstool.values import parse_time  # noqa: E402
 
 NOW = parse_time("2026-11-20T10:00:00+08:00")
+
+# The interface language of each test, whatever the machine's locale: the console and the
+# dashboard (test modules named for them or for tui) are tried in Chinese, the rest (the
+# CLI's messages, the API) in English; a test sets $CSTOOL_LANG itself to try the other.
+ZH_MODULES = ("console", "dashboard", "tui")
+
+
+@pytest.fixture(autouse=True)
+def interface_language(request, monkeypatch):
+    """$CSTOOL_LANG for this test (see ZH_MODULES); no --lang left over from another."""
+    from cstool import i18n
+
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    monkeypatch.setenv("CSTOOL_LANG", "zh" if any(m in name for m in ZH_MODULES) else "en")
+    i18n.set_language(None)
+    yield
+    i18n.set_language(None)
 
 
 class Cli:

@@ -244,7 +244,7 @@ async def test_raise_a_ticket_and_see_my_tickets(desk):
             ("damaged_goods", "裙子开线", app.current)]
         await press(app, pilot, "ctrl+y")
         assert isinstance(app.screen, PickScreen)
-        assert "裙子开线" in app.screen.items[0][1] and "(ok)" in app.screen.items[0][1]
+        assert "裙子开线" in app.screen.items[0][1] and "（正常）" in app.screen.items[0][1]
 
 
 async def test_transfer_to_a_group_with_a_note(desk):
@@ -467,7 +467,7 @@ async def test_going_offline_says_so_once(desk):
         await press(app, pilot, "f9")
         await press(app, pilot, *"offline", "enter")
         assert app.current is None and app.desk["chats"] == []
-        assert notices(app) == ["状态：离线 offline，3 个会话转回排队"], notices(app)
+        assert notices(app) == ["状态：离线，3 个会话转回排队"], notices(app)
 
 
 async def test_a_stale_load_does_not_undo_a_switch(desk):
@@ -647,11 +647,11 @@ async def test_help_scrolls_to_its_last_line_at_100x30(desk):
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
         await press(app, pilot, "f1")
-        assert "命令面板" not in app.export_screenshot()
+        assert "PgDn：滚动" not in app.export_screenshot()
         await press(app, pilot, "end")
-        assert "命令面板" in app.export_screenshot()
+        assert "PgDn：滚动" in app.export_screenshot()
         await press(app, pilot, "home")
-        assert "命令面板" not in app.export_screenshot()
+        assert "PgDn：滚动" not in app.export_screenshot()
 
 
 async def test_a_refused_transfer_keeps_the_note(desk):

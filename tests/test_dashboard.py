@@ -6,13 +6,14 @@ from __future__ import annotations
 import pytest
 from textual.geometry import Region
 
-from cstool.alerts import Alert, Thresholds, check, keyword_counts
+from cstool.alerts import Thresholds, check, keyword_counts
 from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
 from cstool.values import parse_time
 from tui.dashboard import (
     DashboardApp,
     Tile,
+    alert_text,
     chart,
     fit_label,
     label_forms,
@@ -42,8 +43,10 @@ def test_alert_rules():
     assert alerts[2].text == "30 秒应答率 62%，低于 80%"
     surge = check(snap(keywords={"recent": {"发货": 12, "退款": 2}, "before": {"发货": 4},
                                  "window_ratio": 4.0}))
-    assert surge == [Alert("surge:发货", "warning",
-                           "「发货」激增：近 15 分钟 12 次（此前约 1 次）")]
+    assert [(a.key, a.level, a.text) for a in surge] == [
+        ("surge:发货", "warning", "「发货」激增：近 15 分钟 12 次（此前约 1 次）")]
+    assert alert_text(surge[0]) == "「发货」激增：近 15 分钟 12 次（此前约 1 次）"
+    assert alert_text(surge[0], "en") == "“发货” surging: 12 times in 15 minutes (about 1 before)"
     # too few to be a surge, however small the usual rate (5 against 0 at the start)
     few = {"recent": {w: 5 for w in ("发货", "物流", "退款")}, "before": {}, "window_ratio": 4.0}
     assert check(snap(keywords=few)) == []
@@ -65,7 +68,7 @@ def test_tiles_and_chart_render():
                     "attributed_sales": 1299.5})
     got = {label: value for label, value, _ in tiles(s)}
     assert got["3分钟响应率"] == "87.5%" and got["30秒应答率"] == "—"
-    assert got["客服 online/busy/away"] == "3/1/2" and got["客服销售额"] == "¥1,299.50"
+    assert got["客服 在线/忙/离"] == "3/1/2" and got["客服销售额"] == "¥1,299.50"
     text = chart([0] * 10 + [8, 4] + [0] * 12, [2] * 24, 11).plain
     assert "今天 12 · 上周同日 48" in text
     assert pct(None) == "—" and pct(0.5) == "50.0%"
@@ -168,8 +171,9 @@ def test_dashboard_snapshot_picture(mall, snap_compare):
 
 
 def test_labels_give_way_to_values():
-    label = "客服 online/busy/away"
-    assert fit_label(label, 30) == label and fit_label(label, 15) == "客服 在线/忙/离"
+    label = "客服 在线/忙/离"
+    assert fit_label(label, 30) == label and fit_label(label, 15) == label
+    assert fit_label(label, 14) == "在线/忙/离"
     assert fit_label(label, 8) == "在/忙/离"
     assert fit_label(label, 7) == "在/忙/…" and fit_label(label, 5) == "在/…"  # never half a 字
     assert fit_label(label, 7, cut=False) == "" and fit_label(label, 0) == ""
@@ -303,7 +307,7 @@ async def test_dashboard_at_80x24_is_readable(mall):
         busy = sum(1 for r in rows if r.get("status") == "busy")
         away = sum(1 for r in rows if r.get("status") == "away")
         got = {label: value for label, value, _ in tiles(app.snapshot)}
-        assert got["客服 online/busy/away"] == f"{online}/{busy}/{away}"
+        assert got["客服 在线/忙/离"] == f"{online}/{busy}/{away}"
         keys = app.query_one("#keys")
         assert [k for k, _ in keys.shown()] == ["s", "w", "p", "r", "^Q"]
 

@@ -9,7 +9,6 @@ the palette.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from functools import partial
@@ -26,12 +25,22 @@ from textual.worker import Worker
 
 from cstool.cjk_wrap import cut
 from cstool.errors import CstoolError
+from cstool.i18n import error_text, t, value
 from cstool.shop_hours import closed_notice
 from cstool.values import money, parse_time, short_time
 
 from .keybar import KeyBar, key_label
 from .notices import NoticeBar, NoticesMixin
-from .screens import ChoiceScreen, ConfirmScreen, HelpScreen, PickScreen, PromptScreen
+from .screens import (
+    ChoiceScreen,
+    ConfirmScreen,
+    HelpScreen,
+    PickScreen,
+    PromptScreen,
+    localize_bindings,
+    localized_system_commands,
+    open_command_palette,
+)
 from .widgets import (
     ChatList,
     Composer,
@@ -43,37 +52,33 @@ from .widgets import (
 )
 
 # (id, default keys, key-line label, what it does, key-line priority: lower shows first,
-# None: not on the key line). Every default key reaches the app in tmux, xterm/GNOME
+# None: not on the key line); the label and the help line are catalog ids (cstool/i18n):
+# ``key.<id>`` and ``help.<id>``. Every default key reaches the app in tmux, xterm/GNOME
 # Terminal, Windows Terminal and macOS Terminal/iTerm2 as they come: no Alt+digit (macOS
 # types "¡"), no Ctrl+arrows alone (macOS Spaces), no F10/F11 (GNOME menu, full screen),
 # no Ctrl+B (tmux), no Ctrl+V (Windows Terminal pastes). F1 is kept beside the palette
 # (Ctrl+P lists every action), since GNOME Terminal may take F1 for its own help.
 ACTIONS: list[tuple[str, str, str, str, int | None]] = [
-    ("help", "f1", "帮助", "All keys", 0),
-    ("accept", "f2", "接入", "Accept the next waiting chat (接入下一位)", 1),
-    ("next_unread", "f3", "未读", "Go to the next chat with unread messages", 7),
-    ("send_product", "f4", "商品", "Send a product card", 8),
-    ("send_coupon", "f5", "发券", "Send a coupon (the customer then holds it)", 9),
-    ("invite", "f6", "邀请", "Send an invitation to order with the price after discounts",
-     10),
-    ("transfer", "f7", "转接", "Transfer the chat to an agent or a group, with a note", 4),
-    ("close_chat", "f8", "结束",
-     "Close the chat (asks first when the customer's last message is unanswered; the "
-     "customer is asked for a rating)", 2),
-    ("status", "f9", "状态", "Set my status: online, busy, away, offline", 5),
-    ("reopen", "ctrl+r", "重开", "Reopen the chat I closed last (within 10 minutes)", 12),
-    ("quick_replies", "ctrl+o", "快捷语", "Quick replies (also / in an empty reply box)", 11),
-    ("suggestions", "ctrl+g", "建议", "Insert a knowledge suggestion (then 1, 2 or 3)", 13),
-    ("search", "ctrl+f", "搜索", "Search my chat history", None),
-    ("ticket", "ctrl+k", "工单", "Raise a ticket (work order) from this chat", None),
-    ("my_tickets", "ctrl+y", "我的工单", "My tickets by deadline, coloured by SLA state", None),
-    ("next_chat", "tab,ctrl+down", "下一个", "Switch to the next chat", 14),
-    ("prev_chat", "shift+tab,ctrl+up", "上一个", "Switch to the previous chat", None),
-    ("toggle_context", "ctrl+t", "客户",
-     "Show or hide the customer panel (narrow screens: instead of the chat list)", 15),
-    ("clear_reply", "ctrl+u", "清空", "Clear the reply box", None),
-    ("quit", "ctrl+q", "退出",
-     "Quit and go offline (asks first while I hold chats: they go back to the queue)", 3),
+    ("help", "f1", "key.help", "help.help", 0),
+    ("accept", "f2", "key.accept", "help.accept", 1),
+    ("next_unread", "f3", "key.next_unread", "help.next_unread", 7),
+    ("send_product", "f4", "key.send_product", "help.send_product", 8),
+    ("send_coupon", "f5", "key.send_coupon", "help.send_coupon", 9),
+    ("invite", "f6", "key.invite", "help.invite", 10),
+    ("transfer", "f7", "key.transfer", "help.transfer", 4),
+    ("close_chat", "f8", "key.close_chat", "help.close_chat", 2),
+    ("status", "f9", "key.status", "help.status", 5),
+    ("reopen", "ctrl+r", "key.reopen", "help.reopen", 12),
+    ("quick_replies", "ctrl+o", "key.quick_replies", "help.quick_replies", 11),
+    ("suggestions", "ctrl+g", "key.suggestions", "help.suggestions", 13),
+    ("search", "ctrl+f", "key.search", "help.search", None),
+    ("ticket", "ctrl+k", "key.ticket", "help.ticket", None),
+    ("my_tickets", "ctrl+y", "key.my_tickets", "help.my_tickets", None),
+    ("next_chat", "tab,ctrl+down", "key.next_chat", "help.next_chat", 14),
+    ("prev_chat", "shift+tab,ctrl+up", "key.prev_chat", "help.prev_chat", None),
+    ("toggle_context", "ctrl+t", "key.toggle_context", "help.toggle_context", 15),
+    ("clear_reply", "ctrl+u", "key.clear_reply", "help.clear_reply", None),
+    ("quit", "ctrl+q", "key.quit", "help.quit", 3),
 ]
 # The reply box's own keys (remappable too).
 COMPOSER_KEYS = {"send": "enter", "newline": "ctrl+j"}
@@ -88,8 +93,6 @@ def default_keys() -> dict[str, str]:
 
 DESK_ACTIONS = {a[0] for a in ACTIONS if a[0] not in ("help", "quit")} | {"suggestion"}
 
-STATUS_ZH = {"online": "在线", "busy": "忙碌", "away": "离开", "offline": "离线"}
-
 
 def _when(iso: str) -> str:
     try:
@@ -98,46 +101,15 @@ def _when(iso: str) -> str:
         return iso
 
 
-# The backend's refusals (English, for the CLI and the API) as the agent reads them here.
-_REFUSALS: list[tuple[str, Callable[[re.Match, str, dict], str]]] = [
-    (r"coupon '([^']+)' expired at (\S+)$", lambda m, me, n: f"券已过期（到期 {_when(m[2])}）"),
-    (r"coupon '([^']+)' is valid only from (\S+)$",
-     lambda m, me, n: f"券还没生效（{_when(m[2])} 起可用）"),
-    (r"the customer holds coupon '([^']+)' already$", lambda m, me, n: "客户已经有这张券了"),
-    (r"no product '([^']+)'", lambda m, me, n: f"这家店没有这个商品（{m[1]}）"),
-    (r"no coupon '([^']+)'", lambda m, me, n: f"这家店没有这张券（{m[1]}）"),
-    (r"no group '([^']+)'", lambda m, me, n: f"没有这个组（{m[1]}）"),
-    (r"conversation (\d+) is closed", lambda m, me, n: f"会话 {m[1]} 已结束"),
-    (r"conversation (\d+): it is not assigned to them$",
-     lambda m, me, n: f"会话 {m[1]} 已不在你这里"),
-    (r"agent '([^']+)' is (\w+); set the status to online first$",
-     lambda m, me, n: f"你现在是「{STATUS_ZH.get(m[2], m[2])}」状态：先按 F9 设为在线"),
-    (r"agent '([^']+)' is at capacity \((\d+)/(\d+)\)$",
-     lambda m, me, n: f"你已接满 {m[2]}/{m[3]}：先结束一个会话" if m[1] == me
-     else f"客服 {n.get(m[1], m[1])} 已接满（{m[2]}/{m[3]}）"),
-    (r"agent '([^']+)' is (busy|away|offline)$",
-     lambda m, me, n: f"客服 {n.get(m[1], m[1])} 现在{STATUS_ZH[m[2]]}，接不了新会话"),
-    (r"agent '([^']+)' does not work for shop",
-     lambda m, me, n: f"客服 {n.get(m[1], m[1])} 不在这家店"),
-    (r"cannot transfer a chat to yourself$", lambda m, me, n: "不能转给自己"),
-    (r"^note too long$", lambda m, me, n: "说明太长了"),
-    (r"was closed more than (\d+) minutes ago$",
-     lambda m, me, n: f"结束超过 {m[1]} 分钟了，不能重新打开"),
-    (r"was rated already$", lambda m, me, n: "客户已经评价过了，不能重新打开"),
-    (r"the customer wrote again since: conversation (\d+)$",
-     lambda m, me, n: f"客户已经又发起了新会话（{m[1]}）"),
-    (r"conversation (\d+) is not closed$", lambda m, me, n: f"会话 {m[1]} 没有结束"),
-]
+def status_text(status: str) -> str:
+    """An agent status for display (在线 / online)."""
+    return value("status", status)
 
 
-def zh_error(e: Exception, me: str = "", names: dict[str, str] | None = None) -> str:
-    """A refusal in Chinese when it is a known one, else the backend's own words."""
-    text = str(e)
-    for pattern, say in _REFUSALS:
-        m = re.search(pattern, text)
-        if m:
-            return say(m, me, names or {})
-    return text
+def shown_error(e: Exception, me: str = "", names: dict[str, str] | None = None) -> str:
+    """A refusal in the interface language, by its error code and parameters (never by its
+    English text); an agent's handle shown as their name, "you" when it is ``me``."""
+    return error_text(e, me=me or None, names=names)
 
 
 def _bindings() -> list[Binding]:
@@ -149,7 +121,7 @@ class ConsoleApp(NoticesMixin, App):
     """One agent's chat desk."""
 
     CSS_PATH = "console.tcss"
-    TITLE = "cstool 客服工作台"
+    TITLE = "cstool"
     BINDINGS = _bindings()
     # Below 110 columns the customer panel hides (ctrl+t swaps it in for the chat list);
     # from 160 the side panels grow with the screen.
@@ -167,6 +139,8 @@ class ConsoleApp(NoticesMixin, App):
         now_ms: Callable[[], int] | None = None,
     ):
         super().__init__()
+        localize_bindings(self)
+        self.title = t("console.title")
         self.backend = backend
         self.agent = agent
         self.poll_s = poll_s
@@ -189,7 +163,8 @@ class ConsoleApp(NoticesMixin, App):
         self._left: set[int] = set()
         # Transfer notes kept after a refused transfer, for the next F7 on that chat.
         self._notes: dict[int, str] = {}
-        self._agent_names: dict[str, str] = {}
+        self._agent_names: dict[str, str] = {}  # handle -> name, to sign messages
+        self._named_shops: set[str] = set()  # shops whose agents' names are known
         self._known_chats: set[int] | None = None
         self._loading = False
         self._dirty = False
@@ -230,7 +205,7 @@ class ConsoleApp(NoticesMixin, App):
         self._show_keys()
         composer = self.query_one(Composer)
         composer.cursor_blink = False
-        composer.border_title = "没有打开的会话"
+        composer.border_title = t("console.no_chat_title")
         composer.focus()
         self.query_one(CustomerPanel).show(None)
         self.query_one(Suggestions).show([])
@@ -243,9 +218,9 @@ class ConsoleApp(NoticesMixin, App):
 
     def _show_keys(self) -> None:
         """Fill the key line from the bindings as remapped."""
-        entries = [(key_label(self._keymap.get(a[0], a[1])), a[2], a[4])
+        entries = [(key_label(self._keymap.get(a[0], a[1])), t(a[2]), a[4])
                    for a in ACTIONS if a[4] is not None]
-        entries.append(("^P", "全部", 6))
+        entries.append(("^P", t("key.all"), 6))
         self.query_one(KeyBar).set_entries(entries)
         self.query_one(Suggestions).key_hint = key_label(
             self._keymap.get("suggestions", "ctrl+g"))
@@ -319,7 +294,8 @@ class ConsoleApp(NoticesMixin, App):
             try:
                 conv = self.backend.get_conversation(current)
             except CstoolError as e:
-                self.call_from_thread(self.notify, f"打不开会话 {current}：{zh_error(e)}",
+                self.call_from_thread(self.notify, t("console.cannot_open", conversation=current,
+                                                         error=shown_error(e)),
                                       severity="error")
                 current, readonly = (ids[0] if ids else None), False
         if current is not None:
@@ -329,6 +305,13 @@ class ConsoleApp(NoticesMixin, App):
                 chat["unread"] = False
             if conv is None:
                 conv = self.backend.get_conversation(current)
+            if conv["shop"] not in self._named_shops:
+                try:
+                    agents = self.backend.list("agents", shop=conv["shop"])
+                except CstoolError:
+                    agents = []
+                self._agent_names.update((a["handle"], a["name"]) for a in agents)
+                self._named_shops.add(conv["shop"])
             try:
                 ctx = self.backend.customer_context(current)
             except CstoolError:
@@ -342,13 +325,13 @@ class ConsoleApp(NoticesMixin, App):
                               suggestions, gone)
 
     def _gone_how(self, conv_id: int) -> str:
-        """Why a chat left my desk: 已结束 (closed) or 已转走 (handed to someone else or back
-        to the queue)."""
+        """Why a chat left my desk: closed, or handed to someone else or back to the
+        queue."""
         try:
             state = self.backend.get_conversation(conv_id)["state"]
         except CstoolError:
-            return "已结束或已转走"
-        return "已结束" if state == "closed" else "已转走"
+            return t("console.gone.unknown")
+        return t("console.gone.closed") if state == "closed" else t("console.gone.moved")
 
     def _show(self, desk: dict, wanted: int | None, current: int | None, readonly: bool,
               conv: dict | None, ctx: dict | None, suggestions: list[dict],
@@ -366,10 +349,12 @@ class ConsoleApp(NoticesMixin, App):
                         and not self._accepting:
                     # given to me by routing or a transfer: ring; a chat I took (F2, a
                     # reopen) needs no bell
-                    self.notify(f"新会话：{c['customer_name']}（{c['shop']}）", title="新客户")
+                    self.notify(t("console.new_chat", customer=c["customer_name"], shop=c["shop"]),
+                                title=t("console.new_chat_title"))
                     self.bell()
         self._taken.difference_update(new)
         self._known_chats = new
+        self.sub_title = desk["agent"].get("name") or self.agent  # 小美, not lf-xiaomei
         old_desk, self.desk = self.desk, desk
         self.cursor = max(self.cursor, desk["last_event"])
         for conv_id, how in sorted(gone.items()):
@@ -378,8 +363,9 @@ class ConsoleApp(NoticesMixin, App):
         same = self.conv is not None and conv is not None and self.conv["id"] == conv["id"]
         self.conv, self.context, self.suggestions = conv, ctx, suggestions
         self.query_one(ChatList).render_desk(desk, current, self._now())
+        names = {**self._agent_names, self.agent: desk["agent"]["name"]}
         self.query_one(Transcript).show(conv, same_chat=same, readonly=readonly,
-                                        hint=empty_hint(desk))
+                                        hint=empty_hint(desk), names=names)
         self.query_one(CustomerPanel).show(ctx)
         self.query_one(Suggestions).show(suggestions)
         self._label_composer()
@@ -393,17 +379,19 @@ class ConsoleApp(NoticesMixin, App):
             self.current = None
         draft = self.drafts.pop(conv_id, "").strip()
         self._notes.pop(conv_id, None)
-        kept = f"；没发出的草稿：「{draft[:30]}{'…' if len(draft) > 30 else ''}」" if draft else ""
+        kept = t("console.draft_kept", draft=draft[:30] + ("…" if len(draft) > 30 else "")) \
+            if draft else ""
         if conv_id in self._left:
             self._left.discard(conv_id)
             if draft:
-                self.notify(f"会话 {conv_id} 的草稿没有发出{kept}", severity="warning")
+                self.notify(t("console.draft_not_sent", conversation=conv_id, kept=kept),
+                            severity="warning")
             return
         name = next((c["customer_name"] for c in (old_desk or {}).get("chats", [])
                      if c["id"] == conv_id), "")
-        who = f"（{name}）" if name else ""
-        self.notify(f"会话 {conv_id}{who} {how}{kept}", title="会话离开了", severity="warning",
-                    timeout=10)
+        who = t("console.chat_left_who", customer=name) if name else ""
+        self.notify(t("console.chat_left", conversation=conv_id, who=who, how=how, kept=kept),
+                    title=t("console.chat_left_title"), severity="warning", timeout=10)
 
     def _set_current(self, conv_id: int | None, readonly: bool = False) -> None:
         """Open another chat: the reply box keeps each chat's own draft."""
@@ -424,16 +412,16 @@ class ConsoleApp(NoticesMixin, App):
         """The reply box's border names who a reply goes to."""
         composer = self.query_one(Composer)
         if self.current is None:
-            composer.border_title = "没有打开的会话"
+            composer.border_title = t("console.no_chat_title")
             return
         name = next((c["customer_name"] for c in (self.desk or {}).get("chats", [])
                      if c["id"] == self.current), None)
         if name is None and self.conv is not None and self.conv["id"] == self.current:
             name = self.conv["customer_name"]
         if self.readonly:
-            composer.border_title = f"只读 read-only · {name or ''} 不能回复"
+            composer.border_title = t("console.readonly_title", customer=name or "")
         else:
-            composer.border_title = f"回复 {name or ''}"
+            composer.border_title = t("console.reply_to", customer=name or "")
 
     # -- writes (each in a worker, then a reload) --------------------------------------------
     @work(thread=True, group="act", exit_on_error=False)
@@ -444,7 +432,8 @@ class ConsoleApp(NoticesMixin, App):
             result = fn()
         except CstoolError as e:
             self.call_from_thread(
-                self.notify, f"{what}：{zh_error(e, self.agent, self._agent_names)}",
+                self.notify, t("console.failed", what=what,
+                               error=shown_error(e, self.agent, self._agent_names)),
                 severity="error")
             if failed is not None:
                 self.call_from_thread(failed, e)
@@ -456,11 +445,10 @@ class ConsoleApp(NoticesMixin, App):
 
     def on_composer_submitted(self, message: Composer.Submitted) -> None:
         if self.current is None:
-            self.notify("没有打开的会话：先按 F2 接入", severity="warning")
+            self.notify(t("console.no_chat_accept_first"), severity="warning")
             return
         if self.readonly:
-            self.notify("这个会话不在你这里（只读），不能回复：Ctrl+↓ 回到我的会话",
-                        severity="warning")
+            self.notify(t("console.readonly_no_reply"), severity="warning")
             return
         composer = self.query_one(Composer)
         text, conv = message.text, self.current
@@ -486,7 +474,7 @@ class ConsoleApp(NoticesMixin, App):
                 self.conv["messages"].append(message)
                 self.query_one(Transcript).append(self.conv, message)
 
-        self.act("发送失败", send, shown)
+        self.act(t("console.send_failed"), send, shown)
 
     def on_composer_quick_replies(self, _: Composer.QuickReplies) -> None:
         self.action_quick_replies()
@@ -497,9 +485,8 @@ class ConsoleApp(NoticesMixin, App):
         def done(conv: dict | None) -> None:
             if conv is None:
                 others = my_queue(self.desk)[1] if self.desk else 0
-                more = f"（另有 {others} 位在等其他组）" if others else ""
-                self.notify(f"没有你可以接入的客户{more} Nothing is waiting for you",
-                            severity="information")
+                more = t("console.others_waiting", n=others) if others else ""
+                self.notify(t("console.nothing_waiting", more=more), severity="information")
             else:
                 self._set_current(conv["id"])
 
@@ -513,7 +500,7 @@ class ConsoleApp(NoticesMixin, App):
                 self._accepting = False
 
         self._accepting = True
-        self.act("接入", take, done)
+        self.act(t("console.accept"), take, done)
 
     def _chat_ids(self) -> list[int]:
         return [c["id"] for c in (self.desk or {}).get("chats", [])]
@@ -544,14 +531,14 @@ class ConsoleApp(NoticesMixin, App):
                 self._set_current(c["id"])
                 self.request_load()
                 return
-        self.notify("没有未读消息 No unread chats")
+        self.notify(t("console.no_unread"))
 
     def _need_chat(self) -> bool:
         if self.current is None or self.conv is None or self.conv["id"] != self.current:
-            self.notify("没有打开的会话 No chat open", severity="warning")
+            self.notify(t("console.no_chat"), severity="warning")
             return False
         if self.readonly:
-            self.notify("这个会话不在你这里（只读）", severity="warning")
+            self.notify(t("console.readonly"), severity="warning")
             return False
         return True
 
@@ -578,14 +565,15 @@ class ConsoleApp(NoticesMixin, App):
                 rows = self.backend.list("quick_replies", shop=shop)
             except CstoolError:
                 return []
-            return [(r["body"], f"{r['title']}：{r['body']}") for r in rows
+            return [(r["body"], t("console.quick_reply_item", title=r["title"], body=r["body"]))
+                    for r in rows
                     if r.get("agent") in (None, self.agent)]
 
         def insert(body: str) -> None:
             self.query_one(Composer).insert(body)
             self.query_one(Composer).focus()
 
-        self._pick("快捷回复 Quick replies", load, insert, "这家店还没有快捷回复")
+        self._pick(t("console.quick_replies"), load, insert, t("console.no_quick_replies"))
 
     def action_send_product(self) -> None:
         """Send a product card (products on sale only)."""
@@ -601,10 +589,10 @@ class ConsoleApp(NoticesMixin, App):
             return [(p["key"], f"{p['title']} {money(p['price'])}") for p in rows]
 
         self._pick(
-            "发送商品 Send a product", load,
-            lambda key: self.act(f"发送商品「{titles.get(key, key)}」失败",
+            t("console.send_product"), load,
+            lambda key: self.act(t("console.send_product_failed", product=titles.get(key, key)),
                                  lambda: self.backend.send_card(self.agent, conv, "product", key)),
-            "这家店没有在售商品")
+            t("console.no_products"))
 
     def action_send_coupon(self) -> None:
         """Send a coupon the customer will hold: only coupons valid now that the customer
@@ -629,31 +617,31 @@ class ConsoleApp(NoticesMixin, App):
             now = self._now()
             rows = [c for c in self.backend.list("coupons", shop=shop) if usable(c, now)]
             names.update((c["key"], c["name"]) for c in rows)
-            return [(c["key"], c["name"] + (f"  到期 {_when(c['valid_to'])}"
+            return [(c["key"], c["name"] + (t("console.coupon_until", at=_when(c["valid_to"]))
                                              if c.get("valid_to") else "")) for c in rows]
 
         self._pick(
-            "发送优惠券 Send a coupon", load,
-            lambda key: self.act(f"发券「{names.get(key, key)}」失败",
+            t("console.send_coupon"), load,
+            lambda key: self.act(t("console.send_coupon_failed", coupon=names.get(key, key)),
                                  lambda: self.backend.send_card(self.agent, conv, "coupon", key)),
-            "没有可发的优惠券（过期、未生效和客户已有的券不列出）")
+            t("console.no_coupons"))
 
     def action_invite(self) -> None:
         """Invite the customer to order a product at the price after discounts."""
         if not self._need_chat():
             return
         if not hasattr(self.backend, "invite"):
-            self.notify("邀请下单需要价格计算（尚未提供）", severity="warning")
+            self.notify(t("console.invite_unavailable"), severity="warning")
             return
         shop, conv = self.conv["shop"], self.current
         self._pick(
-            "邀请下单 Invite to order",
+            t("console.invite"),
             lambda: [(p["key"], f"{p['title']} {money(p['price'])}")
                      for p in self.backend.list("products", shop=shop)
                      if p.get("status") == "on_sale"],
-            lambda key: self.act("邀请下单", lambda: self.backend.invite(
+            lambda key: self.act(t("console.invite"), lambda: self.backend.invite(
                 conv, self.agent, key)),
-            "这家店没有在售商品")
+            t("console.no_products"))
 
     def action_transfer(self) -> None:
         """Transfer to an agent or a group, with a note for the next agent (a refused
@@ -670,17 +658,20 @@ class ConsoleApp(NoticesMixin, App):
             names.update((f"group:{g['key']}", g["name"]) for g in groups)
             names.update((f"agent:{a['handle']}", a["name"]) for a in agents)
             self._agent_names.update((a["handle"], a["name"]) for a in agents)
-            return ([(f"group:{g['key']}", f"组 {g['name']} ({g['key']})") for g in groups]
-                    + [(f"agent:{a['handle']}", f"客服 {a['name']} ({a['handle']}) "
-                        f"{STATUS_ZH.get(a['status'], a['status'])}") for a in agents])
+            return ([(f"group:{g['key']}", t("console.transfer_group", name=g["name"],
+                                              group=g["key"])) for g in groups]
+                    + [(f"agent:{a['handle']}", t("console.transfer_agent", name=a["name"],
+                                                  agent=a["handle"],
+                                                  status=status_text(a["status"])))
+                       for a in agents])
 
         def with_note(target: str) -> None:
             name = names.get(target, target)
 
             def done(result: dict) -> None:
                 self._notes.pop(conv, None)
-                queued = "（排队中）" if result.get("state") == "queued" else ""
-                self.notify(f"已转接给 {name}{queued}")
+                queued = t("console.queued") if result.get("state") == "queued" else ""
+                self.notify(t("console.transferred", name=name, queued=queued))
 
             def go(note: str | None) -> None:
                 if note is None:
@@ -688,16 +679,17 @@ class ConsoleApp(NoticesMixin, App):
                 kind, key = target.split(":", 1)
                 self._notes[conv] = note
                 self._left.add(conv)  # before the write: a poll may see it gone first
-                self.act(f"转接给 {name} 失败", lambda: self.backend.transfer(
+                self.act(t("console.transfer_failed", name=name), lambda: self.backend.transfer(
                     conv, by=self.agent, note=note,
                     to_agent=key if kind == "agent" else None,
                     to_group=key if kind == "group" else None), done,
                     lambda _: self._left.discard(conv))
 
-            self.push_screen(PromptScreen("转接说明 Note for the next agent", "例如：问退货",
+            self.push_screen(PromptScreen(t("console.transfer_note"),
+                                          t("console.transfer_note_hint"),
                                           value=self._notes.get(conv, "")), go)
 
-        self._pick("转接给 Transfer to", load, with_note, "没有可转接的对象")
+        self._pick(t("console.transfer_to"), load, with_note, t("console.no_transfer_target"))
 
     def action_close_chat(self) -> None:
         """Close the open chat; the customer is asked for a 1-5 rating. When the
@@ -726,11 +718,12 @@ class ConsoleApp(NoticesMixin, App):
         def done(_: Any) -> None:
             self._last_closed = (conv, time.monotonic(), name)
             key = key_label(self._keymap.get("reopen", "ctrl+r"))
-            self.notify(f"已结束会话 {conv}（{name}），已请客户评价；按 {key} 可重新打开")
+            self.notify(t("console.closed_reopen", conversation=conv, customer=name, key=key))
 
         self._left.add(conv)  # before the write: a poll may see it gone first
-        self.act("结束会话失败", lambda: self.backend.close_conversation(conv, by=self.agent),
-                 done, lambda _: self._left.discard(conv))
+        self.act(t("console.close_failed"),
+                 lambda: self.backend.close_conversation(conv, by=self.agent), done,
+                 lambda _: self._left.discard(conv))
 
     def action_reopen(self) -> None:
         """Reopen the chat I closed last, within REOPEN_WINDOW_S of closing it."""
@@ -762,18 +755,18 @@ class ConsoleApp(NoticesMixin, App):
 
     def action_status(self) -> None:
         """Set my status."""
-        items = [("online", "在线 online"), ("busy", "忙碌 busy（不自动分配）"),
-                 ("away", "离开 away"), ("offline", "离线 offline（会话转回排队）")]
+        items = [(s, t(f"console.status_pick.{s}"))
+                 for s in ("online", "busy", "away", "offline")]
 
         def done(r: dict) -> None:
             self._left.update(r.get("returned") or [])  # said here, not once per chat
             back = len(r.get("returned") or [])
-            self.notify(f"状态：{STATUS_ZH.get(r['status'], r['status'])} {r['status']}"
-                        + (f"，{back} 个会话转回排队" if back else ""))
+            self.notify(t("console.status_set", status=status_text(r["status"]))
+                        + (t("console.returned", n=back) if back else ""))
 
         self.push_screen(
-            PickScreen("我的状态 My status", items),
-            lambda s: s and self.act("状态", lambda: self.backend.set_agent_status(
+            PickScreen(t("console.my_status"), items),
+            lambda s: s and self.act(t("console.status"), lambda: self.backend.set_agent_status(
                 self.agent, s), done))
 
     def action_search(self) -> None:
@@ -785,41 +778,45 @@ class ConsoleApp(NoticesMixin, App):
 
             def show(rows: list[dict]) -> None:
                 if not rows:
-                    self.notify(f"没有找到「{text}」")
+                    self.notify(t("console.search_none", text=text))
                     return
                 items = [(str(r["conversation"]),
-                          f"#{r['conversation']} {r['customer_name']} {r['sender']}: "
-                          f"{r['body'][:40]}") for r in rows]
-                self.push_screen(PickScreen(f"搜索：{text}", items), self._open_from_search)
+                          t("console.search_item", conversation=r["conversation"],
+                            customer=r["customer_name"], sender=value("sender", r["sender"]),
+                            body=r["body"][:40])) for r in rows]
+                self.push_screen(PickScreen(t("console.search_results", text=text), items),
+                                 self._open_from_search)
 
-            self.act("搜索", lambda: self.backend.search_history(self.agent, text), show)
+            self.act(t("console.search"),
+                     lambda: self.backend.search_history(self.agent, text), show)
 
-        self.push_screen(PromptScreen("搜索历史 Search history", "关键词"), results)
+        self.push_screen(PromptScreen(t("console.search_prompt"), t("console.search_hint")),
+                         results)
 
     def action_ticket(self) -> None:
         """Raise a ticket from the open chat: pick the type, write the title."""
         if not self._need_chat():
             return
         conv = self.current
-        types = [("complaint", "投诉 complaint"), ("return_refund", "退货退款 return/refund"),
-                 ("damaged_goods", "商品破损 damaged goods"),
-                 ("delivery_delay", "物流延误 delivery delay"),
-                 ("installation_delay", "安装延误 installation delay"),
-                 ("invoice", "发票 invoice"), ("other", "其他 other")]
+        types = [(k, value("ticket_type", k))
+                 for k in ("complaint", "return_refund", "damaged_goods", "delivery_delay",
+                           "installation_delay", "invoice", "other")]
 
         def with_title(kind: str) -> None:
             def go(title: str | None) -> None:
                 if not title:
                     return
-                self.act("创建工单", lambda: self.backend.create_ticket(
+                self.act(t("console.ticket_create"), lambda: self.backend.create_ticket(
                     type=kind, title=title, conversation=conv, by=self.agent,
                     assignee=self.agent),
-                    lambda t: self.notify(f"工单 #{t['id']} 已创建，首次响应截止 "
-                                          f"{t['first_response_due'][5:16].replace('T', ' ')}"))
+                    lambda tk: self.notify(t(
+                        "console.ticket_created", ticket=tk["id"],
+                        due=tk["first_response_due"][5:16].replace("T", " "))))
 
-            self.push_screen(PromptScreen("工单标题 Ticket title", "例如：奶瓶破损，需补发"), go)
+            self.push_screen(PromptScreen(t("console.ticket_title"),
+                                          t("console.ticket_title_hint")), go)
 
-        self.push_screen(PickScreen("工单类型 Ticket type", types),
+        self.push_screen(PickScreen(t("console.ticket_type"), types),
                          lambda kind: kind and with_title(kind))
 
     def action_my_tickets(self) -> None:
@@ -829,17 +826,19 @@ class ConsoleApp(NoticesMixin, App):
         def load() -> list[tuple[str, str]]:
             rows = self.backend.list_tickets(assignee=self.agent, status="open")
             out = []
-            for t in rows:
-                pending = "first_response" if not t["first_responded_at"] else "resolution"
-                state = t["sla"][pending]["state"]
-                due = t[f"{pending}_due" if pending == "resolution" else "first_response_due"]
-                out.append((str(t["id"]), f"{marks.get(state, '·')} #{t['id']} {t['priority']} "
-                            f"{t['title']}  截止 {due[5:16].replace('T', ' ')} ({state})"))
+            for tk in rows:
+                pending = "first_response" if not tk["first_responded_at"] else "resolution"
+                state = tk["sla"][pending]["state"]
+                due = tk[f"{pending}_due" if pending == "resolution" else "first_response_due"]
+                out.append((str(tk["id"]), t(
+                    "console.ticket_item", mark=marks.get(state, "·"), ticket=tk["id"],
+                    priority=value("priority", tk["priority"]), title=tk["title"],
+                    due=due[5:16].replace("T", " "), state=value("sla_state", state))))
             return out
 
-        self._pick("我的工单 My tickets", load,
-                   lambda tid: self.notify(f"工单 #{tid}: cstool ticket show {tid}"),
-                   "没有进行中的工单")
+        self._pick(t("console.my_tickets"), load,
+                   lambda tid: self.notify(t("console.ticket_show", ticket=tid)),
+                   t("console.no_tickets"))
 
     def _open_from_search(self, conv_id: str | None) -> None:
         if conv_id is None:
@@ -855,10 +854,10 @@ class ConsoleApp(NoticesMixin, App):
         """Insert a knowledge suggestion's answer into the reply box."""
         i = int(n) - 1
         if self.readonly:
-            self.notify("这个会话不在你这里（只读）", severity="warning")
+            self.notify(t("console.readonly"), severity="warning")
             return
         if i >= len(self.suggestions):
-            self.notify("没有这条建议", severity="warning")
+            self.notify(t("console.no_suggestion"), severity="warning")
             return
         self.query_one(Composer).insert(str(self.suggestions[i].get("answer", "")))
         self.query_one(Composer).focus()
@@ -892,23 +891,26 @@ class ConsoleApp(NoticesMixin, App):
             return
         rows = []
         for action_id, keys, _label, what, _order in ACTIONS:
-            rows.append((self._keymap.get(action_id, keys), what))
+            rows.append((self._keymap.get(action_id, keys), t(what)))
         rows.append((f"{self._keymap.get('send', 'enter')} / "
-                     f"{self._keymap.get('newline', 'ctrl+j')}",
-                     "发送 send / 换行 new line (in the reply box)"))
-        rows.append(("1 2 3", "in the suggestion picker: insert that suggestion"))
-        rows.append(("ctrl+p", "命令面板: every action by name"))
+                     f"{self._keymap.get('newline', 'ctrl+j')}", t("help.send_newline")))
+        rows.append(("1 2 3", t("help.suggestion_picker")))
+        rows.append(("ctrl+p", t("help.palette")))
         self.push_screen(HelpScreen(rows))
 
+    def action_command_palette(self) -> None:
+        """The command palette, its prompt in the interface language."""
+        open_command_palette(self)
+
     def get_system_commands(self, screen) -> Any:
-        yield from super().get_system_commands(screen)
+        yield from localized_system_commands(super().get_system_commands(screen))
         for action_id, _keys, label, what, _order in ACTIONS:
             if action_id == "quit":
                 continue
-            yield SystemCommand(f"{label} · {what}", what,
+            yield SystemCommand(f"{t(label)} · {t(what)}", t(what),
                                 getattr(self, f"action_{action_id}"))
         for i, sug in enumerate(self.suggestions[:3], start=1):
-            yield SystemCommand(f"插入建议 {i} Insert suggestion {i}",
+            yield SystemCommand(t("console.insert_suggestion", n=i),
                                 str(sug.get("question", "")),
                                 partial(self.action_suggestion, str(i)))
 
@@ -929,10 +931,8 @@ class ConsoleApp(NoticesMixin, App):
                     self._log_off()
 
             self.push_screen(ConfirmScreen(
-                f"退出？你还有 {chats} 个进行中的会话",
-                "退出会把你设为离线，这些会话转回排队，由其他客服接待。\n"
-                "Quitting sets you offline; your chats go back to the queue.",
-                "Enter/y 离线并退出 quit · Esc 留下 stay"), answered)
+                t("console.quit_title", n=chats), t("console.quit_body"),
+                t("console.quit_keys")), answered)
         elif chats or self.desk["agent"]["status"] in ("online", "busy"):
             self._log_off()  # routing must not give new chats to a closed console
         else:
@@ -944,10 +944,12 @@ class ConsoleApp(NoticesMixin, App):
         try:
             r = self.backend.set_agent_status(self.agent, "offline")
         except CstoolError as e:
-            message = f"{self.agent}: 没能设为离线 ({zh_error(e, self.agent)})"
+            message = t("console.offline_failed", agent=self.agent,
+                        error=shown_error(e, self.agent))
         else:
             back = len(r.get("returned") or [])
-            message = f"{self.agent} 已离线" + (f"，{back} 个会话转回排队" if back else "")
+            message = t("console.offline", agent=self.agent) + (
+                t("console.returned", n=back) if back else "")
         self.call_from_thread(self.exit, message=message)
 
     # -- the demo's customers -----------------------------------------------------------------

@@ -6,6 +6,7 @@ a pause key. A worker reads one snapshot (``Backend.dashboard``) when the event 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from rich.cells import cell_len
@@ -19,40 +20,47 @@ from textual.widgets import DataTable, Header, Static
 
 from cstool.alerts import Alert, Thresholds, check
 from cstool.errors import CstoolError
+from cstool.i18n import error_text, language, t, value
 from cstool.values import format_time, money
 
 from .keybar import KeyBar, key_label
 from .notices import NoticeBar, NoticesMixin
-from .screens import PickScreen
+from .screens import (
+    PickScreen,
+    localize_bindings,
+    localized_system_commands,
+    open_command_palette,
+)
 
 BARS = " ▁▂▃▄▅▆▇█"
-SORTS = [("conversations", "会话"), ("response_rate", "3分钟"), ("answer_rate", "30秒"),
-         ("csat", "满意度"), ("attributed_sales", "销售")]
-
-
-# Shorter forms of the tile labels, longest first: a tile shows the longest form that fits.
-SHORT_LABELS = {
-    "排队 waiting": ("排队",),
-    "最长等待 longest": ("最长等待", "最长"),
-    "客服 online/busy/away": ("客服 在线/忙/离", "在线/忙/离", "在/忙/离"),
-    "进行中 active": ("进行中",),
-    "3分钟响应率": ("3分响应",),
-    "30秒应答率": ("30秒应答",),
-    "机器人解决率": ("机器人解决", "机器解决"),
-    "满意度 CSAT": ("满意度",),
-    "询单转化率": ("询单转化",),
-    "客服销售额": ("客服销售", "销售"),
-    "工单 open tickets": ("工单",),
-    "1小时内到期 due ≤1h": ("1小时内到期", "将到期"),
-    "已超时 breached": ("已超时",),
-    "本周达标 met this week": ("本周达标", "达标"),
-}
+# The agent table's sorts: the figure, and the catalog id of its column.
+SORTS = [("conversations", "dash.col.conversations"), ("response_rate", "dash.col.response"),
+         ("answer_rate", "dash.col.answer"), ("csat", "dash.col.csat"),
+         ("attributed_sales", "dash.col.sales")]
+# The tiles, by catalog id: ``dash.tile.<name>`` is the label, ``dash.tile.<name>.short`` its
+# shorter forms (longest first, separated by "|"; a tile shows the longest form that fits).
+TILE_NAMES = ("waiting", "longest", "agents", "active", "response_rate", "answer_rate",
+              "bot_resolution", "csat", "conversion", "sales", "tickets", "due", "breached",
+              "met")
 TILES_PER_ROW = 10
+
+
+def short_labels(lang: str | None = None) -> dict[str, tuple[str, ...]]:
+    """Each tile label of the language in use and its shorter forms."""
+    return _short_labels(lang or language())
+
+
+@cache
+def _short_labels(lang: str) -> dict[str, tuple[str, ...]]:
+    return {t(f"dash.tile.{n}", lang): tuple(f for f in t(f"dash.tile.{n}.short", lang)
+                                             .split("|") if f)
+            for n in TILE_NAMES}
 
 
 def label_forms(label: str) -> tuple[str, ...]:
     """A label and its shorter forms, longest first."""
-    return (label, *SHORT_LABELS.get(label, ()))
+    forms = (label, *short_labels().get(label, ()))
+    return tuple(dict.fromkeys(forms))  # a short form may repeat the label
 
 
 def fit_label(label: str, width: int, *, cut: bool = True) -> str:
@@ -136,6 +144,14 @@ class TileRow(Horizontal):
         self.place()
 
 
+def alert_text(alert: Alert, lang: str | None = None) -> str:
+    """An alert in ``lang`` (default: the interface language) by its kind
+    (``alert.<kind>``); an alert without a kind in its own text."""
+    if not alert.kind:
+        return alert.text
+    return t(f"alert.{alert.kind}", lang, **dict(alert.fields))
+
+
 def pct(x: float | None) -> str:
     """A rate as a percentage, or a dash when there is nothing to rate."""
     return "—" if x is None else f"{x * 100:.1f}%"
@@ -157,20 +173,21 @@ def agent_counts(s: dict) -> dict[str, int]:
 def tiles(s: dict, queue_max: int = 10) -> list[tuple[str, str, str]]:
     """(label, value, style) of each tile (the queue red above ``queue_max``, as its
     alert)."""
-    q, a, t = s["queue"], agent_counts(s), s["today"]
+    q, a, d = s["queue"], agent_counts(s), s["today"]
     wait = q["longest_wait_s"]
     return [
-        ("排队 waiting", str(q["waiting"]), "bold red" if q["waiting"] > queue_max else "bold"),
-        ("最长等待 longest", "—" if wait is None else f"{wait // 60}m{wait % 60:02d}s",
+        (t("dash.tile.waiting"), str(q["waiting"]),
+         "bold red" if q["waiting"] > queue_max else "bold"),
+        (t("dash.tile.longest"), "—" if wait is None else f"{wait // 60}m{wait % 60:02d}s",
          "bold red" if wait and wait > 180 else "bold"),
-        ("客服 online/busy/away", f"{a['online']}/{a['busy']}/{a['away']}", "bold green"),
-        ("进行中 active", str(s["active"]), "bold"),
-        ("3分钟响应率", pct(t.get("response_rate")), "bold cyan"),
-        ("30秒应答率", pct(t.get("answer_rate")), "bold cyan"),
-        ("机器人解决率", pct(t.get("bot_resolution_rate")), "bold"),
-        ("满意度 CSAT", pct(t.get("csat")), "bold"),
-        ("询单转化率", pct(t.get("inquiry_conversion")), "bold magenta"),
-        ("客服销售额", money(t.get("attributed_sales") or 0), "bold yellow"),
+        (t("dash.tile.agents"), f"{a['online']}/{a['busy']}/{a['away']}", "bold green"),
+        (t("dash.tile.active"), str(s["active"]), "bold"),
+        (t("dash.tile.response_rate"), pct(d.get("response_rate")), "bold cyan"),
+        (t("dash.tile.answer_rate"), pct(d.get("answer_rate")), "bold cyan"),
+        (t("dash.tile.bot_resolution"), pct(d.get("bot_resolution_rate")), "bold"),
+        (t("dash.tile.csat"), pct(d.get("csat")), "bold"),
+        (t("dash.tile.conversion"), pct(d.get("inquiry_conversion")), "bold magenta"),
+        (t("dash.tile.sales"), money(d.get("attributed_sales") or 0), "bold yellow"),
     ]
 
 
@@ -178,11 +195,11 @@ def sla_tiles(s: dict) -> list[tuple[str, str, str]]:
     """(label, value, style) of the ticket SLA tiles."""
     sla = s.get("sla") or {}
     return [
-        ("工单 open tickets", str(sla.get("open", 0)), "bold"),
-        ("1小时内到期 due ≤1h", str(sla.get("due_within_hour", 0)), "bold yellow"),
-        ("已超时 breached", str(sla.get("breached", 0)),
+        (t("dash.tile.tickets"), str(sla.get("open", 0)), "bold"),
+        (t("dash.tile.due"), str(sla.get("due_within_hour", 0)), "bold yellow"),
+        (t("dash.tile.breached"), str(sla.get("breached", 0)),
          "bold red" if sla.get("breached") else "bold"),
-        ("本周达标 met this week",
+        (t("dash.tile.met"),
          f"{pct(sla.get('first_response_met_week'))} / {pct(sla.get('resolution_met_week'))}",
          "bold cyan"),
     ]
@@ -196,8 +213,8 @@ def chart(today: list[int], last_week: list[int], hour: int, width: int = 74,
     top = max(max(today, default=0), max(last_week, default=0), 1)
     cw = 3 if width >= 74 else 2 if width >= 50 else 1
     bar_w, gap = max(1, cw - 1), " " if cw > 1 else ""
-    t = Text("今日每小时会话 (█ 今天 · 上周同日)\n" if width >= 36 else "每小时会话\n",
-             style="bold")
+    out = Text(t("dash.chart_title" if width >= 36 else "dash.chart_title_short") + "\n",
+               style="bold")
     for level in range(rows, 0, -1):
         line = Text()
         for h in range(24):
@@ -210,12 +227,13 @@ def chart(today: list[int], last_week: list[int], hour: int, width: int = 74,
                 line.append("·" * bar_w + gap, "yellow")
             else:
                 line.append(" " * cw)
-        t.append_text(line)
-        t.append("\n")
+        out.append_text(line)
+        out.append("\n")
     step = {3: 1, 2: 2, 1: 6}[cw]
-    t.append("".join(f"{h:<{cw * step}d}" for h in range(0, 24, step)).rstrip(), "dim")
-    t.append(f"\n今天 {sum(today)} · 上周同日 {sum(last_week)}", "dim")
-    return t
+    out.append("".join(f"{h:<{cw * step}d}" for h in range(0, 24, step)).rstrip(), "dim")
+    out.append("\n" + t("dash.chart_totals", today=sum(today), last_week=sum(last_week)),
+               "dim")
+    return out
 
 
 class HourlyChart:
@@ -236,21 +254,23 @@ class DashboardApp(NoticesMixin, App):
     """The live dashboard for one shop at a time."""
 
     CSS_PATH = "dashboard.tcss"
-    TITLE = "cstool 监控大屏"
+    TITLE = "cstool"
     # Under 30 rows (80x24) the panels give the agent table its rows.
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     BINDINGS = [
-        Binding("s", "sort", "排序", id="sort"),
-        Binding("w", "switch_shop", "店铺", id="switch_shop"),
-        Binding("p", "pause", "暂停", id="pause"),
-        Binding("r", "refresh", "刷新", id="refresh"),
-        Binding("ctrl+q", "quit", "退出", id="quit", priority=True),
+        Binding("s", "sort", "key.sort", id="sort"),
+        Binding("w", "switch_shop", "key.switch_shop", id="switch_shop"),
+        Binding("p", "pause", "key.pause", id="pause"),
+        Binding("r", "refresh", "key.refresh", id="refresh"),
+        Binding("ctrl+q", "quit", "key.quit", id="quit", priority=True),
     ]
 
     def __init__(self, backend: Any, shop: str, *, poll_s: float = 1.0, max_age_s: float = 30,
                  thresholds: Thresholds = Thresholds(), now_ms: Callable[[], int] | None = None,
                  hint: str | None = None):
         super().__init__()
+        localize_bindings(self)
+        self.title = t("dash.title")
         self.hint = hint  # shown once at the start (e.g. "a replayed day: try --replay")
         self.backend = backend
         self.shop = shop
@@ -284,13 +304,22 @@ class DashboardApp(NoticesMixin, App):
         yield NoticeBar(id="notices", max_shown=2)
         yield KeyBar(id="keys")
 
+    def action_command_palette(self) -> None:
+        """The command palette, its prompt in the interface language."""
+        open_command_palette(self)
+
+    def get_system_commands(self, screen) -> Any:
+        """Textual's palette commands, in the interface language."""
+        yield from localized_system_commands(super().get_system_commands(screen))
+
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("客服", "状态", "会话", "3分钟", "30秒", "满意度", "销售")
+        table.add_columns(*(t(f"dash.col.{c}") for c in (
+            "agent", "status", "conversations", "response", "answer", "csat", "sales")))
         self.query_one(KeyBar).set_entries(
-            [(key_label(b.key), b.description, i) for i, b in enumerate(self.BINDINGS)])
+            [(key_label(b.key), t(b.description), i) for i, b in enumerate(self.BINDINGS)])
         if self.hint:
-            self.notify(self.hint, title="提示", timeout=15)
+            self.notify(self.hint, title=t("dash.hint_title"), timeout=15)
         self.load()
         self.set_interval(self.poll_s, self.tick)
 
@@ -316,7 +345,7 @@ class DashboardApp(NoticesMixin, App):
             cursor = head[-1]["id"] if head else self.cursor
             self.call_from_thread(self._show, snapshot, cursor)
         except CstoolError as e:
-            self.call_from_thread(self.notify, str(e), severity="error")
+            self.call_from_thread(self.notify, error_text(e), severity="error")
         finally:
             self._loading = False
 
@@ -325,10 +354,10 @@ class DashboardApp(NoticesMixin, App):
         self.cursor = max(self.cursor, cursor)
         self.snapshot = snapshot
         self.sub_title = f"{snapshot['name']} · {format_time(snapshot['at_ms'])[11:16]}"
-        for i, (label, value, style) in enumerate(tiles(snapshot, self.thresholds.queue_max)):
-            self.query_one(f"#tile-{i}", Tile).show(label, value, style)
-        for i, (label, value, style) in enumerate(sla_tiles(snapshot)):
-            self.query_one(f"#sla-{i}", Tile).show(label, value, style)
+        for i, (label, figure, style) in enumerate(tiles(snapshot, self.thresholds.queue_max)):
+            self.query_one(f"#tile-{i}", Tile).show(label, figure, style)
+        for i, (label, figure, style) in enumerate(sla_tiles(snapshot)):
+            self.query_one(f"#sla-{i}", Tile).show(label, figure, style)
         self.query_one(TileRow).place(tiles(snapshot, self.thresholds.queue_max))
         self.query_one("#chart", Static).update(
             HourlyChart(snapshot["hourly"], snapshot["hourly_last_week"], snapshot["local_hour"],
@@ -338,11 +367,11 @@ class DashboardApp(NoticesMixin, App):
         stamp = format_time(snapshot["at_ms"])[11:16]
         for a in alerts:
             if a.key not in known:
-                self.log_lines.append(f"{stamp} {a.text}")
-                self.notify(a.text, title="告警", severity="warning")
+                self.log_lines.append(f"{stamp} {alert_text(a)}")
+                self.notify(alert_text(a), title=t("dash.alert_title"), severity="warning")
         self.alerts = alerts
         self._banner()
-        log = Text("告警记录\n", style="bold")
+        log = Text(t("dash.alert_log") + "\n", style="bold")
         for line in reversed(self.log_lines[-12:]):  # the newest never falls off the panel
             log.append(line + "\n")
         self.query_one("#alert-log", Static).update(log)
@@ -351,11 +380,11 @@ class DashboardApp(NoticesMixin, App):
     def _banner(self) -> None:
         banner = self.query_one("#banner", Static)
         if self.paused:
-            banner.update(Text("⏸ 已暂停 paused — 按 p 继续", style="bold"))
+            banner.update(Text(t("dash.paused"), style="bold"))
             banner.set_class(True, "shown")
             banner.set_class(False, "alert")
         elif self.alerts:
-            banner.update(Text("⚠ " + " · ".join(a.text for a in self.alerts),
+            banner.update(Text("⚠ " + " · ".join(alert_text(a) for a in self.alerts),
                                style="bold white"))
             banner.set_class(True, "shown")
             banner.set_class(True, "alert")
@@ -373,11 +402,12 @@ class DashboardApp(NoticesMixin, App):
         table = self.query_one(DataTable)
         table.clear()
         for r in self.sorted_agents():
-            table.add_row(r.get("name") or r["agent"], r.get("status") or "",
+            table.add_row(r.get("name") or r["agent"], value("status", r.get("status")),
                           str(r.get("conversations", 0)), pct(r.get("response_rate")),
                           pct(r.get("answer_rate")), pct(r.get("csat")),
                           money(r.get("attributed_sales") or 0))
-        self.query_one(DataTable).border_title = f"客服 · 按{SORTS[self.sort_index][1]}排序"
+        self.query_one(DataTable).border_title = t("dash.sorted_by",
+                                                   column=t(SORTS[self.sort_index][1]))
 
     def action_sort(self) -> None:
         """Sort the agent table by the next figure."""
@@ -407,4 +437,4 @@ class DashboardApp(NoticesMixin, App):
                 self.alerts, self.log_lines = [], []
                 self.load()
 
-        self.push_screen(PickScreen("切换店铺 Switch shop", shops), chosen)
+        self.push_screen(PickScreen(t("dash.switch_shop"), shops), chosen)

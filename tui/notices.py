@@ -19,6 +19,8 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import Static
 
+from cstool.i18n import t as tr
+
 from .cjk_text import Wrapped
 
 MARKS = {"information": ("·", "green"), "warning": ("▲", "yellow"), "error": ("✖", "red")}
@@ -108,7 +110,7 @@ class NoticeBar(Static):
             mark, colour = MARKS.get(n.severity, MARKS["information"])
             t = Text.assemble((f"{mark} ", f"bold {colour}"))
             if n.title:
-                t.append(f"{n.title}：", f"bold {colour}")
+                t.append(tr("notice.title", title=n.title), f"bold {colour}")
             t.append(n.message)
             if n.count > 1:
                 t.append(f" ×{n.count}", "bold")

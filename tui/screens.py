@@ -3,6 +3,8 @@ the key help."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,9 +14,50 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from cstool.i18n import has, t
 from cstool.pinyin_match import fuzzy_match as pinyin_fuzzy_match
 
 from .cjk_text import Wrapped
+
+
+def localize_bindings(node) -> None:
+    """Give a widget's (or app's) bindings their labels in the interface language: a
+    binding's description is a catalog id (``key.<id>``), looked up when the node is made
+    (the language may be chosen after the class was defined); Textual's own bindings (the
+    command palette's) are found by their action (``key.<action>``)."""
+
+    def label(b):
+        if has(b.description):
+            return t(b.description)
+        if has(f"key.{b.action}"):
+            return t(f"key.{b.action}")
+        return b.description
+
+    bindings = node._bindings  # this node's own copy of its class's bindings
+    for key, items in list(bindings.key_to_bindings.items()):
+        bindings.key_to_bindings[key] = [
+            replace(b, description=label(b)) if b.description else b for b in items]
+
+
+def open_command_palette(app) -> None:
+    """Textual's command palette, its prompt in the interface language."""
+    from textual.command import CommandPalette
+
+    if app.use_command_palette and not CommandPalette.is_open(app):
+        app.push_screen(CommandPalette(placeholder=t("console.palette_search"),
+                                       id="--command-palette"))
+
+
+def localized_system_commands(commands):
+    """Textual's own palette commands (Theme, Quit, Keys ...) with their titles and help in
+    the interface language (``palette.<title>``); others pass as they are."""
+    for command in commands:
+        msgid = f"palette.{command.title.lower()}"
+        title = t(msgid)
+        if title == msgid:  # a command this catalog does not know
+            yield command
+            continue
+        yield command._replace(title=title, help=t(msgid + ".help"))
 
 
 def fuzzy_match(query: str, text: str) -> bool:
@@ -24,15 +67,17 @@ def fuzzy_match(query: str, text: str) -> bool:
 
 
 class PickScreen(ModalScreen[str | None]):
-    """Pick one item by typing part of it; Enter chooses, Escape cancels."""
+    """Pick one item by typing part of its label or of its key (``away`` finds 离开 in
+    Chinese too); Enter chooses, Escape cancels."""
 
-    BINDINGS = [Binding("escape", "cancel", "取消 Cancel", id="cancel")]
+    BINDINGS = [Binding("escape", "cancel", "key.cancel", id="cancel")]
 
-    def __init__(self, title: str, items: list[tuple[str, str]], placeholder: str = "输入以筛选"):
+    def __init__(self, title: str, items: list[tuple[str, str]], placeholder: str | None = None):
         super().__init__()
+        localize_bindings(self)
         self.title_text = title
         self.items = items
-        self.placeholder = placeholder
+        self.placeholder = t("console.filter") if placeholder is None else placeholder
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -45,7 +90,7 @@ class PickScreen(ModalScreen[str | None]):
         options = self.query_one(OptionList)
         options.clear_options()
         options.add_options([Option(Wrapped(label), id=key) for key, label in self.items
-                             if fuzzy_match(event.value, label)])
+                             if fuzzy_match(event.value, label) or fuzzy_match(event.value, key)])
         if options.option_count:
             options.highlighted = 0
 
@@ -116,10 +161,11 @@ class PromptScreen(ModalScreen[str | None]):
     """Ask for one line of text (``value`` pre-filled); Enter accepts (empty is allowed),
     Escape cancels."""
 
-    BINDINGS = [Binding("escape", "cancel", "取消 Cancel", id="cancel")]
+    BINDINGS = [Binding("escape", "cancel", "key.cancel", id="cancel")]
 
     def __init__(self, title: str, placeholder: str = "", value: str = ""):
         super().__init__()
+        localize_bindings(self)
         self.title_text = title
         self.placeholder = placeholder
         self.value = value
@@ -139,14 +185,15 @@ class PromptScreen(ModalScreen[str | None]):
 class ConfirmScreen(ModalScreen[bool]):
     """A yes/no question: Enter or y says yes, Escape or n says no."""
 
-    BINDINGS = [Binding("enter,y", "answer(True)", "确定 Yes", id="confirm_yes"),
-                Binding("escape,n", "answer(False)", "取消 No", id="confirm_no")]
+    BINDINGS = [Binding("enter,y", "answer(True)", "key.confirm_yes", id="confirm_yes"),
+                Binding("escape,n", "answer(False)", "key.confirm_no", id="confirm_no")]
 
-    def __init__(self, title: str, body: str, keys: str = "Enter/y 确定 · Esc 取消"):
+    def __init__(self, title: str, body: str, keys: str | None = None):
         super().__init__()
+        localize_bindings(self)
         self.title_text = title
         self.body = body
-        self.keys = keys
+        self.keys = t("console.confirm_keys") if keys is None else keys
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -162,10 +209,11 @@ class HelpScreen(ModalScreen[None]):
     """Every key of the console with what it does; scrolls (↑↓, PageUp/PageDown,
     Home/End) when the terminal is shorter than the list."""
 
-    BINDINGS = [Binding("escape,q,question_mark,f1", "close", "关闭 Close", id="close_help")]
+    BINDINGS = [Binding("escape,q,question_mark,f1", "close", "key.close_help", id="close_help")]
 
     def __init__(self, rows: list[tuple[str, str]]):
         super().__init__()
+        localize_bindings(self)
         self.rows = rows
 
     def compose(self) -> ComposeResult:
@@ -175,10 +223,9 @@ class HelpScreen(ModalScreen[None]):
         for key, description in self.rows:
             table.add_row(key.replace(",", " "), description)
         with VerticalScroll(classes="dialog help", id="help-body"):
-            yield Static(Text("按键 Keys", style="bold"), classes="dialog-title")
+            yield Static(Text(t("console.help_title"), style="bold"), classes="dialog-title")
             yield Static(table)
-            yield Static(Text("Ctrl+P: 命令面板 command palette · ↑↓ PgUp PgDn: 滚动 · "
-                              "Esc: 关闭", style="dim"), classes="help-foot")
+            yield Static(Text(t("console.help_foot"), style="dim"), classes="help-foot")
 
     def on_mount(self) -> None:
         self.query_one("#help-body").focus()

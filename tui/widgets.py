@@ -12,19 +12,21 @@ from textual.message import Message
 from textual.widgets import Static, TextArea
 
 from cstool.cjk_wrap import cut
+from cstool.i18n import t, value
 from cstool.text_rules import terminal_safe
 from cstool.values import money, parse_time, short_time
 
 from .cjk_text import Wrapped
 
+# Who wrote a message: the label is the catalog's ``val.sender.<sender>``.
 SENDER_STYLE = {
-    "customer": ("客户", "bold cyan"),
-    "agent": ("我", "bold green"),
-    "bot": ("机器人", "bold magenta"),
-    "system": ("系统", "dim"),
+    "customer": "bold cyan",
+    "agent": "bold green",
+    "bot": "bold magenta",
+    "system": "dim",
 }
-CARD_TITLES = {"product": "商品", "coupon": "优惠券", "invitation": "邀请下单", "order": "订单",
-               "survey": "评价"}
+# Cards drawn as cards; the title is the catalog's ``val.card.<kind>``.
+CARD_TITLES = ("product", "coupon", "invitation", "order", "survey")
 
 
 def wait_style(seconds: float, target_s: float) -> str:
@@ -50,11 +52,12 @@ class ChatList(Static):
         """Redraw from an ``agent_desk`` result."""
         targets = {s["key"]: s["response_target_s"] for s in desk["shops"]}
         a = desk["agent"]
-        lines = [Text.assemble((f"{a['name']} ", "bold"), (f"{a['status']}", _status(a)),
+        lines = [Text.assemble((f"{a['name']} ", "bold"), (value("status", a["status"]),
+                                                             _status(a)),
                                f"  {len(desk['chats'])}/{a['max_chats']}")]
-        lines.append(Text("我的会话", style="bold underline"))
+        lines.append(Text(t("console.my_chats"), style="bold underline"))
         if not desk["chats"]:
-            lines.append(Text("  (无)", style="dim"))
+            lines.append(Text("  " + t("console.none"), style="dim"))
         for c in desk["chats"]:
             mark = "●" if c["unread"] else " "
             line = Text(("▶" if c["id"] == current else " ") + mark, style="bold yellow")
@@ -64,7 +67,7 @@ class ChatList(Static):
                 line.append(f" {fmt_wait(secs)}", wait_style(secs, targets.get(c["shop"], 180)))
             lines.append(line)
         mine, others = my_queue(desk)
-        lines.append(Text(f"排队 {len(mine)}", style="bold underline"))
+        lines.append(Text(t("console.queue", n=len(mine)), style="bold underline"))
         for i, q in enumerate(mine[:8], start=1):
             secs = (now_ms - q["waiting_since_ms"]) / 1000
             line = Text(cut(f" {i}. {q['customer_name']}", 12))
@@ -73,9 +76,9 @@ class ChatList(Static):
                 line.append(f" P{q['priority']}", "magenta")
             lines.append(line)
         if len(mine) > 8:
-            lines.append(Text(f"  … {len(mine) - 8} more", style="dim"))
+            lines.append(Text("  " + t("console.more", n=len(mine) - 8), style="dim"))
         if others:
-            lines.append(Text(f"另有 {others} 位在等其他组", style="dim"))
+            lines.append(Text(t("console.others_waiting_line", n=others), style="dim"))
         self.update(Group(*lines))
 
 
@@ -91,13 +94,13 @@ def my_queue(desk: dict) -> tuple[list[dict], int]:
 def empty_hint(desk: dict | None) -> str:
     """What the transcript says with no chat open, agreeing with the queue panel."""
     if desk is None:
-        return "没有打开的会话。按 F2 接入下一位客户。"
+        return t("console.empty")
     mine, others = my_queue(desk)
     if mine:
-        return f"没有打开的会话。{len(mine)} 位客户在等你接入：按 F2。"
-    text = "没有打开的会话，也没有等你接入的客户。"
+        return t("console.empty_waiting", n=len(mine))
+    text = t("console.empty_nobody")
     if others:
-        text += f"（另有 {others} 位在等其他组）"
+        text += t("console.others_waiting", n=others)
     return text
 
 
@@ -110,12 +113,17 @@ class Transcript(VerticalScroll):
     """The chat's messages; cards are drawn as cards. Scrolls to the end only when the
     reader is already at the end."""
 
+    names: dict[str, str] = {}
+
     def show(self, conv: dict | None, *, same_chat: bool = False, readonly: bool = False,
-             hint: str | None = None) -> None:
+             hint: str | None = None, names: dict[str, str] | None = None) -> None:
         """Redraw for a conversation (or an empty state saying ``hint``). The same chat
         only gains its new messages; a new chat opens at its end; the same chat follows new
         messages only if the reader was at the end. A ``readonly`` chat (closed, or not
-        mine) says so in its header."""
+        mine) says so in its header. Agents' messages are signed with their names
+        (``names``: handle → name)."""
+        if names is not None:
+            self.names = names
         at_end = not same_chat or self.scroll_y >= self.max_scroll_y - 1
         shown = getattr(self, "_shown", None)
         if conv is not None and same_chat and shown is not None and shown[0] == conv["id"] \
@@ -124,7 +132,7 @@ class Transcript(VerticalScroll):
             if ids[:len(shown[1])] == shown[1]:
                 new = conv["messages"][len(shown[1]):]
                 if new:
-                    self.mount_all([_message_widget(m) for m in new])
+                    self.mount_all([_message_widget(m, self.names) for m in new])
                     self._shown = (conv["id"], ids, readonly)
                     if at_end:
                         self.call_after_refresh(self.scroll_end, animate=False)
@@ -132,17 +140,19 @@ class Transcript(VerticalScroll):
         self.remove_children()
         if conv is None:
             self._shown = None
-            self.mount(Static(Wrapped(hint or "没有打开的会话。按 F2 接入下一位客户。",
-                                      style="dim"), classes="empty"))
+            self.mount(Static(Wrapped(hint or t("console.empty"), style="dim"),
+                              classes="empty"))
             return
         header = Text.assemble((f"{conv['customer_name']} ", "bold"),
-                               (f"{conv['shop']} · {conv['classification'] or ''}", "dim"))
+                               (f"{conv['shop']} · "
+                                f"{value('classification', conv['classification'])}", "dim"))
         if readonly:
-            state = "已结束" if conv.get("state") == "closed" else "不在我这里"
-            header.append(f"  {state} · 只读 read-only", "bold red")
+            state = t("console.gone.closed") if conv.get("state") == "closed" \
+                else t("console.not_mine")
+            header.append("  " + t("console.readonly_header", state=state), "bold red")
         widgets = [Static(header, classes="chat-header")]
         recent = conv["messages"][-200:]
-        widgets.extend(_message_widget(m) for m in recent)
+        widgets.extend(_message_widget(m, self.names) for m in recent)
         self.mount_all(widgets)
         self._shown = (conv["id"], [m["id"] for m in conv["messages"]], readonly)
         if at_end:
@@ -153,20 +163,22 @@ class Transcript(VerticalScroll):
         shown = getattr(self, "_shown", None)
         if shown is None or shown[0] != conv["id"] or message["id"] in shown[1]:
             return
-        self.mount(_message_widget(message))
+        self.mount(_message_widget(message, self.names))
         shown[1].append(message["id"])
         self.call_after_refresh(self.scroll_end, animate=False)
 
 
-def _message_widget(m: dict) -> Static:
-    return Static(message_renderable(m), classes=f"msg {m['sender']}")
+def _message_widget(m: dict, names: dict[str, str] | None = None) -> Static:
+    return Static(message_renderable(m, names), classes=f"msg {m['sender']}")
 
 
-def message_renderable(m: dict):
-    """One message for the transcript: a line of text, or a card."""
-    who, style = SENDER_STYLE.get(m["sender"], (m["sender"], ""))
+def message_renderable(m: dict, names: dict[str, str] | None = None):
+    """One message for the transcript: a line of text, or a card. An agent's message is
+    signed with the agent's name when ``names`` (handle → name) has it."""
+    style = SENDER_STYLE.get(m["sender"], "")
+    who = value("sender", m["sender"])
     if m["sender"] == "agent" and m.get("agent"):
-        who = m["agent"]
+        who = (names or {}).get(m["agent"], m["agent"])
     who = terminal_safe(str(who))
     shown = terminal_safe(m["body"], keep_lines=True)  # old files, remote servers: no ESC
     when = short_time(parse_time(m["at"]))[-5:]
@@ -179,8 +191,8 @@ def message_renderable(m: dict):
             total = p["total"]
             shown_total = (money(total) if isinstance(total, int | float)
                            and not isinstance(total, bool) else terminal_safe(str(total)))
-            body.append(f"\n券后价 {shown_total}", "bold red")
-        return Group(head, Panel(Wrapped(body), title=CARD_TITLES[kind], border_style="yellow",
+            body.append("\n" + t("console.price_after", total=shown_total), "bold red")
+        return Group(head, Panel(Wrapped(body), title=value("card", kind), border_style="yellow",
                                  expand=False))
     return Group(head, Wrapped(shown, style="dim" if m["sender"] == "system" else ""))
 
@@ -190,9 +202,15 @@ class Composer(TextArea):
     the quick replies."""
 
     BINDINGS = [
-        Binding("enter", "submit", "发送 Send", id="send", priority=True),
-        Binding("ctrl+j", "newline", "换行 Newline", id="newline", priority=True),
+        Binding("enter", "submit", "key.send", id="send", priority=True),
+        Binding("ctrl+j", "newline", "key.newline", id="newline", priority=True),
     ]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from .screens import localize_bindings
+
+        localize_bindings(self)
 
     class Submitted(Message):
         """The agent pressed the send key."""
@@ -230,7 +248,7 @@ class CustomerPanel(Static):
         """Redraw from a ``customer_context`` result: each line wrapped by the Chinese
         rules or cut with "…" at the panel's width."""
         if ctx is None:
-            self.update(Text("客户信息", style="dim"))
+            self.update(Text(t("console.customer_info"), style="dim"))
             return
         rows: list = []
         head = Text()
@@ -241,20 +259,23 @@ class CustomerPanel(Static):
         rows.append(Wrapped(head))
         if ctx["tags"]:
             rows.append(Wrapped(" ".join(f"#{x}" for x in ctx["tags"]), style="cyan"))
-        rows.append(Wrapped(f"{ctx['classification'] or ''}", style="yellow"))
-        rows.append(Wrapped(f"订单 {ctx['orders_count']} · 消费 {money(ctx['spend'])}"))
+        rows.append(Wrapped(value("classification", ctx["classification"]), style="yellow"))
+        rows.append(Wrapped(t("console.orders_spend", orders=ctx["orders_count"],
+                              spend=money(ctx["spend"]))))
         if ctx["last_agent_name"]:
-            rows.append(Wrapped(f"上次接待: {ctx['last_agent_name']}", style="dim", cut=True))
+            rows.append(Wrapped(t("console.last_agent", name=ctx["last_agent_name"]),
+                                style="dim", cut=True))
         for o in ctx["orders"][:3]:
             title = o["items"][0]["title"] if o["items"] else ""
-            rows.append(Wrapped(f"· {o['status']} {money(o['total'])} {title}", cut=True))
+            rows.append(Wrapped(f"· {value('order_status', o['status'])} {money(o['total'])} "
+                                f"{title}", cut=True))
             if o["logistics"]:
                 rows.append(Wrapped(
-                    f"  {o['logistics']['status']} {o['logistics']['detail'] or ''}",
-                    style="dim", cut=True))
+                    f"  {value('logistics', o['logistics']['status'])} "
+                    f"{o['logistics']['detail'] or ''}", style="dim", cut=True))
         if ctx["coupons"]:
-            rows.append(Wrapped("可用券: " + ", ".join(c["name"] for c in ctx["coupons"][:3]),
-                                style="green", max_lines=2))
+            rows.append(Wrapped(t("console.coupons", names=", ".join(
+                c["name"] for c in ctx["coupons"][:3])), style="green", max_lines=2))
         self.update(Group(*rows))
 
 
@@ -267,12 +288,12 @@ class Suggestions(Static):
         """Redraw the top suggestions (numbered as the suggestion key's picker takes
         them)."""
         if not items:
-            self.update(Text("知识库建议: (无)", style="dim"))
+            self.update(Text(t("console.suggestions_none"), style="dim"))
             return
-        rows: list = [Text("知识库建议", style="bold")]
+        rows: list = [Text(t("console.suggestions"), style="bold")]
         for i, s in enumerate(items[:3], start=1):
             q = Text.assemble((f"{i} ", "bold yellow"), str(s.get("question", s.get("entry", ""))))
             rows.append(Wrapped(q, max_lines=2))
             rows.append(Wrapped("   " + str(s.get("answer", "")), style="dim", max_lines=2))
-        rows.append(Text(f"({self.key_hint} 再按 1/2/3 插入建议)", style="dim"))
+        rows.append(Text(t("console.suggestions_palette", key=self.key_hint), style="dim"))
         self.update(Group(*rows))

@@ -538,7 +538,8 @@ class CampaignOps:
         with self.database.read() as conn:
             row = conn.execute("SELECT id FROM campaigns WHERE key = ?", (key,)).fetchone()
             if row is None:
-                raise NotFound(f"no campaign {key!r}")
+                raise NotFound(f"no campaign {key!r}", key="no_record", kind="campaign",
+                               record=key)
             params: list[Any] = [row[0]]
             for cond, value in (("s.outcome = ?", outcome), ("cu.key = ?", customer),
                                 ("s.id > ?", after)):
@@ -569,7 +570,8 @@ class CampaignOps:
                 "s.key, s.settings FROM campaigns c JOIN shops s ON s.id = c.shop_id "
                 "WHERE c.key = ?", (key,)).fetchone()
             if r is None:
-                raise NotFound(f"no campaign {key!r}")
+                raise NotFound(f"no campaign {key!r}", key="no_record", kind="campaign",
+                               record=key)
             settings = json.loads(r[8] or "{}")
             hours = r[6] or settings.get("attribution_window_h", 24)
             w = hours * HOUR_MS

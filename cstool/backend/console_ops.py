@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import Conflict, InvalidInput, NotFound
 from ..routing import agent_in_pool
 from ..text_rules import check_text
-from ..values import format_money, format_time, format_time_in, yuan
+from ..values import format_money, format_time, format_time_in, short_time, yuan
 from . import queue_index
 
 RECENT_ORDERS = 5
@@ -32,7 +32,7 @@ class ConsoleOps:
                 (agent,),
             ).fetchone()
             if a is None:
-                raise NotFound(f"no agent {agent!r}")
+                raise NotFound(f"no agent {agent!r}", key="no_agent", agent=agent)
             shops = conn.execute(
                 "SELECT s.id, s.key, s.name, s.settings FROM agent_shops x JOIN shops s "
                 "ON s.id = x.shop_id WHERE x.agent_id = ? ORDER BY x.position, s.key",
@@ -198,7 +198,7 @@ class ConsoleOps:
         chats of shops the agent works for now (an agent moved out of a shop no longer
         reads its chats; an admin's reach every shop)."""
         if not text.strip():
-            raise InvalidInput("search text is empty")
+            raise InvalidInput("search text is empty", key="search_empty")
         check_text(text, "search text", multiline=True)
         with self.database.read() as conn:
             a = self._agent_row(conn, agent)
@@ -219,7 +219,8 @@ class ConsoleOps:
     def send_card(self, agent: str, conversation: int, kind: str, key: str) -> dict:
         """Send a product card, or a coupon (which the customer then holds), into a chat."""
         if kind not in ("product", "coupon"):
-            raise InvalidInput(f"a card is a product or a coupon, not {kind!r}")
+            raise InvalidInput(f"a card is a product or a coupon, not {kind!r}",
+                               key="unknown_card", kind=kind)
         with self.database.write() as conn:
             a = self._agent_row(conn, agent)
             conv = self._conv_row(conn, conversation)
@@ -229,7 +230,8 @@ class ConsoleOps:
                     "SELECT key, title, price, stock, shop_id, status FROM products WHERE key = ?",
                     (key,)).fetchone()
                 if row is None or row[4] != conv["shop_id"]:
-                    raise NotFound(f"no product {key!r} in this shop")
+                    raise NotFound(f"no product {key!r} in this shop", key="no_product_here",
+                                   product=key)
                 payload: dict[str, Any] = {"product": row[0], "title": row[1],
                                            "price": format_money(row[2]), "stock": row[3],
                                            "status": row[5]}
@@ -239,16 +241,21 @@ class ConsoleOps:
                     "SELECT id, key, name, kind, amount, rate, threshold, shop_id, valid_to, "
                     "valid_from FROM coupons WHERE key = ?", (key,)).fetchone()
                 if row is None or row[7] != conv["shop_id"]:
-                    raise NotFound(f"no coupon {key!r} in this shop")
+                    raise NotFound(f"no coupon {key!r} in this shop", key="no_coupon_here",
+                                   coupon=key)
                 if row[8] is not None and row[8] < self._now():
-                    raise Conflict(f"coupon {key!r} expired at {format_time(row[8])}")
+                    raise Conflict(f"coupon {key!r} expired at {format_time(row[8])}",
+                                   key="coupon_expired", coupon=key, at=short_time(row[8]))
                 if row[9] is not None and row[9] > self._now():
-                    raise Conflict(f"coupon {key!r} is valid only from {format_time(row[9])}")
+                    raise Conflict(f"coupon {key!r} is valid only from {format_time(row[9])}",
+                                   key="coupon_not_yet_valid", coupon=key,
+                                   at=short_time(row[9]))
                 held = conn.execute(
                     "SELECT 1 FROM customer_coupons WHERE customer_id = ? AND coupon_id = ? "
                     "AND used_at IS NULL", (conv["customer_id"], row[0])).fetchone()
                 if held:
-                    raise Conflict(f"the customer holds coupon {key!r} already")
+                    raise Conflict(f"the customer holds coupon {key!r} already",
+                                   key="coupon_held", coupon=key)
                 now = self._now()
                 conn.execute(
                     "INSERT INTO customer_coupons (customer_id, coupon_id, position, issued_at, "

@@ -69,12 +69,12 @@ _json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_as
 
 def _check_text(text: str, *, what: str = "message") -> str:
     if not isinstance(text, str) or not text.strip():
-        raise InvalidInput(f"{what} is empty")
+        raise InvalidInput(f"{what} is empty", key="text_empty", what=what)
     check_text(text, what, multiline=True)  # no control characters but newline and tab
     if len(text) > service.MAX_MESSAGE_CHARS:
         raise InvalidInput(
-            f"{what} too long ({len(text)} characters, at most {service.MAX_MESSAGE_CHARS})"
-        )
+            f"{what} too long ({len(text)} characters, at most {service.MAX_MESSAGE_CHARS})",
+            key="text_too_long", what=what, length=len(text), max=service.MAX_MESSAGE_CHARS)
     return text
 
 
@@ -82,13 +82,15 @@ def _check_context(channel: str | None, time_on_site_s: Any, pages_viewed: Any,
                    intent: str | None) -> None:
     """The chat's context as a post or a routing dry run gives it."""
     if channel is not None and channel not in CHANNELS:
-        raise InvalidInput(f"unknown channel {channel!r} (one of {', '.join(CHANNELS)})")
+        raise InvalidInput(f"unknown channel {channel!r} (one of {', '.join(CHANNELS)})",
+                           key="unknown_channel", channel=channel, known=", ".join(CHANNELS))
     for name, value in (("time on site", time_on_site_s), ("pages viewed", pages_viewed)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 0):
             raise InvalidInput(f"{name} must be a whole number >= 0, not {value!r}")
     if intent is not None and intent not in INTENTS:
-        raise InvalidInput(f"unknown intent {intent!r} (one of {', '.join(INTENTS)})")
+        raise InvalidInput(f"unknown intent {intent!r} (one of {', '.join(INTENTS)})",
+                           key="unknown_intent", intent=intent, known=", ".join(INTENTS))
 
 
 class DeskOps:
@@ -118,7 +120,7 @@ class DeskOps:
             (key,),
         ).fetchone()
         if row is None:
-            raise NotFound(f"no shop {key!r}")
+            raise NotFound(f"no shop {key!r}", key="no_shop", shop=key)
         return {
             "id": row[0], "key": row[1], "name": row[2], "service_mode": row[3],
             "off_hours_mode": row[4], "timezone": row[5],
@@ -168,14 +170,15 @@ class DeskOps:
             "SELECT id, handle, name, status, max_chats FROM agents WHERE handle = ?", (handle,)
         ).fetchone()
         if row is None:
-            raise NotFound(f"no agent {handle!r}")
+            raise NotFound(f"no agent {handle!r}", key="no_agent", agent=handle)
         return dict(zip(("id", "handle", "name", "status", "max_chats"), row, strict=True))
 
     def _conv_row(self, conn: sqlite3.Connection, conv_id: int) -> dict:
         cur = conn.execute("SELECT * FROM conversations WHERE id = ?", (int(conv_id),))
         row = cur.fetchone()
         if row is None:
-            raise NotFound(f"no conversation {conv_id}")
+            raise NotFound(f"no conversation {conv_id}", key="no_conversation",
+                           conversation=conv_id)
         return dict(zip([d[0] for d in cur.description], row, strict=True))
 
     def _active_count(self, conn: sqlite3.Connection, agent_id: int) -> int:
@@ -733,9 +736,12 @@ class DeskOps:
         agent = self._agent_row(conn, handle)
         active = self._active_count(conn, agent["id"])
         if agent["status"] != "online" and not (pulled and agent["status"] == "busy"):
-            raise Conflict(f"agent {handle!r} is {agent['status']}")
+            raise Conflict(f"agent {handle!r} is {agent['status']}", key="agent_unavailable",
+                           agent=handle, status=agent["status"])
         if active >= agent["max_chats"]:
-            raise Conflict(f"agent {handle!r} is at capacity ({active}/{agent['max_chats']})")
+            raise Conflict(f"agent {handle!r} is at capacity ({active}/{agent['max_chats']})",
+                           key="agent_at_capacity", agent=handle, active=active,
+                           max=agent["max_chats"])
         conn.execute(
             "UPDATE conversations SET state = 'active', assignee_id = ?, assigned_at = ?, "
             "agent_seen_at = NULL WHERE id = ?",
@@ -851,10 +857,13 @@ class DeskOps:
         with self.database.write() as conn:
             a = self._agent_row(conn, agent)
             if a["status"] not in ("online", "busy"):
-                raise Conflict(f"agent {agent!r} is {a['status']}; set the status to online first")
+                raise Conflict(f"agent {agent!r} is {a['status']}; set the status to online first",
+                               key="agent_not_online", agent=agent, status=a["status"])
             active = self._active_count(conn, a["id"])
             if active >= a["max_chats"]:
-                raise Conflict(f"agent {agent!r} is at capacity ({active}/{a['max_chats']})")
+                raise Conflict(f"agent {agent!r} is at capacity ({active}/{a['max_chats']})",
+                               key="agent_at_capacity", agent=agent, active=active,
+                               max=a["max_chats"])
             now = self._now()
             best = None
             for (shop_id,) in conn.execute("SELECT shop_id FROM agent_shops WHERE agent_id = ?",
@@ -881,7 +890,8 @@ class DeskOps:
         """Online, busy, away or offline. Coming online takes waiting chats up to capacity;
         going offline hands the agent's open chats back to routing (others or the queue)."""
         if status not in ("online", "busy", "away", "offline"):
-            raise UsageError(f"status must be online, busy, away or offline, not {status!r}")
+            raise UsageError(f"status must be online, busy, away or offline, not {status!r}",
+                             key="unknown_status", status=status)
         with self.database.write() as conn:
             a = self._agent_row(conn, agent)
             returned, assigned = self._status_changed(conn, a["id"], agent, a["status"],
@@ -934,7 +944,8 @@ class DeskOps:
     def _check_product(self, conn, shop: dict, product: str) -> None:
         if conn.execute("SELECT 1 FROM products WHERE key = ? AND shop_id = ?",
                         (product, shop["id"])).fetchone() is None:
-            raise NotFound(f"no product {product!r} in shop {shop['key']!r}")
+            raise NotFound(f"no product {product!r} in shop {shop['key']!r}", key="no_product",
+                           product=product, shop=shop["key"])
 
     def _customer_words(self, conn, conv_id: int) -> str:
         """The text routing reads for a chat routed after its first message (the bot had
@@ -962,19 +973,23 @@ class DeskOps:
 
     def _must_hold(self, conv: dict, agent: dict, action: str) -> None:
         if conv["state"] == "closed":
-            raise Conflict(f"conversation {conv['id']} is closed")
+            raise Conflict(f"conversation {conv['id']} is closed", key="conversation_closed",
+                           conversation=conv["id"])
         if conv["assignee_id"] != agent["id"]:
             raise Conflict(f"agent {agent['handle']!r} cannot {action} conversation "
-                           f"{conv['id']}: it is not assigned to them")
+                           f"{conv['id']}: it is not assigned to them", key="not_assigned",
+                           agent=agent["handle"], action=action, conversation=conv["id"])
 
     def transfer(self, conversation: int, *, by: str, to_agent: str | None = None,
                  to_group: str | None = None, note: str = "") -> dict:
         """Hand a chat to another agent (who must be free) or a group (queued if nobody in
         it is free), with a note the next agent sees."""
         if (to_agent is None) == (to_group is None):
-            raise UsageError("transfer to exactly one of an agent or a group")
+            raise UsageError("transfer to exactly one of an agent or a group",
+                             key="transfer_target")
         if note and len(note) > service.MAX_MESSAGE_CHARS:
-            raise InvalidInput("note too long")
+            raise InvalidInput("note too long", key="note_too_long",
+                               length=len(note), max=service.MAX_MESSAGE_CHARS)
         check_text(note or "", "note", multiline=True)
         with self.database.write() as conn:
             a = self._agent_row(conn, by)
@@ -985,12 +1000,15 @@ class DeskOps:
             payload = {"from": by, "to_agent": to_agent, "to_group": to_group, "note": note}
             if to_agent is not None:
                 if to_agent == by:
-                    raise UsageError("cannot transfer a chat to yourself")
+                    raise UsageError("cannot transfer a chat to yourself",
+                                     key="transfer_to_self")
                 target = self._agent_row(conn, to_agent)
                 in_shop = conn.execute("SELECT 1 FROM agent_shops WHERE agent_id = ? AND "
                                        "shop_id = ?", (target["id"], shop["id"])).fetchone()
                 if not in_shop:
-                    raise Conflict(f"agent {to_agent!r} does not work for shop {shop['key']!r}")
+                    raise Conflict(f"agent {to_agent!r} does not work for shop {shop['key']!r}",
+                                   key="agent_not_in_shop", agent=to_agent,
+                                   shop=shop["key"])
                 self._system(conn, conv, f"转接说明：{note}" if note else "会话已转接",
                              kind="text", payload={"transfer": payload})
                 self._assign(conn, conv, to_agent, now, "transfer")
@@ -1000,9 +1018,11 @@ class DeskOps:
                 g = conn.execute('SELECT id, shop_id FROM "groups" WHERE key = ?',
                                  (to_group,)).fetchone()
                 if g is None:
-                    raise NotFound(f"no group {to_group!r}")
+                    raise NotFound(f"no group {to_group!r}", key="no_group", group=to_group)
                 if g[1] != shop["id"]:
-                    raise Conflict(f"group {to_group!r} is not in shop {shop['key']!r}")
+                    raise Conflict(f"group {to_group!r} is not in shop {shop['key']!r}",
+                                   key="group_not_in_shop", group=to_group,
+                                   shop=shop["key"])
                 self._system(conn, conv, f"转接说明：{note}" if note else "会话已转接",
                              payload={"transfer": payload})
                 # the one handing over is no candidate, now or when the chat is queued
@@ -1036,7 +1056,8 @@ class DeskOps:
         with self.database.write() as conn:
             conv = self._conv_row(conn, conversation)
             if conv["state"] == "closed":
-                raise Conflict(f"conversation {conversation} is closed already")
+                raise Conflict(f"conversation {conversation} is closed already",
+                               key="conversation_closed", conversation=conversation)
             if by is not None:
                 a = self._agent_row(conn, by)
                 self._must_hold(conv, a, "close")
@@ -1052,27 +1073,36 @@ class DeskOps:
         with self.database.write() as conn:
             conv = self._conv_row(conn, conversation)
             if conv["state"] != "closed":
-                raise Conflict(f"conversation {conversation} is not closed")
+                raise Conflict(f"conversation {conversation} is not closed",
+                               key="reopen_not_closed", conversation=conversation)
             a = self._agent_row(conn, by)
             if conv["assignee_id"] != a["id"]:
                 raise Conflict(f"agent {by!r} cannot reopen conversation {conversation}: "
-                               "another agent served it last")
+                               "another agent served it last", key="reopen_not_yours",
+                               agent=by, conversation=conversation)
             now = self._now()
             if now - (conv["closed_at"] or 0) > REOPEN_WINDOW_MS:
                 raise Conflict(f"conversation {conversation} was closed more than "
-                               f"{REOPEN_WINDOW_MS // 60_000} minutes ago")
+                               f"{REOPEN_WINDOW_MS // 60_000} minutes ago",
+                               key="reopen_too_late", conversation=conversation,
+                               minutes=REOPEN_WINDOW_MS // 60_000)
             if conv["rating"] is not None:
-                raise Conflict(f"conversation {conversation} was rated already")
+                raise Conflict(f"conversation {conversation} was rated already",
+                               key="reopen_rated", conversation=conversation)
             newer = conn.execute(
                 "SELECT id FROM conversations WHERE customer_id = ? AND shop_id = ? AND id > ? "
                 "LIMIT 1", (conv["customer_id"], conv["shop_id"], conversation)).fetchone()
             if newer is not None:
-                raise Conflict(f"the customer wrote again since: conversation {newer[0]}")
+                raise Conflict(f"the customer wrote again since: conversation {newer[0]}",
+                               key="reopen_newer", conversation=newer[0])
             if a["status"] not in ("online", "busy"):
-                raise Conflict(f"agent {by!r} is {a['status']}; set the status to online first")
+                raise Conflict(f"agent {by!r} is {a['status']}; set the status to online first",
+                               key="agent_not_online", agent=by, status=a["status"])
             active = self._active_count(conn, a["id"])
             if active >= a["max_chats"]:
-                raise Conflict(f"agent {by!r} is at capacity ({active}/{a['max_chats']})")
+                raise Conflict(f"agent {by!r} is at capacity ({active}/{a['max_chats']})",
+                               key="agent_at_capacity", agent=by, active=active,
+                               max=a["max_chats"])
             conn.execute("UPDATE conversations SET state = 'active', closed_at = NULL, "
                          "close_reason = NULL WHERE id = ?", (conversation,))
             conv = self._conv_row(conn, conversation)
@@ -1101,13 +1131,16 @@ class DeskOps:
     def rate(self, conversation: int, rating: int, comment: str | None = None) -> dict:
         """The customer rates a closed chat, once, 1 to 5."""
         if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
-            raise InvalidInput(f"rating must be a whole number from 1 to 5, got {rating!r}")
+            raise InvalidInput(f"rating must be a whole number from 1 to 5, got {rating!r}",
+                               key="bad_rating", rating=rating)
         with self.database.write() as conn:
             conv = self._conv_row(conn, conversation)
             if conv["state"] != "closed":
-                raise Conflict(f"conversation {conversation} is still open; rate it after close")
+                raise Conflict(f"conversation {conversation} is still open; rate it after close",
+                               key="rate_open_conversation", conversation=conversation)
             if conv["rating"] is not None:
-                raise Conflict(f"conversation {conversation} is rated already")
+                raise Conflict(f"conversation {conversation} is rated already", key="rated_already",
+                               conversation=conversation)
             now = self._now()
             conn.execute("UPDATE conversations SET rating = ?, rated_at = ? WHERE id = ?",
                          (rating, now, conv["id"]))
@@ -1203,7 +1236,7 @@ class DeskOps:
                 shop_id = self._shop_row(conn, shop)["id"]
             if state is not None:
                 if state not in ("bot", "queued", "active", "closed", "open"):
-                    raise UsageError(f"unknown state {state!r}")
+                    raise UsageError(f"unknown state {state!r}", key="unknown_state", state=state)
                 states = OPEN_STATES if state == "open" else (state,)
             if agent is not None:
                 where.append("assignee_id = ?")
@@ -1212,7 +1245,8 @@ class DeskOps:
                 row = conn.execute("SELECT id FROM customers WHERE key = ?",
                                    (customer,)).fetchone()
                 if row is None:
-                    raise NotFound(f"no customer {customer!r}")
+                    raise NotFound(f"no customer {customer!r}", key="no_customer",
+                               customer=customer)
                 where.append("customer_id = ?")
                 params.append(row[0])
             if after is not None:
@@ -1299,7 +1333,8 @@ class DeskOps:
                 self._check_product(conn, s, context["product"])
             row = conn.execute("SELECT id FROM customers WHERE key = ?", (customer,)).fetchone()
             if row is None:
-                raise NotFound(f"no customer {customer!r}")
+                raise NotFound(f"no customer {customer!r}", key="no_customer",
+                               customer=customer)
             now = self._now()
             classification = self._classification(conn, row[0], s["id"])
             conv = {**context, "classification": classification,
@@ -1318,7 +1353,8 @@ class DeskOps:
             c = self._conv_row(conn, conversation)
             if not c.get("route_trace"):
                 raise NotFound(f"conversation {conversation} was never routed to a human "
-                               "(it stayed with the bot)")
+                               "(it stayed with the bot)", key="never_routed",
+                               conversation=conversation)
             stored = json.loads(c["route_trace"])
             ruleset = None
             if stored.get("v") == 2:

@@ -281,18 +281,19 @@ class KnowledgeOps:
         ``customer`` when given (flows read their orders and coupons). Nothing is
         written: no conversation, no memory, nothing recorded."""
         if not isinstance(text, str):
-            raise InvalidInput("the question must be text")
+            raise InvalidInput("the question must be text", key="question_not_text")
         check_text(text, "question", multiline=True)  # blank: the bot hands off
         with self.database.read() as conn:
             shop_row = self._shop_row(conn, shop) if shop is not None else None
             cid = None
             if customer is not None:
                 if shop is None:
-                    raise UsageError("--customer needs --shop")
+                    raise UsageError("--customer needs --shop", key="customer_needs_shop")
                 row = conn.execute("SELECT id FROM customers WHERE key = ?",
                                    (customer,)).fetchone()
                 if row is None:
-                    raise NotFound(f"no customer {customer!r}")
+                    raise NotFound(f"no customer {customer!r}", key="no_customer",
+                                   customer=customer)
                 cid = row[0]
             context = self._bot_context(conn, shop_row, cid, customer, None)
             reply = self.bot.reply(shop, text, context)
@@ -301,10 +302,10 @@ class KnowledgeOps:
     def search_knowledge(self, text: str, *, shop: str | None = None, k: int = 5) -> list[dict]:
         """The ``k`` best entries for ``text`` as ``shop`` sees them, with scores."""
         if not isinstance(text, str) or not text.strip():
-            raise InvalidInput("search text is empty")
+            raise InvalidInput("search text is empty", key="search_empty")
         check_text(text, "search text", multiline=True)
         if not 1 <= int(k) <= 100:
-            raise UsageError("k must be from 1 to 100")
+            raise UsageError("k must be from 1 to 100", key="k_range")
         with self.database.read() as conn:
             if shop is not None:
                 self._shop_row(conn, shop)
@@ -452,9 +453,9 @@ class KnowledgeOps:
         if (entry is None) == (new is None):
             raise UsageError("learn into exactly one of an existing entry or a new one")
         if not isinstance(question, str) or not question.strip():
-            raise InvalidInput("the question is empty")
+            raise InvalidInput("the question is empty", key="question_empty")
         if new is not None and not (answer or "").strip():
-            raise UsageError("a new entry needs an answer")
+            raise UsageError("a new entry needs an answer", key="new_entry_needs_answer")
         k = KINDS["knowledge_entries"]
         with self.database.write() as conn:
             store = RecordStore(conn)
@@ -471,7 +472,8 @@ class KnowledgeOps:
             if entry is not None:
                 current = store.read(k.name, entry)
                 if current is None:
-                    raise NotFound(f"no knowledge entry {entry!r}")
+                    raise NotFound(f"no knowledge entry {entry!r}", key="no_record",
+                                   kind="knowledge_entry", record=entry)
                 rec = strip_ids(current)
                 known = {normalise(t) for t in [rec["question"], *rec["similar"]]}
                 added = []
@@ -489,7 +491,8 @@ class KnowledgeOps:
                 key, created = entry, False
             else:
                 if store.id_of(k.name, new) is not None:
-                    raise Conflict(f"knowledge entry {new!r} exists already")
+                    raise Conflict(f"knowledge entry {new!r} exists already",
+                                   key="exists_already", kind="knowledge_entry", record=new)
                 if shop is None and gshop is not None:
                     shop = conn.execute("SELECT key FROM shops WHERE id = ?",
                                         (gshop,)).fetchone()[0]

@@ -51,7 +51,8 @@ def _kind(name: str) -> Kind:
     try:
         return kind_named(name)
     except KeyError:
-        raise UsageError(f"unknown kind {name!r} (known: {', '.join(KINDS)})") from None
+        raise UsageError(f"unknown kind {name!r} (known: {', '.join(KINDS)})",
+                         key="unknown_kind", kind=name, known=", ".join(KINDS)) from None
 
 
 def _lookup_info(kind: str, rec: dict) -> dict:
@@ -178,7 +179,8 @@ class LocalBackend(
         with self.database.write() as conn:
             store = RecordStore(conn)
             if store.id_of(k.name, key) is not None:
-                raise Conflict(f"{k.singular} {key!r} exists already")
+                raise Conflict(f"{k.singular} {key!r} exists already", key="exists_already",
+                               kind=k.singular, record=key)
             check_refs(k, rec, self._db_lookup(store))
             store.write(k.name, rec, self._now())
             self._after_write(conn, store, k.name, rec)
@@ -193,7 +195,8 @@ class LocalBackend(
         with self.database.read() as conn:
             rec = RecordStore(conn).read(k.name, key)
         if rec is None:
-            raise NotFound(f"no {k.singular} {key!r}")
+            raise NotFound(f"no {k.singular} {key!r}", key="no_record", kind=k.singular,
+                           record=key)
         return to_external(k, strip_ids(rec))
 
     def list(
@@ -223,7 +226,7 @@ class LocalBackend(
             return [], []
         sid = store.id_of("shops", shop)
         if sid is None:
-            raise NotFound(f"no shop {shop!r}")
+            raise NotFound(f"no shop {shop!r}", key="no_shop", shop=shop)
         if k.name == "shops":
             return ["t.id = ?"], [sid]
         if k.name == "agents":
@@ -236,12 +239,14 @@ class LocalBackend(
         """Change fields of a record; a field set to None is cleared."""
         k = _kind(kind)
         if k.key in changes and changes[k.key] != key:
-            raise UsageError(f"the {k.key} of a {k.singular} cannot change")
+            raise UsageError(f"the {k.key} of a {k.singular} cannot change", key="key_fixed",
+                             field=k.key, kind=k.singular)
         with self.database.write() as conn:
             store = RecordStore(conn)
             current = store.read(k.name, key)
             if current is None:
-                raise NotFound(f"no {k.singular} {key!r}")
+                raise NotFound(f"no {k.singular} {key!r}", key="no_record", kind=k.singular,
+                           record=key)
             merged = to_external(k, strip_ids(current))
             for name, value in changes.items():
                 if value is None:
@@ -279,7 +284,8 @@ class LocalBackend(
             store = RecordStore(conn)
             rec = store.read(k.name, key)
             if rec is None:
-                raise NotFound(f"no {k.singular} {key!r}")
+                raise NotFound(f"no {k.singular} {key!r}", key="no_record", kind=k.singular,
+                           record=key)
             shop_id = self._shop_id_of(store, k, rec)
             blockers = _dependents(conn, k, rec["_id"])
             if blockers and k.name == "campaigns":
@@ -288,14 +294,14 @@ class LocalBackend(
             if blockers:
                 raise Conflict(
                     f"{k.singular} {key!r} is still used by {', '.join(blockers)}; "
-                    "remove those first"
-                )
+                    "remove those first", key="still_used", kind=k.singular, record=key,
+                    users=", ".join(blockers))
             try:
                 store.delete(k.name, key)
             except sqlite3.IntegrityError:
                 raise Conflict(
-                    f"{k.singular} {key!r} is still referenced by other records"
-                ) from None
+                    f"{k.singular} {key!r} is still referenced by other records",
+                    key="still_referenced", kind=k.singular, record=key) from None
             self._event(
                 conn,
                 f"{k.singular}.deleted",
@@ -313,7 +319,8 @@ class LocalBackend(
             row = conn.execute("SELECT id, shop_id FROM routing_rules WHERE key = ?",
                                (key,)).fetchone()
             if row is None:
-                raise NotFound(f"no routing rule {key!r}")
+                raise NotFound(f"no routing rule {key!r}", key="no_record",
+                               kind="routing_rule", record=key)
             ids = [r[0] for r in conn.execute(
                 "SELECT id FROM routing_rules WHERE shop_id = ? ORDER BY position, key",
                 (row[1],))]
@@ -332,7 +339,7 @@ class LocalBackend(
         with self.database.read() as conn:
             cid = RecordStore(conn).id_of("customers", key)
             if cid is None:
-                raise NotFound(f"no customer {key!r}")
+                raise NotFound(f"no customer {key!r}", key="no_customer", customer=key)
             rows = conn.execute(
                 "SELECT s.key, COUNT(*), "
                 "SUM(CASE WHEN o.status NOT IN ('created','cancelled','refunded') "
@@ -517,7 +524,7 @@ class LocalBackend(
             if shop is not None:
                 sid = RecordStore(conn).id_of("shops", shop)
                 if sid is None:
-                    raise NotFound(f"no shop {shop!r}")
+                    raise NotFound(f"no shop {shop!r}", key="no_shop", shop=shop)
                 where += " AND e.shop_id = ?"
                 params.append(sid)
             rows = conn.execute(

@@ -65,7 +65,7 @@ class MetricsOps:
     def _period(self, since, until) -> tuple[int | None, int | None]:
         lo, hi = _time(since, "--from"), _time(until, "--to")
         if lo is not None and hi is not None and lo >= hi:
-            raise UsageError("--from must be before --to")
+            raise UsageError("--from must be before --to", key="from_after_to")
         return lo, hi
 
     def _build(self, conn, scope: store.Scope, *, by: list[str], lo: int | None,
@@ -118,7 +118,7 @@ class MetricsOps:
             if shop is not None:
                 row = conn.execute("SELECT id FROM shops WHERE key = ?", (shop,)).fetchone()
                 if row is None:
-                    raise NotFound(f"no shop {shop!r}")
+                    raise NotFound(f"no shop {shop!r}", key="no_shop", shop=shop)
                 shop_id = row[0]
             scope = store.Scope(store.read_targets(conn)[0], shop_id=shop_id, since=lo,
                                 until=hi)
@@ -146,7 +146,7 @@ class MetricsOps:
         with self.database.read() as conn:
             row = conn.execute("SELECT id FROM agents WHERE handle = ?", (handle,)).fetchone()
             if row is None:
-                raise NotFound(f"no agent {handle!r}")
+                raise NotFound(f"no agent {handle!r}", key="no_agent", agent=handle)
             agent_id = row[0]
             shops = [r[0] for r in conn.execute(
                 "SELECT s.key FROM agent_shops a JOIN shops s ON s.id = a.shop_id "

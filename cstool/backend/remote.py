@@ -65,6 +65,9 @@ def error_from(response: httpx.Response) -> CstoolError:
     cls = _ERRORS.get(code)
     if cls is None:
         cls = StorageError if response.status_code >= 500 else UsageError
+    params = err.get("params")
+    if isinstance(err.get("key"), str) and isinstance(params, dict):
+        return cls(message, key=err["key"], **{str(k): v for k, v in params.items()})
     return cls(message)
 
 

@@ -33,7 +33,8 @@ TYPE_NAMES = {"complaint": "投诉", "return_refund": "退货退款", "damaged_g
 
 def _choice(value: str | None, allowed: tuple, what: str) -> str | None:
     if value is not None and value not in allowed:
-        raise InvalidInput(f"{what} must be one of {', '.join(allowed)}, not {value!r}")
+        raise InvalidInput(f"{what} must be one of {', '.join(allowed)}, not {value!r}",
+                           key="not_one_of", field=what, known=", ".join(allowed), value=value)
     return value
 
 
@@ -45,7 +46,7 @@ class TicketOps:
         cur = conn.execute("SELECT * FROM tickets WHERE id = ?", (int(ticket),))
         row = cur.fetchone()
         if row is None:
-            raise NotFound(f"no ticket {ticket}")
+            raise NotFound(f"no ticket {ticket}", key="no_ticket", ticket=ticket)
         return dict(zip([d[0] for d in cur.description], row, strict=True))
 
     def _calendar(self, conn, shop_id: int, clock: str) -> Calendar:
@@ -168,7 +169,8 @@ class TicketOps:
         _choice(priority, PRIORITIES, "priority")
         _choice(team, TEAMS, "team")
         if not title or not title.strip() or len(title) > 200:
-            raise InvalidInput("a ticket needs a title of 1 to 200 characters")
+            raise InvalidInput("a ticket needs a title of 1 to 200 characters",
+                               key="ticket_title", max=200)
         check_text(title, "title")
         check_text(note or "", "note", multiline=True)
         with self.database.write() as conn:
@@ -178,17 +180,19 @@ class TicketOps:
                 conv = self._conv_row(conn, conversation)
                 shop_id, customer_id = conv["shop_id"], conv["customer_id"]
                 if shop is not None and self._shop_row(conn, shop)["id"] != shop_id:
-                    raise UsageError("the conversation belongs to another shop")
+                    raise UsageError("the conversation belongs to another shop",
+                                     key="conversation_other_shop")
             elif shop is not None:
                 shop_id = self._shop_row(conn, shop)["id"]
             else:
-                raise UsageError("give a conversation or a shop")
+                raise UsageError("give a conversation or a shop", key="ticket_needs_shop")
             order_id = None
             if order is not None:
                 row = conn.execute("SELECT id, shop_id, customer_id FROM orders WHERE key = ?",
                                    (order,)).fetchone()
                 if row is None or row[1] != shop_id:
-                    raise NotFound(f"no order {order!r} in this shop")
+                    raise NotFound(f"no order {order!r} in this shop", key="no_order_here",
+                                   order=order)
                 order_id = row[0]
                 customer_id = customer_id or row[2]
             assignee_id = by_id = None
@@ -230,7 +234,8 @@ class TicketOps:
                 "SELECT 1 FROM agent_shops WHERE agent_id = ? AND shop_id = ?",
                 (a["id"], shop_id)).fetchone():
             shop = conn.execute("SELECT key FROM shops WHERE id = ?", (shop_id,)).fetchone()[0]
-            raise Conflict(f"agent {handle!r} does not work for shop {shop!r}")
+            raise Conflict(f"agent {handle!r} does not work for shop {shop!r}",
+                           key="agent_not_in_shop", agent=handle, shop=shop)
         return a
 
     def _change(self, ticket: int, by: str | None, fn) -> dict:
@@ -254,12 +259,13 @@ class TicketOps:
         _choice(priority, PRIORITIES, "priority")
         _choice(team, TEAMS, "team")
         if not any(v is not None for v in (status, priority, team, title)):
-            raise UsageError("nothing to change")
+            raise UsageError("nothing to change", key="nothing_to_change")
         check_text(title or "", "title")
 
         def apply(conn, t, by_id, now):
             if t["status"] not in OPEN:
-                raise Conflict(f"ticket {t['id']} is {t['status']}; reopen it first")
+                raise Conflict(f"ticket {t['id']} is {t['status']}; reopen it first",
+                               key="ticket_reopen_first", ticket=t["id"], ticket_status=t["status"])
             if status is not None and status != t["status"]:
                 conn.execute("UPDATE tickets SET status = ? WHERE id = ?", (status, t["id"]))
                 self._timeline(conn, t, "status", by_id, None, {"from": t["status"], "to": status})
@@ -284,7 +290,8 @@ class TicketOps:
 
         def apply(conn, t, by_id, now):
             if t["status"] not in OPEN:
-                raise Conflict(f"ticket {t['id']} is {t['status']}")
+                raise Conflict(f"ticket {t['id']} is {t['status']}", key="ticket_state",
+                               ticket=t["id"], ticket_status=t["status"])
             a = self._staff_of(conn, agent, t["shop_id"])
             conn.execute("UPDATE tickets SET assignee_id = ?, status = CASE WHEN status = 'new' "
                          "THEN 'open' ELSE status END WHERE id = ?", (a["id"], t["id"]))
@@ -295,7 +302,7 @@ class TicketOps:
     def note_ticket(self, ticket: int, text: str, *, by: str | None = None) -> dict:
         """An internal note (the customer does not see it)."""
         if not text.strip():
-            raise InvalidInput("the note is empty")
+            raise InvalidInput("the note is empty", key="text_empty", what="note")
         check_text(text, "note", multiline=True)
         return self._change(ticket, by, lambda conn, t, by_id, now: self._timeline(
             conn, t, "note", by_id, text))
@@ -304,14 +311,16 @@ class TicketOps:
         """A reply to the customer (into their conversation); the first one meets the
         first-response target."""
         if not text.strip():
-            raise InvalidInput("the reply is empty")
+            raise InvalidInput("the reply is empty", key="text_empty", what="reply")
         if len(text) > 2000:  # it goes into the chat: a chat message's limit
-            raise InvalidInput(f"reply too long ({len(text)} characters, at most 2000)")
+            raise InvalidInput(f"reply too long ({len(text)} characters, at most 2000)",
+                               key="text_too_long", what="reply", length=len(text), max=2000)
         check_text(text, "reply", multiline=True)
 
         def apply(conn, t, by_id, now):
             if t["status"] not in OPEN:
-                raise Conflict(f"ticket {t['id']} is {t['status']}")
+                raise Conflict(f"ticket {t['id']} is {t['status']}", key="ticket_state",
+                               ticket=t["id"], ticket_status=t["status"])
             conn.execute("UPDATE tickets SET first_responded_at = COALESCE(first_responded_at, "
                          "?), status = CASE WHEN status = 'new' THEN 'open' ELSE status END "
                          "WHERE id = ?", (now, t["id"]))
@@ -326,7 +335,8 @@ class TicketOps:
 
         def apply(conn, t, by_id, now):
             if t["status"] not in OPEN:
-                raise Conflict(f"ticket {t['id']} is {t['status']} already")
+                raise Conflict(f"ticket {t['id']} is {t['status']} already",
+                               key="ticket_state", ticket=t["id"], ticket_status=t["status"])
             if t["status"] == "waiting_customer":
                 self._timeline(conn, t, "status", by_id, None,
                                {"from": t["status"], "to": "resolved"})
@@ -345,7 +355,8 @@ class TicketOps:
 
         def apply(conn, t, by_id, now):
             if t["status"] == "closed":
-                raise Conflict(f"ticket {t['id']} is closed already")
+                raise Conflict(f"ticket {t['id']} is closed already", key="ticket_state",
+                               ticket=t["id"], ticket_status="closed")
             conn.execute("UPDATE tickets SET status = 'closed', closed_at = ?, "
                          "resolved_at = COALESCE(resolved_at, ?) WHERE id = ?",
                          (now, now, t["id"]))
@@ -359,7 +370,8 @@ class TicketOps:
 
         def apply(conn, t, by_id, now):
             if t["status"] in OPEN:
-                raise Conflict(f"ticket {t['id']} is open")
+                raise Conflict(f"ticket {t['id']} is open", key="ticket_state",
+                               ticket=t["id"], ticket_status="open")
             conn.execute("UPDATE tickets SET status = 'open', resolved_at = NULL, "
                          "closed_at = NULL WHERE id = ?", (t["id"],))
             self._timeline(conn, t, "reopened", by_id, reason or None)

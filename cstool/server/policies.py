@@ -75,7 +75,8 @@ class Access:
 # -- checks -------------------------------------------------------------------------------
 def _staff(p: Principal) -> None:
     if p.is_customer:
-        raise Forbidden("a customer token may only use its own conversation")
+        raise Forbidden("a customer token may only use its own conversation",
+                        key="customer_token_scope")
 
 
 def _manager(p: Principal, what: str = "change records") -> None:
@@ -86,7 +87,7 @@ def _manager(p: Principal, what: str = "change records") -> None:
 
 def _admin(p: Principal) -> None:
     if not p.is_admin:
-        raise Forbidden("this needs an admin token")
+        raise Forbidden("this needs an admin token", key="needs_admin")
 
 
 def _shop(p: Principal, shop: str | None) -> None:
