@@ -1224,20 +1224,20 @@ class DeskOps:
                            agent: str | None = None, customer: str | None = None,
                            limit: int = 100, after: int | None = None) -> list[dict]:
         """Conversations, newest first, filtered; ``after`` pages by id (older than it).
-
-        A shop's chats are read state by state through the (shop, state, id) index, each
-        newest first, and merged: a page costs its own chats, however many the shop has
-        in the other states or further back."""
+        The places of the queued ones read each shop's agents and counts once."""
         where, params = [], []
-        states: tuple[str, ...] = ("bot", "queued", "active", "closed")
         with self.database.read() as conn:
-            shop_id = None
             if shop is not None:
-                shop_id = self._shop_row(conn, shop)["id"]
+                where.append("shop_id = ?")
+                params.append(self._shop_row(conn, shop)["id"])
             if state is not None:
                 if state not in ("bot", "queued", "active", "closed", "open"):
                     raise UsageError(f"unknown state {state!r}", key="unknown_state", state=state)
-                states = OPEN_STATES if state == "open" else (state,)
+                if state == "open":
+                    where.append("state IN ('bot', 'queued', 'active')")
+                else:
+                    where.append("state = ?")
+                    params.append(state)
             if agent is not None:
                 where.append("assignee_id = ?")
                 params.append(self._agent_row(conn, agent)["id"])
@@ -1252,24 +1252,11 @@ class DeskOps:
             if after is not None:
                 where.append("id < ?")
                 params.append(int(after))
-            if shop_id is not None:
-                parts = [(["shop_id = ?", "state = ?", *where], [shop_id, s, *params])
-                         for s in states]
-            else:
-                every = state is None
-                parts = [(where if every else
-                          [f"state IN ({', '.join('?' * len(states))})", *where],
-                          params if every else [*states, *params])]
-            found = []
-            for clause, values in parts:
-                sql = "WHERE " + " AND ".join(clause) if clause else ""
-                cur = conn.execute(f"SELECT * FROM conversations {sql} ORDER BY id DESC "
-                                   "LIMIT ?", (*values, int(limit)))
-                cols = [d[0] for d in cur.description]
-                found += [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
-            found.sort(key=lambda c: -c["id"])
-            if int(limit) >= 0:  # (a negative limit is none, as SQLite's LIMIT takes it)
-                found = found[:int(limit)]
+            clause = ("WHERE " + " AND ".join(where)) if where else ""
+            cur = conn.execute(f"SELECT * FROM conversations {clause} ORDER BY id DESC LIMIT ?",
+                               (*params, int(limit)))
+            cols = [d[0] for d in cur.description]
+            found = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
             places: dict[int, QueuePlaces] = {}
             out = []
             for c in found:

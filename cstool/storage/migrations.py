@@ -670,11 +670,10 @@ DELETE FROM sqlite_sequence WHERE name = 'events'
 # 256 ms, 4 s ... 35 years), both kept exact by triggers whoever writes a chat. A post,
 # an accept, a page and a queue place then read a few index entries and at most 15
 # counts a level per pool instead of every waiting chat. Recent closed chats of a shop by
-# an index too (the average handle time a wait estimate divides by), and a shop's chats
-# of one state newest first (shop, state, id) in place of the old queue index. And
-# desk_version: a random value drawn anew whenever an agent, their shops or groups change
-# as routing sees them, so that the agents a queue place reads can be kept between
-# writes (a rolled-back draw is never drawn again).
+# an index too (the average handle time a wait estimate divides by). And desk_version:
+# a random value drawn anew whenever an agent, their shops or groups change as routing
+# sees them, so that the agents a queue place reads can be kept between writes (a
+# rolled-back draw is never drawn again).
 M011_QUEUE_INDEX = """
 CREATE INDEX conversations_serving ON conversations(shop_id, priority DESC,
     COALESCE(queued_at, created_at), id) WHERE state = 'queued';
@@ -682,8 +681,6 @@ CREATE INDEX conversations_pool_serving ON conversations(shop_id, pool, priority
     COALESCE(queued_at, created_at), id) WHERE state = 'queued';
 CREATE INDEX conversations_closed ON conversations(shop_id, closed_at)
     WHERE state = 'closed';
-DROP INDEX IF EXISTS conversations_queue;
-CREATE INDEX conversations_shop_state ON conversations(shop_id, state);
 CREATE TABLE queue_bands (
     shop_id INTEGER NOT NULL,
     pool TEXT NOT NULL,
