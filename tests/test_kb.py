@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from cstool.errors import Conflict
+from cstool.errors import Conflict, NotFound
 from cstool.validation import FieldError
 
 from .kb_support import KB, register_commands
@@ -231,6 +231,9 @@ def test_unanswered_questions_are_grouped_and_learned(backend):
     assert (r["action"], r["entry"]) == ("answer", "quality")
     assert backend.dismiss_unanswered(groups[1]["group"]) == 1
     assert backend.unanswered_questions() == []
+    for missing in ("#999", "#10000000000000000000"):  # past SQLite's integers too
+        with pytest.raises(NotFound):
+            backend.dismiss_unanswered(missing)
 
 
 def test_kb_unanswered_and_learn_commands(cli, tmp_path):

@@ -425,8 +425,10 @@ class KnowledgeOps:
         ``shop_id``, only that shop's (another shop's group is not found)."""
         m = re.fullmatch(r"#(\d+)", question.strip())
         if m:
-            row = conn.execute("SELECT shop_id, normalized FROM unanswered_questions "
-                               "WHERE id = ?", (int(m.group(1)),)).fetchone()
+            gid = int(m.group(1))  # past SQLite's integers: no such group (not a 500)
+            row = None if gid > 2**63 - 1 else conn.execute(
+                "SELECT shop_id, normalized FROM unanswered_questions WHERE id = ?",
+                (gid,)).fetchone()
             if row is None or (shop_id is not None and row[0] != shop_id):
                 where = "" if shop_id is None else " in this shop"
                 raise NotFound(f"no unanswered question group {question.strip()}{where}")
