@@ -240,7 +240,14 @@ class ConsoleApp(NoticesMixin, App):
         kept = getattr(self.backend, "kept_open", frozenset())
         notes = [n for s in getattr(self, "_shops", ()) if (n := closed_notice(
             s, self._now(), kept_open=s["key"] in kept))]
-        self.sub_title = "；".join(notes) or self.agent
+        self._closed_notes = notes
+        self._show_subtitle()
+
+    def _show_subtitle(self) -> None:
+        """The header's second part: which of my shops is closed and when it opens, else
+        my name (小美, not lf-xiaomei) once the desk has been read."""
+        self.sub_title = ("；".join(getattr(self, "_closed_notes", ()))
+                          or getattr(self, "_my_name", None) or self.agent)
 
     def tick(self) -> None:
         """Every poll: redraw waiting times; reload when the event log moved."""
@@ -354,7 +361,8 @@ class ConsoleApp(NoticesMixin, App):
                     self.bell()
         self._taken.difference_update(new)
         self._known_chats = new
-        self.sub_title = desk["agent"].get("name") or self.agent  # 小美, not lf-xiaomei
+        self._my_name = desk["agent"].get("name") or self.agent
+        self._show_subtitle()
         old_desk, self.desk = self.desk, desk
         self.cursor = max(self.cursor, desk["last_event"])
         for conv_id, how in sorted(gone.items()):
