@@ -25,6 +25,12 @@ SHOP = {"key": "lf", "name": "翎衣女装", "timezone": "Asia/Shanghai", "busin
         "service_mode": "bot_first", "off_hours_mode": "bot_only"}
 
 
+@pytest.fixture(autouse=True)
+def chinese(monkeypatch):
+    """The staff line is read in Chinese here (an English test sets its own language)."""
+    monkeypatch.setenv("CSTOOL_LANG", "zh")
+
+
 def test_next_opening_is_the_next_span_start_in_the_shops_zone():
     at = lambda s: parse_time(s)  # noqa: E731
     assert next_opening(HOURS, NIGHT, "Asia/Shanghai") == at("2026-12-07T09:00+08:00")
@@ -48,6 +54,34 @@ def test_the_closed_line_says_when_it_opens_in_the_display_zone():
         "翎衣女装 休息中 · 明天 02:00开门（店铺时间 今天 09:00） · 演示照常转人工"
     # a Sunday-night span past midnight: open at 01:00 Monday
     assert closed_notice(SHOP, parse_time("2026-12-07T01:00+08:00")) is None
+
+
+def test_the_closed_line_is_in_the_interface_language(monkeypatch):
+    """Staff read the closed-shop line in the interface language: no Chinese in English."""
+    monkeypatch.setenv("CSTOOL_LANG", "en")
+    assert closed_notice(SHOP, NIGHT, display_zone=SHANGHAI) == \
+        "翎衣女装 closed · opens today 09:00 · the bot answers now"
+    assert closed_notice(SHOP, NIGHT, display_zone=ZoneInfo("Europe/Berlin"),
+                         kept_open=True) == \
+        "翎衣女装 closed · opens tomorrow 02:00 (today 09:00 shop time) · " \
+        "the demo hands chats to agents anyway"
+    # Tuesday night: Wednesday to Friday are closed, Saturday 10:00 is named by its day
+    assert closed_notice(SHOP, parse_time("2026-12-09T03:00+08:00"),
+                         display_zone=SHANGHAI) == \
+        "翎衣女装 closed · opens Sat 10:00 · the bot answers now"
+    monkeypatch.setenv("CSTOOL_LANG", "zh")
+    assert closed_notice(SHOP, parse_time("2026-12-09T03:00+08:00"),
+                         display_zone=SHANGHAI) == \
+        "翎衣女装 休息中 · 周六 10:00开门 · 现在机器人接待"
+
+
+async def test_the_console_in_english_says_the_shop_is_closed_in_english(night, monkeypatch):
+    monkeypatch.setenv("CSTOOL_LANG", "en")
+    b, clock = night
+    app = ConsoleApp(b, DEMO_AGENT, poll_s=0.2, now_ms=clock.now_ms)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await until(app, pilot, lambda: "closed" in app.sub_title)
+        assert app.sub_title == "翎衣女装旗舰店 closed · opens today 09:00 · the bot answers now"
 
 
 @pytest.fixture(scope="module")

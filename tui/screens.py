@@ -126,11 +126,12 @@ class ChoiceScreen(ModalScreen[str | None]):
     """A short numbered list: the item's number (1-9) or Enter on it chooses, Escape
     cancels. Items are (key, label); the n-th item is chosen by n."""
 
-    BINDINGS = [Binding("escape", "cancel", "取消 Cancel", id="cancel")] + [
+    BINDINGS = [Binding("escape", "cancel", "key.cancel", id="cancel")] + [
         Binding(str(n), f"choose({n})", str(n), show=False) for n in range(1, 10)]
 
     def __init__(self, title: str, items: list[tuple[str, str]]):
         super().__init__()
+        localize_bindings(self)
         self.title_text = title
         self.items = items
 
