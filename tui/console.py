@@ -242,7 +242,10 @@ class ConsoleApp(NoticesMixin, App):
         kept = getattr(self.backend, "kept_open", frozenset())
         notes = [n for s in getattr(self, "_shops", ()) if (n := closed_notice(
             s, self._now(), kept_open=s["key"] in kept))]
-        self.sub_title = t("hours.separator").join(notes) or self.agent
+        # the closed shops, else who I am (小美, not lf-xiaomei): one place decides, so
+        # the header does not flip between the two on every poll
+        self.sub_title = t("hours.separator").join(notes) or (
+            (getattr(self, "desk", None) or {}).get("agent", {}).get("name") or self.agent)
 
     def tick(self) -> None:
         """Every poll: redraw waiting times; reload when the event log moved."""
@@ -356,8 +359,8 @@ class ConsoleApp(NoticesMixin, App):
                     self.bell()
         self._taken.difference_update(new)
         self._known_chats = new
-        self.sub_title = desk["agent"].get("name") or self.agent  # 小美, not lf-xiaomei
         old_desk, self.desk = self.desk, desk
+        self._show_hours()
         self.cursor = max(self.cursor, desk["last_event"])
         for conv_id, how in sorted(gone.items()):
             self._chat_left(conv_id, how, old_desk)
@@ -945,14 +948,15 @@ class ConsoleApp(NoticesMixin, App):
     @work(thread=True, group="quit", exit_on_error=False)
     def _log_off(self) -> None:
         """Set me offline, then leave (with a line on the terminal saying what happened)."""
+        me = (self.desk or {}).get("agent", {}).get("name") or self.agent  # 小美, not lf-xiaomei
         try:
             r = self.backend.set_agent_status(self.agent, "offline")
         except CstoolError as e:
-            message = t("console.offline_failed", agent=self.agent,
+            message = t("console.offline_failed", agent=me,
                         error=shown_error(e, self.agent))
         else:
             back = len(r.get("returned") or [])
-            message = t("console.offline", agent=self.agent) + (
+            message = t("console.offline", agent=me) + (
                 t("console.returned", n=back) if back else "")
         self.call_from_thread(self.exit, message=message)
 
