@@ -98,3 +98,32 @@ async def test_the_queue_counts_every_waiting_chat_beyond_the_listed_ones(tmp_pa
             assert f"还有 {total - 8} 位" in text, text
     finally:
         b.close()
+
+
+async def test_a_name_that_looks_like_markup_shows_as_written_in_a_dialog(tmp_path):
+    """F8's question names the customer in the dialog's title: a name like "[/b]王丽[i]"
+    is shown as written (not read as markup, which refuses a stray closing tag)."""
+    clock = FrozenClock(NOW)
+    b = LocalBackend(tmp_path / "markup.db", clock=clock)
+    b.apply({
+        "shops": [{"key": "s", "name": "翎衣女装", "service_mode": "human_first"}],
+        "agents": [{"handle": "a", "name": "小美", "shops": ["s"], "status": "online"}],
+        "customers": [{"key": "c1", "name": "[/b]王丽[i]"}],
+    })
+    b.post_message("s", "c1", "在吗")
+    app = ConsoleApp(b, "a", poll_s=60, now_ms=clock.now_ms)
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            await settle(app, pilot)
+            await pilot.press("f8")  # the customer's question has no answer: asked
+            await settle(app, pilot)
+            from tui.screens import ConfirmScreen
+
+            assert isinstance(app.screen, ConfirmScreen)
+            title = _plain(app.screen.query_one(".dialog-title"))
+            assert "[/b]王丽[i]" in title, title
+            await pilot.press("escape")
+            await settle(app, pilot)
+            assert b.get_conversation(app.current, messages=False)["state"] == "active"
+    finally:
+        b.close()
