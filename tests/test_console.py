@@ -344,7 +344,9 @@ async def test_live_messages_and_new_chats_appear_without_a_key(desk):
         b.post_message("s", "c2", "新问题")
         app.tick()
         await settle(app, pilot)
-        assert any("新会话" in n.message for n in app.notice_log)
+        # titled 新客户, said once (not "新客户：新会话：李娜")
+        assert any(n.title == "新客户" and n.message == "刘洋（s）" for n in app.notice_log), \
+            [(n.title, n.message) for n in app.notice_log]
 
 
 async def test_send_without_a_chat_warns(tmp_path):
