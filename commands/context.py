@@ -137,6 +137,49 @@ def cli_error_text(error: CstoolError) -> str:
     return error_text(error)
 
 
+def usage_text(error: Exception) -> str | None:
+    """A usage error (typer's vendored click) on one line in the interface language, by
+    the error's class and fields, never by its English text: a missing argument or option
+    (with the choices), an unknown option, a bad value (its reason stays as the parameter
+    type gave it). Other usage errors (an unknown subcommand) keep typer's text, on one
+    line. Our own errors as they are."""
+    from typer._click import exceptions as cx  # the classes typer raises
+
+    if isinstance(error, CliError):
+        return error.format_message()
+    param = getattr(error, "param", None)
+
+    def hint() -> str:
+        given = getattr(error, "param_hint", None)
+        if given is None and param is not None:
+            given = param.get_error_hint()
+        if isinstance(given, list | tuple):
+            given = " / ".join(given)
+        return str(given or "")
+
+    if isinstance(error, cx.MissingParameter):
+        kind = error.param_type or (param.param_type_name if param is not None else "")
+        choices = getattr(getattr(param, "type_descriptor", None), "choices", None) \
+            if param is not None else None
+        text = t("cli.missing_" + (kind if kind in ("argument", "option") else "parameter"),
+                 name=hint())
+        if choices:
+            text += t("cli.choose_from", choices=", ".join(str(c) for c in choices))
+        return text
+    if isinstance(error, cx.NoSuchOption):
+        text = t("cli.no_such_option", name=error.option_name)
+        if error.possibilities:
+            text += t("cli.did_you_mean", names=", ".join(sorted(error.possibilities)))
+        return text
+    if isinstance(error, cx.BadParameter):
+        reason = " ".join(str(error.message).split())
+        return t("cli.bad_value", name=hint(), reason=reason) if hint() else reason
+    if isinstance(error, cx.NoArgsIsHelpError):
+        return None  # the help was shown: nothing to add
+    # a plain usage error (an unknown subcommand, ...): typer's English, on one line
+    return " ".join(error.format_message().split())
+
+
 class RootGroup(TyperGroup):
     """The root command: turns every user error into one line on stderr and an exit code."""
 
@@ -176,10 +219,9 @@ class RootGroup(TyperGroup):
             code = getattr(e, "exit_code", 1)
             ctx = getattr(e, "ctx", None)
             hint = t("cli.see_help", command=ctx.command_path) if code == 2 and ctx else ""
-            message = e.format_message()
-            if not isinstance(e, CliError):  # click's usage errors: one line (it wraps choices)
-                message = " ".join(message.split())
-            typer.echo(t("cli.error", message=message, hint=hint), err=True)
+            message = usage_text(e)
+            if message is not None:
+                typer.echo(t("cli.error", message=message, hint=hint), err=True)
             sys.exit(code)
         except typer.Abort:
             if not standalone_mode:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from .i18n import t
 from .resources import WEEKDAYS
 from .service import effective_mode, within_business_hours
 
@@ -38,7 +39,8 @@ def next_opening(business_hours: dict | None, now_ms: int, timezone: str) -> int
 
 
 def _when(at_ms: int, now_ms: int, zone) -> str:
-    """``今天 09:00``, ``明天 09:00`` or ``周三 09:00`` (in ``zone``)."""
+    """``今天 09:00``, ``明天 09:00`` or ``周三 09:00`` (in ``zone``): the customer's
+    words, in the shop's language."""
     at = datetime.fromtimestamp(at_ms / 1000, tz=UTC).astimezone(zone)
     now = datetime.fromtimestamp(now_ms / 1000, tz=UTC).astimezone(zone)
     days = (at.date() - now.date()).days
@@ -46,12 +48,26 @@ def _when(at_ms: int, now_ms: int, zone) -> str:
     return f"{day} {at:%H:%M}"
 
 
+def _staff_when(at_ms: int, now_ms: int, zone) -> str:
+    """``today 09:00`` / ``今天 09:00``, tomorrow, or the weekday (in ``zone``), in the
+    interface language (staff read it)."""
+    at = datetime.fromtimestamp(at_ms / 1000, tz=UTC).astimezone(zone)
+    now = datetime.fromtimestamp(now_ms / 1000, tz=UTC).astimezone(zone)
+    days = (at.date() - now.date()).days
+    clock = f"{at:%H:%M}"
+    if days == 0:
+        return t("hours.today", time=clock)
+    if days == 1:
+        return t("hours.tomorrow", time=clock)
+    return t("hours.weekday", day=t(f"hours.day.{at.weekday()}"), time=clock)
+
+
 def closed_notice(shop: dict, now_ms: int, *, kept_open: bool = False,
                   display_zone=None) -> str | None:
-    """One line for staff while ``shop`` is outside its business hours (None while it is
-    open): when it opens, in the display zone (and in the shop's own time when that
-    differs), and what happens to customers meanwhile. ``kept_open``: this process keeps
-    the shop open anyway (the demo's demo hours)."""
+    """One line for staff, in the interface language, while ``shop`` is outside its
+    business hours (None while it is open): when it opens, in the display zone (and in
+    the shop's own time when that differs), and what happens to customers meanwhile.
+    ``kept_open``: this process keeps the shop open anyway (the demo's demo hours)."""
     hours = shop.get("business_hours")
     if within_business_hours(hours, now_ms, shop["timezone"]):
         return None
@@ -62,21 +78,23 @@ def closed_notice(shop: dict, now_ms: int, *, kept_open: bool = False,
     name = shop.get("name") or shop.get("key")
     opens = next_opening(hours, now_ms, shop["timezone"])
     if opens is None:
-        when = "本周不营业"
+        when = t("hours.not_this_week")
     else:
-        when = f"{_when(opens, now_ms, display_zone)}开门"
         shop_zone = ZoneInfo(shop["timezone"])
         if (datetime.fromtimestamp(opens / 1000, tz=UTC).astimezone(display_zone).utcoffset()
                 != datetime.fromtimestamp(opens / 1000, tz=UTC).astimezone(shop_zone)
                 .utcoffset()):
-            when += f"（店铺时间 {_when(opens, now_ms, shop_zone)}）"
+            when = t("hours.opens_shop_time", when=_staff_when(opens, now_ms, display_zone),
+                     shop_when=_staff_when(opens, now_ms, shop_zone))
+        else:
+            when = t("hours.opens", when=_staff_when(opens, now_ms, display_zone))
     if kept_open:
-        meanwhile = "演示照常转人工"
+        meanwhile = t("hours.demo_open")
     elif effective_mode(shop, now_ms) == "bot_only":
-        meanwhile = "现在机器人接待"
+        meanwhile = t("hours.bot_now")
     else:
-        meanwhile = "照常转人工"
-    return f"{name} 休息中 · {when} · {meanwhile}"
+        meanwhile = t("hours.humans_as_usual")
+    return t("hours.closed", shop=name, when=when, meanwhile=meanwhile)
 
 
 OFF_HOURS_REPLY = "现在是机器人服务时段，人工客服上班后会尽快回复您。"

@@ -50,11 +50,14 @@ def check_text(text: str, what: str, *, multiline: bool = False) -> str:
     if bad is not None:
         allowed = " (newline and tab are allowed)" if multiline else ""
         raise InvalidInput(f"{what}: contains a control character {describe_char(bad)}; "
-                           f"text may not hold control characters{allowed}")
+                           f"text may not hold control characters{allowed}",
+                           key="text_control_lines" if multiline else "text_control",
+                           what=what, char=describe_char(bad))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidInput(f"{what}: is not valid UTF-8 text (a lone surrogate)") from None
+        raise InvalidInput(f"{what}: is not valid UTF-8 text (a lone surrogate)",
+                           key="text_not_utf8", what=what) from None
     return text
 
 

@@ -98,11 +98,14 @@ def _no_controls(value: str, path: str, parent: Any, name: Any, *,
     if bad is not None:
         allowed = " (newline and tab are allowed)" if multiline else ""
         raise _err(path, f"contains a control character {describe_char(bad)}; text may "
-                   f"not hold control characters{allowed}", parent, name)
+                   f"not hold control characters{allowed}", parent, name,
+                   code="field_control_lines" if multiline else "field_control",
+                   char=describe_char(bad))
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise _err(path, "is not valid UTF-8 text (a lone surrogate)", parent, name) from None
+        raise _err(path, "is not valid UTF-8 text (a lone surrogate)", parent, name,
+                   code="field_not_utf8") from None
 
 
 def _plain_text(value: Any, path: str, parent: Any, name: Any) -> Any:

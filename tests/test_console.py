@@ -344,7 +344,9 @@ async def test_live_messages_and_new_chats_appear_without_a_key(desk):
         b.post_message("s", "c2", "新问题")
         app.tick()
         await settle(app, pilot)
-        assert any("新会话" in n.message for n in app.notice_log)
+        # titled 新客户, said once (not "新客户：新会话：刘洋")
+        assert any(n.title == "新客户" and n.message == "刘洋（s）" for n in app.notice_log), \
+            [(n.title, n.message) for n in app.notice_log]
 
 
 async def test_send_without_a_chat_warns(tmp_path):
@@ -768,7 +770,7 @@ async def test_accepting_does_not_ring_but_a_routed_chat_does(desk):
         assert conv_of(b, "c2")["assignee"] == "a"
         app.tick()
         await settle(app, pilot)
-        assert not bells and not any("新会话" in n for n in notices(app))
+        assert not bells and not any(n.title == "新客户" for n in app.notice_log)
         b.close_conversation(conv_of(b, "c1")["id"], by="a")  # room for one more
         b.post_message("s", "c3", "还在吗")
         if conv_of(b, "c3")["assignee"] != "a":
@@ -776,7 +778,7 @@ async def test_accepting_does_not_ring_but_a_routed_chat_does(desk):
         assert conv_of(b, "c3")["assignee"] == "a"
         app.tick()
         await settle(app, pilot)
-        assert bells and any("新会话" in n for n in notices(app))
+        assert bells and any(n.title == "新客户" for n in app.notice_log)
 
 
 async def test_the_same_notice_twice_is_one_line_with_a_count(desk):

@@ -40,6 +40,7 @@ def test_reply_typed_in_tmux_is_stored_and_shown(tmp_path):
     b.close()
     cstool = Path(sys.executable).with_name("cstool")
     session = f"cstool-e2e-{os.getpid()}"
+    # the tmux server's environment, not the test's, reaches the console: the language is set
     command = f"CSTOOL_LANG=zh CSTOOL_TZ=Asia/Shanghai {cstool} --db {db} console --agent a " \
               "--poll 0.5; " \
               "echo CONSOLE-EXIT:$?; sleep 20"
@@ -65,7 +66,7 @@ def test_reply_typed_in_tmux_is_stored_and_shown(tmp_path):
         assert _wait(lambda: "进行中的会话" in screen()), screen()
         _tmux("send-keys", "-t", session, "y")
         assert _wait(lambda: "CONSOLE-EXIT:0" in screen()), screen()
-        assert "a 已离线，1 个会话转回排队" in screen(), screen()
+        assert "小美 已离线，1 个会话转回排队" in screen(), screen()
         check = LocalBackend(db)
         try:
             assert check.get("agents", "a")["status"] == "offline"
@@ -80,7 +81,8 @@ def _session(tmp_path, name: str, db: Path, size: tuple[int, int], env: str = ""
     cstool = Path(sys.executable).with_name("cstool")
     session = f"cstool-{name}-{os.getpid()}"
     # COLUMNS/LINES (set by the test run) would pin the console's size through a resize
-    command = f"unset COLUMNS LINES; {env} CSTOOL_LANG=zh CSTOOL_TZ=Asia/Shanghai {cstool} " \
+    # (and the tmux server's environment, not the test's, reaches it: the language is set)
+    command = f"unset COLUMNS LINES; CSTOOL_LANG=zh {env} CSTOOL_TZ=Asia/Shanghai {cstool} " \
               f"--db {db} " \
               "console --agent a --poll 0.3; echo CONSOLE-EXIT:$?; sleep 30"
     _tmux("new-session", "-d", "-s", session, "-x", str(size[0]), "-y", str(size[1]), command)
@@ -146,9 +148,9 @@ def test_default_keys_reach_the_console_through_tmux_at_three_sizes(tmp_path):
         send("C-r")
         assert _wait(lambda: _stored(db, first)["state"] == "active"), screen()
         send("F1")
-        assert _wait(lambda: "全部按键" in screen()), screen()
+        assert _wait(lambda: "  按键  " in screen()), screen()
         send("Escape")
-        assert _wait(lambda: "全部按键" not in screen()), screen()
+        assert _wait(lambda: "  按键  " not in screen()), screen()
         for width, height in ((120, 35), (200, 50)):
             _tmux("resize-window", "-t", session, "-x", str(width), "-y", str(height))
             assert _wait(lambda: "F4" in last_row()), screen()

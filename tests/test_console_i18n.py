@@ -14,7 +14,7 @@ from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
 from tests.conftest import NOW
 from tui.console import ConsoleApp
-from tui.screens import HelpScreen, PickScreen
+from tui.screens import ConfirmScreen, HelpScreen, PickScreen
 
 # Words that are the same in both languages: key names and the program's name.
 KEY_WORDS = {"ctrl", "alt", "shift", "tab", "enter", "esc", "pgup", "pgdn", "up", "down",
@@ -92,6 +92,15 @@ async def walk_a_shift(b, clock) -> list[tuple[str, str]]:
         assert isinstance(app.screen, HelpScreen)
         seen.append(("help", screen_text(app)))
         await press(app, pilot, "escape")
+        await press(app, pilot, "f8")  # the customer's question has no answer: asked
+        assert isinstance(app.screen, ConfirmScreen)
+        seen.append(("close?", screen_text(app)))
+        await press(app, pilot, "escape")
+        await press(app, pilot, "ctrl+r")  # nothing closed yet
+        seen.append(("nothing to reopen", notices(app)[-1]))
+        await press(app, pilot, "ctrl+t")
+        seen.append(("panel", notices(app)[-1]))
+        await press(app, pilot, "ctrl+t")
         app.query_one("#composer").insert("好" * 2100)
         await press(app, pilot, "enter")
         seen.append(("reply too long", notices(app)[-1]))

@@ -25,6 +25,12 @@ SHOP = {"key": "lf", "name": "翎衣女装", "timezone": "Asia/Shanghai", "busin
         "service_mode": "bot_first", "off_hours_mode": "bot_only"}
 
 
+@pytest.fixture(autouse=True)
+def chinese(monkeypatch):
+    """The staff line is read in Chinese here (an English test sets its own language)."""
+    monkeypatch.setenv("CSTOOL_LANG", "zh")
+
+
 def test_next_opening_is_the_next_span_start_in_the_shops_zone():
     at = lambda s: parse_time(s)  # noqa: E731
     assert next_opening(HOURS, NIGHT, "Asia/Shanghai") == at("2026-12-07T09:00+08:00")
@@ -48,6 +54,34 @@ def test_the_closed_line_says_when_it_opens_in_the_display_zone():
         "翎衣女装 休息中 · 明天 02:00开门（店铺时间 今天 09:00） · 演示照常转人工"
     # a Sunday-night span past midnight: open at 01:00 Monday
     assert closed_notice(SHOP, parse_time("2026-12-07T01:00+08:00")) is None
+
+
+def test_the_closed_line_is_in_the_interface_language(monkeypatch):
+    """Staff read the closed-shop line in the interface language: no Chinese in English."""
+    monkeypatch.setenv("CSTOOL_LANG", "en")
+    assert closed_notice(SHOP, NIGHT, display_zone=SHANGHAI) == \
+        "翎衣女装 closed · opens today 09:00 · the bot answers now"
+    assert closed_notice(SHOP, NIGHT, display_zone=ZoneInfo("Europe/Berlin"),
+                         kept_open=True) == \
+        "翎衣女装 closed · opens tomorrow 02:00 (today 09:00 shop time) · " \
+        "the demo hands chats to agents anyway"
+    # Tuesday night: Wednesday to Friday are closed, Saturday 10:00 is named by its day
+    assert closed_notice(SHOP, parse_time("2026-12-09T03:00+08:00"),
+                         display_zone=SHANGHAI) == \
+        "翎衣女装 closed · opens Sat 10:00 · the bot answers now"
+    monkeypatch.setenv("CSTOOL_LANG", "zh")
+    assert closed_notice(SHOP, parse_time("2026-12-09T03:00+08:00"),
+                         display_zone=SHANGHAI) == \
+        "翎衣女装 休息中 · 周六 10:00开门 · 现在机器人接待"
+
+
+async def test_the_console_in_english_says_the_shop_is_closed_in_english(night, monkeypatch):
+    monkeypatch.setenv("CSTOOL_LANG", "en")
+    b, clock = night
+    app = ConsoleApp(b, DEMO_AGENT, poll_s=0.2, now_ms=clock.now_ms)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await until(app, pilot, lambda: "closed" in app.sub_title)
+        assert app.sub_title == "翎衣女装旗舰店 closed · opens today 09:00 · the bot answers now"
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +124,14 @@ async def test_the_demo_at_night_has_a_customer_and_says_the_shop_is_closed(nigh
         chat = b.get_conversation(app.desk["chats"][0]["id"], messages=False)
         assert (chat["state"], chat["assignee"]) == ("active", DEMO_AGENT)
         assert app.sub_title == "翎衣女装旗舰店 休息中 · 今天 09:00开门 · 演示照常转人工"
+        seen = set()  # polls and reloads keep the line: the header never flips to the name
+        customer = app.desk["chats"][0]["customer"]
+        for i in range(20):  # (the demo's customers are a worker that never completes)
+            if i % 5 == 0:  # the customer writes: the desk reloads
+                b.post_message(DEMO_SHOP, customer, f"还在吗 {i}")
+            await pilot.pause(0.1)
+            seen.add(app.sub_title)
+        assert seen == {"翎衣女装旗舰店 休息中 · 今天 09:00开门 · 演示照常转人工"}
     restore()
 
 
@@ -100,8 +142,8 @@ async def test_a_plain_console_at_night_says_only_the_bot_serves(night):
         await until(app, pilot, lambda: "休息中" in app.sub_title)
         assert app.sub_title == "翎衣女装旗舰店 休息中 · 今天 09:00开门 · 现在机器人接待"
         clock.set(parse_time("2026-12-07T09:00:00+08:00"))  # opening time: the line goes
-        await until(app, pilot, lambda: app.sub_title == DEMO_AGENT)
-        assert app.sub_title == DEMO_AGENT
+        await until(app, pilot, lambda: "休息中" not in app.sub_title)
+        assert app.sub_title == "小美"  # the agent's name, not the handle lf-xiaomei
     reply = b.post_message(DEMO_SHOP, "c00001", "转人工")  # open: a person now
     assert reply["conversation"]["state"] in ("active", "queued")
 

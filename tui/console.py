@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape as markup_escape
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -27,6 +28,7 @@ from cstool.cjk_wrap import cut
 from cstool.errors import CstoolError
 from cstool.i18n import error_text, t, value
 from cstool.shop_hours import closed_notice
+from cstool.text_rules import terminal_safe
 from cstool.values import money, parse_time, short_time
 
 from .keybar import KeyBar, key_label
@@ -240,14 +242,10 @@ class ConsoleApp(NoticesMixin, App):
         kept = getattr(self.backend, "kept_open", frozenset())
         notes = [n for s in getattr(self, "_shops", ()) if (n := closed_notice(
             s, self._now(), kept_open=s["key"] in kept))]
-        self._closed_notes = notes
-        self._show_subtitle()
-
-    def _show_subtitle(self) -> None:
-        """The header's second part: which of my shops is closed and when it opens, else
-        my name (小美, not lf-xiaomei) once the desk has been read."""
-        self.sub_title = ("；".join(getattr(self, "_closed_notes", ()))
-                          or getattr(self, "_my_name", None) or self.agent)
+        # the closed shops, else who I am (小美, not lf-xiaomei): one place decides, so
+        # the header does not flip between the two on every poll
+        self.sub_title = t("hours.separator").join(notes) or (
+            (getattr(self, "desk", None) or {}).get("agent", {}).get("name") or self.agent)
 
     def tick(self) -> None:
         """Every poll: redraw waiting times; reload when the event log moved."""
@@ -361,9 +359,8 @@ class ConsoleApp(NoticesMixin, App):
                     self.bell()
         self._taken.difference_update(new)
         self._known_chats = new
-        self._my_name = desk["agent"].get("name") or self.agent
-        self._show_subtitle()
         old_desk, self.desk = self.desk, desk
+        self._show_hours()
         self.cursor = max(self.cursor, desk["last_event"])
         for conv_id, how in sorted(gone.items()):
             self._chat_left(conv_id, how, old_desk)
@@ -426,6 +423,7 @@ class ConsoleApp(NoticesMixin, App):
                      if c["id"] == self.current), None)
         if name is None and self.conv is not None and self.conv["id"] == self.current:
             name = self.conv["customer_name"]
+        name = markup_escape(terminal_safe(str(name or "")))  # the border reads markup
         if self.readonly:
             composer.border_title = t("console.readonly_title", customer=name or "")
         else:
@@ -715,10 +713,10 @@ class ConsoleApp(NoticesMixin, App):
 
             key = key_label(self._keymap.get("reopen", "ctrl+r"))
             self.push_screen(ConfirmScreen(
-                f"结束会话？{name} 的最后一条消息还没有回复",
-                f"「{cut(last, 60)}」\n结束后客户会收到评价邀请；"
-                f"{REOPEN_WINDOW_S // 60} 分钟内可按 {key} 重新打开。",
-                "Enter/y 结束 · Esc 继续接待"), answered)
+                t("console.close_ask_title", customer=name),
+                t("console.close_ask_body", last=cut(last, 60), key=key,
+                  minutes=REOPEN_WINDOW_S // 60),
+                t("console.close_ask_keys")), answered)
             return
         self._close(conv, name)
 
@@ -737,8 +735,8 @@ class ConsoleApp(NoticesMixin, App):
         """Reopen the chat I closed last, within REOPEN_WINDOW_S of closing it."""
         last = self._last_closed
         if last is None or time.monotonic() - last[1] > REOPEN_WINDOW_S:
-            self.notify("没有可以重新打开的会话"
-                        f"（只能重开 {REOPEN_WINDOW_S // 60} 分钟内刚结束的）", severity="warning")
+            self.notify(t("console.nothing_to_reopen", minutes=REOPEN_WINDOW_S // 60),
+                        severity="warning")
             return
         conv, _, name = last
 
@@ -749,9 +747,9 @@ class ConsoleApp(NoticesMixin, App):
         def done(_: Any) -> None:
             self._last_closed = None
             self._set_current(conv)
-            self.notify(f"已重新打开会话 {conv}（{name}）")
+            self.notify(t("console.reopened", conversation=conv, customer=name))
 
-        self.act("重新打开失败", reopen, done, lambda _: self._taken.discard(conv))
+        self.act(t("console.reopen_failed"), reopen, done, lambda _: self._taken.discard(conv))
 
     def action_clear_reply(self) -> None:
         """Clear the reply box (the open chat's draft with it)."""
@@ -873,15 +871,15 @@ class ConsoleApp(NoticesMixin, App):
     def action_suggestions(self) -> None:
         """Pick a knowledge suggestion (1, 2, 3 or Enter) and insert its answer."""
         if self.readonly:
-            self.notify("这个会话不在你这里（只读）", severity="warning")
+            self.notify(t("console.readonly"), severity="warning")
             return
         if not self.suggestions:
-            self.notify("没有知识库建议", severity="warning")
+            self.notify(t("console.no_suggestions"), severity="warning")
             return
         items = [(str(i), f"{i} {s.get('question', s.get('entry', ''))}："
                           f"{s.get('answer', '')}")
                  for i, s in enumerate(self.suggestions[:3], start=1)]
-        self.push_screen(ChoiceScreen("插入建议（按 1/2/3）", items),
+        self.push_screen(ChoiceScreen(t("console.pick_suggestion"), items),
                          lambda n: n and self.action_suggestion(n))
 
     def action_toggle_context(self) -> None:
@@ -890,7 +888,8 @@ class ConsoleApp(NoticesMixin, App):
         self.screen.toggle_class("context")
         narrow = self.screen.has_class("-narrow")
         shown = self.screen.has_class("context") == narrow
-        self.notify("客户面板：" + ("显示" if shown else "隐藏"), timeout=2)
+        self.notify(t("console.context_shown" if shown else "console.context_hidden"),
+                    timeout=2)
 
     def action_help(self) -> None:
         """All keys."""
@@ -949,14 +948,15 @@ class ConsoleApp(NoticesMixin, App):
     @work(thread=True, group="quit", exit_on_error=False)
     def _log_off(self) -> None:
         """Set me offline, then leave (with a line on the terminal saying what happened)."""
+        me = (self.desk or {}).get("agent", {}).get("name") or self.agent  # 小美, not lf-xiaomei
         try:
             r = self.backend.set_agent_status(self.agent, "offline")
         except CstoolError as e:
-            message = t("console.offline_failed", agent=self.agent,
+            message = t("console.offline_failed", agent=me,
                         error=shown_error(e, self.agent))
         else:
             back = len(r.get("returned") or [])
-            message = t("console.offline", agent=self.agent) + (
+            message = t("console.offline", agent=me) + (
                 t("console.returned", n=back) if back else "")
         self.call_from_thread(self.exit, message=message)
 

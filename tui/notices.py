@@ -20,6 +20,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 from cstool.i18n import t as tr
+from cstool.text_rules import terminal_safe
 
 from .cjk_text import Wrapped
 
@@ -130,7 +131,9 @@ class NoticesMixin:
     def notify(self, message: str, *, title: str = "", severity: str = "information",
                timeout: float | None = None, markup: bool = True) -> None:
         """Show a notice (thread-safe, like ``App.notify``; text is never markup)."""
-        notice = Notice(str(message), title, severity,
+        # names and texts from the data may hold control characters: escaped, as in chats
+        notice = Notice(terminal_safe(str(message), keep_lines=True), terminal_safe(title),
+                        severity,
                         TIMEOUTS.get(severity, 5.0) if timeout is None else timeout)
         self.post_message(Noticed(notice))  # type: ignore[attr-defined]
 

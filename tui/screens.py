@@ -16,8 +16,20 @@ from textual.widgets.option_list import Option
 
 from cstool.i18n import has, t
 from cstool.pinyin_match import fuzzy_match as pinyin_fuzzy_match
+from cstool.text_rules import terminal_safe
 
 from .cjk_text import Wrapped
+
+
+def _safe(text: str) -> str:
+    """Text from the data (names, titles, messages) with control characters escaped."""
+    return terminal_safe(text, keep_lines=True) if isinstance(text, str) else text
+
+
+def _plain(text: str) -> Text:
+    """A dialog's title as plain text: a customer's name holding "[" is not markup (a
+    Label would parse it, and refuse "[/x]" by raising), nor a control sequence."""
+    return Text(_safe(text)) if isinstance(text, str) else text
 
 
 def localize_bindings(node) -> None:
@@ -81,15 +93,15 @@ class PickScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(_plain(self.title_text), classes="dialog-title")
             yield Input(placeholder=self.placeholder, id="pick-filter")
-            yield OptionList(*[Option(Wrapped(label), id=key) for key, label in self.items],
+            yield OptionList(*[Option(Wrapped(_safe(label)), id=key) for key, label in self.items],
                              id="pick-list")
 
     def on_input_changed(self, event: Input.Changed) -> None:
         options = self.query_one(OptionList)
         options.clear_options()
-        options.add_options([Option(Wrapped(label), id=key) for key, label in self.items
+        options.add_options([Option(Wrapped(_safe(label)), id=key) for key, label in self.items
                              if fuzzy_match(event.value, label) or fuzzy_match(event.value, key)])
         if options.option_count:
             options.highlighted = 0
@@ -126,18 +138,19 @@ class ChoiceScreen(ModalScreen[str | None]):
     """A short numbered list: the item's number (1-9) or Enter on it chooses, Escape
     cancels. Items are (key, label); the n-th item is chosen by n."""
 
-    BINDINGS = [Binding("escape", "cancel", "取消 Cancel", id="cancel")] + [
+    BINDINGS = [Binding("escape", "cancel", "key.cancel", id="cancel")] + [
         Binding(str(n), f"choose({n})", str(n), show=False) for n in range(1, 10)]
 
     def __init__(self, title: str, items: list[tuple[str, str]]):
         super().__init__()
+        localize_bindings(self)
         self.title_text = title
         self.items = items
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield OptionList(*[Option(Wrapped(label, max_lines=3), id=key)
+            yield Label(_plain(self.title_text), classes="dialog-title")
+            yield OptionList(*[Option(Wrapped(_safe(label), max_lines=3), id=key)
                                for key, label in self.items], id="pick-list")
 
     def on_mount(self) -> None:
@@ -172,7 +185,7 @@ class PromptScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
+            yield Label(_plain(self.title_text), classes="dialog-title")
             yield Input(value=self.value, placeholder=self.placeholder, id="prompt-input")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -197,8 +210,8 @@ class ConfirmScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield Static(Wrapped(self.body))
+            yield Label(_plain(self.title_text), classes="dialog-title")
+            yield Static(Wrapped(_safe(self.body)))
             yield Static(Text(self.keys, style="bold yellow"), classes="dialog-keys")
 
     def action_answer(self, yes: bool) -> None:

@@ -52,7 +52,7 @@ class ChatList(Static):
         """Redraw from an ``agent_desk`` result."""
         targets = {s["key"]: s["response_target_s"] for s in desk["shops"]}
         a = desk["agent"]
-        lines = [Text.assemble((f"{a['name']} ", "bold"), (value("status", a["status"]),
+        lines = [Text.assemble((f"{_safe(a['name'])} ", "bold"), (value("status", a["status"]),
                                                              _status(a)),
                                f"  {len(desk['chats'])}/{a['max_chats']}")]
         lines.append(Text(t("console.my_chats"), style="bold underline"))
@@ -61,22 +61,24 @@ class ChatList(Static):
         for c in desk["chats"]:
             mark = "●" if c["unread"] else " "
             line = Text(("▶" if c["id"] == current else " ") + mark, style="bold yellow")
-            line.append(cut(str(c["customer_name"]), 10))
+            line.append(cut(_safe(c["customer_name"]), 10))
             if c["waiting_since_ms"]:
                 secs = (now_ms - c["waiting_since_ms"]) / 1000
                 line.append(f" {fmt_wait(secs)}", wait_style(secs, targets.get(c["shop"], 180)))
             lines.append(line)
         mine, others = my_queue(desk)
-        lines.append(Text(t("console.queue", n=len(mine)), style="bold underline"))
+        lines.append(Text(t("console.queue", n=len(mine) + unlisted(desk)),
+                          style="bold underline"))
         for i, q in enumerate(mine[:8], start=1):
             secs = (now_ms - q["waiting_since_ms"]) / 1000
-            line = Text(cut(f" {i}. {q['customer_name']}", 12))
+            line = Text(cut(f" {i}. {_safe(q['customer_name'])}", 12))
             line.append(f" {fmt_wait(secs)}", wait_style(secs, targets.get(q["shop"], 180)))
             if q["priority"]:
                 line.append(f" P{q['priority']}", "magenta")
             lines.append(line)
-        if len(mine) > 8:
-            lines.append(Text("  " + t("console.more", n=len(mine) - 8), style="dim"))
+        if len(mine) + unlisted(desk) > 8:
+            lines.append(Text("  " + t("console.more", n=len(mine) + unlisted(desk) - 8),
+                              style="dim"))
         if others:
             lines.append(Text(t("console.others_waiting_line", n=others), style="dim"))
         self.update(Group(*lines))
@@ -91,13 +93,32 @@ def my_queue(desk: dict) -> tuple[list[dict], int]:
     return mine, len(desk["queue"]) - len(mine)
 
 
+def unlisted(desk: dict) -> int:
+    """How many wait in the agent's shops beyond the desk's list (it lists at most
+    ``DESK_QUEUE`` per shop; ``waiting`` counts them all). Counted with the agent's own
+    queue: the desk does not say whose they are, and F2 reaches them in turn."""
+    waiting = desk.get("waiting")
+    if not isinstance(waiting, dict):
+        return 0  # an older server: the list is all there is
+    listed: dict[str, int] = {}
+    for q in desk["queue"]:
+        listed[q["shop"]] = listed.get(q["shop"], 0) + 1
+    return sum(max(0, int(n) - listed.get(shop, 0)) for shop, n in waiting.items())
+
+
+def _safe(value) -> str:
+    """Text from the data (names, titles, tags) as the terminal may show it: control
+    characters escaped, as message text is."""
+    return terminal_safe("" if value is None else str(value))
+
+
 def empty_hint(desk: dict | None) -> str:
     """What the transcript says with no chat open, agreeing with the queue panel."""
     if desk is None:
         return t("console.empty")
     mine, others = my_queue(desk)
-    if mine:
-        return t("console.empty_waiting", n=len(mine))
+    if mine or unlisted(desk):
+        return t("console.empty_waiting", n=len(mine) + unlisted(desk))
     text = t("console.empty_nobody")
     if others:
         text += t("console.others_waiting", n=others)
@@ -143,8 +164,8 @@ class Transcript(VerticalScroll):
             self.mount(Static(Wrapped(hint or t("console.empty"), style="dim"),
                               classes="empty"))
             return
-        header = Text.assemble((f"{conv['customer_name']} ", "bold"),
-                               (f"{conv['shop']} · "
+        header = Text.assemble((f"{_safe(conv['customer_name'])} ", "bold"),
+                               (f"{_safe(conv['shop'])} · "
                                 f"{value('classification', conv['classification'])}", "dim"))
         if readonly:
             state = t("console.gone.closed") if conv.get("state") == "closed" \
@@ -252,30 +273,30 @@ class CustomerPanel(Static):
             return
         rows: list = []
         head = Text()
-        head.append(f"{ctx['name']}", "bold")
+        head.append(_safe(ctx["name"]), "bold")
         head.append(f"  V{ctx['level']}", "bold magenta")
         if ctx["region"]:
-            head.append(f"  {ctx['region']}", "dim")
+            head.append(f"  {_safe(ctx['region'])}", "dim")
         rows.append(Wrapped(head))
         if ctx["tags"]:
-            rows.append(Wrapped(" ".join(f"#{x}" for x in ctx["tags"]), style="cyan"))
+            rows.append(Wrapped(" ".join(f"#{_safe(x)}" for x in ctx["tags"]), style="cyan"))
         rows.append(Wrapped(value("classification", ctx["classification"]), style="yellow"))
         rows.append(Wrapped(t("console.orders_spend", orders=ctx["orders_count"],
                               spend=money(ctx["spend"]))))
         if ctx["last_agent_name"]:
-            rows.append(Wrapped(t("console.last_agent", name=ctx["last_agent_name"]),
+            rows.append(Wrapped(t("console.last_agent", name=_safe(ctx["last_agent_name"])),
                                 style="dim", cut=True))
         for o in ctx["orders"][:3]:
             title = o["items"][0]["title"] if o["items"] else ""
             rows.append(Wrapped(f"· {value('order_status', o['status'])} {money(o['total'])} "
-                                f"{title}", cut=True))
+                                f"{_safe(title)}", cut=True))
             if o["logistics"]:
                 rows.append(Wrapped(
                     f"  {value('logistics', o['logistics']['status'])} "
-                    f"{o['logistics']['detail'] or ''}", style="dim", cut=True))
+                    f"{_safe(o['logistics']['detail'])}", style="dim", cut=True))
         if ctx["coupons"]:
             rows.append(Wrapped(t("console.coupons", names=", ".join(
-                c["name"] for c in ctx["coupons"][:3])), style="green", max_lines=2))
+                _safe(c["name"]) for c in ctx["coupons"][:3])), style="green", max_lines=2))
         self.update(Group(*rows))
 
 
@@ -292,8 +313,9 @@ class Suggestions(Static):
             return
         rows: list = [Text(t("console.suggestions"), style="bold")]
         for i, s in enumerate(items[:3], start=1):
-            q = Text.assemble((f"{i} ", "bold yellow"), str(s.get("question", s.get("entry", ""))))
+            q = Text.assemble((f"{i} ", "bold yellow"),
+                              _safe(s.get("question", s.get("entry", ""))))
             rows.append(Wrapped(q, max_lines=2))
-            rows.append(Wrapped("   " + str(s.get("answer", "")), style="dim", max_lines=2))
+            rows.append(Wrapped("   " + _safe(s.get("answer", "")), style="dim", max_lines=2))
         rows.append(Text(t("console.suggestions_palette", key=self.key_hint), style="dim"))
         self.update(Group(*rows))
