@@ -566,6 +566,20 @@ def _changed_fields(k: Kind, current: dict, new: dict) -> list[str]:
     return [f.name for f in k.fields if current.get(f.name) != new.get(f.name)]
 
 
+def merge_shop_parts(old: list, new: list, key, shop_of, mine: set) -> list:
+    """The parts of a record (profiles, coupons, shops, groups) after a change that speaks
+    for the shops ``mine``: ``new`` for those shops, the other shops' parts as ``old`` has
+    them; stored order kept, parts new to the record last."""
+    wanted = {key(x): x for x in new}
+    out = []
+    for x in old:
+        if shop_of(x) not in mine:
+            out.append(x)
+        elif key(x) in wanted:
+            out.append(wanted.pop(key(x)))
+    return out + list(wanted.values())
+
+
 def _keep_other_shops(name: str, rec: dict, current: dict, spoken: set[str],
                       store: RecordStore) -> None:
     """``apply`` of a customer or agent speaks for the shops the document lists and the
@@ -573,14 +587,7 @@ def _keep_other_shops(name: str, rec: dict, current: dict, spoken: set[str],
     applied to the platform's file, changes nothing of the others). Order as stored."""
 
     def merge(old: list, new: list, key, shop_of) -> list:
-        wanted = {key(x): x for x in new}
-        out = []
-        for x in old:
-            if shop_of(x) not in mine:
-                out.append(x)
-            elif key(x) in wanted:
-                out.append(wanted.pop(key(x)))
-        return out + list(wanted.values())
+        return merge_shop_parts(old, new, key, shop_of, mine)
 
     shops_of: dict[tuple[str, str], str | None] = {}
 

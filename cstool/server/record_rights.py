@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..auth import STAFF_ROLES, Forbidden, Principal
+from ..backend.local import merge_shop_parts
 from ..errors import NotFound
 from ..resources import kind as kind_named
 
@@ -104,15 +105,8 @@ def keep_other_shops(p: Principal, lookup: Lookup, before: dict, after: dict) ->
 
     def merge(old: list, new: list, key: Callable, shop_of: Callable) -> list:
         if any(shop_of(x) not in mine for x in new):
-            return new
-        wanted = {key(x): x for x in new}
-        out = []
-        for x in old:
-            if shop_of(x) not in mine:
-                out.append(x)
-            elif key(x) in wanted:
-                out.append(wanted.pop(key(x)))
-        return out + list(wanted.values())
+            return new  # names a shop not theirs: left as asked, for the check to refuse
+        return merge_shop_parts(old, new, key, shop_of, mine)
 
     def profile_shop(pr: Any) -> Any:
         return pr.get("shop") if isinstance(pr, dict) else None
