@@ -23,6 +23,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS
+from schemathesis.config import SchemathesisConfig
 
 from tests.tenancy_support import build_mall
 
@@ -30,6 +31,7 @@ EXAMPLES = int(os.environ.get("CSTOOL_SCHEMA_EXAMPLES", "2"))
 SKIP = ("event_stream",)  # never ends: the stream has its own tests
 ROLES = ("admin", "agent_a", "customer_a")
 COVERAGE = os.environ.get("CSTOOL_SCHEMA_COVERAGE", "") == "1"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def all_checks() -> list:
@@ -59,7 +61,8 @@ def api_schema(live):
     """The server's own OpenAPI document, as it publishes it (generated examples only:
     the coverage phase's hundreds of boundary cases per operation run in
     ``benchmarks/fuzz_api.py``)."""
-    loaded = schemathesis.openapi.from_url(live.served.url + "/openapi.json")
+    config = SchemathesisConfig.from_path(ROOT / "schemathesis.toml")  # see its comments
+    loaded = schemathesis.openapi.from_url(live.served.url + "/openapi.json", config=config)
     loaded.config.phases.coverage.enabled = COVERAGE
     return loaded
 

@@ -35,7 +35,7 @@ from .events import EventHub
 from .limits import BodyLimit, send_json, too_deep_body, too_deep_response, without_bom
 from .operations import OPERATIONS, REQUIRED, Arg, Operation, encode_result, next_cursor, page_size
 from .policies import POLICIES, Access, Page, event_filter
-from .schema_rules import TIME_ARGS, TIME_RANGE, constraints
+from .schema_rules import ISO_TIME, TIME_ARGS, TIME_RANGE, body_rules, constraints
 from .worker import StorageWorker
 
 log = logging.getLogger("cstool.server")
@@ -131,7 +131,11 @@ JSON_INT = Annotated[int, Field(**INT_RANGE), BeforeValidator(_whole)]
 
 def _annotation(arg: Arg, *, body: bool = False, bounds: dict | None = None) -> Any:
     base = {dict: dict[str, Any], list: list[dict[str, Any]]}.get(arg.type, arg.type)
-    if base is int and body:
+    if base == str | int and arg.name in TIME_ARGS:
+        # a time: ISO 8601 text or epoch milliseconds (a query's "0" is the number)
+        base = Annotated[str, Field(pattern=ISO_TIME)] | Annotated[
+            int, Field(**TIME_RANGE), BeforeValidator(_whole)]
+    elif base is int and body:
         base = Annotated[int, Field(**{**INT_RANGE, **(bounds or {})}),
                          BeforeValidator(_whole)]
     elif base == str | int and body:
@@ -178,11 +182,15 @@ def _endpoint(op: Operation):
             "body_", inspect.Parameter.KEYWORD_ONLY,
             annotation=Annotated[dict[str, Any], Body(description="the record")]))
     elif body_fields:
-        extra = None
-        if "payload" in body_fields and "kind" in body_fields:
-            def extra(schema: dict) -> None:
-                """The payload each message kind takes (cstool.message_payloads)."""
+        cross = body_rules(op)
+        variants = "payload" in body_fields and "kind" in body_fields
+
+        def extra(schema: dict) -> None:
+            """What the body takes across its fields: the payload each message kind
+            takes (cstool.message_payloads) and ``schema_rules.BODY_RULES``."""
+            if variants:
                 schema["anyOf"] = message_body_variants()
+            schema.update(cross)
         model = create_model(
             "".join(w.title() for w in op.name.split("_")) + "Request",
             __config__=ConfigDict(extra="forbid", strict=True, json_schema_extra=extra),

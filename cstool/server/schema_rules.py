@@ -138,9 +138,54 @@ def constraints(op: Operation, arg: Arg, *, enforce: bool = False) -> dict[str, 
         if arg.name in MAXIMUM:
             out["le"] = MAXIMUM[arg.name]
     elif arg.type is list and op.name == "metrics_report" and arg.name == "by":
-        out["json_schema_extra"] = {"items": {"enum": list(figures.DIMENSIONS)}}
+        # dimensions, at least one, each once; agent alone (metrics_ops._dimensions)
+        out["json_schema_extra"] = {
+            "items": {"enum": list(figures.DIMENSIONS)}, "minItems": 1, "uniqueItems": True,
+            "not": {"type": "array", "contains": {"const": "agent"}, "minItems": 2}}
     return out
 
 
 def _nullable(arg: Arg) -> bool:
     return arg.default is None or arg.http_optional
+
+
+# -- rules across fields of one body (stated in the document as anyOf / oneOf) ---------------
+# An ISO 8601 time that parse_time takes, between the years 1971 and 9998 (so that any
+# offset keeps it within the epoch range above); ASCII digits only ([0-9], not \d).
+ISO_TIME = (r"^(197[1-9]|19[89][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9])"
+            r"-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+            r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{3})?)?"
+            r"(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?)?$")
+
+
+def _given(name: str, schema: dict | None = None) -> dict:
+    """``name`` is present and not null (of ``schema``, a string by default)."""
+    return {"required": [name], "properties": {name: schema or {"type": "string"}}}
+
+
+# what an operation's body needs beyond its fields one by one, as the backend checks it
+BODY_RULES: dict[str, dict[str, Any]] = {
+    # update_ticket: "nothing to change" without one of these
+    "update_ticket": {"anyOf": [_given(f) for f in ("status", "priority", "team", "title")]},
+    # transfer: to exactly one of an agent or a group
+    "transfer": {"oneOf": [_given("to_agent"), _given("to_group")]},
+    # learn_question: into exactly one of an existing entry or a new one (with its answer)
+    "learn_question": {"oneOf": [
+        {"required": ["entry"],
+         "properties": {"entry": {"type": "string"}, "new": {"type": "null"}}},
+        {"required": ["new", "answer"],
+         "properties": {"new": {"type": "string"},
+                        "answer": {"type": "string", "pattern": text_pattern("answer")}}}]},
+    # create_ticket: from a conversation or for a shop
+    "create_ticket": {"anyOf": [_given("shop"), _given("conversation", {"type": "integer"})]},
+    # create_token: for an agent, or an admin token bound to no agent
+    "create_token": {"anyOf": [_given("agent"), _given("role", {"const": "admin"})]},
+    # ask_bot: a customer is a customer of a shop
+    "ask_bot": {"anyOf": [{"properties": {"customer": {"type": "null"}}}, _given("shop")]},
+}
+
+
+def body_rules(op: Operation) -> dict[str, Any]:
+    """The JSON Schema keywords ``op``'s body takes besides its properties (see
+    ``BODY_RULES``): merged into the body model's schema."""
+    return BODY_RULES.get(op.name, {})
