@@ -35,7 +35,7 @@ from .events import EventHub
 from .limits import BodyLimit, send_json, too_deep_body, too_deep_response, without_bom
 from .operations import OPERATIONS, REQUIRED, Arg, Operation, encode_result, next_cursor, page_size
 from .policies import POLICIES, Access, Page, event_filter
-from .schema_rules import ISO_TIME, TIME_ARGS, TIME_RANGE, body_rules, constraints
+from .schema_rules import ISO_TIME, TIME_ARGS, TIME_RANGE, array_schema, body_rules, constraints
 from .worker import StorageWorker
 
 log = logging.getLogger("cstool.server")
@@ -129,8 +129,11 @@ def _whole(value: Any) -> Any:
 JSON_INT = Annotated[int, Field(**INT_RANGE), BeforeValidator(_whole)]
 
 
-def _annotation(arg: Arg, *, body: bool = False, bounds: dict | None = None) -> Any:
+def _annotation(arg: Arg, *, body: bool = False, bounds: dict | None = None,
+                array: dict | None = None) -> Any:
     base = {dict: dict[str, Any], list: list[dict[str, Any]]}.get(arg.type, arg.type)
+    if array is not None:  # what the array takes, stated (schema_rules.array_schema)
+        base = Annotated[base, Field(json_schema_extra=array)]
     if base == str | int and arg.name in TIME_ARGS:
         # a time: ISO 8601 text or epoch milliseconds (a query's "0" is the number)
         base = Annotated[str, Field(pattern=ISO_TIME)] | Annotated[
@@ -166,8 +169,8 @@ def _endpoint(op: Operation):
             required = arg.required and not arg.http_optional
             params.append(inspect.Parameter(
                 arg.name, inspect.Parameter.KEYWORD_ONLY,
-                annotation=Annotated[_annotation(arg), Query(description=arg.doc or None,
-                                                             **bounds)],
+                annotation=Annotated[_annotation(arg, array=array_schema(op, arg)),
+                                     Query(description=arg.doc or None, **bounds)],
                 **({} if required else {"default": default})))
         elif arg.name != op.body:
             required = arg.required and not arg.http_optional
@@ -175,7 +178,8 @@ def _endpoint(op: Operation):
             numeric = {k: rules.pop(k) for k in ("ge", "le") if k in rules}
             if arg.type == str | int and arg.name in TIME_ARGS:
                 numeric = dict(TIME_RANGE)
-            body_fields[arg.name] = (_annotation(arg, body=True, bounds=numeric),
+            body_fields[arg.name] = (_annotation(arg, body=True, bounds=numeric,
+                                                 array=array_schema(op, arg)),
                                      Field(... if required else default, **rules))
     if op.body is not None:
         params.append(inspect.Parameter(
@@ -551,6 +555,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _no_content(op: Operation) -> dict[int, dict[str, Any]]:
+    """204 where an operation may answer nothing: always (result "none") or when there is
+    nothing to give (accept_next with no waiting chat)."""
+    if op.result == "none":
+        return {}
+    if op.name == "accept_next":
+        return {204: {"description": "no chat is waiting"}}
+    return {}
+
+
 def _bad_text(request: Request, exc: Exception) -> Response:
     # a JSON string with a lone surrogate escape ("\ud800") reaches storage as text
     # SQLite cannot take; the write it was in rolled back
@@ -676,8 +690,9 @@ def create_app(backend: Any, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float 
         app.add_api_route(
             op.path, _endpoint(op), methods=[op.verb], tags=[op.tag], summary=op.summary,
             name=op.name, operation_id=op.name,
-            responses=ERROR_RESPONSES,
-            status_code=201 if op.name.startswith("create") else 200,
+            responses={**ERROR_RESPONSES, **_no_content(op)},
+            status_code=(204 if op.result == "none" else
+                         201 if op.name.startswith("create") else 200),
         )
     widget.add_routes(app)
     lane = _message_lane(app) if fast_lane else None

@@ -60,6 +60,11 @@ PATTERNS: dict[Any, str] = {
     ("route_test", "customer"): SLUG,
     ("create_customer_token", "customer"): SLUG,
 }
+# arguments naming a record by its key: no control characters, nothing blank around it
+# (cstool.text_rules.key_problem)
+KEY_ARGS = {"shop", "customer", "agent", "by", "to_agent", "to_group", "entry", "new",
+            "coupon", "product", "key", "order", "assignee", "handle", "category"}
+KEY = f"^[^{_BAD_LINE}\\s]([^{_BAD_LINE}]*[^{_BAD_LINE}\\s])?$"
 # times as epoch milliseconds: the years 1970 to 9999, as parse_time takes them
 TIME_ARGS = {"at", "now", "since", "until"}
 TIME_RANGE = {"ge": 0, "le": 253402214399999}  # to 9999-12-30 UTC: still year 9999 in every zone
@@ -115,6 +120,8 @@ def constraints(op: Operation, arg: Arg, *, enforce: bool = False) -> dict[str, 
             pattern = PATTERNS.get((op.name, arg.name), PATTERNS.get(arg.name))
             if pattern is None and arg.name in FREE_TEXT:
                 pattern = text_pattern(arg.name, _may_be_empty(op, arg))
+            if pattern is None and arg.name in KEY_ARGS and not enforce:
+                pattern = KEY  # stated for body fields (the core checks keys itself)
             # stated, not enforced here: the core refuses the same text with its own
             # message, alike on the message lane and through FastAPI
             extra = {} if _may_be_empty(op, arg) else {"minLength": 1}
@@ -125,6 +132,8 @@ def constraints(op: Operation, arg: Arg, *, enforce: bool = False) -> dict[str, 
                             for k, v in extra.items()})
             elif extra:
                 out["json_schema_extra"] = extra
+    elif (op.name, arg.name) == ("arrivals", "bucket_min"):
+        out["json_schema_extra"] = {"enum": BUCKETS}  # a bucket divides a day
     elif arg.type is int and arg.name == "limit" and op.result == "page":
         # pages refuse it themselves (page_size: 400 usage, as on a file): stated only
         out["json_schema_extra"] = {"minimum": MINIMUM["limit"]}
@@ -137,12 +146,31 @@ def constraints(op: Operation, arg: Arg, *, enforce: bool = False) -> dict[str, 
             out["ge"] = MINIMUM[arg.name]
         if arg.name in MAXIMUM:
             out["le"] = MAXIMUM[arg.name]
-    elif arg.type is list and op.name == "metrics_report" and arg.name == "by":
-        # dimensions, at least one, each once; agent alone (metrics_ops._dimensions)
-        out["json_schema_extra"] = {
-            "items": {"enum": list(figures.DIMENSIONS)}, "minItems": 1, "uniqueItems": True,
-            "not": {"type": "array", "contains": {"const": "agent"}, "minItems": 2}}
     return out
+
+
+# minutes that divide a day (staffing_ops.arrivals)
+BUCKETS = [m for m in range(1, 1441) if 1440 % m == 0]
+
+
+def array_schema(op: Operation, arg: Arg) -> dict[str, Any] | None:
+    """The JSON Schema of a list argument's array where the server takes less than any
+    list of strings (None: any)."""
+    if (op.name, arg.name) == ("metrics_report", "by"):
+        # dimensions, at least one, each once; agent alone (metrics_ops._dimensions)
+        return {"items": {"enum": list(figures.DIMENSIONS)}, "minItems": 1,
+                "uniqueItems": True,
+                "not": {"contains": {"const": "agent"}, "minItems": 2}}
+    if arg.name == "items" and op.name == "price_quote":
+        # {product, quantity} or [product, quantity] (invite_ops.normalize_items)
+        product, quantity = {"type": "string", "pattern": KEY}, {"type": "integer",
+                                                                   "minimum": 1}
+        return {"minItems": 1, "items": {"anyOf": [
+            {"type": "object", "required": ["product"],
+             "properties": {"product": product, "quantity": quantity}},
+            {"type": "array", "prefixItems": [product, quantity], "minItems": 2,
+             "maxItems": 2, "items": False}]}}
+    return None
 
 
 def _nullable(arg: Arg) -> bool:
@@ -174,7 +202,7 @@ BODY_RULES: dict[str, dict[str, Any]] = {
         {"required": ["entry"],
          "properties": {"entry": {"type": "string"}, "new": {"type": "null"}}},
         {"required": ["new", "answer"],
-         "properties": {"new": {"type": "string"},
+         "properties": {"new": {"type": "string"}, "entry": {"type": "null"},
                         "answer": {"type": "string", "pattern": text_pattern("answer")}}}]},
     # create_ticket: from a conversation or for a shop
     "create_ticket": {"anyOf": [_given("shop"), _given("conversation", {"type": "integer"})]},
