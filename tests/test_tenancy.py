@@ -344,6 +344,10 @@ VARIANTS: dict[str, list[V]] = {
                                                                    "by": "mb-ajun"}),
                            above("conversation of shop A by $above", {
                                "conversation": "$conv_a", "by": "$above"})],
+    "reopen_conversation": [V("conversation of shop B by mb-ajun", {**CONV_B,
+                                                                    "by": "mb-ajun"}),
+                            above("conversation of shop A by $above", {
+                                "conversation": "$conv_a", "by": "$above"})],
     "rate": [V("conversation of shop B", {**CONV_B, "rating": 1})],
     "close_idle": [V("every shop", {})],
     "drain_queues": [V("every shop", {})],

@@ -126,6 +126,13 @@ def _whole(value: Any) -> Any:
     return value
 
 
+def _digits(value: Any) -> Any:
+    """Text of ASCII digits alone (a query parameter's ``0``) as the number it is."""
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 16:
+        return int(value)
+    return value
+
+
 JSON_INT = Annotated[int, Field(**INT_RANGE), BeforeValidator(_whole)]
 
 
@@ -135,9 +142,11 @@ def _annotation(arg: Arg, *, body: bool = False, bounds: dict | None = None,
     if array is not None:  # what the array takes, stated (schema_rules.array_schema)
         base = Annotated[base, Field(json_schema_extra=array)]
     if base == str | int and arg.name in TIME_ARGS:
-        # a time: ISO 8601 text or epoch milliseconds (a query's "0" is the number)
-        base = Annotated[str, Field(pattern=ISO_TIME)] | Annotated[
-            int, Field(**TIME_RANGE), BeforeValidator(_whole)]
+        # a time: ISO 8601 text (its form stated) or epoch milliseconds; digits alone (a
+        # query's "0") are the number
+        base = Annotated[Annotated[str, Field(json_schema_extra={"pattern": ISO_TIME})]
+                         | Annotated[int, Field(**TIME_RANGE), BeforeValidator(_whole)],
+                         BeforeValidator(_digits)]
     elif base is int and body:
         base = Annotated[int, Field(**{**INT_RANGE, **(bounds or {})}),
                          BeforeValidator(_whole)]

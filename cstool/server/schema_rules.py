@@ -180,8 +180,11 @@ def _nullable(arg: Arg) -> bool:
 # -- rules across fields of one body (stated in the document as anyOf / oneOf) ---------------
 # An ISO 8601 time that parse_time takes, between the years 1971 and 9998 (so that any
 # offset keeps it within the epoch range above); ASCII digits only ([0-9], not \d).
+# Stated, not enforced: the core parses times itself (it takes a little more, such as
+# 29 February of a leap year or a space for the T), with its own message.
 ISO_TIME = (r"^(197[1-9]|19[89][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9])"
-            r"-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+            r"-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+            r"|(?:0[13578]|1[02])-31)"
             r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{3})?)?"
             r"(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?)?$")
 
