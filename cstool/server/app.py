@@ -208,7 +208,9 @@ def _endpoint(op: Operation):
             "".join(w.title() for w in op.name.split("_")) + "Request",
             __config__=ConfigDict(extra="forbid", strict=True, json_schema_extra=extra),
             **body_fields)
-        needed = any(f[1].is_required() for f in body_fields.values())
+        # a body is needed when a field is, or when the body must hold one of several
+        # (schema_rules.BODY_RULES: an empty body would break that rule)
+        needed = any(f[1].is_required() for f in body_fields.values()) or bool(cross)
         params.append(inspect.Parameter(
             "body_", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[model, Body()],
             **({} if needed else {"default": None})))

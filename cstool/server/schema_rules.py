@@ -17,6 +17,7 @@ from ..backend.ticket_ops import OPEN, PRIORITIES, STATUSES, TEAMS, TICKET_TYPES
 from ..message_payloads import KINDS as MESSAGE_KINDS
 from ..metrics import figures
 from ..resources import AGENT_STATUSES, CHANNELS, KINDS, ROLES
+from ..resources import kind as kind_named
 from ..routing.fields import INTENTS
 from .operations import Arg, Operation
 
@@ -154,13 +155,17 @@ BUCKETS = [m for m in range(1, 1441) if 1440 % m == 0]
 
 
 def array_schema(op: Operation, arg: Arg) -> dict[str, Any] | None:
-    """The JSON Schema of a list argument's array where the server takes less than any
-    list of strings (None: any)."""
+    """The JSON Schema of a list (or object) argument where the server takes less than
+    any list or object (None: any)."""
+    if (op.name, arg.name) == ("apply", "document"):
+        return document_schema()
     if (op.name, arg.name) == ("metrics_report", "by"):
         # dimensions, at least one, each once; agent alone (metrics_ops._dimensions)
         return {"items": {"enum": list(figures.DIMENSIONS)}, "minItems": 1,
                 "uniqueItems": True,
                 "not": {"contains": {"const": "agent"}, "minItems": 2}}
+    if arg.name == "tags":  # one-line labels (cstool.text_rules)
+        return {"items": {"type": "string", "pattern": text_pattern("tags")}}
     if arg.name == "items" and op.name == "price_quote":
         # {product, quantity} or [product, quantity] (invite_ops.normalize_items)
         product, quantity = {"type": "string", "pattern": KEY}, {"type": "integer",
@@ -220,3 +225,21 @@ def body_rules(op: Operation) -> dict[str, Any]:
     """The JSON Schema keywords ``op``'s body takes besides its properties (see
     ``BODY_RULES``): merged into the body model's schema."""
     return BODY_RULES.get(op.name, {})
+
+
+def document_schema() -> dict[str, Any]:
+    """What ``apply`` takes: record kinds, each a list of records with the fields of its
+    kind, the required ones present (the values are checked by ``cstool.validation``,
+    and references to other records against the document and the store)."""
+    kinds: dict[str, Any] = {}
+    for name in KINDS:
+        k = kind_named(name)
+        records = {"type": "array", "items": {
+            "type": "object", "additionalProperties": False,
+            "required": [f.name for f in k.fields if f.required],
+            "properties": {f.name: ({"type": "string", "pattern": KEY} if f.name == k.key
+                                    else {}) for f in k.fields}}}
+        # none given: null or an empty mapping reads as no records
+        kinds[name] = {"anyOf": [records, {"type": "null"},
+                                 {"type": "object", "maxProperties": 0}]}
+    return {"additionalProperties": False, "properties": kinds}
