@@ -89,3 +89,42 @@ def test_fuzz_api_quick_runs_and_finds_no_failure():
                           capture_output=True, text=True, timeout=600, cwd=root)
     assert "cases/s" in proc.stdout and "baseline" in proc.stdout, proc.stdout + proc.stderr
     assert proc.returncode == 0 and "failures: 0 " in proc.stdout, proc.stdout[-6000:]
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/v1/knowledge/dismiss", {"group": "#" + "9" * 25}),
+    ("/v1/knowledge/learn", {"question": "#" + "9" * 25, "entry": "size_guide"}),
+])
+def test_a_group_id_past_sqlites_range_is_not_found(live, path, body):
+    """Found by schemathesis: ``#`` and 25 digits was a 500 (SQLite's integer overflow)."""
+    r = live.call("POST", path, json=body)
+    assert r.status_code == 404, r.text
+    assert r.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("path, params, body", [
+    ("/v1/tokens", None, {}),
+    ("/v1/tickets", None, {"type": "other", "title": "x"}),
+    ("/v1/knowledge/learn", None, {"question": "x"}),
+])
+def test_the_document_says_what_a_body_needs_across_its_fields(live, path, params, body):
+    """The cross-field rules are in the OpenAPI document (anyOf / oneOf), and a body that
+    breaks them is refused."""
+    doc = live.call("GET", "/openapi.json").json()
+    ref = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    model = doc["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
+    assert "anyOf" in model or "oneOf" in model
+    assert live.call("POST", path, json=body).status_code in (400, 422)
+
+
+def test_what_depends_on_the_caller_is_a_refusal_and_an_empty_range_is_empty(live):
+    """A staff token posting a customer message without naming the customer is refused
+    with 403 (the request's form is valid); arrivals over an empty range are none."""
+    r = live.call("POST", "/v1/shops/lingyi-fashion/messages", json={"text": "你好"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", r.text
+    r = live.call("GET", "/v1/shops/lingyi-fashion/arrivals",
+                  params={"since": 1_800_000_000_000, "until": 1_800_000_000_000})
+    assert r.status_code == 200 and r.json()["buckets"] == [], r.text
+    r = live.call("GET", "/v1/metrics/report",
+                  params={"since": "2026-11-21", "until": "2026-11-20"})
+    assert r.status_code == 200 and r.json()["total"]["conversations"] == 0, r.text
