@@ -91,13 +91,23 @@ def test_fuzz_api_quick_runs_and_finds_no_failure():
     assert proc.returncode == 0 and "failures: 0 " in proc.stdout, proc.stdout[-6000:]
 
 
+def admin_call(live, method: str, path: str, **kw):
+    """A request with a fresh admin token (the fuzzing above may have revoked the
+    mall's)."""
+    from cstool.auth import TokenStore
+
+    token = TokenStore(live.served.backend).create_token(None, "admin", label="t")["token"]
+    return live.client.request(method, path, headers={"Authorization": f"Bearer {token}"},
+                               **kw)
+
+
 @pytest.mark.parametrize("path, body", [
     ("/v1/knowledge/dismiss", {"group": "#" + "9" * 25}),
     ("/v1/knowledge/learn", {"question": "#" + "9" * 25, "entry": "size_guide"}),
 ])
 def test_a_group_id_past_sqlites_range_is_not_found(live, path, body):
     """Found by schemathesis: ``#`` and 25 digits was a 500 (SQLite's integer overflow)."""
-    r = live.call("POST", path, json=body)
+    r = admin_call(live, "POST", path, json=body)
     assert r.status_code == 404, r.text
     assert r.json()["error"]["code"] == "not_found"
 
@@ -110,21 +120,21 @@ def test_a_group_id_past_sqlites_range_is_not_found(live, path, body):
 def test_the_document_says_what_a_body_needs_across_its_fields(live, path, params, body):
     """The cross-field rules are in the OpenAPI document (anyOf / oneOf), and a body that
     breaks them is refused."""
-    doc = live.call("GET", "/openapi.json").json()
+    doc = admin_call(live, "GET", "/openapi.json").json()
     ref = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
     model = doc["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
     assert "anyOf" in model or "oneOf" in model
-    assert live.call("POST", path, json=body).status_code in (400, 422)
+    assert admin_call(live, "POST", path, json=body).status_code in (400, 422)
 
 
 def test_what_depends_on_the_caller_is_a_refusal_and_an_empty_range_is_empty(live):
     """A staff token posting a customer message without naming the customer is refused
     with 403 (the request's form is valid); arrivals over an empty range are none."""
-    r = live.call("POST", "/v1/shops/lingyi-fashion/messages", json={"text": "你好"})
+    r = admin_call(live, "POST", "/v1/shops/lingyi-fashion/messages", json={"text": "你好"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden", r.text
-    r = live.call("GET", "/v1/shops/lingyi-fashion/arrivals",
+    r = admin_call(live, "GET", "/v1/shops/lingyi-fashion/arrivals",
                   params={"since": 1_800_000_000_000, "until": 1_800_000_000_000})
     assert r.status_code == 200 and r.json()["buckets"] == [], r.text
-    r = live.call("GET", "/v1/metrics/report",
+    r = admin_call(live, "GET", "/v1/metrics/report",
                   params={"since": "2026-11-21", "until": "2026-11-20"})
     assert r.status_code == 200 and r.json()["total"]["conversations"] == 0, r.text
