@@ -127,7 +127,10 @@ def _whole(value: Any) -> Any:
 
 
 def _digits(value: Any) -> Any:
-    """Text of ASCII digits alone (a query parameter's ``0``) as the number it is."""
+    """Text of ASCII digits alone (a query parameter's ``0``) as the number it is; empty
+    text is no time (refused, as the document's pattern says)."""
+    if value == "":
+        raise ValueError("a time is ISO 8601 text or epoch milliseconds, not empty")
     if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 16:
         return int(value)
     return value
