@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cstool.backend.metrics_ops import check_period
 from cstool.errors import UsageError
 from cstool.values import yuan
 
@@ -160,6 +161,7 @@ def report_cmd(
     backend = state(ctx).backend
     # type and team group tickets only (with --sla); conversations stay in total then
     conv_by = None if sla and by in ("type", "team") else by
+    check_period(since, until)
     report = backend.metrics_report(shop=shop, since=since, until=until, by=conv_by)
     dims = report["by"]
     if sla:
@@ -223,6 +225,7 @@ def agent_cmd(
 ) -> None:
     """One agent's figures: chats, rates, CSAT, conversion, sales, online time."""
     fmt = _output_format(ctx, json_, csv_)
+    check_period(since, until)
     out = state(ctx).backend.agent_metrics(handle, since=since, until=until)
     if fmt == "json":
         print_json(out)

@@ -209,6 +209,9 @@ class LocalCommerce:
                 "gifts": [g.get("title") or g.get("product") for g in q.chosen.gifts]}
 
 
+MAX_ROW_ID = 2**63 - 1  # SQLite's largest integer
+
+
 def _group_id(row_id: int) -> str:
     return f"#{row_id}"
 
@@ -425,8 +428,8 @@ class KnowledgeOps:
         ``shop_id``, only that shop's (another shop's group is not found)."""
         m = re.fullmatch(r"#(\d+)", question.strip())
         if m:
-            gid = int(m.group(1))  # past SQLite's integers: no such group (not a 500)
-            row = None if gid > 2**63 - 1 else conn.execute(
+            gid = int(m.group(1))  # past SQLite's 64-bit ids it names no group
+            row = None if gid > MAX_ROW_ID else conn.execute(
                 "SELECT shop_id, normalized FROM unanswered_questions WHERE id = ?",
                 (gid,)).fetchone()
             if row is None or (shop_id is not None and row[0] != shop_id):

@@ -372,7 +372,9 @@ class LocalBackend(
         parsed: dict[str, list[tuple[int, dict, Any]]] = {}
         index: dict[tuple[str, str], dict] = {}
         for name, k in KINDS.items():
-            records = document.get(name) or []
+            records = document.get(name)
+            if records is None or records == {}:  # none given (YAML's empty mapping too)
+                records = []
             if not isinstance(records, list):
                 raise FieldError(name, "expected a list of records")
             seen: dict[str, int] = {}

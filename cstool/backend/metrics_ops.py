@@ -23,6 +23,14 @@ def _time(value: str | int | None, what: str) -> int | None:
         raise UsageError(f"{what}: {e}") from None
 
 
+def check_period(since: str | int | None, until: str | int | None) -> None:
+    """Refuse a period that ends before it starts (the CLI's ``--from`` / ``--to``; over
+    HTTP such a period is simply empty)."""
+    lo, hi = _time(since, "--from"), _time(until, "--to")
+    if lo is not None and hi is not None and lo >= hi:
+        raise UsageError("--from must be before --to", key="from_after_to")
+
+
 def _dimensions(by: str | Sequence[str] | None) -> list[str]:
     if by is None:
         return []
@@ -65,7 +73,7 @@ class MetricsOps:
     def _period(self, since, until) -> tuple[int | None, int | None]:
         lo, hi = _time(since, "--from"), _time(until, "--to")
         if lo is not None and hi is not None and lo >= hi:
-            raise UsageError("--from must be before --to", key="from_after_to")
+            hi = lo  # an empty period: no conversation was created in it
         return lo, hi
 
     def _build(self, conn, scope: store.Scope, *, by: list[str], lo: int | None,

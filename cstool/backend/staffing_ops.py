@@ -30,11 +30,11 @@ class StaffingOps:
         ``bucket_min``-minute bucket aligned to the shop's local clock (by creation
         time). With ``desk_only``, only those that reached the human desk (queued or
         assigned). Buckets without arrivals are left out; ``first`` / ``last`` are the
-        earliest and latest arrival in the range (None when there is none)."""
+        earliest and latest arrival in the range (None when there is none); an empty
+        range (``until <= since``) has no arrivals."""
         if bucket_min <= 0 or 1440 % bucket_min:
             raise InvalidInput("the bucket must divide a day (e.g. 15, 30 or 60 minutes)")
-        if until <= since:
-            raise InvalidInput("the range is empty: until must be after since")
+        until = max(until, since)  # an empty range [since, since) has no arrivals
         bucket_ms = bucket_min * 60_000
         desk = (" AND (queued_at IS NOT NULL OR assigned_at IS NOT NULL)" if desk_only else "")
         with self.database.read() as conn:

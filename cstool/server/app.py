@@ -35,7 +35,7 @@ from .events import EventHub
 from .limits import BodyLimit, send_json, too_deep_body, too_deep_response, without_bom
 from .operations import OPERATIONS, REQUIRED, Arg, Operation, encode_result, next_cursor, page_size
 from .policies import POLICIES, Access, Page, event_filter
-from .schema_rules import TIME_ARGS, TIME_RANGE, constraints
+from .schema_rules import ISO_TIME, TIME_ARGS, TIME_RANGE, array_schema, body_rules, constraints
 from .worker import StorageWorker
 
 log = logging.getLogger("cstool.server")
@@ -126,12 +126,31 @@ def _whole(value: Any) -> Any:
     return value
 
 
+def _digits(value: Any) -> Any:
+    """Text of ASCII digits alone (a query parameter's ``0``) as the number it is; empty
+    text is no time (refused, as the document's pattern says)."""
+    if value == "":
+        raise ValueError("a time is ISO 8601 text or epoch milliseconds, not empty")
+    if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 16:
+        return int(value)
+    return value
+
+
 JSON_INT = Annotated[int, Field(**INT_RANGE), BeforeValidator(_whole)]
 
 
-def _annotation(arg: Arg, *, body: bool = False, bounds: dict | None = None) -> Any:
+def _annotation(arg: Arg, *, body: bool = False, bounds: dict | None = None,
+                array: dict | None = None) -> Any:
     base = {dict: dict[str, Any], list: list[dict[str, Any]]}.get(arg.type, arg.type)
-    if base is int and body:
+    if array is not None:  # what the array takes, stated (schema_rules.array_schema)
+        base = Annotated[base, Field(json_schema_extra=array)]
+    if base == str | int and arg.name in TIME_ARGS:
+        # a time: ISO 8601 text (its form stated) or epoch milliseconds; digits alone (a
+        # query's "0") are the number
+        base = Annotated[Annotated[str, Field(json_schema_extra={"pattern": ISO_TIME})]
+                         | Annotated[int, Field(**TIME_RANGE), BeforeValidator(_whole)],
+                         BeforeValidator(_digits)]
+    elif base is int and body:
         base = Annotated[int, Field(**{**INT_RANGE, **(bounds or {})}),
                          BeforeValidator(_whole)]
     elif base == str | int and body:
@@ -162,8 +181,8 @@ def _endpoint(op: Operation):
             required = arg.required and not arg.http_optional
             params.append(inspect.Parameter(
                 arg.name, inspect.Parameter.KEYWORD_ONLY,
-                annotation=Annotated[_annotation(arg), Query(description=arg.doc or None,
-                                                             **bounds)],
+                annotation=Annotated[_annotation(arg, array=array_schema(op, arg)),
+                                     Query(description=arg.doc or None, **bounds)],
                 **({} if required else {"default": default})))
         elif arg.name != op.body:
             required = arg.required and not arg.http_optional
@@ -171,23 +190,30 @@ def _endpoint(op: Operation):
             numeric = {k: rules.pop(k) for k in ("ge", "le") if k in rules}
             if arg.type == str | int and arg.name in TIME_ARGS:
                 numeric = dict(TIME_RANGE)
-            body_fields[arg.name] = (_annotation(arg, body=True, bounds=numeric),
+            body_fields[arg.name] = (_annotation(arg, body=True, bounds=numeric,
+                                                 array=array_schema(op, arg)),
                                      Field(... if required else default, **rules))
     if op.body is not None:
         params.append(inspect.Parameter(
             "body_", inspect.Parameter.KEYWORD_ONLY,
             annotation=Annotated[dict[str, Any], Body(description="the record")]))
     elif body_fields:
-        extra = None
-        if "payload" in body_fields and "kind" in body_fields:
-            def extra(schema: dict) -> None:
-                """The payload each message kind takes (cstool.message_payloads)."""
+        cross = body_rules(op)
+        variants = "payload" in body_fields and "kind" in body_fields
+
+        def extra(schema: dict) -> None:
+            """What the body takes across its fields: the payload each message kind
+            takes (cstool.message_payloads) and ``schema_rules.BODY_RULES``."""
+            if variants:
                 schema["anyOf"] = message_body_variants()
+            schema.update(cross)
         model = create_model(
             "".join(w.title() for w in op.name.split("_")) + "Request",
             __config__=ConfigDict(extra="forbid", strict=True, json_schema_extra=extra),
             **body_fields)
-        needed = any(f[1].is_required() for f in body_fields.values())
+        # a body is needed when a field is, or when the body must hold one of several
+        # (schema_rules.BODY_RULES: an empty body would break that rule)
+        needed = any(f[1].is_required() for f in body_fields.values()) or bool(cross)
         params.append(inspect.Parameter(
             "body_", inspect.Parameter.KEYWORD_ONLY, annotation=Annotated[model, Body()],
             **({} if needed else {"default": None})))
@@ -543,6 +569,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _no_content(op: Operation) -> dict[int, dict[str, Any]]:
+    """204 where an operation may answer nothing: always (result "none") or when there is
+    nothing to give (accept_next with no waiting chat)."""
+    if op.result == "none":
+        return {}
+    if op.name == "accept_next":
+        return {204: {"description": "no chat is waiting"}}
+    return {}
+
+
 def _bad_text(request: Request, exc: Exception) -> Response:
     # a JSON string with a lone surrogate escape ("\ud800") reaches storage as text
     # SQLite cannot take; the write it was in rolled back
@@ -668,8 +704,9 @@ def create_app(backend: Any, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float 
         app.add_api_route(
             op.path, _endpoint(op), methods=[op.verb], tags=[op.tag], summary=op.summary,
             name=op.name, operation_id=op.name,
-            responses=ERROR_RESPONSES,
-            status_code=201 if op.name.startswith("create") else 200,
+            responses={**ERROR_RESPONSES, **_no_content(op)},
+            status_code=(204 if op.result == "none" else
+                         201 if op.name.startswith("create") else 200),
         )
     widget.add_routes(app)
     lane = _message_lane(app) if fast_lane else None

@@ -411,7 +411,9 @@ def post(a: Access, op: Operation, args: dict) -> Any:
                         "token (or a supervisor's, for an integration)")
     _shop(p, args["shop"])
     if args.get("customer") is None:
-        raise InvalidInput("customer: required when posting with a staff token")
+        # who calls decides: a customer token posts as itself, a staff token must name
+        # the customer it speaks for (403: this token may not post without naming one)
+        raise Forbidden(f"{p.describe()} posts for a named customer only: give customer")
     _shop_customer(a, args["shop"], args["customer"])
     return a.call(op, args)
 

@@ -17,6 +17,7 @@ from ..backend.ticket_ops import OPEN, PRIORITIES, STATUSES, TEAMS, TICKET_TYPES
 from ..message_payloads import KINDS as MESSAGE_KINDS
 from ..metrics import figures
 from ..resources import AGENT_STATUSES, CHANNELS, KINDS, ROLES
+from ..resources import kind as kind_named
 from ..routing.fields import INTENTS
 from .operations import Arg, Operation
 
@@ -60,6 +61,11 @@ PATTERNS: dict[Any, str] = {
     ("route_test", "customer"): SLUG,
     ("create_customer_token", "customer"): SLUG,
 }
+# arguments naming a record by its key: no control characters, nothing blank around it
+# (cstool.text_rules.key_problem)
+KEY_ARGS = {"shop", "customer", "agent", "by", "to_agent", "to_group", "entry", "new",
+            "coupon", "product", "key", "order", "assignee", "handle", "category"}
+KEY = f"^[^{_BAD_LINE}\\s]([^{_BAD_LINE}]*[^{_BAD_LINE}\\s])?$"
 # times as epoch milliseconds: the years 1970 to 9999, as parse_time takes them
 TIME_ARGS = {"at", "now", "since", "until"}
 TIME_RANGE = {"ge": 0, "le": 253402214399999}  # to 9999-12-30 UTC: still year 9999 in every zone
@@ -115,6 +121,8 @@ def constraints(op: Operation, arg: Arg, *, enforce: bool = False) -> dict[str, 
             pattern = PATTERNS.get((op.name, arg.name), PATTERNS.get(arg.name))
             if pattern is None and arg.name in FREE_TEXT:
                 pattern = text_pattern(arg.name, _may_be_empty(op, arg))
+            if pattern is None and arg.name in KEY_ARGS and not enforce:
+                pattern = KEY  # stated for body fields (the core checks keys itself)
             # stated, not enforced here: the core refuses the same text with its own
             # message, alike on the message lane and through FastAPI
             extra = {} if _may_be_empty(op, arg) else {"minLength": 1}
@@ -125,6 +133,8 @@ def constraints(op: Operation, arg: Arg, *, enforce: bool = False) -> dict[str, 
                             for k, v in extra.items()})
             elif extra:
                 out["json_schema_extra"] = extra
+    elif (op.name, arg.name) == ("arrivals", "bucket_min"):
+        out["json_schema_extra"] = {"enum": BUCKETS}  # a bucket divides a day
     elif arg.type is int and arg.name == "limit" and op.result == "page":
         # pages refuse it themselves (page_size: 400 usage, as on a file): stated only
         out["json_schema_extra"] = {"minimum": MINIMUM["limit"]}
@@ -137,10 +147,99 @@ def constraints(op: Operation, arg: Arg, *, enforce: bool = False) -> dict[str, 
             out["ge"] = MINIMUM[arg.name]
         if arg.name in MAXIMUM:
             out["le"] = MAXIMUM[arg.name]
-    elif arg.type is list and op.name == "metrics_report" and arg.name == "by":
-        out["json_schema_extra"] = {"items": {"enum": list(figures.DIMENSIONS)}}
     return out
+
+
+# minutes that divide a day (staffing_ops.arrivals)
+BUCKETS = [m for m in range(1, 1441) if 1440 % m == 0]
+
+
+def array_schema(op: Operation, arg: Arg) -> dict[str, Any] | None:
+    """The JSON Schema of a list (or object) argument where the server takes less than
+    any list or object (None: any)."""
+    if (op.name, arg.name) == ("apply", "document"):
+        return document_schema()
+    if (op.name, arg.name) == ("metrics_report", "by"):
+        # dimensions, at least one, each once; agent alone (metrics_ops._dimensions)
+        return {"items": {"enum": list(figures.DIMENSIONS)}, "minItems": 1,
+                "uniqueItems": True,
+                "not": {"contains": {"const": "agent"}, "minItems": 2}}
+    if arg.name == "tags":  # one-line labels (cstool.text_rules)
+        return {"items": {"type": "string", "pattern": text_pattern("tags")}}
+    if arg.name == "items" and op.name == "price_quote":
+        # {product, quantity} or [product, quantity] (invite_ops.normalize_items)
+        product, quantity = {"type": "string", "pattern": KEY}, {"type": "integer",
+                                                                   "minimum": 1}
+        return {"minItems": 1, "items": {"anyOf": [
+            {"type": "object", "required": ["product"],
+             "properties": {"product": product, "quantity": quantity}},
+            {"type": "array", "prefixItems": [product, quantity], "minItems": 2,
+             "maxItems": 2, "items": False}]}}
+    return None
 
 
 def _nullable(arg: Arg) -> bool:
     return arg.default is None or arg.http_optional
+
+
+# -- rules across fields of one body (stated in the document as anyOf / oneOf) ---------------
+# An ISO 8601 time that parse_time takes, between the years 1971 and 9998 (so that any
+# offset keeps it within the epoch range above); ASCII digits only ([0-9], not \d).
+# Stated, not enforced: the core parses times itself (it takes a little more, such as
+# 29 February of a leap year or a space for the T), with its own message.
+ISO_TIME = (r"^(197[1-9]|19[89][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9])"
+            r"-(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+            r"|(?:0[13578]|1[02])-31)"
+            r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{3})?)?"
+            r"(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])?)?$")
+
+
+def _given(name: str, schema: dict | None = None) -> dict:
+    """``name`` is present and not null (of ``schema``, a string by default)."""
+    return {"required": [name], "properties": {name: schema or {"type": "string"}}}
+
+
+# what an operation's body needs beyond its fields one by one, as the backend checks it
+BODY_RULES: dict[str, dict[str, Any]] = {
+    # update_ticket: "nothing to change" without one of these
+    "update_ticket": {"anyOf": [_given(f) for f in ("status", "priority", "team", "title")]},
+    # transfer: to exactly one of an agent or a group
+    "transfer": {"oneOf": [_given("to_agent"), _given("to_group")]},
+    # learn_question: into exactly one of an existing entry or a new one (with its answer)
+    "learn_question": {"oneOf": [
+        {"required": ["entry"],
+         "properties": {"entry": {"type": "string"}, "new": {"type": "null"}}},
+        {"required": ["new", "answer"],
+         "properties": {"new": {"type": "string"}, "entry": {"type": "null"},
+                        "answer": {"type": "string", "pattern": text_pattern("answer")}}}]},
+    # create_ticket: from a conversation or for a shop
+    "create_ticket": {"anyOf": [_given("shop"), _given("conversation", {"type": "integer"})]},
+    # create_token: for an agent, or an admin token bound to no agent
+    "create_token": {"anyOf": [_given("agent"), _given("role", {"const": "admin"})]},
+    # ask_bot: a customer is a customer of a shop
+    "ask_bot": {"anyOf": [{"properties": {"customer": {"type": "null"}}}, _given("shop")]},
+}
+
+
+def body_rules(op: Operation) -> dict[str, Any]:
+    """The JSON Schema keywords ``op``'s body takes besides its properties (see
+    ``BODY_RULES``): merged into the body model's schema."""
+    return BODY_RULES.get(op.name, {})
+
+
+def document_schema() -> dict[str, Any]:
+    """What ``apply`` takes: record kinds, each a list of records with the fields of its
+    kind, the required ones present (the values are checked by ``cstool.validation``,
+    and references to other records against the document and the store)."""
+    kinds: dict[str, Any] = {}
+    for name in KINDS:
+        k = kind_named(name)
+        records = {"type": "array", "items": {
+            "type": "object", "additionalProperties": False,
+            "required": [f.name for f in k.fields if f.required],
+            "properties": {f.name: ({"type": "string", "pattern": KEY} if f.name == k.key
+                                    else {}) for f in k.fields}}}
+        # none given: null or an empty mapping reads as no records
+        kinds[name] = {"anyOf": [records, {"type": "null"},
+                                 {"type": "object", "maxProperties": 0}]}
+    return {"additionalProperties": False, "properties": kinds}
