@@ -474,8 +474,10 @@ def test_backend_arrivals_are_bucketed_on_the_local_clock(backend):
     assert backend.arrivals("s", since, since + 86_400_000, desk_only=True)["buckets"][0][1] == 2
     profile = backend.desk_profile("s", 0, 2**62)
     assert profile["handle_s"] == 240.0 and profile["concurrency"] == 3
+    empty = backend.arrivals("s", since, since, 30)  # an empty range has no arrivals
+    assert empty["buckets"] == [] and empty["first"] is None
     with pytest.raises(InvalidInput):
-        backend.arrivals("s", since, since, 30)
+        backend.arrivals("s", since, since + 86_400_000, 7)  # 7 minutes do not divide a day
 
 
 def test_cli_erlang_json_keys_and_values(cli):
