@@ -848,6 +848,18 @@ class DeskOps:
                 "duplicate": duplicate}
 
     # -- agents ------------------------------------------------------------------------------
+    def _may_take_one_more(self, conn, a, handle: str) -> None:
+        """Refuse unless agent row ``a`` is online or busy and below capacity (an agent
+        pulling a chat: accept-next, a reopen)."""
+        if a["status"] not in ("online", "busy"):
+            raise Conflict(f"agent {handle!r} is {a['status']}; set the status to online first",
+                           key="agent_not_online", agent=handle, status=a["status"])
+        active = self._active_count(conn, a["id"])
+        if active >= a["max_chats"]:
+            raise Conflict(f"agent {handle!r} is at capacity ({active}/{a['max_chats']})",
+                           key="agent_at_capacity", agent=handle, active=active,
+                           max=a["max_chats"])
+
     def accept_next(self, agent: str) -> dict | None:
         """The agent takes the best waiting chat they may serve; None when none waits.
 
@@ -856,14 +868,7 @@ class DeskOps:
         """
         with self.database.write() as conn:
             a = self._agent_row(conn, agent)
-            if a["status"] not in ("online", "busy"):
-                raise Conflict(f"agent {agent!r} is {a['status']}; set the status to online first",
-                               key="agent_not_online", agent=agent, status=a["status"])
-            active = self._active_count(conn, a["id"])
-            if active >= a["max_chats"]:
-                raise Conflict(f"agent {agent!r} is at capacity ({active}/{a['max_chats']})",
-                               key="agent_at_capacity", agent=agent, active=active,
-                               max=a["max_chats"])
+            self._may_take_one_more(conn, a, agent)
             now = self._now()
             best = None
             for (shop_id,) in conn.execute("SELECT shop_id FROM agent_shops WHERE agent_id = ?",
@@ -1095,14 +1100,7 @@ class DeskOps:
             if newer is not None:
                 raise Conflict(f"the customer wrote again since: conversation {newer[0]}",
                                key="reopen_newer", conversation=newer[0])
-            if a["status"] not in ("online", "busy"):
-                raise Conflict(f"agent {by!r} is {a['status']}; set the status to online first",
-                               key="agent_not_online", agent=by, status=a["status"])
-            active = self._active_count(conn, a["id"])
-            if active >= a["max_chats"]:
-                raise Conflict(f"agent {by!r} is at capacity ({active}/{a['max_chats']})",
-                               key="agent_at_capacity", agent=by, active=active,
-                               max=a["max_chats"])
+            self._may_take_one_more(conn, a, by)
             conn.execute("UPDATE conversations SET state = 'active', closed_at = NULL, "
                          "close_reason = NULL WHERE id = ?", (conversation,))
             conv = self._conv_row(conn, conversation)
