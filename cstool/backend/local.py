@@ -18,6 +18,7 @@ from ..knowledge_bot import KnowledgeBot
 from ..resources import KINDS, ORDER_BY, Kind
 from ..resources import kind as kind_named
 from ..storage.database import open_database
+from ..storage.events import EventRow, append_events
 from ..storage.migrations import LATEST
 from ..storage.records import RecordStore, q, strip_ids
 from ..validation import FieldError, check_refs, to_external, to_internal
@@ -37,14 +38,6 @@ from .worker_ops import WorkerOps
 
 _json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False)
 
-# Events of changes that cannot alter any token's rights (no token, agent role, agent
-# shop, customer or shop key changes): the desk's traffic. Every other event moves
-# ``LocalBackend.access_epoch``.
-ACCESS_NEUTRAL_EVENTS = frozenset({
-    "message.created", "conversation.created", "conversation.assigned",
-    "conversation.queued", "conversation.transferred", "conversation.returned",
-    "conversation.closed", "conversation.rated", "customer.created", "agent.status",
-})
 
 
 def _kind(name: str) -> Kind:
@@ -75,7 +68,7 @@ class LocalBackend(
     """The Backend over one SQLite file."""
 
     # Moved by every change that may alter who may do what (every event but the
-    # ACCESS_NEUTRAL_EVENTS): the token store's principal cache holds while it stands.
+    # storage.events.ACCESS_NEUTRAL_EVENTS): the token store's principal cache holds while it stands.
     access_epoch = 0
 
     def __init__(
@@ -103,15 +96,10 @@ class LocalBackend(
         shop_id: int | None,
         payload: dict | None = None,
     ) -> int:
-        if type_ not in ACCESS_NEUTRAL_EVENTS:
+        written = append_events(conn, EventRow(self._now(), shop_id, type_, entity, key, payload))
+        if written.moves_access:
             self.access_epoch += 1
-        cur = conn.execute(
-            "INSERT INTO events (at, shop_id, type, entity, entity_key, payload) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (self._now(), shop_id, type_, entity, key,
-             None if payload is None else _json(payload)),
-        )
-        return cur.lastrowid
+        return written.last_id
 
     def _db_lookup(self, store: RecordStore):
         def lookup(kind: str, key: str) -> dict | None:
