@@ -67,8 +67,9 @@ class LocalBackend(
 ):
     """The Backend over one SQLite file."""
 
-    # Moved by every change that may alter who may do what (every event but the
-    # storage.events.ACCESS_NEUTRAL_EVENTS): the token store's principal cache holds while it stands.
+    # Moved by every change that may alter who may do what (every event but
+    # storage.events.ACCESS_NEUTRAL_EVENTS): the token store's principal cache holds
+    # while it stands.
     access_epoch = 0
 
     def __init__(
