@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cstool.backend.local import LocalBackend  # noqa: E402
 from cstool.clock import FrozenClock  # noqa: E402
-from cstool.synthetic import Plan, base_document, customers  # noqa: E402
-from cstool.synthetic_day import PROMOTION, DayPlan, generate_day  # noqa: E402
+from cstool.simulation.promotion_day import PROMOTION, DayPlan, generate_day  # noqa: E402
+from cstool.simulation.synthetic_data import Plan, base_document, customers  # noqa: E402
 
 NAIVE_CONVERSATIONS = """
 WITH first_agent AS (

@@ -15,7 +15,7 @@ import sqlite3
 from typing import Any
 
 from .. import service
-from ..bot_step import BotReply, BotStep
+from ..bot.step import BotReply, BotStep
 from ..errors import Conflict, InvalidInput, NotFound, UsageError
 from ..message_payloads import check_payload, stored_payload
 from ..resources import CHANNELS
