@@ -1,4 +1,4 @@
-"""Service metrics (DESIGN §9) on hand-built timelines with exact expected values, built
+"""Service metrics (docs/DESIGN.md §9) on hand-built timelines with exact expected values, built
 through the real backend with a frozen clock: first responses at 179 s / 181 s, turns
 answered at 29 s / 30 s / 31 s, bot then human, bot resolution and reopens, a transfer,
 the queue and a hand-back, orders inside and outside the attribution window, thresholds

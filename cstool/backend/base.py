@@ -271,7 +271,7 @@ class Backend(ABC):
     @abstractmethod
     def metrics_report(self, shop: str | None = None, since: str | int | None = None,
                        until: str | int | None = None, by: Any = None) -> dict:
-        """Service figures (DESIGN section 9) of the conversations created in
+        """Service figures (docs/DESIGN.md, §9 "Metrics") of the conversations created in
         [since, until), in total and grouped ``by``."""
 
     @abstractmethod

@@ -115,7 +115,7 @@ class MetricsOps:
     def metrics_report(self, shop: str | None = None, since: str | int | None = None,
                        until: str | int | None = None,
                        by: str | Sequence[str] | None = None) -> dict:
-        """Service figures (DESIGN §9) of the conversations created in ``[since, until)``
+        """Service figures (docs/DESIGN.md §9) of the conversations created in ``[since, until)``
         (ISO times or epoch ms; open-ended when None), of one shop or all, in total and
         grouped ``by`` shop, group, channel, hour, day (combinable) or agent."""
         dims = _dimensions(by)
