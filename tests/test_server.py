@@ -21,11 +21,11 @@ import pytest
 from typer.testing import CliRunner
 
 from cstool.auth import Forbidden, TokenStore, Unauthorized
-from cstool.backend.base import Backend
+from cstool.api.backend import Backend
 from cstool.backend.local import LocalBackend
 from cstool.backend.remote import RemoteBackend
 from cstool.errors import Conflict, InvalidInput, NotFound, UsageError
-from cstool.server.operations import BY_NAME, OPERATIONS
+from cstool.api.operations import BY_NAME, OPERATIONS
 from cstool.validation import FieldError
 from tests import test_desk
 from tests.server_support import cli_app, read_events, serve
@@ -247,7 +247,7 @@ def _args_aimed_at(shop: str, conversation: int, product: str) -> dict:
 
 def _call_every_operation(served, token: str, values: dict) -> dict[str, int]:
     """Each served operation once, with only its required arguments: name -> status."""
-    from cstool.server.operations import REQUIRED
+    from cstool.api.operations import REQUIRED
 
     statuses = {}
     for op in OPERATIONS:

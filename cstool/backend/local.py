@@ -24,7 +24,7 @@ from ..storage.records import RecordStore, q, strip_ids
 from ..validation import FieldError, check_refs, to_external, to_internal
 from ..values import format_money, format_time
 from . import bulk
-from .base import ApplyResult, Backend, Change
+from ..api.backend import ApplyResult, Backend, Change
 from .campaign_ops import CampaignOps
 from .console_ops import ConsoleOps
 from .dashboard_ops import DashboardOps

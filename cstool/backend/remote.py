@@ -1,6 +1,6 @@
 """The Remote backend: the whole Backend interface over HTTP to ``cstool serve``.
 
-Its methods are made from the operations table (``cstool.server.operations``), the
+Its methods are made from the operations table (``cstool.api.operations``), the
 same table the server builds its routes from, so the two never drift apart. Errors
 come back as the same ``cstool.errors`` classes with the same messages (a FieldError
 keeps its path and line); lists are read page by page; ``subscribe`` follows the live
@@ -23,7 +23,7 @@ from .. import __version__
 from ..auth import Forbidden, Unauthorized
 from ..clock import default_clock
 from ..errors import Conflict, CstoolError, InvalidInput, NotFound, StorageError, UsageError
-from ..server.operations import (
+from ..api.operations import (
     BY_NAME,
     MAX_PAGE,
     OPERATIONS,
@@ -32,7 +32,7 @@ from ..server.operations import (
     decode_result,
 )
 from ..validation import FieldError
-from .base import Backend
+from ..api.backend import Backend
 
 BULK_CHUNK = 2000  # records per request of bulk_load (each chunk is one transaction)
 _ERRORS: dict[str, type[CstoolError]] = {

@@ -19,7 +19,7 @@ from ..metrics import figures
 from ..resources import AGENT_STATUSES, CHANNELS, KINDS, ROLES
 from ..resources import kind as kind_named
 from ..routing.fields import INTENTS
-from .operations import Arg, Operation
+from ..api.operations import Arg, Operation
 
 # arguments that may be empty text (a note, a reason, a comment: "" means none)
 MAY_BE_EMPTY = {"note", "reason", "comment", "label", ("ask_bot", "text")}

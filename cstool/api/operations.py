@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from ..backend.base import ApplyResult, Change
+from .backend import ApplyResult, Change
 from ..resources import kind as kind_named
 
 REQUIRED: Any = object()
