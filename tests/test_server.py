@@ -20,12 +20,12 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from cstool.auth import Forbidden, TokenStore, Unauthorized
 from cstool.api.backend import Backend
+from cstool.api.operations import BY_NAME, OPERATIONS
+from cstool.auth import Forbidden, TokenStore, Unauthorized
 from cstool.backend.local import LocalBackend
 from cstool.backend.remote import RemoteBackend
 from cstool.errors import Conflict, InvalidInput, NotFound, UsageError
-from cstool.api.operations import BY_NAME, OPERATIONS
 from cstool.validation import FieldError
 from tests import test_desk
 from tests.server_support import cli_app, read_events, serve

@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
-from cstool.resources import KINDS
 from cstool.api.operations import BY_NAME, OPERATIONS, Operation
+from cstool.resources import KINDS
 from tests.tenancy_support import (
     ABOVE,
     ANONYMOUS_ROLES,

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from .backend import ApplyResult, Change
 from ..resources import kind as kind_named
+from .backend import ApplyResult, Change
 
 REQUIRED: Any = object()
 DEFAULT_PAGE = 100

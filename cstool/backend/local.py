@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..api.backend import ApplyResult, Backend, Change
 from ..bot_step import BotStep
 from ..clock import Clock, default_clock
 from ..errors import Conflict, NotFound, UsageError
@@ -24,7 +25,6 @@ from ..storage.records import RecordStore, q, strip_ids
 from ..validation import FieldError, check_refs, to_external, to_internal
 from ..values import format_money, format_time
 from . import bulk
-from ..api.backend import ApplyResult, Backend, Change
 from .campaign_ops import CampaignOps
 from .console_ops import ConsoleOps
 from .dashboard_ops import DashboardOps

@@ -20,9 +20,7 @@ from typing import Any
 import httpx
 
 from .. import __version__
-from ..auth import Forbidden, Unauthorized
-from ..clock import default_clock
-from ..errors import Conflict, CstoolError, InvalidInput, NotFound, StorageError, UsageError
+from ..api.backend import Backend
 from ..api.operations import (
     BY_NAME,
     MAX_PAGE,
@@ -31,8 +29,10 @@ from ..api.operations import (
     Operation,
     decode_result,
 )
+from ..auth import Forbidden, Unauthorized
+from ..clock import default_clock
+from ..errors import Conflict, CstoolError, InvalidInput, NotFound, StorageError, UsageError
 from ..validation import FieldError
-from ..api.backend import Backend
 
 BULK_CHUNK = 2000  # records per request of bulk_load (each chunk is one transaction)
 _ERRORS: dict[str, type[CstoolError]] = {

@@ -25,6 +25,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from .. import __version__
+from ..api.operations import (
+    OPERATIONS,
+    REQUIRED,
+    Arg,
+    Operation,
+    encode_result,
+    next_cursor,
+    page_size,
+)
 from ..auth import TokenStore, Unauthorized
 from ..errors import CstoolError, StorageError
 from ..message_payloads import message_body_variants
@@ -33,7 +42,6 @@ from ..validation import FieldError
 from . import widget
 from .events import EventHub
 from .limits import BodyLimit, send_json, too_deep_body, too_deep_response, without_bom
-from ..api.operations import OPERATIONS, REQUIRED, Arg, Operation, encode_result, next_cursor, page_size
 from .policies import POLICIES, Access, Page, event_filter
 from .schema_rules import ISO_TIME, TIME_ARGS, TIME_RANGE, array_schema, body_rules, constraints
 from .worker import StorageWorker
