@@ -78,9 +78,8 @@ def test_every_backend_operation_is_served_and_remote():
     assert abstract <= set(BY_NAME), abstract - set(BY_NAME)
     assert not RemoteBackend.__abstractmethods__
     local_ops = {n for n, v in inspect.getmembers(LocalBackend, inspect.isfunction)
-                 # keep_open: the demo's hours, for its own process only (not an operation)
                  if not n.startswith("_")
-                 and n not in ("close", "refresh_classification", "keep_open")
+                 and n not in ("close", "refresh_classification")
                  and "conn" not in inspect.signature(v).parameters}
     assert local_ops <= set(BY_NAME), sorted(local_ops - set(BY_NAME))
     # the table (and so the remote methods) takes exactly the Local methods' arguments

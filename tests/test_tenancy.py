@@ -351,6 +351,9 @@ VARIANTS: dict[str, list[V]] = {
                             above("conversation of shop A by $above", {
                                 "conversation": "$conv_a", "by": "$above"})],
     "rate": [V("conversation of shop B", {**CONV_B, "rating": 1})],
+    "keep_open": [V("shop B kept open", {"shop": SHOP_B}),
+                  V("shop B given its hours back", {"shop": SHOP_B, "keep": False}),
+                  V("shop A (own shop) kept open", {"shop": SHOP_A})],
     "close_idle": [V("every shop", {})],
     "drain_queues": [V("every shop", {})],
     "get_conversation": [V("conversation of shop B (assigned)", {**CONV_B}),

@@ -4,7 +4,13 @@ Every front end (CLI, TUI, server) talks to a Backend. Records cross it in the
 external form of ``cstool.resources`` (keys as references, money in yuan, times as
 ISO 8601), so the same shapes serve fixture files, ``--json`` output and HTTP.
 Nothing here is SQLite-specific: the Local backend stores in one SQLite file, the
-Remote one (later) speaks HTTP to ``cstool serve``.
+Remote one speaks HTTP to ``cstool serve``.
+
+The class declares exactly the operations of the table (``cstool.api.operations``),
+with the table's argument names and defaults (``tests/test_api_contract.py`` compares
+them). What a backend may offer beyond the operations is declared here too, as
+capability flags with defaults that implementations override; callers read the flags
+and never ask ``hasattr``.
 """
 
 from __future__ import annotations
@@ -12,7 +18,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from ..clock import Clock
 
 
 @dataclass
@@ -53,6 +62,22 @@ class ApplyResult:
 
 class Backend(ABC):
     """The operations every storage implementation provides."""
+
+    # -- capabilities (flags with defaults; implementations override them) -------------
+    #: The data lives in a file this process opens itself (the Local backend's
+    #: ``database``): what reads the file directly (the dashboard's replay clock,
+    #: ``simulate --write-db``, the migrations a just-opened file went through) needs it.
+    has_database_file: ClassVar[bool] = False
+    #: A counter moved by every change that may alter who may do what; a token store's
+    #: principal cache holds while it stands. None: the backend keeps no such counter
+    #: (nothing may be cached).
+    access_epoch: int | None = None
+    #: The shops served as if inside their business hours (``keep_open``), as this
+    #: client knows them: the console's header says "demo hours" for them.
+    kept_open: frozenset[str] = frozenset()
+    #: The clock the backend reads (a remote backend: this machine's; the server keeps
+    #: its own). Every implementation sets it.
+    clock: Clock
 
     # -- the store itself -----------------------------------------------------
     @abstractmethod
@@ -122,12 +147,18 @@ class Backend(ABC):
 
     # -- conversations (the desk) -------------------------------------------------
     @abstractmethod
-    def post_message(self, shop: str, customer: str, text: str, **context: Any) -> dict:
+    def post_message(self, shop: str, customer: str, text: str, *,
+                     channel: str | None = None, entry_page: str | None = None,
+                     source: str | None = None, search_keyword: str | None = None,
+                     time_on_site_s: int | None = None, pages_viewed: int | None = None,
+                     product: str | None = None, intent: str | None = None,
+                     client_id: str | None = None, kind: str = "text",
+                     payload: Any = None) -> dict:
         """A customer writes to a shop; returns conversation, message, replies, duplicate.
 
-        ``context``: channel, entry_page, source, search_keyword, time_on_site_s,
-        pages_viewed, product, intent, client_id (a retry with it is stored once),
-        kind, payload.
+        Where the customer is (channel, entry_page, source, search_keyword,
+        time_on_site_s, pages_viewed, product, intent); ``client_id``: a retry with it
+        is stored once; ``kind`` and ``payload``: a message other than text.
         """
 
     @abstractmethod
@@ -248,9 +279,9 @@ class Backend(ABC):
     def dismiss_unanswered(self, group: str) -> int:
         """Drop a group (``#id``) of unanswered questions; returns how many."""
 
+    @abstractmethod
     def warm_knowledge(self, shop: str | None = None) -> dict:
-        """Prepare the bot's model for ``shop`` now (an optimisation; may do nothing)."""
-        return {"shop": shop}
+        """Prepare the bot's model for ``shop`` now (an optimisation)."""
 
     # -- staffing ---------------------------------------------------------------------
     @abstractmethod
@@ -369,3 +400,58 @@ class Backend(ABC):
     @abstractmethod
     def mark_sensitive(self, conversation: int, sensitive: bool = True) -> dict:
         """Tag a conversation sensitive (campaigns keep away) or clear the tag."""
+
+    # -- the agent console ----------------------------------------------------------------
+    @abstractmethod
+    def agent_desk(self, agent: str) -> dict:
+        """The agent, their open chats (unread, waiting since) and their shops' queues."""
+
+    @abstractmethod
+    def mark_seen(self, agent: str, conversation: int) -> None:
+        """The agent has read the chat up to now (clears its unread mark)."""
+
+    @abstractmethod
+    def customer_context(self, conversation: int) -> dict:
+        """Who the customer is in this chat's shop: profile, level, tags, recent orders,
+        usable coupons, the last agent who served them."""
+
+    @abstractmethod
+    def search_history(self, agent: str, text: str, limit: int = 50) -> list[dict]:
+        """Messages containing ``text`` in chats this agent has served, newest first."""
+
+    @abstractmethod
+    def send_card(self, agent: str, conversation: int, kind: str, key: str) -> dict:
+        """Send a product card, or a coupon (which the customer then holds), into a chat."""
+
+    # -- demo hours -------------------------------------------------------------------------
+    @abstractmethod
+    def keep_open(self, shop: str, keep: bool = True) -> None:
+        """Serve ``shop`` as if inside its business hours (the demo at any hour), in the
+        process that serves the data only and never written to it; ``keep=False`` gives
+        its hours back. ``kept_open`` lists the shops this client keeps open."""
+
+    # -- tokens -----------------------------------------------------------------------------
+    @abstractmethod
+    def whoami(self) -> dict:
+        """The caller's rights: the calling token's (remote), or every right (whoever
+        opens a data file may do it all)."""
+
+    @abstractmethod
+    def create_token(self, agent: str | None = None, role: str | None = None,
+                     expires: str = "30d", label: str | None = None) -> dict:
+        """A staff token for ``agent`` (role: the agent's own or a lower one; only an
+        admin token may have no agent); the secret is in the answer, once."""
+
+    @abstractmethod
+    def create_customer_token(self, shop: str, customer: str, expires: str = "7d",
+                              label: str | None = None) -> dict:
+        """A widget token for one customer in one shop; the secret is in the answer, once."""
+
+    @abstractmethod
+    def list_tokens(self, *, agent: str | None = None, shop: str | None = None,
+                    include_inactive: bool = False) -> list[dict]:
+        """Tokens, newest first; of one agent or one shop; inactive ones on request."""
+
+    @abstractmethod
+    def revoke_token(self, token_id: int) -> dict:
+        """Revoke a token at once; refused if it is revoked already."""

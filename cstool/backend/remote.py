@@ -163,6 +163,12 @@ class RemoteBackend(Backend):
             total += self.call(op, {"kind": kind, "records": chunk})
         return total
 
+    def keep_open(self, shop: str, keep: bool = True) -> None:
+        """Ask the server to serve ``shop`` as if inside its business hours (admin
+        tokens; the server's process only) and remember it in ``kept_open``."""
+        self.call(BY_NAME["keep_open"], {"shop": shop, "keep": keep})
+        self.kept_open = (self.kept_open | {shop}) if keep else (self.kept_open - {shop})
+
     def subscribe(self, *, after: int | None = None, shop: str | None = None,
                   reconnect: bool = True, read_timeout_s: float = 60.0) -> Iterator[dict]:
         """Live events from ``GET /v1/events`` (after event ``after``; None: from now),

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..api.backend import Backend
 from ..api.operations import MAX_PAGE, Operation, next_cursor, page_size
 from ..auth import Forbidden, Principal, TokenStore
 from ..errors import Conflict, CstoolError, InvalidInput, NotFound
@@ -50,7 +51,7 @@ class Access:
     """A call in progress: who calls, and what they may reach."""
 
     principal: Principal
-    backend: Any
+    backend: Backend
     tokens: TokenStore
     backup_dir: Path | None = None
 
