@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from cstool.api.backend import Backend
 from cstool.declarative import dump, json_schema, kind_schema, load_document
 from cstool.errors import UsageError
 from cstool.plural import count
@@ -20,7 +21,7 @@ from .output import info, print_json
 SHOW_EACH = 30  # list changes one by one up to this many (more with --verbose)
 
 
-def apply_files(backend, files: list[str], dry_run: bool = False):
+def apply_files(backend: Backend, files: list[str], dry_run: bool = False):
     """Read fixture files and apply them; errors name the file and line."""
     doc = load_document(files)
     if doc.count() == 0:  # an empty or truncated file is a mistake a CI step must see

@@ -5,12 +5,13 @@ from typing import Annotated
 
 import typer
 
+from cstool.api.backend import Backend
 from cstool.errors import UsageError
 
 from .context import state
 
 
-def run_console(backend, agent: str, *, poll_s: float = 1.0, simulator=None) -> None:
+def run_console(backend: Backend, agent: str, *, poll_s: float = 1.0, simulator=None) -> None:
     """Open the console for ``agent`` on ``backend`` until the agent quits."""
     from tui.console import ConsoleApp, default_keys
     from tui.keys import load_keymap

@@ -2,10 +2,12 @@
 
 import typer
 
+from cstool.api.backend import Backend
+
 from . import crud
 
 
-def _with_stats(backend, rec: dict) -> dict:
+def _with_stats(backend: Backend, rec: dict) -> dict:
     return {**rec, "stats": backend.customer_stats(rec["key"])}
 
 

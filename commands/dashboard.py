@@ -47,11 +47,11 @@ def dashboard_cmd(
         display_zone.cache_clear()  # the zone is read once per process: read it again
     hint = None
     if replay:
-        if not hasattr(backend, "database"):
+        if not backend.has_database_file:
             raise UsageError("--replay reads the data file: use it with --db, not --api",
                              key="replay_needs_db")
         backend.clock = LatestEventClock(backend.database)
-    elif hasattr(backend, "database"):
+    elif backend.has_database_file:
         newest = LatestEventClock(backend.database, fallback=backend.clock).now_ms()
         if abs(newest - backend.clock.now_ms()) > 6 * 3_600_000:
             from cstool.i18n import t

@@ -45,7 +45,8 @@ def info_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
 def upgrade_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Apply pending schema migrations (safe to run any time)."""
     backend = state(ctx).backend
-    applied = backend.upgrade() or getattr(getattr(backend, "database", None), "migrated", [])
+    applied = backend.upgrade() or (backend.database.migrated if backend.has_database_file
+                                    else [])
     version = backend.info()["schema_version"]
     if wants_json(ctx, json_):
         print_json({"applied": applied, "schema_version": version})

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from cstool.api.backend import Backend
 from cstool.plural import count
 
 from .context import state
@@ -47,7 +48,7 @@ def demo_cmd(
         restore()
 
 
-def start_demo(backend, agent: str, *, pace_s: float = 5.0, seed: int | None = None):
+def start_demo(backend: Backend, agent: str, *, pace_s: float = 5.0, seed: int | None = None):
     """Set the desk up for the demo agent and return (the customers' simulator, a function
     that puts the colleagues back as they were).
 
@@ -59,8 +60,7 @@ def start_demo(backend, agent: str, *, pace_s: float = 5.0, seed: int | None = N
     from cstool.simulation.demo_customers import CustomerSimulator
 
     shop = backend.get("agents", agent)["shops"][0]
-    if hasattr(backend, "keep_open"):
-        backend.keep_open(shop)
+    backend.keep_open(shop)
     colleagues = {a["handle"]: a["status"] for a in backend.list("agents", shop=shop)
                   if a["handle"] != agent and a["status"] == "online"}
     for other in colleagues:
@@ -82,7 +82,7 @@ def start_demo(backend, agent: str, *, pace_s: float = 5.0, seed: int | None = N
     return simulator, restore
 
 
-def _summary(backend) -> None:
+def _summary(backend: Backend) -> None:
     data = backend.info()
     typer.echo(f"cstool demo — data file {data['path']}")
     counts = data["tables"]

@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 
 import fixtures as fixture_sets
+from cstool.api.backend import Backend
 from cstool.errors import NotFound
 from cstool.plural import count
 
@@ -37,7 +38,7 @@ def list_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
         )
 
 
-def load_set(backend, name: str):
+def load_set(backend: Backend, name: str):
     """Apply the named set ``name``; returns the ApplyResult."""
     folder = fixture_sets.path(name)
     if folder is None:
@@ -156,7 +157,7 @@ def generate_cmd(
         )
 
 
-def _stream_with_progress(backend, dp, speed: float, *, quiet: bool) -> dict:
+def _stream_with_progress(backend: Backend, dp, speed: float, *, quiet: bool) -> dict:
     """``synthetic_day.stream`` with a bar on stderr: the simulated clock through the day,
     and the conversations and messages written so far."""
     from rich.console import Console

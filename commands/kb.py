@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from cstool.api.backend import Backend
 from cstool.declarative import Document
 from cstool.errors import InvalidInput, UsageError
 from cstool.knowledge_files import (
@@ -50,7 +51,7 @@ COLUMNS = [
 ]
 
 
-def _entries(backend, shop: str | None, platform: bool) -> list[dict]:
+def _entries(backend: Backend, shop: str | None, platform: bool) -> list[dict]:
     """A shop's own entries plus the platform-wide ones (what its bot sees), the
     platform-wide ones alone, or all."""
     if platform:

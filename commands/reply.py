@@ -5,6 +5,7 @@ from typing import Annotated
 
 import typer
 
+from cstool.api.backend import Backend
 from cstool.errors import UsageError
 
 from .context import state, wants_json
@@ -22,7 +23,7 @@ def _short(text: str, n: int = 50) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _next_key(backend, shop: str) -> str:
+def _next_key(backend: Backend, shop: str) -> str:
     """``<shop>-qr-<n>``, the next free number."""
     base = re.sub(r"[^a-z0-9_.-]", "-", shop)[:50]
     taken = {r["key"] for r in backend.list(KIND, shop=shop)}

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from cstool.api.backend import Backend
 from cstool.errors import Conflict, InvalidInput, NoDataFile, UsageError
 
 from .context import state, wants_json
@@ -64,7 +65,7 @@ def _open_backend(ctx: typer.Context, db: Path | None) -> tuple[object, bool]:
     return st.backend, False
 
 
-def _pick_shop(backend, shop: str | None, demo: bool) -> str:
+def _pick_shop(backend: Backend, shop: str | None, demo: bool) -> str:
     if shop is not None:
         return shop
     if demo:
@@ -75,11 +76,9 @@ def _pick_shop(backend, shop: str | None, demo: bool) -> str:
     raise UsageError(f"--shop is required (shops: {', '.join(keys) or 'none'})")
 
 
-def _day(text: str | None, tz: str, backend) -> date:
+def _day(text: str | None, tz: str, backend: Backend) -> date:
     if text is None:
-        from cstool.clock import SystemClock
-
-        now = getattr(backend, "clock", SystemClock()).now_ms()
+        now = backend.clock.now_ms()
         return datetime.fromtimestamp(now / 1000, tz=ZoneInfo(tz)).date() + timedelta(days=1)
     try:
         return date.fromisoformat(text)
@@ -244,7 +243,7 @@ def simulate_cmd(
     question_list = read_questions(questions) if questions is not None else None
 
     backend, demo = _open_backend(ctx, db)
-    if write_db is not None and not hasattr(backend, "database"):
+    if write_db is not None and not backend.has_database_file:
         raise UsageError("--write-db needs a data file, not a server (--api)")
     shop_key = _pick_shop(backend, shop, demo)
     record = backend.get("shops", shop_key)

@@ -1,12 +1,15 @@
 """`cstool token ...`: API tokens for agents (with roles) and for customers (the widget)."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from .context import state, wants_json
 from .crud import JsonOpt
 from .output import info, print_json, print_table
+
+if TYPE_CHECKING:
+    from cstool.api.backend import Backend
 
 app = typer.Typer(
     help="API tokens: create (shown once), list, revoke; customer tokens for the widget.",
@@ -18,14 +21,9 @@ ExpiresOpt = Annotated[str, typer.Option(
 LabelOpt = Annotated[str | None, typer.Option("--label", help="A note, e.g. the machine.")]
 
 
-def tokens(ctx: typer.Context):
-    """Token operations on the current backend: the file's token store, or the API's."""
-    backend = state(ctx).backend
-    if hasattr(backend, "create_token"):
-        return backend
-    from cstool.auth import TokenStore
-
-    return TokenStore(backend)
+def tokens(ctx: typer.Context) -> "Backend":
+    """The backend whose token operations the commands call (the file's or the API's)."""
+    return state(ctx).backend
 
 
 def _show_created(ctx: typer.Context, record: dict, json_: bool, hint: str) -> None:

@@ -25,7 +25,10 @@ import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .backend.local import LocalBackend
 
 from .errors import Conflict, CstoolError, InvalidInput, NotFound, UsageError
 from .text_rules import check_text
@@ -125,7 +128,7 @@ def hash_token(secret: str) -> str:
 class TokenStore:
     """Tokens in the data file of a Local backend (the ``tokens`` table)."""
 
-    def __init__(self, backend: Any):
+    def __init__(self, backend: LocalBackend):
         self.backend = backend
         self.database = backend.database
         self._last_used: dict[int, int] = {}
@@ -352,7 +355,7 @@ class TokenStore:
         """What a cached principal depends on: the backend's access epoch and the file's
         data_version (None: no caching, the backend keeps no epoch)."""
         with self.database.lock:  # no change of ours is half done while we look
-            epoch = getattr(self.backend, "access_epoch", None)
+            epoch = self.backend.access_epoch
             return None if epoch is None else (epoch, self.database.data_version())
 
     def _note_use(self, token_id: int, used: int | None, now: int) -> None:

@@ -31,6 +31,9 @@ ORDER_STATUSES = (
 )
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LANGUAGES = ("zh", "en")
+TICKET_TYPES = ("complaint", "return_refund", "damaged_goods", "delivery_delay",
+                "installation_delay", "invoice", "other")
+PRIORITIES = ("P1", "P2", "P3", "P4")  # of tickets, P1 the most urgent
 
 SHOP_SETTINGS_DEFAULTS = {
     "response_target_s": 180,

@@ -17,7 +17,9 @@ from .errors import InvalidInput
 from .json_limits import MAX_JSON_DEPTH, value_depth
 from .resources import (
     MISSING,
+    PRIORITIES,
     SHOP_SETTINGS_DEFAULTS,
+    TICKET_TYPES,
     WEEKDAYS,
     Field,
     Kind,
@@ -515,8 +517,6 @@ def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
             if name not in ("types", "priorities", "min_customer_level"):
                 fail("conditions", f"unknown condition {name!r} (known: types, priorities, "
                      "min_customer_level)")
-        from .backend.ticket_ops import PRIORITIES, TICKET_TYPES
-
         for name, allowed in (("types", TICKET_TYPES), ("priorities", PRIORITIES)):
             bad = [x for x in cond.get(name, []) if x not in allowed]
             if not isinstance(cond.get(name, []), list) or bad:

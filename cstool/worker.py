@@ -1,9 +1,9 @@
 """The worker: one process that keeps the desk moving without anyone pressing keys.
 
 Each pass: close chats idle past their shop's limit, hand waiting chats to free agents,
-warn and escalate tickets against their SLA, and run whatever other jobs the backend
-offers (due campaigns, metric aggregates) when it has them. Every job is exactly-once
-safe, so two workers (or a worker killed mid-pass) never double-act.
+warn and escalate tickets against their SLA, run due campaigns and catch the metric
+aggregates up (operations every Backend declares). Every job is exactly-once safe, so
+two workers (or a worker killed mid-pass) never double-act.
 """
 
 from __future__ import annotations
@@ -11,15 +11,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
-# (name, backend method) in the order a pass runs them; missing methods are skipped.
-JOBS: list[tuple[str, str]] = [
-    ("idle_closed", "close_idle"),
-    ("queue_assigned", "drain_queues"),
-    ("sla", "sla_scan"),
-    ("campaigns", "run_due_campaigns"),
-    ("metrics", "metrics_refresh"),
+if TYPE_CHECKING:
+    from .api.backend import Backend
+
+# (name, the backend operation it runs) in the order a pass runs them.
+JOBS: list[tuple[str, Callable[[Backend], Any]]] = [
+    ("idle_closed", lambda b: b.close_idle()),
+    ("queue_assigned", lambda b: b.drain_queues()),
+    ("sla", lambda b: b.sla_scan()),
+    ("campaigns", lambda b: b.run_due_campaigns()),
+    ("metrics", lambda b: b.metrics_refresh()),
 ]
 
 
@@ -27,16 +31,15 @@ JOBS: list[tuple[str, str]] = [
 class Worker:
     """Runs the jobs every ``interval_s`` seconds until told to stop."""
 
-    backend: Any
+    backend: Backend
     interval_s: float = 5.0
     sleep: Callable[[float], None] = time.sleep
     passes: int = 0
     errors: list[str] = field(default_factory=list)
 
     def jobs(self) -> list[tuple[str, Callable[[], Any]]]:
-        """The jobs this backend supports."""
-        return [(name, getattr(self.backend, method)) for name, method in JOBS
-                if hasattr(self.backend, method)]
+        """The jobs of a pass, in order, as (name, a call of the operation)."""
+        return [(name, partial(job, self.backend)) for name, job in JOBS]
 
     def run_once(self) -> dict[str, Any]:
         """One pass over every job; a failing job is reported and the others still run."""

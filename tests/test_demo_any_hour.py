@@ -176,3 +176,58 @@ def test_the_demo_spreads_its_customers_over_the_shops_agents(night):
     assert {a["handle"]: a["status"] for a in b.list("agents", shop=DEMO_SHOP)
             if a["handle"] != DEMO_AGENT} == {h: s for h, s in before.items()
                                               if h != DEMO_AGENT}
+
+
+@pytest.fixture
+def night_server(night_file, tmp_path):
+    """The demo mall at night behind a real server on loopback."""
+    import shutil
+
+    from tests.server_support import serve
+
+    path = tmp_path / "demo.db"
+    shutil.copy(night_file, path)
+    clock = FrozenClock(NIGHT)
+    served = serve(path, clock=clock)
+    yield served, clock
+    served.close()
+
+
+def test_remote_demo_hours_are_an_admin_operation_on_the_server(night_server):
+    from cstool.auth import Forbidden
+    from cstool.errors import NotFound
+
+    served, _ = night_server
+    admin = served.remote()
+    assert admin.post_message(DEMO_SHOP, "c00001", "转人工")["conversation"]["state"] == "bot"
+    agent = served.remote(served.token(DEMO_AGENT))
+    with pytest.raises(Forbidden):
+        agent.keep_open(DEMO_SHOP)
+    assert served.backend.kept_open == frozenset() and agent.kept_open == frozenset()
+    with pytest.raises(NotFound):
+        admin.keep_open("no-such-shop")
+    admin.keep_open(DEMO_SHOP)
+    assert served.backend.kept_open == {DEMO_SHOP} == admin.kept_open
+    assert admin.post_message(DEMO_SHOP, "c00002", "转人工")["conversation"]["state"] in (
+        "active", "queued")  # demo hours: a person, at 03:00
+    admin.keep_open(DEMO_SHOP, keep=False)  # the shop's hours are back
+    assert served.backend.kept_open == frozenset() == admin.kept_open
+    assert admin.post_message(DEMO_SHOP, "c00003", "转人工")["conversation"]["state"] == "bot"
+
+
+async def test_the_remote_demo_at_night_has_a_customer_and_demo_hours(night_server):
+    """`cstool --api URL demo`: the demo's set-up over HTTP keeps the shop open on the
+    server, and the console's header says so."""
+    served, clock = night_server
+    remote = served.remote()
+    simulator, restore = start_demo(remote, DEMO_AGENT, pace_s=3600, seed=7)
+    assert served.backend.kept_open == {DEMO_SHOP}
+    app = ConsoleApp(remote, DEMO_AGENT, poll_s=0.2, now_ms=clock.now_ms, simulator=simulator)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await until(app, pilot, lambda: app.desk and app.desk["chats"]
+                    and "休息中" in app.sub_title)
+        assert len(app.desk["chats"]) == 1  # a customer of mine, at once
+        chat = remote.get_conversation(app.desk["chats"][0]["id"], messages=False)
+        assert (chat["state"], chat["assignee"]) == ("active", DEMO_AGENT)
+        assert app.sub_title == "翎衣女装旗舰店 休息中 · 今天 09:00开门 · 演示照常转人工"
+    restore()

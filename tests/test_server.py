@@ -20,12 +20,12 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from cstool.api.backend import Backend
+from cstool.api.operations import BY_NAME, OPERATIONS
 from cstool.auth import Forbidden, TokenStore, Unauthorized
-from cstool.backend.base import Backend
 from cstool.backend.local import LocalBackend
 from cstool.backend.remote import RemoteBackend
 from cstool.errors import Conflict, InvalidInput, NotFound, UsageError
-from cstool.server.operations import BY_NAME, OPERATIONS
 from cstool.validation import FieldError
 from tests import test_desk
 from tests.server_support import cli_app, read_events, serve
@@ -78,9 +78,8 @@ def test_every_backend_operation_is_served_and_remote():
     assert abstract <= set(BY_NAME), abstract - set(BY_NAME)
     assert not RemoteBackend.__abstractmethods__
     local_ops = {n for n, v in inspect.getmembers(LocalBackend, inspect.isfunction)
-                 # keep_open: the demo's hours, for its own process only (not an operation)
                  if not n.startswith("_")
-                 and n not in ("close", "refresh_classification", "keep_open")
+                 and n not in ("close", "refresh_classification")
                  and "conn" not in inspect.signature(v).parameters}
     assert local_ops <= set(BY_NAME), sorted(local_ops - set(BY_NAME))
     # the table (and so the remote methods) takes exactly the Local methods' arguments
@@ -247,7 +246,7 @@ def _args_aimed_at(shop: str, conversation: int, product: str) -> dict:
 
 def _call_every_operation(served, token: str, values: dict) -> dict[str, int]:
     """Each served operation once, with only its required arguments: name -> status."""
-    from cstool.server.operations import REQUIRED
+    from cstool.api.operations import REQUIRED
 
     statuses = {}
     for op in OPERATIONS:

@@ -1,7 +1,7 @@
 """The permanent adversarial tenancy suite: every route of the server, attacked by every
 kind of caller, against shop B's records and against the agents above the caller.
 
-The attacks are generated from the operations table (``cstool.server.operations``) and
+The attacks are generated from the operations table (``cstool.api.operations``) and
 the app's own routes: each operation has its variants in ``VARIANTS`` (what of shop B
 it aims at and how), filled from shop B's real records; an operation or route without
 one fails ``test_every_route_has_attack_cases`` (and is still attacked with a variant
@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
+from cstool.api.operations import BY_NAME, OPERATIONS, Operation
 from cstool.resources import KINDS
-from cstool.server.operations import BY_NAME, OPERATIONS, Operation
 from tests.tenancy_support import (
     ABOVE,
     ANONYMOUS_ROLES,
@@ -351,6 +351,9 @@ VARIANTS: dict[str, list[V]] = {
                             above("conversation of shop A by $above", {
                                 "conversation": "$conv_a", "by": "$above"})],
     "rate": [V("conversation of shop B", {**CONV_B, "rating": 1})],
+    "keep_open": [V("shop B kept open", {"shop": SHOP_B}),
+                  V("shop B given its hours back", {"shop": SHOP_B, "keep": False}),
+                  V("shop A (own shop) kept open", {"shop": SHOP_A})],
     "close_idle": [V("every shop", {})],
     "drain_queues": [V("every shop", {})],
     "get_conversation": [V("conversation of shop B (assigned)", {**CONV_B}),

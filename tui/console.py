@@ -24,6 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Header
 from textual.worker import Worker
 
+from cstool.api.backend import Backend
 from cstool.cjk_wrap import cut
 from cstool.errors import CstoolError
 from cstool.i18n import error_text, t, value
@@ -131,7 +132,7 @@ class ConsoleApp(NoticesMixin, App):
 
     def __init__(
         self,
-        backend: Any,
+        backend: Backend,
         agent: str,
         *,
         poll_s: float = 1.0,
@@ -239,7 +240,7 @@ class ConsoleApp(NoticesMixin, App):
         """The header says which of my shops is closed and when it opens."""
         if shops is not None:
             self._shops = shops
-        kept = getattr(self.backend, "kept_open", frozenset())
+        kept = self.backend.kept_open
         notes = [n for s in getattr(self, "_shops", ()) if (n := closed_notice(
             s, self._now(), kept_open=s["key"] in kept))]
         # the closed shops, else who I am (小美, not lf-xiaomei): one place decides, so
@@ -321,7 +322,7 @@ class ConsoleApp(NoticesMixin, App):
                 ctx = self.backend.customer_context(current)
             except CstoolError:
                 ctx = None
-            if hasattr(self.backend, "suggest_answers") and not readonly:
+            if not readonly:
                 try:
                     suggestions = self.backend.suggest_answers(current)
                 except CstoolError:
@@ -635,9 +636,6 @@ class ConsoleApp(NoticesMixin, App):
     def action_invite(self) -> None:
         """Invite the customer to order a product at the price after discounts."""
         if not self._need_chat():
-            return
-        if not hasattr(self.backend, "invite"):
-            self.notify(t("console.invite_unavailable"), severity="warning")
             return
         shop, conv = self.conv["shop"], self.current
         self._pick(

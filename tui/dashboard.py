@@ -19,6 +19,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Header, Static
 
 from cstool.alerts import Alert, Thresholds, check
+from cstool.api.backend import Backend
 from cstool.errors import CstoolError
 from cstool.i18n import error_text, language, t, value
 from cstool.values import format_time, money
@@ -265,7 +266,7 @@ class DashboardApp(NoticesMixin, App):
         Binding("ctrl+q", "quit", "key.quit", id="quit", priority=True),
     ]
 
-    def __init__(self, backend: Any, shop: str, *, poll_s: float = 1.0, max_age_s: float = 30,
+    def __init__(self, backend: Backend, shop: str, *, poll_s: float = 1.0, max_age_s: float = 30,
                  thresholds: Thresholds = Thresholds(), now_ms: Callable[[], int] | None = None,
                  hint: str | None = None):
         super().__init__()

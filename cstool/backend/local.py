@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..api.backend import ApplyResult, Backend, Change
 from ..bot.knowledge_bot import KnowledgeBot
 from ..bot.step import BotStep
 from ..clock import Clock, default_clock
@@ -24,7 +25,6 @@ from ..storage.records import RecordStore, q, strip_ids
 from ..validation import FieldError, check_refs, to_external, to_internal
 from ..values import format_money, format_time
 from . import bulk
-from .base import ApplyResult, Backend, Change
 from .campaign_ops import CampaignOps
 from .console_ops import ConsoleOps
 from .dashboard_ops import DashboardOps
@@ -34,6 +34,7 @@ from .knowledge_ops import KnowledgeOps
 from .metrics_ops import MetricsOps
 from .staffing_ops import StaffingOps
 from .ticket_ops import TicketOps
+from .token_ops import TokenOps
 from .worker_ops import WorkerOps
 
 _json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False)
@@ -63,14 +64,16 @@ def _lookup_info(kind: str, rec: dict) -> dict:
 
 class LocalBackend(
     CampaignOps, KnowledgeOps, MetricsOps, DashboardOps, TicketOps, StaffingOps, WorkerOps,
-    InviteOps, ConsoleOps, DeskOps, Backend,
+    InviteOps, ConsoleOps, TokenOps, DeskOps, Backend,
 ):
     """The Backend over one SQLite file."""
+
+    has_database_file = True
 
     # Moved by every change that may alter who may do what (every event but
     # storage.events.ACCESS_NEUTRAL_EVENTS): the token store's principal cache holds
     # while it stands.
-    access_epoch = 0
+    access_epoch: int | None = 0
 
     def __init__(
         self, path: str | Path, *, clock: Clock | None = None, bot: BotStep | None = None,
@@ -132,6 +135,12 @@ class LocalBackend(
         if k.shop_field and rec.get("shop"):
             return store.id_of("shops", rec["shop"])
         return None
+
+    def keep_open(self, shop: str, keep: bool = True) -> None:
+        """Serve ``shop`` as if inside its business hours, in this process only (the
+        demo at any hour); ``keep=False`` gives its hours back. NotFound for no shop."""
+        self.get("shops", shop)
+        super().keep_open(shop, keep)
 
     # -- the store ---------------------------------------------------------------
     def info(self) -> dict:

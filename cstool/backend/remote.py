@@ -1,6 +1,6 @@
 """The Remote backend: the whole Backend interface over HTTP to ``cstool serve``.
 
-Its methods are made from the operations table (``cstool.server.operations``), the
+Its methods are made from the operations table (``cstool.api.operations``), the
 same table the server builds its routes from, so the two never drift apart. Errors
 come back as the same ``cstool.errors`` classes with the same messages (a FieldError
 keeps its path and line); lists are read page by page; ``subscribe`` follows the live
@@ -20,10 +20,8 @@ from typing import Any
 import httpx
 
 from .. import __version__
-from ..auth import Forbidden, Unauthorized
-from ..clock import default_clock
-from ..errors import Conflict, CstoolError, InvalidInput, NotFound, StorageError, UsageError
-from ..server.operations import (
+from ..api.backend import Backend
+from ..api.operations import (
     BY_NAME,
     MAX_PAGE,
     OPERATIONS,
@@ -31,8 +29,10 @@ from ..server.operations import (
     Operation,
     decode_result,
 )
+from ..auth import Forbidden, Unauthorized
+from ..clock import default_clock
+from ..errors import Conflict, CstoolError, InvalidInput, NotFound, StorageError, UsageError
 from ..validation import FieldError
-from .base import Backend
 
 BULK_CHUNK = 2000  # records per request of bulk_load (each chunk is one transaction)
 _ERRORS: dict[str, type[CstoolError]] = {
@@ -162,6 +162,12 @@ class RemoteBackend(Backend):
         if chunk or total == 0:
             total += self.call(op, {"kind": kind, "records": chunk})
         return total
+
+    def keep_open(self, shop: str, keep: bool = True) -> None:
+        """Ask the server to serve ``shop`` as if inside its business hours (admin
+        tokens; the server's process only) and remember it in ``kept_open``."""
+        self.call(BY_NAME["keep_open"], {"shop": shop, "keep": keep})
+        self.kept_open = (self.kept_open | {shop}) if keep else (self.kept_open - {shop})
 
     def subscribe(self, *, after: int | None = None, shop: str | None = None,
                   reconnect: bool = True, read_timeout_s: float = 60.0) -> Iterator[dict]:

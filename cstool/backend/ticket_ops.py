@@ -14,14 +14,12 @@ import json
 from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound, UsageError
+from ..resources import PRIORITIES, TICKET_TYPES  # noqa: F401 - imported from here too
 from ..sla import Calendar, deadline, elapsed_minutes
 from ..text_rules import check_text
 from ..values import format_time, short_time_in
 
-TICKET_TYPES = ("complaint", "return_refund", "damaged_goods", "delivery_delay",
-                "installation_delay", "invoice", "other")
 TEAMS = ("aftersale", "logistics", "technical", "management")
-PRIORITIES = ("P1", "P2", "P3", "P4")
 STATUSES = ("new", "open", "waiting_customer", "waiting_third_party", "resolved", "closed")
 OPEN = ("new", "open", "waiting_customer", "waiting_third_party")
 DEFAULT_TARGETS = {"P1": (30, 240), "P2": (60, 480), "P3": (240, 1440), "P4": (480, 2880)}

@@ -38,6 +38,7 @@ from typing import Any
 
 from cstool.errors import InvalidInput
 from cstool.routing.fields import KNOWN_FIELDS, FieldSpec, format_known_fields
+from cstool.routing.operators import OPERATORS, OPERATORS_BY_TYPE
 
 __all__ = [
     "KNOWN_FIELDS",
@@ -53,21 +54,6 @@ __all__ = [
     "validate_condition",
 ]
 
-OPERATORS = ("eq", "ne", "gt", "ge", "lt", "le", "in", "not_in", "contains", "contains_any",
-             "matches", "exists")
-
-_NUMERIC_OPS = ("eq", "ne", "gt", "ge", "lt", "le", "in", "not_in", "exists")
-_TEXT_OPS = ("eq", "ne", "in", "not_in", "contains", "contains_any", "matches", "exists")
-#: Which operators apply to which field type.
-OPERATORS_BY_TYPE: dict[str, tuple[str, ...]] = {
-    "int": _NUMERIC_OPS,
-    "number": _NUMERIC_OPS,
-    "bool": ("eq", "ne", "exists"),
-    "str": _TEXT_OPS,
-    "handle": _TEXT_OPS,
-    "enum": ("eq", "ne", "in", "not_in", "exists"),
-    "list": ("contains", "contains_any", "exists"),
-}
 
 _SYMBOLS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 _LEAF_KEYS = frozenset({"field", "op", "value"})

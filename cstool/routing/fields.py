@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .operators import OPERATORS_BY_TYPE
+
 #: Customer levels run 0 (new) .. 5 (top VIP).
 CUSTOMER_LEVELS = (0, 5)
 CONVERSATION_CHANNELS = ("app", "mini_program", "h5", "pc", "web")
@@ -84,8 +86,6 @@ KNOWN_FIELDS: dict[str, FieldSpec] = {
 
 def known_fields() -> list[dict[str, Any]]:
     """The known fields as records: name, type, choices or range, operators, description."""
-    from .conditions import OPERATORS_BY_TYPE
-
     out = []
     for name, spec in KNOWN_FIELDS.items():
         item: dict[str, Any] = {"field": name, "type": spec.type}

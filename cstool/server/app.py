@@ -25,7 +25,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from .. import __version__
+from ..api.operations import (
+    OPERATIONS,
+    REQUIRED,
+    Arg,
+    Operation,
+    encode_result,
+    next_cursor,
+    page_size,
+)
 from ..auth import TokenStore, Unauthorized
+from ..backend.local import LocalBackend
 from ..errors import CstoolError, StorageError
 from ..message_payloads import message_body_variants
 from ..resources import KINDS
@@ -33,7 +43,6 @@ from ..validation import FieldError
 from . import widget
 from .events import EventHub
 from .limits import BodyLimit, send_json, too_deep_body, too_deep_response, without_bom
-from .operations import OPERATIONS, REQUIRED, Arg, Operation, encode_result, next_cursor, page_size
 from .policies import POLICIES, Access, Page, event_filter
 from .schema_rules import ISO_TIME, TIME_ARGS, TIME_RANGE, array_schema, body_rules, constraints
 from .worker import StorageWorker
@@ -47,7 +56,7 @@ ALONE = ("backup", "upgrade")  # never grouped with other calls in one commit
 class ServerState:
     """What the routes share: the backend, the token store, the DB thread, the hub."""
 
-    def __init__(self, backend: Any, *, ping_s: float, poll_s: float):
+    def __init__(self, backend: LocalBackend, *, ping_s: float, poll_s: float):
         self.backend = backend
         self.tokens = TokenStore(backend)
         self.worker: StorageWorker | None = None  # started with the app
@@ -592,7 +601,7 @@ def _internal_error(request: Request, exc: Exception) -> Response:
 
 
 # -- the app ----------------------------------------------------------------------------------
-def create_app(backend: Any, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float = 15.0,
+def create_app(backend: LocalBackend, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float = 15.0,
                poll_s: float = 0.25, fast_lane: bool = True) -> FastAPI:
     """The ASGI app over ``backend`` (a LocalBackend; the app does not close it).
 
@@ -698,9 +707,7 @@ def create_app(backend: Any, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float 
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
-    for op in OPERATIONS:
-        if op.target == "backend" and not callable(getattr(backend, op.name, None)):
-            continue  # an operation this backend does not have (yet): not served
+    for op in OPERATIONS:  # every Backend has every operation (cstool.api.backend)
         app.add_api_route(
             op.path, _endpoint(op), methods=[op.verb], tags=[op.tag], summary=op.summary,
             name=op.name, operation_id=op.name,

@@ -21,12 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..api.backend import Backend
+from ..api.operations import MAX_PAGE, Operation, next_cursor, page_size
 from ..auth import Forbidden, Principal, TokenStore
 from ..errors import Conflict, CstoolError, InvalidInput, NotFound
 from ..resources import KINDS, ORDER_BY
 from ..resources import kind as kind_named
 from . import record_rights as rights
-from .operations import MAX_PAGE, Operation, next_cursor, page_size
 
 PUBLIC_KINDS = ("shops", "products", "coupons", "promotions")  # a customer's shop catalogue
 CUSTOMER_EVENTS = ("conversation.created", "message.created", "conversation.queued",
@@ -50,7 +51,7 @@ class Access:
     """A call in progress: who calls, and what they may reach."""
 
     principal: Principal
-    backend: Any
+    backend: Backend
     tokens: TokenStore
     backup_dir: Path | None = None
 

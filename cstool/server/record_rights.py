@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..api.backend import Backend
 from ..auth import STAFF_ROLES, Forbidden, Principal
 from ..backend.local import merge_shop_parts
 from ..errors import NotFound
@@ -208,7 +209,7 @@ def check_write(p: Principal, lookup: Lookup, kind: str, before: dict | None,
         _shop_record_rule(p, lookup, before, after, what, k.name)
 
 
-def backend_lookup(backend: Any) -> Lookup:
+def backend_lookup(backend: Backend) -> Lookup:
     """A Lookup over the stored records."""
 
     def lookup(kind: str, key: str) -> dict | None:
@@ -220,7 +221,7 @@ def backend_lookup(backend: Any) -> Lookup:
     return lookup
 
 
-def document_lookup(backend: Any, document: dict) -> Lookup:
+def document_lookup(backend: Backend, document: dict) -> Lookup:
     """A Lookup that sees a document's records before the stored ones (apply)."""
     stored = backend_lookup(backend)
     index: dict[tuple[str, str], dict] = {}

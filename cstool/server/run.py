@@ -60,7 +60,7 @@ def serve(db: str | Path, *, host: str = "127.0.0.1", port: int = 8765,
           log_level: str = "info") -> None:
     """Serve the file ``db`` until SIGTERM or Ctrl+C."""
     backend = LocalBackend(db)
-    cache = getattr(getattr(backend, "bot", None), "cache", None)
+    cache = getattr(backend.bot, "cache", None)  # a BotStep may keep no cache
     if cache is not None:  # a knowledge edit must not stall every request while it builds
         cache.background = True
     try:
@@ -75,7 +75,7 @@ def serve(db: str | Path, *, host: str = "127.0.0.1", port: int = 8765,
 class ThreadedServer:
     """A server on a free loopback port in a background thread (tests, benchmarks)."""
 
-    def __init__(self, backend: Any, **options: Any):
+    def __init__(self, backend: LocalBackend, **options: Any):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..api.operations import Arg, Operation
 from ..backend.campaign_ops import OUTCOMES
 from ..backend.ticket_ops import OPEN, PRIORITIES, STATUSES, TEAMS, TICKET_TYPES
 from ..message_payloads import KINDS as MESSAGE_KINDS
@@ -19,7 +20,6 @@ from ..metrics import figures
 from ..resources import AGENT_STATUSES, CHANNELS, KINDS, ROLES
 from ..resources import kind as kind_named
 from ..routing.fields import INTENTS
-from .operations import Arg, Operation
 
 # arguments that may be empty text (a note, a reason, a comment: "" means none)
 MAY_BE_EMPTY = {"note", "reason", "comment", "label", ("ask_bot", "text")}

@@ -14,7 +14,8 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+
+from .api.backend import Backend
 
 OPENERS = ["亲，", "在吗？", "你好，", "老板，", "", "hello，"]
 # Many customers want a person straight away; the rest the bot may answer.
@@ -51,7 +52,7 @@ ANSWERS_TO_AGENT = [
 class CustomerSimulator:
     """Posts customer messages to one shop through a Backend, one every few seconds."""
 
-    def __init__(self, backend: Any, shop: str, *, pace_s: float = 6.0, seed: int | None = None,
+    def __init__(self, backend: Backend, shop: str, *, pace_s: float = 6.0, seed: int | None = None,
                  follow_up_share: float = 0.35, human_share: float = 0.5,
                  sleep: Callable[[float], None] = time.sleep,
                  me: str | None = None, colleagues: tuple[str, ...] = (),

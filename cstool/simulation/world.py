@@ -31,9 +31,9 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from .. import service
+from ..api.backend import Backend
 from ..errors import Conflict, InvalidInput
 from ..values import parse_time
 from .inputs import MIX_ORDINARY, MIX_PROMOTION, MIX_SPIKE
@@ -278,7 +278,7 @@ def bot_outcomes(ask: Callable[[str], dict], pool: QuestionPool,
 
 
 # -- reading the shop --------------------------------------------------------------------
-def load_world(backend: Any, shop: str, day_start_ms: int, *,
+def load_world(backend: Backend, shop: str, day_start_ms: int, *,
                questions: list[str] | None = None, human_share: float = 0.1,
                question_source: str = "",
                on_progress: Callable[[int, int], None] | None = None) -> ShopWorld:

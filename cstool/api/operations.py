@@ -9,7 +9,10 @@ An argument's place follows from the path and the verb: ``{name}`` in the path i
 path parameter, other arguments of GET and DELETE are query parameters, of POST, PUT
 and PATCH fields of a JSON object body. ``body=NAME`` makes the argument the whole
 body (a record for create and update). ``right`` names a policy of
-``cstool.server.policies``; ``target`` is ``backend`` or ``tokens`` (``auth.TokenStore``).
+``cstool.server.policies``. Every operation is a method of ``cstool.api.backend.Backend``;
+``target`` says what serves it on the server: ``backend``, ``tokens`` (the server's own
+``auth.TokenStore``, the one that authenticates; a Local backend's token methods
+delegate to a store of its own) or ``principal`` (the calling token itself).
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from ..backend.base import ApplyResult, Change
 from ..resources import kind as kind_named
+from .backend import ApplyResult, Change
 
 REQUIRED: Any = object()
 DEFAULT_PAGE = 100
@@ -72,7 +75,7 @@ class Operation:
     target: str = "backend"
     result: str = "json"  # json | list | page | apply | none
     tag: str = "desk"
-    extra_kwargs: bool = False  # the method takes **context
+    extra_kwargs: bool = False  # the method takes **context (the table names its fields)
 
     @property
     def path_args(self) -> list[str]:
@@ -139,7 +142,7 @@ OPERATIONS: tuple[Operation, ...] = (
                A("text", str), *_CONTEXT_ARGS,
                K("client_id", str, None, "a retry with the same id is stored once"),
                K("kind", str, "text"), K("payload", Any, None)),
-              summary="A customer writes to a shop", extra_kwargs=True),
+              summary="A customer writes to a shop"),
     Operation("accept_next", "POST", "/v1/agents/{agent}/accept", "acts_for",
               (A("agent", str),), summary="Take the best waiting chat (204 when none)"),
     Operation("set_agent_status", "PUT", "/v1/agents/{agent}/status", "acts_for",
@@ -165,6 +168,10 @@ OPERATIONS: tuple[Operation, ...] = (
               summary="Close chats idle past their shop's limit"),
     Operation("drain_queues", "POST", "/v1/drain-queues", "admin", result="list",
               summary="Hand every shop's waiting chats to agents who can take them now"),
+    Operation("keep_open", "POST", "/v1/shops/{shop}/keep-open", "admin",
+              (A("shop", str), A("keep", bool, True, "false: give the shop its hours back")),
+              result="none", summary="Serve a shop as if inside its business hours, in the "
+              "server's process only (the demo's demo hours; nothing is written)"),
     Operation("get_conversation", "GET", "/v1/conversations/{conversation}", "conversation_read",
               (A("conversation", int), K("messages", bool, True)),
               summary="One conversation with its transcript"),

@@ -1,0 +1,188 @@
+"""The architecture, checked: the import rules (import-linter contracts in
+pyproject.toml) and "no SQL outside the storage package" (cstool/storage/)."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCANNED = ("cstool", "commands", "tui")  # the packages whose modules may hold no SQL...
+STORAGE = "cstool/storage/"  # ...except the storage package's
+
+# Modules outside cstool/storage/ that still hold SQL today: to be emptied by the storage
+# redesign (issue #18). This list only shrinks: a module not on it that gains SQL fails
+# the test, and so does a module on it that no longer has any (take it off the list).
+STILL_HAVE_SQL = {
+    "cstool/auth.py",
+    "cstool/backend/campaign_ops.py",
+    "cstool/backend/console_ops.py",
+    "cstool/backend/dashboard_ops.py",
+    "cstool/backend/desk.py",
+    "cstool/backend/invite_ops.py",
+    "cstool/backend/knowledge_ops.py",
+    "cstool/backend/local.py",
+    "cstool/backend/metrics_ops.py",
+    "cstool/backend/queue_index.py",
+    "cstool/backend/staffing_ops.py",
+    "cstool/backend/ticket_ops.py",
+    "cstool/backend/worker_ops.py",
+    "cstool/backend/bulk.py",
+    "cstool/clock.py",
+    "cstool/metrics/store.py",
+    "cstool/metrics/today.py",
+    "cstool/server/app.py",
+    "cstool/simulation/record.py",
+    "cstool/synthetic_day.py",
+}
+
+# -- the import rules -----------------------------------------------------------------------
+
+
+def test_the_import_contracts_are_kept():
+    """cstool never imports commands/ or tui/; only the server and the CLI import the
+    server; tui/ never imports commands/ or the server; cstool.api imports no
+    implementation (the contracts: [tool.importlinter] in pyproject.toml)."""
+    lint = Path(sys.executable).parent / "lint-imports"
+    done = subprocess.run([str(lint), "--no-cache", "--no-logo"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
+    assert done.stdout.count(" KEPT") >= 4, done.stdout
+
+
+# -- no SQL outside the storage package ------------------------------------------------------
+
+DB_CALLS = {"execute", "executemany", "executescript"}
+# SQL statements and clauses as this code writes them (keywords in capitals); prose that
+# happens to use one of these words in capitals (a docstring, a message) does not match
+# the shapes below, and docstrings are not looked at.
+SQL = re.compile(
+    r"\bSELECT\b[\s\S]*\bFROM\b"
+    r"|\bSELECT\s+(?:COUNT|MAX|MIN|SUM|AVG|DISTINCT|1\b|\*|\?|\w+\s*\()"
+    r"|\bINSERT\s+(?:OR\s+\w+\s+)?INTO\b"
+    r"|\bREPLACE\s+INTO\b"
+    r"|\bUPDATE\s+\w+\s+SET\b"
+    r"|\bDELETE\s+FROM\b"
+    r"|\b(?:CREATE|DROP)\s+(?:UNIQUE\s+|TEMP\s+|TEMPORARY\s+|VIRTUAL\s+)?"
+    r"(?:TABLE|INDEX|VIEW|TRIGGER)\b"
+    r"|\bALTER\s+TABLE\b"
+    r"|\bPRAGMA\s+\w+"
+    r"|\bBEGIN\s+(?:IMMEDIATE|EXCLUSIVE|DEFERRED|TRANSACTION)\b"
+    r"|\b(?:LEFT\s+|INNER\s+|CROSS\s+)?JOIN\s+\w+(?:\s+\w+)?\s+ON\b"
+    r"|\bWHERE\s+[\w.()]+\s*(?:=|!=|<>|<=|>=|<|>|\bIN\b|\bIS\b|\bLIKE\b|\bBETWEEN\b)"
+    r"|\bWHERE\s+(?:NOT\s+)?EXISTS\b"
+    r"|\b(?:ORDER|GROUP)\s+BY\s+[\w.]+"
+    r"|\bON\s+CONFLICT\b"
+    r"|\bVALUES\s*\(\s*\?"
+    r"|\bAND\s+[\w.]+\s*(?:=|IN\b|IS\b)\s*(?:\?|NULL|\()"
+    r"|\bLIMIT\s+(?:\?|\d+)\b"
+)
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """ids of the docstring nodes of a module, its classes and functions."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value,
+                                                                       ast.Constant):
+                out.add(id(body[0].value))
+    return out
+
+
+def sql_in(source: str) -> list[str]:
+    """Where ``source`` holds SQL: a database call (``.execute(``, ``.executemany(``,
+    ``.executescript(``) or a string literal (plain or f-string, the parts joined) that
+    reads as SQL. Docstrings are prose and not looked at."""
+    tree = ast.parse(source)
+    skip = _docstrings(tree)
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in DB_CALLS):
+            found.append(f"line {node.lineno}: .{node.func.attr}(")
+        elif isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else " x "
+                           for v in node.values)
+            if SQL.search(text):
+                found.append(f"line {node.lineno}: {text[:60]!r}")
+        elif (isinstance(node, ast.Constant) and isinstance(node.value, str)
+              and id(node) not in skip and SQL.search(node.value)):
+            found.append(f"line {node.lineno}: {node.value[:60]!r}")
+    return found
+
+
+def modules_with_sql() -> dict[str, list[str]]:
+    """Every scanned module outside the storage package that holds SQL, with where."""
+    out = {}
+    for package in SCANNED:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            name = path.relative_to(ROOT).as_posix()
+            if name.startswith(STORAGE):
+                continue
+            found = sql_in(path.read_text(encoding="utf-8"))
+            if found:
+                out[name] = found
+    return out
+
+
+def test_no_module_outside_the_storage_package_gains_sql():
+    found = modules_with_sql()
+    new = {name: where[:3] for name, where in found.items() if name not in STILL_HAVE_SQL}
+    assert not new, f"SQL outside cstool/storage/ (move it into the storage package): {new}"
+
+
+def test_the_list_of_modules_that_still_hold_sql_only_shrinks():
+    found = modules_with_sql()
+    gone = sorted(STILL_HAVE_SQL - set(found))
+    assert not gone, f"no SQL left in {gone}: take them off STILL_HAVE_SQL"
+
+
+def test_the_storage_package_is_where_sql_is_found():
+    assert any(sql_in(p.read_text(encoding="utf-8"))
+               for p in (ROOT / STORAGE).rglob("*.py"))
+
+
+def test_the_sql_detector_finds_sql_in_every_form():
+    found = [
+        'conn.execute(query)',
+        'self.database.conn.executemany(sql, rows)',
+        'c.executescript(SCRIPT)',
+        'Q = "SELECT id, key FROM shops WHERE key = ?"',
+        'Q = ("SELECT c.id FROM conversations c "\n     "JOIN shops s ON s.id = c.shop_id")',
+        'q = f"SELECT {cols} FROM {table} WHERE id = ?"',
+        'q = f"UPDATE {table} SET x = ?"',
+        'Q = "INSERT OR IGNORE INTO events (type) VALUES (?)"',
+        'Q = "INSERT INTO t (a) VALUES (?)"',
+        'Q = "DELETE FROM tokens"',
+        'Q = "UPDATE tokens SET revoked_at = ?"',
+        'Q = "CREATE UNIQUE INDEX IF NOT EXISTS i ON t (a)"',
+        'Q = "PRAGMA journal_mode"',
+        'clause = " AND a.handle = ?"',
+        'clause = "WHERE s.key = ?"',
+        'order = " ORDER BY t.id DESC"',
+        'Q = "SELECT COUNT(*)"',
+        'Q = "BEGIN IMMEDIATE"',
+        'Q = "ON CONFLICT (key) DO NOTHING"',
+    ]
+    for source in found:
+        assert sql_in(source), source
+
+
+def test_the_sql_detector_leaves_prose_alone():
+    prose = [
+        'def f():\n    """SELECT the best chat FROM the queue, WHERE shop = ours."""',
+        'msg = "select a shop from the list"',
+        'msg = "Order by date, then by name"',
+        'msg = "press Enter to select, Esc to go back"',
+        'help = "Update the record and set its title"',
+        'x = run(command)',
+        'x = pool.submit(job)',
+    ]
+    for source in prose:
+        assert not sql_in(source), source
