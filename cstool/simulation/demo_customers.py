@@ -15,7 +15,7 @@ import random
 import time
 from collections.abc import Callable
 
-from .api.backend import Backend
+from ..api.backend import Backend
 
 OPENERS = ["亲，", "在吗？", "你好，", "老板，", "", "hello，"]
 # Many customers want a person straight away; the rest the bot may answer.
