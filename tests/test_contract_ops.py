@@ -39,14 +39,13 @@ from typing import Any
 
 import pytest
 
-from cstool.auth import Forbidden, TokenStore
+from cstool.auth import TokenStore, Unauthorized
 from cstool.backend.base import ApplyResult
 from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
-from cstool.errors import Conflict, CstoolError, InvalidInput, NotFound, StorageError, UsageError
+from cstool.errors import Conflict, CstoolError, InvalidInput, NotFound, UsageError
 from cstool.storage.migrations import LATEST
 from cstool.validation import FieldError
-from cstool.values import parse_time
 
 from . import kb_support  # noqa: F401  (built bot models go to a private cache folder)
 from .conftest import NOW
@@ -221,6 +220,8 @@ class Contract(Recorded):
         self.test = test
         self.tag = base36(zlib.crc32(test.encode()) % 36**5)
         self.made = 0
+        self.refusals = 0
+        self.compare = True  # off in a test of a known difference (it asserts values)
         self.clock = store.clock
 
     def key(self, prefix: str) -> str:
@@ -247,14 +248,41 @@ class Contract(Recorded):
         """backup's ``target`` for a copy named ``name``."""
         return self.store.backup_target(name)
 
-    def same(self, label: str, value: Any) -> Any:
-        """Check that ``value`` has the shape it had on the other backends; returns it."""
+    def same(self, label: str, value: Any, *, exact: bool = False) -> Any:
+        """Check that ``value`` has the shape it had on the other backends (``exact``:
+        is equal to what they answered); returns it."""
+        if not self.compare:
+            return value
         seen = SHAPES.setdefault((self.test, label), {})
-        seen[self.kind] = shape(value)
+        seen[self.kind] = value if exact else shape(value)
         for other, their in seen.items():
             assert seen[self.kind] == their, (
-                f"{label}: {self.kind} and {other} answer in different shapes")
+                f"{label}: {self.kind} and {other} answer differently")
         return value
+
+    @contextlib.contextmanager
+    def refused(self, cls: type[CstoolError], key: str | None = None,
+                match: str | None = None, *, keys_differ: str | None = None) -> Iterator[Any]:
+        """The block raises exactly ``cls`` (with ``key`` and a message containing
+        ``match`` when given); class, code, key and parameter names are then the same on
+        every backend (checked like ``same``). ``keys_differ`` names the test that pins a
+        known difference of key or parameters (only class and code are compared here)."""
+        with pytest.raises(CstoolError) as info:
+            yield info
+        err = info.value
+        assert type(err) is cls, f"{type(err).__name__} ({err.code}): {err}"
+        assert err.code == cls.code
+        if key is not None:
+            assert err.key == key, f"key {err.key!r}: {err}"
+        if match is not None:
+            assert match in str(err), str(err)
+        self.refusals += 1
+        seen = {"class": type(err).__name__, "code": err.code}
+        if keys_differ is None:
+            seen.update(key=err.key, params=sorted(err.params))
+        else:
+            assert getattr(globals().get(keys_differ), "differs", None), keys_differ
+        self.same(f"refusal {self.refusals}", seen, exact=True)
 
 
 SHAPES: dict[tuple[str, str], dict[str, Any]] = {}
@@ -295,24 +323,12 @@ def be(request, tmp_path_factory) -> Iterator[Contract]:
         request.node.add_marker(pytest.mark.xfail(strict=True, reason=reason))
     calls: set[str] = set()
     failed = request.session.testsfailed
-    yield Contract(_STORES[name], request.function.__name__, calls)
+    contract = Contract(_STORES[name], request.function.__name__, calls)
+    contract.compare = not getattr(request.function, "differs", None)
+    yield contract
     if request.session.testsfailed == failed and reason is None:  # it ran to its end
         missing = set(getattr(request.function, "covers", ())) - calls
         assert not missing, f"declared @covers but never called: {sorted(missing)}"
-
-
-@contextlib.contextmanager
-def refused(cls: type[CstoolError], key: str | None = None, match: str | None = None):
-    """The block raises exactly ``cls`` (same class, code and key on every backend)."""
-    with pytest.raises(CstoolError) as info:
-        yield info
-    err = info.value
-    assert type(err) is cls, f"{type(err).__name__} ({err.code}): {err}"
-    assert err.code == cls.code
-    if key is not None:
-        assert err.key == key, f"key {err.key!r}: {err}"
-    if match is not None:
-        assert match in str(err), str(err)
 
 
 # -- a world per test -----------------------------------------------------------------------
@@ -397,7 +413,7 @@ def test_backup_refuses_an_existing_copy(be):
     w = World(be)
     target = be.backup_target(f"{w.shop}-twice.db")
     be.backup(target)
-    with refused(Conflict):
+    with be.refused(Conflict):
         be.backup(target)
 
 
@@ -418,27 +434,28 @@ def test_records_create_read_update_delete(be):
     assert (changed["price"], changed["category"], changed["title"]) == (25, "袜子", "袜子")
     assert be.update("products", f"{w.shop}-sock", {"category": None}).get("category") is None
     assert be.delete("products", f"{w.shop}-sock") is None
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.get("products", f"{w.shop}-sock")
 
 
 @covers("create", "get", "list", "update", "delete")
 def test_records_errors(be):
     w = World(be)
-    with refused(Conflict, "exists_already"):
+    with be.refused(Conflict, "exists_already"):
         be.create("shops", {"key": w.shop, "name": "again"})
-    with refused(FieldError, match="unknown shop"):
+    with be.refused(FieldError, match="unknown shop",
+                    keys_differ="test_field_errors_keep_their_key"):
         be.create("products", {"key": be.key("p"), "shop": be.key("nope"), "title": "t",
                                "price": 1})
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.get("shops", be.key("none"))
-    with refused(UsageError):
+    with be.refused(UsageError):
         be.get("spaceships", "x")
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.list("products", shop=be.key("nope"))
-    with refused(UsageError):
+    with be.refused(UsageError):
         be.update("shops", w.shop, {"key": "other"})
-    with refused(Conflict, match="still used by"):
+    with be.refused(Conflict, match="still used by"):
         be.delete("shops", w.shop)
 
 
@@ -465,14 +482,14 @@ def test_apply_and_export(be):
 @covers("apply", "export")
 def test_apply_and_export_errors(be):
     s = be.key("s")
-    with refused(FieldError) as info:
+    with be.refused(FieldError, keys_differ="test_field_errors_keep_their_key") as info:
         be.apply({"shops": [{"key": s, "name": "店"}],
                   "products": [{"key": f"{s}-q", "shop": be.key("zz"), "title": "t",
                                 "price": 1}]})
     assert info.value.path == "products[0].shop"
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.get("shops", s)  # all or nothing
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.export(shop=s)
 
 
@@ -491,9 +508,9 @@ def test_bulk_load_and_customer_stats(be):
     stats = be.same("customer_stats", be.customer_stats(f"{c}-7"))
     assert [(s["shop"], s["orders"], s["spend"]) for s in stats] == [(w.shop, 1, 588)]
     assert be.get("customers", f"{c}-19")["profiles"][0]["level"] == 1
-    with refused(NotFound):
+    with be.refused(NotFound, keys_differ="test_unknown_customer_stats_key"):
         be.customer_stats(be.key("nobody"))
-    with refused(UsageError):
+    with be.refused(UsageError):
         be.bulk_load("spaceships", [{"key": "x"}])
 
 
@@ -506,7 +523,7 @@ def test_move_rule(be):
     assert (moved["key"], moved["position"]) == (f"{w.shop}-r3", 1)
     assert [(r["key"], r["position"]) for r in be.list("routing_rules", shop=w.shop)] == [
         (f"{w.shop}-r3", 1), (f"{w.shop}-r1", 2), (f"{w.shop}-r2", 3)]
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.move_rule(be.key("norule"), 1)
 
 
@@ -580,34 +597,34 @@ def test_coming_online_takes_the_queue(be):
 def test_desk_errors(be):
     w = World(be)
     missing = 10**9
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.post_message(be.key("noshop"), w.customer, "你好")
-    with refused(UsageError, "unknown_status"):
+    with be.refused(UsageError, "unknown_status"):
         be.set_agent_status(w.a, "sleeping")
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.accept_next(be.key("nobody"))
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.get_conversation(missing)
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.route_explain(missing)
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.queue(be.key("noshop"))
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.list_conversations(shop=be.key("noshop"))
     cid = chat(be, w)
-    with refused(Conflict):
+    with be.refused(Conflict):
         be.reply(w.a, cid, "还没接就回")
     be.accept_next(w.a)
-    with refused(Conflict):
+    with be.refused(Conflict):
         be.rate(cid, 5)  # not closed yet
-    with refused(Conflict):
+    with be.refused(Conflict):
         be.transfer(cid, by=w.b, to_agent=w.a)  # not b's chat
     be.close_conversation(cid, by=w.a)
-    with refused(Conflict):
+    with be.refused(Conflict):
         be.close_conversation(cid, by=w.a)
-    with refused(InvalidInput):
+    with be.refused(InvalidInput, keys_differ="test_bad_rating_key"):
         be.rate(cid, 9)
-    with refused(Conflict):
+    with be.refused(Conflict):
         be.reopen_conversation(cid, by=w.b)
 
 
@@ -622,7 +639,7 @@ def test_route_test(be):
     assert (out["agent"], out["rule"], out["queued"]) == (w.b, f"{w.shop}-vip", False)
     assert out["facts"]["customer.level"] == 3 and out["facts"]["conversation.channel"] == "app"
     assert be.list_conversations(shop=w.shop) == []  # a dry run
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.route_test(be.key("noshop"), w.customer, "你好")
 
 
@@ -692,7 +709,7 @@ def test_console_operations(be):
                           "kind": "amount", "amount": 50, "threshold": 500})
     coupon = be.send_card(w.a, cid, "coupon", f"{w.shop}-c50")
     assert (coupon["kind"], coupon["payload"]["coupon"]) == ("coupon", f"{w.shop}-c50")
-    with refused(Conflict):
+    with be.refused(Conflict):
         be.send_card(w.a, cid, "coupon", f"{w.shop}-c50")  # held already
 
 
@@ -700,17 +717,17 @@ def test_console_operations(be):
 def test_console_errors(be):
     w = World(be)
     cid = taken(be, w)
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.agent_desk(be.key("nobody"))
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.customer_context(10**9)
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.mark_seen(w.a, 10**9)
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.search_history(be.key("nobody"), "M码")
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.send_card(w.a, cid, "product", be.key("noproduct"))
-    with refused(InvalidInput):
+    with be.refused(InvalidInput):
         be.send_card(w.a, cid, "sticker", w.product)
 
 
@@ -727,9 +744,9 @@ def test_price_quote_and_invite(be):
     card = be.same("invite", be.invite(cid, w.a, w.product, 1, w.coupon))
     assert (card["kind"], card["payload"]["total"], card["payload"]["saving"]) == (
         "invitation", 279, 20)
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.price_quote(w.shop, [{"product": be.key("noproduct"), "quantity": 1}])
-    with refused(Conflict):
+    with be.refused(Conflict):
         be.invite(cid, w.b, w.product)  # not b's chat
 
 
@@ -764,9 +781,9 @@ def test_bot_answers(be):
     tips = be.same("suggest_answers", be.suggest_answers(cid, 2))
     assert [t["entry"] for t in tips][:1] == [f"{w.shop}-invoice"] and len(tips) == 2
     assert tips[0]["for"] == "请问怎么开发票呀"
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.suggest_answers(10**9)
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.ask_bot("你好", shop=be.key("noshop"))
 
 
@@ -789,9 +806,9 @@ def test_bot_learning_loop(be):
     assert (asked["action"], asked["entry"]) == ("answer", f"{w.shop}-quality")
     assert be.dismiss_unanswered(groups[1]["group"]) == 1
     assert be.unanswered_questions(shop=w.shop) == []
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.dismiss_unanswered("#999999999")
-    with refused(UsageError):
+    with be.refused(UsageError):
         be.learn_question("你们老板是谁", shop=w.shop)  # neither entry nor new
 
 
@@ -834,29 +851,29 @@ def test_ticket_lifecycle(be):
 def test_ticket_errors(be):
     w = World(be)
     missing = 10**9
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.get_ticket(missing)
-    with refused(UsageError):
+    with be.refused(UsageError):
         be.create_ticket(type="complaint", title="无处可挂")  # neither shop nor conversation
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.create_ticket(type="complaint", title="t", shop=be.key("noshop"))
     t = be.create_ticket(type="complaint", title="t", shop=w.shop)["id"]
-    with refused(InvalidInput):
+    with be.refused(InvalidInput):
         be.update_ticket(t, priority="P9")
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.assign_ticket(t, be.key("nobody"))
-    with refused(InvalidInput):
+    with be.refused(InvalidInput):
         be.note_ticket(t, "")
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.reply_ticket(missing, "你好", by=w.a)
-    with refused(Conflict):
+    with be.refused(Conflict):
         be.reopen_ticket(t)  # not resolved or closed
     be.close_ticket(t)
-    with refused(Conflict):
+    with be.refused(Conflict):
         be.resolve_ticket(t)
-    with refused(Conflict):
+    with be.refused(Conflict):
         be.close_ticket(t)
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.list_tickets(shop=be.key("noshop"))
 
 
@@ -875,7 +892,7 @@ def test_sla_scan_and_report(be):
     assert [(r["group"], r["tickets"], r["resolution_met"]) for r in report] == [
         ("all", 1, 0.0)]
     assert [r["type"] for r in be.ticket_report(shop=w.shop, by="type")] == ["complaint"]
-    with refused(UsageError):
+    with be.refused(UsageError):
         be.ticket_report(shop=w.shop, by="colour")
 
 
@@ -910,13 +927,13 @@ def test_campaigns(be):
 
 @covers("run_due_campaigns", "campaign_stats", "campaign_sends", "mark_sensitive")
 def test_campaign_errors(be):
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.campaign_stats(be.key("nocampaign"))
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.campaign_sends(be.key("nocampaign"))
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.mark_sensitive(10**9)
-    with refused(UsageError, match="now:"):
+    with be.refused(UsageError, match="now:"):
         be.run_due_campaigns("not a time")
 
 
@@ -950,9 +967,9 @@ def test_metrics(be):
     rebuilt = be.same("rebuild", be.metrics_rebuild())
     assert rebuilt["rebuilt"] is True and rebuilt["conversations"] >= 1
     assert be.metrics_report(w.shop, since, until)["total"] == total
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.agent_metrics(be.key("nobody"))
-    with refused(UsageError):
+    with be.refused(UsageError):
         be.metrics_report(w.shop, since, until, ["colour"])
 
 
@@ -971,11 +988,11 @@ def test_dashboard_and_staffing(be):
     profile = be.same("desk_profile", be.desk_profile(w.shop, NOW - DAY_MS, NOW + HOUR_MS))
     assert (profile["shop"], profile["service_mode"], profile["concurrency"]) == (
         w.shop, "human_first", 5)
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.dashboard(be.key("noshop"))
-    with refused(InvalidInput):
+    with be.refused(InvalidInput):
         be.arrivals(w.shop, NOW, NOW + DAY_MS, 7)  # a bucket that does not divide a day
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.desk_profile(be.key("noshop"), NOW - DAY_MS, NOW)
 
 
@@ -993,7 +1010,7 @@ def test_events(be):
     assert be.events(after=evs[-1]["id"], shop=w.shop) == []
     assert len(be.events(after=evs[0]["id"], limit=2)) == 2
     assert evs[0]["at"] == AT
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.events(shop=be.key("noshop"))
 
 
@@ -1023,21 +1040,19 @@ def test_tokens(be):
 @covers("create_token", "create_customer_token", "revoke_token", "whoami")
 def test_token_errors(be):
     w = World(be)
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.tokens.create_token(be.key("nobody"))
-    with refused(UsageError):
+    with be.refused(UsageError):
         be.tokens.create_token(w.a, None, "forever")
-    with refused(InvalidInput):
+    with be.refused(InvalidInput):
         be.tokens.create_token(w.a, "admin")  # more rights than its agent
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.tokens.create_customer_token(be.key("noshop"), w.customer)
-    with refused(NotFound):
+    with be.refused(NotFound):
         be.tokens.revoke_token(10**9)
     secret = be.tokens.create_token(w.a)["token"]
     be.tokens.revoke_token(be.tokens.list_tokens(agent=w.a)[0]["id"])
-    from cstool.auth import Unauthorized
-
-    with refused(Unauthorized):
+    with be.refused(Unauthorized):
         be.whoami(secret)
 
 
@@ -1057,7 +1072,7 @@ def test_the_customer_writes_reads_closes_and_rates(be):
     assert (closed["state"], closed["closed_at"]) == ("closed", AT)
     rated = me.rate(cid, 3, "还行")
     assert (rated["rating"], rated["state"]) == (3, "closed")
-    with refused(Conflict):
+    with be.refused(Conflict):
         me.rate(cid, 4)  # once
 
 
@@ -1068,3 +1083,41 @@ def test_arrivals_buckets_are_lists(be):
     w = World(be)
     chat(be, w)
     assert be.arrivals(w.shop, NOW - DAY_MS, NOW + HOUR_MS, 60)["buckets"] == [[NOW, 1]]
+
+
+# == known differences of error keys (the console shows errors by key) =======================
+@covers("create", "apply")
+@differs("remote", "a FieldError crosses the API without its key and parameters: the "
+         "Remote backend raises key 'field' with path/reason/line only, the Local one "
+         "'field_unknown_ref' with kind and record")
+def test_field_errors_keep_their_key(be):
+    s = be.key("s")
+    with be.refused(FieldError, "field_unknown_ref") as info:
+        be.create("products", {"key": be.key("p"), "shop": s, "title": "t", "price": 1})
+    assert (info.value.path, info.value.params["record"]) == ("shop", s)
+    with be.refused(FieldError, "field_unknown_ref") as info:
+        be.apply({"products": [{"key": be.key("p"), "shop": s, "title": "t", "price": 1}]})
+    assert info.value.path == "products[0].shop"
+
+
+@covers("customer_stats")
+@differs("remote", "customer_stats of an unknown customer: the Local backend raises "
+         "NotFound key 'no_customer' (customer), the server's policy NotFound key "
+         "'no_record' (kind, record)")
+def test_unknown_customer_stats_key(be):
+    who = be.key("nobody")
+    with be.refused(NotFound, "no_customer") as info:
+        be.customer_stats(who)
+    assert info.value.params == {"customer": who}
+
+
+@covers("rate")
+@differs("remote", "a rating out of 1-5: the Local backend raises InvalidInput key "
+         "'bad_rating' (rating), the server's request validation key 'invalid'")
+def test_bad_rating_key(be):
+    w = World(be)
+    cid = taken(be, w)
+    be.close_conversation(cid, by=w.a)
+    with be.refused(InvalidInput, "bad_rating") as info:
+        be.rate(cid, 9)
+    assert info.value.params == {"rating": 9}
