@@ -667,7 +667,7 @@ def test_drain_queues_and_close_idle(be):
     be.reply(w.a, cid, "在的")
     assert cid not in be.close_idle()
     be.clock.advance(3 * 3600)
-    assert cid in be.same("close_idle", be.close_idle())
+    assert be.same("close_idle", [c for c in be.close_idle() if c == cid]) == [cid]
     conv = be.get_conversation(cid, messages=False)
     assert conv["state"] == "closed"
     assert cid not in be.close_idle()
@@ -882,7 +882,7 @@ def test_sla_scan_and_report(be):
     w = World(be)
     tid = be.create_ticket(type="complaint", title="没收到货", shop=w.shop, priority="P1")["id"]
     be.clock.advance(5 * 3600)  # past the 4 h resolution target of P1
-    scanned = [x for x in be.same("sla_scan", be.sla_scan()) if x["ticket"] == tid]
+    scanned = be.same("sla_scan", [x for x in be.sla_scan() if x["ticket"] == tid])
     assert [(x["kind"], x["deadline"]) for x in scanned] == [
         ("sla_warning", "first_response"), ("sla_breached", "first_response"),
         ("sla_warning", "resolution"), ("sla_breached", "resolution")]
@@ -951,7 +951,7 @@ def served_day(be: Contract, w: World) -> int:
 def test_metrics(be):
     w = World(be)
     served_day(be, w)
-    refreshed = be.same("refresh", be.metrics_refresh())
+    refreshed = be.metrics_refresh()  # the store's history decides its other fields
     assert refreshed["conversations"] >= 1 and refreshed["cursor"] > 0
     since, until = "2026-11-20T00:00:00+08:00", "2026-11-21T00:00:00+08:00"
     report = be.same("report", be.metrics_report(w.shop, since, until))
@@ -964,7 +964,7 @@ def test_metrics(be):
     mine = be.same("agent_metrics", be.agent_metrics(w.a, since, until))
     assert (mine["agent"], mine["figures"]["conversations"], mine["figures"]["chats"]) == (
         w.a, 1, 1)
-    rebuilt = be.same("rebuild", be.metrics_rebuild())
+    rebuilt = be.metrics_rebuild()
     assert rebuilt["rebuilt"] is True and rebuilt["conversations"] >= 1
     assert be.metrics_report(w.shop, since, until)["total"] == total
     with be.refused(NotFound):
