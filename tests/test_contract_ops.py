@@ -1121,3 +1121,140 @@ def test_bad_rating_key(be):
     with be.refused(InvalidInput, "bad_rating") as info:
         be.rate(cid, 9)
     assert info.value.params == {"rating": 9}
+
+
+# == pages, chunks and the other forms of the arguments =======================================
+@covers("bulk_load", "list")
+def test_long_lists_and_chunked_loads(be):
+    """More records than one API page (500) and one bulk chunk (2000): the Remote backend
+    pages and chunks; the answers are the Local backend's."""
+    w = World(be)
+    c = be.key("bc")
+    n = be.bulk_load("customers", ({"key": f"{c}.{i:04d}", "name": "客",
+                                    "profiles": [{"shop": w.shop, "level": 1 + i % 3}]}
+                                   for i in range(2100)))
+    assert n == 2100
+    everyone = be.list("customers", shop=w.shop)
+    assert len(everyone) == 2101 and everyone[0]["key"] == f"{c}.0000"
+    assert [r["key"] for r in everyone] == sorted(r["key"] for r in everyone)
+    some = be.list("customers", shop=w.shop, limit=700, after=f"{c}.0999")
+    assert [r["key"] for r in some[:2]] == [f"{c}.1000", f"{c}.1001"] and len(some) == 700
+    assert be.same("a record", be.get("customers", f"{c}.2099")) == everyone[2099]
+    assert be.bulk_load("customers", []) == 0
+
+
+@covers("list_conversations", "queue", "campaign_sends", "events")
+def test_cursors(be):
+    w = World(be)
+    ids = [be.post_message(w.shop, be.key("c"), f"第{i}位顾客")["conversation"]["id"]
+           for i in range(5)]
+    newest = be.list_conversations(shop=w.shop, limit=2)
+    assert [c["id"] for c in newest] == ids[::-1][:2]
+    older = be.list_conversations(shop=w.shop, limit=2, after=newest[-1]["id"])
+    assert [c["id"] for c in older] == ids[::-1][2:4]
+    assert [c["id"] for c in be.same("queue page", be.queue(w.shop, limit=2))] == ids[:2]
+    assert [c["id"] for c in be.queue(w.shop, after=ids[1])] == ids[2:]
+    assert [c["queue_position"] for c in be.queue(w.shop, after=ids[2])] == [4, 5]
+    evs = be.events(shop=w.shop, limit=3)
+    assert len(evs) == 3 and evs[0]["type"] == "shop.created"
+    nxt = be.events(shop=w.shop, after=evs[-1]["id"], limit=2)
+    assert len(nxt) == 2 and nxt[0]["id"] > evs[-1]["id"]
+    be.apply({"shops": [{"key": w.shop, "name": "翎衣女装", "service_mode": "human_first",
+                         "settings": {"quiet_hours": None}}],
+              "orders": [{"key": f"{w.shop}-o{i}", "shop": w.shop, "customer": w.customer,
+                          "status": "created", "created_at": "2026-11-20T09:00:00+08:00",
+                          "items": [{"product": w.product}]} for i in range(3)],
+              "campaigns": [{"key": f"{w.shop}-pay", "shop": w.shop, "name": "催付",
+                             "trigger": "payment_reminder", "template": "{order}待付款"}]})
+    be.run_due_campaigns("2026-11-20T09:30:00+08:00", shop=w.shop)
+    sends = be.campaign_sends(f"{w.shop}-pay")
+    assert len(sends) >= 1
+    first = be.campaign_sends(f"{w.shop}-pay", limit=1)
+    assert first == sends[:1]
+    assert be.campaign_sends(f"{w.shop}-pay", after=first[0]["id"]) == sends[1:]
+
+
+@covers("post_message", "reply", "transfer", "close_conversation", "get_conversation")
+def test_message_context_kinds_and_groups(be):
+    w = World(be)
+    posted = be.post_message(w.shop, w.customer, "这条裙子有货吗", channel="mini_program",
+                             entry_page="/item/1", source="search", search_keyword="碎花裙",
+                             time_on_site_s=120, pages_viewed=4, product=w.product,
+                             intent="presale")
+    conv = be.same("context", posted["conversation"])
+    assert (conv["channel"], conv["entry_page"], conv["source"], conv["search_keyword"],
+            conv["intent"]) == ("mini_program", "/item/1", "search", "碎花裙", "presale")
+    cid = conv["id"]
+    facts = be.route_explain(cid)["facts"]
+    assert facts["conversation.channel"] == "mini_program"
+    image = be.post_message(w.shop, w.customer, "[图片]", kind="image",
+                            payload={"url": "https://img.example/1.jpg"})
+    assert (image["message"]["kind"], image["message"]["payload"]) == (
+        "image", {"url": "https://img.example/1.jpg"})
+    be.accept_next(w.a)
+    pic = be.reply(w.a, cid, "[图片]", kind="image",
+                   payload={"url": "https://img.example/2.jpg"})
+    assert (pic["kind"], pic["payload"]) == ("image", {"url": "https://img.example/2.jpg"})
+    moved = be.same("to group", be.transfer(cid, by=w.a, to_group=w.group, note="售前问题"))
+    assert moved["state"] in ("queued", "active") and moved["assignee"] != w.a
+    be.accept_next(w.b)
+    closed = be.close_conversation(cid, by=w.b, reason="no_reply")
+    assert closed["close_reason"] == "no_reply"
+    kinds = [m["kind"] for m in be.get_conversation(cid)["messages"]
+             if m["sender"] != "system"]
+    assert kinds == ["text", "image", "image"]
+
+
+@covers("metrics_report", "agent_metrics", "campaign_stats", "run_due_campaigns",
+        "price_quote", "ticket_report", "list_tickets")
+def test_times_as_milliseconds_or_iso(be):
+    """Times given as UTC milliseconds or ISO 8601 text answer alike on every backend."""
+    w = World(be)
+    served_day(be, w)
+    since, until = NOW - HOUR_MS, NOW + HOUR_MS
+    iso = ("2026-11-20T09:00:00+08:00", "2026-11-20T11:00:00+08:00")
+    assert be.metrics_report(w.shop, since, until)["total"] == be.metrics_report(
+        w.shop, *iso)["total"]
+    assert be.agent_metrics(w.a, since, until)["figures"] == be.agent_metrics(
+        w.a, *iso)["figures"]
+    later = be.price_quote(w.shop, [[w.product, 1]], None, w.coupon,
+                           at="2026-11-21T10:00:00+08:00")
+    assert (later["at"], later["total"]) == ("2026-11-21T10:00:00+08:00", 279)
+    assert be.price_quote(w.shop, [[w.product, 1]], None, w.coupon,
+                          at=NOW + DAY_MS)["at"] == later["at"]
+    be.apply({"orders": [{"key": f"{w.shop}-o1", "shop": w.shop, "customer": w.customer,
+                          "status": "created", "created_at": "2026-11-20T09:00:00+08:00",
+                          "items": [{"product": w.product}]}],
+              "campaigns": [{"key": f"{w.shop}-pay", "shop": w.shop, "name": "催付",
+                             "trigger": "payment_reminder", "template": "{order}待付款"}]})
+    be.update("shops", w.shop, {"settings": {"quiet_hours": None}})
+    out = be.run_due_campaigns(NOW - HOUR_MS // 2, shop=w.shop)
+    assert (out["due"], out["sent"]) == (1, 1)
+    assert be.campaign_stats(f"{w.shop}-pay", since=NOW - DAY_MS, until=NOW)["sent"] == 1
+    assert be.campaign_stats(f"{w.shop}-pay", since=NOW)["sent"] == 0
+    t = be.create_ticket(type="return_refund", title="退款", shop=w.shop, priority="P2",
+                         team="aftersale", assignee=w.b, order=f"{w.shop}-o1", by=w.a)
+    assert (t["team"], t["assignee"], t["order"], t["status"]) == (
+        "aftersale", w.b, f"{w.shop}-o1", "new")
+    assert [x["id"] for x in be.list_tickets(shop=w.shop, due_within_s=DAY_MS)] == [t["id"]]
+    assert be.list_tickets(shop=w.shop, breaching=True) == []
+    assert [r["tickets"] for r in be.ticket_report(shop=w.shop, since=NOW - HOUR_MS,
+                                                   until=NOW + HOUR_MS)] == [1]
+    assert be.ticket_report(shop=w.shop, since=NOW + HOUR_MS) == []
+
+
+@covers("ask_bot", "learn_question", "unanswered_questions")
+def test_bot_for_a_customer_and_similar_questions(be):
+    w = World(be, mode="bot_first")
+    knowledge(be, w)
+    asked = be.same("ask for", be.ask_bot("什么时候发货", shop=w.shop, customer=w.customer))
+    assert (asked["action"], asked["entry"]) == ("answer", f"{w.shop}-ship")
+    be.post_message(w.shop, be.key("c"), "发什么快递")
+    be.post_message(w.shop, be.key("c"), "你们老板是谁")
+    assert len(be.unanswered_questions(shop=w.shop, limit=1)) == 1
+    learned = be.same("similar", be.learn_question("发什么快递", entry=f"{w.shop}-ship",
+                                                   shop=w.shop, tags=["快递"]))
+    assert learned["added"] == ["发什么快递"]
+    assert be.ask_bot("发什么快递", shop=w.shop)["entry"] == f"{w.shop}-ship"
+    with be.refused(NotFound):
+        be.learn_question("发什么快递", entry=be.key("noentry"), shop=w.shop)
