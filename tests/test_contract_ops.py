@@ -4,10 +4,10 @@ errors.
 
 How it is built:
 
-- ``BACKENDS`` names each backend under test and how to start one over a fresh store
-  (``local``: the Local backend on a file; ``remote``: the Remote backend against a real
-  uvicorn on 127.0.0.1 over its own file, with an admin token). Adding a backend (the
-  next one is PostgreSQL) is one line there.
+- ``BACKENDS`` (tests/contract_support.py) names each backend under test and how to
+  start one over a fresh store (``local``: the Local backend on a file; ``remote``: the
+  Remote backend against a real uvicorn on 127.0.0.1 over its own file, with an admin
+  token). Adding a backend (the next one is PostgreSQL) is one line there.
 - One store per backend is shared by the whole module (starting a server per test is
   slow); each test makes its own shop, agents and customers with fresh keys, so tests
   never see each other's data and may run in any order. The clock is frozen and set
@@ -32,6 +32,7 @@ How it is built:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -39,7 +40,7 @@ from typing import Any
 
 import pytest
 
-from cstool.auth import TokenStore, Unauthorized
+from cstool.auth import Unauthorized
 from cstool.backend.base import ApplyResult
 from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
@@ -49,22 +50,11 @@ from cstool.validation import FieldError
 
 from . import kb_support  # noqa: F401  (built bot models go to a private cache folder)
 from .conftest import NOW
+from .contract_support import BACKENDS, Store, operation_names, operations_table
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 AT = "2026-11-20T10:00:00+08:00"  # NOW as the API writes it
-
-
-def operations_table() -> tuple:
-    """The operations table: the ONE line to change when it moves (to cstool.api)."""
-    from cstool.server.operations import OPERATIONS
-
-    return OPERATIONS
-
-
-def operation_names() -> set[str]:
-    """The name of every operation of the table."""
-    return {op.name for op in operations_table()}
 
 
 # -- the registry --------------------------------------------------------------------------
@@ -94,92 +84,6 @@ def differs(backend: str, reason: str) -> Callable:
     return mark
 
 
-# -- the backends under test ---------------------------------------------------------------
-class Store:
-    """One backend under test over its own store, shared by the module's tests."""
-
-    name = ""
-
-    def __init__(self, backend: Any, clock: FrozenClock, folder: Path):
-        self.backend = backend
-        self.clock = clock
-        self.folder = folder
-
-    def tokens(self) -> Any:
-        """What the token operations (target ``tokens``) run on."""
-        raise NotImplementedError
-
-    def whoami(self, secret: str) -> dict:
-        """The rights of the token ``secret``."""
-        raise NotImplementedError
-
-    def as_customer(self, shop: str, customer: str) -> tuple[Any, str | None]:
-        """A backend that acts as ``customer`` of ``shop``, and the customer argument to
-        pass to post_message (None when the token says who posts)."""
-        raise NotImplementedError
-
-    def backup_target(self, name: str) -> str:
-        """The ``target`` argument of backup for a copy called ``name``."""
-        raise NotImplementedError
-
-    def close(self) -> None:
-        """Stop what the store runs."""
-        self.backend.close()
-
-
-class LocalStore(Store):
-    """The Local backend on a file. There are no principals in-process: the caller is
-    trusted, so token operations go to ``auth.TokenStore`` over the same store and the
-    customer's operations name the customer."""
-
-    name = "local"
-
-    def __init__(self, folder: Path, clock: FrozenClock):
-        super().__init__(LocalBackend(folder / "local.db", clock=clock), clock, folder)
-
-    def tokens(self) -> Any:
-        return TokenStore(self.backend)
-
-    def whoami(self, secret: str) -> dict:
-        return TokenStore(self.backend).authenticate(secret).to_dict()
-
-    def as_customer(self, shop: str, customer: str) -> tuple[Any, str | None]:
-        return self.backend, customer
-
-    def backup_target(self, name: str) -> str:
-        (self.folder / "backups").mkdir(exist_ok=True)
-        return str(self.folder / "backups" / name)
-
-
-class RemoteStore(Store):
-    """The Remote backend against a real server on loopback (admin token); a customer's
-    operations go through a customer token, token operations through the API."""
-
-    name = "remote"
-
-    def __init__(self, folder: Path, clock: FrozenClock):
-        from .server_support import serve
-
-        self.served = serve(folder / "remote.db", clock)
-        super().__init__(self.served.remote(), clock, folder)
-
-    def tokens(self) -> Any:
-        return self.backend
-
-    def whoami(self, secret: str) -> dict:
-        return self.served.remote(secret).whoami()
-
-    def as_customer(self, shop: str, customer: str) -> tuple[Any, str | None]:
-        return self.served.remote(self.served.customer_token(shop, customer)), None
-
-    def backup_target(self, name: str) -> str:
-        return name  # the server writes into its own backup folder
-
-    def close(self) -> None:
-        self.served.close()
-
-
-BACKENDS: dict[str, type[Store]] = {"local": LocalStore, "remote": RemoteStore}
 _STORES: dict[str, Store] = {}
 _CLOCK = FrozenClock(NOW)
 
@@ -379,6 +283,9 @@ def test_every_operation_has_a_contract_test():
     assert not without, f"operations without a contract test: {without}"
     unknown = sorted(set(COVERED) - ops)
     assert not unknown, f"@covers names that are not operations: {unknown}"
+    tests = {name for names in COVERED.values() for name in names}
+    alone = sorted(t for t in tests if "be" not in inspect.signature(globals()[t]).parameters)
+    assert not alone, f"contract tests that do not run on every backend: {alone}"
 
 
 # == the store ================================================================================
