@@ -996,8 +996,10 @@ def test_arrivals_buckets_are_lists(be):
 @covers("create", "apply")
 @differs("remote", "a FieldError crosses the API without its key and parameters: the "
          "Remote backend raises key 'field' with path/reason/line only, the Local one "
-         "'field_unknown_ref' with kind and record")
+         "'field_required', 'field_unknown_ref' (with kind and record) ...")
 def test_field_errors_keep_their_key(be):
+    with be.refused(FieldError, "field_required"):
+        be.create("shops", {"name": "没有键"})
     s = be.key("s")
     with be.refused(FieldError, "field_unknown_ref") as info:
         be.create("products", {"key": be.key("p"), "shop": s, "title": "t", "price": 1})
@@ -1165,3 +1167,89 @@ def test_bot_for_a_customer_and_similar_questions(be):
     assert be.ask_bot("发什么快递", shop=w.shop)["entry"] == f"{w.shop}-ship"
     with be.refused(NotFound):
         be.learn_question("发什么快递", entry=be.key("noentry"), shop=w.shop)
+
+
+@covers("search_knowledge", "move_rule", "search_history")
+@differs("remote", "the server's request validation answers InvalidInput key 'invalid' "
+         "where the Local backend refuses with its own class and key: search_knowledge k=0 "
+         "(UsageError 'k_range'), move_rule position 0 (UsageError 'usage'), "
+         "search_history with empty text (InvalidInput 'search_empty')")
+def test_argument_checks_answer_the_backends_own_errors(be):
+    w = World(be)
+    be.apply({"routing_rules": [{"key": f"{w.shop}-r", "shop": w.shop,
+                                 "target": {"shop": True}}]})
+    with be.refused(UsageError, "k_range"):
+        be.search_knowledge("发票", shop=w.shop, k=0)
+    with be.refused(UsageError, match="positions start at 1"):
+        be.move_rule(f"{w.shop}-r", 0)
+    with be.refused(InvalidInput, "search_empty"):
+        be.search_history(w.a, "")
+
+
+# == known differences of what is refused at all ==============================================
+@covers("list", "list_conversations", "events", "queue")
+@differs("local", "a page of limit 0: the Remote backend refuses it (UsageError 'limit must "
+         "be at least 1'), the Local backend answers [] for list, list_conversations and "
+         "events (queue refuses on both)")
+def test_a_page_of_nothing_is_refused(be):
+    w = World(be)
+    chat(be, w)
+    with be.refused(UsageError, match="at least 1"):
+        be.queue(w.shop, limit=0)
+    with be.refused(UsageError, match="at least 1"):
+        be.list("products", shop=w.shop, limit=0)
+    with be.refused(UsageError, match="at least 1"):
+        be.list_conversations(shop=w.shop, limit=0)
+    with be.refused(UsageError, match="at least 1"):
+        be.events(shop=w.shop, limit=0)
+
+
+@covers("list_tickets", "unanswered_questions", "suggest_answers", "events")
+@differs("local", "numbers below the API's bounds: the server refuses list_tickets limit -1, "
+         "unanswered_questions limit 0, suggest_answers k 0 and events after -5 "
+         "(InvalidInput), the Local backend answers them ([] or every event)")
+def test_numbers_below_the_bounds_are_refused(be):
+    w = World(be)
+    cid = chat(be, w)
+    with be.refused(InvalidInput):
+        be.list_tickets(shop=w.shop, limit=-1)
+    with be.refused(InvalidInput):
+        be.unanswered_questions(shop=w.shop, limit=0)
+    with be.refused(InvalidInput):
+        be.suggest_answers(cid, 0)
+    with be.refused(InvalidInput):
+        be.events(shop=w.shop, after=-5)
+
+
+@covers("get_conversation", "get_ticket")
+@differs("remote", "an id past 2**53 (what JSON numbers carry exactly): the Local backend "
+         "answers NotFound, the server refuses the request (InvalidInput 'Input should be "
+         "less than or equal to 9007199254740992')")
+def test_ids_past_json_integers_are_not_found(be):
+    with be.refused(NotFound, "no_conversation"):
+        be.get_conversation(2**53 + 1)
+    with be.refused(NotFound):
+        be.get_ticket(10**18)
+
+
+@covers("update_ticket", "campaign_sends", "campaign_stats")
+@differs("local", "a missing record with a bad argument: the server looks the record up "
+         "first (NotFound), the Local backend checks the argument first (update_ticket "
+         "status: InvalidInput 'not_one_of'; campaign_sends outcome: InvalidInput; "
+         "campaign_stats since: UsageError)")
+def test_a_missing_record_is_not_found_whatever_the_arguments(be):
+    with be.refused(NotFound):
+        be.update_ticket(10**9, status="weird")
+    with be.refused(NotFound):
+        be.campaign_sends(be.key("nocampaign"), outcome="weird")
+    with be.refused(NotFound):
+        be.campaign_stats(be.key("nocampaign"), since="bad")
+
+
+@covers("bulk_load")
+@differs("local", "bulk_load of a record without its key: the Local backend raises a bare "
+         "KeyError (no cstool error at all), the server InvalidInput 'records: not in the "
+         "internal form'")
+def test_bulk_load_refuses_a_broken_record(be):
+    with be.refused(InvalidInput, match="internal form"):
+        be.bulk_load("customers", [{"name": "无键"}])
