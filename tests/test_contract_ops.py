@@ -1253,3 +1253,21 @@ def test_a_missing_record_is_not_found_whatever_the_arguments(be):
 def test_bulk_load_refuses_a_broken_record(be):
     with be.refused(InvalidInput, match="internal form"):
         be.bulk_load("customers", [{"name": "无键"}])
+
+
+@covers("reply", "mark_seen", "send_card", "invite", "transfer")
+@differs("local", "an agent and a conversation that both do not exist: the server names the "
+         "conversation (NotFound 'no_conversation': its policy looks the chat up first), the "
+         "Local backend the agent ('no_agent')")
+def test_the_missing_conversation_is_named_first(be):
+    nobody, missing = be.key("nobody"), 10**9
+    with be.refused(NotFound, "no_conversation"):
+        be.reply(nobody, missing, "在吗")
+    with be.refused(NotFound, "no_conversation"):
+        be.mark_seen(nobody, missing)
+    with be.refused(NotFound, "no_conversation"):
+        be.send_card(nobody, missing, "product", "p")
+    with be.refused(NotFound, "no_conversation"):
+        be.invite(missing, nobody, "p")
+    with be.refused(NotFound, "no_conversation"):
+        be.transfer(missing, by=nobody, to_agent=nobody)
