@@ -720,6 +720,10 @@ def test_bot_answers(be):
         be.suggest_answers(10**9)
     with be.refused(NotFound):
         be.ask_bot("你好", shop=be.key("noshop"))
+    with be.refused(NotFound, "no_shop"):
+        be.warm_knowledge(be.key("noshop"))
+    with be.refused(NotFound, "no_shop"):
+        be.search_knowledge("发票", shop=be.key("noshop"))
 
 
 @covers("unanswered_questions", "learn_question", "dismiss_unanswered")
@@ -745,6 +749,8 @@ def test_bot_learning_loop(be):
         be.dismiss_unanswered("#999999999")
     with be.refused(UsageError):
         be.learn_question("你们老板是谁", shop=w.shop)  # neither entry nor new
+    with be.refused(NotFound, "no_shop"):
+        be.unanswered_questions(shop=be.key("noshop"))
 
 
 # == tickets ==================================================================================
@@ -829,6 +835,8 @@ def test_sla_scan_and_report(be):
     assert [r["type"] for r in be.ticket_report(shop=w.shop, by="type")] == ["complaint"]
     with be.refused(UsageError):
         be.ticket_report(shop=w.shop, by="colour")
+    with be.refused(NotFound, "no_shop"):
+        be.ticket_report(shop=be.key("noshop"))
 
 
 # == campaigns ================================================================================
@@ -871,6 +879,8 @@ def test_campaign_errors(be):
         be.mark_sensitive(10**9)
     with be.refused(UsageError, match="now:"):
         be.run_due_campaigns("not a time")
+    with be.refused(NotFound, "no_shop"):
+        be.run_due_campaigns(None, shop=be.key("noshop"))
 
 
 # == metrics, the dashboard, staffing =========================================================
@@ -907,6 +917,8 @@ def test_metrics(be):
         be.agent_metrics(be.key("nobody"))
     with be.refused(UsageError):
         be.metrics_report(w.shop, since, until, ["colour"])
+    with be.refused(NotFound, "no_shop"):
+        be.metrics_report(be.key("noshop"))
 
 
 @covers("dashboard", "arrivals", "desk_profile")
