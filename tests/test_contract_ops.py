@@ -28,8 +28,11 @@ How it is built:
   customer operations run on the remote backend with a customer token and on the local
   backend directly, naming the customer (``be.as_customer``).
 - A behaviour that differs between backends is a bug: its test is marked
-  ``xfail(strict=True)`` with the difference as the reason, so it fails the day the
-  backends agree and the mark must go.
+  ``@differs(backend, reason)``, an ``xfail(strict=True)`` on that backend only, so it
+  fails the day the backends agree and the mark must go (``-rx`` lists them).
+
+The file is long on purpose: it is one test, family by family, per operation of the
+table, and the registry check sees every contract test because they live here.
 """
 
 from __future__ import annotations
