@@ -1,8 +1,10 @@
 """The Backend contract: every operation, run against every backend.
 
-``local`` is the Local backend on a fresh file; ``remote`` the Remote backend against
-a real uvicorn on 127.0.0.1 serving a fresh file, with an admin token. Both must pass
-the same tests with the same results and the same errors.
+Each backend of ``tests.contract_support.BACKENDS`` (``local``: the Local backend on a
+fresh file; ``remote``: the Remote backend against a real uvicorn on 127.0.0.1 serving a
+fresh file, with an admin token) must pass the same tests with the same results and the
+same errors. These tests need an empty store each; tests/test_contract_ops.py covers
+every operation of the table on a store shared by its tests.
 """
 
 from __future__ import annotations
@@ -14,22 +16,17 @@ from cstool.errors import Conflict, InvalidInput, NotFound, UsageError
 from cstool.storage.migrations import LATEST
 from cstool.validation import FieldError
 
+from .contract_support import BACKENDS
 
-@pytest.fixture(params=["local", "remote"])
-def be(request, db_path, clock):
-    """Each backend in turn, on a fresh store."""
-    if request.param == "remote":
-        from tests.server_support import serve
 
-        served = serve(db_path, clock)
-        try:
-            yield served.remote()
-        finally:
-            served.close()
-        return
-    b = LocalBackend(db_path, clock=clock)
-    yield b
-    b.close()
+@pytest.fixture(params=sorted(BACKENDS))
+def be(request, tmp_path, clock):
+    """Each backend in turn (tests/contract_support.py), on a fresh store."""
+    store = BACKENDS[request.param](tmp_path, clock)
+    try:
+        yield store.backend
+    finally:
+        store.close()
 
 
 def seed(be) -> None:
