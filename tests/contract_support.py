@@ -21,8 +21,8 @@ from cstool.clock import FrozenClock
 
 
 def operations_table() -> tuple:
-    """The operations table: the ONE line to change when it moves (to cstool.api)."""
-    from cstool.server.operations import OPERATIONS
+    """The operations table: imported in this one place."""
+    from cstool.api.operations import OPERATIONS
 
     return OPERATIONS
 
@@ -67,8 +67,8 @@ class Store:
 
 class LocalStore(Store):
     """The Local backend on a file. There are no principals in-process: the caller is
-    trusted, so token operations go to ``auth.TokenStore`` over the same store and the
-    customer's operations name the customer."""
+    trusted: the token operations run on the backend itself (its token store over the
+    same file) and the customer's operations name the customer."""
 
     name = "local"
 
@@ -76,7 +76,7 @@ class LocalStore(Store):
         super().__init__(LocalBackend(folder / "local.db", clock=clock), clock, folder)
 
     def tokens(self) -> Any:
-        return TokenStore(self.backend)
+        return self.backend  # the Local backend declares the token operations itself
 
     def whoami(self, secret: str) -> dict:
         return TokenStore(self.backend).authenticate(secret).to_dict()

@@ -464,6 +464,28 @@ def test_move_rule(be):
         be.move_rule(be.key("norule"), 1)
 
 
+@covers("keep_open", "post_message")
+def test_keep_open(be):
+    # Open only on Friday evenings: at AT (a Friday, 10:00 in Shanghai) the shop is closed.
+    w = World(be, status="online", shop={"timezone": "Asia/Shanghai",
+                                         "business_hours": {"fri": "20:00-23:00"},
+                                         "off_hours_mode": "bot_only"})
+    closed = be.post_message(w.shop, w.customer, "转人工", client_id="k1")
+    assert closed["conversation"]["state"] == "bot"  # outside hours the bot serves alone
+    assert be.same("keep_open", be.keep_open(w.shop)) is None
+    second = be.key("c")
+    be.create("customers", {"key": second, "name": "李娜"})
+    opened = be.post_message(w.shop, second, "转人工", client_id="k2")
+    assert opened["conversation"]["state"] in ("queued", "active")  # a person, off hours
+    be.keep_open(w.shop, keep=False)  # its hours are back
+    third = be.key("c")
+    be.create("customers", {"key": third, "name": "张伟"})
+    back = be.post_message(w.shop, third, "转人工", client_id="k3")
+    assert back["conversation"]["state"] == "bot"
+    with be.refused(NotFound):
+        be.keep_open(be.key("noshop"))
+
+
 # == the desk =================================================================================
 @covers("post_message", "queue", "route_explain", "accept_next", "reply", "transfer",
         "close_conversation", "reopen_conversation", "rate", "get_conversation",
