@@ -2,13 +2,8 @@
 
 * ``definitions.py`` (pure): one conversation's timeline folded into its facts — the
   need for a human, first reply, customer turns, legs, queue spells.
-* ``conversation_rows.py`` (pure): one conversation's facts as a stored row with its
-  turn counts, and how a turn or a first response counts against the shop's targets;
-* ``agent_time.py`` (pure): online time from status changes, chats held at once;
-* ``conversion.py`` (pure): inquiry conversion and the attribution of orders to agents;
-* ``figures.py`` (pure): the definitions of every figure (its docstring), and the rows,
-  orders and status changes tallied into the report's figures, grouped by shop, group,
-  channel, hour, day or agent, with each shop's thresholds.
+* ``figures.py`` (pure): facts, orders and status changes into the report's figures,
+  grouped by shop, group, channel, hour, day or agent, with each shop's thresholds.
 * ``store.py``: the facts kept in the SQLite file and caught up from the event log;
   the readers a report needs.
 * ``today.py``: one shop's figures over one period (the dashboard's "today so far") read
@@ -20,9 +15,8 @@ The CLI (``cstool metrics``) and the API go through the Backend's ``metrics_repo
 these modules, so the figures are the same.
 """
 
-from .conversation_rows import Targets
 from .definitions import Conversation, Facts, Leg, Timeline, Turn, fold
-from .figures import DIMENSIONS, FIELDS, build
+from .figures import DIMENSIONS, FIELDS, Targets, build
 
 __all__ = ["DIMENSIONS", "FIELDS", "Conversation", "Facts", "Leg", "Targets", "Timeline",
            "Turn", "build", "fold"]

@@ -36,9 +36,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 
 from .. import service
-from .agent_time import StatusChange
-from .conversation_rows import ConvRow, Targets, first_response_agent, leg_turn_counts, row_of
-from .conversion import Order
 from .definitions import (
     BOT_REOPEN_WINDOW_MS,
     CLOSED,
@@ -58,10 +55,17 @@ from .figures import (
     LEG_PART,
     Agent,
     AgentSums,
+    ConvRow,
     Labels,
+    Order,
+    StatusChange,
     Sums,
+    Targets,
     bucket,
     contribution,
+    first_response_agent,
+    leg_turn_counts,
+    row_of,
 )
 
 # Touching more conversations than this since the cursor folds everything again in one

@@ -29,17 +29,18 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from . import store
-from .agent_time import StatusChange
-from .conversation_rows import ConvRow, Targets
-from .conversion import Order
 from .definitions import HOUR_MS
 from .figures import (
     ADDITIVE,
     CLOSE_PART,
     FRT_PART,
     AgentSums,
+    ConvRow,
     Labels,
+    Order,
+    StatusChange,
     Sums,
+    Targets,
     bucket,
     build,
 )
