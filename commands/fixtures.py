@@ -158,7 +158,7 @@ def generate_cmd(
 
 
 def _stream_with_progress(backend: Backend, dp, speed: float, *, quiet: bool) -> dict:
-    """``synthetic_day.stream`` with a bar on stderr: the simulated clock through the day,
+    """``promotion_day.stream`` with a bar on stderr: the simulated clock through the day,
     and the conversations and messages written so far."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

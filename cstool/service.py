@@ -120,6 +120,6 @@ def asks_for_human(text: str, extra_phrases: tuple[str, ...] = ()) -> bool:
     The phrases have one home: the knowledge bot's list (``cstool.bot``), which the
     bot step also uses, so the desk and the bot never disagree.
     """
-    from .bot.index import is_handoff_request
+    from .bot.decision import is_handoff_request
 
     return is_handoff_request(text, extra_phrases)

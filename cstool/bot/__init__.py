@@ -1,18 +1,25 @@
-"""Knowledge bot retrieval engine: pure functions over plain entry dicts (no storage, no UI).
+"""The bot's one home.
 
-See :class:`cstool.bot.index.KnowledgeIndex` for the entry point.
+* the retrieval engine, pure (plain entry dicts in, rankings and decisions out; no
+  storage, no UI): ``text.py`` (Chinese/English normalisation, tokens, synonyms),
+  ``model.py`` (TF-IDF vectors, the softmax classifier, the calibrator), ``scope.py``
+  (one scope's ranking), ``index.py`` (:class:`KnowledgeIndex`, the entry point) and
+  ``decision.py`` (handoff phrases, thresholds, the decision);
+* ``flows.py``: multi-turn flows over the customer's orders, products and coupons;
+* ``step.py``: the bot as a pluggable step of the conversation (``BotStep``);
+* ``knowledge_bot.py``: the default step, answering from the shop's knowledge, with
+  the index cache (in memory by knowledge version, on disk by fingerprint).
 """
 
-from .index import (
+from .decision import (
     DEFAULT_HANDOFF_PHRASES,
     Decision,
-    IndexConfig,
-    KnowledgeIndex,
     Thresholds,
     choose_action,
     is_handoff_request,
-    normalise_entry,
 )
+from .index import KnowledgeIndex
+from .scope import IndexConfig, normalise_entry
 from .text import DEFAULT_SYNONYMS, SynonymTable, default_synonyms, features, normalise, tokens
 
 __all__ = [

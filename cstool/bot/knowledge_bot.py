@@ -39,7 +39,7 @@ from . import (
     flows,
     normalise,
 )
-from .index import is_handoff_request
+from .decision import is_handoff_request
 from .step import BotReply
 
 MEMORY_UNANSWERED = 10

@@ -8,7 +8,7 @@ They come from
 * a shape and a total: ``flat``, ``ordinary`` (quiet at night, busy late morning and
   evening: ``cstool.simulation.promotion_day.ORDINARY``) or ``promotion`` (a 双11: a midnight
   spike, most of it in the first quarter hour, whose peak hour is ``peak`` times an
-  ordinary day's mean hour, and an evening wave: ``synthetic_day.PROMOTION``);
+  ordinary day's mean hour, and an evening wave: ``promotion_day.PROMOTION``);
 * a file: ``staffing forecast --json`` (``slots[].arrivals``), ``staffing plan --json``
   (``slots[].forecast``), a CSV with an ``arrivals`` or ``forecast`` column, or 48
   numbers separated by commas, spaces or lines.

@@ -43,7 +43,7 @@ def _dump(value: Any) -> str:
 
 
 class _Writer:
-    """Turns simulated chats into ``synthetic_day.SimConversation`` timelines."""
+    """Turns simulated chats into ``promotion_day.SimConversation`` timelines."""
 
     def __init__(self, world: ShopWorld, result: DayResult, agent_ids: list[int],
                  names: list[str]) -> None:

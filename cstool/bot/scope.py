@@ -1,0 +1,510 @@
+"""One scope of the knowledge index: the ranking over one fixed list of entries.
+
+A scope (a shop's entries plus the platform-wide ones) holds
+
+* a lexical index: TF-IDF cosine between the question and every question / similar
+  question of every entry (an entry scores as its best text), over character n-grams,
+  words and Chinese character bigrams, with postings so a large scope rescores only the
+  candidates found through its rarer features;
+* a classifier: multinomial logistic regression trained on the entries' questions and
+  similar questions, over the same features, when the scope has few enough entries;
+* a calibrator turning the fused ranking into ``confidence``, fitted by internal
+  cross-validation over the similar questions.
+
+Also here: the build options (:class:`IndexConfig`) and the entries' clean form
+(:func:`normalise_entry`). :class:`cstool.bot.index.KnowledgeIndex` keeps one
+:class:`Scope` per distinct set of entries and synonyms.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .model import Calibrator, Csr, SoftmaxClassifier, TrainConfig, Vectoriser, softmax
+from .text import SynonymTable, features, normalise
+
+__all__ = ["IndexConfig", "Scope", "normalise_entry"]
+
+# ---------------------------------------------------------------------------------------
+# Configuration
+
+
+#: Prior calibration coefficients (p_top, margin, lex_top, agree, bias), fitted by
+#: cross-validation on the banking77 train split; the internal cross-validation of each
+#: index pulls them towards its own data.
+PRIOR_HYBRID = (3.6, 2.8, 1.0, 0.0, -2.2)
+PRIOR_LEXICAL = (1.4, 2.5, 2.0, 0.0, -2.3)
+
+
+@dataclass
+class IndexConfig:
+    """Build options of a :class:`KnowledgeIndex`.
+
+    The classifier is trained when the scope has at most ``classifier_max_entries``
+    entries with on average at least ``classifier_min_texts_per_entry`` texts (question
+    plus similar questions) each; otherwise ranking is lexical only. ``fusion`` weights
+    the lexical cosine added to the classifier logits, ``lexical_temp`` is the softmax
+    temperature of the lexical score when there is no classifier. In a scope of more
+    than ``postings_min_docs`` texts, features found in more than ``postings_max_df`` of
+    the texts (at most ``postings_max_df_abs``) only rescore the best
+    ``lexical_rescore`` candidates found through the rarer features (speed). The
+    calibrator is fitted on ``calibration_rounds`` of ``calibration_folds`` folds of
+    held-out similar questions (at most ``calibration_max_queries``); 0 folds keeps the
+    prior. ``answer_text`` adds each entry's answer and tags as one more text of the
+    entry (never held out): real answers carry the vocabulary customers use.
+    """
+
+    char_ngrams: tuple[int, int] = (2, 5)
+    answer_text: bool = True
+    fusion: float = 3.0
+    lexical_temp: float = 0.05
+    classifier_max_entries: int = 2000
+    classifier_min_texts_per_entry: float = 3.0
+    classifier_max_weights: int = 40_000_000
+    calibration_folds: int = 4
+    calibration_rounds: int = 1
+    calibration_max_queries: int = 3000
+    postings_max_df: float = 0.1
+    postings_max_df_abs: int = 3000
+    postings_min_docs: int = 1000
+    lexical_rescore: int = 300
+    suggest_max: int = 3
+    suggest_min_prob: float = 0.05
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        d = asdict(self)
+        d["char_ngrams"] = list(self.char_ngrams)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> IndexConfig:
+        """Inverse of :meth:`to_dict` (unknown keys ignored)."""
+        d = dict(d)
+        train = TrainConfig(**d.pop("train", {}))
+        known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        if "char_ngrams" in known:
+            known["char_ngrams"] = tuple(known["char_ngrams"])
+        return cls(train=train, **known)
+
+
+# ---------------------------------------------------------------------------------------
+# Entries
+
+
+def normalise_entry(e: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a clean copy of entry ``e`` with every field present.
+
+    ``similar`` and ``tags`` become lists of strings (a string is split on ``|`` or
+    newlines), ``enabled`` defaults to True, ``shop`` to None (platform-wide).
+    """
+    if "key" not in e or not str(e["key"]).strip():
+        raise ValueError(f"knowledge entry without a key: {dict(e)!r}")
+
+    def as_list(v: Any) -> list[str]:
+        if v is None:
+            return []
+        if isinstance(v, str):
+            return [s.strip() for s in re.split(r"[|\n]", v) if s.strip()]
+        return [str(s).strip() for s in v if str(s).strip()]
+
+    enabled = e.get("enabled", True)
+    if isinstance(enabled, str):
+        enabled = enabled.strip().lower() not in ("0", "false", "no", "off", "")
+    shop = e.get("shop")
+    return {
+        "key": str(e["key"]).strip(),
+        "question": str(e.get("question") or "").strip(),
+        "similar": as_list(e.get("similar")),
+        "answer": str(e.get("answer") or ""),
+        "category": str(e.get("category") or ""),
+        "tags": as_list(e.get("tags")),
+        "enabled": bool(enabled),
+        "shop": str(shop).strip() if shop not in (None, "") else None,
+    }
+
+
+def _entry_texts(e: Mapping[str, Any], with_answer: bool = False) -> list[tuple[str, bool]]:
+    """The texts that represent entry ``e``: ``(text, held_out_allowed)``.
+
+    The question first (never held out in calibration), then the similar questions,
+    then (``with_answer``) the answer with the tags as one more, auxiliary text.
+    """
+    seen: set[str] = set()
+    out: list[tuple[str, bool]] = []
+    for i, t in enumerate([e["question"], *e["similar"]]):
+        n = normalise(t)
+        if n and n not in seen:
+            seen.add(n)
+            out.append((t, bool(out) and i > 0))
+    if not out:
+        out.append((e["key"].replace("_", " "), False))
+    if with_answer:
+        aux = " ".join([e.get("answer") or "", *e.get("tags", [])]).strip()
+        if normalise(aux) and normalise(aux) not in seen:
+            out.append((aux, False))
+    return out
+
+
+def _b64(a: np.ndarray) -> dict[str, Any]:
+    a = np.ascontiguousarray(a)
+    return {"dtype": str(a.dtype), "shape": list(a.shape), "b64": base64.b64encode(a).decode()}
+
+
+def _unb64(d: Mapping[str, Any]) -> np.ndarray:
+    raw = base64.b64decode(d["b64"])
+    return np.frombuffer(raw, dtype=np.dtype(d["dtype"])).reshape(d["shape"]).copy()
+
+
+# ---------------------------------------------------------------------------------------
+# One scope
+
+
+class Scope:
+    """Lexical index + classifier + calibrator over one fixed list of entries."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.key_pos: dict[str, int] = {}
+        self.vec: Vectoriser | None = None
+        self.entry_start = np.zeros(0, dtype=np.int64)
+        self.n_docs = 0
+        self.doc_entry = np.zeros(0, dtype=np.int64)
+        self.feat_ptr = np.zeros(1, dtype=np.int64)
+        self.post_doc = np.zeros(0, dtype=np.int32)
+        self.post_w = np.zeros(0, dtype=np.float32)
+        self.pruned = False
+        self.frequent = np.zeros(0, dtype=bool)
+        self._fkeys: np.ndarray | None = None
+        self._freq_pos = np.zeros(0, dtype=np.int64)
+        self.rescore = 300
+        self.clf: SoftmaxClassifier | None = None
+        self.calibrator = Calibrator(PRIOR_LEXICAL)
+        self.fusion = 3.0
+        self.lexical_temp = 0.05
+        self.char_ngrams = (2, 5)
+        self.synonyms = SynonymTable()
+        self.stats: dict[str, Any] = {}
+
+    # -- building ------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls, entries: Sequence[Mapping[str, Any]], synonyms: SynonymTable, cfg: IndexConfig
+    ) -> Scope:
+        t0 = time.perf_counter()
+        s = cls()
+        s.synonyms = synonyms
+        s.fusion = cfg.fusion
+        s.lexical_temp = cfg.lexical_temp
+        s.char_ngrams = tuple(cfg.char_ngrams)  # type: ignore[assignment]
+        s.keys = [e["key"] for e in entries]
+        s.key_pos = {k: i for i, k in enumerate(s.keys)}
+        doc_feats: list[list[str]] = []
+        doc_entry: list[int] = []
+        is_question: list[bool] = []
+        for i, e in enumerate(entries):
+            for t, held_ok in _entry_texts(e, cfg.answer_text):
+                doc_feats.append(features(t, synonyms, char_ngrams=s.char_ngrams))
+                doc_entry.append(i)
+                is_question.append(not held_ok)
+        y = np.array(doc_entry, dtype=np.int64)
+        t_feat = time.perf_counter()
+        n_entries = len(s.keys)
+        use_clf = cls._classifier_wanted(n_entries, len(doc_feats), cfg)
+        s._fit(doc_feats, y, n_entries, cfg, use_clf, postings=True)
+        t_train = time.perf_counter()
+        s.calibrator = Calibrator(PRIOR_HYBRID if s.clf is not None else PRIOR_LEXICAL)
+        n_cal = 0
+        if cfg.calibration_folds >= 2:
+            sig, ok = s._cross_validate(doc_feats, y, np.array(is_question), cfg, use_clf)
+            n_cal = len(ok)
+            if n_cal:
+                prior = PRIOR_HYBRID if s.clf is not None else PRIOR_LEXICAL
+                s.calibrator = Calibrator.fit(sig, ok, prior)
+                s.stats["cv_top1"] = float(np.mean(ok))
+        s.stats.update(
+            entries=n_entries,
+            texts=len(doc_feats),
+            features=len(s.vec.vocab) if s.vec else 0,
+            classifier=s.clf is not None,
+            calibration_queries=n_cal,
+            seconds_features=round(t_feat - t0, 3),
+            seconds_train=round(t_train - t_feat, 3),
+            seconds_total=round(time.perf_counter() - t0, 3),
+        )
+        return s
+
+    @staticmethod
+    def _classifier_wanted(n_entries: int, n_docs: int, cfg: IndexConfig) -> bool:
+        return (
+            2 <= n_entries <= cfg.classifier_max_entries
+            and n_docs >= cfg.classifier_min_texts_per_entry * n_entries
+        )
+
+    def _fit(
+        self,
+        doc_feats: Sequence[Sequence[str]],
+        y: np.ndarray,
+        n_entries: int,
+        cfg: IndexConfig,
+        use_clf: bool,
+        postings: bool,
+    ) -> None:
+        """(Re)build vectoriser, lexical postings and classifier from ``doc_feats``."""
+        order = np.argsort(y, kind="stable")
+        if not np.array_equal(order, np.arange(len(y))):
+            raise ValueError("documents must be grouped by entry")
+        self.vec, x = Vectoriser.fit_transform(doc_feats)
+        self.n_docs = x.n_rows
+        self.doc_entry = y.astype(np.int64)
+        counts = np.bincount(y, minlength=n_entries)
+        self.entry_start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        self._build_postings(x, cfg)
+        self.clf = None
+        if use_clf:
+            n_feat = len(self.vec.vocab)
+            if n_feat * n_entries <= cfg.classifier_max_weights:
+                self.clf = SoftmaxClassifier.train(x, y, n_feat, n_entries, cfg.train)
+
+    def _build_postings(self, x: Csr, cfg: IndexConfig) -> None:
+        n_feat = len(self.vec.vocab) if self.vec else 0
+        ind = x.indices
+        docs = np.repeat(np.arange(x.n_rows, dtype=np.int32), np.diff(x.indptr))
+        order = np.argsort(ind, kind="stable")  # stable: doc ids ascend within a feature
+        self.post_doc = docs[order]
+        self.post_w = x.data[order].astype(np.float32)
+        df = np.bincount(ind, minlength=n_feat)
+        self.feat_ptr = np.zeros(n_feat + 1, dtype=np.int64)
+        np.cumsum(df, out=self.feat_ptr[1:])
+        self.rescore = cfg.lexical_rescore
+        self.frequent = np.zeros(n_feat, dtype=bool)
+        if x.n_rows > cfg.postings_min_docs:
+            cap = max(
+                cfg.postings_min_docs * cfg.postings_max_df,
+                min(cfg.postings_max_df * x.n_rows, cfg.postings_max_df_abs),
+            )
+            self.frequent = df > cap
+        self.pruned = bool(self.frequent.any())
+        self._fkeys = None
+
+    def _cross_validate(
+        self,
+        doc_feats: Sequence[Sequence[str]],
+        y: np.ndarray,
+        is_question: np.ndarray,
+        cfg: IndexConfig,
+        use_clf: bool,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Held-out rankings of similar questions, for the calibrator.
+
+        Each entry keeps its main question in every fold; its similar questions are
+        dealt round-robin over the folds. Returns signal rows and 0/1 correctness.
+        """
+        k = cfg.calibration_folds
+        n = len(y)
+        fold = np.full(n, -1, dtype=np.int64)
+        counters: dict[int, int] = {}
+        rng = np.random.default_rng(12345)
+        offset = rng.integers(0, k, size=int(y.max()) + 1 if n else 1)
+        for d in range(n):
+            if is_question[d]:
+                continue
+            e = int(y[d])
+            c = counters.get(e, 0)
+            counters[e] = c + 1
+            fold[d] = (c + offset[e]) % k
+        held_total = int((fold >= 0).sum())
+        if held_total == 0:
+            return np.zeros((0, 5)), np.zeros(0)
+        budget = min(cfg.calibration_max_queries, held_total)
+        sigs: list[np.ndarray] = []
+        oks: list[float] = []
+        n_entries = len(self.keys)
+        for f in range(min(k, max(1, cfg.calibration_rounds))):
+            held = np.flatnonzero(fold == f)
+            if len(held) == 0:
+                continue
+            take = held
+            per_fold = max(1, budget // max(1, min(k, cfg.calibration_rounds)))
+            if len(held) > per_fold:
+                take = np.sort(rng.choice(held, size=per_fold, replace=False))
+            train_idx = np.flatnonzero(fold != f)
+            sub = Scope()
+            sub.synonyms = self.synonyms
+            sub.fusion = self.fusion
+            sub.lexical_temp = self.lexical_temp
+            sub.char_ngrams = self.char_ngrams
+            sub.keys = self.keys
+            sub._fit(
+                [doc_feats[i] for i in train_idx],
+                y[train_idx],
+                n_entries,
+                cfg,
+                use_clf and self.clf is not None,
+                postings=True,
+            )
+            for d in take:
+                probs, lex, agree = sub._score_feats(doc_feats[d])
+                if probs is None:
+                    continue
+                top2 = np.argsort(-probs)[:2]
+                sigs.append(
+                    Calibrator.signals(
+                        float(probs[top2[0]]),
+                        float(probs[top2[1]]) if len(top2) > 1 else 0.0,
+                        float(lex[top2[0]]),
+                        agree,
+                    )
+                )
+                oks.append(1.0 if int(top2[0]) == int(y[d]) else 0.0)
+        return np.array(sigs), np.array(oks)
+
+    # -- querying ------------------------------------------------------------------
+    def _doc_scores(self, ids: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        starts = self.feat_ptr[ids]
+        lens = self.feat_ptr[ids + 1] - starts
+        total = int(lens.sum())
+        if total == 0:
+            return np.zeros(self.n_docs, dtype=np.float64)
+        pos = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(total)
+        w = self.post_w[pos] * np.repeat(vals, lens)
+        return np.bincount(self.post_doc[pos], weights=w, minlength=self.n_docs)
+
+    def _freq_keys(self) -> np.ndarray:
+        """Sorted ``feature * n_docs + doc`` keys of the postings of frequent features
+        (built on first use), with ``_freq_pos`` their positions in the postings."""
+        if self._fkeys is None:
+            feats = np.flatnonzero(self.frequent)
+            starts = self.feat_ptr[feats]
+            lens = self.feat_ptr[feats + 1] - starts
+            pos = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
+            self._fkeys = np.repeat(feats, lens) * self.n_docs + self.post_doc[pos]
+            self._freq_pos = pos
+        return self._fkeys
+
+    def _lexical(self, ids: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        """Best cosine similarity of each entry's texts with the query row."""
+        n_entries = len(self.keys)
+        if len(ids) == 0 or self.n_docs == 0:
+            return np.zeros(n_entries, dtype=np.float32)
+        rare = ~self.frequent[ids] if self.pruned else None
+        if rare is None or int(rare.sum()) < 2:
+            doc_scores = self._doc_scores(ids, vals)
+        else:
+            # Large index: find candidates through the rarer features only, then
+            # rescore the best of them exactly with their full vectors.
+            doc_scores = self._doc_scores(ids[rare], vals[rare])
+            m = min(self.rescore, self.n_docs)
+            if m < self.n_docs:
+                cand = np.argpartition(-doc_scores, m - 1)[:m]
+            else:
+                cand = np.arange(self.n_docs)
+            cand.sort()
+            fids, fvals = ids[~rare], vals[~rare]
+            keys = (fids[:, None] * self.n_docs + cand[None, :]).ravel()
+            fk = self._freq_keys()
+            at = np.searchsorted(fk, keys)
+            at[at == len(fk)] = 0
+            hit = fk[at] == keys
+            w = np.repeat(fvals, len(cand))[hit] * self.post_w[self._freq_pos[at[hit]]]
+            doc_scores += np.bincount(
+                np.tile(cand, len(fids))[hit], weights=w, minlength=self.n_docs
+            )
+        return np.maximum.reduceat(doc_scores, self.entry_start).astype(np.float32)
+
+    def _score_feats(self, feats: Sequence[str]) -> tuple[np.ndarray | None, np.ndarray, bool]:
+        """Entry probabilities, lexical similarities and classifier/lexical agreement."""
+        assert self.vec is not None
+        ids, vals = self.vec.row(feats)
+        lex = self._lexical(ids, vals)
+        if len(ids) == 0:
+            return None, lex, False
+        if self.clf is not None:
+            z = self.clf.logits_row(ids, vals)
+            agree = int(np.argmax(z)) == int(np.argmax(lex))
+            probs = softmax(z + self.fusion * lex)
+        else:
+            agree = True
+            probs = softmax(lex / self.lexical_temp)
+        return probs, lex, agree
+
+    def rank(self, text: str, k: int) -> tuple[list[tuple[str, float]], float, float]:
+        """Top ``k`` ``(key, probability)``, calibrated confidence and top lexical score."""
+        if not self.keys:
+            return [], 0.0, 0.0
+        feats = features(text, self.synonyms, char_ngrams=self.char_ngrams)
+        probs, lex, agree = self._score_feats(feats)
+        if probs is None:
+            return [], 0.0, 0.0
+        k = max(2, k) if len(probs) > 1 else 1
+        k = min(k, len(probs))
+        top = np.argpartition(-probs, k - 1)[:k] if k < len(probs) else np.arange(len(probs))
+        top = top[np.argsort(-probs[top], kind="stable")]
+        ranked = [(self.keys[int(i)], float(probs[int(i)])) for i in top]
+        second = ranked[1][1] if len(ranked) > 1 else 0.0
+        sig = Calibrator.signals(ranked[0][1], second, float(lex[int(top[0])]), agree)
+        return ranked, self.calibrator(sig), float(lex[int(top[0])])
+
+    # -- serialising ---------------------------------------------------------------
+    def to_dict(self, weights_dtype: str = "float16") -> dict[str, Any]:
+        assert self.vec is not None
+        names = [""] * len(self.vec.vocab)
+        for name, i in self.vec.vocab.items():
+            names[i] = name
+        return {
+            "keys": self.keys,
+            "vocab": names,
+            "idf": _b64(self.vec.idf),
+            "n_docs": self.n_docs,
+            "entry_start": _b64(self.entry_start),
+            "feat_ptr": _b64(self.feat_ptr),
+            "post_doc": _b64(self.post_doc),
+            "post_w": _b64(self.post_w.astype(np.float16)),
+            "pruned": self.pruned,
+            "rescore": self.rescore,
+            "frequent": _b64(np.flatnonzero(self.frequent).astype(np.int32)),
+            "clf_w": _b64(self.clf.weights.astype(weights_dtype)) if self.clf else None,
+            "clf_b": _b64(self.clf.bias) if self.clf else None,
+            "calibrator": [float(c) for c in self.calibrator.coef],
+            "fusion": self.fusion,
+            "lexical_temp": self.lexical_temp,
+            "char_ngrams": list(self.char_ngrams),
+            "synonyms": self.synonyms.to_list(),
+            "stats": self.stats,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Scope:
+        s = cls()
+        s.keys = list(d["keys"])
+        s.key_pos = {k: i for i, k in enumerate(s.keys)}
+        vocab = {name: i for i, name in enumerate(d["vocab"])}
+        s.n_docs = int(d["n_docs"])
+        s.vec = Vectoriser(vocab, _unb64(d["idf"]), s.n_docs)
+        s.entry_start = _unb64(d["entry_start"])
+        s.feat_ptr = _unb64(d["feat_ptr"])
+        s.post_doc = _unb64(d["post_doc"])
+        s.post_w = _unb64(d["post_w"]).astype(np.float32)
+        s.pruned = bool(d.get("pruned", False))
+        s.frequent = np.zeros(len(vocab), dtype=bool)
+        s.frequent[_unb64(d["frequent"]).astype(np.int64)] = True
+        s.rescore = int(d.get("rescore", 300))
+        if d.get("clf_w") is not None:
+            s.clf = SoftmaxClassifier(
+                _unb64(d["clf_w"]).astype(np.float32), _unb64(d["clf_b"]).astype(np.float32)
+            )
+        s.calibrator = Calibrator(d["calibrator"])
+        s.fusion = float(d["fusion"])
+        s.lexical_temp = float(d["lexical_temp"])
+        s.char_ngrams = tuple(d["char_ngrams"])  # type: ignore[assignment]
+        s.synonyms = SynonymTable(d["synonyms"])
+        s.stats = dict(d.get("stats", {}))
+        return s
