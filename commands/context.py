@@ -7,7 +7,7 @@ import sqlite3
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -16,6 +16,10 @@ from cstool.errors import CstoolError, UsageError
 from cstool.i18n import error_text, language, t
 from cstool.json_limits import too_deep_message
 from cstool.text_rules import terminal_safe
+
+if TYPE_CHECKING:
+    from cstool.api.backend import Backend
+    from cstool.backend.local import LocalBackend
 
 ApiOpt = Annotated[
     str | None,
@@ -64,14 +68,14 @@ class State:
     api: str | None = None
     command: tuple[str, ...] = ()  # the running command (set by ``state(ctx)``)
     created: bool = False  # this invocation made the data file
-    _backend: Any = field(default=None, repr=False)
+    _backend: Backend | None = field(default=None, repr=False)
 
     def api_url(self) -> str | None:
         """The server to work through: ``--api``, else ``$CSTOOL_API``; None for a file."""
         return self.api or os.environ.get("CSTOOL_API") or None
 
     @property
-    def backend(self):
+    def backend(self) -> Backend:
         """The Backend for this invocation (opened on first use, closed at exit): the
         Remote one when an API address is given (token: ``$CSTOOL_TOKEN``), else the
         Local one over the data file."""
@@ -97,7 +101,7 @@ class State:
                     typer.echo(f"created data file {path}", err=True)
         return self._backend
 
-    def open_scratch(self, path: Path):
+    def open_scratch(self, path: Path) -> LocalBackend:
         """Open a new scratch data file of this command (a temporary one): made silently,
         whatever the command."""
         from cstool.backend.local import LocalBackend

@@ -40,7 +40,7 @@ def _usage(fn, *args, **kwargs):
         raise UsageError(e.message) from None
 
 
-def _open_backend(ctx: typer.Context, db: Path | None) -> tuple[object, bool]:
+def _open_backend(ctx: typer.Context, db: Path | None) -> tuple[Backend, bool]:
     """The backend to read the shop from, and whether it is the demo fixture (no data
     file named: the demo set loaded into a temporary file)."""
     st = state(ctx)
