@@ -1,0 +1,133 @@
+"""Rules the front ends used to hold, now in the core, obeyed by every path: the CLI on a
+file, ``apply`` of a document (on a file and through ``--api``), and the REST API (a real
+server on loopback).
+
+* knowledge keys are one namespace across shops: a document never moves another scope's
+  entry (``cstool.knowledge_rules.check_owner``);
+* what a shop's bot sees: its own entries, then the platform-wide ones
+  (``cstool.knowledge_rules.visible_entries``)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from commands.main import app
+from cstool.backend.local import LocalBackend
+from cstool.knowledge_rules import visible_entries
+from cstool.validation import FieldError
+from tests.server_support import cli_app, serve
+
+SETUP = {
+    "shops": [{"key": "s", "name": "翎衣女装"}, {"key": "t", "name": "极客派"}],
+    "knowledge_entries": [
+        {"key": "q1", "shop": "s", "question": "怎么开发票？", "answer": "订单里申请"},
+        {"key": "ship", "question": "包邮吗", "answer": "全场包邮"}],
+}
+# the same keys, each in another scope than the one that owns it
+MOVE_TO_T = {"knowledge_entries": [
+    {"key": "q1", "shop": "t", "question": "怎么开发票？", "answer": "找客服"}]}
+MOVE_TO_PLATFORM = {"knowledge_entries": [
+    {"key": "q1", "question": "怎么开发票？", "answer": "订单里申请"}]}
+PLATFORM_TO_SHOP = {"knowledge_entries": [
+    {"key": "ship", "shop": "t", "question": "包邮吗", "answer": "满99包邮"}]}
+CASES = [(MOVE_TO_T, "entry 'q1' belongs to shop 's'"),
+         (MOVE_TO_PLATFORM, "entry 'q1' belongs to shop 's'"),
+         (PLATFORM_TO_SHOP, "entry 'ship' belongs to the platform")]
+
+
+def _entries(backend) -> list[dict]:
+    return backend.list("knowledge_entries")
+
+
+@pytest.fixture
+def file(tmp_path):
+    path = tmp_path / "kb.db"
+    be = LocalBackend(path)
+    be.apply(SETUP)
+    be.close()
+    return path
+
+
+@pytest.mark.parametrize("document,message", CASES)
+def test_apply_on_a_file_never_moves_an_entry_to_another_scope(file, tmp_path, document,
+                                                                message):
+    doc = tmp_path / "doc.json"
+    doc.write_text(json.dumps(document), encoding="utf-8")
+    before = CliRunner().invoke(app, ["--db", str(file), "kb", "list", "--json"]).stdout
+    r = CliRunner().invoke(app, ["--db", str(file), "apply", "-f", str(doc), "--json"])
+    assert r.exit_code == 1, r.output
+    assert len(r.stderr.splitlines()) == 1 and message in r.stderr, r.stderr
+    assert "knowledge_entries[0].key" in r.stderr
+    assert CliRunner().invoke(app, ["--db", str(file), "kb", "list", "--json"]).stdout == before
+    # the same entry in the scope that owns it is applied (an update, not a move)
+    ok = {"knowledge_entries": [{**SETUP["knowledge_entries"][0], "answer": "在订单页申请"}]}
+    doc.write_text(json.dumps(ok), encoding="utf-8")
+    r = CliRunner().invoke(app, ["--db", str(file), "apply", "-f", str(doc), "--json"])
+    assert r.exit_code == 0, r.output
+    assert [c["action"] for c in json.loads(r.stdout)["changes"]] == ["update"]
+
+
+def test_the_backend_refuses_a_move_and_an_explicit_update_moves(file):
+    be = LocalBackend(file)
+    try:
+        with pytest.raises(FieldError, match=r"knowledge_entries\[0\]\.key: entry 'q1'") as e:
+            be.apply(MOVE_TO_T)
+        assert e.value.key == "kb_key_owned" and e.value.params["owner"] == "s"
+        with pytest.raises(FieldError) as e:
+            be.apply(PLATFORM_TO_SHOP, dry_run=True)
+        assert e.value.key == "kb_key_platform"
+        assert be.get("knowledge_entries", "q1")["shop"] == "s"
+        # moving is a change of the entry's shop, by itself
+        assert be.update("knowledge_entries", "q1", {"shop": "t"})["shop"] == "t"
+    finally:
+        be.close()
+
+
+def test_kb_import_obeys_the_rule_in_chinese_too(file, tmp_path):
+    text = "key,question,answer\nq1,怎么开发票？,订单里申请\n"
+    r = CliRunner().invoke(app, ["--db", str(file), "kb", "import", "-", "--format", "csv",
+                                 "--shop", "t"], input=text, env={"CSTOOL_LANG": "zh"})
+    assert r.exit_code == 1, r.output
+    assert "条目 “q1” 属于店铺 “s”" in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+@pytest.fixture
+def served(tmp_path):
+    s = serve(tmp_path / "served.db")
+    s.backend.apply(SETUP)
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize("document,message", CASES)
+def test_the_api_and_apply_through_it_obey_the_rule(served, tmp_path, document, message):
+    before = _entries(served.backend)
+    r = served.http("POST", "/v1/apply", json={"document": document})
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert (error["code"], error["path"]) == ("invalid", "knowledge_entries[0].key")
+    assert error["reason"].startswith(message)
+    doc = tmp_path / "doc.json"
+    doc.write_text(json.dumps(document), encoding="utf-8")
+    env = {"CSTOOL_API": served.url, "CSTOOL_TOKEN": served.admin}
+    r = CliRunner().invoke(cli_app(), ["apply", "-f", str(doc), "--json"], env=env)
+    assert r.exit_code == 1, r.output
+    assert len(r.stderr.splitlines()) == 1 and message in r.stderr, r.stderr
+    assert _entries(served.backend) == before
+    # kb list --shop through the server: the shop's own entries, then the platform's
+    r = CliRunner().invoke(cli_app(), ["kb", "list", "--shop", "s", "--json"], env=env)
+    assert r.exit_code == 0, r.output
+    assert [e["key"] for e in json.loads(r.stdout)] == ["q1", "ship"]
+
+
+def test_a_shop_sees_its_own_entries_then_the_platforms():
+    entries = [{"key": "a", "shop": None}, {"key": "b", "shop": "s"}, {"key": "c", "shop": "t"},
+               {"key": "a", "shop": "s"}, {"key": "d", "shop": None}]
+    assert [(e["key"], e["shop"]) for e in visible_entries(entries, "s")] == [
+        ("b", "s"), ("a", "s"), ("d", None)]
+    assert [(e["key"], e["shop"]) for e in visible_entries(entries, "t")] == [
+        ("c", "t"), ("a", None), ("d", None)]
+    assert [e["key"] for e in visible_entries(entries, None)] == ["a", "b", "c", "d"]
