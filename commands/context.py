@@ -64,6 +64,7 @@ class State:
     api: str | None = None
     command: tuple[str, ...] = ()  # the running command (set by ``state(ctx)``)
     created: bool = False  # this invocation made the data file
+    clock: Any = None  # the Local backend's clock (None: the default clock)
     _backend: Any = field(default=None, repr=False)
 
     def api_url(self) -> str | None:
@@ -91,7 +92,7 @@ class State:
                 path = self.db or default_db_path()
                 creates = self.command in CREATES_FILE
                 new = creates and not Path(path).exists()
-                self._backend = LocalBackend(path, create=creates)
+                self._backend = LocalBackend(path, create=creates, clock=self.clock)
                 self.created = new
                 if new:
                     typer.echo(f"created data file {path}", err=True)

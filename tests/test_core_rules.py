@@ -131,3 +131,52 @@ def test_a_shop_sees_its_own_entries_then_the_platforms():
     assert [(e["key"], e["shop"]) for e in visible_entries(entries, "t")] == [
         ("c", "t"), ("a", None), ("d", None)]
     assert [e["key"] for e in visible_entries(entries, None)] == ["a", "b", "c", "d"]
+
+
+# -- the dashboard: its clock and zone are parameters ------------------------------------------
+
+def test_a_replay_backend_is_built_with_the_files_clock(tmp_path):
+    """`dashboard --replay`: the backend is opened with the clock of the newest event (no
+    clock swapped afterwards); a missing file is refused as any read is."""
+    from cstool.clock import FrozenClock, LatestEventClock
+    from cstool.errors import NoDataFile
+    from cstool.values import parse_time
+
+    path = tmp_path / "replay.db"
+    writer_clock = FrozenClock(parse_time("2026-11-11T00:05:00+08:00"))
+    writer = LocalBackend(path, clock=writer_clock)
+    writer.apply({"shops": [{"key": "s", "name": "翎衣女装", "timezone": "Asia/Shanghai"}]})
+    for i in range(3):
+        writer.post_message("s", f"c{i}", "什么时候发货")
+        writer_clock.advance(60)
+    clock = LatestEventClock.of_file(path)
+    watcher = LocalBackend(path, clock=clock)
+    try:
+        assert watcher.clock.now_ms() == parse_time("2026-11-11T00:07:00+08:00")
+        assert watcher.dashboard("s")["today"]["conversations"] == 3
+    finally:
+        watcher.close()
+        clock.close()
+        writer.close()
+    with pytest.raises(NoDataFile):
+        LatestEventClock.of_file(tmp_path / "missing.db")
+
+
+async def test_the_dashboard_shows_its_times_in_the_zone_it_is_given(tmp_path):
+    from cstool.clock import FrozenClock
+    from cstool.values import parse_time
+    from tui.dashboard import DashboardApp
+
+    clock = FrozenClock(parse_time("2026-11-20T10:00:00+08:00"))
+    b = LocalBackend(tmp_path / "zone.db", clock=clock)
+    try:
+        b.apply({"shops": [{"key": "s", "name": "翎衣女装"}]})
+        for zone, shown in (("Asia/Kolkata", "07:30"), (None, "10:00")):  # None: $CSTOOL_TZ
+            app = DashboardApp(b, "s", poll_s=3600, now_ms=clock.now_ms, zone=zone)
+            async with app.run_test(size=(140, 40)) as pilot:
+                for _ in range(3):
+                    await app.workers.wait_for_complete()
+                    await pilot.pause(0.05)
+                assert app.sub_title == f"翎衣女装 · {shown}"
+    finally:
+        b.close()
