@@ -180,3 +180,58 @@ async def test_the_dashboard_shows_its_times_in_the_zone_it_is_given(tmp_path):
                 assert app.sub_title == f"翎衣女装 · {shown}"
     finally:
         b.close()
+
+
+# -- the console asks the core: the queue's order, a coupon's window ----------------------------
+
+def test_the_agents_queue_is_in_serving_order_over_every_shop():
+    from cstool.routing.desk_queue import agent_queue
+
+    queue = [{"id": 7, "shop": "s", "priority": 0, "waiting_since_ms": 100, "mine": True},
+             {"id": 3, "shop": "s", "priority": 0, "waiting_since_ms": 100},  # older server
+             {"id": 9, "shop": "t", "priority": 2, "waiting_since_ms": 900, "mine": True},
+             {"id": 5, "shop": "t", "priority": 0, "waiting_since_ms": 50, "mine": False},
+             {"id": 4, "shop": "t", "priority": 0, "waiting_since_ms": 80, "mine": True}]
+    mine, others = agent_queue(queue)
+    assert [q["id"] for q in mine] == [9, 4, 3, 7] and others == 1
+
+
+def test_the_desk_of_an_agent_of_two_shops_lists_one_queue_in_serving_order(tmp_path):
+    """The desk lists each shop's waiting chats; the agent's queue is one, by arrival."""
+    from cstool.clock import FrozenClock
+    from cstool.routing.desk_queue import agent_queue
+
+    clock = FrozenClock(1_800_000_000_000)
+    be = LocalBackend(tmp_path / "q.db", clock=clock)
+    try:
+        be.apply({"shops": [{"key": "s", "name": "翎衣女装", "service_mode": "human_only"},
+                            {"key": "t", "name": "极客派", "service_mode": "human_only"}],
+                  "agents": [{"handle": "a", "name": "小美", "shops": ["s", "t"],
+                              "status": "online", "max_chats": 1}]})
+        ids = []
+        for shop, customer in (("t", "c1"), ("s", "c2"), ("t", "c3"), ("s", "c4")):
+            ids.append(be.post_message(shop, customer, "在吗")["conversation"]["id"])
+            clock.advance(10)
+        desk = be.agent_desk("a")
+        assert sorted(q["id"] for q in desk["queue"]) == sorted(ids[1:])  # c1 is a's
+        mine, others = agent_queue(desk["queue"])
+        assert [q["id"] for q in mine] == ids[1:] and others == 0
+    finally:
+        be.close()
+
+
+@pytest.mark.parametrize("window,valid", [
+    ({}, True),
+    ({"valid_from": "2026-11-20T00:00:00+08:00", "valid_to": "2026-11-20T23:59:59+08:00"}, True),
+    ({"valid_from": "2026-11-21T00:00:00+08:00"}, False),
+    ({"valid_to": "2026-11-20T09:59:59+08:00"}, False),
+    ({"valid_to": "2026-11-20T10:00:00+08:00"}, True),  # the last second counts
+])
+def test_a_coupons_window_is_one_rule(window, valid):
+    from cstool.pricing import coupon_valid_at, coupon_window
+    from cstool.values import parse_time
+
+    now = parse_time("2026-11-20T10:00:00+08:00")
+    assert coupon_valid_at({"key": "c", **window}, now) is valid
+    internal = {k: parse_time(v) for k, v in window.items()}  # as the pricing engine reads
+    assert coupon_window(internal, now) == coupon_window(window, now)
