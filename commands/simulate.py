@@ -35,7 +35,9 @@ def _usage(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except InvalidInput as e:
-        raise UsageError(e.message) from None
+        # the same refusal (its key and params, shown by code), as a usage error
+        key = e.key if e.key != e.code else None
+        raise UsageError(e.message, key=key, **e.params) from None
 
 
 def _open_backend(ctx: typer.Context, db: Path | None) -> tuple[object, bool]:
