@@ -235,3 +235,28 @@ def test_a_coupons_window_is_one_rule(window, valid):
     assert coupon_valid_at({"key": "c", **window}, now) is valid
     internal = {k: parse_time(v) for k, v in window.items()}  # as the pricing engine reads
     assert coupon_window(internal, now) == coupon_window(window, now)
+
+
+# -- the forecast and the plan: the core's, the same through a file and a server ---------------
+
+def test_forecast_and_plan_are_the_same_on_a_file_and_through_the_api(tmp_path, clock):
+    from datetime import date
+
+    from tests.test_staffing import _exact_history, _seed
+
+    served = serve(tmp_path / "fc.db", clock)
+    try:
+        _seed(served.backend, "lf", _exact_history(date(2026, 9, 19), date(2026, 11, 19)))
+        env = {"CSTOOL_API": served.url, "CSTOOL_TOKEN": served.admin}
+        for args in (["staffing", "forecast", "--shop", "lf", "--date", "2026-11-21"],
+                     ["staffing", "plan", "--shop", "lf", "--date", "2026-11-21",
+                      "--target", "80/30"]):
+            local = CliRunner().invoke(app, ["--db", str(tmp_path / "fc.db"), *args, "--json"])
+            remote = CliRunner().invoke(cli_app(), [*args, "--json"], env=env)
+            assert local.exit_code == remote.exit_code == 0, (local.output, remote.output)
+            assert json.loads(local.stdout) == json.loads(remote.stdout)
+        missing = CliRunner().invoke(cli_app(), ["staffing", "forecast", "--shop", "nope"],
+                                     env=env)
+        assert missing.exit_code == 1 and len(missing.stderr.splitlines()) == 1
+    finally:
+        served.close()

@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from ..backend.base import Backend
 
 DEFAULT_AHT_S = 300.0
+# the desk profile reads the shop's whole history: up to the latest time every backend
+# takes (9999-12-30 UTC, as the API's time ranges; 2**62 was refused through --api)
+END_OF_TIME_MS = 253_402_214_399_999
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ def forecast_shop_day(backend: Backend, shop: str, day: date | None = None,
     and the held-back days); ``InvalidInput`` when the shop has no conversation there."""
     settings = settings or ForecastSettings()
     check_forecast_options(settings, uplift)
-    profile = backend.desk_profile(shop, 0, 2**62)
+    profile = backend.desk_profile(shop, 0, END_OF_TIME_MS)
     tz = profile["timezone"]
     now_ms = backend.clock.now_ms()
     today = local_today(now_ms, tz)
