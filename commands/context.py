@@ -20,6 +20,7 @@ from cstool.text_rules import terminal_safe
 if TYPE_CHECKING:
     from cstool.api.backend import Backend
     from cstool.backend.local import LocalBackend
+    from cstool.clock import Clock
 
 ApiOpt = Annotated[
     str | None,
@@ -68,6 +69,7 @@ class State:
     api: str | None = None
     command: tuple[str, ...] = ()  # the running command (set by ``state(ctx)``)
     created: bool = False  # this invocation made the data file
+    clock: Clock | None = None  # the Local backend's clock (None: the default clock)
     _backend: Backend | None = field(default=None, repr=False)
 
     def api_url(self) -> str | None:
@@ -95,7 +97,7 @@ class State:
                 path = self.db or default_db_path()
                 creates = self.command in CREATES_FILE
                 new = creates and not Path(path).exists()
-                self._backend = LocalBackend(path, create=creates)
+                self._backend = LocalBackend(path, create=creates, clock=self.clock)
                 self.created = new
                 if new:
                     typer.echo(f"created data file {path}", err=True)

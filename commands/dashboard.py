@@ -10,6 +10,16 @@ from cstool.errors import UsageError
 from .context import state
 
 
+def _zone(name: str | None) -> str | None:
+    """``name`` when it is a known IANA zone, else None."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return name if name and ZoneInfo(name) else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
 def dashboard_cmd(
     ctx: typer.Context,
     shop: Annotated[str | None, typer.Option(help="The shop to watch (w switches).")] = None,
@@ -26,12 +36,25 @@ def dashboard_cmd(
     Times are the shop's (its time zone) unless $CSTOOL_TZ is set."""
     from cstool.alerts import Thresholds
     from cstool.clock import LatestEventClock
+    from cstool.values import format_time
     from tui.dashboard import DashboardApp
 
     if not os.isatty(1):
         raise UsageError("the dashboard needs a terminal (use `cstool metrics report` in scripts)",
                          key="dashboard_needs_tty")
-    backend = state(ctx).backend
+    st = state(ctx)
+    replay_clock = None
+    if replay:
+        if st.api_url() is not None:
+            raise UsageError("--replay reads the data file: use it with --db, not --api",
+                             key="replay_needs_db")
+        from cstool.storage import default_db_path
+
+        # "now" is the newest event's time: the backend is built with that clock
+        replay_clock = LatestEventClock.of_file(st.db or default_db_path())
+        ctx.call_on_close(replay_clock.close)
+        st.clock = replay_clock
+    backend = st.backend
     if shop is None:
         shops = backend.list("shops", limit=1)
         if not shops:
@@ -39,25 +62,24 @@ def dashboard_cmd(
                              key="no_shops")
         shop = shops[0]["key"]
     record = backend.get("shops", shop)
+    # "today" is the shop's day: the screen's clock and alert times in its zone too
+    zone = _zone(os.environ.get("CSTOOL_TZ")) or _zone(record.get("timezone"))
     if not os.environ.get("CSTOOL_TZ") and record.get("timezone"):
-        # "today" is the shop's day: its chart, clock and alert times in its zone too
+        # the hourly chart's buckets still follow the process's display zone (read once):
+        # the shop's, until the dashboard operation takes the zone as a parameter
         os.environ["CSTOOL_TZ"] = record["timezone"]
         from cstool.values import display_zone
 
-        display_zone.cache_clear()  # the zone is read once per process: read it again
+        display_zone.cache_clear()
     hint = None
-    if replay:
-        if not backend.has_database_file:
-            raise UsageError("--replay reads the data file: use it with --db, not --api",
-                             key="replay_needs_db")
-        backend.clock = LatestEventClock(backend.database)
-    elif backend.has_database_file:
+    if replay_clock is None and backend.has_database_file:
         newest = LatestEventClock(backend.database, fallback=backend.clock).now_ms()
         if abs(newest - backend.clock.now_ms()) > 6 * 3_600_000:
             from cstool.i18n import t
-            from cstool.values import format_time
+            from cstool.values import format_time_in
 
-            hint = t("dash.replay_hint", at=format_time(newest)[:16].replace("T", " "))
+            at = format_time_in(newest, zone) if zone else format_time(newest)
+            hint = t("dash.replay_hint", at=at[:16].replace("T", " "))
     DashboardApp(backend, shop, poll_s=poll,
                  thresholds=Thresholds(queue_max=queue_max, surge_min=surge_min),
-                 hint=hint).run()
+                 hint=hint, zone=zone).run()

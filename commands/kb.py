@@ -16,6 +16,7 @@ from cstool.knowledge_files import (
     read_entries,
     write_entries,
 )
+from cstool.knowledge_rules import platform_entries, visible_entries
 from cstool.plural import count
 from cstool.validation import FieldError
 
@@ -53,14 +54,13 @@ COLUMNS = [
 
 def _entries(backend: Backend, shop: str | None, platform: bool) -> list[dict]:
     """A shop's own entries plus the platform-wide ones (what its bot sees), the
-    platform-wide ones alone, or all."""
+    platform-wide ones alone, or all (the scope rule: ``cstool.knowledge_rules``)."""
     if platform:
-        return [r for r in backend.list(KIND) if not r.get("shop")]
+        return platform_entries(backend.list(KIND))
     if shop is None:
         return backend.list(KIND)
     own = backend.list(KIND, shop=shop)
-    keys = {r["key"] for r in own}
-    return own + [r for r in backend.list(KIND) if not r.get("shop") and r["key"] not in keys]
+    return visible_entries(own + platform_entries(backend.list(KIND)), shop)
 
 
 @app.command("list")
@@ -235,16 +235,8 @@ def import_cmd(
     doc = Document()
     doc.add(source, {KIND: records})
     backend = state(ctx).backend
-    # keys are one namespace across shops: an import never moves another scope's entry
-    owner = {r["key"]: r.get("shop") for r in backend.list(KIND)}
-    for i, r in enumerate(records):
-        key = r.get("key") if isinstance(r, dict) else None
-        if key in owner and owner[key] != r.get("shop"):
-            where = owner[key] and f"shop {owner[key]!r}" or "the platform"
-            raise doc.locate(FieldError(
-                f"{KIND}[{i}].key", f"entry {key!r} belongs to {where}; keys are unique "
-                "across shops: give this one another key (e.g. with the shop's prefix), or "
-                "move it with kb update --shop"))
+    # keys are one namespace across shops: apply refuses to move another scope's entry
+    # (cstool.knowledge_rules.check_owner), for this import as for any document
     try:
         result = backend.apply(doc.records, dry_run=dry_run)
     except FieldError as e:
@@ -284,7 +276,7 @@ def export_cmd(
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
     backend = state(ctx).backend
     if platform:
-        rows = [r for r in backend.list(KIND) if not r.get("shop")]
+        rows = platform_entries(backend.list(KIND))
     else:
         rows = backend.list(KIND, shop=shop)
     text = write_entries(rows, fmt)

@@ -8,10 +8,9 @@ import shutil
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 
@@ -37,7 +36,9 @@ def _usage(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except InvalidInput as e:
-        raise UsageError(e.message) from None
+        # the same refusal (its key and params, shown by code), as a usage error
+        key = e.key if e.key != e.code else None
+        raise UsageError(e.message, key=key, **e.params) from None
 
 
 def _open_backend(ctx: typer.Context, db: Path | None) -> tuple[Backend, bool]:
@@ -76,10 +77,10 @@ def _pick_shop(backend: Backend, shop: str | None, demo: bool) -> str:
     raise UsageError(f"--shop is required (shops: {', '.join(keys) or 'none'})")
 
 
-def _day(text: str | None, tz: str, backend: Backend) -> date:
+def _parse_day(text: str | None) -> date | None:
+    """``--date`` as a date (None: tomorrow in the shop's zone, the core's default)."""
     if text is None:
-        now = backend.clock.now_ms()
-        return datetime.fromtimestamp(now / 1000, tz=ZoneInfo(tz)).date() + timedelta(days=1)
+        return None
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -195,18 +196,9 @@ def simulate_cmd(
     answer rate, queue waits and abandonment, as `metrics report` would compute them,
     beside the Erlang C/A prediction for the same inputs.
     """
-    from cstool.simulation.day import simulate_day
-    from cstool.simulation.inputs import (
-        SLOTS,
-        ConversationModel,
-        curve_from_file,
-        curve_from_values,
-        parse_roster,
-        shaped_curve,
-    )
-    from cstool.simulation.predict import auto_roster
-    from cstool.simulation.report import build_report
-    from cstool.simulation.world import load_world, read_questions
+    from cstool.simulation.inputs import ConversationModel, parse_roster, shaped_curve
+    from cstool.simulation.runs import DayRequest, simulate_shop_day
+    from cstool.simulation.world import read_questions
     from cstool.staffing.plan import parse_target
 
     as_json = wants_json(ctx, json_)
@@ -240,60 +232,24 @@ def simulate_cmd(
     if arrivals_file is None and not forecast:
         shape = _usage(shaped_curve, DEFAULT_ARRIVALS if arrivals is None else arrivals,
                        curve, peak)
+    if roster is not None and not Path(roster).exists():
+        _usage(parse_roster, roster)  # spans given inline: a bad one is a usage error
+    the_day = _parse_day(day)
     question_list = read_questions(questions) if questions is not None else None
 
     backend, demo = _open_backend(ctx, db)
     if write_db is not None and not backend.has_database_file:
         raise UsageError("--write-db needs a data file, not a server (--api)")
-    shop_key = _pick_shop(backend, shop, demo)
-    record = backend.get("shops", shop_key)
-    the_day = _day(day, record["timezone"], backend)
-    start_ms = int(datetime.combine(the_day, datetime.min.time(),
-                                    tzinfo=ZoneInfo(record["timezone"])).timestamp() * 1000)
-    if forecast:
-        from .staffing import _forecast
-
-        fc, _profile, _d = _forecast(ctx, shop_key, the_day.isoformat(), 8, 7, None, None,
-                                     None, False)
-        shape = curve_from_values([s["arrivals"] for s in fc["slots"]], "forecast")
-    elif arrivals_file is not None:
-        shape = curve_from_file(arrivals_file)
+    request = DayRequest(
+        shop=_pick_shop(backend, shop, demo), model=model, day=the_day, curve=shape,
+        arrivals_file=arrivals_file, forecast=forecast, agents=agents, roster=roster,
+        goal=goal, target_text=target, max_abandon=max_abandon, questions=question_list,
+        question_source=questions or "", human_share=human_share, seed=seed,
+        write_db=write_db)
     quiet = as_json or csv_ or not sys.stderr.isatty()
     started = time.perf_counter()
     with _Progress(not quiet) as progress:
-        world = load_world(backend, shop_key, start_ms, questions=question_list,
-                           human_share=human_share, question_source=questions or "",
-                           on_progress=lambda n, t: progress.update("asking the bot", n, t))
-        if agents == "auto":
-            counts = auto_roster(world, shape, model, start_ms, *goal, max_abandon)
-            roster_source = f"auto: Erlang for {target}" + (
-                "" if max_abandon is None else f", abandonment <= {max_abandon:g}")
-        elif agents is not None:
-            counts, roster_source = [int(agents)] * SLOTS, f"{int(agents)} agents all day"
-        elif roster is not None:
-            counts, roster_source = (parse_roster(roster) if Path(roster).exists()
-                                     else _usage(parse_roster, roster))
-        else:
-            counts, roster_source = None, f"the shop's {len(world.agents)} agents all day"
-        result = simulate_day(world, shape, counts, model, start_ms, seed=seed,
-                              record=write_db is not None,
-                              on_progress=lambda f: progress.update("simulating the day",
-                                                                    f * 100, 100))
-        report = build_report(world, shape, model, result, date=the_day.isoformat(),
-                              seed=seed, roster_source=roster_source)
-        if write_db is not None:
-            from cstool.backend.local import LocalBackend
-            from cstool.simulation.record import write_day
-
-            progress.update("writing the day", 0, 1)
-            backend.backup(str(write_db))
-            target_backend = LocalBackend(write_db)
-            try:
-                counts_written = write_day(target_backend, world, model, result, seed=seed)
-            finally:
-                target_backend.close()
-            report["written"] = {"path": str(write_db), **counts_written}
-            progress.update("writing the day", 1, 1)
+        report = simulate_shop_day(backend, request, on_progress=progress.update)
     seconds = time.perf_counter() - started
     if as_json:
         print_json(report)

@@ -6,13 +6,11 @@ from __future__ import annotations
 import csv
 import math
 import sys
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 
-from cstool import service
 from cstool.errors import InvalidInput, UsageError
 from cstool.staffing import (
     MAX_SERVERS,
@@ -23,13 +21,14 @@ from cstool.staffing import (
     positions,
     required_agents,
 )
-from cstool.staffing.forecast import (
-    ForecastSettings,
-    check_uplift,
-    forecast_day,
-    history_from_buckets,
+from cstool.staffing.forecast import ForecastSettings
+from cstool.staffing.forecast_run import (
+    check_forecast_options,
+    check_plan_options,
+    forecast_shop_day,
+    plan_shop_day,
 )
-from cstool.staffing.plan import ShiftSettings, StaffingTarget, make_plan, parse_target
+from cstool.staffing.plan import ShiftSettings, StaffingTarget, parse_target
 
 from .context import state, wants_json
 from .crud import JsonOpt
@@ -38,7 +37,6 @@ from .output import info, is_terminal, print_json, print_table
 app = typer.Typer(help="Staffing: Erlang C/A sizing, arrival forecasts and shift plans.",
                   no_args_is_help=True)
 
-DEFAULT_AHT_S = 300.0
 
 ShopOpt = Annotated[str, typer.Option("--shop", help="The shop's key.")]
 DateOpt = Annotated[str | None, typer.Option(
@@ -64,7 +62,9 @@ def _usage(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except InvalidInput as e:
-        raise UsageError(e.message) from None
+        # the same refusal (its key and params, shown by code), as a usage error
+        key = e.key if e.key != e.code else None
+        raise UsageError(e.message, key=key, **e.params) from None
 
 
 def _num(value: float | None, digits: int) -> float | None:
@@ -156,56 +156,29 @@ def erlang_cmd(
         typer.echo(f"{key:<{width}}  {'-' if value is None else value}")
 
 
-# -- shared: history, dates ----------------------------------------------------------------------
-def _parse_day(text: str | None, tz: str, now_ms: int) -> date:
+# -- shared: options --------------------------------------------------------------------------
+def _parse_day(text: str | None) -> date | None:
+    """``--date`` as a date (None: the core's default, tomorrow in the shop's zone)."""
     if text is None:
-        today = datetime.fromtimestamp(now_ms / 1000, tz=ZoneInfo(tz)).date()
-        return today + timedelta(days=1)
+        return None
     try:
         return date.fromisoformat(text)
     except ValueError:
         raise UsageError(f"--date: expected YYYY-MM-DD, got {text!r}") from None
 
 
-def _midnight_ms(day: date, tz: str) -> int:
-    return int(datetime.combine(day, time(0), tzinfo=ZoneInfo(tz)).timestamp() * 1000)
-
-
-def _forecast(ctx: typer.Context, shop: str, day_text: str | None, weeks: int, holdout: int,
-              promotion: bool | None, uplift: float | None, promo_days: list[str] | None,
-              desk_only: bool) -> tuple[dict, dict, date]:
-    # the option values first (usage errors), then the shop
+def _forecast_options(weeks: int, holdout: int, uplift: float | None,
+                      promo_days: list[str] | None) -> tuple[ForecastSettings, list[date]]:
+    """The forecast's option values, checked (usage errors come before any read)."""
     settings = ForecastSettings(weeks=weeks, holdout_days=holdout)
-    _usage(settings.check)
-    _usage(check_uplift, uplift)
+    _usage(check_forecast_options, settings, uplift)
     explicit = []
     for text in promo_days or []:
         try:
             explicit.append(date.fromisoformat(text))
         except ValueError:
             raise UsageError(f"--promo-day: expected YYYY-MM-DD, got {text!r}") from None
-    backend = state(ctx).backend
-    profile = backend.desk_profile(shop, 0, 2**62)
-    tz = profile["timezone"]
-    now_ms = backend.clock.now_ms()
-    day = _parse_day(day_text, tz, now_ms)
-    today = datetime.fromtimestamp(now_ms / 1000, tz=ZoneInfo(tz)).date()
-    last = min(day, today) - timedelta(days=1)  # the last complete day before the target
-    first = last - timedelta(days=7 * weeks + holdout - 1)
-    data = backend.arrivals(shop, _midnight_ms(first, tz), _midnight_ms(last + timedelta(1), tz),
-                            settings.slot_min, desk_only=desk_only)
-    if data["first"] is None:
-        raise InvalidInput(f"shop {shop!r} has no conversations between {first} and {last} "
-                           "to forecast from")
-    # the history runs from the first to the last day with a recorded conversation
-    first_seen = datetime.fromtimestamp(data["first"] / 1000, tz=ZoneInfo(tz)).date()
-    last_seen = datetime.fromtimestamp(data["last"] / 1000, tz=ZoneInfo(tz)).date()
-    history = history_from_buckets(data["buckets"], tz, max(first, first_seen),
-                                   min(last, last_seen), settings.slot_min)
-    result = forecast_day(history, day, settings, promotion=promotion, uplift=uplift,
-                          promotion_days=explicit)
-    result = {"shop": shop, "timezone": tz, **result}
-    return result, profile, day
+    return settings, explicit
 
 
 def _bar(value: float, scale: float) -> str:
@@ -231,8 +204,10 @@ def forecast_cmd(
     Same-weekday profile, weekly seasonality, promotion uplift; the error (MAPE, WAPE)
     is measured on held-back days.
     """
-    result, _profile, _day = _forecast(ctx, shop, day, weeks, holdout, promotion, uplift,
-                                       promo_day, desk_only)
+    settings, promo_days = _forecast_options(weeks, holdout, uplift, promo_day)
+    result = forecast_shop_day(state(ctx).backend, shop, _parse_day(day), settings,
+                               promotion=promotion, uplift=uplift,
+                               promotion_days=promo_days, desk_only=desk_only).result
     if wants_json(ctx, json_):
         print_json(result)
         return
@@ -315,46 +290,14 @@ def plan_cmd(
     sl, target_s = _usage(parse_target, target)
     rules = ShiftSettings(shift_hours=_shift_hours(shift_hours), break_after_h=break_after_h,
                           break_min=break_min)
-    _usage(rules.check)
-    _usage(StaffingTarget(
-        service_level=sl, target_s=target_s, aht_s=DEFAULT_AHT_S if aht is None else aht,
-        patience_s=patience, concurrency=1 if concurrency is None else concurrency,
-        max_occupancy=max_occupancy, shrinkage=shrinkage).check)
-    fc, profile, the_day = _forecast(ctx, shop, day, weeks, holdout, promotion, uplift,
-                                     promo_day, desk_only)
-    aht_s = aht if aht is not None else (profile["handle_s"] or DEFAULT_AHT_S)
-    conc = concurrency if concurrency is not None else (profile["concurrency"] or 1)
-    tz = profile["timezone"]
-    start = _midnight_ms(the_day, tz)
-    slot_ms = rules.slot_min * 60_000
-    n = len(fc["slots"])
-    if all_day:
-        open_slots = [True] * n
-    else:
-        shop_info = {"service_mode": profile["service_mode"],
-                     "off_hours_mode": profile["off_hours_mode"],
-                     "business_hours": profile["business_hours"], "timezone": tz}
-        open_slots = [service.effective_mode(shop_info, start + i * slot_ms) != "bot_only"
-                      for i in range(n)]
-    arrivals = [s["arrivals"] for s in fc["slots"]]
-    plan = make_plan(arrivals, open_slots, StaffingTarget(
-        service_level=sl, target_s=target_s, aht_s=aht_s, patience_s=patience,
-        concurrency=conc, max_occupancy=max_occupancy, shrinkage=shrinkage), rules)
-    out = {
-        "shop": shop,
-        "date": fc["date"],
-        "promotion": fc["promotion"],
-        "inputs": {"service_level": sl, "target_s": target_s, "aht_s": aht_s,
-                   "concurrency": conc, "patience_s": patience, "shrinkage": shrinkage,
-                   "max_occupancy": max_occupancy, "shift_hours": list(rules.shift_hours),
-                   "break_min": rules.break_min, "break_after_h": rules.break_after_h,
-                   "aht_from": "option" if aht is not None else
-                   ("history" if profile["handle_s"] else "default"),
-                   "concurrency_from": "option" if concurrency is not None else
-                   ("agents" if profile["concurrency"] else "default")},
-        **plan,
-        "forecast_accuracy": fc["accuracy"],
-    }
+    goal = StaffingTarget(service_level=sl, target_s=target_s, patience_s=patience,
+                          max_occupancy=max_occupancy, shrinkage=shrinkage)
+    _usage(check_plan_options, goal, rules, aht, concurrency)
+    settings, promo_days = _forecast_options(weeks, holdout, uplift, promo_day)
+    out = plan_shop_day(state(ctx).backend, shop, _parse_day(day), goal, rules, aht_s=aht,
+                        concurrency=concurrency, all_day=all_day, settings=settings,
+                        promotion=promotion, uplift=uplift, promotion_days=promo_days,
+                        desk_only=desk_only)
     if wants_json(ctx, json_):
         print_json(out)
         return
@@ -363,7 +306,7 @@ def plan_cmd(
         cols = ["start", "open", "forecast", "agents", "positions", "scheduled",
                 "service_level", "occupancy", "p_abandon"]
         writer.writerow(cols)
-        for row in plan["slots"]:
+        for row in out["slots"]:
             writer.writerow(["" if row[c] is None else row[c] for c in cols])
         return
     _print_plan(out)

@@ -89,6 +89,19 @@ class LatestEventClock:
         self.database = database
         self.fallback = fallback or SystemClock()
 
+    @classmethod
+    def of_file(cls, path, fallback: Clock | None = None) -> LatestEventClock:
+        """The clock of the data file at ``path`` over its own connection (``NoDataFile``
+        when there is none), so a backend on that file is built with it from the start:
+        ``LocalBackend(path, clock=LatestEventClock.of_file(path))``. Close it after."""
+        from .storage.database import Database
+
+        return cls(Database(path, create=False), fallback)
+
+    def close(self) -> None:
+        """Close the connection to the data file."""
+        self.database.close()
+
     def now_ms(self) -> int:
         """The newest event's time, read under the file's lock."""
         with self.database.lock:

@@ -43,7 +43,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from .errors import Conflict, InvalidInput, NotFound
-from .values import format_money, format_time, yuan
+from .values import format_money, format_time, parse_time, yuan
 
 MAX_QUANTITY = 100_000
 
@@ -357,6 +357,32 @@ def _try_coupon(shop: str, key: str, coupons: Mapping[str, Mapping], held: dict 
     return scn, None
 
 
+def coupon_window(c: Mapping, now_ms: int) -> str | None:
+    """Where ``now_ms`` stands in coupon ``c``'s window ``valid_from <= t <= valid_to``:
+    None inside it, ``"not_started"`` before, ``"expired"`` after. The bounds are epoch
+    milliseconds or ISO 8601 times (a coupon as listed); a missing one is open."""
+    starts, ends = _when(c.get("valid_from")), _when(c.get("valid_to"))
+    if starts is not None and now_ms < starts:
+        return "not_started"
+    if ends is not None and now_ms > ends:
+        return "expired"
+    return None
+
+
+def coupon_valid_at(c: Mapping, now_ms: int) -> bool:
+    """True when coupon ``c`` may be used at ``now_ms`` (its window; see
+    ``coupon_window``)."""
+    return coupon_window(c, now_ms) is None
+
+
+def _when(value: Any) -> int | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int):
+        return value
+    return parse_time(value)
+
+
 def _coupon_unusable(shop: str, c: Mapping, held: dict | None, now_ms: int) -> CouponResult | None:
     """Why ``c`` cannot be used whatever the order holds, or None."""
     def no(reason: str, detail: str) -> CouponResult:
@@ -366,9 +392,10 @@ def _coupon_unusable(shop: str, c: Mapping, held: dict | None, now_ms: int) -> C
         return no("other_shop", f"a coupon of shop {c.get('shop')!r}")
     if held is not None and not held.get(c["key"], False):
         return no("used", "used already")
-    if c.get("valid_from") is not None and now_ms < c["valid_from"]:
+    when = coupon_window(c, now_ms)
+    if when == "not_started":
         return no("not_started", f"valid from {format_time(c['valid_from'])}")
-    if c.get("valid_to") is not None and now_ms > c["valid_to"]:
+    if when == "expired":
         return no("expired", f"expired at {format_time(c['valid_to'])}")
     if (c["kind"] == "amount" and c.get("amount") is None) or (
             c["kind"] == "discount" and c.get("rate") is None):

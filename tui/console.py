@@ -28,6 +28,7 @@ from cstool.api.backend import Backend
 from cstool.cjk_wrap import cut
 from cstool.errors import CstoolError
 from cstool.i18n import error_text, t, value
+from cstool.pricing import coupon_valid_at
 from cstool.shop_hours import closed_notice
 from cstool.text_rules import terminal_safe
 from cstool.values import money, parse_time, short_time
@@ -613,12 +614,10 @@ class ConsoleApp(NoticesMixin, App):
 
         def usable(c: dict, now: int) -> bool:
             try:
-                starts = parse_time(c["valid_from"]) if c.get("valid_from") else None
-                ends = parse_time(c["valid_to"]) if c.get("valid_to") else None
+                valid = coupon_valid_at(c, now)  # the coupon rule is the core's
             except ValueError:
-                return True  # the backend decides
-            return (starts is None or starts <= now) and (ends is None or ends >= now) \
-                and c["key"] not in held
+                valid = True  # a time the console cannot read: send_card decides
+            return valid and c["key"] not in held
 
         def load() -> list[tuple[str, str]]:
             now = self._now()

@@ -22,7 +22,7 @@ from cstool.alerts import Alert, Thresholds, check
 from cstool.api.backend import Backend
 from cstool.errors import CstoolError
 from cstool.i18n import error_text, language, t, value
-from cstool.values import format_time, money
+from cstool.values import format_time, format_time_in, money
 
 from .keybar import KeyBar, key_label
 from .notices import NoticeBar, NoticesMixin
@@ -268,7 +268,7 @@ class DashboardApp(NoticesMixin, App):
 
     def __init__(self, backend: Backend, shop: str, *, poll_s: float = 1.0, max_age_s: float = 30,
                  thresholds: Thresholds = Thresholds(), now_ms: Callable[[], int] | None = None,
-                 hint: str | None = None):
+                 hint: str | None = None, zone: str | None = None):
         super().__init__()
         localize_bindings(self)
         self.title = t("dash.title")
@@ -279,6 +279,7 @@ class DashboardApp(NoticesMixin, App):
         self.max_age_s = max_age_s
         self.thresholds = thresholds
         self._now = now_ms or backend.clock.now_ms
+        self.zone = zone  # the IANA zone the screen's times are shown in (None: the display's)
         self.snapshot: dict | None = None
         self.alerts: list[Alert] = []
         self.log_lines: list[str] = []
@@ -354,7 +355,7 @@ class DashboardApp(NoticesMixin, App):
         self.loads += 1
         self.cursor = max(self.cursor, cursor)
         self.snapshot = snapshot
-        self.sub_title = f"{snapshot['name']} · {format_time(snapshot['at_ms'])[11:16]}"
+        self.sub_title = f"{snapshot['name']} · {self._clock_text(snapshot['at_ms'])}"
         for i, (label, figure, style) in enumerate(tiles(snapshot, self.thresholds.queue_max)):
             self.query_one(f"#tile-{i}", Tile).show(label, figure, style)
         for i, (label, figure, style) in enumerate(sla_tiles(snapshot)):
@@ -365,7 +366,7 @@ class DashboardApp(NoticesMixin, App):
                         rows=6 if self.size.height >= 30 else 3))
         alerts = check(snapshot, self.thresholds)
         known = {a.key for a in self.alerts}
-        stamp = format_time(snapshot["at_ms"])[11:16]
+        stamp = self._clock_text(snapshot["at_ms"])
         for a in alerts:
             if a.key not in known:
                 self.log_lines.append(f"{stamp} {alert_text(a)}")
@@ -377,6 +378,11 @@ class DashboardApp(NoticesMixin, App):
             log.append(line + "\n")
         self.query_one("#alert-log", Static).update(log)
         self._table()
+
+    def _clock_text(self, ms: int) -> str:
+        """``HH:MM`` of ``ms`` in the screen's zone."""
+        text = format_time(ms) if self.zone is None else format_time_in(ms, self.zone)
+        return text[11:16]
 
     def _banner(self) -> None:
         banner = self.query_one("#banner", Static)

@@ -13,6 +13,7 @@ from textual.widgets import Static, TextArea
 
 from cstool.cjk_wrap import cut
 from cstool.i18n import t, value
+from cstool.routing.desk_queue import agent_queue
 from cstool.text_rules import terminal_safe
 from cstool.values import money, parse_time, short_time
 
@@ -88,9 +89,8 @@ def my_queue(desk: dict) -> tuple[list[dict], int]:
     """The waiting chats this agent may accept, in the order F2 takes them, and how many
     others wait for a group (or an agent) this agent is not in. A desk without the
     ``mine`` mark (an older server) counts every waiting chat as the agent's."""
-    mine = sorted((q for q in desk["queue"] if q.get("mine", True)),
-                  key=lambda q: (-q["priority"], q["waiting_since_ms"], q["id"]))
-    return mine, len(desk["queue"]) - len(mine)
+    mine, others = agent_queue(desk["queue"])  # the order is the core's
+    return list(mine), others
 
 
 def unlisted(desk: dict) -> int:

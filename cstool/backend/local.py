@@ -16,13 +16,14 @@ from ..bot.knowledge_bot import KnowledgeBot
 from ..bot.step import BotStep
 from ..clock import Clock, default_clock
 from ..errors import Conflict, NotFound, UsageError
+from ..knowledge_rules import check_owner
 from ..resources import KINDS, ORDER_BY, Kind
 from ..resources import kind as kind_named
 from ..storage.database import open_database
 from ..storage.events import EventRow, append_events
 from ..storage.migrations import LATEST
 from ..storage.records import RecordStore, q, strip_ids
-from ..validation import FieldError, check_refs, to_external, to_internal
+from ..validation import FieldError, check_refs, line_of, to_external, to_internal
 from ..values import format_money, format_time
 from . import bulk
 from .campaign_ops import CampaignOps
@@ -408,12 +409,13 @@ class LocalBackend(
             now = self._now()
             for name, items in parsed.items():
                 k = KINDS[name]
-                for _, rec, _raw in items:
+                for i, rec, raw in items:
                     key = rec[k.key]
                     current = store.read(name, key)
                     if current is None:
                         changes.append(Change(name, key, "create"))
                     else:
+                        check_owner(name, current, rec, f"{name}[{i}]", line_of(raw, k.key))
                         if name in ("routing_rules", "sla_policies") and \
                                 rec.get("position") is None:
                             # "default: last" is for new rules: one applied again stays put

@@ -35,6 +35,7 @@ from pathlib import Path
 from .. import service
 from ..api.backend import Backend
 from ..errors import Conflict, InvalidInput
+from ..knowledge_rules import visible_entries
 from ..values import parse_time
 from .inputs import MIX_ORDINARY, MIX_PROMOTION, MIX_SPIKE
 from .promotion_day import ASKS
@@ -289,8 +290,9 @@ def load_world(backend: Backend, shop: str, day_start_ms: int, *,
     agents = [a for a in backend.list("agents", shop=shop) if a.get("role", "agent") == "agent"]
     products = [p for p in backend.list("products", shop=shop)
                 if p.get("status", "on_sale") == "on_sale"]
-    knowledge = [e for e in backend.list("knowledge_entries")
-                 if e.get("enabled", True) and e.get("shop") in (None, shop)]
+    entries = backend.list("knowledge_entries")
+    seen = {id(e) for e in visible_entries(entries, shop)}  # the shop's scope, key order
+    knowledge = [e for e in entries if id(e) in seen and e.get("enabled", True)]
     customers = customer_templates(backend.list("customers", shop=shop),
                                    backend.list("orders", shop=shop), shop, day_start_ms)
     pool = question_pool(knowledge, products, questions=questions, human_share=human_share,

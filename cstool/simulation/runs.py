@@ -1,0 +1,129 @@
+"""One simulated day of a shop, from options to report: the use case behind ``cstool
+simulate``. The front end parses and checks its options, opens a backend and prints; the
+arrivals (a shaped curve, a file, or the shop's forecast), the roster (the shop's agents,
+a fixed number, spans, or Erlang's ``auto``), the run and the optional copy of the file
+with the day written into it are decided here, through any Backend for the reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Conflict
+from ..staffing.forecast_run import forecast_shop_day, midnight_ms, next_day
+from .day import simulate_day
+from .inputs import (
+    SLOTS,
+    ConversationModel,
+    Curve,
+    curve_from_file,
+    curve_from_values,
+    parse_roster,
+)
+from .predict import auto_roster
+from .report import build_report
+from .world import load_world
+
+if TYPE_CHECKING:
+    from ..backend.base import Backend
+
+Progress = Callable[[str, float, float], None]
+
+
+@dataclass(frozen=True)
+class DayRequest:
+    """What to simulate. Arrivals: ``curve`` (a shaped curve), else ``arrivals_file``,
+    else the shop's forecast (``forecast``). Roster: ``agents`` (a number all day, or
+    ``"auto"`` for Erlang against ``goal`` = (service level, target seconds) and
+    ``max_abandon``), else ``roster`` (HH:MM-HH:MM=N spans or a plan file), else the
+    shop's agents. ``questions`` (read from ``question_source``, ``read_questions``)
+    replace the shop's knowledge wordings. ``day`` None: tomorrow in the shop's zone."""
+
+    shop: str
+    model: ConversationModel
+    day: date | None = None
+    curve: Curve | None = None
+    arrivals_file: str | None = None
+    forecast: bool = False
+    agents: str | None = None
+    roster: str | None = None
+    goal: tuple[float, float] | None = None
+    target_text: str = "80/30"
+    max_abandon: float | None = None
+    questions: list[str] | None = None
+    question_source: str = ""
+    human_share: float = 0.1
+    seed: int = 1
+    write_db: Path | None = None
+
+
+def _arrivals(backend: Backend, req: DayRequest, day: date) -> Curve:
+    if req.curve is not None:
+        return req.curve
+    if req.arrivals_file is not None:
+        return curve_from_file(req.arrivals_file)
+    fc = forecast_shop_day(backend, req.shop, day)
+    return curve_from_values([s["arrivals"] for s in fc.result["slots"]], "forecast")
+
+
+def _roster(req: DayRequest, world: Any, shape: Curve, start_ms: int
+            ) -> tuple[list[int] | None, str]:
+    if req.agents == "auto":
+        counts = auto_roster(world, shape, req.model, start_ms, *req.goal, req.max_abandon)
+        return counts, f"auto: Erlang for {req.target_text}" + (
+            "" if req.max_abandon is None else f", abandonment <= {req.max_abandon:g}")
+    if req.agents is not None:
+        return [int(req.agents)] * SLOTS, f"{int(req.agents)} agents all day"
+    if req.roster is not None:
+        return parse_roster(req.roster)
+    return None, f"the shop's {len(world.agents)} agents all day"
+
+
+def write_day_copy(source: Backend, path: Path, world: Any, model: ConversationModel,
+                   result: Any, *, seed: int) -> dict:
+    """Copy ``source``'s data file to the NEW file ``path`` and write the simulated day
+    into the copy (``Conflict`` when ``path`` exists); the counts written."""
+    from ..backend.local import LocalBackend
+    from .record import write_day
+
+    if Path(path).exists():
+        raise Conflict(f"{path} exists already; --write-db makes a new file")
+    source.backup(str(path))
+    target = LocalBackend(path)
+    try:
+        return write_day(target, world, model, result, seed=seed)
+    finally:
+        target.close()
+
+
+def simulate_shop_day(backend: Backend, req: DayRequest,
+                      on_progress: Progress | None = None) -> dict:
+    """Simulate ``req``'s day of the shop through the real routing engine and knowledge
+    bot (read through ``backend``); the report (``build_report``), with ``written`` when
+    ``req.write_db`` names a new file to write the day into. ``on_progress(stage, done,
+    total)`` follows the long stages."""
+    progress = on_progress or (lambda stage, done, total: None)
+    record = backend.get("shops", req.shop)
+    day = req.day if req.day is not None else next_day(backend, record["timezone"])
+    start_ms = midnight_ms(day, record["timezone"])
+    shape = _arrivals(backend, req, day)
+    world = load_world(backend, req.shop, start_ms, questions=req.questions,
+                       human_share=req.human_share, question_source=req.question_source,
+                       on_progress=lambda n, t: progress("asking the bot", n, t))
+    counts, roster_source = _roster(req, world, shape, start_ms)
+    result = simulate_day(world, shape, counts, req.model, start_ms, seed=req.seed,
+                          record=req.write_db is not None,
+                          on_progress=lambda f: progress("simulating the day", f * 100, 100))
+    report = build_report(world, shape, req.model, result, date=day.isoformat(),
+                          seed=req.seed, roster_source=roster_source)
+    if req.write_db is not None:
+        progress("writing the day", 0, 1)
+        written = write_day_copy(backend, req.write_db, world, req.model, result,
+                                 seed=req.seed)
+        report["written"] = {"path": str(req.write_db), **written}
+        progress("writing the day", 1, 1)
+    return report
