@@ -18,7 +18,13 @@ from ..knowledge_bot import KnowledgeBot
 from ..resources import KINDS, ORDER_BY, Kind
 from ..resources import kind as kind_named
 from ..services.context import ServiceContext
+from ..services.conversation_view import ConversationView
 from ..services.dashboard import DashboardService
+from ..services.desk import DeskService
+from ..services.messages import add_message, system
+from ..services.queue_places import QueuePlacesService
+from ..services.routing_flow import RoutingFlow
+from ..services.worker import WorkerService
 from ..storage.database import open_database
 from ..storage.events import EventRow, append_events
 from ..storage.migrations import LATEST
@@ -30,13 +36,11 @@ from . import bulk
 from .base import ApplyResult, Backend, Change
 from .campaign_ops import CampaignOps
 from .console_ops import ConsoleOps
-from .desk import DeskOps
 from .invite_ops import InviteOps
 from .knowledge_ops import KnowledgeOps
 from .metrics_ops import MetricsOps
 from .staffing_ops import StaffingOps
 from .ticket_ops import TicketOps
-from .worker_ops import WorkerOps
 
 _json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False)
 
@@ -78,35 +82,6 @@ class _MixinHooks:
         self.backend._metrics_current()
 
 
-class _DeskBridge:
-    """What the desk service offers other services, over ``DeskOps`` until the desk is
-    a service (transitional; the names and signatures are the service's)."""
-
-    def __init__(self, backend: LocalBackend):
-        self.backend = backend
-
-    def must_hold(self, conv: dict, agent: dict, action: str) -> None:
-        """Refuse unless ``agent`` serves the open chat ``conv``."""
-        self.backend._must_hold(conv, agent, action)
-
-    def routing_state(self, uow: UnitOfWork, shop_id: int, *, staff: bool = False):
-        """The shop's agents with their live load (routing's ``RoutingState``)."""
-        return self.backend._routing_state(uow.conn, shop_id, staff=staff)
-
-    def pool_of(self, text: str | None) -> dict:
-        """A stored pool (JSON text; None: the whole shop) decoded (shared: read only)."""
-        return self.backend._pool_of(text)
-
-    def drain(self, uow: UnitOfWork, shop_id: int) -> list[tuple[int, str]]:
-        """Hand the shop's waiting chats to agents who can take them now."""
-        return self.backend._drain(uow.conn, shop_id, uow.now)
-
-    def refresh_classification(self, uow: UnitOfWork, customer_id: int,
-                               shop_id: int) -> None:
-        """Keep open chats' classification current after an order changes."""
-        self.backend.refresh_classification(uow.conn, customer_id, shop_id)
-
-
 def _kind(name: str) -> Kind:
     try:
         return kind_named(name)
@@ -129,8 +104,8 @@ def _lookup_info(kind: str, rec: dict) -> dict:
 
 
 class LocalBackend(
-    CampaignOps, KnowledgeOps, MetricsOps, TicketOps, StaffingOps, WorkerOps,
-    InviteOps, ConsoleOps, DeskOps, Backend,
+    CampaignOps, KnowledgeOps, MetricsOps, TicketOps, StaffingOps, InviteOps, ConsoleOps,
+    Backend,
 ):
     """The Backend over one SQLite file: a facade that builds the services' context
     (``self.ctx``) and delegates each operation to its service (``cstool.services``).
@@ -157,8 +132,12 @@ class LocalBackend(
         self.ctx = ctx = ServiceContext(self.database, clock, self.bot,
                                         self._move_access_epoch)
         ctx.campaigns = ctx.tickets = ctx.knowledge = ctx.metrics = _MixinHooks(self)
-        ctx.desk = _DeskBridge(self)
+        ctx.places = QueuePlacesService(ctx)
+        ctx.routing = RoutingFlow(ctx, ctx.places)
+        ctx.views = ConversationView(ctx, ctx.places, ctx.routing)
+        ctx.desk = DeskService(ctx, ctx.places, ctx.routing, ctx.views)
         ctx.dashboard = DashboardService(ctx)
+        ctx.worker = WorkerService(ctx)
         # the caches the services share, under the names the mixins still use
         self._post_shops = ctx.caches.post_shops
 
@@ -176,10 +155,129 @@ class LocalBackend(
         """A committed change may have changed who may do what: cached rights expire."""
         self.access_epoch += 1
 
-    # -- the services' operations ---------------------------------------------------------
+    # -- the desk (services.desk, .conversation_view) ----------------------------------------
+    @property
+    def kept_open(self) -> frozenset[str]:
+        """Shops this process serves as if inside their business hours (``keep_open``)."""
+        return self.ctx.routing.kept_open
+
+    def keep_open(self, shop: str, keep: bool = True) -> None:
+        """Serve ``shop`` as if inside its business hours, in this process only (the demo
+        at any hour); ``keep=False`` gives its hours back."""
+        kept = self.ctx.routing.kept_open
+        self.ctx.routing.kept_open = (kept | {shop}) if keep else (kept - {shop})
+
+    def post_message(self, shop: str, customer: str, text: str, **context: Any) -> dict:
+        """A customer writes to a shop (see ``DeskService.post_message``)."""
+        return self.ctx.desk.post_message(shop, customer, text, **context)
+
+    def accept_next(self, agent: str) -> dict | None:
+        """The agent takes the best waiting chat they may serve; None when none waits."""
+        return self.ctx.desk.accept_next(agent)
+
+    def set_agent_status(self, agent: str, status: str) -> dict:
+        """Online, busy, away or offline (see ``DeskService.set_agent_status``)."""
+        return self.ctx.desk.set_agent_status(agent, status)
+
+    def reply(self, agent: str, conversation: int, text: str, *, kind: str = "text",
+              payload: Any = None) -> dict:
+        """The assigned agent writes to the customer."""
+        return self.ctx.desk.reply(agent, conversation, text, kind=kind, payload=payload)
+
+    def transfer(self, conversation: int, *, by: str, to_agent: str | None = None,
+                 to_group: str | None = None, note: str = "") -> dict:
+        """Hand a chat to another agent or a group, with a note."""
+        return self.ctx.desk.transfer(conversation, by=by, to_agent=to_agent,
+                                      to_group=to_group, note=note)
+
+    def close_conversation(self, conversation: int, *, by: str | None = None,
+                           reason: str = "resolved") -> dict:
+        """Close a chat and ask the customer for a rating."""
+        return self.ctx.desk.close_conversation(conversation, by=by, reason=reason)
+
+    def reopen_conversation(self, conversation: int, *, by: str) -> dict:
+        """Reopen a chat ``by`` closed, within ten minutes of the close."""
+        return self.ctx.desk.reopen_conversation(conversation, by=by)
+
+    def rate(self, conversation: int, rating: int, comment: str | None = None) -> dict:
+        """The customer rates a closed chat, once, 1 to 5."""
+        return self.ctx.desk.rate(conversation, rating, comment)
+
+    def close_idle(self) -> list[int]:
+        """Close chats idle past their shop's limit; returns their ids."""
+        return self.ctx.desk.close_idle()
+
+    def get_conversation(self, conversation: int, *, messages: bool = True) -> dict:
+        """One conversation, with its messages."""
+        return self.ctx.views.get_conversation(conversation, messages=messages)
+
+    def list_conversations(self, *, shop: str | None = None, state: str | None = None,
+                           agent: str | None = None, customer: str | None = None,
+                           limit: int = 100, after: int | None = None) -> list[dict]:
+        """Conversations, newest first, filtered and paged."""
+        return self.ctx.views.list_conversations(shop=shop, state=state, agent=agent,
+                                                 customer=customer, limit=limit, after=after)
+
+    def queue(self, shop: str, *, limit: int | None = None,
+              after: int | None = None) -> list[dict]:
+        """A shop's waiting chats in serving order, with positions and waits."""
+        return self.ctx.views.queue(shop, limit=limit, after=after)
+
+    def route_test(self, shop: str, customer: str, text: str, **context: Any) -> dict:
+        """Who would get this chat now, and why (a dry run)."""
+        return self.ctx.views.route_test(shop, customer, text, **context)
+
+    def route_explain(self, conversation: int) -> dict:
+        """The routing decision recorded for a conversation, with the reasons."""
+        return self.ctx.views.route_explain(conversation)
+
+    def drain_queues(self) -> list[tuple[int, str]]:
+        """Hand every shop's waiting chats to agents who can take them now."""
+        return self.ctx.worker.drain_queues()
+
     def dashboard(self, shop: str) -> dict:
         """A snapshot of one shop's desk for the supervisor dashboard."""
         return self.ctx.dashboard.dashboard(shop)
+
+    # -- transitional: the helpers the mixins not yet converted call ----------------------
+    # (each goes when the last mixin using it is a service; services use the unit of
+    # work's repositories and ``services.messages`` instead)
+    def _uow(self, conn: sqlite3.Connection) -> UnitOfWork:
+        return self.ctx.storage.over(conn)
+
+    def _conv_row(self, conn: sqlite3.Connection, conv_id: int) -> dict:
+        return self._uow(conn).conversations.get(conv_id)
+
+    def _shop_row(self, conn: sqlite3.Connection, key: str) -> dict:
+        return self._uow(conn).shops.by_key(key)
+
+    def _shop_by_id(self, conn: sqlite3.Connection, shop_id: int) -> dict:
+        return self._uow(conn).shops.by_id(shop_id)
+
+    def _agent_row(self, conn: sqlite3.Connection, handle: str) -> dict:
+        return self._uow(conn).agents.by_handle(handle)
+
+    def _add_message(self, conn: sqlite3.Connection, conv: dict, sender: str, body: str,
+                     **kw: Any) -> dict:
+        return add_message(self._uow(conn), conv, sender, body, **kw)
+
+    def _system(self, conn: sqlite3.Connection, conv: dict, body: str, kind: str = "text",
+                payload: Any = None) -> dict:
+        return system(self._uow(conn), conv, body, kind=kind, payload=payload)
+
+    def _must_hold(self, conv: dict, agent: dict, action: str) -> None:
+        self.ctx.desk.must_hold(conv, agent, action)
+
+    def _routing_state(self, conn: sqlite3.Connection, shop_id: int, *, staff: bool = False):
+        return self.ctx.routing.routing_state(self._uow(conn), shop_id, staff=staff)
+
+    def _pool_of(self, text: str | None) -> dict:
+        return self.ctx.places.pool_of(text)
+
+    def refresh_classification(self, conn: sqlite3.Connection, customer_id: int,
+                               shop_id: int) -> None:
+        """Keep open chats' classification current after an order changes."""
+        self.ctx.routing.refresh_classification(self._uow(conn), customer_id, shop_id)
 
     # -- helpers -----------------------------------------------------------------
     def _now(self) -> int:
@@ -356,11 +454,13 @@ class LocalBackend(
                     {"fields": changed},
                 )
                 if k.name == "agents" and "status" in changed:
-                    self._status_changed(conn, current["_id"], key, current.get("status"),
-                                         rec.get("status") or "offline", now)
+                    self.ctx.desk.status_changed(self._uow(conn), current["_id"], key,
+                                                 current.get("status"),
+                                                 rec.get("status") or "offline")
                 if k.name == "agents" and "shops" in changed:
-                    self._left_shops(conn, store, current["_id"], key,
-                                     set(current.get("shops") or []) - set(rec["shops"]), now)
+                    self.ctx.desk.left_shops(self._uow(conn), current["_id"], key,
+                                             set(current.get("shops") or [])
+                                             - set(rec["shops"]))
             return to_external(k, strip_ids(store.read(k.name, key)))
 
     def delete(self, kind: str, key: str) -> None:
@@ -534,48 +634,11 @@ class LocalBackend(
                         )
             if not dry_run:  # once everything is written: hand-backs and the queue
                 for agent_id, handle, shops in left:
-                    self._left_shops(conn, store, agent_id, handle, shops, now)
+                    self.ctx.desk.left_shops(self._uow(conn), agent_id, handle, shops)
                 for handle, old, status in statuses:
-                    self._status_changed(conn, store.id_of("agents", handle), handle, old,
-                                         status, now)
+                    self.ctx.desk.status_changed(self._uow(conn), store.id_of("agents", handle),
+                                                 handle, old, status)
             return ApplyResult(changes, dry_run)
-
-    def _left_shops(self, conn: sqlite3.Connection, store: RecordStore, agent_id: int,
-                    handle: str, shops: set[str], now: int) -> None:
-        """Agent ``handle`` no longer works for ``shops``: their open chats there go back
-        to routing (their history there is no longer theirs to read), and the shops'
-        pointers at them (customers' dedicated and last agent, SLA escalation) are
-        cleared, so no record of a shop names an agent of another."""
-        for shop in sorted(shops):
-            shop_id = store.id_of("shops", shop)
-            if shop_id is None:
-                continue
-            returned = []
-            for (cid,) in conn.execute(
-                    "SELECT id FROM conversations WHERE assignee_id = ? AND shop_id = ? AND "
-                    "state = 'active' ORDER BY id", (agent_id, shop_id)).fetchall():
-                conv = self._conv_row(conn, cid)
-                conn.execute(
-                    "UPDATE conversations SET state = 'queued', assignee_id = NULL, "
-                    "queued_at = COALESCE(queued_at, created_at) WHERE id = ?", (cid,))
-                self._system(conn, conv, "客服已调离本店，正在为您转接其他客服，请稍候。",
-                             payload={"returned": handle})
-                self._event(conn, "conversation.returned", "conversation", str(cid), shop_id,
-                            {"agent": handle, "left_shop": True})
-                self._reroute(conn, self._shop_by_id(conn, shop_id), conv, now)
-                returned.append(cid)
-            cleared = 0
-            for sql in (
-                "UPDATE customer_profiles SET dedicated_agent_id = NULL "
-                "WHERE shop_id = ? AND dedicated_agent_id = ?",
-                "UPDATE customer_profiles SET last_agent_id = NULL "
-                "WHERE shop_id = ? AND last_agent_id = ?",
-                "UPDATE sla_policies SET escalate_to_id = NULL "
-                "WHERE shop_id = ? AND escalate_to_id = ?",
-            ):
-                cleared += conn.execute(sql, (shop_id, agent_id)).rowcount
-            self._event(conn, "agent.left_shop", "agent", handle, shop_id,
-                        {"returned": returned, "references_cleared": cleared})
 
     def export(self, *, shop: str | None = None) -> dict[str, list[dict]]:
         """Every record, or one shop's, as ``apply`` accepts them."""

@@ -106,3 +106,18 @@ class Agents:
     def idle_since(self, agent_id: int, now: int) -> None:
         """The agent has no chat since ``now``."""
         self.conn.execute("UPDATE agents SET idle_since = ? WHERE id = ?", (now, agent_id))
+
+    def clear_references(self, shop_id: int, agent_id: int) -> int:
+        """Clear the shop's pointers at the agent (customers' dedicated and last agent,
+        SLA escalation); returns how many were cleared."""
+        cleared = 0
+        for sql in (
+            "UPDATE customer_profiles SET dedicated_agent_id = NULL "
+            "WHERE shop_id = ? AND dedicated_agent_id = ?",
+            "UPDATE customer_profiles SET last_agent_id = NULL "
+            "WHERE shop_id = ? AND last_agent_id = ?",
+            "UPDATE sla_policies SET escalate_to_id = NULL "
+            "WHERE shop_id = ? AND escalate_to_id = ?",
+        ):
+            cleared += self.conn.execute(sql, (shop_id, agent_id)).rowcount
+        return cleared

@@ -171,6 +171,12 @@ class Conversations:
             self.conn.execute("UPDATE conversations SET last_message_at = ? WHERE id = ?",
                               (now, conv_id))
 
+    def replied(self, conv_id: int, now: int) -> None:
+        """An agent wrote at ``now``: the first reply's time kept, the chat seen."""
+        self.conn.execute(
+            "UPDATE conversations SET first_agent_reply_at = COALESCE(first_agent_reply_at, "
+            "?), agent_seen_at = ? WHERE id = ?", (now, now, conv_id))
+
     def assign(self, conv_id: int, agent_id: int, now: int) -> None:
         """The chat goes to agent ``agent_id`` at ``now`` (unseen by them yet)."""
         self.conn.execute(
