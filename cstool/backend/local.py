@@ -17,6 +17,7 @@ from ..errors import Conflict, NotFound, UsageError
 from ..knowledge_bot import KnowledgeBot
 from ..resources import KINDS, ORDER_BY, Kind
 from ..resources import kind as kind_named
+from ..services.console import ConsoleService
 from ..services.context import ServiceContext
 from ..services.conversation_view import ConversationView
 from ..services.dashboard import DashboardService
@@ -35,7 +36,6 @@ from ..values import format_money, format_time
 from . import bulk
 from .base import ApplyResult, Backend, Change
 from .campaign_ops import CampaignOps
-from .console_ops import ConsoleOps
 from .invite_ops import InviteOps
 from .knowledge_ops import KnowledgeOps
 from .metrics_ops import MetricsOps
@@ -104,8 +104,7 @@ def _lookup_info(kind: str, rec: dict) -> dict:
 
 
 class LocalBackend(
-    CampaignOps, KnowledgeOps, MetricsOps, TicketOps, StaffingOps, InviteOps, ConsoleOps,
-    Backend,
+    CampaignOps, KnowledgeOps, MetricsOps, TicketOps, StaffingOps, InviteOps, Backend,
 ):
     """The Backend over one SQLite file: a facade that builds the services' context
     (``self.ctx``) and delegates each operation to its service (``cstool.services``).
@@ -138,6 +137,7 @@ class LocalBackend(
         ctx.desk = DeskService(ctx, ctx.places, ctx.routing, ctx.views)
         ctx.dashboard = DashboardService(ctx)
         ctx.worker = WorkerService(ctx)
+        ctx.console = ConsoleService(ctx)
         # the caches the services share, under the names the mixins still use
         self._post_shops = ctx.caches.post_shops
 
@@ -238,6 +238,27 @@ class LocalBackend(
     def dashboard(self, shop: str) -> dict:
         """A snapshot of one shop's desk for the supervisor dashboard."""
         return self.ctx.dashboard.dashboard(shop)
+
+    # -- the agent console (services.console) ----------------------------------------------
+    def agent_desk(self, agent: str) -> dict:
+        """The agent, their open chats and their shops' queues, in one read."""
+        return self.ctx.console.agent_desk(agent)
+
+    def mark_seen(self, agent: str, conversation: int) -> None:
+        """The agent has read the chat up to now."""
+        self.ctx.console.mark_seen(agent, conversation)
+
+    def customer_context(self, conversation: int) -> dict:
+        """Who the customer is in this chat's shop."""
+        return self.ctx.console.customer_context(conversation)
+
+    def search_history(self, agent: str, text: str, limit: int = 50) -> list[dict]:
+        """Messages containing ``text`` in chats this agent has served, newest first."""
+        return self.ctx.console.search_history(agent, text, limit)
+
+    def send_card(self, agent: str, conversation: int, kind: str, key: str) -> dict:
+        """Send a product card, or a coupon, into a chat."""
+        return self.ctx.console.send_card(agent, conversation, kind, key)
 
     # -- transitional: the helpers the mixins not yet converted call ----------------------
     # (each goes when the last mixin using it is a service; services use the unit of
