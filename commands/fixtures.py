@@ -94,8 +94,8 @@ def generate_cmd(
     realistic reply delays, orders after some chats)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from cstool.backend.bulk import CHUNK
     from cstool.errors import Conflict
+    from cstool.storage.bulk import CHUNK
     from cstool.synthetic import Plan, base_document
     from cstool.synthetic import customers as gen_customers
     from cstool.synthetic import orders as gen_orders

@@ -227,6 +227,11 @@ class Database:
                 if not name.startswith("sqlite_")
             }
 
+    def journal_mode(self) -> str:
+        """The file's journal mode (``wal``)."""
+        with self.lock:
+            return self.conn.execute("PRAGMA journal_mode").fetchone()[0]
+
     def backup(self, target: str | Path) -> Path:
         """Copy the file with SQLite's online backup API: safe while others write."""
         target = Path(target)
