@@ -3,8 +3,8 @@ process, and the other services (see :mod:`cstool.services` for the pattern)."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -115,14 +115,10 @@ class ServiceContext:
         """The clock's time in ms (outside a unit of work; inside, use ``uow.now``)."""
         return self.clock.now_ms()
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator[UnitOfWork]:
+    def write(self) -> AbstractContextManager[UnitOfWork]:
         """One write transaction as a unit of work (see ``Storage.write``)."""
-        with self.storage.write() as uow:
-            yield uow
+        return self.storage.write()
 
-    @contextlib.contextmanager
-    def read(self) -> Iterator[UnitOfWork]:
+    def read(self) -> AbstractContextManager[UnitOfWork]:
         """One read snapshot as a unit of work."""
-        with self.storage.read() as uow:
-            yield uow
+        return self.storage.read()

@@ -29,18 +29,18 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .events import EventRow, append_events
+from .records import RecordStore
+from .repos.agents import Agents
+from .repos.conversations import Conversations
+from .repos.customers import Customers
+from .repos.messages import Messages
+from .repos.queue import Queue
+from .repos.routing import Routing
+from .repos.shops import Shops
 
 if TYPE_CHECKING:
     from ..clock import Clock
     from .database import Database
-    from .records import RecordStore
-    from .repos.agents import Agents
-    from .repos.conversations import Conversations
-    from .repos.customers import Customers
-    from .repos.messages import Messages
-    from .repos.queue import Queue
-    from .repos.routing import Routing
-    from .repos.shops import Shops
 
 R = TypeVar("R")
 
@@ -85,49 +85,41 @@ class UnitOfWork:
     @cached_property
     def shops(self) -> Shops:
         """Shops (``storage.repos.shops``)."""
-        from .repos.shops import Shops
         return Shops(self.conn)
 
     @cached_property
     def agents(self) -> Agents:
         """Agents, their shops and load (``storage.repos.agents``)."""
-        from .repos.agents import Agents
         return Agents(self.conn)
 
     @cached_property
     def customers(self) -> Customers:
         """Customers, their profiles and orders as the desk reads them."""
-        from .repos.customers import Customers
         return Customers(self.conn)
 
     @cached_property
     def conversations(self) -> Conversations:
         """Conversation rows (``storage.repos.conversations``)."""
-        from .repos.conversations import Conversations
         return Conversations(self.conn)
 
     @cached_property
     def messages(self) -> Messages:
         """Message rows (``storage.repos.messages``)."""
-        from .repos.messages import Messages
         return Messages(self.conn)
 
     @cached_property
     def queue(self) -> Queue:
         """The shop queues through their indexes (``storage.repos.queue``)."""
-        from .repos.queue import Queue
         return Queue(self.conn)
 
     @cached_property
     def routing(self) -> Routing:
         """Routing rules, round-robin state, rule-set versions (``storage.repos.routing``)."""
-        from .repos.routing import Routing
         return Routing(self.conn)
 
     @cached_property
     def records(self) -> RecordStore:
         """The declarative records (``storage.records``)."""
-        from .records import RecordStore
         return RecordStore(self.conn)
 
 
@@ -144,15 +136,10 @@ class Storage:
         self.clock = clock
         self.on_access_moved = on_access_moved
 
-    @contextlib.contextmanager
-    def write(self) -> Iterator[UnitOfWork]:
+    def write(self) -> _Write:
         """A write transaction (``Database.write``: BEGIN IMMEDIATE, or a savepoint of a
         group) as a unit of work; commits on success, rolls back on error."""
-        with self.database.write() as conn:
-            uow = UnitOfWork(conn, self.clock.now_ms())
-            yield uow
-        if uow.moved_access and self.on_access_moved is not None:
-            self.on_access_moved()
+        return _Write(self)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[UnitOfWork]:
@@ -165,3 +152,27 @@ class Storage:
         """A unit of work over a transaction someone else opened (code not yet converted
         to units of work hands its connection): access events move the epoch at once."""
         return UnitOfWork(conn, self.clock.now_ms(), on_access_moved=self.on_access_moved)
+
+
+class _Write:
+    """``Storage.write()``: the database's write transaction as a unit of work, and the
+    access epoch moved once it has committed (a class, not a generator: every write of
+    every operation goes through it)."""
+
+    __slots__ = ("storage", "inner", "uow")
+
+    def __init__(self, storage: Storage):
+        self.storage = storage
+
+    def __enter__(self) -> UnitOfWork:
+        self.inner = self.storage.database.write()
+        conn = self.inner.__enter__()
+        self.uow = UnitOfWork(conn, self.storage.clock.now_ms())
+        return self.uow
+
+    def __exit__(self, kind, value, tb) -> bool:
+        suppressed = self.inner.__exit__(kind, value, tb)
+        if kind is None and self.uow.moved_access and \
+                self.storage.on_access_moved is not None:
+            self.storage.on_access_moved()
+        return bool(suppressed)
