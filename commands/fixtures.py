@@ -95,11 +95,11 @@ def generate_cmd(
     realistic reply delays, orders after some chats)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from cstool.backend.bulk import CHUNK
     from cstool.errors import Conflict
     from cstool.simulation.synthetic_data import Plan, base_document
     from cstool.simulation.synthetic_data import customers as gen_customers
     from cstool.simulation.synthetic_data import orders as gen_orders
+    from cstool.storage.bulk import CHUNK
 
     plan = Plan(shops=shops, customers=customers, orders=orders, seed=seed, prefix=prefix)
     backend = state(ctx).backend

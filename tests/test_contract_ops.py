@@ -46,8 +46,8 @@ from typing import Any
 
 import pytest
 
+from cstool.api.backend import ApplyResult
 from cstool.auth import Unauthorized
-from cstool.backend.base import ApplyResult
 from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
 from cstool.errors import Conflict, CstoolError, InvalidInput, NotFound, UsageError

@@ -29,7 +29,7 @@ from .report import build_report
 from .world import load_world
 
 if TYPE_CHECKING:
-    from ..backend.base import Backend
+    from ..api.backend import Backend
 
 Progress = Callable[[str, float, float], None]
 

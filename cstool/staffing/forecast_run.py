@@ -22,7 +22,7 @@ from .forecast import ForecastSettings, check_uplift, forecast_day, history_from
 from .plan import ShiftSettings, StaffingTarget, make_plan
 
 if TYPE_CHECKING:
-    from ..backend.base import Backend
+    from ..api.backend import Backend
 
 DEFAULT_AHT_S = 300.0
 # the desk profile reads the shop's whole history: up to the latest time every backend

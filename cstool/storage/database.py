@@ -14,10 +14,9 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import sqlite_utils
-
 from ..errors import NoDataFile, StorageError
 from .migrations import LATEST, MIGRATIONS
+from .records import q
 
 BUSY_TIMEOUT_S = 30.0
 
@@ -61,7 +60,6 @@ class Database:
             self.conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.DatabaseError as e:
             raise StorageError(f"{self.path}: not a usable SQLite database ({e})") from None
-        self.db = sqlite_utils.Database(self.conn)
         self.migrated: list[int] = []
         # Bumped by every write transaction we start and every rollback: in-process
         # caches compare it (with PRAGMA data_version for other connections' commits).
@@ -219,13 +217,19 @@ class Database:
 
     # -- maintenance -------------------------------------------------------------
     def table_counts(self) -> dict[str, int]:
-        """Row counts of every table (sqlite-utils' introspection)."""
+        """Row counts of every table, by name."""
         with self.lock:
-            return {
-                name: self.db[name].count
-                for name in self.db.table_names()
-                if not name.startswith("sqlite_")
-            }
+            # SQLite-only: the catalogue is sqlite_master (PostgreSQL: information_schema)
+            names = [r[0] for r in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")
+                if not r[0].startswith("sqlite_")]
+            return {name: self.conn.execute(f"SELECT COUNT(*) FROM {q(name)}").fetchone()[0]
+                    for name in names}
+
+    def journal_mode(self) -> str:
+        """The file's journal mode (``wal``)."""
+        with self.lock:
+            return self.conn.execute("PRAGMA journal_mode").fetchone()[0]
 
     def backup(self, target: str | Path) -> Path:
         """Copy the file with SQLite's online backup API: safe while others write."""

@@ -1,4 +1,4 @@
-"""The event log's one writer.
+"""The event log's one writer (and its reader).
 
 Every change commits with the event that records it, in the same transaction; every
 event row is written by :func:`append_events` (one row or many), nowhere else. The
@@ -14,6 +14,8 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from .where import Where
 
 _json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False)
 
@@ -88,3 +90,14 @@ def append_events(conn: sqlite3.Connection,
         return Appended(cur.lastrowid, 1, moved)
     conn.executemany(_INSERT, [r.params() for r in rows])
     return Appended(None, len(rows), moved)
+
+
+def read_events(conn: sqlite3.Connection, *, after: int, limit: int,
+                shop_id: int | None = None) -> list[tuple]:
+    """(id, at, shop key, type, entity, key, payload JSON) of the events after id
+    ``after`` (of one shop when ``shop_id`` is given), oldest first, at most ``limit``."""
+    where = Where().add("e.id > ?", after).add_if(shop_id, "e.shop_id = ?", shop_id)
+    return conn.execute(
+        "SELECT e.id, e.at, s.key, e.type, e.entity, e.entity_key, e.payload "
+        f"FROM events e LEFT JOIN shops s ON s.id = e.shop_id {where.sql()} "
+        "ORDER BY e.id LIMIT ?", (*where.params, int(limit))).fetchall()

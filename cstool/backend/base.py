@@ -1,2 +1,0 @@
-"""Moved to ``cstool.api.backend`` (the contract); kept for this session's other branches."""
-from ..api.backend import ApplyResult, Backend, Change  # noqa: F401
