@@ -141,9 +141,19 @@ class LocalBackend(
         kept = self.ctx.routing.kept_open
         self.ctx.routing.kept_open = (kept | {shop}) if keep else (kept - {shop})
 
-    def post_message(self, shop: str, customer: str, text: str, **context: Any) -> dict:
+    def post_message(self, shop: str, customer: str, text: str, *,
+                     channel: str | None = None, entry_page: str | None = None,
+                     source: str | None = None, search_keyword: str | None = None,
+                     time_on_site_s: int | None = None, pages_viewed: int | None = None,
+                     product: str | None = None, intent: str | None = None,
+                     client_id: str | None = None, kind: str = "text",
+                     payload: Any = None) -> dict:
         """A customer writes to a shop (see ``DeskService.post_message``)."""
-        return self.ctx.desk.post_message(shop, customer, text, **context)
+        return self.ctx.desk.post_message(
+            shop, customer, text, channel=channel, entry_page=entry_page, source=source,
+            search_keyword=search_keyword, time_on_site_s=time_on_site_s,
+            pages_viewed=pages_viewed, product=product, intent=intent, client_id=client_id,
+            kind=kind, payload=payload)
 
     def accept_next(self, agent: str) -> dict | None:
         """The agent takes the best waiting chat they may serve; None when none waits."""
