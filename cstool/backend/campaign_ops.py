@@ -23,93 +23,15 @@ from ..campaigns import rules
 from ..campaigns.lift import lift
 from ..campaigns.templates import render, variables_of
 from ..errors import CstoolError, InvalidInput, NotFound, UsageError
+from ..storage.events import EventRow, append_events
+from ..storage.repos import campaign_triggers, coupons, customers
+from ..storage.repos import campaigns as campaign_rows
 from ..values import format_money, format_time, format_time_in, parse_time
 
 BATCH = int(os.environ.get("CSTOOL_CAMPAIGN_BATCH", "500"))
 OUTCOMES = ("sent", "holdout", "suppressed", "redeemed")
 HOUR_MS = 3_600_000
 MIN_MS = rules.MINUTE_MS
-
-# One row per due trigger: the same columns for every trigger kind.
-COLUMNS = ("trigger_key", "customer_id", "customer_key", "customer_name", "fact_at",
-           "conversation_id", "order_id", "order_key", "carrier", "tracking_no",
-           "product_key", "product_title", "product_price", "level", "tags", "region")
-_PROFILE = ("LEFT JOIN customer_profiles p ON p.customer_id = {c} AND p.shop_id = :shop "
-            "JOIN customers cu ON cu.id = {c}")
-_LAST_CONV = ("(SELECT MAX(x.id) FROM conversations x WHERE x.customer_id = {c} "
-              "AND x.shop_id = :shop)")
-_FIRST_ITEM = "(SELECT oi.product_id FROM order_items oi WHERE oi.order_id = o.id " \
-              "ORDER BY oi.id LIMIT 1)"
-_NOT_DONE = ("NOT EXISTS (SELECT 1 FROM campaign_sends s WHERE s.campaign_id = :cid "
-             "AND s.trigger_key = {k})")
-_TAIL = "pr.key, pr.title, pr.price, p.level, p.tags, p.region"
-
-
-def _order_sql(fact: str, status: str, product: str, extra: str = "") -> str:
-    key = "'order:' || o.id"
-    return (f"SELECT {key}, o.customer_id, cu.key, cu.name, o.{fact}, "
-            f"{_LAST_CONV.format(c='o.customer_id')}, o.id, o.key, o.carrier, o.tracking_no, "
-            f"{_TAIL} FROM orders o {_PROFILE.format(c='o.customer_id')} "
-            f"LEFT JOIN products pr ON pr.id = {product} "
-            f"WHERE o.shop_id = :shop AND o.status IN ({status}) "
-            f"AND o.{fact} BETWEEN :lo AND :hi {extra} AND {_NOT_DONE.format(k=key)}")
-
-
-def _nudge_sql() -> str:
-    key = "'conv:' || c.id"
-    return (f"SELECT {key}, c.customer_id, cu.key, cu.name, c.created_at, c.id, NULL, NULL, "
-            f"NULL, NULL, {_TAIL} FROM conversations c {_PROFILE.format(c='c.customer_id')} "
-            "LEFT JOIN products pr ON pr.key = COALESCE(c.product_key, :product_key) "
-            "WHERE c.shop_id = :shop AND c.created_at BETWEEN :lo AND :hi "
-            "AND c.close_reason IS NOT 'campaign_command' "  # 退订 or a code: no consultation
-            "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id "
-            "AND o.shop_id = c.shop_id AND o.created_at >= c.created_at) "
-            f"AND {_NOT_DONE.format(k=key)}")
-
-
-def _price_drop_sql(categories: bool) -> str:
-    key = "'cart:' || ci.id || ':' || pr.price"
-    fact = "MAX(ci.added_at, COALESCE(pr.price_changed_at, pr.updated_at))"
-    cat = "AND pr.category IN (SELECT value FROM json_each(:categories))" if categories else ""
-    return (f"SELECT {key}, ci.customer_id, cu.key, cu.name, {fact}, "
-            f"{_LAST_CONV.format(c='ci.customer_id')}, NULL, NULL, NULL, NULL, {_TAIL} "
-            f"FROM cart_items ci JOIN products pr ON pr.id = ci.product_id "
-            f"{_PROFILE.format(c='ci.customer_id')} "
-            "WHERE ci.shop_id = :shop AND pr.price < ci.price AND pr.status = 'on_sale' "
-            f"AND {fact} BETWEEN :lo AND :hi {cat} "
-            "AND NOT EXISTS (SELECT 1 FROM orders o JOIN order_items oi ON oi.order_id = o.id "
-            "WHERE o.customer_id = ci.customer_id AND o.shop_id = ci.shop_id "
-            "AND oi.product_id = ci.product_id AND o.created_at >= ci.added_at) "
-            f"AND {_NOT_DONE.format(k=key)}")
-
-
-def _related_sql(categories: bool) -> str:
-    extra = ("AND NOT EXISTS (SELECT 1 FROM orders o2 JOIN order_items oi2 "
-             "ON oi2.order_id = o2.id WHERE o2.customer_id = o.customer_id "
-             "AND o2.shop_id = o.shop_id AND oi2.product_id = :product_id "
-             "AND o2.status != 'cancelled')")
-    if categories:
-        extra += (" AND EXISTS (SELECT 1 FROM order_items oi3 JOIN products q "
-                  "ON q.id = oi3.product_id WHERE oi3.order_id = o.id "
-                  "AND q.category IN (SELECT value FROM json_each(:categories)))")
-    return _order_sql("paid_at", "'paid', 'shipped', 'delivered'", ":product_id", extra)
-
-
-def _trigger_sql(trigger: str, has_categories: bool) -> str:
-    if trigger == "order_nudge":
-        return _nudge_sql()
-    if trigger == "payment_reminder":
-        return _order_sql("created_at", "'created'", _FIRST_ITEM)
-    if trigger == "order_shipped":
-        return _order_sql("shipped_at", "'shipped'", _FIRST_ITEM)
-    if trigger == "follow_up":
-        return _order_sql("delivered_at", "'delivered'", _FIRST_ITEM)
-    if trigger == "related_offer":
-        return _related_sql(has_categories)
-    if trigger == "price_drop":
-        return _price_drop_sql(has_categories)
-    raise ValueError(trigger)
-
 
 class CampaignOps:
     """Mixed into LocalBackend: needs ``database``, ``_now``, ``_event``, ``_quote``,
@@ -171,28 +93,9 @@ class CampaignOps:
 
     def _running_campaigns(self, conn: sqlite3.Connection, t: int,
                            shop_id: int | None) -> list[dict]:
-        sql = ("SELECT c.id, c.key, c.shop_id, c.name, c.trigger, c.template, c.delay_min, "
-               "c.expires_min, c.coupon_id, cp.key, c.product_id, pr.key, c.categories, "
-               "c.min_level, c.max_level, c.tags, c.regions, c.classifications, c.starts_at, "
-               "c.holdout, c.paused_from, c.paused_to FROM campaigns c "
-               "LEFT JOIN coupons cp ON cp.id = c.coupon_id "
-               "LEFT JOIN products pr ON pr.id = c.product_id WHERE c.status = 'active' "
-               "AND c.trigger != 'reply_code' AND (c.starts_at IS NULL OR c.starts_at <= :t) "
-               "AND (c.ends_at IS NULL OR c.ends_at >= :t)")
-        params: dict[str, Any] = {"t": t}
-        if shop_id is not None:
-            sql += " AND c.shop_id = :shop"
-            params["shop"] = shop_id
         out = []
-        for r in conn.execute(sql + " ORDER BY c.key", params):
-            c = dict(zip(("id", "key", "shop_id", "name", "trigger", "template", "delay_min",
-                          "expires_min", "coupon_id", "coupon", "product_id", "product",
-                          "categories", "min_level", "max_level", "tags", "regions",
-                          "classifications", "starts_at", "holdout", "paused_from",
-                          "paused_to"), r, strict=True))
+        for c in campaign_rows.running_campaigns(conn, t, shop_id):
             trig = rules.TRIGGERS[c["trigger"]]
-            for name in ("categories", "tags", "regions", "classifications"):
-                c[name] = json.loads(c[name])
             c["_delay_ms"] = (trig.delay_min if c["delay_min"] is None else c["delay_min"]) \
                 * MIN_MS
             c["_expires_ms"] = (trig.expires_min if c["expires_min"] is None
@@ -203,14 +106,12 @@ class CampaignOps:
         return out
 
     def _campaign_shop(self, conn: sqlite3.Connection, shop_id: int) -> dict:
-        row = conn.execute("SELECT id, key, name, timezone, settings FROM shops WHERE id = ?",
-                           (shop_id,)).fetchone()
         from ..resources import SHOP_SETTINGS_DEFAULTS
 
-        settings = {**{k: v for k, v in SHOP_SETTINGS_DEFAULTS.items() if v is not None},
-                    **json.loads(row[4] or "{}")}
-        return {"id": row[0], "key": row[1], "name": row[2], "timezone": row[3],
-                "settings": settings}
+        shop = campaign_rows.shop_for_pass(conn, shop_id)
+        shop["settings"] = {**{k: v for k, v in SHOP_SETTINGS_DEFAULTS.items()
+                               if v is not None}, **shop["settings"]}
+        return shop
 
     def _due_triggers(self, conn: sqlite3.Connection, c: dict, t: int) -> list[tuple]:
         """The campaign's triggers that fall due by ``t`` and are not stale, not yet
@@ -228,14 +129,7 @@ class CampaignOps:
             cut_hi = c["paused_to"] - c["_delay_ms"]
             spans = [(a, b) for a, b in ((lo, min(hi, cut_lo - 1)), (max(lo, cut_hi), hi))
                      if a <= b]
-        sql = _trigger_sql(c["trigger"], bool(c["categories"]))
-        rows: list[tuple] = []
-        for a, b in spans:
-            params = {"shop": c["shop_id"], "cid": c["id"], "lo": a, "hi": b,
-                      "product_key": c["product"], "product_id": c["product_id"],
-                      "categories": json.dumps(c["categories"], ensure_ascii=False)}
-            rows += conn.execute(sql, params).fetchall()
-        return rows
+        return campaign_triggers.due_triggers(conn, c, spans)
 
     @staticmethod
     def _in_audience(c: dict, row: tuple) -> bool:
@@ -255,15 +149,8 @@ class CampaignOps:
     def _classified(self, shop_id: int, todo: list) -> list:
         """Keep the triggers whose customer's classification the campaign wants."""
         ids = sorted({row[1] for c, row, _ in todo if c["classifications"]})
-        statuses: dict[int, list[str]] = {}
         with self.database.read() as conn:
-            for i in range(0, len(ids), 900):
-                chunk = ids[i:i + 900]
-                for cid, status in conn.execute(
-                        "SELECT customer_id, status FROM orders WHERE shop_id = ? AND "
-                        f"customer_id IN ({','.join('?' * len(chunk))}) "
-                        "ORDER BY customer_id, created_at DESC", (shop_id, *chunk)):
-                    statuses.setdefault(cid, []).append(status)
+            statuses = campaign_rows.order_statuses(conn, shop_id, ids)
         return [x for x in todo if not x[0]["classifications"]
                 or rules.classify_statuses(statuses.get(x[1][1], [])) in x[0]["classifications"]]
 
@@ -296,47 +183,20 @@ class CampaignOps:
                                "suppressed": Counter()}
         cids = sorted({c["id"] for c, _, _ in batch})
         keys = sorted({row[0] for _, row, _ in batch})
-        done = set()
-        for i in range(0, len(keys), 900):
-            chunk = keys[i:i + 900]
-            done.update(conn.execute(
-                f"SELECT campaign_id, trigger_key FROM campaign_sends WHERE campaign_id IN "
-                f"({','.join('?' * len(cids))}) AND trigger_key IN "
-                f"({','.join('?' * len(chunk))})", (*cids, *chunk)).fetchall())
+        done = campaign_rows.decided_triggers(conn, cids, keys)
         customers = sorted({row[1] for _, row, _ in batch})
-        marks = ",".join("?" * len(customers))
-        opted = {r[0] for r in conn.execute(
-            f"SELECT customer_id FROM customer_profiles WHERE shop_id = ? AND customer_id IN "
-            f"({marks}) AND opted_out_at IS NOT NULL", (sid, *customers))}
-        types = rules.SENSITIVE_TICKET_TYPES
-        sensitive = {r[0] for r in conn.execute(
-            f"SELECT customer_id FROM tickets WHERE customer_id IN ({marks}) AND shop_id = ? "
-            f"AND status NOT IN ('resolved', 'closed') AND type IN "
-            f"({','.join('?' * len(types))}) UNION "
-            f"SELECT customer_id FROM orders WHERE customer_id IN ({marks}) AND shop_id = ? "
-            f"AND status = 'refund_requested' UNION "
-            f"SELECT customer_id FROM conversations WHERE customer_id IN ({marks}) "
-            f"AND shop_id = ? AND sensitive = 1 AND state != 'closed'",
-            (*customers, sid, *types, *customers, sid, *customers, sid))}
-        convs = sorted({row[5] for _, row, _ in batch if row[5] is not None})
-        touchy = {r[0] for r in conn.execute(
-            f"SELECT id FROM conversations WHERE id IN ({','.join('?' * len(convs))}) "
-            "AND sensitive = 1", convs)} if convs else set()
+        opted = campaign_rows.opted_out(conn, sid, customers)
+        sensitive = campaign_rows.customers_in_sensitive_matters(
+            conn, sid, customers, rules.SENSITIVE_TICKET_TYPES)
+        touchy = campaign_rows.sensitive_conversations(
+            conn, sorted({row[5] for _, row, _ in batch if row[5] is not None}))
         settings = shop["settings"]
         window = settings["campaign_cap_window_h"] * HOUR_MS
         cap = settings["campaign_cap"]
-        recent = Counter(dict(conn.execute(
-            f"SELECT customer_id, COUNT(*) FROM campaign_sends WHERE shop_id = ? AND "
-            f"outcome = 'sent' AND at > ? AND customer_id IN ({marks}) GROUP BY customer_id",
-            (sid, t - window, *customers)).fetchall()))
+        recent = Counter(campaign_rows.recent_sends(conn, sid, t - window, customers))
         coupon_ids = sorted({c["coupon_id"] for c, _, _ in batch if c["coupon_id"]})
-        holding = set()
-        if coupon_ids:
-            holding = set(conn.execute(
-                f"SELECT customer_id, coupon_id FROM customer_coupons WHERE customer_id IN "
-                f"({marks}) AND coupon_id IN ({','.join('?' * len(coupon_ids))}) "
-                "AND used_at IS NULL", (*customers, *coupon_ids)).fetchall())
-        coupons = self._coupon_cards(conn, coupon_ids)
+        holding = coupons.unused_holdings(conn, customers, coupon_ids)
+        cards = self._coupon_cards(conn, coupon_ids)
         sends, events, issued = [], [], []
         for c, row, forced in batch:
             key, cust = row[0], row[1]
@@ -353,7 +213,7 @@ class CampaignOps:
                     reason = "sensitive"
                 elif recent[cust] >= cap:
                     reason = "frequency_cap"
-            coupon = coupons.get(c["coupon_id"]) if c["coupon_id"] else None
+            coupon = cards.get(c["coupon_id"]) if c["coupon_id"] else None
             values = self._template_values(c, row, shop, coupon, prices)
             if reason is None and any(values.get(v) in (None, "") for v in c["_vars"]):
                 reason = "missing_value"  # no "券后¥" with the price left out
@@ -370,7 +230,7 @@ class CampaignOps:
             give = coupon is not None and (cust, c["coupon_id"]) not in holding
             if give:
                 holding.add((cust, c["coupon_id"]))
-                issued.append((cust, c["coupon_id"], cust, t, f"campaign:{c['key']}"))
+                issued.append((cust, c["coupon_id"], t, f"campaign:{c['key']}"))
             body = render(c["template"], values)
             payload: dict[str, Any] = {"campaign": c["key"], "trigger": c["trigger"]}
             if row[10] is not None:
@@ -379,43 +239,29 @@ class CampaignOps:
                 payload.update(coupon, issued=give)
             mid = None
             if row[5] is not None:
-                mid = conn.execute(
-                    "INSERT INTO messages (conversation_id, sender, kind, body, payload, "
-                    "created_at) VALUES (?, 'system', ?, ?, ?, ?)",
-                    (row[5], "coupon" if coupon is not None else "text", body,
-                     json.dumps(payload, ensure_ascii=False), t)).lastrowid
-                events.append((t, sid, "message.created", "conversation", str(row[5]),
-                               json.dumps({"message": mid, "sender": "system",
-                                           "kind": "coupon" if coupon else "text",
-                                           "campaign": c["key"]})))
-            events.append((t, sid, "campaign.sent", "campaign", c["key"], json.dumps(
-                {"customer": row[2], "trigger": key, "conversation": row[5], "message": mid},
-                ensure_ascii=False)))
+                mid = campaign_rows.add_campaign_message(
+                    conn, row[5], "coupon" if coupon is not None else "text", body, payload, t)
+                events.append(EventRow(t, sid, "message.created", "conversation", str(row[5]),
+                                       json.dumps({"message": mid, "sender": "system",
+                                                   "kind": "coupon" if coupon else "text",
+                                                   "campaign": c["key"]})))
+            events.append(EventRow(t, sid, "campaign.sent", "campaign", c["key"], {
+                "customer": row[2], "trigger": key, "conversation": row[5], "message": mid}))
             sends.append(_send(base, outcome="sent", conversation=row[5], message=mid,
                                coupon=c["coupon_id"] if give else None, body=body))
             out["sent"] += 1
-        conn.executemany(
-            "INSERT INTO campaign_sends (campaign_id, customer_id, trigger_key, outcome, "
-            "conversation_id, message_id, at, shop_id, reason, order_id, coupon_id, body) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", sends)
-        conn.executemany(
-            "INSERT INTO customer_coupons (customer_id, coupon_id, position, issued_at, source) "
-            "VALUES (?, ?, (SELECT COUNT(*) FROM customer_coupons WHERE customer_id = ?), ?, ?)",
-            issued)
-        conn.executemany("INSERT INTO events (at, shop_id, type, entity, entity_key, payload) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", events)
+        campaign_rows.record_sends(conn, sends)
+        coupons.issue_coupons(conn, issued)
+        if append_events(conn, events).moves_access:
+            self.access_epoch += 1
         return out
 
     def _coupon_cards(self, conn: sqlite3.Connection, ids: list[int]) -> dict[int, dict]:
-        if not ids:
-            return {}
-        return {r[0]: {"coupon": r[1], "name": r[2], "kind": r[3], "amount": format_money(r[4]),
-                       "rate": r[5], "threshold": format_money(r[6]),
-                       "valid_to": format_time_in(r[7], r[8])}  # the shop's time
-                for r in conn.execute(
-                    "SELECT c.id, c.key, c.name, c.kind, c.amount, c.rate, c.threshold, "
-                    "c.valid_to, s.timezone FROM coupons c JOIN shops s ON s.id = c.shop_id "
-                    f"WHERE c.id IN ({','.join('?' * len(ids))})", ids)}
+        return {i: {"coupon": r["key"], "name": r["name"], "kind": r["kind"],
+                    "amount": format_money(r["amount"]), "rate": r["rate"],
+                    "threshold": format_money(r["threshold"]),
+                    "valid_to": format_time_in(r["valid_to"], r["timezone"])}  # the shop's time
+                for i, r in coupons.coupon_rows(conn, ids).items()}
 
     @staticmethod
     def _template_values(c: dict, row: tuple, shop: dict, coupon: dict | None,
@@ -442,17 +288,14 @@ class CampaignOps:
         cache = self.__dict__.setdefault("_post_shops", {})
         codes = cache.get(("codes", shop_id))
         if codes is None:
-            codes = cache[("codes", shop_id)] = conn.execute(
-                "SELECT c.id, c.key, c.code, c.template, c.coupon_id, cp.key, c.starts_at, "
-                "c.ends_at FROM campaigns c LEFT JOIN coupons cp ON cp.id = c.coupon_id "
-                "WHERE c.shop_id = ? AND c.status = 'active' AND c.trigger = 'reply_code'",
-                (shop_id,)).fetchall()
+            codes = cache[("codes", shop_id)] = campaign_rows.reply_code_campaigns(conn, shop_id)
         for r in codes:
-            if (r[6] is not None and r[6] > now) or (r[7] is not None and r[7] < now):
+            if ((r["starts_at"] is not None and r["starts_at"] > now)
+                    or (r["ends_at"] is not None and r["ends_at"] < now)):
                 continue
-            if r[2] is not None and r[2].casefold() == word:
-                return ("code", {"id": r[0], "key": r[1], "code": r[2], "template": r[3],
-                                 "coupon_id": r[4], "coupon": r[5]})
+            if r["code"] is not None and r["code"].casefold() == word:
+                return ("code", {k: r[k] for k in ("id", "key", "code", "template",
+                                                   "coupon_id", "coupon")})
         return None
 
     def answer_campaign_command(self, conn: sqlite3.Connection, shop: dict, conv: dict,
@@ -462,48 +305,36 @@ class CampaignOps:
         what, c = command
         now = self._now()
         if what == "opt_out":
-            cur = conn.execute(
-                "UPDATE customer_profiles SET opted_out_at = ? WHERE customer_id = ? AND "
-                "shop_id = ? AND opted_out_at IS NULL", (now, customer_id, shop["id"]))
-            if cur.rowcount:
+            if campaign_rows.opt_out(conn, customer_id, shop["id"], now):
                 self._event(conn, "customer.opted_out", "customer",
-                            _customer_key(conn, customer_id), shop["id"], {"via": "message"})
+                            customers.customer_key(conn, customer_id), shop["id"],
+                            {"via": "message"})
             return [self._add_message(conn, conv, "system", rules.OPT_OUT_REPLY,
                                       payload={"opt_out": True})]
         assert c is not None
         key = f"customer:{customer_id}"
         card = self._coupon_cards(conn, [c["coupon_id"]]).get(c["coupon_id"])
         name = card["name"] if card else ""
-        done = conn.execute("SELECT 1 FROM campaign_sends WHERE campaign_id = ? AND "
-                            "trigger_key = ?", (c["id"], key)).fetchone()
-        if done:
+        if campaign_rows.trigger_decided(conn, c["id"], key):
             return [self._add_message(
                 conn, conv, "system", f"您已领取过「{name}」，每位顾客限领一次。",
                 payload={"campaign": c["key"], "trigger": "reply_code", "repeat": True})]
-        held = conn.execute("SELECT 1 FROM customer_coupons WHERE customer_id = ? AND "
-                            "coupon_id = ? AND used_at IS NULL",
-                            (customer_id, c["coupon_id"])).fetchone()
+        held = coupons.holds_unused(conn, customer_id, c["coupon_id"])
         if not held:
-            conn.execute(
-                "INSERT INTO customer_coupons (customer_id, coupon_id, position, issued_at, "
-                "source) VALUES (?, ?, (SELECT COUNT(*) FROM customer_coupons WHERE "
-                "customer_id = ?), ?, ?)",
-                (customer_id, c["coupon_id"], customer_id, now, f"campaign:{c['key']}"))
-        row = conn.execute("SELECT name FROM customers WHERE id = ?", (customer_id,)).fetchone()
-        body = (render(c["template"], {"name": row[0], "shop": shop["name"], "coupon": name,
+            coupons.issue_coupons(conn, [(customer_id, c["coupon_id"], now,
+                                          f"campaign:{c['key']}")])
+        body = (render(c["template"], {"name": customers.customer_name(conn, customer_id),
+                                       "shop": shop["name"], "coupon": name,
                                        "code": c["code"]}) if not held
                 else f"您已持有「{name}」，下单时可直接使用。")  # nothing new "到账"
         payload = {"campaign": c["key"], "trigger": "reply_code", **(card or {}),
                    "issued": not held}
         msg = self._add_message(conn, conv, "system", body, kind="coupon", payload=payload)
-        conn.execute(
-            "INSERT INTO campaign_sends (campaign_id, customer_id, trigger_key, outcome, "
-            "conversation_id, message_id, at, shop_id, reason, coupon_id, body) "
-            "VALUES (?, ?, ?, 'redeemed', ?, ?, ?, ?, NULL, ?, ?)",
-            (c["id"], customer_id, key, conv["id"], msg["id"], now, shop["id"],
-             None if held else c["coupon_id"], body))
+        campaign_rows.record_sends(conn, [(
+            c["id"], customer_id, key, "redeemed", conv["id"], msg["id"], now, shop["id"],
+            None, None, None if held else c["coupon_id"], body)])
         self._event(conn, "campaign.sent", "campaign", c["key"],
-                    shop["id"], {"customer": _customer_key(conn, customer_id),
+                    shop["id"], {"customer": customers.customer_key(conn, customer_id),
                                  "trigger": key, "conversation": conv["id"],
                                  "message": msg["id"]})
         return [msg]
@@ -514,8 +345,7 @@ class CampaignOps:
         it is open, nor into it ever) or clear the tag."""
         with self.database.write() as conn:
             conv = self._conv_row(conn, conversation)
-            conn.execute("UPDATE conversations SET sensitive = ? WHERE id = ?",
-                         (int(bool(sensitive)), conversation))
+            campaign_rows.set_sensitive(conn, conversation, sensitive)
             self._event(conn, "conversation.sensitive", "conversation", str(conversation),
                         conv["shop_id"], {"sensitive": bool(sensitive)})
         return {"conversation": conversation, "sensitive": bool(sensitive)}
@@ -530,27 +360,16 @@ class CampaignOps:
             raise InvalidInput(f"outcome: one of {', '.join(OUTCOMES)}")
         if not isinstance(limit, int) or not 1 <= limit <= 10_000:
             raise InvalidInput("limit: 1..10000")
-        sql = ("SELECT s.id, s.at, cu.key, cu.name, s.trigger_key, s.outcome, s.reason, "
-               "o.key, s.conversation_id, s.message_id, cp.key, s.body FROM campaign_sends s "
-               "JOIN customers cu ON cu.id = s.customer_id LEFT JOIN orders o "
-               "ON o.id = s.order_id LEFT JOIN coupons cp ON cp.id = s.coupon_id "
-               "WHERE s.campaign_id = ?")
         with self.database.read() as conn:
-            row = conn.execute("SELECT id FROM campaigns WHERE key = ?", (key,)).fetchone()
-            if row is None:
+            cid = campaign_rows.campaign_id(conn, key)
+            if cid is None:
                 raise NotFound(f"no campaign {key!r}", key="no_record", kind="campaign",
                                record=key)
-            params: list[Any] = [row[0]]
-            for cond, value in (("s.outcome = ?", outcome), ("cu.key = ?", customer),
-                                ("s.id > ?", after)):
-                if value is not None:
-                    sql += f" AND {cond}"
-                    params.append(value)
-            rows = conn.execute(sql + " ORDER BY s.id LIMIT ?", (*params, limit)).fetchall()
-        return [{"id": r[0], "at": format_time(r[1]), "customer": r[2], "customer_name": r[3],
-                 "trigger": r[4], "outcome": r[5], "reason": r[6], "order": r[7],
-                 "conversation": r[8], "message": r[9], "coupon": r[10], "body": r[11]}
-                for r in rows]
+            rows = campaign_rows.sends_page(conn, cid, outcome=outcome, customer=customer,
+                                            after=after, limit=limit)
+        for r in rows:
+            r["at"] = format_time(r["at"])
+        return rows
 
     # -- stats -----------------------------------------------------------------------------
     def campaign_stats(self, key: str, *, since: str | int | None = None,
@@ -565,55 +384,28 @@ class CampaignOps:
         lo = None if since is None else _time_arg("since", since)
         hi = None if until is None else _time_arg("until", until)
         with self.database.read() as conn:
-            r = conn.execute(
-                "SELECT c.id, c.key, c.name, c.trigger, c.status, c.holdout, c.attribution_h, "
-                "s.key, s.settings FROM campaigns c JOIN shops s ON s.id = c.shop_id "
-                "WHERE c.key = ?", (key,)).fetchone()
-            if r is None:
+            c = campaign_rows.campaign_with_shop(conn, key)
+            if c is None:
                 raise NotFound(f"no campaign {key!r}", key="no_record", kind="campaign",
                                record=key)
-            settings = json.loads(r[8] or "{}")
-            hours = r[6] or settings.get("attribution_window_h", 24)
-            w = hours * HOUR_MS
-            where = "s.campaign_id = ?"
-            params: list[Any] = [r[0]]
-            if lo is not None:
-                where += " AND s.at >= ?"
-                params.append(lo)
-            if hi is not None:
-                where += " AND s.at < ?"
-                params.append(hi)
-            counts: Counter = Counter()
-            suppressed: Counter = Counter()
-            for outcome, reason, n in conn.execute(
-                    f"SELECT outcome, reason, COUNT(*) FROM campaign_sends s WHERE {where} "
-                    "GROUP BY outcome, reason", params):
-                counts[outcome] += n
-                if outcome == "suppressed":
-                    suppressed[reason] += n
-            if r[3] == "payment_reminder":
-                match = ("o.id = s.order_id AND o.paid_at > s.at AND o.paid_at <= s.at + ?")
-            else:
-                match = ("o.customer_id = s.customer_id AND o.shop_id = s.shop_id AND "
-                         "o.created_at > s.at AND o.created_at <= s.at + ? "
-                         "AND o.status != 'cancelled'")
-            converted = dict(conn.execute(
-                f"SELECT s.outcome, COUNT(*) FROM campaign_sends s WHERE {where} AND "
-                f"s.outcome IN ('sent', 'holdout', 'redeemed') AND EXISTS (SELECT 1 FROM "
-                f"orders o WHERE {match}) GROUP BY s.outcome", (*params, w)).fetchall())
-            sales = {}
-            for outcome in ("sent", "holdout", "redeemed"):
-                row = conn.execute(
-                    f"SELECT COUNT(*), COALESCE(SUM(o.total), 0) FROM orders o WHERE o.id IN "
-                    f"(SELECT o.id FROM campaign_sends s JOIN orders o ON {match} WHERE {where} "
-                    f"AND s.outcome = ?)", (w, *params, outcome)).fetchone()
-                sales[outcome] = row
-        treated = "redeemed" if r[3] == "reply_code" else "sent"
+            hours = c["attribution_h"] or c["shop_settings"].get("attribution_window_h", 24)
+            figures = campaign_rows.send_figures(
+                conn, c["id"], since=lo, until=hi, by_order=c["trigger"] == "payment_reminder",
+                window_ms=hours * HOUR_MS)
+        counts: Counter = Counter()
+        suppressed: Counter = Counter()
+        for (outcome, reason), n in figures["outcomes"].items():
+            counts[outcome] += n
+            if outcome == "suppressed":
+                suppressed[reason] += n
+        converted, sales = figures["converted"], figures["sales"]
+        treated = "redeemed" if c["trigger"] == "reply_code" else "sent"
         stats = lift(counts[treated], converted.get(treated, 0), counts["holdout"],
                      converted.get("holdout", 0))
         return {
-            "campaign": r[1], "name": r[2], "trigger": r[3], "status": r[4], "shop": r[7],
-            "holdout_share": r[5], "attribution_h": hours,
+            "campaign": c["key"], "name": c["name"], "trigger": c["trigger"],
+            "status": c["status"], "shop": c["shop"], "holdout_share": c["holdout"],
+            "attribution_h": hours,
             "since": format_time(lo), "until": format_time(hi),
             "decided": sum(counts.values()), "sent": counts[treated],
             "holdout": counts["holdout"], "suppressed": sum(suppressed.values()),
@@ -650,7 +442,3 @@ def _send(base: tuple, *, outcome: str, reason: str | None = None,
     cid, cust, key, _, _, at, sid, _, order, _, _ = base
     return (cid, cust, key, outcome, conversation, message, at, sid, reason, order, coupon,
             body)
-
-
-def _customer_key(conn: sqlite3.Connection, customer_id: int) -> str:
-    return conn.execute("SELECT key FROM customers WHERE id = ?", (customer_id,)).fetchone()[0]

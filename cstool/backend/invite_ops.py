@@ -14,7 +14,9 @@ from typing import Any
 
 from .. import pricing
 from ..errors import InvalidInput, NotFound
-from ..storage.records import RecordStore, strip_ids
+from ..storage.repos import coupons as coupon_rows
+from ..storage.repos import customers
+from ..storage.repos import invitations as invitation_rows
 from ..values import format_money, format_time, format_time_in, parse_time, yuan
 
 
@@ -53,11 +55,9 @@ class InviteOps:
             shop_row = self._shop_row(conn, shop)
             customer_id = None
             if customer is not None:
-                row = conn.execute("SELECT id FROM customers WHERE key = ?",
-                                   (customer,)).fetchone()
-                if row is None:
+                customer_id = customers.customer_id(conn, customer)
+                if customer_id is None:
                     raise NotFound(f"no customer {customer!r}")
-                customer_id = row[0]
             q = self._quote(conn, shop_row, pairs, customer_id, coupon, now)
         return {"customer": customer, **q.to_external()}
 
@@ -74,9 +74,7 @@ class InviteOps:
             now = self._now()
             q = self._quote(conn, shop, [(product, quantity)], conv["customer_id"], coupon, now)
             card = invitation_card(q, shop["timezone"])
-            conn.execute(
-                "UPDATE conversations SET first_agent_reply_at = COALESCE(first_agent_reply_at,"
-                " ?), agent_seen_at = ? WHERE id = ?", (now, now, conv["id"]))
+            invitation_rows.mark_agent_reply(conn, conv["id"], now)
             msg = self._add_message(conn, conv, "agent", invitation_text(q), agent_id=a["id"],
                                     agent=agent, kind="invitation", payload=card)
             self._event(conn, "invitation.sent", "conversation", str(conv["id"]), conv["shop_id"],
@@ -90,31 +88,19 @@ class InviteOps:
                customer_id: int | None, coupon: str | None, now: int) -> pricing.Quote:
         """Read what pricing needs (the shop's promotions, the products named and the
         gifts, the coupons held or named) and price."""
-        store = RecordStore(conn)
-        promotions = [strip_ids(r) for r in store.read_where(
-            "promotions", "WHERE t.shop_id = ?", (shop["id"],))]
+        promotions = invitation_rows.shop_promotions(conn, shop["id"])
         keys = {k for k, _ in items} | {p["gift"]["product"] for p in promotions if p.get("gift")}
-        products = {r["key"]: r for r in _read_keys(store, "products", keys)}
+        products = {r["key"]: r for r in invitation_rows.records_by_keys(conn, "products", keys)}
         held = None
         if customer_id is not None:  # the coupons held in this shop (another's are not its)
-            held = [{"coupon": r[0], "issued_at": r[1], "used_at": r[2]} for r in conn.execute(
-                "SELECT cp.key, cc.issued_at, cc.used_at FROM customer_coupons cc "
-                "JOIN coupons cp ON cp.id = cc.coupon_id WHERE cc.customer_id = ? "
-                "AND cp.shop_id = ? ORDER BY cc.position, cc.id", (customer_id, shop["id"]))]
+            held = coupon_rows.held_in_shop(conn, customer_id, shop["id"])
         coupon_keys = {h["coupon"] for h in held or ()} | ({coupon} if coupon else set())
         # a coupon named from another shop is unknown here (its name and shop stay theirs)
-        coupons = {r["key"]: r for r in _read_keys(store, "coupons", coupon_keys)
+        coupons = {r["key"]: r for r in invitation_rows.records_by_keys(conn, "coupons",
+                                                                        coupon_keys)
                    if r["shop"] == shop["key"]}
         return pricing.quote(shop["key"], items, products, promotions, coupons, now,
                              held=held, coupon=coupon)
-
-
-def _read_keys(store: RecordStore, kind: str, keys: set[str]) -> list[dict]:
-    if not keys:
-        return []
-    marks = ", ".join("?" for _ in keys)
-    return [strip_ids(r) for r in store.read_where(kind, f"WHERE t.key IN ({marks})",
-                                                   tuple(sorted(keys)))]
 
 
 def invitation_card(q: pricing.Quote, zone: str | None = None) -> dict:

@@ -10,11 +10,12 @@ reminders and escalations rest on guarded updates inside one write transaction
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound, UsageError
 from ..sla import Calendar, deadline, elapsed_minutes
+from ..storage.repos import customers
+from ..storage.repos import tickets as ticket_rows
 from ..text_rules import check_text
 from ..values import format_time, short_time_in
 
@@ -43,42 +44,30 @@ class TicketOps:
 
     # -- lookups -----------------------------------------------------------------------
     def _ticket_row(self, conn, ticket: int) -> dict:
-        cur = conn.execute("SELECT * FROM tickets WHERE id = ?", (int(ticket),))
-        row = cur.fetchone()
+        row = ticket_rows.ticket(conn, ticket)
         if row is None:
             raise NotFound(f"no ticket {ticket}", key="no_ticket", ticket=ticket)
-        return dict(zip([d[0] for d in cur.description], row, strict=True))
+        return row
 
     def _calendar(self, conn, shop_id: int, clock: str) -> Calendar:
-        tz, hours, settings = conn.execute(
-            "SELECT timezone, business_hours, settings FROM shops WHERE id = ?", (shop_id,)
-        ).fetchone()
+        tz, hours, settings = ticket_rows.calendar_inputs(conn, shop_id)
         if clock == "wall":
             return Calendar.wall_clock(tz)
-        settings = json.loads(settings)
-        return Calendar.from_settings(tz, json.loads(hours) if hours else None,
-                                      settings.get("holidays") or (),
+        return Calendar.from_settings(tz, hours, settings.get("holidays") or (),
                                       settings.get("workdays") or {})
 
     def _policy_for(self, conn, shop_id: int, type_: str, priority: str,
                     level: int) -> dict:
         """The first enabled policy of the shop whose conditions fit, else the defaults."""
-        for row in conn.execute(
-            "SELECT p.key, p.conditions, p.first_response_min, p.resolution_min, p.clock, "
-            "p.warn_share, p.on_breach, a.handle FROM sla_policies p LEFT JOIN agents a "
-            "ON a.id = p.escalate_to_id WHERE p.shop_id = ? AND p.enabled = 1 "
-            "ORDER BY p.position, p.key", (shop_id,)
-        ).fetchall():
-            cond = json.loads(row[1])
+        for policy in ticket_rows.enabled_policies(conn, shop_id):
+            cond = policy.pop("conditions")
             if cond.get("types") and type_ not in cond["types"]:
                 continue
             if cond.get("priorities") and priority not in cond["priorities"]:
                 continue
             if cond.get("min_customer_level") is not None and level < cond["min_customer_level"]:
                 continue
-            return {"key": row[0], "first_response_min": row[2], "resolution_min": row[3],
-                    "clock": row[4], "warn_share": row[5], "on_breach": row[6],
-                    "escalate_to": row[7]}
+            return policy
         first, resolution = DEFAULT_TARGETS[priority]
         return {"key": None, "first_response_min": first, "resolution_min": resolution,
                 "clock": "business", "warn_share": 0.8, "on_breach": "notify",
@@ -88,11 +77,7 @@ class TicketOps:
         """Stretches spent waiting on the customer, from the status changes."""
         pauses: list[tuple[int, int | None]] = []
         since = None
-        for at, payload in conn.execute(
-            "SELECT at, payload FROM ticket_timeline WHERE ticket_id = ? AND kind = 'status' "
-            "ORDER BY at, id", (ticket_id,)
-        ).fetchall():
-            to = json.loads(payload)["to"]
+        for at, to in ticket_rows.status_changes(conn, ticket_id):
             if to == "waiting_customer" and since is None:
                 since = at
             elif to != "waiting_customer" and since is not None:
@@ -115,11 +100,10 @@ class TicketOps:
             resolution_warn_due=deadline(cal, start, share * t["resolution_min"], pauses, now),
             updated_at=now,
         )
-        conn.execute(
-            "UPDATE tickets SET first_response_due = ?, resolution_due = ?, first_warn_due = ?, "
-            "resolution_warn_due = ?, updated_at = ? WHERE id = ?",
-            (t["first_response_due"], t["resolution_due"], t["first_warn_due"],
-             t["resolution_warn_due"], now, t["id"]))
+        ticket_rows.set_deadlines(
+            conn, t["id"], first_response_due=t["first_response_due"],
+            resolution_due=t["resolution_due"], first_warn_due=t["first_warn_due"],
+            resolution_warn_due=t["resolution_warn_due"], updated_at=now)
         self._set_next(conn, t)
         return t
 
@@ -138,15 +122,11 @@ class TicketOps:
                 elif t["breached_resolution_at"] is None:
                     pending.append(t["resolution_due"])
         nxt = min((p for p in pending if p is not None), default=None)
-        conn.execute("UPDATE tickets SET next_sla_at = ? WHERE id = ?", (nxt, t["id"]))
+        ticket_rows.set_next_sla(conn, t["id"], nxt)
 
     def _timeline(self, conn, t: dict, kind: str, agent_id: int | None = None,
                   body: str | None = None, payload: Any = None) -> None:
-        conn.execute(
-            "INSERT INTO ticket_timeline (ticket_id, at, kind, agent_id, body, payload) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (t["id"], self._now(), kind, agent_id, body,
-             None if payload is None else json.dumps(payload, ensure_ascii=False)))
+        ticket_rows.add_timeline(conn, t["id"], self._now(), kind, agent_id, body, payload)
         self._event(conn, f"ticket.{kind}", "ticket", str(t["id"]), t["shop_id"], payload)
 
     def _tell_customer(self, conn, t: dict, body: str, kind: str = "text",
@@ -188,13 +168,12 @@ class TicketOps:
                 raise UsageError("give a conversation or a shop", key="ticket_needs_shop")
             order_id = None
             if order is not None:
-                row = conn.execute("SELECT id, shop_id, customer_id FROM orders WHERE key = ?",
-                                   (order,)).fetchone()
-                if row is None or row[1] != shop_id:
+                o = ticket_rows.order_for_ticket(conn, order)
+                if o is None or o["shop_id"] != shop_id:
                     raise NotFound(f"no order {order!r} in this shop", key="no_order_here",
                                    order=order)
-                order_id = row[0]
-                customer_id = customer_id or row[2]
+                order_id = o["id"]
+                customer_id = customer_id or o["customer_id"]
             assignee_id = by_id = None
             if assignee is not None:
                 assignee_id = self._staff_of(conn, assignee, shop_id)["id"]
@@ -202,25 +181,21 @@ class TicketOps:
                 by_id = self._staff_of(conn, by, shop_id)["id"]
             level = 0
             if customer_id is not None:
-                row = conn.execute("SELECT level FROM customer_profiles WHERE customer_id = ? "
-                                   "AND shop_id = ?", (customer_id, shop_id)).fetchone()
-                level = row[0] if row else 0
+                level = customers.level_in_shop(conn, customer_id, shop_id)
             policy = self._policy_for(conn, shop_id, type, priority, level)
-            cur = conn.execute(
-                "INSERT INTO tickets (shop_id, conversation_id, customer_id, order_id, type, "
-                "team, assignee_id, priority, status, title, sla_policy, first_response_min, "
-                "resolution_min, sla_clock, warn_share, on_breach, escalate_to, created_at, "
-                "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (shop_id, conversation, customer_id, order_id, type, team, assignee_id, priority,
-                 title.strip(), policy["key"], policy["first_response_min"],
-                 policy["resolution_min"], policy["clock"], policy["warn_share"],
-                 policy["on_breach"], policy["escalate_to"], now, now))
-            t = self._ticket_row(conn, cur.lastrowid)
+            tid = ticket_rows.insert_ticket(conn, {
+                "shop_id": shop_id, "conversation_id": conversation, "customer_id": customer_id,
+                "order_id": order_id, "type": type, "team": team, "assignee_id": assignee_id,
+                "priority": priority, "status": "new", "title": title.strip(),
+                "sla_policy": policy["key"], "first_response_min": policy["first_response_min"],
+                "resolution_min": policy["resolution_min"], "sla_clock": policy["clock"],
+                "warn_share": policy["warn_share"], "on_breach": policy["on_breach"],
+                "escalate_to": policy["escalate_to"], "created_at": now, "updated_at": now})
+            t = self._ticket_row(conn, tid)
             self._recompute(conn, t, now)
             self._timeline(conn, t, "created", by_id, note, {"type": type, "priority": priority,
                                                              "policy": policy["key"]})
-            zone = conn.execute("SELECT timezone FROM shops WHERE id = ?",
-                                (shop_id,)).fetchone()[0]
+            zone = ticket_rows.shop_timezone(conn, shop_id)
             due = short_time_in(t["first_response_due"], zone)  # the customer's shop time
             self._tell_customer(conn, t, f"已为您创建{TYPE_NAMES[type]}工单 #{t['id']}："
                                 f"{t['title']}。我们会在 {due} 前联系您。")
@@ -229,11 +204,8 @@ class TicketOps:
     def _staff_of(self, conn, handle: str, shop_id: int) -> dict:
         """An agent of the ticket's shop (admins work for every shop)."""
         a = self._agent_row(conn, handle)
-        role = conn.execute("SELECT role FROM agents WHERE id = ?", (a["id"],)).fetchone()[0]
-        if role != "admin" and not conn.execute(
-                "SELECT 1 FROM agent_shops WHERE agent_id = ? AND shop_id = ?",
-                (a["id"], shop_id)).fetchone():
-            shop = conn.execute("SELECT key FROM shops WHERE id = ?", (shop_id,)).fetchone()[0]
+        if not ticket_rows.works_for_shop(conn, a["id"], shop_id):
+            shop = ticket_rows.shop_key(conn, shop_id)
             raise Conflict(f"agent {handle!r} does not work for shop {shop!r}",
                            key="agent_not_in_shop", agent=handle, shop=shop)
         return a
@@ -267,21 +239,21 @@ class TicketOps:
                 raise Conflict(f"ticket {t['id']} is {t['status']}; reopen it first",
                                key="ticket_reopen_first", ticket=t["id"], ticket_status=t["status"])
             if status is not None and status != t["status"]:
-                conn.execute("UPDATE tickets SET status = ? WHERE id = ?", (status, t["id"]))
+                ticket_rows.set_fields(conn, t["id"], status=status)
                 self._timeline(conn, t, "status", by_id, None, {"from": t["status"], "to": status})
             if priority is not None and priority != t["priority"]:
                 first, resolution = DEFAULT_TARGETS[priority]
-                conn.execute("UPDATE tickets SET priority = ? WHERE id = ?", (priority, t["id"]))
+                ticket_rows.set_fields(conn, t["id"], priority=priority)
                 if t["sla_policy"] is None:  # default targets follow the priority
-                    conn.execute("UPDATE tickets SET first_response_min = ?, resolution_min = ? "
-                                 "WHERE id = ?", (first, resolution, t["id"]))
+                    ticket_rows.set_fields(conn, t["id"], first_response_min=first,
+                                           resolution_min=resolution)
                 self._timeline(conn, t, "priority", by_id, None,
                                {"from": t["priority"], "to": priority})
             if team is not None and team != t["team"]:
-                conn.execute("UPDATE tickets SET team = ? WHERE id = ?", (team, t["id"]))
+                ticket_rows.set_fields(conn, t["id"], team=team)
                 self._timeline(conn, t, "team", by_id, None, {"from": t["team"], "to": team})
             if title is not None:
-                conn.execute("UPDATE tickets SET title = ? WHERE id = ?", (title, t["id"]))
+                ticket_rows.set_fields(conn, t["id"], title=title)
 
         return self._change(ticket, by, apply)
 
@@ -293,8 +265,7 @@ class TicketOps:
                 raise Conflict(f"ticket {t['id']} is {t['status']}", key="ticket_state",
                                ticket=t["id"], ticket_status=t["status"])
             a = self._staff_of(conn, agent, t["shop_id"])
-            conn.execute("UPDATE tickets SET assignee_id = ?, status = CASE WHEN status = 'new' "
-                         "THEN 'open' ELSE status END WHERE id = ?", (a["id"], t["id"]))
+            ticket_rows.take(conn, t["id"], a["id"])
             self._timeline(conn, t, "assigned", by_id, None, {"to": agent})
 
         return self._change(ticket, by, apply)
@@ -321,9 +292,7 @@ class TicketOps:
             if t["status"] not in OPEN:
                 raise Conflict(f"ticket {t['id']} is {t['status']}", key="ticket_state",
                                ticket=t["id"], ticket_status=t["status"])
-            conn.execute("UPDATE tickets SET first_responded_at = COALESCE(first_responded_at, "
-                         "?), status = CASE WHEN status = 'new' THEN 'open' ELSE status END "
-                         "WHERE id = ?", (now, t["id"]))
+            ticket_rows.mark_replied(conn, t["id"], now)
             self._timeline(conn, t, "reply", by_id, text)
             self._tell_customer(conn, t, f"【工单 #{t['id']}】{text}")
 
@@ -340,9 +309,7 @@ class TicketOps:
             if t["status"] == "waiting_customer":
                 self._timeline(conn, t, "status", by_id, None,
                                {"from": t["status"], "to": "resolved"})
-            conn.execute("UPDATE tickets SET status = 'resolved', resolved_at = ?, "
-                         "first_responded_at = COALESCE(first_responded_at, ?) WHERE id = ?",
-                         (now, now, t["id"]))
+            ticket_rows.mark_resolved(conn, t["id"], now)
             self._timeline(conn, t, "resolved", by_id, note or None)
             self._tell_customer(conn, t, f"您的工单 #{t['id']} 已处理完成。{note} "
                                 "请为本次处理打分（1-5 分）。", kind="survey",
@@ -357,9 +324,7 @@ class TicketOps:
             if t["status"] == "closed":
                 raise Conflict(f"ticket {t['id']} is closed already", key="ticket_state",
                                ticket=t["id"], ticket_status="closed")
-            conn.execute("UPDATE tickets SET status = 'closed', closed_at = ?, "
-                         "resolved_at = COALESCE(resolved_at, ?) WHERE id = ?",
-                         (now, now, t["id"]))
+            ticket_rows.mark_closed(conn, t["id"], now)
             self._timeline(conn, t, "closed", by_id)
 
         return self._change(ticket, by, apply)
@@ -372,8 +337,7 @@ class TicketOps:
             if t["status"] in OPEN:
                 raise Conflict(f"ticket {t['id']} is open", key="ticket_state",
                                ticket=t["id"], ticket_status="open")
-            conn.execute("UPDATE tickets SET status = 'open', resolved_at = NULL, "
-                         "closed_at = NULL WHERE id = ?", (t["id"],))
+            ticket_rows.reopen(conn, t["id"])
             self._timeline(conn, t, "reopened", by_id, reason or None)
 
         return self._change(ticket, by, apply)
@@ -382,25 +346,18 @@ class TicketOps:
         """A customer writing to the shop again within REOPEN_DAYS of a resolution reopens
         their resolved tickets there (closed ones stay closed)."""
         now = self._now()
-        rows = conn.execute(
-            "SELECT id FROM tickets WHERE shop_id = ? AND status = 'resolved' "
-            "AND customer_id = ? AND resolved_at >= ?",
-            (shop_id, customer_id, now - REOPEN_DAYS * 86_400_000)).fetchall()
-        for (tid,) in rows:
+        ids = ticket_rows.resolved_since(conn, shop_id, customer_id,
+                                         now - REOPEN_DAYS * 86_400_000)
+        for tid in ids:
             t = self._ticket_row(conn, tid)
-            conn.execute("UPDATE tickets SET status = 'open', resolved_at = NULL WHERE id = ?",
-                         (tid,))
+            ticket_rows.reopen(conn, tid, clear_closed=False)
             self._timeline(conn, t, "reopened", None, "顾客再次来信")
             self._recompute(conn, self._ticket_row(conn, tid), now)
-        return [r[0] for r in rows]
+        return ids
 
     # -- reading ---------------------------------------------------------------------------
     def _ticket_dict(self, conn, t: dict, timeline: bool = False) -> dict:
-        names = conn.execute(
-            "SELECT s.key, cu.key, a.handle, o.key FROM shops s LEFT JOIN customers cu "
-            "ON cu.id = ? LEFT JOIN agents a ON a.id = ? LEFT JOIN orders o ON o.id = ? "
-            "WHERE s.id = ?", (t["customer_id"], t["assignee_id"], t["order_id"], t["shop_id"])
-        ).fetchone()
+        names = ticket_rows.names_of(conn, t)
         now = self._now()
         out = {
             "id": t["id"], "shop": names[0], "customer": names[1], "assignee": names[2],
@@ -415,14 +372,8 @@ class TicketOps:
             "sla": self._sla_states(conn, t, now),
         }
         if timeline:
-            out["timeline"] = [
-                {"at": format_time(r[0]), "kind": r[1], "agent": r[2], "body": r[3],
-                 "payload": json.loads(r[4]) if r[4] else None}
-                for r in conn.execute(
-                    "SELECT tl.at, tl.kind, a.handle, tl.body, tl.payload FROM ticket_timeline tl "
-                    "LEFT JOIN agents a ON a.id = tl.agent_id WHERE tl.ticket_id = ? "
-                    "ORDER BY tl.at, tl.id", (t["id"],))
-            ]
+            out["timeline"] = [{**e, "at": format_time(e["at"])}
+                               for e in ticket_rows.timeline(conn, t["id"])]
         return out
 
     def _sla_states(self, conn, t: dict, now: int) -> dict:
@@ -454,30 +405,22 @@ class TicketOps:
                      due_within_s: int | None = None, limit: int = 200) -> list[dict]:
         """Tickets by resolution deadline; ``breaching`` keeps those past a deadline,
         ``due_within_s`` those due within that many seconds (open ones)."""
-        where, params = [], []
         with self.database.read() as conn:
-            if shop is not None:
-                where.append("shop_id = ?")
-                params.append(self._shop_row(conn, shop)["id"])
+            shop_id = self._shop_row(conn, shop)["id"] if shop is not None else None
+            statuses: tuple[str, ...] | None = None
             if status == "open":
-                where.append(f"status IN ({', '.join('?' for _ in OPEN)})")
-                params.extend(OPEN)
+                statuses = OPEN
             elif status is not None:
                 _choice(status, STATUSES, "status")
-                where.append("status = ?")
-                params.append(status)
-            if assignee is not None:
-                where.append("assignee_id = ?")
-                params.append(self._agent_row(conn, assignee)["id"])
+                statuses = (status,)
+            assignee_id = self._agent_row(conn, assignee)["id"] if assignee is not None else None
             now = self._now()
-            if breaching or due_within_s is not None:
-                where.append(f"status IN ({', '.join('?' for _ in OPEN)})")
-                params.extend(OPEN)
-            clause = ("WHERE " + " AND ".join(where)) if where else ""
-            rows = conn.execute(f"SELECT id FROM tickets {clause} ORDER BY resolution_due, id "
-                                "LIMIT ?", (*params, int(limit) * 5)).fetchall()
+            rows = ticket_rows.ticket_ids(
+                conn, shop_id=shop_id, statuses=statuses, assignee_id=assignee_id,
+                open_statuses=OPEN if breaching or due_within_s is not None else None,
+                limit=int(limit) * 5)
             out = []
-            for (tid,) in rows:
+            for tid in rows:
                 t = self._ticket_row(conn, tid)
                 d = self._ticket_dict(conn, t)
                 if breaching:
@@ -506,10 +449,7 @@ class TicketOps:
         done: list[dict] = []
         with self.database.write() as conn:
             now = self._now()
-            for (tid,) in conn.execute(
-                "SELECT id FROM tickets WHERE next_sla_at IS NOT NULL AND next_sla_at <= ? "
-                "ORDER BY next_sla_at, id", (now,)
-            ).fetchall():
+            for tid in ticket_rows.due_for_sla(conn, now):
                 t = self._ticket_row(conn, tid)
                 for name, col, warn_due, due, answered in (
                     ("first_response", "first", t["first_warn_due"], t["first_response_due"],
@@ -532,9 +472,7 @@ class TicketOps:
 
     def _once(self, conn, t: dict, column: str, kind: str, deadline_name: str,
               now: int) -> list[dict]:
-        cur = conn.execute(f"UPDATE tickets SET {column} = ? WHERE id = ? AND {column} IS NULL",
-                           (now, t["id"]))
-        if cur.rowcount != 1:
+        if not ticket_rows.mark_once(conn, t["id"], column, now):
             return []
         self._timeline(conn, t, kind, None, None, {"deadline": deadline_name,
                                                    "assignee_notified": t["assignee_id"]})
@@ -544,28 +482,21 @@ class TicketOps:
         """The id of the ticket's escalation agent if they still work for its shop."""
         if not t["escalate_to"]:
             return None
-        row = conn.execute(
-            "SELECT a.id FROM agents a WHERE a.handle = ? AND (a.role = 'admin' OR EXISTS "
-            "(SELECT 1 FROM agent_shops x WHERE x.agent_id = a.id AND x.shop_id = ?))",
-            (t["escalate_to"], t["shop_id"])).fetchone()
-        return None if row is None else row[0]
+        return ticket_rows.escalation_agent(conn, t["escalate_to"], t["shop_id"])
 
     def _escalate(self, conn, t: dict, deadline_name: str, now: int) -> None:
         action = t["on_breach"] or "notify"
         if action == "raise_priority" and t["priority"] != "P1":
             new = PRIORITIES[PRIORITIES.index(t["priority"]) - 1]
-            conn.execute("UPDATE tickets SET priority = ? WHERE id = ?", (new, t["id"]))
+            ticket_rows.set_fields(conn, t["id"], priority=new)
             self._timeline(conn, t, "priority", None, "SLA 超时自动升级",
                            {"from": t["priority"], "to": new})
         elif action == "reassign" and self._escalation_agent(conn, t) is not None:
-            conn.execute("UPDATE tickets SET assignee_id = ? WHERE id = ?",
-                         (self._escalation_agent(conn, t), t["id"]))
+            ticket_rows.set_fields(conn, t["id"],
+                                   assignee_id=self._escalation_agent(conn, t))
             self._timeline(conn, t, "assigned", None, "SLA 超时转派", {"to": t["escalate_to"]})
         else:  # notify (also when the escalation agent no longer works for the shop)
-            supervisors = [r[0] for r in conn.execute(
-                "SELECT a.handle FROM agents a JOIN agent_shops s ON s.agent_id = a.id "
-                "WHERE s.shop_id = ? AND a.role = 'supervisor' ORDER BY a.handle",
-                (t["shop_id"],))]
+            supervisors = ticket_rows.shop_supervisors(conn, t["shop_id"])
             self._timeline(conn, t, "escalated", None, None,
                            {"deadline": deadline_name, "notified": supervisors})
 
@@ -579,23 +510,11 @@ class TicketOps:
         if by not in (None, "type", "team", "agent"):
             raise UsageError("--by must be type, team or agent")
         with self.database.read() as conn:
-            where, params = [], []
-            if shop is not None:
-                where.append("t.shop_id = ?")
-                params.append(self._shop_row(conn, shop)["id"])
-            if since is not None:
-                where.append("t.created_at >= ?")
-                params.append(since)
-            if until is not None:
-                where.append("t.created_at < ?")
-                params.append(until)
-            clause = ("WHERE " + " AND ".join(where)) if where else ""
+            shop_id = self._shop_row(conn, shop)["id"] if shop is not None else None
             groups: dict[str, dict] = {}
             now = self._now()
-            for tid, gtype, gteam, gagent in conn.execute(
-                f"SELECT t.id, t.type, t.team, a.handle FROM tickets t LEFT JOIN agents a "
-                f"ON a.id = t.assignee_id {clause} ORDER BY t.id", params
-            ).fetchall():
+            for tid, gtype, gteam, gagent in ticket_rows.report_rows(
+                    conn, shop_id=shop_id, since=since, until=until):
                 key = {"type": gtype, "team": gteam, "agent": gagent, None: "all"}[by] or "-"
                 g = groups.setdefault(key, {"tickets": 0, "fr": [], "res": [], "fr_min": [],
                                             "res_min": []})
