@@ -15,10 +15,10 @@ import random
 import pytest
 
 from cstool import values
-from cstool.backend.dashboard_ops import figures_by_reports
 from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
 from cstool.metrics import figures, store, today
+from cstool.services.dashboard import figures_by_reports
 from cstool.synthetic_day import DayPlan, simulate, write
 
 MINUTE = 60_000

@@ -24,8 +24,9 @@ from ..campaigns.lift import lift
 from ..campaigns.templates import render, variables_of
 from ..errors import CstoolError, InvalidInput, NotFound, UsageError
 from ..storage.events import EventRow, append_events
-from ..storage.repos import campaign_triggers, coupons, customers
+from ..storage.repos import campaign_triggers, coupons
 from ..storage.repos import campaigns as campaign_rows
+from ..storage.repos.customers import Customers
 from ..values import format_money, format_time, format_time_in, parse_time
 
 BATCH = int(os.environ.get("CSTOOL_CAMPAIGN_BATCH", "500"))
@@ -307,7 +308,7 @@ class CampaignOps:
         if what == "opt_out":
             if campaign_rows.opt_out(conn, customer_id, shop["id"], now):
                 self._event(conn, "customer.opted_out", "customer",
-                            customers.customer_key(conn, customer_id), shop["id"],
+                            Customers(conn).key_of(customer_id), shop["id"],
                             {"via": "message"})
             return [self._add_message(conn, conv, "system", rules.OPT_OUT_REPLY,
                                       payload={"opt_out": True})]
@@ -323,7 +324,7 @@ class CampaignOps:
         if not held:
             coupons.issue_coupons(conn, [(customer_id, c["coupon_id"], now,
                                           f"campaign:{c['key']}")])
-        body = (render(c["template"], {"name": customers.customer_name(conn, customer_id),
+        body = (render(c["template"], {"name": Customers(conn).name_of(customer_id),
                                        "shop": shop["name"], "coupon": name,
                                        "code": c["code"]}) if not held
                 else f"您已持有「{name}」，下单时可直接使用。")  # nothing new "到账"
@@ -334,7 +335,7 @@ class CampaignOps:
             c["id"], customer_id, key, "redeemed", conv["id"], msg["id"], now, shop["id"],
             None, None, None if held else c["coupon_id"], body)])
         self._event(conn, "campaign.sent", "campaign", c["key"],
-                    shop["id"], {"customer": customers.customer_key(conn, customer_id),
+                    shop["id"], {"customer": Customers(conn).key_of(customer_id),
                                  "trigger": key, "conversation": conv["id"],
                                  "message": msg["id"]})
         return [msg]

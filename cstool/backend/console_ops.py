@@ -10,9 +10,9 @@ from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound
 from ..routing import agent_in_pool
+from ..storage.repos import queue as queue_index
 from ..text_rules import check_text
 from ..values import format_money, format_time, format_time_in, short_time, yuan
-from . import queue_index
 
 RECENT_ORDERS = 5
 DESK_QUEUE = 200  # waiting chats of each shop the console lists (the rest are counted)

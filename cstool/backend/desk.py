@@ -32,10 +32,11 @@ from ..routing import (
     target_key,
 )
 from ..routing.fields import INTENTS
+from ..services import messages
 from ..shop_hours import off_hours_reply
+from ..storage.repos import queue as queue_index
 from ..text_rules import check_text
 from ..values import format_money, format_time
-from . import queue_index
 
 OPEN_STATES = ("bot", "queued", "active")
 DEFAULT_HANDLE_S = 300  # average handle time for wait estimates until history says more
@@ -349,30 +350,10 @@ class DeskOps:
         agent_id: int | None = None, agent: str | None = None, kind: str = "text",
         payload: Any = None, client_id: str | None = None, touch: bool = True,
     ) -> dict:
-        now = self._now()
-        cur = conn.execute(
-            "INSERT INTO messages (conversation_id, sender, agent_id, kind, body, payload, "
-            "client_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (conv["id"], sender, agent_id, kind, body,
-             None if payload is None else _json(payload),
-             client_id, now),
-        )
-        mid = cur.lastrowid
-        # Activity (for idle closing) is what the customer or an agent or the bot says;
-        # system notices do not keep a chat alive.
-        if not touch:
-            pass  # the chat was opened by this very message
-        elif sender == "customer":
-            conn.execute("UPDATE conversations SET last_message_at = ?, last_customer_at = ? "
-                         "WHERE id = ?", (now, now, conv["id"]))
-        elif sender != "system":
-            conn.execute("UPDATE conversations SET last_message_at = ? WHERE id = ?",
-                         (now, conv["id"]))
-        self._event(conn, "message.created", "conversation", str(conv["id"]), conv["shop_id"],
-                    {"message": mid, "sender": sender, "kind": kind})
-        return {"id": mid, "conversation": conv["id"], "sender": sender, "agent": agent,
-                "kind": kind, "body": body, "payload": payload, "client_id": client_id,
-                "at": format_time(now)}
+        """``services.messages.add_message`` for code that holds a connection."""
+        return messages.add_message(self.ctx.storage.over(conn), conv, sender, body,
+                                    agent_id=agent_id, agent=agent, kind=kind,
+                                    payload=payload, client_id=client_id, touch=touch)
 
     def _system(self, conn, conv, body: str, kind: str = "text", payload: Any = None) -> dict:
         return self._add_message(conn, conv, "system", body, kind=kind, payload=payload)

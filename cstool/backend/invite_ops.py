@@ -15,8 +15,8 @@ from typing import Any
 from .. import pricing
 from ..errors import InvalidInput, NotFound
 from ..storage.repos import coupons as coupon_rows
-from ..storage.repos import customers
 from ..storage.repos import invitations as invitation_rows
+from ..storage.repos.customers import Customers
 from ..values import format_money, format_time, format_time_in, parse_time, yuan
 
 
@@ -55,7 +55,7 @@ class InviteOps:
             shop_row = self._shop_row(conn, shop)
             customer_id = None
             if customer is not None:
-                customer_id = customers.customer_id(conn, customer)
+                customer_id = Customers(conn).id_of(customer)
                 if customer_id is None:
                     raise NotFound(f"no customer {customer!r}")
             q = self._quote(conn, shop_row, pairs, customer_id, coupon, now)

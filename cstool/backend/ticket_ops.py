@@ -14,8 +14,8 @@ from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound, UsageError
 from ..sla import Calendar, deadline, elapsed_minutes
-from ..storage.repos import customers
 from ..storage.repos import tickets as ticket_rows
+from ..storage.repos.customers import Customers
 from ..text_rules import check_text
 from ..values import format_time, short_time_in
 
@@ -181,7 +181,7 @@ class TicketOps:
                 by_id = self._staff_of(conn, by, shop_id)["id"]
             level = 0
             if customer_id is not None:
-                level = customers.level_in_shop(conn, customer_id, shop_id)
+                level = Customers(conn).level_in(customer_id, shop_id)
             policy = self._policy_for(conn, shop_id, type, priority, level)
             tid = ticket_rows.insert_ticket(conn, {
                 "shop_id": shop_id, "conversation_id": conversation, "customer_id": customer_id,
