@@ -515,7 +515,7 @@ def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
             if name not in ("types", "priorities", "min_customer_level"):
                 fail("conditions", f"unknown condition {name!r} (known: types, priorities, "
                      "min_customer_level)")
-        from .backend.ticket_ops import PRIORITIES, TICKET_TYPES
+        from .services.tickets import PRIORITIES, TICKET_TYPES
 
         for name, allowed in (("types", TICKET_TYPES), ("priorities", PRIORITIES)):
             bad = [x for x in cond.get(name, []) if x not in allowed]

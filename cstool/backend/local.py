@@ -17,8 +17,11 @@ from ..errors import Conflict, NotFound, UsageError
 from ..knowledge_bot import KnowledgeBot
 from ..resources import KINDS, ORDER_BY, Kind
 from ..resources import kind as kind_named
+from ..services.campaigns import CampaignService
 from ..services.context import ServiceContext
 from ..services.dashboard import DashboardService
+from ..services.invitations import InvitationService
+from ..services.tickets import TicketService
 from ..storage.database import open_database
 from ..storage.events import EventRow, append_events
 from ..storage.migrations import LATEST
@@ -28,14 +31,11 @@ from ..validation import FieldError, check_refs, to_external, to_internal
 from ..values import format_money, format_time
 from . import bulk
 from .base import ApplyResult, Backend, Change
-from .campaign_ops import CampaignOps
 from .console_ops import ConsoleOps
 from .desk import DeskOps
-from .invite_ops import InviteOps
 from .knowledge_ops import KnowledgeOps
 from .metrics_ops import MetricsOps
 from .staffing_ops import StaffingOps
-from .ticket_ops import TicketOps
 from .worker_ops import WorkerOps
 
 _json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False)
@@ -129,8 +129,7 @@ def _lookup_info(kind: str, rec: dict) -> dict:
 
 
 class LocalBackend(
-    CampaignOps, KnowledgeOps, MetricsOps, TicketOps, StaffingOps, WorkerOps,
-    InviteOps, ConsoleOps, DeskOps, Backend,
+    KnowledgeOps, MetricsOps, StaffingOps, WorkerOps, ConsoleOps, DeskOps, Backend,
 ):
     """The Backend over one SQLite file: a facade that builds the services' context
     (``self.ctx``) and delegates each operation to its service (``cstool.services``).
@@ -156,7 +155,10 @@ class LocalBackend(
         self.path = self.database.path
         self.ctx = ctx = ServiceContext(self.database, clock, self.bot,
                                         self._move_access_epoch)
-        ctx.campaigns = ctx.tickets = ctx.knowledge = ctx.metrics = _MixinHooks(self)
+        ctx.knowledge = ctx.metrics = _MixinHooks(self)
+        ctx.campaigns = CampaignService(ctx)
+        ctx.tickets = TicketService(ctx)
+        ctx.invitations = InvitationService(ctx)
         ctx.desk = _DeskBridge(self)
         ctx.dashboard = DashboardService(ctx)
         # the caches the services share, under the names the mixins still use
@@ -637,6 +639,118 @@ class LocalBackend(
     def close(self) -> None:
         """Close the file."""
         self.database.close()
+
+    # -- campaigns, tickets, invitations: delegated to their services ---------------------
+    def run_due_campaigns(self, now: str | int | None = None, *,
+                          shop: str | None = None) -> dict:
+        """``CampaignService.run_due_campaigns``."""
+        return self.ctx.campaigns.run_due_campaigns(now, shop=shop)
+
+    def campaign_stats(self, key: str, *, since: str | int | None = None,
+                       until: str | int | None = None) -> dict:
+        """``CampaignService.campaign_stats``."""
+        return self.ctx.campaigns.campaign_stats(key, since=since, until=until)
+
+    def campaign_sends(self, key: str, *, outcome: str | None = None,
+                       customer: str | None = None, limit: int = 100,
+                       after: int | None = None) -> list[dict]:
+        """``CampaignService.campaign_sends``."""
+        return self.ctx.campaigns.campaign_sends(key, outcome=outcome, customer=customer,
+                                                 limit=limit, after=after)
+
+    def mark_sensitive(self, conversation: int, sensitive: bool = True) -> dict:
+        """``CampaignService.mark_sensitive``."""
+        return self.ctx.campaigns.mark_sensitive(conversation, sensitive)
+
+    def campaign_command(self, conn: sqlite3.Connection, shop_id: int, text: str):
+        """For ``DeskOps.post_message`` until the desk calls ``ctx.campaigns.command_in``."""
+        return self.ctx.campaigns.command_in(self.ctx.storage.over(conn), shop_id, text)
+
+    def answer_campaign_command(self, conn: sqlite3.Connection, shop: dict, conv: dict,
+                                customer_id: int, command) -> list[dict]:
+        """For ``DeskOps.post_message`` until the desk calls
+        ``ctx.campaigns.answer_command``."""
+        return self.ctx.campaigns.answer_command(self.ctx.storage.over(conn), shop, conv,
+                                                 customer_id, command)
+
+    def reopen_on_customer_reply(self, conn: sqlite3.Connection, customer_id: int,
+                                 shop_id: int) -> list[int]:
+        """For ``DeskOps.post_message`` until the desk calls
+        ``ctx.tickets.reopen_on_customer_reply``."""
+        return self.ctx.tickets.reopen_on_customer_reply(self.ctx.storage.over(conn),
+                                                         customer_id, shop_id)
+
+    def create_ticket(self, *, type: str, title: str, shop: str | None = None,
+                      conversation: int | None = None, priority: str = "P3",
+                      team: str | None = None, assignee: str | None = None,
+                      order: str | None = None, by: str | None = None,
+                      note: str | None = None) -> dict:
+        """``TicketService.create_ticket``."""
+        return self.ctx.tickets.create_ticket(
+            type=type, title=title, shop=shop, conversation=conversation, priority=priority,
+            team=team, assignee=assignee, order=order, by=by, note=note)
+
+    def get_ticket(self, ticket: int) -> dict:
+        """``TicketService.get_ticket``."""
+        return self.ctx.tickets.get_ticket(ticket)
+
+    def list_tickets(self, *, shop: str | None = None, status: str | None = None,
+                     assignee: str | None = None, breaching: bool = False,
+                     due_within_s: int | None = None, limit: int = 200) -> list[dict]:
+        """``TicketService.list_tickets``."""
+        return self.ctx.tickets.list_tickets(shop=shop, status=status, assignee=assignee,
+                                             breaching=breaching, due_within_s=due_within_s,
+                                             limit=limit)
+
+    def update_ticket(self, ticket: int, *, by: str | None = None, status: str | None = None,
+                      priority: str | None = None, team: str | None = None,
+                      title: str | None = None) -> dict:
+        """``TicketService.update_ticket``."""
+        return self.ctx.tickets.update_ticket(ticket, by=by, status=status,
+                                              priority=priority, team=team, title=title)
+
+    def assign_ticket(self, ticket: int, agent: str, *, by: str | None = None) -> dict:
+        """``TicketService.assign_ticket``."""
+        return self.ctx.tickets.assign_ticket(ticket, agent, by=by)
+
+    def note_ticket(self, ticket: int, text: str, *, by: str | None = None) -> dict:
+        """``TicketService.note_ticket``."""
+        return self.ctx.tickets.note_ticket(ticket, text, by=by)
+
+    def reply_ticket(self, ticket: int, text: str, *, by: str) -> dict:
+        """``TicketService.reply_ticket``."""
+        return self.ctx.tickets.reply_ticket(ticket, text, by=by)
+
+    def resolve_ticket(self, ticket: int, *, by: str | None = None, note: str = "") -> dict:
+        """``TicketService.resolve_ticket``."""
+        return self.ctx.tickets.resolve_ticket(ticket, by=by, note=note)
+
+    def close_ticket(self, ticket: int, *, by: str | None = None) -> dict:
+        """``TicketService.close_ticket``."""
+        return self.ctx.tickets.close_ticket(ticket, by=by)
+
+    def reopen_ticket(self, ticket: int, *, by: str | None = None, reason: str = "") -> dict:
+        """``TicketService.reopen_ticket``."""
+        return self.ctx.tickets.reopen_ticket(ticket, by=by, reason=reason)
+
+    def sla_scan(self) -> list[dict]:
+        """``TicketService.sla_scan``."""
+        return self.ctx.tickets.sla_scan()
+
+    def ticket_report(self, *, shop: str | None = None, since: int | None = None,
+                      until: int | None = None, by: str | None = None) -> list[dict]:
+        """``TicketService.ticket_report``."""
+        return self.ctx.tickets.ticket_report(shop=shop, since=since, until=until, by=by)
+
+    def price_quote(self, shop: str, items: Iterable[Any], customer: str | None = None,
+                    coupon: str | None = None, *, at: str | int | None = None) -> dict:
+        """``InvitationService.price_quote``."""
+        return self.ctx.invitations.price_quote(shop, items, customer, coupon, at=at)
+
+    def invite(self, conversation: int, agent: str, product: str, quantity: int = 1,
+               coupon: str | None = None) -> dict:
+        """``InvitationService.invite``."""
+        return self.ctx.invitations.invite(conversation, agent, product, quantity, coupon)
 
 
 def _check_trigger_kept(conn: sqlite3.Connection, k: Kind, current: dict,

@@ -1,4 +1,4 @@
-"""Campaigns on the Local backend (DESIGN §7): the run-due pass, 退订 / reply codes
+"""The campaign service: the run-due pass, 退订 / reply codes
 answered at post time, sensitive chats, and stats with lift against the holdout.
 
 The pass reads the due triggers of every active campaign with one indexed query each,
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections import Counter
 from typing import Any
 
@@ -23,20 +22,25 @@ from ..campaigns import rules
 from ..campaigns.lift import lift
 from ..campaigns.templates import render, variables_of
 from ..errors import CstoolError, InvalidInput, NotFound, UsageError
-from ..storage.events import EventRow, append_events
-from ..storage.repos import campaign_triggers, coupons
-from ..storage.repos import campaigns as campaign_rows
-from ..storage.repos.customers import Customers
+from ..storage.events import EventRow
+from ..storage.repos.campaigns import Campaigns
+from ..storage.repos.coupons import Coupons
+from ..storage.unit_of_work import UnitOfWork
 from ..values import format_money, format_time, format_time_in, parse_time
+from . import messages
+from .context import ServiceContext
 
 BATCH = int(os.environ.get("CSTOOL_CAMPAIGN_BATCH", "500"))
 OUTCOMES = ("sent", "holdout", "suppressed", "redeemed")
 HOUR_MS = 3_600_000
 MIN_MS = rules.MINUTE_MS
 
-class CampaignOps:
-    """Mixed into LocalBackend: needs ``database``, ``_now``, ``_event``, ``_quote``,
-    ``_shop_row``, ``_conv_row``, ``_add_message``."""
+class CampaignService:
+    """Campaigns: the pass, the commands a customer's message carries, sensitive chats,
+    the record of decisions and the stats. Prices come from ``ctx.invitations``."""
+
+    def __init__(self, ctx: ServiceContext):
+        self.ctx = ctx
 
     # -- the pass --------------------------------------------------------------------------
     def run_due_campaigns(self, now: str | int | None = None, *,
@@ -49,16 +53,16 @@ class CampaignOps:
         summary: dict[str, Any] = {"at": format_time(t), "campaigns": 0, "due": 0, "sent": 0,
                                    "holdout": 0, "suppressed": {}, "deferred": 0,
                                    "already_done": 0}
-        with self.database.read() as conn:
-            shop_id = self._shop_row(conn, shop)["id"] if shop is not None else None
-            campaigns = self._running_campaigns(conn, t, shop_id)
+        with self.ctx.read() as uow:
+            shop_id = uow.shops.by_key(shop)["id"] if shop is not None else None
+            campaigns = self._running_campaigns(uow, t, shop_id)
             summary["campaigns"] = len(campaigns)
-            shops = {c["shop_id"]: self._campaign_shop(conn, c["shop_id"]) for c in campaigns}
+            shops = {c["shop_id"]: self._campaign_shop(uow, c["shop_id"]) for c in campaigns}
             due: dict[int, list[tuple[dict, tuple]]] = {}
             for c in campaigns:
-                for row in self._due_triggers(conn, c, t):
+                for row in self._due_triggers(uow, c, t):
                     due.setdefault(c["shop_id"], []).append((c, row))
-            prices = self._campaign_prices(conn, campaigns, due, shops, t)
+            prices = self._campaign_prices(uow, campaigns, due, shops, t)
         suppressed: Counter = Counter()
         for sid, items in due.items():
             s = shops[sid]
@@ -80,8 +84,8 @@ class CampaignOps:
             todo.sort(key=lambda x: (x[1][4] + x[0]["_delay_ms"],
                                      rules.TRIGGERS[x[0]["trigger"]].rank, x[1][0]))
             for i in range(0, len(todo), BATCH):
-                with self.database.write() as conn:
-                    out = self._decide_batch(conn, s, todo[i:i + BATCH], t, prices)
+                with self.ctx.write() as uow:
+                    out = self._decide_batch(uow, s, todo[i:i + BATCH], t, prices)
                 summary["sent"] += out["sent"]
                 summary["holdout"] += out["holdout"]
                 summary["already_done"] += out["already_done"]
@@ -90,12 +94,12 @@ class CampaignOps:
         return summary
 
     def _pass_time(self, now: str | int | None) -> int:
-        return self._now() if now is None else _time_arg("now", now)
+        return self.ctx.now() if now is None else _time_arg("now", now)
 
-    def _running_campaigns(self, conn: sqlite3.Connection, t: int,
+    def _running_campaigns(self, uow: UnitOfWork, t: int,
                            shop_id: int | None) -> list[dict]:
         out = []
-        for c in campaign_rows.running_campaigns(conn, t, shop_id):
+        for c in uow.repo(Campaigns).running(t, shop_id):
             trig = rules.TRIGGERS[c["trigger"]]
             c["_delay_ms"] = (trig.delay_min if c["delay_min"] is None else c["delay_min"]) \
                 * MIN_MS
@@ -106,15 +110,16 @@ class CampaignOps:
             out.append(c)
         return out
 
-    def _campaign_shop(self, conn: sqlite3.Connection, shop_id: int) -> dict:
+    def _campaign_shop(self, uow: UnitOfWork, shop_id: int) -> dict:
         from ..resources import SHOP_SETTINGS_DEFAULTS
 
-        shop = campaign_rows.shop_for_pass(conn, shop_id)
-        shop["settings"] = {**{k: v for k, v in SHOP_SETTINGS_DEFAULTS.items()
-                               if v is not None}, **shop["settings"]}
-        return shop
+        shop = uow.shops.by_id(shop_id)
+        return {"id": shop["id"], "key": shop["key"], "name": shop["name"],
+                "timezone": shop["timezone"],
+                "settings": {**{k: v for k, v in SHOP_SETTINGS_DEFAULTS.items()
+                                if v is not None}, **shop["settings"]}}
 
-    def _due_triggers(self, conn: sqlite3.Connection, c: dict, t: int) -> list[tuple]:
+    def _due_triggers(self, uow: UnitOfWork, c: dict, t: int) -> list[tuple]:
         """The campaign's triggers that fall due by ``t`` and are not stale, not yet
         decided."""
         hi = t - c["_delay_ms"]
@@ -130,7 +135,7 @@ class CampaignOps:
             cut_hi = c["paused_to"] - c["_delay_ms"]
             spans = [(a, b) for a, b in ((lo, min(hi, cut_lo - 1)), (max(lo, cut_hi), hi))
                      if a <= b]
-        return campaign_triggers.due_triggers(conn, c, spans)
+        return uow.repo(Campaigns).due_triggers(c, spans)
 
     @staticmethod
     def _in_audience(c: dict, row: tuple) -> bool:
@@ -150,12 +155,12 @@ class CampaignOps:
     def _classified(self, shop_id: int, todo: list) -> list:
         """Keep the triggers whose customer's classification the campaign wants."""
         ids = sorted({row[1] for c, row, _ in todo if c["classifications"]})
-        with self.database.read() as conn:
-            statuses = campaign_rows.order_statuses(conn, shop_id, ids)
+        with self.ctx.read() as uow:
+            statuses = uow.repo(Campaigns).order_statuses(shop_id, ids)
         return [x for x in todo if not x[0]["classifications"]
                 or rules.classify_statuses(statuses.get(x[1][1], [])) in x[0]["classifications"]]
 
-    def _campaign_prices(self, conn: sqlite3.Connection, campaigns: list[dict],
+    def _campaign_prices(self, uow: UnitOfWork, campaigns: list[dict],
                          due: dict, shops: dict, t: int) -> dict:
         """The price after promotions and the campaign's coupon of every product the
         pass will name, once per campaign and product (for {price_after_discount})."""
@@ -169,7 +174,7 @@ class CampaignOps:
             out[(cid, product)] = None
             for coupon in ([c["coupon"], None] if c["coupon"] else [None]):
                 try:
-                    q = self._quote(conn, shop, [(product, 1)], None, coupon, t)
+                    q = self.ctx.invitations.quote(uow, shop, [(product, 1)], None, coupon, t)
                 except CstoolError:
                     continue
                 out[(cid, product)] = q.chosen.total
@@ -177,27 +182,28 @@ class CampaignOps:
         return out
 
     # -- one transaction -------------------------------------------------------------------
-    def _decide_batch(self, conn: sqlite3.Connection, shop: dict, batch: list, t: int,
+    def _decide_batch(self, uow: UnitOfWork, shop: dict, batch: list, t: int,
                       prices: dict) -> dict:
         sid = shop["id"]
         out: dict[str, Any] = {"sent": 0, "holdout": 0, "already_done": 0,
                                "suppressed": Counter()}
+        rows = uow.repo(Campaigns)
         cids = sorted({c["id"] for c, _, _ in batch})
         keys = sorted({row[0] for _, row, _ in batch})
-        done = campaign_rows.decided_triggers(conn, cids, keys)
+        done = rows.decided_triggers(cids, keys)
         customers = sorted({row[1] for _, row, _ in batch})
-        opted = campaign_rows.opted_out(conn, sid, customers)
-        sensitive = campaign_rows.customers_in_sensitive_matters(
-            conn, sid, customers, rules.SENSITIVE_TICKET_TYPES)
-        touchy = campaign_rows.sensitive_conversations(
-            conn, sorted({row[5] for _, row, _ in batch if row[5] is not None}))
+        opted = rows.opted_out(sid, customers)
+        sensitive = rows.customers_in_sensitive_matters(
+            sid, customers, rules.SENSITIVE_TICKET_TYPES)
+        touchy = rows.sensitive_conversations(
+            sorted({row[5] for _, row, _ in batch if row[5] is not None}))
         settings = shop["settings"]
         window = settings["campaign_cap_window_h"] * HOUR_MS
         cap = settings["campaign_cap"]
-        recent = Counter(campaign_rows.recent_sends(conn, sid, t - window, customers))
+        recent = Counter(rows.recent_sends(sid, t - window, customers))
         coupon_ids = sorted({c["coupon_id"] for c, _, _ in batch if c["coupon_id"]})
-        holding = coupons.unused_holdings(conn, customers, coupon_ids)
-        cards = self._coupon_cards(conn, coupon_ids)
+        holding = uow.repo(Coupons).unused_holdings(customers, coupon_ids)
+        cards = self._coupon_cards(uow, coupon_ids)
         sends, events, issued = [], [], []
         for c, row, forced in batch:
             key, cust = row[0], row[1]
@@ -240,8 +246,9 @@ class CampaignOps:
                 payload.update(coupon, issued=give)
             mid = None
             if row[5] is not None:
-                mid = campaign_rows.add_campaign_message(
-                    conn, row[5], "coupon" if coupon is not None else "text", body, payload, t)
+                mid = uow.messages.insert(  # a notice: it does not keep the chat alive
+                    row[5], "system", None, "coupon" if coupon is not None else "text", body,
+                    json.dumps(payload, ensure_ascii=False), None, t)
                 events.append(EventRow(t, sid, "message.created", "conversation", str(row[5]),
                                        json.dumps({"message": mid, "sender": "system",
                                                    "kind": "coupon" if coupon else "text",
@@ -251,18 +258,17 @@ class CampaignOps:
             sends.append(_send(base, outcome="sent", conversation=row[5], message=mid,
                                coupon=c["coupon_id"] if give else None, body=body))
             out["sent"] += 1
-        campaign_rows.record_sends(conn, sends)
-        coupons.issue_coupons(conn, issued)
-        if append_events(conn, events).moves_access:
-            self.access_epoch += 1
+        rows.record_sends(sends)
+        uow.repo(Coupons).issue(issued)
+        uow.events(events)
         return out
 
-    def _coupon_cards(self, conn: sqlite3.Connection, ids: list[int]) -> dict[int, dict]:
+    def _coupon_cards(self, uow: UnitOfWork, ids: list[int]) -> dict[int, dict]:
         return {i: {"coupon": r["key"], "name": r["name"], "kind": r["kind"],
                     "amount": format_money(r["amount"]), "rate": r["rate"],
                     "threshold": format_money(r["threshold"]),
                     "valid_to": format_time_in(r["valid_to"], r["timezone"])}  # the shop's time
-                for i, r in coupons.coupon_rows(conn, ids).items()}
+                for i, r in uow.repo(Coupons).cards(ids).items()}
 
     @staticmethod
     def _template_values(c: dict, row: tuple, shop: dict, coupon: dict | None,
@@ -275,8 +281,8 @@ class CampaignOps:
                 "carrier": row[8], "tracking_no": row[9], "code": None}
 
     # -- at post time: 退订 / TD and reply codes -------------------------------------------
-    def campaign_command(self, conn: sqlite3.Connection, shop_id: int,
-                         text: str) -> tuple[str, dict | None] | None:
+    def command_in(self, uow: UnitOfWork, shop_id: int,
+                   text: str) -> tuple[str, dict | None] | None:
         """What a customer's message asks of campaigns: ``("opt_out", None)``,
         ``("code", campaign)`` for an active reply-code campaign's code, or None."""
         if rules.is_opt_out(text):
@@ -284,12 +290,13 @@ class CampaignOps:
         word = rules.code_candidate(text)
         if word is None:
             return None
-        now = self._now()
-        # a post's shop cache (see _post_shop) keeps the shop's codes from post to post
-        cache = self.__dict__.setdefault("_post_shops", {})
+        now = uow.now
+        # the posts' shop cache (ctx.caches.post_shops) keeps the shop's codes from post
+        # to post, as long as it keeps the shop
+        cache = self.ctx.caches.post_shops
         codes = cache.get(("codes", shop_id))
         if codes is None:
-            codes = cache[("codes", shop_id)] = campaign_rows.reply_code_campaigns(conn, shop_id)
+            codes = cache[("codes", shop_id)] = uow.repo(Campaigns).reply_codes(shop_id)
         for r in codes:
             if ((r["starts_at"] is not None and r["starts_at"] > now)
                     or (r["ends_at"] is not None and r["ends_at"] < now)):
@@ -299,56 +306,52 @@ class CampaignOps:
                                                    "coupon_id", "coupon")})
         return None
 
-    def answer_campaign_command(self, conn: sqlite3.Connection, shop: dict, conv: dict,
-                                customer_id: int, command: tuple[str, dict | None]
-                                ) -> list[dict]:
-        """Carry out a command found by ``campaign_command`` and answer in the chat."""
+    def answer_command(self, uow: UnitOfWork, shop: dict, conv: dict, customer_id: int,
+                       command: tuple[str, dict | None]) -> list[dict]:
+        """Carry out a command found by ``command_in`` and answer in the chat."""
         what, c = command
-        now = self._now()
+        now = uow.now
         if what == "opt_out":
-            if campaign_rows.opt_out(conn, customer_id, shop["id"], now):
-                self._event(conn, "customer.opted_out", "customer",
-                            Customers(conn).key_of(customer_id), shop["id"],
-                            {"via": "message"})
-            return [self._add_message(conn, conv, "system", rules.OPT_OUT_REPLY,
-                                      payload={"opt_out": True})]
+            if uow.repo(Campaigns).opt_out(customer_id, shop["id"], now):
+                uow.event("customer.opted_out", "customer", uow.customers.key_of(customer_id),
+                          shop["id"], {"via": "message"})
+            return [messages.system(uow, conv, rules.OPT_OUT_REPLY, payload={"opt_out": True})]
         assert c is not None
         key = f"customer:{customer_id}"
-        card = self._coupon_cards(conn, [c["coupon_id"]]).get(c["coupon_id"])
+        card = self._coupon_cards(uow, [c["coupon_id"]]).get(c["coupon_id"])
         name = card["name"] if card else ""
-        if campaign_rows.trigger_decided(conn, c["id"], key):
-            return [self._add_message(
-                conn, conv, "system", f"您已领取过「{name}」，每位顾客限领一次。",
+        if uow.repo(Campaigns).trigger_decided(c["id"], key):
+            return [messages.system(
+                uow, conv, f"您已领取过「{name}」，每位顾客限领一次。",
                 payload={"campaign": c["key"], "trigger": "reply_code", "repeat": True})]
-        held = coupons.holds_unused(conn, customer_id, c["coupon_id"])
+        held = uow.repo(Coupons).holds_unused(customer_id, c["coupon_id"])
         if not held:
-            coupons.issue_coupons(conn, [(customer_id, c["coupon_id"], now,
-                                          f"campaign:{c['key']}")])
-        body = (render(c["template"], {"name": Customers(conn).name_of(customer_id),
+            uow.repo(Coupons).issue([(customer_id, c["coupon_id"], now,
+                                      f"campaign:{c['key']}")])
+        body = (render(c["template"], {"name": uow.customers.name_of(customer_id),
                                        "shop": shop["name"], "coupon": name,
                                        "code": c["code"]}) if not held
                 else f"您已持有「{name}」，下单时可直接使用。")  # nothing new "到账"
         payload = {"campaign": c["key"], "trigger": "reply_code", **(card or {}),
                    "issued": not held}
-        msg = self._add_message(conn, conv, "system", body, kind="coupon", payload=payload)
-        campaign_rows.record_sends(conn, [(
+        msg = messages.system(uow, conv, body, kind="coupon", payload=payload)
+        uow.repo(Campaigns).record_sends([(
             c["id"], customer_id, key, "redeemed", conv["id"], msg["id"], now, shop["id"],
             None, None, None if held else c["coupon_id"], body)])
-        self._event(conn, "campaign.sent", "campaign", c["key"],
-                    shop["id"], {"customer": Customers(conn).key_of(customer_id),
-                                 "trigger": key, "conversation": conv["id"],
-                                 "message": msg["id"]})
+        uow.event("campaign.sent", "campaign", c["key"], shop["id"],
+                  {"customer": uow.customers.key_of(customer_id), "trigger": key,
+                   "conversation": conv["id"], "message": msg["id"]})
         return [msg]
 
     # -- sensitive chats -------------------------------------------------------------------
     def mark_sensitive(self, conversation: int, sensitive: bool = True) -> dict:
         """Tag a conversation sensitive (no campaign message goes to the customer while
         it is open, nor into it ever) or clear the tag."""
-        with self.database.write() as conn:
-            conv = self._conv_row(conn, conversation)
-            campaign_rows.set_sensitive(conn, conversation, sensitive)
-            self._event(conn, "conversation.sensitive", "conversation", str(conversation),
-                        conv["shop_id"], {"sensitive": bool(sensitive)})
+        with self.ctx.write() as uow:
+            conv = uow.conversations.get(conversation)
+            uow.conversations.update(conversation, sensitive=int(bool(sensitive)))
+            uow.event("conversation.sensitive", "conversation", str(conversation),
+                      conv["shop_id"], {"sensitive": bool(sensitive)})
         return {"conversation": conversation, "sensitive": bool(sensitive)}
 
     # -- the record of decisions -----------------------------------------------------------
@@ -361,13 +364,13 @@ class CampaignOps:
             raise InvalidInput(f"outcome: one of {', '.join(OUTCOMES)}")
         if not isinstance(limit, int) or not 1 <= limit <= 10_000:
             raise InvalidInput("limit: 1..10000")
-        with self.database.read() as conn:
-            cid = campaign_rows.campaign_id(conn, key)
+        with self.ctx.read() as uow:
+            cid = uow.repo(Campaigns).id_of(key)
             if cid is None:
                 raise NotFound(f"no campaign {key!r}", key="no_record", kind="campaign",
                                record=key)
-            rows = campaign_rows.sends_page(conn, cid, outcome=outcome, customer=customer,
-                                            after=after, limit=limit)
+            rows = uow.repo(Campaigns).sends_page(cid, outcome=outcome, customer=customer,
+                                                  after=after, limit=limit)
         for r in rows:
             r["at"] = format_time(r["at"])
         return rows
@@ -384,14 +387,14 @@ class CampaignOps:
         each order once."""
         lo = None if since is None else _time_arg("since", since)
         hi = None if until is None else _time_arg("until", until)
-        with self.database.read() as conn:
-            c = campaign_rows.campaign_with_shop(conn, key)
+        with self.ctx.read() as uow:
+            c = uow.repo(Campaigns).with_shop(key)
             if c is None:
                 raise NotFound(f"no campaign {key!r}", key="no_record", kind="campaign",
                                record=key)
             hours = c["attribution_h"] or c["shop_settings"].get("attribution_window_h", 24)
-            figures = campaign_rows.send_figures(
-                conn, c["id"], since=lo, until=hi, by_order=c["trigger"] == "payment_reminder",
+            figures = uow.repo(Campaigns).send_figures(
+                c["id"], since=lo, until=hi, by_order=c["trigger"] == "payment_reminder",
                 window_ms=hours * HOUR_MS)
         counts: Counter = Counter()
         suppressed: Counter = Counter()

@@ -1,7 +1,7 @@
-"""Tickets (work orders) with SLA: raised from a chat or on their own, deadlines in the
-shop's business calendar (or on the wall clock) that pause while waiting on the
-customer, reminders at 80 % and escalation at breach, each exactly once, and SLA
-attainment figures.
+"""The ticket service: tickets (work orders) with SLA, raised from a chat or on their
+own, deadlines in the shop's business calendar (or on the wall clock) that pause while
+waiting on the customer, reminders at 80 % and escalation at breach, each exactly once,
+and SLA attainment figures.
 
 Deadlines are stored on the ticket and recomputed on every change. Exactly-once
 reminders and escalations rest on guarded updates inside one write transaction
@@ -14,10 +14,12 @@ from typing import Any
 
 from ..errors import Conflict, InvalidInput, NotFound, UsageError
 from ..sla import Calendar, deadline, elapsed_minutes
-from ..storage.repos import tickets as ticket_rows
-from ..storage.repos.customers import Customers
+from ..storage.repos.tickets import Tickets
+from ..storage.unit_of_work import UnitOfWork
 from ..text_rules import check_text
 from ..values import format_time, short_time_in
+from . import messages
+from .context import ServiceContext
 
 TICKET_TYPES = ("complaint", "return_refund", "damaged_goods", "delivery_delay",
                 "installation_delay", "invoice", "other")
@@ -39,27 +41,30 @@ def _choice(value: str | None, allowed: tuple, what: str) -> str | None:
     return value
 
 
-class TicketOps:
-    """Ticket operations of the Local backend (mixed into LocalBackend)."""
+class TicketService:
+    """Tickets and their SLA: raising, changing, reading, the SLA scan and the report."""
+
+    def __init__(self, ctx: ServiceContext):
+        self.ctx = ctx
 
     # -- lookups -----------------------------------------------------------------------
-    def _ticket_row(self, conn, ticket: int) -> dict:
-        row = ticket_rows.ticket(conn, ticket)
+    def _ticket_row(self, uow: UnitOfWork, ticket: int) -> dict:
+        row = uow.repo(Tickets).get(ticket)
         if row is None:
             raise NotFound(f"no ticket {ticket}", key="no_ticket", ticket=ticket)
         return row
 
-    def _calendar(self, conn, shop_id: int, clock: str) -> Calendar:
-        tz, hours, settings = ticket_rows.calendar_inputs(conn, shop_id)
+    def _calendar(self, uow: UnitOfWork, shop_id: int, clock: str) -> Calendar:
+        tz, hours, settings = uow.repo(Tickets).calendar_inputs(shop_id)
         if clock == "wall":
             return Calendar.wall_clock(tz)
         return Calendar.from_settings(tz, hours, settings.get("holidays") or (),
                                       settings.get("workdays") or {})
 
-    def _policy_for(self, conn, shop_id: int, type_: str, priority: str,
+    def _policy_for(self, uow: UnitOfWork, shop_id: int, type_: str, priority: str,
                     level: int) -> dict:
         """The first enabled policy of the shop whose conditions fit, else the defaults."""
-        for policy in ticket_rows.enabled_policies(conn, shop_id):
+        for policy in uow.repo(Tickets).enabled_policies(shop_id):
             cond = policy.pop("conditions")
             if cond.get("types") and type_ not in cond["types"]:
                 continue
@@ -73,11 +78,11 @@ class TicketOps:
                 "clock": "business", "warn_share": 0.8, "on_breach": "notify",
                 "escalate_to": None}
 
-    def _pauses(self, conn, ticket_id: int) -> list[tuple[int, int | None]]:
+    def _pauses(self, uow: UnitOfWork, ticket_id: int) -> list[tuple[int, int | None]]:
         """Stretches spent waiting on the customer, from the status changes."""
         pauses: list[tuple[int, int | None]] = []
         since = None
-        for at, to in ticket_rows.status_changes(conn, ticket_id):
+        for at, to in uow.repo(Tickets).status_changes(ticket_id):
             if to == "waiting_customer" and since is None:
                 since = at
             elif to != "waiting_customer" and since is not None:
@@ -87,11 +92,11 @@ class TicketOps:
             pauses.append((since, None))
         return pauses
 
-    def _recompute(self, conn, t: dict, now: int) -> dict:
+    def _recompute(self, uow: UnitOfWork, t: dict, now: int) -> dict:
         """Deadlines and warning instants from the ticket's targets, calendar and pauses,
         stored on the ticket with the next instant the SLA scan must look at it."""
-        cal = self._calendar(conn, t["shop_id"], t["sla_clock"])
-        pauses = self._pauses(conn, t["id"])
+        cal = self._calendar(uow, t["shop_id"], t["sla_clock"])
+        pauses = self._pauses(uow, t["id"])
         start, share = t["created_at"], t["warn_share"]
         t.update(
             first_response_due=deadline(cal, start, t["first_response_min"], pauses, now),
@@ -100,14 +105,14 @@ class TicketOps:
             resolution_warn_due=deadline(cal, start, share * t["resolution_min"], pauses, now),
             updated_at=now,
         )
-        ticket_rows.set_deadlines(
-            conn, t["id"], first_response_due=t["first_response_due"],
+        uow.repo(Tickets).set_deadlines(
+            t["id"], first_response_due=t["first_response_due"],
             resolution_due=t["resolution_due"], first_warn_due=t["first_warn_due"],
             resolution_warn_due=t["resolution_warn_due"], updated_at=now)
-        self._set_next(conn, t)
+        self._set_next(uow, t)
         return t
 
-    def _set_next(self, conn, t: dict) -> None:
+    def _set_next(self, uow: UnitOfWork, t: dict) -> None:
         """The earliest warning or breach not yet acted on (None while paused or done)."""
         pending = []
         if t["status"] in ("new", "open", "waiting_third_party"):
@@ -122,20 +127,20 @@ class TicketOps:
                 elif t["breached_resolution_at"] is None:
                     pending.append(t["resolution_due"])
         nxt = min((p for p in pending if p is not None), default=None)
-        ticket_rows.set_next_sla(conn, t["id"], nxt)
+        uow.repo(Tickets).set_next_sla(t["id"], nxt)
 
-    def _timeline(self, conn, t: dict, kind: str, agent_id: int | None = None,
+    def _timeline(self, uow: UnitOfWork, t: dict, kind: str, agent_id: int | None = None,
                   body: str | None = None, payload: Any = None) -> None:
-        ticket_rows.add_timeline(conn, t["id"], self._now(), kind, agent_id, body, payload)
-        self._event(conn, f"ticket.{kind}", "ticket", str(t["id"]), t["shop_id"], payload)
+        uow.repo(Tickets).add_timeline(t["id"], uow.now, kind, agent_id, body, payload)
+        uow.event(f"ticket.{kind}", "ticket", str(t["id"]), t["shop_id"], payload)
 
-    def _tell_customer(self, conn, t: dict, body: str, kind: str = "text",
+    def _tell_customer(self, uow: UnitOfWork, t: dict, body: str, kind: str = "text",
                        payload: Any = None) -> None:
         if t["conversation_id"] is None:
             return
-        conv = self._conv_row(conn, t["conversation_id"])
-        self._add_message(conn, conv, "system", body, kind=kind,
-                          payload={"ticket": t["id"], **(payload or {})})
+        conv = uow.conversations.get(t["conversation_id"])
+        messages.add_message(uow, conv, "system", body, kind=kind,
+                             payload={"ticket": t["id"], **(payload or {})})
 
     # -- operations -------------------------------------------------------------------
     def create_ticket(
@@ -153,22 +158,22 @@ class TicketOps:
                                key="ticket_title", max=200)
         check_text(title, "title")
         check_text(note or "", "note", multiline=True)
-        with self.database.write() as conn:
-            now = self._now()
+        with self.ctx.write() as uow:
+            now = uow.now
             customer_id = None
             if conversation is not None:
-                conv = self._conv_row(conn, conversation)
+                conv = uow.conversations.get(conversation)
                 shop_id, customer_id = conv["shop_id"], conv["customer_id"]
-                if shop is not None and self._shop_row(conn, shop)["id"] != shop_id:
+                if shop is not None and uow.shops.by_key(shop)["id"] != shop_id:
                     raise UsageError("the conversation belongs to another shop",
                                      key="conversation_other_shop")
             elif shop is not None:
-                shop_id = self._shop_row(conn, shop)["id"]
+                shop_id = uow.shops.by_key(shop)["id"]
             else:
                 raise UsageError("give a conversation or a shop", key="ticket_needs_shop")
             order_id = None
             if order is not None:
-                o = ticket_rows.order_for_ticket(conn, order)
+                o = uow.repo(Tickets).order_for_ticket(order)
                 if o is None or o["shop_id"] != shop_id:
                     raise NotFound(f"no order {order!r} in this shop", key="no_order_here",
                                    order=order)
@@ -176,14 +181,14 @@ class TicketOps:
                 customer_id = customer_id or o["customer_id"]
             assignee_id = by_id = None
             if assignee is not None:
-                assignee_id = self._staff_of(conn, assignee, shop_id)["id"]
+                assignee_id = self._staff_of(uow, assignee, shop_id)["id"]
             if by is not None:
-                by_id = self._staff_of(conn, by, shop_id)["id"]
+                by_id = self._staff_of(uow, by, shop_id)["id"]
             level = 0
             if customer_id is not None:
-                level = Customers(conn).level_in(customer_id, shop_id)
-            policy = self._policy_for(conn, shop_id, type, priority, level)
-            tid = ticket_rows.insert_ticket(conn, {
+                level = uow.customers.level_in(customer_id, shop_id)
+            policy = self._policy_for(uow, shop_id, type, priority, level)
+            tid = uow.repo(Tickets).insert({
                 "shop_id": shop_id, "conversation_id": conversation, "customer_id": customer_id,
                 "order_id": order_id, "type": type, "team": team, "assignee_id": assignee_id,
                 "priority": priority, "status": "new", "title": title.strip(),
@@ -191,37 +196,37 @@ class TicketOps:
                 "resolution_min": policy["resolution_min"], "sla_clock": policy["clock"],
                 "warn_share": policy["warn_share"], "on_breach": policy["on_breach"],
                 "escalate_to": policy["escalate_to"], "created_at": now, "updated_at": now})
-            t = self._ticket_row(conn, tid)
-            self._recompute(conn, t, now)
-            self._timeline(conn, t, "created", by_id, note, {"type": type, "priority": priority,
+            t = self._ticket_row(uow, tid)
+            self._recompute(uow, t, now)
+            self._timeline(uow, t, "created", by_id, note, {"type": type, "priority": priority,
                                                              "policy": policy["key"]})
-            zone = ticket_rows.shop_timezone(conn, shop_id)
+            zone = uow.shops.by_id(shop_id)["timezone"]
             due = short_time_in(t["first_response_due"], zone)  # the customer's shop time
-            self._tell_customer(conn, t, f"已为您创建{TYPE_NAMES[type]}工单 #{t['id']}："
+            self._tell_customer(uow, t, f"已为您创建{TYPE_NAMES[type]}工单 #{t['id']}："
                                 f"{t['title']}。我们会在 {due} 前联系您。")
-            return self._ticket_dict(conn, self._ticket_row(conn, t["id"]))
+            return self._ticket_dict(uow, self._ticket_row(uow, t["id"]))
 
-    def _staff_of(self, conn, handle: str, shop_id: int) -> dict:
+    def _staff_of(self, uow: UnitOfWork, handle: str, shop_id: int) -> dict:
         """An agent of the ticket's shop (admins work for every shop)."""
-        a = self._agent_row(conn, handle)
-        if not ticket_rows.works_for_shop(conn, a["id"], shop_id):
-            shop = ticket_rows.shop_key(conn, shop_id)
+        a = uow.agents.by_handle(handle)
+        if not uow.repo(Tickets).works_for_shop(a["id"], shop_id):
+            shop = uow.shops.key_of(shop_id)
             raise Conflict(f"agent {handle!r} does not work for shop {shop!r}",
                            key="agent_not_in_shop", agent=handle, shop=shop)
         return a
 
     def _change(self, ticket: int, by: str | None, fn) -> dict:
-        with self.database.write() as conn:
-            t = self._ticket_row(conn, ticket)
-            by_id = self._staff_of(conn, by, t["shop_id"])["id"] if by is not None else None
-            now = self._now()
-            fn(conn, t, by_id, now)
-            t = self._ticket_row(conn, t["id"])
+        with self.ctx.write() as uow:
+            t = self._ticket_row(uow, ticket)
+            by_id = self._staff_of(uow, by, t["shop_id"])["id"] if by is not None else None
+            now = uow.now
+            fn(uow, t, by_id, now)
+            t = self._ticket_row(uow, t["id"])
             if t["status"] in OPEN:
-                self._recompute(conn, t, now)
+                self._recompute(uow, t, now)
             else:
-                self._set_next(conn, t)
-            return self._ticket_dict(conn, self._ticket_row(conn, t["id"]))
+                self._set_next(uow, t)
+            return self._ticket_dict(uow, self._ticket_row(uow, t["id"]))
 
     def update_ticket(self, ticket: int, *, by: str | None = None, status: str | None = None,
                       priority: str | None = None, team: str | None = None,
@@ -234,39 +239,39 @@ class TicketOps:
             raise UsageError("nothing to change", key="nothing_to_change")
         check_text(title or "", "title")
 
-        def apply(conn, t, by_id, now):
+        def apply(uow, t, by_id, now):
             if t["status"] not in OPEN:
                 raise Conflict(f"ticket {t['id']} is {t['status']}; reopen it first",
                                key="ticket_reopen_first", ticket=t["id"], ticket_status=t["status"])
             if status is not None and status != t["status"]:
-                ticket_rows.set_fields(conn, t["id"], status=status)
-                self._timeline(conn, t, "status", by_id, None, {"from": t["status"], "to": status})
+                uow.repo(Tickets).set_fields(t["id"], status=status)
+                self._timeline(uow, t, "status", by_id, None, {"from": t["status"], "to": status})
             if priority is not None and priority != t["priority"]:
                 first, resolution = DEFAULT_TARGETS[priority]
-                ticket_rows.set_fields(conn, t["id"], priority=priority)
+                uow.repo(Tickets).set_fields(t["id"], priority=priority)
                 if t["sla_policy"] is None:  # default targets follow the priority
-                    ticket_rows.set_fields(conn, t["id"], first_response_min=first,
+                    uow.repo(Tickets).set_fields(t["id"], first_response_min=first,
                                            resolution_min=resolution)
-                self._timeline(conn, t, "priority", by_id, None,
+                self._timeline(uow, t, "priority", by_id, None,
                                {"from": t["priority"], "to": priority})
             if team is not None and team != t["team"]:
-                ticket_rows.set_fields(conn, t["id"], team=team)
-                self._timeline(conn, t, "team", by_id, None, {"from": t["team"], "to": team})
+                uow.repo(Tickets).set_fields(t["id"], team=team)
+                self._timeline(uow, t, "team", by_id, None, {"from": t["team"], "to": team})
             if title is not None:
-                ticket_rows.set_fields(conn, t["id"], title=title)
+                uow.repo(Tickets).set_fields(t["id"], title=title)
 
         return self._change(ticket, by, apply)
 
     def assign_ticket(self, ticket: int, agent: str, *, by: str | None = None) -> dict:
         """Give the ticket to an agent."""
 
-        def apply(conn, t, by_id, now):
+        def apply(uow, t, by_id, now):
             if t["status"] not in OPEN:
                 raise Conflict(f"ticket {t['id']} is {t['status']}", key="ticket_state",
                                ticket=t["id"], ticket_status=t["status"])
-            a = self._staff_of(conn, agent, t["shop_id"])
-            ticket_rows.take(conn, t["id"], a["id"])
-            self._timeline(conn, t, "assigned", by_id, None, {"to": agent})
+            a = self._staff_of(uow, agent, t["shop_id"])
+            uow.repo(Tickets).take(t["id"], a["id"])
+            self._timeline(uow, t, "assigned", by_id, None, {"to": agent})
 
         return self._change(ticket, by, apply)
 
@@ -275,8 +280,8 @@ class TicketOps:
         if not text.strip():
             raise InvalidInput("the note is empty", key="text_empty", what="note")
         check_text(text, "note", multiline=True)
-        return self._change(ticket, by, lambda conn, t, by_id, now: self._timeline(
-            conn, t, "note", by_id, text))
+        return self._change(ticket, by, lambda uow, t, by_id, now: self._timeline(
+            uow, t, "note", by_id, text))
 
     def reply_ticket(self, ticket: int, text: str, *, by: str) -> dict:
         """A reply to the customer (into their conversation); the first one meets the
@@ -288,13 +293,13 @@ class TicketOps:
                                key="text_too_long", what="reply", length=len(text), max=2000)
         check_text(text, "reply", multiline=True)
 
-        def apply(conn, t, by_id, now):
+        def apply(uow, t, by_id, now):
             if t["status"] not in OPEN:
                 raise Conflict(f"ticket {t['id']} is {t['status']}", key="ticket_state",
                                ticket=t["id"], ticket_status=t["status"])
-            ticket_rows.mark_replied(conn, t["id"], now)
-            self._timeline(conn, t, "reply", by_id, text)
-            self._tell_customer(conn, t, f"【工单 #{t['id']}】{text}")
+            uow.repo(Tickets).mark_replied(t["id"], now)
+            self._timeline(uow, t, "reply", by_id, text)
+            self._tell_customer(uow, t, f"【工单 #{t['id']}】{text}")
 
         return self._change(ticket, by, apply)
 
@@ -302,16 +307,16 @@ class TicketOps:
         """Resolved: the customer is told and asked for a rating."""
         check_text(note or "", "note", multiline=True)
 
-        def apply(conn, t, by_id, now):
+        def apply(uow, t, by_id, now):
             if t["status"] not in OPEN:
                 raise Conflict(f"ticket {t['id']} is {t['status']} already",
                                key="ticket_state", ticket=t["id"], ticket_status=t["status"])
             if t["status"] == "waiting_customer":
-                self._timeline(conn, t, "status", by_id, None,
+                self._timeline(uow, t, "status", by_id, None,
                                {"from": t["status"], "to": "resolved"})
-            ticket_rows.mark_resolved(conn, t["id"], now)
-            self._timeline(conn, t, "resolved", by_id, note or None)
-            self._tell_customer(conn, t, f"您的工单 #{t['id']} 已处理完成。{note} "
+            uow.repo(Tickets).mark_resolved(t["id"], now)
+            self._timeline(uow, t, "resolved", by_id, note or None)
+            self._tell_customer(uow, t, f"您的工单 #{t['id']} 已处理完成。{note} "
                                 "请为本次处理打分（1-5 分）。", kind="survey",
                                 payload={"rating": [1, 2, 3, 4, 5]})
 
@@ -320,12 +325,12 @@ class TicketOps:
     def close_ticket(self, ticket: int, *, by: str | None = None) -> dict:
         """Closed for good (after resolution, or as a duplicate)."""
 
-        def apply(conn, t, by_id, now):
+        def apply(uow, t, by_id, now):
             if t["status"] == "closed":
                 raise Conflict(f"ticket {t['id']} is closed already", key="ticket_state",
                                ticket=t["id"], ticket_status="closed")
-            ticket_rows.mark_closed(conn, t["id"], now)
-            self._timeline(conn, t, "closed", by_id)
+            uow.repo(Tickets).mark_closed(t["id"], now)
+            self._timeline(uow, t, "closed", by_id)
 
         return self._change(ticket, by, apply)
 
@@ -333,32 +338,33 @@ class TicketOps:
         """Back to open: the resolution clock runs on (its deadline is recomputed)."""
         check_text(reason or "", "reason", multiline=True)
 
-        def apply(conn, t, by_id, now):
+        def apply(uow, t, by_id, now):
             if t["status"] in OPEN:
                 raise Conflict(f"ticket {t['id']} is open", key="ticket_state",
                                ticket=t["id"], ticket_status="open")
-            ticket_rows.reopen(conn, t["id"])
-            self._timeline(conn, t, "reopened", by_id, reason or None)
+            uow.repo(Tickets).reopen(t["id"])
+            self._timeline(uow, t, "reopened", by_id, reason or None)
 
         return self._change(ticket, by, apply)
 
-    def reopen_on_customer_reply(self, conn, customer_id: int, shop_id: int) -> list[int]:
+    def reopen_on_customer_reply(self, uow: UnitOfWork, customer_id: int,
+                                 shop_id: int) -> list[int]:
         """A customer writing to the shop again within REOPEN_DAYS of a resolution reopens
         their resolved tickets there (closed ones stay closed)."""
-        now = self._now()
-        ids = ticket_rows.resolved_since(conn, shop_id, customer_id,
+        now = uow.now
+        ids = uow.repo(Tickets).resolved_since(shop_id, customer_id,
                                          now - REOPEN_DAYS * 86_400_000)
         for tid in ids:
-            t = self._ticket_row(conn, tid)
-            ticket_rows.reopen(conn, tid, clear_closed=False)
-            self._timeline(conn, t, "reopened", None, "顾客再次来信")
-            self._recompute(conn, self._ticket_row(conn, tid), now)
+            t = self._ticket_row(uow, tid)
+            uow.repo(Tickets).reopen(tid, clear_closed=False)
+            self._timeline(uow, t, "reopened", None, "顾客再次来信")
+            self._recompute(uow, self._ticket_row(uow, tid), now)
         return ids
 
     # -- reading ---------------------------------------------------------------------------
-    def _ticket_dict(self, conn, t: dict, timeline: bool = False) -> dict:
-        names = ticket_rows.names_of(conn, t)
-        now = self._now()
+    def _ticket_dict(self, uow: UnitOfWork, t: dict, timeline: bool = False) -> dict:
+        names = uow.repo(Tickets).names_of(t)
+        now = uow.now
         out = {
             "id": t["id"], "shop": names[0], "customer": names[1], "assignee": names[2],
             "order": names[3], "conversation": t["conversation_id"], "type": t["type"],
@@ -369,16 +375,16 @@ class TicketOps:
             "first_responded_at": format_time(t["first_responded_at"]),
             "resolved_at": format_time(t["resolved_at"]),
             "created_at": format_time(t["created_at"]),
-            "sla": self._sla_states(conn, t, now),
+            "sla": self._sla_states(uow, t, now),
         }
         if timeline:
             out["timeline"] = [{**e, "at": format_time(e["at"])}
-                               for e in ticket_rows.timeline(conn, t["id"])]
+                               for e in uow.repo(Tickets).timeline(t["id"])]
         return out
 
-    def _sla_states(self, conn, t: dict, now: int) -> dict:
-        cal = self._calendar(conn, t["shop_id"], t["sla_clock"])
-        pauses = self._pauses(conn, t["id"])
+    def _sla_states(self, uow: UnitOfWork, t: dict, now: int) -> dict:
+        cal = self._calendar(uow, t["shop_id"], t["sla_clock"])
+        pauses = self._pauses(uow, t["id"])
         out = {}
         for name, target, done in (("first_response", t["first_response_min"],
                                      t["first_responded_at"]),
@@ -397,32 +403,32 @@ class TicketOps:
 
     def get_ticket(self, ticket: int) -> dict:
         """One ticket with its timeline and SLA states."""
-        with self.database.read() as conn:
-            return self._ticket_dict(conn, self._ticket_row(conn, ticket), timeline=True)
+        with self.ctx.read() as uow:
+            return self._ticket_dict(uow, self._ticket_row(uow, ticket), timeline=True)
 
     def list_tickets(self, *, shop: str | None = None, status: str | None = None,
                      assignee: str | None = None, breaching: bool = False,
                      due_within_s: int | None = None, limit: int = 200) -> list[dict]:
         """Tickets by resolution deadline; ``breaching`` keeps those past a deadline,
         ``due_within_s`` those due within that many seconds (open ones)."""
-        with self.database.read() as conn:
-            shop_id = self._shop_row(conn, shop)["id"] if shop is not None else None
+        with self.ctx.read() as uow:
+            shop_id = uow.shops.by_key(shop)["id"] if shop is not None else None
             statuses: tuple[str, ...] | None = None
             if status == "open":
                 statuses = OPEN
             elif status is not None:
                 _choice(status, STATUSES, "status")
                 statuses = (status,)
-            assignee_id = self._agent_row(conn, assignee)["id"] if assignee is not None else None
-            now = self._now()
-            rows = ticket_rows.ticket_ids(
-                conn, shop_id=shop_id, statuses=statuses, assignee_id=assignee_id,
+            assignee_id = uow.agents.by_handle(assignee)["id"] if assignee is not None else None
+            now = uow.now
+            rows = uow.repo(Tickets).ticket_ids(
+                shop_id=shop_id, statuses=statuses, assignee_id=assignee_id,
                 open_statuses=OPEN if breaching or due_within_s is not None else None,
                 limit=int(limit) * 5)
             out = []
             for tid in rows:
-                t = self._ticket_row(conn, tid)
-                d = self._ticket_dict(conn, t)
+                t = self._ticket_row(uow, tid)
+                d = self._ticket_dict(uow, t)
                 if breaching:
                     first_late = t["first_responded_at"] is None and \
                         d["sla"]["first_response"]["state"] == "breached"
@@ -447,10 +453,10 @@ class TicketOps:
         ``next_sla_at``), so a scan over a million tickets costs what is due, not what
         exists."""
         done: list[dict] = []
-        with self.database.write() as conn:
-            now = self._now()
-            for tid in ticket_rows.due_for_sla(conn, now):
-                t = self._ticket_row(conn, tid)
+        with self.ctx.write() as uow:
+            now = uow.now
+            for tid in uow.repo(Tickets).due_for_sla(now):
+                t = self._ticket_row(uow, tid)
                 for name, col, warn_due, due, answered in (
                     ("first_response", "first", t["first_warn_due"], t["first_response_due"],
                      t["first_responded_at"]),
@@ -460,44 +466,44 @@ class TicketOps:
                     if answered is not None:
                         continue
                     if warn_due is not None and warn_due <= now:
-                        done += self._once(conn, t, f"warned_{col}_at", "sla_warning", name, now)
+                        done += self._once(uow, t, f"warned_{col}_at", "sla_warning", name, now)
                     if due is not None and due <= now:
-                        breached = self._once(conn, t, f"breached_{col}_at", "sla_breached",
+                        breached = self._once(uow, t, f"breached_{col}_at", "sla_breached",
                                               name, now)
                         if breached:
-                            self._escalate(conn, self._ticket_row(conn, tid), name, now)
+                            self._escalate(uow, self._ticket_row(uow, tid), name, now)
                         done += breached
-                self._set_next(conn, self._ticket_row(conn, tid))
+                self._set_next(uow, self._ticket_row(uow, tid))
         return done
 
-    def _once(self, conn, t: dict, column: str, kind: str, deadline_name: str,
+    def _once(self, uow: UnitOfWork, t: dict, column: str, kind: str, deadline_name: str,
               now: int) -> list[dict]:
-        if not ticket_rows.mark_once(conn, t["id"], column, now):
+        if not uow.repo(Tickets).mark_once(t["id"], column, now):
             return []
-        self._timeline(conn, t, kind, None, None, {"deadline": deadline_name,
+        self._timeline(uow, t, kind, None, None, {"deadline": deadline_name,
                                                    "assignee_notified": t["assignee_id"]})
         return [{"ticket": t["id"], "kind": kind, "deadline": deadline_name}]
 
-    def _escalation_agent(self, conn, t: dict) -> int | None:
+    def _escalation_agent(self, uow: UnitOfWork, t: dict) -> int | None:
         """The id of the ticket's escalation agent if they still work for its shop."""
         if not t["escalate_to"]:
             return None
-        return ticket_rows.escalation_agent(conn, t["escalate_to"], t["shop_id"])
+        return uow.repo(Tickets).escalation_agent(t["escalate_to"], t["shop_id"])
 
-    def _escalate(self, conn, t: dict, deadline_name: str, now: int) -> None:
+    def _escalate(self, uow: UnitOfWork, t: dict, deadline_name: str, now: int) -> None:
         action = t["on_breach"] or "notify"
         if action == "raise_priority" and t["priority"] != "P1":
             new = PRIORITIES[PRIORITIES.index(t["priority"]) - 1]
-            ticket_rows.set_fields(conn, t["id"], priority=new)
-            self._timeline(conn, t, "priority", None, "SLA 超时自动升级",
+            uow.repo(Tickets).set_fields(t["id"], priority=new)
+            self._timeline(uow, t, "priority", None, "SLA 超时自动升级",
                            {"from": t["priority"], "to": new})
-        elif action == "reassign" and self._escalation_agent(conn, t) is not None:
-            ticket_rows.set_fields(conn, t["id"],
-                                   assignee_id=self._escalation_agent(conn, t))
-            self._timeline(conn, t, "assigned", None, "SLA 超时转派", {"to": t["escalate_to"]})
+        elif action == "reassign" and self._escalation_agent(uow, t) is not None:
+            uow.repo(Tickets).set_fields(t["id"],
+                                   assignee_id=self._escalation_agent(uow, t))
+            self._timeline(uow, t, "assigned", None, "SLA 超时转派", {"to": t["escalate_to"]})
         else:  # notify (also when the escalation agent no longer works for the shop)
-            supervisors = ticket_rows.shop_supervisors(conn, t["shop_id"])
-            self._timeline(conn, t, "escalated", None, None,
+            supervisors = uow.repo(Tickets).shop_supervisors(t["shop_id"])
+            self._timeline(uow, t, "escalated", None, None,
                            {"deadline": deadline_name, "notified": supervisors})
 
     # -- figures ---------------------------------------------------------------------------
@@ -509,17 +515,17 @@ class TicketOps:
         breached; still-open tickets past a deadline count as breached)."""
         if by not in (None, "type", "team", "agent"):
             raise UsageError("--by must be type, team or agent")
-        with self.database.read() as conn:
-            shop_id = self._shop_row(conn, shop)["id"] if shop is not None else None
+        with self.ctx.read() as uow:
+            shop_id = uow.shops.by_key(shop)["id"] if shop is not None else None
             groups: dict[str, dict] = {}
-            now = self._now()
-            for tid, gtype, gteam, gagent in ticket_rows.report_rows(
-                    conn, shop_id=shop_id, since=since, until=until):
+            now = uow.now
+            for tid, gtype, gteam, gagent in uow.repo(Tickets).report_rows(
+                    shop_id=shop_id, since=since, until=until):
                 key = {"type": gtype, "team": gteam, "agent": gagent, None: "all"}[by] or "-"
                 g = groups.setdefault(key, {"tickets": 0, "fr": [], "res": [], "fr_min": [],
                                             "res_min": []})
-                t = self._ticket_row(conn, tid)
-                st = self._sla_states(conn, t, now)
+                t = self._ticket_row(uow, tid)
+                st = self._sla_states(uow, t, now)
                 g["tickets"] += 1
                 for name, met, mins, done in (
                     ("first_response", "fr", "fr_min", t["first_responded_at"]),
