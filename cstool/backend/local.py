@@ -43,30 +43,11 @@ _json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_as
 
 
 class _MixinHooks:
-    """The hooks services call on campaigns, tickets, knowledge and metrics, over the
-    mixins that still implement them (transitional: each goes when its service comes)."""
+    """The hooks services call on knowledge and metrics, over the mixins that still
+    implement them (transitional: each goes when its service comes)."""
 
     def __init__(self, backend: LocalBackend):
         self.backend = backend
-
-    def command_in(self, uow: UnitOfWork, shop_id: int, text: str):
-        """``CampaignHooks.command_in`` over ``CampaignOps.campaign_command``."""
-        return self.backend.campaign_command(uow.conn, shop_id, text)
-
-    def answer_command(self, uow: UnitOfWork, shop: dict, conv: dict, customer_id: int,
-                       command) -> list[dict]:
-        """``CampaignHooks.answer_command`` over ``CampaignOps.answer_campaign_command``."""
-        return self.backend.answer_campaign_command(uow.conn, shop, conv, customer_id,
-                                                    command)
-
-    def reopen_on_customer_reply(self, uow: UnitOfWork, customer_id: int,
-                                 shop_id: int) -> list[int]:
-        """``TicketHooks.reopen_on_customer_reply`` over ``TicketOps``."""
-        return self.backend.reopen_on_customer_reply(uow.conn, customer_id, shop_id)
-
-    def ticket_report(self, **kw) -> list[dict]:
-        """``TicketHooks.ticket_report`` over ``TicketOps``."""
-        return self.backend.ticket_report(**kw)
 
     def bot_turn(self, uow: UnitOfWork, shop: dict, conv: dict, customer_id: int,
                  text: str):

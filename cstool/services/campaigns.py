@@ -1,5 +1,5 @@
-"""The campaign service: the run-due pass, 退订 / reply codes
-answered at post time, sensitive chats, and stats with lift against the holdout.
+"""The campaign service: the run-due pass, 退订 / reply codes answered at post time,
+sensitive chats, the record of decisions, and stats with lift against the holdout.
 
 The pass reads the due triggers of every active campaign with one indexed query each,
 then records them in write transactions of at most ``BATCH`` triggers. Inside each

@@ -3,8 +3,9 @@ answering the same columns (:data:`COLUMNS`), so the pass treats all kinds alike
 
 Parameters (named): ``shop``, ``cid`` (the campaign's id), ``lo``/``hi`` (the fact's
 instant range), ``product_key``, ``product_id`` and ``categories`` (a JSON list).
-``json_each`` and ``MAX(a, b)`` are SQLite's (PostgreSQL: ``jsonb_array_elements_text``
-and ``GREATEST``); they are isolated here.
+``json_each``, two-argument ``MAX(a, b)`` and ``:name`` parameters are SQLite's
+(PostgreSQL: ``jsonb_array_elements_text``, ``GREATEST`` and ``%(name)s``); they are
+isolated here.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def _nudge_sql() -> str:
             f"NULL, NULL, {_TAIL} FROM conversations c {_PROFILE.format(c='c.customer_id')} "
             "LEFT JOIN products pr ON pr.key = COALESCE(c.product_key, :product_key) "
             "WHERE c.shop_id = :shop AND c.created_at BETWEEN :lo AND :hi "
-            "AND c.close_reason IS NOT 'campaign_command' "  # 退订 or a code: no consultation
+            "AND (c.close_reason IS NULL OR c.close_reason != 'campaign_command') "  # 退订/code
             "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id "
             "AND o.shop_id = c.shop_id AND o.created_at >= c.created_at) "
             f"AND {_NOT_DONE.format(k=key)}")
