@@ -14,10 +14,10 @@ import pytest
 
 from commands.main import app
 from cstool import i18n
-from cstool.backend.ticket_ops import TICKET_TYPES
 from cstool.errors import CstoolError, InvalidInput
 from cstool.i18n.po import PoError, compile_mo, read_po
 from cstool.resources import AGENT_STATUSES, CLASSIFICATIONS, KINDS, ORDER_STATUSES
+from cstool.services.tickets import TICKET_TYPES
 from tests.server_support import serve
 from tui.console import ACTIONS, ConsoleApp
 from tui.dashboard import SORTS, TILE_NAMES, DashboardApp

@@ -14,54 +14,35 @@ from ..api.backend import ApplyResult, Backend
 from ..bot.knowledge_bot import KnowledgeBot
 from ..bot.step import BotStep
 from ..clock import Clock, default_clock
+from ..services.campaigns import CampaignService
 from ..services.console import ConsoleService
 from ..services.context import ServiceContext
 from ..services.conversation_view import ConversationView
 from ..services.dashboard import DashboardService
 from ..services.desk import DeskService
+from ..services.invitations import InvitationService
 from ..services.messages import add_message, system
 from ..services.queue_places import QueuePlacesService
 from ..services.records import RecordsService
 from ..services.records import merge_shop_parts as merge_shop_parts  # server/record_rights
 from ..services.routing_flow import RoutingFlow
+from ..services.tickets import TicketService
 from ..services.worker import WorkerService
 from ..storage.database import open_database
 from ..storage.records import RecordStore
 from ..storage.unit_of_work import UnitOfWork
-from .campaign_ops import CampaignOps
-from .invite_ops import InviteOps
 from .knowledge_ops import KnowledgeOps
 from .metrics_ops import MetricsOps
 from .staffing_ops import StaffingOps
-from .ticket_ops import TicketOps
 from .token_ops import TokenOps
 
 
 class _MixinHooks:
-    """The hooks services call on campaigns, tickets, knowledge and metrics, over the
-    mixins that still implement them (transitional: each goes when its service comes)."""
+    """The hooks services call on knowledge and metrics, over the mixins that still
+    implement them (transitional: each goes when its service comes)."""
 
     def __init__(self, backend: LocalBackend):
         self.backend = backend
-
-    def command_in(self, uow: UnitOfWork, shop_id: int, text: str):
-        """``CampaignHooks.command_in`` over ``CampaignOps.campaign_command``."""
-        return self.backend.campaign_command(uow.conn, shop_id, text)
-
-    def answer_command(self, uow: UnitOfWork, shop: dict, conv: dict, customer_id: int,
-                       command) -> list[dict]:
-        """``CampaignHooks.answer_command`` over ``CampaignOps.answer_campaign_command``."""
-        return self.backend.answer_campaign_command(uow.conn, shop, conv, customer_id,
-                                                    command)
-
-    def reopen_on_customer_reply(self, uow: UnitOfWork, customer_id: int,
-                                 shop_id: int) -> list[int]:
-        """``TicketHooks.reopen_on_customer_reply`` over ``TicketOps``."""
-        return self.backend.reopen_on_customer_reply(uow.conn, customer_id, shop_id)
-
-    def ticket_report(self, **kw) -> list[dict]:
-        """``TicketHooks.ticket_report`` over ``TicketOps``."""
-        return self.backend.ticket_report(**kw)
 
     def bot_turn(self, uow: UnitOfWork, shop: dict, conv: dict, customer_id: int,
                  text: str):
@@ -74,7 +55,7 @@ class _MixinHooks:
 
 
 class LocalBackend(
-    CampaignOps, KnowledgeOps, MetricsOps, TicketOps, StaffingOps, InviteOps, TokenOps, Backend,
+    KnowledgeOps, MetricsOps, StaffingOps, TokenOps, Backend,
 ):
     """The Backend over one SQLite file: a facade that builds the services' context
     (``self.ctx``) and delegates each operation to its service (``cstool.services``).
@@ -102,7 +83,7 @@ class LocalBackend(
         self.path = self.database.path
         self.ctx = ctx = ServiceContext(self.database, clock, self.bot,
                                         self._move_access_epoch)
-        ctx.campaigns = ctx.tickets = ctx.knowledge = ctx.metrics = _MixinHooks(self)
+        ctx.knowledge = ctx.metrics = _MixinHooks(self)
         ctx.places = QueuePlacesService(ctx)
         ctx.routing = RoutingFlow(ctx, ctx.places)
         ctx.views = ConversationView(ctx, ctx.places, ctx.routing)
@@ -111,6 +92,9 @@ class LocalBackend(
         ctx.worker = WorkerService(ctx)
         ctx.console = ConsoleService(ctx)
         ctx.records = RecordsService(ctx)
+        ctx.campaigns = CampaignService(ctx)
+        ctx.tickets = TicketService(ctx)
+        ctx.invitations = InvitationService(ctx)
         # the caches the services share, under the names the mixins still use
         self._post_shops = ctx.caches.post_shops
 
@@ -356,3 +340,97 @@ class LocalBackend(
     def close(self) -> None:
         """Close the file."""
         self.database.close()
+
+    # -- campaigns, tickets, invitations: delegated to their services ---------------------
+    def run_due_campaigns(self, now: str | int | None = None, *,
+                          shop: str | None = None) -> dict:
+        """``CampaignService.run_due_campaigns``."""
+        return self.ctx.campaigns.run_due_campaigns(now, shop=shop)
+
+    def campaign_stats(self, key: str, *, since: str | int | None = None,
+                       until: str | int | None = None) -> dict:
+        """``CampaignService.campaign_stats``."""
+        return self.ctx.campaigns.campaign_stats(key, since=since, until=until)
+
+    def campaign_sends(self, key: str, *, outcome: str | None = None,
+                       customer: str | None = None, limit: int = 100,
+                       after: int | None = None) -> list[dict]:
+        """``CampaignService.campaign_sends``."""
+        return self.ctx.campaigns.campaign_sends(key, outcome=outcome, customer=customer,
+                                                 limit=limit, after=after)
+
+    def mark_sensitive(self, conversation: int, sensitive: bool = True) -> dict:
+        """``CampaignService.mark_sensitive``."""
+        return self.ctx.campaigns.mark_sensitive(conversation, sensitive)
+
+    def create_ticket(self, *, type: str, title: str, shop: str | None = None,
+                      conversation: int | None = None, priority: str = "P3",
+                      team: str | None = None, assignee: str | None = None,
+                      order: str | None = None, by: str | None = None,
+                      note: str | None = None) -> dict:
+        """``TicketService.create_ticket``."""
+        return self.ctx.tickets.create_ticket(
+            type=type, title=title, shop=shop, conversation=conversation, priority=priority,
+            team=team, assignee=assignee, order=order, by=by, note=note)
+
+    def get_ticket(self, ticket: int) -> dict:
+        """``TicketService.get_ticket``."""
+        return self.ctx.tickets.get_ticket(ticket)
+
+    def list_tickets(self, *, shop: str | None = None, status: str | None = None,
+                     assignee: str | None = None, breaching: bool = False,
+                     due_within_s: int | None = None, limit: int = 200) -> list[dict]:
+        """``TicketService.list_tickets``."""
+        return self.ctx.tickets.list_tickets(shop=shop, status=status, assignee=assignee,
+                                             breaching=breaching, due_within_s=due_within_s,
+                                             limit=limit)
+
+    def update_ticket(self, ticket: int, *, by: str | None = None, status: str | None = None,
+                      priority: str | None = None, team: str | None = None,
+                      title: str | None = None) -> dict:
+        """``TicketService.update_ticket``."""
+        return self.ctx.tickets.update_ticket(ticket, by=by, status=status,
+                                              priority=priority, team=team, title=title)
+
+    def assign_ticket(self, ticket: int, agent: str, *, by: str | None = None) -> dict:
+        """``TicketService.assign_ticket``."""
+        return self.ctx.tickets.assign_ticket(ticket, agent, by=by)
+
+    def note_ticket(self, ticket: int, text: str, *, by: str | None = None) -> dict:
+        """``TicketService.note_ticket``."""
+        return self.ctx.tickets.note_ticket(ticket, text, by=by)
+
+    def reply_ticket(self, ticket: int, text: str, *, by: str) -> dict:
+        """``TicketService.reply_ticket``."""
+        return self.ctx.tickets.reply_ticket(ticket, text, by=by)
+
+    def resolve_ticket(self, ticket: int, *, by: str | None = None, note: str = "") -> dict:
+        """``TicketService.resolve_ticket``."""
+        return self.ctx.tickets.resolve_ticket(ticket, by=by, note=note)
+
+    def close_ticket(self, ticket: int, *, by: str | None = None) -> dict:
+        """``TicketService.close_ticket``."""
+        return self.ctx.tickets.close_ticket(ticket, by=by)
+
+    def reopen_ticket(self, ticket: int, *, by: str | None = None, reason: str = "") -> dict:
+        """``TicketService.reopen_ticket``."""
+        return self.ctx.tickets.reopen_ticket(ticket, by=by, reason=reason)
+
+    def sla_scan(self) -> list[dict]:
+        """``TicketService.sla_scan``."""
+        return self.ctx.tickets.sla_scan()
+
+    def ticket_report(self, *, shop: str | None = None, since: int | None = None,
+                      until: int | None = None, by: str | None = None) -> list[dict]:
+        """``TicketService.ticket_report``."""
+        return self.ctx.tickets.ticket_report(shop=shop, since=since, until=until, by=by)
+
+    def price_quote(self, shop: str, items: Iterable[Any], customer: str | None = None,
+                    coupon: str | None = None, *, at: str | int | None = None) -> dict:
+        """``InvitationService.price_quote``."""
+        return self.ctx.invitations.price_quote(shop, items, customer, coupon, at=at)
+
+    def invite(self, conversation: int, agent: str, product: str, quantity: int = 1,
+               coupon: str | None = None) -> dict:
+        """``InvitationService.invite``."""
+        return self.ctx.invitations.invite(conversation, agent, product, quantity, coupon)

@@ -13,13 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from ..api.operations import Arg, Operation
-from ..backend.campaign_ops import OUTCOMES
-from ..backend.ticket_ops import OPEN, PRIORITIES, STATUSES, TEAMS, TICKET_TYPES
 from ..message_payloads import KINDS as MESSAGE_KINDS
 from ..metrics import figures
-from ..resources import AGENT_STATUSES, CHANNELS, KINDS, ROLES
+from ..resources import AGENT_STATUSES, CHANNELS, KINDS, PRIORITIES, ROLES, TICKET_TYPES
 from ..resources import kind as kind_named
 from ..routing.fields import INTENTS
+from ..services.campaigns import OUTCOMES
+from ..services.tickets import OPEN, STATUSES, TEAMS
 
 # arguments that may be empty text (a note, a reason, a comment: "" means none)
 MAY_BE_EMPTY = {"note", "reason", "comment", "label", ("ask_bot", "text")}
@@ -167,7 +167,7 @@ def array_schema(op: Operation, arg: Arg) -> dict[str, Any] | None:
     if arg.name == "tags":  # one-line labels (cstool.text_rules)
         return {"items": {"type": "string", "pattern": text_pattern("tags")}}
     if arg.name == "items" and op.name == "price_quote":
-        # {product, quantity} or [product, quantity] (invite_ops.normalize_items)
+        # {product, quantity} or [product, quantity] (services.invitations.normalize_items)
         product, quantity = {"type": "string", "pattern": KEY}, {"type": "integer",
                                                                    "minimum": 1}
         return {"minItems": 1, "items": {"anyOf": [

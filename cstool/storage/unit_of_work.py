@@ -74,6 +74,14 @@ class UnitOfWork:
                 self._on_access_moved()
         return written.last_id
 
+    def events(self, rows: list[EventRow]) -> None:
+        """Record several events of this transaction in one batch (each with its own
+        ``at``: a pass that replays another instant writes that instant)."""
+        if append_events(self.conn, rows).moves_access:
+            self.moved_access = True
+            if self._on_access_moved is not None:
+                self._on_access_moved()
+
     # -- repositories ---------------------------------------------------------------------
     def repo(self, cls: type[R]) -> R:
         """The repository ``cls`` over this transaction (made once per unit of work)."""

@@ -42,6 +42,17 @@ class Customers:
         return self.conn.execute("SELECT key FROM customers WHERE id = ?",
                                  (customer_id,)).fetchone()[0]
 
+    def name_of(self, customer_id: int) -> str | None:
+        """The name of the customer with row id ``customer_id``."""
+        return self.conn.execute("SELECT name FROM customers WHERE id = ?",
+                                 (customer_id,)).fetchone()[0]
+
+    def level_in(self, customer_id: int, shop_id: int) -> int:
+        """The customer's level in the shop (0 without a profile there)."""
+        row = self.conn.execute("SELECT level FROM customer_profiles WHERE customer_id = ? "
+                                "AND shop_id = ?", (customer_id, shop_id)).fetchone()
+        return row[0] if row else 0
+
     def for_post(self, shop_id: int, key: str) -> tuple | None:
         """(id, profile's customer id or None, level, tags, region, channel, dedicated
         agent, last agent, last served, name) of customer ``key`` in the shop."""

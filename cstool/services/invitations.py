@@ -1,21 +1,23 @@
-"""Prices and invitations to order on the Local backend (mixed into LocalBackend).
-
-``price_quote`` reads a shop's promotions, the products and the customer's coupons
-and hands them to the pure ``cstool.pricing``; ``invite`` does the same for one
-item inside a chat and sends the result as an ``invitation`` card from the
-assigned agent, with its event, in one transaction.
+"""Prices and invitations to order: ``price_quote`` reads a shop's promotions, the
+products and the customer's coupons and hands them to the pure ``cstool.pricing``;
+``invite`` does the same for one item inside a chat and sends the result as an
+``invitation`` card from the assigned agent, with its event, in one unit of work.
+``quote`` is what other services price with (campaigns' ``{price_after_discount}``).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .. import pricing
 from ..errors import InvalidInput, NotFound
-from ..storage.records import RecordStore, strip_ids
+from ..storage.repos.coupons import Coupons
+from ..storage.repos.invitations import Invitations
+from ..storage.unit_of_work import UnitOfWork
 from ..values import format_money, format_time, format_time_in, parse_time, yuan
+from . import messages
+from .context import ServiceContext
 
 
 def normalize_items(items: Iterable[Any]) -> list[tuple[str, int]]:
@@ -33,8 +35,11 @@ def normalize_items(items: Iterable[Any]) -> list[tuple[str, int]]:
     return out
 
 
-class InviteOps:
-    """Price quotes and invitations to order (needs DeskOps' lookups and messages)."""
+class InvitationService:
+    """Price quotes and invitations to order."""
+
+    def __init__(self, ctx: ServiceContext):
+        self.ctx = ctx
 
     def price_quote(self, shop: str, items: Iterable[Any], customer: str | None = None,
                     coupon: str | None = None, *, at: str | int | None = None) -> dict:
@@ -46,19 +51,17 @@ class InviteOps:
         """
         pairs = normalize_items(items)
         try:
-            now = self._now() if at is None else parse_time(at)
+            now = self.ctx.now() if at is None else parse_time(at)
         except ValueError as e:
             raise InvalidInput(f"at: {e}") from None
-        with self.database.read() as conn:
-            shop_row = self._shop_row(conn, shop)
+        with self.ctx.read() as uow:
+            shop_row = uow.shops.by_key(shop)
             customer_id = None
             if customer is not None:
-                row = conn.execute("SELECT id FROM customers WHERE key = ?",
-                                   (customer,)).fetchone()
-                if row is None:
+                customer_id = uow.customers.id_of(customer)
+                if customer_id is None:
                     raise NotFound(f"no customer {customer!r}")
-                customer_id = row[0]
-            q = self._quote(conn, shop_row, pairs, customer_id, coupon, now)
+            q = self.quote(uow, shop_row, pairs, customer_id, coupon, now)
         return {"customer": customer, **q.to_external()}
 
     def invite(self, conversation: int, agent: str, product: str, quantity: int = 1,
@@ -66,55 +69,41 @@ class InviteOps:
         """The assigned agent sends an invitation to order one item: a card with the
         unit price, promotions, coupon (the named one, else the customer's best) and
         the price after stacking. Returns the message."""
-        with self.database.write() as conn:
-            a = self._agent_row(conn, agent)
-            conv = self._conv_row(conn, conversation)
-            self._must_hold(conv, a, "send an invitation in")
-            shop = self._shop_by_id(conn, conv["shop_id"])
-            now = self._now()
-            q = self._quote(conn, shop, [(product, quantity)], conv["customer_id"], coupon, now)
+        with self.ctx.write() as uow:
+            a = uow.agents.by_handle(agent)
+            conv = uow.conversations.get(conversation)
+            self.ctx.desk.must_hold(conv, a, "send an invitation in")
+            shop = uow.shops.by_id(conv["shop_id"])
+            now = uow.now
+            q = self.quote(uow, shop, [(product, quantity)], conv["customer_id"], coupon, now)
             card = invitation_card(q, shop["timezone"])
-            conn.execute(
-                "UPDATE conversations SET first_agent_reply_at = COALESCE(first_agent_reply_at,"
-                " ?), agent_seen_at = ? WHERE id = ?", (now, now, conv["id"]))
-            msg = self._add_message(conn, conv, "agent", invitation_text(q), agent_id=a["id"],
-                                    agent=agent, kind="invitation", payload=card)
-            self._event(conn, "invitation.sent", "conversation", str(conv["id"]), conv["shop_id"],
-                        {"message": msg["id"], "agent": agent, "product": product,
-                         "quantity": quantity,
-                         "coupon": card["coupon"]["key"] if card["coupon"] else None,
-                         "total": card["total"]})
+            uow.repo(Invitations).mark_agent_reply(conv["id"], now)
+            msg = messages.add_message(uow, conv, "agent", invitation_text(q), agent_id=a["id"],
+                                       agent=agent, kind="invitation", payload=card)
+            uow.event("invitation.sent", "conversation", str(conv["id"]), conv["shop_id"],
+                      {"message": msg["id"], "agent": agent, "product": product,
+                       "quantity": quantity,
+                       "coupon": card["coupon"]["key"] if card["coupon"] else None,
+                       "total": card["total"]})
             return msg
 
-    def _quote(self, conn: sqlite3.Connection, shop: dict, items: list[tuple[str, int]],
-               customer_id: int | None, coupon: str | None, now: int) -> pricing.Quote:
+    def quote(self, uow: UnitOfWork, shop: dict, items: list[tuple[str, int]],
+              customer_id: int | None, coupon: str | None, now: int) -> pricing.Quote:
         """Read what pricing needs (the shop's promotions, the products named and the
-        gifts, the coupons held or named) and price."""
-        store = RecordStore(conn)
-        promotions = [strip_ids(r) for r in store.read_where(
-            "promotions", "WHERE t.shop_id = ?", (shop["id"],))]
+        gifts, the coupons held or named) and price, inside the caller's unit of work."""
+        rows = uow.repo(Invitations)
+        promotions = rows.shop_promotions(shop["id"])
         keys = {k for k, _ in items} | {p["gift"]["product"] for p in promotions if p.get("gift")}
-        products = {r["key"]: r for r in _read_keys(store, "products", keys)}
+        products = {r["key"]: r for r in rows.records_by_keys("products", keys)}
         held = None
         if customer_id is not None:  # the coupons held in this shop (another's are not its)
-            held = [{"coupon": r[0], "issued_at": r[1], "used_at": r[2]} for r in conn.execute(
-                "SELECT cp.key, cc.issued_at, cc.used_at FROM customer_coupons cc "
-                "JOIN coupons cp ON cp.id = cc.coupon_id WHERE cc.customer_id = ? "
-                "AND cp.shop_id = ? ORDER BY cc.position, cc.id", (customer_id, shop["id"]))]
+            held = uow.repo(Coupons).held_in_shop(customer_id, shop["id"])
         coupon_keys = {h["coupon"] for h in held or ()} | ({coupon} if coupon else set())
         # a coupon named from another shop is unknown here (its name and shop stay theirs)
-        coupons = {r["key"]: r for r in _read_keys(store, "coupons", coupon_keys)
+        coupons = {r["key"]: r for r in rows.records_by_keys("coupons", coupon_keys)
                    if r["shop"] == shop["key"]}
         return pricing.quote(shop["key"], items, products, promotions, coupons, now,
                              held=held, coupon=coupon)
-
-
-def _read_keys(store: RecordStore, kind: str, keys: set[str]) -> list[dict]:
-    if not keys:
-        return []
-    marks = ", ".join("?" for _ in keys)
-    return [strip_ids(r) for r in store.read_where(kind, f"WHERE t.key IN ({marks})",
-                                                   tuple(sorted(keys)))]
 
 
 def invitation_card(q: pricing.Quote, zone: str | None = None) -> dict:
