@@ -91,7 +91,8 @@ class LatestEventClock:
 
     def now_ms(self) -> int:
         """The newest event's time, read under the file's lock."""
+        from .storage.repos.events import latest_at
+
         with self.database.lock:
-            row = self.database.conn.execute(
-                "SELECT at FROM events ORDER BY id DESC LIMIT 1").fetchone()
-        return int(row[0]) if row else self.fallback.now_ms()
+            at = latest_at(self.database.conn)
+        return at if at is not None else self.fallback.now_ms()
