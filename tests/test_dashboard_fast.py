@@ -18,7 +18,9 @@ from cstool import values
 from cstool.backend.dashboard_ops import figures_by_reports
 from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
-from cstool.metrics import figures, store, today
+from cstool.metrics import figures
+from cstool.storage.repos import metrics as store
+from cstool.storage.repos import metrics_today as today
 from cstool.synthetic_day import DayPlan, simulate, write
 
 MINUTE = 60_000
@@ -187,7 +189,7 @@ def test_hourly_volume_in_other_display_zones(day, display_zone, zone, date, unt
     first, last = b.database.conn.execute(
         "SELECT MIN(created_at), MAX(created_at) FROM metric_conversations WHERE "
         "created_at >= ? AND created_at <= ?", (plan.start_ms(), now)).fetchone()
-    assert store.fixed_offset(first, last) == offset
+    assert figures.fixed_offset(first, last, values.display_zone()) == offset
 
 
 def test_the_snapshot_does_not_run_full_reports(day, monkeypatch):
