@@ -204,7 +204,7 @@ def _dashboard(path: Path, repeat: int = 3) -> dict:
     """Dashboard refreshes with the clock at the promotion day's last second, for every
     shop: the snapshot, the same figures by three full reports, and for the shop with
     the most conversations that day, the naive full-scan SQL of its day."""
-    from cstool.backend.dashboard_ops import figures_by_reports
+    from cstool.services.dashboard import figures_by_reports
 
     plan = DayPlan()
     start = plan.start_ms()

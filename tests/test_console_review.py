@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from cstool.backend.console_ops import DESK_QUEUE
 from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
+from cstool.services.console import DESK_QUEUE
 from tests.conftest import NOW
 from tui.console import ConsoleApp
 from tui.widgets import ChatList, CustomerPanel

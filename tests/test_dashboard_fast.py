@@ -15,10 +15,10 @@ import random
 import pytest
 
 from cstool import values
-from cstool.backend.dashboard_ops import figures_by_reports
 from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
 from cstool.metrics import figures
+from cstool.services.dashboard import figures_by_reports
 from cstool.storage.repos import metrics as store
 from cstool.storage.repos import metrics_today as today
 from cstool.synthetic_day import DayPlan, simulate, write

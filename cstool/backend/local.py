@@ -17,27 +17,69 @@ from ..errors import Conflict, NotFound, UsageError
 from ..knowledge_bot import KnowledgeBot
 from ..resources import KINDS, ORDER_BY, Kind
 from ..resources import kind as kind_named
+from ..services.console import ConsoleService
+from ..services.context import ServiceContext
+from ..services.conversation_view import ConversationView
+from ..services.dashboard import DashboardService
+from ..services.desk import DeskService
+from ..services.messages import add_message, system
+from ..services.queue_places import QueuePlacesService
+from ..services.routing_flow import RoutingFlow
+from ..services.worker import WorkerService
 from ..storage.database import open_database
 from ..storage.events import EventRow, append_events
 from ..storage.migrations import LATEST
 from ..storage.records import RecordStore, q, strip_ids
+from ..storage.unit_of_work import UnitOfWork
 from ..validation import FieldError, check_refs, to_external, to_internal
 from ..values import format_money, format_time
 from . import bulk
 from .base import ApplyResult, Backend, Change
 from .campaign_ops import CampaignOps
-from .console_ops import ConsoleOps
-from .dashboard_ops import DashboardOps
-from .desk import DeskOps
 from .invite_ops import InviteOps
 from .knowledge_ops import KnowledgeOps
 from .metrics_ops import MetricsOps
 from .staffing_ops import StaffingOps
 from .ticket_ops import TicketOps
-from .worker_ops import WorkerOps
 
 _json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False)
 
+
+
+class _MixinHooks:
+    """The hooks services call on campaigns, tickets, knowledge and metrics, over the
+    mixins that still implement them (transitional: each goes when its service comes)."""
+
+    def __init__(self, backend: LocalBackend):
+        self.backend = backend
+
+    def command_in(self, uow: UnitOfWork, shop_id: int, text: str):
+        """``CampaignHooks.command_in`` over ``CampaignOps.campaign_command``."""
+        return self.backend.campaign_command(uow.conn, shop_id, text)
+
+    def answer_command(self, uow: UnitOfWork, shop: dict, conv: dict, customer_id: int,
+                       command) -> list[dict]:
+        """``CampaignHooks.answer_command`` over ``CampaignOps.answer_campaign_command``."""
+        return self.backend.answer_campaign_command(uow.conn, shop, conv, customer_id,
+                                                    command)
+
+    def reopen_on_customer_reply(self, uow: UnitOfWork, customer_id: int,
+                                 shop_id: int) -> list[int]:
+        """``TicketHooks.reopen_on_customer_reply`` over ``TicketOps``."""
+        return self.backend.reopen_on_customer_reply(uow.conn, customer_id, shop_id)
+
+    def ticket_report(self, **kw) -> list[dict]:
+        """``TicketHooks.ticket_report`` over ``TicketOps``."""
+        return self.backend.ticket_report(**kw)
+
+    def bot_turn(self, uow: UnitOfWork, shop: dict, conv: dict, customer_id: int,
+                 text: str):
+        """``KnowledgeHooks.bot_turn`` over ``KnowledgeOps._bot_turn``."""
+        return self.backend._bot_turn(uow.conn, shop, conv, customer_id, text)
+
+    def catch_up(self) -> None:
+        """``MetricsHooks.catch_up`` over ``MetricsOps._metrics_current``."""
+        self.backend._metrics_current()
 
 
 def _kind(name: str) -> Kind:
@@ -62,10 +104,13 @@ def _lookup_info(kind: str, rec: dict) -> dict:
 
 
 class LocalBackend(
-    CampaignOps, KnowledgeOps, MetricsOps, DashboardOps, TicketOps, StaffingOps, WorkerOps,
-    InviteOps, ConsoleOps, DeskOps, Backend,
+    CampaignOps, KnowledgeOps, MetricsOps, TicketOps, StaffingOps, InviteOps, Backend,
 ):
-    """The Backend over one SQLite file."""
+    """The Backend over one SQLite file: a facade that builds the services' context
+    (``self.ctx``) and delegates each operation to its service (``cstool.services``).
+
+    Until every mixin is a service, the facade still inherits the mixins not yet
+    converted, and ``_MixinHooks`` offers their hooks to the services."""
 
     # Moved by every change that may alter who may do what (every event but
     # storage.events.ACCESS_NEUTRAL_EVENTS): the token store's principal cache holds
@@ -78,11 +123,182 @@ class LocalBackend(
     ):
         """Open the file at ``path`` (made, with its folder, when missing, unless
         ``create`` is false: then a missing file raises ``NoDataFile``)."""
-        self.clock = clock or default_clock()
+        clock = clock or default_clock()
         # The knowledge bot answers by default; any BotStep may replace it.
         self.bot = bot if bot is not None else KnowledgeBot()
-        self.database = open_database(path, self.clock.now_ms(), create=create)
+        self.database = open_database(path, clock.now_ms(), create=create)
         self.path = self.database.path
+        self.ctx = ctx = ServiceContext(self.database, clock, self.bot,
+                                        self._move_access_epoch)
+        ctx.campaigns = ctx.tickets = ctx.knowledge = ctx.metrics = _MixinHooks(self)
+        ctx.places = QueuePlacesService(ctx)
+        ctx.routing = RoutingFlow(ctx, ctx.places)
+        ctx.views = ConversationView(ctx, ctx.places, ctx.routing)
+        ctx.desk = DeskService(ctx, ctx.places, ctx.routing, ctx.views)
+        ctx.dashboard = DashboardService(ctx)
+        ctx.worker = WorkerService(ctx)
+        ctx.console = ConsoleService(ctx)
+        # the caches the services share, under the names the mixins still use
+        self._post_shops = ctx.caches.post_shops
+
+    @property
+    def clock(self) -> Clock:
+        """The clock of every operation (the context's: replacing it here replaces it
+        for every service)."""
+        return self.ctx.clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        self.ctx.clock = clock
+
+    def _move_access_epoch(self) -> None:
+        """A committed change may have changed who may do what: cached rights expire."""
+        self.access_epoch += 1
+
+    # -- the desk (services.desk, .conversation_view) ----------------------------------------
+    @property
+    def kept_open(self) -> frozenset[str]:
+        """Shops this process serves as if inside their business hours (``keep_open``)."""
+        return self.ctx.routing.kept_open
+
+    def keep_open(self, shop: str, keep: bool = True) -> None:
+        """Serve ``shop`` as if inside its business hours, in this process only (the demo
+        at any hour); ``keep=False`` gives its hours back."""
+        kept = self.ctx.routing.kept_open
+        self.ctx.routing.kept_open = (kept | {shop}) if keep else (kept - {shop})
+
+    def post_message(self, shop: str, customer: str, text: str, **context: Any) -> dict:
+        """A customer writes to a shop (see ``DeskService.post_message``)."""
+        return self.ctx.desk.post_message(shop, customer, text, **context)
+
+    def accept_next(self, agent: str) -> dict | None:
+        """The agent takes the best waiting chat they may serve; None when none waits."""
+        return self.ctx.desk.accept_next(agent)
+
+    def set_agent_status(self, agent: str, status: str) -> dict:
+        """Online, busy, away or offline (see ``DeskService.set_agent_status``)."""
+        return self.ctx.desk.set_agent_status(agent, status)
+
+    def reply(self, agent: str, conversation: int, text: str, *, kind: str = "text",
+              payload: Any = None) -> dict:
+        """The assigned agent writes to the customer."""
+        return self.ctx.desk.reply(agent, conversation, text, kind=kind, payload=payload)
+
+    def transfer(self, conversation: int, *, by: str, to_agent: str | None = None,
+                 to_group: str | None = None, note: str = "") -> dict:
+        """Hand a chat to another agent or a group, with a note."""
+        return self.ctx.desk.transfer(conversation, by=by, to_agent=to_agent,
+                                      to_group=to_group, note=note)
+
+    def close_conversation(self, conversation: int, *, by: str | None = None,
+                           reason: str = "resolved") -> dict:
+        """Close a chat and ask the customer for a rating."""
+        return self.ctx.desk.close_conversation(conversation, by=by, reason=reason)
+
+    def reopen_conversation(self, conversation: int, *, by: str) -> dict:
+        """Reopen a chat ``by`` closed, within ten minutes of the close."""
+        return self.ctx.desk.reopen_conversation(conversation, by=by)
+
+    def rate(self, conversation: int, rating: int, comment: str | None = None) -> dict:
+        """The customer rates a closed chat, once, 1 to 5."""
+        return self.ctx.desk.rate(conversation, rating, comment)
+
+    def close_idle(self) -> list[int]:
+        """Close chats idle past their shop's limit; returns their ids."""
+        return self.ctx.desk.close_idle()
+
+    def get_conversation(self, conversation: int, *, messages: bool = True) -> dict:
+        """One conversation, with its messages."""
+        return self.ctx.views.get_conversation(conversation, messages=messages)
+
+    def list_conversations(self, *, shop: str | None = None, state: str | None = None,
+                           agent: str | None = None, customer: str | None = None,
+                           limit: int = 100, after: int | None = None) -> list[dict]:
+        """Conversations, newest first, filtered and paged."""
+        return self.ctx.views.list_conversations(shop=shop, state=state, agent=agent,
+                                                 customer=customer, limit=limit, after=after)
+
+    def queue(self, shop: str, *, limit: int | None = None,
+              after: int | None = None) -> list[dict]:
+        """A shop's waiting chats in serving order, with positions and waits."""
+        return self.ctx.views.queue(shop, limit=limit, after=after)
+
+    def route_test(self, shop: str, customer: str, text: str, **context: Any) -> dict:
+        """Who would get this chat now, and why (a dry run)."""
+        return self.ctx.views.route_test(shop, customer, text, **context)
+
+    def route_explain(self, conversation: int) -> dict:
+        """The routing decision recorded for a conversation, with the reasons."""
+        return self.ctx.views.route_explain(conversation)
+
+    def drain_queues(self) -> list[tuple[int, str]]:
+        """Hand every shop's waiting chats to agents who can take them now."""
+        return self.ctx.worker.drain_queues()
+
+    def dashboard(self, shop: str) -> dict:
+        """A snapshot of one shop's desk for the supervisor dashboard."""
+        return self.ctx.dashboard.dashboard(shop)
+
+    # -- the agent console (services.console) ----------------------------------------------
+    def agent_desk(self, agent: str) -> dict:
+        """The agent, their open chats and their shops' queues, in one read."""
+        return self.ctx.console.agent_desk(agent)
+
+    def mark_seen(self, agent: str, conversation: int) -> None:
+        """The agent has read the chat up to now."""
+        self.ctx.console.mark_seen(agent, conversation)
+
+    def customer_context(self, conversation: int) -> dict:
+        """Who the customer is in this chat's shop."""
+        return self.ctx.console.customer_context(conversation)
+
+    def search_history(self, agent: str, text: str, limit: int = 50) -> list[dict]:
+        """Messages containing ``text`` in chats this agent has served, newest first."""
+        return self.ctx.console.search_history(agent, text, limit)
+
+    def send_card(self, agent: str, conversation: int, kind: str, key: str) -> dict:
+        """Send a product card, or a coupon, into a chat."""
+        return self.ctx.console.send_card(agent, conversation, kind, key)
+
+    # -- transitional: the helpers the mixins not yet converted call ----------------------
+    # (each goes when the last mixin using it is a service; services use the unit of
+    # work's repositories and ``services.messages`` instead)
+    def _uow(self, conn: sqlite3.Connection) -> UnitOfWork:
+        return self.ctx.storage.over(conn)
+
+    def _conv_row(self, conn: sqlite3.Connection, conv_id: int) -> dict:
+        return self._uow(conn).conversations.get(conv_id)
+
+    def _shop_row(self, conn: sqlite3.Connection, key: str) -> dict:
+        return self._uow(conn).shops.by_key(key)
+
+    def _shop_by_id(self, conn: sqlite3.Connection, shop_id: int) -> dict:
+        return self._uow(conn).shops.by_id(shop_id)
+
+    def _agent_row(self, conn: sqlite3.Connection, handle: str) -> dict:
+        return self._uow(conn).agents.by_handle(handle)
+
+    def _add_message(self, conn: sqlite3.Connection, conv: dict, sender: str, body: str,
+                     **kw: Any) -> dict:
+        return add_message(self._uow(conn), conv, sender, body, **kw)
+
+    def _system(self, conn: sqlite3.Connection, conv: dict, body: str, kind: str = "text",
+                payload: Any = None) -> dict:
+        return system(self._uow(conn), conv, body, kind=kind, payload=payload)
+
+    def _must_hold(self, conv: dict, agent: dict, action: str) -> None:
+        self.ctx.desk.must_hold(conv, agent, action)
+
+    def _routing_state(self, conn: sqlite3.Connection, shop_id: int, *, staff: bool = False):
+        return self.ctx.routing.routing_state(self._uow(conn), shop_id, staff=staff)
+
+    def _pool_of(self, text: str | None) -> dict:
+        return self.ctx.places.pool_of(text)
+
+    def refresh_classification(self, conn: sqlite3.Connection, customer_id: int,
+                               shop_id: int) -> None:
+        """Keep open chats' classification current after an order changes."""
+        self.ctx.routing.refresh_classification(self._uow(conn), customer_id, shop_id)
 
     # -- helpers -----------------------------------------------------------------
     def _now(self) -> int:
@@ -99,7 +315,7 @@ class LocalBackend(
     ) -> int:
         written = append_events(conn, EventRow(self._now(), shop_id, type_, entity, key, payload))
         if written.moves_access:
-            self.access_epoch += 1
+            self._move_access_epoch()
         return written.last_id
 
     def _db_lookup(self, store: RecordStore):
@@ -259,11 +475,13 @@ class LocalBackend(
                     {"fields": changed},
                 )
                 if k.name == "agents" and "status" in changed:
-                    self._status_changed(conn, current["_id"], key, current.get("status"),
-                                         rec.get("status") or "offline", now)
+                    self.ctx.desk.status_changed(self._uow(conn), current["_id"], key,
+                                                 current.get("status"),
+                                                 rec.get("status") or "offline")
                 if k.name == "agents" and "shops" in changed:
-                    self._left_shops(conn, store, current["_id"], key,
-                                     set(current.get("shops") or []) - set(rec["shops"]), now)
+                    self.ctx.desk.left_shops(self._uow(conn), current["_id"], key,
+                                             set(current.get("shops") or [])
+                                             - set(rec["shops"]))
             return to_external(k, strip_ids(store.read(k.name, key)))
 
     def delete(self, kind: str, key: str) -> None:
@@ -437,48 +655,11 @@ class LocalBackend(
                         )
             if not dry_run:  # once everything is written: hand-backs and the queue
                 for agent_id, handle, shops in left:
-                    self._left_shops(conn, store, agent_id, handle, shops, now)
+                    self.ctx.desk.left_shops(self._uow(conn), agent_id, handle, shops)
                 for handle, old, status in statuses:
-                    self._status_changed(conn, store.id_of("agents", handle), handle, old,
-                                         status, now)
+                    self.ctx.desk.status_changed(self._uow(conn), store.id_of("agents", handle),
+                                                 handle, old, status)
             return ApplyResult(changes, dry_run)
-
-    def _left_shops(self, conn: sqlite3.Connection, store: RecordStore, agent_id: int,
-                    handle: str, shops: set[str], now: int) -> None:
-        """Agent ``handle`` no longer works for ``shops``: their open chats there go back
-        to routing (their history there is no longer theirs to read), and the shops'
-        pointers at them (customers' dedicated and last agent, SLA escalation) are
-        cleared, so no record of a shop names an agent of another."""
-        for shop in sorted(shops):
-            shop_id = store.id_of("shops", shop)
-            if shop_id is None:
-                continue
-            returned = []
-            for (cid,) in conn.execute(
-                    "SELECT id FROM conversations WHERE assignee_id = ? AND shop_id = ? AND "
-                    "state = 'active' ORDER BY id", (agent_id, shop_id)).fetchall():
-                conv = self._conv_row(conn, cid)
-                conn.execute(
-                    "UPDATE conversations SET state = 'queued', assignee_id = NULL, "
-                    "queued_at = COALESCE(queued_at, created_at) WHERE id = ?", (cid,))
-                self._system(conn, conv, "客服已调离本店，正在为您转接其他客服，请稍候。",
-                             payload={"returned": handle})
-                self._event(conn, "conversation.returned", "conversation", str(cid), shop_id,
-                            {"agent": handle, "left_shop": True})
-                self._reroute(conn, self._shop_by_id(conn, shop_id), conv, now)
-                returned.append(cid)
-            cleared = 0
-            for sql in (
-                "UPDATE customer_profiles SET dedicated_agent_id = NULL "
-                "WHERE shop_id = ? AND dedicated_agent_id = ?",
-                "UPDATE customer_profiles SET last_agent_id = NULL "
-                "WHERE shop_id = ? AND last_agent_id = ?",
-                "UPDATE sla_policies SET escalate_to_id = NULL "
-                "WHERE shop_id = ? AND escalate_to_id = ?",
-            ):
-                cleared += conn.execute(sql, (shop_id, agent_id)).rowcount
-            self._event(conn, "agent.left_shop", "agent", handle, shop_id,
-                        {"returned": returned, "references_cleared": cleared})
 
     def export(self, *, shop: str | None = None) -> dict[str, list[dict]]:
         """Every record, or one shop's, as ``apply`` accepts them."""

@@ -13,15 +13,16 @@ __all__ = ["MetricsOps", "check_period"]
 
 
 class MetricsOps:
-    """Metrics operations of the Local backend (needs ``database`` and ``_now``)."""
+    """Metrics operations of the Local backend: each delegates to the metrics service
+    over the backend's service context (``ctx``). Transitional: the facade can make
+    ``ctx.metrics = MetricsService(ctx)`` and delegate itself, then this mixin goes."""
 
     @property
     def metrics_service(self) -> MetricsService:
-        """The metrics service over this backend's file and clock."""
+        """The metrics service over this backend's context."""
         service = self.__dict__.get("_metrics_service")
         if service is None:
-            service = self.__dict__["_metrics_service"] = MetricsService(self.database,
-                                                                         self._now)
+            service = self.__dict__["_metrics_service"] = MetricsService(self.ctx)
         return service
 
     def metrics_refresh(self) -> dict:
@@ -34,7 +35,7 @@ class MetricsOps:
         return self.metrics_service.rebuild()
 
     def _metrics_current(self) -> None:
-        self.metrics_service.current()
+        self.metrics_service.catch_up()
 
     def metrics_report(self, shop: str | None = None, since: str | int | None = None,
                        until: str | int | None = None,

@@ -24,6 +24,7 @@ from ..metrics.figures import Labels, Targets, bucket, build, fixed_offset
 from ..storage.repos import metrics as store
 from ..storage.repos import metrics_today as today
 from ..values import display_zone, parse_time, zone_named
+from .context import ServiceContext
 
 
 def zone_of(zone: str | tzinfo | None) -> tzinfo:
@@ -88,30 +89,36 @@ def period(since, until, zone: tzinfo) -> tuple[int | None, int | None]:
 
 
 class MetricsService:
-    """Metrics over one data file: ``database`` (a ``storage.Database``) and ``now`` (a
-    function giving the time in epoch ms)."""
+    """Metrics over the context's data file (see :mod:`cstool.services` for the pattern):
+    reports read one snapshot (``ctx.read()``); catching the stored facts up is one write
+    transaction. The SQL is ``storage.repos.metrics`` over the unit of work's connection
+    (its functions fold and read many rows at once, so they take the connection)."""
 
-    def __init__(self, database, now):
-        self.database = database
-        self.now = now
+    def __init__(self, ctx: ServiceContext):
+        self.ctx = ctx
+
+    def now(self) -> int:
+        """The context clock's time (a report's "as of")."""
+        return self.ctx.now()
 
     # -- the stored facts -------------------------------------------------------------------
     def refresh(self) -> dict:
         """Catch the stored conversation facts up with the event log (reports do it first
         on their own); returns how many conversations were folded."""
-        with self.database.write() as conn:
-            return store.refresh(conn)
+        with self.ctx.write() as uow:
+            return store.refresh(uow.conn)
 
     def rebuild(self) -> dict:
         """Fold every conversation again from its messages."""
-        with self.database.write() as conn:
-            return store.rebuild(conn)
+        with self.ctx.write() as uow:
+            return store.rebuild(uow.conn)
 
-    def current(self) -> None:
-        """Refresh the stored facts unless they reflect the newest event already."""
-        with self.database.read() as conn:
-            at = store.cursor(conn)
-            if at is not None and at >= store.head(conn):
+    def catch_up(self) -> None:
+        """Refresh the stored facts unless they reflect the newest event already
+        (``MetricsHooks.catch_up``: the dashboard calls it)."""
+        with self.ctx.read() as uow:
+            at = store.cursor(uow.conn)
+            if at is not None and at >= store.head(uow.conn):
                 return
         self.refresh()
 
@@ -162,8 +169,9 @@ class MetricsService:
         dims = dimensions(by)
         z = zone_of(zone)
         lo, hi = period(since, until, z)
-        self.current()
-        with self.database.read() as conn:
+        self.catch_up()
+        with self.ctx.read() as uow:
+            conn = uow.conn
             shop_id = None
             if shop is not None:
                 shop_id = store.shop_id(conn, shop)
@@ -186,8 +194,9 @@ class MetricsService:
         online time, handle time and concurrency; times in ``zone``."""
         z = zone_of(zone)
         lo, hi = period(since, until, z)
-        self.current()
-        with self.database.read() as conn:
+        self.catch_up()
+        with self.ctx.read() as uow:
+            conn = uow.conn
             agent_id = store.agent_id(conn, handle)
             if agent_id is None:
                 raise NotFound(f"no agent {handle!r}", key="no_agent", agent=handle)

@@ -15,6 +15,9 @@ that order per shop (``conversations_serving``) and per shop and pool
 - a page of the queue in serving order is one index range.
 
 Nothing here decodes a chat's JSON; the callers decode each distinct pool once.
+
+SQLite-only, on purpose (the queue is the hot path): ``INDEXED BY`` names the partial
+indexes, and ``pool IS ?`` compares with NULL (PostgreSQL: ``IS NOT DISTINCT FROM``).
 """
 
 from __future__ import annotations
@@ -197,3 +200,46 @@ _BEFORE_IN_BAND = "SELECT " + " + ".join(
        f"WHERE shop_id = :shop AND pool IS :pool AND state = 'queued' "
        f"AND priority = :priority AND {cond})"
        for cond in (f"{ARRIVAL} >= :leaf AND {ARRIVAL} < :a", f"{ARRIVAL} = :a AND id < :id")])
+
+
+class Queue:
+    """The functions of this module over one connection (``uow.queue``)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def band_counts(self, shop_id: int) -> dict[str | None, dict[int, int]]:
+        """See :func:`band_counts`."""
+        return band_counts(self.conn, shop_id)
+
+    def waiting(self, shop_id: int) -> int:
+        """See :func:`waiting`."""
+        return waiting(self.conn, shop_id)
+
+    def waiting_since(self, shop_id: int) -> tuple[int, int | None]:
+        """See :func:`waiting_since`."""
+        return waiting_since(self.conn, shop_id)
+
+    def key_of(self, conv_id: int) -> tuple[QueueKey, int, str, str | None]:
+        """See :func:`key_of`."""
+        return key_of(self.conn, conv_id)
+
+    def head(self, shop_id: int, pool: str | None) -> QueueKey | None:
+        """See :func:`head`."""
+        return head(self.conn, shop_id, pool)
+
+    def page(self, shop_id: int, after: QueueKey | None, limit: int | None
+             ) -> list[QueueKey]:
+        """See :func:`page`."""
+        return page(self.conn, shop_id, after, limit)
+
+    def shops_waiting(self) -> list[int]:
+        """The shops with chats waiting, by id."""
+        return [r[0] for r in self.conn.execute(
+            "SELECT DISTINCT shop_id FROM queue_bands WHERE n > 0 ORDER BY shop_id"
+        ).fetchall()]
+
+    def ranker(self, shop_id: int, counts: dict[str | None, dict[int, int]],
+               key: QueueKey, own: str | None, queued: bool) -> Ranker:
+        """See :class:`Ranker`."""
+        return Ranker(self.conn, shop_id, counts, key, own, queued)

@@ -16,59 +16,48 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ..alerts import keyword_counts
-from ..errors import NotFound
 from ..metrics import store, today
-from . import queue_index
+from ..storage.repos.dashboard import sla_tiles
+from .context import ServiceContext
 
 RECENT_MS = 15 * 60_000
 BEFORE_MS = 60 * 60_000
 
 
-class DashboardOps:
-    """Dashboard reads of the Local backend (mixed into LocalBackend)."""
+class DashboardService:
+    """The supervisor dashboard's snapshot (the worked example of a service: built with
+    the context, one read unit of work, the SQL in repositories, other services called
+    by name)."""
+
+    def __init__(self, ctx: ServiceContext):
+        self.ctx = ctx
 
     def dashboard(self, shop: str) -> dict:
         """A snapshot of one shop's desk for the supervisor dashboard."""
-        now = self._now()
-        with self.database.read() as conn:
-            if conn.execute("SELECT 1 FROM shops WHERE key = ?", (shop,)).fetchone() is None:
-                raise NotFound(f"no shop {shop!r}")
-        self._metrics_current()  # the stored facts caught up with the event log
-        with self.database.read() as conn:
-            row = conn.execute("SELECT id, name, timezone, settings FROM shops WHERE key = ?",
-                               (shop,)).fetchone()
-            if row is None:
-                raise NotFound(f"no shop {shop!r}")
-            shop_id, name, tz = row[0], row[1], row[2]
-            queued = queue_index.waiting_since(conn, shop_id)  # by the queue's counts
-            active = conn.execute(
-                "SELECT COUNT(*) FROM conversations WHERE shop_id = ? AND state = 'active'",
-                (shop_id,)).fetchone()[0]
-            with_bot = conn.execute(
-                "SELECT COUNT(*) FROM conversations WHERE shop_id = ? AND state = 'bot'",
-                (shop_id,)).fetchone()[0]
-            statuses = dict(conn.execute(
-                "SELECT a.status, COUNT(*) FROM agents a JOIN agent_shops s ON s.agent_id = a.id "
-                "WHERE s.shop_id = ? AND a.role = 'agent' GROUP BY a.status", (shop_id,)))
-            # the last 75 minutes of every shop through the time index, then this shop's
-            # (CROSS JOIN keeps that order: the planner would otherwise walk every
-            # conversation the shop ever had)
-            texts = conn.execute(
-                "SELECT m.body, m.created_at FROM messages m CROSS JOIN conversations c "
-                "ON c.id = m.conversation_id WHERE c.shop_id = ? AND m.sender = 'customer' "
-                "AND m.created_at >= ? AND m.created_at <= ?",
-                (shop_id, now - RECENT_MS - BEFORE_MS, now)).fetchall()
+        ctx = self.ctx
+        now = ctx.now()
+        with ctx.read() as uow:
+            uow.shops.by_key(shop)  # NotFound before the catch-up below writes
+        ctx.metrics.catch_up()  # the stored facts caught up with the event log
+        with ctx.read() as uow:
+            row = uow.shops.by_key(shop)
+            shop_id, name, tz = row["id"], row["name"], row["timezone"]
+            queued = uow.queue.waiting_since(shop_id)  # by the queue's counts
+            active = uow.conversations.count_in_state(shop_id, "active")
+            with_bot = uow.conversations.count_in_state(shop_id, "bot")
+            statuses = uow.agents.status_counts(shop_id)
+            texts = uow.conversations.customer_message_times(
+                shop_id, now - RECENT_MS - BEFORE_MS, now)
             day_start, week_ago, local = _day(now, tz)
-            shown = [r[0] for r in conn.execute(
-                "SELECT DISTINCT agent_id FROM agent_shops WHERE shop_id = ?", (shop_id,))]
-            figures = today.shop_period(conn, shop_id, day_start, now + 1, self._now(), shown)
-            targets = store.read_targets(conn)[0][shop_id]
-            hourly = today.hourly(conn, shop_id, day_start, now + 1, targets)
-            hourly_last_week = today.hourly(conn, shop_id, week_ago, week_ago + 86_400_000,
-                                            targets)
-        sla = self._sla_tiles(shop_id, now)
-        week = self.ticket_report(shop=shop, since=now - 7 * 86_400_000) if \
-            hasattr(self, "ticket_report") else []
+            shown = uow.agents.ids_in_shop(shop_id)
+            figures = today.shop_period(uow.conn, shop_id, day_start, now + 1, ctx.now(),
+                                        shown)
+            targets = store.read_targets(uow.conn)[0][shop_id]
+            hourly = today.hourly(uow.conn, shop_id, day_start, now + 1, targets)
+            hourly_last_week = today.hourly(uow.conn, shop_id, week_ago,
+                                            week_ago + 86_400_000, targets)
+            open_, soon, late = sla_tiles(uow.conn, shop_id, now)
+        week = ctx.tickets.ticket_report(shop=shop, since=now - 7 * 86_400_000)
         recent = [t for t, at in texts if at >= now - RECENT_MS]
         before = [t for t, at in texts if at < now - RECENT_MS]
         return {
@@ -83,23 +72,10 @@ class DashboardOps:
             "agent_rows": figures["rows"],
             "keywords": {"recent": keyword_counts(recent), "before": keyword_counts(before),
                          "window_ratio": BEFORE_MS / RECENT_MS},
-            "sla": {**sla,
+            "sla": {"open": open_, "due_within_hour": soon, "breached": late,
                     "first_response_met_week": week[0]["first_response_met"] if week else None,
                     "resolution_met_week": week[0]["resolution_met"] if week else None},
         }
-
-    def _sla_tiles(self, shop_id: int, now: int) -> dict:
-        """Open tickets, those due within the hour and those past a deadline."""
-        with self.database.read() as conn:
-            open_, soon, late = conn.execute(
-                "SELECT COUNT(*), "
-                "SUM(CASE WHEN COALESCE(CASE WHEN first_responded_at IS NULL "
-                "THEN first_response_due END, resolution_due) BETWEEN ? AND ? THEN 1 ELSE 0 END), "
-                "SUM(CASE WHEN (first_responded_at IS NULL AND first_response_due < ?) "
-                "OR resolution_due < ? THEN 1 ELSE 0 END) FROM tickets WHERE shop_id = ? "
-                "AND status IN ('new', 'open', 'waiting_customer', 'waiting_third_party')",
-                (now, now + 3_600_000, now, now, shop_id)).fetchone()
-        return {"open": open_, "due_within_hour": soon or 0, "breached": late or 0}
 
 
 def _day(now: int, tz: str) -> tuple[int, int, datetime]:
