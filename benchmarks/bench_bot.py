@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT))
 
 from cstool.backend.local import LocalBackend  # noqa: E402
 from cstool.bot import IndexConfig, KnowledgeIndex, Thresholds  # noqa: E402
+from cstool.bot.knowledge_bot import KnowledgeBot  # noqa: E402
 from cstool.declarative import Document  # noqa: E402
-from cstool.knowledge_bot import KnowledgeBot  # noqa: E402
 from cstool.knowledge_files import read_entries, write_entries  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "banking77"

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cstool.backend.local import LocalBackend  # noqa: E402
 from cstool.clock import FrozenClock  # noqa: E402
-from cstool.synthetic import Plan, base_document, customers, orders  # noqa: E402
+from cstool.simulation.synthetic_data import Plan, base_document, customers, orders  # noqa: E402
 
 NOW = 1_763_600_000_000
 

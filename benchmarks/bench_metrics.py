@@ -2,7 +2,7 @@
 (a generated 双11 promotion day and the ordinary day a week before, 10 shops, 600 agents).
 
 Measures, in one process:
-* the full report (``Backend.metrics_report``: every figure of DESIGN §9, in total, by shop,
+* the full report (``Backend.metrics_report``: every figure of docs/DESIGN.md §9, in total, by shop,
   by agent, by hour, by shop x channel x hour) with the stored conversation facts current —
   beside a naive full-scan SQL computation of the same total figures straight from the
   conversations, messages and orders tables (window functions, correlated look-ups) in the
@@ -35,8 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cstool.backend.local import LocalBackend  # noqa: E402
 from cstool.clock import FrozenClock  # noqa: E402
-from cstool.synthetic import Plan, base_document, customers  # noqa: E402
-from cstool.synthetic_day import PROMOTION, DayPlan, generate_day  # noqa: E402
+from cstool.simulation.promotion_day import PROMOTION, DayPlan, generate_day  # noqa: E402
+from cstool.simulation.synthetic_data import Plan, base_document, customers  # noqa: E402
 
 NAIVE_CONVERSATIONS = """
 WITH first_agent AS (

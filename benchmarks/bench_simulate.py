@@ -11,7 +11,7 @@ question (about 1,500; answers are cached per question text, the bot being
 deterministic for a given question), the simulated day, the report with its Erlang
 prediction. Loading the demo set into a temporary file is not timed.
 
-Baseline, same process: ``cstool.staffing.sim.simulate_times`` (the plain M/M/n+M
+Baseline, same process: ``cstool.simulation.steady_state_queue.simulate_times`` (the plain M/M/n+M
 kernel: one FIFO queue, no bot, no rules, no per-chat turns or metrics) on the same
 arrival times, with the day's peak agents and their median capacity, its handling
 time scaled by the share of chats that reached a human in our run, so that both desks
@@ -40,8 +40,8 @@ from cstool.simulation.day import arrival_times, simulate_day  # noqa: E402
 from cstool.simulation.inputs import ConversationModel, shaped_curve  # noqa: E402
 from cstool.simulation.predict import auto_roster  # noqa: E402
 from cstool.simulation.report import build_report  # noqa: E402
+from cstool.simulation.steady_state_queue import simulate_times  # noqa: E402
 from cstool.simulation.world import load_world  # noqa: E402
-from cstool.staffing.sim import simulate_times  # noqa: E402
 from cstool.values import parse_time  # noqa: E402
 
 SHOP = "lingyi-fashion"

@@ -56,7 +56,7 @@ def start_demo(backend, agent: str, *, pace_s: float = 5.0, seed: int | None = N
     other online agents step away until the demo agent has a first customer (the first
     simulated customer asks for a person at once); then the simulator brings them back
     and plays them: they take their share of the chats and close them after a while."""
-    from cstool.simulator import CustomerSimulator
+    from cstool.simulation.demo_customers import CustomerSimulator
 
     shop = backend.get("agents", agent)["shops"][0]
     if hasattr(backend, "keep_open"):

@@ -96,9 +96,9 @@ def generate_cmd(
 
     from cstool.backend.bulk import CHUNK
     from cstool.errors import Conflict
-    from cstool.synthetic import Plan, base_document
-    from cstool.synthetic import customers as gen_customers
-    from cstool.synthetic import orders as gen_orders
+    from cstool.simulation.synthetic_data import Plan, base_document
+    from cstool.simulation.synthetic_data import customers as gen_customers
+    from cstool.simulation.synthetic_data import orders as gen_orders
 
     plan = Plan(shops=shops, customers=customers, orders=orders, seed=seed, prefix=prefix)
     backend = state(ctx).backend
@@ -138,7 +138,7 @@ def generate_cmd(
                 progress.advance(task, len(batch))
     summary = {"prefix": plan.p, "shops": shops, **counts}
     if day is not None:
-        from cstool.synthetic_day import DayPlan, generate_day, stream
+        from cstool.simulation.promotion_day import DayPlan, generate_day, stream
 
         dp = DayPlan(day=day, conversations=conversations, peak=peak, baseline=baseline,
                      seed=seed, shops=tuple(plan.shop_key(i) for i in range(shops)))
@@ -163,7 +163,7 @@ def _stream_with_progress(backend, dp, speed: float, *, quiet: bool) -> dict:
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from cstool.service import local_datetime
-    from cstool.synthetic_day import stream
+    from cstool.simulation.promotion_day import stream
 
     start = dp.start_ms()
     day_ms = 86_400_000

@@ -1,4 +1,4 @@
-"""`cstool metrics ...`: service figures (DESIGN §9) for a period, grouped, as a table,
+"""`cstool metrics ...`: service figures (docs/DESIGN.md §9) for a period, grouped, as a table,
 JSON or CSV; one agent's figures."""
 
 from __future__ import annotations

@@ -599,7 +599,7 @@ async def test_quit_with_open_chats_asks_then_goes_offline(desk):
 async def test_the_demo_quits_at_once_and_hands_its_chats_back(desk):
     # the demo's customers are simulated: Ctrl+Q quits without a question (as the README's
     # first command promises), the demo agent going offline as any quitting agent does
-    from cstool.simulator import CustomerSimulator
+    from cstool.simulation.demo_customers import CustomerSimulator
 
     b, clock = desk
     sim = CustomerSimulator(b, "s", pace_s=3600, seed=1)

@@ -19,16 +19,16 @@ from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
 from cstool.metrics import figures
 from cstool.services.dashboard import figures_by_reports
+from cstool.simulation.promotion_day import DayPlan, simulate, write
 from cstool.storage.repos import metrics as store
 from cstool.storage.repos import metrics_today as today
-from cstool.synthetic_day import DayPlan, simulate, write
 
 MINUTE = 60_000
 FIGURES = ("today", "hourly", "hourly_last_week", "agent_rows")
 
 
 def _mall(be) -> None:
-    from cstool.synthetic import Plan, base_document, customers
+    from cstool.simulation.synthetic_data import Plan, base_document, customers
 
     plan = Plan(shops=2, customers=400, orders=0, agents_per_shop=8, seed=5)
     doc = base_document(plan)

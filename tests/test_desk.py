@@ -375,7 +375,7 @@ def test_bot_first_with_no_knowledge_hands_off_to_a_human(backend):
 
 def test_bot_first_hands_off_through_an_injected_handoff_bot(db_path, clock):
     from cstool.backend.local import LocalBackend
-    from cstool.bot_step import HandoffBot
+    from cstool.bot.step import HandoffBot
 
     be = LocalBackend(db_path, clock=clock, bot=HandoffBot())
     try:

@@ -283,7 +283,7 @@ def test_a_server_answers_from_the_old_knowledge_while_the_new_builds(backend, m
     import threading
     import time
 
-    from cstool import knowledge_bot
+    from cstool.bot import knowledge_bot
 
     seed(backend)
     backend.bot.cache.background = True

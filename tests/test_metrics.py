@@ -1,4 +1,4 @@
-"""Service metrics (DESIGN §9) on hand-built timelines with exact expected values, built
+"""Service metrics (docs/DESIGN.md §9) on hand-built timelines with exact expected values, built
 through the real backend with a frozen clock: first responses at 179 s / 181 s, turns
 answered at 29 s / 30 s / 31 s, bot then human, bot resolution and reopens, a transfer,
 the queue and a hand-back, orders inside and outside the attribution window, thresholds
@@ -14,7 +14,7 @@ import pytest
 
 from cstool.backend.local import LocalBackend
 from cstool.backend.metrics_ops import check_period
-from cstool.bot_step import BotReply
+from cstool.bot.step import BotReply
 from cstool.clock import FrozenClock
 from cstool.errors import NotFound, UsageError
 from cstool.metrics import definitions as d
@@ -629,7 +629,7 @@ def test_report_cli_bad_arguments(cli, served, args, code, message):
 
 # -- a believable big day -------------------------------------------------------------------
 def _mall(be, shops=2, customers_n=400, agents=8):
-    from cstool.synthetic import Plan, base_document, customers
+    from cstool.simulation.synthetic_data import Plan, base_document, customers
 
     plan = Plan(shops=shops, customers=customers_n, orders=0, agents_per_shop=agents, seed=3)
     doc = base_document(plan)
@@ -641,7 +641,7 @@ def _mall(be, shops=2, customers_n=400, agents=8):
 
 
 def test_promotion_day_is_believable(backend):
-    from cstool.synthetic_day import DayPlan, generate_day
+    from cstool.simulation.promotion_day import DayPlan, generate_day
 
     _mall(backend)
     plan = DayPlan(conversations=1200, seed=3)
@@ -680,7 +680,7 @@ def test_promotion_day_is_believable(backend):
 
 
 def test_same_seed_same_day(tmp_path, clock):
-    from cstool.synthetic_day import DayPlan, generate_day
+    from cstool.simulation.promotion_day import DayPlan, generate_day
 
     dumps = []
     for name in ("one.db", "two.db"):
@@ -695,7 +695,7 @@ def test_same_seed_same_day(tmp_path, clock):
 
 
 def test_a_day_streamed_in_halves_then_caught_up_equals_a_rebuild(backend):
-    from cstool.synthetic_day import DayPlan, simulate, stream, write
+    from cstool.simulation.promotion_day import DayPlan, simulate, stream, write
 
     _mall(backend, shops=2, customers_n=300)
     plan = DayPlan(conversations=500, seed=9, baseline=False)
@@ -731,7 +731,7 @@ def test_summed_by_sql_equals_counted_one_by_one(backend, monkeypatch):
     """The settled rows' stored contributions summed by SQL give the same report as
     counting every conversation here (the path used when the zone's offset changes)."""
     from cstool.services import metrics as service
-    from cstool.synthetic_day import DayPlan, generate_day
+    from cstool.simulation.promotion_day import DayPlan, generate_day
 
     _mall(backend)
     generate_day(backend, DayPlan(conversations=800, seed=4))

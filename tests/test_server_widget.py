@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from cstool.bot_step import BotReply
+from cstool.bot.step import BotReply
 from tests.server_support import serve
 
 CHROMIUM = os.environ.get("CSTOOL_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

@@ -3,7 +3,7 @@ answer when an agent has written to them."""
 
 from __future__ import annotations
 
-from cstool.simulator import ANSWERS_TO_AGENT, CustomerSimulator
+from cstool.simulation.demo_customers import ANSWERS_TO_AGENT, CustomerSimulator
 
 
 def test_simulated_customers_ask_and_answer_the_agent(backend):

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from cstool.errors import InvalidInput
+from cstool.simulation.steady_state_queue import simulate
 from cstool.staffing import (
     Workload,
     erlang_b,
@@ -36,7 +37,6 @@ from cstool.staffing.forecast import (
     history_from_buckets,
 )
 from cstool.staffing.plan import ShiftSettings, StaffingTarget, make_plan, parse_target, roster
-from cstool.staffing.sim import simulate
 
 TZ = "Asia/Shanghai"
 

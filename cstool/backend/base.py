@@ -272,7 +272,7 @@ class Backend(ABC):
     def metrics_report(self, shop: str | None = None, since: str | int | None = None,
                        until: str | int | None = None, by: Any = None,
                        zone: str | None = None) -> dict:
-        """Service figures (DESIGN section 9) of the conversations created in
+        """Service figures (docs/DESIGN.md, §9 "Metrics") of the conversations created in
         [since, until), in total and grouped ``by``; hours, days and times in ``zone``
         (an IANA name; None: the display zone of the process that answers)."""
 

@@ -1,4 +1,4 @@
-"""Campaigns on the Local backend (DESIGN §7): the run-due pass, 退订 / reply codes
+"""Campaigns on the Local backend (docs/DESIGN.md §7): the run-due pass, 退订 / reply codes
 answered at post time, sensitive chats, and stats with lift against the holdout.
 
 The pass reads the due triggers of every active campaign with one indexed query each,

@@ -16,9 +16,9 @@ from typing import Any
 
 from .. import pricing, service
 from ..bot import default_synonyms, normalise
-from ..bot_step import BotReply
+from ..bot.knowledge_bot import IndexCache, KnowledgeBot
+from ..bot.step import BotReply
 from ..errors import Conflict, InvalidInput, NotFound, UsageError
-from ..knowledge_bot import IndexCache, KnowledgeBot
 from ..resources import KINDS
 from ..storage.records import RecordStore, strip_ids
 from ..text_rules import check_text

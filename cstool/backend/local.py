@@ -11,10 +11,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..bot_step import BotStep
+from ..bot.knowledge_bot import KnowledgeBot
+from ..bot.step import BotStep
 from ..clock import Clock, default_clock
 from ..errors import Conflict, NotFound, UsageError
-from ..knowledge_bot import KnowledgeBot
 from ..resources import KINDS, ORDER_BY, Kind
 from ..resources import kind as kind_named
 from ..services.console import ConsoleService

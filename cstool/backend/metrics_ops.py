@@ -41,10 +41,11 @@ class MetricsOps:
                        until: str | int | None = None,
                        by: str | Sequence[str] | None = None,
                        zone: str | None = None) -> dict:
-        """Service figures of the conversations created in ``[since, until)`` (ISO times
-        or epoch ms; open-ended when None), of one shop or all, in total and grouped
-        ``by`` shop, group, channel, hour, day (combinable) or agent. ``zone`` (an IANA
-        name) is the zone of hours, days and times; None: this process's display zone."""
+        """Service figures (docs/DESIGN.md §9) of the conversations created in
+        ``[since, until)`` (ISO times or epoch ms; open-ended when None), of one shop or
+        all, in total and grouped ``by`` shop, group, channel, hour, day (combinable) or
+        agent. ``zone`` (an IANA name) is the zone of hours, days and times; None: this
+        process's display zone."""
         return self.metrics_service.report(shop, since, until, by, zone)
 
     def agent_metrics(self, handle: str, since: str | int | None = None,

@@ -1,4 +1,4 @@
-"""Service metrics (DESIGN §9): one home for their definitions.
+"""Service metrics (docs/DESIGN.md, §9 "Metrics"): one home for their definitions.
 
 * ``definitions.py`` (pure): one conversation's timeline folded into its facts — the
   need for a human, first reply, customer turns, legs, queue spells.

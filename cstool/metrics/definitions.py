@@ -1,6 +1,6 @@
 """What happened in one conversation, folded from its timeline (pure: no storage, no clock).
 
-This module and ``figures.py`` are the one home of the service metrics of DESIGN §9.
+This module and ``figures.py`` are the one home of the service metrics of ``docs/DESIGN.md`` §9.
 Here a conversation's messages, in order, become its *facts*: when it first needed a
 human, its first agent reply, its customer turns and how each was answered, who held
 it when (legs), its time in the queue. ``figures.py`` turns the facts of many
@@ -61,7 +61,7 @@ CLOSED = -3
 UNKNOWN_AGENT = -4
 
 HOUR_MS = 3_600_000
-# DESIGN §9: a bot-handled chat counts as resolved when the customer does not come back to
+# docs/DESIGN.md §9: a bot-handled chat counts as resolved when the customer does not come back to
 # the same shop within 24 hours of its close.
 BOT_REOPEN_WINDOW_MS = 24 * HOUR_MS
 

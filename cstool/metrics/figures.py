@@ -1,6 +1,6 @@
 """The report's figures from conversation facts, orders and agent status changes (pure).
 
-Every figure of DESIGN §9, over a set of conversations (those *created* in the report's
+Every figure of ``docs/DESIGN.md`` §9, over a set of conversations (those *created* in the report's
 period, optionally of one shop), grouped by shop, group, channel, hour or day (the
 conversation's), or by agent. Thresholds come from each conversation's shop
 (``response_target_s``, ``answer_target_s``, ``attribution_window_h``), so one row may

@@ -22,7 +22,7 @@ INTENTS = ("presale", "aftersale")
 CLASSIFICATIONS = ("consulted_not_ordered", "ordered_not_paid", "paid", "after_sale")
 ORDER_STATUSES = ("created", "paid", "shipped", "delivered", "refund_requested", "refunded",
                   "cancelled")
-#: Agent levels named in DESIGN section 3; ``{"level": [...]}`` targets use these.
+#: Agent levels named in docs/DESIGN.md (§3 "Domain"); ``{"level": [...]}`` targets use these.
 AGENT_LEVELS = ("junior", "senior", "expert")
 #: China Standard Time: shop-local time when the caller does not say otherwise.
 DEFAULT_UTC_OFFSET_MINUTES = 480

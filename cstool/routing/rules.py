@@ -29,8 +29,8 @@ intersection (``{"group": "vip", "level": "expert"}``). A ``$last_agent`` or
 ``$dedicated_agent`` target the customer does not have, or a pool with no agent
 in it at all, never queues: the engine goes on to the next rule.
 
-:data:`RULE_KIND_EXAMPLES` shows how each of the nine rule kinds of DESIGN
-section 5 is written.
+:data:`RULE_KIND_EXAMPLES` shows how each of the nine rule kinds of
+``docs/DESIGN.md`` (§5 "Routing") is written.
 """
 
 from __future__ import annotations
@@ -283,8 +283,8 @@ def describe_target(target: Mapping[str, Any]) -> str:
 
 # --------------------------------------------------------------------------- examples
 
-#: How each of the nine rule kinds of DESIGN section 5 is written, keyed by the
-#: number there. The entries are in a workable evaluation order (most specific
+#: How each of the nine rule kinds of docs/DESIGN.md (§5 "Routing") is written, keyed
+#: by the number there. The entries are in a workable evaluation order (most specific
 #: first, load last), so ``RuleSet(RULE_KIND_EXAMPLES.values())`` is a sensible
 #: starting rule set; the implicit fallback is the whole shop, least_load, queue.
 RULE_KIND_EXAMPLES: dict[str, dict[str, Any]] = {

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..storage.unit_of_work import Storage, UnitOfWork
 
 if TYPE_CHECKING:
-    from ..bot_step import BotReply, BotStep
+    from ..bot.step import BotReply, BotStep
     from ..clock import Clock
     from ..storage.database import Database
 

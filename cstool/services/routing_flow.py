@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 
 from .. import service
-from ..bot_step import BotReply
+from ..bot.step import BotReply
 from ..errors import Conflict
 from ..routing import Decision, RoundRobinState, RoutingState, RuleSet, route, target_key
 from ..shop_hours import off_hours_reply

@@ -1,6 +1,7 @@
 """Simulating a day of the desk: arrivals per half-hour, a roster, the real routing
 engine and the real knowledge bot, and the figures the metrics module would compute,
-beside the Erlang C/A prediction (DESIGN §9a: check the plan by simulating the day).
+beside the Erlang C/A prediction (docs/DESIGN.md, §9a "Staffing": check the plan by
+simulating the day).
 
 * ``inputs.py``: arrival curves, rosters and the conversation model (pure);
 * ``world.py``: the shop read once through the Backend, the bot's answers per question;

@@ -59,8 +59,8 @@ from .. import service
 from ..errors import Conflict
 from ..metrics.figures import IN_TARGET, NOT_COUNTED, bot_resolved, frt_outcome, turn_outcome
 from ..routing import AgentState, RoundRobinState, RoutingState, RuleSet, route
-from ..synthetic_day import SOURCES
 from .inputs import DAY_MS, SLOT_MS, SLOTS, ConversationModel, Curve
+from .promotion_day import SOURCES
 from .world import ShopWorld
 
 # event kinds, in the order they run at the same millisecond

@@ -6,7 +6,7 @@ simulation draws a Poisson process with that rate, piecewise constant per half-h
 They come from
 
 * a shape and a total: ``flat``, ``ordinary`` (quiet at night, busy late morning and
-  evening: ``cstool.synthetic_day.ORDINARY``) or ``promotion`` (a 双11: a midnight
+  evening: ``cstool.simulation.promotion_day.ORDINARY``) or ``promotion`` (a 双11: a midnight
   spike, most of it in the first quarter hour, whose peak hour is ``peak`` times an
   ordinary day's mean hour, and an evening wave: ``synthetic_day.PROMOTION``);
 * a file: ``staffing forecast --json`` (``slots[].arrivals``), ``staffing plan --json``
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InvalidInput
-from ..synthetic_day import ORDINARY, PROMOTION
+from .promotion_day import ORDINARY, PROMOTION
 
 SLOTS = 48
 SLOT_MIN = 30

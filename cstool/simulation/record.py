@@ -23,9 +23,9 @@ from typing import Any
 
 from ..errors import Conflict
 from ..shop_hours import off_hours_reply
-from ..synthetic_day import Day, SimConversation, write
 from .day import BOT_MODES, DayResult, bot_writes
 from .inputs import ConversationModel
+from .promotion_day import Day, SimConversation, write
 from .world import ShopWorld
 
 ASSIGNED = "客服{name}为您服务"

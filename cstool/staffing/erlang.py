@@ -43,7 +43,7 @@ the chat's handling time *as measured at the desk* (assignment to close), which
 already contains the slowdown of juggling several chats. This is exactly what the
 routing engine does: it gives a waiting chat to any agent below ``max_chats`` and
 queues it only when every slot is full, so with Poisson arrivals and exponential
-durations the desk is an M/M/(kN)(+M) queue. ``cstool.staffing.sim`` checks the
+durations the desk is an M/M/(kN)(+M) queue. ``cstool.simulation.steady_state_queue`` checks the
 pooled-slot claim against a discrete-event simulation of agents with k slots each.
 """
 

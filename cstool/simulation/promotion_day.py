@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from . import service
-from .errors import Conflict, InvalidInput, NotFound
+from .. import service
+from ..errors import Conflict, InvalidInput, NotFound
 
 HOUR = 3_600_000
 MINUTE = 60_000

@@ -1,7 +1,7 @@
 """The bot as a pluggable step of the conversation flow.
 
 The conversation engine asks a ``BotStep`` what to do with each customer message
-while a chat is with the bot. The knowledge bot (``cstool.knowledge_bot``) is the
+while a chat is with the bot. The knowledge bot (``cstool.bot.knowledge_bot``) is the
 default; ``HandoffBot`` always hands off (a desk with no bot, and tests of routing).
 
 ``context`` carries what the step may use: ``conversation`` (id or None for a dry

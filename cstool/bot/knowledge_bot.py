@@ -29,8 +29,8 @@ from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from . import service
-from .bot import (
+from .. import service
+from . import (
     DEFAULT_HANDOFF_PHRASES,
     IndexConfig,
     KnowledgeIndex,
@@ -39,8 +39,8 @@ from .bot import (
     flows,
     normalise,
 )
-from .bot.index import is_handoff_request
-from .bot_step import BotReply
+from .index import is_handoff_request
+from .step import BotReply
 
 MEMORY_UNANSWERED = 10
 CACHE_FILES = 64
