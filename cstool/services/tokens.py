@@ -22,7 +22,7 @@ from ..auth import (
     parse_expiry,
 )
 from ..errors import Conflict, InvalidInput, NotFound, UsageError
-from ..storage.repos import tokens as repo
+from ..storage.repos.tokens import Tokens
 from ..values import SLUG_RE, format_time, short_time
 
 
@@ -63,7 +63,7 @@ class TokenStore:
                     raise UsageError("give the agent (--agent HANDLE); only an admin token "
                                      "may be bound to no agent")
             else:
-                row = repo.agent_role(conn, agent)
+                row = Tokens(conn).agent_role(agent)
                 if row is None:
                     raise NotFound(f"no agent {agent!r}", key="no_agent", agent=agent)
                 agent_id, agent_role = row
@@ -86,17 +86,17 @@ class TokenStore:
         now = self._now()
         expires_at = parse_expiry(expires, now)
         with self.database.write() as conn:
-            shop_id = repo.shop_id(conn, shop)
+            shop_id = Tokens(conn).shop_id(shop)
             if shop_id is None:
                 raise NotFound(f"no shop {shop!r}", key="no_shop", shop=shop)
-            cid = repo.customer_id(conn, customer)
+            cid = Tokens(conn).customer_id(customer)
             if cid is None:
                 if not isinstance(customer, str) or not SLUG_RE.match(customer):
                     raise InvalidInput(f"{customer!r} is not a valid customer key")
-                cid = repo.insert_customer(conn, customer, now)
+                cid = Tokens(conn).insert_customer(customer, now)
                 self.backend._event(conn, "customer.created", "customer", customer,
                                     shop_id, {"via": "token"})
-            repo.ensure_profile(conn, cid, shop_id)
+            Tokens(conn).ensure_profile(cid, shop_id)
             secret, tid = self._insert(conn, "customer", None, cid, shop_id, now,
                                        expires_at, label)
             self.backend._event(conn, "token.created", "token", str(tid), shop_id,
@@ -108,9 +108,9 @@ class TokenStore:
                 shop_id: int | None, now: int, expires_at: int | None,
                 label: str | None) -> tuple[str, int]:
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        tid = repo.insert(conn, hashed=hash_token(secret), prefix=secret[:10], label=label,
-                          role=role, agent_id=agent_id, customer_id=customer_id,
-                          shop_id=shop_id, now=now, expires_at=expires_at)
+        tid = Tokens(conn).insert(hashed=hash_token(secret), prefix=secret[:10], label=label,
+                                  role=role, agent_id=agent_id, customer_id=customer_id,
+                                  shop_id=shop_id, now=now, expires_at=expires_at)
         return secret, tid
 
     # -- reading and revoking ---------------------------------------------------------------
@@ -129,7 +129,7 @@ class TokenStore:
         }
 
     def _read(self, conn, token_id: int) -> dict:
-        row = repo.read(conn, token_id)
+        row = Tokens(conn).read(token_id)
         if row is None:
             raise NotFound(f"no token {token_id}", key="no_token", token=token_id)
         return self._row_dict(row)
@@ -145,7 +145,7 @@ class TokenStore:
         customers'); revoked and expired ones only with ``include_inactive``."""
         active_at = None if include_inactive else self._now()
         with self.database.read() as conn:
-            rows = repo.select(conn, agent=agent, shop=shop, active_at=active_at)
+            rows = Tokens(conn).select(agent=agent, shop=shop, active_at=active_at)
         return [self._row_dict(r) for r in rows]
 
     def revoke_token(self, token_id: int) -> dict:
@@ -155,10 +155,10 @@ class TokenStore:
             if current["state"] == "revoked":
                 raise Conflict(f"token {token_id} is revoked already", key="token_revoked_already",
                                token=token_id)
-            repo.revoke(conn, token_id, self._now())
+            Tokens(conn).revoke(token_id, self._now())
             shop_id = None
             if current["shop"] is not None:
-                shop_id = repo.shop_id(conn, current["shop"])
+                shop_id = Tokens(conn).shop_id(current["shop"])
             self.backend._event(conn, "token.revoked", "token", str(token_id), shop_id,
                                 {"role": current["role"]})
             return self._read(conn, token_id)
@@ -189,7 +189,7 @@ class TokenStore:
                 return principal
         with self.database.read() as conn:
             seen = self._access_version()  # as of the snapshot the answer is read from
-            row = repo.by_hash(conn, hashed)
+            row = Tokens(conn).by_hash(hashed)
             if row is None:
                 raise Unauthorized("unknown token", key="unknown_token")
             (tid, role, agent_id, handle, customer, shop, expires_at, revoked_at, used,
@@ -208,7 +208,7 @@ class TokenStore:
                 principal = Principal(tid, role, agent=handle, shops=None)
             else:
                 principal = Principal(tid, role, agent=handle,
-                                      shops=repo.agent_shop_keys(conn, agent_id))
+                                      shops=Tokens(conn).agent_shop_keys(agent_id))
         if seen is not None:
             if len(self._cache) >= PRINCIPAL_CACHE_MAX:
                 self._cache.clear()
@@ -230,4 +230,4 @@ class TokenStore:
         if now - last >= LAST_USED_EVERY_MS:
             self._last_used[token_id] = now
             with self.database.write() as conn:
-                repo.note_use(conn, token_id, now)
+                Tokens(conn).note_use(token_id, now)
