@@ -35,7 +35,7 @@ def dashboard_cmd(
 
     Times are the shop's (its time zone) unless $CSTOOL_TZ is set."""
     from cstool.alerts import Thresholds
-    from cstool.clock import LatestEventClock
+    from cstool.storage.event_clock import LatestEventClock
     from cstool.values import format_time
     from tui.dashboard import DashboardApp
 

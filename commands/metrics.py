@@ -11,7 +11,7 @@ import typer
 
 from cstool.backend.metrics_ops import check_period
 from cstool.errors import UsageError
-from cstool.values import yuan
+from cstool.values import display_zone_name, yuan
 
 from .context import state, wants_json
 from .crud import JsonOpt
@@ -162,7 +162,8 @@ def report_cmd(
     # type and team group tickets only (with --sla); conversations stay in total then
     conv_by = None if sla and by in ("type", "team") else by
     check_period(since, until)
-    report = backend.metrics_report(shop=shop, since=since, until=until, by=conv_by)
+    report = backend.metrics_report(shop=shop, since=since, until=until, by=conv_by,
+                                    zone=display_zone_name())
     dims = report["by"]
     if sla:
         from cstool.values import parse_time
@@ -226,7 +227,8 @@ def agent_cmd(
     """One agent's figures: chats, rates, CSAT, conversion, sales, online time."""
     fmt = _output_format(ctx, json_, csv_)
     check_period(since, until)
-    out = state(ctx).backend.agent_metrics(handle, since=since, until=until)
+    out = state(ctx).backend.agent_metrics(handle, since=since, until=until,
+                                           zone=display_zone_name())
     if fmt == "json":
         print_json(out)
         return

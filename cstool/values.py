@@ -63,23 +63,84 @@ def money(amount: float | int | str | None) -> str:
     return yuan(int((dec * 100).to_integral_value()))
 
 
-@lru_cache(maxsize=1)
-def display_zone():
-    """The zone times are shown in: ``$CSTOOL_TZ`` or the machine's local zone."""
-    name = os.environ.get("CSTOOL_TZ")
+ZONE_ENV = "CSTOOL_TZ"
+
+
+def display_zone(environ=None) -> tzinfo:
+    """The zone a front end shows times in: ``$CSTOOL_TZ`` (an IANA name) or the
+    machine's local zone, read at every call (configuration of the calling process; the
+    core takes the zone as a parameter where it matters, e.g. metrics' hour buckets)."""
+    name = (os.environ if environ is None else environ).get(ZONE_ENV)
     if name:
         try:
-            return ZoneInfo(name)
+            return _zone(name)
         except (ZoneInfoNotFoundError, ValueError):
             pass
+    return _local_zone()
+
+
+def display_zone_name(environ=None) -> str | None:
+    """The IANA name of the display zone when it has one (``$CSTOOL_TZ``, or the machine's
+    zone when the system names it), else None: what a client sends a server so that the
+    server buckets and shows times as the client would."""
+    zone = display_zone(environ)
+    key = getattr(zone, "key", None)
+    if key:
+        return key
+    local = _local_zone_name()
+    return local
+
+
+def zone_named(name: str) -> tzinfo:
+    """The zone of an IANA name (``Asia/Shanghai``, ``UTC``); ValueError naming it when
+    there is no such zone."""
+    if not isinstance(name, str) or not name or len(name) > 64:
+        raise ValueError(f"not a time zone: {name!r} (expected an IANA name like Asia/Shanghai)")
+    try:
+        return _zone(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (expected an IANA name like "
+                         "Asia/Shanghai)") from None
+
+
+@lru_cache(maxsize=1)
+def _local_zone() -> tzinfo:
     return datetime.now().astimezone().tzinfo
 
 
-def parse_time(value: object, default_zone: str | None = None) -> int:
+@lru_cache(maxsize=1)
+def _local_zone_name() -> str | None:
+    """The machine's IANA zone name, from ``/etc/localtime`` (None when it has none)."""
+    try:
+        target = os.path.realpath("/etc/localtime")
+    except OSError:
+        return None
+    marker = "zoneinfo/"
+    if marker not in target:
+        return None
+    name = target.split(marker, 1)[1]
+    try:
+        _zone(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+def _clear_zone_caches() -> None:
+    """Forget the machine's zone (for a process whose TZ changed)."""
+    _local_zone.cache_clear()
+    _local_zone_name.cache_clear()
+
+
+# Callers that used to re-read the cached zone (``display_zone.cache_clear()``) still may.
+display_zone.cache_clear = _clear_zone_caches  # type: ignore[attr-defined]
+
+
+def parse_time(value: object, default_zone: str | tzinfo | None = None) -> int:
     """Parse an ISO 8601 time (or epoch milliseconds) into UTC epoch milliseconds.
 
-    A time without an offset is read in ``default_zone`` (an IANA name) or the
-    display zone. Raises ValueError with a short reason.
+    A time without an offset is read in ``default_zone`` (an IANA name or a tzinfo) or
+    the display zone. Raises ValueError with a short reason.
     """
     if isinstance(value, bool) or value is None:
         raise ValueError("expected a time like 2026-11-11T08:00:00+08:00")
@@ -98,17 +159,20 @@ def parse_time(value: object, default_zone: str | None = None) -> int:
                 f"expected a time like 2026-11-11T08:00:00+08:00, got {value!r}"
             ) from None
     if dt.tzinfo is None:
-        zone = ZoneInfo(default_zone) if default_zone else display_zone()
+        if isinstance(default_zone, tzinfo):
+            zone = default_zone
+        else:
+            zone = ZoneInfo(default_zone) if default_zone else display_zone()
         dt = dt.replace(tzinfo=zone)
     return int(dt.timestamp() * 1000)
 
 
-def format_time(ms: int | None) -> str | None:
-    """UTC epoch milliseconds as ISO 8601 in the display zone (seconds precision
-    unless the time has milliseconds)."""
+def format_time(ms: int | None, zone: tzinfo | None = None) -> str | None:
+    """UTC epoch milliseconds as ISO 8601 in ``zone`` (default: the display zone;
+    seconds precision unless the time has milliseconds)."""
     if ms is None:
         return None
-    return _format_time(ms, display_zone())
+    return _format_time(ms, zone if zone is not None else display_zone())
 
 
 @lru_cache(maxsize=4096)  # a chat's times are shown again and again (created, assigned ...)

@@ -138,8 +138,9 @@ def test_a_shop_sees_its_own_entries_then_the_platforms():
 def test_a_replay_backend_is_built_with_the_files_clock(tmp_path):
     """`dashboard --replay`: the backend is opened with the clock of the newest event (no
     clock swapped afterwards); a missing file is refused as any read is."""
-    from cstool.clock import FrozenClock, LatestEventClock
+    from cstool.clock import FrozenClock
     from cstool.errors import NoDataFile
+    from cstool.storage.event_clock import LatestEventClock
     from cstool.values import parse_time
 
     path = tmp_path / "replay.db"

@@ -262,7 +262,7 @@ async def test_tiles_rearrange_when_the_terminal_is_resized(mall):
 def test_a_replay_of_a_past_day_is_today_for_a_dashboard_following_it(tmp_path):
     """`cstool dashboard --replay`: "now" is the newest event's time, so a past promotion
     day streamed into the file (fixtures generate --stream) is the dashboard's today."""
-    from cstool.clock import LatestEventClock
+    from cstool.storage.event_clock import LatestEventClock
 
     path = tmp_path / "replay.db"
     writer_clock = FrozenClock(parse_time("2026-11-11T00:05:00+08:00"))

@@ -17,9 +17,11 @@ import pytest
 from cstool import values
 from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
-from cstool.metrics import figures, store, today
+from cstool.metrics import figures
 from cstool.services.dashboard import figures_by_reports
 from cstool.simulation.promotion_day import DayPlan, simulate, write
+from cstool.storage.repos import metrics as store
+from cstool.storage.repos import metrics_today as today
 
 MINUTE = 60_000
 FIGURES = ("today", "hourly", "hourly_last_week", "agent_rows")
@@ -187,7 +189,7 @@ def test_hourly_volume_in_other_display_zones(day, display_zone, zone, date, unt
     first, last = b.database.conn.execute(
         "SELECT MIN(created_at), MAX(created_at) FROM metric_conversations WHERE "
         "created_at >= ? AND created_at <= ?", (plan.start_ms(), now)).fetchone()
-    assert store.fixed_offset(first, last) == offset
+    assert figures.fixed_offset(first, last, values.display_zone()) == offset
 
 
 def test_the_snapshot_does_not_run_full_reports(day, monkeypatch):

@@ -730,14 +730,14 @@ def test_a_day_streamed_in_halves_then_caught_up_equals_a_rebuild(backend):
 def test_summed_by_sql_equals_counted_one_by_one(backend, monkeypatch):
     """The settled rows' stored contributions summed by SQL give the same report as
     counting every conversation here (the path used when the zone's offset changes)."""
-    from cstool.metrics import store
+    from cstool.services import metrics as service
     from cstool.simulation.promotion_day import DayPlan, generate_day
 
     _mall(backend)
     generate_day(backend, DayPlan(conversations=800, seed=4))
     for by in ("hour", "day,shop,channel,group"):
         summed = backend.metrics_report(by=by)
-        monkeypatch.setattr(store, "fixed_offset", lambda lo, hi: None)
+        monkeypatch.setattr(service, "fixed_offset", lambda lo, hi, zone: None)
         counted = backend.metrics_report(by=by)
         monkeypatch.undo()
         assert summed == counted and len(summed["rows"]) > 3

@@ -301,14 +301,16 @@ class Backend(ABC):
     # -- service metrics and the dashboard -----------------------------------------------
     @abstractmethod
     def metrics_report(self, shop: str | None = None, since: str | int | None = None,
-                       until: str | int | None = None, by: Any = None) -> dict:
+                       until: str | int | None = None, by: Any = None,
+                       zone: str | None = None) -> dict:
         """Service figures (docs/DESIGN.md, §9 "Metrics") of the conversations created in
-        [since, until), in total and grouped ``by``."""
+        [since, until), in total and grouped ``by``; hours, days and times in ``zone``
+        (an IANA name; None: the display zone of the process that answers)."""
 
     @abstractmethod
     def agent_metrics(self, handle: str, since: str | int | None = None,
-                      until: str | int | None = None) -> dict:
-        """One agent's figures."""
+                      until: str | int | None = None, zone: str | None = None) -> dict:
+        """One agent's figures (times in ``zone``)."""
 
     @abstractmethod
     def metrics_refresh(self) -> dict:

@@ -29,6 +29,9 @@ REQUIRED: Any = object()
 DEFAULT_PAGE = 100
 MAX_PAGE = 500
 
+ZONE_DOC = ("IANA time zone (e.g. Asia/Shanghai) of hour and day buckets, the report's "
+            "times and a date-only period; default: the server's display zone")
+
 # What a customer may tell about where they are when they write (post_message, route_test).
 CONTEXT = ("channel", "entry_page", "source", "search_keyword", "time_on_site_s",
            "pages_viewed", "product", "intent")
@@ -307,10 +310,11 @@ OPERATIONS: tuple[Operation, ...] = (
               summary="Fold every conversation again", tag="metrics"),
     Operation("metrics_report", "GET", "/v1/metrics/report", "shop_scope",
               (A("shop", str, None), A("since", str | int, None), A("until", str | int, None),
-               A("by", list[str], None)),
+               A("by", list[str], None), A("zone", str, None, ZONE_DOC)),
               summary="Service figures over a period, optionally broken down", tag="metrics"),
     Operation("agent_metrics", "GET", "/v1/agents/{handle}/metrics", "acts_for",
-              (A("handle", str), A("since", str | int, None), A("until", str | int, None)),
+              (A("handle", str), A("since", str | int, None), A("until", str | int, None),
+               A("zone", str, None, ZONE_DOC)),
               summary="One agent's figures", tag="metrics"),
     Operation("dashboard", "GET", "/v1/shops/{shop}/dashboard", "shop_manage",
               (A("shop", str),), summary="The supervisor's live dashboard of a shop",

@@ -4,15 +4,16 @@
   need for a human, first reply, customer turns, legs, queue spells.
 * ``figures.py`` (pure): facts, orders and status changes into the report's figures,
   grouped by shop, group, channel, hour, day or agent, with each shop's thresholds.
-* ``store.py``: the facts kept in the SQLite file and caught up from the event log;
-  the readers a report needs.
-* ``today.py``: one shop's figures over one period (the dashboard's "today so far") read
-  from those stored facts in a few indexed queries, equal to what the report gives.
+* ``cstool/storage/repos/metrics.py``: the facts kept in the SQLite file and caught up
+  from the event log; the readers a report needs (``metrics_today.py`` there: the few
+  indexed queries of one shop's "today so far").
+* ``cstool/services/metrics.py``: reports, one agent's figures, and the dashboard's
+  "today so far" (equal to what the report gives), each in an explicit time zone.
 
 The CLI (``cstool metrics``) and the API go through the Backend's ``metrics_report`` /
-``agent_metrics`` (``cstool/backend/metrics_ops.py``), the dashboard through
-``Backend.dashboard`` (``cstool/backend/dashboard_ops.py``, with ``today.py``): both use
-these modules, so the figures are the same.
+``agent_metrics``, the dashboard through ``Backend.dashboard``: all call the metrics
+service, so the figures are the same. (``store.py`` and ``today.py`` here only re-export
+for ``backend/dashboard_ops.py`` until it calls the service.)
 """
 
 from .definitions import Conversation, Facts, Leg, Timeline, Turn, fold

@@ -61,11 +61,11 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import NamedTuple
 
 from ..resources import SHOP_SETTINGS_DEFAULTS
-from ..values import display_zone, format_money, format_time
+from ..values import format_money, format_time
 from .definitions import HOUR_MS, Facts, Leg
 
 CONVERSATION_DIMENSIONS = ("shop", "group", "channel", "hour", "day")
@@ -137,11 +137,13 @@ class StatusChange:
 @dataclass
 class Labels:
     """Names for ids: shops (id -> key) and agents (id -> Agent); ``shown_shops``: the
-    shops whose targets the report lists (None: all)."""
+    shops whose targets the report lists (None: all); ``zone``: the time zone of the hour
+    and day buckets and of the report's times (the caller's display zone)."""
 
     shops: Mapping[int, str]
     agents: Mapping[int, Agent] = field(default_factory=dict)
     shown_shops: set[int] | None = None
+    zone: tzinfo = field(kw_only=True)
 
 
 # -- small pure helpers -----------------------------------------------------------------
@@ -203,21 +205,39 @@ def concurrency(legs: Iterable[tuple[int, int]], start: int, end: int) -> tuple[
     return (weighted / busy if busy else None), peak
 
 
-_bucket_cache: dict[tuple[int, str], str] = {}
+_bucket_cache: dict[tuple[int, str, tzinfo], str] = {}
 
 
-def bucket(ms: int, unit: str) -> str:
-    """The display-zone hour (``2026-11-11 00:00``) or day (``2026-11-11``) of ``ms``."""
+def bucket(ms: int, unit: str, zone: tzinfo) -> str:
+    """The hour (``2026-11-11 00:00``) or day (``2026-11-11``) of ``ms`` in ``zone``."""
     hour = ms // HOUR_MS
-    key = (hour, unit)
+    key = (hour, unit, zone)
     label = _bucket_cache.get(key)
     if label is None:
-        dt = datetime.fromtimestamp(hour * 3600, tz=UTC).astimezone(display_zone())
+        dt = datetime.fromtimestamp(hour * 3600, tz=UTC).astimezone(zone)
         label = dt.strftime("%Y-%m-%d %H:00" if unit == "hour" else "%Y-%m-%d")
         if len(_bucket_cache) > 100_000:
             _bucket_cache.clear()
         _bucket_cache[key] = label
     return label
+
+
+def fixed_offset(lo: int, hi: int, zone: tzinfo) -> int | None:
+    """``zone``'s UTC offset in ms if it is the same over ``[lo, hi]`` (sampled every 6
+    hours; spans over two years are not checked and give None)."""
+    if hi - lo > 2 * 366 * 24 * HOUR_MS:
+        return None
+    offsets = set()
+    t = lo
+    while True:
+        dt = datetime.fromtimestamp(t / 1000, tz=UTC).astimezone(zone)
+        offsets.add(int(dt.utcoffset().total_seconds() * 1000))
+        if len(offsets) > 1:
+            return None
+        if t >= hi:
+            break
+        t = min(hi, t + 6 * HOUR_MS)
+    return offsets.pop()
 
 
 def _rate(n: int, d: int) -> float | None:
@@ -619,8 +639,8 @@ def key_of(dims: Sequence[str], labels: Labels) -> Callable[[ConvRow], tuple]:
         "shop": lambda r: labels.shops.get(r.shop_id, str(r.shop_id)),
         "group": lambda r: r.group_key or NONE_LABEL,
         "channel": lambda r: r.channel or NONE_LABEL,
-        "hour": lambda r: bucket(r.created_at, "hour"),
-        "day": lambda r: bucket(r.created_at, "day"),
+        "hour": lambda r: bucket(r.created_at, "hour", labels.zone),
+        "day": lambda r: bucket(r.created_at, "day", labels.zone),
     }
     fns = [getters[d] for d in dims]
     return lambda r: tuple(fn(r) for fn in fns)
@@ -719,7 +739,8 @@ def build(*, sums: Sums, unsettled: Sequence[ConvRow], buyers: Sequence[ConvRow]
             out_rows.append({**dict(zip(by, key, strict=True)), **tallies[key].figures()})
     shops = sorted(targets)
     return {
-        "from": format_time(since), "to": format_time(until), "as_of": format_time(as_of),
+        "from": format_time(since, labels.zone), "to": format_time(until, labels.zone),
+        "as_of": format_time(as_of, labels.zone),
         "by": by,
         "targets": {labels.shops.get(s, str(s)): targets[s].to_dict() for s in shops
                     if s in labels.shown_shops} if labels.shown_shops is not None else

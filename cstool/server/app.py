@@ -39,6 +39,7 @@ from ..backend.local import LocalBackend
 from ..errors import CstoolError, StorageError
 from ..message_payloads import message_body_variants
 from ..resources import KINDS
+from ..storage.repos import events as event_log
 from ..validation import FieldError
 from . import widget
 from .events import EventHub
@@ -77,7 +78,7 @@ class ServerState:
     async def _head(self) -> int:
         def head() -> int:
             with self.backend.database.read() as conn:
-                return conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0]
+                return event_log.head(conn)
 
         return await self.run(head)
 

@@ -44,6 +44,8 @@ from zoneinfo import ZoneInfo
 
 from .. import service
 from ..errors import Conflict, InvalidInput, NotFound
+from ..storage.events import append_events
+from ..storage.repos import simulated_days as repo
 
 HOUR = 3_600_000
 MINUTE = 60_000
@@ -192,8 +194,7 @@ class _Shop:
 
 def _world(conn: sqlite3.Connection, keys: tuple[str, ...]) -> list[_Shop]:
     shops = []
-    rows = conn.execute("SELECT id, key, service_mode, off_hours_mode, business_hours, "
-                        "timezone, settings FROM shops ORDER BY id").fetchall()
+    rows = repo.shops(conn)
     known = {r[1] for r in rows}
     for k in keys:
         if k not in known:
@@ -202,26 +203,17 @@ def _world(conn: sqlite3.Connection, keys: tuple[str, ...]) -> list[_Shop]:
         if keys and key not in keys:
             continue
         groups: dict[str, str] = {}
-        for gkey, kind in conn.execute('SELECT key, kind FROM "groups" WHERE shop_id = ? '
-                                       "ORDER BY key", (sid,)):
+        for gkey, kind in repo.group_kinds(conn, sid):
             groups.setdefault(kind, gkey)
         agents = []
-        for i, (aid, handle, name, cap) in enumerate(conn.execute(
-                "SELECT a.id, a.handle, a.name, a.max_chats FROM agents a JOIN agent_shops s "
-                "ON s.agent_id = a.id WHERE s.shop_id = ? AND a.role = 'agent' ORDER BY a.handle",
-                (sid,)).fetchall()):
-            kinds = [r[0] for r in conn.execute(
-                'SELECT g.kind FROM group_members m JOIN "groups" g ON g.id = m.group_id '
-                "WHERE m.agent_id = ? AND g.shop_id = ? ORDER BY g.key", (aid, sid))]
+        for i, (aid, handle, name, cap) in enumerate(repo.shop_agents(conn, sid)):
+            kinds = repo.agent_group_kinds(conn, aid, sid)
             kind = kinds[0] if kinds else "presale"
             pool = kind if kind in ("logistics", "aftersale", "presale") else "presale"
             agents.append(_Agent(aid, handle, name, cap, pool, i,
                                  night=all(a.pool != pool for a in agents)))
-        customers = conn.execute(
-            "SELECT c.id, c.key FROM customer_profiles p JOIN customers c ON c.id = "
-            "p.customer_id WHERE p.shop_id = ? ORDER BY c.id", (sid,)).fetchall()
-        products = conn.execute("SELECT id, key, title, price FROM products WHERE shop_id = ? "
-                                "AND status = 'on_sale' ORDER BY id", (sid,)).fetchall()
+        customers = repo.shop_customers(conn, sid)
+        products = repo.products_on_sale(conn, sid)
         settings_d = json.loads(settings) if settings else {}
         shops.append(_Shop(
             sid, key, {"service_mode": mode, "off_hours_mode": off,
@@ -665,13 +657,15 @@ def _row_as_of(conv: SimConversation, hi: int) -> dict:
     return row
 
 
-def write(conn: sqlite3.Connection, day: Day, lo: int | None, hi: int) -> dict:
+def write(conn: sqlite3.Connection, day: Day, lo: int | None, hi: int, *,
+          on_access_moved: Callable[[], None] | None = None) -> dict:
     """Write what happened in ``(lo, hi]`` (everything up to ``hi`` when ``lo`` is None):
     new conversations, messages and events, conversation rows as of ``hi``, orders, agent
-    status changes. The caller holds a write transaction."""
+    status changes. The caller holds a write transaction; ``on_access_moved`` is called
+    when an event written may change who may do what (see ``storage.events``)."""
     low = -1 if lo is None else lo
-    next_conv = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM conversations").fetchone()[0]
-    next_msg = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM messages").fetchone()[0]
+    next_conv = repo.next_id(conn, "conversations")
+    next_msg = repo.next_id(conn, "messages")
     new_convs, changed, steps = [], [], []
     for i, conv in enumerate(day.conversations):
         if conv.created_at > hi:
@@ -692,16 +686,13 @@ def write(conn: sqlite3.Connection, day: Day, lo: int | None, hi: int) -> dict:
         elif touched:
             changed.append(conv)
     steps.sort()
-    conn.executemany(
-        "INSERT INTO conversations (id, shop_id, customer_id, channel, entry_page, source, "
-        "intent, classification, product_key, created_at, "
-        f"{', '.join(CONV_COLUMNS)}) VALUES ({', '.join('?' * (10 + len(CONV_COLUMNS)))})",
+    repo.insert_conversations(
+        conn, CONV_COLUMNS,
         [(c.db_id, c.shop_id, c.customer_id, c.channel, c.entry_page, c.source, c.intent,
           "consulted_not_ordered", c.product_key, c.created_at,
           *_row_as_of(c, hi).values()) for c in new_convs])
-    sets = ", ".join(f"{c} = ?" for c in CONV_COLUMNS)
-    conn.executemany(f"UPDATE conversations SET {sets} WHERE id = ?",
-                     [(*_row_as_of(c, hi).values(), c.db_id) for c in changed])
+    repo.update_conversations(conn, CONV_COLUMNS,
+                              [(*_row_as_of(c, hi).values(), c.db_id) for c in changed])
     messages, events = [], []
     for at, i, k in steps:
         conv = day.conversations[i]
@@ -714,8 +705,7 @@ def write(conn: sqlite3.Connection, day: Day, lo: int | None, hi: int) -> dict:
             events.append((at, conv.shop_id, "message.created", "conversation", str(conv.db_id),
                            f'{{"message": {next_msg}, "sender": "{sender}", "kind": "{kind}"}}'))
             next_msg += 1
-    conn.executemany("INSERT INTO messages (id, conversation_id, sender, agent_id, kind, body, "
-                     "payload, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", messages)
+    repo.insert_messages(conn, messages)
     n_orders = _write_orders(conn, day, low, hi, events)
     n_status = 0
     last_status: dict[int, tuple[str, int]] = {}
@@ -725,18 +715,17 @@ def write(conn: sqlite3.Connection, day: Day, lo: int | None, hi: int) -> dict:
                            json.dumps({"from": before, "to": after})))
             last_status[agent_id] = (after, at)
             n_status += 1
-    conn.executemany("UPDATE agents SET status = ?, status_changed_at = ? WHERE id = ?",
-                     [(s, at, aid) for aid, (s, at) in last_status.items()])
+    repo.set_agent_statuses(conn, [(s, at, aid) for aid, (s, at) in last_status.items()])
     events.sort(key=lambda e: e[0])
-    conn.executemany("INSERT INTO events (at, shop_id, type, entity, entity_key, payload) "
-                     "VALUES (?, ?, ?, ?, ?, ?)", events)
+    if append_events(conn, events).moves_access and on_access_moved is not None:
+        on_access_moved()
     return {"conversations": len(new_convs), "updated": len(changed),
             "messages": len(messages), "orders": n_orders, "status_changes": n_status,
             "events": len(events)}
 
 
 def _write_orders(conn: sqlite3.Connection, day: Day, low: int, hi: int, events: list) -> int:
-    next_id = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM orders").fetchone()[0]
+    next_id = repo.next_id(conn, "orders")
     new, paid = [], []
     for o in day.orders:
         if o.created_at > hi:
@@ -754,25 +743,29 @@ def _write_orders(conn: sqlite3.Connection, day: Day, low: int, hi: int, events:
             paid.append(o)
             events.append((o.paid_at, o.shop_id, "order.updated", "order", o.key,
                            '{"fields": ["status", "paid_at"]}'))
-    conn.executemany(
-        "INSERT INTO orders (id, key, shop_id, customer_id, status, total, discount, "
-        "created_at, paid_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+    repo.insert_orders(
+        conn,
         [(o.db_id, o.key, o.shop_id, o.customer_id, "paid" if p else "created",
           o.price * o.quantity, o.created_at, o.paid_at if p else None,
-          o.paid_at if p else o.created_at) for o, p in new])
-    conn.executemany("INSERT INTO order_items (order_id, product_id, quantity, price) "
-                     "VALUES (?, ?, ?, ?)",
-                     [(o.db_id, o.product_id, o.quantity, o.price) for o, _ in new])
-    conn.executemany("UPDATE orders SET status = 'paid', paid_at = ?, updated_at = ? "
-                     "WHERE id = ?", [(o.paid_at, o.paid_at, o.db_id) for o in paid])
+          o.paid_at if p else o.created_at) for o, p in new],
+        [(o.db_id, o.product_id, o.quantity, o.price) for o, _ in new])
+    repo.mark_paid(conn, [(o.paid_at, o.db_id) for o in paid])
     return len(new)
 
 
 def _check_new(conn: sqlite3.Connection, day: Day) -> None:
-    if day.orders and conn.execute("SELECT 1 FROM orders WHERE key = ?",
-                                   (day.orders[0].key,)).fetchone():
+    if day.orders and repo.order_exists(conn, day.orders[0].key):
         raise Conflict(f"a day with seed and date of order {day.orders[0].key!r} exists "
                        "already in this file; use another --seed or --day, or a new file")
+
+
+def access_noter(uow) -> Callable[[], None]:
+    """What ``write`` calls when its events may change rights: the unit of work notes it,
+    and its storage moves the access epoch once the transaction has committed."""
+    def note() -> None:
+        uow.moved_access = True
+
+    return note
 
 
 def generate_day(backend, plan: DayPlan, *, until: int | None = None,
@@ -781,12 +774,13 @@ def generate_day(backend, plan: DayPlan, *, until: int | None = None,
     everything up to ``until`` (epoch ms; default: all of it); then, with ``fold``, fold
     the new conversations' metric facts so that the first report is quick. Returns
     counts and the promotion day's hourly volume."""
-    with backend.database.read() as conn:
-        day = simulate(conn, plan)
-    with backend.database.write() as conn:
-        _check_new(conn, day)
-        counts = write(conn, day, None, day.end if until is None else until)
-    if fold and hasattr(backend, "metrics_refresh"):
+    with backend.ctx.read() as uow:
+        day = simulate(uow.conn, plan)
+    with backend.ctx.write() as uow:
+        _check_new(uow.conn, day)
+        counts = write(uow.conn, day, None, day.end if until is None else until,
+                       on_access_moved=access_noter(uow))
+    if fold:
         backend.metrics_refresh()
     promo, ordinary = day.volumes(plan.start_ms()), day.volumes(plan.start_ms(7))
     return {**counts, "dropped": day.dropped, "day": plan.day,
@@ -803,13 +797,13 @@ def stream(backend, plan: DayPlan, *, speed: float = 60.0, start: int | None = N
     """Write the simulated day as it happens, ``speed`` times faster than real time, from
     ``start`` (epoch ms, default the promotion day's midnight; what came before is written
     at once), a transaction per tick, until the day ends or ``keep_going()`` is false."""
-    with backend.database.read() as conn:
-        day = simulate(conn, plan)
+    with backend.ctx.read() as uow:
+        day = simulate(uow.conn, plan)
     clock = plan.start_ms() if start is None else start
     totals: dict[str, int] = {}
-    with backend.database.write() as conn:
-        _check_new(conn, day)
-        first = write(conn, day, None, clock)
+    with backend.ctx.write() as uow:
+        _check_new(uow.conn, day)
+        first = write(uow.conn, day, None, clock, on_access_moved=access_noter(uow))
     for k, v in first.items():
         totals[k] = totals.get(k, 0) + v
     last = wall()
@@ -820,8 +814,8 @@ def stream(backend, plan: DayPlan, *, speed: float = 60.0, start: int | None = N
         last = now
         if target <= clock:
             continue
-        with backend.database.write() as conn:
-            counts = write(conn, day, clock, target)
+        with backend.ctx.write() as uow:
+            counts = write(uow.conn, day, clock, target, on_access_moved=access_noter(uow))
         clock = target
         for k, v in counts.items():
             totals[k] = totals.get(k, 0) + v

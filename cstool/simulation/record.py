@@ -23,9 +23,11 @@ from typing import Any
 
 from ..errors import Conflict
 from ..shop_hours import off_hours_reply
+from ..storage.events import append_events
+from ..storage.repos import simulated_days as repo
 from .day import BOT_MODES, DayResult, bot_writes
 from .inputs import ConversationModel
-from .promotion_day import Day, SimConversation, write
+from .promotion_day import Day, SimConversation, access_noter, write
 from .world import ShopWorld
 
 ASSIGNED = "客服{name}为您服务"
@@ -142,38 +144,37 @@ def write_day(backend: Any, world: ShopWorld, model: ConversationModel, result: 
     if result.chats is None:
         raise ValueError("simulate the day with record=True to write it")
     now = backend.clock.now_ms()
-    with backend.database.write() as conn:
-        row = conn.execute("SELECT id FROM shops WHERE key = ?", (world.key,)).fetchone()
-        if row is None:
+    with backend.ctx.write() as uow:
+        conn = uow.conn
+        shop_id = repo.shop_id(conn, world.key)
+        if shop_id is None:
             raise Conflict(f"no shop {world.key!r} in the file to write into")
-        shop_id = row[0]
         prefix = f"sim{seed}-"
-        if conn.execute("SELECT 1 FROM customers WHERE key = ?",
-                        (f"{prefix}{1:07d}",)).fetchone():
+        if repo.customer_exists(conn, f"{prefix}{1:07d}"):
             raise Conflict(f"a simulated day with seed {seed} is in this file already; "
                            "use another --seed or a new file")
         if model.mode is not None:
-            conn.execute("UPDATE shops SET service_mode = ?, off_hours_mode = NULL WHERE id = ?",
-                         (model.mode, shop_id))
+            repo.set_service_mode(conn, shop_id, model.mode)
         agent_ids, names, created = _agents(conn, world, result, shop_id, now)
         events: list[tuple] = [(now, shop_id, "agent.created", "agent", h,
                                 _dump({"via": "simulate"})) for h in created]
         customers = _customers(conn, world, result, shop_id, prefix, events)
-        conn.executemany("INSERT INTO events (at, shop_id, type, entity, entity_key, payload) "
-                         "VALUES (?, ?, ?, ?, ?, ?)", events)
+        if append_events(conn, events).moves_access:
+            uow.moved_access = True
         writer = _Writer(world, result, agent_ids, names)
         convs = [writer.conversation(chat, shop_id, customers[n], model)
                  for n, chat in enumerate(result.chats)]
         statuses = [(at, agent_ids[i], result.agents[i].handle, before, after)
                     for at, i, before, after in result.statuses or ()]
         day = Day(convs, [], statuses, result.start_ms, result.end_ms)
-        counts = write(conn, day, None, max([result.end_ms, *(c.last_at for c in convs)]))
-        groups = dict(conn.execute('SELECT key, id FROM "groups" WHERE shop_id = ?', (shop_id,)))
-        conn.executemany(
-            "UPDATE conversations SET rule_key = ?, priority = ?, group_id = ? WHERE id = ?",
+        counts = write(conn, day, None, max([result.end_ms, *(c.last_at for c in convs)]),
+                       on_access_moved=access_noter(uow))
+        groups = repo.groups_by_key(conn, shop_id)
+        repo.set_routing(
+            conn,
             [(chat.rule, chat.priority, groups.get((chat.pool or {}).get("group")), conv.db_id)
              for chat, conv in zip(result.chats, convs, strict=True) if chat.rule is not None])
-    if fold and hasattr(backend, "metrics_refresh"):
+    if fold:
         backend.metrics_refresh()
     return {**counts, "agents_created": len(created), "customers": len(customers)}
 
@@ -181,33 +182,25 @@ def write_day(backend: Any, world: ShopWorld, model: ConversationModel, result: 
 def _agents(conn: Any, world: ShopWorld, result: DayResult, shop_id: int, now: int
             ) -> tuple[list[int], list[str], list[str]]:
     """DB ids of the day's agents, creating the clones (and setting capacities)."""
-    groups = dict(conn.execute('SELECT key, id FROM "groups" WHERE shop_id = ?', (shop_id,)))
+    groups = repo.groups_by_key(conn, shop_id)
     ids: list[int] = []
     names: list[str] = []
     created: list[str] = []
     for agent, t in zip(result.agents, result.templates, strict=True):
-        row = conn.execute("SELECT id, max_chats FROM agents WHERE handle = ?",
-                           (agent.handle,)).fetchone()
+        row = repo.agent_capacity(conn, agent.handle)
         template = world.agents[t]
         name = template.get("name") or agent.handle
         if row is not None:
             if row[1] != agent.max_chats:
-                conn.execute("UPDATE agents SET max_chats = ? WHERE id = ?",
-                             (agent.max_chats, row[0]))
+                repo.set_max_chats(conn, row[0], agent.max_chats)
             ids.append(row[0])
             names.append(name)
             continue
         copy = agent.handle.rsplit("-sim", 1)[-1]
-        cur = conn.execute(
-            "INSERT INTO agents (handle, name, role, level, max_chats, status, skills, "
-            "created_at, updated_at) VALUES (?, ?, 'agent', ?, ?, 'offline', ?, ?, ?)",
-            (agent.handle, f"{name}{copy}", agent.level, agent.max_chats,
-             _dump(sorted(agent.skills)), now, now))
-        aid = cur.lastrowid
-        conn.execute("INSERT INTO agent_shops (agent_id, shop_id) VALUES (?, ?)",
-                     (aid, shop_id))
-        conn.executemany("INSERT INTO group_members (group_id, agent_id) VALUES (?, ?)",
-                         [(groups[g], aid) for g in sorted(agent.groups) if g in groups])
+        aid = repo.insert_agent(
+            conn, handle=agent.handle, name=f"{name}{copy}", level=agent.level,
+            max_chats=agent.max_chats, skills=_dump(sorted(agent.skills)), shop=shop_id,
+            groups=[groups[g] for g in sorted(agent.groups) if g in groups], now=now)
         ids.append(aid)
         names.append(f"{name}{copy}")
         created.append(agent.handle)
@@ -217,7 +210,7 @@ def _agents(conn: Any, world: ShopWorld, result: DayResult, shop_id: int, now: i
 def _customers(conn: Any, world: ShopWorld, result: DayResult, shop_id: int, prefix: str,
                events: list[tuple]) -> list[tuple[int, str]]:
     """One new customer per conversation, profiled like the customer it was drawn from."""
-    first = conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM customers").fetchone()[0]
+    first = repo.next_id(conn, "customers")
     rows, profiles, out = [], [], []
     for n, chat in enumerate(result.chats or ()):
         cid = first + n
@@ -230,8 +223,5 @@ def _customers(conn: Any, world: ShopWorld, result: DayResult, shop_id: int, pre
         events.append((chat.created, shop_id, "customer.created", "customer", key,
                        _dump({"via": "message"})))
         out.append((cid, key))
-    conn.executemany("INSERT INTO customers (id, key, name, created_at, updated_at) "
-                     "VALUES (?, ?, ?, ?, ?)", rows)
-    conn.executemany("INSERT INTO customer_profiles (customer_id, shop_id, position, level, "
-                     "tags, region, channel) VALUES (?, ?, 0, ?, ?, ?, ?)", profiles)
+    repo.insert_customers(conn, rows, profiles)
     return out
