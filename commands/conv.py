@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from cstool.i18n import t
 from cstool.text_rules import terminal_safe
 from cstool.values import parse_time, short_time
 
@@ -102,13 +103,21 @@ def list_cmd(
 def queue_cmd(
     ctx: typer.Context,
     shop: Annotated[str, typer.Option(help="The shop.")],
+    limit: Annotated[int | None, typer.Option(
+        min=1, max=10000, help="At most this many (default: all).")] = None,
+    after: Annotated[int | None, typer.Option(
+        metavar="ID", help="Only the chats after this one in serving order (the last id "
+        "of the previous page).")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """A shop's waiting chats in serving order, with position and estimated wait."""
-    rows = state(ctx).backend.queue(shop)
+    """A shop's waiting chats in serving order, with position and estimated wait; paged
+    with --limit and --after."""
+    rows = state(ctx).backend.queue(shop, limit=limit, after=after)
     if wants_json(ctx, json_):
         print_json(rows)
     else:
+        if limit is not None and len(rows) == limit:
+            info(t("cli.queue_next_page", after=rows[-1]["id"]))
         print_table(rows, [("pos", lambda c: c["queue_position"]), *COLUMNS[:3],
                            ("priority", lambda c: c["priority"]),
                            ("wait (est.)", lambda c: "" if c["estimated_wait_s"] is None
