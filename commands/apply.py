@@ -26,7 +26,8 @@ def apply_files(backend, files: list[str], dry_run: bool = False):
     if doc.count() == 0:  # an empty or truncated file is a mistake a CI step must see
         from cstool.errors import InvalidInput
 
-        raise InvalidInput(f"{', '.join(files)}: no records to apply")
+        raise InvalidInput(f"{', '.join(files)}: no records to apply",
+                           key="apply_no_records", join=', '.join(files))
     try:
         return backend.apply(doc.records, dry_run=dry_run), doc
     except FieldError as e:
@@ -86,7 +87,7 @@ def export_cmd(
     if fmt is None:
         fmt = "json" if (output or "").endswith(".json") or state(ctx).json else "yaml"
     if fmt not in ("yaml", "json"):
-        raise UsageError("--format must be yaml or json")
+        raise UsageError("--format must be yaml or json", key="apply_bad_format")
     text = dump(state(ctx).backend.export(shop=shop), fmt)
     if output:
         Path(output).write_text(text, encoding="utf-8")
@@ -105,5 +106,6 @@ def schema_cmd(
         try:
             data = kind_schema(kind_named(kind))
         except KeyError:
-            raise UsageError(f"unknown kind {kind!r}") from None
+            raise UsageError(f"unknown kind {kind!r}", key="apply_unknown_kind",
+                             kind=kind) from None
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")

@@ -34,7 +34,8 @@ def ask_cmd(
     """Ask the bot: answer, suggest (did you mean) or handoff, with the entry, its
     confidence and the choices. Nothing is stored."""
     if (text is None) == (file is None):
-        raise UsageError("give a question or --file FILE (one question a line)")
+        raise UsageError("give a question or --file FILE (one question a line)",
+                         key="bot_ask_nothing")
     backend = state(ctx).backend
     if file is not None:
         if file == "-":
@@ -42,13 +43,15 @@ def ask_cmd(
         else:
             path = Path(file)
             if path.is_dir():
-                raise InvalidInput(f"{file} is a folder: give a file of questions")
+                raise InvalidInput(f"{file} is a folder: give a file of questions",
+                                   key="file_is_folder_questions", file=str(file))
             if not path.is_file():
-                raise InvalidInput(f"{file}: no such file")
+                raise InvalidInput(f"{file}: no such file", key="no_such_file", file=str(file))
             try:
                 lines = path.read_text(encoding="utf-8").splitlines()
             except UnicodeDecodeError:
-                raise InvalidInput(f"{file}: not UTF-8 text") from None
+                raise InvalidInput(f"{file}: not UTF-8 text", key="file_not_utf8",
+                                   file=str(file)) from None
         out = sys.stdout
         for line in lines:
             question = line.lstrip("\ufeff").strip()

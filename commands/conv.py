@@ -112,11 +112,15 @@ def queue_cmd(
 ) -> None:
     """A shop's waiting chats in serving order, with position and estimated wait; paged
     with --limit and --after."""
-    rows = state(ctx).backend.queue(shop, limit=limit, after=after)
+    # one chat more than the page tells whether there is a next page
+    rows = state(ctx).backend.queue(shop, limit=None if limit is None else limit + 1,
+                                    after=after)
+    more = limit is not None and len(rows) > limit
+    rows = rows[:limit]
     if wants_json(ctx, json_):
         print_json(rows)
     else:
-        if limit is not None and len(rows) == limit:
+        if more:
             info(t("cli.queue_next_page", after=rows[-1]["id"]))
         print_table(rows, [("pos", lambda c: c["queue_position"]), *COLUMNS[:3],
                            ("priority", lambda c: c["priority"]),

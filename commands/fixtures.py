@@ -42,8 +42,9 @@ def load_set(backend, name: str):
     folder = fixture_sets.path(name)
     if folder is None:
         raise NotFound(
-            f"no fixture set {name!r} (available: {', '.join(fixture_sets.names()) or 'none'})"
-        )
+            f"no fixture set {name!r} (available: {', '.join(fixture_sets.names()) or 'none'})",
+                       key="no_fixture_set", name=name,
+                       value=', '.join(fixture_sets.names()) or 'none')
     result, _ = apply_files(backend, [str(folder)])
     return result
 
@@ -109,8 +110,7 @@ def generate_cmd(
     else:
         raise Conflict(
             f"data with prefix {plan.p!r} exists already in this file; "
-            "use another --seed or --prefix, or a new file"
-        )
+            "use another --seed or --prefix, or a new file", key="fixture_prefix_exists", p=plan.p)
     backend.apply(base_document(plan))
     counts = {"customers": 0, "orders": 0}
     with Progress(

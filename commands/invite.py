@@ -28,7 +28,8 @@ def parse_item(text: str) -> tuple[str, int]:
     try:
         return key, int(qty)
     except ValueError:
-        raise UsageError(f"--item {text!r}: expected PRODUCT or PRODUCT:QUANTITY") from None
+        raise UsageError(f"--item {text!r}: expected PRODUCT or PRODUCT:QUANTITY",
+                         key="invite_bad_item", text=text) from None
 
 
 def _money(value) -> str:

@@ -74,7 +74,7 @@ def list_cmd(
 ) -> None:
     """List knowledge entries."""
     if shop is not None and platform:
-        raise UsageError("give --shop or --platform, not both")
+        raise UsageError("give --shop or --platform, not both", key="kb_shop_or_platform")
     rows = _entries(state(ctx).backend, shop, platform)
     if category is not None:
         rows = [r for r in rows if r.get("category") == category]
@@ -149,19 +149,20 @@ def update_cmd(
             changes[name] = value
     if platform:
         if shop is not None:
-            raise UsageError("give --shop or --platform, not both")
+            raise UsageError("give --shop or --platform, not both", key="kb_shop_or_platform")
         changes["shop"] = None
     if similar is not None or add_similar or remove_similar:
         current = list(similar) if similar is not None else backend.get(KIND, key).get(
             "similar", [])
         missing = [s for s in remove_similar or [] if s not in current]
         if missing:
-            raise InvalidInput(f"{key!r} has no similar question {missing[0]!r}")
+            raise InvalidInput(f"{key!r} has no similar question {missing[0]!r}",
+                               key="kb_no_similar_question", the_key=key, value=missing[0])
         current = [s for s in current if s not in (remove_similar or [])]
         current += [s for s in add_similar or [] if s not in current]
         changes["similar"] = current
     if not changes:
-        raise UsageError("nothing to change (see --help)")
+        raise UsageError("nothing to change (see --help)", key="kb_nothing_to_change")
     stored = backend.update(KIND, key, changes)
     _done(ctx, json_, stored, f"updated {key}")
 
@@ -203,13 +204,15 @@ def _read_input(path: str) -> tuple[str, str]:
         return sys.stdin.read(), "<stdin>"
     p = Path(path)
     if p.is_dir():
-        raise InvalidInput(f"{path} is a folder: give a .jsonl, .yaml or .csv file")
+        raise InvalidInput(f"{path} is a folder: give a .jsonl, .yaml or .csv file",
+                           key="kb_file_is_folder", the_path=str(path))
     if not p.is_file():
-        raise InvalidInput(f"{path}: no such file")
+        raise InvalidInput(f"{path}: no such file", key="kb_no_such_file", the_path=str(path))
     try:
         return p.read_text(encoding="utf-8"), path
     except UnicodeDecodeError:
-        raise InvalidInput(f"{path}: not UTF-8 text") from None
+        raise InvalidInput(f"{path}: not UTF-8 text", key="kb_not_utf8",
+                           the_path=str(path)) from None
 
 
 @app.command("import")
@@ -229,7 +232,8 @@ def import_cmd(
     text, source = _read_input(file)
     fmt = fmt or format_of(None if file == "-" else file, text)
     if fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}",
+                         key="kb_format_one_of", join=', '.join(FORMATS))
     records = read_entries(text, source, fmt, default_shop=shop)
     doc = Document()
     doc.add(source, {KIND: records})
@@ -243,7 +247,8 @@ def import_cmd(
             raise doc.locate(FieldError(
                 f"{KIND}[{i}].key", f"entry {key!r} belongs to {where}; keys are unique "
                 "across shops: give this one another key (e.g. with the shop's prefix), or "
-                "move it with kb update --shop"))
+                "move it with kb update --shop",
+                                        key="kb_key_other_place", the_key=key, the_where=where))
     try:
         result = backend.apply(doc.records, dry_run=dry_run)
     except FieldError as e:
@@ -277,10 +282,11 @@ def export_cmd(
 ) -> None:
     """Export entries as JSONL, YAML or CSV (what kb import reads)."""
     if shop is not None and platform:
-        raise UsageError("give --shop or --platform, not both")
+        raise UsageError("give --shop or --platform, not both", key="kb_shop_or_platform")
     fmt = fmt or format_of_name(output) or "jsonl"
     if fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}",
+                         key="kb_format_one_of", join=', '.join(FORMATS))
     backend = state(ctx).backend
     if platform:
         rows = [r for r in backend.list(KIND) if not r.get("shop")]
@@ -342,7 +348,7 @@ def learn_cmd(
     """Teach the bot a question it could not answer: every wording of its group becomes a
     similar question of an entry (--entry) or a new entry (--new, --answer)."""
     if (entry is None) == (new is None):
-        raise UsageError("give --entry KEY or --new KEY --answer TEXT")
+        raise UsageError("give --entry KEY or --new KEY --answer TEXT", key="kb_entry_or_new")
     result = state(ctx).backend.learn_question(question, entry=entry, new=new, answer=answer,
                                                shop=shop, category=category, tags=tag)
     if wants_json(ctx, json_):

@@ -136,7 +136,7 @@ def _write_csv(columns: list[str], rows: list[dict]) -> None:
 def _output_format(ctx: typer.Context, json_: bool, csv_: bool) -> str:
     as_json = wants_json(ctx, json_)
     if as_json and csv_:
-        raise UsageError("choose one of --json and --csv")
+        raise UsageError("choose one of --json and --csv", key="json_or_csv")
     return "json" if as_json else "csv" if csv_ else "table"
 
 

@@ -69,7 +69,7 @@ def list_cmd(
 ) -> None:
     """List quick replies."""
     if agent is not None and shop is None:
-        raise UsageError("--agent needs --shop")
+        raise UsageError("--agent needs --shop", key="reply_agent_needs_shop")
     rows = state(ctx).backend.list(KIND, shop=shop)
     if agent is not None:
         rows = [r for r in rows if r.get("agent") in (None, agent)]

@@ -30,7 +30,8 @@ def serve_cmd(
     gracefully (requests in flight finish first)."""
     st = state(ctx)
     if st.api_url() is not None:
-        raise UsageError("serve works on a data file: unset --api / CSTOOL_API")
+        raise UsageError("serve works on a data file: unset --api / CSTOOL_API",
+                         key="serve_needs_file")
     from cstool import __version__
     from cstool.server.run import serve
     from cstool.storage import default_db_path

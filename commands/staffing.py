@@ -64,7 +64,7 @@ def _usage(fn, *args, **kwargs):
     try:
         return fn(*args, **kwargs)
     except InvalidInput as e:
-        raise UsageError(e.message) from None
+        raise UsageError(e.message, key=e.key, **e.params) from None
 
 
 def _num(value: float | None, digits: int) -> float | None:
@@ -80,13 +80,14 @@ def _check_erlang(w: Workload, sl: float, max_occupancy: float, max_abandon: flo
                   shrinkage: float, agents: int | None) -> None:
     if not 0 < w.interval_s <= 86_400:
         raise InvalidInput(f"--interval-min: must be positive and at most 1440 (a day), got "
-                           f"{w.interval_s / 60:g}")
+                           f"{w.interval_s / 60:g}", key="interval_range", value=w.interval_s / 60)
     check_workload(w)
     check_goals(sl, max_occupancy=max_occupancy, max_abandon=max_abandon,
                 patience_s=w.patience_s, shrinkage=shrinkage)
     if agents is not None and not 0 <= agents * w.concurrency <= MAX_SERVERS:
         raise InvalidInput(f"--agents: must be 0 or more, with at most {MAX_SERVERS:,} chat "
-                           f"slots (agents x concurrency), got {agents}")
+                           f"slots (agents x concurrency), got {agents}",
+                           key="agents_range", MAX_SERVERS=MAX_SERVERS, agents=agents)
 
 
 @app.command("erlang")
@@ -123,7 +124,7 @@ def erlang_cmd(
     """
     if max_abandon is not None and patience is None:
         raise UsageError("--max-abandon needs --patience: without a patience (Erlang C) "
-                         "nobody abandons")
+                         "nobody abandons", key="max_abandon_needs_patience_erlang")
     w = Workload(arrivals, interval_min * 60.0, aht, target_s, patience, concurrency)
     _usage(_check_erlang, w, sl, max_occupancy, max_abandon, shrinkage, agents)
     if agents is not None:
@@ -164,7 +165,8 @@ def _parse_day(text: str | None, tz: str, now_ms: int) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"--date: expected YYYY-MM-DD, got {text!r}") from None
+        raise UsageError(f"--date: expected YYYY-MM-DD, got {text!r}",
+                         key="bad_date_option", text=text) from None
 
 
 def _midnight_ms(day: date, tz: str) -> int:
@@ -183,7 +185,8 @@ def _forecast(ctx: typer.Context, shop: str, day_text: str | None, weeks: int, h
         try:
             explicit.append(date.fromisoformat(text))
         except ValueError:
-            raise UsageError(f"--promo-day: expected YYYY-MM-DD, got {text!r}") from None
+            raise UsageError(f"--promo-day: expected YYYY-MM-DD, got {text!r}",
+                             key="promo_day_format", text=text) from None
     backend = state(ctx).backend
     profile = backend.desk_profile(shop, 0, 2**62)
     tz = profile["timezone"]
@@ -196,7 +199,8 @@ def _forecast(ctx: typer.Context, shop: str, day_text: str | None, weeks: int, h
                             settings.slot_min, desk_only=desk_only)
     if data["first"] is None:
         raise InvalidInput(f"shop {shop!r} has no conversations between {first} and {last} "
-                           "to forecast from")
+                           "to forecast from",
+                           key="forecast_no_history", shop=shop, first=first, last=last)
     # the history runs from the first to the last day with a recorded conversation
     first_seen = datetime.fromtimestamp(data["first"] / 1000, tz=ZoneInfo(tz)).date()
     last_seen = datetime.fromtimestamp(data["last"] / 1000, tz=ZoneInfo(tz)).date()
@@ -260,9 +264,10 @@ def _shift_hours(text: str) -> tuple[float, ...]:
     try:
         hours = tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise UsageError(f"--shift-hours: expected hours like 8,6,4, got {text!r}") from None
+        raise UsageError(f"--shift-hours: expected hours like 8,6,4, got {text!r}",
+                         key="shift_hours_format", text=text) from None
     if not hours:
-        raise UsageError("--shift-hours: give at least one length")
+        raise UsageError("--shift-hours: give at least one length", key="shift_hours_empty")
     return hours
 
 
@@ -309,7 +314,7 @@ def plan_cmd(
     with breaks covering every half-hour with few agent-hours.
     """
     if csv_ and wants_json(ctx, json_):
-        raise UsageError("choose one of --json and --csv")
+        raise UsageError("choose one of --json and --csv", key="json_or_csv")
     # the option values first (usage errors): the shop's history fills in --aht and
     # --concurrency when they are not given
     sl, target_s = _usage(parse_target, target)

@@ -98,7 +98,8 @@ def _duration(text: str) -> int:
     try:
         return int(float(text[:-1]) * units[text[-1]])
     except (KeyError, ValueError, IndexError):
-        raise UsageError(f"--due-within: expected like 30m, 2h or 1d, got {text!r}") from None
+        raise UsageError(f"--due-within: expected like 30m, 2h or 1d, got {text!r}",
+                         key="due_within_format", text=text) from None
 
 
 @app.command("show")
@@ -207,8 +208,9 @@ def report_cmd(
     try:
         since = parse_time(from_) if from_ else None
         until = parse_time(to) if to else None
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    except ValueError as e:  # cstool.values says what is wrong, with its key
+        raise UsageError(str(e), key=getattr(e, "key", "time_bad"),
+                         **getattr(e, "params", {"value": from_ or to})) from None
     rows = state(ctx).backend.ticket_report(shop=shop, since=since, until=until, by=by)
     if wants_json(ctx, json_):
         print_json(rows)

@@ -45,18 +45,18 @@ def test_a_full_page_says_how_to_get_the_next_one(cli, waiting, monkeypatch):
     ids, _ = waiting
     result = cli("conv", "queue", "--shop", "s", "--limit", "2")
     assert result.exit_code == 0
-    assert result.stderr == f"the page is full: --after {ids[1]} shows the next one\n"
+    assert result.stderr == f"more are waiting: --after {ids[1]} shows the next page\n"
     assert len(result.stdout.splitlines()) == 3  # the header and two chats (TSV)
     monkeypatch.setenv("CSTOOL_LANG", "zh")
     result = cli("conv", "queue", "--shop", "s", "--limit", "2")
-    assert result.stderr == f"这一页满了：用 --after {ids[1]} 看下一页\n"
+    assert result.stderr == f"后面还有人在排队：用 --after {ids[1]} 看下一页\n"
     result = cli("conv", "queue", "--shop", "s", "--limit", "5")
     assert result.exit_code == 0 and "--after" not in result.stderr  # nothing more to say
 
 
 @pytest.mark.parametrize("args,code,stderr", [
-    (["--limit", "0"], 2, "Error: Invalid value for '--limit': 0 is not in the range "
-                          "1<=x<=10000. (see 'cstool conv queue --help')\n"),
+    (["--limit", "0"], 2, "Error: Invalid value for '--limit': Input should be greater than "
+                          "or equal to 1 (see 'cstool conv queue --help')\n"),
     (["--limit", "x"], 2, None),
     (["--after", "x"], 2, None),
     (["--after", "999999"], 1, "Error: no conversation 999999 in shop 's'\n"),

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InvalidValue
 from .model import Calibrator, Csr, SoftmaxClassifier, TrainConfig, Vectoriser, softmax
 from .text import SynonymTable, default_synonyms, features, normalise
 
@@ -145,10 +146,10 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.suggest <= self.answer <= 1.0):
-            raise ValueError(
+            raise InvalidValue(
                 f"thresholds must satisfy 0 <= suggest <= answer <= 1, got "
-                f"suggest={self.suggest} answer={self.answer}"
-            )
+                f"suggest={self.suggest} answer={self.answer}",
+                key="bot_thresholds", suggest=self.suggest, answer=self.answer)
 
 
 def choose_action(confidence: float, thresholds: Thresholds) -> str:
@@ -269,7 +270,8 @@ def normalise_entry(e: Mapping[str, Any]) -> dict[str, Any]:
     newlines), ``enabled`` defaults to True, ``shop`` to None (platform-wide).
     """
     if "key" not in e or not str(e["key"]).strip():
-        raise ValueError(f"knowledge entry without a key: {dict(e)!r}")
+        raise InvalidValue(f"knowledge entry without a key: {dict(e)!r}",
+                           key="kb_entry_without_key", entry=str(dict(e)))
 
     def as_list(v: Any) -> list[str]:
         if v is None:
