@@ -5,6 +5,7 @@ from typing import Annotated
 
 import typer
 
+from cstool.i18n import t, value
 from cstool.plural import count
 from cstool.values import money
 
@@ -38,7 +39,7 @@ def _set_status(ctx: typer.Context, key: str, status: str, json_: bool) -> None:
     if wants_json(ctx, json_):
         print_json(rec)
     else:
-        info(f"campaign {key} {status}")
+        info(t("cli.campaign_status", key=key, status=value("campaign_status", status)))
 
 
 @app.command("pause")

@@ -18,6 +18,7 @@ import typer
 
 from cstool import json_limits
 from cstool.errors import UsageError
+from cstool.i18n import t, value
 from cstool.resources import KINDS, Field, Kind
 
 from .context import state, wants_json
@@ -304,7 +305,7 @@ def register_reads(
 
     def delete_cmd(ctx: typer.Context, key: str) -> None:
         state(ctx).backend.delete(k.name, key)
-        info(f"deleted {k.singular.replace('_', ' ')} {key}")
+        info(t("cli.deleted", kind=value("kind", k.singular), key=key))
 
     delete_cmd = _with_signature(delete_cmd, [_ctx_param(), _key_param(k)])
     app.command(delete_name, help=f"Delete a {k.singular.replace('_', ' ')} (refused while "
@@ -319,7 +320,7 @@ def _register_writes(app: typer.Typer, k: Kind, create_name: str = "create") -> 
     def create_cmd(ctx: typer.Context, key: str, json_: bool = False, **values: Any) -> None:
         rec = {k.key: key, **_record_from(k, values)}
         stored = state(ctx).backend.create(k.name, rec)
-        _done(ctx, json_, stored, f"created {k.singular} {key}")
+        _done(ctx, json_, stored, t("cli.created", kind=value("kind", k.singular), key=key))
 
     create_cmd = _with_signature(
         create_cmd,
@@ -362,7 +363,7 @@ def _register_writes(app: typer.Typer, k: Kind, create_name: str = "create") -> 
             raise UsageError("nothing to change: give at least one option (see --help)",
                              key="nothing_to_change_options")
         stored = state(ctx).backend.update(k.name, key, changes)
-        _done(ctx, json_, stored, f"updated {k.singular} {key}")
+        _done(ctx, json_, stored, t("cli.updated", kind=value("kind", k.singular), key=key))
 
     update_cmd = _with_signature(
         update_cmd,

@@ -4,6 +4,8 @@ from typing import Annotated
 
 import typer
 
+from cstool.i18n import t
+
 from .context import state, wants_json
 from .crud import JsonOpt
 from .output import info, print_json, print_table
@@ -22,8 +24,7 @@ def init_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
     if wants_json(ctx, json_):
         print_json({"path": data["path"], "schema_version": data["schema_version"]})
     elif not st.created:
-        info(f"data file {data['path']} is there already (schema version "
-             f"{data['schema_version']}); nothing changed")
+        info(t("cli.db_exists", path=data["path"], version=data["schema_version"]))
 
 
 @app.command("info")
@@ -50,9 +51,9 @@ def upgrade_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
     if wants_json(ctx, json_):
         print_json({"applied": applied, "schema_version": version})
     elif applied:
-        info(f"applied migrations {', '.join(map(str, applied))}; schema version {version}")
+        info(t("cli.db_migrated", migrations=", ".join(map(str, applied)), version=version))
     else:
-        info(f"already up to date (schema version {version})")
+        info(t("cli.db_up_to_date", version=version))
 
 
 @app.command("backup")
@@ -66,4 +67,5 @@ def backup_cmd(
     if wants_json(ctx, json_):
         print_json(result)
     else:
-        info(f"backed up to {result['path']} ({result['size_bytes'] / 1024:,.0f} KiB)")
+        info(t("cli.db_backed_up", path=result["path"],
+               size=f"{result['size_bytes'] / 1024:,.0f}"))

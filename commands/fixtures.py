@@ -6,12 +6,13 @@ import typer
 
 import fixtures as fixture_sets
 from cstool.errors import NotFound
+from cstool.i18n import t
 from cstool.plural import count
 
 from .apply import apply_files
 from .context import state, wants_json
 from .crud import JsonOpt
-from .output import info, print_json, print_table
+from .output import counted, info, print_json, print_table
 
 app = typer.Typer(
     help="Named fixture sets and synthetic data for demos, CI and load.", no_args_is_help=True
@@ -60,10 +61,8 @@ def load_cmd(
     if wants_json(ctx, json_):
         print_json(result.to_dict())
     else:
-        info(
-            f"loaded {name}: {result.count('create')} created, {result.count('update')} "
-            f"updated, {result.count('unchanged')} unchanged"
-        )
+        info(t("cli.fixtures_loaded", name=name, created=result.count("create"),
+               updated=result.count("update"), unchanged=result.count("unchanged")))
 
 
 @app.command("generate")
@@ -150,10 +149,9 @@ def generate_cmd(
     if wants_json(ctx, json_):
         print_json(summary)
     else:
-        info(
-            f"generated {count(shops, 'shop')}, {count(counts['customers'], 'customer')}, "
-            f"{count(counts['orders'], 'order')} (prefix {plan.p})"
-        )
+        info(t("cli.fixtures_generated", shops=counted(shops, "shop"),
+               customers=counted(counts["customers"], "customer"),
+               orders=counted(counts["orders"], "order"), prefix=plan.p))
 
 
 def _stream_with_progress(backend, dp, speed: float, *, quiet: bool) -> dict:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from cstool.errors import UsageError
+from cstool.i18n import t
 from cstool.text_rules import terminal_safe
 from cstool.values import yuan
 
@@ -116,4 +117,4 @@ def invite_cmd(
         print_json(msg)
     else:
         typer.echo(terminal_safe(msg["body"], keep_lines=True))
-        info(f"invitation {msg['id']} sent in conversation {conversation}")
+        info(t("cli.invitation_sent", id=msg["id"], conversation=conversation))

@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from cstool.errors import UsageError
+from cstool.i18n import t
 
 from .context import state, wants_json
 from .crud import JsonOpt
@@ -53,7 +54,7 @@ def add_cmd(
     if wants_json(ctx, json_):
         print_json(stored)
     else:
-        info(f"added {stored['key']}")
+        info(t("cli.added", key=stored["key"]))
 
 
 @app.command("list")
@@ -90,4 +91,4 @@ def remove_cmd(ctx: typer.Context,
                key: Annotated[str, typer.Argument(help="The quick reply's key.")]) -> None:
     """Remove a quick reply."""
     state(ctx).backend.delete(KIND, key)
-    info(f"removed {key}")
+    info(t("cli.removed", key=key))

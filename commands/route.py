@@ -7,6 +7,7 @@ import typer
 
 from cstool import json_limits
 from cstool.errors import UsageError
+from cstool.i18n import t
 
 from . import crud
 from .context import state, wants_json
@@ -122,7 +123,7 @@ def add_cmd(
     if wants_json(ctx, json_):
         print_json(stored)
     else:
-        info(f"added rule {key} at position {stored['position']}")
+        info(t("cli.rule_added", key=key, position=stored["position"]))
 
 
 @app.command("update")
@@ -147,7 +148,7 @@ def update_cmd(
     if wants_json(ctx, json_):
         print_json(stored)
     else:
-        info(f"updated rule {key}")
+        info(t("cli.rule_updated", key=key))
 
 
 crud.register_reads(
@@ -198,7 +199,7 @@ def move_cmd(
     if wants_json(ctx, json_):
         print_json(stored)
     else:
-        info(f"moved rule {key} to position {stored['position']}")
+        info(t("cli.rule_moved", key=key, position=stored["position"]))
 
 
 @app.command("test")

@@ -4,6 +4,8 @@ from typing import Annotated
 
 import typer
 
+from cstool.i18n import t
+
 from .context import state, wants_json
 from .crud import JsonOpt
 from .output import info, print_json, print_table
@@ -33,9 +35,9 @@ def _show_created(ctx: typer.Context, record: dict, json_: bool, hint: str) -> N
         print_json(record)
         return
     typer.echo(record["token"])
-    expires = record["expires_at"] or "never"
-    info(f"token {record['id']} ({record['role']}{hint}), expires {expires}; "
-         "shown this once: keep it (e.g. export CSTOOL_TOKEN=...)")
+    expires = record["expires_at"] or t("cli.never")
+    info(t("cli.token_created", id=record["id"], role=record["role"], hint=hint,
+           expires=expires))
 
 
 @app.command("create")
@@ -117,4 +119,4 @@ def revoke_cmd(
     if wants_json(ctx, json_):
         print_json(record)
     else:
-        info(f"token {token_id} revoked")
+        info(t("cli.token_revoked", id=token_id))

@@ -6,8 +6,10 @@ from typing import Annotated
 
 import typer
 
+from cstool.i18n import t
+
 from .context import state
-from .output import info
+from .output import counted, info
 
 
 def worker_cmd(
@@ -54,6 +56,6 @@ def worker_cmd(
         if failed and len(failed) == len(result):
             raise typer.Exit(1)  # nothing could run (e.g. a token without the rights)
         return
-    info(f"worker running every {interval:g}s (Ctrl+C stops after the current pass)")
+    info(t("cli.worker_running", interval=f"{interval:g}"))
     worker.run(lambda: not stop["now"], report)
-    info(f"worker stopped after {worker.passes} passes")
+    info(t("cli.worker_stopped", passes=counted(worker.passes, "pass")))
