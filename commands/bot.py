@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cstool.errors import InvalidInput, UsageError
+from cstool.i18n import t, value
 from cstool.text_rules import terminal_safe
 
 from .context import state, wants_json
@@ -63,18 +64,21 @@ def ask_cmd(
     if wants_json(ctx, json_):
         print_json(_public(result))
         return
-    head = f"{result['action']}"
+    head = value("bot_action", result["action"])
     if result["entry"]:
-        head += f" (entry {result['entry']}, confidence {result['confidence']:.2f}"
-        head += f", {result['reason']})" if result["reason"] else ")"
+        head += t("cli.bot_entry", entry=result["entry"],
+                  confidence=f"{result['confidence']:.2f}",
+                  reason=t("cli.bot_reason", reason=result["reason"]) if result["reason"]
+                  else "")
     elif result["reason"]:
-        head += f" ({result['reason']})"
+        head += t("cli.bot_reason_only", reason=result["reason"])
     typer.echo(head)
     if result["text"]:
         typer.echo(terminal_safe(result["text"], keep_lines=True))
     if result["action"] == "handoff":
-        typer.echo("→ a human agent takes over" + (
-            f"; closest entries: {', '.join(result['choices'])}" if result["choices"] else ""))
+        typer.echo(t("cli.bot_handoff") + (
+            t("cli.bot_closest", entries=", ".join(result["choices"])) if result["choices"]
+            else ""))
 
 
 def _public(result: dict) -> dict:

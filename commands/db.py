@@ -3,6 +3,7 @@
 from typing import Annotated
 
 import typer
+from rich.cells import cell_len
 
 from cstool.i18n import t
 
@@ -34,10 +35,14 @@ def info_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
     if wants_json(ctx, json_):
         print_json(data)
         return
-    typer.echo(f"path            {data['path']}")
-    typer.echo(f"schema version  {data['schema_version']} (latest {data['latest_schema_version']})")
-    typer.echo(f"size            {data['size_bytes'] / 1024:,.0f} KiB")
-    typer.echo(f"journal mode    {data['journal_mode']}")
+    for label, text in (
+            ("path", data["path"]),
+            ("schema_version", t("cli.db.version_latest", version=data["schema_version"],
+                                 latest=data["latest_schema_version"])),
+            ("size", f"{data['size_bytes'] / 1024:,.0f} KiB"),
+            ("journal_mode", data["journal_mode"])):
+        name = t(f"cli.db.{label}")
+        typer.echo(name + " " * max(1, 16 - cell_len(name)) + str(text))
     rows = [{"table": t, "rows": n} for t, n in data["tables"].items()]
     print_table(rows, [("table", lambda r: r["table"]), ("rows", lambda r: r["rows"])])
 

@@ -55,7 +55,7 @@ def create_cmd(
 ) -> None:
     """Create a staff token; the secret is printed once (stdout), details go to stderr."""
     record = tokens(ctx).create_token(agent, role, expires, label)
-    _show_created(ctx, record, json_, f" for {agent}" if agent else "")
+    _show_created(ctx, record, json_, t("cli.token_for_agent", agent=agent) if agent else "")
 
 
 @app.command("customer")
@@ -73,9 +73,11 @@ def customer_cmd(
 ) -> None:
     """Create a widget token for one customer in one shop (printed once)."""
     record = tokens(ctx).create_customer_token(shop, customer, expires, label)
-    _show_created(ctx, record, json_, f" for {customer} in {shop}")
+    _show_created(ctx, record, json_, t("cli.token_for_customer", customer=customer,
+                                        shop=shop))
     if url and not wants_json(ctx, json_):
-        info(f"widget: {url.rstrip('/')}/widget/{shop}#token={record['token']}")
+        info(t("cli.token_widget", url=f"{url.rstrip('/')}/widget/{shop}#token="
+                                       f"{record['token']}"))
 
 
 @app.command("list")

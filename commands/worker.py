@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from cstool.i18n import t
+from cstool.i18n import has, t
 
 from .context import state
 from .output import counted, info
@@ -40,14 +40,16 @@ def worker_cmd(
         parts = []
         for name, value in result.items():
             n = len(value) if isinstance(value, list) else None
+            task = t(f"cli.worker_task.{name}") if has(f"cli.worker_task.{name}", "en") \
+                else name
             if n:
-                parts.append(f"{name} {n}")
+                parts.append(t("cli.worker_done", task=task, count=n))
             elif isinstance(value, dict) and value.get("sent"):
-                parts.append(f"campaign sends {value['sent']}")
+                parts.append(t("cli.worker_sends", count=value["sent"]))
             elif isinstance(value, dict) and "error" in value:
-                parts.append(f"{name} failed: {value['error']}")
+                parts.append(t("cli.worker_failed", task=task, error=value["error"]))
         if parts:
-            info("worker: " + ", ".join(parts))
+            info(t("cli.worker_report", parts=t("cli.list_sep").join(parts)))
 
     if once:
         result = worker.run_once()
