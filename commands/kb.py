@@ -8,6 +8,7 @@ import typer
 
 from cstool.declarative import Document
 from cstool.errors import InvalidInput, UsageError
+from cstool.i18n import t
 from cstool.knowledge_files import (
     FORMATS,
     format_of,
@@ -15,12 +16,11 @@ from cstool.knowledge_files import (
     read_entries,
     write_entries,
 )
-from cstool.plural import count
 from cstool.validation import FieldError
 
 from .context import state, wants_json
 from .crud import JsonOpt
-from .output import info, print_json, print_record, print_table
+from .output import counted, info, print_json, print_record, print_table
 
 app = typer.Typer(help="Knowledge entries the bot answers from; search, import, export, "
                        "and the learning loop.", no_args_is_help=True)
@@ -115,7 +115,7 @@ def add_cmd(
     if category is not None:
         rec["category"] = category
     stored = state(ctx).backend.create(KIND, rec)
-    _done(ctx, json_, stored, f"added {key}")
+    _done(ctx, json_, stored, t("cli.added", key=key))
 
 
 @app.command("update")
@@ -164,14 +164,14 @@ def update_cmd(
     if not changes:
         raise UsageError("nothing to change (see --help)", key="kb_nothing_to_change")
     stored = backend.update(KIND, key, changes)
-    _done(ctx, json_, stored, f"updated {key}")
+    _done(ctx, json_, stored, t("cli.kb_updated", key=key))
 
 
 @app.command("remove")
 def remove_cmd(ctx: typer.Context, key: KeyArg) -> None:
     """Remove an entry."""
     state(ctx).backend.delete(KIND, key)
-    info(f"removed {key}")
+    info(t("cli.removed", key=key))
 
 
 def _done(ctx: typer.Context, json_: bool, stored: dict, message: str) -> None:
@@ -260,13 +260,13 @@ def import_cmd(
     if wants_json(ctx, json_):
         print_json({**result.to_dict(), "models": ready})
         return
-    verb = "would be " if dry_run else ""
-    info(f"{source}: {count(len(records), 'entry')}: {verb}{result.count('create')} created, "
-         f"{result.count('update')} updated, {result.count('unchanged')} unchanged")
+    info(t("cli.kb_imported_dry" if dry_run else "cli.kb_imported", source=source,
+           entries=counted(len(records), "entry"), created=result.count("create"),
+           updated=result.count("update"), unchanged=result.count("unchanged")))
     for r in ready:
         if r.get("how") == "built":
-            info(f"bot model for {r['shop'] or 'the platform'}: {count(r['entries'], 'entry')}, "
-                 f"built in {r['seconds']:.1f}s")
+            info(t("cli.kb_model_built", scope=r["shop"] or t("cli.kb_platform"),
+                   entries=counted(r["entries"], "entry"), seconds=f"{r['seconds']:.1f}"))
 
 
 @app.command("export")
@@ -295,7 +295,7 @@ def export_cmd(
     text = write_entries(rows, fmt)
     if output:
         Path(output).write_text(text, encoding="utf-8")
-        info(f"wrote {count(len(rows), 'entry')} to {output}")
+        info(t("cli.kb_wrote", entries=counted(len(rows), "entry"), path=output))
     else:
         sys.stdout.write(text)
 
@@ -314,7 +314,7 @@ def unanswered_cmd(
     backend = state(ctx).backend
     if dismiss is not None:
         n = backend.dismiss_unanswered(dismiss)
-        info(f"dismissed {dismiss} ({n} questions)")
+        info(t("cli.kb_dismissed", group=dismiss, questions=counted(n, "question")))
         return
     groups = backend.unanswered_questions(shop=shop, limit=limit)
     if wants_json(ctx, json_):
@@ -354,6 +354,6 @@ def learn_cmd(
     if wants_json(ctx, json_):
         print_json(result)
         return
-    what = "new entry" if result["created"] else "entry"
-    info(f"{what} {result['entry']}: learned {len(result['added'])} wording(s)"
-         + (f", resolved {result['resolved']} unanswered" if result["resolved"] else ""))
+    info(t("cli.kb_learned_new" if result["created"] else "cli.kb_learned",
+           entry=result["entry"], count=len(result["added"]))
+         + (t("cli.kb_resolved", count=result["resolved"]) if result["resolved"] else ""))

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from cstool import i18n
 from cstool.errors import Conflict, InvalidInput, NoDataFile, UsageError
 
 from .context import state, wants_json
@@ -370,4 +371,4 @@ def _print_report(r: dict, seconds: float) -> None:
         typer.echo(f"written to {w['path']}: {w['conversations']:,} conversations, "
                    f"{w['messages']:,} messages; try `cstool --db {w['path']} metrics report "
                    f"--shop {r['shop']}`")
-    info(f"simulated in {seconds:.1f}s")
+    info(i18n.t("cli.simulated_in", seconds=f"{seconds:.1f}"))

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from cstool import service
+from cstool import i18n, service
 from cstool.errors import InvalidInput, UsageError
 from cstool.staffing import (
     MAX_SERVERS,
@@ -256,7 +256,7 @@ def forecast_cmd(
         typer.echo(f"error on {acc['holdout_days']} held-back days: MAPE {acc['mape']}% "
                    f"(half-hours), WAPE {acc['wape']}%, daily MAPE {acc['daily_mape']}%")
     else:
-        info("too little history to hold days back and measure the error")
+        info(i18n.t("cli.forecast_short_history"))
 
 
 # -- plan --------------------------------------------------------------------------------------
