@@ -328,7 +328,7 @@ def _lines(shop: str, items: Iterable[tuple[str, int]],
     for key, quantity in items:
         if isinstance(quantity, bool) or not isinstance(quantity, int):
             raise InvalidInput(f"quantity of {key!r} must be a whole number, got {quantity!r}",
-                               key="quantity_not_int", the_key=key, quantity=quantity)
+                               key="quantity_not_int", the_key=key, quantity=repr(quantity))
         if quantity < 1:
             raise InvalidInput(f"quantity of {key!r} must be at least 1, got {quantity}",
                                key="quantity_below_one", the_key=key, quantity=quantity)

@@ -94,7 +94,7 @@ def _check_text(value: Any, f: Field, path: str, parent: Any) -> str:
         raise _err(path, f"{value!r} is not a usable key: it {key_problem(value)} (text "
                    "without control characters, line breaks, tabs or surrounding spaces)",
                    parent, f.name,
-                   code="field_bad_key", value=value, key_problem=key_problem(value))
+                   code="field_bad_key", value=repr(value), key_problem=key_problem(value))
     _no_controls(value, path, parent, f.name, multiline=f.multiline)
     if f.required and not value.strip():
         raise _err(path, "is empty", parent, f.name, code="field_empty")
@@ -250,10 +250,10 @@ def _value(f: Field, value: Any, path: str, parent: Any, zone: str | None) -> An
                 if f.choices and item not in f.choices:
                     raise _err(
                         ipath, f"{item!r} is not one of: {', '.join(f.choices)}", parent, f.name,
-                               code="field_item_not_one_of", item=item, join=', '.join(f.choices))
+                        code="field_item_not_one_of", item=repr(item), join=', '.join(f.choices))
             if item in out:
                 raise _err(ipath, f"{item!r} is listed twice", parent, f.name,
-                           code="field_listed_twice", item=item)
+                           code="field_listed_twice", item=repr(item))
             out.append(item)
         return out
     if t == "attrs":
@@ -297,7 +297,7 @@ def _value(f: Field, value: Any, path: str, parent: Any, zone: str | None) -> An
                            code="field_unknown_day", join=', '.join(WEEKDAYS))
             if span != "closed" and not (isinstance(span, str) and HHMM_RANGE.match(span)):
                 raise _err(dpath, f"expected 'HH:MM-HH:MM' or 'closed', got {span!r}", value, day,
-                           code="field_bad_hours", span=span)
+                           code="field_bad_hours", span=repr(span))
             out[day] = span
         return out
     if t == "settings":
@@ -336,7 +336,7 @@ def _settings(value: Any, path: str, parent: Any) -> dict:
         if k == "quiet_hours":
             if v is not None and not (isinstance(v, str) and HHMM_RANGE.match(v)):
                 raise _err(kpath, f"expected 'HH:MM-HH:MM' or null, got {v!r}", value, k,
-                           code="field_bad_quiet_hours", v=v)
+                           code="field_bad_quiet_hours", v=repr(v))
         elif k.startswith("bot_"):
             if v is None:
                 out.pop(k, None)
@@ -349,7 +349,7 @@ def _settings(value: Any, path: str, parent: Any) -> dict:
             v = _calendar_setting(k, v, kpath, value)
         elif isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise _err(kpath, f"expected a positive whole number, got {v!r}", value, k,
-                       code="field_not_positive", v=v)
+                       code="field_not_positive", v=repr(v))
         out[k] = v
     if (out.get("bot_suggest_threshold") is not None
             and out.get("bot_answer_threshold") is not None
@@ -369,7 +369,7 @@ def _calendar_setting(k: str, v: Any, kpath: str, parent: Any) -> Any:
             return date.fromisoformat(text).isoformat()
         except (TypeError, ValueError):
             raise _err(kpath, f"expected a date like 2026-10-01, got {text!r}", parent,
-                       k, code="field_bad_date", text=text) from None
+                       k, code="field_bad_date", text=repr(text)) from None
 
     if k == "holidays":
         if not isinstance(v, list):
@@ -383,7 +383,8 @@ def _calendar_setting(k: str, v: Any, kpath: str, parent: Any) -> Any:
     for d, w in v.items():
         if w not in WEEKDAYS:
             raise _err(kpath, f"{d}: expected a weekday ({', '.join(WEEKDAYS)}), got {w!r}",
-                       parent, k, code="field_bad_weekday", d=d, join=', '.join(WEEKDAYS), w=w)
+                       parent, k, code="field_bad_weekday", d=d, join=', '.join(WEEKDAYS),
+                       w=repr(w))
         out[day(d)] = w
     return dict(sorted(out.items()))
 
@@ -397,7 +398,7 @@ def _bot_setting(k: str, v: Any, kpath: str, parent: Any) -> Any:
     if k in ("bot_answer_threshold", "bot_suggest_threshold"):
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
             raise _err(kpath, f"expected a number from 0 to 1, got {v!r}", parent, k,
-                       code="field_not_fraction", v=v)
+                       code="field_not_fraction", v=repr(v))
         return float(v)
     if k == "bot_synonyms":
         groups = v.replace("\n", ";").split(";") if isinstance(v, str) else v
@@ -551,7 +552,7 @@ def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
         if key_problem(key) is not None:
             fail("key", f"{key!r} is not a usable key: it {key_problem(key)} (text without "
                  "control characters, line breaks, tabs or surrounding spaces)",
-                 code="field_bad_entry_key", the_key=key, key_problem=key_problem(key))
+                 code="field_bad_entry_key", the_key=repr(key), key_problem=key_problem(key))
         if not rec["question"].strip():
             fail("question", "is empty", code="field_empty")
         if not rec["answer"].strip():

@@ -233,15 +233,15 @@ def validate_rule(rule: Rule | Mapping[str, Any]) -> None:
     priority = data.get("priority")
     if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
         raise RuleError(f"{where}: priority: must be a whole number, got {priority!r}",
-                        key="rule_priority_not_int", the_where=where, priority=priority)
+                        key="rule_priority_not_int", the_where=where, priority=repr(priority))
     when = data.get("when_unavailable")
     if when is not None and when not in WHEN_UNAVAILABLE:
         raise RuleError(f"{where}: when_unavailable: must be queue or next, got {when!r}",
-                        key="rule_when_unavailable", the_where=where, when=when)
+                        key="rule_when_unavailable", the_where=where, when=repr(when))
     enabled = data.get("enabled")
     if enabled is not None and not isinstance(enabled, bool):
         raise RuleError(f"{where}: enabled: must be true or false, got {enabled!r}",
-                        key="rule_enabled_not_bool", the_where=where, enabled=enabled)
+                        key="rule_enabled_not_bool", the_where=where, enabled=repr(enabled))
 
 
 def validate_rules(rules: Iterable[Rule | Mapping[str, Any]]) -> None:
