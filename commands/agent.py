@@ -4,6 +4,8 @@ from typing import Annotated
 
 import typer
 
+from cstool.i18n import t, value
+
 from . import crud
 from .context import state, wants_json
 from .crud import JsonOpt
@@ -41,8 +43,8 @@ def status_cmd(
     if wants_json(ctx, json_):
         print_json(result)
         return
-    info(f"{handle} is {result['status']}")
+    info(t("cli.agent_status", handle=handle, status=value("status", result["status"])))
     if result["assigned"]:
-        info(f"took waiting conversations {', '.join(map(str, result['assigned']))}")
+        info(t("cli.agent_took", ids=", ".join(map(str, result["assigned"]))))
     if result["returned"]:
-        info(f"handed back conversations {', '.join(map(str, result['returned']))}")
+        info(t("cli.agent_returned", ids=", ".join(map(str, result["returned"]))))

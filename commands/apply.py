@@ -10,13 +10,13 @@ import typer
 from cstool.api.backend import Backend
 from cstool.declarative import dump, json_schema, kind_schema, load_document
 from cstool.errors import UsageError
-from cstool.plural import count
+from cstool.i18n import has, t, value
 from cstool.resources import kind as kind_named
 from cstool.validation import FieldError
 
 from .context import state, wants_json
 from .crud import JsonOpt
-from .output import info, print_json
+from .output import counted, info, print_json
 
 SHOW_EACH = 30  # list changes one by one up to this many (more with --verbose)
 
@@ -27,7 +27,8 @@ def apply_files(backend: Backend, files: list[str], dry_run: bool = False):
     if doc.count() == 0:  # an empty or truncated file is a mistake a CI step must see
         from cstool.errors import InvalidInput
 
-        raise InvalidInput(f"{', '.join(files)}: no records to apply")
+        raise InvalidInput(f"{', '.join(files)}: no records to apply",
+                           key="apply_no_records", join=', '.join(files))
     try:
         return backend.apply(doc.records, dry_run=dry_run), doc
     except FieldError as e:
@@ -51,25 +52,33 @@ def apply_cmd(
     if wants_json(ctx, json_):
         print_json(result.to_dict())
         return
-    verb = "would " if dry_run else ""
     changed = [c for c in result.changes if c.action != "unchanged"]
     if verbose or len(changed) <= SHOW_EACH:
         for c in changed:
             what = f" ({', '.join(c.fields)})" if c.fields else ""
-            typer.echo(f"{verb}{c.action} {kind_named(c.kind).singular} {c.key}{what}")
+            typer.echo(t("cli.apply_change", action=_action(c.action, dry_run),
+                         kind=value("kind", kind_named(c.kind).singular), key=c.key,
+                         fields=what))
     else:
         per_kind: dict[str, dict[str, int]] = {}
         for c in changed:
             per_kind.setdefault(c.kind, {}).setdefault(c.action, 0)
             per_kind[c.kind][c.action] += 1
         for kind, counts in per_kind.items():
-            parts = ", ".join(f"{verb}{a} {n}" for a, n in counts.items())
-            typer.echo(f"{kind}: {parts}")
-    info(
-        f"{'dry run: ' if dry_run else ''}{result.count('create')} created, "
-        f"{result.count('update')} updated, {result.count('unchanged')} unchanged "
-        f"({count(doc.count(), 'record')})"
-    )
+            parts = t("cli.list_sep").join(t("cli.apply_count", action=_action(a, dry_run),
+                                                 count=n) for a, n in counts.items())
+            typer.echo(t("cli.apply_kind", kind=kind, parts=parts))
+    info((t("cli.dry_run") if dry_run else "")
+         + t("cli.apply_summary", created=result.count("create"),
+             updated=result.count("update"), unchanged=result.count("unchanged"),
+             records=counted(doc.count(), "record")))
+
+
+def _action(action: str, dry_run: bool) -> str:
+    """What a change does (``create``, ``update`` ...), as it would when ``dry_run``, in
+    the interface language."""
+    msgid = f"cli.action.{'would_' if dry_run else ''}{action}"
+    return t(msgid) if has(msgid, "en") else (f"would {action}" if dry_run else action)
 
 
 def export_cmd(
@@ -87,11 +96,11 @@ def export_cmd(
     if fmt is None:
         fmt = "json" if (output or "").endswith(".json") or state(ctx).json else "yaml"
     if fmt not in ("yaml", "json"):
-        raise UsageError("--format must be yaml or json")
+        raise UsageError("--format must be yaml or json", key="apply_bad_format")
     text = dump(state(ctx).backend.export(shop=shop), fmt)
     if output:
         Path(output).write_text(text, encoding="utf-8")
-        info(f"wrote {output}")
+        info(t("cli.wrote", path=output))
     else:
         sys.stdout.write(text)
 
@@ -106,5 +115,6 @@ def schema_cmd(
         try:
             data = kind_schema(kind_named(kind))
         except KeyError:
-            raise UsageError(f"unknown kind {kind!r}") from None
+            raise UsageError(f"unknown kind {kind!r}", key="apply_unknown_kind",
+                             kind=kind) from None
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cstool.errors import InvalidInput, UsageError
+from cstool.i18n import t, value
 from cstool.text_rules import terminal_safe
 
 from .context import state, wants_json
@@ -34,7 +35,8 @@ def ask_cmd(
     """Ask the bot: answer, suggest (did you mean) or handoff, with the entry, its
     confidence and the choices. Nothing is stored."""
     if (text is None) == (file is None):
-        raise UsageError("give a question or --file FILE (one question a line)")
+        raise UsageError("give a question or --file FILE (one question a line)",
+                         key="bot_ask_nothing")
     backend = state(ctx).backend
     if file is not None:
         if file == "-":
@@ -42,13 +44,15 @@ def ask_cmd(
         else:
             path = Path(file)
             if path.is_dir():
-                raise InvalidInput(f"{file} is a folder: give a file of questions")
+                raise InvalidInput(f"{file} is a folder: give a file of questions",
+                                   key="file_is_folder_questions", file=str(file))
             if not path.is_file():
-                raise InvalidInput(f"{file}: no such file")
+                raise InvalidInput(f"{file}: no such file", key="no_such_file", file=str(file))
             try:
                 lines = path.read_text(encoding="utf-8").splitlines()
             except UnicodeDecodeError:
-                raise InvalidInput(f"{file}: not UTF-8 text") from None
+                raise InvalidInput(f"{file}: not UTF-8 text", key="file_not_utf8",
+                                   file=str(file)) from None
         out = sys.stdout
         for line in lines:
             question = line.lstrip("\ufeff").strip()
@@ -60,18 +64,21 @@ def ask_cmd(
     if wants_json(ctx, json_):
         print_json(_public(result))
         return
-    head = f"{result['action']}"
+    head = value("bot_action", result["action"])
     if result["entry"]:
-        head += f" (entry {result['entry']}, confidence {result['confidence']:.2f}"
-        head += f", {result['reason']})" if result["reason"] else ")"
+        head += t("cli.bot_entry", entry=result["entry"],
+                  confidence=f"{result['confidence']:.2f}",
+                  reason=t("cli.bot_reason", reason=result["reason"]) if result["reason"]
+                  else "")
     elif result["reason"]:
-        head += f" ({result['reason']})"
+        head += t("cli.bot_reason_only", reason=result["reason"])
     typer.echo(head)
     if result["text"]:
         typer.echo(terminal_safe(result["text"], keep_lines=True))
     if result["action"] == "handoff":
-        typer.echo("→ a human agent takes over" + (
-            f"; closest entries: {', '.join(result['choices'])}" if result["choices"] else ""))
+        typer.echo(t("cli.bot_handoff") + (
+            t("cli.bot_closest", entries=", ".join(result["choices"])) if result["choices"]
+            else ""))
 
 
 def _public(result: dict) -> dict:

@@ -5,12 +5,12 @@ from typing import Annotated
 
 import typer
 
-from cstool.plural import count
+from cstool.i18n import t, value
 from cstool.values import money
 
 from .context import state, wants_json
 from .crud import JsonOpt, register
-from .output import info, print_json, print_record, print_table
+from .output import counted, info, print_json, print_record, print_table
 
 app = typer.Typer(help="Conversion campaigns: triggers, audience, guards, stats.",
                   no_args_is_help=True)
@@ -38,7 +38,7 @@ def _set_status(ctx: typer.Context, key: str, status: str, json_: bool) -> None:
     if wants_json(ctx, json_):
         print_json(rec)
     else:
-        info(f"campaign {key} {status}")
+        info(t("cli.campaign_status", key=key, status=value("campaign_status", status)))
 
 
 @app.command("pause")
@@ -67,11 +67,11 @@ def run_due_cmd(
     if wants_json(ctx, json_):
         print_json(out)
         return
-    supp = ", ".join(f"{k} {v}" for k, v in out["suppressed"].items()) or "none"
-    info(f"{out['at']}: {count(out['campaigns'], 'campaign')}, {out['due']} due, "
-         f"{out['sent']} sent, "
-         f"{out['holdout']} held out, suppressed: {supp}, {out['deferred']} deferred to "
-         "after quiet hours")
+    supp = t("cli.list_sep").join(f"{value('suppressed', k)} {v}"
+                                  for k, v in out["suppressed"].items()) or t("cli.nothing")
+    info(t("cli.campaign_run", at=out["at"], campaigns=counted(out["campaigns"], "campaign"),
+           due=out["due"], sent=out["sent"], holdout=out["holdout"], suppressed=supp,
+           deferred=out["deferred"]))
 
 
 def _pct(x: float | None) -> str:

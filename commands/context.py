@@ -6,10 +6,12 @@ import os
 import sqlite3
 import sys
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer._click import exceptions as _cx
 from typer.core import TyperGroup
 
 from cstool.errors import CstoolError, UsageError
@@ -100,7 +102,7 @@ class State:
                 self._backend = LocalBackend(path, create=creates, clock=self.clock)
                 self.created = new
                 if new:
-                    typer.echo(f"created data file {path}", err=True)
+                    typer.echo(t("cli.created_data_file", path=path), err=True)
         return self._backend
 
     def open_scratch(self, path: Path) -> LocalBackend:
@@ -180,13 +182,49 @@ def usage_text(error: Exception) -> str | None:
     if isinstance(error, cx.BadParameter):
         reason = " ".join(str(error.message).split())
         return t("cli.bad_value", name=hint(), reason=reason) if hint() else reason
+    if isinstance(error, NoSuchCommand):
+        text = t("cli.no_such_command", name=error.name)
+        if error.matches:
+            text += t("cli.did_you_mean_command",
+                      names=", ".join(repr(m) for m in error.matches))
+        return text
     if isinstance(error, cx.NoArgsIsHelpError):
         return None  # the help was shown: nothing to add
     # a plain usage error (an unknown subcommand, ...): typer's English, on one line
     return " ".join(error.format_message().split())
 
 
-class RootGroup(TyperGroup):
+class NoSuchCommand(_cx.UsageError):
+    """A subcommand that does not exist, with the close names (typer's own text in
+    English, kept as the message), so that it can be said in the interface language."""
+
+    def __init__(self, name: str, matches: list[str], ctx: Any):
+        message = f"No such command {name!r}."
+        if matches:
+            message = message.rstrip(".") + ". Did you mean " + \
+                ", ".join(repr(m) for m in matches) + "?"
+        super().__init__(message, ctx)
+        self.name, self.matches = name, matches
+
+
+class CommandGroup(TyperGroup):
+    """A group of subcommands whose "no such command" is a :class:`NoSuchCommand`."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return self._click_resolve_command(ctx, args)
+        except _cx.UsageError as e:
+            # click says "no such command" with a plain UsageError (an option-like name
+            # gives NoSuchOption, a subclass): only that one is turned into ours
+            if type(e) is not _cx.UsageError or not args:
+                raise
+            name = str(args[0])
+            matches = get_close_matches(name, list(self.commands)) \
+                if self.suggest_commands else []
+            raise NoSuchCommand(name, matches, ctx) from None
+
+
+class RootGroup(CommandGroup):
     """The root command: turns every user error into one line on stderr and an exit code."""
 
     def invoke(self, ctx: typer.Context) -> Any:

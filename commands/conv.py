@@ -4,12 +4,13 @@ from typing import Annotated
 
 import typer
 
+from cstool.i18n import t, value
 from cstool.text_rules import terminal_safe
 from cstool.values import parse_time, short_time
 
 from .context import state, wants_json
 from .crud import JsonOpt
-from .output import info, print_json, print_table
+from .output import counted, info, print_json, print_table
 
 app = typer.Typer(help="Conversations: customers post, agents accept, reply, transfer, close.",
                   no_args_is_help=True)
@@ -71,11 +72,13 @@ def post_cmd(
         print_json(result)
         return
     c = result["conversation"]
-    where = f"with {c['assignee']}" if c["assignee"] else c["state"]
-    typer.echo(f"conversation {c['id']} ({where})" + (" [duplicate]" if result["duplicate"]
-                                                       else ""))
+    where = t("cli.conv_with", agent=c["assignee"]) if c["assignee"] else \
+        value("state", c["state"])
+    typer.echo(t("cli.conv_posted", id=c["id"], where=where)
+               + (t("cli.conv_duplicate") if result["duplicate"] else ""))
     for r in result["replies"]:
-        typer.echo(f"  {r['sender']}: {terminal_safe(r['body'], keep_lines=True)}")
+        typer.echo(f"  {value('sender', r['sender'])}: "
+                   f"{terminal_safe(r['body'], keep_lines=True)}")
 
 
 @app.command("list")
@@ -102,13 +105,25 @@ def list_cmd(
 def queue_cmd(
     ctx: typer.Context,
     shop: Annotated[str, typer.Option(help="The shop.")],
+    limit: Annotated[int | None, typer.Option(
+        min=1, max=10000, help="At most this many (default: all).")] = None,
+    after: Annotated[int | None, typer.Option(
+        metavar="ID", help="Only the chats after this one in serving order (the last id "
+        "of the previous page).")] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """A shop's waiting chats in serving order, with position and estimated wait."""
-    rows = state(ctx).backend.queue(shop)
+    """A shop's waiting chats in serving order, with position and estimated wait; paged
+    with --limit and --after."""
+    # one chat more than the page tells whether there is a next page
+    rows = state(ctx).backend.queue(shop, limit=None if limit is None else limit + 1,
+                                    after=after)
+    more = limit is not None and len(rows) > limit
+    rows = rows[:limit]
     if wants_json(ctx, json_):
         print_json(rows)
     else:
+        if more:
+            info(t("cli.queue_next_page", after=rows[-1]["id"]))
         print_table(rows, [("pos", lambda c: c["queue_position"]), *COLUMNS[:3],
                            ("priority", lambda c: c["priority"]),
                            ("wait (est.)", lambda c: "" if c["estimated_wait_s"] is None
@@ -122,12 +137,13 @@ def show_cmd(ctx: typer.Context, conversation: ConvArg, json_: JsonOpt = False) 
     if wants_json(ctx, json_):
         print_json(c)
         return
-    typer.echo(f"conversation {c['id']} · {c['shop']} · "
-               f"{terminal_safe(c.get('customer_name') or '')} "
-               f"({c.get('customer')}) · {c['state']} · agent {c.get('assignee') or '-'} · "
-               f"{c.get('classification') or '-'}")
+    typer.echo(t("cli.conv_header", id=c["id"], shop=c["shop"],
+                 name=terminal_safe(c.get("customer_name") or ""), customer=c.get("customer"),
+                 state=value("state", c["state"]), agent=c.get("assignee") or "-",
+                 classification=value("classification", c.get("classification")) or "-"))
     for m in c["messages"]:
-        who = (m.get("agent") or "agent") if m["sender"] == "agent" else m["sender"]
+        who = (m.get("agent") or value("sender", "agent")) if m["sender"] == "agent" \
+            else value("sender", m["sender"])
         typer.echo(f"[{short_time(parse_time(m['at']))}] {terminal_safe(str(who))}: "
                    f"{terminal_safe(m['body'], keep_lines=True)}")
 
@@ -139,9 +155,10 @@ def accept_cmd(ctx: typer.Context, agent: AgentOpt, json_: JsonOpt = False) -> N
     if conv is None:
         if wants_json(ctx, json_):
             print_json(None)
-        info("nothing is waiting for you")
+        info(t("cli.conv_nothing_waiting"))
         return
-    _conv_out(ctx, json_, conv, f"accepted conversation {conv['id']} ({conv['customer_name']})")
+    _conv_out(ctx, json_, conv, t("cli.conv_accepted", id=conv["id"],
+                                            name=conv["customer_name"]))
 
 
 @app.command("reply")
@@ -150,7 +167,7 @@ def reply_cmd(ctx: typer.Context, conversation: ConvArg,
               json_: JsonOpt = False) -> None:
     """Reply to a conversation assigned to you."""
     msg = state(ctx).backend.reply(agent, conversation, text)
-    _conv_out(ctx, json_, msg, f"sent message {msg['id']}")
+    _conv_out(ctx, json_, msg, t("cli.conv_sent", id=msg["id"]))
 
 
 @app.command("transfer")
@@ -164,8 +181,9 @@ def transfer_cmd(
     """Transfer a conversation to another agent or a group, with a note."""
     conv = state(ctx).backend.transfer(conversation, by=agent, to_agent=to_agent,
                                        to_group=to_group, note=note)
-    where = f"to {conv['assignee']}" if conv["assignee"] else "to the queue"
-    _conv_out(ctx, json_, conv, f"transferred conversation {conversation} {where}")
+    where = t("cli.conv_to_agent", agent=conv["assignee"]) if conv["assignee"] else \
+        t("cli.conv_to_queue")
+    _conv_out(ctx, json_, conv, t("cli.conv_transferred", id=conversation, where=where))
 
 
 @app.command("close")
@@ -177,7 +195,7 @@ def close_cmd(
 ) -> None:
     """Close a conversation; the customer is asked for a 1-5 rating."""
     conv = state(ctx).backend.close_conversation(conversation, by=agent, reason=reason)
-    _conv_out(ctx, json_, conv, f"closed conversation {conversation}")
+    _conv_out(ctx, json_, conv, t("cli.conv_closed", id=conversation))
 
 
 @app.command("rate")
@@ -189,7 +207,8 @@ def rate_cmd(
 ) -> None:
     """Record the customer's rating of a closed conversation."""
     conv = state(ctx).backend.rate(conversation, rating, comment)
-    _conv_out(ctx, json_, conv, f"rated conversation {conversation}: {rating}")
+    _conv_out(ctx, json_, conv, t("cli.conv_rated", id=conversation,
+                                                   rating=rating))
 
 
 @app.command("close-idle")
@@ -199,7 +218,7 @@ def close_idle_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
     if wants_json(ctx, json_):
         print_json(closed)
     else:
-        info(f"closed {len(closed)} idle conversations")
+        info(t("cli.conv_closed_idle", conversations=counted(len(closed), "idle conversation")))
 
 
 @app.command("sensitive")
@@ -214,4 +233,4 @@ def sensitive_cmd(
     if wants_json(ctx, json_):
         print_json(out)
     else:
-        info(f"conversation {conversation} {'no longer ' if off else ''}sensitive")
+        info(t("cli.conv_not_sensitive" if off else "cli.conv_sensitive", id=conversation))

@@ -18,6 +18,7 @@ import typer
 
 from cstool import json_limits
 from cstool.errors import UsageError
+from cstool.i18n import t, value
 from cstool.resources import KINDS, Field, Kind
 
 from .context import state, wants_json
@@ -70,7 +71,8 @@ def parse_inline(text: str, f: Field) -> dict:
             if i == 0 and f.fields:
                 out[f.fields[0].name] = part.strip()
                 continue
-            raise UsageError(f"--{_opt(f)}: expected name=value, got {part!r}")
+            raise UsageError(f"--{_opt(f)}: expected name=value, got {part!r}",
+                             key="option_not_name_value", opt=_opt(f), part=part)
         name, _, value = part.partition("=")
         name = name.strip()
         sub = next((s for s in f.fields if s.name == name), None)
@@ -90,7 +92,8 @@ def _pairs(values: list[str], f: Field) -> dict:
     for v in values:
         name, sep, value = v.partition("=")
         if not sep:
-            raise UsageError(f"--{_opt(f)}: expected name=value, got {v!r}")
+            raise UsageError(f"--{_opt(f)}: expected name=value, got {v!r}",
+                             key="option_not_name_value2", opt=_opt(f), v=v)
         if f.type == "attrs":
             parts = [x for x in value.split(",") if x]
             out[name] = parts if len(parts) > 1 else value
@@ -107,7 +110,8 @@ def _json_or_scalar(value: str, f: Field) -> Any:
         try:
             return json_limits.loads(value, f"--{_opt(f)}")
         except json.JSONDecodeError as e:
-            raise UsageError(f"--{_opt(f)}: not valid JSON: {e.msg}") from None
+            raise UsageError(f"--{_opt(f)}: not valid JSON: {e.msg}",
+                             key="option_bad_json", opt=_opt(f), msg=e.msg) from None
     return parse_scalar(value)
 
 
@@ -117,7 +121,8 @@ def option_value(f: Field, value: Any) -> Any:
         try:
             return json_limits.loads(value, f"--{_opt(f)}")
         except json.JSONDecodeError as e:
-            raise UsageError(f"--{_opt(f)}: not valid JSON: {e.msg}") from None
+            raise UsageError(f"--{_opt(f)}: not valid JSON: {e.msg}",
+                             key="option_bad_json", opt=_opt(f), msg=e.msg) from None
     if f.type in ("strlist", "reflist"):  # , or a Chinese keyboard's ， and 、
         return [x.strip() for v in value
                 for x in v.replace("，", ",").replace("、", ",").split(",") if x.strip()]
@@ -264,7 +269,8 @@ def register_reads(
         json_: JsonOpt = False,
     ) -> None:
         if shop is not None and not scoped:
-            raise UsageError(f"{k.name} do not belong to a shop; --shop does not apply")
+            raise UsageError(f"{k.name} do not belong to a shop; --shop does not apply",
+                             key="kind_no_shop", name=k.name)
         rows = state(ctx).backend.list(k.name, shop=shop, limit=limit, after=after)
         if wants_json(ctx, json_):
             print_json(rows)
@@ -299,7 +305,7 @@ def register_reads(
 
     def delete_cmd(ctx: typer.Context, key: str) -> None:
         state(ctx).backend.delete(k.name, key)
-        info(f"deleted {k.singular.replace('_', ' ')} {key}")
+        info(t("cli.deleted", kind=value("kind", k.singular), key=key))
 
     delete_cmd = _with_signature(delete_cmd, [_ctx_param(), _key_param(k)])
     app.command(delete_name, help=f"Delete a {k.singular.replace('_', ' ')} (refused while "
@@ -314,7 +320,7 @@ def _register_writes(app: typer.Typer, k: Kind, create_name: str = "create") -> 
     def create_cmd(ctx: typer.Context, key: str, json_: bool = False, **values: Any) -> None:
         rec = {k.key: key, **_record_from(k, values)}
         stored = state(ctx).backend.create(k.name, rec)
-        _done(ctx, json_, stored, f"created {k.singular} {key}")
+        _done(ctx, json_, stored, t("cli.created", kind=value("kind", k.singular), key=key))
 
     create_cmd = _with_signature(
         create_cmd,
@@ -347,14 +353,17 @@ def _register_writes(app: typer.Typer, k: Kind, create_name: str = "create") -> 
         for name in unset or []:
             f = next((f for f in fields if f.name == name), None)
             if f is None:
-                raise UsageError(f"--unset: {k.singular} has no field {name!r}")
+                raise UsageError(f"--unset: {k.singular} has no field {name!r}",
+                                 key="unset_unknown_field", singular=k.singular, name=name)
             if f.required:
-                raise UsageError(f"--unset: {name} is required and cannot be removed")
+                raise UsageError(f"--unset: {name} is required and cannot be removed",
+                                 key="unset_required", name=name)
             changes[name] = None
         if not changes:
-            raise UsageError("nothing to change: give at least one option (see --help)")
+            raise UsageError("nothing to change: give at least one option (see --help)",
+                             key="nothing_to_change_options")
         stored = state(ctx).backend.update(k.name, key, changes)
-        _done(ctx, json_, stored, f"updated {k.singular} {key}")
+        _done(ctx, json_, stored, t("cli.updated", kind=value("kind", k.singular), key=key))
 
     update_cmd = _with_signature(
         update_cmd,

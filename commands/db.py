@@ -3,6 +3,9 @@
 from typing import Annotated
 
 import typer
+from rich.cells import cell_len
+
+from cstool.i18n import t
 
 from .context import state, wants_json
 from .crud import JsonOpt
@@ -22,8 +25,7 @@ def init_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
     if wants_json(ctx, json_):
         print_json({"path": data["path"], "schema_version": data["schema_version"]})
     elif not st.created:
-        info(f"data file {data['path']} is there already (schema version "
-             f"{data['schema_version']}); nothing changed")
+        info(t("cli.db_exists", path=data["path"], version=data["schema_version"]))
 
 
 @app.command("info")
@@ -33,10 +35,14 @@ def info_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
     if wants_json(ctx, json_):
         print_json(data)
         return
-    typer.echo(f"path            {data['path']}")
-    typer.echo(f"schema version  {data['schema_version']} (latest {data['latest_schema_version']})")
-    typer.echo(f"size            {data['size_bytes'] / 1024:,.0f} KiB")
-    typer.echo(f"journal mode    {data['journal_mode']}")
+    for label, text in (
+            ("path", data["path"]),
+            ("schema_version", t("cli.db.version_latest", version=data["schema_version"],
+                                 latest=data["latest_schema_version"])),
+            ("size", f"{data['size_bytes'] / 1024:,.0f} KiB"),
+            ("journal_mode", data["journal_mode"])):
+        name = t(f"cli.db.{label}")
+        typer.echo(name + " " * max(1, 16 - cell_len(name)) + str(text))
     rows = [{"table": t, "rows": n} for t, n in data["tables"].items()]
     print_table(rows, [("table", lambda r: r["table"]), ("rows", lambda r: r["rows"])])
 
@@ -51,9 +57,9 @@ def upgrade_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
     if wants_json(ctx, json_):
         print_json({"applied": applied, "schema_version": version})
     elif applied:
-        info(f"applied migrations {', '.join(map(str, applied))}; schema version {version}")
+        info(t("cli.db_migrated", migrations=", ".join(map(str, applied)), version=version))
     else:
-        info(f"already up to date (schema version {version})")
+        info(t("cli.db_up_to_date", version=version))
 
 
 @app.command("backup")
@@ -67,4 +73,5 @@ def backup_cmd(
     if wants_json(ctx, json_):
         print_json(result)
     else:
-        info(f"backed up to {result['path']} ({result['size_bytes'] / 1024:,.0f} KiB)")
+        info(t("cli.db_backed_up", path=result["path"],
+               size=f"{result['size_bytes'] / 1024:,.0f}"))

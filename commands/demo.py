@@ -7,11 +7,11 @@ from typing import Annotated
 import typer
 
 from cstool.api.backend import Backend
-from cstool.plural import count
+from cstool.i18n import t
 
 from .context import state
 from .fixtures import load_set
-from .output import info, print_table
+from .output import counted, info, print_table
 
 DEMO_SHOP = "lingyi-fashion"
 DEMO_AGENT = "lf-xiaomei"
@@ -30,16 +30,16 @@ def demo_cmd(
     st = state(ctx)
     backend = st.backend
     if not backend.list("shops", limit=1):
-        info("empty file: loading the demo mall (fixtures set 'demo') ...")
+        info(t("cli.demo_loading"))
         result = load_set(backend, "demo")
-        info(f"loaded {count(result.count('create'), 'record')}")
+        info(t("cli.demo_loaded", records=counted(result.count("create"), "record")))
     if summary or not (os.isatty(0) and os.isatty(1)):
         _summary(backend)
         return
     from .console import run_console
 
     shop = backend.get("agents", agent)["shops"][0]
-    info("preparing the knowledge bot ...")
+    info(t("cli.demo_preparing_bot"))
     backend.warm_knowledge(shop)  # build (or load) the bot's model before customers write
     simulator, restore = start_demo(backend, agent, pace_s=pace)
     try:
@@ -84,7 +84,7 @@ def start_demo(backend: Backend, agent: str, *, pace_s: float = 5.0, seed: int |
 
 def _summary(backend: Backend) -> None:
     data = backend.info()
-    typer.echo(f"cstool demo — data file {data['path']}")
+    typer.echo(t("cli.demo_title", path=data["path"]))
     counts = data["tables"]
     rows = []
     for shop in backend.list("shops"):
@@ -99,12 +99,10 @@ def _summary(backend: Backend) -> None:
             "orders": len(backend.list("orders", shop=key)),
         })
     headers = ("key", "name", "mode", "agents", "customers", "products", "orders")
-    print_table(rows, [(h, operator.itemgetter(h)) for h in headers], title="Shops")
-    typer.echo(
-        f"{count(counts.get('agents', 0), 'agent')}, "
-        f"{count(counts.get('customers', 0), 'customer')}, "
-        f"{count(counts.get('orders', 0), 'order')}, {count(counts.get('coupons', 0), 'coupon')}, "
-        f"{counts.get('promotions', 0)} promotions."
-    )
-    typer.echo(f"Open the desk: cstool console --agent {DEMO_AGENT} · "
-               "cstool conv list · cstool route list · cstool db info")
+    print_table(rows, [(h, operator.itemgetter(h)) for h in headers], title=t("cli.demo_shops"))
+    typer.echo(t("cli.demo_counts", agents=counted(counts.get("agents", 0), "agent"),
+                 customers=counted(counts.get("customers", 0), "customer"),
+                 orders=counted(counts.get("orders", 0), "order"),
+                 coupons=counted(counts.get("coupons", 0), "coupon"),
+                 promotions=counts.get("promotions", 0)))
+    typer.echo(t("cli.demo_next", agent=DEMO_AGENT))

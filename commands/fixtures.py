@@ -7,12 +7,13 @@ import typer
 import fixtures as fixture_sets
 from cstool.api.backend import Backend
 from cstool.errors import NotFound
+from cstool.i18n import t
 from cstool.plural import count
 
 from .apply import apply_files
 from .context import state, wants_json
 from .crud import JsonOpt
-from .output import info, print_json, print_table
+from .output import counted, info, print_json, print_table
 
 app = typer.Typer(
     help="Named fixture sets and synthetic data for demos, CI and load.", no_args_is_help=True
@@ -43,8 +44,9 @@ def load_set(backend: Backend, name: str):
     folder = fixture_sets.path(name)
     if folder is None:
         raise NotFound(
-            f"no fixture set {name!r} (available: {', '.join(fixture_sets.names()) or 'none'})"
-        )
+            f"no fixture set {name!r} (available: {', '.join(fixture_sets.names()) or 'none'})",
+                       key="no_fixture_set", name=name,
+                       value=', '.join(fixture_sets.names()) or 'none')
     result, _ = apply_files(backend, [str(folder)])
     return result
 
@@ -60,10 +62,8 @@ def load_cmd(
     if wants_json(ctx, json_):
         print_json(result.to_dict())
     else:
-        info(
-            f"loaded {name}: {result.count('create')} created, {result.count('update')} "
-            f"updated, {result.count('unchanged')} unchanged"
-        )
+        info(t("cli.fixtures_loaded", name=name, created=result.count("create"),
+               updated=result.count("update"), unchanged=result.count("unchanged")))
 
 
 @app.command("generate")
@@ -110,8 +110,7 @@ def generate_cmd(
     else:
         raise Conflict(
             f"data with prefix {plan.p!r} exists already in this file; "
-            "use another --seed or --prefix, or a new file"
-        )
+            "use another --seed or --prefix, or a new file", key="fixture_prefix_exists", p=plan.p)
     backend.apply(base_document(plan))
     counts = {"customers": 0, "orders": 0}
     with Progress(
@@ -151,10 +150,9 @@ def generate_cmd(
     if wants_json(ctx, json_):
         print_json(summary)
     else:
-        info(
-            f"generated {count(shops, 'shop')}, {count(counts['customers'], 'customer')}, "
-            f"{count(counts['orders'], 'order')} (prefix {plan.p})"
-        )
+        info(t("cli.fixtures_generated", shops=counted(shops, "shop"),
+               customers=counted(counts["customers"], "customer"),
+               orders=counted(counts["orders"], "order"), prefix=plan.p))
 
 
 def _stream_with_progress(backend: Backend, dp, speed: float, *, quiet: bool) -> dict:

@@ -8,8 +8,10 @@
 from typing import Annotated
 
 import typer
+from rich.cells import cell_len
 
 from cstool.errors import UsageError
+from cstool.i18n import t
 from cstool.text_rules import terminal_safe
 from cstool.values import yuan
 
@@ -28,7 +30,8 @@ def parse_item(text: str) -> tuple[str, int]:
     try:
         return key, int(qty)
     except ValueError:
-        raise UsageError(f"--item {text!r}: expected PRODUCT or PRODUCT:QUANTITY") from None
+        raise UsageError(f"--item {text!r}: expected PRODUCT or PRODUCT:QUANTITY",
+                         key="invite_bad_item", text=text) from None
 
 
 def _money(value) -> str:
@@ -49,32 +52,40 @@ LINE_COLUMNS = [
 def print_quote(q: dict) -> None:
     """A quote for people: the lines, then each step down to the total."""
     print_table(q["lines"], LINE_COLUMNS)
-    out = [f"subtotal        {_money(q['subtotal'])}"]
+    out = [_step("subtotal", _money(q["subtotal"]))]
     for p in q["promotions"]:
         if p["kind"] == "gift":
-            out.append(f"gift            {p['name']} ({p['key']})")
+            out.append(_step("gift", f"{p['name']} ({p['key']})"))
         else:
-            label = "discount" if p["kind"] == "discount" else "full reduction"
-            out.append(f"{label:<16}-{_money(p['saving'])}  {p['name']} ({p['key']})")
+            label = "discount" if p["kind"] == "discount" else "full_reduction"
+            out.append(_step(label, f"-{_money(p['saving'])}  {p['name']} ({p['key']})"))
     for p in q["promotions_left_out"]:
-        out.append(f"left out        {p['name']} ({p['key']}): {p['reason']}")
+        out.append(_step("left_out", f"{p['name']} ({p['key']}): {p['reason']}"))
     c = q["coupon"]
     if c:
-        out.append(f"coupon          -{_money(c['saving'])}  {c['name']} "
-                   f"({c['key']}, {c['chosen']})")
+        out.append(_step("coupon", f"-{_money(c['saving'])}  {c['name']} "
+                                   f"({c['key']}, {c['chosen']})"))
     for g in q["gifts"]:
-        out.append(f"gift line       {g['title'] or g['product']} x{g['quantity']} ¥0.00")
-    out.append(f"total           {_money(q['total'])}  (saving {_money(q['saving'])})")
+        out.append(_step("gift_line", f"{g['title'] or g['product']} x{g['quantity']} ¥0.00"))
+    out.append(_step("total", t("cli.quote.total_saving", total=_money(q["total"]),
+                                saving=_money(q["saving"]))))
     for r in q["coupons_not_usable"]:
-        out.append(f"not usable      {r['coupon']}: {r['detail']}")
+        out.append(_step("not_usable", f"{r['coupon']}: {r['detail']}"))
     for r in q["coupons_not_chosen"]:
-        out.append(f"not chosen      {r['coupon']}: {r['detail']}")
+        out.append(_step("not_chosen", f"{r['coupon']}: {r['detail']}"))
     for h in q["hints"]:
-        out.append(f"hint            spend {_money(h['spend_more'])} more for {h['for']} "
-                   f"({h['promotion']})")
+        out.append(_step("hint", t("cli.quote.spend_more", amount=_money(h["spend_more"]),
+                                   target=h["for"], promotion=h["promotion"])))
     for n in q["notes"]:
-        out.append(f"note            {n}")
+        out.append(_step("note", n))
     typer.echo("\n".join(out))
+
+
+def _step(label: str, text: str) -> str:
+    """One step of a quote: its label (``cli.quote.<label>``) padded to 16 cells (a
+    Chinese character takes two), then the text."""
+    name = t(f"cli.quote.{label}")
+    return name + " " * max(1, 16 - cell_len(name)) + text
 
 
 @price_app.command("quote")
@@ -115,4 +126,4 @@ def invite_cmd(
         print_json(msg)
     else:
         typer.echo(terminal_safe(msg["body"], keep_lines=True))
-        info(f"invitation {msg['id']} sent in conversation {conversation}")
+        info(t("cli.invitation_sent", id=msg["id"], conversation=conversation))

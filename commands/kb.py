@@ -9,6 +9,7 @@ import typer
 from cstool.api.backend import Backend
 from cstool.declarative import Document
 from cstool.errors import InvalidInput, UsageError
+from cstool.i18n import t
 from cstool.knowledge_files import (
     FORMATS,
     format_of,
@@ -17,12 +18,11 @@ from cstool.knowledge_files import (
     write_entries,
 )
 from cstool.knowledge_rules import platform_entries, visible_entries
-from cstool.plural import count
 from cstool.validation import FieldError
 
 from .context import state, wants_json
 from .crud import JsonOpt
-from .output import info, print_json, print_record, print_table
+from .output import counted, info, print_json, print_record, print_table
 
 app = typer.Typer(help="Knowledge entries the bot answers from; search, import, export, "
                        "and the learning loop.", no_args_is_help=True)
@@ -75,7 +75,7 @@ def list_cmd(
 ) -> None:
     """List knowledge entries."""
     if shop is not None and platform:
-        raise UsageError("give --shop or --platform, not both")
+        raise UsageError("give --shop or --platform, not both", key="kb_shop_or_platform")
     rows = _entries(state(ctx).backend, shop, platform)
     if category is not None:
         rows = [r for r in rows if r.get("category") == category]
@@ -116,7 +116,7 @@ def add_cmd(
     if category is not None:
         rec["category"] = category
     stored = state(ctx).backend.create(KIND, rec)
-    _done(ctx, json_, stored, f"added {key}")
+    _done(ctx, json_, stored, t("cli.added", key=key))
 
 
 @app.command("update")
@@ -150,28 +150,29 @@ def update_cmd(
             changes[name] = value
     if platform:
         if shop is not None:
-            raise UsageError("give --shop or --platform, not both")
+            raise UsageError("give --shop or --platform, not both", key="kb_shop_or_platform")
         changes["shop"] = None
     if similar is not None or add_similar or remove_similar:
         current = list(similar) if similar is not None else backend.get(KIND, key).get(
             "similar", [])
         missing = [s for s in remove_similar or [] if s not in current]
         if missing:
-            raise InvalidInput(f"{key!r} has no similar question {missing[0]!r}")
+            raise InvalidInput(f"{key!r} has no similar question {missing[0]!r}",
+                               key="kb_no_similar_question", the_key=key, value=missing[0])
         current = [s for s in current if s not in (remove_similar or [])]
         current += [s for s in add_similar or [] if s not in current]
         changes["similar"] = current
     if not changes:
-        raise UsageError("nothing to change (see --help)")
+        raise UsageError("nothing to change (see --help)", key="kb_nothing_to_change")
     stored = backend.update(KIND, key, changes)
-    _done(ctx, json_, stored, f"updated {key}")
+    _done(ctx, json_, stored, t("cli.kb_updated", key=key))
 
 
 @app.command("remove")
 def remove_cmd(ctx: typer.Context, key: KeyArg) -> None:
     """Remove an entry."""
     state(ctx).backend.delete(KIND, key)
-    info(f"removed {key}")
+    info(t("cli.removed", key=key))
 
 
 def _done(ctx: typer.Context, json_: bool, stored: dict, message: str) -> None:
@@ -204,13 +205,15 @@ def _read_input(path: str) -> tuple[str, str]:
         return sys.stdin.read(), "<stdin>"
     p = Path(path)
     if p.is_dir():
-        raise InvalidInput(f"{path} is a folder: give a .jsonl, .yaml or .csv file")
+        raise InvalidInput(f"{path} is a folder: give a .jsonl, .yaml or .csv file",
+                           key="kb_file_is_folder", the_path=str(path))
     if not p.is_file():
-        raise InvalidInput(f"{path}: no such file")
+        raise InvalidInput(f"{path}: no such file", key="kb_no_such_file", the_path=str(path))
     try:
         return p.read_text(encoding="utf-8"), path
     except UnicodeDecodeError:
-        raise InvalidInput(f"{path}: not UTF-8 text") from None
+        raise InvalidInput(f"{path}: not UTF-8 text", key="kb_not_utf8",
+                           the_path=str(path)) from None
 
 
 @app.command("import")
@@ -230,7 +233,8 @@ def import_cmd(
     text, source = _read_input(file)
     fmt = fmt or format_of(None if file == "-" else file, text)
     if fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}",
+                         key="kb_format_one_of", join=', '.join(FORMATS))
     records = read_entries(text, source, fmt, default_shop=shop)
     doc = Document()
     doc.add(source, {KIND: records})
@@ -248,13 +252,13 @@ def import_cmd(
     if wants_json(ctx, json_):
         print_json({**result.to_dict(), "models": ready})
         return
-    verb = "would be " if dry_run else ""
-    info(f"{source}: {count(len(records), 'entry')}: {verb}{result.count('create')} created, "
-         f"{result.count('update')} updated, {result.count('unchanged')} unchanged")
+    info(t("cli.kb_imported_dry" if dry_run else "cli.kb_imported", source=source,
+           entries=counted(len(records), "entry"), created=result.count("create"),
+           updated=result.count("update"), unchanged=result.count("unchanged")))
     for r in ready:
         if r.get("how") == "built":
-            info(f"bot model for {r['shop'] or 'the platform'}: {count(r['entries'], 'entry')}, "
-                 f"built in {r['seconds']:.1f}s")
+            info(t("cli.kb_model_built", scope=r["shop"] or t("cli.kb_platform"),
+                   entries=counted(r["entries"], "entry"), seconds=f"{r['seconds']:.1f}"))
 
 
 @app.command("export")
@@ -270,10 +274,11 @@ def export_cmd(
 ) -> None:
     """Export entries as JSONL, YAML or CSV (what kb import reads)."""
     if shop is not None and platform:
-        raise UsageError("give --shop or --platform, not both")
+        raise UsageError("give --shop or --platform, not both", key="kb_shop_or_platform")
     fmt = fmt or format_of_name(output) or "jsonl"
     if fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}",
+                         key="kb_format_one_of", join=', '.join(FORMATS))
     backend = state(ctx).backend
     if platform:
         rows = platform_entries(backend.list(KIND))
@@ -282,7 +287,7 @@ def export_cmd(
     text = write_entries(rows, fmt)
     if output:
         Path(output).write_text(text, encoding="utf-8")
-        info(f"wrote {count(len(rows), 'entry')} to {output}")
+        info(t("cli.kb_wrote", entries=counted(len(rows), "entry"), path=output))
     else:
         sys.stdout.write(text)
 
@@ -301,7 +306,7 @@ def unanswered_cmd(
     backend = state(ctx).backend
     if dismiss is not None:
         n = backend.dismiss_unanswered(dismiss)
-        info(f"dismissed {dismiss} ({n} questions)")
+        info(t("cli.kb_dismissed", group=dismiss, questions=counted(n, "question")))
         return
     groups = backend.unanswered_questions(shop=shop, limit=limit)
     if wants_json(ctx, json_):
@@ -335,12 +340,12 @@ def learn_cmd(
     """Teach the bot a question it could not answer: every wording of its group becomes a
     similar question of an entry (--entry) or a new entry (--new, --answer)."""
     if (entry is None) == (new is None):
-        raise UsageError("give --entry KEY or --new KEY --answer TEXT")
+        raise UsageError("give --entry KEY or --new KEY --answer TEXT", key="kb_entry_or_new")
     result = state(ctx).backend.learn_question(question, entry=entry, new=new, answer=answer,
                                                shop=shop, category=category, tags=tag)
     if wants_json(ctx, json_):
         print_json(result)
         return
-    what = "new entry" if result["created"] else "entry"
-    info(f"{what} {result['entry']}: learned {len(result['added'])} wording(s)"
-         + (f", resolved {result['resolved']} unanswered" if result["resolved"] else ""))
+    info(t("cli.kb_learned_new" if result["created"] else "cli.kb_learned",
+           entry=result["entry"], count=len(result["added"]))
+         + (t("cli.kb_resolved", count=result["resolved"]) if result["resolved"] else ""))

@@ -38,7 +38,7 @@ from . import (
     token,
     worker,
 )
-from .context import ApiOpt, RootGroup, State
+from .context import ApiOpt, CommandGroup, RootGroup, State
 
 
 def _flag_type(display):
@@ -155,9 +155,9 @@ for _name, _module in (
     ("campaign", campaign),
     ("cart", cart),
 ):
-    app.add_typer(_module.app, name=_name)
-app.add_typer(invite.price_app, name="price")
-app.add_typer(token.app, name="token")
+    app.add_typer(_module.app, name=_name, cls=CommandGroup)
+app.add_typer(invite.price_app, name="price", cls=CommandGroup)
+app.add_typer(token.app, name="token", cls=CommandGroup)
 
 
 def main() -> None:

@@ -11,11 +11,12 @@ import typer
 
 from cstool.backend.metrics_ops import check_period
 from cstool.errors import UsageError
+from cstool.i18n import t, value
 from cstool.values import display_zone_name, yuan
 
 from .context import state, wants_json
 from .crud import JsonOpt
-from .output import info, print_json, print_table
+from .output import Header, counted, info, print_json, print_table
 
 app = typer.Typer(help="Service metrics: response and answer rates, bot resolution, CSAT, "
                   "conversion, agents.", no_args_is_help=True)
@@ -115,7 +116,7 @@ AGENT_WIDE = [
     ("inquiry_conversion", "conv %", _pct),
     ("attributed_sales", "sales", _money),
     ("online_s", "online", _secs),
-    ("handle_time_avg_s", "handle", _secs),
+    ("handle_time_avg_s", Header("handle", "col.handle_time"), _secs),
     ("concurrency_avg", "conc", _plain),
 ]
 
@@ -136,7 +137,7 @@ def _write_csv(columns: list[str], rows: list[dict]) -> None:
 def _output_format(ctx: typer.Context, json_: bool, csv_: bool) -> str:
     as_json = wants_json(ctx, json_)
     if as_json and csv_:
-        raise UsageError("choose one of --json and --csv")
+        raise UsageError("choose one of --json and --csv", key="json_or_csv")
     return "json" if as_json else "csv" if csv_ else "table"
 
 
@@ -184,8 +185,10 @@ def report_cmd(
         else:
             _write_csv(fields, [report["total"]])
         return
-    period = f"{report['from'] or 'the start'} to {report['to'] or 'now'}"
-    info(f"conversations created from {period}" + (f", shop {shop}" if shop else ""))
+    period = t("cli.period", start=report["from"] or t("cli.the_start"),
+               end=report["to"] or t("cli.now"))
+    info(t("cli.report_period", period=period)
+         + (t("cli.report_shop", shop=shop) if shop else ""))
     if sla and fmt != "csv":
         _sla_table(report["sla"])
     if not dims:
@@ -235,8 +238,11 @@ def agent_cmd(
     if fmt == "csv":
         _write_csv(["agent", *out["figures"]], [{"agent": handle, **out["figures"]}])
         return
-    info(f"{out['name']} ({handle}), {out['status']}, shops {', '.join(out['shops'])}; "
-         f"conversations created from {out['from'] or 'the start'} to {out['to'] or 'now'}")
+    period = t("cli.period", start=out["from"] or t("cli.the_start"),
+               end=out["to"] or t("cli.now"))
+    info(t("cli.agent_report", name=out["name"], handle=handle,
+           status=value("status", out["status"]), shops=", ".join(out["shops"]),
+           period=period))
     _vertical(out["figures"])
 
 
@@ -247,4 +253,6 @@ def rebuild_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
     if wants_json(ctx, json_):
         print_json(out)
     else:
-        info(f"folded {out['conversations']} conversations ({out['messages']} messages)")
+        info(t("cli.metrics_rebuilt", conversations=counted(out["conversations"],
+                                                              "conversation"),
+               messages=counted(out["messages"], "message")))

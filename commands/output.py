@@ -11,9 +11,38 @@ from typing import Any
 
 import typer
 
+from cstool.i18n import has, language, t
+from cstool.plural import count, count_zh
 from cstool.text_rules import terminal_safe
 
 Column = tuple[str, Callable[[dict], Any]]  # (header, getter)
+
+
+class Header(str):
+    """A column header whose catalog id is not ``col.<header>`` (two columns of the same
+    English name that mean different things)."""
+
+    msgid: str
+
+    def __new__(cls, text: str, msgid: str) -> Header:
+        obj = super().__new__(cls, text)
+        obj.msgid = msgid
+        return obj
+
+
+def header_text(header: str) -> str:
+    """A column header in the interface language (catalog id ``col.<header>``, or the
+    header's own id); a header without an entry (a dimension's value) as it is."""
+    msgid = getattr(header, "msgid", f"col.{header}")
+    return t(msgid) if has(msgid, "en") else header
+
+
+def counted(n: int, noun: str) -> str:
+    """``n`` with ``noun`` in the interface language: "3 records" / "3 条记录" (the noun's
+    Chinese is the catalog's ``noun.<noun>``, with its measure word)."""
+    if language() == "zh" and has(f"noun.{noun}", "zh"):
+        return count_zh(n, t(f"noun.{noun}"))
+    return count(n, noun)
 
 
 # What JSON leaves raw but a terminal obeys (C1 controls such as CSI U+009B, DEL) or
@@ -27,8 +56,9 @@ def print_json(data: Any) -> None:
     sys.stdout.write(_JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
 
 
-def _cell(value: Any) -> str:
-    """A value as one terminal-safe line of a table or TSV (``cstool.text_rules``)."""
+def _cell(value: Any, human: bool = False) -> str:
+    """A value as one terminal-safe line of a table or TSV (``cstool.text_rules``); true
+    and false in the interface language in a table (``human``), as yes/no in TSV."""
     if value is None:
         return ""
     if isinstance(value, list):
@@ -36,6 +66,8 @@ def _cell(value: Any) -> str:
     elif isinstance(value, dict):
         text = json.dumps(value, ensure_ascii=False)
     elif isinstance(value, bool):
+        if human:
+            return t("cli.yes") if value else t("cli.no")
         return "yes" if value else "no"
     else:
         text = str(value)
@@ -50,7 +82,9 @@ def is_terminal() -> bool:
 
 
 def print_table(rows: Sequence[dict], columns: Sequence[Column], title: str | None = None) -> None:
-    """Rows as a rich table on a terminal, as tab-separated text when piped."""
+    """Rows as a rich table on a terminal, as tab-separated text when piped. On a
+    terminal the headers are in the interface language; the tab-separated form is for
+    scripts and keeps its English column names (as ``--json`` keeps its keys)."""
     if not is_terminal():
         sys.stdout.write("\t".join(h for h, _ in columns) + "\n")
         for row in rows:
@@ -67,13 +101,13 @@ def print_table(rows: Sequence[dict], columns: Sequence[Column], title: str | No
 
     table = Table(title=title, header_style="bold", show_lines=False)
     for header, _ in columns:
-        table.add_column(header, overflow="fold")
+        table.add_column(header_text(header), overflow="fold")
     for row in rows:
         # Text: a title like "[red]x" is text, not rich markup
-        table.add_row(*(Text(_cell(get(row))) for _, get in columns))
+        table.add_row(*(Text(_cell(get(row), human=True)) for _, get in columns))
     Console().print(table)
     if not rows:
-        typer.echo("(none)", err=True)
+        typer.echo(t("cli.none"), err=True)
 
 
 def print_record(record: dict) -> None:

@@ -7,6 +7,7 @@ import typer
 
 from cstool.api.backend import Backend
 from cstool.errors import UsageError
+from cstool.i18n import t
 
 from .context import state, wants_json
 from .crud import JsonOpt
@@ -54,7 +55,7 @@ def add_cmd(
     if wants_json(ctx, json_):
         print_json(stored)
     else:
-        info(f"added {stored['key']}")
+        info(t("cli.added", key=stored["key"]))
 
 
 @app.command("list")
@@ -70,7 +71,7 @@ def list_cmd(
 ) -> None:
     """List quick replies."""
     if agent is not None and shop is None:
-        raise UsageError("--agent needs --shop")
+        raise UsageError("--agent needs --shop", key="reply_agent_needs_shop")
     rows = state(ctx).backend.list(KIND, shop=shop)
     if agent is not None:
         rows = [r for r in rows if r.get("agent") in (None, agent)]
@@ -91,4 +92,4 @@ def remove_cmd(ctx: typer.Context,
                key: Annotated[str, typer.Argument(help="The quick reply's key.")]) -> None:
     """Remove a quick reply."""
     state(ctx).backend.delete(KIND, key)
-    info(f"removed {key}")
+    info(t("cli.removed", key=key))

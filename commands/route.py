@@ -7,6 +7,7 @@ import typer
 
 from cstool import json_limits
 from cstool.errors import UsageError
+from cstool.i18n import t
 
 from . import crud
 from .context import state, wants_json
@@ -23,13 +24,14 @@ def parse_if(text: str) -> dict:
     """``"customer.level ge 3"`` or ``"message.text contains_any 发货,物流"`` as a condition."""
     parts = text.split(None, 2)
     if len(parts) < 2:
-        raise UsageError(f"--if: expected 'FIELD OP VALUE', got {text!r}")
+        raise UsageError(f"--if: expected 'FIELD OP VALUE', got {text!r}",
+                         key="route_if_format", text=text)
     field, op = parts[0], parts[1]
     raw = parts[2] if len(parts) == 3 else None
     if op == "exists":
         return {"field": field, "op": op, "value": True if raw is None else parse_scalar(raw)}
     if raw is None:
-        raise UsageError(f"--if: {text!r} has no value")
+        raise UsageError(f"--if: {text!r} has no value", key="route_if_no_value", text=text)
     if op in LIST_OPS:
         # a Chinese keyboard's full-width comma (，) and 、 separate items too
         items = raw.replace("，", ",").replace("、", ",").split(",")
@@ -48,7 +50,8 @@ def _rule_fields(
         try:
             rec["conditions"] = json_limits.loads(conditions, "--conditions")
         except json.JSONDecodeError as e:
-            raise UsageError(f"--conditions: not valid JSON: {e.msg}") from None
+            raise UsageError(f"--conditions: not valid JSON: {e.msg}",
+                             key="route_conditions_json", msg=e.msg) from None
     elif conditions_if:
         leaves = [parse_if(t) for t in conditions_if]
         rec["conditions"] = {"any" if any_ else "all": leaves}
@@ -113,14 +116,14 @@ def add_cmd(
                        False if disabled else None)
     if "target" not in rec:
         raise UsageError("give a target: --to-agent, --to-group, --to-skill, --to-level or "
-                         "--to-shop")
+                         "--to-shop", key="route_target_required")
     stored = state(ctx).backend.create("routing_rules", {"key": key, "shop": shop, **rec})
     if position is not None:
         stored = state(ctx).backend.move_rule(key, position)
     if wants_json(ctx, json_):
         print_json(stored)
     else:
-        info(f"added rule {key} at position {stored['position']}")
+        info(t("cli.rule_added", key=key, position=stored["position"]))
 
 
 @app.command("update")
@@ -139,12 +142,13 @@ def update_cmd(
     changes = _rule_fields(name, if_, any_, conditions, to_agent, to_group, to_skill, to_level,
                            to_shop, strategy, priority, when_unavailable, None, enabled)
     if not changes:
-        raise UsageError("nothing to change: give at least one option (see --help)")
+        raise UsageError("nothing to change: give at least one option (see --help)",
+                         key="nothing_to_change_options")
     stored = state(ctx).backend.update("routing_rules", key, changes)
     if wants_json(ctx, json_):
         print_json(stored)
     else:
-        info(f"updated rule {key}")
+        info(t("cli.rule_updated", key=key))
 
 
 crud.register_reads(
@@ -195,7 +199,7 @@ def move_cmd(
     if wants_json(ctx, json_):
         print_json(stored)
     else:
-        info(f"moved rule {key} to position {stored['position']}")
+        info(t("cli.rule_moved", key=key, position=stored["position"]))
 
 
 @app.command("test")

@@ -6,6 +6,7 @@ from typing import Annotated
 import typer
 
 from cstool.errors import UsageError
+from cstool.i18n import t
 
 from .context import state
 from .output import info
@@ -30,7 +31,8 @@ def serve_cmd(
     gracefully (requests in flight finish first)."""
     st = state(ctx)
     if st.api_url() is not None:
-        raise UsageError("serve works on a data file: unset --api / CSTOOL_API")
+        raise UsageError("serve works on a data file: unset --api / CSTOOL_API",
+                         key="serve_needs_file")
     from cstool import __version__
     from cstool.server.run import serve
     from cstool.storage import default_db_path
@@ -40,10 +42,9 @@ def serve_cmd(
         from cstool.backend.local import LocalBackend
 
         LocalBackend(path).close()
-        info(f"created data file {path}")
+        info(t("cli.created_data_file", path=path))
     shown = f"[{host}]" if ":" in host else host
-    info(f"cstool {__version__} serving {path} on http://{shown}:{port} "
-         "(API /v1, docs /docs, widget /widget/SHOP); SIGTERM or Ctrl+C stops")
+    info(t("cli.serving", version=__version__, path=path, url=f"http://{shown}:{port}"))
     if host not in ("127.0.0.1", "localhost", "::1"):
-        info("warning: listening beyond this machine; put TLS in front of it")
+        info(t("cli.serve_public"))
     serve(path, host=host, port=port, max_body=max_body_kb * 1024, access_log=access_log)

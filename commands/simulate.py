@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from cstool import i18n
 from cstool.api.backend import Backend
 from cstool.errors import Conflict, InvalidInput, NoDataFile, UsageError
 
@@ -47,7 +48,8 @@ def _open_backend(ctx: typer.Context, db: Path | None) -> tuple[Backend, bool]:
     st = state(ctx)
     if db is not None:
         if st.api_url() is not None:
-            raise UsageError("give a data file (--db) or a server (--api), not both")
+            raise UsageError("give a data file (--db) or a server (--api), not both",
+                             key="db_or_api")
         st.db = db
     elif st.db is None and st.api_url() is None:
         from .fixtures import load_set
@@ -74,7 +76,8 @@ def _pick_shop(backend: Backend, shop: str | None, demo: bool) -> str:
     keys = [s["key"] for s in backend.list("shops")]
     if len(keys) == 1:
         return keys[0]
-    raise UsageError(f"--shop is required (shops: {', '.join(keys) or 'none'})")
+    raise UsageError(f"--shop is required (shops: {', '.join(keys) or 'none'})",
+                     key="simulate_shop_required", value=', '.join(keys) or 'none')
 
 
 def _parse_day(text: str | None) -> date | None:
@@ -84,7 +87,8 @@ def _parse_day(text: str | None) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"--date: expected YYYY-MM-DD, got {text!r}") from None
+        raise UsageError(f"--date: expected YYYY-MM-DD, got {text!r}",
+                         key="bad_date_option", text=text) from None
 
 
 class _Progress:
@@ -203,27 +207,30 @@ def simulate_cmd(
 
     as_json = wants_json(ctx, json_)
     if csv_ and as_json:
-        raise UsageError("choose one of --json and --csv")
+        raise UsageError("choose one of --json and --csv", key="json_or_csv")
     ways = (arrivals_file is not None, forecast,
             arrivals is not None or curve is not None or peak is not None)
     if sum(ways) > 1:
         raise UsageError("give the arrivals one way: --arrivals/--curve/--peak, "
-                         "--arrivals-file or --forecast")
+                         "--arrivals-file or --forecast", key="arrivals_one_way")
     if agents is not None and roster is not None:
-        raise UsageError("give --agents or --roster, not both")
+        raise UsageError("give --agents or --roster, not both", key="agents_or_roster")
     if agents is not None and agents != "auto" and not agents.isdigit():
-        raise UsageError(f"--agents: expected a whole number or auto, got {agents!r}")
+        raise UsageError(f"--agents: expected a whole number or auto, got {agents!r}",
+                         key="agents_not_number", agents=agents)
     if write_db is not None and write_db.exists():
-        raise Conflict(f"{write_db} exists already; --write-db makes a new file")
+        raise Conflict(f"{write_db} exists already; --write-db makes a new file",
+                       key="write_db_exists", write_db=str(write_db))
     model = ConversationModel(aht_s=aht, patience_s=patience, first_reply_s=first_reply_s,
                               reply_s=reply_s, turn_gap_s=turn_gap_s, concurrency=concurrency,
                               mode=mode)
     _usage(model.check)
     if (target is not None or max_abandon is not None) and agents != "auto":
-        raise UsageError("--target and --max-abandon go with --agents auto")
+        raise UsageError("--target and --max-abandon go with --agents auto",
+                         key="target_needs_auto")
     if max_abandon is not None and patience is None:
         raise UsageError("--max-abandon needs --patience: without a patience nobody "
-                         "abandons")
+                         "abandons", key="max_abandon_needs_patience")
     target = target or "80/30"
     goal = _usage(parse_target, target) if agents == "auto" else None
     if curve is None:
@@ -239,7 +246,8 @@ def simulate_cmd(
 
     backend, demo = _open_backend(ctx, db)
     if write_db is not None and not backend.has_database_file:
-        raise UsageError("--write-db needs a data file, not a server (--api)")
+        raise UsageError("--write-db needs a data file, not a server (--api)",
+                         key="write_db_needs_file")
     request = DayRequest(
         shop=_pick_shop(backend, shop, demo), model=model, day=the_day, curve=shape,
         arrivals_file=arrivals_file, forecast=forecast, agents=agents, roster=roster,
@@ -318,4 +326,4 @@ def _print_report(r: dict, seconds: float) -> None:
         typer.echo(f"written to {w['path']}: {w['conversations']:,} conversations, "
                    f"{w['messages']:,} messages; try `cstool --db {w['path']} metrics report "
                    f"--shop {r['shop']}`")
-    info(f"simulated in {seconds:.1f}s")
+    info(i18n.t("cli.simulated_in", seconds=f"{seconds:.1f}"))

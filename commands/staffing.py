@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from cstool import i18n
 from cstool.errors import InvalidInput, UsageError
 from cstool.staffing import (
     MAX_SERVERS,
@@ -80,13 +81,14 @@ def _check_erlang(w: Workload, sl: float, max_occupancy: float, max_abandon: flo
                   shrinkage: float, agents: int | None) -> None:
     if not 0 < w.interval_s <= 86_400:
         raise InvalidInput(f"--interval-min: must be positive and at most 1440 (a day), got "
-                           f"{w.interval_s / 60:g}")
+                           f"{w.interval_s / 60:g}", key="interval_range", value=w.interval_s / 60)
     check_workload(w)
     check_goals(sl, max_occupancy=max_occupancy, max_abandon=max_abandon,
                 patience_s=w.patience_s, shrinkage=shrinkage)
     if agents is not None and not 0 <= agents * w.concurrency <= MAX_SERVERS:
         raise InvalidInput(f"--agents: must be 0 or more, with at most {MAX_SERVERS:,} chat "
-                           f"slots (agents x concurrency), got {agents}")
+                           f"slots (agents x concurrency), got {agents}",
+                           key="agents_range", MAX_SERVERS=MAX_SERVERS, agents=agents)
 
 
 @app.command("erlang")
@@ -123,7 +125,7 @@ def erlang_cmd(
     """
     if max_abandon is not None and patience is None:
         raise UsageError("--max-abandon needs --patience: without a patience (Erlang C) "
-                         "nobody abandons")
+                         "nobody abandons", key="max_abandon_needs_patience_erlang")
     w = Workload(arrivals, interval_min * 60.0, aht, target_s, patience, concurrency)
     _usage(_check_erlang, w, sl, max_occupancy, max_abandon, shrinkage, agents)
     if agents is not None:
@@ -164,7 +166,8 @@ def _parse_day(text: str | None) -> date | None:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"--date: expected YYYY-MM-DD, got {text!r}") from None
+        raise UsageError(f"--date: expected YYYY-MM-DD, got {text!r}",
+                         key="bad_date_option", text=text) from None
 
 
 def _forecast_options(weeks: int, holdout: int, uplift: float | None,
@@ -177,7 +180,8 @@ def _forecast_options(weeks: int, holdout: int, uplift: float | None,
         try:
             explicit.append(date.fromisoformat(text))
         except ValueError:
-            raise UsageError(f"--promo-day: expected YYYY-MM-DD, got {text!r}") from None
+            raise UsageError(f"--promo-day: expected YYYY-MM-DD, got {text!r}",
+                             key="promo_day_format", text=text) from None
     return settings, explicit
 
 
@@ -227,7 +231,7 @@ def forecast_cmd(
         typer.echo(f"error on {acc['holdout_days']} held-back days: MAPE {acc['mape']}% "
                    f"(half-hours), WAPE {acc['wape']}%, daily MAPE {acc['daily_mape']}%")
     else:
-        info("too little history to hold days back and measure the error")
+        info(i18n.t("cli.forecast_short_history"))
 
 
 # -- plan --------------------------------------------------------------------------------------
@@ -235,9 +239,10 @@ def _shift_hours(text: str) -> tuple[float, ...]:
     try:
         hours = tuple(float(x) for x in text.split(",") if x.strip())
     except ValueError:
-        raise UsageError(f"--shift-hours: expected hours like 8,6,4, got {text!r}") from None
+        raise UsageError(f"--shift-hours: expected hours like 8,6,4, got {text!r}",
+                         key="shift_hours_format", text=text) from None
     if not hours:
-        raise UsageError("--shift-hours: give at least one length")
+        raise UsageError("--shift-hours: give at least one length", key="shift_hours_empty")
     return hours
 
 
@@ -284,7 +289,7 @@ def plan_cmd(
     with breaks covering every half-hour with few agent-hours.
     """
     if csv_ and wants_json(ctx, json_):
-        raise UsageError("choose one of --json and --csv")
+        raise UsageError("choose one of --json and --csv", key="json_or_csv")
     # the option values first (usage errors): the shop's history fills in --aht and
     # --concurrency when they are not given
     sl, target_s = _usage(parse_target, target)

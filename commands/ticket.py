@@ -4,6 +4,7 @@ from typing import Annotated
 
 import typer
 
+from cstool import i18n
 from cstool.values import parse_time, short_time
 
 from .context import state, wants_json
@@ -66,8 +67,9 @@ def create_cmd(
     t = state(ctx).backend.create_ticket(type=type_, title=title, shop=shop, conversation=conv,
                                          priority=priority, team=team, assignee=assignee,
                                          order=order, by=by, note=note)
-    _out(ctx, json_, t, f"created ticket {t['id']}: response due {_t(t['first_response_due'])}, "
-         f"resolution due {_t(t['resolution_due'])}")
+    _out(ctx, json_, t, i18n.t("cli.ticket_created", id=t["id"],
+                                response=_t(t["first_response_due"]),
+                                resolution=_t(t["resolution_due"])))
 
 
 @app.command("list")
@@ -98,7 +100,8 @@ def _duration(text: str) -> int:
     try:
         return int(float(text[:-1]) * units[text[-1]])
     except (KeyError, ValueError, IndexError):
-        raise UsageError(f"--due-within: expected like 30m, 2h or 1d, got {text!r}") from None
+        raise UsageError(f"--due-within: expected like 30m, 2h or 1d, got {text!r}",
+                         key="due_within_format", text=text) from None
 
 
 @app.command("show")
@@ -124,7 +127,7 @@ def update_cmd(
     """Change a ticket's status, priority, team or title (deadlines are recomputed)."""
     t = state(ctx).backend.update_ticket(ticket, by=by, status=status, priority=priority,
                                          team=team, title=title)
-    _out(ctx, json_, t, f"updated ticket {ticket}")
+    _out(ctx, json_, t, i18n.t("cli.ticket_updated", id=ticket))
 
 
 @app.command("assign")
@@ -133,7 +136,7 @@ def assign_cmd(ctx: typer.Context, ticket: TicketArg,
                by: ByOpt = None, json_: JsonOpt = False) -> None:
     """Give a ticket to an agent."""
     t = state(ctx).backend.assign_ticket(ticket, agent, by=by)
-    _out(ctx, json_, t, f"ticket {ticket} assigned to {agent}")
+    _out(ctx, json_, t, i18n.t("cli.ticket_assigned", id=ticket, agent=agent))
 
 
 @app.command("note")
@@ -142,7 +145,7 @@ def note_cmd(ctx: typer.Context, ticket: TicketArg,
              by: ByOpt = None, json_: JsonOpt = False) -> None:
     """Add an internal note (the customer does not see it)."""
     t = state(ctx).backend.note_ticket(ticket, text, by=by)
-    _out(ctx, json_, t, f"noted on ticket {ticket}")
+    _out(ctx, json_, t, i18n.t("cli.ticket_noted", id=ticket))
 
 
 @app.command("reply")
@@ -152,7 +155,7 @@ def reply_cmd(ctx: typer.Context, ticket: TicketArg,
               json_: JsonOpt = False) -> None:
     """Reply to the customer (meets the first-response target)."""
     t = state(ctx).backend.reply_ticket(ticket, text, by=by)
-    _out(ctx, json_, t, f"replied on ticket {ticket}")
+    _out(ctx, json_, t, i18n.t("cli.ticket_replied", id=ticket))
 
 
 @app.command("resolve")
@@ -161,7 +164,7 @@ def resolve_cmd(ctx: typer.Context, ticket: TicketArg, by: ByOpt = None,
                 json_: JsonOpt = False) -> None:
     """Resolve: the customer is told and asked for a rating."""
     t = state(ctx).backend.resolve_ticket(ticket, by=by, note=note)
-    _out(ctx, json_, t, f"resolved ticket {ticket}")
+    _out(ctx, json_, t, i18n.t("cli.ticket_resolved", id=ticket))
 
 
 @app.command("close")
@@ -169,7 +172,7 @@ def close_cmd(ctx: typer.Context, ticket: TicketArg, by: ByOpt = None,
               json_: JsonOpt = False) -> None:
     """Close a ticket for good."""
     t = state(ctx).backend.close_ticket(ticket, by=by)
-    _out(ctx, json_, t, f"closed ticket {ticket}")
+    _out(ctx, json_, t, i18n.t("cli.ticket_closed", id=ticket))
 
 
 @app.command("reopen")
@@ -178,7 +181,7 @@ def reopen_cmd(ctx: typer.Context, ticket: TicketArg, by: ByOpt = None,
                json_: JsonOpt = False) -> None:
     """Reopen a resolved or closed ticket."""
     t = state(ctx).backend.reopen_ticket(ticket, by=by, reason=reason)
-    _out(ctx, json_, t, f"reopened ticket {ticket}")
+    _out(ctx, json_, t, i18n.t("cli.ticket_reopened", id=ticket))
 
 
 @app.command("scan")
@@ -188,8 +191,8 @@ def scan_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
     if wants_json(ctx, json_):
         print_json(done)
     else:
-        info(f"{sum(d['kind'] == 'sla_warning' for d in done)} warnings, "
-             f"{sum(d['kind'] == 'sla_breached' for d in done)} escalations")
+        info(i18n.t("cli.sla_scan", warnings=sum(d["kind"] == "sla_warning" for d in done),
+                    escalations=sum(d["kind"] == "sla_breached" for d in done)))
 
 
 @app.command("report")
@@ -207,8 +210,9 @@ def report_cmd(
     try:
         since = parse_time(from_) if from_ else None
         until = parse_time(to) if to else None
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    except ValueError as e:  # cstool.values says what is wrong, with its key
+        raise UsageError(str(e), key=getattr(e, "key", "time_bad"),
+                         **getattr(e, "params", {"value": from_ or to})) from None
     rows = state(ctx).backend.ticket_report(shop=shop, since=since, until=until, by=by)
     if wants_json(ctx, json_):
         print_json(rows)

@@ -4,6 +4,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from cstool.i18n import t
+
 from .context import state, wants_json
 from .crud import JsonOpt
 from .output import info, print_json, print_table
@@ -31,9 +33,9 @@ def _show_created(ctx: typer.Context, record: dict, json_: bool, hint: str) -> N
         print_json(record)
         return
     typer.echo(record["token"])
-    expires = record["expires_at"] or "never"
-    info(f"token {record['id']} ({record['role']}{hint}), expires {expires}; "
-         "shown this once: keep it (e.g. export CSTOOL_TOKEN=...)")
+    expires = record["expires_at"] or t("cli.never")
+    info(t("cli.token_created", id=record["id"], role=record["role"], hint=hint,
+           expires=expires))
 
 
 @app.command("create")
@@ -51,7 +53,7 @@ def create_cmd(
 ) -> None:
     """Create a staff token; the secret is printed once (stdout), details go to stderr."""
     record = tokens(ctx).create_token(agent, role, expires, label)
-    _show_created(ctx, record, json_, f" for {agent}" if agent else "")
+    _show_created(ctx, record, json_, t("cli.token_for_agent", agent=agent) if agent else "")
 
 
 @app.command("customer")
@@ -69,9 +71,11 @@ def customer_cmd(
 ) -> None:
     """Create a widget token for one customer in one shop (printed once)."""
     record = tokens(ctx).create_customer_token(shop, customer, expires, label)
-    _show_created(ctx, record, json_, f" for {customer} in {shop}")
+    _show_created(ctx, record, json_, t("cli.token_for_customer", customer=customer,
+                                        shop=shop))
     if url and not wants_json(ctx, json_):
-        info(f"widget: {url.rstrip('/')}/widget/{shop}#token={record['token']}")
+        info(t("cli.token_widget", url=f"{url.rstrip('/')}/widget/{shop}#token="
+                                       f"{record['token']}"))
 
 
 @app.command("list")
@@ -115,4 +119,4 @@ def revoke_cmd(
     if wants_json(ctx, json_):
         print_json(record)
     else:
-        info(f"token {token_id} revoked")
+        info(t("cli.token_revoked", id=token_id))

@@ -6,8 +6,10 @@ from typing import Annotated
 
 import typer
 
+from cstool.i18n import has, t
+
 from .context import state
-from .output import info
+from .output import counted, info
 
 
 def worker_cmd(
@@ -38,14 +40,16 @@ def worker_cmd(
         parts = []
         for name, value in result.items():
             n = len(value) if isinstance(value, list) else None
+            task = t(f"cli.worker_task.{name}") if has(f"cli.worker_task.{name}", "en") \
+                else name
             if n:
-                parts.append(f"{name} {n}")
+                parts.append(t("cli.worker_done", task=task, count=n))
             elif isinstance(value, dict) and value.get("sent"):
-                parts.append(f"campaign sends {value['sent']}")
+                parts.append(t("cli.worker_sends", count=value["sent"]))
             elif isinstance(value, dict) and "error" in value:
-                parts.append(f"{name} failed: {value['error']}")
+                parts.append(t("cli.worker_failed", task=task, error=value["error"]))
         if parts:
-            info("worker: " + ", ".join(parts))
+            info(t("cli.worker_report", parts=t("cli.list_sep").join(parts)))
 
     if once:
         result = worker.run_once()
@@ -54,6 +58,6 @@ def worker_cmd(
         if failed and len(failed) == len(result):
             raise typer.Exit(1)  # nothing could run (e.g. a token without the rights)
         return
-    info(f"worker running every {interval:g}s (Ctrl+C stops after the current pass)")
+    info(t("cli.worker_running", interval=f"{interval:g}"))
     worker.run(lambda: not stop["now"], report)
-    info(f"worker stopped after {worker.passes} passes")
+    info(t("cli.worker_stopped", passes=counted(worker.passes, "pass")))

@@ -38,6 +38,11 @@ class InvalidInput(CstoolError):
     http_status = 422
 
 
+class InvalidValue(InvalidInput, ValueError):
+    """A value that does not parse (an amount, a time): a ``ValueError`` for the pure
+    code that catches those, and a keyed error for whoever shows it."""
+
+
 class UsageError(CstoolError):
     """The command was called wrongly (bad option combination, missing argument)."""
 

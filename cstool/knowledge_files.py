@@ -111,7 +111,8 @@ def read_entries(text: str, source: str, fmt: str,
     """Parse ``text`` (from ``source``, for messages) in ``fmt``; records without a shop
     get ``default_shop``. A malformed file raises InvalidInput naming ``source:line``."""
     if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
+        raise UsageError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})",
+                         key="kb_unknown_format", fmt=fmt, join=', '.join(FORMATS))
     text = text.lstrip("\ufeff")
     if fmt == "jsonl":
         return _read_jsonl(text, source, default_shop)
@@ -128,9 +129,12 @@ def _read_jsonl(text: str, source: str, default_shop: str | None) -> list[LineDi
         try:
             data = json_limits.loads(line, f"{source}:{n}")
         except ValueError as e:
-            raise InvalidInput(f"{source}:{n}: not valid JSON: {_json_reason(e)}") from None
+            raise InvalidInput(f"{source}:{n}: not valid JSON: {_json_reason(e)}",
+                               key="kb_bad_json", the_source=source, n=n,
+                               json_reason=_json_reason(e)) from None
         if not isinstance(data, dict):
-            raise InvalidInput(f"{source}:{n}: expected a JSON object (one entry per line)")
+            raise InvalidInput(f"{source}:{n}: expected a JSON object (one entry per line)",
+                               key="kb_jsonl_not_object", the_source=source, n=n)
         out.append(_line_dict(_tidy(data, default_shop), n))
     return out
 
@@ -149,16 +153,20 @@ def _read_yaml(text: str, source: str, default_shop: str | None) -> list[LineDic
             line = data.lines.get(other[0]) if isinstance(data, LineDict) else None
             where = f"{source}:{line}" if line else source
             raise InvalidInput(f"{where}: {other[0]}: expected a list of entries, or "
-                               "knowledge_entries: at the top")
+                               "knowledge_entries: at the top",
+                               key="kb_yaml_not_list", the_where=where, value=other[0])
         data = data.get("knowledge_entries", data.get("entries")) or []
     if not isinstance(data, list):
-        raise InvalidInput(f"{source}: expected a list of knowledge entries")
+        raise InvalidInput(f"{source}: expected a list of knowledge entries",
+                           key="kb_not_entry_list", the_source=source)
     out = []
     for i, rec in enumerate(data):
         if not isinstance(rec, dict):
             line = getattr(data, "line", None)
             raise InvalidInput(f"{source}{f':{line}' if line else ''}: entry {i + 1} is not a "
-                               "mapping of fields")
+                               "mapping of fields",
+                               key="kb_entry_not_mapping", the_source=source,
+                               value=f':{line}' if line else '', value2=i + 1)
         tidy = _tidy(rec, default_shop)
         if isinstance(rec, LineDict):
             tidy.lines.setdefault("shop", rec.line)
@@ -173,13 +181,17 @@ def _read_csv(text: str, source: str, default_shop: str | None) -> list[LineDict
     except StopIteration:
         return []
     except csv.Error as e:
-        raise InvalidInput(f"{source}:1: not valid CSV: {e}") from None
+        raise InvalidInput(f"{source}:1: not valid CSV: {e}",
+                           key="kb_bad_csv", the_source=source, e=str(e)) from None
     unknown = [h for h in header if h not in FIELDS]
     if unknown:
         raise InvalidInput(f"{source}:1: unknown column {unknown[0]!r} "
-                           f"(known: {', '.join(FIELDS)})")
+                           f"(known: {', '.join(FIELDS)})",
+                           key="kb_unknown_column", the_source=source, value=unknown[0],
+                           join=', '.join(FIELDS))
     if len(set(header)) != len(header):
-        raise InvalidInput(f"{source}:1: a column is named twice")
+        raise InvalidInput(f"{source}:1: a column is named twice",
+                           key="kb_column_twice", the_source=source)
     out = []
     start = reader.line_num + 1
     while True:
@@ -188,13 +200,17 @@ def _read_csv(text: str, source: str, default_shop: str | None) -> list[LineDict
         except StopIteration:
             break
         except csv.Error as e:
-            raise InvalidInput(f"{source}:{start}: not valid CSV: {e}") from None
+            raise InvalidInput(f"{source}:{start}: not valid CSV: {e}",
+                               key="kb_bad_csv_at", the_source=source, start=start,
+                               e=str(e)) from None
         line, start = start, reader.line_num + 1
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
             raise InvalidInput(f"{source}:{line}: expected {len(header)} columns, "
-                               f"got {len(row)}")
+                               f"got {len(row)}",
+                               key="kb_csv_columns", the_source=source, the_line=line,
+                               count=len(header), count2=len(row))
         rec: dict[str, Any] = {}
         for name, cell in zip(header, row, strict=True):
             if cell.strip() == "":
@@ -203,7 +219,9 @@ def _read_csv(text: str, source: str, default_shop: str | None) -> list[LineDict
                 low = cell.strip().lower()
                 if low not in _TRUE + _FALSE:
                     raise InvalidInput(f"{source}:{line}: enabled: expected true or false, "
-                                       f"got {cell!r}")
+                                       f"got {cell!r}",
+                                       key="kb_enabled_not_bool", the_source=source,
+                                       the_line=line, cell=cell)
                 rec[name] = low in _TRUE
             elif name in LIST_FIELDS:
                 rec[name] = cell
@@ -243,10 +261,12 @@ def write_entries(records: Iterable[dict], fmt: str) -> str:
                 bad = [s for s in r.get(f, []) if "|" in s]
                 if bad:
                     raise InvalidInput(f"entry {r['key']!r}: {f} item {bad[0]!r} contains '|', "
-                                       "which separates items in CSV; export JSONL or YAML")
+                                       "which separates items in CSV; export JSONL or YAML",
+                                       key="kb_csv_pipe", the_key=r['key'], f=f, value=bad[0])
             w.writerow([
                 "|".join(r.get(f, [])) if f in LIST_FIELDS
                 else ("true" if r.get(f, True) else "false") if f == "enabled"
                 else (r.get(f) or "") for f in FIELDS])
         return buf.getvalue()
-    raise UsageError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})")
+    raise UsageError(f"unknown format {fmt!r} (use {', '.join(FORMATS)})",
+                     key="kb_unknown_format", fmt=fmt, join=', '.join(FORMATS))

@@ -280,13 +280,15 @@ def quote(
     notes: list[str] = []
     if coupon is not None:
         if coupon not in coupons:
-            raise NotFound(f"no coupon {coupon!r}")
+            raise NotFound(f"no coupon {coupon!r}", key="no_coupon", coupon=coupon)
         if held is not None and coupon not in held_keys:
-            raise Conflict(f"the customer does not hold coupon {coupon!r}")
+            raise Conflict(f"the customer does not hold coupon {coupon!r}",
+                           key="coupon_not_held", coupon=coupon)
         scn, bad = _try_coupon(shop, coupon, coupons, held_keys if held is not None else None,
                                lines, active, products, now_ms)
         if bad is not None:
-            raise Conflict(f"coupon {coupon!r} cannot be used: {bad.detail}")
+            raise Conflict(f"coupon {coupon!r} cannot be used: {bad.detail}",
+                           key="coupon_unusable", coupon=coupon, detail=bad.detail)
         chosen, how = scn, "named"
         if plain.total < scn.total:
             left_out = ", ".join(p["key"] for p, _ in scn.dropped) or "nothing"
@@ -325,19 +327,24 @@ def _lines(shop: str, items: Iterable[tuple[str, int]],
     merged: dict[str, int] = {}
     for key, quantity in items:
         if isinstance(quantity, bool) or not isinstance(quantity, int):
-            raise InvalidInput(f"quantity of {key!r} must be a whole number, got {quantity!r}")
+            raise InvalidInput(f"quantity of {key!r} must be a whole number, got {quantity!r}",
+                               key="quantity_not_int", the_key=key, quantity=repr(quantity))
         if quantity < 1:
-            raise InvalidInput(f"quantity of {key!r} must be at least 1, got {quantity}")
+            raise InvalidInput(f"quantity of {key!r} must be at least 1, got {quantity}",
+                               key="quantity_below_one", the_key=key, quantity=quantity)
         p = products.get(key)
         if p is None or p.get("shop", shop) != shop:
-            raise NotFound(f"no product {key!r} in shop {shop!r}")
+            raise NotFound(f"no product {key!r} in shop {shop!r}",
+                           key="no_product_in_shop", the_key=key, shop=shop)
         if p.get("status", "on_sale") != "on_sale":
-            raise Conflict(f"product {key!r} is off the shelf")
+            raise Conflict(f"product {key!r} is off the shelf",
+                           key="product_off_shelf", the_key=key)
         merged[key] = merged.get(key, 0) + quantity
         if merged[key] > MAX_QUANTITY:
-            raise InvalidInput(f"quantity of {key!r} must be at most {MAX_QUANTITY}")
+            raise InvalidInput(f"quantity of {key!r} must be at most {MAX_QUANTITY}",
+                               key="quantity_too_large", the_key=key, MAX_QUANTITY=MAX_QUANTITY)
     if not merged:
-        raise InvalidInput("a quote needs at least one item")
+        raise InvalidInput("a quote needs at least one item", key="quote_no_items")
     return [Line(products[k], q, products[k]["price"]) for k, q in merged.items()]
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from .errors import InvalidValue
 from .resources import WEEKDAYS
 
 MINUTE = 60_000
@@ -82,7 +83,7 @@ class Calendar:
             if span is None:
                 closed_days += 1
                 if closed_days > MAX_DAYS:
-                    raise ValueError("the calendar has no open time")
+                    raise InvalidValue("the calendar has no open time", key="calendar_never_open")
             else:
                 closed_days = 0
                 s_min, e_min = span
@@ -152,7 +153,8 @@ def deadline(calendar: Calendar, start_ms: int, minutes: float,
         if b - a >= need:
             return a + need
         need -= b - a
-    raise ValueError("the calendar has no open time")  # pragma: no cover - endless iterator
+    raise InvalidValue("the calendar has no open time",  # pragma: no cover
+                       key="calendar_never_open")  # an endless iterator
 
 
 def elapsed_minutes(calendar: Calendar, start_ms: int, end_ms: int,

@@ -74,6 +74,16 @@ def _err(path: str, message: str, obj: Any = None, key: str | None = None, *,
     return FieldError(path, message, line_of(obj, key), key=code, **params)
 
 
+def _value_error(path: str, e: Exception, parent: Any, name: Any) -> FieldError:
+    """A value that did not parse (``cstool.values``): its reason kept, its key as the
+    field's (``field_<key>``); an unkeyed one (a time out of range) as a plain field
+    error."""
+    key = getattr(e, "key", None)
+    if isinstance(e, InvalidInput) and key:
+        return _err(path, str(e), parent, name, code=f"field_{key}", **e.params)
+    return _err(path, str(e), parent, name, code="field")
+
+
 def _check_text(value: Any, f: Field, path: str, parent: Any) -> str:
     if not isinstance(value, str):
         raise _err(path, f"expected text, got {_typename(value)}", parent, f.name,
@@ -85,7 +95,8 @@ def _check_text(value: Any, f: Field, path: str, parent: Any) -> str:
     if f.name == "key" and key_problem(value) is not None:  # a text key (knowledge entries)
         raise _err(path, f"{value!r} is not a usable key: it {key_problem(value)} (text "
                    "without control characters, line breaks, tabs or surrounding spaces)",
-                   parent, f.name)
+                   parent, f.name,
+                   code="field_bad_key", value=repr(value), key_problem=key_problem(value))
     _no_controls(value, path, parent, f.name, multiline=f.multiline)
     if f.required and not value.strip():
         raise _err(path, "is empty", parent, f.name, code="field_empty")
@@ -114,7 +125,8 @@ def _plain_text(value: Any, path: str, parent: Any, name: Any) -> Any:
     """Every text (mapping names too) inside a JSON field, checked like a one-line text
     field, and the field no deeper than JSON may nest (``cstool.json_limits``)."""
     if value_depth(value) > MAX_JSON_DEPTH:
-        raise _err(path, f"nested too deeply (at most {MAX_JSON_DEPTH} levels)", parent, name)
+        raise _err(path, f"nested too deeply (at most {MAX_JSON_DEPTH} levels)", parent, name,
+                   code="field_too_deep", MAX_JSON_DEPTH=MAX_JSON_DEPTH)
     stack = [value]
     while stack:
         v = stack.pop()
@@ -146,12 +158,14 @@ INT_LIMIT = 2**53  # an exact number in JSON clients too; far inside SQLite's 2*
 def _range(num: float, f: Field, path: str, parent: Any, shown: Any = None) -> None:
     shown = num if shown is None else shown
     if f.min is not None and num < f.min:
-        raise _err(path, f"must be >= {_num(f.min)} (got {shown})", parent, f.name)
+        raise _err(path, f"must be >= {_num(f.min)} (got {shown})", parent, f.name,
+                   code="field_below_min", num=_num(f.min), shown=shown)
     if f.max is not None and num > f.max:
-        raise _err(path, f"must be <= {_num(f.max)} (got {shown})", parent, f.name)
+        raise _err(path, f"must be <= {_num(f.max)} (got {shown})", parent, f.name,
+                   code="field_above_max", num=_num(f.max), shown=shown)
     if abs(num) > INT_LIMIT:  # what SQLite can store, whatever the field allows
         raise _err(path, f"too large (at most {INT_LIMIT:,} in size, got {shown})", parent,
-                   f.name)
+                   f.name, code="field_too_large", INT_LIMIT=INT_LIMIT, shown=shown)
 
 
 def _num(x: float) -> str:
@@ -160,14 +174,14 @@ def _num(x: float) -> str:
 
 def _slug(value: Any, path: str, parent: Any, name: str) -> str:
     if not isinstance(value, str):
-        raise _err(path, f"expected a key (text), got {_typename(value)}", parent, name)
+        raise _err(path, f"expected a key (text), got {_typename(value)}", parent, name,
+                   code="field_key_not_text", got=_typename(value))
     if not SLUG_RE.match(value):
         raise _err(
             path,
             f"{value!r} is not a valid key (lowercase letters, digits, - _ . ; at most 64)",
             parent,
-            name,
-        )
+            name, code="field_bad_slug", value=value)
     return value
 
 
@@ -180,33 +194,38 @@ def _value(f: Field, value: Any, path: str, parent: Any, zone: str | None) -> An
         return _slug(value, path, parent, f.name)
     if t == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _err(path, f"expected a whole number, got {_typename(value)}", parent, f.name)
+            raise _err(path, f"expected a whole number, got {_typename(value)}", parent, f.name,
+                       code="field_not_int", got=_typename(value))
         _range(value, f, path, parent)
         return value
     if t == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _err(path, f"expected a number, got {_typename(value)}", parent, f.name)
+            raise _err(path, f"expected a number, got {_typename(value)}", parent, f.name,
+                       code="field_not_number", got=_typename(value))
         _range(value, f, path, parent)
         return value
     if t == "money":
         try:
             cents = parse_money(value)
         except ValueError as e:
-            raise _err(path, str(e), parent, f.name) from None
+            raise _value_error(path, e, parent, f.name) from None
         if f.min is not None and cents < f.min * 100:
-            raise _err(path, f"must be >= {_num(f.min)} (got {value})", parent, f.name)
+            raise _err(path, f"must be >= {_num(f.min)} (got {value})", parent, f.name,
+                       code="field_money_below_min", num=_num(f.min), value=value)
         if abs(cents) > INT_LIMIT:
-            raise _err(path, f"too large (got {value})", parent, f.name)
+            raise _err(path, f"too large (got {value})", parent, f.name,
+                       code="field_money_too_large", value=value)
         return cents
     if t == "bool":
         if not isinstance(value, bool):
-            raise _err(path, f"expected true or false, got {_typename(value)}", parent, f.name)
+            raise _err(path, f"expected true or false, got {_typename(value)}", parent, f.name,
+                       code="field_not_bool", got=_typename(value))
         return value
     if t == "time":
         try:
             return parse_time(value, zone)
         except (ValueError, OverflowError, OSError) as e:
-            raise _err(path, str(e), parent, f.name) from None
+            raise _value_error(path, e, parent, f.name) from None
     if t == "enum":
         if not isinstance(value, str) or value not in f.choices:
             raise _err(path, f"{value!r} is not one of: {', '.join(f.choices)}", parent, f.name,
@@ -214,7 +233,8 @@ def _value(f: Field, value: Any, path: str, parent: Any, zone: str | None) -> An
         return value
     if t in ("strlist", "reflist"):
         if not isinstance(value, list):
-            raise _err(path, f"expected a list, got {_typename(value)}", parent, f.name)
+            raise _err(path, f"expected a list, got {_typename(value)}", parent, f.name,
+                       code="field_not_list", got=_typename(value))
         out = []
         for i, item in enumerate(value):
             ipath = f"{path}[{i}]"
@@ -222,60 +242,72 @@ def _value(f: Field, value: Any, path: str, parent: Any, zone: str | None) -> An
                 item = _slug(item, ipath, parent, f.name)
             else:
                 if not isinstance(item, str):
-                    raise _err(ipath, f"expected text, got {_typename(item)}", parent, f.name)
+                    raise _err(ipath, f"expected text, got {_typename(item)}", parent, f.name,
+                               code="field_not_text_item", got=_typename(item))
                 _no_controls(item, ipath, parent, f.name, multiline=f.multiline)
                 if len(item) > f.item_max_len:
                     raise _err(ipath, f"too long (at most {f.item_max_len} characters)",
-                               parent, f.name)
+                               parent, f.name,
+                               code="field_item_too_long", item_max_len=f.item_max_len)
                 if f.choices and item not in f.choices:
                     raise _err(
-                        ipath, f"{item!r} is not one of: {', '.join(f.choices)}", parent, f.name
-                    )
+                        ipath, f"{item!r} is not one of: {', '.join(f.choices)}", parent, f.name,
+                        code="field_item_not_one_of", item=repr(item), join=', '.join(f.choices))
             if item in out:
-                raise _err(ipath, f"{item!r} is listed twice", parent, f.name)
+                raise _err(ipath, f"{item!r} is listed twice", parent, f.name,
+                           code="field_listed_twice", item=repr(item))
             out.append(item)
         return out
     if t == "attrs":
         if not isinstance(value, dict):
-            raise _err(path, f"expected a mapping, got {_typename(value)}", parent, f.name)
+            raise _err(path, f"expected a mapping, got {_typename(value)}", parent, f.name,
+                       code="field_not_mapping", got=_typename(value))
         out = {}
         for k, v in value.items():
             kpath = f"{path}.{k}"
             if not isinstance(k, str) or len(k) > 64:
-                raise _err(kpath, "attribute names are text of at most 64 characters", value, k)
+                raise _err(kpath, "attribute names are text of at most 64 characters", value, k,
+                           code="field_attr_name")
             _plain_text([k, v], kpath, value, k)
             if isinstance(v, list):
                 if not all(isinstance(x, str | int | float) and not isinstance(x, bool) for x in v):
-                    raise _err(kpath, "expected text or a list of texts", value, k)
+                    raise _err(kpath, "expected text or a list of texts", value, k,
+                               code="field_attr_not_texts")
                 out[k] = [str(x) for x in v]
             elif isinstance(v, str | int | float) and not isinstance(v, bool):
                 out[k] = str(v)
             else:
-                raise _err(kpath, f"expected text or a list, got {_typename(v)}", value, k)
+                raise _err(kpath, f"expected text or a list, got {_typename(v)}", value, k,
+                           code="field_attr_not_text", got=_typename(v))
         return out
     if t == "records":
         if not isinstance(value, list):
-            raise _err(path, f"expected a list, got {_typename(value)}", parent, f.name)
+            raise _err(path, f"expected a list, got {_typename(value)}", parent, f.name,
+                       code="field_not_list", got=_typename(value))
         return [_record(f.fields, item, f"{path}[{i}]", zone) for i, item in enumerate(value)]
     if t == "record":
         return _record(f.fields, value, path, zone)
     if t == "hours":
         if not isinstance(value, dict):
-            raise _err(path, f"expected a mapping of days, got {_typename(value)}", parent, f.name)
+            raise _err(path, f"expected a mapping of days, got {_typename(value)}", parent, f.name,
+                       code="field_hours_not_mapping", got=_typename(value))
         out = {}
         for day, span in value.items():
             dpath = f"{path}.{day}"
             if day not in WEEKDAYS:
-                raise _err(dpath, f"unknown day (use {', '.join(WEEKDAYS)})", value, day)
+                raise _err(dpath, f"unknown day (use {', '.join(WEEKDAYS)})", value, day,
+                           code="field_unknown_day", join=', '.join(WEEKDAYS))
             if span != "closed" and not (isinstance(span, str) and HHMM_RANGE.match(span)):
-                raise _err(dpath, f"expected 'HH:MM-HH:MM' or 'closed', got {span!r}", value, day)
+                raise _err(dpath, f"expected 'HH:MM-HH:MM' or 'closed', got {span!r}", value, day,
+                           code="field_bad_hours", span=repr(span))
             out[day] = span
         return out
     if t == "settings":
         return _settings(value, path, parent)
     if t == "json":
         if not isinstance(value, dict | list):
-            raise _err(path, f"expected a mapping, got {_typename(value)}", parent, f.name)
+            raise _err(path, f"expected a mapping, got {_typename(value)}", parent, f.name,
+                       code="field_not_mapping", got=_typename(value))
         return _plain(_plain_text(value, path, parent, f.name))
     raise AssertionError(f"unknown field type {t}")
 
@@ -291,7 +323,8 @@ def _plain(value: Any) -> Any:
 
 def _settings(value: Any, path: str, parent: Any) -> dict:
     if not isinstance(value, dict):
-        raise _err(path, f"expected a mapping, got {_typename(value)}", parent, "settings")
+        raise _err(path, f"expected a mapping, got {_typename(value)}", parent, "settings",
+                   code="field_not_mapping", got=_typename(value))
     # Settings whose default is None are optional: left out until set.
     out = {k: v for k, v in SHOP_SETTINGS_DEFAULTS.items() if v is not None}
     for k, v in value.items():
@@ -301,11 +334,11 @@ def _settings(value: Any, path: str, parent: Any) -> dict:
                 kpath,
                 f"unknown setting (known: {', '.join(SHOP_SETTINGS_DEFAULTS)})",
                 value,
-                k,
-            )
+                k, code="field_unknown_setting", join=', '.join(SHOP_SETTINGS_DEFAULTS))
         if k == "quiet_hours":
             if v is not None and not (isinstance(v, str) and HHMM_RANGE.match(v)):
-                raise _err(kpath, f"expected 'HH:MM-HH:MM' or null, got {v!r}", value, k)
+                raise _err(kpath, f"expected 'HH:MM-HH:MM' or null, got {v!r}", value, k,
+                           code="field_bad_quiet_hours", v=repr(v))
         elif k.startswith("bot_"):
             if v is None:
                 out.pop(k, None)
@@ -317,13 +350,15 @@ def _settings(value: Any, path: str, parent: Any) -> dict:
                 continue
             v = _calendar_setting(k, v, kpath, value)
         elif isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise _err(kpath, f"expected a positive whole number, got {v!r}", value, k)
+            raise _err(kpath, f"expected a positive whole number, got {v!r}", value, k,
+                       code="field_not_positive", v=repr(v))
         out[k] = v
     if (out.get("bot_suggest_threshold") is not None
             and out.get("bot_answer_threshold") is not None
             and out["bot_suggest_threshold"] > out["bot_answer_threshold"]):
         raise _err(f"{path}.bot_suggest_threshold",
-                   "must not be above bot_answer_threshold", value, "bot_suggest_threshold")
+                   "must not be above bot_answer_threshold", value, "bot_suggest_threshold",
+                   code="field_suggest_above_answer")
     return out
 
 
@@ -336,20 +371,22 @@ def _calendar_setting(k: str, v: Any, kpath: str, parent: Any) -> Any:
             return date.fromisoformat(text).isoformat()
         except (TypeError, ValueError):
             raise _err(kpath, f"expected a date like 2026-10-01, got {text!r}", parent,
-                       k) from None
+                       k, code="field_bad_date", text=repr(text)) from None
 
     if k == "holidays":
         if not isinstance(v, list):
-            raise _err(kpath, f"expected a list of dates, got {_typename(v)}", parent, k)
+            raise _err(kpath, f"expected a list of dates, got {_typename(v)}", parent, k,
+                       code="field_holidays_not_list", got=_typename(v))
         return sorted({day(x) for x in v})
     if not isinstance(v, dict):
         raise _err(kpath, f"expected a mapping of dates to weekdays, got {_typename(v)}",
-                   parent, k)
+                   parent, k, code="field_workdays_not_mapping", got=_typename(v))
     out = {}
     for d, w in v.items():
         if w not in WEEKDAYS:
             raise _err(kpath, f"{d}: expected a weekday ({', '.join(WEEKDAYS)}), got {w!r}",
-                       parent, k)
+                       parent, k, code="field_bad_weekday", d=d, join=', '.join(WEEKDAYS),
+                       w=repr(w))
         out[day(d)] = w
     return dict(sorted(out.items()))
 
@@ -362,17 +399,20 @@ def _bot_setting(k: str, v: Any, kpath: str, parent: Any) -> Any:
     """
     if k in ("bot_answer_threshold", "bot_suggest_threshold"):
         if isinstance(v, bool) or not isinstance(v, int | float) or not 0 <= v <= 1:
-            raise _err(kpath, f"expected a number from 0 to 1, got {v!r}", parent, k)
+            raise _err(kpath, f"expected a number from 0 to 1, got {v!r}", parent, k,
+                       code="field_not_fraction", v=repr(v))
         return float(v)
     if k == "bot_synonyms":
         groups = v.replace("\n", ";").split(";") if isinstance(v, str) else v
         if not isinstance(groups, list):
-            raise _err(kpath, f"expected a list of 'a|b|c' groups, got {_typename(v)}", parent, k)
+            raise _err(kpath, f"expected a list of 'a|b|c' groups, got {_typename(v)}", parent, k,
+                       code="field_synonyms_not_list", got=_typename(v))
         out = []
         for i, g in enumerate(groups):
             words = g if isinstance(g, list) else (g.split("|") if isinstance(g, str) else None)
             if words is None or not all(isinstance(w, str) for w in words):
-                raise _err(f"{kpath}[{i}]", "expected 'a|b|c' or a list of words", parent, k)
+                raise _err(f"{kpath}[{i}]", "expected 'a|b|c' or a list of words", parent, k,
+                           code="field_bad_synonym_group")
             words = [w.strip() for w in words if w.strip()]
             for w in words:
                 _no_controls(w, f"{kpath}[{i}]", parent, k)
@@ -380,23 +420,25 @@ def _bot_setting(k: str, v: Any, kpath: str, parent: Any) -> Any:
                 continue
             if len(words) < 2 or any(len(w) > 64 for w in words):
                 raise _err(f"{kpath}[{i}]", "a group needs two or more words of at most 64 "
-                           "characters", parent, k)
+                           "characters", parent, k, code="field_synonym_group_size")
             out.append("|".join(words))
         return out
     phrases = v.split("|") if isinstance(v, str) else v
     if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
-        raise _err(kpath, "expected a list of phrases", parent, k)
+        raise _err(kpath, "expected a list of phrases", parent, k, code="field_phrases_not_list")
     phrases = [p.strip() for p in phrases if p.strip()]
     for p in phrases:
         _no_controls(p, kpath, parent, k)
     if any(len(p) > 64 for p in phrases):
-        raise _err(kpath, "a phrase has at most 64 characters", parent, k)
+        raise _err(kpath, "a phrase has at most 64 characters", parent, k,
+                   code="field_phrase_too_long")
     return phrases
 
 
 def _record(fields: tuple[Field, ...], rec: Any, path: str, zone: str | None) -> dict:
     if not isinstance(rec, dict):
-        raise FieldError(path, f"expected a mapping, got {_typename(rec)}", line_of(rec))
+        raise FieldError(path, f"expected a mapping, got {_typename(rec)}", line_of(rec),
+                         key="field_not_mapping", got=_typename(rec))
     known = {f.name for f in fields}
     for k in rec:
         if k not in known:
@@ -406,8 +448,7 @@ def _record(fields: tuple[Field, ...], rec: Any, path: str, zone: str | None) ->
                 f"{path}.{k}" if path else str(k),
                 f"unknown field (known: {', '.join(f.name for f in fields)}){hint}",
                 rec,
-                k,
-            )
+                k, code="field_unknown", join=', '.join(f.name for f in fields), hint=hint)
     out: dict[str, Any] = {}
     for f in fields:
         fpath = f"{path}.{f.name}" if path else f.name
@@ -442,8 +483,9 @@ def to_internal(kind: Kind, record: Any, path: str = "") -> dict:
 def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
     """Rules that span fields of one record."""
 
-    def fail(fname: str, message: str) -> None:
-        raise FieldError(f"{path}.{fname}" if path else fname, message, line_of(raw, fname))
+    def fail(fname: str, message: str, *, code: str, **params: object) -> None:
+        raise FieldError(f"{path}.{fname}" if path else fname, message, line_of(raw, fname),
+                         key=code, **params)
 
     if kind.name == "shops":
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -451,23 +493,27 @@ def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
         try:
             ZoneInfo(rec["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
-            fail("timezone", f"unknown time zone {rec['timezone']!r}")
+            fail("timezone", f"unknown time zone {rec['timezone']!r}",
+                 code="field_unknown_timezone", timezone=rec['timezone'])
     elif kind.name == "coupons":
         if rec["kind"] == "amount" and rec["amount"] is None:
-            fail("amount", "is required for a coupon of kind amount")
+            fail("amount", "is required for a coupon of kind amount",
+                 code="field_required_coupon_amount")
         if rec["kind"] == "discount" and rec["rate"] is None:
-            fail("rate", "is required for a coupon of kind discount")
+            fail("rate", "is required for a coupon of kind discount",
+                 code="field_required_coupon_discount")
         if rec["valid_from"] and rec["valid_to"] and rec["valid_to"] < rec["valid_from"]:
-            fail("valid_to", "is before valid_from")
+            fail("valid_to", "is before valid_from", code="field_before_valid_from")
     elif kind.name == "promotions":
         need = {"full_reduction": "tiers", "discount": "rate", "gift": "gift"}[rec["kind"]]
         if not rec[need]:
-            fail(need, f"is required for a promotion of kind {rec['kind']}")
+            fail(need, f"is required for a promotion of kind {rec['kind']}",
+                 code="field_required_promotion", kind=rec['kind'])
         if rec["starts_at"] and rec["ends_at"] and rec["ends_at"] < rec["starts_at"]:
-            fail("ends_at", "is before starts_at")
+            fail("ends_at", "is before starts_at", code="field_before_starts_at")
     elif kind.name == "orders":
         if not rec["items"]:
-            fail("items", "an order needs at least one item")
+            fail("items", "an order needs at least one item", code="field_order_no_items")
         status = rec["status"]
         order = ("created_at", "paid_at", "shipped_at", "delivered_at")
         needs = {
@@ -479,12 +525,13 @@ def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
         }.get(status, ())
         for n in needs:
             if rec[n] is None:
-                fail(n, f"is required for an order with status {status}")
+                fail(n, f"is required for an order with status {status}",
+                     code="field_required_order_status", status=status)
         last = None
         for n in order:
             if rec[n] is not None:
                 if last is not None and rec[n] < rec[last]:
-                    fail(n, f"is before {last}")
+                    fail(n, f"is before {last}", code="field_before", last=last)
                 last = n
     elif kind.name == "routing_rules":
         from .routing import Rule
@@ -498,37 +545,44 @@ def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
         except ValueError as e:
             message = str(e).removeprefix(f"rule {rec['key']!r}: ")
             fname = message.split(":", 1)[0].split(".", 1)[0].split("[", 1)[0]
+            # shown by the rule error's own key (its text names where in the rule)
             raise FieldError(f"{path}.{fname}" if path else fname,
-                             message.split(": ", 1)[-1], line_of(raw, fname)) from None
+                             message.split(": ", 1)[-1], line_of(raw, fname),
+                             key=getattr(e, "key", "field"), **getattr(e, "params", {})) from None
     elif kind.name == "knowledge_entries":
         key = rec["key"]
         if key_problem(key) is not None:
             fail("key", f"{key!r} is not a usable key: it {key_problem(key)} (text without "
-                 "control characters, line breaks, tabs or surrounding spaces)")
+                 "control characters, line breaks, tabs or surrounding spaces)",
+                 code="field_bad_entry_key", the_key=repr(key), key_problem=key_problem(key))
         if not rec["question"].strip():
-            fail("question", "is empty")
+            fail("question", "is empty", code="field_empty")
         if not rec["answer"].strip():
-            fail("answer", "is empty")
+            fail("answer", "is empty", code="field_empty")
     elif kind.name == "sla_policies":
         cond = rec["conditions"]
         if not isinstance(cond, dict):
-            fail("conditions", "expected a mapping of types, priorities, min_customer_level")
+            fail("conditions", "expected a mapping of types, priorities, min_customer_level",
+                 code="field_sla_conditions_not_mapping")
         for name in cond:
             if name not in ("types", "priorities", "min_customer_level"):
                 fail("conditions", f"unknown condition {name!r} (known: types, priorities, "
-                     "min_customer_level)")
+                     "min_customer_level)", code="field_sla_unknown_condition", name=name)
         for name, allowed in (("types", TICKET_TYPES), ("priorities", PRIORITIES)):
             bad = [x for x in cond.get(name, []) if x not in allowed]
             if not isinstance(cond.get(name, []), list) or bad:
-                fail("conditions", f"{name}: expected a list of {', '.join(allowed)}")
+                fail("conditions", f"{name}: expected a list of {', '.join(allowed)}",
+                     code="field_sla_condition_list", name=name, join=', '.join(allowed))
         level = cond.get("min_customer_level")
         if level is not None and (isinstance(level, bool) or not isinstance(level, int)
                                   or not 0 <= level <= 5):
-            fail("conditions", "min_customer_level: expected 0..5")
+            fail("conditions", "min_customer_level: expected 0..5", code="field_sla_min_level")
         if rec["on_breach"] == "reassign" and rec["escalate_to"] is None:
-            fail("escalate_to", "is required when on_breach is reassign")
+            fail("escalate_to", "is required when on_breach is reassign",
+                 code="field_required_reassign")
         if rec["resolution_min"] < rec["first_response_min"]:
-            fail("resolution_min", "is shorter than first_response_min")
+            fail("resolution_min", "is shorter than first_response_min",
+                 code="field_shorter_than_first_response")
     elif kind.name == "campaigns":
         _campaign_rules(rec, fail)
     elif kind.name == "customers":
@@ -538,8 +592,7 @@ def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
                 raise FieldError(
                     f"{path + '.' if path else ''}profiles[{i}].shop",
                     f"a second profile for shop {p['shop']!r}",
-                    line_of(raw, "profiles"),
-                )
+                    line_of(raw, "profiles"), key="field_second_profile", shop=p['shop'])
             seen.add(p["shop"])
         held = set()
         for i, c in enumerate(rec["coupons"]):
@@ -547,12 +600,11 @@ def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
                 raise FieldError(
                     f"{path + '.' if path else ''}coupons[{i}].coupon",
                     f"coupon {c['coupon']!r} is held twice",
-                    line_of(raw, "coupons"),
-                )
+                    line_of(raw, "coupons"), key="field_coupon_twice", coupon=c['coupon'])
             held.add(c["coupon"])
 
 
-def _campaign_rules(rec: dict, fail: Callable[[str, str], None]) -> None:
+def _campaign_rules(rec: dict, fail: Callable[..., None]) -> None:
     """A campaign's fields must fit its trigger."""
     from .campaigns.templates import misfits, variables_of
 
@@ -560,34 +612,39 @@ def _campaign_rules(rec: dict, fail: Callable[[str, str], None]) -> None:
     if rec["status"] is None:  # follow-ups annoy: off unless asked for
         rec["status"] = "paused" if trigger == "follow_up" else "active"
     if not rec["template"].strip():
-        fail("template", "is empty")
+        fail("template", "is empty", code="field_empty")
     try:
         wrong = misfits(variables_of(rec["template"]), trigger)
-    except ValueError as e:
-        fail("template", str(e))
+    except InvalidInput as e:  # variables_of names what is wrong, with its key
+        fail("template", str(e), code=f"field_{e.key}", **e.params)
     else:
         if wrong:
             fail("template", f"trigger {trigger} has no "
-                 f"{', '.join('{' + v + '}' for v in wrong)} to fill")
+                 f"{', '.join('{' + v + '}' for v in wrong)} to fill",
+                 code="field_template_unknown_vars", trigger=trigger,
+                 join=', '.join('{' + v + '}' for v in wrong))
     if trigger == "reply_code":
         code = rec["code"]
         if code is None or not code.strip():
-            fail("code", "is required for a reply_code campaign")
+            fail("code", "is required for a reply_code campaign", code="field_required_reply_code")
         if code != code.strip() or any(ch.isspace() for ch in code):
-            fail("code", f"{code!r}: a code is one word without spaces")
+            fail("code", f"{code!r}: a code is one word without spaces",
+                 code="field_code_one_word", the_code=code)
         if code.casefold() in ("退订", "td", "t"):
-            fail("code", f"{code!r} is the opt-out word")
+            fail("code", f"{code!r} is the opt-out word", code="field_code_opt_out", the_code=code)
         if rec["coupon"] is None:
-            fail("coupon", "is required for a reply_code campaign (the coupon it earns)")
+            fail("coupon", "is required for a reply_code campaign (the coupon it earns)",
+                 code="field_required_reply_code_coupon")
     elif rec["code"] is not None:
-        fail("code", "only a reply_code campaign has a code")
+        fail("code", "only a reply_code campaign has a code", code="field_code_only_reply_code")
     if trigger == "related_offer" and rec["product"] is None:
-        fail("product", "is required for a related_offer campaign (the item offered)")
+        fail("product", "is required for a related_offer campaign (the item offered)",
+             code="field_required_related_offer")
     if (rec["min_level"] is not None and rec["max_level"] is not None
             and rec["max_level"] < rec["min_level"]):
-        fail("max_level", "is below min_level")
+        fail("max_level", "is below min_level", code="field_below_min_level")
     if rec["starts_at"] and rec["ends_at"] and rec["ends_at"] < rec["starts_at"]:
-        fail("ends_at", "is before starts_at")
+        fail("ends_at", "is before starts_at", code="field_before_starts_at")
 
 
 def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str = "") -> None:
@@ -616,7 +673,8 @@ def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str
             return
         if admin_ok and found.get("role") == "admin":
             return
-        raise FieldError(fpath, f"agent {key!r} does not work for shop {in_shop!r}", line)
+        raise FieldError(fpath, f"agent {key!r} does not work for shop {in_shop!r}", line,
+                         key="field_agent_not_in_shop", the_key=key, in_shop=in_shop)
 
     shop = rec.get("shop") if kind.shop_field else None
     for f in kind.fields:
@@ -634,8 +692,8 @@ def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str
                 found = need(f.ref, key, f"{p}{f.name}[{i}]", line)
                 if shop and found.get("shop") and found["shop"] != shop:
                     raise FieldError(
-                        f"{p}{f.name}[{i}]", f"{key!r} belongs to shop {found['shop']!r}", line
-                    )
+                        f"{p}{f.name}[{i}]", f"{key!r} belongs to shop {found['shop']!r}", line,
+                                     key="field_key_other_shop", the_key=key, shop=found['shop'])
         elif f.type in ("records", "record"):
             items = value if f.type == "records" else [value]
             for i, item in enumerate(items):
@@ -652,7 +710,8 @@ def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str
                                 f"{ipath}.{sub.name}",
                                 f"{item[sub.name]!r} belongs to shop {found['shop']!r}",
                                 line,
-                            )
+                                             key="field_value_other_shop", value=item[sub.name],
+                                             shop=found['shop'])
     if kind.name == "agents":
         for i, g in enumerate(rec["groups"]):
             gshop = lookup("groups", g)["shop"]
@@ -660,8 +719,7 @@ def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str
                 raise FieldError(
                     f"{p}groups[{i}]",
                     f"group {g!r} belongs to shop {gshop!r}, which is not among the agent's shops",
-                    line_of(raw, "groups"),
-                )
+                    line_of(raw, "groups"), key="field_group_other_shop", g=g, gshop=gshop)
     if kind.name == "routing_rules":
         target = rec["target"]
         line = line_of(raw, "target")
@@ -670,18 +728,21 @@ def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str
             found = need("groups", group, f"{p}target.group", line)
             if found.get("shop") != shop:
                 raise FieldError(f"{p}target.group",
-                                 f"group {group!r} belongs to shop {found.get('shop')!r}", line)
+                                 f"group {group!r} belongs to shop {found.get('shop')!r}", line,
+                                 key="field_group_shop", group=group, get=found.get('shop'))
         agent = target.get("agent")
         if isinstance(agent, str) and not agent.startswith("$"):
             found = need("agents", agent, f"{p}target.agent", line)
             if shop not in (found.get("shops") or []):
                 raise FieldError(f"{p}target.agent",
-                                 f"agent {agent!r} does not work for shop {shop!r}", line)
+                                 f"agent {agent!r} does not work for shop {shop!r}", line,
+                                 key="field_agent_not_in_shop2", agent=agent, shop=shop)
     if kind.name == "quick_replies" and rec.get("agent"):
         found = need("agents", rec["agent"], f"{p}agent", line_of(raw, "agent"))
         if shop not in (found.get("shops") or []):
             raise FieldError(f"{p}agent", f"agent {rec['agent']!r} does not work for shop "
-                             f"{shop!r}", line_of(raw, "agent"))
+                             f"{shop!r}", line_of(raw, "agent"),
+                             key="field_agent_not_in_shop2", agent=rec['agent'], shop=shop)
     if kind.name == "customers":
         shops = {pr["shop"] for pr in rec["profiles"]}
         for i, c in enumerate(rec["coupons"]):
@@ -692,7 +753,7 @@ def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str
                     f"coupon {c['coupon']!r} is of shop {cshop!r}, where the customer has no "
                     "profile",
                     line_of(raw, "coupons"),
-                )
+                                 key="field_coupon_other_shop", coupon=c['coupon'], cshop=cshop)
     if kind.name in ("campaigns", "cart_items"):
         for name in ("coupon", "product"):
             key = rec.get(name)
@@ -700,7 +761,9 @@ def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str
                 found = lookup(f"{name}s", key)
                 if found.get("shop") != shop:
                     raise FieldError(f"{p}{name}", f"{name} {key!r} belongs to shop "
-                                     f"{found.get('shop')!r}", line_of(raw, name))
+                                     f"{found.get('shop')!r}", line_of(raw, name),
+                                     key="field_record_other_shop", name=name, the_key=key,
+                                     get=found.get('shop'))
         if kind.name == "cart_items" and rec["price"] is None:
             rec["price"] = lookup("products", rec["product"]).get("price", 0)
     if kind.name == "orders":
@@ -715,7 +778,9 @@ def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str
                 f"discount {format_money(rec['discount'])} exceeds the items' total "
                 f"{format_money(total)}",
                 line_of(raw, "discount"),
-            )
+                             key="field_discount_over_total",
+                             format_money=format_money(rec['discount']),
+                             format_money2=format_money(total))
 
 
 def to_external(kind: Kind, rec: dict) -> dict:

@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .errors import InvalidValue
+
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}\Z")  # \Z: "$" lets "key\n" through
 
 
@@ -23,16 +25,19 @@ def parse_money(value: object) -> int:
     Raises ValueError with a short reason on anything else.
     """
     if isinstance(value, bool) or value is None:
-        raise ValueError("expected an amount in yuan, like 19.9")
+        raise InvalidValue("expected an amount in yuan, like 19.9", key="money_needed")
     try:
         dec = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValueError(f"expected an amount in yuan, got {value!r}") from None
+        raise InvalidValue(f"expected an amount in yuan, got {value!r}",
+                           key="money_not_amount", value=repr(value)) from None
     if not dec.is_finite():
-        raise ValueError(f"expected a finite amount, got {value!r}")
+        raise InvalidValue(f"expected a finite amount, got {value!r}", key="money_not_finite",
+                           value=repr(value))
     cents = dec * 100
     if cents != cents.to_integral_value():
-        raise ValueError(f"amount {value!r} has more than 2 decimals")
+        raise InvalidValue(f"amount {value!r} has more than 2 decimals", key="money_decimals",
+                           value=repr(value))
     return int(cents)
 
 
@@ -143,7 +148,7 @@ def parse_time(value: object, default_zone: str | tzinfo | None = None) -> int:
     the display zone. Raises ValueError with a short reason.
     """
     if isinstance(value, bool) or value is None:
-        raise ValueError("expected a time like 2026-11-11T08:00:00+08:00")
+        raise InvalidValue("expected a time like 2026-11-11T08:00:00+08:00", key="time_needed")
     if isinstance(value, int):
         return value
     if isinstance(value, datetime):
@@ -155,9 +160,9 @@ def parse_time(value: object, default_zone: str | tzinfo | None = None) -> int:
         try:
             dt = datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(
-                f"expected a time like 2026-11-11T08:00:00+08:00, got {value!r}"
-            ) from None
+            raise InvalidValue(
+                f"expected a time like 2026-11-11T08:00:00+08:00, got {value!r}",
+                key="time_bad", value=repr(value)) from None
     if dt.tzinfo is None:
         if isinstance(default_zone, tzinfo):
             zone = default_zone

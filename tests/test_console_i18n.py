@@ -189,3 +189,26 @@ async def test_the_dashboard_in_one_language(mall, monkeypatch, lang):
         assert foreign == set(), foreign
         assert "12 waiting, more than 10" in text and "Switch shop" in picker
         assert "“发货” surging" in text
+
+
+@pytest.mark.parametrize("lang,expected", [
+    ("zh", "会话 {id}（{name}）已结束"),
+    ("en", "chat {id} ({name}) closed"),
+])
+async def test_a_chat_that_left_is_told_without_a_stray_space(shift, monkeypatch, lang,
+                                                              expected):
+    """The notice of a chat closed elsewhere: in Chinese no space between the customer's
+    bracketed name and what happened to the chat (the catalog id ``console.chat_left``)."""
+    b, clock = shift
+    monkeypatch.setenv("CSTOOL_LANG", lang)
+    chat = b.agent_desk("lf-xiaomei")["chats"][0]
+    app = ConsoleApp(b, "lf-xiaomei", poll_s=3600, now_ms=clock.now_ms)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        b.close_conversation(chat["id"], by="lf-xiaomei")  # from the CLI, say
+        app.tick()
+        await settle(app, pilot)
+        said = expected.format(id=chat["id"], name=chat["customer_name"])
+        assert said in notices(app), notices(app)
+        if lang == "zh":
+            assert not any("） " in n for n in notices(app))

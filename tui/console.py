@@ -396,8 +396,12 @@ class ConsoleApp(NoticesMixin, App):
             return
         name = next((c["customer_name"] for c in (old_desk or {}).get("chats", [])
                      if c["id"] == conv_id), "")
-        who = t("console.chat_left_who", customer=name) if name else ""
-        self.notify(t("console.chat_left", conversation=conv_id, who=who, how=how, kept=kept),
+        # with the customer's name when known; no space before the state after Chinese
+        # brackets (the catalogs place every space)
+        text = t("console.chat_left", conversation=conv_id, customer=name, how=how,
+                 kept=kept) if name else \
+            t("console.chat_left_noname", conversation=conv_id, how=how, kept=kept)
+        self.notify(text,
                     title=t("console.chat_left_title"), severity="warning", timeout=10)
 
     def _set_current(self, conv_id: int | None, readonly: bool = False) -> None:

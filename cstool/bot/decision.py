@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import InvalidValue
 from .text import normalise
 
 __all__ = [
@@ -121,10 +122,10 @@ class Thresholds:
 
     def __post_init__(self) -> None:
         if not (0.0 <= self.suggest <= self.answer <= 1.0):
-            raise ValueError(
+            raise InvalidValue(
                 f"thresholds must satisfy 0 <= suggest <= answer <= 1, got "
-                f"suggest={self.suggest} answer={self.answer}"
-            )
+                f"suggest={self.suggest} answer={self.answer}",
+                key="bot_thresholds", suggest=self.suggest, answer=self.answer)
 
 
 def choose_action(confidence: float, thresholds: Thresholds) -> str:

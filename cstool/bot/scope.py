@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InvalidValue
 from .model import Calibrator, Csr, SoftmaxClassifier, TrainConfig, Vectoriser, softmax
 from .text import SynonymTable, features, normalise
 
@@ -107,7 +108,8 @@ def normalise_entry(e: Mapping[str, Any]) -> dict[str, Any]:
     newlines), ``enabled`` defaults to True, ``shop`` to None (platform-wide).
     """
     if "key" not in e or not str(e["key"]).strip():
-        raise ValueError(f"knowledge entry without a key: {dict(e)!r}")
+        raise InvalidValue(f"knowledge entry without a key: {dict(e)!r}",
+                           key="kb_entry_without_key", entry=str(dict(e)))
 
     def as_list(v: Any) -> list[str]:
         if v is None:

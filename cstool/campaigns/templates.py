@@ -6,6 +6,8 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 
+from ..errors import InvalidValue
+
 VARIABLES = ("name", "shop", "product", "price", "price_after_discount", "coupon", "order",
              "carrier", "tracking_no", "code")
 
@@ -32,15 +34,18 @@ def variables_of(template: str) -> list[str]:
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as e:
-        raise ValueError(f"{e} (write {{{{ or }}}} for a literal brace)") from None
+        raise InvalidValue(f"{e} (write {{{{ or }}}} for a literal brace)",
+                           key="template_brace", error=str(e)) from None
     for _literal, name, spec, conversion in parsed:
         if name is None:
             continue
         if name not in VARIABLES:
-            raise ValueError(f"unknown variable {{{name}}} (known: "
-                             f"{', '.join('{' + v + '}' for v in VARIABLES)})")
+            known = ", ".join("{" + v + "}" for v in VARIABLES)
+            raise InvalidValue(f"unknown variable {{{name}}} (known: {known})",
+                               key="template_unknown_variable", name=name, known=known)
         if spec or conversion:
-            raise ValueError(f"{{{name}}}: formats are not supported")
+            raise InvalidValue(f"{{{name}}}: formats are not supported",
+                               key="template_format", name=name)
         out.append(name)
     return out
 

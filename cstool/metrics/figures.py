@@ -64,6 +64,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import NamedTuple
 
+from ..errors import InvalidValue
 from ..resources import SHOP_SETTINGS_DEFAULTS
 from ..values import format_money, format_time
 from .definitions import HOUR_MS, Facts, Leg
@@ -690,9 +691,11 @@ def build(*, sums: Sums, unsettled: Sequence[ConvRow], buyers: Sequence[ConvRow]
     by = list(by)
     unknown = [d for d in by if d not in DIMENSIONS]
     if unknown:
-        raise ValueError(f"unknown dimension {unknown[0]!r}")
+        raise InvalidValue(f"unknown dimension {unknown[0]!r}", key="unknown_dimension",
+                           dimension=unknown[0])
     if "agent" in by and len(by) > 1:
-        raise ValueError("agent cannot be combined with other dimensions")
+        raise InvalidValue("agent cannot be combined with other dimensions",
+                           key="agent_dimension_alone")
     turns = turns or {}
     grouped = bool(by) and by != ["agent"]
     keyf = key_of(by if grouped else [], labels)

@@ -82,12 +82,15 @@ def validate_condition(cond: Any, path: str = "conditions") -> None:
     if isinstance(cond, list):  # shorthand for {"all": [...]}
         for i, sub in enumerate(cond):
             if not isinstance(sub, Mapping | list) or not sub:
-                raise RuleError(f"{path}[{i}]: must be a non-empty condition")
+                raise RuleError(f"{path}[{i}]: must be a non-empty condition",
+                                key="rule_item_empty", the_path=str(path), i=i)
             validate_condition(sub, f"{path}[{i}]")
         return
     if not isinstance(cond, Mapping):
         raise RuleError(f"{path}: must be a mapping like {{field, op, value}} or "
-                         f"{{all: [...]}}, got {_type_name(cond)}")
+                         f"{{all: [...]}}, got {_type_name(cond)}",
+                        key="rule_condition_not_mapping", the_path=str(path),
+                        type_name=_type_name(cond))
     if not cond:
         return
     keys = set(cond)
@@ -95,113 +98,157 @@ def validate_condition(cond: Any, path: str = "conditions") -> None:
     if combinators:
         if len(keys) > 1:
             raise RuleError(f"{path}: use exactly one of all/any/not or field/op/value, "
-                             f"got keys {', '.join(sorted(keys))}")
+                             f"got keys {', '.join(sorted(keys))}",
+                            key="rule_condition_mixed", the_path=str(path),
+                            join=', '.join(sorted(keys)))
         (kind,) = combinators
         child = cond[kind]
         if kind == "not":
             if not isinstance(child, Mapping | list) or not child:
-                raise RuleError(f"{path}.not: must be a non-empty condition")
+                raise RuleError(f"{path}.not: must be a non-empty condition",
+                                key="rule_not_empty", the_path=str(path))
             validate_condition(child, f"{path}.not")
             return
         if not isinstance(child, list):
             raise RuleError(f"{path}.{kind}: must be a list of conditions, "
-                             f"got {_type_name(child)}")
+                             f"got {_type_name(child)}",
+                            key="rule_children_not_list", the_path=str(path), kind=kind,
+                            type_name=_type_name(child))
         if kind == "any" and not child:
-            raise RuleError(f"{path}.any: must not be empty (an empty 'any' never matches)")
+            raise RuleError(f"{path}.any: must not be empty (an empty 'any' never matches)",
+                            key="rule_any_empty", the_path=str(path))
         for i, sub in enumerate(child):
             if not isinstance(sub, Mapping | list) or not sub:
-                raise RuleError(f"{path}.{kind}[{i}]: must be a non-empty condition")
+                raise RuleError(f"{path}.{kind}[{i}]: must be a non-empty condition",
+                                key="rule_child_empty", the_path=str(path), kind=kind, i=i)
             validate_condition(sub, f"{path}.{kind}[{i}]")
         return
     unknown = keys - _LEAF_KEYS
     if unknown:
         raise RuleError(f"{path}: unknown key {sorted(unknown)[0]!r} "
-                         f"(a condition has field/op/value, or all/any/not)")
+                         f"(a condition has field/op/value, or all/any/not)",
+                        key="rule_condition_unknown_key", the_path=str(path),
+                        value=sorted(unknown)[0])
     _validate_leaf(cond, path)
 
 
 def _validate_leaf(cond: Mapping[str, Any], path: str) -> None:
     field = cond.get("field")
     if not isinstance(field, str) or not field:
-        raise RuleError(f"{path}.field: required (e.g. customer.level)")
+        raise RuleError(f"{path}.field: required (e.g. customer.level)",
+                        key="rule_field_required", the_path=str(path))
     spec = KNOWN_FIELDS.get(field)
     if spec is None:
         close = difflib.get_close_matches(field, KNOWN_FIELDS, n=1)
         hint = f" (did you mean {close[0]}?)" if close else " (see the list of known fields)"
-        raise RuleError(f"{path}.field: unknown field {field!r}{hint}")
+        raise RuleError(f"{path}.field: unknown field {field!r}{hint}",
+                        key="rule_unknown_field", the_path=str(path), field=field, hint=hint)
     op = cond.get("op")
     if not isinstance(op, str) or not op:
-        raise RuleError(f"{path}.op: required (one of {', '.join(OPERATORS)})")
+        raise RuleError(f"{path}.op: required (one of {', '.join(OPERATORS)})",
+                        key="rule_op_required", the_path=str(path), join=', '.join(OPERATORS))
     if op not in OPERATORS:
-        raise RuleError(f"{path}.op: unknown operator {op!r} (known: {', '.join(OPERATORS)})")
+        raise RuleError(f"{path}.op: unknown operator {op!r} (known: {', '.join(OPERATORS)})",
+                        key="rule_unknown_op", the_path=str(path), op=op,
+                        join=', '.join(OPERATORS))
     allowed = OPERATORS_BY_TYPE[spec.type]
     if op not in allowed:
         raise RuleError(f"{path}.op: operator {op!r} does not apply to {field} ({spec.type}); "
-                         f"use one of {', '.join(allowed)}")
+                         f"use one of {', '.join(allowed)}",
+                        key="rule_op_not_for_field", the_path=str(path), op=op, field=field,
+                        type=spec.type, join=', '.join(allowed))
     vpath = f"{path}.value"
     if op == "exists":
         if "value" in cond and not isinstance(cond["value"], bool):
             raise RuleError(f"{vpath}: exists takes true or false, "
-                             f"got {_type_name(cond['value'])}")
+                             f"got {_type_name(cond['value'])}",
+                            key="rule_exists_bool", vpath=vpath,
+                            type_name=_type_name(cond['value']))
         return
     if "value" not in cond:
-        raise RuleError(f"{vpath}: required for operator {op!r}")
+        raise RuleError(f"{vpath}: required for operator {op!r}",
+                        key="rule_value_required", vpath=vpath, op=op)
     value = cond["value"]
     if op in ("eq", "ne"):
         if value is not None:
             _check_scalar(spec, field, value, vpath)
     elif op in _SYMBOLS:
         if value is None:
-            raise RuleError(f"{vpath}: {op} needs a number, got null")
+            raise RuleError(f"{vpath}: {op} needs a number, got null",
+                            key="rule_op_needs_number", vpath=vpath, op=op)
         _check_scalar(spec, field, value, vpath)
     elif op in ("in", "not_in"):
         if not isinstance(value, list) or not value:
-            raise RuleError(f"{vpath}: {op} needs a non-empty list, got {_type_name(value)}")
+            raise RuleError(f"{vpath}: {op} needs a non-empty list, got {_type_name(value)}",
+                            key="rule_op_needs_list", vpath=vpath, op=op,
+                            type_name=_type_name(value))
         for i, item in enumerate(value):
             _check_scalar(spec, field, item, f"{vpath}[{i}]")
     elif op == "contains":
         if not isinstance(value, str) or not value:
             raise RuleError(f"{vpath}: contains needs a non-empty string, "
-                             f"got {_type_name(value)}")
+                             f"got {_type_name(value)}",
+                            key="rule_contains_needs_text", vpath=vpath,
+                            type_name=_type_name(value))
     elif op == "contains_any":
         if not isinstance(value, list) or not value:
             raise RuleError(f"{vpath}: contains_any needs a non-empty list of keywords, "
-                             f"got {_type_name(value)}")
+                             f"got {_type_name(value)}",
+                            key="rule_contains_any_needs_list", vpath=vpath,
+                            type_name=_type_name(value))
         for i, item in enumerate(value):
             if not isinstance(item, str) or not item:
                 raise RuleError(f"{vpath}[{i}]: keywords must be non-empty strings, "
-                                 f"got {_type_name(item)}")
+                                 f"got {_type_name(item)}",
+                                key="rule_keyword_not_text", vpath=vpath, i=i,
+                                type_name=_type_name(item))
     elif op == "matches":
         if not isinstance(value, str) or not value:
             raise RuleError(f"{vpath}: matches needs a regular expression string, "
-                             f"got {_type_name(value)}")
+                             f"got {_type_name(value)}",
+                            key="rule_matches_needs_regex", vpath=vpath,
+                            type_name=_type_name(value))
         try:
             re.compile(value)
         except re.error as exc:
-            raise RuleError(f"{vpath}: bad regular expression {value!r}: {exc}") from None
+            raise RuleError(f"{vpath}: bad regular expression {value!r}: {exc}",
+                            key="rule_bad_regex", vpath=vpath, value=value, exc=str(exc)) from None
 
 
 def _check_scalar(spec: FieldSpec, field: str, value: Any, path: str) -> None:
     kind = spec.type
     if kind == "int":
         if isinstance(value, bool) or not isinstance(value, int):
-            raise RuleError(f"{path}: {field} is a whole number, got {_show_value(value)}")
+            raise RuleError(f"{path}: {field} is a whole number, got {_show_value(value)}",
+                            key="rule_value_not_int", the_path=str(path), field=field,
+                            show_value=_show_value(value))
         if (spec.low is not None and value < spec.low) or (
                 spec.high is not None and value > spec.high):
             bounds = f"{spec.low}..{spec.high}" if spec.high is not None else f">= {spec.low}"
-            raise RuleError(f"{path}: {value} is out of range for {field} ({bounds})")
+            raise RuleError(f"{path}: {value} is out of range for {field} ({bounds})",
+                            key="rule_value_out_of_range", the_path=str(path), value=value,
+                            field=field, bounds=bounds)
     elif kind == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise RuleError(f"{path}: {field} is a number, got {_show_value(value)}")
+            raise RuleError(f"{path}: {field} is a number, got {_show_value(value)}",
+                            key="rule_value_not_number", the_path=str(path), field=field,
+                            show_value=_show_value(value))
     elif kind == "bool":
         if not isinstance(value, bool):
-            raise RuleError(f"{path}: {field} is true or false, got {_show_value(value)}")
+            raise RuleError(f"{path}: {field} is true or false, got {_show_value(value)}",
+                            key="rule_value_not_bool", the_path=str(path), field=field,
+                            show_value=_show_value(value))
     elif kind == "enum":
         if value not in spec.choices:
             raise RuleError(f"{path}: {_show_value(value)} is not a valid {field} "
-                             f"(one of {', '.join(spec.choices)})")
+                             f"(one of {', '.join(spec.choices)})",
+                            key="rule_value_not_choice", the_path=str(path),
+                            show_value=_show_value(value), field=field,
+                            join=', '.join(spec.choices))
     elif not isinstance(value, str):  # str, handle, list elements
-        raise RuleError(f"{path}: {field} takes text, got {_show_value(value)}")
+        raise RuleError(f"{path}: {field} takes text, got {_show_value(value)}",
+                        key="rule_value_not_text", the_path=str(path), field=field,
+                        show_value=_show_value(value))
 
 
 def _type_name(value: Any) -> str:

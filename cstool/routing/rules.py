@@ -106,7 +106,8 @@ class Rule:
     def from_dict(cls, data: Mapping[str, Any]) -> Rule:
         """Build a rule from plain data, raising ``ValueError`` if it is not valid."""
         if not isinstance(data, Mapping):
-            raise RuleError(f"rule: must be a mapping, got {type(data).__name__}")
+            raise RuleError(f"rule: must be a mapping, got {type(data).__name__}",
+                            key="rule_not_mapping", name=type(data).__name__)
         validate_rule(data)
         return cls(**{k: data[k] for k in RULE_KEYS if k in data and data[k] is not None})
 
@@ -132,40 +133,52 @@ class Rule:
 def validate_target(target: Any, path: str = "target") -> None:
     """Check a target; raise ``ValueError`` with a one-line message naming the path."""
     if not isinstance(target, Mapping) or not target:
-        raise RuleError(f"{path}: required, e.g. {{group: logistics}} or {{agent: $last_agent}}")
+        raise RuleError(f"{path}: required, e.g. {{group: logistics}} or {{agent: $last_agent}}",
+                        key="rule_target_required", the_path=str(path))
     unknown = [k for k in target if k not in TARGET_KEYS]
     if unknown:
         raise RuleError(f"{path}: unknown key {unknown[0]!r} "
-                         f"(use agent, group, skill, level or shop)")
+                         f"(use agent, group, skill, level or shop)",
+                        key="rule_target_unknown_key", the_path=str(path), value=unknown[0])
     if "agent" in target or "shop" in target:
         alone = "agent" if "agent" in target else "shop"
         if len(target) > 1:
             others = ", ".join(k for k in target if k != alone)
-            raise RuleError(f"{path}: {alone} cannot be combined with {others}")
+            raise RuleError(f"{path}: {alone} cannot be combined with {others}",
+                            key="rule_target_combined", the_path=str(path), alone=alone,
+                            others=others)
     if "agent" in target:
         handle = target["agent"]
         if not isinstance(handle, str) or not handle.strip():
             raise RuleError(f"{path}.agent: needs an agent handle, $last_agent "
-                             f"or $dedicated_agent")
+                             f"or $dedicated_agent",
+                            key="rule_target_agent_empty", the_path=str(path))
         if handle.startswith("$") and handle not in DYNAMIC_AGENTS:
             raise RuleError(f"{path}.agent: unknown placeholder {handle!r} "
-                             f"(use $last_agent or $dedicated_agent)")
+                             f"(use $last_agent or $dedicated_agent)",
+                            key="rule_target_placeholder", the_path=str(path), handle=handle)
     if "shop" in target and target["shop"] is not True:
-        raise RuleError(f"{path}.shop: must be true (every agent of the shop)")
+        raise RuleError(f"{path}.shop: must be true (every agent of the shop)",
+                        key="rule_target_shop_true", the_path=str(path))
     for key in ("group", "skill"):
         if key in target and (not isinstance(target[key], str) or not target[key].strip()):
-            raise RuleError(f"{path}.{key}: needs a {key} name")
+            raise RuleError(f"{path}.{key}: needs a {key} name",
+                            key="rule_target_needs_name", the_path=str(path), the_key=key)
     if "level" in target:
         levels = target["level"]
         if isinstance(levels, str):
             levels = [levels]
         if not isinstance(levels, list) or not levels:
             raise RuleError(f"{path}.level: needs a level or a non-empty list of levels "
-                             f"({', '.join(AGENT_LEVELS)})")
+                             f"({', '.join(AGENT_LEVELS)})",
+                            key="rule_target_level", the_path=str(path),
+                            join=', '.join(AGENT_LEVELS))
         for i, level in enumerate(levels):
             if level not in AGENT_LEVELS:
                 raise RuleError(f"{path}.level[{i}]: unknown agent level {level!r} "
-                                 f"(one of {', '.join(AGENT_LEVELS)})")
+                                 f"(one of {', '.join(AGENT_LEVELS)})",
+                                key="rule_target_unknown_level", the_path=str(path), i=i,
+                                level=level, join=', '.join(AGENT_LEVELS))
 
 
 def validate_rule(rule: Rule | Mapping[str, Any]) -> None:
@@ -180,43 +193,55 @@ def validate_rule(rule: Rule | Mapping[str, Any]) -> None:
     elif isinstance(rule, Mapping):
         data = rule
     else:
-        raise RuleError(f"rule: must be a mapping, got {type(rule).__name__}")
+        raise RuleError(f"rule: must be a mapping, got {type(rule).__name__}",
+                        key="rule_not_mapping", name=type(rule).__name__)
     key = data.get("key")
     if not isinstance(key, str) or not key.strip():
-        raise RuleError("rule: key: required (a short slug such as vip-dedicated)")
+        raise RuleError("rule: key: required (a short slug such as vip-dedicated)",
+                        key="rule_key_required")
     where = f"rule {key!r}"
     if any(ch.isspace() for ch in key):
-        raise RuleError(f"{where}: key: must not contain spaces")
+        raise RuleError(f"{where}: key: must not contain spaces",
+                        key="rule_key_spaces", the_where=where)
     if key == FALLBACK_KEY:
-        raise RuleError(f"{where}: key: 'fallback' is reserved for the implicit last rule")
+        raise RuleError(f"{where}: key: 'fallback' is reserved for the implicit last rule",
+                        key="rule_key_reserved", the_where=where)
     unknown = [k for k in data if k not in RULE_KEYS]
     if unknown:
         raise RuleError(f"{where}: unknown field {unknown[0]!r} "
-                         f"(rule fields: {', '.join(RULE_KEYS)})")
+                         f"(rule fields: {', '.join(RULE_KEYS)})",
+                        key="rule_unknown_field_name", the_where=where, value=unknown[0],
+                        join=', '.join(RULE_KEYS))
     name = data.get("name")
     if name is not None and not isinstance(name, str):
-        raise RuleError(f"{where}: name: must be text")
+        raise RuleError(f"{where}: name: must be text", key="rule_name_not_text", the_where=where)
     description = data.get("description")
     if description is not None and not isinstance(description, str):
-        raise RuleError(f"{where}: description: must be text")
+        raise RuleError(f"{where}: description: must be text",
+                        key="rule_description_not_text", the_where=where)
     try:
         validate_condition(data.get("conditions"), "conditions")
         validate_target(data.get("target"), "target")
     except RuleError as exc:
-        raise RuleError(f"{where}: {exc}") from None
+        raise RuleError(f"{where}: {exc}", key="rule_at", the_where=where, exc=str(exc)) from None
     strategy = data.get("strategy")
     if strategy is not None and strategy not in STRATEGIES:
         raise RuleError(f"{where}: strategy: unknown strategy {strategy!r} "
-                         f"(one of {', '.join(STRATEGIES)})")
+                         f"(one of {', '.join(STRATEGIES)})",
+                        key="rule_unknown_strategy", the_where=where, strategy=strategy,
+                        join=', '.join(STRATEGIES))
     priority = data.get("priority")
     if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
-        raise RuleError(f"{where}: priority: must be a whole number, got {priority!r}")
+        raise RuleError(f"{where}: priority: must be a whole number, got {priority!r}",
+                        key="rule_priority_not_int", the_where=where, priority=repr(priority))
     when = data.get("when_unavailable")
     if when is not None and when not in WHEN_UNAVAILABLE:
-        raise RuleError(f"{where}: when_unavailable: must be queue or next, got {when!r}")
+        raise RuleError(f"{where}: when_unavailable: must be queue or next, got {when!r}",
+                        key="rule_when_unavailable", the_where=where, when=repr(when))
     enabled = data.get("enabled")
     if enabled is not None and not isinstance(enabled, bool):
-        raise RuleError(f"{where}: enabled: must be true or false, got {enabled!r}")
+        raise RuleError(f"{where}: enabled: must be true or false, got {enabled!r}",
+                        key="rule_enabled_not_bool", the_where=where, enabled=repr(enabled))
 
 
 def validate_rules(rules: Iterable[Rule | Mapping[str, Any]]) -> None:
@@ -226,10 +251,11 @@ def validate_rules(rules: Iterable[Rule | Mapping[str, Any]]) -> None:
         try:
             validate_rule(rule)
         except RuleError as exc:
-            raise RuleError(f"rules[{i}]: {exc}") from None
+            raise RuleError(f"rules[{i}]: {exc}", key="rules_item", i=i, exc=str(exc)) from None
         key = rule.key if isinstance(rule, Rule) else rule["key"]
         if key in seen:
-            raise RuleError(f"rules[{i}]: rule {key!r}: key: duplicate key")
+            raise RuleError(f"rules[{i}]: rule {key!r}: key: duplicate key",
+                            key="rule_duplicate_key", i=i, the_key=key)
         seen.add(key)
 
 

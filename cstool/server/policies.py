@@ -83,7 +83,8 @@ def _staff(p: Principal) -> None:
 def _manager(p: Principal, what: str = "change records") -> None:
     _staff(p)
     if not p.manages:
-        raise Forbidden(f"{p.describe()} may not {what}; that needs a supervisor")
+        raise Forbidden(f"{p.describe()} may not {what}; that needs a supervisor",
+                        key="forbidden_needs_supervisor", describe=p.describe(), what=what)
 
 
 def _admin(p: Principal) -> None:
@@ -93,7 +94,8 @@ def _admin(p: Principal) -> None:
 
 def _shop(p: Principal, shop: str | None) -> None:
     if not p.may_use_shop(shop):
-        raise Forbidden(f"{p.describe()} may not use shop {shop!r}")
+        raise Forbidden(f"{p.describe()} may not use shop {shop!r}",
+                        key="forbidden_shop", describe=p.describe(), shop=shop)
 
 
 def _shops_within(p: Principal, shops: Iterable[str], what: str) -> None:
@@ -114,11 +116,14 @@ def _conversation_shop(a: Access, conversation: int) -> dict:
     conv = _conversation(a, conversation)
     if p.is_customer:
         if not _own_conversation(p, conv):
-            raise Forbidden(f"conversation {conversation} is not this customer's")
+            raise Forbidden(f"conversation {conversation} is not this customer's",
+                            key="forbidden_not_your_conversation", conversation=conversation)
         return conv
     if not p.may_use_shop(conv["shop"]):
         raise Forbidden(f"conversation {conversation} belongs to shop {conv['shop']!r}, which "
-                        f"{p.describe()} may not use")
+                        f"{p.describe()} may not use",
+                        key="forbidden_conversation_shop", conversation=conversation,
+                        shop=conv['shop'], describe=p.describe())
     return conv
 
 
@@ -130,10 +135,13 @@ def _acts_for(a: Access, handle: str | None) -> None:
     if handle is None or p.is_admin or handle == p.agent:
         return
     if p.role != "supervisor":
-        raise Forbidden(f"{p.describe()} may act only as themselves, not as {handle!r}")
+        raise Forbidden(f"{p.describe()} may act only as themselves, not as {handle!r}",
+                        key="forbidden_act_as_other", describe=p.describe(), handle=handle)
     agent = a.backend.get("agents", handle)
     if rights.outranks(agent.get("role"), p):
-        raise Forbidden(f"{p.describe()} may not act on or as {agent['role']} {handle!r}")
+        raise Forbidden(f"{p.describe()} may not act on or as {agent['role']} {handle!r}",
+                        key="forbidden_act_on_role", describe=p.describe(), role=agent['role'],
+                        handle=handle)
     _shops_within(p, agent["shops"], f"agent {handle!r}")
 
 
@@ -197,13 +205,15 @@ def backup(a: Access, op: Operation, args: dict) -> Any:
     name = args["target"]
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}", name):
         raise InvalidInput("target: a file name (letters, digits, . _ -), not a path; the "
-                           f"copy goes to the server's backup folder {a.backup_dir}")
+                           f"copy goes to the server's backup folder {a.backup_dir}",
+                           key="backup_target_not_name", backup_dir=str(a.backup_dir))
     if a.backup_dir is None:
-        raise Forbidden("this server takes no backups")
+        raise Forbidden("this server takes no backups", key="no_backups")
     a.backup_dir.mkdir(parents=True, exist_ok=True)
     target = a.backup_dir / name
     if target.exists():
-        raise Conflict(f"backup {name} exists already; choose a new name")
+        raise Conflict(f"backup {name} exists already; choose a new name",
+                       key="backup_exists", name=name)
     return a.call(op, {**args, "target": str(target)})
 
 
@@ -215,8 +225,8 @@ def bulk(a: Access, op: Operation, args: dict) -> Any:
     except CstoolError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError, sqlite3.DatabaseError) as e:
-        raise InvalidInput(f"records: not in the internal form ({type(e).__name__}: {e})"
-                           ) from None
+        raise InvalidInput(f"records: not in the internal form ({type(e).__name__}: {e})",
+                           key="records_not_internal", name=type(e).__name__, e=str(e)) from None
 
 
 def shop_read(a: Access, op: Operation, args: dict) -> Any:
@@ -238,7 +248,8 @@ def quote(a: Access, op: Operation, args: dict) -> Any:
     p = a.principal
     if p.is_customer:
         if args["shop"] != p.shop or args.get("customer") not in (None, p.customer):
-            raise Forbidden(f"{p.describe()} may price only for itself in its shop")
+            raise Forbidden(f"{p.describe()} may price only for itself in its shop",
+                            key="forbidden_price_self_only", describe=p.describe())
         args["customer"] = p.customer
         return a.call(op, args)
     return shop_read(a, op, args)
@@ -250,7 +261,8 @@ def campaign_run(a: Access, op: Operation, args: dict) -> Any:
     _manager(p)
     if not p.is_admin:
         if args.get("shop") is None:
-            raise Forbidden(f"{p.describe()} runs campaigns of one shop: give shop")
+            raise Forbidden(f"{p.describe()} runs campaigns of one shop: give shop",
+                            key="forbidden_campaign_needs_shop", describe=p.describe())
         _shop(p, args["shop"])
     return a.call(op, args)
 
@@ -282,7 +294,8 @@ def shop_scope(a: Access, op: Operation, args: dict) -> Any:
     _staff(p)
     if args.get("shop") is None and p.shops is not None:
         if len(p.shops) != 1:
-            raise Forbidden(f"{p.describe()} works in several shops: give shop")
+            raise Forbidden(f"{p.describe()} works in several shops: give shop",
+                            key="forbidden_needs_shop", describe=p.describe())
         args["shop"] = next(iter(p.shops))
     _shop(p, args.get("shop"))
     return a.call(op, args)
@@ -298,7 +311,8 @@ def learn(a: Access, op: Operation, args: dict) -> Any:
         return a.call(op, args)
     if args.get("shop") is None:
         if len(p.shops or ()) != 1:
-            raise Forbidden(f"{p.describe()} works in several shops: give shop")
+            raise Forbidden(f"{p.describe()} works in several shops: give shop",
+                            key="forbidden_needs_shop", describe=p.describe())
         args["shop"] = next(iter(p.shops))
     _shop(p, args["shop"])
     if args.get("entry") is not None:
@@ -317,7 +331,8 @@ def unanswered_manage(a: Access, op: Operation, args: dict) -> Any:
         if not any(g["group"] == group for s in sorted(p.shops or ())
                    for g in a.backend.unanswered_questions(shop=s, limit=100_000)):
             raise Forbidden(f"group {group} is not among the unanswered questions of the "
-                            f"shops of {p.describe()}")
+                            f"shops of {p.describe()}",
+                            key="forbidden_question_group", group=group, describe=p.describe())
     return a.call(op, args)
 
 
@@ -336,7 +351,8 @@ def ticket_create(a: Access, op: Operation, args: dict) -> Any:
         shop = _conversation_shop(a, args["conversation"])["shop"]
     if not p.is_admin:
         if shop is None:
-            raise Forbidden(f"{p.describe()}: give the ticket's shop or conversation")
+            raise Forbidden(f"{p.describe()}: give the ticket's shop or conversation",
+                            key="forbidden_ticket_needs_shop", describe=p.describe())
         _shop(p, shop)
     _acts_for(a, args.get("by"))
     _fill_by(p, op, args)
@@ -350,7 +366,9 @@ def ticket(a: Access, op: Operation, args: dict) -> Any:
     t = a.backend.get_ticket(args["ticket"])
     if not p.may_use_shop(t["shop"]):
         raise Forbidden(f"ticket {args['ticket']} belongs to shop {t['shop']!r}, which "
-                        f"{p.describe()} may not use")
+                        f"{p.describe()} may not use",
+                        key="forbidden_ticket_shop", ticket=args['ticket'], shop=t['shop'],
+                        describe=p.describe())
     if op.name == "get_ticket":
         return t
     _acts_for(a, args.get("by"))
@@ -372,7 +390,8 @@ def close(a: Access, op: Operation, args: dict) -> Any:
         return acts_in_conversation(a, op, args)
     _conversation_shop(a, args["conversation"])
     if not p.is_customer and not p.manages:
-        raise Forbidden(f"{p.describe()} closes as themselves: give by={p.agent!r}")
+        raise Forbidden(f"{p.describe()} closes as themselves: give by={p.agent!r}",
+                        key="forbidden_close_as_self", describe=p.describe(), agent=p.agent)
     result = a.call(op, args)
     return customer_view(result) if p.is_customer else result
 
@@ -382,7 +401,8 @@ def rate(a: Access, op: Operation, args: dict) -> Any:
     p = a.principal
     _conversation_shop(a, args["conversation"])
     if not p.is_customer and not p.manages:
-        raise Forbidden("only the customer rates a conversation")
+        raise Forbidden("only the customer rates a conversation",
+                        key="forbidden_rate_customer_only")
     result = a.call(op, args)
     return customer_view(result) if p.is_customer else result
 
@@ -396,25 +416,31 @@ def post(a: Access, op: Operation, args: dict) -> Any:
     p = a.principal
     if p.is_customer:
         if args["shop"] != p.shop:
-            raise Forbidden(f"{p.describe()} may not write to shop {args['shop']!r}")
+            raise Forbidden(f"{p.describe()} may not write to shop {args['shop']!r}",
+                            key="forbidden_write_shop", describe=p.describe(), shop=args['shop'])
         if args.get("customer") not in (None, p.customer):
-            raise Forbidden(f"{p.describe()} may write only as itself")
+            raise Forbidden(f"{p.describe()} may write only as itself",
+                            key="forbidden_write_as_self_only", describe=p.describe())
         if args.get("kind", "text") not in CUSTOMER_KINDS:
             # a coupon, product or invitation card comes from the shop, never a customer
             raise Forbidden(f"{p.describe()} may send text or images, not "
-                            f"{args.get('kind')!r} cards")
+                            f"{args.get('kind')!r} cards",
+                            key="forbidden_card_kind", describe=p.describe(),
+                            get=args.get('kind'))
         args["customer"] = p.customer
         result = a.call(op, args)
         return {**result, "conversation": customer_view(result["conversation"])}
     _staff(p)
     if not p.manages:
         raise Forbidden(f"{p.describe()} may not write as a customer; that takes a customer "
-                        "token (or a supervisor's, for an integration)")
+                        "token (or a supervisor's, for an integration)",
+                        key="forbidden_write_as_customer", describe=p.describe())
     _shop(p, args["shop"])
     if args.get("customer") is None:
         # who calls decides: a customer token posts as itself, a staff token must name
         # the customer it speaks for (403: this token may not post without naming one)
-        raise Forbidden(f"{p.describe()} posts for a named customer only: give customer")
+        raise Forbidden(f"{p.describe()} posts for a named customer only: give customer",
+                        key="forbidden_post_needs_customer", describe=p.describe())
     _shop_customer(a, args["shop"], args["customer"])
     return a.call(op, args)
 
@@ -431,7 +457,9 @@ def _shop_customer(a: Access, shop: str, customer: Any) -> None:
         return  # a new customer: the post or the token makes them, with this shop's profile
     if shop not in {pr.get("shop") for pr in record.get("profiles") or []}:
         raise Forbidden(f"customer {customer!r} has no profile in shop {shop!r}; "
-                        f"{a.principal.describe()} acts only for the shop's customers")
+                        f"{a.principal.describe()} acts only for the shop's customers",
+                        key="forbidden_customer_not_in_shop", customer=customer, shop=shop,
+                        describe=a.principal.describe())
 
 
 def customer_token(a: Access, op: Operation, args: dict) -> Any:
@@ -465,7 +493,8 @@ def conversation_list(a: Access, op: Operation, args: dict) -> Any:
     if p.is_customer:
         if args.get("shop") not in (None, p.shop) or args.get("customer") not in (
                 None, p.customer) or args.get("agent") is not None:
-            raise Forbidden(f"{p.describe()} may list only its own conversations")
+            raise Forbidden(f"{p.describe()} may list only its own conversations",
+                            key="forbidden_list_own_only", describe=p.describe())
         args.update(shop=p.shop, customer=p.customer)
         items = [customer_view(c) for c in a.call(op, args)]
         return Page(items, next_cursor(op, args, items, size))
@@ -484,7 +513,8 @@ def events(a: Access, op: Operation, args: dict) -> Any:
     p = a.principal
     size = page_size(args.get("limit"))
     if p.is_customer and args.get("shop") not in (None, p.shop):
-        raise Forbidden(f"{p.describe()} may not use shop {args['shop']!r}")
+        raise Forbidden(f"{p.describe()} may not use shop {args['shop']!r}",
+                        key="forbidden_shop", describe=p.describe(), shop=args['shop'])
     if p.shops is None or (args.get("shop") is not None and not p.is_customer):
         _staff(p)
         _shop(p, args.get("shop"))
@@ -538,7 +568,8 @@ def resource_list(a: Access, op: Operation, args: dict) -> Any:
         return a.call(op, args)
     if p.is_customer:
         if k.name not in PUBLIC_KINDS or args.get("shop") not in (None, p.shop):
-            raise Forbidden(f"{p.describe()} may read only its shop's catalogue")
+            raise Forbidden(f"{p.describe()} may read only its shop's catalogue",
+                            key="forbidden_catalogue_own_shop", describe=p.describe())
         args["shop"] = p.shop
         items = a.call(op, args)
     elif args.get("shop") is not None or p.shops is None:
@@ -574,11 +605,15 @@ def resource_read(a: Access, op: Operation, args: dict) -> Any:
         allowed = (k.name in PUBLIC_KINDS and shops == {p.shop}) or (
             k.name == "customers" and record["key"] == p.customer)
         if not allowed:
-            raise Forbidden(f"{p.describe()} may not read {k.singular} {args['key']!r}")
+            raise Forbidden(f"{p.describe()} may not read {k.singular} {args['key']!r}",
+                            key="forbidden_read_record", describe=p.describe(),
+                            singular=k.singular, the_key=args['key'])
         return _trim_customer(p, a, record) if k.name == "customers" else record
     platform_wide = bool(k.shop_field) and record.get(k.shop_field) is None  # e.g. knowledge
     if p.shops is not None and not shops & p.shops and not platform_wide:
-        raise Forbidden(f"{k.singular} {args['key']!r} is not in the shops of {p.describe()}")
+        raise Forbidden(f"{k.singular} {args['key']!r} is not in the shops of {p.describe()}",
+                        key="forbidden_record_not_in_shops", singular=k.singular,
+                        the_key=args['key'], describe=p.describe())
     return _trim_customer(p, a, record) if k.name == "customers" else record
 
 
@@ -643,7 +678,9 @@ def customer_read(a: Access, op: Operation, args: dict) -> Any:
     _staff(p)
     record = a.backend.get("customers", args["key"])
     if p.shops is not None and not record_shops(a, "customers", record) & p.shops:
-        raise Forbidden(f"customer {args['key']!r} is not in the shops of {p.describe()}")
+        raise Forbidden(f"customer {args['key']!r} is not in the shops of {p.describe()}",
+                        key="forbidden_customer_not_in_shops", the_key=args['key'],
+                        describe=p.describe())
     return [s for s in a.call(op, args) if p.may_use_shop(s["shop"])]
 
 
@@ -679,7 +716,8 @@ def export(a: Access, op: Operation, args: dict) -> Any:
     _manager(p, "export records")
     if not p.is_admin:
         if args.get("shop") is None:
-            raise Forbidden(f"{p.describe()} exports one of its shops: give shop")
+            raise Forbidden(f"{p.describe()} exports one of its shops: give shop",
+                            key="forbidden_export_needs_shop", describe=p.describe())
         _shop(p, args["shop"])
     return a.call(op, args)
 
@@ -701,15 +739,18 @@ def token_create(a: Access, op: Operation, args: dict) -> Any:
         return a.call(op, args)
     handle = args.get("agent")
     if handle is None:
-        raise Forbidden("only an admin makes a token bound to no agent")
+        raise Forbidden("only an admin makes a token bound to no agent",
+                        key="forbidden_unbound_token")
     role = args.get("role")
     if handle != p.agent:
         _acts_for(a, handle)
         if role not in (None, "agent") or a.backend.get("agents", handle)["role"] != "agent":
-            raise Forbidden(f"{p.describe()} makes agent tokens only for its agents")
+            raise Forbidden(f"{p.describe()} makes agent tokens only for its agents",
+                            key="forbidden_token_own_agents", describe=p.describe())
         args["role"] = "agent"
     elif rights.outranks(role, p):
-        raise Forbidden(f"{p.describe()} may not make an {role} token")
+        raise Forbidden(f"{p.describe()} may not make an {role} token",
+                        key="forbidden_token_role", describe=p.describe(), role=role)
     elif role is None:
         args["role"] = p.role
     return a.call(op, args)
@@ -723,7 +764,8 @@ def token_list(a: Access, op: Operation, args: dict) -> Any:
         return a.call(op, args)
     if p.role == "agent":
         if args.get("agent") not in (None, p.agent) or args.get("shop") is not None:
-            raise Forbidden(f"{p.describe()} lists only its own tokens")
+            raise Forbidden(f"{p.describe()} lists only its own tokens",
+                            key="forbidden_tokens_list_own", describe=p.describe())
         return a.call(op, {**args, "agent": p.agent})
     if args.get("shop") is not None:
         _shop(p, args["shop"])
@@ -741,13 +783,16 @@ def token_revoke(a: Access, op: Operation, args: dict) -> Any:
         if token["agent"] == p.agent and token["agent"] is not None:
             pass
         elif p.role != "supervisor":
-            raise Forbidden(f"{p.describe()} may revoke only its own tokens")
+            raise Forbidden(f"{p.describe()} may revoke only its own tokens",
+                            key="forbidden_tokens_revoke_own", describe=p.describe())
         elif token["customer"] is not None:
             _shop(p, token["shop"])
         elif token["agent"] is None:
-            raise Forbidden("only an admin revokes an admin token")
+            raise Forbidden("only an admin revokes an admin token", key="forbidden_revoke_admin")
         elif rights.outranks(token["role"], p):
-            raise Forbidden(f"{p.describe()} may not revoke an {token['role']} token")
+            raise Forbidden(f"{p.describe()} may not revoke an {token['role']} token",
+                            key="forbidden_revoke_role", describe=p.describe(),
+                            role=token['role'])
         else:
             _acts_for(a, token["agent"])
     return a.call(op, args)

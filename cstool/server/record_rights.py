@@ -50,11 +50,14 @@ def shops_within(p: Principal, shops: Iterable[str], what: str) -> None:
     if p.shops is None:
         return
     if not shops:
-        raise Forbidden(f"{what} belongs to no shop; only an admin may change it")
+        raise Forbidden(f"{what} belongs to no shop; only an admin may change it",
+                        key="forbidden_no_shop_admin_only", what=what)
     outside = sorted(shops - p.shops)
     if outside:
         raise Forbidden(f"{what} involves shop {outside[0]!r}, which {p.describe()} "
-                        "may not use")
+                        "may not use",
+                        key="forbidden_record_other_shop", what=what, value=outside[0],
+                        describe=p.describe())
 
 
 def coupon_shop(lookup: Lookup, key: Any) -> str | None:
@@ -126,9 +129,11 @@ def keep_other_shops(p: Principal, lookup: Lookup, before: dict, after: dict) ->
 def _shop_rule(p: Principal, lookup: Lookup, before: dict | None, after: dict | None,
                what: str) -> None:
     if before is None:
-        raise Forbidden(f"{what}: only an admin creates shops")
+        raise Forbidden(f"{what}: only an admin creates shops",
+                        key="forbidden_create_shop", what=what)
     if after is None:
-        raise Forbidden(f"{what}: only an admin deletes shops")
+        raise Forbidden(f"{what}: only an admin deletes shops",
+                        key="forbidden_delete_shop", what=what)
     shops_within(p, {before["key"]}, what)
 
 
@@ -140,7 +145,9 @@ def _agent_rule(p: Principal, lookup: Lookup, before: dict | None, after: dict |
         role = rec.get("role") or "agent"
         if outranks(role, p):
             verb = "act on" if rec is before else "make"
-            raise Forbidden(f"{p.describe()} may not {verb} an {role} ({what})")
+            raise Forbidden(f"{p.describe()} may not {verb} an {role} ({what})",
+                            key="forbidden_verb_role", describe=p.describe(), verb=verb,
+                            role=role, what=what)
         shops_within(p, record_shops(lookup, "agents", rec), what)
 
 
@@ -152,20 +159,25 @@ def _customer_rule(p: Principal, lookup: Lookup, before: dict | None, after: dic
     stored = customer_shops(lookup, before)
     if not {pr.get("shop") for pr in before.get("profiles") or []} & set(p.shops or ()):
         raise Forbidden(f"{what} has no profile in the shops of {p.describe()}; a shop "
-                        "changes only its own customers (an admin may change any)")
+                        "changes only its own customers (an admin may change any)",
+                        key="forbidden_customer_other_shops", what=what, describe=p.describe())
     if after is None:
         shops_within(p, stored, what)  # deleting touches every shop of the customer
         return
     if _other_shops_part(p, lookup, before) != _other_shops_part(p, lookup, after):
         changed = sorted((stored | customer_shops(lookup, after)) - set(p.shops or ()))
         raise Forbidden(f"{what}: {p.describe()} may change only the profiles and coupons "
-                        f"of its shops, not those of shop {changed[0] if changed else '?'!r}")
+                        f"of its shops, not those of shop {changed[0] if changed else '?'!r}",
+                        key="forbidden_profile_other_shop", what=what, describe=p.describe(),
+                        value=changed[0] if changed else '?')
     others = sorted(stored - set(p.shops or ()))
     if others:
         moved = [f for f in IDENTITY_FIELDS if (before.get(f) or None) != (after.get(f) or None)]
         if moved:
             raise Forbidden(f"{what} is a customer of shop {others[0]!r} too: its "
-                            f"{', '.join(moved)} may be changed by an admin only")
+                            f"{', '.join(moved)} may be changed by an admin only",
+                            key="forbidden_shared_customer", what=what, value=others[0],
+                            join=', '.join(moved))
 
 
 def _named_customer(p: Principal, lookup: Lookup, kind: str, record: dict | None,
@@ -178,7 +190,9 @@ def _named_customer(p: Principal, lookup: Lookup, kind: str, record: dict | None
         return  # validation names the unknown customer
     if record.get("shop") not in {pr.get("shop") for pr in customer.get("profiles") or []}:
         raise Forbidden(f"{what} names customer {record['customer']!r}, who has no profile "
-                        f"in shop {record.get('shop')!r}")
+                        f"in shop {record.get('shop')!r}",
+                        key="forbidden_customer_no_profile", what=what,
+                        customer=record['customer'], get=record.get('shop'))
 
 
 def _shop_record_rule(p: Principal, lookup: Lookup, before: dict | None, after: dict | None,
@@ -200,7 +214,8 @@ def check_write(p: Principal, lookup: Lookup, kind: str, before: dict | None,
     if p.is_admin:
         return
     if p.is_customer or not p.manages:
-        raise Forbidden(f"{p.describe()} may not change records; that needs a supervisor")
+        raise Forbidden(f"{p.describe()} may not change records; that needs a supervisor",
+                        key="forbidden_change_records", describe=p.describe())
     k = kind_named(kind)
     rule = RULES.get(k.name)
     if rule is not None:

@@ -82,7 +82,8 @@ def forecast_shop_day(backend: Backend, shop: str, day: date | None = None,
                             settings.slot_min, desk_only=desk_only)
     if data["first"] is None:
         raise InvalidInput(f"shop {shop!r} has no conversations between {first} and {last} "
-                           "to forecast from")
+                           "to forecast from",
+                           key="forecast_no_history", shop=shop, first=first, last=last)
     # the history runs from the first to the last day with a recorded conversation
     first_seen = local_today(data["first"], tz)
     last_seen = local_today(data["last"], tz)

@@ -55,11 +55,13 @@ class Database:
             self.conn.execute("PRAGMA foreign_keys = ON")
             mode = self.conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
-                raise StorageError(f"{self.path}: could not switch to WAL mode ({mode})")
+                raise StorageError(f"{self.path}: could not switch to WAL mode ({mode})",
+                                   key="db_no_wal", the_path=str(self.path), mode=mode)
             # FULL: a committed (acknowledged) change survives an OS crash too, not only ours.
             self.conn.execute("PRAGMA synchronous = FULL")
         except sqlite3.DatabaseError as e:
-            raise StorageError(f"{self.path}: not a usable SQLite database ({e})") from None
+            raise StorageError(f"{self.path}: not a usable SQLite database ({e})",
+                               key="db_not_sqlite", the_path=str(self.path), e=str(e)) from None
         self.migrated: list[int] = []
         # Bumped by every write transaction we start and every rollback: in-process
         # caches compare it (with PRAGMA data_version for other connections' commits).
@@ -92,7 +94,8 @@ class Database:
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as e:
-                raise StorageError(f"{self.path}: {e}") from None
+                raise StorageError(f"{self.path}: {e}",
+                                   key="db_error", the_path=str(self.path), e=str(e)) from None
             self.generation += 1
             try:
                 yield self.conn
@@ -129,11 +132,13 @@ class Database:
         """
         with self.lock:
             if self._group_thread is not None:
-                raise StorageError("a group is open already")  # groups do not nest
+                # groups do not nest
+                raise StorageError("a group is open already", key="db_group_open")
             try:
                 self.conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as e:
-                raise StorageError(f"{self.path}: {e}") from None
+                raise StorageError(f"{self.path}: {e}",
+                                   key="db_error", the_path=str(self.path), e=str(e)) from None
             self._group_thread = threading.get_ident()
             try:
                 yield
@@ -150,7 +155,9 @@ class Database:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute("ROLLBACK")
                 self.generation += 1
-                raise StorageError(f"{self.path}: commit failed: {e}") from None
+                raise StorageError(f"{self.path}: commit failed: {e}",
+                                   key="db_commit_failed", the_path=str(self.path),
+                                   e=str(e)) from None
 
     def data_version(self) -> int:
         """Changes whenever another connection commits to the file."""
@@ -179,8 +186,9 @@ class Database:
             if self.schema_version() > LATEST:
                 raise StorageError(
                     f"{self.path} has schema version {self.schema_version()}, newer than this "
-                    f"cstool knows ({LATEST}); upgrade cstool"
-                )
+                    f"cstool knows ({LATEST}); upgrade cstool",
+                                   key="db_schema_newer", the_path=str(self.path),
+                                   schema_version=self.schema_version(), LATEST=LATEST)
             if self.schema_version() == LATEST:
                 return applied
             for version, name, sql in MIGRATIONS:
@@ -202,7 +210,8 @@ class Database:
                     )
                     applied.append(version)
         except sqlite3.DatabaseError as e:
-            raise StorageError(f"{self.path}: {e}") from None
+            raise StorageError(f"{self.path}: {e}",
+                               key="db_error", the_path=str(self.path), e=str(e)) from None
         self.migrated = applied
         return applied
 
@@ -235,9 +244,11 @@ class Database:
         """Copy the file with SQLite's online backup API: safe while others write."""
         target = Path(target)
         if target.exists():
-            raise StorageError(f"{target} exists already; choose a new path")
+            raise StorageError(f"{target} exists already; choose a new path",
+                               key="backup_target_exists", target=str(target))
         if target.parent and not target.parent.exists():
-            raise StorageError(f"folder {target.parent} does not exist")
+            raise StorageError(f"folder {target.parent} does not exist",
+                               key="backup_no_folder", parent=str(target.parent))
         with self.lock:
             dest = sqlite3.connect(str(target))
             try:
