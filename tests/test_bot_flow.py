@@ -86,8 +86,8 @@ def say(be, customer, text, **kw):
 
 def raw_confidence(be, text: str) -> float:
     """The bot's unrounded confidence for ``text`` in shop s."""
-    with be.database.read() as conn:
-        return be._kb_index(conn, "s").confidence(text, shop="s")
+    with be.ctx.read() as uow:
+        return be.ctx.knowledge.index(uow, "s").confidence(text, shop="s")
 
 
 def set_bot(be, **settings):

@@ -21,7 +21,7 @@ from ..services.conversation_view import ConversationView
 from ..services.dashboard import DashboardService
 from ..services.desk import DeskService
 from ..services.invitations import InvitationService
-from ..services.messages import add_message, system
+from ..services.knowledge import KnowledgeService
 from ..services.queue_places import QueuePlacesService
 from ..services.records import RecordsService
 from ..services.records import merge_shop_parts as merge_shop_parts  # server/record_rights
@@ -29,25 +29,18 @@ from ..services.routing_flow import RoutingFlow
 from ..services.tickets import TicketService
 from ..services.worker import WorkerService
 from ..storage.database import open_database
-from ..storage.records import RecordStore
 from ..storage.unit_of_work import UnitOfWork
-from .knowledge_ops import KnowledgeOps
 from .metrics_ops import MetricsOps
 from .staffing_ops import StaffingOps
 from .token_ops import TokenOps
 
 
 class _MixinHooks:
-    """The hooks services call on knowledge and metrics, over the mixins that still
-    implement them (transitional: each goes when its service comes)."""
+    """The hooks services call on metrics, over the mixin that still implements them
+    (transitional: it goes when its service comes)."""
 
     def __init__(self, backend: LocalBackend):
         self.backend = backend
-
-    def bot_turn(self, uow: UnitOfWork, shop: dict, conv: dict, customer_id: int,
-                 text: str):
-        """``KnowledgeHooks.bot_turn`` over ``KnowledgeOps._bot_turn``."""
-        return self.backend._bot_turn(uow.conn, shop, conv, customer_id, text)
 
     def catch_up(self) -> None:
         """``MetricsHooks.catch_up`` over ``MetricsOps._metrics_current``."""
@@ -55,7 +48,7 @@ class _MixinHooks:
 
 
 class LocalBackend(
-    KnowledgeOps, MetricsOps, StaffingOps, TokenOps, Backend,
+    MetricsOps, StaffingOps, TokenOps, Backend,
 ):
     """The Backend over one SQLite file: a facade that builds the services' context
     (``self.ctx``) and delegates each operation to its service (``cstool.services``).
@@ -83,7 +76,8 @@ class LocalBackend(
         self.path = self.database.path
         self.ctx = ctx = ServiceContext(self.database, clock, self.bot,
                                         self._move_access_epoch)
-        ctx.knowledge = ctx.metrics = _MixinHooks(self)
+        ctx.metrics = _MixinHooks(self)
+        ctx.knowledge = KnowledgeService(ctx)
         ctx.places = QueuePlacesService(ctx)
         ctx.routing = RoutingFlow(ctx, ctx.places)
         ctx.views = ConversationView(ctx, ctx.places, ctx.routing)
@@ -95,8 +89,6 @@ class LocalBackend(
         ctx.campaigns = CampaignService(ctx)
         ctx.tickets = TicketService(ctx)
         ctx.invitations = InvitationService(ctx)
-        # the caches the services share, under the names the mixins still use
-        self._post_shops = ctx.caches.post_shops
 
     @property
     def clock(self) -> Clock:
@@ -228,48 +220,46 @@ class LocalBackend(
         """Send a product card, or a coupon, into a chat."""
         return self.ctx.console.send_card(agent, conversation, kind, key)
 
+    # -- the knowledge bot (services.knowledge) --------------------------------------------
+    def ask_bot(self, text: str, *, shop: str | None = None,
+                customer: str | None = None) -> dict:
+        """``KnowledgeService.ask_bot``: what the bot would reply; writes nothing."""
+        return self.ctx.knowledge.ask_bot(text, shop=shop, customer=customer)
+
+    def search_knowledge(self, text: str, *, shop: str | None = None, k: int = 5) -> list[dict]:
+        """``KnowledgeService.search_knowledge``."""
+        return self.ctx.knowledge.search_knowledge(text, shop=shop, k=k)
+
+    def suggest_answers(self, conversation: int, k: int = 3) -> list[dict]:
+        """``KnowledgeService.suggest_answers`` (agent assist)."""
+        return self.ctx.knowledge.suggest_answers(conversation, k)
+
+    def unanswered_questions(self, *, shop: str | None = None, limit: int = 50) -> list[dict]:
+        """``KnowledgeService.unanswered_questions``."""
+        return self.ctx.knowledge.unanswered_questions(shop=shop, limit=limit)
+
+    def learn_question(self, question: str, *, entry: str | None = None,
+                       new: str | None = None, answer: str | None = None,
+                       shop: str | None = None, category: str | None = None,
+                       tags: list[str] | None = None) -> dict:
+        """``KnowledgeService.learn_question``."""
+        return self.ctx.knowledge.learn_question(question, entry=entry, new=new,
+                                                 answer=answer, shop=shop,
+                                                 category=category, tags=tags)
+
+    def dismiss_unanswered(self, group: str) -> int:
+        """``KnowledgeService.dismiss_unanswered``."""
+        return self.ctx.knowledge.dismiss_unanswered(group)
+
+    def warm_knowledge(self, shop: str | None = None) -> dict:
+        """``KnowledgeService.warm_knowledge``."""
+        return self.ctx.knowledge.warm_knowledge(shop)
+
     # -- transitional: the helpers the mixins not yet converted call ----------------------
     # (each goes when the last mixin using it is a service; services use the unit of
     # work's repositories and ``services.messages`` instead)
     def _uow(self, conn: sqlite3.Connection) -> UnitOfWork:
         return self.ctx.storage.over(conn)
-
-    def _conv_row(self, conn: sqlite3.Connection, conv_id: int) -> dict:
-        return self._uow(conn).conversations.get(conv_id)
-
-    def _shop_row(self, conn: sqlite3.Connection, key: str) -> dict:
-        return self._uow(conn).shops.by_key(key)
-
-    def _shop_by_id(self, conn: sqlite3.Connection, shop_id: int) -> dict:
-        return self._uow(conn).shops.by_id(shop_id)
-
-    def _agent_row(self, conn: sqlite3.Connection, handle: str) -> dict:
-        return self._uow(conn).agents.by_handle(handle)
-
-    def _add_message(self, conn: sqlite3.Connection, conv: dict, sender: str, body: str,
-                     **kw: Any) -> dict:
-        return add_message(self._uow(conn), conv, sender, body, **kw)
-
-    def _system(self, conn: sqlite3.Connection, conv: dict, body: str, kind: str = "text",
-                payload: Any = None) -> dict:
-        return system(self._uow(conn), conv, body, kind=kind, payload=payload)
-
-    def _must_hold(self, conv: dict, agent: dict, action: str) -> None:
-        self.ctx.desk.must_hold(conv, agent, action)
-
-    def _routing_state(self, conn: sqlite3.Connection, shop_id: int, *, staff: bool = False):
-        return self.ctx.routing.routing_state(self._uow(conn), shop_id, staff=staff)
-
-    def _pool_of(self, text: str | None) -> dict:
-        return self.ctx.places.pool_of(text)
-
-    def _db_lookup(self, store: RecordStore):
-        return self.ctx.records.db_lookup(store)
-
-    def refresh_classification(self, conn: sqlite3.Connection, customer_id: int,
-                               shop_id: int) -> None:
-        """Keep open chats' classification current after an order changes."""
-        self.ctx.routing.refresh_classification(self._uow(conn), customer_id, shop_id)
 
     # -- helpers -----------------------------------------------------------------
     def _now(self) -> int:
