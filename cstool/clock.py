@@ -57,7 +57,8 @@ def default_clock(environ=None) -> Clock:
         return StartedClock(parse_time(value))
     except (ValueError, OverflowError, OSError):
         raise UsageError(f"${NOW_ENV} is not a time: {value!r} (expected ISO 8601 like "
-                         "2026-12-07T03:00+08:00)") from None
+                         "2026-12-07T03:00+08:00)",
+                         key="now_env_bad", env=NOW_ENV, value=repr(value)) from None
 
 
 class FrozenClock:

@@ -58,8 +58,9 @@ class _Loader(yaml.SafeLoader):
         self._depth += 1
         try:
             if self._depth > MAX_JSON_DEPTH:
-                raise TooDeep(too_deep_message(
-                    f"{self.name}:{self.peek_event().start_mark.line + 1}"))
+                at = f"{self.name}:{self.peek_event().start_mark.line + 1}"
+                raise TooDeep(too_deep_message(at), key="too_deep_at", at=at,
+                              limit=MAX_JSON_DEPTH)
             before = self._aliases
             node = super().compose_node(parent, index)
             node.holds_aliases = self._aliases > before
@@ -118,11 +119,14 @@ def parse_text(text: str, source: str) -> Any:
         mark = e.problem_mark or e.context_mark
         line = f":{mark.line + 1}" if mark else ""
         problem = e.problem or e.context or "cannot be parsed"
-        raise InvalidInput(f"{source}{line}: not valid YAML/JSON: {problem}") from None
+        raise InvalidInput(f"{source}{line}: not valid YAML/JSON: {problem}",
+                           key="not_yaml_at", at=f"{source}{line}", problem=problem) from None
     except yaml.YAMLError as e:
-        raise InvalidInput(f"{source}: not valid YAML/JSON: {e}") from None
+        raise InvalidInput(f"{source}: not valid YAML/JSON: {e}",
+                           key="not_yaml_at", at=str(source), problem=str(e)) from None
     except RecursionError:  # a guard behind the depth limit, never expected
-        raise TooDeep(too_deep_message(source)) from None
+        raise TooDeep(too_deep_message(source),
+                      key="too_deep_at", at=str(source), limit=MAX_JSON_DEPTH) from None
 
 
 def read_sources(target: str, stdin: IO[str] | None = None) -> list[tuple[str, Any]]:
@@ -134,19 +138,22 @@ def read_sources(target: str, stdin: IO[str] | None = None) -> list[tuple[str, A
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.suffix in FILE_SUFFIXES and p.is_file())
         if not files:
-            raise InvalidInput(f"{target}: no .yaml, .yml or .json files in this folder")
+            raise InvalidInput(f"{target}: no .yaml, .yml or .json files in this folder",
+                               key="folder_no_data_files", target=str(target))
     elif path.is_file():
         files = [path]
     else:
-        raise InvalidInput(f"{target}: no such file or folder")
+        raise InvalidInput(f"{target}: no such file or folder",
+                           key="no_such_file_or_folder", target=str(target))
     out = []
     for f in files:
         if f.stat().st_size > MAX_FILE_BYTES:
-            raise InvalidInput(f"{f}: file too large (over {MAX_FILE_BYTES // 2**20} MiB)")
+            raise InvalidInput(f"{f}: file too large (over {MAX_FILE_BYTES // 2**20} MiB)",
+                               key="file_too_large", file=str(f), mib=MAX_FILE_BYTES // 2**20)
         try:
             text = f.read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            raise InvalidInput(f"{f}: not UTF-8 text") from None
+            raise InvalidInput(f"{f}: not UTF-8 text", key="file_not_utf8", file=str(f)) from None
         if f.suffix == ".json":
             _check_json(text, str(f))
         out.append((str(f), parse_text(text, str(f))))
@@ -159,7 +166,8 @@ def _check_json(text: str, source: str) -> None:
     try:
         json.loads(text)
     except json.JSONDecodeError as e:
-        raise InvalidInput(f"{source}:{e.lineno}: not valid YAML/JSON: {e.msg}") from None
+        raise InvalidInput(f"{source}:{e.lineno}: not valid YAML/JSON: {e.msg}",
+                           key="not_yaml_at", at=f"{source}:{e.lineno}", problem=e.msg) from None
 
 
 class Document:
@@ -175,17 +183,21 @@ class Document:
             return
         if not isinstance(data, dict):
             raise InvalidInput(
-                f"{source}: expected a mapping of kinds ({', '.join(KINDS)}) at the top"
+                f"{source}: expected a mapping of kinds ({', '.join(KINDS)}) at the top",
+                key="not_kinds_mapping", source=str(source), known=', '.join(KINDS)
             )
         for name, records in data.items():
             line = getattr(data, "lines", {}).get(name)
             where = f"{source}:{line}" if line else source
             if name not in KINDS:
-                raise InvalidInput(f"{where}: {name}: unknown kind (known: {', '.join(KINDS)})")
+                raise InvalidInput(f"{where}: {name}: unknown kind (known: {', '.join(KINDS)})",
+                                   key="unknown_kind_at", at=str(where), name=str(name),
+                                   known=', '.join(KINDS))
             if records is None:
                 continue
             if not isinstance(records, list):
-                raise InvalidInput(f"{where}: {name}: expected a list of records")
+                raise InvalidInput(f"{where}: {name}: expected a list of records",
+                                   key="not_record_list", at=str(where), name=str(name))
             self.records.setdefault(name, []).extend(records)
             self.origin.setdefault(name, []).extend([source] * len(records))
 

@@ -61,7 +61,8 @@ def check_depth(text: str | bytes, source: str = "the input",
                 limit: int = MAX_JSON_DEPTH) -> None:
     """Raise TooDeep if ``text`` nests deeper than ``limit``."""
     if json_depth(text, stop_after=limit) > limit:
-        raise TooDeep(too_deep_message(source, limit))
+        raise TooDeep(too_deep_message(source, limit),
+                      key="too_deep_at", at=str(source), limit=limit)
 
 
 def too_deep_message(source: str, limit: int = MAX_JSON_DEPTH) -> str:

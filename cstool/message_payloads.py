@@ -187,22 +187,26 @@ def _check(spec: Spec, value: Any, path: str) -> None:
         return
     if isinstance(spec, dict):
         if not isinstance(value, dict):
-            raise InvalidInput(f"{path}: expected a mapping")
+            raise InvalidInput(f"{path}: expected a mapping", key="payload_not_mapping", at=path)
         for name, v in value.items():
             if name not in spec:
                 raise InvalidInput(f"{path}: unknown field {str(name)[:40]!r} (known: "
-                                   f"{', '.join(spec)})")
+                                   f"{', '.join(spec)})",
+                                   key="payload_unknown_field", at=path,
+                                   field=repr(str(name)[:40]), known=', '.join(spec))
             _check(spec[name], v, f"{path}.{name}")
     elif isinstance(spec, tuple):
         _, item, most = spec
         if not isinstance(value, list) or len(value) > most:
-            raise InvalidInput(f"{path}: expected a list of at most {most}")
+            raise InvalidInput(f"{path}: expected a list of at most {most}",
+                               key="payload_list_too_long", at=path, most=most)
         for i, v in enumerate(value):
             _check(item, v, f"{path}[{i}]")
     else:
         problem = spec(value)
         if problem:
-            raise InvalidInput(f"{path}: {problem}")
+            raise InvalidInput(f"{path}: {problem}",
+                               key="payload_field_bad", at=path, problem=problem)
 
 
 def check_payload(kind: str, payload: Any) -> Any:
@@ -211,27 +215,32 @@ def check_payload(kind: str, payload: Any) -> Any:
     ``max_payload_bytes()``. Raises InvalidInput (TooLarge over the cap); returns it."""
     if kind not in SHAPES:
         raise InvalidInput(f"unknown message kind {str(kind)[:40]!r} (one of "
-                           f"{', '.join(KINDS)})")
+                           f"{', '.join(KINDS)})",
+                           key="unknown_message_kind", name=repr(str(kind)[:40]),
+                           known=', '.join(KINDS))
     shape = SHAPES[kind]
     if shape is None:
         if payload is not None:
-            raise InvalidInput(f"payload: a {kind} message carries none")
+            raise InvalidInput(f"payload: a {kind} message carries none",
+                               key="payload_none_allowed", msg_kind=kind)
         return None
     if payload is None:
-        raise InvalidInput(f"payload: a {kind} message needs one ({', '.join(REQUIRED[kind])})")
+        raise InvalidInput(f"payload: a {kind} message needs one ({', '.join(REQUIRED[kind])})",
+                           key="payload_needed", msg_kind=kind, fields=', '.join(REQUIRED[kind]))
     try:
         size = len(json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
                    .encode("utf-8", "surrogatepass"))
     except (TypeError, ValueError, RecursionError):
-        raise InvalidInput("payload: not plain JSON") from None
+        raise InvalidInput("payload: not plain JSON", key="payload_not_json") from None
     cap = max_payload_bytes()
     if size > cap:
         raise TooLarge(f"payload too large ({size:,} bytes of JSON, at most {cap:,}; "
-                       "$CSTOOL_MAX_PAYLOAD sets it)")
+                       "$CSTOOL_MAX_PAYLOAD sets it)", key="payload_too_large", size=size, cap=cap)
     _check(shape, payload, "payload")
     for name in REQUIRED[kind]:
         if payload.get(name) is None:
-            raise InvalidInput(f"payload.{name}: is required for a {kind} message")
+            raise InvalidInput(f"payload.{name}: is required for a {kind} message",
+                               key="payload_field_required", name=name, msg_kind=kind)
     return payload
 
 

@@ -77,7 +77,8 @@ def check_key(key: str, what: str = "key") -> str:
     """Raise InvalidInput if ``key`` has control characters or surrounding whitespace."""
     problem = key_problem(key)
     if problem is not None:
-        raise InvalidInput(f"{what} {key!r} {problem}")
+        raise InvalidInput(f"{what} {key!r} {problem}",
+                           key="bad_key_text", what=what, the_key=repr(key), problem=problem)
     return key
 
 

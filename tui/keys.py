@@ -74,26 +74,33 @@ def load_keymap(path: Path | None = None, defaults: dict[str, str] | None = None
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise InvalidInput(f"{path}: cannot read the key file ({e})") from None
+        raise InvalidInput(f"{path}: cannot read the key file ({e})",
+                           key="keys_file_unreadable", file=str(path), detail=str(e)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"line (\d+)", str(e))
-        raise InvalidInput(f"{path}:{m[1] if m else 1}: not valid TOML ({e})") from None
+        raise InvalidInput(f"{path}:{m[1] if m else 1}: not valid TOML ({e})",
+                           key="keys_not_toml", at=f"{path}:{m[1] if m else 1}",
+                           detail=str(e)) from None
     defaults = defaults or {}
     keymap: dict[str, str] = {}
     for action, value in data.items():
         where = f"{path}:{_line_of(text, action)}"
         if defaults and action not in defaults:
             raise InvalidInput(f"{where}: unknown action {action!r} (actions: "
-                               f"{', '.join(sorted(defaults))})")
+                               f"{', '.join(sorted(defaults))})",
+                               key="keys_unknown_action", at=where, name=repr(action),
+                               known=', '.join(sorted(defaults)))
         if not isinstance(value, str):
-            raise InvalidInput(f"{where}: {action} must be text like \"f2\" or \"f2,ctrl+n\"")
+            raise InvalidInput(f"{where}: {action} must be text like \"f2\" or \"f2,ctrl+n\"",
+                               key="keys_not_text", at=where, name=action)
         keys = _normalize_key_list(value.strip().lower().replace(" ", ""))
         for key in keys.split(","):
             problem = key_problem(key)
             if problem:
-                raise InvalidInput(f"{where}: {action}: {problem}")
+                raise InvalidInput(f"{where}: {action}: {problem}",
+                                   key="keys_bad_key", at=where, name=action, problem=problem)
         keymap[action] = keys
     owner: dict[str, str] = {}
     effective = {**defaults, **keymap}
@@ -107,5 +114,7 @@ def load_keymap(path: Path | None = None, defaults: dict[str, str] | None = None
                 how = "remapped in this file" if theirs in keymap else "its default key"
                 raise InvalidInput(
                     f"{path}:{_line_of(text, mine)}: {mine}: {key!r} is already the key of "
-                    f"{theirs} ({how}); give one of them another key")
+                    f"{theirs} ({how}); give one of them another key",
+                    key="keys_collision", at=f"{path}:{_line_of(text, mine)}", name=mine,
+                    the_key=repr(key), other=theirs, how=how)
     return keymap

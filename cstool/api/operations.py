@@ -376,7 +376,8 @@ def page_size(limit: int | None) -> int:
     if int(limit) < 1:
         from ..errors import UsageError
 
-        raise UsageError(f"limit must be at least 1, got {limit}")
+        raise UsageError(f"limit must be at least 1, got {limit}",
+                         key="limit_min", limit=str(limit))
     return min(int(limit), MAX_PAGE)
 
 

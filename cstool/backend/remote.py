@@ -59,9 +59,11 @@ def error_from(response: httpx.Response) -> CstoolError:
     except (ValueError, KeyError, TypeError):
         text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
         return StorageError(
-            f"server error {response.status_code}: {text or response.reason_phrase}")
+            f"server error {response.status_code}: {text or response.reason_phrase}",
+            key="server_error", http_status=response.status_code,
+            text=text or response.reason_phrase)
     if err.get("path") is not None and code == "invalid":
-        return FieldError(err["path"], err.get("reason") or message, err.get("line"))
+        return FieldError(err["path"], err.get("reason") or message, err.get("line"), key="field")
     cls = _ERRORS.get(code)
     if cls is None:
         cls = StorageError if response.status_code >= 500 else UsageError
@@ -77,10 +79,11 @@ class RemoteBackend(Backend):
     def __init__(self, url: str, token: str | None, *, transport: httpx.BaseTransport | None = None,
                  timeout: float = 30.0):
         if not url.startswith(("http://", "https://")):
-            raise UsageError(f"the API address must start with http:// or https://, not {url!r}")
+            raise UsageError(f"the API address must start with http:// or https://, not {url!r}",
+                             key="api_url_bad", url=url)
         if not token:
             raise UsageError("give a token for the API: set CSTOOL_TOKEN "
-                             "(make one with 'cstool token create')")
+                             "(make one with 'cstool token create')", key="api_needs_token")
         self.url = url.rstrip("/")
         self.clock = default_clock()  # the console reads the time; the server keeps its own
         self.client = httpx.Client(
@@ -121,7 +124,8 @@ class RemoteBackend(Backend):
                 if attempt + 1 < attempts:
                     time.sleep(0.2)
                     continue
-                raise StorageError(f"cannot reach the cstool server at {self.url}: {e}") from None
+                raise StorageError(f"cannot reach the cstool server at {self.url}: {e}",
+                                   key="server_unreachable", url=self.url, detail=str(e)) from None
         raise AssertionError("unreachable")
 
     def call(self, op: Operation, args: dict) -> Any:
@@ -193,7 +197,9 @@ class RemoteBackend(Backend):
                         yield event
             except httpx.TransportError as e:
                 if not reconnect:
-                    raise StorageError(f"event stream from {self.url} dropped: {e}") from None
+                    raise StorageError(f"event stream from {self.url} dropped: {e}",
+                                       key="event_stream_dropped", url=self.url,
+                                       detail=str(e)) from None
             if not reconnect:
                 return
             time.sleep(delay)

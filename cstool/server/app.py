@@ -69,7 +69,7 @@ class ServerState:
     async def run(self, fn, *args, alone: bool = False):
         """Run a blocking storage call on the storage thread (grouped commits)."""
         if self.worker is None:
-            raise StorageError("the server is not running")
+            raise StorageError("the server is not running", key="server_not_running")
         return await self.worker.run(lambda: fn(*args), alone=alone)
 
     async def _read_events(self, after: int, limit: int) -> list[dict]:

@@ -361,9 +361,10 @@ class CampaignService:
         """Who got what and when, who was held out or suppressed and why: the campaign's
         decisions in order (``after``: the last id of the previous page)."""
         if outcome is not None and outcome not in OUTCOMES:
-            raise InvalidInput(f"outcome: one of {', '.join(OUTCOMES)}")
+            raise InvalidInput(f"outcome: one of {', '.join(OUTCOMES)}",
+                               key="outcome_one_of", known=', '.join(OUTCOMES))
         if not isinstance(limit, int) or not 1 <= limit <= 10_000:
-            raise InvalidInput("limit: 1..10000")
+            raise InvalidInput("limit: 1..10000", key="limit_range_10000")
         with self.ctx.read() as uow:
             cid = uow.repo(Campaigns).id_of(key)
             if cid is None:
@@ -433,9 +434,10 @@ def _time_arg(name: str, value: str | int) -> int:
     try:
         t = parse_time(value)
     except (ValueError, OverflowError, OSError) as e:
-        raise UsageError(f"{name}: {e}") from None
+        raise UsageError(f"{name}: {e}", key="time_option_bad", name=name, detail=str(e)) from None
     if not 0 <= t <= LAST_MS:
-        raise UsageError(f"{name}: {value!r} is out of range (years 1970 to 9999)")
+        raise UsageError(f"{name}: {value!r} is out of range (years 1970 to 9999)",
+                         key="time_out_of_range", name=name, value=repr(value))
     return t
 
 

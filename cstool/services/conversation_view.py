@@ -142,7 +142,8 @@ class ConversationView:
         place). A page costs its own chats and the shop's pools, not the whole queue."""
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                                   or limit < 1):
-            raise UsageError(f"limit must be a whole number of at least 1, not {limit!r}")
+            raise UsageError(f"limit must be a whole number of at least 1, not {limit!r}",
+                             key="limit_bad", limit=repr(limit))
         with self.ctx.read() as uow:
             s = uow.shops.by_key(shop)
             cursor = None
@@ -152,7 +153,9 @@ class ConversationView:
                 except (KeyError, TypeError, ValueError):
                     cursor, shop_of = None, None
                 if shop_of != s["id"]:
-                    raise NotFound(f"no conversation {after} in shop {shop!r}")
+                    raise NotFound(f"no conversation {after} in shop {shop!r}",
+                                   key="no_conversation_in_shop", conversation=str(after),
+                                   shop=shop)
             keys = uow.queue.page(s["id"], cursor, limit)
             rows = uow.conversations.many_with_names([k.id for k in keys])
             places = self.places.for_read(uow, s["id"], self.flow.routing_state(uow, s["id"]))

@@ -95,7 +95,8 @@ class DeskService:
             if isinstance(value, str):
                 check_text_rules(value, what)  # stored with the chat, shown to agents
         if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 100):
-            raise InvalidInput("client id must be text of at most 100 characters")
+            raise InvalidInput("client id must be text of at most 100 characters",
+                               key="client_id_bad")
         check_context(channel, time_on_site_s, pages_viewed, intent)
         ctx = self.ctx
         with ctx.write() as uow:
@@ -181,7 +182,8 @@ class DeskService:
         new = row is None
         if new:
             if not SLUG_RE.match(key):
-                raise InvalidInput(f"{key!r} is not a valid customer key")
+                raise InvalidInput(f"{key!r} is not a valid customer key",
+                                   key="bad_customer_key", customer=key)
             cid = uow.customers.create(key, uow.now)
             uow.event("customer.created", "customer", key, shop_row["id"], {"via": "message"})
             row = (cid, None, None, None, None, None, None, None, None, key)
@@ -371,7 +373,7 @@ class DeskService:
                            reason: str = "resolved") -> dict:
         """Close a chat and ask the customer for a 1-5 rating; the agent frees a slot."""
         if not isinstance(reason, str) or len(reason) > 200:
-            raise InvalidInput("reason must be text of at most 200 characters")
+            raise InvalidInput("reason must be text of at most 200 characters", key="reason_bad")
         check_text_rules(reason, "reason", multiline=True)
         with self.ctx.write() as uow:
             conv = uow.conversations.get(conversation)

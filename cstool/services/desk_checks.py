@@ -32,7 +32,8 @@ def check_context(channel: str | None, time_on_site_s: Any, pages_viewed: Any,
     for name, value in (("time on site", time_on_site_s), ("pages viewed", pages_viewed)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 0):
-            raise InvalidInput(f"{name} must be a whole number >= 0, not {value!r}")
+            raise InvalidInput(f"{name} must be a whole number >= 0, not {value!r}",
+                               key="not_count", field=name, value=repr(value))
     if intent is not None and intent not in INTENTS:
         raise InvalidInput(f"unknown intent {intent!r} (one of {', '.join(INTENTS)})",
                            key="unknown_intent", intent=intent, known=", ".join(INTENTS))

@@ -26,12 +26,13 @@ def normalize_items(items: Iterable[Any]) -> list[tuple[str, int]]:
     for item in items:
         if isinstance(item, Mapping):
             if not item.get("product"):
-                raise InvalidInput("an item needs a product")
+                raise InvalidInput("an item needs a product", key="item_needs_product")
             out.append((str(item["product"]), item.get("quantity", 1)))
         elif isinstance(item, (tuple, list)) and len(item) == 2:
             out.append((str(item[0]), item[1]))
         else:
-            raise InvalidInput(f"an item is a product and a quantity, got {item!r}")
+            raise InvalidInput(f"an item is a product and a quantity, got {item!r}",
+                               key="item_bad", item=repr(item))
     return out
 
 
@@ -53,14 +54,15 @@ class InvitationService:
         try:
             now = self.ctx.now() if at is None else parse_time(at)
         except ValueError as e:
-            raise InvalidInput(f"at: {e}") from None
+            raise InvalidInput(f"at: {e}", key="at_bad", detail=str(e)) from None
         with self.ctx.read() as uow:
             shop_row = uow.shops.by_key(shop)
             customer_id = None
             if customer is not None:
                 customer_id = uow.customers.id_of(customer)
                 if customer_id is None:
-                    raise NotFound(f"no customer {customer!r}")
+                    raise NotFound(f"no customer {customer!r}",
+                                   key="no_customer", customer=customer)
             q = self.quote(uow, shop_row, pairs, customer_id, coupon, now)
         return {"customer": customer, **q.to_external()}
 

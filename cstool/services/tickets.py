@@ -512,7 +512,7 @@ class TicketService:
         count when created in [since, until); a deadline counts once decided (met or
         breached; still-open tickets past a deadline count as breached)."""
         if by not in (None, "type", "team", "agent"):
-            raise UsageError("--by must be type, team or agent")
+            raise UsageError("--by must be type, team or agent", key="by_one_of")
         with self.ctx.read() as uow:
             shop_id = uow.shops.by_key(shop)["id"] if shop is not None else None
             groups: dict[str, dict] = {}

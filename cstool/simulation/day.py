@@ -238,7 +238,8 @@ def simulate_day(world: ShopWorld, curve: Curve, roster: list[int] | None,
         roster = [len(world.agents)] * SLOTS
     needed = max(roster, default=0)
     if needed and not world.agents:
-        raise Conflict(f"shop {world.key!r} has no agents (role agent) to put on the desk")
+        raise Conflict(f"shop {world.key!r} has no agents (role agent) to put on the desk",
+                       key="sim_no_agents", shop=world.key)
     agents, templates = desk_agents(world, needed, model.concurrency)
     state = RoutingState(agents)
     ruleset = RuleSet(world.rules)

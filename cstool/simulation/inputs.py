@@ -76,28 +76,37 @@ class ConversationModel:
         years), so every drawn time is a whole number of milliseconds."""
         if not 0 < self.aht_s <= MAX_AHT_S:
             raise InvalidInput(f"aht: must be a positive number of seconds, at most "
-                               f"{MAX_AHT_S:,.0f}, got {self.aht_s}")
+                               f"{MAX_AHT_S:,.0f}, got {self.aht_s}",
+                               key="sim_aht_range", max=MAX_AHT_S, value=str(self.aht_s))
         for name in ("reply_s", "turn_gap_s"):
             value = getattr(self, name)
             if not 0 < value <= MAX_TIME_S:
                 raise InvalidInput(f"{name.removesuffix('_s')}: must be a positive number of "
-                                   f"seconds, at most {MAX_TIME_S:g}, got {value}")
+                                   f"seconds, at most {MAX_TIME_S:g}, got {value}",
+                                   key="sim_seconds_positive", name=name.removesuffix('_s'),
+                                   max=MAX_TIME_S, value=str(value))
         for name in ("first_reply_s", "handoff_delay_s"):
             value = getattr(self, name)
             if not 0 <= value <= MAX_TIME_S:
                 raise InvalidInput(f"{name.removesuffix('_s').replace('_', '-')}: must be 0 or "
-                                   f"more seconds, at most {MAX_TIME_S:g}, got {value}")
+                                   f"more seconds, at most {MAX_TIME_S:g}, got {value}",
+                                   key="sim_seconds_range",
+                                   name=name.removesuffix('_s').replace('_', '-'),
+                                   max=MAX_TIME_S, value=str(value))
         if self.patience_s is not None and not 0 < self.patience_s <= MAX_TIME_S:
             raise InvalidInput(f"patience: must be a positive number of seconds, at most "
                                f"{MAX_TIME_S:g} (leave it out: nobody gives up), "
-                               f"got {self.patience_s}")
+                               f"got {self.patience_s}",
+                               key="sim_patience_range", max=MAX_TIME_S, value=str(self.patience_s))
         if self.concurrency is not None and not 1 <= self.concurrency <= 50:
             raise InvalidInput(f"concurrency: must be a whole number from 1 to 50, "
-                               f"got {self.concurrency}")
+                               f"got {self.concurrency}",
+                               key="sim_concurrency_range", value=str(self.concurrency))
         if self.mode is not None and self.mode not in ("bot_first", "bot_only", "human_first",
                                                        "human_only"):
             raise InvalidInput(f"mode: must be bot_first, bot_only, human_first or "
-                               f"human_only, got {self.mode!r}")
+                               f"human_only, got {self.mode!r}",
+                               key="sim_mode_one_of", mode=repr(self.mode))
 
 
 @dataclass(frozen=True)
@@ -125,11 +134,13 @@ def shaped_curve(total: float, shape: str = "ordinary", peak: float | None = Non
     docstring); ``peak`` is the promotion's peak hour as a multiple of an ordinary day's
     mean hour (default 11)."""
     if not (total >= 0 and math.isfinite(total)):
-        raise InvalidInput(f"arrivals: must be 0 or more, got {total}")
+        raise InvalidInput(f"arrivals: must be 0 or more, got {total}",
+                           key="sim_arrivals_negative", value=str(total))
     if shape not in CURVES:
-        raise InvalidInput(f"curve: must be one of {', '.join(CURVES)}, got {shape!r}")
+        raise InvalidInput(f"curve: must be one of {', '.join(CURVES)}, got {shape!r}",
+                           key="sim_curve_one_of", known=', '.join(CURVES), curve=repr(shape))
     if shape != "promotion" and peak is not None:
-        raise InvalidInput("peak: only for the promotion curve")
+        raise InvalidInput("peak: only for the promotion curve", key="sim_peak_promotion_only")
     if shape == "flat":
         weights = [1.0] * SLOTS
         mixes = [MIX_ORDINARY] * SLOTS
@@ -139,7 +150,8 @@ def shaped_curve(total: float, shape: str = "ordinary", peak: float | None = Non
     else:
         peak = 11.0 if peak is None else peak
         if not (2 <= peak <= 40):
-            raise InvalidInput(f"peak: must be from 2 to 40 times an ordinary hour, got {peak}")
+            raise InvalidInput(f"peak: must be from 2 to 40 times an ordinary hour, got {peak}",
+                               key="sim_peak_range", value=str(peak))
         weights = _hours_to_slots([0.0 if f is None else f for f in PROMOTION])
         # hour 0: the midnight rush, exponential minutes (mean 11) within the hour
         first = (1 - math.exp(-SLOT_MIN / SPIKE_MEAN_MIN)) / (1 - math.exp(-60 / SPIKE_MEAN_MIN))
@@ -154,10 +166,12 @@ def curve_from_values(values: Sequence[float], source: str,
     """A curve from 48 expected counts (one per half-hour)."""
     vals = [float(v) for v in values]
     if len(vals) != SLOTS:
-        raise InvalidInput(f"{source}: expected {SLOTS} half-hours of arrivals, got {len(vals)}")
+        raise InvalidInput(f"{source}: expected {SLOTS} half-hours of arrivals, got {len(vals)}",
+                           key="sim_arrivals_slots", source=str(source), slots=SLOTS, got=len(vals))
     for v in vals:
         if not (v >= 0 and math.isfinite(v)):
-            raise InvalidInput(f"{source}: arrivals must be 0 or more, got {v}")
+            raise InvalidInput(f"{source}: arrivals must be 0 or more, got {v}",
+                               key="sim_arrivals_value", source=str(source), value=str(v))
     return Curve(tuple(vals), tuple(mixes or [MIX_ORDINARY] * SLOTS), source)
 
 
@@ -165,7 +179,9 @@ def _read(path: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8-sig")
     except OSError as e:
-        raise InvalidInput(f"{path}: cannot read ({e.strerror or e})") from None
+        raise InvalidInput(f"{path}: cannot read ({e.strerror or e})",
+                           key="file_unreadable", file=str(path),
+                           detail=str(e.strerror or e)) from None
 
 
 def _json_column(data: object, names: Sequence[str], path: str) -> list[float] | None:
@@ -174,7 +190,8 @@ def _json_column(data: object, names: Sequence[str], path: str) -> list[float] |
         for name in names:
             if rows and all(isinstance(r, dict) and name in r for r in rows):
                 return [0.0 if r[name] is None else r[name] for r in rows]
-        raise InvalidInput(f"{path}: slots have none of {', '.join(names)}")
+        raise InvalidInput(f"{path}: slots have none of {', '.join(names)}",
+                           key="sim_slots_no_column", file=str(path), names=', '.join(names))
     if isinstance(data, list) and all(isinstance(v, int | float) for v in data):
         return list(data)
     return None
@@ -194,7 +211,9 @@ def _csv_column(text: str, names: Sequence[str], path: str) -> list[float] | Non
             out.append(float(row[col]) if row[col].strip() else 0.0)
         except (ValueError, IndexError):
             raise InvalidInput(f"{path}:{line}: expected a number in column "
-                               f"{header[col]!r}") from None
+                               f"{header[col]!r}",
+                               key="sim_not_number_in_column", at=f"{path}:{line}",
+                               column=repr(header[col])) from None
     return out
 
 
@@ -204,7 +223,7 @@ def _numbers(text: str, path: str) -> list[float]:
         return [float(p) for p in parts]
     except ValueError:
         raise InvalidInput(f"{path}: expected numbers, a CSV with a header or a cstool "
-                           "JSON report") from None
+                           "JSON report", key="sim_not_numbers", file=str(path)) from None
 
 
 def read_column(path: str, names: Sequence[str]) -> list[float]:
@@ -216,11 +235,12 @@ def read_column(path: str, names: Sequence[str]) -> list[float]:
         try:
             data = json.loads(text)
         except ValueError as e:
-            raise InvalidInput(f"{path}: not valid JSON ({e})") from None
+            raise InvalidInput(f"{path}: not valid JSON ({e})",
+                               key="sim_not_json", file=str(path), detail=str(e)) from None
         values = _json_column(data, names, path)
         if values is None:
             raise InvalidInput(f"{path}: expected a cstool report with slots, or a list of "
-                               "numbers")
+                               "numbers", key="sim_not_report", file=str(path))
         return [float(v) for v in values]
     values = _csv_column(text, names, path)
     return values if values is not None else _numbers(text, path)
@@ -238,7 +258,7 @@ def _slot_of(h: str, m: str, spec: str) -> int:
     minutes = int(h) * 60 + int(m)
     if int(m) >= 60 or minutes > 24 * 60 or minutes % SLOT_MIN:
         raise InvalidInput(f"roster: {spec!r}: times must be on the half-hour, "
-                           "00:00 to 24:00")
+                           "00:00 to 24:00", key="roster_half_hour", span=repr(spec))
     return minutes // SLOT_MIN
 
 
@@ -257,21 +277,24 @@ def parse_roster(spec: str) -> tuple[list[int], str]:
             m = _SPAN.match(part)
             if m is None:
                 raise InvalidInput(f"roster: expected spans like 09:00-18:00=12, got "
-                                   f"{part.strip()!r}")
+                                   f"{part.strip()!r}",
+                                   key="roster_span_format", span=repr(part.strip()))
             a = _slot_of(m[1], m[2], part.strip())
             b = _slot_of(m[3], m[4], part.strip())
             if b <= a:
                 raise InvalidInput(f"roster: {part.strip()!r}: the end must come after the "
-                                   "start")
+                                   "start", key="roster_end_before_start", span=repr(part.strip()))
             for i in range(a, b):
                 counts[i] = int(m[5])
         return counts, f"spans {text}"
     values = read_column(text, ("scheduled", "agents"))
     if len(values) != SLOTS:
-        raise InvalidInput(f"{text}: expected {SLOTS} half-hours of agents, got {len(values)}")
+        raise InvalidInput(f"{text}: expected {SLOTS} half-hours of agents, got {len(values)}",
+                           key="roster_slots", source=str(text), slots=SLOTS, got=len(values))
     counts = []
     for v in values:
         if not (v >= 0 and math.isfinite(v)) or v != int(v):
-            raise InvalidInput(f"{text}: agents must be whole numbers 0 or more, got {v}")
+            raise InvalidInput(f"{text}: agents must be whole numbers 0 or more, got {v}",
+                               key="roster_whole_numbers", source=str(text), value=str(v))
         counts.append(int(v))
     return counts, f"file {text}"

@@ -129,11 +129,13 @@ class DayPlan:
         try:
             datetime.strptime(self.day, "%Y-%m-%d")
         except ValueError:
-            raise InvalidInput(f"day must be a date like 2026-11-11, got {self.day!r}") from None
+            raise InvalidInput(f"day must be a date like 2026-11-11, got {self.day!r}",
+                               key="promo_day_bad", day=repr(self.day)) from None
         if self.conversations < 1:
-            raise InvalidInput("conversations must be at least 1")
+            raise InvalidInput("conversations must be at least 1", key="promo_conversations_min")
         if not 2 <= self.peak <= 40:
-            raise InvalidInput(f"peak must be from 2 to 40 times the baseline, got {self.peak}")
+            raise InvalidInput(f"peak must be from 2 to 40 times the baseline, got {self.peak}",
+                               key="promo_peak_range", value=str(self.peak))
 
     def start_ms(self, days_before: int = 0) -> int:
         """Local midnight of the day (``days_before`` earlier) in epoch ms."""
@@ -198,7 +200,7 @@ def _world(conn: sqlite3.Connection, keys: tuple[str, ...]) -> list[_Shop]:
     known = {r[1] for r in rows}
     for k in keys:
         if k not in known:
-            raise NotFound(f"no shop {k!r}")
+            raise NotFound(f"no shop {k!r}", key="no_shop", shop=k)
     for sid, key, mode, off, hours, tz, settings in rows:
         if keys and key not in keys:
             continue
@@ -223,7 +225,7 @@ def _world(conn: sqlite3.Connection, keys: tuple[str, ...]) -> list[_Shop]:
     usable = [s for s in shops if s.customers]
     if not usable:
         raise Conflict("no shop with customers to generate conversations for; "
-                       "run `cstool fixtures generate` first")
+                       "run `cstool fixtures generate` first", key="promo_no_customers")
     return usable
 
 
@@ -756,7 +758,8 @@ def _write_orders(conn: sqlite3.Connection, day: Day, low: int, hi: int, events:
 def _check_new(conn: sqlite3.Connection, day: Day) -> None:
     if day.orders and repo.order_exists(conn, day.orders[0].key):
         raise Conflict(f"a day with seed and date of order {day.orders[0].key!r} exists "
-                       "already in this file; use another --seed or --day, or a new file")
+                       "already in this file; use another --seed or --day, or a new file",
+                       key="promo_day_exists", order=repr(day.orders[0].key))
 
 
 def access_noter(uow) -> Callable[[], None]:

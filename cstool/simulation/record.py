@@ -148,11 +148,12 @@ def write_day(backend: Any, world: ShopWorld, model: ConversationModel, result: 
         conn = uow.conn
         shop_id = repo.shop_id(conn, world.key)
         if shop_id is None:
-            raise Conflict(f"no shop {world.key!r} in the file to write into")
+            raise Conflict(f"no shop {world.key!r} in the file to write into",
+                           key="sim_no_shop_in_file", shop=world.key)
         prefix = f"sim{seed}-"
         if repo.customer_exists(conn, f"{prefix}{1:07d}"):
             raise Conflict(f"a simulated day with seed {seed} is in this file already; "
-                           "use another --seed or a new file")
+                           "use another --seed or a new file", key="sim_day_exists", seed=seed)
         if model.mode is not None:
             repo.set_service_mode(conn, shop_id, model.mode)
         agent_ids, names, created = _agents(conn, world, result, shop_id, now)

@@ -91,7 +91,8 @@ def write_day_copy(source: Backend, path: Path, world: Any, model: ConversationM
     from .record import write_day
 
     if Path(path).exists():
-        raise Conflict(f"{path} exists already; --write-db makes a new file")
+        raise Conflict(f"{path} exists already; --write-db makes a new file",
+                       key="write_db_exists", write_db=str(path))
     source.backup(str(path))
     target = LocalBackend(path)
     try:

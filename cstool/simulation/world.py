@@ -131,7 +131,9 @@ def read_questions(path: str) -> list[str]:
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as e:
-        raise InvalidInput(f"{path}: cannot read ({e.strerror or e})") from None
+        raise InvalidInput(f"{path}: cannot read ({e.strerror or e})",
+                           key="file_unreadable", file=str(path),
+                           detail=str(e.strerror or e)) from None
     lines = text.splitlines()
     head = [c.strip().lower() for c in next(csv.reader([lines[0]]))] if lines else []
     col = next((head.index(n) for n in ("text", "question") if n in head), None)
@@ -141,17 +143,21 @@ def read_questions(path: str) -> list[str]:
             if n == 1 or not row:
                 continue
             if col >= len(row):
-                raise InvalidInput(f"{path}:{n}: expected a {head[col]!r} column")
+                raise InvalidInput(f"{path}:{n}: expected a {head[col]!r} column",
+                                   key="questions_column_missing", at=f"{path}:{n}",
+                                   column=repr(head[col]))
             if row[col].strip():
                 out.append(row[col].strip())
     else:
         out = [line.strip() for line in lines if line.strip()]
     if not out:
-        raise InvalidInput(f"{path}: no questions")
+        raise InvalidInput(f"{path}: no questions", key="questions_none", file=str(path))
     too_long = next((q for q in out if len(q) > service.MAX_MESSAGE_CHARS), None)
     if too_long is not None:
         raise InvalidInput(f"{path}: a question is longer than {service.MAX_MESSAGE_CHARS} "
-                           "characters")
+                           "characters",
+                           key="question_too_long_file", file=str(path),
+                           max=service.MAX_MESSAGE_CHARS)
     return out
 
 
@@ -174,7 +180,8 @@ def question_pool(knowledge: list[dict], products: list[dict], *,
     """The day's distinct questions with their weights per mix (see the module
     docstring); ``questions`` replaces the default pool."""
     if not 0 <= human_share <= 1:
-        raise InvalidInput(f"human-share: must be from 0 to 1, got {human_share}")
+        raise InvalidInput(f"human-share: must be from 0 to 1, got {human_share}",
+                           key="human_share_range", value=str(human_share))
     index: dict[tuple, int] = {}
     out: list[Question] = []
     weights: dict[int, list[float]] = {m: [] for m in MIXES}
@@ -299,7 +306,7 @@ def load_world(backend: Backend, shop: str, day_start_ms: int, *,
                          source=question_source)
     if not pool.questions:
         raise Conflict(f"shop {shop!r} has no knowledge and no questions to ask; "
-                       "give --questions FILE")
+                       "give --questions FILE", key="sim_no_questions", shop=shop)
     outcomes = bot_outcomes(lambda text: backend.ask_bot(text, shop=shop), pool, on_progress)
     return ShopWorld(shop, record, rules, agents, customers, products, pool, outcomes,
                      dict(record.get("settings") or {}))

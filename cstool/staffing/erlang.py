@@ -118,24 +118,32 @@ def check_workload(w: Workload) -> None:
         return  # the common case, checked on every evaluation: no messages to format
     checks = [
         (0 <= w.arrivals <= MAX_ARRIVALS,
-         f"arrivals must be from 0 to {MAX_ARRIVALS:,} per interval, got {w.arrivals:g}"),
+         f"arrivals must be from 0 to {MAX_ARRIVALS:,} per interval, got {w.arrivals:g}",
+         {"key": "erlang_arrivals_range", "max": f"{MAX_ARRIVALS:,}", "got": f"{w.arrivals:g}"}),
         (0 < w.interval_s <= MAX_SECONDS,
-         f"the interval must be positive and at most a day, got {w.interval_s:g} s"),
+         f"the interval must be positive and at most a day, got {w.interval_s:g} s",
+         {"key": "erlang_interval_range", "got": f"{w.interval_s:g}"}),
         (0 < w.aht_s <= MAX_SECONDS,
          f"the handling time must be positive and at most {MAX_SECONDS:,.0f} s, "
-         f"got {w.aht_s:g}"),
+         f"got {w.aht_s:g}",
+         {"key": "erlang_aht_range", "max": f"{MAX_SECONDS:,.0f}", "got": f"{w.aht_s:g}"}),
         (0 <= w.target_s <= MAX_SECONDS,
-         f"the target time must be from 0 to {MAX_SECONDS:,.0f} s, got {w.target_s:g}"),
+         f"the target time must be from 0 to {MAX_SECONDS:,.0f} s, got {w.target_s:g}",
+         {"key": "erlang_target_range", "max": f"{MAX_SECONDS:,.0f}", "got": f"{w.target_s:g}"}),
         (w.patience_s is None or 0 < w.patience_s < math.inf,
-         f"patience must be a positive number of seconds, got {w.patience_s}"),
+         f"patience must be a positive number of seconds, got {w.patience_s}",
+         {"key": "erlang_patience_range", "got": str(w.patience_s)}),
         (isinstance(w.concurrency, int) and 1 <= w.concurrency <= 50,
-         f"concurrency must be a whole number from 1 to 50, got {w.concurrency}"),
+         f"concurrency must be a whole number from 1 to 50, got {w.concurrency}",
+         {"key": "erlang_concurrency_range", "got": str(w.concurrency)}),
     ]
-    for ok, message in checks:
+    for ok, message, params in checks:
         if not ok:
-            raise InvalidInput(message)
+            raise InvalidInput(message, **params)
     raise InvalidInput(f"the traffic is {w.traffic:,.0f} Erlangs (arrivals x handling "
-                       f"time / interval); at most {MAX_TRAFFIC:,.0f} is supported")
+                       f"time / interval); at most {MAX_TRAFFIC:,.0f} is supported",
+                       key="erlang_traffic_too_high", traffic=f"{w.traffic:,.0f}",
+                       max=f"{MAX_TRAFFIC:,.0f}")
 
 
 # -- Erlang B, the numerically stable core ------------------------------------------------
@@ -202,11 +210,12 @@ def evaluate(w: Workload, agents: int, *, table: ErlangBTable | None = None) -> 
     """The service ``agents`` agents give to Workload ``w`` (Erlang A when it has a patience)."""
     check_workload(w)
     if agents < 0:
-        raise InvalidInput("agents must be 0 or more")
+        raise InvalidInput("agents must be 0 or more", key="agents_negative")
     servers = agents * w.concurrency
     if servers > MAX_SERVERS:
         raise InvalidInput(f"at most {MAX_SERVERS:,} chat slots (agents x concurrency) can "
-                           f"be evaluated, got {servers:,}")
+                           f"be evaluated, got {servers:,}",
+                           key="erlang_too_many_slots", max=f"{MAX_SERVERS:,}", got=f"{servers:,}")
     a = w.traffic
     if a <= 0:
         return Performance(agents, servers, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0,
@@ -377,7 +386,8 @@ def required_agents(w: Workload, service_level: float, *, max_occupancy: float =
     need = a / (k * max_occupancy) - 1e-9
     if need > limit:
         raise InvalidInput(f"no staffing up to {limit} agents keeps the occupancy under "
-                           f"{max_occupancy:g}")
+                           f"{max_occupancy:g}",
+                           key="no_staffing_occupancy", limit=limit, cap=f"{max_occupancy:g}")
     floor_occ = math.ceil(need)
     table = ErlangBTable(a)
 
@@ -397,14 +407,17 @@ def required_agents(w: Workload, service_level: float, *, max_occupancy: float =
                 return p
             n += 1
         raise InvalidInput(f"no staffing up to {limit} agents meets a service level of "
-                           f"{service_level}")
+                           f"{service_level}",
+                           key="no_staffing_service_level", limit=limit, level=str(service_level))
     # Erlang A: service level rises and occupancy falls with agents; bracket, then bisect
     lo, hi = 0, max(1, math.ceil(a / k))
     good, best = ok(hi)
     while not good:
         if hi >= limit:
             raise InvalidInput(f"no staffing up to {limit} agents meets a service level of "
-                               f"{service_level}")
+                               f"{service_level}",
+                               key="no_staffing_service_level", limit=limit,
+                               level=str(service_level))
         lo, hi = hi, min(limit, hi * 2)
         good, best = ok(hi)
     while hi - lo > 1:
@@ -423,17 +436,21 @@ def check_goals(service_level: float | None = None, *, max_occupancy: float = 1.
     """Refuse a service-level goal, caps or shrinkage out of range (NaN included), and an
     abandonment cap without a patience (only Erlang A has abandonment)."""
     if service_level is not None and not 0 < service_level <= 1:
-        raise InvalidInput(f"the service level must be above 0 and at most 1, got {service_level}")
+        raise InvalidInput(f"the service level must be above 0 and at most 1, got {service_level}",
+                           key="service_level_range", value=str(service_level))
     if not 0 < max_occupancy <= 1:
-        raise InvalidInput(f"the occupancy cap must be above 0 and at most 1, got {max_occupancy}")
+        raise InvalidInput(f"the occupancy cap must be above 0 and at most 1, got {max_occupancy}",
+                           key="occupancy_cap_range", value=str(max_occupancy))
     if max_abandon is not None:
         if not 0 <= max_abandon <= 1:
-            raise InvalidInput(f"the abandonment cap must be from 0 to 1, got {max_abandon}")
+            raise InvalidInput(f"the abandonment cap must be from 0 to 1, got {max_abandon}",
+                               key="abandon_cap_range", value=str(max_abandon))
         if patience_s is None:
             raise InvalidInput("an abandonment cap needs a patience (Erlang A): without "
-                               "one nobody abandons")
+                               "one nobody abandons", key="abandon_cap_needs_patience")
     if not 0 <= shrinkage < 1:
-        raise InvalidInput(f"shrinkage must be from 0 up to (not including) 1, got {shrinkage}")
+        raise InvalidInput(f"shrinkage must be from 0 up to (not including) 1, got {shrinkage}",
+                           key="shrinkage_range", value=str(shrinkage))
 
 
 def positions(agents: int, shrinkage: float) -> int:

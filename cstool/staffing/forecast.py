@@ -62,14 +62,18 @@ class ForecastSettings:
     def check(self) -> None:
         """Refuse settings that make no sense."""
         if self.slot_min <= 0 or (24 * 60) % self.slot_min:
-            raise InvalidInput("the slot length must divide a day (e.g. 15, 30 or 60 minutes)")
+            raise InvalidInput("the slot length must divide a day (e.g. 15, 30 or 60 minutes)",
+                               key="slot_length_divides_day")
         if not 0 < self.alpha <= 1:
-            raise InvalidInput("alpha must be above 0 and at most 1")
+            raise InvalidInput("alpha must be above 0 and at most 1", key="alpha_range")
         if not 1 <= self.weeks <= MAX_WEEKS or not 0 <= self.holdout_days <= MAX_HOLDOUT_DAYS:
             raise InvalidInput(f"weeks must be from 1 to {MAX_WEEKS} and holdout days from 0 "
-                               f"to {MAX_HOLDOUT_DAYS}")
+                               f"to {MAX_HOLDOUT_DAYS}",
+                               key="forecast_weeks_range", weeks=MAX_WEEKS,
+                               holdout=MAX_HOLDOUT_DAYS)
         if not 0 < self.default_uplift <= MAX_UPLIFT or not self.promo_threshold > 1:
-            raise InvalidInput("the uplift must be positive and the peak threshold above 1")
+            raise InvalidInput("the uplift must be positive and the peak threshold above 1",
+                               key="uplift_threshold_bad")
 
 
 History = Mapping[date, Sequence[float]]  # local day -> arrivals per slot
@@ -146,15 +150,17 @@ def fit(history: History, settings: ForecastSettings | None = None,
     n = s.slots
     for d, values in history.items():
         if len(values) != n:
-            raise InvalidInput(f"{d}: expected {n} slots, got {len(values)}")
+            raise InvalidInput(f"{d}: expected {n} slots, got {len(values)}",
+                               key="forecast_day_slots", day=str(d), slots=n, got=len(values))
     if not history:
-        raise InvalidInput("no history to forecast from")
+        raise InvalidInput("no history to forecast from", key="forecast_no_history_given")
     promo = _promotion_days(history, s, promotion_days)
     last = max(history)
     window_start = last - timedelta(days=7 * s.weeks - 1)
     base = sorted(d for d in history if d not in promo and d >= window_start)
     if not base:
-        raise InvalidInput("no ordinary (non-promotion) days in the history window")
+        raise InvalidInput("no ordinary (non-promotion) days in the history window",
+                           key="forecast_no_ordinary_days")
     totals = {d: float(sum(history[d])) for d in base}
 
     # weekly seasonality
@@ -273,7 +279,8 @@ def check_uplift(uplift: float | None) -> None:
     ``MAX_UPLIFT``."""
     if uplift is not None and not 0 < uplift <= MAX_UPLIFT:
         raise InvalidInput(f"the uplift must be a positive number, at most {MAX_UPLIFT:g}, "
-                           f"got {uplift}")
+                           f"got {uplift}",
+                           key="uplift_range", max=f"{MAX_UPLIFT:g}", value=str(uplift))
 
 
 def forecast_day(history: History, day: date, settings: ForecastSettings | None = None, *,

@@ -52,16 +52,20 @@ class ShiftSettings:
     def check(self) -> None:
         """Refuse rules that cannot make a roster."""
         if not self.shift_hours or not all(0 < h <= 24 for h in self.shift_hours):
-            raise InvalidInput("shift lengths must be positive hours, at most 24")
+            raise InvalidInput("shift lengths must be positive hours, at most 24",
+                               key="shift_lengths_bad")
         for h in self.shift_hours:
             if abs(h * 60 / self.slot_min - round(h * 60 / self.slot_min)) > 1e-9:
                 raise InvalidInput(f"a {h} h shift is not a whole number of "
-                                   f"{self.slot_min}-minute slots")
+                                   f"{self.slot_min}-minute slots",
+                                   key="shift_not_whole_slots", hours=str(h), slot=self.slot_min)
         if self.break_min < 0 or self.break_min % self.slot_min:
-            raise InvalidInput(f"breaks must be whole {self.slot_min}-minute slots")
+            raise InvalidInput(f"breaks must be whole {self.slot_min}-minute slots",
+                               key="breaks_whole_slots", slot=self.slot_min)
         if not 0 <= self.break_after_h <= 24:
             raise InvalidInput(f"the hours before a break must be from 0 to 24, got "
-                               f"{self.break_after_h}")
+                               f"{self.break_after_h}",
+                               key="break_after_range", value=str(self.break_after_h))
 
 
 @dataclass(frozen=True)
@@ -126,10 +130,11 @@ def roster(need: Sequence[int], open_slots: Sequence[bool], rules: ShiftSettings
     if need_arr.sum() == 0:
         return []
     if any(need_arr[i] > 0 and not open_slots[i] for i in range(n)):
-        raise InvalidInput("agents are needed outside the open hours")
+        raise InvalidInput("agents are needed outside the open hours",
+                           key="need_outside_open_hours")
     temps = templates(open_slots, rules)
     if not temps:
-        raise InvalidInput("no shift fits in the open hours")
+        raise InvalidInput("no shift fits in the open hours", key="no_shift_fits")
     shapes: dict[tuple[int, int], list[Template]] = {}
     for t in temps:
         shapes.setdefault((t.start, t.length), []).append(t)
@@ -202,7 +207,8 @@ def _greedy(cover: np.ndarray, paid: np.ndarray, short: np.ndarray, *, batch: bo
         positive = np.clip(short, 0, None)
         gain = cover @ np.minimum(positive, 1)  # slots a copy would make less short
         if gain.max() == 0:
-            raise InvalidInput("the shift rules cannot cover every needed half-hour")
+            raise InvalidInput("the shift rules cannot cover every needed half-hour",
+                               key="shifts_cannot_cover")
         ratio = gain / paid
         tied = np.flatnonzero(ratio >= ratio.max() - 1e-12)
         best = int(tied[np.argmax(cover[tied] @ positive)])
@@ -240,10 +246,12 @@ def parse_target(text: str) -> tuple[float, float]:
         pct, secs = text.split("/")
         sl, target = float(pct) / 100.0, float(secs)
     except ValueError:
-        raise InvalidInput(f"target must look like 80/30 (percent/seconds), got {text!r}") from None
+        raise InvalidInput(f"target must look like 80/30 (percent/seconds), got {text!r}",
+                           key="target_format", text=repr(text)) from None
     if not 0 < sl <= 1 or target < 0 or not math.isfinite(target):
         raise InvalidInput(f"target must be a percent above 0 and at most 100 and a "
-                           f"non-negative number of seconds, got {text!r}")
+                           f"non-negative number of seconds, got {text!r}",
+                           key="target_range", text=repr(text))
     return sl, target
 
 

@@ -240,7 +240,8 @@ class RecordStore:
         if rid is None:  # validation runs first; this guards against races
             from ..errors import NotFound
 
-            raise NotFound(f"unknown {KINDS[kind].singular} {key!r}")
+            raise NotFound(f"unknown {KINDS[kind].singular} {key!r}",
+                           key="unknown_record", kind=KINDS[kind].singular, record=key)
         return rid
 
     def _write_children(self, k: Kind, rid: int, rec: dict, created: bool) -> None:
