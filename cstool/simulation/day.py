@@ -65,8 +65,8 @@ from ..metrics.conversation_rows import (
     turn_outcome,
 )
 from ..routing import AgentState, RoundRobinState, RoutingState, RuleSet, route
+from .day_tables import SOURCES
 from .inputs import DAY_MS, SLOT_MS, SLOTS, ConversationModel, Curve
-from .promotion_day import SOURCES
 from .world import ShopWorld
 
 # event kinds, in the order they run at the same millisecond
