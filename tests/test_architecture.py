@@ -167,3 +167,44 @@ def test_the_sql_detector_leaves_prose_alone():
     ]
     for source in prose:
         assert not sql_in(source), source
+
+
+# -- small modules --------------------------------------------------------------------------
+
+MAX_LINES = 600  # issue #18: "no module over about 600 lines without a reason stated"
+REASON = "Long because:"  # a docstring line starting so states the reason
+
+
+def stated_reason(source: str) -> bool:
+    """Whether the module docstring of ``source`` has a line starting ``Long because:``
+    (after leading spaces)."""
+    doc = ast.get_docstring(ast.parse(source)) or ""
+    return any(line.strip().startswith(REASON) for line in doc.splitlines())
+
+
+def long_modules_without_reason() -> dict[str, int]:
+    """Every module of cstool/, commands/ or tui/ over MAX_LINES lines whose docstring
+    states no reason, with its length."""
+    out = {}
+    for package in SCANNED:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            source = path.read_text(encoding="utf-8")
+            lines = len(source.splitlines())
+            if lines > MAX_LINES and not stated_reason(source):
+                out[path.relative_to(ROOT).as_posix()] = lines
+    return out
+
+
+def test_no_module_is_over_600_lines_without_a_stated_reason():
+    long = long_modules_without_reason()
+    assert not long, (f"modules over {MAX_LINES} lines (split them along their seams, or "
+                      f"state why not in a docstring line starting {REASON!r}): {long}")
+
+
+def test_the_long_module_check_reads_only_the_module_docstring():
+    assert stated_reason('"""Tables.\n\nLong because: the data table of every key."""\n')
+    assert stated_reason('"""Tables.\n\n  Long because: a table."""\nX = 1\n')
+    assert not stated_reason('"""Tables."""\n')
+    assert not stated_reason('"""Tables; not long because: nothing."""\n')
+    assert not stated_reason('X = 1\n"""Long because: not the module docstring."""\n')
+    assert not stated_reason('def f():\n    """Long because: a function\'s docstring."""\n')

@@ -17,7 +17,7 @@ import pytest
 from cstool import values
 from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
-from cstool.metrics import figures
+from cstool.metrics import agent_time, figures
 from cstool.services.dashboard import figures_by_reports
 from cstool.simulation.promotion_day import DayPlan, simulate, write
 from cstool.storage.repos import metrics as store
@@ -223,12 +223,12 @@ def test_status_history_from_the_last_change_before_the_period(backend, clock):
         for end in (since + 1, whole[3].at, last + 60_000):
             part = today.read_statuses(conn, [agent_id], since)[agent_id]
             a = agent[agent_id]
-            assert figures.online_ms(part, a.status, a.created_at, since, end) == \
-                figures.online_ms(whole, a.status, a.created_at, since, end)
+            assert agent_time.online_ms(part, a.status, a.created_at, since, end) == \
+                agent_time.online_ms(whole, a.status, a.created_at, since, end)
 
 
 def _concurrency_by_points(legs, start, end):
-    """The point-by-point sweep ``figures.concurrency`` replaced."""
+    """The point-by-point sweep ``agent_time.concurrency`` replaced."""
     points = []
     for a, b in legs:
         a, b = max(a, start), min(b, end)
@@ -258,7 +258,7 @@ def test_concurrency_sweep_equals_the_point_by_point_one():
             a = rng.randint(-span, 2 * span)
             legs.append((a, a + rng.randint(-1, span)))
         start, end = rng.randint(-span, span), rng.randint(-span, 2 * span)
-        assert figures.concurrency(legs, start, end) == \
+        assert agent_time.concurrency(legs, start, end) == \
             _concurrency_by_points(legs, start, end), (legs, start, end)
-    assert figures.concurrency([(0, 10), (10, 20)], 0, 100) == (1.0, 1)
-    assert figures.concurrency([(0, 10), (5, 20), (5, 8)], 0, 100) == (28 / 20, 3)
+    assert agent_time.concurrency([(0, 10), (10, 20)], 0, 100) == (1.0, 1)
+    assert agent_time.concurrency([(0, 10), (5, 20), (5, 8)], 0, 100) == (28 / 20, 3)

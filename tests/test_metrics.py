@@ -17,8 +17,8 @@ from cstool.backend.metrics_ops import check_period
 from cstool.bot.step import BotReply
 from cstool.clock import FrozenClock
 from cstool.errors import NotFound, UsageError
+from cstool.metrics import agent_time, figures
 from cstool.metrics import definitions as d
-from cstool.metrics import figures
 from cstool.values import parse_time
 
 T0 = parse_time("2026-11-20T10:00:00+08:00")  # the conftest clock's start
@@ -548,16 +548,16 @@ def test_status_set_by_agent_update_or_apply_counts_like_the_status_command(back
 
 
 def test_online_time_and_concurrency_helpers():
-    changes = [figures.StatusChange(100, "offline", "online"),
-               figures.StatusChange(300, "online", "away"),
-               figures.StatusChange(400, "away", "busy")]
-    assert figures.online_ms(changes, "busy", 0, 0, 1000) == 200 + 600
-    assert figures.online_ms(changes, "busy", 0, 350, 450) == 50
-    assert figures.online_ms([], "online", 500, 0, 1000) == 500
+    changes = [agent_time.StatusChange(100, "offline", "online"),
+               agent_time.StatusChange(300, "online", "away"),
+               agent_time.StatusChange(400, "away", "busy")]
+    assert agent_time.online_ms(changes, "busy", 0, 0, 1000) == 200 + 600
+    assert agent_time.online_ms(changes, "busy", 0, 350, 450) == 50
+    assert agent_time.online_ms([], "online", 500, 0, 1000) == 500
     # history imported before the agent record was made still counts
-    assert figures.online_ms(changes[:1], "online", 500, 0, 1000) == 900
-    assert figures.concurrency([(0, 400), (100, 300)], 0, 1000) == (1.5, 2)
-    assert figures.concurrency([], 0, 10) == (None, 0)
+    assert agent_time.online_ms(changes[:1], "online", 500, 0, 1000) == 900
+    assert agent_time.concurrency([(0, 400), (100, 300)], 0, 1000) == (1.5, 2)
+    assert agent_time.concurrency([], 0, 10) == (None, 0)
 
 
 # -- the CLI --------------------------------------------------------------------------------

@@ -5,6 +5,13 @@ polls the event log (a new poll is armed only after the last one finished), writ
 run in their own workers and then ask for a refresh. Every action has a Binding with
 an id (remappable from ``keys.toml``), a footer entry, a help line and a command in
 the palette.
+
+Long because: the console is one Textual ``App`` whose actions share its state (the desk
+snapshot, the current chat, the composer, the read worker); cutting the class into
+mixins over several files would spread one object over modules that call each other's
+private helpers through ``self``, what issue #18 removes from the backend. What is not
+the app lives beside it: ``keys.py``, ``keybar.py``, ``notices.py``, ``screens.py``,
+``widgets.py``, ``cjk_text.py``.
 """
 
 from __future__ import annotations

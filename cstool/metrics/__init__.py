@@ -2,6 +2,10 @@
 
 * ``definitions.py`` (pure): one conversation's timeline folded into its facts — the
   need for a human, first reply, customer turns, legs, queue spells.
+* ``conversation_rows.py`` (pure): one conversation's facts as a stored row with its
+  turn counts, and how a turn or a first response counts against the shop's targets;
+* ``agent_time.py`` (pure): online time from status changes, chats held at once;
+* ``conversion.py`` (pure): inquiry conversion and the attribution of orders to agents;
 * ``figures.py`` (pure): facts, orders and status changes into the report's figures,
   grouped by shop, group, channel, hour, day or agent, with each shop's thresholds.
 * ``cstool/storage/repos/metrics.py``: the facts kept in the SQLite file and caught up
@@ -16,8 +20,9 @@ service, so the figures are the same. (``store.py`` and ``today.py`` here only r
 for ``backend/dashboard_ops.py`` until it calls the service.)
 """
 
+from .conversation_rows import Targets
 from .definitions import Conversation, Facts, Leg, Timeline, Turn, fold
-from .figures import DIMENSIONS, FIELDS, Targets, build
+from .figures import DIMENSIONS, FIELDS, build
 
 __all__ = ["DIMENSIONS", "FIELDS", "Conversation", "Facts", "Leg", "Targets", "Timeline",
            "Turn", "build", "fold"]

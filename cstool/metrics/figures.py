@@ -6,6 +6,11 @@ conversation's), or by agent. Thresholds come from each conversation's shop
 (``response_target_s``, ``answer_target_s``, ``attribution_window_h``), so one row may
 mix shops with different targets: each conversation is judged by its own shop's.
 
+Here: the tally of the figures and the grouping into report rows; the parts they stand
+on have their own modules: one conversation's stored row and how its turns count
+(``conversation_rows.py``), an agent's online time and concurrency (``agent_time.py``),
+conversion and attribution (``conversion.py``).
+
 Definitions and edge decisions (the README's "Service metrics" repeats them):
 
 * **First response time** (FRT): the first agent reply minus the moment the conversation
@@ -58,61 +63,34 @@ Definitions and edge decisions (the README's "Service metrics" repeats them):
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from typing import NamedTuple
 
 from ..errors import InvalidValue
-from ..resources import SHOP_SETTINGS_DEFAULTS
 from ..values import format_money, format_time
-from .definitions import HOUR_MS, Facts, Leg
+from .agent_time import StatusChange, concurrency, online_ms
+from .conversation_rows import (
+    NOT_COUNTED,
+    ConvRow,
+    Targets,
+    bot_resolved,
+    first_response_agent,
+    frt_outcome,
+    settle_time,
+    turn_counts,
+    turn_outcome,
+)
+from .conversion import NOT_SALES, Order, attribute, conversion, index_orders
+from .definitions import HOUR_MS, Leg
 
 CONVERSATION_DIMENSIONS = ("shop", "group", "channel", "hour", "day")
 DIMENSIONS = (*CONVERSATION_DIMENSIONS, "agent")
-ONLINE_STATUSES = frozenset({"online", "busy"})
-NOT_SALES = frozenset({"refunded", "cancelled"})
 NONE_LABEL = "-"
 
 NOT_FOR_AGENTS = ("customer_messages", "bot_messages", "bot_conversations", "handoffs",
                   "handoff_rate", "bot_resolved", "bot_resolution_rate", "queued",
                   "queue_wait_avg_s", "queue_wait_max_s", "transfers")
-
-
-@dataclass(frozen=True)
-class Targets:
-    """A shop's thresholds, in ms."""
-
-    response_ms: int = 180_000
-    answer_ms: int = 30_000
-    attribution_ms: int = 24 * HOUR_MS
-
-    @classmethod
-    def from_settings(cls, settings: Mapping | None) -> Targets:
-        """From a shop's settings (missing ones take the defaults)."""
-        s = {**SHOP_SETTINGS_DEFAULTS, **(settings or {})}
-        return cls(int(s["response_target_s"]) * 1000, int(s["answer_target_s"]) * 1000,
-                   int(s["attribution_window_h"]) * HOUR_MS)
-
-    def to_dict(self) -> dict:
-        """As the settings name them."""
-        return {"response_target_s": self.response_ms // 1000,
-                "answer_target_s": self.answer_ms // 1000,
-                "attribution_window_h": self.attribution_ms // HOUR_MS}
-
-
-@dataclass(slots=True)
-class Order:
-    """An order as the conversion figures see it (total in cents)."""
-
-    id: int
-    shop_id: int
-    customer_id: int
-    created_at: int
-    paid_at: int | None
-    total: int
-    status: str
 
 
 @dataclass(slots=True)
@@ -126,15 +104,6 @@ class Agent:
     created_at: int
 
 
-@dataclass(slots=True)
-class StatusChange:
-    """One ``agent.status`` event."""
-
-    at: int
-    previous: str | None
-    status: str
-
-
 @dataclass
 class Labels:
     """Names for ids: shops (id -> key) and agents (id -> Agent); ``shown_shops``: the
@@ -145,65 +114,6 @@ class Labels:
     agents: Mapping[int, Agent] = field(default_factory=dict)
     shown_shops: set[int] | None = None
     zone: tzinfo = field(kw_only=True)
-
-
-# -- small pure helpers -----------------------------------------------------------------
-def online_ms(changes: Sequence[StatusChange], current: str, created_at: int, start: int,
-              end: int) -> int:
-    """Time in status online or busy within ``[start, end)`` (see the module docstring;
-    the first status holds from the agent's creation, or from the first change if that
-    came earlier, as in imported history)."""
-    status = changes[0].previous if changes else current
-    t = min(created_at, changes[0].at) if changes else created_at
-    total = 0
-    for ch in [*changes, StatusChange(end, None, "")]:
-        if status in ONLINE_STATUSES:
-            lo, hi = max(t, start), min(ch.at, end)
-            if hi > lo:
-                total += hi - lo
-        t, status = ch.at, ch.status
-        if t >= end:
-            break
-    return total
-
-
-def concurrency(legs: Iterable[tuple[int, int]], start: int, end: int) -> tuple[float | None, int]:
-    """(mean number of chats held over the time at least one was held, peak) for
-    intervals ``(from, to)`` clipped to ``[start, end)``; a chat ending when another
-    starts is not held at once with it.
-
-    The time-weighted count is the sum of the intervals' lengths; one sweep over the
-    sorted starts and ends gives the time with at least one held and the peak."""
-    starts: list[int] = []
-    ends: list[int] = []
-    for a, b in legs:
-        if a < start:
-            a = start
-        if b > end:
-            b = end
-        if b > a:
-            starts.append(a)
-            ends.append(b)
-    if not starts:
-        return None, 0
-    starts.sort()
-    ends.sort()
-    weighted = sum(ends) - sum(starts)
-    held = peak = busy = j = 0
-    since = starts[0]  # when the current stretch of holding at least one began
-    for a in starts:
-        while ends[j] <= a:  # what ended by now (an interval ending at a is done by a)
-            held -= 1
-            if not held:
-                busy += ends[j] - since
-            j += 1
-        if not held:
-            since = a
-        held += 1
-        if held > peak:
-            peak = held
-    busy += ends[-1] - since  # every start is in: holding lasts until the last end
-    return (weighted / busy if busy else None), peak
 
 
 _bucket_cache: dict[tuple[int, str, tzinfo], str] = {}
@@ -248,133 +158,6 @@ def _rate(n: int, d: int) -> float | None:
 def _secs(total_ms: float, n: int) -> float | None:
     return round(total_ms / n / 1000, 1) if n else None
 
-
-# -- one conversation as stored: its facts and its turn counts --------------------------
-class ConvRow(NamedTuple):
-    """A conversation's facts as stored (``metric_conversations``), with the counts of its
-    turns, made with the targets ``response_target_ms`` / ``answer_target_ms`` (final once
-    it is closed: the row is then *settled* while its shop keeps those targets)."""
-
-    id: int
-    shop_id: int
-    customer_id: int
-    channel: str | None
-    group_key: str | None
-    created_at: int
-    closed_at: int | None
-    entry_mode: str
-    bot_engaged: int
-    handoff_at: int | None
-    needs_human_at: int | None
-    first_reply_at: int | None
-    first_reply_agent_id: int | None
-    last_agent_id: int | None
-    customer_messages: int
-    agent_messages: int
-    bot_messages: int
-    transfers: int
-    queued: int
-    queue_wait_ms: int
-    queue_since: int | None
-    rating: int | None
-    reopened_at: int | None
-    legs: int
-    legs_ended: int
-    handle_ms: int
-    turns_counted: int
-    turns_in: int
-    turns_answered: int
-    response_ms: int
-    response_target_ms: int
-    answer_target_ms: int
-
-
-NOT_COUNTED, MISSED, IN_TARGET = -1, 0, 1
-
-
-def turn_outcome(started: int, answered: int | None, closed_at: int | None, target_ms: int,
-                 as_of: int) -> int:
-    """IN_TARGET or MISSED when the turn counts for the answer rate, NOT_COUNTED when it
-    does not (yet): unanswered and not waiting past the target (see the docstring)."""
-    if answered is not None:
-        return IN_TARGET if answered - started <= target_ms else MISSED
-    end = closed_at if closed_at is not None else as_of
-    return MISSED if end - started > target_ms else NOT_COUNTED
-
-
-def frt_outcome(needs: int | None, first_reply: int | None, closed_at: int | None,
-                target_ms: int, as_of: int) -> int:
-    """The same for a conversation's first response (the 3-minute rate)."""
-    if needs is None:
-        return NOT_COUNTED
-    return turn_outcome(needs, first_reply, closed_at, target_ms, as_of)
-
-
-def turn_counts(turns: Iterable[tuple[int, int | None]], closed_at: int | None,
-                target_ms: int, as_of: int) -> tuple[int, int, int, int]:
-    """(counted, within target, answered, total answer time in ms) of ``(started,
-    answered)`` turns."""
-    counted = within = answered_n = total = 0
-    for started, answered in turns:
-        outcome = turn_outcome(started, answered, closed_at, target_ms, as_of)
-        if outcome != NOT_COUNTED:
-            counted += 1
-            within += outcome
-        if answered is not None:
-            answered_n += 1
-            total += answered - started
-    return counted, within, answered_n, total
-
-
-def _settle_time(f_closed: int | None, created: int) -> int:
-    return f_closed if f_closed is not None else created
-
-
-def row_of(f: Facts, t: Targets) -> ConvRow:
-    """The stored form of ``f`` (turn counts as of its close; for an open conversation
-    they are provisional and counted again at report time)."""
-    counts = turn_counts(((x.started_at, x.answered_at) for x in f.turns), f.closed_at,
-                         t.answer_ms, _settle_time(f.closed_at, f.created_at))
-    ended = [g for g in f.legs if g.ended_at is not None]
-    return ConvRow(
-        f.id, f.shop_id, f.customer_id, f.channel, f.group_key, f.created_at, f.closed_at,
-        f.entry_mode, int(f.bot_engaged), f.handoff_at, f.needs_human_at, f.first_reply_at,
-        f.first_reply_agent_id, f.last_agent_id, f.customer_messages, f.agent_messages,
-        f.bot_messages, f.transfers, int(f.queued), f.queue_wait_ms, f.queue_since, f.rating,
-        f.reopened_at, len(f.legs), len(ended),
-        sum(g.ended_at - g.started_at for g in ended), *counts, t.response_ms, t.answer_ms)
-
-
-def leg_turn_counts(f: Facts, t: Targets) -> list[tuple[int, int, int, int]]:
-    """Per leg of ``f``, the counts of the turns that belong to it (as of the close)."""
-    per: list[list[tuple[int, int | None]]] = [[] for _ in f.legs]
-    for x in f.turns:
-        if x.leg is not None:
-            per[x.leg].append((x.started_at, x.answered_at))
-    as_of = _settle_time(f.closed_at, f.created_at)
-    return [turn_counts(turns, f.closed_at, t.answer_ms, as_of) for turns in per]
-
-
-def settled(r: ConvRow, targets: Mapping[int, Targets]) -> bool:
-    """Closed and counted with its shop's current targets: its stored contribution holds."""
-    t = targets[r.shop_id]
-    return (r.closed_at is not None and r.answer_target_ms == t.answer_ms
-            and r.response_target_ms == t.response_ms)
-
-
-def bot_resolved(r: ConvRow) -> bool:
-    """Resolved by the bot: bot-engaged, closed, the bot wrote, nobody handed off, no agent
-    wrote, and the customer opened no new conversation with the shop within 24 h after
-    the close (``reopened_at``, as known now)."""
-    return bool(r.bot_engaged and r.closed_at is not None and r.bot_messages
-                and not r.agent_messages and r.needs_human_at is None
-                and r.reopened_at is None)
-
-
-def first_response_agent(r: ConvRow) -> int | None:
-    """The agent a conversation's first response counts for: who answered first, or, when
-    nobody did, who held it last."""
-    return r.first_reply_agent_id if r.first_reply_at is not None else r.last_agent_id
 
 
 # -- the tally --------------------------------------------------------------------------
@@ -575,65 +358,10 @@ class Tally:
 def contribution(r: ConvRow, t: Targets) -> tuple[int, ...]:
     """What a settled conversation adds to each ``ADDITIVE`` counter (stored with it)."""
     one = Tally()
-    one.add(r, t, _settle_time(r.closed_at, r.created_at))
+    one.add(r, t, settle_time(r.closed_at, r.created_at))
     return tuple(getattr(one, name) for name in ADDITIVE)
 
 
-# -- conversion and attribution ---------------------------------------------------------
-OrderIndex = dict[tuple[int, int], tuple[list[int], list[Order]]]
-
-
-def index_orders(orders: Iterable[Order]) -> OrderIndex:
-    """Orders per (shop, customer), by creation time."""
-    grouped: dict[tuple[int, int], list[Order]] = {}
-    for o in orders:
-        grouped.setdefault((o.shop_id, o.customer_id), []).append(o)
-    out = {}
-    for pair, items in grouped.items():
-        items.sort(key=lambda o: (o.created_at, o.id))
-        out[pair] = ([o.created_at for o in items], items)
-    return out
-
-
-def conversion(r: ConvRow, orders: OrderIndex, window_ms: int) -> tuple[bool, bool]:
-    """(ordered, paid): an order of the customer in the shop placed within the window
-    after the conversation started, and whether such an order was paid."""
-    entry = orders.get((r.shop_id, r.customer_id))
-    if entry is None:
-        return False, False
-    times, items = entry
-    i = bisect_left(times, r.created_at)
-    j = bisect_right(times, r.created_at + window_ms)
-    return i < j, any(items[k].paid_at is not None for k in range(i, j))
-
-
-def attribute(replied: Iterable[tuple[ConvRow, Leg]], orders: OrderIndex,
-              targets: Mapping[int, Targets]) -> list[tuple[Order, ConvRow, Leg]]:
-    """Each order with the conversation and leg whose reply it is attributed to
-    (``replied``: legs with at least one reply, of the customers who ordered)."""
-    by_pair: dict[tuple[int, int], list[tuple[int, int, ConvRow, Leg]]] = {}
-    for r, g in replied:
-        by_pair.setdefault((r.shop_id, r.customer_id), []).append(
-            (g.first_reply_at, r.id, r, g))
-    out = []
-    for pair, legs in by_pair.items():
-        entry = orders.get(pair)
-        if entry is None:
-            continue
-        legs.sort(key=lambda x: (x[0], x[1]))
-        firsts = [x[0] for x in legs]
-        window = targets[pair[0]].attribution_ms
-        for o in entry[1]:
-            k = bisect_right(firsts, o.created_at) - 1
-            if k < 0:
-                continue
-            _, _, r, g = legs[k]
-            if o.created_at <= g.last_reply_at or o.created_at - g.last_reply_at <= window:
-                out.append((o, r, g))
-    return out
-
-
-# -- the report -------------------------------------------------------------------------
 def key_of(dims: Sequence[str], labels: Labels) -> Callable[[ConvRow], tuple]:
     """A row's group key: the labels of its dimensions."""
     getters = {

@@ -3,6 +3,10 @@ live event stream, the customer widget, errors as JSON with codes.
 
 Every Backend call runs on one worker thread (the SQLite file takes one writer at a
 time anyway), so the event loop stays free for connections and event streams.
+
+Beside it: ``request_types.py`` (arguments as typed request parameters),
+``error_responses.py`` (JSON responses, errors as JSON with codes), ``policies.py`` (who
+may call what).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from fastapi import Body, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response, StreamingResponse
 from fastapi.routing import APIRoute
-from pydantic import BeforeValidator, ConfigDict, Field, create_model
+from pydantic import ConfigDict, Field, create_model
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -28,7 +32,6 @@ from .. import __version__
 from ..api.operations import (
     OPERATIONS,
     REQUIRED,
-    Arg,
     Operation,
     encode_result,
     next_cursor,
@@ -40,12 +43,28 @@ from ..errors import CstoolError, StorageError
 from ..message_payloads import message_body_variants
 from ..resources import KINDS
 from ..storage.repos import events as event_log
-from ..validation import FieldError
 from . import widget
+from .access import Access, Page
+from .conversation_policies import event_filter
+from .error_responses import (
+    ERROR_RESPONSES,
+    _bad_text,
+    _cstool_error,
+    _cstool_error_response,
+    _http_error,
+    _internal_error,
+    _no_content,
+    _not_json,
+    _plain,
+    _storage_error,
+    error_response,
+    json_response,
+)
 from .events import EventHub
 from .limits import BodyLimit, send_json, too_deep_body, too_deep_response, without_bom
-from .policies import POLICIES, Access, Page, event_filter
-from .schema_rules import ISO_TIME, TIME_ARGS, TIME_RANGE, array_schema, body_rules, constraints
+from .policies import POLICIES
+from .request_types import INT_RANGE, _annotation
+from .schema_rules import TIME_ARGS, TIME_RANGE, array_schema, body_rules, constraints
 from .worker import StorageWorker
 
 log = logging.getLogger("cstool.server")
@@ -98,77 +117,6 @@ def bearer_value(header: str | None) -> str | None:
         return None
     scheme, _, value = header.partition(" ")
     return value.strip() if scheme.lower() == "bearer" else None
-
-
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def dumps(data: Any) -> bytes:
-    """Compact UTF-8 JSON (Chinese as it is)."""
-    return _encode(data).encode("utf-8")
-
-
-def json_response(data: Any, status: int = 200, headers: dict | None = None) -> Response:
-    """A JSON response without FastAPI's encoder pass (our results are JSON already)."""
-    return Response(dumps(data), status_code=status, media_type="application/json",
-                    headers=headers)
-
-
-def error_response(status: int, code: str, message: str, *, headers: dict | None = None,
-                   **extra: Any) -> Response:
-    """``{"error": {"code", "message", ...}}`` with ``status``."""
-    headers = dict(headers or {})
-    if status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
-    return json_response({"error": {"code": code, "message": message, **extra}}, status,
-                         headers or None)
-
-
-# -- routes from the table -------------------------------------------------------------------
-INT_RANGE = {"ge": -(2**53), "le": 2**53}  # what JSON numbers carry exactly
-
-
-def _whole(value: Any) -> Any:
-    """An integer-valued float (``3504023.0``) as the integer it is: JSON Schema's
-    ``integer`` takes it, so the server does too (``3.5`` and ``true`` stay refused)."""
-    if type(value) is float and value.is_integer():
-        return int(value)
-    return value
-
-
-def _digits(value: Any) -> Any:
-    """Text of ASCII digits alone (a query parameter's ``0``) as the number it is; empty
-    text is no time (refused, as the document's pattern says)."""
-    if value == "":
-        raise ValueError("a time is ISO 8601 text or epoch milliseconds, not empty")
-    if type(value) is str and value.isascii() and value.isdigit() and len(value) <= 16:
-        return int(value)
-    return value
-
-
-JSON_INT = Annotated[int, Field(**INT_RANGE), BeforeValidator(_whole)]
-
-
-def _annotation(arg: Arg, *, body: bool = False, bounds: dict | None = None,
-                array: dict | None = None) -> Any:
-    base = {dict: dict[str, Any], list: list[dict[str, Any]]}.get(arg.type, arg.type)
-    if array is not None:  # what the array takes, stated (schema_rules.array_schema)
-        base = Annotated[base, Field(json_schema_extra=array)]
-    if base == str | int and arg.name in TIME_ARGS:
-        # a time: ISO 8601 text (its form stated) or epoch milliseconds; digits alone (a
-        # query's "0") are the number
-        base = Annotated[Annotated[str, Field(json_schema_extra={"pattern": ISO_TIME})]
-                         | Annotated[int, Field(**TIME_RANGE), BeforeValidator(_whole)],
-                         BeforeValidator(_digits)]
-    elif base is int and body:
-        base = Annotated[int, Field(**{**INT_RANGE, **(bounds or {})}),
-                         BeforeValidator(_whole)]
-    elif base == str | int and body:
-        base = str | (Annotated[int, Field(**{**INT_RANGE, **(bounds or {})}),
-                                BeforeValidator(_whole)] if bounds else JSON_INT)
-    if arg.default is None or arg.http_optional:
-        return base | None if base is not Any else Any
-    return base
 
 
 def _endpoint(op: Operation):
@@ -272,7 +220,6 @@ async def serve_operation(state: ServerState, op: Operation, args: dict,
     return _respond(op, args, result)
 
 
-# -- the message lane ------------------------------------------------------------------------
 LANE_OPERATION = "post_message"
 LANE_PREFIX, LANE_SUFFIX = "/v1/shops/", "/messages"
 
@@ -497,20 +444,6 @@ def _respond(op: Operation, args: dict, result: Any) -> Response:
     return json_response(encode_result(op, result), 201 if op.name.startswith("create") else 200)
 
 
-# -- errors -----------------------------------------------------------------------------------
-def _cstool_error(request: Request, exc: CstoolError) -> Response:
-    return _cstool_error_response(exc)
-
-
-def _cstool_error_response(exc: CstoolError) -> Response:
-    extra: dict[str, Any] = {}
-    if isinstance(exc, FieldError):
-        extra = {"path": exc.path, "reason": exc.reason, "line": exc.line}
-    elif exc.key != exc.code:  # the exact refusal, for clients that show it in their language
-        extra = {"key": exc.key, "params": exc.params}
-    return error_response(exc.http_status, exc.code, exc.message, **extra)
-
-
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     # Who asks comes before what they ask: a bad token is a 401 whatever the body.
     state: ServerState = request.app.state.cstool
@@ -531,77 +464,6 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
                                     "msg": _plain(e.get("msg"))} for e in errors[:20]])
 
 
-def _plain(msg: str | None) -> str:
-    """pydantic's message without its wrapper ("Value error, …" of a ValueError raised
-    while validating): the reason alone."""
-    msg = str(msg or "invalid")
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            return msg[len(prefix):]
-    return msg
-
-
-def _not_json(body: bytes | None) -> bool:
-    if not body:
-        return False
-    try:
-        json.loads(body)
-        return False
-    except ValueError:
-        return True
-
-
-def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    if exc.status_code == 404:
-        return error_response(404, "not_found", f"no route {request.method} {request.url.path}")
-    if exc.status_code == 405:
-        return error_response(405, "method_not_allowed",
-                              f"{request.method} is not allowed on {request.url.path}",
-                              headers=exc.headers)
-    return error_response(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
-
-
-def _storage_error(request: Request, exc: sqlite3.DatabaseError) -> Response:
-    return error_response(503, "storage", f"database: {exc}")
-
-
-# Every error an operation may answer with, for the OpenAPI document (the body is
-# always {"error": {"code", "message"}}).
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "malformed JSON, JSON nested too deeply or a usage error (code "
-               "malformed_json / too_deep / usage)"},
-    401: {"description": "no valid token"},
-    403: {"description": "the token's rights do not cover this"},
-    404: {"description": "not found"},
-    409: {"description": "conflicts with the current state (code conflict)"},
-    413: {"description": "request body or message payload too large (code too_large)"},
-    422: {"description": "invalid"},
-}
-
-
-def _no_content(op: Operation) -> dict[int, dict[str, Any]]:
-    """204 where an operation may answer nothing: always (result "none") or when there is
-    nothing to give (accept_next with no waiting chat)."""
-    if op.result == "none":
-        return {}
-    if op.name == "accept_next":
-        return {204: {"description": "no chat is waiting"}}
-    return {}
-
-
-def _bad_text(request: Request, exc: Exception) -> Response:
-    # a JSON string with a lone surrogate escape ("\ud800") reaches storage as text
-    # SQLite cannot take; the write it was in rolled back
-    return error_response(422, "invalid", "text is not valid UTF-8 (a lone surrogate); "
-                          "nothing was changed")
-
-
-def _internal_error(request: Request, exc: Exception) -> Response:
-    log.exception("internal error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal", "internal error; the server log has the details")
-
-
-# -- the app ----------------------------------------------------------------------------------
 def create_app(backend: LocalBackend, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float = 15.0,
                poll_s: float = 0.25, fast_lane: bool = True) -> FastAPI:
     """The ASGI app over ``backend`` (a LocalBackend; the app does not close it).
@@ -721,3 +583,4 @@ def create_app(backend: LocalBackend, *, max_body: int = DEFAULT_MAX_BODY, ping_
     if lane is not None:
         app.lane = MessageLane(state, *lane, max_body)
     return app
+

@@ -16,8 +16,10 @@ by simulating the day).
 The other simulators:
 
 * ``promotion_day.py``: a believable promotion day (双11) and an ordinary day before it,
-  as conversation timelines written into the file (``cstool fixtures generate --day``);
-  its arrival curves, question mix and asks also feed ``inputs.py`` and ``world.py``;
+  as conversation timelines written into the file (``cstool fixtures generate --day``),
+  with ``day_tables.py`` (its arrival curves, question mix and texts, which also feed
+  ``inputs.py`` and ``world.py``), ``day_timeline.py`` (the shops read, the timelines
+  made) and ``day_writer.py`` (the timelines written as the desk writes them);
 * ``synthetic_data.py``: large deterministic synthetic data (shops, agents, customers,
   orders) for loads and benchmarks;
 * ``demo_customers.py``: the demo's customers writing in at a steady pace, and the demo

@@ -57,10 +57,16 @@ from typing import NamedTuple
 
 from .. import service
 from ..errors import Conflict
-from ..metrics.figures import IN_TARGET, NOT_COUNTED, bot_resolved, frt_outcome, turn_outcome
+from ..metrics.conversation_rows import (
+    IN_TARGET,
+    NOT_COUNTED,
+    bot_resolved,
+    frt_outcome,
+    turn_outcome,
+)
 from ..routing import AgentState, RoundRobinState, RoutingState, RuleSet, route
+from .day_tables import SOURCES
 from .inputs import DAY_MS, SLOT_MS, SLOTS, ConversationModel, Curve
-from .promotion_day import SOURCES
 from .world import ShopWorld
 
 # event kinds, in the order they run at the same millisecond
@@ -81,7 +87,7 @@ def bot_writes(mode: str, action: str) -> bool:
 
 
 class BotFacts(NamedTuple):
-    """The facts of one simulated chat that ``cstool.metrics.figures.bot_resolved`` reads,
+    """The facts of one simulated chat that ``cstool.metrics.conversation_rows.bot_resolved`` reads,
     as the chat is written (``record.py``) and the metrics fold it (``definitions.py``),
     so the simulation counts bot resolution by the metrics' own predicate."""
 
@@ -309,7 +315,7 @@ def simulate_day(world: ShopWorld, curve: Curve, roster: list[int] | None,
     # -- counting (the metric definitions) ------------------------------------------
     def count_bot(chat: Chat, s: SlotCounts) -> None:
         """Bot engagement and resolution of a finished chat, by the metrics' predicate
-        (``figures.bot_resolved``) on the facts the written chat will have."""
+        (``conversation_rows.bot_resolved``) on the facts the written chat will have."""
         wrote = bot_writes(chat.mode, outcomes[chat.question].action)
         if chat.mode not in BOT_MODES and not wrote:
             return

@@ -6,9 +6,9 @@ simulation draws a Poisson process with that rate, piecewise constant per half-h
 They come from
 
 * a shape and a total: ``flat``, ``ordinary`` (quiet at night, busy late morning and
-  evening: ``cstool.simulation.promotion_day.ORDINARY``) or ``promotion`` (a 双11: a midnight
+  evening: ``cstool.simulation.day_tables.ORDINARY``) or ``promotion`` (a 双11: a midnight
   spike, most of it in the first quarter hour, whose peak hour is ``peak`` times an
-  ordinary day's mean hour, and an evening wave: ``promotion_day.PROMOTION``);
+  ordinary day's mean hour, and an evening wave: ``day_tables.PROMOTION``);
 * a file: ``staffing forecast --json`` (``slots[].arrivals``), ``staffing plan --json``
   (``slots[].forecast``), a CSV with an ``arrivals`` or ``forecast`` column, or 48
   numbers separated by commas, spaces or lines.
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InvalidInput
-from .promotion_day import ORDINARY, PROMOTION
+from .day_tables import ORDINARY, PROMOTION
 
 SLOTS = 48
 SLOT_MIN = 30

@@ -27,6 +27,10 @@ notices with the same payloads: ``assigned``, ``queue_position``, ``transfer``, 
 close survey) and events in the same order — straight into the file in bulk
 (``write``), as of any moment: everything up to ``hi``, so a day can also be streamed
 in as the clock moves (``stream``), conversation rows updated as they change.
+
+Here: the plan (``DayPlan``), the simulation and ``generate_day`` / ``stream``; beside it
+``day_tables.py`` (volumes, mixes, texts), ``day_timeline.py`` (the shops read from the
+file, the timelines made) and ``day_writer.py`` (``write``).
 """
 
 from __future__ import annotations
@@ -38,76 +42,37 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from .. import service
-from ..errors import Conflict, InvalidInput, NotFound
-from ..storage.events import append_events
-from ..storage.repos import simulated_days as repo
-
-HOUR = 3_600_000
-MINUTE = 60_000
-DAY = 24 * HOUR
-
-# conversations per hour, relative: an ordinary day, and the promotion day's multiple of an
-# ordinary day's mean hour (hour 0 is replaced by ``peak``)
-ORDINARY = (1.1, 0.6, 0.35, 0.2, 0.15, 0.15, 0.3, 0.6, 1.0, 1.4, 1.6, 1.6,
-            1.3, 1.35, 1.45, 1.45, 1.4, 1.35, 1.3, 1.4, 1.6, 1.75, 1.55, 1.1)
-PROMOTION = (None, 4.4, 1.8, 0.9, 0.6, 0.5, 0.7, 1.1, 1.8, 2.5, 2.9, 3.0,
-             2.6, 2.8, 3.0, 2.9, 2.8, 2.8, 2.9, 3.3, 4.6, 4.2, 3.8, 3.2)
-INTENTS = ("order_status", "presale", "promotion", "aftersale")
-MIX_SPIKE = (0.58, 0.22, 0.12, 0.08)      # hours 0-2 of the promotion day
-MIX_PROMOTION = (0.30, 0.38, 0.14, 0.18)  # the rest of the promotion day
-MIX_ORDINARY = (0.24, 0.46, 0.08, 0.22)
-BOT_RESOLVES = {"order_status": 0.6, "promotion": 0.55, "presale": 0.3, "aftersale": 0.15}
-INTENT_GROUP = {"order_status": "logistics", "presale": "presale", "promotion": "presale",
-                "aftersale": "aftersale"}
-CHANNELS = ("app", "app", "app", "app", "mini_program", "mini_program", "h5", "pc")
-SOURCES = ("search", "home", "live", "ad", "cart", "order_list")
-
-ASKS = {
-    "order_status": ["我的快递到哪了？", "刚拍的{t}什么时候发货呀",
-                     "订单显示已发货，物流一直没更新",
-                     "双十一的单子几天能到？", "物流三天没动了，帮我催一下", "能帮我催一下发货吗",
-                     "怎么还没发货啊", "{t}今天能发出吗", "我的订单怎么一直显示待发货"],
-    "presale": ["{t}还有货吗？", "{t}有M码吗？我平时穿M", "{t}是正品吗", "{t}适合送人吗",
-                "现在拍{t}有赠品吗", "{t}和上一款有什么区别", "{t}能便宜点吗"],
-    "promotion": ["满减怎么算？", "优惠券在哪里领", "定金什么时候付尾款",
-                  "跨店满减能和店铺券叠加吗",
-                  "双十一价格还会降吗", "{t}能用满300减50吗"],
-    "aftersale": ["{t}尺码不合适，能换大一码吗", "收到的{t}有破损，怎么办", "退款什么时候到账？",
-                  "我要退货", "{t}质量有问题", "少发了一件"],
-}
-FOLLOW_UPS = {
-    "order_status": ["那大概几天能到", "好的，麻烦快点", "能发顺丰吗", "单号是多少", "好的谢谢"],
-    "presale": ["还有别的颜色吗", "那我下单了", "今天拍明天能发吗", "有运费险吗", "好的谢谢"],
-    "promotion": ["那我现在拍可以吗", "券领不了", "好的我试试", "定金能退吗", "明白了谢谢"],
-    "aftersale": ["要我寄回去吗", "运费谁出", "多久能处理好", "照片已经发了", "好的"],
-}
-REPLIES = {
-    "order_status": ["亲，已经帮您查到了，包裹在运输中，预计明天送达哦",
-                     "亲，双十一订单量大，会在48小时内按付款顺序发出",
-                     "已经帮您催促仓库优先发货了，请耐心等待",
-                     "物流单号已经发您了，可以在订单里查看"],
-    "presale": ["有的亲，现货当天发", "亲，是官方正品，支持验货", "M码有货的，按平时尺码拍就可以",
-                "现在下单还送运费险哦", "亲，这款是今年的新款，面料更好"],
-    "promotion": ["亲，满300减50可以和店铺券叠加哦", "优惠券在商品页面领取，下单自动抵扣",
-                  "尾款11月11日0点开始付", "双十一当天是全年最低价哦"],
-    "aftersale": ["非常抱歉给您带来不便，已经为您登记换货", "亲，麻烦拍一下破损的照片",
-                  "退款已经处理，1-3个工作日到账", "您申请退货后我们会安排上门取件"],
-}
-BOT_ANSWERS = {
-    "order_status": "亲，您可以在【我的订单】查看物流详情；双十一订单48小时内发货哦～",
-    "presale": "亲，商品详情页有尺码表和库存，有其他问题可以继续问我～",
-    "promotion": "亲，跨店每满300减50，店铺券可叠加，尾款11日0点开付～",
-    "aftersale": "亲，可以在订单里申请退换货，运费险会自动理赔哦～",
-}
-HANDOFF_ASKS = ("转人工", "人工客服", "我要找人工", "转人工！！")
-STILL_THERE = ("还有人吗？", "人呢", "在吗在吗")
-CLOSINGS = ("好的谢谢", "好的", "嗯嗯", "谢谢亲")
-RATINGS = ((5, 72), (4, 14), (3, 6), (2, 3), (1, 5))
+from ..errors import InvalidInput
+from .day_tables import (
+    ASKS,
+    BOT_ANSWERS,
+    BOT_RESOLVES,
+    CHANNELS,
+    CLOSINGS,
+    DAY,
+    FOLLOW_UPS,
+    HANDOFF_ASKS,
+    HOUR,
+    INTENT_GROUP,
+    INTENTS,
+    MINUTE,
+    MIX_ORDINARY,
+    MIX_PROMOTION,
+    MIX_SPIKE,
+    ORDINARY,
+    PROMOTION,
+    RATINGS,
+    REPLIES,
+    SOURCES,
+    STILL_THERE,
+)
+from .day_timeline import Day, SimConversation, SimOrder, _Agent, _Shop, _world
+from .day_writer import _check_new, access_noter, write
 
 
 @dataclass(frozen=True)
@@ -161,136 +126,6 @@ def _apportion(weights: list[float], total: int) -> list[int]:
     for i in order[:max(0, rest)]:
         floors[i] += 1
     return floors
-
-
-# -- what is in the file --------------------------------------------------------------------
-@dataclass
-class _Agent:
-    id: int
-    handle: str
-    name: str
-    max_chats: int
-    pool: str
-    index: int
-    night: bool = False
-    intervals: list[tuple[int, int]] = field(default_factory=list)
-
-    def next_online(self, t: int) -> int | None:
-        for s, e in self.intervals:
-            if t < e:
-                return max(s, t)
-        return None
-
-
-@dataclass
-class _Shop:
-    id: int
-    key: str
-    mode: dict
-    idle_ms: int
-    groups: dict[str, str]
-    agents: list[_Agent]
-    customers: list[tuple[int, str]]
-    products: list[tuple[int, str, str, int]]
-
-
-def _world(conn: sqlite3.Connection, keys: tuple[str, ...]) -> list[_Shop]:
-    shops = []
-    rows = repo.shops(conn)
-    known = {r[1] for r in rows}
-    for k in keys:
-        if k not in known:
-            raise NotFound(f"no shop {k!r}", key="no_shop", shop=k)
-    for sid, key, mode, off, hours, tz, settings in rows:
-        if keys and key not in keys:
-            continue
-        groups: dict[str, str] = {}
-        for gkey, kind in repo.group_kinds(conn, sid):
-            groups.setdefault(kind, gkey)
-        agents = []
-        for i, (aid, handle, name, cap) in enumerate(repo.shop_agents(conn, sid)):
-            kinds = repo.agent_group_kinds(conn, aid, sid)
-            kind = kinds[0] if kinds else "presale"
-            pool = kind if kind in ("logistics", "aftersale", "presale") else "presale"
-            agents.append(_Agent(aid, handle, name, cap, pool, i,
-                                 night=all(a.pool != pool for a in agents)))
-        customers = repo.shop_customers(conn, sid)
-        products = repo.products_on_sale(conn, sid)
-        settings_d = json.loads(settings) if settings else {}
-        shops.append(_Shop(
-            sid, key, {"service_mode": mode, "off_hours_mode": off,
-                       "business_hours": json.loads(hours) if hours else None, "timezone": tz},
-            int(settings_d.get("idle_close_min", 30)) * MINUTE, groups, agents,
-            customers, products))
-    usable = [s for s in shops if s.customers]
-    if not usable:
-        raise Conflict("no shop with customers to generate conversations for; "
-                       "run `cstool fixtures generate` first", key="promo_no_customers")
-    return usable
-
-
-# -- the simulated day --------------------------------------------------------------------
-@dataclass
-class SimConversation:
-    """One conversation: its fixed fields and its timeline of steps.
-
-    A step is ``(at, sender, agent_id, kind, body, payload, event, event_payload,
-    changes)``: a message when ``sender`` is set (with its ``message.created`` event), an
-    event of type ``event`` (before the message), and ``changes`` to the conversation row.
-    """
-
-    shop_id: int
-    customer_id: int
-    customer_key: str
-    channel: str
-    intent: str
-    created_at: int
-    entry_page: str | None
-    source: str
-    product_key: str | None
-    steps: list[tuple] = field(default_factory=list)
-    db_id: int | None = None
-
-    @property
-    def last_at(self) -> int:
-        """The time of its last step."""
-        return self.steps[-1][0]
-
-
-@dataclass
-class SimOrder:
-    """An order that followed a chat."""
-
-    key: str
-    shop_id: int
-    customer_id: int
-    product_id: int
-    price: int
-    quantity: int
-    created_at: int
-    paid_at: int | None
-    db_id: int | None = None
-
-
-@dataclass
-class Day:
-    """A simulated day (or two): conversations by creation time, orders, status changes."""
-
-    conversations: list[SimConversation]
-    orders: list[SimOrder]
-    statuses: list[tuple[int, int, str, str, str]]  # (at, agent_id, handle, from, to)
-    start: int
-    end: int
-    dropped: int = 0
-
-    def volumes(self, start: int) -> list[int]:
-        """Conversations per hour of the day starting at ``start``."""
-        out = [0] * 24
-        for c in self.conversations:
-            h = (c.created_at - start) // HOUR
-            if 0 <= h < 24:
-                out[h] += 1
-        return out
 
 
 def _lognormal(rnd: random.Random, median_ms: float, sigma: float) -> int:
@@ -637,140 +472,6 @@ def _orders(rnd: random.Random, shop: _Shop, convs: list[SimConversation], promo
     return out
 
 
-# -- writing --------------------------------------------------------------------------------
-CONV_COLUMNS = ("state", "assignee_id", "pool", "handoff_at", "queued_at", "assigned_at",
-                "first_agent_reply_at", "agent_seen_at", "last_message_at", "last_customer_at",
-                "closed_at", "close_reason", "rating", "rated_at")
-
-
-def _row_as_of(conv: SimConversation, hi: int) -> dict:
-    row = {"state": "new", "assignee_id": None, "pool": None, "handoff_at": None,
-           "queued_at": None, "assigned_at": None, "first_agent_reply_at": None,
-           "agent_seen_at": None, "last_message_at": conv.created_at,
-           "last_customer_at": conv.created_at, "closed_at": None, "close_reason": None,
-           "rating": None, "rated_at": None}
-    for step in conv.steps:
-        if step[0] > hi:
-            break
-        if step[8]:
-            row.update(step[8])
-    if row["state"] == "new":
-        row["state"] = "bot"
-    return row
-
-
-def write(conn: sqlite3.Connection, day: Day, lo: int | None, hi: int, *,
-          on_access_moved: Callable[[], None] | None = None) -> dict:
-    """Write what happened in ``(lo, hi]`` (everything up to ``hi`` when ``lo`` is None):
-    new conversations, messages and events, conversation rows as of ``hi``, orders, agent
-    status changes. The caller holds a write transaction; ``on_access_moved`` is called
-    when an event written may change who may do what (see ``storage.events``)."""
-    low = -1 if lo is None else lo
-    next_conv = repo.next_id(conn, "conversations")
-    next_msg = repo.next_id(conn, "messages")
-    new_convs, changed, steps = [], [], []
-    for i, conv in enumerate(day.conversations):
-        if conv.created_at > hi:
-            break
-        if conv.db_id is not None and conv.last_at <= low:
-            continue
-        touched = False
-        for k, step in enumerate(conv.steps):
-            if step[0] > hi:
-                break
-            if step[0] > low:
-                steps.append((step[0], i, k))
-                touched = True
-        if conv.db_id is None:
-            conv.db_id = next_conv
-            next_conv += 1
-            new_convs.append(conv)
-        elif touched:
-            changed.append(conv)
-    steps.sort()
-    repo.insert_conversations(
-        conn, CONV_COLUMNS,
-        [(c.db_id, c.shop_id, c.customer_id, c.channel, c.entry_page, c.source, c.intent,
-          "consulted_not_ordered", c.product_key, c.created_at,
-          *_row_as_of(c, hi).values()) for c in new_convs])
-    repo.update_conversations(conn, CONV_COLUMNS,
-                              [(*_row_as_of(c, hi).values(), c.db_id) for c in changed])
-    messages, events = [], []
-    for at, i, k in steps:
-        conv = day.conversations[i]
-        (_, sender, agent_id, kind, body, payload, event, event_payload, _) = conv.steps[k]
-        if event:
-            events.append((at, conv.shop_id, event, "conversation", str(conv.db_id),
-                           event_payload))
-        if sender:
-            messages.append((next_msg, conv.db_id, sender, agent_id, kind, body, payload, at))
-            events.append((at, conv.shop_id, "message.created", "conversation", str(conv.db_id),
-                           f'{{"message": {next_msg}, "sender": "{sender}", "kind": "{kind}"}}'))
-            next_msg += 1
-    repo.insert_messages(conn, messages)
-    n_orders = _write_orders(conn, day, low, hi, events)
-    n_status = 0
-    last_status: dict[int, tuple[str, int]] = {}
-    for at, agent_id, handle, before, after in day.statuses:
-        if low < at <= hi:
-            events.append((at, None, "agent.status", "agent", handle,
-                           json.dumps({"from": before, "to": after})))
-            last_status[agent_id] = (after, at)
-            n_status += 1
-    repo.set_agent_statuses(conn, [(s, at, aid) for aid, (s, at) in last_status.items()])
-    events.sort(key=lambda e: e[0])
-    if append_events(conn, events).moves_access and on_access_moved is not None:
-        on_access_moved()
-    return {"conversations": len(new_convs), "updated": len(changed),
-            "messages": len(messages), "orders": n_orders, "status_changes": n_status,
-            "events": len(events)}
-
-
-def _write_orders(conn: sqlite3.Connection, day: Day, low: int, hi: int, events: list) -> int:
-    next_id = repo.next_id(conn, "orders")
-    new, paid = [], []
-    for o in day.orders:
-        if o.created_at > hi:
-            break
-        is_paid = o.paid_at is not None and o.paid_at <= hi
-        if o.db_id is None:
-            o.db_id = next_id
-            next_id += 1
-            new.append((o, is_paid))
-            events.append((o.created_at, o.shop_id, "order.created", "order", o.key, None))
-            if is_paid:
-                events.append((o.paid_at, o.shop_id, "order.updated", "order", o.key,
-                               '{"fields": ["status", "paid_at"]}'))
-        elif is_paid and o.paid_at > low:
-            paid.append(o)
-            events.append((o.paid_at, o.shop_id, "order.updated", "order", o.key,
-                           '{"fields": ["status", "paid_at"]}'))
-    repo.insert_orders(
-        conn,
-        [(o.db_id, o.key, o.shop_id, o.customer_id, "paid" if p else "created",
-          o.price * o.quantity, o.created_at, o.paid_at if p else None,
-          o.paid_at if p else o.created_at) for o, p in new],
-        [(o.db_id, o.product_id, o.quantity, o.price) for o, _ in new])
-    repo.mark_paid(conn, [(o.paid_at, o.db_id) for o in paid])
-    return len(new)
-
-
-def _check_new(conn: sqlite3.Connection, day: Day) -> None:
-    if day.orders and repo.order_exists(conn, day.orders[0].key):
-        raise Conflict(f"a day with seed and date of order {day.orders[0].key!r} exists "
-                       "already in this file; use another --seed or --day, or a new file",
-                       key="promo_day_exists", order=repr(day.orders[0].key))
-
-
-def access_noter(uow) -> Callable[[], None]:
-    """What ``write`` calls when its events may change rights: the unit of work notes it,
-    and its storage moves the access epoch once the transaction has committed."""
-    def note() -> None:
-        uow.moved_access = True
-
-    return note
-
-
 def generate_day(backend, plan: DayPlan, *, until: int | None = None,
                  fold: bool = True) -> dict:
     """Simulate ``plan`` over the Local backend's file and write it in one transaction,
@@ -825,3 +526,4 @@ def stream(backend, plan: DayPlan, *, speed: float = 60.0, start: int | None = N
         if on_tick:
             on_tick(clock, counts)
     return {**totals, "until": clock}
+

@@ -26,8 +26,9 @@ from ..shop_hours import off_hours_reply
 from ..storage.events import append_events
 from ..storage.repos import simulated_days as repo
 from .day import BOT_MODES, DayResult, bot_writes
+from .day_timeline import Day, SimConversation
+from .day_writer import access_noter, write
 from .inputs import ConversationModel
-from .promotion_day import Day, SimConversation, access_noter, write
 from .world import ShopWorld
 
 ASSIGNED = "客服{name}为您服务"
@@ -45,7 +46,7 @@ def _dump(value: Any) -> str:
 
 
 class _Writer:
-    """Turns simulated chats into ``promotion_day.SimConversation`` timelines."""
+    """Turns simulated chats into ``day_timeline.SimConversation`` timelines."""
 
     def __init__(self, world: ShopWorld, result: DayResult, agent_ids: list[int],
                  names: list[str]) -> None:

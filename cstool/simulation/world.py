@@ -7,7 +7,7 @@ question the simulated customers will ask.
 
 * the shop's knowledge as customers word it: every question and similar question of
   the entries the shop sees (its own and the platform-wide ones), and
-* the desk's questions of ``cstool.simulation.promotion_day.ASKS`` (order status: 发货、物流、催单;
+* the desk's questions of ``cstool.simulation.day_tables.ASKS`` (order status: 发货、物流、催单;
   pre-sale questions about the shop's own products; coupons and 满减; after-sale), mixed
   by intent as the synthetic day mixes them (order status is 58 % of a promotion's
   midnight spike, 24-30 % otherwise);
@@ -37,11 +37,11 @@ from ..api.backend import Backend
 from ..errors import Conflict, InvalidInput
 from ..knowledge_rules import visible_entries
 from ..values import parse_time
+from .day_tables import ASKS
+from .day_tables import MIX_ORDINARY as INTENTS_ORDINARY
+from .day_tables import MIX_PROMOTION as INTENTS_PROMOTION
+from .day_tables import MIX_SPIKE as INTENTS_SPIKE
 from .inputs import MIX_ORDINARY, MIX_PROMOTION, MIX_SPIKE
-from .promotion_day import ASKS
-from .promotion_day import MIX_ORDINARY as INTENTS_ORDINARY
-from .promotion_day import MIX_PROMOTION as INTENTS_PROMOTION
-from .promotion_day import MIX_SPIKE as INTENTS_SPIKE
 
 DAY_MS = 86_400_000
 RULE_FIELDS = ("key", "name", "conditions", "target", "strategy", "priority",

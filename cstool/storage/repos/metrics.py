@@ -36,6 +36,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 
 from ... import service
+from ...metrics.agent_time import StatusChange
+from ...metrics.conversation_rows import (
+    ConvRow,
+    Targets,
+    first_response_agent,
+    leg_turn_counts,
+    row_of,
+)
+from ...metrics.conversion import Order
 from ...metrics.definitions import (
     BOT_REOPEN_WINDOW_MS,
     CLOSED,
@@ -55,17 +64,10 @@ from ...metrics.figures import (
     LEG_PART,
     Agent,
     AgentSums,
-    ConvRow,
     Labels,
-    Order,
-    StatusChange,
     Sums,
-    Targets,
     bucket,
     contribution,
-    first_response_agent,
-    leg_turn_counts,
-    row_of,
 )
 from ..where import Where
 from . import events

@@ -29,17 +29,16 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
+from ...metrics.agent_time import StatusChange
+from ...metrics.conversation_rows import ConvRow, Targets
+from ...metrics.conversion import Order
 from ...metrics.definitions import HOUR_MS
 from ...metrics.figures import (
     ADDITIVE,
     CLOSE_PART,
     FRT_PART,
     AgentSums,
-    ConvRow,
-    Order,
-    StatusChange,
     Sums,
-    Targets,
 )
 from . import metrics as store
 
@@ -186,7 +185,7 @@ def read_legs(conn: sqlite3.Connection, p: Period, unsettled: Sequence[int]) -> 
 
 def read_statuses(conn: sqlite3.Connection, agent_ids: Iterable[int], since: int) -> dict:
     """Per agent, its status changes from the last one at or before ``since`` on (oldest
-    first): ``figures.online_ms`` over a period from ``since`` gives the same as with the
+    first): ``agent_time.online_ms`` over a period from ``since`` gives the same as with the
     whole history, since the time before that change lies outside the period."""
     out: dict[int, list[StatusChange]] = {}
     for agent_id in sorted(set(agent_ids)):
