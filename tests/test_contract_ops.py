@@ -344,8 +344,6 @@ def test_backup_copies_the_store(be):
 
 
 @covers("backup")
-@differs("local", "backup onto an existing copy: the Local backend raises StorageError "
-         "(code storage), the server Conflict (code conflict)")
 def test_backup_refuses_an_existing_copy(be):
     w = World(be)
     target = be.backup_target(f"{w.shop}-twice.db")
@@ -634,8 +632,6 @@ def test_drain_queues_and_close_idle(be):
 
 
 @covers("drain_queues")
-@differs("local", "drain_queues: the Local backend answers a list of tuples (conversation, "
-         "agent), the Remote one (JSON) a list of lists")
 def test_drain_queues_answers_lists(be):
     w, cid = capacity_freed(be)
     assert [p for p in be.drain_queues() if p[0] == cid] == [[cid, w.a]]
@@ -1051,8 +1047,6 @@ def test_the_customer_writes_reads_closes_and_rates(be):
 
 
 @covers("arrivals")
-@differs("local", "arrivals: the Local backend answers buckets as tuples (start, count), "
-         "the Remote one (JSON) as lists")
 def test_arrivals_buckets_are_lists(be):
     w = World(be)
     chat(be, w)
@@ -1061,9 +1055,6 @@ def test_arrivals_buckets_are_lists(be):
 
 # == known differences of error keys (the console shows errors by key) =======================
 @covers("create", "apply")
-@differs("remote", "a FieldError crosses the API without its key and parameters: the "
-         "Remote backend raises key 'field' with path/reason/line only, the Local one "
-         "'field_required', 'field_unknown_ref' (with kind and record) ...")
 def test_field_errors_keep_their_key(be):
     with be.refused(FieldError, "field_required"):
         be.create("shops", {"name": "没有键"})
