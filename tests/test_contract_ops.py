@@ -1240,9 +1240,6 @@ def test_argument_checks_answer_the_backends_own_errors(be):
 
 # == known differences of what is refused at all ==============================================
 @covers("list", "list_conversations", "events", "queue")
-@differs("local", "a page of limit 0: the Remote backend refuses it (UsageError 'limit must "
-         "be at least 1'), the Local backend answers [] for list, list_conversations and "
-         "events (queue refuses on both)")
 def test_a_page_of_nothing_is_refused(be):
     w = World(be)
     chat(be, w)

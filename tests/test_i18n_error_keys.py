@@ -21,7 +21,6 @@ RESTRUCTURING: tuple[str, ...] = ()  # none now: the storage redesign has landed
 # Outside this change and not keyed yet, with how many keyless raises each still has: the
 # count may only go down (then lower it here); a new module is checked in full.
 NOT_YET = {
-    "cstool/api/operations.py": 1,
     "cstool/auth.py": 2,
     "cstool/backend/knowledge_ops.py": 3,
     "cstool/backend/remote.py": 6,
@@ -31,7 +30,7 @@ NOT_YET = {
     "cstool/message_payloads.py": 10,
     "cstool/server/app.py": 1,
     "cstool/services/campaigns.py": 4,
-    "cstool/services/conversation_view.py": 2,
+    "cstool/services/conversation_view.py": 1,
     "cstool/services/desk.py": 3,
     "cstool/services/desk_checks.py": 1,
     "cstool/services/invitations.py": 4,

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..api.backend import ApplyResult, Change
+from ..api.operations import check_limit
 from ..errors import Conflict, CstoolError, InvalidInput, NotFound, UsageError
 from ..knowledge_rules import check_owner
 from ..resources import KINDS, ORDER_BY, Kind
@@ -148,6 +149,7 @@ class RecordsService:
         after: str | None = None,
     ) -> list[dict]:
         """Records ordered by key, optionally of one shop and after a key cursor."""
+        check_limit(limit)
         k = _kind(kind)
         with self.ctx.read() as uow:
             store = uow.records
@@ -404,6 +406,7 @@ class RecordsService:
     # -- events ------------------------------------------------------------------
     def events(self, *, after: int = 0, limit: int = 100, shop: str | None = None) -> list[dict]:
         """Events after id ``after``, oldest first."""
+        check_limit(limit)
         with self.ctx.read() as uow:
             sid = None
             if shop is not None:
