@@ -1302,9 +1302,6 @@ def test_bulk_load_refuses_a_broken_record(be):
 
 
 @covers("reply", "mark_seen", "send_card", "invite", "transfer")
-@differs("local", "an agent and a conversation that both do not exist: the server names the "
-         "conversation (NotFound 'no_conversation': its policy looks the chat up first), the "
-         "Local backend the agent ('no_agent')")
 def test_the_missing_conversation_is_named_first(be):
     nobody, missing = be.key("nobody"), 10**9
     with be.refused(NotFound, "no_conversation"):
