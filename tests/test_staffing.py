@@ -468,9 +468,9 @@ def test_backend_arrivals_are_bucketed_on_the_local_clock(backend):
     since = int(datetime(2026, 11, 19, tzinfo=zone).timestamp() * 1000)
     data = backend.arrivals("s", since, since + 86_400_000)
     assert data["timezone"] == TZ and data["bucket_min"] == 30
-    assert data["buckets"] == [(since, 2), (since + 47 * 1_800_000, 5)]
+    assert data["buckets"] == [[since, 2], [since + 47 * 1_800_000, 5]]
     hourly = backend.arrivals("s", since, since + 86_400_000, 60)
-    assert hourly["buckets"] == [(since, 2), (since + 23 * 3_600_000, 5)]
+    assert hourly["buckets"] == [[since, 2], [since + 23 * 3_600_000, 5]]
     assert backend.arrivals("s", since, since + 86_400_000, desk_only=True)["buckets"][0][1] == 2
     profile = backend.desk_profile("s", 0, 2**62)
     assert profile["handle_s"] == 240.0 and profile["concurrency"] == 3

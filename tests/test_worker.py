@@ -27,7 +27,7 @@ def test_one_pass_does_every_job(tmp_path):
     b.update("agents", "a", {"max_chats": 2})  # a free slot, but no desk operation
     worker = Worker(b, interval_s=1)
     result = worker.run_once()
-    assert result["queue_assigned"] == [(waiting, "a")]
+    assert result["queue_assigned"] == [[waiting, "a"]]
     assert result["idle_closed"] == []
     clock.advance(6 * 60)  # c1 idle for 11 minutes, c2 for 6
     result = worker.run_once()

@@ -369,15 +369,24 @@ OPERATIONS: tuple[Operation, ...] = (
 BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}
 
 
+def check_limit(limit: Any) -> None:
+    """Refuse a page ``limit`` that is not a whole number of at least 1 (None: no limit).
+    Every backend pages through this one check (the Local backend's services, the
+    server's pages and the Remote backend's), so a page of nothing is refused alike."""
+    if limit is None:
+        return
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        from ..errors import UsageError
+
+        raise UsageError(f"limit must be a whole number of at least 1, not {limit!r}",
+                         key="limit_below_one", limit=limit)
+
+
 def page_size(limit: int | None) -> int:
     """The page size the server uses for a requested ``limit``."""
     if limit is None:
         return DEFAULT_PAGE
-    if int(limit) < 1:
-        from ..errors import UsageError
-
-        raise UsageError(f"limit must be at least 1, got {limit}",
-                         key="limit_min", limit=str(limit))
+    check_limit(limit)
     return min(int(limit), MAX_PAGE)
 
 

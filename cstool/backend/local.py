@@ -191,8 +191,9 @@ class LocalBackend(
         """The routing decision recorded for a conversation, with the reasons."""
         return self.ctx.views.route_explain(conversation)
 
-    def drain_queues(self) -> list[tuple[int, str]]:
-        """Hand every shop's waiting chats to agents who can take them now."""
+    def drain_queues(self) -> list[list]:
+        """Hand every shop's waiting chats to agents who can take them now: the
+        ``[conversation, agent]`` pairs."""
         return self.ctx.worker.drain_queues()
 
     def dashboard(self, shop: str) -> dict:

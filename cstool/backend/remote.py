@@ -62,14 +62,21 @@ def error_from(response: httpx.Response) -> CstoolError:
             f"server error {response.status_code}: {text or response.reason_phrase}",
             key="server_error", http_status=response.status_code,
             text=text or response.reason_phrase)
+    params = err.get("params")
+    params = {str(k): v for k, v in params.items()} if isinstance(params, dict) else {}
+    key = err.get("key") if isinstance(err.get("key"), str) else None
     if err.get("path") is not None and code == "invalid":
-        return FieldError(err["path"], err.get("reason") or message, err.get("line"), key="field")
+        # the key and its own parameters (kind, record ...) cross too, so the client
+        # translates the refusal as the Local backend's; path/reason/line are the fields
+        extra = {k: v for k, v in params.items()
+                 if k not in ("path", "reason", "line", "source")}
+        return FieldError(err["path"], err.get("reason") or message, err.get("line"),
+                          key=None if key == "field" else key, **extra)
     cls = _ERRORS.get(code)
     if cls is None:
         cls = StorageError if response.status_code >= 500 else UsageError
-    params = err.get("params")
-    if isinstance(err.get("key"), str) and isinstance(params, dict):
-        return cls(message, key=err["key"], **{str(k): v for k, v in params.items()})
+    if key is not None and isinstance(err.get("params"), dict):
+        return cls(message, key=key, **params)
     return cls(message)
 
 

@@ -49,7 +49,8 @@ def _cstool_error(request: Request, exc: CstoolError) -> Response:
 def _cstool_error_response(exc: CstoolError) -> Response:
     extra: dict[str, Any] = {}
     if isinstance(exc, FieldError):
-        extra = {"path": exc.path, "reason": exc.reason, "line": exc.line}
+        extra = {"path": exc.path, "reason": exc.reason, "line": exc.line,
+                 "key": exc.key, "params": exc.params}
     elif exc.key != exc.code:  # the exact refusal, for clients that show it in their language
         extra = {"key": exc.key, "params": exc.params}
     return error_response(exc.http_status, exc.code, exc.message, **extra)

@@ -101,7 +101,8 @@ def choices(op: Operation, arg: Arg) -> tuple | None:
 
 MAXIMUM = {"rating": 5, "k": 100}
 # numbers the core refuses below their floor itself (the message lane's too): stated only
-CORE_CHECKED = {"time_on_site_s", "pages_viewed"}
+# (a rating out of 1-5: the core's InvalidInput bad_rating, on every backend alike)
+CORE_CHECKED = {"time_on_site_s", "pages_viewed", "rating"}
 
 
 def constraints(op: Operation, arg: Arg, *, enforce: bool = False) -> dict[str, Any]:
@@ -139,7 +140,9 @@ def constraints(op: Operation, arg: Arg, *, enforce: bool = False) -> dict[str, 
         # pages refuse it themselves (page_size: 400 usage, as on a file): stated only
         out["json_schema_extra"] = {"minimum": MINIMUM["limit"]}
     elif arg.type is int and arg.name in CORE_CHECKED:
-        out["json_schema_extra"] = {"minimum": MINIMUM[arg.name]}
+        out["json_schema_extra"] = {"minimum": MINIMUM[arg.name],
+                                    **({"maximum": MAXIMUM[arg.name]}
+                                       if arg.name in MAXIMUM else {})}
     elif arg.type is int and arg.name in TIME_ARGS:
         out.update(TIME_RANGE)
     elif arg.type is int:

@@ -360,16 +360,16 @@ class CampaignService:
                        after: int | None = None) -> list[dict]:
         """Who got what and when, who was held out or suppressed and why: the campaign's
         decisions in order (``after``: the last id of the previous page)."""
-        if outcome is not None and outcome not in OUTCOMES:
-            raise InvalidInput(f"outcome: one of {', '.join(OUTCOMES)}",
-                               key="outcome_one_of", known=', '.join(OUTCOMES))
-        if not isinstance(limit, int) or not 1 <= limit <= 10_000:
-            raise InvalidInput("limit: 1..10000", key="limit_range_10000")
         with self.ctx.read() as uow:
             cid = uow.repo(Campaigns).id_of(key)
-            if cid is None:
+            if cid is None:  # the campaign first, then the arguments (as the server does)
                 raise NotFound(f"no campaign {key!r}", key="no_record", kind="campaign",
                                record=key)
+            if outcome is not None and outcome not in OUTCOMES:
+                raise InvalidInput(f"outcome: one of {', '.join(OUTCOMES)}",
+                                   key="outcome_one_of", known=', '.join(OUTCOMES))
+            if not isinstance(limit, int) or not 1 <= limit <= 10_000:
+                raise InvalidInput("limit: 1..10000", key="limit_range_10000")
             rows = uow.repo(Campaigns).sends_page(cid, outcome=outcome, customer=customer,
                                                   after=after, limit=limit)
         for r in rows:
@@ -386,13 +386,13 @@ class CampaignService:
         shop within the attribution window after it (a payment reminder: when the order
         it reminded of is paid within the window). Sales: the converting orders' totals,
         each order once."""
-        lo = None if since is None else _time_arg("since", since)
-        hi = None if until is None else _time_arg("until", until)
         with self.ctx.read() as uow:
             c = uow.repo(Campaigns).with_shop(key)
-            if c is None:
+            if c is None:  # the campaign first, then the arguments (as the server does)
                 raise NotFound(f"no campaign {key!r}", key="no_record", kind="campaign",
                                record=key)
+            lo = None if since is None else _time_arg("since", since)
+            hi = None if until is None else _time_arg("until", until)
             hours = c["attribution_h"] or c["shop_settings"].get("attribution_window_h", 24)
             figures = uow.repo(Campaigns).send_figures(
                 c["id"], since=lo, until=hi, by_order=c["trigger"] == "payment_reminder",

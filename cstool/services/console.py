@@ -78,8 +78,8 @@ class ConsoleService:
     def mark_seen(self, agent: str, conversation: int) -> None:
         """The agent has read the chat up to now (clears its unread mark)."""
         with self.ctx.write() as uow:
+            conv = uow.conversations.get(conversation)  # the chat first, as the server's policies
             a = uow.agents.by_handle(agent)
-            conv = uow.conversations.get(conversation)
             if conv["assignee_id"] != a["id"]:
                 return
             uow.repo(Console).mark_seen(conv["id"], uow.now)
@@ -143,8 +143,8 @@ class ConsoleService:
         with self.ctx.write() as uow:
             console = uow.repo(Console)
             now = uow.now
+            conv = uow.conversations.get(conversation)  # the chat first, as the server's policies
             a = uow.agents.by_handle(agent)
-            conv = uow.conversations.get(conversation)
             self.ctx.desk.must_hold(conv, a, "send a card to")
             if kind == "product":
                 row = console.product(key)

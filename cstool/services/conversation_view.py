@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from .. import service
+from ..api.operations import check_limit
 from ..errors import NotFound, UsageError
 from ..routing import Decision, RuleSet, explain, route
 from ..storage.repos.queue import QueueKey
@@ -99,6 +100,7 @@ class ConversationView:
                            limit: int = 100, after: int | None = None) -> list[dict]:
         """Conversations, newest first, filtered; ``after`` pages by id (older than it).
         The places of the queued ones read each shop's agents and counts once."""
+        check_limit(limit)
         where = Where()
         with self.ctx.read() as uow:
             if shop is not None:
@@ -140,10 +142,7 @@ class ConversationView:
         Paged: at most ``limit`` chats (None: all), those after chat ``after`` in serving
         order (the last id of the previous page; a chat served since still marks its
         place). A page costs its own chats and the shop's pools, not the whole queue."""
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                                  or limit < 1):
-            raise UsageError(f"limit must be a whole number of at least 1, not {limit!r}",
-                             key="limit_bad", limit=repr(limit))
+        check_limit(limit)
         with self.ctx.read() as uow:
             s = uow.shops.by_key(shop)
             cursor = None

@@ -304,8 +304,8 @@ class DeskService:
         check_text(text, what="reply")
         check_payload(kind, payload)
         with self.ctx.write() as uow:
+            conv = uow.conversations.get(conversation)  # the chat first, as the server's policies
             a = uow.agents.by_handle(agent)
-            conv = uow.conversations.get(conversation)
             self.must_hold(conv, a, "reply to")
             uow.conversations.replied(conv["id"], uow.now)
             return add_message(uow, conv, "agent", text, agent_id=a["id"], agent=agent,
@@ -323,8 +323,8 @@ class DeskService:
                                length=len(note), max=service.MAX_MESSAGE_CHARS)
         check_text_rules(note or "", "note", multiline=True)
         with self.ctx.write() as uow:
+            conv = uow.conversations.get(conversation)  # the chat first, as the server's policies
             a = uow.agents.by_handle(by)
-            conv = uow.conversations.get(conversation)
             self.must_hold(conv, a, "transfer")
             now = uow.now
             shop = uow.shops.by_id(conv["shop_id"])

@@ -72,8 +72,8 @@ class InvitationService:
         unit price, promotions, coupon (the named one, else the customer's best) and
         the price after stacking. Returns the message."""
         with self.ctx.write() as uow:
+            conv = uow.conversations.get(conversation)  # the chat first, as the server's policies
             a = uow.agents.by_handle(agent)
-            conv = uow.conversations.get(conversation)
             self.ctx.desk.must_hold(conv, a, "send an invitation in")
             shop = uow.shops.by_id(conv["shop_id"])
             now = uow.now

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..api.backend import ApplyResult, Change
-from ..errors import Conflict, NotFound, UsageError
+from ..api.operations import check_limit
+from ..errors import Conflict, CstoolError, InvalidInput, NotFound, UsageError
 from ..knowledge_rules import check_owner
 from ..resources import KINDS, ORDER_BY, Kind
 from ..resources import kind as kind_named
@@ -148,6 +149,7 @@ class RecordsService:
         after: str | None = None,
     ) -> list[dict]:
         """Records ordered by key, optionally of one shop and after a key cursor."""
+        check_limit(limit)
         k = _kind(kind)
         with self.ctx.read() as uow:
             store = uow.records
@@ -385,16 +387,26 @@ class RecordsService:
         return out
 
     def bulk_load(self, kind: str, records: Iterable[dict[str, Any]]) -> int:
-        """Load trusted internal-form records in one transaction (see ``bulk``)."""
+        """Load trusted internal-form records in one transaction (see ``bulk``); records
+        that break the internal form are refused (InvalidInput ``records_not_internal``,
+        the load rolls back), on every backend alike."""
         k = _kind(kind)
-        with self.ctx.write() as uow:
-            count = bulk.load(uow.conn, k.name, records, uow.now)
-            uow.event("bulk.loaded", k.singular, None, None, {"count": count})
+        try:
+            with self.ctx.write() as uow:
+                count = bulk.load(uow.conn, k.name, records, uow.now)
+                uow.event("bulk.loaded", k.singular, None, None, {"count": count})
+        except CstoolError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, sqlite3.DatabaseError) as e:
+            raise InvalidInput(f"records: not in the internal form ({type(e).__name__}: {e})",
+                               key="records_not_internal", name=type(e).__name__,
+                               e=str(e)) from None
         return count
 
     # -- events ------------------------------------------------------------------
     def events(self, *, after: int = 0, limit: int = 100, shop: str | None = None) -> list[dict]:
         """Events after id ``after``, oldest first."""
+        check_limit(limit)
         with self.ctx.read() as uow:
             sid = None
             if shop is not None:

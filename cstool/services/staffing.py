@@ -31,7 +31,8 @@ class StaffingService:
         """Conversations the shop received in [since, until) (UTC ms), counted per
         ``bucket_min``-minute bucket aligned to the shop's local clock (by creation
         time). With ``desk_only``, only those that reached the human desk (queued or
-        assigned). Buckets without arrivals are left out; ``first`` / ``last`` are the
+        assigned). Buckets are ``[start, count]`` pairs (lists, as JSON carries them on
+        every backend); buckets without arrivals are left out; ``first`` / ``last`` are the
         earliest and latest arrival in the range (None when there is none); an empty
         range (``until <= since``) has no arrivals."""
         if bucket_min <= 0 or 1440 % bucket_min:
@@ -52,7 +53,7 @@ class StaffingService:
             "bucket_min": bucket_min,
             "first": first,
             "last": last,
-            "buckets": [(b * bucket_ms - offset, n) for b, n in rows],
+            "buckets": [[b * bucket_ms - offset, n] for b, n in rows],  # JSON pairs
         }
 
     def desk_profile(self, shop: str, since: int, until: int) -> dict:

@@ -229,15 +229,16 @@ class TicketService:
     def update_ticket(self, ticket: int, *, by: str | None = None, status: str | None = None,
                       priority: str | None = None, team: str | None = None,
                       title: str | None = None) -> dict:
-        """Change status (waiting on the customer pauses the clock), priority, team, title."""
-        _choice(status, OPEN, "status (use resolve / close / reopen for the others)")
-        _choice(priority, PRIORITIES, "priority")
-        _choice(team, TEAMS, "team")
-        if not any(v is not None for v in (status, priority, team, title)):
-            raise UsageError("nothing to change", key="nothing_to_change")
-        check_text(title or "", "title")
+        """Change status (waiting on the customer pauses the clock), priority, team, title.
+        The ticket is looked up before the arguments are checked (as the server does)."""
 
         def apply(uow, t, by_id, now):
+            _choice(status, OPEN, "status (use resolve / close / reopen for the others)")
+            _choice(priority, PRIORITIES, "priority")
+            _choice(team, TEAMS, "team")
+            if not any(v is not None for v in (status, priority, team, title)):
+                raise UsageError("nothing to change", key="nothing_to_change")
+            check_text(title or "", "title")
             if t["status"] not in OPEN:
                 raise Conflict(f"ticket {t['id']} is {t['status']}; reopen it first",
                                key="ticket_reopen_first", ticket=t["id"], ticket_status=t["status"])

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..errors import NoDataFile, StorageError
+from ..errors import Conflict, NoDataFile, StorageError
 from .migrations import LATEST, MIGRATIONS
 from .records import q
 
@@ -243,9 +243,9 @@ class Database:
     def backup(self, target: str | Path) -> Path:
         """Copy the file with SQLite's online backup API: safe while others write."""
         target = Path(target)
-        if target.exists():
-            raise StorageError(f"{target} exists already; choose a new path",
-                               key="backup_target_exists", target=str(target))
+        if target.exists():  # the state refuses it (as on the server): a Conflict
+            raise Conflict(f"backup {target} exists already; choose a new name",
+                           key="backup_exists", name=str(target))
         if target.parent and not target.parent.exists():
             raise StorageError(f"folder {target.parent} does not exist",
                                key="backup_no_folder", parent=str(target.parent))
