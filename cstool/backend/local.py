@@ -6,11 +6,12 @@ Each change and the event that records it commit in the same transaction.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..api.backend import ApplyResult, Backend
+from ..auth import DEFAULT_EXPIRY
 from ..bot.knowledge_bot import KnowledgeBot
 from ..bot.step import BotStep
 from ..clock import Clock, default_clock
@@ -21,25 +22,24 @@ from ..services.conversation_view import ConversationView
 from ..services.dashboard import DashboardService
 from ..services.desk import DeskService
 from ..services.invitations import InvitationService
-from ..services.messages import add_message, system
+from ..services.metrics import MetricsService
 from ..services.queue_places import QueuePlacesService
 from ..services.records import RecordsService
 from ..services.records import merge_shop_parts as merge_shop_parts  # server/record_rights
 from ..services.routing_flow import RoutingFlow
+from ..services.staffing import StaffingService
 from ..services.tickets import TicketService
+from ..services.tokens import TokenStore
 from ..services.worker import WorkerService
 from ..storage.database import open_database
 from ..storage.records import RecordStore
 from ..storage.unit_of_work import UnitOfWork
 from .knowledge_ops import KnowledgeOps
-from .metrics_ops import MetricsOps
-from .staffing_ops import StaffingOps
-from .token_ops import TokenOps
 
 
 class _MixinHooks:
-    """The hooks services call on knowledge and metrics, over the mixins that still
-    implement them (transitional: each goes when its service comes)."""
+    """The hook services call on knowledge, over the mixin that still implements it
+    (transitional: it goes when the knowledge service comes)."""
 
     def __init__(self, backend: LocalBackend):
         self.backend = backend
@@ -49,19 +49,13 @@ class _MixinHooks:
         """``KnowledgeHooks.bot_turn`` over ``KnowledgeOps._bot_turn``."""
         return self.backend._bot_turn(uow.conn, shop, conv, customer_id, text)
 
-    def catch_up(self) -> None:
-        """``MetricsHooks.catch_up`` over ``MetricsOps._metrics_current``."""
-        self.backend._metrics_current()
 
-
-class LocalBackend(
-    KnowledgeOps, MetricsOps, StaffingOps, TokenOps, Backend,
-):
+class LocalBackend(KnowledgeOps, Backend):
     """The Backend over one SQLite file: a facade that builds the services' context
     (``self.ctx``) and delegates each operation to its service (``cstool.services``).
 
-    Until every mixin is a service, the facade still inherits the mixins not yet
-    converted, and ``_MixinHooks`` offers their hooks to the services."""
+    Until knowledge is a service, the facade still inherits its mixin, and
+    ``_MixinHooks`` offers its hook to the services."""
 
     has_database_file = True
 
@@ -83,7 +77,10 @@ class LocalBackend(
         self.path = self.database.path
         self.ctx = ctx = ServiceContext(self.database, clock, self.bot,
                                         self._move_access_epoch)
-        ctx.knowledge = ctx.metrics = _MixinHooks(self)
+        ctx.knowledge = _MixinHooks(self)
+        ctx.metrics = MetricsService(ctx)
+        ctx.staffing = StaffingService(ctx)
+        ctx.tokens = TokenStore(self)
         ctx.places = QueuePlacesService(ctx)
         ctx.routing = RoutingFlow(ctx, ctx.places)
         ctx.views = ConversationView(ctx, ctx.places, ctx.routing)
@@ -95,8 +92,6 @@ class LocalBackend(
         ctx.campaigns = CampaignService(ctx)
         ctx.tickets = TicketService(ctx)
         ctx.invitations = InvitationService(ctx)
-        # the caches the services share, under the names the mixins still use
-        self._post_shops = ctx.caches.post_shops
 
     @property
     def clock(self) -> Clock:
@@ -207,6 +202,69 @@ class LocalBackend(
         """A snapshot of one shop's desk for the supervisor dashboard."""
         return self.ctx.dashboard.dashboard(shop)
 
+    # -- metrics and staffing (services.metrics, services.staffing) --------------------------
+    def metrics_refresh(self) -> dict:
+        """Catch the stored conversation facts up with the event log (reports do it
+        first on their own); returns how many conversations were folded."""
+        return self.ctx.metrics.refresh()
+
+    def metrics_rebuild(self) -> dict:
+        """Fold every conversation again from its messages."""
+        return self.ctx.metrics.rebuild()
+
+    def metrics_report(self, shop: str | None = None, since: str | int | None = None,
+                       until: str | int | None = None,
+                       by: str | Sequence[str] | None = None,
+                       zone: str | None = None) -> dict:
+        """Service figures of the conversations created in ``[since, until)``, of one
+        shop or all, in total and grouped ``by`` (see ``MetricsService.report``);
+        hours, days and times in ``zone`` (None: this process's display zone)."""
+        return self.ctx.metrics.report(shop, since, until, by, zone)
+
+    def agent_metrics(self, handle: str, since: str | int | None = None,
+                      until: str | int | None = None, zone: str | None = None) -> dict:
+        """One agent's figures over their shops' conversations created in
+        ``[since, until)`` (see ``MetricsService.agent_report``)."""
+        return self.ctx.metrics.agent_report(handle, since, until, zone)
+
+    def arrivals(self, shop: str, since: int, until: int, bucket_min: int = 30, *,
+                 desk_only: bool = False) -> dict:
+        """Conversations the shop received in [since, until) per ``bucket_min``-minute
+        bucket of the shop's local clock (see ``StaffingService.arrivals``)."""
+        return self.ctx.staffing.arrivals(shop, since, until, bucket_min,
+                                          desk_only=desk_only)
+
+    def desk_profile(self, shop: str, since: int, until: int) -> dict:
+        """How the shop's desk handles chats (see ``StaffingService.desk_profile``)."""
+        return self.ctx.staffing.desk_profile(shop, since, until)
+
+    # -- tokens (services.tokens) -----------------------------------------------------------
+    def whoami(self) -> dict:
+        """Whoever opens the data file may do it all: an admin without a token."""
+        return {"token": None, "role": "admin", "agent": None, "shops": None,
+                "customer": None, "shop": None}
+
+    def create_token(self, agent: str | None = None, role: str | None = None,
+                     expires: str = DEFAULT_EXPIRY["staff"], label: str | None = None) -> dict:
+        """A staff token (``TokenStore.create_token``); the secret is in the answer, once."""
+        return self.ctx.tokens.create_token(agent, role, expires, label)
+
+    def create_customer_token(self, shop: str, customer: str,
+                              expires: str = DEFAULT_EXPIRY["customer"],
+                              label: str | None = None) -> dict:
+        """A widget token for one customer (``TokenStore.create_customer_token``)."""
+        return self.ctx.tokens.create_customer_token(shop, customer, expires, label)
+
+    def list_tokens(self, *, agent: str | None = None, shop: str | None = None,
+                    include_inactive: bool = False) -> list[dict]:
+        """Tokens, newest first (``TokenStore.list_tokens``)."""
+        return self.ctx.tokens.list_tokens(agent=agent, shop=shop,
+                                           include_inactive=include_inactive)
+
+    def revoke_token(self, token_id: int) -> dict:
+        """Revoke a token at once (``TokenStore.revoke_token``)."""
+        return self.ctx.tokens.revoke_token(token_id)
+
     # -- the agent console (services.console) ----------------------------------------------
     def agent_desk(self, agent: str) -> dict:
         """The agent, their open chats and their shops' queues, in one read."""
@@ -240,36 +298,8 @@ class LocalBackend(
     def _shop_row(self, conn: sqlite3.Connection, key: str) -> dict:
         return self._uow(conn).shops.by_key(key)
 
-    def _shop_by_id(self, conn: sqlite3.Connection, shop_id: int) -> dict:
-        return self._uow(conn).shops.by_id(shop_id)
-
-    def _agent_row(self, conn: sqlite3.Connection, handle: str) -> dict:
-        return self._uow(conn).agents.by_handle(handle)
-
-    def _add_message(self, conn: sqlite3.Connection, conv: dict, sender: str, body: str,
-                     **kw: Any) -> dict:
-        return add_message(self._uow(conn), conv, sender, body, **kw)
-
-    def _system(self, conn: sqlite3.Connection, conv: dict, body: str, kind: str = "text",
-                payload: Any = None) -> dict:
-        return system(self._uow(conn), conv, body, kind=kind, payload=payload)
-
-    def _must_hold(self, conv: dict, agent: dict, action: str) -> None:
-        self.ctx.desk.must_hold(conv, agent, action)
-
-    def _routing_state(self, conn: sqlite3.Connection, shop_id: int, *, staff: bool = False):
-        return self.ctx.routing.routing_state(self._uow(conn), shop_id, staff=staff)
-
-    def _pool_of(self, text: str | None) -> dict:
-        return self.ctx.places.pool_of(text)
-
     def _db_lookup(self, store: RecordStore):
         return self.ctx.records.db_lookup(store)
-
-    def refresh_classification(self, conn: sqlite3.Connection, customer_id: int,
-                               shop_id: int) -> None:
-        """Keep open chats' classification current after an order changes."""
-        self.ctx.routing.refresh_classification(self._uow(conn), customer_id, shop_id)
 
     # -- helpers -----------------------------------------------------------------
     def _now(self) -> int:
