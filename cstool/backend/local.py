@@ -198,9 +198,10 @@ class LocalBackend(KnowledgeOps, Backend):
         """Hand every shop's waiting chats to agents who can take them now."""
         return self.ctx.worker.drain_queues()
 
-    def dashboard(self, shop: str) -> dict:
-        """A snapshot of one shop's desk for the supervisor dashboard."""
-        return self.ctx.dashboard.dashboard(shop)
+    def dashboard(self, shop: str, zone: str | None = None) -> dict:
+        """A snapshot of one shop's desk for the supervisor dashboard (hours in ``zone``;
+        see ``DashboardService.dashboard``)."""
+        return self.ctx.dashboard.dashboard(shop, zone)
 
     # -- metrics and staffing (services.metrics, services.staffing) --------------------------
     def metrics_refresh(self) -> dict:
