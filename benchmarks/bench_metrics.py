@@ -271,7 +271,7 @@ def run(conversations: int, shops: int, agents: int, customers_n: int) -> dict:
         reports = {}
         for by in (None, "shop", "agent", "hour", "shop,channel,hour"):
             timings[by], reports[by] = _median_time(lambda by=by: b.metrics_report(by=by))
-        naive_s, baseline = _median_time(lambda: naive(b.database.conn, b._now()), repeat=1)
+        naive_s, baseline = _median_time(lambda: naive(b.database.conn, b.clock.now_ms()), repeat=1)
         total = reports[None]["total"]
         differ = {k: (total[k], v) for k, v in baseline.items() if total[k] != v}
         b.close()

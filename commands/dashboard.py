@@ -62,15 +62,9 @@ def dashboard_cmd(
                              key="no_shops")
         shop = shops[0]["key"]
     record = backend.get("shops", shop)
-    # "today" is the shop's day: the screen's clock and alert times in its zone too
+    # "today" is the shop's day: the screen's clock, alert times and the hourly chart
+    # (the dashboard operation's ``zone``) in its zone too, unless $CSTOOL_TZ says another
     zone = _zone(os.environ.get("CSTOOL_TZ")) or _zone(record.get("timezone"))
-    if not os.environ.get("CSTOOL_TZ") and record.get("timezone"):
-        # the hourly chart's buckets still follow the process's display zone (read once):
-        # the shop's, until the dashboard operation takes the zone as a parameter
-        os.environ["CSTOOL_TZ"] = record["timezone"]
-        from cstool.values import display_zone
-
-        display_zone.cache_clear()
     hint = None
     if replay_clock is None and backend.has_database_file:
         newest = LatestEventClock(backend.database, fallback=backend.clock).now_ms()

@@ -9,9 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from cstool.backend.metrics_ops import check_period
 from cstool.errors import UsageError
 from cstool.i18n import t, value
+from cstool.services.metrics import check_period
 from cstool.values import display_zone_name, yuan
 
 from .context import state, wants_json

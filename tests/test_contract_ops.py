@@ -950,6 +950,15 @@ def test_dashboard_and_staffing(be):
     assert (dash["shop"], dash["at_ms"], dash["local_hour"]) == (w.shop, NOW, 10)
     assert dash["agents"] == {"online": 0, "busy": 2, "away": 0, "offline": 0}
     assert dash["today"]["conversations"] == 1 and dash["hourly"][10] == 1
+    # the hours in the zone asked (Kolkata: 2 h 30 behind), as the report in that zone
+    # labels them; the shop's day either way
+    kolkata = be.dashboard(w.shop, zone="Asia/Kolkata")
+    assert sum(kolkata["hourly"]) == 1 and kolkata["hourly"][10] == 0
+    assert kolkata["today"]["conversations"] == 1
+    rows = be.metrics_report(w.shop, since=NOW - 10 * HOUR_MS, until=NOW + 1, by="hour",
+                             zone="Asia/Kolkata")["rows"]
+    assert [int(r["hour"][11:13]) for r in rows if r["conversations"]] == [
+        kolkata["hourly"].index(1)]
     got = be.same("arrivals", be.arrivals(w.shop, NOW - DAY_MS, NOW + HOUR_MS, 60))
     assert (got["timezone"], got["bucket_min"]) == ("Asia/Shanghai", 60)
     assert [list(b) for b in got["buckets"]] == [[NOW, 1]]
@@ -958,6 +967,8 @@ def test_dashboard_and_staffing(be):
         w.shop, "human_first", 5)
     with be.refused(NotFound):
         be.dashboard(be.key("noshop"))
+    with be.refused(UsageError, "bad_zone"):
+        be.dashboard(w.shop, zone="Mars/Olympus")
     with be.refused(InvalidInput):
         be.arrivals(w.shop, NOW, NOW + DAY_MS, 7)  # a bucket that does not divide a day
     with be.refused(NotFound):

@@ -231,7 +231,7 @@ def assert_tiles_readable(app) -> None:
 async def test_every_tile_shows_its_value(mall, size, big, rows):
     b, clock = mall
     if big:
-        b.dashboard = lambda shop, read=b.dashboard: big_day(read(shop))
+        b.dashboard = lambda shop, zone=None, read=b.dashboard: big_day(read(shop, zone))
     app = DashboardApp(b, "s", poll_s=3600, now_ms=clock.now_ms)
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)

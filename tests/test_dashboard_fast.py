@@ -1,12 +1,13 @@
 """The dashboard snapshot's figures — today's totals, the agent table, today's hourly volume
 and the same weekday last week's — read for one shop straight from the stored conversation
-facts (``cstool.metrics.today``) equal, figure for figure, what three full reports give
-(``figures_by_reports``, how the snapshot was computed before): on a generated promotion
-day with the clock frozen in the midnight rush (chats open and waiting), mid-morning and
-at the end of the day, after desk activity through the backend, with rows counted under
-other targets, after a settings change, in display zones with a half-hour offset and with
-a DST change; plus the pieces: status history from the last change before the period,
-and the concurrency sweep against the point-by-point one."""
+facts (``services.metrics.shop_period`` and ``hourly``) equal, figure for figure, what
+three full reports give (``figures_by_reports``, how the snapshot was computed before): on
+a generated promotion day with the clock frozen in the midnight rush (chats open and
+waiting), mid-morning and at the end of the day, after desk activity through the backend,
+with rows counted under other targets, after a settings change, in display zones with a
+half-hour offset and with a DST change, and in the zone the operation is given; plus the
+pieces: status history from the last change before the period, and the concurrency sweep
+against the point-by-point one."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 from cstool import values
 from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
+from cstool.errors import UsageError
 from cstool.metrics import agent_time, figures
 from cstool.services.dashboard import figures_by_reports
 from cstool.simulation.promotion_day import DayPlan, simulate, write
@@ -190,6 +192,29 @@ def test_hourly_volume_in_other_display_zones(day, display_zone, zone, date, unt
         "SELECT MIN(created_at), MAX(created_at) FROM metric_conversations WHERE "
         "created_at >= ? AND created_at <= ?", (plan.start_ms(), now)).fetchone()
     assert figures.fixed_offset(first, last, values.display_zone()) == offset
+
+
+def test_the_hourly_zone_is_the_operations_argument(day):
+    """``dashboard(shop, zone)``: the hours (and the agent table's times) in the zone
+    asked, as the reports in that zone give them, whatever the display zone, which
+    nothing changes; a half-hour zone moves conversations between hours; an unknown
+    zone is a usage error."""
+    b, clock, _ = day
+    display = values.display_zone()
+    _write_day(b, clock, DayPlan(day="2026-11-11", conversations=600, seed=6), 15 * 60)
+    for shop in _shops(b):
+        shown = b.dashboard(shop)
+        kolkata = b.dashboard(shop, zone="Asia/Kolkata")
+        ref = figures_by_reports(b, shop, kolkata["at_ms"], zone="Asia/Kolkata")
+        assert {k: kolkata[k] for k in FIGURES} == ref
+        assert kolkata["today"] == shown["today"]  # the shop's day either way
+        assert sum(kolkata["hourly"]) == sum(shown["hourly"]) > 0
+        assert kolkata["hourly"] != shown["hourly"]
+        assert b.dashboard(shop, zone=None)["hourly"] == shown["hourly"]
+    assert values.display_zone() == display
+    with pytest.raises(UsageError) as e:
+        b.dashboard(_shops(b)[0], zone="Mars/Olympus")
+    assert e.value.key == "bad_zone"
 
 
 def test_the_snapshot_does_not_run_full_reports(day, monkeypatch):

@@ -13,12 +13,12 @@ import io
 import pytest
 
 from cstool.backend.local import LocalBackend
-from cstool.backend.metrics_ops import check_period
 from cstool.bot.step import BotReply
 from cstool.clock import FrozenClock
 from cstool.errors import NotFound, UsageError
 from cstool.metrics import agent_time, figures
 from cstool.metrics import definitions as d
+from cstool.services.metrics import check_period
 from cstool.values import parse_time
 
 T0 = parse_time("2026-11-20T10:00:00+08:00")  # the conftest clock's start

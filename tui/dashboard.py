@@ -342,7 +342,7 @@ class DashboardApp(NoticesMixin, App):
             if check_events and fresh and not self.backend.events(after=self.cursor, limit=1):
                 return
             head = self.backend.events(after=self.cursor, limit=1000)
-            snapshot = self.backend.dashboard(self.shop)
+            snapshot = self.backend.dashboard(self.shop, zone=self.zone)
             self._loaded_at = time.monotonic()
             cursor = head[-1]["id"] if head else self.cursor
             self.call_from_thread(self._show, snapshot, cursor)

@@ -321,8 +321,9 @@ class Backend(ABC):
         """Fold every conversation again from its messages."""
 
     @abstractmethod
-    def dashboard(self, shop: str) -> dict:
-        """A snapshot of one shop's desk for the supervisor dashboard."""
+    def dashboard(self, shop: str, zone: str | None = None) -> dict:
+        """A snapshot of one shop's desk for the supervisor dashboard; hourly volume and
+        times in ``zone`` (an IANA name; None: the display zone, as ``metrics_report``)."""
 
     # -- tickets ----------------------------------------------------------------------------
     @abstractmethod

@@ -5,12 +5,12 @@ Each change and the event that records it commit in the same transaction.
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..api.backend import ApplyResult, Backend
+from ..auth import DEFAULT_EXPIRY
 from ..bot.knowledge_bot import KnowledgeBot
 from ..bot.step import BotStep
 from ..clock import Clock, default_clock
@@ -22,39 +22,21 @@ from ..services.dashboard import DashboardService
 from ..services.desk import DeskService
 from ..services.invitations import InvitationService
 from ..services.knowledge import KnowledgeService
+from ..services.metrics import MetricsService
 from ..services.queue_places import QueuePlacesService
 from ..services.records import RecordsService
 from ..services.records import merge_shop_parts as merge_shop_parts  # server/record_rights
 from ..services.routing_flow import RoutingFlow
+from ..services.staffing import StaffingService
 from ..services.tickets import TicketService
+from ..services.tokens import TokenStore
 from ..services.worker import WorkerService
 from ..storage.database import open_database
-from ..storage.unit_of_work import UnitOfWork
-from .metrics_ops import MetricsOps
-from .staffing_ops import StaffingOps
-from .token_ops import TokenOps
 
 
-class _MixinHooks:
-    """The hooks services call on metrics, over the mixin that still implements them
-    (transitional: it goes when its service comes)."""
-
-    def __init__(self, backend: LocalBackend):
-        self.backend = backend
-
-    def catch_up(self) -> None:
-        """``MetricsHooks.catch_up`` over ``MetricsOps._metrics_current``."""
-        self.backend._metrics_current()
-
-
-class LocalBackend(
-    MetricsOps, StaffingOps, TokenOps, Backend,
-):
+class LocalBackend(Backend):
     """The Backend over one SQLite file: a facade that builds the services' context
-    (``self.ctx``) and delegates each operation to its service (``cstool.services``).
-
-    Until every mixin is a service, the facade still inherits the mixins not yet
-    converted, and ``_MixinHooks`` offers their hooks to the services."""
+    (``self.ctx``) and delegates each operation to its service (``cstool.services``)."""
 
     has_database_file = True
 
@@ -76,8 +58,10 @@ class LocalBackend(
         self.path = self.database.path
         self.ctx = ctx = ServiceContext(self.database, clock, self.bot,
                                         self._move_access_epoch)
-        ctx.metrics = _MixinHooks(self)
         ctx.knowledge = KnowledgeService(ctx)
+        ctx.metrics = MetricsService(ctx)
+        ctx.staffing = StaffingService(ctx)
+        ctx.tokens = TokenStore(self)
         ctx.places = QueuePlacesService(ctx)
         ctx.routing = RoutingFlow(ctx, ctx.places)
         ctx.views = ConversationView(ctx, ctx.places, ctx.routing)
@@ -196,9 +180,73 @@ class LocalBackend(
         ``[conversation, agent]`` pairs."""
         return self.ctx.worker.drain_queues()
 
-    def dashboard(self, shop: str) -> dict:
-        """A snapshot of one shop's desk for the supervisor dashboard."""
-        return self.ctx.dashboard.dashboard(shop)
+    def dashboard(self, shop: str, zone: str | None = None) -> dict:
+        """A snapshot of one shop's desk for the supervisor dashboard (hours in ``zone``;
+        see ``DashboardService.dashboard``)."""
+        return self.ctx.dashboard.dashboard(shop, zone)
+
+    # -- metrics and staffing (services.metrics, services.staffing) --------------------------
+    def metrics_refresh(self) -> dict:
+        """Catch the stored conversation facts up with the event log (reports do it
+        first on their own); returns how many conversations were folded."""
+        return self.ctx.metrics.refresh()
+
+    def metrics_rebuild(self) -> dict:
+        """Fold every conversation again from its messages."""
+        return self.ctx.metrics.rebuild()
+
+    def metrics_report(self, shop: str | None = None, since: str | int | None = None,
+                       until: str | int | None = None,
+                       by: str | Sequence[str] | None = None,
+                       zone: str | None = None) -> dict:
+        """Service figures of the conversations created in ``[since, until)``, of one
+        shop or all, in total and grouped ``by`` (see ``MetricsService.report``);
+        hours, days and times in ``zone`` (None: this process's display zone)."""
+        return self.ctx.metrics.report(shop, since, until, by, zone)
+
+    def agent_metrics(self, handle: str, since: str | int | None = None,
+                      until: str | int | None = None, zone: str | None = None) -> dict:
+        """One agent's figures over their shops' conversations created in
+        ``[since, until)`` (see ``MetricsService.agent_report``)."""
+        return self.ctx.metrics.agent_report(handle, since, until, zone)
+
+    def arrivals(self, shop: str, since: int, until: int, bucket_min: int = 30, *,
+                 desk_only: bool = False) -> dict:
+        """Conversations the shop received in [since, until) per ``bucket_min``-minute
+        bucket of the shop's local clock (see ``StaffingService.arrivals``)."""
+        return self.ctx.staffing.arrivals(shop, since, until, bucket_min,
+                                          desk_only=desk_only)
+
+    def desk_profile(self, shop: str, since: int, until: int) -> dict:
+        """How the shop's desk handles chats (see ``StaffingService.desk_profile``)."""
+        return self.ctx.staffing.desk_profile(shop, since, until)
+
+    # -- tokens (services.tokens) -----------------------------------------------------------
+    def whoami(self) -> dict:
+        """Whoever opens the data file may do it all: an admin without a token."""
+        return {"token": None, "role": "admin", "agent": None, "shops": None,
+                "customer": None, "shop": None}
+
+    def create_token(self, agent: str | None = None, role: str | None = None,
+                     expires: str = DEFAULT_EXPIRY["staff"], label: str | None = None) -> dict:
+        """A staff token (``TokenStore.create_token``); the secret is in the answer, once."""
+        return self.ctx.tokens.create_token(agent, role, expires, label)
+
+    def create_customer_token(self, shop: str, customer: str,
+                              expires: str = DEFAULT_EXPIRY["customer"],
+                              label: str | None = None) -> dict:
+        """A widget token for one customer (``TokenStore.create_customer_token``)."""
+        return self.ctx.tokens.create_customer_token(shop, customer, expires, label)
+
+    def list_tokens(self, *, agent: str | None = None, shop: str | None = None,
+                    include_inactive: bool = False) -> list[dict]:
+        """Tokens, newest first (``TokenStore.list_tokens``)."""
+        return self.ctx.tokens.list_tokens(agent=agent, shop=shop,
+                                           include_inactive=include_inactive)
+
+    def revoke_token(self, token_id: int) -> dict:
+        """Revoke a token at once (``TokenStore.revoke_token``)."""
+        return self.ctx.tokens.revoke_token(token_id)
 
     # -- the agent console (services.console) ----------------------------------------------
     def agent_desk(self, agent: str) -> dict:
@@ -255,21 +303,6 @@ class LocalBackend(
     def warm_knowledge(self, shop: str | None = None) -> dict:
         """``KnowledgeService.warm_knowledge``."""
         return self.ctx.knowledge.warm_knowledge(shop)
-
-    # -- transitional: the helpers the mixins not yet converted call ----------------------
-    # (each goes when the last mixin using it is a service; services use the unit of
-    # work's repositories and ``services.messages`` instead)
-    def _uow(self, conn: sqlite3.Connection) -> UnitOfWork:
-        return self.ctx.storage.over(conn)
-
-    # -- helpers -----------------------------------------------------------------
-    def _now(self) -> int:
-        return self.clock.now_ms()
-
-    def _event(self, conn: sqlite3.Connection, type_: str, entity: str | None,
-               key: str | None, shop_id: int | None, payload: dict | None = None) -> int:
-        """``uow.event`` for code that holds a connection (the event log's one writer)."""
-        return self._uow(conn).event(type_, entity, key, shop_id, payload)
 
     def info(self) -> dict:
         """Where the file is, its schema version, size and row counts."""

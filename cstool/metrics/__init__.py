@@ -16,8 +16,7 @@
 
 The CLI (``cstool metrics``) and the API go through the Backend's ``metrics_report`` /
 ``agent_metrics``, the dashboard through ``Backend.dashboard``: all call the metrics
-service, so the figures are the same. (``store.py`` and ``today.py`` here only re-export
-for ``backend/dashboard_ops.py`` until it calls the service.)
+service, so the figures are the same.
 """
 
 from .conversation_rows import Targets

@@ -153,7 +153,7 @@ def constraints(op: Operation, arg: Arg, *, enforce: bool = False) -> dict[str, 
     return out
 
 
-# minutes that divide a day (staffing_ops.arrivals)
+# minutes that divide a day (StaffingService.arrivals)
 BUCKETS = [m for m in range(1, 1441) if 1440 % m == 0]
 
 
@@ -163,7 +163,7 @@ def array_schema(op: Operation, arg: Arg) -> dict[str, Any] | None:
     if (op.name, arg.name) == ("apply", "document"):
         return document_schema()
     if (op.name, arg.name) == ("metrics_report", "by"):
-        # dimensions, at least one, each once; agent alone (metrics_ops._dimensions)
+        # dimensions, at least one, each once; agent alone (services.metrics.dimensions)
         return {"items": {"enum": list(figures.DIMENSIONS)}, "minItems": 1,
                 "uniqueItems": True,
                 "not": {"contains": {"const": "agent"}, "minItems": 2}}

@@ -90,6 +90,8 @@ class ServiceContext:
     dashboard: Any
     worker: Any
     records: Any
+    staffing: Any
+    tokens: Any
     campaigns: CampaignHooks
     tickets: TicketHooks
     knowledge: KnowledgeHooks

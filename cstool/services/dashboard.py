@@ -4,7 +4,8 @@ agent table, and keyword counts for surge alerts.
 
 The figures come from the one metrics module, like the CLI and the API: the stored
 conversation facts, caught up from the event log first, read for one shop and today in a
-few indexed queries (``cstool.metrics.today``), which give exactly what three full
+few indexed queries (``services.metrics.shop_period`` and ``hourly`` over
+``storage.repos.metrics_today``), which give exactly what three full
 reports give (``figures_by_reports``, the reference the tests and
 ``benchmarks/bench_metrics.py`` compare against). The live state (queue, agents, active
 chats, recent customer messages) is read with small indexed queries, all in one read
@@ -16,9 +17,10 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ..alerts import keyword_counts
-from ..metrics import store, today
 from ..storage.repos.dashboard import sla_tiles
+from ..storage.repos.metrics import read_targets
 from .context import ServiceContext
+from .metrics import hourly, shop_period, zone_of
 
 RECENT_MS = 15 * 60_000
 BEFORE_MS = 60 * 60_000
@@ -32,12 +34,18 @@ class DashboardService:
     def __init__(self, ctx: ServiceContext):
         self.ctx = ctx
 
-    def dashboard(self, shop: str) -> dict:
-        """A snapshot of one shop's desk for the supervisor dashboard."""
+    def dashboard(self, shop: str, zone: str | None = None) -> dict:
+        """A snapshot of one shop's desk for the supervisor dashboard.
+
+        "Today" is the shop's day (its ``timezone``); the hourly volume and the agent
+        table's times are in ``zone`` (an IANA name; None: the display zone, as
+        ``metrics_report`` takes it), so they equal the reports asked in that zone. A
+        front end showing the shop's clock passes the shop's zone."""
         ctx = self.ctx
         now = ctx.now()
         with ctx.read() as uow:
             uow.shops.by_key(shop)  # NotFound before the catch-up below writes
+        hours = zone_of(zone)  # a bad zone: a usage error before anything is read
         ctx.metrics.catch_up()  # the stored facts caught up with the event log
         with ctx.read() as uow:
             row = uow.shops.by_key(shop)
@@ -50,12 +58,12 @@ class DashboardService:
                 shop_id, now - RECENT_MS - BEFORE_MS, now)
             day_start, week_ago, local = _day(now, tz)
             shown = uow.agents.ids_in_shop(shop_id)
-            figures = today.shop_period(uow.conn, shop_id, day_start, now + 1, ctx.now(),
-                                        shown)
-            targets = store.read_targets(uow.conn)[0][shop_id]
-            hourly = today.hourly(uow.conn, shop_id, day_start, now + 1, targets)
-            hourly_last_week = today.hourly(uow.conn, shop_id, week_ago,
-                                            week_ago + 86_400_000, targets)
+            figures = shop_period(uow.conn, shop_id, day_start, now + 1, ctx.now(), shown,
+                                  hours)
+            targets = read_targets(uow.conn)[0][shop_id]
+            today = hourly(uow.conn, shop_id, day_start, now + 1, targets, hours)
+            last_week = hourly(uow.conn, shop_id, week_ago, week_ago + 86_400_000, targets,
+                               hours)
             open_, soon, late = sla_tiles(uow.conn, shop_id, now)
         week = ctx.tickets.ticket_report(shop=shop, since=now - 7 * 86_400_000)
         recent = [t for t, at in texts if at >= now - RECENT_MS]
@@ -67,8 +75,8 @@ class DashboardService:
             "active": active, "with_bot": with_bot,
             "agents": {s: statuses.get(s, 0) for s in ("online", "busy", "away", "offline")},
             "today": figures["total"],
-            "hourly": hourly,
-            "hourly_last_week": hourly_last_week,
+            "hourly": today,
+            "hourly_last_week": last_week,
             "agent_rows": figures["rows"],
             "keywords": {"recent": keyword_counts(recent), "before": keyword_counts(before),
                          "window_ratio": BEFORE_MS / RECENT_MS},
@@ -88,17 +96,20 @@ def _day(now: int, tz: str) -> tuple[int, int, datetime]:
             int((midnight - timedelta(days=7)).timestamp() * 1000), local)
 
 
-def figures_by_reports(backend, shop: str, now: int) -> dict:
+def figures_by_reports(backend, shop: str, now: int, zone: str | None = None) -> dict:
     """The snapshot's figures (``today``, ``hourly``, ``hourly_last_week``,
     ``agent_rows``) by three full reports (``metrics_report``): how the dashboard computed
     them before reading them for one shop straight from the stored facts, kept as the
-    reference the tests and the benchmark compare the snapshot against."""
+    reference the tests and the benchmark compare the snapshot (of the same ``zone``)
+    against."""
     row = backend.get("shops", shop)
     day_start, week_ago, _ = _day(now, row["timezone"])
-    today_report = backend.metrics_report(shop, since=day_start, until=now + 1, by="hour")
+    today_report = backend.metrics_report(shop, since=day_start, until=now + 1, by="hour",
+                                          zone=zone)
     last_week = backend.metrics_report(shop, since=week_ago, until=week_ago + 86_400_000,
-                                       by="hour")
-    agents = backend.metrics_report(shop, since=day_start, until=now + 1, by="agent")
+                                       by="hour", zone=zone)
+    agents = backend.metrics_report(shop, since=day_start, until=now + 1, by="agent",
+                                    zone=zone)
     return {"today": today_report["total"], "hourly": _by_hour(today_report["rows"]),
             "hourly_last_week": _by_hour(last_week["rows"]), "agent_rows": agents["rows"]}
 

@@ -494,12 +494,9 @@ def _keep_other_shops(name: str, rec: dict, current: dict, spoken: set[str],
 def _scope_to_shop(name: str, rec: dict, shop: str, store: RecordStore) -> dict:
     """Trim a multi-shop record to one shop, for ``export --shop``."""
     if name == "agents":
-        shop_groups = {
-            g["key"]
-            for g in store.read_where(
-                "groups", "WHERE t.shop_id = ?", (store.id_of("shops", shop),)
-            )
-        }
+        in_shop = shop_filter(KINDS["groups"], store.id_of("shops", shop))
+        shop_groups = {g["key"] for g in store.read_where(
+            "groups", in_shop.sql(), tuple(in_shop.params))}
         return {**rec, "shops": [shop], "groups": [g for g in rec["groups"] if g in shop_groups]}
     if name == "customers":
         coupons = [c for c in rec["coupons"] if store.read("coupons", c["coupon"])["shop"] == shop]

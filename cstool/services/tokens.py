@@ -32,18 +32,22 @@ if TYPE_CHECKING:
 class TokenStore:
     """Tokens in the data file of a Local backend (the ``tokens`` table).
 
-    ``backend`` gives the clock, the database and the event writer (``_event``, which
-    moves its ``access_epoch`` when an event may change rights)."""
+    Changes go through the units of work of the backend's service context
+    (``backend.ctx``: its clock, and ``uow.event``, after whose commit the backend moves
+    its ``access_epoch`` when the event may change rights); cached principals hold while
+    that epoch stands. The facade keeps one as ``ctx.tokens``; the server makes its own,
+    the one that authenticates callers."""
 
     def __init__(self, backend: LocalBackend):
         self.backend = backend
+        self.ctx = backend.ctx
         self.database = backend.database
         self._last_used: dict[int, int] = {}
         # hash -> (access version, deadline, principal, expires_at, last_used_at)
         self._cache: dict[str, tuple] = {}
 
     def _now(self) -> int:
-        return self.backend.clock.now_ms()
+        return self.ctx.now()
 
     # -- making tokens --------------------------------------------------------------------
     def create_token(self, agent: str | None = None, role: str | None = None,
@@ -59,7 +63,8 @@ class TokenStore:
         _check_label(label)
         now = self._now()
         expires_at = parse_expiry(expires, now)
-        with self.database.write() as conn:
+        with self.ctx.write() as uow:
+            conn = uow.conn
             agent_id = None
             if agent is None:
                 if role != "admin":
@@ -75,8 +80,8 @@ class TokenStore:
                     raise InvalidInput(f"agent {agent!r} is a {agent_role}; a token cannot "
                                        f"have more rights than its agent (asked: {role})")
             secret, tid = self._insert(conn, role, agent_id, None, None, now, expires_at, label)
-            self.backend._event(conn, "token.created", "token", str(tid), None,
-                                {"role": role, "agent": agent, "label": label})
+            uow.event("token.created", "token", str(tid), None,
+                      {"role": role, "agent": agent, "label": label})
             return {**self._read(conn, tid), "token": secret}
 
     def create_customer_token(self, shop: str, customer: str,
@@ -88,7 +93,8 @@ class TokenStore:
         _check_label(label)
         now = self._now()
         expires_at = parse_expiry(expires, now)
-        with self.database.write() as conn:
+        with self.ctx.write() as uow:
+            conn = uow.conn
             shop_id = Tokens(conn).shop_id(shop)
             if shop_id is None:
                 raise NotFound(f"no shop {shop!r}", key="no_shop", shop=shop)
@@ -97,13 +103,13 @@ class TokenStore:
                 if not isinstance(customer, str) or not SLUG_RE.match(customer):
                     raise InvalidInput(f"{customer!r} is not a valid customer key")
                 cid = Tokens(conn).insert_customer(customer, now)
-                self.backend._event(conn, "customer.created", "customer", customer,
-                                    shop_id, {"via": "token"})
+                uow.event("customer.created", "customer", customer,
+                      shop_id, {"via": "token"})
             Tokens(conn).ensure_profile(cid, shop_id)
             secret, tid = self._insert(conn, "customer", None, cid, shop_id, now,
                                        expires_at, label)
-            self.backend._event(conn, "token.created", "token", str(tid), shop_id,
-                                {"role": "customer", "customer": customer, "label": label})
+            uow.event("token.created", "token", str(tid), shop_id,
+                      {"role": "customer", "customer": customer, "label": label})
             return {**self._read(conn, tid), "token": secret}
 
     @staticmethod
@@ -113,7 +119,7 @@ class TokenStore:
         secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
         tid = Tokens(conn).insert(hashed=hash_token(secret), prefix=secret[:10], label=label,
                                   role=role, agent_id=agent_id, customer_id=customer_id,
-                                  shop_id=shop_id, now=now, expires_at=expires_at)
+                      shop_id=shop_id, now=now, expires_at=expires_at)
         return secret, tid
 
     # -- reading and revoking ---------------------------------------------------------------
@@ -153,7 +159,8 @@ class TokenStore:
 
     def revoke_token(self, token_id: int) -> dict:
         """Revoke a token at once; refused if it is revoked already."""
-        with self.database.write() as conn:
+        with self.ctx.write() as uow:
+            conn = uow.conn
             current = self._read(conn, token_id)
             if current["state"] == "revoked":
                 raise Conflict(f"token {token_id} is revoked already", key="token_revoked_already",
@@ -162,8 +169,8 @@ class TokenStore:
             shop_id = None
             if current["shop"] is not None:
                 shop_id = Tokens(conn).shop_id(current["shop"])
-            self.backend._event(conn, "token.revoked", "token", str(token_id), shop_id,
-                                {"role": current["role"]})
+            uow.event("token.revoked", "token", str(token_id), shop_id,
+                      {"role": current["role"]})
             return self._read(conn, token_id)
 
     # -- checking ---------------------------------------------------------------------------
