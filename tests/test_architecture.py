@@ -13,11 +13,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("cstool", "commands", "tui")  # the packages whose modules may hold no SQL...
 STORAGE = "cstool/storage/"  # ...except the storage package's
 
-# Modules outside cstool/storage/ that still hold SQL today: to be emptied by the storage
-# redesign (issue #18). This list only shrinks: a module not on it that gains SQL fails
-# the test, and so does a module on it that no longer has any (take it off the list).
-STILL_HAVE_SQL = {
-}
 
 # -- the import rules -----------------------------------------------------------------------
 
@@ -111,16 +106,9 @@ def modules_with_sql() -> dict[str, list[str]]:
     return out
 
 
-def test_no_module_outside_the_storage_package_gains_sql():
-    found = modules_with_sql()
-    new = {name: where[:3] for name, where in found.items() if name not in STILL_HAVE_SQL}
-    assert not new, f"SQL outside cstool/storage/ (move it into the storage package): {new}"
-
-
-def test_the_list_of_modules_that_still_hold_sql_only_shrinks():
-    found = modules_with_sql()
-    gone = sorted(STILL_HAVE_SQL - set(found))
-    assert not gone, f"no SQL left in {gone}: take them off STILL_HAVE_SQL"
+def test_no_module_outside_the_storage_package_holds_sql():
+    found = {name: where[:3] for name, where in modules_with_sql().items()}
+    assert not found, f"SQL outside cstool/storage/ (move it into the storage package): {found}"
 
 
 def test_the_storage_package_is_where_sql_is_found():
