@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from cstool.backend.local import LocalBackend  # noqa: E402
-from cstool.bot import IndexConfig, KnowledgeIndex, Thresholds  # noqa: E402
+from cstool.bot import IndexConfig, KnowledgeIndex, Thresholds, embeddings, hybrid  # noqa: E402
 from cstool.bot.knowledge_bot import KnowledgeBot  # noqa: E402
 from cstool.declarative import Document  # noqa: E402
 from cstool.knowledge_files import read_entries, write_entries  # noqa: E402
@@ -348,46 +349,73 @@ def evaluate_labelled(ask: Any, search: Any, questions: list[tuple[str, str]],
     return res
 
 
-def evaluate_zh_set(kb: Path, qpath: Path, name: str, folder: Path, cfg: IndexConfig) -> None:
-    """One Chinese set through ``bot ask``'s path, beside the lexical engine alone (no
-    classifier) and a character-bigram BM25 baseline."""
+def evaluate_zh_set(kb: Path, qpath: Path, name: str, folder: Path, cfg: IndexConfig,
+                    quick: bool = False) -> None:
+    """One Chinese set through ``bot ask``'s path: the default bot (hybrid when the
+    encoder is available), the lexical bot of before (``semantic=False``), the lexical
+    engine alone (no classifier), the embeddings alone (1-NN over the entries'
+    questions) and a character-bigram BM25 baseline."""
     entries, qs = load_zh(kb, qpath)
+    if quick:  # the first 10 entries, their questions and a few without an entry
+        entries = entries[:10]
+        keep = {e["key"] for e in entries}
+        qs = [q for q in qs if q[1] in keep] + [q for q in qs if q[1] == NONE][:4] + [
+            q for q in qs if q[1] == HANDOFF_LABEL][:4]
     out(f"{name} entries", len(entries))
-    t0 = time.perf_counter()
-    backend = import_knowledge(entries, folder, name, cfg)
-    backend.warm_knowledge()
-    out(f"{name} build seconds", time.perf_counter() - t0)
-    out(f"{name} ranker", backend.bot.ranker_name() if hasattr(backend.bot, "ranker_name")
-        else "lexical")
+    scoped = [(t, g) for t, g in qs if g not in (NONE, HANDOFF_LABEL)]
+    variants = [("bot", cfg)]
+    if cfg.semantic and embeddings.load_encoder() is not None:
+        variants.append(("bot lexical ranker (semantic off)", replace(cfg, semantic=False)))
+    for label, vcfg in variants:
+        t0 = time.perf_counter()
+        backend = import_knowledge(entries, folder, f"{name}-{len(label)}", vcfg)
+        backend.warm_knowledge()
+        out(f"{name} {label} build seconds", time.perf_counter() - t0)
+        out(f"{name} {label} ranker", backend.bot.cache.current.ranker())
 
-    def ask(t: str) -> dict[str, Any]:
-        return backend.ask_bot(t)
+        def ask(t: str, b: LocalBackend = backend) -> dict[str, Any]:
+            return b.ask_bot(t)
 
-    def search(t: str) -> list[str]:
-        return [h["entry"] for h in backend.search_knowledge(t, k=3)] if t.strip() else []
+        def search(t: str, b: LocalBackend = backend) -> list[str]:
+            return [h["entry"] for h in b.search_knowledge(t, k=3)] if t.strip() else []
 
-    evaluate_labelled(ask, search, qs, f"{name} bot")
-    backend.close()
-    lex = KnowledgeIndex(entries, config=IndexConfig(classifier_max_entries=0))
+        evaluate_labelled(ask, search, qs, f"{name} {label}")
+        backend.close()
+    lex = KnowledgeIndex(entries, config=IndexConfig(classifier_max_entries=0, semantic=False))
     evaluate_labelled(lambda t: lex.decide(t).to_dict(),
                       lambda t: [k for k, _ in lex.search(t, 3)], qs,
                       f"{name} engine lexical-only (no classifier)")
     texts, labels = entry_texts(entries)
     bm = Bm25(texts, labels)
-    scoped = [(t, g) for t, g in qs if g not in (NONE, HANDOFF_LABEL)]
     b1 = sum(bm.rank(t, 1)[:1] == [g] for t, g in scoped)
     b3 = sum(g in bm.rank(t, 3) for t, g in scoped)
     out(f"{name} baseline char-bigram bm25 top-1 accuracy", b1 / max(1, len(scoped)))
     out(f"{name} baseline char-bigram bm25 top-3 accuracy", b3 / max(1, len(scoped)))
+    encoder = embeddings.load_encoder()
+    if encoder is not None:
+        keys = [e["key"] for e in entries]
+        pos = {k: i for i, k in enumerate(keys)}
+        rows = encoder.encode(texts)
+        starts = np.array([labels.index(k) for k in keys])
+        q = encoder.encode([t for t, _ in scoped])
+        e1 = e3 = 0
+        for (_, g), v in zip(scoped, q, strict=True):
+            order = np.argsort(-hybrid.entry_similarity(rows, starts, v))[:3]
+            e1 += int(order[0]) == pos[g]
+            e3 += pos[g] in order
+        out(f"{name} embeddings alone (e5 1-NN over questions) top-1 accuracy",
+            e1 / max(1, len(scoped)))
+        out(f"{name} embeddings alone (e5 1-NN over questions) top-3 accuracy",
+            e3 / max(1, len(scoped)))
 
 
-def run_zh(folder: Path, cfg: IndexConfig) -> None:
+def run_zh(folder: Path, cfg: IndexConfig, quick: bool = False) -> None:
     """Both Chinese sets: the one developed on, then the held-out one."""
     out("zh tuning", "zh (zh_kb.yaml) was developed on; zh2 (zh2_kb.yaml) is held out "
         "and never tuned on")
     for kb, qpath, name in ((ZH_KB, ZH_QUESTIONS, "zh"), (ZH2_KB, ZH2_QUESTIONS, "zh2")):
         if kb.exists() and qpath.exists():
-            evaluate_zh_set(kb, qpath, name, folder, cfg)
+            evaluate_zh_set(kb, qpath, name, folder, cfg, quick)
 
 
 # ---------------------------------------------------------------------------------------
@@ -524,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.zh_only:
         with tempfile.TemporaryDirectory(prefix="bench-bot-") as d:
-            run_zh(Path(d), cfg)
+            run_zh(Path(d), cfg, args.quick)
         out("total seconds", time.perf_counter() - t_start)
         return 0
     train_path, test_path = args.data / "train.csv", args.data / "test.csv"
@@ -611,7 +639,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # -- Chinese ----------------------------------------------------------------------
     if not args.no_zh:
-        run_zh(folder, cfg)
+        run_zh(folder, cfg, args.quick)
 
     # -- many entries -----------------------------------------------------------------
     big_entries = many_entries(read_csv(train_path), args.latency_entries)
