@@ -312,8 +312,11 @@ def evaluate_labelled(ask: Any, search: Any, questions: list[tuple[str, str]],
     oos = [t for t, g in questions if g == NONE]
     human = [t for t, g in questions if g == HANDOFF_LABEL]
     top1 = top3 = right = answered = answered_scoped = 0
+    rows: list[tuple[float, bool, str]] = []  # (confidence, right entry, label kind)
     for t, g in scoped:
         d = ask(t)
+        if d["action"] != "handoff" or d.get("reason") != "handoff_phrase":
+            rows.append((float(d["confidence"]), d["entry"] == g, "entry"))
         top1 += d["entry"] == g
         top3 += g in search(t)
         if d["action"] == "answer":
@@ -322,7 +325,9 @@ def evaluate_labelled(ask: Any, search: Any, questions: list[tuple[str, str]],
             right += d["entry"] == g
     oos_conf = 0
     for t in oos:
-        if ask(t)["action"] == "answer":
+        d = ask(t)
+        rows.append((float(d["confidence"]), False, NONE))
+        if d["action"] == "answer":
             oos_conf += 1
             answered += 1
     handed = 0
@@ -337,6 +342,7 @@ def evaluate_labelled(ask: Any, search: Any, questions: list[tuple[str, str]],
         "oos_confident": oos_conf / max(1, len(oos)),
         "handoff": handed / max(1, len(human)),
         "precision": right / max(1, answered),
+        "rows": rows,  # type: ignore[dict-item]
     }
     out(f"{prefix} questions (entry / out-of-scope / 转人工)",
         f"{len(scoped)} / {len(oos)} / {len(human)}")
@@ -350,7 +356,7 @@ def evaluate_labelled(ask: Any, search: Any, questions: list[tuple[str, str]],
 
 
 def evaluate_zh_set(kb: Path, qpath: Path, name: str, folder: Path, cfg: IndexConfig,
-                    quick: bool = False) -> None:
+                    quick: bool = False) -> dict[str, dict[str, Any]]:
     """One Chinese set through ``bot ask``'s path: the default bot (hybrid when the
     encoder is available), the lexical bot of before (``semantic=False``), the lexical
     engine alone (no classifier), the embeddings alone (1-NN over the entries'
@@ -363,6 +369,7 @@ def evaluate_zh_set(kb: Path, qpath: Path, name: str, folder: Path, cfg: IndexCo
             q for q in qs if q[1] == HANDOFF_LABEL][:4]
     out(f"{name} entries", len(entries))
     scoped = [(t, g) for t, g in qs if g not in (NONE, HANDOFF_LABEL)]
+    results: dict[str, dict[str, Any]] = {}
     variants = [("bot", cfg)]
     if cfg.semantic and embeddings.load_encoder() is not None:
         variants.append(("bot lexical ranker (semantic off)", replace(cfg, semantic=False)))
@@ -379,7 +386,8 @@ def evaluate_zh_set(kb: Path, qpath: Path, name: str, folder: Path, cfg: IndexCo
         def search(t: str, b: LocalBackend = backend) -> list[str]:
             return [h["entry"] for h in b.search_knowledge(t, k=3)] if t.strip() else []
 
-        evaluate_labelled(ask, search, qs, f"{name} {label}")
+        res = evaluate_labelled(ask, search, qs, f"{name} {label}")
+        results.setdefault(label, res)
         backend.close()
     lex = KnowledgeIndex(entries, config=IndexConfig(classifier_max_entries=0, semantic=False))
     evaluate_labelled(lambda t: lex.decide(t).to_dict(),
@@ -407,15 +415,67 @@ def evaluate_zh_set(kb: Path, qpath: Path, name: str, folder: Path, cfg: IndexCo
             e1 / max(1, len(scoped)))
         out(f"{name} embeddings alone (e5 1-NN over questions) top-3 accuracy",
             e3 / max(1, len(scoped)))
+    return results
+
+
+def precision_threshold(conf: np.ndarray, ok: np.ndarray, target: float,
+                        min_answered: int = 10) -> float:
+    """The lowest confidence threshold whose answers are right at least ``target`` of
+    the time (with at least ``min_answered`` answers); 1.0 when none is."""
+    for t in np.unique(np.round(conf, 3)):
+        m = conf >= t
+        if m.sum() >= min_answered and ok[m].mean() >= target:
+            return float(t)
+    return 1.0
+
+
+def calibrate_answer_threshold(dev: dict[str, Any], held: dict[str, Any] | None,
+                               target: float = 0.98, folds: int = 5) -> None:
+    """Deliverable 2 of issue #20: the answer threshold at which confident answers are
+    right >= ``target``, chosen by ``folds``-fold cross-validation on the first set's
+    questions (held-out folds report precision), then applied unchanged to the
+    held-out set. The first set has no out-of-scope questions, so the threshold only
+    speaks for in-scope ones; the held-out set shows what it does to the others."""
+    rows = [r for r in dev["rows"] if r[2] == "entry"]
+    conf = np.array([r[0] for r in rows])
+    ok = np.array([r[1] for r in rows], dtype=bool)
+    fold = np.random.default_rng(0).integers(0, folds, len(ok))
+    answered = right = 0
+    for k in range(folds):
+        t = precision_threshold(conf[fold != k], ok[fold != k], target)
+        m = (fold == k) & (conf >= t)
+        answered += int(m.sum())
+        right += int(ok[m].sum())
+    out("zh threshold study: held-out-fold precision at the CV threshold",
+        right / max(1, answered))
+    out("zh threshold study: held-out-fold answered share", answered / max(1, len(ok)))
+    chosen = precision_threshold(conf, ok, target)
+    out(f"zh threshold study: threshold for >= {target:.0%} (all of zh)", chosen)
+    if held is None:
+        return
+    for label, t in (("default", Thresholds().answer), ("CV-chosen", chosen)):
+        rows2 = held["rows"]
+        ans = [r for r in rows2 if r[0] >= t]
+        scoped_n = sum(r[2] == "entry" for r in rows2)
+        oos_n = sum(r[2] == NONE for r in rows2)
+        out(f"zh2 at the {label} answer threshold {t:.3f}: confident-answer precision",
+            sum(r[1] for r in ans) / max(1, len(ans)))
+        out(f"zh2 at the {label} answer threshold {t:.3f}: answered share of in-scope",
+            sum(r[2] == "entry" for r in ans) / max(1, scoped_n))
+        out(f"zh2 at the {label} answer threshold {t:.3f}: out-of-scope answered",
+            sum(r[2] == NONE for r in ans) / max(1, oos_n))
 
 
 def run_zh(folder: Path, cfg: IndexConfig, quick: bool = False) -> None:
     """Both Chinese sets: the one developed on, then the held-out one."""
     out("zh tuning", "zh (zh_kb.yaml) was developed on; zh2 (zh2_kb.yaml) is held out "
         "and never tuned on")
+    res: dict[str, dict[str, Any]] = {}
     for kb, qpath, name in ((ZH_KB, ZH_QUESTIONS, "zh"), (ZH2_KB, ZH2_QUESTIONS, "zh2")):
         if kb.exists() and qpath.exists():
-            evaluate_zh_set(kb, qpath, name, folder, cfg, quick)
+            res[name] = evaluate_zh_set(kb, qpath, name, folder, cfg, quick)["bot"]
+    if "zh" in res:
+        calibrate_answer_threshold(res["zh"], res.get("zh2"))
 
 
 # ---------------------------------------------------------------------------------------
