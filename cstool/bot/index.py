@@ -366,7 +366,7 @@ class _Scope:
         self.char_ngrams = (2, 5)
         self.synonyms = SynonymTable()
         self.stats: dict[str, Any] = {}
-        self.sem: np.ndarray | None = None  # doc embeddings (float16), rows as the docs
+        self.sem: np.ndarray | None = None  # doc embeddings (float32), rows as the docs
         self.sem_weight = 0.0
 
     # -- building ------------------------------------------------------------------
@@ -402,7 +402,8 @@ class _Scope:
             if sum(embed) > cfg.semantic_max_texts:  # large scope: main questions only
                 first = np.concatenate([[True], y[1:] != y[:-1]]) if len(y) else []
                 embed = [bool(f) for f in first]
-            s.sem = hybrid.semantic_rows(doc_texts, embed, encoder)
+            # float32 in memory (a float16 matrix would be converted at every question)
+            s.sem = hybrid.semantic_rows(doc_texts, embed, encoder).astype(np.float32)
             s.sem_weight = cfg.semantic_weight
         t_feat = time.perf_counter()
         n_entries = len(s.keys)
@@ -682,7 +683,7 @@ class _Scope:
             "char_ngrams": list(self.char_ngrams),
             "synonyms": self.synonyms.to_list(),
             "stats": self.stats,
-            "sem": _b64(self.sem) if self.sem is not None else None,
+            "sem": _b64(self.sem.astype(np.float16)) if self.sem is not None else None,
             "sem_weight": self.sem_weight,
         }
 
@@ -713,7 +714,7 @@ class _Scope:
         s.synonyms = SynonymTable(d["synonyms"])
         s.stats = dict(d.get("stats", {}))
         if d.get("sem") is not None:
-            s.sem = _unb64(d["sem"]).astype(np.float16)
+            s.sem = _unb64(d["sem"]).astype(np.float32)
             s.sem_weight = float(d.get("sem_weight", 0.0))
         return s
 
