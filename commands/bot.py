@@ -87,3 +87,24 @@ def _public(result: dict) -> dict:
     keys = ("question", "action", "entry", "confidence", "answer", "choices", "reason", "text",
             "flow")
     return {k: result.get(k) for k in keys}
+
+
+@app.command("info")
+def info_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """Which ranker answers in this install: ``hybrid`` (lexical + local sentence
+    embeddings) or ``lexical`` (the encoder is unavailable here), and why."""
+    from cstool.bot import IndexConfig
+    from cstool.bot.embeddings import ranker_info
+
+    info = ranker_info()
+    cfg = IndexConfig()
+    info["semantic_weight"] = cfg.semantic_weight if info["ranker"] == "hybrid" else None
+    if wants_json(ctx, json_):
+        print_json(info)
+        return
+    if info["ranker"] == "hybrid":
+        typer.echo(f"ranker: hybrid (lexical + {info['encoder']}, "
+                   f"weight {info['semantic_weight']})")
+    else:
+        typer.echo(f"ranker: lexical ({info['reason']})")
+    typer.echo("traditional→simplified: " + ("opencc" if info["opencc"] else "built-in table"))

@@ -1,5 +1,6 @@
 """`cstool kb ...`: the knowledge the bot answers from, and its learning loop."""
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -247,8 +248,9 @@ def import_cmd(
         raise doc.locate(e) from None
     ready = []
     if not dry_run and (result.count("create") or result.count("update")):
-        for scope in sorted({r.get("shop") for r in records}, key=lambda s: s or ""):
-            ready.append(backend.warm_knowledge(scope))
+        with _embedding_progress(quiet=wants_json(ctx, json_)):
+            for scope in sorted({r.get("shop") for r in records}, key=lambda s: s or ""):
+                ready.append(backend.warm_knowledge(scope))
     if wants_json(ctx, json_):
         print_json({**result.to_dict(), "models": ready})
         return
@@ -349,3 +351,27 @@ def learn_cmd(
     info(t("cli.kb_learned_new" if result["created"] else "cli.kb_learned",
            entry=result["entry"], count=len(result["added"]))
          + (t("cli.kb_resolved", count=result["resolved"]) if result["resolved"] else ""))
+
+
+@contextlib.contextmanager
+def _embedding_progress(quiet: bool):
+    """A progress bar on stderr while the bot embeds many entries (the hybrid ranker's
+    build after a large import; nothing for small ones or with --json)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from cstool.bot.embeddings import build_progress
+
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), disable=quiet,
+                  console=Console(stderr=True), transient=False) as progress:
+        task = None
+
+        def report(done: int, total: int) -> None:
+            nonlocal task
+            if task is None:
+                task = progress.add_task("embedding entries", total=total)
+            progress.update(task, completed=done, total=total)
+
+        with build_progress(report):
+            yield

@@ -9,6 +9,9 @@ os.environ["CSTOOL_TZ"] = "Asia/Shanghai"  # before cstool reads it; tests read 
 os.environ.pop("CSTOOL_DB", None)
 os.environ.pop("CSTOOL_NOW", None)  # the real clock unless a test fakes it
 os.environ.pop("CSTOOL_LANG", None)
+# The bot ranks lexically in tests unless a test asks for the hybrid (tests/test_bot_semantic.py):
+# embedding every test knowledge base would multiply the suite's time on a shared CPU.
+os.environ.setdefault("CSTOOL_BOT_RANKER", "lexical")
 
 import pytest  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402

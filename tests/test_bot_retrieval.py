@@ -428,7 +428,7 @@ def test_bench_bot_quick_runs_and_prints_figures() -> None:
         [sys.executable, str(ROOT / "benchmarks" / "bench_bot.py"), "--quick"],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr
@@ -440,12 +440,19 @@ def test_bench_bot_quick_runs_and_prints_figures() -> None:
         "banking77 test bot top-3 accuracy",
         "banking77 test bot confident-wrong share (action=answer, wrong entry)",
         "banking77 test baseline tfidf-nn words top-1 accuracy",
-        "zh top-1 accuracy",
+        "zh bot top-1 accuracy",
+        "zh2 bot top-1 accuracy",
+        "zh2 bot out-of-scope answered confidently",
+        "zh2 bot 转人工 handed off",
+        "zh2 bot confident-answer precision",
+        "zh2 baseline char-bigram bm25 top-1 accuracy",
         "latency 2000 entries p95 ms",
     ):
         assert name in figures, name
     top1 = float(figures["banking77 test bot top-1 accuracy"])
     top3 = float(figures["banking77 test bot top-3 accuracy"])
     assert 0.5 < top1 <= top3 <= 1.0
-    assert float(figures["zh top-1 accuracy"]) > 0.5
+    assert float(figures["zh bot top-1 accuracy"]) > 0.5
+    assert float(figures["zh2 bot top-1 accuracy"]) > 0.5
+    assert "held out" in figures["zh tuning"]
     assert "train.csv only" in figures["tuning"]

@@ -22,6 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from . import embeddings
 from .decision import (
     ANSWER,
     HANDOFF,
@@ -130,9 +131,17 @@ class KnowledgeIndex:
             ],
             "synonyms": self.synonyms_for(shop).to_list(),
             "config": self.config.to_dict(),
+            "ranker": self.ranker(),
         }
         h.update(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode())
         return h.hexdigest()[:24]
+
+    def ranker(self) -> str:
+        """``hybrid <encoder>`` when scopes embed their texts, else ``lexical`` (with
+        ``+opencc`` when Traditional Chinese is converted): part of the fingerprint."""
+        enc = embeddings.load_encoder() if self.config.semantic else None
+        name = f"hybrid {enc.name}" if enc is not None else "lexical"
+        return name + ("+opencc" if embeddings.to_simplified("體") == "体" else "")
 
     def build_scope(self, shop: str | None = None) -> dict[str, Any]:
         """Build (or fetch) the scope of ``shop`` now; returns its build statistics."""

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidValue
+from . import embeddings, hybrid
 from .model import Calibrator, Csr, SoftmaxClassifier, TrainConfig, Vectoriser, softmax
 from .text import SynonymTable, features, normalise
 
@@ -60,6 +61,13 @@ class IndexConfig:
     held-out similar questions (at most ``calibration_max_queries``); 0 folds keeps the
     prior. ``answer_text`` adds each entry's answer and tags as one more text of the
     entry (never held out): real answers carry the vocabulary customers use.
+
+    ``semantic``: when the sentence encoder is available (:mod:`cstool.bot.embeddings`)
+    each entry's question and similar questions are embedded too and the ranking is the
+    hybrid of :mod:`cstool.bot.hybrid` with ``semantic_weight`` (chosen by
+    cross-validation on the first Chinese set and banking77 train); a scope of more
+    than ``semantic_max_texts`` texts embeds only each entry's main question (build
+    time), and none when it has more entries than that.
     """
 
     char_ngrams: tuple[int, int] = (2, 5)
@@ -78,6 +86,9 @@ class IndexConfig:
     lexical_rescore: int = 300
     suggest_max: int = 3
     suggest_min_prob: float = 0.05
+    semantic: bool = True
+    semantic_weight: float = 60.0
+    semantic_max_texts: int = 20_000
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -195,6 +206,8 @@ class Scope:
         self.char_ngrams = (2, 5)
         self.synonyms = SynonymTable()
         self.stats: dict[str, Any] = {}
+        self.sem: np.ndarray | None = None  # doc embeddings (float32), rows as the docs
+        self.sem_weight = 0.0
 
     # -- building ------------------------------------------------------------------
     @classmethod
@@ -212,12 +225,26 @@ class Scope:
         doc_feats: list[list[str]] = []
         doc_entry: list[int] = []
         is_question: list[bool] = []
+        doc_texts: list[str] = []
+        embed: list[bool] = []
         for i, e in enumerate(entries):
-            for t, held_ok in _entry_texts(e, cfg.answer_text):
+            asked = {e["question"], *e["similar"]}
+            for j, (text, held_ok) in enumerate(_entry_texts(e, cfg.answer_text)):
+                t = embeddings.to_simplified(text)
                 doc_feats.append(features(t, synonyms, char_ngrams=s.char_ngrams))
                 doc_entry.append(i)
                 is_question.append(not held_ok)
+                doc_texts.append(t)
+                embed.append(j == 0 or text in asked)  # not the answer text
         y = np.array(doc_entry, dtype=np.int64)
+        encoder = embeddings.load_encoder() if cfg.semantic else None
+        if encoder is not None and len(entries) <= cfg.semantic_max_texts:
+            if sum(embed) > cfg.semantic_max_texts:  # large scope: main questions only
+                first = np.concatenate([[True], y[1:] != y[:-1]]) if len(y) else []
+                embed = [bool(f) for f in first]
+            # float32 in memory (a float16 matrix would be converted at every question)
+            s.sem = hybrid.semantic_rows(doc_texts, embed, encoder).astype(np.float32)
+            s.sem_weight = cfg.semantic_weight
         t_feat = time.perf_counter()
         n_entries = len(s.keys)
         use_clf = cls._classifier_wanted(n_entries, len(doc_feats), cfg)
@@ -353,8 +380,11 @@ class Scope:
                 use_clf and self.clf is not None,
                 postings=True,
             )
+            if self.sem is not None:
+                sub.sem, sub.sem_weight = self.sem[train_idx], self.sem_weight
             for d in take:
-                probs, lex, agree = sub._score_feats(doc_feats[d])
+                qvec = self.sem[d] if self.sem is not None and self.sem[d].any() else None
+                probs, lex, agree = sub._score_feats(doc_feats[d], qvec)
                 if probs is None:
                     continue
                 top2 = np.argsort(-probs)[:2]
@@ -422,8 +452,11 @@ class Scope:
             )
         return np.maximum.reduceat(doc_scores, self.entry_start).astype(np.float32)
 
-    def _score_feats(self, feats: Sequence[str]) -> tuple[np.ndarray | None, np.ndarray, bool]:
-        """Entry probabilities, lexical similarities and classifier/lexical agreement."""
+    def _score_feats(
+        self, feats: Sequence[str], qvec: np.ndarray | None = None
+    ) -> tuple[np.ndarray | None, np.ndarray, bool]:
+        """Entry probabilities, lexical similarities and classifier/lexical agreement;
+        with the question's embedding ``qvec`` (hybrid scope) the fused probabilities."""
         assert self.vec is not None
         ids, vals = self.vec.row(feats)
         lex = self._lexical(ids, vals)
@@ -436,14 +469,23 @@ class Scope:
         else:
             agree = True
             probs = softmax(lex / self.lexical_temp)
+        if self.sem is not None and qvec is not None:
+            sem = hybrid.entry_similarity(self.sem, self.entry_start, qvec)
+            probs = hybrid.fuse(probs, sem, self.sem_weight)
         return probs, lex, agree
 
     def rank(self, text: str, k: int) -> tuple[list[tuple[str, float]], float, float]:
         """Top ``k`` ``(key, probability)``, calibrated confidence and top lexical score."""
         if not self.keys:
             return [], 0.0, 0.0
+        text = embeddings.to_simplified(text)
         feats = features(text, self.synonyms, char_ngrams=self.char_ngrams)
-        probs, lex, agree = self._score_feats(feats)
+        qvec = None
+        if self.sem is not None:
+            encoder = embeddings.load_encoder()
+            if encoder is not None:  # else: lexical ranking (the encoder went away)
+                qvec = encoder.encode_one(text)
+        probs, lex, agree = self._score_feats(feats, qvec)
         if probs is None:
             return [], 0.0, 0.0
         k = max(2, k) if len(probs) > 1 else 1
@@ -481,6 +523,8 @@ class Scope:
             "char_ngrams": list(self.char_ngrams),
             "synonyms": self.synonyms.to_list(),
             "stats": self.stats,
+            "sem": _b64(self.sem.astype(np.float16)) if self.sem is not None else None,
+            "sem_weight": self.sem_weight,
         }
 
     @classmethod
@@ -509,4 +553,7 @@ class Scope:
         s.char_ngrams = tuple(d["char_ngrams"])  # type: ignore[assignment]
         s.synonyms = SynonymTable(d["synonyms"])
         s.stats = dict(d.get("stats", {}))
+        if d.get("sem") is not None:
+            s.sem = _unb64(d["sem"]).astype(np.float32)
+            s.sem_weight = float(d.get("sem_weight", 0.0))
         return s

