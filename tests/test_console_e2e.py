@@ -178,7 +178,8 @@ def test_a_colliding_key_file_is_refused_naming_file_and_line(tmp_path):
     try:
         assert _wait(lambda: "CONSOLE-EXIT:" in screen()), screen()
         assert "CONSOLE-EXIT:1" in screen(), screen()
-        assert f"{keys}:3: close_chat: 'f2' is already the key of accept" in screen(), screen()
+        # the console speaks zh here (the session sets CSTOOL_LANG=zh): file and line kept
+        assert f"{keys}:3：close_chat：'f2' 已经是 accept 的按键" in screen(), screen()
         assert "Traceback" not in screen()
     finally:
         _tmux("kill-session", "-t", session)
