@@ -1232,21 +1232,28 @@ def test_bot_for_a_customer_and_similar_questions(be):
         be.learn_question("发什么快递", entry=be.key("noentry"), shop=w.shop)
 
 
-@covers("search_knowledge", "move_rule", "search_history")
-@differs("remote", "the server's request validation answers InvalidInput key 'invalid' "
-         "where the Local backend refuses with its own class and key: search_knowledge k=0 "
-         "(UsageError 'k_range'), move_rule position 0 (UsageError 'usage'), "
-         "search_history with empty text (InvalidInput 'search_empty')")
-def test_argument_checks_answer_the_backends_own_errors(be):
+@covers("search_knowledge", "move_rule", "search_history", "suggest_answers")
+def test_argument_checks_answer_the_cores_own_errors(be):
+    """The core checks its arguments (cstool.api.bounds, the services); the server
+    only states those rules, so every backend answers the core's class and key."""
     w = World(be)
+    cid = chat(be, w)
     be.apply({"routing_rules": [{"key": f"{w.shop}-r", "shop": w.shop,
                                  "target": {"shop": True}}]})
     with be.refused(UsageError, "k_range"):
         be.search_knowledge("发票", shop=w.shop, k=0)
-    with be.refused(UsageError, match="positions start at 1"):
+    with be.refused(UsageError, "k_range"):
+        be.search_knowledge("发票", shop=w.shop, k=101)
+    with be.refused(UsageError, "k_range"):
+        be.suggest_answers(cid, 101)
+    with be.refused(UsageError, "position_below_one", match="at least 1"):
         be.move_rule(f"{w.shop}-r", 0)
+    with be.refused(NotFound, "no_record"):  # the rule first, then the position
+        be.move_rule(be.key("norule"), 0)
     with be.refused(InvalidInput, "search_empty"):
         be.search_history(w.a, "")
+    with be.refused(InvalidInput, "search_empty"):
+        be.search_history(w.a, "  ")
 
 
 # == known differences of what is refused at all ==============================================
@@ -1264,32 +1271,55 @@ def test_a_page_of_nothing_is_refused(be):
         be.events(shop=w.shop, limit=0)
 
 
-@covers("list_tickets", "unanswered_questions", "suggest_answers", "events")
-@differs("local", "numbers below the API's bounds: the server refuses list_tickets limit -1, "
-         "unanswered_questions limit 0, suggest_answers k 0 and events after -5 "
-         "(InvalidInput), the Local backend answers them ([] or every event)")
-def test_numbers_below_the_bounds_are_refused(be):
+@covers("list_tickets", "unanswered_questions", "suggest_answers", "events", "search_history",
+        "list_conversations", "queue")
+def test_numbers_outside_their_bounds_are_refused(be):
+    """Below an argument's floor, or past what JSON carries exactly (2**53): the core's
+    usage error with the bound's stable key, on every backend (cstool.api.bounds)."""
     w = World(be)
     cid = chat(be, w)
-    with be.refused(InvalidInput):
+    with be.refused(UsageError, "limit_below_one"):
         be.list_tickets(shop=w.shop, limit=-1)
-    with be.refused(InvalidInput):
+    with be.refused(UsageError, "due_within_negative"):
+        be.list_tickets(shop=w.shop, due_within_s=-1)
+    with be.refused(UsageError, "limit_below_one"):
         be.unanswered_questions(shop=w.shop, limit=0)
-    with be.refused(InvalidInput):
+    with be.refused(UsageError, "limit_below_one"):
+        be.search_history(w.a, "M码", limit=0)
+    with be.refused(UsageError, "k_range"):
         be.suggest_answers(cid, 0)
-    with be.refused(InvalidInput):
+    with be.refused(UsageError, "after_negative"):
         be.events(shop=w.shop, after=-5)
+    with be.refused(UsageError, "after_negative"):
+        be.list_conversations(shop=w.shop, after=-1)
+    with be.refused(UsageError, "after_negative"):
+        be.queue(w.shop, after=-1)
+    for call in (lambda: be.list_tickets(shop=w.shop, limit=2**53 + 1),
+                 lambda: be.events(shop=w.shop, after=2**64),
+                 lambda: be.list_conversations(shop=w.shop, after=2**63),
+                 lambda: be.queue(w.shop, after=2**70),
+                 lambda: be.unanswered_questions(shop=w.shop, limit=10**20)):
+        with be.refused(UsageError, "number_too_big"):
+            call()
+    assert be.events(shop=w.shop, after=2**53) == []  # at the bound: taken
 
 
-@covers("get_conversation", "get_ticket")
-@differs("remote", "an id past 2**53 (what JSON numbers carry exactly): the Local backend "
-         "answers NotFound, the server refuses the request (InvalidInput 'Input should be "
-         "less than or equal to 9007199254740992')")
-def test_ids_past_json_integers_are_not_found(be):
-    with be.refused(NotFound, "no_conversation"):
-        be.get_conversation(2**53 + 1)
-    with be.refused(NotFound):
-        be.get_ticket(10**18)
+@covers("get_conversation", "get_ticket", "mark_sensitive", "revoke_token", "update_ticket")
+def test_ids_past_any_stored_id_are_not_found(be):
+    """An id no row can have (past 2**53, past the storage's 2**63, zero or negative) is
+    simply not found, on every backend (cstool.storage.ids)."""
+    for big in (2**53 + 1, 10**18, 2**63, 2**64, 10**30):
+        with be.refused(NotFound, "no_conversation"):
+            be.get_conversation(big)
+        with be.refused(NotFound, "no_conversation"):
+            be.mark_sensitive(big)
+        with be.refused(NotFound, "no_ticket"):
+            be.get_ticket(big)
+        with be.refused(NotFound, "no_ticket"):
+            be.update_ticket(big, status="open")
+    for missing in (0, -1, 2**64):
+        with be.refused(NotFound, "no_token"):
+            be.tokens.revoke_token(missing)
 
 
 @covers("update_ticket", "campaign_sends", "campaign_stats")

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from ..resources import kind as kind_named
 from .backend import ApplyResult, Change
+from .bounds import check_whole
 
 REQUIRED: Any = object()
 DEFAULT_PAGE = 100
@@ -374,13 +375,8 @@ def check_limit(limit: Any) -> None:
     """Refuse a page ``limit`` that is not a whole number of at least 1 (None: no limit).
     Every backend pages through this one check (the Local backend's services, the
     server's pages and the Remote backend's), so a page of nothing is refused alike."""
-    if limit is None:
-        return
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-        from ..errors import UsageError
-
-        raise UsageError(f"limit must be a whole number of at least 1, not {limit!r}",
-                         key="limit_below_one", limit=limit)
+    if limit is not None:
+        check_whole("limit", limit)
 
 
 def page_size(limit: int | None) -> int:

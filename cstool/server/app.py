@@ -64,7 +64,14 @@ from .events import EventHub
 from .limits import BodyLimit, send_json, too_deep_body, too_deep_response, without_bom
 from .policies import POLICIES
 from .request_types import INT_RANGE, _annotation
-from .schema_rules import TIME_ARGS, TIME_RANGE, array_schema, body_rules, constraints
+from .schema_rules import (
+    TIME_ARGS,
+    TIME_RANGE,
+    array_schema,
+    body_rules,
+    constraints,
+    core_ranged,
+)
 from .worker import StorageWorker
 
 log = logging.getLogger("cstool.server")
@@ -128,7 +135,8 @@ def _endpoint(op: Operation):
     for arg in op.args:
         where = op.where(arg)
         default = None if arg.http_optional or arg.required else arg.default
-        bounds = {**(INT_RANGE if arg.type is int else {}),
+        ranged = core_ranged(op, arg)
+        bounds = {**(INT_RANGE if arg.type is int and not ranged else {}),
                   **constraints(op, arg, enforce=where in ("path", "query"))}
         if where == "path":
             params.append(inspect.Parameter(
@@ -149,7 +157,8 @@ def _endpoint(op: Operation):
             if arg.type == str | int and arg.name in TIME_ARGS:
                 numeric = dict(TIME_RANGE)
             body_fields[arg.name] = (_annotation(arg, body=True, bounds=numeric,
-                                                 array=array_schema(op, arg)),
+                                                 array=array_schema(op, arg),
+                                                 json_range=not ranged),
                                      Field(... if required else default, **rules))
     if op.body is not None:
         params.append(inspect.Parameter(

@@ -36,7 +36,10 @@ JSON_INT = Annotated[int, Field(**INT_RANGE), BeforeValidator(_whole)]
 
 
 def _annotation(arg: Arg, *, body: bool = False, bounds: dict | None = None,
-                array: dict | None = None) -> Any:
+                array: dict | None = None, json_range: bool = True) -> Any:
+    """The request annotation of ``arg``: whole numbers within what JSON carries exactly
+    unless ``json_range`` is false (the core checks the number's range itself)."""
+    exact = INT_RANGE if json_range else {}
     base = {dict: dict[str, Any], list: list[dict[str, Any]]}.get(arg.type, arg.type)
     if array is not None:  # what the array takes, stated (schema_rules.array_schema)
         base = Annotated[base, Field(json_schema_extra=array)]
@@ -47,7 +50,7 @@ def _annotation(arg: Arg, *, body: bool = False, bounds: dict | None = None,
                          | Annotated[int, Field(**TIME_RANGE), BeforeValidator(_whole)],
                          BeforeValidator(_digits)]
     elif base is int and body:
-        base = Annotated[int, Field(**{**INT_RANGE, **(bounds or {})}),
+        base = Annotated[int, Field(**{**exact, **(bounds or {})}),
                          BeforeValidator(_whole)]
     elif base == str | int and body:
         base = str | (Annotated[int, Field(**{**INT_RANGE, **(bounds or {})}),

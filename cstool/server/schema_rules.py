@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..api.bounds import JSON_EXACT, bound
 from ..api.operations import Arg, Operation
 from ..message_payloads import KINDS as MESSAGE_KINDS
 from ..metrics import figures
@@ -71,6 +72,11 @@ TIME_ARGS = {"at", "now", "since", "until"}
 TIME_RANGE = {"ge": 0, "le": 253402214399999}  # to 9999-12-30 UTC: still year 9999 in every zone
 
 
+# query text the core refuses itself when empty or malformed (with its own key, on every
+# backend alike): stated only, like body text
+CORE_TEXT = {("search_history", "text")}
+
+
 def _may_be_empty(op: Operation, arg: Arg) -> bool:
     return arg.name in MAY_BE_EMPTY or (op.name, arg.name) in MAY_BE_EMPTY
 
@@ -83,9 +89,12 @@ def text_pattern(name: str, may_be_empty: bool = False) -> str:
     return f"^[^{bad}]*[^{bad}\\s][^{bad}]*$"
 
 
-# whole numbers with a floor (the server refuses below it)
-MINIMUM = {"limit": 1, "k": 1, "quantity": 1, "bucket_min": 1, "rating": 1, "position": 1,
-           "due_within_s": 0, "after": 0, "time_on_site_s": 0, "pages_viewed": 0}
+# whole numbers with a floor (the server refuses below it); the bounds of
+# cstool.api.bounds.BOUNDS are the core's (stated here, see ``core_ranged``)
+MINIMUM = {"bucket_min": 1, "rating": 1, "quantity": 1, "time_on_site_s": 0,
+           "pages_viewed": 0}
+# ids the core looks up: any whole number is taken, one no row has is not found
+ID_ARGS = {"conversation", "ticket", "token_id"}
 
 
 def choices(op: Operation, arg: Arg) -> tuple | None:
@@ -99,10 +108,18 @@ def choices(op: Operation, arg: Arg) -> tuple | None:
     return CHOICES.get(arg.name)
 
 
-MAXIMUM = {"rating": 5, "k": 100}
+MAXIMUM = {"rating": 5}
 # numbers the core refuses below their floor itself (the message lane's too): stated only
 # (a rating out of 1-5: the core's InvalidInput bad_rating, on every backend alike)
-CORE_CHECKED = {"time_on_site_s", "pages_viewed", "rating"}
+# (a quantity below 1: cstool.pricing's InvalidInput quantity_below_one)
+CORE_CHECKED = {"time_on_site_s", "pages_viewed", "rating", "quantity"}
+
+
+def core_ranged(op: Operation, arg: Arg) -> bool:
+    """True when the core checks the range of whole number ``arg`` itself (an id it looks
+    up, or a number of ``cstool.api.bounds``): the server then takes any whole number for
+    it, so that every backend answers the core's refusal (or NotFound)."""
+    return arg.type is int and (arg.name in ID_ARGS or bound(arg.name, op.name) is not None)
 
 
 def constraints(op: Operation, arg: Arg, *, enforce: bool = False) -> dict[str, Any]:
@@ -129,16 +146,18 @@ def constraints(op: Operation, arg: Arg, *, enforce: bool = False) -> dict[str, 
             extra = {} if _may_be_empty(op, arg) else {"minLength": 1}
             if pattern is not None:
                 extra["pattern"] = pattern
-            if extra and enforce:
+            if extra and enforce and (op.name, arg.name) not in CORE_TEXT:
                 out.update({"min_length" if k == "minLength" else k: v
                             for k, v in extra.items()})
             elif extra:
                 out["json_schema_extra"] = extra
     elif (op.name, arg.name) == ("arrivals", "bucket_min"):
         out["json_schema_extra"] = {"enum": BUCKETS}  # a bucket divides a day
-    elif arg.type is int and arg.name == "limit" and op.result == "page":
-        # pages refuse it themselves (page_size: 400 usage, as on a file): stated only
-        out["json_schema_extra"] = {"minimum": MINIMUM["limit"]}
+    elif arg.type is int and (b := bound(arg.name, op.name)) is not None:
+        # the core refuses outside them (cstool.api.bounds, a usage error with the
+        # bound's key, alike on every backend): stated only
+        out["json_schema_extra"] = {"minimum": b.minimum,
+                                    "maximum": JSON_EXACT if b.maximum is None else b.maximum}
     elif arg.type is int and arg.name in CORE_CHECKED:
         out["json_schema_extra"] = {"minimum": MINIMUM[arg.name],
                                     **({"maximum": MAXIMUM[arg.name]}

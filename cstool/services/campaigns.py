@@ -18,6 +18,7 @@ import os
 from collections import Counter
 from typing import Any
 
+from ..api.bounds import check_whole
 from ..campaigns import rules
 from ..campaigns.lift import lift
 from ..campaigns.templates import render, variables_of
@@ -370,6 +371,8 @@ class CampaignService:
                                    key="outcome_one_of", known=', '.join(OUTCOMES))
             if not isinstance(limit, int) or not 1 <= limit <= 10_000:
                 raise InvalidInput("limit: 1..10000", key="limit_range_10000")
+            if after is not None:
+                check_whole("after", after)
             rows = uow.repo(Campaigns).sends_page(cid, outcome=outcome, customer=customer,
                                                   after=after, limit=limit)
         for r in rows:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..api.bounds import check_whole
 from ..errors import Conflict, InvalidInput, NotFound
 from ..routing import agent_in_pool
 from ..storage.repos.console import Console
@@ -131,6 +132,7 @@ class ConsoleService:
         check_text(text, "search text", multiline=True)
         with self.ctx.read() as uow:
             a = uow.agents.by_handle(agent)
+            check_whole("limit", limit)
             rows = uow.repo(Console).search(a["id"], "%" + _like(text) + "%", limit)
         return [{"conversation": r[0], "customer_name": r[1], "sender": r[2], "body": r[3],
                  "at": format_time(r[4])} for r in rows]

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from .. import service
+from ..api.bounds import check_whole
 from ..api.operations import check_limit
 from ..errors import NotFound, UsageError
 from ..routing import Decision, RuleSet, explain, route
@@ -121,7 +122,7 @@ class ConversationView:
                                    customer=customer)
                 where.add("customer_id = ?", cid)
             if after is not None:
-                where.add("id < ?", int(after))
+                where.add("id < ?", check_whole("after", after))
             places: dict[int, QueuePlaces] = {}
             out = []
             for c in uow.conversations.find(where, limit):
@@ -147,6 +148,7 @@ class ConversationView:
             s = uow.shops.by_key(shop)
             cursor = None
             if after is not None:
+                check_whole("after", after)
                 try:
                     cursor, shop_of, _state, _pool = uow.queue.key_of(after)
                 except (KeyError, TypeError, ValueError):

@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..api.bounds import check_whole
 from ..bot import default_synonyms, normalise
 from ..bot.knowledge_bot import IndexCache, KnowledgeBot
 from ..bot.step import BotReply
@@ -170,8 +171,7 @@ class KnowledgeService:
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput("search text is empty", key="search_empty")
         check_text(text, "search text", multiline=True)
-        if not 1 <= int(k) <= 100:
-            raise UsageError("k must be from 1 to 100", key="k_range")
+        check_whole("k", k)
         with self.ctx.read() as uow:
             if shop is not None:
                 uow.shops.by_key(shop)
@@ -184,6 +184,7 @@ class KnowledgeService:
         message (a bare request for a human is skipped for the message before it)."""
         with self.ctx.read() as uow:
             conv = uow.conversations.get(conversation)
+            check_whole("k", k)
             shop = uow.shops.key_of(conv["shop_id"])
             text = None
             for body in uow.repo(Knowledge).last_customer_bodies(conv["id"], 5):
@@ -232,6 +233,7 @@ class KnowledgeService:
         shop by :func:`group_key`, most asked first."""
         with self.ctx.read() as uow:
             shop_id = uow.shops.by_key(shop)["id"] if shop is not None else None
+            check_whole("limit", limit)
             rows = uow.repo(Knowledge).unanswered(shop_id)
         groups: dict[tuple, _Group] = {}
         for rid, skey, question, norm, action, entry, conf, at in rows:

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..api.backend import ApplyResult, Change
+from ..api.bounds import check_whole
 from ..api.operations import check_limit
 from ..errors import Conflict, CstoolError, InvalidInput, NotFound, UsageError
 from ..knowledge_rules import check_owner
@@ -242,8 +243,6 @@ class RecordsService:
 
     def move_rule(self, key: str, position: int) -> dict:
         """Move a routing rule within its shop's order; positions become 1..n."""
-        if position < 1:
-            raise UsageError("positions start at 1")
         k = KINDS["routing_rules"]
         with self.ctx.write() as uow:
             rules = uow.repo(Resources)
@@ -251,6 +250,7 @@ class RecordsService:
             if row is None:
                 raise NotFound(f"no routing rule {key!r}", key="no_record",
                                kind="routing_rule", record=key)
+            check_whole("position", position)
             ids = rules.rule_ids(row[1])
             ids.remove(row[0])
             ids.insert(min(position, len(ids) + 1) - 1, row[0])
@@ -407,6 +407,7 @@ class RecordsService:
     def events(self, *, after: int = 0, limit: int = 100, shop: str | None = None) -> list[dict]:
         """Events after id ``after``, oldest first."""
         check_limit(limit)
+        check_whole("after", after)
         with self.ctx.read() as uow:
             sid = None
             if shop is not None:

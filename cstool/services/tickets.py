@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..api.bounds import check_whole
 from ..errors import Conflict, InvalidInput, NotFound, UsageError
 from ..resources import PRIORITIES, TICKET_TYPES
 from ..sla import Calendar, deadline, elapsed_minutes
@@ -419,6 +420,9 @@ class TicketService:
                 _choice(status, STATUSES, "status")
                 statuses = (status,)
             assignee_id = uow.agents.by_handle(assignee)["id"] if assignee is not None else None
+            check_whole("limit", limit)
+            if due_within_s is not None:
+                check_whole("due_within_s", due_within_s)
             now = uow.now
             rows = uow.repo(Tickets).ticket_ids(
                 shop_id=shop_id, statuses=statuses, assignee_id=assignee_id,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 from ...errors import NotFound
+from ..ids import row_id
 from ..where import Where
 
 OPEN_STATES = ("bot", "queued", "active")
@@ -31,8 +32,11 @@ class Conversations:
     # -- reading --------------------------------------------------------------------------
     def get(self, conv_id: int) -> dict:
         """The whole row of conversation ``conv_id``; NotFound when there is none."""
-        cur = self.conn.execute("SELECT * FROM conversations WHERE id = ?", (int(conv_id),))
-        row = _row_dict(cur, cur.fetchone())
+        rid = row_id(conv_id)
+        row = None
+        if rid is not None:
+            cur = self.conn.execute("SELECT * FROM conversations WHERE id = ?", (rid,))
+            row = _row_dict(cur, cur.fetchone())
         if row is None:
             raise NotFound(f"no conversation {conv_id}", key="no_conversation",
                            conversation=conv_id)

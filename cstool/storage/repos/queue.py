@@ -25,6 +25,8 @@ from __future__ import annotations
 import sqlite3
 from typing import NamedTuple
 
+from ..ids import row_id
+
 ARRIVAL = "COALESCE(queued_at, created_at)"
 SHIFT, LEVELS = 4, 10  # queue_counts: level k counts arrivals (ms) >> 4k, k = 1..10
 
@@ -76,9 +78,10 @@ def waiting_since(conn: sqlite3.Connection, shop_id: int) -> tuple[int, int | No
 
 def key_of(conn: sqlite3.Connection, conv_id: int) -> tuple[QueueKey, int, str, str | None]:
     """A chat's queue key, shop id, state and pool text (raises KeyError when unknown)."""
-    row = conn.execute(
+    rid = row_id(conv_id)
+    row = None if rid is None else conn.execute(
         f"SELECT priority, {ARRIVAL}, id, shop_id, state, pool FROM conversations "
-        "WHERE id = ?", (int(conv_id),)).fetchone()
+        "WHERE id = ?", (rid,)).fetchone()
     if row is None:
         raise KeyError(conv_id)
     return QueueKey(row[0], row[1], row[2]), row[3], row[4], row[5]

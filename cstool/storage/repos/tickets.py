@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+from ..ids import row_id
 from ..where import Where
 
 # The instants the SLA scan marks once each (the only columns mark_once may set).
@@ -30,7 +31,10 @@ class Tickets:
 
     def get(self, ticket_id: int) -> dict | None:
         """Every column of the ticket, or None."""
-        cur = self.conn.execute("SELECT * FROM tickets WHERE id = ?", (int(ticket_id),))
+        rid = row_id(ticket_id)
+        if rid is None:
+            return None
+        cur = self.conn.execute("SELECT * FROM tickets WHERE id = ?", (rid,))
         row = cur.fetchone()
         if row is None:
             return None

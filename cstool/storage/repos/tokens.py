@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from ..ids import row_id
 from ..where import Where
 
 # A token's record: id, prefix, label, role, agent handle, customer key, shop key,
@@ -70,7 +71,10 @@ class Tokens:
 
     def read(self, token_id: int) -> tuple | None:
         """One token's record row (see ``_SELECT``), or None."""
-        return self.conn.execute(_SELECT + "WHERE t.id = ?", (int(token_id),)).fetchone()
+        rid = row_id(token_id)
+        if rid is None:
+            return None
+        return self.conn.execute(_SELECT + "WHERE t.id = ?", (rid,)).fetchone()
 
 
     def select(self, *, agent: str | None = None, shop: str | None = None,
