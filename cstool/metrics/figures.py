@@ -117,19 +117,26 @@ class Labels:
 
 
 _bucket_cache: dict[tuple[int, str, tzinfo], str] = {}
+QUARTER_MS = 15 * 60_000  # zones' offsets are whole quarter hours (+05:30, +05:45 ...)
 
 
 def bucket(ms: int, unit: str, zone: tzinfo) -> str:
-    """The hour (``2026-11-11 00:00``) or day (``2026-11-11``) of ``ms`` in ``zone``."""
-    hour = ms // HOUR_MS
-    key = (hour, unit, zone)
+    """The hour (``2026-11-11 00:00``) or day (``2026-11-11``) of ``ms`` in ``zone``: the
+    local hour, also in a zone whose offset is not whole hours (Asia/Kolkata, +05:30).
+
+    Cached per UTC quarter hour (and zone): when the zone's offset is a whole number of
+    quarter hours, every instant of one UTC quarter hour is in the same local hour."""
+    quarter = ms // QUARTER_MS
+    key = (quarter, unit, zone)
     label = _bucket_cache.get(key)
     if label is None:
-        dt = datetime.fromtimestamp(hour * 3600, tz=UTC).astimezone(zone)
+        dt = datetime.fromtimestamp(ms / 1000, tz=UTC).astimezone(zone)
         label = dt.strftime("%Y-%m-%d %H:00" if unit == "hour" else "%Y-%m-%d")
-        if len(_bucket_cache) > 100_000:
-            _bucket_cache.clear()
-        _bucket_cache[key] = label
+        offset = dt.utcoffset()
+        if offset is not None and (offset.total_seconds() * 1000) % QUARTER_MS == 0:
+            if len(_bucket_cache) > 100_000:
+                _bucket_cache.clear()
+            _bucket_cache[key] = label
     return label
 
 

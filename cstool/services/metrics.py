@@ -19,7 +19,6 @@ from datetime import tzinfo
 
 from ..errors import NotFound, UsageError
 from ..metrics import figures
-from ..metrics.definitions import HOUR_MS
 from ..metrics.figures import Labels, Targets, bucket, build, fixed_offset
 from ..storage.repos import metrics as store
 from ..storage.repos import metrics_today as today
@@ -254,8 +253,6 @@ def hourly(conn, shop_id: int, since: int, until: int, targets: Targets,
     if first is None:
         return out
     offset = fixed_offset(first, last, z)
-    for settled, raw, n in today.hourly_counts(conn, p, offset):
-        label = bucket(raw * HOUR_MS - offset, "hour", z) if settled else \
-            bucket(raw * HOUR_MS, "hour", z)
-        out[int(label[11:13])] += n
+    for start, n in today.hourly_counts(conn, p, offset):
+        out[int(bucket(start, "hour", z)[11:13])] += n
     return out

@@ -37,6 +37,7 @@ from ...metrics.figures import (
     ADDITIVE,
     CLOSE_PART,
     FRT_PART,
+    QUARTER_MS,
     AgentSums,
     Sums,
 )
@@ -210,18 +211,20 @@ def span(conn: sqlite3.Connection, p: Period) -> tuple[int | None, int | None]:
 
 
 def hourly_counts(conn: sqlite3.Connection, p: Period,
-                  offset: int | None) -> list[tuple[bool, int, int]]:
-    """Conversations of the period per hour: ``(settled, hour number, count)``. Settled
-    rows are numbered by their hour shifted by ``offset`` (ms), the others by their UTC
-    hour; with no offset (None, or whole hours) every row by its UTC hour, from the
-    (shop, created_at) index."""
+                  offset: int | None) -> list[tuple[int, int]]:
+    """Conversations of the period in slots that each lie in one local hour of a zone
+    whose UTC offset over the period is ``offset`` (ms): ``(slot start in UTC ms,
+    count)``. With whole hours (or None: the offset changes, by whole hours) a slot is a
+    UTC hour, from the (shop, created_at) index; otherwise settled rows are numbered by
+    their hour shifted by ``offset`` and the others by their UTC quarter hour (a zone's
+    offset is whole quarter hours, so a UTC quarter hour is in one local hour)."""
     if offset is None or offset % HOUR_MS == 0:
-        sql = (f"SELECT 0, m.created_at / {HOUR_MS}, COUNT(*) FROM metric_conversations m "
-               f"WHERE {p.where} GROUP BY 2")
+        sql = (f"SELECT m.created_at / {HOUR_MS} * {HOUR_MS}, COUNT(*) "
+               f"FROM metric_conversations m WHERE {p.where} GROUP BY 1")
         params = p.params
     else:
-        sql = (f"SELECT {p.settled} AS s, CASE WHEN {p.settled} THEN (m.created_at + "
-               f"{offset}) / {HOUR_MS} ELSE m.created_at / {HOUR_MS} END, COUNT(*) FROM "
-               f"metric_conversations m WHERE {p.where} GROUP BY 1, 2")
-        params = [*p.settled_params, *p.settled_params, *p.params]
-    return [(bool(settled), raw, n) for settled, raw, n in conn.execute(sql, params)]
+        sql = (f"SELECT CASE WHEN {p.settled} THEN (m.created_at + {offset}) / {HOUR_MS} "
+               f"* {HOUR_MS} - {offset} ELSE m.created_at / {QUARTER_MS} * {QUARTER_MS} END, "
+               f"COUNT(*) FROM metric_conversations m WHERE {p.where} GROUP BY 1")
+        params = [*p.settled_params, *p.params]
+    return [(start, n) for start, n in conn.execute(sql, params)]
