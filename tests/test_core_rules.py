@@ -261,3 +261,59 @@ def test_forecast_and_plan_are_the_same_on_a_file_and_through_the_api(tmp_path, 
         assert missing.exit_code == 1 and len(missing.stderr.splitlines()) == 1
     finally:
         served.close()
+
+
+def test_one_serving_order_for_the_engine_the_storage_and_the_desk(tmp_path):
+    """The engine's ``serving_key`` is the order: the storage's pages and its
+    ``QueueKey.order``, the desk's queue (``desk_queue``) and the head ``accept_next``
+    takes all follow it, with ties of priority and arrival broken by id."""
+    import random
+
+    from cstool.clock import FrozenClock
+    from cstool.routing.desk_queue import agent_queue
+    from cstool.routing.queueing import queue_order, serving_key
+    from cstool.storage.repos.queue import QueueKey
+
+    clock = FrozenClock(1_800_000_000_000)
+    be = LocalBackend(tmp_path / "order.db", clock=clock)
+    try:
+        be.apply({
+            "shops": [{"key": "s", "name": "翎衣女装", "service_mode": "human_only"}],
+            "agents": [{"handle": "a", "name": "小美", "shops": ["s"], "status": "busy",
+                        "max_chats": 5}],
+            "routing_rules": [
+                {"key": f"p{p}", "shop": "s", "priority": p, "target": {"shop": True},
+                 "conditions": {"all": [{"field": "message.text", "op": "contains",
+                                         "value": f"优先{p}"}]}} for p in (3, 7)]})
+        rng = random.Random(18)
+        for i in range(40):
+            clock.advance(rng.choice((0, 0, 1, 250)))  # many share their arrival instant
+            text = f"在吗 优先{rng.choice((0, 3, 7))}"
+            be.post_message("s", f"c{i}", text)
+        queued = be.queue("s")
+        assert len(queued) == 40 and len({q["priority"] for q in queued}) == 3
+        waiting = {q["id"]: q for q in queued}
+        desk = be.agent_desk("a")["queue"]
+        since = {q["id"]: q["waiting_since_ms"] for q in desk}
+        want = sorted(waiting, key=lambda c: serving_key(waiting[c]["priority"], since[c], c))
+        assert [q["id"] for q in queued] == want  # the storage's pages
+        paged, after = [], None
+        while True:
+            page = be.queue("s", limit=7, after=after)
+            if not page:
+                break
+            paged += [q["id"] for q in page]
+            after = page[-1]["id"]
+        assert paged == want
+        mine, _ = agent_queue(reversed(desk))  # the desk's order, whatever it is given
+        assert [q["id"] for q in mine] == want
+        keys = [QueueKey(waiting[c]["priority"], since[c], c) for c in want]
+        assert sorted(reversed(keys), key=QueueKey.order) == keys
+        items = [{"id": c, "priority": waiting[c]["priority"], "arrival_ms": since[c]}
+                 for c in want]
+        assert [i["id"] for i in queue_order(items)] == want  # ties keep the given order
+        be.set_agent_status("a", "online")  # takes the head of the queue, up to capacity
+        assert [q["id"] for q in be.queue("s")] == want[5:]
+        assert all(be.get_conversation(c, messages=False)["assignee"] == "a" for c in want[:5])
+    finally:
+        be.close()

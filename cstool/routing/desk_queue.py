@@ -9,16 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .queueing import queue_order
+from .queueing import serving_key
 
 
 def serving_order(entries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Desk queue entries in serving order (``queueing.queue_order``: priority high to
-    low, then the earliest wait), equal ones by conversation id, over every shop."""
-    items = [{"priority": e.get("priority", 0), "arrival_ms": e.get("waiting_since_ms", 0),
-              "id": e["id"], "entry": e} for e in entries]
-    items.sort(key=lambda i: i["id"])
-    return [i["entry"] for i in queue_order(items)]
+    """Desk queue entries in serving order (``queueing.serving_key``: priority high to
+    low, then the earliest wait, then the conversation id), over every shop."""
+    return sorted(entries, key=lambda e: serving_key(e.get("priority", 0),
+                                                     e.get("waiting_since_ms", 0), e["id"]))
 
 
 def agent_queue(queue: Iterable[Mapping[str, Any]]) -> tuple[list[Mapping[str, Any]], int]:

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 from cstool.routing.agents import AgentState, agent_in_pool
 
-__all__ = ["QueuedChat", "estimate_wait_s", "pick_for_agent", "queue_order", "queue_position"]
+__all__ = ["QueuedChat", "estimate_wait_s", "pick_for_agent", "queue_order", "queue_position",
+           "serving_key"]
 
 T = TypeVar("T")
 
@@ -36,8 +37,20 @@ def _get(item: Any, name: str, default: Any = None) -> Any:
     return getattr(item, name, default)
 
 
-def _order_key(item: Any) -> tuple[int, int]:
-    return (-int(_get(item, "priority", 0) or 0), int(_get(item, "arrival_ms", 0) or 0))
+def serving_key(priority: int | None, arrival_ms: int | None,
+                chat_id: int = 0) -> tuple[int, int, int]:
+    """THE serving order of waiting chats, as a sort key (smaller is served first):
+    priority high to low, then the earliest arrival, then the lowest chat id. Every
+    ordering of the queue follows it: ``queue_order`` here, the desk's
+    (``desk_queue.serving_order``) and the storage's (``storage.repos.queue``: its
+    ``QueueKey.order`` is this key, its SQL ``SERVING_ORDER`` the same in SQL; a test
+    compares them)."""
+    return (-int(priority or 0), int(arrival_ms or 0), chat_id)
+
+
+def _order_key(item: Any) -> tuple[int, int, int]:
+    # ties of priority and arrival keep their given order (ids may be of any type here)
+    return serving_key(_get(item, "priority", 0), _get(item, "arrival_ms", 0))
 
 
 def queue_order(items: Iterable[T]) -> list[T]:
@@ -66,7 +79,7 @@ def pick_for_agent(agent: AgentState | Mapping[str, Any], queued_items: Iterable
     if check_available and not record.available:
         return None
     best: T | None = None
-    best_key: tuple[int, int] | None = None
+    best_key: tuple[int, int, int] | None = None
     for item in queued_items:
         pool = _get(item, "pool") or {"shop": True}
         if not agent_in_pool(record, pool):

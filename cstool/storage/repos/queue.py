@@ -1,10 +1,12 @@
 """The shop queue read through its indexes (migration 11), never chat by chat.
 
-Serving order is priority high to low, then arrival (``COALESCE(queued_at,
-created_at)``), then id. Two partial indexes over the chats in state ``queued`` give
-that order per shop (``conversations_serving``) and per shop and pool
-(``conversations_pool_serving``); ``queue_bands`` counts the waiting chats of each
-(shop, pool, priority), kept exact by triggers. From those:
+Serving order is the routing engine's (``cstool.routing.queueing.serving_key``):
+priority high to low, then arrival (``COALESCE(queued_at, created_at)``), then id;
+``QueueKey.order`` is that key and ``SERVING_ORDER`` the same order in SQL. Two
+partial indexes over the chats in state ``queued`` give that order per shop
+(``conversations_serving``) and per shop and pool (``conversations_pool_serving``);
+``queue_bands`` counts the waiting chats of each (shop, pool, priority), kept exact by
+triggers. From those:
 
 - the head of a pool (what a free agent of it takes next) is one index probe;
 - how many chats of a pool wait ahead of a given chat is the band counts of higher
@@ -25,9 +27,11 @@ from __future__ import annotations
 import sqlite3
 from typing import NamedTuple
 
+from ...routing.queueing import serving_key
 from ..ids import row_id
 
 ARRIVAL = "COALESCE(queued_at, created_at)"
+SERVING_ORDER = f"priority DESC, {ARRIVAL}, id"  # serving_key, in SQL
 SHIFT, LEVELS = 4, 10  # queue_counts: level k counts arrivals (ms) >> 4k, k = 1..10
 
 
@@ -39,8 +43,9 @@ class QueueKey(NamedTuple):
     id: int
 
     def order(self) -> tuple[int, int, int]:
-        """The sort key (priority high to low, then arrival, then id)."""
-        return (-self.priority, self.arrival, self.id)
+        """The sort key: the engine's ``serving_key`` (priority high to low, then
+        arrival, then id)."""
+        return serving_key(self.priority, self.arrival, self.id)
 
 
 def band_counts(conn: sqlite3.Connection, shop_id: int) -> dict[str | None, dict[int, int]]:
@@ -92,7 +97,7 @@ def head(conn: sqlite3.Connection, shop_id: int, pool: str | None) -> QueueKey |
     row = conn.execute(
         f"SELECT priority, {ARRIVAL}, id FROM conversations INDEXED BY "
         "conversations_pool_serving WHERE shop_id = ? AND pool IS ? AND state = 'queued' "
-        f"ORDER BY priority DESC, {ARRIVAL}, id LIMIT 1", (shop_id, pool)).fetchone()
+        f"ORDER BY {SERVING_ORDER} LIMIT 1", (shop_id, pool)).fetchone()
     return None if row is None else QueueKey(*row)
 
 
@@ -107,14 +112,14 @@ def page(conn: sqlite3.Connection, shop_id: int, after: QueueKey | None,
               "conversations_serving WHERE shop_id = ? AND state = 'queued' AND ")
     if after is None:
         return [QueueKey(*r) for r in conn.execute(
-            select + f"1 ORDER BY priority DESC, {ARRIVAL}, id LIMIT ?", (shop_id, limit))]
+            select + f"1 ORDER BY {SERVING_ORDER} LIMIT ?", (shop_id, limit))]
     out: list[QueueKey] = []
     for where, params, order in (
             (f"priority = ? AND {ARRIVAL} = ? AND id > ?",
              (after.priority, after.arrival, after.id), "id"),
             (f"priority = ? AND {ARRIVAL} > ?", (after.priority, after.arrival),
              f"{ARRIVAL}, id"),
-            ("priority < ?", (after.priority,), f"priority DESC, {ARRIVAL}, id")):
+            ("priority < ?", (after.priority,), SERVING_ORDER)):
         if len(out) >= limit:
             break
         out += [QueueKey(*r) for r in conn.execute(
