@@ -114,9 +114,27 @@ class Recorded:
         if callable(value) and name in operation_names():
             def call(*args: Any, **kwargs: Any) -> Any:
                 self._calls.add(name)
-                return value(*args, **kwargs)
+                result = value(*args, **kwargs)
+                leaked = private_keys(result)
+                assert not leaked, f"{name} answers private keys {leaked}"
+                return result
             return call
         return value
+
+
+def private_keys(value: Any, path: str = "") -> list[str]:
+    """Keys starting with ``_`` anywhere in a result (an implementation's own fields,
+    such as ``_orders`` or ``_routed_to``, are never part of an answer)."""
+    if isinstance(value, ApplyResult):
+        value = value.to_dict()
+    if isinstance(value, dict):
+        out = [f"{path}.{k}" for k in value if isinstance(k, str) and k.startswith("_")]
+        for k, v in value.items():
+            out += private_keys(v, f"{path}.{k}")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [x for i, v in enumerate(value) for x in private_keys(v, f"{path}[{i}]")]
+    return []
 
 
 class Contract(Recorded):

@@ -276,7 +276,18 @@ def test_reply_add_list_remove(cli):
     assert (r.exit_code, r.stderr.strip()) == (1, "Error: no shop 'nope'")
 
 
-def test_a_server_answers_from_the_old_knowledge_while_the_new_builds(backend, monkeypatch):
+@pytest.fixture
+def served_backend(db_path, clock):
+    """A Local backend as ``cstool serve`` opens it (``background_builds``)."""
+    from cstool.backend.local import LocalBackend
+
+    b = LocalBackend(db_path, clock=clock, background_builds=True)
+    yield b
+    b.close()
+
+
+def test_a_server_answers_from_the_old_knowledge_while_the_new_builds(served_backend,
+                                                                      monkeypatch):
     """In the background mode ``cstool serve`` uses, a knowledge edit does not make the
     next question wait for the model: it is answered from the previous knowledge, and the
     new takes over when built."""
@@ -285,8 +296,8 @@ def test_a_server_answers_from_the_old_knowledge_while_the_new_builds(backend, m
 
     from cstool.bot import knowledge_bot
 
+    backend = served_backend
     seed(backend)
-    backend.bot.cache.background = True
     assert backend.ask_bot("怎么开发票", shop="s")["answer"] == KB[3]["answer"]
     release = threading.Event()
     real = knowledge_bot.index_for

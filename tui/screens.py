@@ -38,7 +38,7 @@ def localize_bindings(node) -> None:
     (the language may be chosen after the class was defined); Textual's own bindings (the
     command palette's) are found by their action (``key.<action>``)."""
 
-    def label(b):
+    def label(b: Binding) -> str | None:
         if has(b.description):
             return t(b.description)
         if has(f"key.{b.action}"):

@@ -47,13 +47,19 @@ class LocalBackend(Backend):
 
     def __init__(
         self, path: str | Path, *, clock: Clock | None = None, bot: BotStep | None = None,
-        create: bool = True,
+        create: bool = True, background_builds: bool = False,
     ):
         """Open the file at ``path`` (made, with its folder, when missing, unless
-        ``create`` is false: then a missing file raises ``NoDataFile``)."""
+        ``create`` is false: then a missing file raises ``NoDataFile``).
+
+        The knowledge bot answers by default (any ``bot`` may replace it); with
+        ``background_builds`` (a long-running server) it builds a changed knowledge's
+        index in a thread while questions are answered from the previous one."""
         clock = clock or default_clock()
-        # The knowledge bot answers by default; any BotStep may replace it.
-        self.bot = bot if bot is not None else KnowledgeBot()
+        if bot is None:
+            bot = KnowledgeBot()
+            bot.cache.background = background_builds
+        self.bot = bot
         self.database = open_database(path, clock.now_ms(), create=create)
         self.path = self.database.path
         self.ctx = ctx = ServiceContext(self.database, clock, self.bot,

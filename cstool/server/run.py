@@ -59,10 +59,8 @@ def serve(db: str | Path, *, host: str = "127.0.0.1", port: int = 8765,
           max_body: int = DEFAULT_MAX_BODY, access_log: bool = False,
           log_level: str = "info") -> None:
     """Serve the file ``db`` until SIGTERM or Ctrl+C."""
-    backend = LocalBackend(db)
-    cache = getattr(backend.bot, "cache", None)  # a BotStep may keep no cache
-    if cache is not None:  # a knowledge edit must not stall every request while it builds
-        cache.background = True
+    # a knowledge edit must not stall every request while its index builds
+    backend = LocalBackend(db, background_builds=True)
     try:
         server = make_server(backend, host=host, port=port, max_body=max_body,
                              access_log=access_log, log_level=log_level)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ..alerts import keyword_counts
+from ..api.backend import Backend
 from ..storage.repos.dashboard import sla_tiles
 from ..storage.repos.metrics import read_targets
 from .context import ServiceContext
@@ -96,7 +97,7 @@ def _day(now: int, tz: str) -> tuple[int, int, datetime]:
             int((midnight - timedelta(days=7)).timestamp() * 1000), local)
 
 
-def figures_by_reports(backend, shop: str, now: int, zone: str | None = None) -> dict:
+def figures_by_reports(backend: Backend, shop: str, now: int, zone: str | None = None) -> dict:
     """The snapshot's figures (``today``, ``hourly``, ``hourly_last_week``,
     ``agent_rows``) by three full reports (``metrics_report``): how the dashboard computed
     them before reading them for one shop straight from the stored facts, kept as the

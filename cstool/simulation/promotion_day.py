@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from .. import service
@@ -73,6 +74,9 @@ from .day_tables import (
 )
 from .day_timeline import Day, SimConversation, SimOrder, _Agent, _Shop, _world
 from .day_writer import _check_new, access_noter, write
+
+if TYPE_CHECKING:  # the day is written into the Local backend's own file
+    from ..backend.local import LocalBackend
 
 
 @dataclass(frozen=True)
@@ -472,7 +476,7 @@ def _orders(rnd: random.Random, shop: _Shop, convs: list[SimConversation], promo
     return out
 
 
-def generate_day(backend, plan: DayPlan, *, until: int | None = None,
+def generate_day(backend: LocalBackend, plan: DayPlan, *, until: int | None = None,
                  fold: bool = True) -> dict:
     """Simulate ``plan`` over the Local backend's file and write it in one transaction,
     everything up to ``until`` (epoch ms; default: all of it); then, with ``fold``, fold
@@ -493,7 +497,7 @@ def generate_day(backend, plan: DayPlan, *, until: int | None = None,
             "hourly": promo}
 
 
-def stream(backend, plan: DayPlan, *, speed: float = 60.0, start: int | None = None,
+def stream(backend: LocalBackend, plan: DayPlan, *, speed: float = 60.0, start: int | None = None,
            tick_s: float = 1.0, keep_going: Callable[[], bool] = lambda: True,
            sleep: Callable[[float], None] = time.sleep,
            wall: Callable[[], float] = time.monotonic,

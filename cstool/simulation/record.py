@@ -19,7 +19,7 @@ close; that is the moment Erlang A counts them gone.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict
 from ..shop_hours import off_hours_reply
@@ -30,6 +30,9 @@ from .day_timeline import Day, SimConversation
 from .day_writer import access_noter, write
 from .inputs import ConversationModel
 from .world import ShopWorld
+
+if TYPE_CHECKING:  # the simulated day is written into the Local backend's own file
+    from ..backend.local import LocalBackend
 
 ASSIGNED = "客服{name}为您服务"
 SURVEY = "本次服务已结束，请为我们的服务打分（1-5 分）。"
@@ -138,7 +141,7 @@ class _Writer:
                       {"state": "closed", "closed_at": at, "close_reason": reason}))
 
 
-def write_day(backend: Any, world: ShopWorld, model: ConversationModel, result: DayResult,
+def write_day(backend: LocalBackend, world: ShopWorld, model: ConversationModel, result: DayResult,
               *, seed: int, fold: bool = True) -> dict:
     """Write ``result`` (simulated with ``record=True``) into the Local ``backend``'s file
     in one transaction; returns counts. Conflict when this seed's customers exist."""

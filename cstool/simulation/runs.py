@@ -30,6 +30,8 @@ from .world import load_world
 
 if TYPE_CHECKING:
     from ..api.backend import Backend
+    from .day import DayResult
+    from .world import ShopWorld
 
 Progress = Callable[[str, float, float], None]
 
@@ -83,8 +85,8 @@ def _roster(req: DayRequest, world: Any, shape: Curve, start_ms: int
     return None, f"the shop's {len(world.agents)} agents all day"
 
 
-def write_day_copy(source: Backend, path: Path, world: Any, model: ConversationModel,
-                   result: Any, *, seed: int) -> dict:
+def write_day_copy(source: Backend, path: Path, world: ShopWorld, model: ConversationModel,
+                   result: DayResult, *, seed: int) -> dict:
     """Copy ``source``'s data file to the NEW file ``path`` and write the simulated day
     into the copy (``Conflict`` when ``path`` exists); the counts written."""
     from ..backend.local import LocalBackend
