@@ -971,8 +971,13 @@ def test_webhook_errors(be):
     with be.refused(NotFound, "no_delivery"):
         be.finish_webhook_delivery("whd_0_0", 1, "w", status_code=200)
     t = be.webhook_test(name)
-    with be.refused(InvalidInput, "finish_needs_outcome"):
-        be.finish_webhook_delivery(t["id"], 1, "w")
+    with be.refused(InvalidInput, "worker_name_bad"):
+        be.claim_webhook_deliveries(" w", shop=w.shop)
+    assert be.finish_webhook_delivery(t["id"], 1, "w")["recorded"] is False  # not claimed
+    [claimed] = be.claim_webhook_deliveries("w", delivery=t["id"])
+    out = be.finish_webhook_delivery(t["id"], 1, "w")  # no outcome: a failed attempt
+    assert (out["recorded"], out["status"]) == (True, "failed")
+    assert be.webhook_delivery(t["id"])["last_error"] == "no outcome reported"
     with be.refused(FieldError):
         be.create("webhooks", {"key": be.key("bad"), "shop": w.shop, "url": "ftp://x/",
                                "events": ["conversation.created"]})

@@ -25,6 +25,7 @@ import secrets
 from ..errors import InvalidInput, NotFound
 from ..storage.repos.webhooks import Webhooks
 from ..storage.unit_of_work import UnitOfWork
+from ..text_rules import key_problem
 from ..values import format_time
 from .context import ServiceContext
 
@@ -33,6 +34,7 @@ MAX_DELAY_S = 6 * 3600  # one wait between attempts at most
 FAN_OUT = 1000  # events read per webhook per claim
 STATUSES = ("pending", "done", "failed")
 TEST_EVENT = "webhook.test"
+MAX_CLAIM = 500
 
 
 def new_secret() -> str:
@@ -110,10 +112,11 @@ class WebhookService:
         """Claim due deliveries (or the one named) for one attempt each by ``worker``:
         what to POST where (URL, body, headers with the signature), the attempt's number
         and how long to wait for an answer. New events become deliveries first."""
-        if not isinstance(worker, str) or not worker.strip() or len(worker) > 200:
-            raise InvalidInput("worker: a name of 1 to 200 characters", key="worker_name_bad")
-        if not isinstance(limit, int) or not 1 <= limit <= 500:
+        _check_worker(worker)
+        worker = worker[:200]
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise InvalidInput("limit: 1..500", key="limit_range_500")
+        limit = min(limit, MAX_CLAIM)
         with self.ctx.write() as uow:
             shop_id = uow.shops.by_key(shop)["id"] if shop is not None else None
             if delivery is None:
@@ -137,9 +140,11 @@ class WebhookService:
         if status_code is not None and (not isinstance(status_code, int)
                                         or not 100 <= status_code <= 599):
             raise InvalidInput("status_code: 100..599", key="status_code_bad")
+        _check_worker(worker)
         if status_code is None and not error:
-            raise InvalidInput("give status_code or error", key="finish_needs_outcome")
+            error = "no outcome reported"  # neither an answer nor an error: a failure
         error = None if error is None else str(error)[:500]
+        worker = worker[:200]
         with self.ctx.write() as uow:
             rows = uow.repo(Webhooks)
             d = rows.attempt_of(delivery)
@@ -223,6 +228,13 @@ class WebhookService:
             raise NotFound(f"no webhook {name!r}", key="no_record", kind="webhook",
                            record=name)
         return hook
+
+
+def _check_worker(worker: str) -> None:
+    """A worker's name (what it claims under) follows the rules of record keys."""
+    if not isinstance(worker, str) or key_problem(worker) is not None:
+        raise InvalidInput("worker: a name without control characters or surrounding "
+                           "spaces", key="worker_name_bad")
 
 
 def _uid(webhook_id: int, event_id: int | None) -> str:
