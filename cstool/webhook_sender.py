@@ -69,9 +69,11 @@ def send(backend: Backend, claimed: list[dict], *, worker: str = WORKER_ID,
 
 
 def send_due(backend: Backend, *, worker: str = WORKER_ID, limit: int = 20,
-             rounds: int = 5, client: httpx.Client | None = None) -> dict[str, Any]:
+             rounds: int = 100, client: httpx.Client | None = None) -> dict[str, Any]:
     """The worker's job: claim and send due deliveries, a batch at a time, until none is
-    due (at most ``rounds`` batches a pass). Counts by outcome."""
+    due (at most ``rounds`` batches a pass). A conversation's next delivery becomes
+    claimable when its previous one is done, so a busy chat takes several rounds.
+    Counts by outcome."""
     counts = {"attempted": 0, "done": 0, "retrying": 0, "failed": 0}
     for _ in range(rounds):
         claimed = backend.claim_webhook_deliveries(worker, limit=limit)
@@ -82,8 +84,6 @@ def send_due(backend: Backend, *, worker: str = WORKER_ID, limit: int = 20,
             key = {"done": "done", "pending": "retrying", "failed": "failed"}.get(r["status"])
             if key:
                 counts[key] += 1
-        if len(claimed) < limit:
-            break
     return counts
 
 

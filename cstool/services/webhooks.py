@@ -167,7 +167,7 @@ class WebhookService:
             recorded = rows.finish(d["id"], attempt, worker, now, status=status,
                                    code=status_code, error=error, next_at=next_at)
             if recorded and status == "failed":
-                uow.event("webhook.failed", "webhook", d["webhook"], None,
+                uow.event("webhook.failed", "webhook", d["webhook"], d["shop_id"],
                           {"delivery": delivery, "attempts": attempt})
         return {"id": delivery, "attempt": attempt, "recorded": recorded,
                 "status": status if recorded else d["status"],

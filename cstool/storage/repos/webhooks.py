@@ -142,13 +142,14 @@ class Webhooks:
         (settings too), or None."""
         r = self.conn.execute(
             "SELECT d.id, d.status, d.attempts, d.lease_owner, d.first_at, s.key, s.settings, "
-            "d.event_type, w.key FROM webhook_deliveries d JOIN shops s ON s.id = d.shop_id "
-            "JOIN webhooks w ON w.id = d.webhook_id WHERE d.uid = ?", (uid,)).fetchone()
+            "d.event_type, w.key, d.shop_id FROM webhook_deliveries d "
+            "JOIN shops s ON s.id = d.shop_id JOIN webhooks w ON w.id = d.webhook_id "
+            "WHERE d.uid = ?", (uid,)).fetchone()
         if r is None:
             return None
         return {"id": r[0], "status": r[1], "attempts": r[2], "owner": r[3], "first_at": r[4],
                 "shop": r[5], "settings": json.loads(r[6] or "{}"), "event": r[7],
-                "webhook": r[8]}
+                "webhook": r[8], "shop_id": r[9]}
 
     def finish(self, delivery_id: int, n: int, owner: str, now: int, *, status: str,
                code: int | None, error: str | None, next_at: int | None) -> bool:
