@@ -389,3 +389,13 @@ def test_two_workers_one_killed_every_delivery_arrives_duplicates_share_the_id(
     assert all(len(bodies) == 1 for bodies in by_id.values())  # a duplicate is the same
     # each attempt made by one worker: the receiver saw no more POSTs than attempts
     assert len(got) <= sum(r["attempts"] for r in rows)
+
+
+def test_bench_webhooks_quick_runs_and_prints_its_figures():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_webhooks.py"),
+                          "--quick"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "deliveries/s" in out.stdout and "ratio (plain POSTs / worker job):" in out.stdout
