@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -53,19 +54,23 @@ def post(client: httpx.Client, d: dict) -> tuple[int | None, str | None]:
 
 def send(backend: Backend, claimed: list[dict], *, worker: str = WORKER_ID,
          client: httpx.Client | None = None) -> list[dict]:
-    """POST each claimed delivery and record its outcome; the outcomes in order."""
+    """POST the claimed deliveries (all at once: each is the next of its conversation,
+    and every one must be done within its lease) and record each outcome; the outcomes
+    in order."""
     own = client is None
     client = client or httpx.Client()
-    out = []
     try:
-        for d in claimed:
-            code, error = post(client, d)
-            out.append(backend.finish_webhook_delivery(d["id"], d["attempt"], worker,
-                                                       status_code=code, error=error))
+        if len(claimed) == 1:
+            answers = [post(client, claimed[0])]
+        else:
+            with ThreadPoolExecutor(max_workers=len(claimed)) as pool:
+                answers = list(pool.map(lambda d: post(client, d), claimed))
     finally:
         if own:
             client.close()
-    return out
+    return [backend.finish_webhook_delivery(d["id"], d["attempt"], worker,
+                                            status_code=code, error=error)
+            for d, (code, error) in zip(claimed, answers, strict=True)]
 
 
 def send_due(backend: Backend, *, worker: str = WORKER_ID, limit: int = 20,

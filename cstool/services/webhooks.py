@@ -55,9 +55,10 @@ def setting(settings: dict, name: str) -> int:
 
 
 def lease_ms(settings: dict) -> int:
-    """How long a claimed attempt is its worker's: three timeouts and 5 s (after that a
-    killed worker's attempt is made again by another, with the same delivery id)."""
-    return (3 * setting(settings, "webhook_timeout_s") + 5) * 1000
+    """How long a claimed attempt is its worker's: five timeouts (a POST and up to three
+    redirects, with room) and 10 s; after that a killed worker's attempt is made again by
+    another, with the same delivery id."""
+    return (5 * setting(settings, "webhook_timeout_s") + 10) * 1000
 
 
 def _handout(c: dict, now: int) -> dict:
