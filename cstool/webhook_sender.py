@@ -18,6 +18,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from .errors import NotFound
+
 if TYPE_CHECKING:
     from .api.backend import Backend
 
@@ -68,9 +70,15 @@ def send(backend: Backend, claimed: list[dict], *, worker: str = WORKER_ID,
     finally:
         if own:
             client.close()
-    return [backend.finish_webhook_delivery(d["id"], d["attempt"], worker,
-                                            status_code=code, error=error)
-            for d, (code, error) in zip(claimed, answers, strict=True)]
+    out = []
+    for d, (code, error) in zip(claimed, answers, strict=True):
+        try:
+            out.append(backend.finish_webhook_delivery(d["id"], d["attempt"], worker,
+                                                       status_code=code, error=error))
+        except NotFound:  # the webhook was deleted meanwhile, its deliveries with it
+            out.append({"id": d["id"], "attempt": d["attempt"], "recorded": False,
+                        "status": "deleted", "next_at": None})
+    return out
 
 
 def send_due(backend: Backend, *, worker: str = WORKER_ID, limit: int = 20,

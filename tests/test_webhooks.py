@@ -222,6 +222,31 @@ def test_deliveries_of_one_conversation_keep_their_order(backend, clock, receive
     assert all(d["status"] == "done" for d in backend.webhook_deliveries("h1"))
 
 
+def test_a_webhook_switched_off_gets_nothing_of_meanwhile_and_deleted_takes_its_log(
+        backend, clock, receivers):
+    rx = receivers()
+    shop(backend)
+    hook(backend, rx.url)
+    worker = Worker(backend)
+    backend.update("webhooks", "h1", {"active": False})
+    backend.post_message("s1", "c1", "关着的时候")
+    worker.run_once()
+    backend.update("webhooks", "h1", {"active": True})
+    worker.run_once()
+    assert rx.got == [] and backend.webhook_deliveries("h1") == []
+    backend.post_message("s1", "c2", "开着的时候")
+    worker.run_once()
+    assert len(rx.got) == 1 and json.loads(rx.got[0][1])["type"] == "conversation.created"
+    [d] = backend.webhook_deliveries("h1")
+    backend.delete("webhooks", "h1")
+    from cstool.errors import NotFound
+    with pytest.raises(NotFound):
+        backend.webhook_delivery(d["id"])
+    assert backend.list("webhooks") == []
+    backend.post_message("s1", "c3", "删了以后")
+    assert worker.run_once()["webhooks"]["attempted"] == 0
+
+
 def test_a_redirect_to_another_host_is_not_followed(backend, clock, receivers):
     target = receivers()
     rx = receivers([307, 302])

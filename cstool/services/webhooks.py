@@ -93,11 +93,16 @@ class WebhookService:
         shop's, of its types), inside the caller's write transaction. Returns how many."""
         rows = uow.repo(Webhooks)
         made = 0
-        for hook in rows.active():
+        head = None
+        for hook in rows.subscriptions():
+            if not hook["active"]:  # switched off: what happens meanwhile is not sent later
+                head = rows.head() if head is None else head
+                rows.move_cursor(hook["id"], head)
+                continue
             types = None if "*" in hook["events"] else hook["events"]
             events = rows.events_after(hook["shop_id"], hook["cursor"], types, FAN_OUT)
             if not events:
-                head = rows.head()
+                head = rows.head() if head is None else head
                 if head > hook["cursor"] and types is not None:
                     rows.move_cursor(hook["id"], head)  # nothing of its types: skip ahead
                 continue

@@ -56,13 +56,13 @@ class Webhooks:
         return {"id": r[0], "name": r[1], "shop_id": r[2], "shop": r[3], "url": r[4],
                 "secret": r[5], "settings": json.loads(r[6] or "{}"), "active": bool(r[7])}
 
-    def active(self) -> list[dict]:
-        """The active webhooks: id, shop id and key, event types, cursor."""
+    def subscriptions(self) -> list[dict]:
+        """Every webhook: id, shop id and key, event types, cursor, active."""
         return [{"id": r[0], "shop_id": r[1], "shop": r[2], "events": json.loads(r[3]),
-                 "cursor": r[4]}
+                 "cursor": r[4], "active": bool(r[5])}
                 for r in self.conn.execute(
-                    "SELECT w.id, w.shop_id, s.key, w.events, w.cursor FROM webhooks w "
-                    "JOIN shops s ON s.id = w.shop_id WHERE w.active = 1 ORDER BY w.id")]
+                    "SELECT w.id, w.shop_id, s.key, w.events, w.cursor, w.active "
+                    "FROM webhooks w JOIN shops s ON s.id = w.shop_id ORDER BY w.id")]
 
     def events_after(self, shop_id: int, after: int, types: Sequence[str] | None,
                      limit: int) -> list[tuple]:
