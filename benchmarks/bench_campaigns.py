@@ -167,12 +167,14 @@ def main(argv: list[str] | None = None) -> int:
         again = b.run_due_campaigns()
         idle_s = time.perf_counter() - t0
         b.close()
-    decided = out["sent"] + out["holdout"] + sum(out["suppressed"].values())
+    decided = out["sent"] + out["holdout"] + out["undeliverable"] + sum(
+        out["suppressed"].values())
     assert out["due"] == due == decided, out
     assert again["due"] == 0, again
     print(f"plain SQL selection of the eligible set: {plain_s:.2f} s ({eligible:,} rows)")
     print(f"run-due pass: {pass_s:.2f} s (goal <= 30 s): sent {out['sent']:,}, "
-          f"held out {out['holdout']:,}, suppressed {out['suppressed']}")
+          f"held out {out['holdout']:,}, undeliverable (no chat) {out['undeliverable']:,}, "
+          f"suppressed {out['suppressed']}")
     print(f"a second pass with nothing left: {idle_s:.2f} s")
     print(f"ratio (plain selection / pass): {plain_s / pass_s:.2f}; "
           f"triggers decided per second: {decided / pass_s:,.0f}")

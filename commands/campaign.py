@@ -71,7 +71,7 @@ def run_due_cmd(
                                   for k, v in out["suppressed"].items()) or t("cli.nothing")
     info(t("cli.campaign_run", at=out["at"], campaigns=counted(out["campaigns"], "campaign"),
            due=out["due"], sent=out["sent"], holdout=out["holdout"], suppressed=supp,
-           deferred=out["deferred"]))
+           deferred=out["deferred"], undeliverable=out["undeliverable"]))
 
 
 def _pct(x: float | None) -> str:
@@ -108,6 +108,8 @@ def stats_cmd(
         "campaign": f"{s['campaign']} ({s['name']}, {s['trigger']}, {s['status']})",
         "shop": s["shop"],
         "sent": s["sent"],
+        "delivered / read / failed": f"{s['delivered']} / {s['read']} / {s['failed']}",
+        "undeliverable": s["undeliverable"],
         "held out": (f"{s['holdout']} of {s['holdout'] + s['sent']} "
                      f"({_pct(s['holdout'] / (s['holdout'] + s['sent']))}; "
                      f"set share {s['holdout_share']:.0%})" if s['holdout'] + s['sent']
@@ -127,7 +129,7 @@ def sends_cmd(
     ctx: typer.Context,
     key: KeyArg,
     outcome: Annotated[str | None, typer.Option(
-        help="Only sent, holdout, suppressed or redeemed.")] = None,
+        help="Only sent, holdout, suppressed, redeemed or undeliverable.")] = None,
     customer: Annotated[str | None, typer.Option(help="Only this customer's.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many.")] = 100,
     after: Annotated[int | None, typer.Option(help="After this decision id (paging).")] = None,

@@ -36,6 +36,7 @@ from . import (
     staffing,
     ticket,
     token,
+    webhook,
     worker,
 )
 from .context import ApiOpt, CommandGroup, RootGroup, State
@@ -154,6 +155,7 @@ for _name, _module in (
     ("sla", sla),
     ("campaign", campaign),
     ("cart", cart),
+    ("webhook", webhook),
 ):
     app.add_typer(_module.app, name=_name, cls=CommandGroup)
 app.add_typer(invite.price_app, name="price", cls=CommandGroup)

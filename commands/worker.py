@@ -46,6 +46,10 @@ def worker_cmd(
                 parts.append(t("cli.worker_done", task=task, count=n))
             elif isinstance(value, dict) and value.get("sent"):
                 parts.append(t("cli.worker_sends", count=value["sent"]))
+            elif isinstance(value, dict) and value.get("attempted"):
+                parts.append(t("cli.worker_webhooks", count=value["attempted"],
+                               done=value["done"], retrying=value["retrying"],
+                               failed=value["failed"]))
             elif isinstance(value, dict) and "error" in value:
                 parts.append(t("cli.worker_failed", task=task, error=value["error"]))
         if parts:

@@ -56,6 +56,12 @@ SHOP_SETTINGS_DEFAULTS = {
     # make-up workdays (调休) mapped to the weekday whose hours they keep.
     "holidays": None,  # ["2026-10-01", "2026-10-02"]
     "workdays": None,  # {"2026-10-10": "mon"}
+    # Webhooks (None: the defaults of cstool.services.webhooks): the first retry after
+    # this many seconds, doubling (with jitter); attempts stop this many hours after the
+    # first (then the delivery is dead-lettered); each POST waits at most this long.
+    "webhook_retry_base_s": None,  # 10
+    "webhook_retry_window_h": None,  # 24
+    "webhook_timeout_s": None,  # 10
 }
 
 
@@ -84,6 +90,7 @@ class Field:
     nullable: bool = True
     item_max_len: int = 64
     multiline: bool = False  # text that may hold newlines and tabs (no other controls)
+    write_only: bool = False  # stored and written, never read back (a webhook's secret)
 
 
 @dataclass(frozen=True)
@@ -435,12 +442,47 @@ CAMPAIGN = Kind(
     doc="A conversion campaign: a trigger, an audience, a message, a benefit, a holdout.",
 )
 
+# The event log's types a webhook may subscribe to (besides every record kind's
+# <kind>.created / .updated / .deleted, added below), and "*" for all of them.
+WEBHOOK_EVENT_TYPES = (
+    "message.created", "conversation.created", "conversation.assigned",
+    "conversation.queued", "conversation.transferred", "conversation.returned",
+    "conversation.closed", "conversation.reopened", "conversation.rated",
+    "conversation.sensitive", "agent.status", "agent.left_shop", "customer.opted_out",
+    "invitation.sent", "campaign.sent", "campaign.undeliverable",
+    "ticket.created", "ticket.status", "ticket.priority", "ticket.team", "ticket.assigned",
+    "ticket.note", "ticket.reply", "ticket.resolved", "ticket.closed", "ticket.reopened",
+    "ticket.sla_warning", "ticket.sla_breached", "ticket.escalated",
+    "routing_rule.moved", "bot.unanswered", "bot.learned", "bot.dismissed",
+)
+
+WEBHOOK = Kind(
+    "webhooks",
+    "webhook",
+    "key",
+    (
+        _f("key", "slug", required=True),
+        _f("shop", "ref", required=True, ref="shops", doc="only this shop's events"),
+        _f("url", "str", required=True, max_len=2000,
+           doc="http(s) URL that receives the POSTs (no user:password in it)"),
+        _f("events", "strlist", required=True, item_max_len=64,
+           doc="event types (see the README's table), or * for all"),
+        _f("active", "bool", default=True, doc="false: no new deliveries"),
+        _f("secret", "str", max_len=200, write_only=True,
+           doc="signing secret (never shown again; generated when left out)"),
+    ),
+    doc="A webhook: the shop's events of these types POSTed, signed, to a URL.",
+)
+
 # Apply order: a record may only refer to kinds that come before it.
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (SHOP, GROUP, AGENT, ROUTING_RULE, SLA_POLICY, PRODUCT, COUPON, PROMOTION,
-              CUSTOMER, ORDER, CART_ITEM, KNOWLEDGE_ENTRY, QUICK_REPLY, CAMPAIGN)
+              CUSTOMER, ORDER, CART_ITEM, KNOWLEDGE_ENTRY, QUICK_REPLY, CAMPAIGN, WEBHOOK)
 }
+WEBHOOK_EVENTS: tuple[str, ...] = WEBHOOK_EVENT_TYPES + tuple(
+    f"{k.singular}.{what}" for k in KINDS.values() if k.name != "webhooks"
+    for what in ("created", "updated", "deleted"))
 # How each kind is listed and exported (default: by key).
 ORDER_BY: dict[str, str] = {
     "routing_rules": "r_shop.key, t.position, t.key",

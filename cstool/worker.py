@@ -1,9 +1,10 @@
 """The worker: one process that keeps the desk moving without anyone pressing keys.
 
 Each pass: close chats idle past their shop's limit, hand waiting chats to free agents,
-warn and escalate tickets against their SLA, run due campaigns and catch the metric
-aggregates up (operations every Backend declares). Every job is exactly-once safe, so
-two workers (or a worker killed mid-pass) never double-act.
+warn and escalate tickets against their SLA, run due campaigns, POST due webhook
+deliveries and catch the metric aggregates up (operations every Backend declares). Every
+job is exactly-once safe, so two workers (or a worker killed mid-pass) never double-act
+(a webhook attempt cut short by a kill is made again, with the same delivery id).
 """
 
 from __future__ import annotations
@@ -23,8 +24,15 @@ JOBS: list[tuple[str, Callable[[Backend], Any]]] = [
     ("queue_assigned", lambda b: b.drain_queues()),
     ("sla", lambda b: b.sla_scan()),
     ("campaigns", lambda b: b.run_due_campaigns()),
+    ("webhooks", lambda b: _send_webhooks(b)),
     ("metrics", lambda b: b.metrics_refresh()),
 ]
+
+
+def _send_webhooks(backend: Backend) -> dict[str, Any]:
+    from .webhook_sender import send_due
+
+    return send_due(backend)
 
 
 @dataclass

@@ -114,6 +114,10 @@ MALL: dict[str, list[dict]] = {
         {"key": "mb-camp-nudge", "shop": SHOP_B, "name": "萌宝催拍", "trigger": "order_nudge",
          "template": "萌宝催拍秘文：{name} 的宝贝还在等", "coupon": "mb-c-1111-599-60"},
     ],
+    "webhooks": [
+        {"key": "mb-hook", "shop": SHOP_B, "url": "https://mb-secret-erp.example/cb",
+         "events": ["*"], "secret": "mb-hook-signing-secret-42"},
+    ],
 }
 
 # Texts that only shop B (and its customers) may see.
@@ -127,6 +131,7 @@ SECRETS_B = (
     "mb-order-7001", "SF7001SECRET", "mb-cart-01", "萌宝尺码秘答", "萌宝快捷秘语",
     "mb-qr-hello", "萌宝催拍秘文", "mb-camp-nudge", "mb-rule-vip", "孕婴VIP规则",
     "mb-sla", "孕婴售后时效", "孕婴售前组", CHAT_B, QUEUED_B, UNANSWERED_B, TICKET_B,
+    "mb-hook", "mb-secret-erp.example", "mb-hook-signing-secret-42",
 )
 
 STAFF_ROLES = ("agent_a", "supervisor_a")
@@ -266,6 +271,8 @@ def build_mall(tmp_path) -> Mall:
         ids[name] = mall.admin_ok("POST", "/v1/tokens", json=args)["id"]
     ids["token_b_customer"] = mall.admin_ok(
         "POST", f"/v1/shops/{SHOP_B}/customer-tokens", json={"customer": "c00002"})["id"]
+    # a delivery of shop B's webhook (its events made into deliveries by a claim)
+    ids["delivery_b"] = mall.admin_ok("POST", "/v1/webhooks/mb-hook/test")["id"]
     mall.initial = mall.admin_ok("GET", "/v1/export")
     ids["events_head"] = mall.admin_ok("GET", "/v1/events/page",
                                        params={"after": 0, "limit": 500})["items"][-1]["id"]

@@ -285,6 +285,8 @@ def test_campaigns_run_due_stats_and_sensitive(be):
                        "template": "{name}，订单{order}的{product}待付款"}],
     })
     assert be.get("cart_items", "k1")["price"] == 299
+    # the customer has a chat with the shop (closed): the reminder has somewhere to go
+    be.close_conversation(be.post_message("lf", "wl", "在吗")["conversation"]["id"])
     out = be.run_due_campaigns("2026-11-20T09:30:00+08:00")
     assert (out["campaigns"], out["due"], out["sent"], out["suppressed"]) == (1, 1, 1, {})
     assert be.run_due_campaigns("2026-11-20T09:31:00+08:00")["due"] == 0

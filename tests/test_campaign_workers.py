@@ -65,6 +65,15 @@ def make_file(path, n: int = N) -> None:
     b.bulk_load("customers", customers)
     b.bulk_load("orders", orders)
     b.close()
+    # every customer chatted with the shop a week before (a closed chat): a campaign
+    # message has a chat to go to, so it is sent, not undeliverable
+    week_before = parse_time(NOW) - 7 * 86_400_000
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO conversations (shop_id, customer_id, state, created_at, "
+            "last_message_at, closed_at) SELECT p.shop_id, p.customer_id, 'closed', ?, ?, ? "
+            "FROM customer_profiles p", (week_before, week_before, week_before))
+    conn.close()
 
 
 def check_file(path, n: int = N) -> dict:
@@ -112,7 +121,8 @@ def test_two_passes_at_once_decide_each_trigger_once(tmp_path):
         outs.append(json.loads(out))
     outcomes = check_file(path)
     # between them the two passes decided every trigger once
-    decided = [o["sent"] + o["holdout"] + sum(o["suppressed"].values()) for o in outs]
+    decided = [o["sent"] + o["holdout"] + o["undeliverable"] + sum(o["suppressed"].values())
+               for o in outs]
     assert sum(decided) == N + N // 10
     # each pass decided, or found decided by the other, every trigger it read as due; a
     # pass that reads after the other committed some batches does not read those as
@@ -150,8 +160,9 @@ def test_a_pass_killed_midway_loses_nothing_and_repeats_nothing(tmp_path):
     b.close()
     assert again["already_done"] == 0  # committed triggers are not even read again
     outcomes = check_file(path)
-    assert sum(outcomes.values()) == done + again["sent"] + again["holdout"] + sum(
-        again["suppressed"].values())
+    assert sum(outcomes.values()) == done + again["sent"] + again["holdout"] + \
+        again["undeliverable"] + sum(again["suppressed"].values())
+    assert "undeliverable" not in outcomes  # every customer has a chat
 
 
 def test_bench_campaigns_quick_runs_and_prints_its_figures():

@@ -41,7 +41,10 @@ CUSTOMERS = [
 
 
 def mall(b, *, quiet: str | None = "22:00-08:00", campaigns=(), orders=(), cap: int = 1,
-         customers=CUSTOMERS) -> None:
+         customers=CUSTOMERS, reachable: bool = True) -> None:
+    """The shop, its customers, orders and campaigns. ``reachable``: every customer had a
+    chat with the shop a week before (closed since), so a campaign message has a chat to
+    go to (without one a send is ``undeliverable``)."""
     settings = {"quiet_hours": quiet, "campaign_cap": cap}
     b.apply({
         "shops": [{"key": "s1", "name": "翎衣女装", "service_mode": "human_first",
@@ -59,6 +62,21 @@ def mall(b, *, quiet: str | None = "22:00-08:00", campaigns=(), orders=(), cap: 
         "orders": list(orders),
         "campaigns": list(campaigns),
     })
+    if reachable:
+        past_chats(b, [c["key"] for c in customers])
+
+
+def past_chats(b, customers) -> None:
+    """A chat of each customer a week before, closed the same day (no trigger falls due
+    from it any more)."""
+    now = b.clock.now_ms()
+    b.clock.set(at("10:00", 13))
+    try:
+        for key in customers:
+            cid = b.post_message("s1", key, "在吗")["conversation"]["id"]
+            b.close_conversation(cid)
+    finally:
+        b.clock.set(now)
 
 
 def order(key, customer, status="created", created="09:00", *, day=20, items=("p1",), **times):
@@ -211,14 +229,17 @@ def test_shipped_notice_and_follow_up_off_by_default(backend):
     ], campaigns=[
         campaign("ship", "order_shipped", "订单{order}已由{carrier}发出，单号{tracking_no}"),
         campaign("follow", "follow_up", "{product}用得还好吗？"),
-    ])
+    ], reachable=False)
+    past_chats(backend, ["u2"])  # u1 never chatted with the shop
     assert backend.get("campaigns", "follow")["status"] == "paused"
     backend.run_due_campaigns(at("09:40"))
-    assert [(r[0], r[1]) for r in sends(backend)] == [("ship", "u1")]
+    # no chat with the shop and no channel: nobody would read it, so not "sent"
+    # (this test asserted a "sent" notice without a chat before honest sends)
+    assert sends(backend) == [("ship", "u1", "order:1", "undeliverable", "no_channel")]
     with backend.database.read() as conn:
         body, conv = conn.execute("SELECT body, conversation_id FROM campaign_sends").fetchone()
-    assert body == "订单o1已由顺丰发出，单号SF1234567890"
-    assert conv is None  # no chat with the shop yet: a notice only
+    assert (body, conv) == (None, None)
+    assert backend.campaign_stats("ship")["sent"] == 0
     backend.update("campaigns", "follow", {"status": "active"})
     # delivered 11-13 10:00 + 7 days = due 11-20 10:00, sendable for 72 h
     backend.run_due_campaigns(at("10:00"))
@@ -321,7 +342,8 @@ def test_a_code_alone_is_no_consultation_and_a_held_coupon_is_not_given_twice(ba
 def test_opt_out_is_respected_from_then_on(backend, clock):
     mall(backend, cap=5, orders=[order("o1", "u1", created="09:00"),
                                  order("o2", "u2", created="09:00")],
-         campaigns=[campaign("pay", "payment_reminder", delay_min=30)])
+         campaigns=[campaign("pay", "payment_reminder", delay_min=30)], reachable=False)
+    past_chats(backend, ["u2"])
     clock.set(at("08:00"))
     conv = backend.post_message("s1", "u1", "请问什么时候发货")["conversation"]["id"]
     backend.close_conversation(conv, reason="resolved")
@@ -339,7 +361,8 @@ def test_opt_out_is_respected_from_then_on(backend, clock):
 
 
 def test_an_opt_out_from_a_customer_who_never_chatted_reaches_no_queue(backend, clock):
-    mall(backend, campaigns=[campaign("pay", "payment_reminder", delay_min=30)])
+    mall(backend, campaigns=[campaign("pay", "payment_reminder", delay_min=30)],
+         reachable=False)
     backend.apply({"agents": [{"handle": "a", "name": "A", "shops": ["s1"],
                                "status": "offline"}]})
     clock.set(at("09:10"))
@@ -538,6 +561,51 @@ def test_holdout_gets_nothing_and_stays_out(backend):
     assert sum(1 for r in sends(backend) if r[3] == "holdout") == 2 * len(held)
 
 
+def test_sends_without_chat_or_channel_are_undeliverable_not_sent(backend, clock, cli):
+    """Honest sends: a customer with no chat with the shop and no channel gets nothing,
+    so the decision is ``undeliverable`` (in either arm of the holdout): not counted as
+    sent, no coupon, no place in the frequency cap, nothing in the lift."""
+    customers = [{"key": f"h{i:02d}", "name": f"顾客{i}", "profiles": [{"shop": "s1"}]}
+                 for i in range(40)]
+    shipped = [order(f"s{i:02d}", f"h{i:02d}", status="shipped", created="08:00", day=19,
+                     paid_at="08:01", shipped_at=iso("09:00")) for i in range(40)]
+    mall(backend, cap=9, customers=customers, orders=shipped, reachable=False,
+         campaigns=[campaign("ship", "order_shipped", "订单{order}已发货，送您{coupon}",
+                             holdout=0.5, coupon="c10")])
+    reachable = [f"h{i:02d}" for i in range(0, 40, 2)]  # every other customer chatted
+    past_chats(backend, reachable)
+    out = backend.run_due_campaigns(at("09:10"))
+    rows = sends(backend)
+    undeliverable = sorted(r[1] for r in rows if r[3] == "undeliverable")
+    assert undeliverable == sorted(set(c["key"] for c in customers) - set(reachable))
+    assert {r[4] for r in rows if r[3] == "undeliverable"} == {"no_channel"}
+    sent = sorted(r[1] for r in rows if r[3] == "sent")
+    held = sorted(r[1] for r in rows if r[3] == "holdout")
+    assert sorted(sent + held) == reachable  # both arms hold reachable customers only
+    assert (out["sent"], out["holdout"], out["undeliverable"]) == (len(sent), len(held), 20)
+    assert all(held_coupons(backend, c) == [] for c in undeliverable)
+    assert all(held_coupons(backend, c) == ["c10"] for c in sent)
+    with backend.database.read() as conn:  # every "sent" has its message in a chat
+        assert conn.execute("SELECT COUNT(*) FROM campaign_sends WHERE outcome = 'sent' "
+                            "AND message_id IS NULL").fetchone()[0] == 0
+    buys = [order(f"b{c}", c, status="paid", created="12:00", paid_at="12:01")
+            for c in undeliverable[:5] + sent[:2]]
+    backend.apply({"orders": buys})
+    s = backend.campaign_stats("ship")
+    assert (s["sent"], s["holdout"], s["undeliverable"]) == (len(sent), len(held), 20)
+    assert (s["delivered"], s["read"], s["failed"]) == (0, 0, 0)
+    assert s["conversions"] == 2  # the undeliverable customers' orders are not the send's
+    assert s["decided"] == 40
+    assert s["lift"] == pytest.approx(lift(len(sent), 2, len(held), 0)["lift"])
+    assert sorted(r["customer"] for r in backend.campaign_sends(
+        "ship", outcome="undeliverable")) == undeliverable
+    kinds = [e["type"] for e in backend.events(limit=1000, shop="s1")]
+    assert kinds.count("campaign.undeliverable") == 20
+    assert kinds.count("campaign.sent") == len(sent)
+    shown = cli("campaign", "stats", "ship").stdout
+    assert "undeliverable: 20" in shown and "delivered / read / failed: 0 / 0 / 0" in shown
+
+
 def test_stats_count_conversions_in_the_window_and_lift(backend, clock, cli):
     customers = [{"key": f"h{i:02d}", "name": f"顾客{i}", "profiles": [{"shop": "s1"}]}
                  for i in range(60)]
@@ -653,6 +721,8 @@ def _cli_mall(cli, tmp_path):
 
 def test_cli_campaign_lifecycle(cli, tmp_path):
     _cli_mall(cli, tmp_path)
+    # the customer has a chat with the shop: a message reaches them there
+    assert cli("conv", "post", "--shop", "s1", "--customer", "u1", "在吗").exit_code == 0
     made = cli.json("campaign", "create", "pay", "--shop", "s1", "--name", "催付",
                     "--trigger", "payment_reminder", "--template", "{name}，订单{order}待付款",
                     "--delay-min", "30", "--holdout", "0")

@@ -889,6 +889,7 @@ def test_campaigns(be):
                        "trigger": "payment_reminder",
                        "template": "{name}，订单{order}的{product}待付款"}],
     })
+    be.close_conversation(chat(be, w, "在吗"))  # a chat: the reminder has somewhere to go
     out = be.same("run_due", be.run_due_campaigns("2026-11-20T09:30:00+08:00", shop=w.shop))
     assert (out["campaigns"], out["due"], out["sent"], out["suppressed"]) == (1, 1, 1, {})
     assert be.run_due_campaigns("2026-11-20T09:31:00+08:00", shop=w.shop)["due"] == 0
@@ -919,6 +920,91 @@ def test_campaign_errors(be):
         be.run_due_campaigns("not a time")
     with be.refused(NotFound, "no_shop"):
         be.run_due_campaigns(None, shop=be.key("noshop"))
+
+
+# == webhooks ===================================================================================
+def _hook(be: Contract, w: World, **extra: Any) -> str:
+    name = be.key("hook")
+    be.create("webhooks", {"key": name, "shop": w.shop, "url": "http://127.0.0.1:9/hook",
+                           "events": ["conversation.created"], "secret": "s" * 24, **extra})
+    return name
+
+
+@covers("webhook_test", "webhook_deliveries", "webhook_delivery", "webhook_redeliver",
+        "claim_webhook_deliveries", "finish_webhook_delivery")
+def test_webhooks(be):
+    w = World(be)
+    name = _hook(be, w)
+    assert "secret" not in be.get("webhooks", name)
+    chat(be, w)  # conversation.created: one delivery
+    worker = be.key("worker")
+    [d] = be.claim_webhook_deliveries(worker, shop=w.shop)
+    assert (d["event"], d["attempt"], d["webhook"]) == ("conversation.created", 1, name)
+    assert d["headers"]["X-Cstool-Delivery"] == d["id"]
+    assert d["headers"]["X-Cstool-Signature"].startswith("t=")
+    assert be.claim_webhook_deliveries(worker, shop=w.shop) == []  # leased, then not due
+    out = be.finish_webhook_delivery(d["id"], 1, worker, status_code=500)
+    be.same("finish_500", {k: v for k, v in out.items() if k != "next_at"})  # jitter
+    assert (out["status"], out["recorded"]) == ("pending", True) and out["next_at"]
+    # not the lease holder's attempt any more: nothing recorded
+    assert be.finish_webhook_delivery(d["id"], 1, worker, status_code=200)["recorded"] is False
+    be.clock.advance(60)
+    [again] = be.claim_webhook_deliveries(worker, shop=w.shop)
+    assert (again["id"], again["attempt"], again["body"]) == (d["id"], 2, d["body"])
+    assert be.finish_webhook_delivery(d["id"], 2, worker, status_code=204)["status"] == "done"
+    [row] = be.webhook_deliveries(name)
+    assert (row["status"], row["attempts"], [a["status_code"] for a in row["attempt_log"]]) \
+        == ("done", 2, [500, 204])
+    assert be.webhook_delivery(d["id"])["body"] == d["body"]
+    assert be.webhook_deliveries(name, status="failed") == []
+    t = be.webhook_test(name)
+    assert (t["event"], t["status"]) == ("webhook.test", "pending")
+    [claimed] = be.claim_webhook_deliveries(worker, delivery=t["id"])
+    out = be.finish_webhook_delivery(t["id"], 1, worker, error="ConnectError")
+    assert out["status"] == "failed"  # a test is tried once
+    again = be.webhook_redeliver(t["id"])
+    be.same("redeliver", {k: v for k, v in again.items() if k != "body"})  # holds the id
+    assert (again["id"], again["status"]) == (t["id"], "pending")
+    assert [r["id"] for r in be.webhook_deliveries(name, limit=1)] == [t["id"]]
+    assert [r["id"] for r in be.webhook_deliveries(name, after=t["id"])] == [d["id"]]
+
+
+@covers("webhook_test", "webhook_deliveries", "webhook_delivery", "webhook_redeliver",
+        "claim_webhook_deliveries", "finish_webhook_delivery")
+def test_webhook_errors(be):
+    w = World(be)
+    name = _hook(be, w)
+    with be.refused(NotFound):
+        be.webhook_test(be.key("nohook"))
+    with be.refused(NotFound):
+        be.webhook_deliveries(be.key("nohook"))
+    with be.refused(InvalidInput, "status_one_of"):
+        be.webhook_deliveries(name, status="lost")
+    with be.refused(NotFound, "no_delivery"):
+        be.webhook_delivery("whd_0_0")
+    with be.refused(NotFound, "no_delivery"):
+        be.webhook_redeliver("whd_0_0")
+    with be.refused(NotFound, "no_delivery"):
+        be.claim_webhook_deliveries("w", delivery="whd_0_0")
+    with be.refused(NotFound, "no_delivery"):
+        be.finish_webhook_delivery("whd_0_0", 1, "w", status_code=200)
+    t = be.webhook_test(name)
+    with be.refused(InvalidInput, "worker_name_bad"):
+        be.claim_webhook_deliveries(" w", shop=w.shop)
+    assert be.finish_webhook_delivery(t["id"], 1, "w")["recorded"] is False  # not claimed
+    [claimed] = be.claim_webhook_deliveries("w", delivery=t["id"])
+    out = be.finish_webhook_delivery(t["id"], 1, "w")  # no outcome: a failed attempt
+    assert (out["recorded"], out["status"]) == (True, "failed")
+    assert be.webhook_delivery(t["id"])["last_error"] == "no outcome reported"
+    with be.refused(FieldError):
+        be.create("webhooks", {"key": be.key("bad"), "shop": w.shop, "url": "ftp://x/",
+                               "events": ["conversation.created"]})
+    with be.refused(FieldError):
+        be.create("webhooks", {"key": be.key("bad"), "shop": w.shop,
+                               "url": "http://user:pw@example.com/", "events": ["*"]})
+    with be.refused(FieldError):
+        be.create("webhooks", {"key": be.key("bad"), "shop": w.shop,
+                               "url": "https://example.com/", "events": ["no.such"]})
 
 
 # == metrics, the dashboard, staffing =========================================================

@@ -110,7 +110,8 @@ def test_schema_covers_every_kind(cli):
     assert set(schema["properties"]) == {"shops", "groups", "agents", "routing_rules",
                                          "sla_policies", "products", "coupons", "promotions",
                                          "customers", "orders", "knowledge_entries",
-                                         "quick_replies", "cart_items", "campaigns"}
+                                         "quick_replies", "cart_items", "campaigns",
+                                         "webhooks"}
     order = schema["properties"]["orders"]["items"]
     assert order["additionalProperties"] is False
     assert set(order["required"]) == {"key", "shop", "customer", "status", "created_at", "items"}

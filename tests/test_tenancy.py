@@ -232,7 +232,8 @@ def _kind_variants(op: str) -> list[V]:
                       "orders": "carrier", "routing_rules": "name", "sla_policies": "name",
                       "cart_items": "quantity", "knowledge_entries": "answer",
                       "quick_replies": "body", "coupons": "name", "products": "title",
-                      "promotions": "name", "groups": "name", "campaigns": "template"}[kind]
+                      "promotions": "name", "groups": "name", "campaigns": "template",
+                      "webhooks": "url"}[kind]
             value = 2 if field_ == "quantity" else "pwned"
             out.append(V(f"{kind}/{key}: {field_}", {"kind": kind, "key": key,
                                                      "changes": {field_: value}}))
@@ -443,6 +444,16 @@ VARIANTS: dict[str, list[V]] = {
           refusals=CROSS),
         above("in shop A by $above (N6)", {"shop": SHOP_A, "by": "$above"})],
     "sla_scan": [V("every shop", {})],
+    "webhook_test": [V("webhook mb-hook", {"name": "mb-hook"})],
+    "webhook_deliveries": [V("webhook mb-hook", {"name": "mb-hook"})],
+    "webhook_delivery": [V("delivery of shop B", {"delivery": "$delivery_b"})],
+    "webhook_redeliver": [V("delivery of shop B", {"delivery": "$delivery_b"})],
+    "finish_webhook_delivery": [V("delivery of shop B", {
+        "delivery": "$delivery_b", "attempt": 1, "worker": "w", "status_code": 200})],
+    "claim_webhook_deliveries": [
+        V("shop B", {"worker": "w", "shop": SHOP_B}),
+        V("delivery of shop B", {"worker": "w", "delivery": "$delivery_b"}),
+        V("every shop", {"worker": "w"})],
     "ticket_report": [V("shop B", {"shop": SHOP_B}),
                       V("no shop", {}, may_answer=STAFF)],
     "get_ticket": [V("ticket of shop B", {"ticket": "$ticket_b"})],

@@ -404,6 +404,36 @@ class Backend(ABC):
     def mark_sensitive(self, conversation: int, sensitive: bool = True) -> dict:
         """Tag a conversation sensitive (campaigns keep away) or clear the tag."""
 
+    # -- webhooks ----------------------------------------------------------------------------
+    @abstractmethod
+    def webhook_test(self, name: str) -> dict:
+        """Queue a ``webhook.test`` delivery to the webhook (one attempt, no retries)."""
+
+    @abstractmethod
+    def webhook_deliveries(self, name: str, *, status: str | None = None, limit: int = 100,
+                           after: str | None = None) -> list[dict]:
+        """A webhook's deliveries, newest first, each with its attempts."""
+
+    @abstractmethod
+    def webhook_delivery(self, delivery: str) -> dict:
+        """One delivery with its body and attempts."""
+
+    @abstractmethod
+    def webhook_redeliver(self, delivery: str) -> dict:
+        """Send a delivery again: pending from now, same id, a new window of attempts."""
+
+    @abstractmethod
+    def claim_webhook_deliveries(self, worker: str, *, limit: int = 20,
+                                 delivery: str | None = None,
+                                 shop: str | None = None) -> list[dict]:
+        """Claim due deliveries for one attempt each: URL, body, signed headers."""
+
+    @abstractmethod
+    def finish_webhook_delivery(self, delivery: str, attempt: int, worker: str, *,
+                                status_code: int | None = None,
+                                error: str | None = None) -> dict:
+        """Record how an attempt went: done on 2xx, else retried or dead-lettered."""
+
     # -- the agent console ----------------------------------------------------------------
     @abstractmethod
     def agent_desk(self, agent: str) -> dict:

@@ -30,6 +30,7 @@ from ..services.routing_flow import RoutingFlow
 from ..services.staffing import StaffingService
 from ..services.tickets import TicketService
 from ..services.tokens import TokenStore
+from ..services.webhooks import WebhookService
 from ..services.worker import WorkerService
 from ..storage.database import open_database
 
@@ -77,6 +78,7 @@ class LocalBackend(Backend):
         ctx.console = ConsoleService(ctx)
         ctx.records = RecordsService(ctx)
         ctx.campaigns = CampaignService(ctx)
+        ctx.webhooks = WebhookService(ctx)
         ctx.tickets = TicketService(ctx)
         ctx.invitations = InvitationService(ctx)
 
@@ -392,6 +394,37 @@ class LocalBackend(Backend):
     def mark_sensitive(self, conversation: int, sensitive: bool = True) -> dict:
         """``CampaignService.mark_sensitive``."""
         return self.ctx.campaigns.mark_sensitive(conversation, sensitive)
+
+    # -- webhooks: delegated to their service ---------------------------------------------
+    def webhook_test(self, name: str) -> dict:
+        """``WebhookService.test``."""
+        return self.ctx.webhooks.test(name)
+
+    def webhook_deliveries(self, name: str, *, status: str | None = None, limit: int = 100,
+                           after: str | None = None) -> list[dict]:
+        """``WebhookService.deliveries``."""
+        return self.ctx.webhooks.deliveries(name, status=status, limit=limit, after=after)
+
+    def webhook_delivery(self, delivery: str) -> dict:
+        """``WebhookService.delivery``."""
+        return self.ctx.webhooks.delivery(delivery)
+
+    def webhook_redeliver(self, delivery: str) -> dict:
+        """``WebhookService.redeliver``."""
+        return self.ctx.webhooks.redeliver(delivery)
+
+    def claim_webhook_deliveries(self, worker: str, *, limit: int = 20,
+                                 delivery: str | None = None,
+                                 shop: str | None = None) -> list[dict]:
+        """``WebhookService.claim``."""
+        return self.ctx.webhooks.claim(worker, limit=limit, delivery=delivery, shop=shop)
+
+    def finish_webhook_delivery(self, delivery: str, attempt: int, worker: str, *,
+                                status_code: int | None = None,
+                                error: str | None = None) -> dict:
+        """``WebhookService.finish``."""
+        return self.ctx.webhooks.finish(delivery, attempt, worker, status_code=status_code,
+                                        error=error)
 
     def create_ticket(self, *, type: str, title: str, shop: str | None = None,
                       conversation: int | None = None, priority: str = "P3",

@@ -139,6 +139,36 @@ def campaign_read(a: Access, op: Operation, args: dict) -> Any:
     return a.call(op, args)
 
 
+def webhook_manage(a: Access, op: Operation, args: dict) -> Any:
+    """Supervisors of the webhook's shop, and admins."""
+    _manager(a.principal, f"use {op.name.replace('_', ' ')}")
+    _shop(a.principal, a.backend.get("webhooks", args["name"])["shop"])
+    return a.call(op, args)
+
+
+def webhook_delivery_manage(a: Access, op: Operation, args: dict) -> Any:
+    """Supervisors of the delivery's shop, and admins (workers run with such tokens)."""
+    _manager(a.principal, f"use {op.name.replace('_', ' ')}")
+    _shop(a.principal, a.backend.webhook_delivery(args["delivery"])["shop"])
+    return a.call(op, args)
+
+
+def webhook_claim(a: Access, op: Operation, args: dict) -> Any:
+    """Admins for every shop; a supervisor for one of their shops (give shop) or the
+    delivery named, if it is of their shops."""
+    p = a.principal
+    _manager(p, "claim webhook deliveries")
+    if not p.is_admin:
+        if args.get("delivery") is not None:
+            _shop(p, a.backend.webhook_delivery(args["delivery"])["shop"])
+        elif args.get("shop") is None:
+            raise Forbidden(f"{p.describe()} claims deliveries of one shop: give shop",
+                            key="forbidden_claim_needs_shop", describe=p.describe())
+        else:
+            _shop(p, args["shop"])
+    return a.call(op, args)
+
+
 def acts_for(a: Access, op: Operation, args: dict) -> Any:
     """The agent named in the arguments, their supervisor, or an admin."""
     _acts_for(a, _actor(args))
@@ -241,6 +271,7 @@ POLICIES: dict[str, Callable[[Access, Operation, dict], Any]] = {
         post, conversation_read, conversation_staff, conversation_list, events, resource_list,
         resource_read, resource_write, customer_read, apply, export, rule_manage,
         token_create, customer_token, token_list, token_revoke, campaign_run, campaign_read,
+        webhook_manage, webhook_delivery_manage, webhook_claim,
     )
 }
 

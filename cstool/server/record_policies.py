@@ -23,6 +23,10 @@ from .access import (
     record_shops,
 )
 
+# Kinds only supervisors (of the record's shop) and admins see: a webhook tells where
+# the shop's events go.
+MANAGED_KINDS = frozenset({"webhooks"})
+
 
 def resource_list(a: Access, op: Operation, args: dict) -> Any:
     """Records of the caller's shops; a customer: their shop's catalogue."""
@@ -32,6 +36,8 @@ def resource_list(a: Access, op: Operation, args: dict) -> Any:
     args["limit"] = size
     if k is None:  # the backend names the unknown kind
         return a.call(op, args)
+    if k.name in MANAGED_KINDS:
+        _manager(p, f"list {k.name}")
     if p.is_customer:
         if k.name not in PUBLIC_KINDS or args.get("shop") not in (None, p.shop):
             raise Forbidden(f"{p.describe()} may read only its shop's catalogue",
@@ -65,6 +71,8 @@ def resource_read(a: Access, op: Operation, args: dict) -> Any:
     if not _known(args["kind"]):
         return a.call(op, args)
     k = kind_named(args["kind"])
+    if k.name in MANAGED_KINDS:
+        _manager(p, f"read {k.name}")
     record = a.call(op, args)
     shops = record_shops(a, k.name, record)
     if p.is_customer:

@@ -21,6 +21,7 @@ from ..resources import kind as kind_named
 from ..routing.fields import INTENTS
 from ..services.campaigns import OUTCOMES
 from ..services.tickets import OPEN, STATUSES, TEAMS
+from ..services.webhooks import STATUSES as DELIVERY_STATUSES
 
 # arguments that may be empty text (a note, a reason, a comment: "" means none)
 MAY_BE_EMPTY = {"note", "reason", "comment", "label", ("ask_bot", "text")}
@@ -42,6 +43,7 @@ CHOICES: dict[Any, tuple] = {
     ("reply", "kind"): MESSAGE_KINDS,
     ("send_card", "kind"): ("product", "coupon"),
     ("ticket_report", "by"): ("type", "team", "agent"),
+    ("webhook_deliveries", "status"): DELIVERY_STATUSES,
 }
 # path kinds: the record routes take a record kind
 KIND_PATHS = {"list", "create", "get", "update", "delete", "bulk_load"}
@@ -65,7 +67,8 @@ PATTERNS: dict[Any, str] = {
 # arguments naming a record by its key: no control characters, nothing blank around it
 # (cstool.text_rules.key_problem)
 KEY_ARGS = {"shop", "customer", "agent", "by", "to_agent", "to_group", "entry", "new",
-            "coupon", "product", "key", "order", "assignee", "handle", "category"}
+            "coupon", "product", "key", "order", "assignee", "handle", "category",
+            "worker"}
 KEY = f"^[^{_BAD_LINE}\\s]([^{_BAD_LINE}]*[^{_BAD_LINE}\\s])?$"
 # times as epoch milliseconds: the years 1970 to 9999, as parse_time takes them
 TIME_ARGS = {"at", "now", "since", "until"}
@@ -92,7 +95,7 @@ def text_pattern(name: str, may_be_empty: bool = False) -> str:
 # whole numbers with a floor (the server refuses below it); the bounds of
 # cstool.api.bounds.BOUNDS are the core's (stated here, see ``core_ranged``)
 MINIMUM = {"bucket_min": 1, "rating": 1, "quantity": 1, "time_on_site_s": 0,
-           "pages_viewed": 0}
+           "pages_viewed": 0, "status_code": 100}
 # ids the core looks up: any whole number is taken, one no row has is not found
 ID_ARGS = {"conversation", "ticket", "token_id"}
 
@@ -108,7 +111,7 @@ def choices(op: Operation, arg: Arg) -> tuple | None:
     return CHOICES.get(arg.name)
 
 
-MAXIMUM = {"rating": 5}
+MAXIMUM = {"rating": 5, "status_code": 599}
 # numbers the core refuses below their floor itself (the message lane's too): stated only
 # (a rating out of 1-5: the core's InvalidInput bad_rating, on every backend alike)
 # (a quantity below 1: cstool.pricing's InvalidInput quantity_below_one)

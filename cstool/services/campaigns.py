@@ -32,7 +32,9 @@ from . import messages
 from .context import ServiceContext
 
 BATCH = int(os.environ.get("CSTOOL_CAMPAIGN_BATCH", "500"))
-OUTCOMES = ("sent", "holdout", "suppressed", "redeemed")
+OUTCOMES = ("sent", "holdout", "suppressed", "redeemed", "undeliverable")
+# What became of a sent message once a channel reported on it (campaign_sends.delivery).
+DELIVERY_STATES = ("delivered", "read", "failed")
 HOUR_MS = 3_600_000
 MIN_MS = rules.MINUTE_MS
 
@@ -52,8 +54,8 @@ class CampaignService:
         or epoch ms). Returns what was decided, by outcome."""
         t = self._pass_time(now)
         summary: dict[str, Any] = {"at": format_time(t), "campaigns": 0, "due": 0, "sent": 0,
-                                   "holdout": 0, "suppressed": {}, "deferred": 0,
-                                   "already_done": 0}
+                                   "holdout": 0, "undeliverable": 0, "suppressed": {},
+                                   "deferred": 0, "already_done": 0}
         with self.ctx.read() as uow:
             shop_id = uow.shops.by_key(shop)["id"] if shop is not None else None
             campaigns = self._running_campaigns(uow, t, shop_id)
@@ -89,6 +91,7 @@ class CampaignService:
                     out = self._decide_batch(uow, s, todo[i:i + BATCH], t, prices)
                 summary["sent"] += out["sent"]
                 summary["holdout"] += out["holdout"]
+                summary["undeliverable"] += out["undeliverable"]
                 summary["already_done"] += out["already_done"]
                 suppressed.update(out["suppressed"])
         summary["suppressed"] = dict(sorted(suppressed.items()))
@@ -186,8 +189,8 @@ class CampaignService:
     def _decide_batch(self, uow: UnitOfWork, shop: dict, batch: list, t: int,
                       prices: dict) -> dict:
         sid = shop["id"]
-        out: dict[str, Any] = {"sent": 0, "holdout": 0, "already_done": 0,
-                               "suppressed": Counter()}
+        out: dict[str, Any] = {"sent": 0, "holdout": 0, "undeliverable": 0,
+                               "already_done": 0, "suppressed": Counter()}
         rows = uow.repo(Campaigns)
         cids = sorted({c["id"] for c, _, _ in batch})
         keys = sorted({row[0] for _, row, _ in batch})
@@ -230,6 +233,15 @@ class CampaignService:
                 sends.append(_send(base, outcome="suppressed", reason=reason))
                 out["suppressed"][reason] += 1
                 continue
+            if row[5] is None:
+                # No chat in the shop to put the message in and no other channel: nobody
+                # would read it. Decided before the holdout so that the held-out group
+                # holds only reachable customers too (lift compares like with like).
+                sends.append(_send(base, outcome="undeliverable", reason="no_channel"))
+                events.append(EventRow(t, sid, "campaign.undeliverable", "campaign", c["key"],
+                                       {"customer": row[2], "trigger": key}))
+                out["undeliverable"] += 1
+                continue
             if rules.in_holdout(c["key"], row[2], c["holdout"]):
                 sends.append(_send(base, outcome="holdout", conversation=row[5]))
                 out["holdout"] += 1
@@ -245,15 +257,13 @@ class CampaignService:
                 payload["product"] = row[10]
             if coupon is not None:
                 payload.update(coupon, issued=give)
-            mid = None
-            if row[5] is not None:
-                mid = uow.messages.insert(  # a notice: it does not keep the chat alive
-                    row[5], "system", None, "coupon" if coupon is not None else "text", body,
-                    json.dumps(payload, ensure_ascii=False), None, t)
-                events.append(EventRow(t, sid, "message.created", "conversation", str(row[5]),
-                                       json.dumps({"message": mid, "sender": "system",
-                                                   "kind": "coupon" if coupon else "text",
-                                                   "campaign": c["key"]})))
+            mid = uow.messages.insert(  # a notice: it does not keep the chat alive
+                row[5], "system", None, "coupon" if coupon is not None else "text", body,
+                json.dumps(payload, ensure_ascii=False), None, t)
+            events.append(EventRow(t, sid, "message.created", "conversation", str(row[5]),
+                                   json.dumps({"message": mid, "sender": "system",
+                                               "kind": "coupon" if coupon else "text",
+                                               "campaign": c["key"]})))
             events.append(EventRow(t, sid, "campaign.sent", "campaign", c["key"], {
                 "customer": row[2], "trigger": key, "conversation": row[5], "message": mid}))
             sends.append(_send(base, outcome="sent", conversation=row[5], message=mid,
@@ -385,6 +395,9 @@ class CampaignService:
         """Sends, suppressions by guard, conversions, sales and lift against the holdout
         (95 % interval) of one campaign, optionally for sends in [since, until).
 
+        ``sent`` counts only messages handed to a channel (a customer with no chat and
+        no channel is ``undeliverable``, counted apart and never in the lift);
+        ``delivered``, ``read`` and ``failed`` are what the channels reported of those.
         A send (or a holdout decision) converts when the customer places an order in the
         shop within the attribution window after it (a payment reminder: when the order
         it reminded of is paid within the window). Sales: the converting orders' totals,
@@ -407,6 +420,7 @@ class CampaignService:
             if outcome == "suppressed":
                 suppressed[reason] += n
         converted, sales = figures["converted"], figures["sales"]
+        delivery = figures["delivery"]
         treated = "redeemed" if c["trigger"] == "reply_code" else "sent"
         stats = lift(counts[treated], converted.get(treated, 0), counts["holdout"],
                      converted.get("holdout", 0))
@@ -416,6 +430,10 @@ class CampaignService:
             "attribution_h": hours,
             "since": format_time(lo), "until": format_time(hi),
             "decided": sum(counts.values()), "sent": counts[treated],
+            # of the sent, what their channel reported (a read message was delivered too)
+            "delivered": delivery.get("delivered", 0) + delivery.get("read", 0),
+            "read": delivery.get("read", 0), "failed": delivery.get("failed", 0),
+            "undeliverable": counts["undeliverable"],
             "holdout": counts["holdout"], "suppressed": sum(suppressed.values()),
             "suppressed_by": dict(sorted(suppressed.items())),
             "conversions": converted.get(treated, 0),

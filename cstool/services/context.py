@@ -94,6 +94,7 @@ class ServiceContext:
     tokens: Any
     campaigns: CampaignHooks
     tickets: TicketHooks
+    webhooks: Any
     knowledge: KnowledgeHooks
     metrics: MetricsHooks
 

@@ -25,6 +25,7 @@ from ..storage.events import read_events
 from ..storage.migrations import LATEST
 from ..storage.records import RecordStore, strip_ids
 from ..storage.repos.resources import Resources, shop_filter
+from ..storage.repos.webhooks import Webhooks
 from ..storage.unit_of_work import UnitOfWork
 from ..storage.where import Where
 from ..validation import FieldError, check_refs, line_of, to_external, to_internal
@@ -67,9 +68,13 @@ class RecordsService:
 
         return lookup
 
-    def _after_write(self, uow: UnitOfWork, kind: str, rec: dict) -> None:
+    def _after_write(self, uow: UnitOfWork, kind: str, rec: dict, *,
+                     created: bool = False) -> None:
         """Derived state that follows a write: open chats' classification after orders;
-        a reply code unique in its shop whatever the case (a customer types VIP88 or vip88)."""
+        a reply code unique in its shop whatever the case (a customer types VIP88 or vip88);
+        a new webhook's place in the event log (it gets the events from now on)."""
+        if kind == "webhooks" and created:
+            uow.repo(Webhooks).start_at_head(rec["key"])
         if kind == "campaigns" and rec.get("trigger") == "reply_code" and rec.get("code"):
             other = uow.repo(Resources).reply_code_holder(rec["shop"], rec["code"], rec["key"])
             if other:
@@ -125,11 +130,15 @@ class RecordsService:
                 raise Conflict(f"{k.singular} {key!r} exists already", key="exists_already",
                                kind=k.singular, record=key)
             check_refs(k, rec, self.db_lookup(store))
+            generated = _fill_secret(k, rec, None)
             store.write(k.name, rec, uow.now)
-            self._after_write(uow, k.name, rec)
+            self._after_write(uow, k.name, rec, created=True)
             uow.event(f"{k.singular}.created", k.singular, key, self._shop_id_of(store, k, rec)
             )
-            return to_external(k, strip_ids(store.read(k.name, key)))
+            out = to_external(k, strip_ids(store.read(k.name, key)))
+            if generated:  # shown this once, never again
+                out["secret"] = rec["secret"]
+            return out
 
     def get(self, kind: str, key: str) -> dict:
         """One record by key."""
@@ -186,8 +195,13 @@ class RecordsService:
                     merged.pop(name, None)
                 else:
                     merged[name] = value
+            for f in k.fields:  # a secret not named stays as it is
+                if f.write_only and f.name not in changes and current.get(f.name) is not None:
+                    merged[f.name] = current[f.name]
             rec = to_internal(k, merged)
             check_refs(k, rec, self.db_lookup(store))
+            # a secret cleared is a new one (shown once)
+            rotated = _fill_secret(k, rec, None if "secret" in changes else current)
             changed = _changed_fields(k, strip_ids(current), rec)
             _check_trigger_kept(uow, k, current, changed)
             if changed:
@@ -208,7 +222,10 @@ class RecordsService:
                     self.ctx.desk.left_shops(uow, current["_id"], key,
                                              set(current.get("shops") or [])
                                              - set(rec["shops"]))
-            return to_external(k, strip_ids(store.read(k.name, key)))
+            out = to_external(k, strip_ids(store.read(k.name, key)))
+            if rotated:
+                out["secret"] = rec["secret"]
+            return out
 
     def delete(self, kind: str, key: str) -> None:
         """Delete a record; Conflict while others depend on it."""
@@ -229,6 +246,8 @@ class RecordsService:
                     f"{k.singular} {key!r} is still used by {', '.join(blockers)}; "
                     "remove those first", key="still_used", kind=k.singular, record=key,
                     users=", ".join(blockers))
+            if k.name == "webhooks":  # its deliveries go with it
+                uow.repo(Webhooks).forget(rec["_id"])
             try:
                 store.delete(k.name, key)
             except sqlite3.IntegrityError:
@@ -331,6 +350,7 @@ class RecordsService:
                 for i, rec, raw in items:
                     key = rec[k.key]
                     current = store.read(name, key)
+                    _fill_secret(k, rec, current)  # left out: kept (new: generated)
                     if current is None:
                         changes.append(Change(name, key, "create"))
                     else:
@@ -354,9 +374,9 @@ class RecordsService:
                             left.append((current["_id"], key, set(current.get("shops") or [])
                                          - set(rec["shops"])))
                     if not dry_run:
-                        store.write(name, rec, now)
-                        self._after_write(uow, name, rec)
                         action = changes[-1].action
+                        store.write(name, rec, now)
+                        self._after_write(uow, name, rec, created=action == "create")
                         uow.event(f"{k.singular}.{'created' if action == 'create' else 'updated'}",
                             k.singular,
                             key,
@@ -437,6 +457,20 @@ def _check_trigger_kept(uow: UnitOfWork, k: Kind, current: dict,
             uow.repo(Resources).has_decisions(current["_id"]):
         raise Conflict(f"campaign {current['key']!r} has decisions under trigger "
                        f"{current['trigger']!r}; make a new campaign for another trigger")
+
+
+def _fill_secret(k: Kind, rec: dict, current: dict | None) -> bool:
+    """A webhook without a secret keeps its stored one, or (new) gets a generated one;
+    True when one was generated."""
+    if k.name != "webhooks" or rec.get("secret"):
+        return False
+    if current is not None and current.get("secret"):
+        rec["secret"] = current["secret"]
+        return False
+    from .webhooks import new_secret
+
+    rec["secret"] = new_secret()
+    return True
 
 
 def _changed_fields(k: Kind, current: dict, new: dict) -> list[str]:

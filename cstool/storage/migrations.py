@@ -851,6 +851,8 @@ CREATE TRIGGER queue_bands_delete AFTER DELETE ON conversations
     ; END
 """
 
+from .migration_12 import M012_WEBHOOKS  # noqa: E402
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
     (2, "conversation desk: routing traces, unread marks, round-robin state", M002_DESK),
@@ -869,6 +871,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (11, "the queue by index: serving order per shop and per pool, waiting chats counted "
          "per pool and priority by triggers (no cost that grows with the queue)",
      M011_QUEUE_INDEX),
+    (12, "webhooks: subscriptions, deliveries and attempts; campaign sends' delivery state",
+     M012_WEBHOOKS),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -47,6 +47,8 @@ def to_external(kind: Kind, rec: dict) -> dict:
 def _external_fields(fields: tuple[Field, ...], rec: dict) -> dict:
     out: dict[str, Any] = {}
     for f in fields:
+        if f.write_only:  # a secret: stored, never shown
+            continue
         value = rec.get(f.name)
         if (
             value is None

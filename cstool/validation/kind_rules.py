@@ -18,7 +18,9 @@ def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
         raise FieldError(f"{path}.{fname}" if path else fname, message, line_of(raw, fname),
                          key=code, **params)
 
-    if kind.name == "shops":
+    if kind.name == "webhooks":
+        _webhook_rules(rec, fail)
+    elif kind.name == "shops":
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         try:
@@ -176,3 +178,45 @@ def _campaign_rules(rec: dict, fail: Callable[..., None]) -> None:
         fail("max_level", "is below min_level", code="field_below_min_level")
     if rec["starts_at"] and rec["ends_at"] and rec["ends_at"] < rec["starts_at"]:
         fail("ends_at", "is before starts_at", code="field_before_starts_at")
+
+
+def url_problem(url: str) -> str | None:
+    """What is wrong with a webhook's URL (None: fine): http or https, a host, no
+    user:password in it, no fragment."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a bad port raises)
+    except ValueError as e:
+        return str(e)
+    if parts.scheme not in ("http", "https"):
+        return "must start with http:// or https://"
+    if not parts.hostname:
+        return "has no host"
+    if parts.username is not None or parts.password is not None:
+        return "must not hold a user name or password (the signature authenticates)"
+    if parts.fragment:
+        return "must not hold a #fragment"
+    if any(c.isspace() for c in url):
+        return "must not hold spaces"
+    return None
+
+
+def _webhook_rules(rec: dict, fail: Callable[..., None]) -> None:
+    from ..resources import WEBHOOK_EVENTS
+
+    problem = url_problem(rec["url"])
+    if problem:
+        fail("url", f"{rec['url']!r} {problem}", code="field_bad_url", url=repr(rec["url"]),
+             problem=problem)
+    if not rec["events"]:
+        fail("events", "give at least one event type (or *)", code="field_events_empty")
+    for e in rec["events"]:
+        if e != "*" and e not in WEBHOOK_EVENTS:
+            fail("events", f"unknown event type {e!r} (see cstool webhook events)",
+                 code="field_unknown_event", event=repr(e))
+    rec["events"] = sorted(set(rec["events"]))
+    secret = rec.get("secret")
+    if secret is not None and len(secret) < 16:
+        fail("secret", "must be at least 16 characters", code="field_secret_short")

@@ -206,7 +206,8 @@ class Campaigns:
         decisions followed by an order within ``window_ms`` (``by_order``: the very order
         of the decision paid in time, as for payment reminders; else any order of the
         customer in the shop created in time and not cancelled); ``sales``: ``{outcome:
-        (orders, total)}`` over those orders, each once.
+        (orders, total)}`` over those orders, each once; ``delivery``: ``{state: n}`` of
+        the sends a channel reported on (delivered, read, failed).
         """
         where = (Where().add("s.campaign_id = ?", campaign_id)
                  .add_if(since, "s.at >= ?", since).add_if(until, "s.at < ?", until))
@@ -219,6 +220,10 @@ class Campaigns:
         outcomes = {(outcome, reason): n for outcome, reason, n in self.conn.execute(
             f"SELECT outcome, reason, COUNT(*) FROM campaign_sends s {where.sql()} "
             "GROUP BY outcome, reason", where.params)}
+        delivery = dict(self.conn.execute(
+            f"SELECT delivery, COUNT(*) FROM campaign_sends s {where.sql()} AND "
+            "s.outcome = 'sent' AND s.delivery IS NOT NULL GROUP BY delivery",
+            where.params).fetchall())
         converted = dict(self.conn.execute(
             f"SELECT s.outcome, COUNT(*) FROM campaign_sends s {where.sql()} AND "
             f"s.outcome IN ('sent', 'holdout', 'redeemed') AND EXISTS (SELECT 1 FROM "
@@ -229,4 +234,5 @@ class Campaigns:
                 f"SELECT COUNT(*), COALESCE(SUM(o.total), 0) FROM orders o WHERE o.id IN "
                 f"(SELECT o.id FROM campaign_sends s JOIN orders o ON {match} {where.sql()} "
                 f"AND s.outcome = ?)", (window_ms, *where.params, outcome)).fetchone())
-        return {"outcomes": outcomes, "converted": converted, "sales": sales}
+        return {"outcomes": outcomes, "converted": converted, "sales": sales,
+                "delivery": delivery}

@@ -25,6 +25,7 @@ DEPENDENTS: dict[str, list[tuple[str, str, str, str]]] = {
         ("routing_rules", "shop_id", "routing rule", "routing rules"),
         ("sla_policies", "shop_id", "SLA policy", "SLA policies"),
         ("knowledge_entries", "shop_id", "knowledge entry", "knowledge entries"),
+        ("webhooks", "shop_id", "webhook", "webhooks"),
         ("quick_replies", "shop_id", "quick reply", "quick replies"),
         ("campaigns", "shop_id", "campaign", "campaigns"),
         ("cart_items", "shop_id", "cart item", "cart items"),
