@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..values import yuan
+from ..values import format_money, yuan
 from .embeddings import to_simplified
 from .flows import FlowTurn, lang_of
 
@@ -37,7 +37,7 @@ AROUND = 0.2  # "300左右": 240 to 360
 
 _STRONG = re.compile(
     r"推荐|哪个好|哪款好|哪个比较好|哪款比较好|哪种好|哪个牌子|什么牌子|买什么|买哪|选哪|"
-    r"该买|求推|帮我挑|帮我选|给个建议|recommend|suggest|which\b.*\b(?:best|good|better)|"
+    r"该买|求推|帮我挑|帮我选|给个建议|(?:穿|用|买|选|送|戴|吃|喝)什么|recommend|suggest|which\b.*\b(?:best|good|better)|"
     r"what\b.*\bshould i (?:buy|get)")
 _WEAK = re.compile(r"有没有|有无|有什么|想买|想要|要买|打算买|适合|找一?[款个条件双台]|"
                    r"^有.{1,16}[吗嘛么][?？!！~。]*$|"
@@ -211,6 +211,7 @@ class Ask:
     age: int | None = None
     exclude: list[str] = field(default_factory=list)
     order: str = ""  # "cheap": cheapest first; "dear": dearest first
+    asked: str = ""  # what the last follow-up asked: "cheap", "dear", "others" (not kept)
 
     def to_dict(self) -> dict[str, Any]:
         """The form kept in the conversation's slots."""
@@ -251,15 +252,16 @@ def refine(prev: Mapping[str, Any], text: str, shown_prices: Sequence[int]) -> A
     shown = list(prev.get("shown") or [])
     low, high, target, said = parse_budget(t)
     if said:
-        ask.low, ask.high, ask.target = low, high, target
+        ask.low, ask.high, ask.target, ask.order = low, high, target, ""
     if _CHEAPER.search(t) and shown_prices:
         ask.high, ask.target, ask.order = min(shown_prices) - 1, None, "cheap"
-        ask.low = None
+        ask.low, ask.asked = None, "cheap"
     elif _PRICIER.search(t) and shown_prices:
         ask.low, ask.target, ask.order = max(shown_prices) + 1, None, "dear"
-        ask.high = None
+        ask.high, ask.asked = None, "dear"
     if _OTHERS.search(t):
         ask.exclude = list(dict.fromkeys([*ask.exclude, *shown]))
+        ask.asked = "others"
     rest = _FILLER.sub(" ", _OTHERS.sub(" ", _CHEAPER.sub(" ", _PRICIER.sub(" ", t))))
     if said:
         rest = rest.replace(clean(said), " ")
@@ -348,11 +350,13 @@ class Pick:
     score: float
 
     def card(self) -> dict[str, Any]:
-        """The product card in the message's payload (money in yuan text)."""
+        """The product card in the message's payload (money in yuan, as numbers)."""
         p = self.product
         return {"product": p["key"], "title": p.get("title"), "category": p.get("category"),
-                "price": yuan(self.price), "price_after_discount": yuan(self.total),
-                "saving": yuan(self.price - self.total), "promotions": list(self.promotions),
+                "price": format_money(self.price),
+                "price_after_discount": format_money(self.total),
+                "saving": format_money(self.price - self.total),
+                "promotions": list(self.promotions),
                 "coupon": self.coupon, "stock": p.get("stock"),
                 "attributes": p.get("attributes") or {}}
 
@@ -373,7 +377,7 @@ Quote = Callable[[str], Mapping[str, Any] | None]
 
 
 def _sellable(p: Mapping[str, Any]) -> bool:
-    return p.get("status") == "on_sale" and int(p.get("stock") or 0) > 0
+    return p.get("status", "on_sale") == "on_sale" and int(p.get("stock") or 0) > 0
 
 
 def rank(ask: Ask, products: Sequence[Mapping[str, Any]], quote: Quote,
@@ -390,11 +394,10 @@ def rank(ask: Ask, products: Sequence[Mapping[str, Any]], quote: Quote,
     # the type: the words naming a category or a title of the shop; else the head
     # character of a category (裙 of 裙子 → 连衣裙, 半身裙)
     types = [g for g in grams if any(g in c for c in cats)]
+    types += [ch for r in runs for ch in r if ch in heads and not any(ch in ty for ty in types)]
     if not types:
         types = [g for g in grams if len(g) > 1 and any(g in clean(str(p.get("title") or ""))
                                                        for p, _ in items)]
-    if not types:
-        types = [ch for r in runs for ch in r if ch in heads]
     concepts = list(dict.fromkeys(k for w, k in _CONCEPT_KEYS.items() if w in t))
     # the attributes: what is left of the words once the type and the concepts are out
     said = sorted({*types, *(w for w in _CONCEPT_KEYS if w in t)}, key=len, reverse=True)
@@ -493,7 +496,8 @@ def _budget_words(ask: Ask, zh: bool) -> str:
 
 
 def recommend_turn(ask: Ask, result: Result, question: str, *, follow_up: bool = False,
-                   shown_before: Sequence[str] = ()) -> FlowTurn | None:
+                   shown_before: Sequence[str] = (),
+                   prices_before: Sequence[int] = ()) -> FlowTurn | None:
     """The reply to a request: the list as a product card (kind ``product``, payload
     ``products``), or why there is none. None when the shop sells nothing of the kind
     asked and this is a first request (the knowledge answers instead)."""
@@ -502,19 +506,25 @@ def recommend_turn(ask: Ask, result: Result, question: str, *, follow_up: bool =
     if not result.picks:
         if result.why == "no_type" and not follow_up:
             return None
-        if result.why == "budget" and result.cheapest is not None:
+        if follow_up and ask.asked == "cheap" and result.why != "filters":
+            text = ("刚才那几款已经是最实惠的了哦~" if zh else
+                    "Those were already the cheapest ones.")
+        elif follow_up and ask.asked == "dear" and result.why != "filters":
+            text = ("暂时没有更高端的了，刚才那几款就是最好的哦~" if zh else
+                    "There is nothing dearer; those were the best.")
+        elif follow_up and ask.asked == "others" and result.why != "filters":
+            text = ("暂时只有这几款符合要求哦，可以换个要求试试~" if zh else
+                    "Those are all that match for now; try asking another way.")
+        elif result.why == "budget" and result.cheapest is not None:
             text = (f"抱歉亲，{_budget_words(ask, True)}暂时没有合适的，这类商品到手价最低"
                     f"{yuan(result.cheapest)}，要不要看看？" if zh else
                     f"Sorry, nothing fits {_budget_words(ask, False)}; the lowest price for "
                     f"these is {yuan(result.cheapest)}.")
-        elif follow_up and ask.exclude and result.why != "filters":
-            text = ("暂时只有这几款符合要求哦，可以换个要求试试~" if zh else
-                    "Those are all that match for now; try asking another way.")
         else:
             text = ("抱歉亲，暂时没有符合这些要求的有货商品，可以换个颜色、尺码或预算试试~" if zh
                     else "Sorry, nothing in stock matches that; try another colour, size or "
                          "budget.")
-        slots_ask["shown"] = list(shown_before)
+        slots_ask["shown"], slots_ask["prices"] = list(shown_before), list(prices_before)
         return FlowTurn(FLOW, "none", text, payload={"products": []},
                         slots={FLOW: slots_ask})
     cards = [x.card() for x in result.picks]
@@ -522,14 +532,14 @@ def recommend_turn(ask: Ask, result: Result, question: str, *, follow_up: bool =
     if zh:
         lines = [f"为您挑了{len(cards)}款" + (f"（{budget}）" if budget else "") + "："]
         for i, (x, c) in enumerate(zip(result.picks, cards, strict=True), start=1):
-            extra = f"（原价{c['price']}）" if x.total != x.price else ""
-            lines.append(f"{i}. {c['title']} 到手价{c['price_after_discount']}{extra}")
+            extra = f"（原价{yuan(x.price)}）" if x.total != x.price else ""
+            lines.append(f"{i}. {c['title']} 到手价{yuan(x.total)}{extra}")
         lines.append("想看便宜点的、换个颜色，或者还有别的，直接告诉我~")
     else:
         lines = [f"Here are {len(cards)} picks" + (f" ({budget})" if budget else "") + ":"]
         for i, (x, c) in enumerate(zip(result.picks, cards, strict=True), start=1):
-            extra = f" (list {c['price']})" if x.total != x.price else ""
-            lines.append(f"{i}. {c['title']}: {c['price_after_discount']}{extra}")
+            extra = f" (list {yuan(x.price)})" if x.total != x.price else ""
+            lines.append(f"{i}. {c['title']}: {yuan(x.total)}{extra}")
         lines.append("Ask for cheaper ones, another colour, or more.")
     slots_ask["shown"] = [c["product"] for c in cards]
     slots_ask["prices"] = [x.total for x in result.picks]
@@ -561,7 +571,7 @@ def answer(question: str, commerce: Any, slots: Mapping[str, Any], last: Mapping
         ask = refine(prev, question, prices)
         result = rank(ask, _for_sale(commerce), commerce.quote)
         return recommend_turn(ask, result, question, follow_up=True,
-                              shown_before=list(prev.get("shown") or []))
+                              shown_before=list(prev.get("shown") or []), prices_before=prices)
     how = intent(question)
     if how is None or (how == "weak" and faq_confident):
         return None
