@@ -851,6 +851,27 @@ CREATE TRIGGER queue_bands_delete AFTER DELETE ON conversations
     ; END
 """
 
+M013_KB_SUGGESTIONS = """
+CREATE TABLE kb_suggestions (
+    id INTEGER PRIMARY KEY,
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    kind TEXT NOT NULL,
+    entry_key TEXT,
+    question TEXT NOT NULL,
+    similar TEXT NOT NULL DEFAULT '[]',
+    answer TEXT,
+    evidence TEXT NOT NULL DEFAULT '[]',
+    keys TEXT NOT NULL DEFAULT '[]',
+    status TEXT NOT NULL DEFAULT 'open',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    decided_at INTEGER,
+    decided_by TEXT,
+    result_entry TEXT
+);
+CREATE INDEX kb_suggestions_shop ON kb_suggestions(shop_id, status, id);
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
     (2, "conversation desk: routing traces, unread marks, round-robin state", M002_DESK),
@@ -869,6 +890,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (11, "the queue by index: serving order per shop and per pool, waiting chats counted "
          "per pool and priority by triggers (no cost that grows with the queue)",
      M011_QUEUE_INDEX),
+    (13, "knowledge suggestions mined from human chats, with the decisions on them (a "
+         "rejected one is not proposed again)", M013_KB_SUGGESTIONS),
 ]
 
 LATEST = MIGRATIONS[-1][0]
