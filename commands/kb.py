@@ -384,7 +384,7 @@ def suggest_cmd(
     if shop is None:
         raise UsageError("give --shop SHOP (the shop whose chats are mined)",
                          key="kb_suggest_needs_shop")
-    rows = state(ctx).backend.suggest_knowledge(shop, since)
+    rows = state(ctx).backend.suggest_knowledge(shop, since=since)
     if wants_json(ctx, json_):
         print_json(rows)
         return

@@ -280,7 +280,7 @@ class Backend(ABC):
         """Drop a group (``#id``) of unanswered questions; returns how many."""
 
     @abstractmethod
-    def suggest_knowledge(self, shop: str, since: str | None = "7d") -> list[dict]:
+    def suggest_knowledge(self, shop: str, *, since: str | None = "7d") -> list[dict]:
         """Mine the shop's closed human chats (of the last ``since``: 7d, 12h, 2w, all)
         for customer questions and the agent replies that answered them, grouped; the
         shop's open proposals (id, kind new | similar, entry, question, similar, answer,

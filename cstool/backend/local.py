@@ -298,7 +298,7 @@ class LocalBackend(Backend):
                                                  answer=answer, shop=shop,
                                                  category=category, tags=tags)
 
-    def suggest_knowledge(self, shop: str, since: str | None = "7d") -> list[dict]:
+    def suggest_knowledge(self, shop: str, *, since: str | None = "7d") -> list[dict]:
         """``KnowledgeSuggestions.suggest``: mine closed human chats for proposals."""
         return self.suggestions.suggest(shop, since)
 

@@ -7,7 +7,7 @@ naming one customer's order or phone number is not a general answer).
 :func:`group_questions` puts similar questions together (most of their character pairs
 shared, or some shared and answered alike), and :func:`propose` turns each group into a
 proposal: **similar** questions for an existing entry of the shop the bot already
-half-recognised (its did-you-mean), or a **new** entry with the agents' answer, each
+half-recognised and that says what the agents said, or a **new** entry with the agents' answer, each
 with its evidence (the chats it comes from).
 """
 
@@ -25,6 +25,7 @@ from .text import normalise
 SIMILAR = 0.5  # character-pair overlap (Jaccard) that puts two questions in one group
 ANSWER_LIKE = 0.2  # an entry's answer this close to the agents' one: the same subject
 MAX_WORDINGS = 10
+SOME_WORDS = 0.15  # questions sharing this much are one group when answered alike
 SAME_ANSWER = 0.3  # answers this alike make half-similar questions one group
 GENERIC = 3  # a reply answering this many unrelated question groups is a canned one
 
@@ -50,10 +51,8 @@ def _substance(text: str) -> str:
 
 def is_question(text: str) -> bool:
     """A customer message worth learning: not a bare 转人工, thanks or order number."""
-    t = clean(text)
+    t = clean(_PERSONAL.sub(" ", (text or "").lower()))  # an order number alone asks nothing
     if len(t.replace(" ", "")) < 4 or _THANKS.match(t):
-        return False
-    if _PERSONAL.fullmatch(t.replace(" ", "")):
         return False
     rest = _HANDOFF.sub("", _substance(text))
     return len(rest) >= 3
@@ -141,7 +140,7 @@ def _together(a: Exchange, b: Exchange) -> float:
     """How surely two exchanges ask the same: their questions' overlap, raised when the
     agents answered both alike (different words, the same answer)."""
     q = similarity(a.question, b.question)
-    if q >= SIMILAR or q < SIMILAR / 2:
+    if q >= SIMILAR or q < SOME_WORDS:
         return q
     return SIMILAR if similarity(a.answer, b.answer) >= SAME_ANSWER else q
 
@@ -188,16 +187,17 @@ Match = Callable[[str], tuple[str | None, str]]
 def propose(group: Group, match: Match, entries: Mapping[str, Mapping[str, Any]]) -> dict:
     """A proposal for one group. ``match(question)`` says what the bot does with it now:
     (top entry key or None, action); ``entries`` are the shop's own entries by key.
-    *similar* when most questions' top entry is one of the shop's own entries that the
-    bot offered (suggest) or whose answer says what the agents said; else *new*."""
+    *similar* when most questions' top entry is one of the shop's own entries, not
+    answered confidently (did you mean, or handed off), whose answer says what the
+    agents said; else *new* (a confident answer saying something else is a miss)."""
     wordings = group.wordings()
     answer = group.answer()
     votes: Counter = Counter()
     for q in wordings:
         key, action = match(q)
-        if key in entries and (action == "suggest" or similarity(
-                str(entries[key].get("answer") or ""), answer) >= ANSWER_LIKE):
-            votes[key] += 1
+        if key in entries and action != "answer" and similarity(
+                str(entries[key].get("answer") or ""), answer) >= ANSWER_LIKE:
+            votes[key] += 1  # the bot half-knew it, and the entry says what agents said
     base = {"questions": wordings, "answer": answer,
             "conversations": sorted(group.conversations), "keys": group.keys()}
     if votes:
