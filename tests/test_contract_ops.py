@@ -826,6 +826,25 @@ def test_knowledge_suggestions_from_what_agents_answer(be):
         be.suggest_knowledge(be.key("noshop"))
 
 
+@covers("propose_knowledge")
+def test_an_agent_proposes_what_they_just_answered(be):
+    w = World(be)
+    knowledge(be, w)
+    cid = taken(be, w, "乌鲁木齐能包邮吗")
+    with be.refused(Conflict, "nothing_to_learn"):
+        be.propose_knowledge(cid, w.a)  # not answered yet
+    be.reply(w.a, cid, "亲，新疆地区需要补15元运费哦，其他地区包邮")
+    p = be.same("propose", be.propose_knowledge(cid, w.a))
+    assert (p["kind"], p["question"], p["conversations"], p["status"], p["proposed_by"]) == (
+        "new", "乌鲁木齐能包邮吗", [cid], "open", w.a)
+    assert "15元" in p["answer"]
+    # mining the shop's closed chats keeps the agent's proposal (the chat is still open)
+    assert [s["id"] for s in be.suggest_knowledge(w.shop, since="all")] == [p["id"]]
+    be.reject_kb_suggestion(p["id"], shop=w.shop)
+    with be.refused(Conflict, "learned_already"):
+        be.propose_knowledge(cid, w.a)  # decided: not again
+
+
 # == tickets ==================================================================================
 @covers("create_ticket", "get_ticket", "list_tickets", "update_ticket", "assign_ticket",
         "note_ticket", "reply_ticket", "resolve_ticket", "close_ticket", "reopen_ticket")

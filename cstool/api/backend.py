@@ -287,6 +287,11 @@ class Backend(ABC):
         conversations, evidence), the best evidenced first. Applies nothing."""
 
     @abstractmethod
+    def propose_knowledge(self, conversation: int, agent: str) -> dict:
+        """The agent's one-key proposal from a chat: its last question the agent answered
+        (the bot did not know it) as an open proposal for a supervisor. Applies nothing."""
+
+    @abstractmethod
     def accept_kb_suggestion(self, suggestion: int, *, shop: str | None = None,
                              key: str | None = None, answer: str | None = None,
                              by: str | None = None) -> dict:

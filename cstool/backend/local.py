@@ -302,6 +302,10 @@ class LocalBackend(Backend):
         """``KnowledgeSuggestions.suggest``: mine closed human chats for proposals."""
         return self.suggestions.suggest(shop, since)
 
+    def propose_knowledge(self, conversation: int, agent: str) -> dict:
+        """``KnowledgeSuggestions.propose_from_chat`` (the console's one-key proposal)."""
+        return self.suggestions.propose_from_chat(conversation, agent)
+
     def accept_kb_suggestion(self, suggestion: int, *, shop: str | None = None,
                              key: str | None = None, answer: str | None = None,
                              by: str | None = None) -> dict:

@@ -38,12 +38,34 @@ def since_ms(since: str | None, now: int) -> int | None:
     return now - int(m.group(1)) * _UNITS[m.group(2)]
 
 
+def _known(idx: Any, shop: str, ex: mining.Exchange) -> bool:
+    """The bot answers the question already, and says what the agent said."""
+    d = idx.decide(ex.question, shop=shop)
+    entry = idx.entry(d.entry, shop) if d.action == "answer" else None
+    return entry is not None and mining.similarity(
+        str(entry.get("answer") or ""), ex.answer) >= mining.ANSWER_LIKE
+
+
+def _matcher(idx: Any, shop: str) -> mining.Match:
+    def match(q: str) -> tuple[str | None, str]:
+        d = idx.decide(q, shop=shop)
+        return d.entry, d.action
+    return match
+
+
+def learnable(messages: list[dict]) -> mining.Exchange | None:
+    """The last question of a chat an agent answered (what the console offers to
+    propose), None when there is none."""
+    found = mining.exchanges(0, messages)
+    return found[-1] if found else None
+
+
 def _public(row: dict, shop: str) -> dict:
     return {"id": row["id"], "shop": shop, "kind": row["kind"], "entry": row["entry"],
             "question": row["question"], "similar": row["similar"], "answer": row["answer"],
             "conversations": row["conversations"], "evidence": len(row["conversations"]),
             "status": row["status"], "decided_by": row["decided_by"],
-            "result_entry": row["result_entry"],
+            "result_entry": row["result_entry"], "proposed_by": row.get("proposed_by"),
             "decided_at": format_time(row["decided_at"]) if row["decided_at"] else None}
 
 
@@ -71,19 +93,9 @@ class KnowledgeSuggestions:
                 if rating is not None and rating <= LOW_RATING:
                     continue
                 pairs += mining.exchanges(cid, msgs)
-            answered = set()  # the bot answers it already, and says what the agent said
-            for ex in pairs:
-                d = idx.decide(ex.question, shop=shop)
-                entry = idx.entry(d.entry, shop) if d.action == "answer" else None
-                if entry is not None and mining.similarity(
-                        str(entry.get("answer") or ""), ex.answer) >= mining.ANSWER_LIKE:
-                    answered.add(mining.clean(ex.question))
+            answered = {mining.clean(ex.question) for ex in pairs if _known(idx, shop, ex)}
             groups = mining.group_questions(pairs, skip=decided | answered)
-
-            def match(q: str) -> tuple[str | None, str]:
-                d = idx.decide(q, shop=shop)
-                return d.entry, d.action
-
+            match = _matcher(idx, shop)
             open_rows = [r for r in rows if r["status"] == "open"]
             kept: set[int] = set()
             for g in groups:
@@ -104,6 +116,47 @@ class KnowledgeSuggestions:
                       {"open": len(out), "chats": len({ex.conversation for ex in pairs})})
         out.sort(key=lambda r: (-r["evidence"], r["id"]))
         return out
+
+    def propose_from_chat(self, conversation: int, agent: str) -> dict:
+        """The agent's one-key proposal: the chat's last question the agent answered
+        (and the bot does not answer with that) becomes an open proposal for a
+        supervisor, with the chat as its evidence (joined to an open one with the same
+        question). Nothing is applied."""
+        with self.ctx.write() as uow:
+            conv = uow.conversations.get(conversation)
+            shop = uow.shops.key_of(conv["shop_id"])
+            repo = uow.repo(KbSuggestions)
+            ex = mining.exchanges(conv["id"], repo.chat_messages(conv["id"]))
+            if not ex:
+                raise Conflict(f"conversation {conversation} has no question an agent "
+                               f"answered", key="nothing_to_learn", conversation=conversation)
+            last = ex[-1]
+            idx = self.knowledge.index(uow, shop)
+            key = mining.clean(last.question)
+            rows = repo.of_shop(conv["shop_id"])
+            if _known(idx, shop, last) or any(key in r["keys"] for r in rows
+                                               if r["status"] != "open"):
+                raise Conflict("the bot knows this question already (or it was decided)",
+                               key="learned_already", conversation=conversation)
+            own = {e["key"]: e for e in idx.scope_entries(shop) if e.get("shop") == shop}
+            same = next((r for r in rows if r["status"] == "open" and key in r["keys"]), None)
+            if same is not None:
+                group = mining.Group([same["question"], *same["similar"], last.question],
+                                     [same["answer"] or last.answer, last.answer],
+                                     [*same["conversations"], conv["id"]])
+            else:
+                group = mining.Group([last.question], [last.answer], [conv["id"]])
+            p = mining.propose(group, _matcher(idx, shop), own)
+            args = (p["kind"], p["entry"], p["questions"][0], p["questions"][1:],
+                    p["answer"], sorted(set(p["conversations"])), p["keys"], uow.now)
+            if same is None:
+                sid = repo.add(conv["shop_id"], *args, proposed_by=agent)
+            else:
+                sid = same["id"]
+                repo.refresh(sid, *args)
+            uow.event("kb.proposed", "conversation", str(conv["id"]), conv["shop_id"],
+                      {"suggestion": sid, "agent": agent})
+            return _public(repo.get(sid), shop)
 
     def _open(self, uow: Any, suggestion: int, shop: str | None) -> tuple[dict, str]:
         row = uow.repo(KbSuggestions).get(int(suggestion)) if 0 < int(suggestion) < 2**63 \

@@ -867,7 +867,8 @@ CREATE TABLE kb_suggestions (
     updated_at INTEGER NOT NULL,
     decided_at INTEGER,
     decided_by TEXT,
-    result_entry TEXT
+    result_entry TEXT,
+    proposed_by TEXT
 );
 CREATE INDEX kb_suggestions_shop ON kb_suggestions(shop_id, status, id);
 """

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 CHATS_READ = 5000  # the newest closed human chats mined at once
 _COLUMNS = ("id, shop_id, kind, entry_key, question, similar, answer, evidence, keys, status, "
-            "created_at, updated_at, decided_at, decided_by, result_entry")
+            "created_at, updated_at, decided_at, decided_by, result_entry, proposed_by")
 
 
 def _row(r: tuple) -> dict:
@@ -17,7 +17,7 @@ def _row(r: tuple) -> dict:
             "similar": json.loads(r[5]), "answer": r[6], "conversations": json.loads(r[7]),
             "keys": json.loads(r[8]), "status": r[9], "created_at": r[10],
             "updated_at": r[11], "decided_at": r[12], "decided_by": r[13],
-            "result_entry": r[14]}
+            "result_entry": r[14], "proposed_by": r[15]}
 
 
 class KbSuggestions:
@@ -62,16 +62,17 @@ class KbSuggestions:
 
     def add(self, shop_id: int, kind: str, entry: str | None, question: str,
             similar: Sequence[str], answer: str | None, conversations: Sequence[int],
-            keys: Sequence[str], now: int) -> int:
-        """A new open suggestion; returns its id."""
+            keys: Sequence[str], now: int, proposed_by: str | None = None) -> int:
+        """A new open suggestion (``proposed_by``: the agent who proposed it from a chat;
+        None: mined); returns its id."""
         return self.conn.execute(
             "INSERT INTO kb_suggestions (shop_id, kind, entry_key, question, similar, answer, "
-            "evidence, keys, status, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?)",
+            "evidence, keys, status, created_at, updated_at, proposed_by) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?)",
             (shop_id, kind, entry, question, json.dumps(list(similar), ensure_ascii=False),
              answer, json.dumps(list(conversations)), json.dumps(list(keys),
                                                                 ensure_ascii=False),
-             now, now)).lastrowid
+             now, now, proposed_by)).lastrowid
 
     def refresh(self, suggestion_id: int, kind: str, entry: str | None, question: str,
                 similar: Sequence[str], answer: str | None, conversations: Sequence[int],
@@ -85,10 +86,18 @@ class KbSuggestions:
              suggestion_id))
 
     def drop(self, ids: Sequence[int]) -> None:
-        """Remove open suggestions that mining no longer finds."""
+        """Remove open mined suggestions that mining no longer finds (an agent's own
+        proposal stays until it is decided)."""
         if ids:
-            self.conn.execute(f"DELETE FROM kb_suggestions WHERE status = 'open' AND id IN "
+            self.conn.execute(f"DELETE FROM kb_suggestions WHERE status = 'open' AND "
+                              f"proposed_by IS NULL AND id IN "
                               f"({', '.join('?' for _ in ids)})", list(ids))
+
+    def chat_messages(self, conversation_id: int) -> list[dict]:
+        """One chat's messages, oldest first: sender, kind, body."""
+        return [{"sender": s, "kind": k, "body": b} for s, k, b in self.conn.execute(
+            "SELECT sender, kind, body FROM messages WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,))]
 
     def decide(self, suggestion_id: int, status: str, by: str | None, entry: str | None,
                now: int) -> None:
