@@ -82,7 +82,7 @@ _EN_STOP = {"with", "and", "or", "to", "in", "of", "on", "it", "that", "this"}
 # Concepts a customer names that a product says in other words (a season's fabrics).
 CONCEPTS: dict[str, tuple[str, ...]] = {
     "夏": ("夏", "清凉", "冰丝", "雪纺", "短袖", "薄款", "轻薄", "透气", "防晒", "亚麻", "凉"),
-    "冬": ("冬", "加厚", "羽绒", "加绒", "保暖", "羊毛", "羊绒", "德绒", "摇粒绒", "棉服"),
+    "冬": ("冬", "加厚", "羽绒", "绒", "保暖", "羊毛", "毛呢", "呢", "棉服", "灯芯绒"),
     "秋": ("秋",),
     "春": ("春",),
     "宝宝": ("婴儿", "幼儿", "儿童", "宝宝", "婴幼儿", "童"),
@@ -394,7 +394,8 @@ def rank(ask: Ask, products: Sequence[Mapping[str, Any]], quote: Quote,
     # the type: the words naming a category or a title of the shop; else the head
     # character of a category (裙 of 裙子 → 连衣裙, 半身裙)
     types = [g for g in grams if any(g in c for c in cats)]
-    types += [ch for r in runs for ch in r if ch in heads and not any(ch in ty for ty in types)]
+    if not types:
+        types = [ch for r in runs for ch in r if ch in heads]
     if not types:
         types = [g for g in grams if len(g) > 1 and any(g in clean(str(p.get("title") or ""))
                                                        for p, _ in items)]
@@ -420,6 +421,12 @@ def rank(ask: Ask, products: Sequence[Mapping[str, Any]], quote: Quote,
         return any(ty in cat or ty in title for ty in types)
 
     kind = [(p, text) for p, text in items if kind_of(p, text)]
+    if len(types) > 1 and kind:  # 充电宝: the power banks (充电, 电宝), not the chargers (充电)
+        def named(p: dict) -> int:
+            where = clean(f"{p.get('category') or ''} {p.get('title') or ''}")
+            return sum(1 for ty in types if ty in where)
+        most = max(named(p) for p, _ in kind)
+        kind = [(p, text) for p, text in kind if named(p) == most]
     if not types:  # no type named: whatever the attributes find
         kind = [(p, text) for p, text in kind
                 if any(a in text for a in attrs) or any(
