@@ -49,6 +49,17 @@ def _substance(text: str) -> str:
     return _GREETING.sub("", (text or "").lower())
 
 
+_OPENER = re.compile(r"^(?:\s|[，,。.！!？?~～、]|转人工|人工客服在吗|人工客服|找人工|找真人|真人|"
+                     r"亲亲|亲|在吗|在不在|你好|您好|老板|客服|hello|hi)+", re.IGNORECASE)
+
+
+def wording(text: str) -> str:
+    """A question as an entry would keep it: without the openers (转人工，/ 在吗？/ 亲，)."""
+    body = (text or "").strip()
+    rest = _OPENER.sub("", body).strip()
+    return rest or body
+
+
 def is_question(text: str) -> bool:
     """A customer message worth learning: not a bare 转人工, thanks or order number."""
     t = clean(_PERSONAL.sub(" ", (text or "").lower()))  # an order number alone asks nothing
@@ -88,7 +99,7 @@ def exchanges(conversation: int, messages: Iterable[Mapping[str, Any]]) -> list[
             continue
         if sender == "customer":
             if is_question(body):
-                pending.append(body.strip())
+                pending.append(wording(body))
         elif sender == "agent" and pending and is_answer(body):
             out.append(Exchange(conversation, pending[-1], body.strip()))
             pending = []
