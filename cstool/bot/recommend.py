@@ -386,10 +386,12 @@ def rank(ask: Ask, products: Sequence[Mapping[str, Any]], quote: Quote,
     best first, each priced after discounts by ``quote(key)`` (subtotal, total,
     promotions, coupon)."""
     items = [(dict(p), _ptext(p)) for p in products if _sellable(p)]
+    cat_of = {p["key"]: clean(str(p.get("category") or "")) for p, _ in items}
+    title_of = {p["key"]: clean(str(p.get("title") or "")) for p, _ in items}
     t = ask.text
     runs = _runs(t)
     grams = list(dict.fromkeys(g for r in runs for g in _grams(r)))
-    cats = {clean(str(p.get("category") or "")) for p, _ in items} - {""}
+    cats = set(cat_of.values()) - {""}
     heads = {c[-1] for c in cats if re.match(r"[\u3400-\u9fff]", c[-1])}
     # the type: the words naming a category or a title of the shop; else the head
     # character of a category (裙 of 裙子 → 连衣裙, 半身裙)
@@ -397,8 +399,7 @@ def rank(ask: Ask, products: Sequence[Mapping[str, Any]], quote: Quote,
     if not types:
         types = [ch for r in runs for ch in r if ch in heads]
     if not types:
-        types = [g for g in grams if len(g) > 1 and any(g in clean(str(p.get("title") or ""))
-                                                       for p, _ in items)]
+        types = [g for g in grams if len(g) > 1 and any(g in tt for tt in title_of.values())]
     concepts = list(dict.fromkeys(k for w, k in _CONCEPT_KEYS.items() if w in t))
     # the attributes: what is left of the words once the type and the concepts are out
     said = sorted({*types, *(w for w in _CONCEPT_KEYS if w in t)}, key=len, reverse=True)
@@ -416,14 +417,13 @@ def rank(ask: Ask, products: Sequence[Mapping[str, Any]], quote: Quote,
     def kind_of(p: dict, text: str) -> bool:
         if not types:
             return True
-        cat = clean(str(p.get("category") or ""))
-        title = clean(str(p.get("title") or ""))
+        cat, title = cat_of[p["key"]], title_of[p["key"]]
         return any(ty in cat or ty in title for ty in types)
 
     kind = [(p, text) for p, text in items if kind_of(p, text)]
     if len(types) > 1 and kind:  # 充电宝: the power banks (充电, 电宝), not the chargers (充电)
         def named(p: dict) -> int:
-            where = clean(f"{p.get('category') or ''} {p.get('title') or ''}")
+            where = f"{cat_of[p['key']]} {title_of[p['key']]}"
             return sum(1 for ty in types if ty in where)
         most = max(named(p) for p, _ in kind)
         kind = [(p, text) for p, text in kind if named(p) == most]
@@ -456,7 +456,7 @@ def rank(ask: Ask, products: Sequence[Mapping[str, Any]], quote: Quote,
             continue  # a winter coat for a summer question
         if ask.age is not None and _age_fits(text, ask.age):
             hits += 1
-        score = hits + 0.1 * sum(1 for ty in types if ty in clean(str(p.get("category") or "")))
+        score = hits + 0.1 * sum(1 for ty in types if ty in cat_of[p["key"]])
         fitted.append((p, hits, score))
     if not fitted:
         return Result([], matched=len(kind), why="filters")

@@ -155,8 +155,10 @@ class UnitCommerce:
         the coupons held and their records."""
         if self._pricing is None:
             promos = [strip_ids(p) for p in self.repo.promotions_of(self.shop["id"])]
-            products = dict(self._all_products())
-            products.update({p["key"]: p for p in self._for_sale or ()})
+            if self._products is None and self._for_sale is not None:
+                products = {p["key"]: p for p in self._for_sale}  # a recommendation's
+            else:
+                products = dict(self._all_products())
             for p in promos:
                 gift = (p.get("gift") or {}).get("product")
                 if gift and gift not in products:
@@ -175,6 +177,10 @@ class UnitCommerce:
     def quote(self, product: str) -> dict | None:
         """One unit of ``product`` after promotions and the customer's best coupon."""
         promos, products, held, coupons = self._pricing_inputs()
+        if product not in products:
+            products[product] = self.product(product) or {}
+            if not products[product]:
+                del products[product]
         try:
             q = pricing.quote(self.shop["key"], [(product, 1)], products, promos, coupons,
                               self.now, held=held)
