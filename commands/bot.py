@@ -83,9 +83,10 @@ def ask_cmd(
 
 def _public(result: dict) -> dict:
     """The fields of the JSON form, in order (question, action, entry, confidence,
-    answer, choices, then reason, the message text and the flow step)."""
+    answer, choices, then reason, the message text, the flow step and the products
+    recommended)."""
     keys = ("question", "action", "entry", "confidence", "answer", "choices", "reason", "text",
-            "flow")
+            "flow", "products")
     return {k: result.get(k) for k in keys}
 
 

@@ -353,6 +353,83 @@ def learn_cmd(
          + (t("cli.kb_resolved", count=result["resolved"]) if result["resolved"] else ""))
 
 
+suggest_app = typer.Typer(help="Proposals learned from what agents answer in closed human "
+                                "chats: list them, accept or reject.")
+app.add_typer(suggest_app, name="suggest")
+
+
+def _suggestion_table(rows: list[dict]) -> None:
+    print_table(rows, [
+        ("id", lambda r: r["id"]), ("kind", lambda r: r["kind"]),
+        ("entry", lambda r: r["entry"] or ""), ("evidence", lambda r: r["evidence"]),
+        ("question", lambda r: _short(r["question"])),
+        ("wordings", lambda r: 1 + len(r["similar"])),
+        ("answer", lambda r: _short(r["answer"])),
+    ])
+
+
+@suggest_app.callback(invoke_without_command=True)
+def suggest_cmd(
+    ctx: typer.Context,
+    shop: Annotated[str | None, typer.Option(help="The shop whose chats are mined.")] = None,
+    since: Annotated[str, typer.Option(help="How far back: 7d, 12h, 2w or all.")] = "7d",
+    json_: JsonOpt = False,
+) -> None:
+    """Mine the shop's closed human chats for customer questions and the agent replies
+    that answered them, and list the proposals (new entries, or similar questions of an
+    entry) with their evidence. Nothing is applied: `kb suggest accept ID` or
+    `kb suggest reject ID`."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if shop is None:
+        raise UsageError("give --shop SHOP (the shop whose chats are mined)",
+                         key="kb_suggest_needs_shop")
+    rows = state(ctx).backend.suggest_knowledge(shop, since=since)
+    if wants_json(ctx, json_):
+        print_json(rows)
+        return
+    if not rows:
+        info(t("cli.kb_suggest_none", shop=shop))
+        return
+    _suggestion_table(rows)
+
+
+SuggestionArg = Annotated[int, typer.Argument(help="The proposal's id (from kb suggest).")]
+ShopOpt = Annotated[str | None, typer.Option(help="The proposal's shop (default: the "
+                                             "token's one shop).")]
+
+
+@suggest_app.command("accept")
+def suggest_accept_cmd(
+    ctx: typer.Context,
+    suggestion: SuggestionArg,
+    shop: ShopOpt = None,
+    key: Annotated[str | None, typer.Option(help="The new entry's key (default "
+                                            "SHOP-learned-ID).")] = None,
+    answer: Annotated[str | None, typer.Option(help="The new entry's answer in place of "
+                                               "the agents' one.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Apply a proposal: a new entry of the shop, or similar questions of its entry."""
+    r = state(ctx).backend.accept_kb_suggestion(suggestion, shop=shop, key=key, answer=answer)
+    if wants_json(ctx, json_):
+        print_json(r)
+        return
+    info(t("cli.kb_learned_new" if r["created"] else "cli.kb_learned",
+           entry=r["result_entry"], count=len(r["added"])))
+
+
+@suggest_app.command("reject")
+def suggest_reject_cmd(ctx: typer.Context, suggestion: SuggestionArg, shop: ShopOpt = None,
+                       json_: JsonOpt = False) -> None:
+    """Turn a proposal down: its questions are not proposed again."""
+    r = state(ctx).backend.reject_kb_suggestion(suggestion, shop=shop)
+    if wants_json(ctx, json_):
+        print_json(r)
+        return
+    info(t("cli.kb_suggest_rejected", suggestion=r["id"]))
+
+
 @contextlib.contextmanager
 def _embedding_progress(quiet: bool):
     """A progress bar on stderr while the bot embeds many entries (the hybrid ranker's

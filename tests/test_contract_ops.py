@@ -791,6 +791,78 @@ def test_bot_learning_loop(be):
         be.unanswered_questions(shop=be.key("noshop"))
 
 
+@covers("suggest_knowledge", "accept_kb_suggestion", "reject_kb_suggestion")
+def test_knowledge_suggestions_from_what_agents_answer(be):
+    w = World(be)
+    knowledge(be, w)
+
+    def human_chat(customer: str, question: str, answer: str) -> int:
+        cid = be.post_message(w.shop, customer, question)["conversation"]["id"]
+        assert be.accept_next(w.a)["id"] == cid
+        be.reply(w.a, cid, "亲，您好，请稍等~")  # a greeting answers nothing
+        be.post_message(w.shop, customer, "123456789012")  # an order number: no question
+        be.reply(w.a, cid, answer)
+        be.close_conversation(cid, by=w.a)
+        return cid
+
+    c = be.key("c")
+    one = human_chat(f"{c}-1", "可以用花呗分期吗", "支持花呗分期，结算时选择花呗即可，3期免息。")
+    two = human_chat(f"{c}-2", "能用花呗分期付款吗？",
+                     "支持花呗分期的，结算时选花呗就行，3期免息哦")
+    boss = human_chat(f"{c}-3", "你们老板是谁呀", "我们是品牌官方旗舰店，老板是设计师本人哦")
+    known = human_chat(f"{c}-4", "怎么开发票", "确认收货后在订单详情申请开票就可以啦")
+    found = be.same("suggest", be.suggest_knowledge(w.shop, since="all"))
+    assert [(s["kind"], s["conversations"]) for s in found] == [
+        ("new", sorted([one, two])), ("new", [boss])]  # 怎么开发票: the bot answers it
+    huabei = found[0]
+    assert (huabei["question"], huabei["similar"], huabei["evidence"]) == (
+        "可以用花呗分期吗", ["能用花呗分期付款吗？"], 2)
+    assert "花呗" in huabei["answer"] and known not in huabei["conversations"]
+    assert "花呗" not in (be.ask_bot("可以用花呗分期吗", shop=w.shop)["answer"] or "")
+    assert be.get("knowledge_entries", f"{w.shop}-invoice")["similar"] == [
+        "可以开发票吗", "发票怎么开", "电子发票"]  # nothing applied by itself
+    assert [s["id"] for s in be.suggest_knowledge(w.shop, since="7d")] == [
+        s["id"] for s in found]  # mined again: the same proposals, the same ids
+
+    done = be.same("accept", be.accept_kb_suggestion(huabei["id"], shop=w.shop,
+                                                      key=f"{w.shop}-huabei"))
+    assert (done["status"], done["result_entry"], done["created"]) == (
+        "accepted", f"{w.shop}-huabei", True)
+    asked = be.ask_bot("可以用花呗分期吗", shop=w.shop)
+    assert (asked["action"], asked["entry"]) == ("answer", f"{w.shop}-huabei")
+    assert be.get("knowledge_entries", f"{w.shop}-huabei")["shop"] == w.shop
+    rejected = be.same("reject", be.reject_kb_suggestion(found[1]["id"], shop=w.shop))
+    assert rejected["status"] == "rejected"
+    assert be.suggest_knowledge(w.shop, since="all") == []  # decided: never proposed again
+    with be.refused(Conflict, "kb_suggestion_decided"):
+        be.reject_kb_suggestion(huabei["id"], shop=w.shop)
+    with be.refused(NotFound, "no_kb_suggestion"):
+        be.accept_kb_suggestion(999999999, shop=w.shop)
+    with be.refused(UsageError, "since_duration"):
+        be.suggest_knowledge(w.shop, since="yesterday")
+    with be.refused(NotFound, "no_shop"):
+        be.suggest_knowledge(be.key("noshop"))
+
+
+@covers("propose_knowledge")
+def test_an_agent_proposes_what_they_just_answered(be):
+    w = World(be)
+    knowledge(be, w)
+    cid = taken(be, w, "乌鲁木齐能包邮吗")
+    with be.refused(Conflict, "nothing_to_learn"):
+        be.propose_knowledge(cid, w.a)  # not answered yet
+    be.reply(w.a, cid, "亲，新疆地区需要补15元运费哦，其他地区包邮")
+    p = be.same("propose", be.propose_knowledge(cid, w.a))
+    assert (p["kind"], p["question"], p["conversations"], p["status"], p["proposed_by"]) == (
+        "new", "乌鲁木齐能包邮吗", [cid], "open", w.a)
+    assert "15元" in p["answer"]
+    # mining the shop's closed chats keeps the agent's proposal (the chat is still open)
+    assert [s["id"] for s in be.suggest_knowledge(w.shop, since="all")] == [p["id"]]
+    be.reject_kb_suggestion(p["id"], shop=w.shop)
+    with be.refused(Conflict, "learned_already"):
+        be.propose_knowledge(cid, w.a)  # decided: not again
+
+
 # == tickets ==================================================================================
 @covers("create_ticket", "get_ticket", "list_tickets", "update_ticket", "assign_ticket",
         "note_ticket", "reply_ticket", "resolve_ticket", "close_ticket", "reopen_ticket")

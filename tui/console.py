@@ -32,6 +32,7 @@ from textual.widgets import Header
 from textual.worker import Worker
 
 from cstool.api.backend import Backend
+from cstool.bot.mining import Exchange, exchanges
 from cstool.cjk_wrap import cut
 from cstool.errors import CstoolError
 from cstool.i18n import error_text, t, value
@@ -82,6 +83,7 @@ ACTIONS: list[tuple[str, str, str, str, int | None]] = [
     ("reopen", "ctrl+r", "key.reopen", "help.reopen", 12),
     ("quick_replies", "ctrl+o", "key.quick_replies", "help.quick_replies", 11),
     ("suggestions", "ctrl+g", "key.suggestions", "help.suggestions", 13),
+    ("learn", "ctrl+e", "key.learn", "help.learn", None),
     ("search", "ctrl+f", "key.search", "help.search", None),
     ("ticket", "ctrl+k", "key.ticket", "help.ticket", None),
     ("my_tickets", "ctrl+y", "key.my_tickets", "help.my_tickets", None),
@@ -95,6 +97,13 @@ ACTIONS: list[tuple[str, str, str, str, int | None]] = [
 COMPOSER_KEYS = {"send": "enter", "newline": "ctrl+j"}
 # How long after closing a chat it can be reopened from the console.
 REOPEN_WINDOW_S = 600
+
+
+def learnable(messages: list[dict]) -> Exchange | None:
+    """The chat's last customer question an agent answered: what the right panel offers
+    to propose for the knowledge base (None: nothing answered yet)."""
+    found = exchanges(0, messages)
+    return found[-1] if found else None
 
 
 def default_keys() -> dict[str, str]:
@@ -172,6 +181,7 @@ class ConsoleApp(NoticesMixin, App):
         self.drafts: dict[int | None, str] = {}
         # Chats I closed or handed over myself (they leave without a "taken away" notice).
         self._left: set[int] = set()
+        self._proposed: set[int] = set()  # chats whose answer I proposed (Ctrl+E) already
         # Transfer notes kept after a refused transfer, for the next F7 on that chat.
         self._notes: dict[int, str] = {}
         self._agent_names: dict[str, str] = {}  # handle -> name, to sign messages
@@ -381,7 +391,10 @@ class ConsoleApp(NoticesMixin, App):
         self.query_one(Transcript).show(conv, same_chat=same, readonly=readonly,
                                         hint=empty_hint(desk), names=names)
         self.query_one(CustomerPanel).show(ctx)
-        self.query_one(Suggestions).show(suggestions)
+        learn = None if readonly or conv is None or current in self._proposed \
+            else learnable(conv["messages"])
+        self.query_one(Suggestions).show(suggestions, learn,
+                                         key_label(self._keymap.get("learn", "ctrl+e")))
         self._label_composer()
 
     def _chat_left(self, conv_id: int, how: str, old_desk: dict | None) -> None:
@@ -889,6 +902,20 @@ class ConsoleApp(NoticesMixin, App):
                  for i, s in enumerate(self.suggestions[:3], start=1)]
         self.push_screen(ChoiceScreen(t("console.pick_suggestion"), items),
                          lambda n: n and self.action_suggestion(n))
+
+    def action_learn(self) -> None:
+        """Propose the chat's last question I answered for the knowledge base (a
+        supervisor accepts it with `kb suggest accept`); nothing is applied here."""
+        if not self._need_chat():
+            return
+        conv = self.current
+
+        def done(p: dict) -> None:
+            self._proposed.add(conv)
+            self.notify(t("console.learn_proposed", id=p["id"]))
+
+        self.act(t("console.learn_title"),
+                 lambda: self.backend.propose_knowledge(conv, self.agent), done)
 
     def action_toggle_context(self) -> None:
         """Show or hide the customer panel (on narrow screens it replaces the chat list;

@@ -305,17 +305,26 @@ class Suggestions(Static):
 
     key_hint = "Ctrl+G"
 
-    def show(self, items: list[dict]) -> None:
+    def show(self, items: list[dict], learn: object = None, learn_key: str = "Ctrl+E") -> None:
         """Redraw the top suggestions (numbered as the suggestion key's picker takes
-        them)."""
+        them), and under them ``learn`` (a question of this chat I answered, with the
+        answer) as a one-key proposal for the knowledge base."""
+        rows: list = []
         if not items:
-            self.update(Text(t("console.suggestions_none"), style="dim"))
-            return
-        rows: list = [Text(t("console.suggestions"), style="bold")]
-        for i, s in enumerate(items[:3], start=1):
-            q = Text.assemble((f"{i} ", "bold yellow"),
-                              _safe(s.get("question", s.get("entry", ""))))
-            rows.append(Wrapped(q, max_lines=2))
-            rows.append(Wrapped("   " + _safe(s.get("answer", "")), style="dim", max_lines=2))
-        rows.append(Text(t("console.suggestions_palette", key=self.key_hint), style="dim"))
-        self.update(Group(*rows))
+            rows.append(Text(t("console.suggestions_none"), style="dim"))
+        else:
+            rows.append(Text(t("console.suggestions"), style="bold"))
+            for i, s in enumerate(items[:3], start=1):
+                q = Text.assemble((f"{i} ", "bold yellow"),
+                                  _safe(s.get("question", s.get("entry", ""))))
+                rows.append(Wrapped(q, max_lines=2))
+                rows.append(Wrapped("   " + _safe(s.get("answer", "")), style="dim",
+                                    max_lines=2))
+            rows.append(Text(t("console.suggestions_palette", key=self.key_hint), style="dim"))
+        if learn is not None:
+            rows.append(Text(t("console.learn_title"), style="bold green"))
+            rows.append(Wrapped(t("console.learn_q", text=_safe(learn.question)), max_lines=2))
+            rows.append(Wrapped(t("console.learn_a", text=_safe(learn.answer)), style="dim",
+                                max_lines=2))
+            rows.append(Text(t("console.learn_hint", key=learn_key), style="green"))
+        self.update(rows[0] if len(rows) == 1 else Group(*rows))

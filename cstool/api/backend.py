@@ -280,6 +280,30 @@ class Backend(ABC):
         """Drop a group (``#id``) of unanswered questions; returns how many."""
 
     @abstractmethod
+    def suggest_knowledge(self, shop: str, *, since: str | None = "7d") -> list[dict]:
+        """Mine the shop's closed human chats (of the last ``since``: 7d, 12h, 2w, all)
+        for customer questions and the agent replies that answered them, grouped; the
+        shop's open proposals (id, kind new | similar, entry, question, similar, answer,
+        conversations, evidence), the best evidenced first. Applies nothing."""
+
+    @abstractmethod
+    def propose_knowledge(self, conversation: int, agent: str) -> dict:
+        """The agent's one-key proposal from a chat: its last question the agent answered
+        (the bot did not know it) as an open proposal for a supervisor. Applies nothing."""
+
+    @abstractmethod
+    def accept_kb_suggestion(self, suggestion: int, *, shop: str | None = None,
+                             key: str | None = None, answer: str | None = None,
+                             by: str | None = None) -> dict:
+        """Apply a proposal through the knowledge write path: similar questions of its
+        entry, or a new entry of the shop (``key``; ``answer`` in place of the agents')."""
+
+    @abstractmethod
+    def reject_kb_suggestion(self, suggestion: int, *, shop: str | None = None,
+                             by: str | None = None) -> dict:
+        """Turn a proposal down; its questions are never proposed again."""
+
+    @abstractmethod
     def warm_knowledge(self, shop: str | None = None) -> dict:
         """Prepare the bot's model for ``shop`` now (an optimisation)."""
 

@@ -21,6 +21,7 @@ from ..services.conversation_view import ConversationView
 from ..services.dashboard import DashboardService
 from ..services.desk import DeskService
 from ..services.invitations import InvitationService
+from ..services.kb_suggestions import KnowledgeSuggestions
 from ..services.knowledge import KnowledgeService
 from ..services.metrics import MetricsService
 from ..services.queue_places import QueuePlacesService
@@ -66,6 +67,7 @@ class LocalBackend(Backend):
         self.ctx = ctx = ServiceContext(self.database, clock, self.bot,
                                         self._move_access_epoch)
         ctx.knowledge = KnowledgeService(ctx)
+        self.suggestions = KnowledgeSuggestions(ctx, ctx.knowledge)
         ctx.metrics = MetricsService(ctx)
         ctx.staffing = StaffingService(ctx)
         ctx.tokens = TokenStore(self)
@@ -303,6 +305,25 @@ class LocalBackend(Backend):
         return self.ctx.knowledge.learn_question(question, entry=entry, new=new,
                                                  answer=answer, shop=shop,
                                                  category=category, tags=tags)
+
+    def suggest_knowledge(self, shop: str, *, since: str | None = "7d") -> list[dict]:
+        """``KnowledgeSuggestions.suggest``: mine closed human chats for proposals."""
+        return self.suggestions.suggest(shop, since)
+
+    def propose_knowledge(self, conversation: int, agent: str) -> dict:
+        """``KnowledgeSuggestions.propose_from_chat`` (the console's one-key proposal)."""
+        return self.suggestions.propose_from_chat(conversation, agent)
+
+    def accept_kb_suggestion(self, suggestion: int, *, shop: str | None = None,
+                             key: str | None = None, answer: str | None = None,
+                             by: str | None = None) -> dict:
+        """``KnowledgeSuggestions.accept``."""
+        return self.suggestions.accept(suggestion, shop=shop, key=key, answer=answer, by=by)
+
+    def reject_kb_suggestion(self, suggestion: int, *, shop: str | None = None,
+                             by: str | None = None) -> dict:
+        """``KnowledgeSuggestions.reject``."""
+        return self.suggestions.reject(suggestion, shop=shop, by=by)
 
     def dismiss_unanswered(self, group: str) -> int:
         """``KnowledgeService.dismiss_unanswered``."""

@@ -6,11 +6,13 @@ For each customer message it
    the shop's own phrases in ``bot_handoff_phrases``);
 2. continues a flow waiting for an answer ("which order?" → "2") or takes a pick of
    its last "did you mean" choices;
-3. ranks the knowledge (the shop's entries plus platform-wide ones) with
+3. recommends products ("推荐一款300左右的跑鞋", and follow-ups such as "便宜点的") with
+   :mod:`cstool.bot.recommend` when the message asks for products to buy;
+4. ranks the knowledge (the shop's entries plus platform-wide ones) with
    :class:`cstool.bot.KnowledgeIndex` and applies the shop's thresholds: ``answer``
    (an entry tagged ``flow:...`` runs its flow over the customer's orders, products
    and coupons), ``suggest`` (did you mean, top choices) or ``handoff``;
-4. never loops: a question it could not answer, asked again in the same conversation,
+5. never loops: a question it could not answer, asked again in the same conversation,
    or the same "did you mean" offered twice, hands off.
 
 Indexes are cached by the knowledge's version (a change to any entry or shop makes a
@@ -38,6 +40,7 @@ from . import (
     features,
     flows,
     normalise,
+    recommend,
 )
 from .decision import is_handoff_request
 from .step import BotReply
@@ -312,6 +315,10 @@ class KnowledgeBot:
 
         # 3. rank and decide
         d = idx.decide(q, shop=shop)
+        faq = d.action == "answer" and flows.flow_of(idx.entry(d.entry, shop)) != "product"
+        turn = recommend.answer(q, commerce, memory.slots, memory.last, faq)
+        if turn is not None:  # products to buy: a list of the shop's, or a refinement
+            return self._flow_reply(turn, q, None, 1.0, memory, "recommend")
         norm = normalise(q)
         repeated = bool(norm) and (norm in memory.unanswered or (
             d.action == "suggest" and memory.last.get("action") == "suggest"

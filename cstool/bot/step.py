@@ -44,7 +44,8 @@ class BotReply:
 
     def to_dict(self, question: str) -> dict[str, Any]:
         """The JSON form of ``cstool bot ask``: question, action, entry, confidence,
-        answer, choices, then reason, the message text and the flow step."""
+        answer, choices, then reason, the message text, the flow step and the products
+        recommended (cards with the price after discounts; empty otherwise)."""
         return {
             "question": question,
             "action": self.action,
@@ -55,6 +56,7 @@ class BotReply:
             "reason": self.reason,
             "text": self.text,
             "flow": self.flow,
+            "products": list(self.payload.get("products") or []),
         }
 
 

@@ -224,6 +224,30 @@ def unanswered_manage(a: Access, op: Operation, args: dict) -> Any:
     return a.call(op, args)
 
 
+def kb_suggest(a: Access, op: Operation, args: dict) -> Any:
+    """Supervisors of the shop, and admins (mining keeps the shop's proposals)."""
+    p = a.principal
+    _manager(p)
+    _shop(p, args.get("shop"))
+    return a.call(op, args)
+
+
+def kb_suggestion(a: Access, op: Operation, args: dict) -> Any:
+    """Supervisors of the proposal's shop (``shop``, filled in for a one-shop token; a
+    proposal of another shop is not found), and admins."""
+    p = a.principal
+    _manager(p)
+    if not p.is_admin:
+        if args.get("shop") is None:
+            if len(p.shops or ()) != 1:
+                raise Forbidden(f"{p.describe()} works in several shops: give shop",
+                                key="forbidden_needs_shop", describe=p.describe())
+            args["shop"] = next(iter(p.shops))
+        _shop(p, args["shop"])
+    _fill_by(p, op, args)
+    return a.call(op, args)
+
+
 def _fill_by(p: Principal, op: Operation, args: dict) -> None:
     """An agent's token acts as its agent where the operation records who did it."""
     if any(arg.name == "by" for arg in op.args) and args.get("by") is None and p.agent:
@@ -267,7 +291,8 @@ def ticket(a: Access, op: Operation, args: dict) -> Any:
 POLICIES: dict[str, Callable[[Access, Operation, dict], Any]] = {
     f.__name__: f for f in (
         anyone, admin, backup, bulk, shop_read, shop_manage, shop_scope, quote, acts_for, learn,
-        unanswered_manage, ticket_create, ticket, acts_in_conversation, close, rate,
+        unanswered_manage, kb_suggest, kb_suggestion, ticket_create, ticket,
+        acts_in_conversation, close, rate,
         post, conversation_read, conversation_staff, conversation_list, events, resource_list,
         resource_read, resource_write, customer_read, apply, export, rule_manage,
         token_create, customer_token, token_list, token_revoke, campaign_run, campaign_read,

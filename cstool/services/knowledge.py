@@ -301,11 +301,11 @@ class KnowledgeService:
             if not re.fullmatch(r"#\d+", question.strip()) and question.strip() not in wordings:
                 wordings.insert(0, question.strip())
             if entry is not None:
-                key, created, added = entry, False, self._learn_into(uow, entry, wordings)
+                key, created, added = entry, False, self.learn_into(uow, entry, wordings)
             else:
                 if shop is None and gshop is not None:
                     shop = uow.shops.key_of(gshop)
-                self._learn_new(uow, new, wordings, answer, shop, category, tags)
+                self.learn_new(uow, new, wordings, answer, shop, category, tags)
                 key, created, added = new, True, wordings
             ids = [r[0] for r in rows]
             if ids:
@@ -315,7 +315,7 @@ class KnowledgeService:
             return {"entry": key, "created": created, "added": added, "resolved": len(ids),
                     "record": to_external(k, strip_ids(uow.records.read(k.name, key)))}
 
-    def _learn_into(self, uow: UnitOfWork, entry: str, wordings: list[str]) -> list[str]:
+    def learn_into(self, uow: UnitOfWork, entry: str, wordings: list[str]) -> list[str]:
         """Add the wordings ``entry`` does not know yet as its similar questions; returns
         those added."""
         k = KINDS["knowledge_entries"]
@@ -340,7 +340,7 @@ class KnowledgeService:
                       {"fields": ["similar"], "via": "learn", "added": added})
         return added
 
-    def _learn_new(self, uow: UnitOfWork, new: str, wordings: list[str], answer: str | None,
+    def learn_new(self, uow: UnitOfWork, new: str, wordings: list[str], answer: str | None,
                    shop: str | None, category: str | None, tags: list[str] | None) -> None:
         """A new entry ``new``: the first wording its question, the others similar."""
         k = KINDS["knowledge_entries"]

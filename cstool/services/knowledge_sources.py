@@ -91,6 +91,8 @@ class UnitCommerce:
             self._entry_product = m.group(1) if m else None
         self._orders: list[dict] | None = None
         self._products: dict[str, dict] | None = None
+        self._for_sale: list[dict] | None = None
+        self._pricing: tuple | None = None
 
     def when(self, ms: int) -> str:
         """``MM-DD HH:MM`` in the shop's zone."""
@@ -112,6 +114,12 @@ class UnitCommerce:
     def products(self) -> list[dict]:
         """The shop's products on sale."""
         return [p for p in self._all_products().values() if p["status"] == "on_sale"]
+
+    def for_sale(self) -> list[dict]:
+        """The shop's products on sale and in stock (what a recommendation may name)."""
+        if self._for_sale is None:
+            self._for_sale = self.repo.products_for_sale(self.shop["id"], PRODUCTS_READ)
+        return self._for_sale
 
     def product(self, key: str | None) -> dict | None:
         """A product of the shop by key."""
@@ -142,22 +150,37 @@ class UnitCommerce:
         return [strip_ids(p) for p in self.repo.promotions_of(self.shop["id"])
                 if pricing.promotion_active(p, self.now)]
 
+    def _pricing_inputs(self) -> tuple:
+        """What pricing reads, once per turn: promotions, products (with the gifts),
+        the coupons held and their records."""
+        if self._pricing is None:
+            promos = [strip_ids(p) for p in self.repo.promotions_of(self.shop["id"])]
+            if self._products is None and self._for_sale is not None:
+                products = {p["key"]: p for p in self._for_sale}  # a recommendation's
+            else:
+                products = dict(self._all_products())
+            for p in promos:
+                gift = (p.get("gift") or {}).get("product")
+                if gift and gift not in products:
+                    rec = self.store.read("products", gift)
+                    if rec is not None:
+                        products[gift] = strip_ids(rec)
+            held = self._held() if self.customer_id is not None else None
+            coupons = {}
+            for h in held or ():
+                rec = self.store.read("coupons", h["coupon"])
+                if rec is not None:
+                    coupons[h["coupon"]] = strip_ids(rec)
+            self._pricing = (promos, products, held, coupons)
+        return self._pricing
+
     def quote(self, product: str) -> dict | None:
         """One unit of ``product`` after promotions and the customer's best coupon."""
-        promos = [strip_ids(p) for p in self.repo.promotions_of(self.shop["id"])]
-        products = dict(self._all_products())
-        for p in promos:
-            gift = (p.get("gift") or {}).get("product")
-            if gift and gift not in products:
-                rec = self.store.read("products", gift)
-                if rec is not None:
-                    products[gift] = strip_ids(rec)
-        held = self._held() if self.customer_id is not None else None
-        coupons = {}
-        for h in held or ():
-            rec = self.store.read("coupons", h["coupon"])
-            if rec is not None:
-                coupons[h["coupon"]] = strip_ids(rec)
+        promos, products, held, coupons = self._pricing_inputs()
+        if product not in products:
+            products[product] = self.product(product) or {}
+            if not products[product]:
+                del products[product]
         try:
             q = pricing.quote(self.shop["key"], [(product, 1)], products, promos, coupons,
                               self.now, held=held)

@@ -852,6 +852,27 @@ CREATE TRIGGER queue_bands_delete AFTER DELETE ON conversations
 """
 
 from .migration_12 import M012_WEBHOOKS  # noqa: E402
+M013_KB_SUGGESTIONS = """
+CREATE TABLE kb_suggestions (
+    id INTEGER PRIMARY KEY,
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    kind TEXT NOT NULL,
+    entry_key TEXT,
+    question TEXT NOT NULL,
+    similar TEXT NOT NULL DEFAULT '[]',
+    answer TEXT,
+    evidence TEXT NOT NULL DEFAULT '[]',
+    keys TEXT NOT NULL DEFAULT '[]',
+    status TEXT NOT NULL DEFAULT 'open',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    decided_at INTEGER,
+    decided_by TEXT,
+    result_entry TEXT,
+    proposed_by TEXT
+);
+CREATE INDEX kb_suggestions_shop ON kb_suggestions(shop_id, status, id);
+"""
 
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
@@ -873,6 +894,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
      M011_QUEUE_INDEX),
     (12, "webhooks: subscriptions, deliveries and attempts; campaign sends' delivery state",
      M012_WEBHOOKS),
+    (13, "knowledge suggestions mined from human chats, with the decisions on them (a "
+         "rejected one is not proposed again)", M013_KB_SUGGESTIONS),
 ]
 
 LATEST = MIGRATIONS[-1][0]

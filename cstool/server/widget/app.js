@@ -93,7 +93,17 @@
   function card(m) {
     var p = m.payload || {};
     var c = el("div", "card card-" + m.kind);
-    if (m.kind === "product") {
+    if (m.kind === "product" && Array.isArray(p.products) && p.products.length) {
+      // the bot's recommendations: each product with its price after discounts
+      c.appendChild(el("div", "card-tag", "为您推荐"));
+      p.products.forEach(function (x, i) {
+        c.appendChild(el("div", "card-title", (i + 1) + ". " + (x.title || x.product)));
+        var row = el("div", "card-line");
+        row.appendChild(el("span", "price", yuan(x.price_after_discount)));
+        if (x.price !== x.price_after_discount) row.appendChild(el("s", "muted", yuan(x.price)));
+        c.appendChild(row);
+      });
+    } else if (m.kind === "product") {
       c.appendChild(el("div", "card-tag", "商品"));
       c.appendChild(el("div", "card-title", p.title || m.body));
       var line = el("div", "card-line");

@@ -83,6 +83,13 @@ class Knowledge:
         return [strip_ids(p) for p in RecordStore(self.conn).read_where(
             "products", "WHERE t.shop_id = ?", (shop_id,), limit=limit)]
 
+    def products_for_sale(self, shop_id: int, limit: int) -> list[dict]:
+        """Up to ``limit`` of the shop's products on sale and in stock (public form): the
+        only products a recommendation may name."""
+        return [strip_ids(p) for p in RecordStore(self.conn).read_where(
+            "products", "WHERE t.shop_id = ? AND t.status = 'on_sale' AND t.stock > 0",
+            (shop_id,), order="t.stock DESC, t.key", limit=limit)]
+
     def promotions_of(self, shop_id: int) -> list[dict]:
         """The shop's promotions (internal form, ids kept), by key."""
         return RecordStore(self.conn).read_where("promotions", "WHERE t.shop_id = ?",

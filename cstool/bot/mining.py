@@ -1,0 +1,218 @@
+"""Learning from what agents answer (pure: chats in, proposals out; no storage, no clock).
+
+``kb suggest`` reads the shop's closed human chats. :func:`exchanges` finds in one chat
+the customer questions and the agent replies that answered them (a reply that only
+greets or asks back does not answer; the question stays open until one does; a reply
+naming one customer's order or phone number is not a general answer).
+:func:`group_questions` puts similar questions together (most of their character pairs
+shared, or some shared and answered alike), and :func:`propose` turns each group into a
+proposal: **similar** questions for an existing entry of the shop the bot already
+half-recognised and that says what the agents said, or a **new** entry with the agents' answer, each
+with its evidence (the chats it comes from).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .embeddings import to_simplified
+from .text import normalise
+
+SIMILAR = 0.5  # character-pair overlap (Jaccard) that puts two questions in one group
+ANSWER_LIKE = 0.2  # an entry's answer this close to the agents' one: the same subject
+MAX_WORDINGS = 10
+SOME_WORDS = 0.15  # questions sharing this much are one group when answered alike
+SAME_ANSWER = 0.3  # answers this alike make half-similar questions one group
+GENERIC = 3  # a reply answering this many unrelated question groups is a canned one
+
+_GREETING = re.compile(
+    r"您好|你好|亲亲|亲爱的|亲|在的|在呢|我是[\u3400-\u9fff]{1,6}|很高兴为您服务|欢迎光临|"
+    r"请稍等|稍等一下|稍等|马上为您|正在为您|帮您查|为您查|查询一下|请问有什么可以帮您|"
+    r"有什么可以帮您|感谢您的耐心等待|让您久等了|好的|嗯嗯|收到|hello|hi|thanks|thank you|"
+    r"[~～!！。，,.?？、\s😊🙂]")
+_THANKS = re.compile(r"^(?:谢谢|多谢|好的|好|嗯|ok|okay|thanks|thank you|知道了|明白了|行|可以)"
+                     r"[~～!！。.]*$")
+_PERSONAL = re.compile(r"\d{6,}|[a-z]{1,4}-[a-z0-9-]*\d{4,}|1[3-9]\d{9}")
+_HANDOFF = re.compile(r"转人工|人工客服|找人工|真人|人工|human|agent|客服")
+
+
+def clean(text: str) -> str:
+    """The form questions are compared in: normalised, Simplified characters."""
+    return normalise(to_simplified(text or ""))
+
+
+def _substance(text: str) -> str:
+    return _GREETING.sub("", (text or "").lower())
+
+
+_OPENER = re.compile(r"^(?:\s|[，,。.！!？?~～、]|转人工|人工客服在吗|人工客服|找人工|找真人|真人|"
+                     r"亲亲|亲|在吗|在不在|你好|您好|老板|客服|hello|hi)+", re.IGNORECASE)
+
+
+def wording(text: str) -> str:
+    """A question as an entry would keep it: without the openers (转人工，/ 在吗？/ 亲，)."""
+    body = (text or "").strip()
+    rest = _OPENER.sub("", body).strip()
+    return rest or body
+
+
+def is_question(text: str) -> bool:
+    """A customer message worth learning: not a bare 转人工, thanks or order number."""
+    t = clean(_PERSONAL.sub(" ", (text or "").lower()))  # an order number alone asks nothing
+    if len(t.replace(" ", "")) < 4 or _THANKS.match(t):
+        return False
+    rest = _HANDOFF.sub("", _substance(text))
+    return len(rest) >= 3
+
+
+def is_answer(text: str) -> bool:
+    """An agent message that answers: more than a greeting, not a question back, nothing
+    of one customer's (order numbers, phone numbers)."""
+    body = (text or "").strip()
+    if len(_substance(body)) < 6 or _PERSONAL.search(body.lower()):
+        return False
+    return not re.search(r"[?？]\s*[~～]?\s*$", body)
+
+
+@dataclass
+class Exchange:
+    """A customer question and the agent's reply that answered it, in one chat."""
+
+    conversation: int
+    question: str
+    answer: str
+
+
+def exchanges(conversation: int, messages: Iterable[Mapping[str, Any]]) -> list[Exchange]:
+    """The question/answer pairs of one chat (messages oldest first: sender, kind,
+    body). A question waits for the first agent reply that answers; later customer
+    messages that are not questions (an order number, "好的") do not replace it."""
+    out: list[Exchange] = []
+    pending: list[str] = []
+    for m in messages:
+        sender, body = m.get("sender"), str(m.get("body") or "")
+        if m.get("kind", "text") != "text":
+            continue
+        if sender == "customer":
+            if is_question(body):
+                pending.append(wording(body))
+        elif sender == "agent" and pending and is_answer(body):
+            out.append(Exchange(conversation, pending[-1], body.strip()))
+            pending = []
+    return out
+
+
+def _pairs(text: str) -> set[str]:
+    t = clean(text).replace(" ", "")
+    return {t[i:i + 2] for i in range(len(t) - 1)} or {t}
+
+
+def similarity(a: str, b: str) -> float:
+    """Character-pair Jaccard overlap of two texts (0 to 1)."""
+    x, y = _pairs(a), _pairs(b)
+    return len(x & y) / len(x | y) if x | y else 0.0
+
+
+@dataclass
+class Group:
+    """Similar questions with the answers they got and the chats they come from."""
+
+    questions: list[str] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+    conversations: list[int] = field(default_factory=list)
+
+    def keys(self) -> list[str]:
+        """The normalised form of every question (what a decision remembers)."""
+        return sorted({clean(q) for q in self.questions})
+
+    def wordings(self) -> list[str]:
+        """The distinct wordings, the most asked first."""
+        counts = Counter(self.questions)
+        seen: dict[str, str] = {}
+        for q, _ in sorted(counts.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0])):
+            seen.setdefault(clean(q), q)
+        return list(seen.values())[:MAX_WORDINGS]
+
+    def answer(self) -> str:
+        """The answer most like the others (the medoid): what the agents agree on."""
+        best, score = self.answers[0], -1.0
+        for a in dict.fromkeys(self.answers):
+            s = sum(similarity(a, b) for b in self.answers)
+            if s > score:
+                best, score = a, s
+        return best
+
+
+def _together(a: Exchange, b: Exchange) -> float:
+    """How surely two exchanges ask the same: their questions' overlap, raised when the
+    agents answered both alike (different words, the same answer)."""
+    q = similarity(a.question, b.question)
+    if q >= SIMILAR or q < SOME_WORDS:
+        return q
+    return SIMILAR if similarity(a.answer, b.answer) >= SAME_ANSWER else q
+
+
+def group_questions(pairs: Sequence[Exchange], skip: Iterable[str] = ()) -> list[Group]:
+    """Similar questions together, the most asked first; a question whose normalised
+    form is in ``skip`` (already decided on, or known to the knowledge) is left out, and
+    so is a canned reply (the same text answering ``GENERIC`` or more unrelated
+    groups, like "亲，已经帮您处理好了"): it answers nothing in particular."""
+    left_out = set(skip)
+    raw: list[list[Exchange]] = []
+    for ex in pairs:
+        if clean(ex.question) in left_out:
+            continue
+        best, score = None, 0.0
+        for g in raw:
+            s = max(_together(ex, x) for x in g)
+            if s > score:
+                best, score = g, s
+        if best is None or score < SIMILAR:
+            best = []
+            raw.append(best)
+        best.append(ex)
+    spread = Counter(a for g in raw for a in {clean(x.answer) for x in g})
+    groups: list[Group] = []
+    for g in raw:
+        kept = [x for x in g if spread[clean(x.answer)] < GENERIC]
+        if not kept:
+            continue
+        group = Group()
+        for x in kept:
+            group.questions.append(x.question)
+            group.answers.append(x.answer)
+            if x.conversation not in group.conversations:
+                group.conversations.append(x.conversation)
+        groups.append(group)
+    groups.sort(key=lambda g: (-len(g.conversations), g.wordings()[0]))
+    return groups
+
+
+Match = Callable[[str], tuple[str | None, str]]
+
+
+def propose(group: Group, match: Match, entries: Mapping[str, Mapping[str, Any]]) -> dict:
+    """A proposal for one group. ``match(question)`` says what the bot does with it now:
+    (top entry key or None, action); ``entries`` are the shop's own entries by key.
+    *similar* when most questions' top entry is one of the shop's own entries, not
+    answered confidently (did you mean, or handed off), whose answer says what the
+    agents said; else *new* (a confident answer saying something else is a miss)."""
+    wordings = group.wordings()
+    answer = group.answer()
+    votes: Counter = Counter()
+    for q in wordings:
+        key, action = match(q)
+        if key in entries and action != "answer" and similarity(
+                str(entries[key].get("answer") or ""), answer) >= ANSWER_LIKE:
+            votes[key] += 1  # the bot half-knew it, and the entry says what agents said
+    base = {"questions": wordings, "answer": answer,
+            "conversations": sorted(group.conversations), "keys": group.keys()}
+    if votes:
+        key, n = votes.most_common(1)[0]
+        if n * 2 >= len(wordings):
+            return {"kind": "similar", "entry": key, **base}
+    return {"kind": "new", "entry": None, **base}
