@@ -134,7 +134,7 @@ class Thresholds:
 #: ``answer`` was chosen by leave-entries-out cross-validation on the first Chinese set
 #: (``benchmarks/bench_bot.py``) as the lowest threshold whose confident answers are
 #: right >= 98 % with <= 5 % of out-of-scope questions answered.
-HYBRID_THRESHOLDS = Thresholds(answer=0.75, suggest=0.2)
+HYBRID_THRESHOLDS = Thresholds(answer=0.76, suggest=0.2)
 
 
 def choose_action(confidence: float, thresholds: Thresholds) -> str:
