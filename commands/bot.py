@@ -91,13 +91,22 @@ def _public(result: dict) -> dict:
 
 
 @app.command("info")
-def info_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
-    """Which ranker answers in this install: ``hybrid`` (lexical + local sentence
-    embeddings) or ``lexical`` (the encoder is unavailable here), and why."""
+def info_cmd(ctx: typer.Context,
+             shop: Annotated[str | None, typer.Option(
+                 help="As this shop's bot (its own model endpoint, if it set one).")] = None,
+             json_: JsonOpt = False) -> None:
+    """Which ranker answers in this install: ``hybrid`` (lexical + sentence embeddings
+    from the bundled model or a configured model endpoint) or ``lexical`` (no encoder
+    here), and why; with an endpoint, whether it answers now."""
     from cstool.bot import IndexConfig
     from cstool.bot.embeddings import ranker_info
+    from cstool.bot.endpoint import endpoint_for, platform_endpoint
 
-    info = ranker_info()
+    ep = platform_endpoint()
+    if shop is not None:
+        settings = state(ctx).backend.get("shops", shop).get("settings") or {}
+        ep = endpoint_for(settings) or ep
+    info = ranker_info(ep)
     cfg = IndexConfig()
     info["semantic_weight"] = cfg.semantic_weight if info["ranker"] == "hybrid" else None
     if wants_json(ctx, json_):
@@ -108,4 +117,9 @@ def info_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
                    f"weight {info['semantic_weight']})")
     else:
         typer.echo(f"ranker: lexical ({info['reason']})")
+    if info.get("endpoint"):
+        e = info["endpoint"]
+        typer.echo(f"model endpoint: {e['model']} @ {e['host']} "
+                   + ("(answers)" if e["ok"] else f"(not answering: {e['error']}; "
+                      f"fallback: {info['fallback']})"))
     typer.echo("traditional→simplified: " + ("opencc" if info["opencc"] else "built-in table"))

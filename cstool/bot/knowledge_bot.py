@@ -43,6 +43,7 @@ from . import (
     recommend,
 )
 from .decision import is_handoff_request
+from .endpoint import EndpointConfig, endpoint_for
 from .step import BotReply
 
 MEMORY_UNANSWERED = 10
@@ -75,11 +76,12 @@ def default_cache_dir() -> Path | None:
 
 def index_for(entries: list[dict], settings: Mapping[str, Mapping[str, Any]],
               config: IndexConfig | None = None) -> KnowledgeIndex:
-    """A KnowledgeIndex over ``entries`` with each shop's synonyms, thresholds and
-    handoff phrases taken from its bot settings."""
+    """A KnowledgeIndex over ``entries`` with each shop's synonyms, thresholds,
+    handoff phrases and model endpoint taken from its bot settings."""
     synonyms: dict[str, list[list[str]]] = {}
     thresholds: dict[str, Thresholds] = {}
     phrases: dict[str, list[str]] = {}
+    endpoints: dict[str, EndpointConfig] = {}
     base = Thresholds()
     for shop, s in settings.items():
         if s.get("bot_synonyms"):
@@ -92,8 +94,12 @@ def index_for(entries: list[dict], settings: Mapping[str, Mapping[str, Any]],
                                                                 else float(suggest)))
         if s.get("bot_handoff_phrases"):
             phrases[shop] = list(s["bot_handoff_phrases"])
+        ep = endpoint_for(s)
+        if ep is not None:
+            endpoints[shop] = ep
     return KnowledgeIndex(entries, shop_synonyms=synonyms, shop_thresholds=thresholds,
-                          shop_handoff_phrases=phrases, config=config)
+                          shop_handoff_phrases=phrases, config=config,
+                          shop_endpoints=endpoints)
 
 
 class IndexCache:
@@ -175,14 +181,17 @@ class IndexCache:
                 self._index, self._version, self._pending = idx, version, None
             self.builds += 1
 
-    def ready(self, index: KnowledgeIndex, shop: str | None) -> dict[str, Any]:
+    def ready(self, index: KnowledgeIndex, shop: str | None,
+              store: Any = None) -> dict[str, Any]:
         """Make the scope of ``shop`` usable now: from memory, the disk cache or a
-        build. Returns how (``memory``, ``disk``, ``built``), seconds and counts."""
+        build (reading the entries' embeddings from ``store``, the data file, when it
+        has them). Returns how (``memory``, ``disk``, ``built``), seconds and counts."""
         with self._lock:
             self._in_use.add(shop)
-            return self._make_ready(index, shop)
+            return self._make_ready(index, shop, store)
 
-    def _make_ready(self, index: KnowledgeIndex, shop: str | None) -> dict[str, Any]:
+    def _make_ready(self, index: KnowledgeIndex, shop: str | None,
+                    store: Any = None) -> dict[str, Any]:
         """``ready`` without the lock (the background build calls it on its own index)."""
         t0 = time.perf_counter()
         if index.has_scope(shop):
@@ -195,7 +204,7 @@ class IndexCache:
                 return {"how": "disk", "seconds": round(time.perf_counter() - t0, 3)}
             except (OSError, ValueError, KeyError, TypeError):
                 pass  # a damaged cache file: build again
-        stats = index.build_scope(shop)
+        stats = index.build_scope(shop, store)
         # Answer from the saved form (float16 weights) here too, so that this process
         # and one that loads the cache file give exactly the same confidences.
         state = index.scope_state(shop)
@@ -222,6 +231,11 @@ class IndexCache:
                 old.unlink(missing_ok=True)
         except OSError:
             pass  # a read-only or full disk only costs a rebuild next time
+
+
+def store_of(source: Any) -> Any:
+    """``source`` when it keeps entry embeddings (the data file), else None."""
+    return source if hasattr(source, "stored_embeddings") else None
 
 
 class _Memory:
@@ -268,7 +282,7 @@ class KnowledgeBot:
     def index(self, source: KnowledgeSource, shop: str | None) -> KnowledgeIndex:
         """The current index with ``shop``'s scope ready."""
         idx = self.cache.index(source)
-        self.cache.ready(idx, shop)
+        self.cache.ready(idx, shop, store_of(source))
         return idx
 
     def reply(self, shop: str | None, text: str, context: dict) -> BotReply:

@@ -1,5 +1,8 @@
 """One scope of the knowledge index: the ranking over one fixed list of entries.
 
+Long because: the scope's build, the cross-validation that calibrates its confidence
+and its querying share the same private arrays (splitting them would expose those).
+
 A scope (a shop's entries plus the platform-wide ones) holds
 
 * a lexical index: TF-IDF cosine between the question and every question / similar
@@ -28,21 +31,20 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidValue
-from . import embeddings, hybrid
+from . import calibration, embeddings, hybrid
+from .endpoint import EndpointError
 from .model import Calibrator, Csr, SoftmaxClassifier, TrainConfig, Vectoriser, softmax
 from .text import SynonymTable, features, normalise
 
 __all__ = ["IndexConfig", "Scope", "normalise_entry"]
 
+#: Fewer held-out in-scope questions than this: the calibrator keeps its prior.
+MIN_IN_SCOPE_ROWS = 10
+
 # ---------------------------------------------------------------------------------------
 # Configuration
 
 
-#: Prior calibration coefficients (p_top, margin, lex_top, agree, bias), fitted by
-#: cross-validation on the banking77 train split; the internal cross-validation of each
-#: index pulls them towards its own data.
-PRIOR_HYBRID = (3.6, 2.8, 1.0, 0.0, -2.2)
-PRIOR_LEXICAL = (1.4, 2.5, 2.0, 0.0, -2.3)
 
 
 @dataclass
@@ -79,7 +81,10 @@ class IndexConfig:
     classifier_max_weights: int = 40_000_000
     calibration_folds: int = 4
     calibration_rounds: int = 1
+    semantic_calibration_rounds: int = 2
     calibration_max_queries: int = 3000
+    calibration_drop_share: float = 0.125
+    calibration_other_domains: int = 120
     postings_max_df: float = 0.1
     postings_max_df_abs: int = 3000
     postings_min_docs: int = 1000
@@ -200,7 +205,7 @@ class Scope:
         self._freq_pos = np.zeros(0, dtype=np.int64)
         self.rescore = 300
         self.clf: SoftmaxClassifier | None = None
-        self.calibrator = Calibrator(PRIOR_LEXICAL)
+        self.calibrator = Calibrator(calibration.PRIOR_LEXICAL)
         self.fusion = 3.0
         self.lexical_temp = 0.05
         self.char_ngrams = (2, 5)
@@ -208,12 +213,21 @@ class Scope:
         self.stats: dict[str, Any] = {}
         self.sem: np.ndarray | None = None  # doc embeddings (float32), rows as the docs
         self.sem_weight = 0.0
+        self.encoder_name: str | None = None  # the encoder of ``sem``
+        self._encoder: Any = None  # the encoder that made ``sem`` (not saved)
+        self._build_encoder: Any = None  # during the build: with the data file's store
+        # confidence when the question could not be embedded (an endpoint failed)
+        self.calibrator_lexical: Calibrator | None = None
 
     # -- building ------------------------------------------------------------------
     @classmethod
     def build(
-        cls, entries: Sequence[Mapping[str, Any]], synonyms: SynonymTable, cfg: IndexConfig
+        cls, entries: Sequence[Mapping[str, Any]], synonyms: SynonymTable, cfg: IndexConfig,
+        encoder: Any = None,
     ) -> Scope:
+        """Build the scope of ``entries``. ``encoder`` embeds the questions (default:
+        the bundled one when ``cfg.semantic``); when it fails (an endpoint that does not
+        answer) the bundled one does, else the scope is lexical."""
         t0 = time.perf_counter()
         s = cls()
         s.synonyms = synonyms
@@ -237,28 +251,50 @@ class Scope:
                 doc_texts.append(t)
                 embed.append(j == 0 or text in asked)  # not the answer text
         y = np.array(doc_entry, dtype=np.int64)
-        encoder = embeddings.load_encoder() if cfg.semantic else None
+        asks = np.array(embed, dtype=bool)  # the questions (not the answer texts)
+        if encoder is None and cfg.semantic:
+            encoder = embeddings.load_encoder()
         if encoder is not None and len(entries) <= cfg.semantic_max_texts:
             if sum(embed) > cfg.semantic_max_texts:  # large scope: main questions only
                 first = np.concatenate([[True], y[1:] != y[:-1]]) if len(y) else []
                 embed = [bool(f) for f in first]
-            # float32 in memory (a float16 matrix would be converted at every question)
-            s.sem = hybrid.semantic_rows(doc_texts, embed, encoder).astype(np.float32)
-            s.sem_weight = cfg.semantic_weight
+            for enc in (encoder, embeddings.load_encoder() if cfg.semantic else None):
+                if enc is None:
+                    continue
+                try:
+                    # float32 in memory (float16 would be converted at every question)
+                    s.sem = hybrid.semantic_rows(doc_texts, embed, enc).astype(np.float32)
+                except EndpointError:
+                    s.stats["encoder_fallback"] = True
+                    continue
+                s.encoder_name, s._encoder = enc.name, getattr(enc, "inner", enc)
+                s._build_encoder = enc  # the calibration's texts: stored too
+                s.sem_weight = cfg.semantic_weight
+                break
         t_feat = time.perf_counter()
         n_entries = len(s.keys)
         use_clf = cls._classifier_wanted(n_entries, len(doc_feats), cfg)
         s._fit(doc_feats, y, n_entries, cfg, use_clf, postings=True)
         t_train = time.perf_counter()
-        s.calibrator = Calibrator(PRIOR_HYBRID if s.clf is not None else PRIOR_LEXICAL)
+        prior = calibration.prior_for(s.sem is not None, s.clf is not None)
+        s.calibrator = Calibrator(prior)
         n_cal = 0
+        if s.sem is not None:
+            s.calibrator_lexical = Calibrator(
+                calibration.prior_for(False, s.clf is not None))
         if cfg.calibration_folds >= 2:
-            sig, ok = s._cross_validate(doc_feats, y, np.array(is_question), cfg, use_clf)
+            got = s._cross_validate(doc_feats, y, np.array(is_question), cfg, use_clf,
+                                    doc_texts, asks)
+            sig, ok = got["main"]
             n_cal = len(ok)
             if n_cal:
-                prior = PRIOR_HYBRID if s.clf is not None else PRIOR_LEXICAL
-                s.calibrator = Calibrator.fit(sig, ok, prior)
-                s.stats["cv_top1"] = float(np.mean(ok))
+                s.calibrator = Calibrator.fit(sig, ok, prior, **(
+                    {"strength": calibration.SEMANTIC_STRENGTH} if s.sem is not None else {}))
+                s.stats["calibration_right_share"] = round(float(np.mean(ok)), 4)
+            if s.calibrator_lexical is not None and len(got["lexical"][1]):
+                s.calibrator_lexical = Calibrator.fit(
+                    *got["lexical"], calibration.prior_for(False, s.clf is not None))
+        s._build_encoder = None
         s.stats.update(
             entries=n_entries,
             texts=len(doc_feats),
@@ -331,14 +367,23 @@ class Scope:
         is_question: np.ndarray,
         cfg: IndexConfig,
         use_clf: bool,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Held-out rankings of similar questions, for the calibrator.
+        doc_texts: Sequence[str] = (),
+        asks: np.ndarray | None = None,
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Held-out rankings for the calibrator (see :mod:`cstool.bot.calibration`).
 
         Each entry keeps its main question in every fold; its similar questions are
-        dealt round-robin over the folds. Returns signal rows and 0/1 correctness.
+        dealt round-robin over the folds and asked of a scope trained on the rest. In
+        each fold a few entries are also left out entirely and their questions asked
+        (uncovered: always wrong), and questions from other domains are asked of the
+        whole scope (always wrong). Returns signal rows and 0/1 correctness: ``main``
+        as the scope ranks, ``lexical`` as it ranks a question it could not embed.
         """
         k = cfg.calibration_folds
         n = len(y)
+        n_sig = len(calibration.SIGNALS) + 1
+        if asks is None:
+            asks = np.ones(n, dtype=bool)
         fold = np.full(n, -1, dtype=np.int64)
         counters: dict[int, int] = {}
         rng = np.random.default_rng(12345)
@@ -351,53 +396,144 @@ class Scope:
             counters[e] = c + 1
             fold[d] = (c + offset[e]) % k
         held_total = int((fold >= 0).sum())
+        empty = (np.zeros((0, n_sig)), np.zeros(0))
         if held_total == 0:
-            return np.zeros((0, 5)), np.zeros(0)
+            return {"main": empty, "lexical": empty}
         budget = min(cfg.calibration_max_queries, held_total)
-        sigs: list[np.ndarray] = []
-        oks: list[float] = []
+        got: dict[str, tuple[list[np.ndarray], list[float]]] = {"main": ([], []),
+                                                               "lexical": ([], [])}
+        in_scope = {"main": 0, "lexical": 0}  # rows of held-out in-scope questions
         n_entries = len(self.keys)
-        for f in range(min(k, max(1, cfg.calibration_rounds))):
-            held = np.flatnonzero(fold == f)
+        hybrid_scope = self.sem is not None
+        rounds = min(k, max(1, cfg.semantic_calibration_rounds if hybrid_scope
+                            else cfg.calibration_rounds))
+        per_fold = max(1, budget // rounds)
+        for f in range(rounds):
+            # (uncovered questions and other domains calibrate hybrid scopes; a lexical
+            # scope keeps the calibration of before, on held-out similar questions)
+            dropped = calibration.dropped_entries(
+                n_entries, k, f, cfg.calibration_drop_share if hybrid_scope else 0.0)
+            gone = np.isin(y, dropped)
+            held = np.flatnonzero((fold == f) & ~gone)
             if len(held) == 0:
                 continue
-            take = held
-            per_fold = max(1, budget // max(1, min(k, cfg.calibration_rounds)))
             if len(held) > per_fold:
-                take = np.sort(rng.choice(held, size=per_fold, replace=False))
-            train_idx = np.flatnonzero(fold != f)
+                held = np.sort(rng.choice(held, size=per_fold, replace=False))
+            uncovered = np.flatnonzero(gone & asks)
+            if len(uncovered) > max(1, per_fold // 2):
+                uncovered = np.sort(rng.choice(uncovered, size=max(1, per_fold // 2),
+                                               replace=False))
+            train_idx = np.flatnonzero((fold != f) & ~gone)
+            kept = np.setdiff1d(np.arange(n_entries), dropped)
+            remap = np.full(n_entries, -1, dtype=np.int64)
+            remap[kept] = np.arange(len(kept))
             sub = Scope()
             sub.synonyms = self.synonyms
             sub.fusion = self.fusion
             sub.lexical_temp = self.lexical_temp
             sub.char_ngrams = self.char_ngrams
-            sub.keys = self.keys
+            sub.keys = [self.keys[int(i)] for i in kept]
             sub._fit(
                 [doc_feats[i] for i in train_idx],
-                y[train_idx],
-                n_entries,
+                remap[y[train_idx]],
+                len(kept),
                 cfg,
                 use_clf and self.clf is not None,
                 postings=True,
             )
             if self.sem is not None:
                 sub.sem, sub.sem_weight = self.sem[train_idx], self.sem_weight
-            for d in take:
+            for d, covered in [(int(d), True) for d in held] + [(int(d), False)
+                                                                  for d in uncovered]:
                 qvec = self.sem[d] if self.sem is not None and self.sem[d].any() else None
-                probs, lex, agree = sub._score_feats(doc_feats[d], qvec)
-                if probs is None:
-                    continue
-                top2 = np.argsort(-probs)[:2]
-                sigs.append(
-                    Calibrator.signals(
-                        float(probs[top2[0]]),
-                        float(probs[top2[1]]) if len(top2) > 1 else 0.0,
-                        float(lex[top2[0]]),
-                        agree,
-                    )
-                )
-                oks.append(1.0 if int(top2[0]) == int(y[d]) else 0.0)
-        return np.array(sigs), np.array(oks)
+                if self.sem is not None and qvec is None:
+                    continue  # not embedded (a large scope): not like a customer question
+                text = doc_texts[d] if d < len(doc_texts) else ""
+                for name, vec in (("main", qvec), ("lexical", None)):
+                    if name == "lexical" and self.sem is None:
+                        continue
+                    probs, lex, agree, sem = sub._score_feats(doc_feats[d], vec)
+                    if probs is None:
+                        continue
+                    got[name][0].append(calibration.signals(probs, lex, agree, sem,
+                                                            len(normalise(text))))
+                    right = covered and int(np.argmax(probs)) == int(remap[y[d]])
+                    got[name][1].append(1.0 if right else 0.0)
+                    in_scope[name] += covered
+        # no more other-domain questions than half the in-scope ones: a small shop's
+        # calibration is not swamped by them
+        covered = int(sum(got["main"][1]))
+        limit = max(10, covered // 2) if hybrid_scope else 0
+        for name, (sig2, ok2) in self._other_domains(cfg, limit=limit).items():
+            got[name][0].extend(sig2)
+            got[name][1].extend(ok2)
+        out = {}
+        for name, (sg, ok) in got.items():
+            if hybrid_scope and in_scope[name] < MIN_IN_SCOPE_ROWS:  # negatives alone: "never"
+                sg, ok = [], []  # keep the prior (a large scope embeds main questions only)
+            out[name] = (np.array(sg).reshape(-1, n_sig), np.array(ok))
+        return out
+
+    def _other_domains(self, cfg: IndexConfig, encoder: Any = None, limit: int | None = None,
+                       ) -> dict[str, tuple[list[np.ndarray], list[float]]]:
+        """Signals of questions from other domains asked of this scope (all wrong),
+        leaving out those close to one of the scope's own texts: ``main`` as the scope
+        ranks, ``lexical`` without the question's embedding."""
+        n = cfg.calibration_other_domains if limit is None else min(
+            limit, cfg.calibration_other_domains)
+        texts = calibration.sample(calibration.OTHER_DOMAIN_QUESTIONS, n)
+        out: dict[str, tuple[list[np.ndarray], list[float]]] = {"main": ([], []),
+                                                               "lexical": ([], [])}
+        if not texts or not self.keys:
+            return out
+        qvecs: np.ndarray | None = None
+        if self.sem is not None:
+            try:
+                enc = self._build_encoder or self._encoders(encoder)[0]
+                qvecs = enc.encode(texts)
+            except (EndpointError, IndexError):
+                return out  # no embeddings: no "other domain" negatives this time
+        for i, t in enumerate(texts):
+            feats = features(embeddings.to_simplified(t), self.synonyms,
+                             char_ngrams=self.char_ngrams)
+            probs, lex, agree, sem = self._score_feats(
+                feats, qvecs[i] if qvecs is not None else None)
+            if probs is None:
+                continue
+            sem_best = float(sem.max()) if sem is not None and len(sem) else 0.0
+            if not calibration.far_enough(sem_best, float(lex.max()) if len(lex) else 0.0):
+                continue
+            out["main"][0].append(calibration.signals(probs, lex, agree, sem,
+                                                      len(normalise(t))))
+            out["main"][1].append(0.0)
+            if self.sem is not None:
+                probs, lex, agree, _ = self._score_feats(feats, None)
+                if probs is not None:
+                    out["lexical"][0].append(calibration.signals(probs, lex, agree, None,
+                                                                 len(normalise(t))))
+                    out["lexical"][1].append(0.0)
+        return out
+
+    def _encoders(self, encoder: Any = None) -> list[Any]:
+        """The encoders able to embed a question for this scope: ``encoder`` or the
+        bundled one, whichever made the scope's embeddings."""
+        found = []
+        for enc in (encoder, self._encoder, embeddings.load_encoder()):
+            if enc is not None and enc.name == self.encoder_name and enc not in found:
+                found.append(enc)
+        return found
+
+    def query_vector(self, text: str, encoder: Any = None) -> np.ndarray | None:
+        """The question's embedding for this scope, None when the scope is lexical or
+        its encoder cannot embed now (an endpoint that fails: the local ranker answers)."""
+        if self.sem is None:
+            return None
+        for enc in self._encoders(encoder):
+            try:
+                return enc.encode_one(text)
+            except EndpointError:
+                continue
+        return None
 
     # -- querying ------------------------------------------------------------------
     def _doc_scores(self, ids: np.ndarray, vals: np.ndarray) -> np.ndarray:
@@ -454,14 +590,15 @@ class Scope:
 
     def _score_feats(
         self, feats: Sequence[str], qvec: np.ndarray | None = None
-    ) -> tuple[np.ndarray | None, np.ndarray, bool]:
-        """Entry probabilities, lexical similarities and classifier/lexical agreement;
-        with the question's embedding ``qvec`` (hybrid scope) the fused probabilities."""
+    ) -> tuple[np.ndarray | None, np.ndarray, bool, np.ndarray | None]:
+        """Entry probabilities, lexical similarities, classifier/lexical agreement and
+        (with the question's embedding ``qvec``, a hybrid scope) each entry's best
+        embedding similarity; the probabilities are then the fused ones."""
         assert self.vec is not None
         ids, vals = self.vec.row(feats)
         lex = self._lexical(ids, vals)
         if len(ids) == 0:
-            return None, lex, False
+            return None, lex, False, None
         if self.clf is not None:
             z = self.clf.logits_row(ids, vals)
             agree = int(np.argmax(z)) == int(np.argmax(lex))
@@ -469,23 +606,22 @@ class Scope:
         else:
             agree = True
             probs = softmax(lex / self.lexical_temp)
+        sem = None
         if self.sem is not None and qvec is not None:
             sem = hybrid.entry_similarity(self.sem, self.entry_start, qvec)
             probs = hybrid.fuse(probs, sem, self.sem_weight)
-        return probs, lex, agree
+        return probs, lex, agree, sem
 
-    def rank(self, text: str, k: int) -> tuple[list[tuple[str, float]], float, float]:
-        """Top ``k`` ``(key, probability)``, calibrated confidence and top lexical score."""
+    def rank(self, text: str, k: int,
+             encoder: Any = None) -> tuple[list[tuple[str, float]], float, float]:
+        """Top ``k`` ``(key, probability)``, calibrated confidence and top lexical score.
+        ``encoder`` embeds the question (the shop's endpoint; default: the bundled one)."""
         if not self.keys:
             return [], 0.0, 0.0
         text = embeddings.to_simplified(text)
         feats = features(text, self.synonyms, char_ngrams=self.char_ngrams)
-        qvec = None
-        if self.sem is not None:
-            encoder = embeddings.load_encoder()
-            if encoder is not None:  # else: lexical ranking (the encoder went away)
-                qvec = encoder.encode_one(text)
-        probs, lex, agree = self._score_feats(feats, qvec)
+        qvec = self.query_vector(text, encoder)  # None: lexical ranking
+        probs, lex, agree, sem = self._score_feats(feats, qvec)
         if probs is None:
             return [], 0.0, 0.0
         k = max(2, k) if len(probs) > 1 else 1
@@ -493,9 +629,14 @@ class Scope:
         top = np.argpartition(-probs, k - 1)[:k] if k < len(probs) else np.arange(len(probs))
         top = top[np.argsort(-probs[top], kind="stable")]
         ranked = [(self.keys[int(i)], float(probs[int(i)])) for i in top]
-        second = ranked[1][1] if len(ranked) > 1 else 0.0
-        sig = Calibrator.signals(ranked[0][1], second, float(lex[int(top[0])]), agree)
-        return ranked, self.calibrator(sig), float(lex[int(top[0])])
+        sig = calibration.signals(probs, lex, agree, sem, len(normalise(text)))
+        cal = self.calibrator
+        if self.sem is not None and qvec is None:
+            cal = self.calibrator_lexical or Calibrator(calibration.PRIOR_LEXICAL)
+        conf = cal(sig)
+        if self.sem is not None and calibration.exact_match(lex, int(top[0])):
+            conf = max(conf, calibration.EXACT_CONFIDENCE)
+        return ranked, conf, float(lex[int(top[0])])
 
     # -- serialising ---------------------------------------------------------------
     def to_dict(self, weights_dtype: str = "float16") -> dict[str, Any]:
@@ -525,6 +666,9 @@ class Scope:
             "stats": self.stats,
             "sem": _b64(self.sem.astype(np.float16)) if self.sem is not None else None,
             "sem_weight": self.sem_weight,
+            "encoder": self.encoder_name,
+            "calibrator_lexical": ([float(c) for c in self.calibrator_lexical.coef]
+                                   if self.calibrator_lexical is not None else None),
         }
 
     @classmethod
@@ -556,4 +700,7 @@ class Scope:
         if d.get("sem") is not None:
             s.sem = _unb64(d["sem"]).astype(np.float32)
             s.sem_weight = float(d.get("sem_weight", 0.0))
+            s.encoder_name = d.get("encoder") or embeddings.ENCODER_NAME
+        if d.get("calibrator_lexical") is not None:
+            s.calibrator_lexical = Calibrator(d["calibrator_lexical"])
         return s

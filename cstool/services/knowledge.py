@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -93,6 +94,8 @@ class KnowledgeService:
         self.ctx = ctx
         self.cursor = VersionCursor()
         self._own_cache: IndexCache | None = None
+        self._reads: list[UnitKnowledge] = []  # read-only sources that may keep embeddings
+        self._reads_lock = threading.Lock()
 
     # -- the index -------------------------------------------------------------------------
     def cache(self) -> IndexCache:
@@ -106,13 +109,31 @@ class KnowledgeService:
 
     def source(self, uow: UnitOfWork) -> UnitKnowledge:
         """The knowledge as the bot reads it, through ``uow``."""
-        return UnitKnowledge(uow, self.cursor)
+        src = UnitKnowledge(uow, self.cursor)
+        if not uow.writable:
+            with self._reads_lock:
+                self._reads.append(src)
+        return src
+
+    def _save_embeddings(self) -> None:
+        """Store the entry embeddings computed during reads, in one write transaction
+        (the data file keeps them: a new process does not embed the entries again)."""
+        with self._reads_lock:
+            pending, self._reads = [s for s in self._reads if s.pending], []
+        if pending:
+            try:
+                with self.ctx.write() as uow:
+                    for src in pending:
+                        src.save_pending(uow)
+            except Exception:  # noqa: BLE001 - a file we cannot write only costs a rebuild
+                pass
 
     def index(self, uow: UnitOfWork, shop: str | None):
         """The current index, with ``shop``'s scope (None: platform-wide) ready."""
         cache = self.cache()
-        idx = cache.index(self.source(uow))
-        cache.ready(idx, shop)
+        src = self.source(uow)
+        idx = cache.index(src)
+        cache.ready(idx, shop, src)
         return idx
 
     def warm_knowledge(self, shop: str | None = None) -> dict:
@@ -122,9 +143,11 @@ class KnowledgeService:
             if shop is not None:
                 uow.shops.by_key(shop)
             cache = self.cache()
-            idx = cache.index(self.source(uow))
-            how = cache.ready(idx, shop)
+            src = self.source(uow)
+            idx = cache.index(src)
+            how = cache.ready(idx, shop, src)
             n = len(idx.scope_entries(shop))
+        self._save_embeddings()
         return {"shop": shop, "entries": n, **how}
 
     # -- asking ------------------------------------------------------------------------------
@@ -164,6 +187,7 @@ class KnowledgeService:
                                    customer=customer)
             context = self._bot_context(uow, shop_row, cid, customer, None)
             reply = self.ctx.bot.reply(shop, text, context)
+        self._save_embeddings()
         return reply.to_dict(text)
 
     def search_knowledge(self, text: str, *, shop: str | None = None, k: int = 5) -> list[dict]:
@@ -177,6 +201,7 @@ class KnowledgeService:
                 uow.shops.by_key(shop)
             idx = self.index(uow, shop)
             ranked = idx.search(text, int(k), shop=shop)
+        self._save_embeddings()
         return [_entry_hit(idx, key, score, shop) for key, score in ranked]
 
     def suggest_answers(self, conversation: int, k: int = 3) -> list[dict]:
@@ -197,6 +222,7 @@ class KnowledgeService:
                 return []
             idx = self.index(uow, shop)
             ranked = idx.search(text, int(k), shop=shop)
+        self._save_embeddings()
         return [{**_entry_hit(idx, key, score, shop), "for": text} for key, score in ranked]
 
     # -- the bot step of the desk (inside post_message's unit of work) ----------------------

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from .. import pricing, service
 from ..errors import Conflict, InvalidInput, NotFound
 from ..storage.records import strip_ids
+from ..storage.repos.embeddings import EntryEmbeddings
 from ..storage.repos.knowledge import Knowledge
 from ..storage.unit_of_work import UnitOfWork
 
@@ -37,6 +38,9 @@ class UnitKnowledge:
         """Read through ``uow``; ``cursor`` is kept by the caller between reads."""
         self.repo = uow.repo(Knowledge)
         self.cursor = cursor
+        self.uow = uow
+        #: Entry embeddings computed in a read transaction, to store after it.
+        self.pending: dict[str, dict[str, bytes]] = {}
 
     def version(self) -> int:
         """The id of the newest event that changed a knowledge entry or a shop.
@@ -60,6 +64,28 @@ class UnitKnowledge:
     def entries(self) -> list[dict]:
         """Every enabled entry, platform-wide ones with shop None."""
         return self.repo.enabled_entries()
+
+    def stored_embeddings(self, model: str, keys: list[str]) -> dict[str, bytes]:
+        """Entry embeddings of ``model`` stored in the file (by text fingerprint)."""
+        found = self.uow.repo(EntryEmbeddings).get(model, keys)
+        for k in keys:
+            if k not in found and k in self.pending.get(model, {}):
+                found[k] = self.pending[model][k]
+        return found
+
+    def keep_embeddings(self, model: str, rows: dict[str, bytes]) -> None:
+        """Store new entry embeddings: at once in a write transaction, else after the
+        read (:meth:`save_pending` through a write unit)."""
+        if self.uow.writable:
+            self.uow.repo(EntryEmbeddings).put(model, rows)
+        else:
+            self.pending.setdefault(model, {}).update(rows)
+
+    def save_pending(self, uow: UnitOfWork) -> int:
+        """Write the embeddings kept during a read through the write unit ``uow``."""
+        n = sum(uow.repo(EntryEmbeddings).put(m, rows) for m, rows in self.pending.items())
+        self.pending = {}
+        return n
 
     def bot_settings(self) -> dict[str, dict]:
         """The ``bot_*`` settings of every shop that has some."""

@@ -874,6 +874,19 @@ CREATE TABLE kb_suggestions (
 CREATE INDEX kb_suggestions_shop ON kb_suggestions(shop_id, status, id);
 """
 
+# The knowledge bot's entry embeddings, kept in the data file so that a new process
+# (or a new cache folder) does not embed every entry again: one row per embedded text
+# and model, addressed by a hash of the model's name and the text (an entry that changes
+# gets new rows for its changed texts only). Vectors are float16 bytes.
+M015_ENTRY_EMBEDDINGS = """
+CREATE TABLE entry_embeddings (
+    model TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    vector BLOB NOT NULL,
+    PRIMARY KEY (model, text_hash)
+) WITHOUT ROWID;
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
     (2, "conversation desk: routing traces, unread marks, round-robin state", M002_DESK),
@@ -896,6 +909,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
      M012_WEBHOOKS),
     (13, "knowledge suggestions mined from human chats, with the decisions on them (a "
          "rejected one is not proposed again)", M013_KB_SUGGESTIONS),
+    (15, "the knowledge bot's entry embeddings, stored by model and text fingerprint "
+         "(computed again only for texts that change)", M015_ENTRY_EMBEDDINGS),
 ]
 
 LATEST = MIGRATIONS[-1][0]

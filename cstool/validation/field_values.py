@@ -315,6 +315,11 @@ def _calendar_setting(k: str, v: Any, kpath: str, parent: Any) -> Any:
     return dict(sorted(out.items()))
 
 
+_EXPECTED = {"bot_embeddings_url": "an http(s) URL",
+             "bot_embeddings_model": "a model name",
+             "bot_embeddings_key_env": "the name of an environment variable"}
+
+
 def _bot_setting(k: str, v: Any, kpath: str, parent: Any) -> Any:
     """The knowledge bot's shop settings: thresholds 0..1, synonym groups, phrases.
 
@@ -326,6 +331,19 @@ def _bot_setting(k: str, v: Any, kpath: str, parent: Any) -> Any:
             raise _err(kpath, f"expected a number from 0 to 1, got {v!r}", parent, k,
                        code="field_not_fraction", v=repr(v))
         return float(v)
+    if k == "bot_embeddings_timeout":
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v <= 60:
+            raise _err(kpath, f"expected seconds above 0 and at most 60, got {v!r}", parent,
+                       k, code="field_bad_timeout", v=repr(v))
+        return float(v)
+    if k in ("bot_embeddings_url", "bot_embeddings_model", "bot_embeddings_key_env"):
+        pattern = {"bot_embeddings_url": r"https?://[^\s/]+(/\S*)?",
+                   "bot_embeddings_model": r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,99}",
+                   "bot_embeddings_key_env": r"[A-Za-z_][A-Za-z0-9_]{0,99}"}[k]
+        if not isinstance(v, str) or len(v) > 500 or not re.fullmatch(pattern, v.strip()):
+            raise _err(kpath, f"expected {_EXPECTED[k]}, got {v!r}", parent, k,
+                       code="field_bad_endpoint_setting", what=_EXPECTED[k], v=repr(v))
+        return v.strip()
     if k == "bot_synonyms":
         groups = v.replace("\n", ";").split(";") if isinstance(v, str) else v
         if not isinstance(groups, list):
