@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from typer.core import TyperOption
+from typer.core import TyperCommand, TyperOption
 
 from . import (
     agent,
@@ -38,7 +38,8 @@ from . import (
     token,
     worker,
 )
-from .context import ApiOpt, CommandGroup, RootGroup, State
+from .context import ApiOpt, CommandGroup, RootGroup, State, parse_args_in_language
+from .usage_reasons import bad_value
 
 
 def _flag_type(display):
@@ -52,6 +53,8 @@ def _flag_type(display):
 
 
 TyperOption.display_type_rich = _flag_type(TyperOption.display_type_rich)
+# a leaf command's usage errors carry what they are about, to be said in any language
+TyperCommand.parse_args = parse_args_in_language(TyperCommand.parse_args)
 
 app = typer.Typer(
     cls=RootGroup,
@@ -72,7 +75,8 @@ def _lang(value: str | None) -> str | None:
         return None
     lang = i18n.normalize(value)
     if lang is None:
-        raise typer.BadParameter(f"{value!r} is not a language of cstool: zh or en")
+        i18n.set_language(None)  # the refusal itself in $CSTOOL_LANG's or the locale's
+        raise bad_value("cli.reason.language", value=repr(value))
     i18n.set_language(lang)
     return lang
 
