@@ -21,6 +21,7 @@ from . import (
     demo,
     fixtures,
     group,
+    help_language,
     invite,
     kb,
     metrics,
@@ -53,6 +54,7 @@ def _flag_type(display):
 
 
 TyperOption.display_type_rich = _flag_type(TyperOption.display_type_rich)
+help_language.install()  # --help in the interface language
 # a leaf command's usage errors carry what they are about, to be said in any language
 TyperCommand.parse_args = parse_args_in_language(TyperCommand.parse_args)
 
