@@ -13,6 +13,7 @@ of any command has no Chinese translation.
 from __future__ import annotations
 
 import inspect
+import re
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
@@ -130,7 +131,36 @@ def rich_format_help(*, obj: Any, ctx: Any, markup_mode: Any) -> None:
         return _original(obj=obj, ctx=ctx, markup_mode=markup_mode)
 
 
+_TYPE_LABEL = re.compile(r"<(list\[)?(str|int|float|path|file|dir|datetime|bool|Decimal)"
+                         r"( range)?(\])?>")
+
+
+def type_label(label: str | None) -> str | None:
+    """A parameter's type as the help shows it (``<int range>``, ``<list[str]>``) in the
+    interface language; choices and formats stay as they are."""
+    if not label or language() == "en":
+        return label
+    match = _TYPE_LABEL.fullmatch(label)
+    if match is None or bool(match.group(1)) != bool(match.group(4)):
+        return label
+    name = t(f"cli.help.type.{match.group(2).lower()}")
+    return "<" + (t("cli.help.type.list_of", type=name) if match.group(1) else name) + ">"
+
+
+def _typed(display: Any) -> Any:
+    """A ``display_type_rich`` whose type label is in the interface language."""
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return type_label(display(self, ctx))
+
+    return display_type_rich
+
+
 def install() -> None:
     """Draw every ``--help`` through :func:`rich_format_help` (typer calls it by its
-    module attribute)."""
+    module attribute), with the parameters' types in the interface language."""
+    from typer.core import TyperArgument, TyperOption
+
     rich_utils.rich_format_help = rich_format_help
+    for cls in (TyperOption, TyperArgument):
+        cls.display_type_rich = _typed(cls.display_type_rich)
