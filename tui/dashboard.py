@@ -317,7 +317,8 @@ class DashboardApp(NoticesMixin, App):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns(*(t(f"dash.col.{c}") for c in (
-            "agent", "status", "conversations", "response", "answer", "csat", "sales")))
+            "agent", "status", "active", "conversations", "response", "answer", "csat",
+            "sales")))
         self.query_one(KeyBar).set_entries(
             [(key_label(b.key), t(b.description), i) for i, b in enumerate(self.BINDINGS)])
         if self.hint:
@@ -408,9 +409,11 @@ class DashboardApp(NoticesMixin, App):
     def _table(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
+        held = (self.snapshot or {}).get("active_by_agent") or {}
         for r in self.sorted_agents():
             table.add_row(r.get("name") or r["agent"], value("status", r.get("status")),
-                          str(r.get("conversations", 0)), pct(r.get("response_rate")),
+                          str(held.get(r["agent"], 0)), str(r.get("conversations", 0)),
+                          pct(r.get("response_rate")),
                           pct(r.get("answer_rate")), pct(r.get("csat")),
                           money(r.get("attributed_sales") or 0))
         self.query_one(DataTable).border_title = t("dash.sorted_by",
