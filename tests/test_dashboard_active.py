@@ -27,9 +27,9 @@ def desk(tmp_path, clock):
                          "max_chats": 5},
                         {"handle": "b", "name": "小李", "shops": ["s"], "status": "offline",
                          "max_chats": 5}]})
-    clock.advance(-12 * 3600_000)  # 22:00 the evening before
+    clock.advance(-12 * 3600)  # 22:00 the evening before (advance takes seconds)
     night = b.post_message("s", "c0", "在吗")["conversation"]["id"]
-    clock.advance(12 * 3600_000)
+    clock.advance(12 * 3600)
     today = [b.post_message("s", f"c{i}", "在吗")["conversation"]["id"] for i in (1, 2, 3)]
     b.set_agent_status("b", "online")
     b.transfer(today[0], by="a", to_agent="b")

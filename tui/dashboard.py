@@ -32,6 +32,7 @@ from .screens import (
     localized_system_commands,
     open_command_palette,
 )
+from .widgets import fmt_wait
 
 BARS = " ▁▂▃▄▅▆▇█"
 # The agent table's sorts: the figure, and the catalog id of its column.
@@ -179,7 +180,7 @@ def tiles(s: dict, queue_max: int = 10) -> list[tuple[str, str, str]]:
     return [
         (t("dash.tile.waiting"), str(q["waiting"]),
          "bold red" if q["waiting"] > queue_max else "bold"),
-        (t("dash.tile.longest"), "—" if wait is None else f"{wait // 60}m{wait % 60:02d}s",
+        (t("dash.tile.longest"), "—" if wait is None else fmt_wait(wait),
          "bold red" if wait and wait > 180 else "bold"),
         (t("dash.tile.agents"), f"{a['online']}/{a['busy']}/{a['away']}", "bold green"),
         (t("dash.tile.active"), str(s["active"]), "bold"),
