@@ -73,3 +73,15 @@ def test_simulate_report_in_chinese(tmp_path, monkeypatch):
     assert en.stdout.splitlines()[0].startswith("plain · 2026-11-11 · ordinary · ")
     assert "roster spans 09:00-18:00=2 · AHT 300s · patience 120s" in en.stdout
     assert en.stdout.splitlines()[2].split()[:5] == ["time", "chats", "bot", "human", "agents"]
+
+
+def test_fixtures_generate_progress_in_the_language(cli, monkeypatch):
+    monkeypatch.setenv("CSTOOL_LANG", "zh")
+    result = cli("fixtures", "generate", "--shops", "1", "--customers", "30", "--orders",
+                 "30", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("客户 ") and "30/30" in line for line in lines), result.stdout
+    assert any(line.startswith("订单 ") and "30/30" in line for line in lines), result.stdout
+    assert "customers" not in result.stdout and "orders" not in result.stdout
+    assert result.stderr.endswith("已生成 1 家店铺，30 位客户，30 笔订单（前缀 g3）\n")
