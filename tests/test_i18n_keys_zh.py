@@ -22,7 +22,7 @@ REFUSALS = [  # (args, exit code, Chinese, English)
      "Error: give the agent (--agent HANDLE); only an admin token may be bound to no agent"),
     (["token", "create", "--agent", "a", "--role", "admin"], 1,
      "错误：客服 'a' 是客服；令牌的权限不能高于其客服（申请的是：管理员）",
-     "Error: agent 'a' is a agent; a token cannot have more rights than its agent "
+     "Error: agent 'a' is an agent; a token cannot have more rights than its agent "
      "(asked: admin)"),
     (["token", "create", "--agent", "a", "--expires", "soon"], 2,
      "错误：有效期应形如 30d、12h、90m、2w 或 never，而不是 'soon'",

@@ -80,8 +80,10 @@ class TokenStore:
                 agent_id, agent_role = row
                 role = role or agent_role
                 if STAFF_ROLES.index(role) > STAFF_ROLES.index(agent_role):
-                    raise InvalidInput(f"agent {agent!r} is a {agent_role}; a token cannot "
-                                       f"have more rights than its agent (asked: {role})",
+                    article = "an" if agent_role[:1] in ("a", "e", "i", "o", "u") else "a"
+                    raise InvalidInput(f"agent {agent!r} is {article} {agent_role}; a token "
+                                       "cannot have more rights than its agent "
+                                       f"(asked: {role})",
                                        key="token_above_agent", agent=agent,
                                        agent_role=agent_role, role=role)
             secret, tid = self._insert(conn, role, agent_id, None, None, now, expires_at, label)
