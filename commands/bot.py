@@ -103,8 +103,8 @@ def info_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
         print_json(info)
         return
     if info["ranker"] == "hybrid":
-        typer.echo(f"ranker: hybrid (lexical + {info['encoder']}, "
-                   f"weight {info['semantic_weight']})")
-    else:
-        typer.echo(f"ranker: lexical ({info['reason']})")
-    typer.echo("traditional→simplified: " + ("opencc" if info["opencc"] else "built-in table"))
+        typer.echo(t("cli.bot_ranker_hybrid", encoder=info["encoder"],
+                     weight=info["semantic_weight"]))
+    else:  # the reason is the bot's own words (English)
+        typer.echo(t("cli.bot_ranker_lexical", reason=info["reason"]))
+    typer.echo(t("cli.bot_opencc" if info["opencc"] else "cli.bot_builtin_table"))

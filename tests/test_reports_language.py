@@ -85,3 +85,14 @@ def test_fixtures_generate_progress_in_the_language(cli, monkeypatch):
     assert any(line.startswith("订单 ") and "30/30" in line for line in lines), result.stdout
     assert "customers" not in result.stdout and "orders" not in result.stdout
     assert result.stderr.endswith("已生成 1 家店铺，30 位客户，30 笔订单（前缀 g3）\n")
+
+
+def test_bot_info_in_the_language(cli, monkeypatch):
+    monkeypatch.setenv("CSTOOL_LANG", "zh")
+    zh = cli("bot", "info")
+    assert zh.exit_code == 0, zh.output
+    first, second = zh.stdout.splitlines()
+    assert first.startswith("排序器：") and second.startswith("繁体→简体：")
+    monkeypatch.setenv("CSTOOL_LANG", "en")
+    en = cli("bot", "info").stdout.splitlines()
+    assert en[0].startswith("ranker: ") and en[1].startswith("traditional→simplified: ")
