@@ -917,6 +917,17 @@ class ConsoleApp(NoticesMixin, App):
         """The command palette, its prompt in the interface language."""
         open_command_palette(self)
 
+    def format_title(self, title: str, sub_title: str) -> Any:
+        """The header's text: "title — sub title", or only the sub title when both do not
+        fit (at 80 columns the closed-shop line keeps its end: what happens meanwhile)."""
+        from rich.cells import cell_len
+        from textual.content import Content
+
+        room = self.size.width - 16  # the icon and the clock's place on each side
+        if sub_title and cell_len(f"{title} — {sub_title}") > room:
+            return Content(sub_title)
+        return super().format_title(title, sub_title)
+
     def get_system_commands(self, screen) -> Any:
         yield from localized_system_commands(super().get_system_commands(screen))
         for action_id, _keys, label, what, _order in ACTIONS:
