@@ -246,3 +246,11 @@ async def test_the_closed_line_keeps_its_end_at_80_columns(night):
         top = screen_text(app).splitlines()[0]
     assert "翎衣女装旗舰店 休息中 · 今天 09:00开门 · 现在机器人接待" in top, top
     assert "客服工作台" not in top
+
+
+def test_the_compact_closed_line_gives_the_display_zone_only():
+    berlin = ZoneInfo("Europe/Berlin")
+    full = closed_notice(SHOP, NIGHT, kept_open=True, display_zone=berlin)
+    short = closed_notice(SHOP, NIGHT, kept_open=True, display_zone=berlin, compact=True)
+    assert full == "翎衣女装 休息中 · 明天 02:00开门（店铺时间 今天 09:00） · 演示照常转人工"
+    assert short == "翎衣女装 休息中 · 明天 02:00开门 · 演示照常转人工"

@@ -249,8 +249,9 @@ class ConsoleApp(NoticesMixin, App):
         if shops is not None:
             self._shops = shops
         kept = self.backend.kept_open
+        compact = self.size.width < 100  # narrow: the display zone's time only
         notes = [n for s in getattr(self, "_shops", ()) if (n := closed_notice(
-            s, self._now(), kept_open=s["key"] in kept))]
+            s, self._now(), kept_open=s["key"] in kept, compact=compact))]
         # the closed shops, else who I am (小美, not lf-xiaomei): one place decides, so
         # the header does not flip between the two on every poll
         self.sub_title = t("hours.separator").join(notes) or (
