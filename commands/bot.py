@@ -113,13 +113,15 @@ def info_cmd(ctx: typer.Context,
         print_json(info)
         return
     if info["ranker"] == "hybrid":
-        typer.echo(f"ranker: hybrid (lexical + {info['encoder']}, "
-                   f"weight {info['semantic_weight']})")
-    else:
-        typer.echo(f"ranker: lexical ({info['reason']})")
+        typer.echo(t("cli.bot_ranker_hybrid", encoder=info["encoder"],
+                     weight=info["semantic_weight"]))
+    else:  # the reason is the bot's own words (English)
+        typer.echo(t("cli.bot_ranker_lexical", reason=info["reason"]))
     if info.get("endpoint"):
         e = info["endpoint"]
-        typer.echo(f"model endpoint: {e['model']} @ {e['host']} "
-                   + ("(answers)" if e["ok"] else f"(not answering: {e['error']}; "
-                      f"fallback: {info['fallback']})"))
-    typer.echo("traditional→simplified: " + ("opencc" if info["opencc"] else "built-in table"))
+        if e["ok"]:
+            typer.echo(t("cli.bot_endpoint_ok", model=e["model"], host=e["host"]))
+        else:
+            typer.echo(t("cli.bot_endpoint_down", model=e["model"], host=e["host"],
+                         error=e["error"], fallback=info["fallback"]))
+    typer.echo(t("cli.bot_opencc" if info["opencc"] else "cli.bot_builtin_table"))

@@ -148,10 +148,12 @@ def cli_error_text(error: CstoolError) -> str:
 def usage_text(error: Exception) -> str | None:
     """A usage error (typer's vendored click) on one line in the interface language, by
     the error's class and fields, never by its English text: a missing argument or option
-    (with the choices), an unknown option, a bad value (its reason stays as the parameter
-    type gave it). Other usage errors (an unknown subcommand) keep typer's text, on one
-    line. Our own errors as they are."""
+    (with the choices), an unknown option or command, an option without its value, extra
+    arguments, a bad value (its reason by the validation's error type,
+    :func:`commands.usage_reasons.reason_text`). Our own errors as they are."""
     from typer._click import exceptions as cx  # the classes typer raises
+
+    from .usage_reasons import param_hint, reason_text
 
     if isinstance(error, CliError):
         return error.format_message()
@@ -160,7 +162,7 @@ def usage_text(error: Exception) -> str | None:
     def hint() -> str:
         given = getattr(error, "param_hint", None)
         if given is None and param is not None:
-            given = param.get_error_hint()
+            return param_hint(param)
         if isinstance(given, list | tuple):
             given = " / ".join(given)
         return str(given or "")
@@ -179,8 +181,13 @@ def usage_text(error: Exception) -> str | None:
         if error.possibilities:
             text += t("cli.did_you_mean", names=", ".join(sorted(error.possibilities)))
         return text
+    if isinstance(error, OptionUsage):
+        return t("cli.option_needs_value" if error.takes_value else "cli.option_takes_no_value",
+                 name=repr(error.option_name), count=error.nargs)
+    if isinstance(error, ExtraArguments):
+        return t("cli.extra_arguments", args=" ".join(terminal_safe(a) for a in error.extra))
     if isinstance(error, cx.BadParameter):
-        reason = " ".join(str(error.message).split())
+        reason = reason_text(error)
         return t("cli.bad_value", name=hint(), reason=reason) if hint() else reason
     if isinstance(error, NoSuchCommand):
         text = t("cli.no_such_command", name=error.name)
@@ -190,8 +197,64 @@ def usage_text(error: Exception) -> str | None:
         return text
     if isinstance(error, cx.NoArgsIsHelpError):
         return None  # the help was shown: nothing to add
-    # a plain usage error (an unknown subcommand, ...): typer's English, on one line
+    if isinstance(error, cx.BadArgumentUsage):
+        return t("cli.bad_argument_usage")
+    # another usage error of typer's: its text, on one line
     return " ".join(error.format_message().split())
+
+
+class ExtraArguments(_cx.UsageError):
+    """Arguments left over after a command's own (typer's text kept as the message)."""
+
+    def __init__(self, extra: list[str], ctx: Any):
+        super().__init__("Got unexpected extra argument(s) ("
+                         + " ".join(terminal_safe(a) for a in extra) + ")", ctx)
+        self.extra = [str(a) for a in extra]
+
+
+class OptionUsage(_cx.BadOptionUsage):
+    """An option given without its value (``--shop`` at the end), or a flag given one
+    (``--json=1``): which one, by the option itself."""
+
+    def __init__(self, option_name: str, takes_value: bool, nargs: int, message: str,
+                 ctx: Any):
+        super().__init__(option_name, message, ctx)
+        self.takes_value, self.nargs = takes_value, nargs
+
+
+def _option_of(command: Any, ctx: Any, name: str) -> Any:
+    """The option of ``command`` called ``name`` (None when there is none)."""
+    for param in command.get_params(ctx):
+        if name in getattr(param, "opts", ()) or name in getattr(param, "secondary_opts", ()):
+            return param
+    return None
+
+
+def parse_args_in_language(parse: Any) -> Any:
+    """Wrap a command's ``parse_args`` so that its usage errors carry what they are about
+    (extra arguments, an option without its value) and can be said in any language."""
+
+    def parse_args(self: Any, ctx: Any, args: list[str]) -> list[str]:
+        strict = not ctx.allow_extra_args and not ctx.resilient_parsing
+        if strict:
+            ctx.allow_extra_args = True
+        try:
+            rest = parse(self, ctx, args)
+        except _cx.BadOptionUsage as e:
+            if isinstance(e, OptionUsage):
+                raise
+            option = _option_of(self, ctx, e.option_name)
+            takes = option is not None and not getattr(option, "is_flag", False)
+            nargs = getattr(option, "nargs", 1) if option is not None else 1
+            raise OptionUsage(e.option_name, takes, nargs, e.message, e.ctx or ctx) from None
+        finally:
+            if strict:
+                ctx.allow_extra_args = False
+        if strict and rest:
+            raise ExtraArguments(rest, ctx)
+        return rest
+
+    return parse_args
 
 
 class NoSuchCommand(_cx.UsageError):
@@ -208,7 +271,10 @@ class NoSuchCommand(_cx.UsageError):
 
 
 class CommandGroup(TyperGroup):
-    """A group of subcommands whose "no such command" is a :class:`NoSuchCommand`."""
+    """A group of subcommands whose "no such command" is a :class:`NoSuchCommand`, and
+    whose usage errors can be said in any language (:func:`parse_args_in_language`)."""
+
+    parse_args = parse_args_in_language(TyperGroup.parse_args)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         try:

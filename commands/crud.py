@@ -45,6 +45,19 @@ REPEATED = {"strlist", "reflist", "records", "attrs", "hours", "settings"}
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
+
+def _words(name: str) -> str:
+    """A record kind's name as English words (``routing_rules`` → routing rules,
+    ``sla_policies`` → SLA policies)."""
+    words = name.replace("_", " ")
+    return "SLA" + words[3:] if words.startswith("sla ") else words
+
+
+def _a(singular: str) -> str:
+    """A record kind with its English article (an agent, a shop, an SLA policy)."""
+    words = _words(singular)
+    return ("an " if words[0].lower() in "aeio" or words.startswith("SLA") else "a ") + words
+
 def parse_scalar(text: str) -> Any:
     """A command-line value: whole numbers, decimals, true/false and null are typed;
     everything else stays text."""
@@ -279,7 +292,7 @@ def register_reads(
 
     if not scoped:
         list_cmd = _drop_param(list_cmd, "shop")
-    app.command("list", help=f"List {k.name}.")(list_cmd)
+    app.command("list", help=f"List {_words(k.name)}.")(list_cmd)
 
     def show_cmd(ctx: typer.Context, key: str, json_: JsonOpt = False) -> None:
         backend = state(ctx).backend
@@ -301,14 +314,14 @@ def register_reads(
             ),
         ],
     )
-    app.command("show", help=f"Show one {k.singular}.")(show_cmd)
+    app.command("show", help=f"Show one {_words(k.singular)}.")(show_cmd)
 
     def delete_cmd(ctx: typer.Context, key: str) -> None:
         state(ctx).backend.delete(k.name, key)
         info(t("cli.deleted", kind=value("kind", k.singular), key=key))
 
     delete_cmd = _with_signature(delete_cmd, [_ctx_param(), _key_param(k)])
-    app.command(delete_name, help=f"Delete a {k.singular.replace('_', ' ')} (refused while "
+    app.command(delete_name, help=f"Delete {_a(k.singular)} (refused while "
                 "others use it).")(delete_cmd)
     if writes:
         _register_writes(app, k, create_name)
@@ -333,7 +346,7 @@ def _register_writes(app: typer.Typer, k: Kind, create_name: str = "create") -> 
             ),
         ],
     )
-    app.command(create_name, help=f"Create a {k.singular.replace('_', ' ')}.")(create_cmd)
+    app.command(create_name, help=f"Create {_a(k.singular)}.")(create_cmd)
 
     def update_cmd(
         ctx: typer.Context,
@@ -387,7 +400,7 @@ def _register_writes(app: typer.Typer, k: Kind, create_name: str = "create") -> 
             ),
         ],
     )
-    app.command("update", help=f"Change fields of a {k.singular}; the rest stay.")(update_cmd)
+    app.command("update", help=f"Change fields of {_a(k.singular)}; the rest stay.")(update_cmd)
 
 
 def _done(ctx: typer.Context, json_: bool, stored: dict, message: str) -> None:

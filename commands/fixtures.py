@@ -8,7 +8,6 @@ import fixtures as fixture_sets
 from cstool.api.backend import Backend
 from cstool.errors import NotFound
 from cstool.i18n import t
-from cstool.plural import count
 
 from .apply import apply_files
 from .context import state, wants_json
@@ -125,7 +124,7 @@ def generate_cmd(
             ("customers", customers, gen_customers(plan)),
             ("orders", orders, gen_orders(plan)),
         ):
-            task = progress.add_task(kind, total=total)
+            task = progress.add_task(t(f"cli.progress.{kind}"), total=total)
             batch: list = []
             for rec in stream:
                 batch.append(rec)
@@ -180,7 +179,8 @@ def _stream_with_progress(backend: Backend, dp, speed: float, *, quiet: bool) ->
             progress.update(
                 task, completed=min(day_ms, clock - start),
                 description=f"{local_datetime(clock, zone):%Y-%m-%d %H:%M} ×{speed:g}",
-                done=f"{count(written['conversations'], 'conversation')}, "
-                     f"{count(written['messages'], 'message')}")
+                done=t("cli.stream_written",
+                       conversations=counted(written["conversations"], "conversation"),
+                       messages=counted(written["messages"], "message")))
 
         return stream(backend, dp, speed=speed, on_tick=tick)

@@ -4,7 +4,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from typer.core import TyperOption
+from typer.core import TyperCommand, TyperOption
 
 from . import (
     agent,
@@ -21,6 +21,7 @@ from . import (
     demo,
     fixtures,
     group,
+    help_language,
     invite,
     kb,
     metrics,
@@ -39,7 +40,8 @@ from . import (
     webhook,
     worker,
 )
-from .context import ApiOpt, CommandGroup, RootGroup, State
+from .context import ApiOpt, CommandGroup, RootGroup, State, parse_args_in_language
+from .usage_reasons import bad_value
 
 
 def _flag_type(display):
@@ -53,6 +55,9 @@ def _flag_type(display):
 
 
 TyperOption.display_type_rich = _flag_type(TyperOption.display_type_rich)
+help_language.install()  # --help in the interface language
+# a leaf command's usage errors carry what they are about, to be said in any language
+TyperCommand.parse_args = parse_args_in_language(TyperCommand.parse_args)
 
 app = typer.Typer(
     cls=RootGroup,
@@ -73,7 +78,8 @@ def _lang(value: str | None) -> str | None:
         return None
     lang = i18n.normalize(value)
     if lang is None:
-        raise typer.BadParameter(f"{value!r} is not a language of cstool: zh or en")
+        i18n.set_language(None)  # the refusal itself in $CSTOOL_LANG's or the locale's
+        raise bad_value("cli.reason.language", value=repr(value))
     i18n.set_language(lang)
     return lang
 

@@ -37,6 +37,15 @@ def header_text(header: str) -> str:
     return t(msgid) if has(msgid, "en") else header
 
 
+def pad(text: str, width: int, right: bool = False) -> str:
+    """``text`` padded with spaces to ``width`` terminal columns (a Chinese character takes
+    two), on the left when ``right`` (numbers' columns)."""
+    from rich.cells import cell_len
+
+    space = " " * max(0, width - cell_len(text))
+    return space + text if right else text + space
+
+
 def counted(n: int, noun: str) -> str:
     """``n`` with ``noun`` in the interface language: "3 records" / "3 条记录" (the noun's
     Chinese is the catalog's ``noun.<noun>``, with its measure word)."""

@@ -20,7 +20,7 @@ from cstool.errors import Conflict, InvalidInput, NoDataFile, UsageError
 
 from .context import state, wants_json
 from .crud import JsonOpt
-from .output import info, print_json
+from .output import info, pad, print_json
 
 DEMO_SHOP = "lingyi-fashion"
 DEFAULT_ARRIVALS = 2000.0
@@ -119,7 +119,8 @@ class _Progress:
             return
         task = self.tasks.get(name)
         if task is None:
-            task = self.tasks[name] = self.bar.add_task(name, total=total)
+            task = self.tasks[name] = self.bar.add_task(i18n.value("stage", name),
+                                                        total=total)
         self.bar.update(task, completed=done)
 
 
@@ -286,23 +287,44 @@ def _num(value: float | None) -> str:
 
 
 def _s(value: float | None) -> str:
-    return "-" if value is None else f"{value:.1f}s"
+    return "-" if value is None else i18n.t("sim.seconds", s=f"{value:.1f}")
+
+
+def _roster_text(i: dict) -> str:
+    """The roster of the report in the interface language (its ``roster_parts``; English:
+    the report's own ``roster``)."""
+    parts = i.get("roster_parts") or {}
+    if i18n.language() == "en" or parts.get("kind") not in ("auto", "agents", "spans",
+                                                             "file", "shop"):
+        return i["roster"]
+    fields = dict(parts)
+    if parts["kind"] == "auto":
+        fields["abandon"] = "" if parts.get("max_abandon") is None else i18n.t(
+            "sim.roster.abandon", max_abandon=format(parts["max_abandon"], "g"))
+    return i18n.t(f"sim.roster.{parts['kind']}", **fields)
+
+
+HEADER = (("time", 5), ("chats", 7), ("bot", 7), ("human", 7), ("agents", 6), ("3min", 5),
+          ("erl", 5), ("30s", 5), ("wait", 6), ("p90", 6), ("aband", 5), ("erl", 5))
 
 
 def _print_report(r: dict, seconds: float) -> None:
     i = r["inputs"]
     t = r["totals"]
     e = t["erlang"]
-    typer.echo(f"{r['shop']} · {r['date']} · {i['curve']}"
-               f"{'' if i['peak'] is None else ' x' + format(i['peak'], 'g')} · "
-               f"{t['arrivals']:,} chats (expected {i['expected_arrivals']:,.0f}) · roster "
-               f"{i['roster']} · AHT {i['aht_s']:g}s · patience "
-               f"{'none' if i['patience_s'] is None else format(i['patience_s'], 'g') + 's'} · "
-               f"seed {r['seed']}")
+    t_ = i18n.t
+    patience = t_("sim.none") if i["patience_s"] is None else \
+        t_("sim.seconds", s=format(i["patience_s"], "g"))
+    typer.echo(t_("sim.head", shop=r["shop"], date=r["date"],
+                  curve=i18n.value("curve", i["curve"]),
+                  peak="" if i["peak"] is None else " x" + format(i["peak"], "g"),
+                  arrivals=f"{t['arrivals']:,}", expected=f"{i['expected_arrivals']:,.0f}",
+                  roster=_roster_text(i), aht=format(i["aht_s"], "g"), patience=patience,
+                  seed=r["seed"]))
     rows = [s for s in r["slots"] if s["arrivals"] or s["agents"]]
-    typer.echo("per half-hour, simulated beside Erlang (rates in %, waits in s):")
-    typer.echo(f"{'time':5} {'chats':>7} {'bot':>7} {'human':>7} {'agents':>6} {'3min':>5} "
-               f"{'erl':>5} {'30s':>5} {'wait':>6} {'p90':>6} {'aband':>5} {'erl':>5}")
+    typer.echo(t_("sim.per_half_hour"))
+    typer.echo(" ".join(pad(t_(f"sim.col.{name}"), width, right=k > 0)
+                        for k, (name, width) in enumerate(HEADER)))
     for s in rows:
         se = s["erlang"]
         typer.echo(f"{s['start']:5} {s['arrivals']:7d} {s['bot_resolved']:7d} {s['human']:7d} "
@@ -310,20 +332,22 @@ def _print_report(r: dict, seconds: float) -> None:
                    f"{_p(s['answer_rate']):>5} {_num(s['queue_wait_avg_s']):>6} "
                    f"{_num(s['queue_wait_p90_s']):>6} {_p(s['abandonment_rate']):>5} "
                    f"{_p(se['p_abandon']):>5}")
-    typer.echo(f"day: {t['arrivals']:,} chats, bot resolved {t['bot_resolved']:,} "
-               f"({_pct(t['bot_resolution_rate'])} of bot chats), {t['human']:,} to humans; "
-               f"3-min rate {_pct(t['response_rate'])} (Erlang {_pct(e['response_rate'])}), "
-               f"30-s rate {_pct(t['answer_rate'])}, queued {_pct(t['p_wait'])} "
-               f"(Erlang {_pct(e['p_wait'])}), ASA {_s(t['asa_s'])} (Erlang "
-               f"{_s(e['asa_s'])}), queue wait avg {_s(t['queue_wait_avg_s'])} p90 "
-               f"{_s(t['queue_wait_p90_s'])}, abandoned {_pct(t['abandonment_rate'])}"
-               + ("" if e["p_abandon"] is None else f" (Erlang {_pct(e['p_abandon'])})"))
+    abandon_erlang = "" if e["p_abandon"] is None else \
+        t_("sim.erlang_paren", value=_pct(e["p_abandon"]))
+    typer.echo(t_("sim.day", arrivals=f"{t['arrivals']:,}",
+                  bot_resolved=f"{t['bot_resolved']:,}",
+                  bot_rate=_pct(t["bot_resolution_rate"]), human=f"{t['human']:,}",
+                  response=_pct(t["response_rate"]), response_erlang=_pct(e["response_rate"]),
+                  answer=_pct(t["answer_rate"]), queued=_pct(t["p_wait"]),
+                  queued_erlang=_pct(e["p_wait"]), asa=_s(t["asa_s"]),
+                  asa_erlang=_s(e["asa_s"]), wait_avg=_s(t["queue_wait_avg_s"]),
+                  wait_p90=_s(t["queue_wait_p90_s"]), abandoned=_pct(t["abandonment_rate"]),
+                  abandoned_erlang=abandon_erlang))
     rt = r["routing"]
-    top = ", ".join(f"{k} {v:,}" for k, v in list(rt["rules"].items())[:5])
-    typer.echo(f"routing: {top}; peak load {rt['max_load'] * 100:.0f}% of capacity")
+    top = ", ".join(f"{i18n.value('rule', k)} {v:,}" for k, v in list(rt["rules"].items())[:5])
+    typer.echo(t_("sim.routing", rules=top, load=f"{rt['max_load'] * 100:.0f}"))
     if "written" in r:
         w = r["written"]
-        typer.echo(f"written to {w['path']}: {w['conversations']:,} conversations, "
-                   f"{w['messages']:,} messages; try `cstool --db {w['path']} metrics report "
-                   f"--shop {r['shop']}`")
+        typer.echo(t_("sim.written", path=w["path"], conversations=f"{w['conversations']:,}",
+                      messages=f"{w['messages']:,}", shop=r["shop"]))
     info(i18n.t("cli.simulated_in", seconds=f"{seconds:.1f}"))

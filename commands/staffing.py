@@ -10,6 +10,7 @@ from datetime import date
 from typing import Annotated
 
 import typer
+from rich.cells import cell_len
 
 from cstool import i18n
 from cstool.errors import InvalidInput, UsageError
@@ -33,7 +34,7 @@ from cstool.staffing.plan import ShiftSettings, StaffingTarget, parse_target
 
 from .context import state, wants_json
 from .crud import JsonOpt
-from .output import info, is_terminal, print_json, print_table
+from .output import info, is_terminal, pad, print_json, print_table
 
 app = typer.Typer(help="Staffing: Erlang C/A sizing, arrival forecasts and shift plans.",
                   no_args_is_help=True)
@@ -153,9 +154,24 @@ def erlang_cmd(
     if wants_json(ctx, json_):
         print_json(out)
         return
-    width = max(len(k) for k in out)
+    labels = {key: i18n.t(f"staff.erlang.{key}") for key in out}
+    width = max(cell_len(label) for label in labels.values())
     for key, value in out.items():
-        typer.echo(f"{key:<{width}}  {'-' if value is None else value}")
+        typer.echo(f"{pad(labels[key], width)}  {_shown(key, value)}")
+
+
+def _shown(key: str, value: object) -> str:
+    """A figure of ``staffing erlang`` as the text report shows it (yes/no and the
+    model in the interface language; English: as Python prints them)."""
+    if value is None:
+        return "-"
+    if i18n.language() == "en":
+        return str(value)
+    if isinstance(value, bool):
+        return i18n.t("cli.yes" if value else "cli.no")
+    if key == "model":
+        return i18n.value("model", value)
+    return str(value)
 
 
 # -- shared: options --------------------------------------------------------------------------
@@ -216,20 +232,22 @@ def forecast_cmd(
         print_json(result)
         return
     acc = result["accuracy"]
-    promo = f" · promotion x{result['uplift']}" if result["promotion"] else ""
-    typer.echo(f"{result['shop']} · {result['date']} ({result['weekday']}){promo} · "
-               f"{result['total']} chats forecast")
+    promo = i18n.t("staff.forecast.promo", uplift=result["uplift"]) if result["promotion"] \
+        else ""
+    typer.echo(i18n.t("staff.forecast.head", shop=result["shop"], date=result["date"],
+                      weekday=i18n.value("weekday", result["weekday"]), promo=promo,
+                      total=result["total"]))
     peak = max((s["arrivals"] for s in result["slots"]), default=0.0)
     scale = 40 / peak if peak else 0.0
     for s in result["slots"]:
         if s["arrivals"] >= 0.05:
             typer.echo(f"{s['start']}  {s['arrivals']:8.1f}  {_bar(s['arrivals'], scale)}")
     hist = result["history"]
-    typer.echo(f"history {hist['from']} .. {hist['to']} ({hist['days']} days, "
-               f"{len(hist['promotion_days'])} promotion days set aside)")
+    typer.echo(i18n.t("staff.forecast.history", first=hist["from"], last=hist["to"],
+                      days=hist["days"], promotion_days=len(hist["promotion_days"])))
     if acc["holdout_days"]:
-        typer.echo(f"error on {acc['holdout_days']} held-back days: MAPE {acc['mape']}% "
-                   f"(half-hours), WAPE {acc['wape']}%, daily MAPE {acc['daily_mape']}%")
+        typer.echo(i18n.t("staff.forecast.error", days=acc["holdout_days"], mape=acc["mape"],
+                          wape=acc["wape"], daily_mape=acc["daily_mape"]))
     else:
         info(i18n.t("cli.forecast_short_history"))
 
@@ -320,16 +338,21 @@ def plan_cmd(
 def _print_plan(out: dict) -> None:
     t = out["totals"]
     i = out["inputs"]
-    promo = " · promotion day" if out["promotion"] else ""
-    typer.echo(f"{out['shop']} · {out['date']}{promo} · target {round(i['service_level'] * 100)}"
-               f"% in {i['target_s']:g}s · AHT {i['aht_s']:g}s ({i['aht_from']}) · "
-               f"{i['concurrency']} chats/agent ({i['concurrency_from']})")
+    promo = i18n.t("staff.plan.promo") if out["promotion"] else ""
+    typer.echo(i18n.t("staff.plan.head", shop=out["shop"], date=out["date"], promo=promo,
+                      service_level=round(i["service_level"] * 100),
+                      target_s=f"{i['target_s']:g}", aht_s=f"{i['aht_s']:g}",
+                      aht_from=i18n.value("aht_from", i["aht_from"]),
+                      concurrency=i["concurrency"],
+                      concurrency_from=i18n.value("concurrency_from", i["concurrency_from"])))
     busy = [i for i, r in enumerate(out["slots"]) if r["positions"] or r["scheduled"]]
     rows = out["slots"][busy[0]:busy[-1] + 1] if busy else []
     peak = max((max(r["positions"], r["scheduled"]) for r in rows), default=0)
     scale = 40 / peak if peak else 0.0
-    typer.echo(f"{'time':5}  {'chats':>7}  {'agents':>6}  {'pos':>4}  {'sched':>5}  "
-               "█ needed ░ extra")
+    typer.echo(f"{pad(i18n.t('staff.col.time'), 5)}  {pad(i18n.t('staff.col.chats'), 7, True)}  "
+               f"{pad(i18n.t('staff.col.agents'), 6, True)}  "
+               f"{pad(i18n.t('staff.col.positions'), 4, True)}  "
+               f"{pad(i18n.t('staff.col.scheduled'), 5, True)}  {i18n.t('staff.plan.legend')}")
     for r in rows:
         need = int(round(r["positions"] * scale))
         extra = max(0, int(round(r["scheduled"] * scale)) - need)
@@ -341,8 +364,9 @@ def _print_plan(out: dict) -> None:
         ("start", lambda s: s["start"]), ("end", lambda s: s["end"]),
         ("hours", lambda s: f"{s['hours']:g}"), ("break", lambda s: s["break"] or ""),
         ("agents", lambda s: s["agents"]),
-    ], title="shifts")
-    typer.echo(f"{t['agents_rostered']} agents, {t['agent_hours']:g} agent-hours "
-               f"(lower bound {t['lower_bound_hours']:g}, efficiency "
-               f"{'-' if t['efficiency'] is None else round(t['efficiency'] * 100, 1)}%), "
-               f"peak {t['peak_positions']} positions, {t['forecast']:g} chats")
+    ], title=i18n.t("staff.plan.shifts"))
+    typer.echo(i18n.t(
+        "staff.plan.totals", agents=t["agents_rostered"], hours=f"{t['agent_hours']:g}",
+        lower_bound=f"{t['lower_bound_hours']:g}",
+        efficiency="-" if t["efficiency"] is None else round(t["efficiency"] * 100, 1),
+        peak=t["peak_positions"], chats=f"{t['forecast']:g}"))

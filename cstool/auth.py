@@ -48,10 +48,30 @@ class Unauthorized(CstoolError):
 
 
 class Forbidden(CstoolError):
-    """A valid token whose rights do not cover the operation."""
+    """A valid token whose rights do not cover the operation. A ``describe`` parameter
+    made by :meth:`Principal.describe` brings ``who`` along (what the description is made
+    of), so that the refusal can name the caller in any language."""
 
     code = "forbidden"
     http_status = 403
+
+    def __init__(self, message: str, *, key: str | None = None, **params: object):
+        described = params.get("describe")
+        if isinstance(described, Description) and "who" not in params:
+            params["who"] = dict(described.who)
+        super().__init__(message, key=key, **params)
+
+
+class Description(str):
+    """A caller's description in English (``agent 'xm'``), with what it is made of:
+    ``who`` = kind (customer, agent, token), role, agent, customer, shop, token."""
+
+    who: dict
+
+    def __new__(cls, text: str, **who: object) -> Description:
+        self = super().__new__(cls, text)
+        self.who = who
+        return self
 
 
 @dataclass(frozen=True)
@@ -89,13 +109,18 @@ class Principal:
             return True
         return shop is not None and shop in self.shops
 
-    def describe(self) -> str:
-        """A short name for messages: ``agent 'xm'``, ``customer 'c1' of shop 's'``."""
+    def describe(self) -> Description:
+        """A short name for messages: ``agent 'xm'``, ``customer 'c1' of shop 's'``; a
+        :class:`Description`, whose ``who`` says it in other languages
+        (``cstool.i18n.error_text``: ``who.<kind>``)."""
         if self.is_customer:
-            return f"customer {self.customer!r} of shop {self.shop!r}"
+            return Description(f"customer {self.customer!r} of shop {self.shop!r}",
+                               kind="customer", customer=self.customer, shop=self.shop)
         if self.agent:
-            return f"{self.role} {self.agent!r}"
-        return f"admin token {self.token_id}"
+            return Description(f"{self.role} {self.agent!r}", kind="agent", role=self.role,
+                               agent=self.agent)
+        return Description(f"admin token {self.token_id}", kind="token", role=self.role,
+                           token=self.token_id)
 
     def to_dict(self) -> dict:
         """JSON form (``GET /v1/me``)."""
@@ -112,7 +137,8 @@ def parse_expiry(text: str | None, now_ms: int) -> int | None:
         return None
     m = re.fullmatch(r"([1-9][0-9]{0,5})([mhdw])", str(text))  # as the API's schema says
     if not m:
-        raise UsageError(f"expiry must be like 30d, 12h, 90m, 2w or never, not {text!r}")
+        raise UsageError(f"expiry must be like 30d, 12h, 90m, 2w or never, not {text!r}",
+                         key="bad_expiry", value=str(text)[:64])
     return now_ms + int(m.group(1)) * _UNITS[m.group(2)]
 
 
@@ -123,7 +149,8 @@ def hash_token(secret: str) -> str:
 
 def _check_label(label: str | None) -> None:
     if label is not None and (not isinstance(label, str) or len(label) > 100):
-        raise InvalidInput("label must be text of at most 100 characters")
+        raise InvalidInput("label must be text of at most 100 characters",
+                           key="label_too_long", max=100)
     if label is not None:
         check_text(label, "label")
 

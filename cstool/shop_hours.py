@@ -63,11 +63,12 @@ def _staff_when(at_ms: int, now_ms: int, zone) -> str:
 
 
 def closed_notice(shop: dict, now_ms: int, *, kept_open: bool = False,
-                  display_zone=None) -> str | None:
+                  display_zone=None, compact: bool = False) -> str | None:
     """One line for staff, in the interface language, while ``shop`` is outside its
     business hours (None while it is open): when it opens, in the display zone (and in
     the shop's own time when that differs), and what happens to customers meanwhile.
-    ``kept_open``: this process keeps the shop open anyway (the demo's demo hours)."""
+    ``kept_open``: this process keeps the shop open anyway (the demo's demo hours);
+    ``compact``: the display zone's time only (a narrow screen keeps the line whole)."""
     hours = shop.get("business_hours")
     if within_business_hours(hours, now_ms, shop["timezone"]):
         return None
@@ -81,9 +82,9 @@ def closed_notice(shop: dict, now_ms: int, *, kept_open: bool = False,
         when = t("hours.not_this_week")
     else:
         shop_zone = ZoneInfo(shop["timezone"])
-        if (datetime.fromtimestamp(opens / 1000, tz=UTC).astimezone(display_zone).utcoffset()
-                != datetime.fromtimestamp(opens / 1000, tz=UTC).astimezone(shop_zone)
-                .utcoffset()):
+        at = datetime.fromtimestamp(opens / 1000, tz=UTC)
+        if not compact and (at.astimezone(display_zone).utcoffset()
+                            != at.astimezone(shop_zone).utcoffset()):
             when = t("hours.opens_shop_time", when=_staff_when(opens, now_ms, display_zone),
                      shop_when=_staff_when(opens, now_ms, shop_zone))
         else:

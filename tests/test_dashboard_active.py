@@ -5,11 +5,9 @@ counts each agent's conversations created today (closed ones too; a chat handed 
 agent to another counts for both). They answer different questions, so the column says
 "today" (``dash.col.conversations``: 今日会话 / chats today) and is never the tile's parts.
 
-What the table cannot show: who holds the chats the tile counts. The snapshot's agent rows
-(``cstool/backend/dashboard_ops.py``, ``today.shop_period``) carry no per-agent count of
-chats open now, so a chat accepted before midnight and still open is in the tile and in no
-row. The strict xfail below states the missing invariant; it passes (and must lose its mark)
-once the rows carry ``active``."""
+Who holds the chats the tile counts: the snapshot's ``active_by_agent`` (the shop's chats
+each agent holds now, a chat accepted before midnight included) adds up to the tile, and
+the table draws it in its "接待中 / chats now" column."""
 
 from __future__ import annotations
 
@@ -29,9 +27,9 @@ def desk(tmp_path, clock):
                          "max_chats": 5},
                         {"handle": "b", "name": "小李", "shops": ["s"], "status": "offline",
                          "max_chats": 5}]})
-    clock.advance(-12 * 3600_000)  # 22:00 the evening before
+    clock.advance(-12 * 3600)  # 22:00 the evening before (advance takes seconds)
     night = b.post_message("s", "c0", "在吗")["conversation"]["id"]
-    clock.advance(12 * 3600_000)
+    clock.advance(12 * 3600)
     today = [b.post_message("s", f"c{i}", "在吗")["conversation"]["id"] for i in (1, 2, 3)]
     b.set_agent_status("b", "online")
     b.transfer(today[0], by="a", to_agent="b")
@@ -52,13 +50,40 @@ def test_the_tile_counts_chats_open_now_and_the_column_chats_of_today(desk):
     assert sum(by_agent.values()) != s["active"]  # not the tile's parts: labelled "today"
 
 
-@pytest.mark.xfail(strict=True, reason="dashboard_ops: the agent rows carry no count of "
-                   "the chats each agent holds now (a chat from before midnight is in the "
-                   "tile and in no row)")
-def test_the_agent_rows_add_up_to_the_active_tile(desk):
+def test_the_chats_held_now_add_up_to_the_active_tile(desk):
+    """``active_by_agent``: the shop's chats each agent of the table holds now, the chat
+    from before midnight included (a holds it; b holds the one handed to her)."""
     b, _, _ = desk
     s = b.dashboard("s")
-    assert sum(r.get("active", 0) for r in s["agent_rows"]) == s["active"]
+    assert s["active_by_agent"] == {"a": 2, "b": 1}
+    assert sum(s["active_by_agent"].values()) == s["active"] == 3
+    assert set(s["active_by_agent"]) == {r["agent"] for r in s["agent_rows"]}
+
+
+def test_a_chat_of_another_shop_is_not_held_in_this_one(desk):
+    b, _, _ = desk
+    b.apply({"shops": [{"key": "t", "name": "另一家", "service_mode": "human_first"}],
+             "agents": [{"handle": "a", "name": "小美", "shops": ["s", "t"],
+                         "status": "online", "max_chats": 5}]})
+    b.post_message("t", "c9", "在吗")
+    assert b.dashboard("t")["active_by_agent"]["a"] == 1
+    s = b.dashboard("s")
+    assert s["active_by_agent"]["a"] == 2 and sum(s["active_by_agent"].values()) == s["active"]
+
+
+async def test_the_table_shows_each_agents_chats_now(desk):
+    b, _, _ = desk
+    app = DashboardApp(b, "s", poll_s=3600)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause(0.2)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.1)
+        table = app.query_one("#agents")
+        labels = [str(c.label) for c in table.columns.values()]
+        column = labels.index("接待中")
+        held = {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[column])
+                for i in range(table.row_count)}
+        assert held == {"小美": "2", "小李": "1"}
 
 
 @pytest.mark.parametrize("lang,header", [("zh", "今日会话"), ("en", "chats today")])

@@ -231,3 +231,26 @@ async def test_the_remote_demo_at_night_has_a_customer_and_demo_hours(night_serv
         assert (chat["state"], chat["assignee"]) == ("active", DEMO_AGENT)
         assert app.sub_title == "翎衣女装旗舰店 休息中 · 今天 09:00开门 · 演示照常转人工"
     restore()
+
+
+async def test_the_closed_line_keeps_its_end_at_80_columns(night):
+    """At 80x24 the header gives the closed-shop line the room of the console's title, so
+    what happens meanwhile stays on screen."""
+    from tests.test_console_i18n import screen_text
+
+    b, clock = night
+    app = ConsoleApp(b, DEMO_AGENT, poll_s=0.2, now_ms=clock.now_ms)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(app, pilot, lambda: "休息中" in app.sub_title)
+        await pilot.pause(0.1)
+        top = screen_text(app).splitlines()[0]
+    assert "翎衣女装旗舰店 休息中 · 今天 09:00开门 · 现在机器人接待" in top, top
+    assert "客服工作台" not in top
+
+
+def test_the_compact_closed_line_gives_the_display_zone_only():
+    berlin = ZoneInfo("Europe/Berlin")
+    full = closed_notice(SHOP, NIGHT, kept_open=True, display_zone=berlin)
+    short = closed_notice(SHOP, NIGHT, kept_open=True, display_zone=berlin, compact=True)
+    assert full == "翎衣女装 休息中 · 明天 02:00开门（店铺时间 今天 09:00） · 演示照常转人工"
+    assert short == "翎衣女装 休息中 · 明天 02:00开门 · 演示照常转人工"

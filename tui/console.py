@@ -259,8 +259,9 @@ class ConsoleApp(NoticesMixin, App):
         if shops is not None:
             self._shops = shops
         kept = self.backend.kept_open
+        compact = self.size.width < 100  # narrow: the display zone's time only
         notes = [n for s in getattr(self, "_shops", ()) if (n := closed_notice(
-            s, self._now(), kept_open=s["key"] in kept))]
+            s, self._now(), kept_open=s["key"] in kept, compact=compact))]
         # the closed shops, else who I am (小美, not lf-xiaomei): one place decides, so
         # the header does not flip between the two on every poll
         self.sub_title = t("hours.separator").join(notes) or (
@@ -943,6 +944,17 @@ class ConsoleApp(NoticesMixin, App):
     def action_command_palette(self) -> None:
         """The command palette, its prompt in the interface language."""
         open_command_palette(self)
+
+    def format_title(self, title: str, sub_title: str) -> Any:
+        """The header's text: "title — sub title", or only the sub title when both do not
+        fit (at 80 columns the closed-shop line keeps its end: what happens meanwhile)."""
+        from rich.cells import cell_len
+        from textual.content import Content
+
+        room = self.size.width - 16  # the icon and the clock's place on each side
+        if sub_title and cell_len(f"{title} — {sub_title}") > room:
+            return Content(sub_title)
+        return super().format_title(title, sub_title)
 
     def get_system_commands(self, screen) -> Any:
         yield from localized_system_commands(super().get_system_commands(screen))

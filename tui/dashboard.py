@@ -32,6 +32,7 @@ from .screens import (
     localized_system_commands,
     open_command_palette,
 )
+from .widgets import fmt_wait
 
 BARS = " ▁▂▃▄▅▆▇█"
 # The agent table's sorts: the figure, and the catalog id of its column.
@@ -179,7 +180,7 @@ def tiles(s: dict, queue_max: int = 10) -> list[tuple[str, str, str]]:
     return [
         (t("dash.tile.waiting"), str(q["waiting"]),
          "bold red" if q["waiting"] > queue_max else "bold"),
-        (t("dash.tile.longest"), "—" if wait is None else f"{wait // 60}m{wait % 60:02d}s",
+        (t("dash.tile.longest"), "—" if wait is None else fmt_wait(wait),
          "bold red" if wait and wait > 180 else "bold"),
         (t("dash.tile.agents"), f"{a['online']}/{a['busy']}/{a['away']}", "bold green"),
         (t("dash.tile.active"), str(s["active"]), "bold"),
@@ -317,7 +318,8 @@ class DashboardApp(NoticesMixin, App):
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         table.add_columns(*(t(f"dash.col.{c}") for c in (
-            "agent", "status", "conversations", "response", "answer", "csat", "sales")))
+            "agent", "status", "active", "conversations", "response", "answer", "csat",
+            "sales")))
         self.query_one(KeyBar).set_entries(
             [(key_label(b.key), t(b.description), i) for i, b in enumerate(self.BINDINGS)])
         if self.hint:
@@ -408,9 +410,11 @@ class DashboardApp(NoticesMixin, App):
     def _table(self) -> None:
         table = self.query_one(DataTable)
         table.clear()
+        held = (self.snapshot or {}).get("active_by_agent") or {}
         for r in self.sorted_agents():
             table.add_row(r.get("name") or r["agent"], value("status", r.get("status")),
-                          str(r.get("conversations", 0)), pct(r.get("response_rate")),
+                          str(held.get(r["agent"], 0)), str(r.get("conversations", 0)),
+                          pct(r.get("response_rate")),
                           pct(r.get("answer_rate")), pct(r.get("csat")),
                           money(r.get("attributed_sales") or 0))
         self.query_one(DataTable).border_title = t("dash.sorted_by",

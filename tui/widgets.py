@@ -40,9 +40,16 @@ def wait_style(seconds: float, target_s: float) -> str:
 
 
 def fmt_wait(seconds: float) -> str:
-    """``45s`` or ``3m05s``."""
+    """``45s``, ``3m05s``, ``11h43m`` or ``2d03h``: two units at most, so that a chat
+    open since last night reads as hours, not as ``703m09s``."""
     seconds = max(0, int(seconds))
-    return f"{seconds}s" if seconds < 60 else f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    if seconds < 86_400:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 86_400}d{seconds % 86_400 // 3600:02d}h"
 
 
 class ChatList(Static):

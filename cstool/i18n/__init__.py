@@ -145,6 +145,15 @@ def _where(source: Any, line: Any, lang: str) -> str:
     return t("err.where_line", lang, line=line) if line else ""
 
 
+def describe_caller(who: dict[str, Any], lang: str | None = None) -> str:
+    """A caller (a token's ``who``: kind, role, agent, customer, shop, token) in the
+    interface language: ``客服 'xm'``, ``店铺 's' 的顾客 'c1'``."""
+    fields = {k: v for k, v in who.items() if k != "kind"}
+    if isinstance(fields.get("role"), str):
+        fields["role"] = value("role", fields["role"], lang)
+    return t(f"who.{who['kind']}", lang, **fields)
+
+
 def error_text(error: BaseException, *, me: str | None = None,
                names: dict[str, str] | None = None, lang: str | None = None) -> str:
     """An error in the interface language, by its stable code (``err.<key>``), never by
@@ -164,6 +173,9 @@ def error_text(error: BaseException, *, me: str | None = None,
     for name, raw in list(fields.items()):
         if isinstance(raw, str) and has(f"val.{name}.{raw}", lang):
             fields[name] = t(f"val.{name}.{raw}", lang)
+    who = fields.get("who")
+    if isinstance(who, dict) and who.get("kind") in ("customer", "agent", "token"):
+        fields["describe"] = describe_caller(who, lang)  # the caller, in this language
     if "path" in fields:  # a field of a record: where it is, in this language
         fields["where"] = _where(fields.get("source"), fields.get("line"), lang)
     if names:

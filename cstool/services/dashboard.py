@@ -1,6 +1,8 @@
 """What the supervisor dashboard reads, in one call: the queue now, agents by status,
 active chats, today's figures and hourly volume against the same weekday last week, the
-agent table, and keyword counts for surge alerts.
+agent table (today's figures, as the reports give them) with ``active_by_agent``, the
+shop's chats each agent of the table holds now (they add up to the ``active`` tile), and
+keyword counts for surge alerts.
 
 The figures come from the one metrics module, like the CLI and the API: the stored
 conversation facts, caught up from the event log first, read for one shop and today in a
@@ -66,6 +68,8 @@ class DashboardService:
             last_week = hourly(uow.conn, shop_id, week_ago, week_ago + 86_400_000, targets,
                                hours)
             open_, soon, late = sla_tiles(uow.conn, shop_id, now)
+            holding = {handle: len(uow.conversations.active_of(agent_id, shop_id))
+                       for agent_id, handle, *_ in uow.agents.routing_rows(shop_id, staff=True)}
         week = ctx.tickets.ticket_report(shop=shop, since=now - 7 * 86_400_000)
         recent = [t for t, at in texts if at >= now - RECENT_MS]
         before = [t for t, at in texts if at < now - RECENT_MS]
@@ -79,6 +83,8 @@ class DashboardService:
             "hourly": today,
             "hourly_last_week": last_week,
             "agent_rows": figures["rows"],
+            "active_by_agent": {r["agent"]: holding.get(r["agent"], 0)
+                                for r in figures["rows"]},
             "keywords": {"recent": keyword_counts(recent), "before": keyword_counts(before),
                          "window_ratio": BEFORE_MS / RECENT_MS},
             "sla": {"open": open_, "due_within_hour": soon, "breached": late,

@@ -45,7 +45,8 @@ def _time(value: str | int | None, what: str, zone: tzinfo | None = None) -> int
     try:
         return parse_time(value, zone)
     except ValueError as e:
-        raise UsageError(f"{what}: {e}") from None
+        raise UsageError(f"{what}: {e}", key="bad_time_option", option=what,
+                         value=str(value)[:64]) from None
 
 
 def check_period(since: str | int | None, until: str | int | None,
@@ -66,15 +67,19 @@ def dimensions(by: str | Sequence[str] | None) -> list[str]:
     items = by.split(",") if isinstance(by, str) else list(by)
     dims = [d.strip() for d in items if d and d.strip()]
     if not dims:
-        raise UsageError(f"--by names no dimension (use {', '.join(figures.DIMENSIONS)})")
+        raise UsageError(f"--by names no dimension (use {', '.join(figures.DIMENSIONS)})",
+                         key="by_no_dimension", dimensions=", ".join(figures.DIMENSIONS))
     for d in dims:
         if d not in figures.DIMENSIONS:
             raise UsageError(f"cannot group by {d!r} (use {', '.join(figures.DIMENSIONS)}; "
-                             "several with commas, e.g. shop,channel,hour)")
+                             "several with commas, e.g. shop,channel,hour)",
+                             key="by_unknown_dimension", dimension=d[:64],
+                             dimensions=", ".join(figures.DIMENSIONS))
     if len(set(dims)) != len(dims):
-        raise UsageError("a dimension is given twice")
+        raise UsageError("a dimension is given twice", key="by_dimension_twice")
     if "agent" in dims and len(dims) > 1:
-        raise UsageError("agent cannot be combined with other dimensions")
+        raise UsageError("agent cannot be combined with other dimensions",
+                         key="by_agent_alone")
     return dims
 
 

@@ -79,7 +79,9 @@ class RecordsService:
             other = uow.repo(Resources).reply_code_holder(rec["shop"], rec["code"], rec["key"])
             if other:
                 raise Conflict(f"campaign {other!r} of shop {rec['shop']!r} has reply code "
-                               f"{rec['code']!r} already (codes ignore case)")
+                               f"{rec['code']!r} already (codes ignore case)",
+                               key="reply_code_taken", campaign=other, shop=rec["shop"],
+                               code=rec["code"])
         if kind == "orders":
             store = uow.records
             self.ctx.routing.refresh_classification(
@@ -240,7 +242,8 @@ class RecordsService:
             blockers = uow.repo(Resources).dependents(k, rec["_id"])
             if blockers and k.name == "campaigns":
                 raise Conflict(f"campaign {key!r} has {', '.join(blockers)}: its stats "
-                               "need them; pause it instead (cstool campaign pause)")
+                               "need them; pause it instead (cstool campaign pause)",
+                           key="campaign_has_sends", campaign=key, users=", ".join(blockers))
             if blockers:
                 raise Conflict(
                     f"{k.singular} {key!r} is still used by {', '.join(blockers)}; "
@@ -304,7 +307,8 @@ class RecordsService:
         """Create or update every record of ``document``, all or nothing."""
         unknown = [name for name in document if name not in KINDS]
         if unknown:
-            raise FieldError(unknown[0], f"unknown kind (known: {', '.join(KINDS)})")
+            raise FieldError(unknown[0], f"unknown kind (known: {', '.join(KINDS)})",
+                             key="field_unknown_kind", known=", ".join(KINDS))
         # 1. every record on its own, and duplicate keys inside the document
         parsed: dict[str, list[tuple[int, dict, Any]]] = {}
         index: dict[tuple[str, str], dict] = {}
@@ -313,7 +317,7 @@ class RecordsService:
             if records is None or records == {}:  # none given (YAML's empty mapping too)
                 records = []
             if not isinstance(records, list):
-                raise FieldError(name, "expected a list of records")
+                raise FieldError(name, "expected a list of records", key="field_not_a_list")
             seen: dict[str, int] = {}
             for i, raw in enumerate(records):
                 rec = to_internal(k, raw, f"{name}[{i}]")
@@ -323,6 +327,7 @@ class RecordsService:
                         f"{name}[{i}].{k.key}",
                         f"duplicate key {key!r} (also {name}[{seen[key]}])",
                         getattr(raw, "lines", {}).get(k.key) or getattr(raw, "line", None),
+                        key="field_duplicate_key", record=key, also=f"{name}[{seen[key]}]",
                     )
                 seen[key] = i
                 index[(name, key)] = rec
@@ -456,7 +461,9 @@ def _check_trigger_kept(uow: UnitOfWork, k: Kind, current: dict,
     if k.name == "campaigns" and "trigger" in changed and \
             uow.repo(Resources).has_decisions(current["_id"]):
         raise Conflict(f"campaign {current['key']!r} has decisions under trigger "
-                       f"{current['trigger']!r}; make a new campaign for another trigger")
+                       f"{current['trigger']!r}; make a new campaign for another trigger",
+                       key="campaign_trigger_kept", campaign=current["key"],
+                       trigger=current["trigger"])
 
 
 def _fill_secret(k: Kind, rec: dict, current: dict | None) -> bool:

@@ -23,7 +23,7 @@ class StaffingService:
     def _shop(repo: Staffing, shop: str) -> dict:
         info = repo.shop(shop)
         if info is None:
-            raise NotFound(f"no shop {shop!r}")
+            raise NotFound(f"no shop {shop!r}", key="no_shop", shop=shop)
         return info
 
     def arrivals(self, shop: str, since: int, until: int, bucket_min: int = 30, *,
@@ -36,7 +36,8 @@ class StaffingService:
         earliest and latest arrival in the range (None when there is none); an empty
         range (``until <= since``) has no arrivals."""
         if bucket_min <= 0 or 1440 % bucket_min:
-            raise InvalidInput("the bucket must divide a day (e.g. 15, 30 or 60 minutes)")
+            raise InvalidInput("the bucket must divide a day (e.g. 15, 30 or 60 minutes)",
+                               key="bucket_not_dividing_day", minutes=bucket_min)
         until = max(until, since)  # an empty range [since, since) has no arrivals
         bucket_ms = bucket_min * 60_000
         with self.ctx.read() as uow:

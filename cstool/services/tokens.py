@@ -59,7 +59,9 @@ class TokenStore:
         secret ``token``, shown this once.
         """
         if role is not None and role not in STAFF_ROLES:
-            raise InvalidInput(f"role must be one of {', '.join(STAFF_ROLES)}, not {role!r}")
+            raise InvalidInput(f"role must be one of {', '.join(STAFF_ROLES)}, not {role!r}",
+                               key="bad_role", roles=", ".join(STAFF_ROLES),
+                               role=str(role)[:64])
         _check_label(label)
         now = self._now()
         expires_at = parse_expiry(expires, now)
@@ -69,7 +71,8 @@ class TokenStore:
             if agent is None:
                 if role != "admin":
                     raise UsageError("give the agent (--agent HANDLE); only an admin token "
-                                     "may be bound to no agent")
+                                     "may be bound to no agent",
+                                     key="token_needs_agent")
             else:
                 row = Tokens(conn).agent_role(agent)
                 if row is None:
@@ -77,8 +80,12 @@ class TokenStore:
                 agent_id, agent_role = row
                 role = role or agent_role
                 if STAFF_ROLES.index(role) > STAFF_ROLES.index(agent_role):
-                    raise InvalidInput(f"agent {agent!r} is a {agent_role}; a token cannot "
-                                       f"have more rights than its agent (asked: {role})")
+                    article = "an" if agent_role[:1] in ("a", "e", "i", "o", "u") else "a"
+                    raise InvalidInput(f"agent {agent!r} is {article} {agent_role}; a token "
+                                       "cannot have more rights than its agent "
+                                       f"(asked: {role})",
+                                       key="token_above_agent", agent=agent,
+                                       agent_role=agent_role, role=role)
             secret, tid = self._insert(conn, role, agent_id, None, None, now, expires_at, label)
             uow.event("token.created", "token", str(tid), None,
                       {"role": role, "agent": agent, "label": label})
@@ -101,7 +108,8 @@ class TokenStore:
             cid = Tokens(conn).customer_id(customer)
             if cid is None:
                 if not isinstance(customer, str) or not SLUG_RE.match(customer):
-                    raise InvalidInput(f"{customer!r} is not a valid customer key")
+                    raise InvalidInput(f"{customer!r} is not a valid customer key",
+                                       key="bad_customer_key", customer=str(customer)[:64])
                 cid = Tokens(conn).insert_customer(customer, now)
                 uow.event("customer.created", "customer", customer,
                       shop_id, {"via": "token"})

@@ -262,6 +262,18 @@ def _slot_of(h: str, m: str, spec: str) -> int:
     return minutes // SLOT_MIN
 
 
+def roster_parts(spec: str) -> dict:
+    """What a roster ``spec`` is, as :func:`parse_roster` reads it: ``{"kind": "agents",
+    "agents": n}``, ``{"kind": "spans", "spans": text}`` or ``{"kind": "file", "file":
+    path}`` (a description any language can say)."""
+    text = spec.strip()
+    if text.isdigit():
+        return {"kind": "agents", "agents": int(text)}
+    if "=" in text and not Path(text).exists():
+        return {"kind": "spans", "spans": text}
+    return {"kind": "file", "file": text}
+
+
 def parse_roster(spec: str) -> tuple[list[int], str]:
     """Agents per half-hour from ``spec``: a whole number (all day), ``HH:MM-HH:MM=N``
     spans separated by commas, or a file (see the module docstring). Returns the 48

@@ -102,8 +102,10 @@ def erlang_total(rows: list[dict]) -> dict:
 
 
 def build_report(world: ShopWorld, curve: Curve, model: ConversationModel, result: DayResult,
-                 *, date: str, seed: int, roster_source: str) -> dict:
-    """The JSON report (stable keys; see the module docstring and ``commands/simulate``)."""
+                 *, date: str, seed: int, roster_source: str,
+                 roster_parts: dict | None = None) -> dict:
+    """The JSON report (stable keys; see the module docstring and ``commands/simulate``);
+    ``roster_parts`` says what ``roster_source`` is made of (see ``runs._roster``)."""
     offered = offered_per_slot(world, curve, model, result.start_ms)
     slot_rows = []
     erlang_rows = []
@@ -126,6 +128,7 @@ def build_report(world: ShopWorld, curve: Curve, model: ConversationModel, resul
             "curve": curve.source,
             "peak": curve.peak,
             "roster": roster_source,
+            "roster_parts": roster_parts or {"kind": "text", "text": roster_source},
             "agents_max": max(result.roster, default=0),
             "aht_s": model.aht_s,
             "patience_s": model.patience_s,

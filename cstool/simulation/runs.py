@@ -23,6 +23,7 @@ from .inputs import (
     curve_from_file,
     curve_from_values,
     parse_roster,
+    roster_parts,
 )
 from .predict import auto_roster
 from .report import build_report
@@ -73,16 +74,22 @@ def _arrivals(backend: Backend, req: DayRequest, day: date) -> Curve:
 
 
 def _roster(req: DayRequest, world: Any, shape: Curve, start_ms: int
-            ) -> tuple[list[int] | None, str]:
+            ) -> tuple[list[int] | None, str, dict]:
+    """The agents per half-hour (None: the shop's, all day), their description in English
+    (the report's ``roster``) and what it is made of (``roster_parts``: ``kind`` auto,
+    agents, spans, file or shop, with its values), for other languages."""
     if req.agents == "auto":
         counts = auto_roster(world, shape, req.model, start_ms, *req.goal, req.max_abandon)
         return counts, f"auto: Erlang for {req.target_text}" + (
-            "" if req.max_abandon is None else f", abandonment <= {req.max_abandon:g}")
+            "" if req.max_abandon is None else f", abandonment <= {req.max_abandon:g}"), {
+            "kind": "auto", "target": req.target_text, "max_abandon": req.max_abandon}
     if req.agents is not None:
-        return [int(req.agents)] * SLOTS, f"{int(req.agents)} agents all day"
+        return [int(req.agents)] * SLOTS, f"{int(req.agents)} agents all day", {
+            "kind": "agents", "agents": int(req.agents)}
     if req.roster is not None:
-        return parse_roster(req.roster)
-    return None, f"the shop's {len(world.agents)} agents all day"
+        return (*parse_roster(req.roster), roster_parts(req.roster))
+    return None, f"the shop's {len(world.agents)} agents all day", {
+        "kind": "shop", "agents": len(world.agents)}
 
 
 def write_day_copy(source: Backend, path: Path, world: ShopWorld, model: ConversationModel,
@@ -117,12 +124,12 @@ def simulate_shop_day(backend: Backend, req: DayRequest,
     world = load_world(backend, req.shop, start_ms, questions=req.questions,
                        human_share=req.human_share, question_source=req.question_source,
                        on_progress=lambda n, t: progress("asking the bot", n, t))
-    counts, roster_source = _roster(req, world, shape, start_ms)
+    counts, roster_source, parts = _roster(req, world, shape, start_ms)
     result = simulate_day(world, shape, counts, req.model, start_ms, seed=req.seed,
                           record=req.write_db is not None,
                           on_progress=lambda f: progress("simulating the day", f * 100, 100))
     report = build_report(world, shape, req.model, result, date=day.isoformat(),
-                          seed=req.seed, roster_source=roster_source)
+                          seed=req.seed, roster_source=roster_source, roster_parts=parts)
     if req.write_db is not None:
         progress("writing the day", 0, 1)
         written = write_day_copy(backend, req.write_db, world, req.model, result,
