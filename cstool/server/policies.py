@@ -43,6 +43,7 @@ from .conversation_policies import (
     conversation_read,
     conversation_staff,
     events,
+    label_conversation,
     post,
     rate,
 )
@@ -239,6 +240,7 @@ POLICIES: dict[str, Callable[[Access, Operation, dict], Any]] = {
         anyone, admin, backup, bulk, shop_read, shop_manage, shop_scope, quote, acts_for, learn,
         unanswered_manage, ticket_create, ticket, acts_in_conversation, close, rate,
         post, conversation_read, conversation_staff, conversation_list, events, resource_list,
+        label_conversation,
         resource_read, resource_write, customer_read, apply, export, rule_manage,
         token_create, customer_token, token_list, token_revoke, campaign_run, campaign_read,
     )

@@ -851,6 +851,31 @@ CREATE TRIGGER queue_bands_delete AFTER DELETE ON conversations
     ; END
 """
 
+# 14 (the desk-basics helper; 12 and 13 are reserved for others): labels on conversations
+# (a shop's own, by text) and staff-only private notes in a chat (never a message: nothing
+# that reads messages for a customer can see them).
+M014_LABELS_NOTES = """
+CREATE TABLE conversation_labels (
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    label TEXT NOT NULL,
+    added_by TEXT,
+    added_at INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, label)
+) WITHOUT ROWID;
+CREATE INDEX conversation_labels_shop ON conversation_labels(shop_id, label, conversation_id);
+
+CREATE TABLE conversation_notes (
+    id INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    agent_id INTEGER NOT NULL REFERENCES agents(id),
+    body TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX conversation_notes_conversation ON conversation_notes(conversation_id, id)
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
     (2, "conversation desk: routing traces, unread marks, round-robin state", M002_DESK),
@@ -869,6 +894,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (11, "the queue by index: serving order per shop and per pool, waiting chats counted "
          "per pool and priority by triggers (no cost that grows with the queue)",
      M011_QUEUE_INDEX),
+    (14, "labels on conversations and staff-only private notes", M014_LABELS_NOTES),
 ]
 
 LATEST = MIGRATIONS[-1][0]
