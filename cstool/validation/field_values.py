@@ -311,7 +311,7 @@ def _desk_setting(k: str, v: Any, kpath: str, parent: Any) -> Any:
             label = check_label(item)
         except InvalidInput as e:
             raise _err(kpath, f"bad label {item!r}: {e}", parent, k,
-                       code="field_bad_label", label=repr(item), reason=str(e)) from None
+                       code="field_bad_label", label=repr(item), why=str(e)) from None
         if label not in out:
             out.append(label)
     return out

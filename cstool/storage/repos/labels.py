@@ -15,10 +15,10 @@ class Labels:
         self.conn = conn
 
     def of(self, conversation_id: int) -> list[str]:
-        """The chat's labels, in the order they were added (then by text)."""
+        """The chat's labels, in text order."""
         return [r[0] for r in self.conn.execute(
             "SELECT label FROM conversation_labels WHERE conversation_id = ? "
-            "ORDER BY added_at, label", (conversation_id,))]
+            "ORDER BY label", (conversation_id,))]
 
     def of_many(self, ids: list[int]) -> dict[int, list[str]]:
         """The labels of several chats, by chat id (500 ids a query)."""
@@ -28,7 +28,7 @@ class Labels:
             for cid, label in self.conn.execute(
                     "SELECT conversation_id, label FROM conversation_labels "
                     f"WHERE conversation_id IN ({', '.join('?' * len(chunk))}) "
-                    "ORDER BY added_at, label", chunk):
+                    "ORDER BY label", chunk):
                 out.setdefault(cid, []).append(label)
         return out
 
