@@ -13,7 +13,6 @@ from cstool.backend.local import LocalBackend
 from .conftest import Cli
 from .kb_support import KB
 
-
 ANSWER = "48小时内发货。"  # the knowledge base's answer to 什么时候发货 and its wordings
 
 
