@@ -3,6 +3,10 @@ is stored, and how the transcript and the chat's header show them; F1 help lists
 
 from __future__ import annotations
 
+import shutil
+import time
+
+import pytest
 from rich.console import Console
 
 from cstool.backend.local import LocalBackend
@@ -109,3 +113,38 @@ async def test_f1_help_lists_the_label_and_note_keys(tmp_path):
         await pilot.press("escape")
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert any("标签" in t for t in titles) and any("备注" in t for t in titles)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_ctrl_n_and_ctrl_l_reach_the_console_through_tmux(tmp_path):
+    """The real console in tmux: Ctrl+N stores the typed note (shown as 内部备注, never
+    sent), Ctrl+L opens the labels picker and Enter puts the chosen label on."""
+    from tests.test_console_e2e import _session, _stored, _tmux, _wait
+
+    db = tmp_path / "marks.db"
+    b = LocalBackend(db)
+    b.apply({"shops": [{"key": "s", "name": "翎衣女装", "settings": {"labels": ["大促", "投诉"]}}],
+             "agents": [{"handle": "a", "name": "小美", "shops": ["s"], "status": "online",
+                         "max_chats": 5}]})
+    cid = b.post_message("s", "c1", "我的包裹破了")["conversation"]["id"]
+    b.close()
+    session = _session(tmp_path, "marks", db, (120, 35))
+    screen = lambda: _tmux("capture-pane", "-t", session, "-p")  # noqa: E731
+    send = lambda *keys: _tmux("send-keys", "-t", session, *keys)  # noqa: E731
+    try:
+        assert _wait(lambda: "我的包裹破了" in screen()), screen()
+        send("先安抚客户")
+        time.sleep(0.3)
+        send("C-n")
+        assert _wait(lambda: [n["body"] for n in _stored(db, cid)["notes"]] == ["先安抚客户"])
+        assert _wait(lambda: "内部备注" in screen()), screen()
+        assert [m["sender"] for m in _stored(db, cid)["messages"]] == ["customer", "system"]
+        send("C-l")
+        assert _wait(lambda: "会话标签" in screen()), screen()
+        send("投诉")
+        time.sleep(0.3)
+        send("Enter")
+        assert _wait(lambda: _stored(db, cid)["labels"] == ["投诉"]), screen()
+        assert _wait(lambda: "[投诉]" in screen()), screen()
+    finally:
+        _tmux("kill-session", "-t", session)
