@@ -879,11 +879,15 @@ def test_labels(be):
     out = be.same("remove_label", be.remove_label(cid, "售后-破损"))
     assert out == {"conversation": cid, "labels": ["大促"], "changed": True}
     assert be.remove_label(cid, "售后-破损")["changed"] is False
+    assert be.add_label(cid, "退货/退款 50%")["labels"] == ["大促", "退货/退款 50%"]
+    assert be.remove_label(cid, "退货/退款 50%")["labels"] == ["大促"]  # in a path, whole
     events = [e for e in be.events(shop=w.shop, limit=500)
               if e["type"] in ("conversation.labelled", "conversation.unlabelled")]
     assert [(e["type"], e["payload"]["label"], e["payload"]["by"]) for e in events] == [
         ("conversation.labelled", "售后-破损", None), ("conversation.labelled", "大促", w.a),
-        ("conversation.unlabelled", "售后-破损", None)]
+        ("conversation.unlabelled", "售后-破损", None),
+        ("conversation.labelled", "退货/退款 50%", None),
+        ("conversation.unlabelled", "退货/退款 50%", None)]
 
 
 @covers("add_label", "remove_label", "shop_labels")

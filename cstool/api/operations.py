@@ -199,7 +199,7 @@ OPERATIONS: tuple[Operation, ...] = (
               "label_conversation",
               (A("conversation", int), A("label", str), K("by", str, None)),
               summary="Put a label on a chat (售后-破损, 大促, 投诉 …)"),
-    Operation("remove_label", "DELETE", "/v1/conversations/{conversation}/labels/{label}",
+    Operation("remove_label", "DELETE", "/v1/conversations/{conversation}/labels/{label:path}",
               "label_conversation",
               (A("conversation", int), A("label", str), K("by", str, None)),
               summary="Take a label off a chat"),
