@@ -240,7 +240,7 @@ def _args_aimed_at(shop: str, conversation: int, product: str) -> dict:
         "target": "x.db", "records": [], "group": "#1", "since": 0, "until": 1, "token_id": 1,
         "question": "有M码吗", "entry": "尺码", "ticket": 1, "type": "complaint", "title": "t",
         "customer_stats.key": "lfonly", "campaign_stats.key": "lf-pay",
-        "campaign_sends.key": "lf-pay",
+        "campaign_sends.key": "lf-pay", "label": "投诉",
     }
 
 

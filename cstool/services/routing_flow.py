@@ -179,7 +179,11 @@ class RoutingFlow:
             out = self.to_human(uow, shop, conv, cust_id, text, now, known=known,
                                 routed=routed)
             if mode == "human_first":  # the bot answers while the customer waits
-                out += self.cover(uow, shop, conv, cust_id, text, now, tell_place=False)
+                told = (out[-1].get("payload") or {}) if out else {}
+                if "queue_position" in told:  # queued: the notice has the place and wait
+                    out += self.cover(uow, shop, conv, cust_id, text, now, tell_place=False,
+                                      place=(told["queue_position"],
+                                             told["estimated_wait_s"]))
             return out
         if mode == "bot_first" and service.asks_for_human(text):
             if conv["state"] == "bot":  # the bot notes what it could not help with
@@ -197,27 +201,30 @@ class RoutingFlow:
         return [self.bot_message(uow, conv, reply)]
 
     # -- the bot behind human_first ------------------------------------------------------
-    def covers(self, uow: UnitOfWork, shop: dict, conv_id: int, now: int
+    def covers(self, uow: UnitOfWork, shop: dict, conv_id: int, now: int,
+               place: tuple[int | None, int | None] | None = None
                ) -> tuple[bool, int | None, int | None]:
         """Whether the bot covers a queued chat of a human_first shop now: nobody who may
         serve it is online (no wait can be estimated), or the estimated wait is above
-        the shop's ``bot_cover_after_s``. With the chat's place and wait."""
+        the shop's ``bot_cover_after_s``. With the chat's place and wait (``place``: as
+        read already)."""
         if self.mode_now(shop, now) != "human_first":
             return False, None, None
-        position, wait = self.places.position(uow, shop["id"], conv_id)
+        position, wait = place or self.places.position(uow, shop["id"], conv_id)
         if position is None:  # not waiting (assigned, closed)
             return False, None, None
         limit = (shop.get("settings") or {}).get("bot_cover_after_s")
         return wait is None or (limit is not None and wait > limit), position, wait
 
     def cover(self, uow: UnitOfWork, shop: dict, conv: dict, cust_id: int, text: str,
-              now: int, *, tell_place: bool = True) -> list[dict]:
+              now: int, *, tell_place: bool = True,
+              place: tuple[int | None, int | None] | None = None) -> list[dict]:
         """A customer's message to a queued chat the bot covers (``covers``): the bot
         answers what it can (its did-you-mean too; nothing when it would hand off) and,
         unless the queue notice just said it (``tell_place``), tells the customer their
         place. The chat stays queued for a human, who sees the bot's turns in the
         transcript. Nothing when the bot does not cover the chat."""
-        on, position, wait = self.covers(uow, shop, conv["id"], now)
+        on, position, wait = self.covers(uow, shop, conv["id"], now, place)
         if not on:
             return []
         out = []
