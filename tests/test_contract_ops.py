@@ -1063,7 +1063,9 @@ def test_events(be):
     evs = be.events(shop=w.shop, limit=1000)
     be.same("events", [{k: v for k, v in e.items() if k != "key"} for e in evs])  # key: an id
     assert [e["type"] for e in evs][:2] == ["shop.created", "group.created"]
-    assert evs[-1]["type"].startswith("conversation.") or evs[-1]["type"].startswith("message.")
+    # the chat's events last (nobody is online in the human_first shop: the bot covers the
+    # queue, and notes what it could not answer)
+    assert evs[-1]["type"].split(".")[0] in ("conversation", "message", "bot")
     assert str(cid) in {e["key"] for e in evs}
     assert [e["id"] for e in evs] == sorted(e["id"] for e in evs)
     assert {e["shop"] for e in evs} == {w.shop}

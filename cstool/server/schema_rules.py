@@ -138,8 +138,10 @@ def constraints(op: Operation, arg: Arg, *, enforce: bool = False) -> dict[str, 
             if pattern is not None:
                 extra["pattern"] = pattern
             if (op.name, arg.name) in CONVERSATION_LABEL:
+                # stated only: the core refuses with its own keys on every backend alike
                 extra["maxLength"] = MAX_LABEL_CHARS
-            if extra and enforce:
+                out["json_schema_extra"] = extra
+            elif extra and enforce:
                 named = {"minLength": "min_length", "maxLength": "max_length"}
                 out.update({named.get(k, k): v for k, v in extra.items()})
             elif extra:
