@@ -1,9 +1,11 @@
-"""`cstool conv ...`: conversations: post, list, show, accept, reply, transfer, close, rate."""
+"""`cstool conv ...`: conversations: post, list, show, accept, reply, transfer, close, rate,
+label, note."""
 
 from typing import Annotated
 
 import typer
 
+from cstool.errors import UsageError
 from cstool.i18n import t, value
 from cstool.text_rules import terminal_safe
 from cstool.values import parse_time, short_time
@@ -89,16 +91,18 @@ def list_cmd(
         "--state", help="bot, queued, active, closed, or open (the first three).")] = None,
     agent: Annotated[str | None, typer.Option(help="Only this agent's.")] = None,
     customer: Annotated[str | None, typer.Option(help="Only this customer's.")] = None,
+    label: Annotated[str | None, typer.Option(help="Only those carrying this label.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many.")] = 100,
     json_: JsonOpt = False,
 ) -> None:
     """List conversations, newest first."""
     rows = state(ctx).backend.list_conversations(shop=shop, state=state_, agent=agent,
-                                                 customer=customer, limit=limit)
+                                                 customer=customer, limit=limit, label=label)
     if wants_json(ctx, json_):
         print_json(rows)
     else:
-        print_table(rows, COLUMNS)
+        print_table(rows, [*COLUMNS, ("labels", lambda c: terminal_safe(
+            ", ".join(c.get("labels") or [])) or None)])
 
 
 @app.command("queue")
@@ -141,10 +145,20 @@ def show_cmd(ctx: typer.Context, conversation: ConvArg, json_: JsonOpt = False) 
                  name=terminal_safe(c.get("customer_name") or ""), customer=c.get("customer"),
                  state=value("state", c["state"]), agent=c.get("assignee") or "-",
                  classification=value("classification", c.get("classification")) or "-"))
-    for m in c["messages"]:
+    if c.get("labels"):
+        typer.echo(t("cli.conv_labels", labels=terminal_safe(", ".join(c["labels"]))))
+    # the transcript with the private notes in their place, marked as staff-only
+    lines = [(parse_time(m["at"]), 0, m["id"], m) for m in c["messages"]]
+    lines += [(parse_time(n["at"]), 1, n["id"], n) for n in c.get("notes") or []]
+    for at, is_note, _id, m in sorted(lines, key=lambda x: x[:3]):
+        if is_note:
+            typer.echo(t("cli.conv_note_line", at=short_time(at),
+                         agent=terminal_safe(m.get("agent_name") or m["agent"]),
+                         body=terminal_safe(m["body"], keep_lines=True)))
+            continue
         who = (m.get("agent") or value("sender", "agent")) if m["sender"] == "agent" \
             else value("sender", m["sender"])
-        typer.echo(f"[{short_time(parse_time(m['at']))}] {terminal_safe(str(who))}: "
+        typer.echo(f"[{short_time(at)}] {terminal_safe(str(who))}: "
                    f"{terminal_safe(m['body'], keep_lines=True)}")
 
 
@@ -234,3 +248,58 @@ def sensitive_cmd(
         print_json(out)
     else:
         info(t("cli.conv_not_sensitive" if off else "cli.conv_sensitive", id=conversation))
+
+
+@app.command("label")
+def label_cmd(
+    ctx: typer.Context, conversation: ConvArg,
+    action: Annotated[str, typer.Argument(metavar="add|remove", help="add or remove.")],
+    label: Annotated[str, typer.Argument(help="The label (售后-破损, 大促, 投诉 …).")],
+    agent: Annotated[str | None, typer.Option("--agent", "-a",
+                                              help="Who labels (recorded).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Put a label on a conversation or take it off (a shop's labels are its own: with
+    the shop's ``labels`` setting, only those)."""
+    if action not in ("add", "remove"):
+        raise UsageError(f"action must be add or remove, not {action!r}",
+                         key="label_action", action=action)
+    backend = state(ctx).backend
+    if action == "add":
+        out = backend.add_label(conversation, label, by=agent)
+    else:
+        out = backend.remove_label(conversation, label, by=agent)
+    if wants_json(ctx, json_):
+        print_json(out)
+    else:
+        info(t("cli.conv_labelled", id=conversation,
+               labels=terminal_safe(", ".join(out["labels"])) or "-"))
+
+
+@app.command("labels")
+def labels_cmd(
+    ctx: typer.Context, shop: Annotated[str, typer.Option(help="The shop.")],
+    json_: JsonOpt = False,
+) -> None:
+    """A shop's labels: those its setting lists and those on its chats, with counts."""
+    rows = state(ctx).backend.shop_labels(shop)
+    if wants_json(ctx, json_):
+        print_json(rows)
+    else:
+        print_table(rows, [("label", lambda r: terminal_safe(r["label"])),
+                           ("conversations", lambda r: r["conversations"]),
+                           ("listed", lambda r: "✓" if r["listed"] else "")])
+
+
+@app.command("note")
+def note_cmd(
+    ctx: typer.Context, conversation: ConvArg,
+    text: Annotated[str, typer.Argument(help="The note (staff only).")], agent: AgentOpt,
+    json_: JsonOpt = False,
+) -> None:
+    """Write a private note in a conversation: staff see it, the customer never does."""
+    note = state(ctx).backend.add_note(agent, conversation, text)
+    if wants_json(ctx, json_):
+        print_json(note)
+    else:
+        info(t("cli.conv_noted", id=conversation))

@@ -148,7 +148,7 @@ def report_cmd(
     since: FromOpt = None,
     until: ToOpt = None,
     by: Annotated[str | None, typer.Option(
-        help="Group by shop, agent, group, channel, hour or day; combine conversation "
+        help="Group by shop, agent, group, channel, hour, day or label; combine conversation "
              "dimensions with commas (shop,channel,hour); with --sla also type or team.")]
     = None,
     sla: Annotated[bool, typer.Option(

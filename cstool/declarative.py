@@ -332,6 +332,12 @@ def _setting_schema(name: str, default: Any) -> dict:
     if name == "bot_synonyms":
         return {"type": ["array", "string", "null"], "items": {"type": "string"},
                 "description": "synonym groups 'a|b|c' (the first word is canonical)"}
+    if name == "labels":
+        return {"type": ["array", "null"], "items": {"type": "string", "maxLength": 32},
+                "description": "the shop's conversation labels"}
+    if name == "bot_cover_after_s":
+        return {"type": ["integer", "null"], "minimum": 1,
+                "description": "human_first: the bot covers a queued chat past this wait"}
     if name == "bot_handoff_phrases":
         return {"type": ["array", "string", "null"], "items": {"type": "string"}}
     return {"type": "integer", "minimum": 1, "default": default}

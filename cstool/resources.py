@@ -62,6 +62,13 @@ SHOP_SETTINGS_DEFAULTS = {
     # make-up workdays (调休) mapped to the weekday whose hours they keep.
     "holidays": None,  # ["2026-10-01", "2026-10-02"]
     "workdays": None,  # {"2026-10-10": "mon"}
+    # human_first: the bot covers a queued chat (answers what it can, tells the place in
+    # the queue) when nobody who may serve it is online, or when the estimated wait is
+    # above this many seconds (None: only when nobody is online).
+    "bot_cover_after_s": None,
+    # The shop's conversation labels (售后-破损, 大促, 投诉 …): when set, only these may be
+    # put on its chats and the console's picker offers them (None: any short text).
+    "labels": None,
     # Webhooks (None: the defaults of cstool.services.webhooks): the first retry after
     # this many seconds, doubling (with jitter); attempts stop this many hours after the
     # first (then the delivery is dead-lettered); each POST waits at most this long.

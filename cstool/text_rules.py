@@ -61,6 +61,23 @@ def check_text(text: str, what: str, *, multiline: bool = False) -> str:
     return text
 
 
+MAX_LABEL_CHARS = 32  # a conversation label (售后-破损, 大促 …)
+
+
+def check_label(label: object) -> str:
+    """A conversation label: text of 1 to 32 characters (spaces around it dropped), no
+    control characters or line breaks; returns it as stored."""
+    if not isinstance(label, str) or not label.strip():
+        raise InvalidInput("label is empty", key="label_empty")
+    check_text(label, "label")
+    label = label.strip()
+    if len(label) > MAX_LABEL_CHARS:
+        raise InvalidInput(f"label too long ({len(label)} characters, at most "
+                           f"{MAX_LABEL_CHARS})", key="label_too_long", length=len(label),
+                           max=MAX_LABEL_CHARS)
+    return label
+
+
 def key_problem(key: str) -> str | None:
     """Why ``key`` is not usable as a record key (None: it is)."""
     if not key or not key.strip():

@@ -70,6 +70,7 @@ B_VALUES: dict[str, Any] = {
     "document": {"products": [{"key": "mb-bib-001", "shop": SHOP_A, "title": "pwned",
                                "price": 0.01}]},
     "records": [{"key": "mb-bib-001"}], "type": "complaint", "title": "pwned",
+    "label": "投诉",
 }
 
 
@@ -377,6 +378,17 @@ VARIANTS: dict[str, list[V]] = {
                   above("conversation of shop A as $above", {"conversation": "$conv_a",
                                                              "agent": "$above"})],
     "customer_context": [V("conversation of shop B", {**CONV_B})],
+    # issue 22: labels and private notes
+    **{op: [V("conversation of shop B", {**CONV_B, "label": "投诉"}),
+            V("conversation of shop B by mb-ajun", {**CONV_B, "label": "投诉",
+                                                    "by": "mb-ajun"}),
+            above("conversation of shop A by $above", {"conversation": "$conv_a",
+                                                       "label": "投诉", "by": "$above"})]
+       for op in ("add_label", "remove_label")},
+    "shop_labels": [V("shop B", {"shop": SHOP_B})],
+    "add_note": [V("conversation of shop B as mb-ajun", {**CONV_B, "agent": "mb-ajun"}),
+                 above("conversation of shop A as $above", {"conversation": "$conv_a",
+                                                            "agent": "$above"})],
     "search_history": _acts_for("history", {"text": "护臀膏"}),
     "send_card": [V("conversation of shop B", {**CONV_B, "agent": "mb-ajun",
                                                "kind": "product", "key": "mb-bib-001"}),

@@ -41,6 +41,7 @@ from cstool.shop_hours import closed_notice
 from cstool.text_rules import terminal_safe
 from cstool.values import money, parse_time, short_time
 
+from .conv_marks import MarksMixin
 from .keybar import KeyBar, key_label
 from .notices import NoticeBar, NoticesMixin
 from .screens import (
@@ -87,6 +88,9 @@ ACTIONS: list[tuple[str, str, str, str, int | None]] = [
     ("search", "ctrl+f", "key.search", "help.search", None),
     ("ticket", "ctrl+k", "key.ticket", "help.ticket", None),
     ("my_tickets", "ctrl+y", "key.my_tickets", "help.my_tickets", None),
+    # issue 22: labels and private notes (tui/conv_marks.py)
+    ("label", "ctrl+l", "key.label", "help.label", None),
+    ("note", "ctrl+n", "key.note", "help.note", None),
     ("next_chat", "tab,ctrl+down", "key.next_chat", "help.next_chat", 14),
     ("prev_chat", "shift+tab,ctrl+up", "key.prev_chat", "help.prev_chat", None),
     ("toggle_context", "ctrl+t", "key.toggle_context", "help.toggle_context", 15),
@@ -137,7 +141,7 @@ def _bindings() -> list[Binding]:
             for action_id, keys, label, _what, _order in ACTIONS]
 
 
-class ConsoleApp(NoticesMixin, App):
+class ConsoleApp(NoticesMixin, MarksMixin, App):
     """One agent's chat desk."""
 
     CSS_PATH = "console.tcss"

@@ -18,6 +18,7 @@ from cstool.text_rules import terminal_safe
 from cstool.values import money, parse_time, short_time
 
 from .cjk_text import Wrapped
+from .conv_marks import labels_text, note_renderable, transcript_items
 
 # Who wrote a message: the label is the catalog's ``val.sender.<sender>``.
 SENDER_STYLE = {
@@ -154,14 +155,16 @@ class Transcript(VerticalScroll):
             self.names = names
         at_end = not same_chat or self.scroll_y >= self.max_scroll_y - 1
         shown = getattr(self, "_shown", None)
+        items = transcript_items(conv) if conv is not None else []  # notes in their place
+        marks = (readonly, tuple(conv.get("labels") or ())) if conv is not None else None
         if conv is not None and same_chat and shown is not None and shown[0] == conv["id"] \
-                and shown[2] == readonly:
-            ids = [m["id"] for m in conv["messages"]]
+                and shown[2] == marks:
+            ids = [m["id"] for m in items]
             if ids[:len(shown[1])] == shown[1]:
-                new = conv["messages"][len(shown[1]):]
+                new = items[len(shown[1]):]
                 if new:
                     self.mount_all([_message_widget(m, self.names) for m in new])
-                    self._shown = (conv["id"], ids, readonly)
+                    self._shown = (conv["id"], ids, marks)
                     if at_end:
                         self.call_after_refresh(self.scroll_end, animate=False)
                 return
@@ -178,11 +181,13 @@ class Transcript(VerticalScroll):
             state = t("console.gone.closed") if conv.get("state") == "closed" \
                 else t("console.not_mine")
             header.append("  " + t("console.readonly_header", state=state), "bold red")
+        if labels_text(conv) is not None:
+            header.append(labels_text(conv))
         widgets = [Static(header, classes="chat-header")]
-        recent = conv["messages"][-200:]
+        recent = items[-200:]
         widgets.extend(_message_widget(m, self.names) for m in recent)
         self.mount_all(widgets)
-        self._shown = (conv["id"], [m["id"] for m in conv["messages"]], readonly)
+        self._shown = (conv["id"], [m["id"] for m in items], marks)
         if at_end:
             self.call_after_refresh(self.scroll_end, animate=False)
 
@@ -202,7 +207,10 @@ def _message_widget(m: dict, names: dict[str, str] | None = None) -> Static:
 
 def message_renderable(m: dict, names: dict[str, str] | None = None):
     """One message for the transcript: a line of text, or a card. An agent's message is
-    signed with the agent's name when ``names`` (handle → name) has it."""
+    signed with the agent's name when ``names`` (handle → name) has it; a private note
+    (sender ``note``) is drawn as one."""
+    if m["sender"] == "note":
+        return note_renderable(m)
     style = SENDER_STYLE.get(m["sender"], "")
     who = value("sender", m["sender"])
     if m["sender"] == "agent" and m.get("agent"):

@@ -204,8 +204,26 @@ class Backend(ABC):
     @abstractmethod
     def list_conversations(self, *, shop: str | None = None, state: str | None = None,
                            agent: str | None = None, customer: str | None = None,
-                           limit: int = 100, after: int | None = None) -> list[dict]:
-        """Conversations, newest first."""
+                           limit: int = 100, after: int | None = None,
+                           label: str | None = None) -> list[dict]:
+        """Conversations, newest first (``label``: only those carrying it)."""
+
+    # -- labels and private notes ---------------------------------------------------------
+    @abstractmethod
+    def add_label(self, conversation: int, label: str, *, by: str | None = None) -> dict:
+        """Put a label on a chat: ``{conversation, labels, changed}``."""
+
+    @abstractmethod
+    def remove_label(self, conversation: int, label: str, *, by: str | None = None) -> dict:
+        """Take a label off a chat: ``{conversation, labels, changed}``."""
+
+    @abstractmethod
+    def shop_labels(self, shop: str) -> list[dict]:
+        """A shop's labels: ``{label, conversations, listed}`` each."""
+
+    @abstractmethod
+    def add_note(self, agent: str, conversation: int, text: str) -> dict:
+        """A private note by staff member ``agent`` in a chat (never to the customer)."""
 
     @abstractmethod
     def queue(self, shop: str, *, limit: int | None = None,

@@ -23,6 +23,7 @@ from ..services.desk import DeskService
 from ..services.invitations import InvitationService
 from ..services.kb_suggestions import KnowledgeSuggestions
 from ..services.knowledge import KnowledgeService
+from ..services.labels_notes import LabelsNotesService
 from ..services.metrics import MetricsService
 from ..services.queue_places import QueuePlacesService
 from ..services.records import RecordsService
@@ -83,6 +84,7 @@ class LocalBackend(Backend):
         ctx.webhooks = WebhookService(ctx)
         ctx.tickets = TicketService(ctx)
         ctx.invitations = InvitationService(ctx)
+        ctx.labels = LabelsNotesService(ctx)
 
     @property
     def clock(self) -> Clock:
@@ -167,10 +169,28 @@ class LocalBackend(Backend):
 
     def list_conversations(self, *, shop: str | None = None, state: str | None = None,
                            agent: str | None = None, customer: str | None = None,
-                           limit: int = 100, after: int | None = None) -> list[dict]:
+                           limit: int = 100, after: int | None = None,
+                           label: str | None = None) -> list[dict]:
         """Conversations, newest first, filtered and paged."""
         return self.ctx.views.list_conversations(shop=shop, state=state, agent=agent,
-                                                 customer=customer, limit=limit, after=after)
+                                                 customer=customer, limit=limit, after=after,
+                                                 label=label)
+
+    def add_label(self, conversation: int, label: str, *, by: str | None = None) -> dict:
+        """``LabelsNotesService.label``."""
+        return self.ctx.labels.label(conversation, label, by=by)
+
+    def remove_label(self, conversation: int, label: str, *, by: str | None = None) -> dict:
+        """``LabelsNotesService.label`` (remove)."""
+        return self.ctx.labels.label(conversation, label, remove=True, by=by)
+
+    def shop_labels(self, shop: str) -> list[dict]:
+        """``LabelsNotesService.shop_labels``."""
+        return self.ctx.labels.shop_labels(shop)
+
+    def add_note(self, agent: str, conversation: int, text: str) -> dict:
+        """``LabelsNotesService.add_note``."""
+        return self.ctx.labels.add_note(agent, conversation, text)
 
     def queue(self, shop: str, *, limit: int | None = None,
               after: int | None = None) -> list[dict]:

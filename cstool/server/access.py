@@ -22,7 +22,7 @@ CUSTOMER_EVENTS = ("conversation.created", "message.created", "conversation.queu
 
 INTERNAL_CONVERSATION_FIELDS = frozenset({"pool", "rule", "priority", "classification",
                                           "intent", "group", "source", "search_keyword",
-                                          "entry_page"})
+                                          "entry_page", "labels", "notes"})
 
 
 SCAN_PAGES = 20  # an events page scans at most this many raw pages for a filtered caller
@@ -150,7 +150,8 @@ def _trim_customer(p: Principal, a: Access, record: dict) -> dict:
 
 
 def customer_view(conv: dict) -> dict:
-    """A conversation as its customer sees it: no routing internals, no transfer notes."""
+    """A conversation as its customer sees it: no routing internals, no transfer notes,
+    no labels, no private notes."""
     out = {k: v for k, v in conv.items() if k not in INTERNAL_CONVERSATION_FIELDS}
     if "messages" in out:
         out["messages"] = [

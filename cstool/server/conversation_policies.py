@@ -124,6 +124,18 @@ def conversation_staff(a: Access, op: Operation, args: dict) -> Any:
     return a.call(op, args)
 
 
+def label_conversation(a: Access, op: Operation, args: dict) -> Any:
+    """Staff of the conversation's shop, labelling as themselves (an agent's token
+    records its agent as ``by``)."""
+    p = a.principal
+    _staff(p)
+    _conversation_shop(a, args["conversation"])
+    _acts_for(a, args.get("by"))
+    if args.get("by") is None and p.agent:
+        args["by"] = p.agent
+    return a.call(op, args)
+
+
 def conversation_list(a: Access, op: Operation, args: dict) -> Any:
     """A customer: their own conversations; staff: their shops' (merged, newest first)."""
     p = a.principal
@@ -131,7 +143,8 @@ def conversation_list(a: Access, op: Operation, args: dict) -> Any:
     args["limit"] = size
     if p.is_customer:
         if args.get("shop") not in (None, p.shop) or args.get("customer") not in (
-                None, p.customer) or args.get("agent") is not None:
+                None, p.customer) or args.get("agent") is not None or args.get(
+                "label") is not None:  # labels are the staff's
             raise Forbidden(f"{p.describe()} may list only its own conversations",
                             key="forbidden_list_own_only", describe=p.describe())
         args.update(shop=p.shop, customer=p.customer)

@@ -43,6 +43,7 @@ from .conversation_policies import (
     conversation_read,
     conversation_staff,
     events,
+    label_conversation,
     post,
     rate,
 )
@@ -294,6 +295,7 @@ POLICIES: dict[str, Callable[[Access, Operation, dict], Any]] = {
         unanswered_manage, kb_suggest, kb_suggestion, ticket_create, ticket,
         acts_in_conversation, close, rate,
         post, conversation_read, conversation_staff, conversation_list, events, resource_list,
+        label_conversation,
         resource_read, resource_write, customer_read, apply, export, rule_manage,
         token_create, customer_token, token_list, token_revoke, campaign_run, campaign_read,
         webhook_manage, webhook_delivery_manage, webhook_claim,

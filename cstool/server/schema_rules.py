@@ -22,6 +22,7 @@ from ..routing.fields import INTENTS
 from ..services.campaigns import OUTCOMES
 from ..services.tickets import OPEN, STATUSES, TEAMS
 from ..services.webhooks import STATUSES as DELIVERY_STATUSES
+from ..text_rules import MAX_LABEL_CHARS
 
 # arguments that may be empty text (a note, a reason, a comment: "" means none)
 MAY_BE_EMPTY = {"note", "reason", "comment", "label", ("ask_bot", "text")}
@@ -78,9 +79,14 @@ TIME_RANGE = {"ge": 0, "le": 253402214399999}  # to 9999-12-30 UTC: still year 9
 # query text the core refuses itself when empty or malformed (with its own key, on every
 # backend alike): stated only, like body text
 CORE_TEXT = {("search_history", "text")}
+# a conversation label (issue 22): 1 to MAX_LABEL_CHARS characters, never blank
+CONVERSATION_LABEL = {("add_label", "label"), ("remove_label", "label"),
+                      ("list_conversations", "label")}
 
 
 def _may_be_empty(op: Operation, arg: Arg) -> bool:
+    if (op.name, arg.name) in CONVERSATION_LABEL:
+        return False
     return arg.name in MAY_BE_EMPTY or (op.name, arg.name) in MAY_BE_EMPTY
 
 
@@ -149,9 +155,13 @@ def constraints(op: Operation, arg: Arg, *, enforce: bool = False) -> dict[str, 
             extra = {} if _may_be_empty(op, arg) else {"minLength": 1}
             if pattern is not None:
                 extra["pattern"] = pattern
-            if extra and enforce and (op.name, arg.name) not in CORE_TEXT:
-                out.update({"min_length" if k == "minLength" else k: v
-                            for k, v in extra.items()})
+            if (op.name, arg.name) in CONVERSATION_LABEL:
+                # stated only: the core refuses with its own keys on every backend alike
+                extra["maxLength"] = MAX_LABEL_CHARS
+                out["json_schema_extra"] = extra
+            elif extra and enforce and (op.name, arg.name) not in CORE_TEXT:
+                named = {"minLength": "min_length", "maxLength": "max_length"}
+                out.update({named.get(k, k): v for k, v in extra.items()})
             elif extra:
                 out["json_schema_extra"] = extra
     elif (op.name, arg.name) == ("arrivals", "bucket_min"):

@@ -90,6 +90,7 @@ class ServiceContext:
     dashboard: Any
     worker: Any
     records: Any
+    labels: Any
     staffing: Any
     tokens: Any
     campaigns: CampaignHooks

@@ -11,12 +11,15 @@ from ..api.bounds import check_whole
 from ..api.operations import check_limit
 from ..errors import NotFound, UsageError
 from ..routing import Decision, RuleSet, explain, route
+from ..storage.repos.labels import Labels, Notes
 from ..storage.repos.queue import QueueKey
 from ..storage.unit_of_work import UnitOfWork
 from ..storage.where import Where
+from ..text_rules import check_label
 from ..values import format_time
 from .context import ServiceContext
 from .desk_checks import check_context, check_text
+from .labels_notes import note_dict
 from .messages import message_dict
 from .queue_places import QueuePlaces, QueuePlacesService
 from .routing_flow import RoutingFlow
@@ -87,20 +90,26 @@ class ConversationView:
                 "duplicate": duplicate}
 
     def get_conversation(self, conversation: int, *, messages: bool = True) -> dict:
-        """One conversation, with its messages."""
+        """One conversation; with ``messages`` also its labels, messages and private
+        notes (staff only: the server's customer view drops labels and notes)."""
         with self.ctx.read() as uow:
             c = uow.conversations.get(conversation)
             out = self.conversation_dict(uow, c)
-            if messages:
+            if messages:  # the whole chat: its labels, messages and notes
+                out["labels"] = uow.repo(Labels).of(c["id"])
                 out["messages"] = [message_dict(r)
                                    for r in uow.messages.of_conversation(c["id"])]
+                # staff only: the server's customer view drops them (and the labels)
+                out["notes"] = [note_dict(r) for r in uow.repo(Notes).of(c["id"])]
             return out
 
     def list_conversations(self, *, shop: str | None = None, state: str | None = None,
                            agent: str | None = None, customer: str | None = None,
-                           limit: int = 100, after: int | None = None) -> list[dict]:
-        """Conversations, newest first, filtered; ``after`` pages by id (older than it).
-        The places of the queued ones read each shop's agents and counts once."""
+                           limit: int = 100, after: int | None = None,
+                           label: str | None = None) -> list[dict]:
+        """Conversations, newest first, filtered; ``after`` pages by id (older than it);
+        ``label``: only those carrying it. The places of the queued ones read each shop's
+        agents and counts once; each chat comes with its labels."""
         check_limit(limit)
         where = Where()
         with self.ctx.read() as uow:
@@ -123,9 +132,13 @@ class ConversationView:
                 where.add("customer_id = ?", cid)
             if after is not None:
                 where.add("id < ?", check_whole("after", after))
+            if label is not None:
+                Labels.filter(where, check_label(label))
             places: dict[int, QueuePlaces] = {}
             out = []
-            for c in uow.conversations.find(where, limit):
+            rows = uow.conversations.find(where, limit)
+            labels = uow.repo(Labels).of_many([c["id"] for c in rows])
+            for c in rows:
                 place = None
                 if c["state"] == "queued":  # one reading of each shop's agents and counts
                     p = places.get(c["shop_id"])
@@ -133,7 +146,8 @@ class ConversationView:
                         p = places[c["shop_id"]] = self.places.for_read(uow, c["shop_id"])
                     place = p.place(QueueKey(
                         c["priority"], c["queued_at"] or c["created_at"], c["id"]), c["pool"])
-                out.append(self.conversation_dict(uow, c, place=place))
+                out.append({**self.conversation_dict(uow, c, place=place),
+                            "labels": labels.get(c["id"], [])})
             return out
 
     def queue(self, shop: str, *, limit: int | None = None,

@@ -157,6 +157,9 @@ class DeskService:
             elif conv["state"] in ("new", "bot"):
                 replies += self.flow.bot_or_route(uow, shop_row, conv, cust_id, text, now,
                                                   known=known, routed=routed)
+            elif conv["state"] == "queued" and kind == "text":
+                # human_first: the bot covers the wait (nobody online, or a long wait)
+                replies += self.flow.cover(uow, shop_row, conv, cust_id, text, now)
             if not created or conv["state"] == "bot":
                 self.flow.keep_snapshot(shop_id)
             # A message into a chat already with an agent or in the queue changes nothing

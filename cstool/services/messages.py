@@ -42,6 +42,13 @@ def system(uow: UnitOfWork, conv: dict, body: str, kind: str = "text",
     return add_message(uow, conv, "system", body, kind=kind, payload=payload)
 
 
+def in_shop_language(shop: dict, zh: str, en: str) -> str:
+    """A customer-facing text in the shop's language (its first one): ``en`` for a shop
+    that speaks English first, else ``zh`` (system messages are the shop's words)."""
+    languages = shop.get("languages") or ["zh"]
+    return en if languages[0] == "en" else zh
+
+
 def message_dict(r: tuple) -> dict:
     """A message row (``storage.repos.messages.MESSAGE_COLUMNS``) in the public shape."""
     return {"id": r[0], "conversation": r[1], "sender": r[2], "agent": r[3], "kind": r[4],

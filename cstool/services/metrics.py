@@ -59,6 +59,9 @@ def check_period(since: str | int | None, until: str | int | None,
         raise UsageError("--from must be before --to", key="from_after_to")
 
 
+LABEL = "label"  # --by label: one row per label (a chat counts under each of its labels)
+
+
 def dimensions(by: str | Sequence[str] | None) -> list[str]:
     """The dimensions of ``by`` (``"shop,hour"`` or a list), checked: known, each once,
     agent alone."""
@@ -66,6 +69,11 @@ def dimensions(by: str | Sequence[str] | None) -> list[str]:
         return []
     items = by.split(",") if isinstance(by, str) else list(by)
     dims = [d.strip() for d in items if d and d.strip()]
+    if LABEL in dims:  # a chat carries any number of labels: a dimension of its own
+        if len(dims) > 1:
+            raise UsageError("label cannot be combined with other dimensions",
+                             key="label_dimension_alone")
+        return dims
     if not dims:
         raise UsageError(f"--by names no dimension (use {', '.join(figures.DIMENSIONS)})",
                          key="by_no_dimension", dimensions=", ".join(figures.DIMENSIONS))
@@ -168,8 +176,8 @@ class MetricsService:
                zone: str | tzinfo | None = None) -> dict:
         """Service figures of the conversations created in ``[since, until)`` (ISO times
         or epoch ms; open-ended when None), of one shop or all, in total and grouped
-        ``by`` shop, group, channel, hour, day (combinable) or agent; hours, days and
-        times in ``zone``."""
+        ``by`` shop, group, channel, hour, day (combinable), agent or label (alone; a chat
+        counts under each of its labels); hours, days and times in ``zone``."""
         dims = dimensions(by)
         z = zone_of(zone)
         lo, hi = period(since, until, z)
@@ -184,10 +192,33 @@ class MetricsService:
             scope = store.Scope(store.read_targets(conn)[0], shop_id=shop_id, since=lo,
                                 until=hi)
             shown = store.shop_agents(conn, shop_id) if dims == ["agent"] else None
-            report = self._build(conn, scope, by=dims, lo=lo, hi=hi, zone=z, agents=shown,
-                                 shop_id=shop_id,
-                                 shown_shops=None if shop_id is None else {shop_id})
+            shown_shops = None if shop_id is None else {shop_id}
+            if dims == [LABEL]:
+                report = self._by_label(conn, scope, shop_id, lo, hi, z, shown_shops)
+            else:
+                report = self._build(conn, scope, by=dims, lo=lo, hi=hi, zone=z,
+                                     agents=shown, shop_id=shop_id, shown_shops=shown_shops)
         report["shop"] = shop
+        return report
+
+    def _by_label(self, conn, scope: store.Scope, shop_id: int | None, lo: int | None,
+                  hi: int | None, zone: tzinfo, shown_shops: set[int] | None) -> dict:
+        """The report with one row per label of the chats in scope (the figures of the
+        chats carrying it; a chat with two labels counts in both rows) and a row ``-``
+        for the chats without any; the total counts every chat once."""
+        report = self._build(conn, scope, by=[], lo=lo, hi=hi, zone=zone, shop_id=shop_id,
+                             shown_shops=shown_shops)
+        targets = store.read_targets(conn)[0]
+        rows = []
+        parts = [(name, {"label": name}) for name in store.labels_in(conn, scope)]
+        parts.append((figures.NONE_LABEL, {"unlabelled": True}))
+        for name, where in parts:
+            sub = store.Scope(targets, shop_id=shop_id, since=lo, until=hi, **where)
+            total = self._build(conn, sub, by=[], lo=lo, hi=hi, zone=zone, shop_id=shop_id,
+                                shown_shops=shown_shops)["total"]
+            if total["conversations"] or name != figures.NONE_LABEL:
+                rows.append({LABEL: name, **total})
+        report["by"], report["rows"] = [LABEL], rows
         return report
 
     def agent_report(self, handle: str, since: str | int | None = None,

@@ -13,7 +13,7 @@ from ..routing import AgentState, RoutingState, agent_in_pool, estimate_wait_s
 from ..storage.repos.queue import QueueKey
 from ..storage.unit_of_work import UnitOfWork
 from .context import ServiceContext
-from .messages import system
+from .messages import in_shop_language, system
 
 DEFAULT_HANDLE_S = 300  # average handle time for wait estimates until history says more
 
@@ -41,6 +41,20 @@ def read_routing_state(uow: UnitOfWork, shop_id: int, *, staff: bool = False
     state = RoutingState(agents)
     state.ids = {r[1]: r[0] for r in rows}  # handle -> row id, for the assignment
     return state
+
+
+def position_text(shop: dict, position: int | None, wait: int | None) -> str:
+    """The customer told their place in the queue and the wait, in the shop's language."""
+    if wait is None:
+        return in_shop_language(
+            shop, f"当前排队第 {position} 位，客服暂时都不在线，上线后会第一时间接待您。",
+            f"You are number {position} in the queue. No agent is online right now; one "
+            "will be with you as soon as they are.")
+    minutes = max(1, round(wait / 60))
+    return in_shop_language(
+        shop, f"当前排队第 {position} 位，预计等待约 {minutes} 分钟。",
+        f"You are number {position} in the queue; the wait is about {minutes} "
+        f"minute{'s' if minutes != 1 else ''}.")
 
 
 class QueuePlacesService:
@@ -116,12 +130,8 @@ class QueuePlacesService:
         notice with ``queue_position`` and ``estimated_wait_s``)."""
         position, wait = self.position(uow, shop["id"], conv_id, state)
         conv = uow.conversations.get(conv_id)
-        if wait is None:
-            text = f"当前排队第 {position} 位，客服暂时都不在线，上线后会第一时间接待您。"
-        else:
-            text = f"当前排队第 {position} 位，预计等待约 {max(1, round(wait / 60))} 分钟。"
-        return system(uow, conv, text, payload={"queue_position": position,
-                                                "estimated_wait_s": wait})
+        return system(uow, conv, position_text(shop, position, wait),
+                      payload={"queue_position": position, "estimated_wait_s": wait})
 
 
 class QueuePlaces:

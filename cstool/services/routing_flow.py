@@ -22,7 +22,7 @@ from ..storage.unit_of_work import UnitOfWork
 from ..values import format_money
 from .context import ServiceContext
 from .messages import add_message, system
-from .queue_places import QueuePlacesService, read_routing_state
+from .queue_places import QueuePlacesService, position_text, read_routing_state
 
 DAY_MS = 86_400_000
 DETAIL_AGENTS = 40
@@ -176,8 +176,15 @@ class RoutingFlow:
         chat goes to a human (the shop's mode, the customer asking, the bot handing off)."""
         mode = self.mode_now(shop, now)
         if mode in ("human_first", "human_only") or routed is not None:
-            return self.to_human(uow, shop, conv, cust_id, text, now, known=known,
-                                 routed=routed)
+            out = self.to_human(uow, shop, conv, cust_id, text, now, known=known,
+                                routed=routed)
+            if mode == "human_first":  # the bot answers while the customer waits
+                told = (out[-1].get("payload") or {}) if out else {}
+                if "queue_position" in told:  # queued: the notice has the place and wait
+                    out += self.cover(uow, shop, conv, cust_id, text, now, tell_place=False,
+                                      place=(told["queue_position"],
+                                             told["estimated_wait_s"]))
+            return out
         if mode == "bot_first" and service.asks_for_human(text):
             if conv["state"] == "bot":  # the bot notes what it could not help with
                 self.ctx.knowledge.bot_turn(uow, shop, conv, cust_id, text)
@@ -193,15 +200,59 @@ class RoutingFlow:
         uow.conversations.update(conv["id"], state="bot")
         return [self.bot_message(uow, conv, reply)]
 
-    def bot_message(self, uow: UnitOfWork, conv: dict, reply: BotReply) -> dict:
-        """The bot's reply as a message of the chat."""
+    # -- the bot behind human_first ------------------------------------------------------
+    def covers(self, uow: UnitOfWork, shop: dict, conv_id: int, now: int,
+               place: tuple[int | None, int | None] | None = None
+               ) -> tuple[bool, int | None, int | None]:
+        """Whether the bot covers a queued chat of a human_first shop now: nobody who may
+        serve it is online (no wait can be estimated), or the estimated wait is above
+        the shop's ``bot_cover_after_s``. With the chat's place and wait (``place``: as
+        read already)."""
+        if self.mode_now(shop, now) != "human_first":
+            return False, None, None
+        position, wait = place or self.places.position(uow, shop["id"], conv_id)
+        if position is None:  # not waiting (assigned, closed)
+            return False, None, None
+        limit = (shop.get("settings") or {}).get("bot_cover_after_s")
+        return wait is None or (limit is not None and wait > limit), position, wait
+
+    def cover(self, uow: UnitOfWork, shop: dict, conv: dict, cust_id: int, text: str,
+              now: int, *, tell_place: bool = True,
+              place: tuple[int | None, int | None] | None = None) -> list[dict]:
+        """A customer's message to a queued chat the bot covers (``covers``): the bot
+        answers what it can (its did-you-mean too; nothing when it would hand off) and,
+        unless the queue notice just said it (``tell_place``), tells the customer their
+        place. The chat stays queued for a human, who sees the bot's turns in the
+        transcript. Nothing when the bot does not cover the chat."""
+        on, position, wait = self.covers(uow, shop, conv["id"], now, place)
+        if not on:
+            return []
+        out = []
+        reply = self.ctx.knowledge.bot_turn(uow, shop, conv, cust_id, text)
+        if reply.action != "handoff":
+            out.append(self.bot_message(uow, conv, reply, cover=True))
+        if tell_place:
+            out.append(system(uow, conv, position_text(shop, position, wait),
+                              payload={"queue_position": position, "estimated_wait_s": wait,
+                                       "cover": True}))
+        if out:
+            uow.event("conversation.bot_cover", "conversation", str(conv["id"]),
+                      shop["id"], {"action": reply.action, "position": position,
+                                   "estimated_wait_s": wait})
+        return out
+
+    def bot_message(self, uow: UnitOfWork, conv: dict, reply: BotReply, *,
+                    cover: bool = False) -> dict:
+        """The bot's reply as a message of the chat (``cover``: to a chat queued for a
+        human, marked so in its payload)."""
         kind = reply.kind if reply.kind in MESSAGE_KINDS else "text"
-        return add_message(
-            uow, conv, "bot", reply.text or reply.answer or "", kind=kind,
-            payload={**reply.payload, "action": reply.action, "entry": reply.entry,
-                     "confidence": round(float(reply.confidence), 4),
-                     "choices": reply.choices, "reason": reply.reason},
-        )
+        payload = {**reply.payload, "action": reply.action, "entry": reply.entry,
+                   "confidence": round(float(reply.confidence), 4),
+                   "choices": reply.choices, "reason": reply.reason}
+        if cover:
+            payload["cover"] = True
+        return add_message(uow, conv, "bot", reply.text or reply.answer or "", kind=kind,
+                           payload=payload)
 
     def route_ahead(self, uow: UnitOfWork, shop: dict, conv: dict, cust_id: int, text: str,
                     now: int, known: Known) -> tuple[dict, Routed | None]:

@@ -26,6 +26,8 @@ ACCESS_NEUTRAL_EVENTS = frozenset({
     "message.created", "conversation.created", "conversation.assigned",
     "conversation.queued", "conversation.transferred", "conversation.returned",
     "conversation.closed", "conversation.rated", "customer.created", "agent.status",
+    "conversation.labelled", "conversation.unlabelled", "conversation.noted",
+    "conversation.bot_cover",
     "webhook.failed",
 })
 

@@ -887,6 +887,31 @@ CREATE TABLE entry_embeddings (
 ) WITHOUT ROWID;
 """
 
+# 14 (the desk-basics helper; 12 and 13 are reserved for others): labels on conversations
+# (a shop's own, by text) and staff-only private notes in a chat (never a message: nothing
+# that reads messages for a customer can see them).
+M014_LABELS_NOTES = """
+CREATE TABLE conversation_labels (
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    label TEXT NOT NULL,
+    added_by TEXT,
+    added_at INTEGER NOT NULL,
+    PRIMARY KEY (conversation_id, label)
+) WITHOUT ROWID;
+CREATE INDEX conversation_labels_shop ON conversation_labels(shop_id, label, conversation_id);
+
+CREATE TABLE conversation_notes (
+    id INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    agent_id INTEGER NOT NULL REFERENCES agents(id),
+    body TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX conversation_notes_conversation ON conversation_notes(conversation_id, id)
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
     (2, "conversation desk: routing traces, unread marks, round-robin state", M002_DESK),
@@ -909,6 +934,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
      M012_WEBHOOKS),
     (13, "knowledge suggestions mined from human chats, with the decisions on them (a "
          "rejected one is not proposed again)", M013_KB_SUGGESTIONS),
+    (14, "labels on conversations and staff-only private notes", M014_LABELS_NOTES),
     (15, "the knowledge bot's entry embeddings, stored by model and text fingerprint "
          "(computed again only for texts that change)", M015_ENTRY_EMBEDDINGS),
 ]

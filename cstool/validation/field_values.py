@@ -263,6 +263,11 @@ def _settings(value: Any, path: str, parent: Any) -> dict:
             if v is not None and not (isinstance(v, str) and HHMM_RANGE.match(v)):
                 raise _err(kpath, f"expected 'HH:MM-HH:MM' or null, got {v!r}", value, k,
                            code="field_bad_quiet_hours", v=repr(v))
+        elif k in ("bot_cover_after_s", "labels"):
+            if v is None:
+                out.pop(k, None)
+                continue
+            v = _desk_setting(k, v, kpath, value)
         elif k.startswith("bot_"):
             if v is None:
                 out.pop(k, None)
@@ -283,6 +288,32 @@ def _settings(value: Any, path: str, parent: Any) -> dict:
         raise _err(f"{path}.bot_suggest_threshold",
                    "must not be above bot_answer_threshold", value, "bot_suggest_threshold",
                    code="field_suggest_above_answer")
+    return out
+
+
+def _desk_setting(k: str, v: Any, kpath: str, parent: Any) -> Any:
+    """The bot's cover of human_first chats (seconds of estimated wait) and the shop's
+    conversation labels (a list of distinct short texts)."""
+    if k == "bot_cover_after_s":
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise _err(kpath, f"expected a positive whole number, got {v!r}", parent, k,
+                       code="field_not_positive", v=repr(v))
+        return v
+    from ..errors import InvalidInput
+    from ..text_rules import check_label
+
+    if not isinstance(v, list):
+        raise _err(kpath, f"expected a list of labels, got {_typename(v)}", parent, k,
+                   code="field_labels_not_list", got=_typename(v))
+    out: list[str] = []
+    for item in v:
+        try:
+            label = check_label(item)
+        except InvalidInput as e:
+            raise _err(kpath, f"bad label {item!r}: {e}", parent, k,
+                       code="field_bad_label", label=repr(item), why=str(e)) from None
+        if label not in out:
+            out.append(label)
     return out
 
 

@@ -311,12 +311,18 @@ class Scope:
 
     def __init__(self, targets: dict[int, Targets], *, shop_id: int | None = None,
                  since: int | None = None, until: int | None = None,
-                 agent_id: int | None = None):
+                 agent_id: int | None = None, label: str | None = None,
+                 unlabelled: bool = False):
         where = (Where().add_if(shop_id, "m.shop_id = ?", shop_id)
+                 .add_if(label, "m.conversation_id IN (SELECT conversation_id FROM "
+                                "conversation_labels WHERE label = ?)", label)
                  .add_if(since, "m.created_at >= ?", since)
                  .add_if(until, "m.created_at < ?", until)
                  .add_if(agent_id, "m.shop_id IN (SELECT shop_id FROM agent_shops "
                                    "WHERE agent_id = ?)", agent_id))
+        if unlabelled:
+            where.add("m.conversation_id NOT IN (SELECT conversation_id FROM "
+                      "conversation_labels)")
         self.where = " AND ".join(where.conditions) or "1"
         self.params = where.params
         values = [(s, t.response_ms, t.answer_ms) for s, t in targets.items()] or \
@@ -558,6 +564,13 @@ def agent_shops(conn: sqlite3.Connection, agent_id: int) -> list[tuple[int, str]
     return conn.execute(
         "SELECT s.id, s.key FROM agent_shops a JOIN shops s ON s.id = a.shop_id "
         "WHERE a.agent_id = ? ORDER BY a.position, s.key", (agent_id,)).fetchall()
+
+
+def labels_in(conn: sqlite3.Connection, scope: Scope) -> list[str]:
+    """The labels carried by the conversations in scope, in text order."""
+    sql, params = scope.sql("DISTINCT l.label", joins="JOIN conversation_labels l "
+                            "ON l.conversation_id = m.conversation_id ")
+    return sorted(r[0] for r in conn.execute(sql, params))
 
 
 def span(conn: sqlite3.Connection, scope: Scope) -> tuple[int | None, int | None]:

@@ -41,6 +41,7 @@ DEPENDENTS: dict[str, list[tuple[str, str, str, str]]] = {
          "customers (dedicated agent)"),
         ("customer_profiles", "last_agent_id", "customer (last agent)", "customers (last agent)"),
         ("messages", "agent_id", "message", "messages"),
+        ("conversation_notes", "agent_id", "private note", "private notes"),
         ("tickets", "assignee_id", "ticket", "tickets"),
         ("sla_policies", "escalate_to_id", "SLA policy (escalation)", "SLA policies (escalation)"),
         ("quick_replies", "agent_id", "quick reply", "quick replies"),

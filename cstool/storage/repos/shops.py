@@ -8,7 +8,7 @@ import sqlite3
 from ...errors import NotFound
 
 _SHOP = ("SELECT id, key, name, service_mode, off_hours_mode, timezone, business_hours, "
-         "settings FROM shops")
+         "settings, languages FROM shops")
 
 
 def _shop_dict(row: tuple) -> dict:
@@ -17,11 +17,13 @@ def _shop_dict(row: tuple) -> dict:
         "off_hours_mode": row[4], "timezone": row[5],
         "business_hours": json.loads(row[6]) if row[6] else None,
         "settings": json.loads(row[7]),
+        "languages": json.loads(row[8]) if row[8] else ["zh"],
     }
 
 
 class Shops:
-    """The shops table (the service view: id, key, name, modes, zone, hours, settings)."""
+    """The shops table (the service view: id, key, name, modes, zone, hours, settings,
+    languages)."""
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
