@@ -102,20 +102,11 @@ def demo_export(tmp_path_factory) -> dict:
 @pytest.fixture(scope="session")
 def pg_cluster():
     """The session's throwaway PostgreSQL cluster (tests/pg_support.py), started on first
-    use. Skipped where no initdb is installed, unless $CSTOOL_REQUIRE_PG is set (CI):
-    then it fails."""
+    use and stopped at exit. Skipped where no initdb is installed, unless
+    $CSTOOL_REQUIRE_PG is set (CI): then it fails."""
     from . import pg_support
 
-    if not pg_support.available():
-        if os.environ.get("CSTOOL_REQUIRE_PG"):
-            pytest.fail("PostgreSQL (initdb, pg_ctl) is required here and not installed")
-        pytest.skip("PostgreSQL (initdb, pg_ctl) is not installed")
-    cluster = pg_support.Cluster()
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
+    return pg_support.require()
 
 
 @pytest.fixture

@@ -89,6 +89,24 @@ class LocalStore(Store):
         return str(self.folder / "backups" / name)
 
 
+class LocalPgStore(LocalStore):
+    """The Local backend on PostgreSQL: a fresh database of the session's throwaway
+    cluster (tests/pg_support.py), migrated from the session's template."""
+
+    name = "local-pg"
+
+    def __init__(self, folder: Path, clock: FrozenClock):
+        from . import pg_support
+
+        self.cluster = pg_support.require()
+        self.url = self.cluster.database(migrated=True)
+        Store.__init__(self, LocalBackend(self.url, clock=clock), clock, folder)
+
+    def close(self) -> None:
+        self.backend.close()
+        self.cluster.drop(self.url)
+
+
 class RemoteStore(Store):
     """The Remote backend against a real server on loopback (admin token); a customer's
     operations go through a customer token, token operations through the API."""
@@ -117,4 +135,5 @@ class RemoteStore(Store):
         self.served.close()
 
 
-BACKENDS: dict[str, type[Store]] = {"local": LocalStore, "remote": RemoteStore}
+BACKENDS: dict[str, type[Store]] = {"local": LocalStore, "local-pg": LocalPgStore,
+                                     "remote": RemoteStore}

@@ -76,6 +76,7 @@ class Cluster:
         self.socket_dir = self.folder
         self._names = itertools.count(1)
         self.running = False
+        self._template_made = False
 
     def _command(self, argv: list[str]) -> subprocess.CompletedProcess:
         prefix = _run_as()
@@ -119,11 +120,26 @@ class Cluster:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(sql)
 
-    def database(self) -> str:
-        """Make a fresh, empty database; returns its URL."""
+    def database(self, *, migrated: bool = False) -> str:
+        """Make a fresh database, empty or (``migrated``) with cstool's schema at its
+        latest version (copied from a template migrated once per session: migrating
+        takes a second or two); returns its URL."""
         name = f"t{os.getpid()}_{next(self._names)}"
-        self._admin(f'CREATE DATABASE "{name}" TEMPLATE template0')
+        template = "template0"
+        if migrated:
+            template = self._migrated_template()
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE {template}')
         return self.url(name)
+
+    def _migrated_template(self) -> str:
+        name = "cstool_migrated"
+        if not self._template_made:
+            from cstool.storage.database import open_database
+
+            self._admin(f'CREATE DATABASE "{name}" TEMPLATE template0')
+            open_database(self.url(name), 0).close()
+            self._template_made = True
+        return name
 
     def drop(self, url: str) -> None:
         """Drop the database of ``url`` (closing whatever is still connected)."""
@@ -138,3 +154,31 @@ class Cluster:
                            "-w", "stop"])
             self.running = False
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_SHARED: Cluster | None = None
+
+
+def shared() -> Cluster:
+    """The process's one cluster, started on first use and stopped at exit (the pytest
+    fixture ``pg_cluster`` and the contract suite's PostgreSQL store share it)."""
+    global _SHARED
+    if _SHARED is None:
+        import atexit
+
+        cluster = Cluster()
+        atexit.register(cluster.stop)
+        _SHARED = cluster.start()
+    return _SHARED
+
+
+def require() -> Cluster:
+    """The shared cluster, or the test skipped where PostgreSQL is not installed (failed
+    instead when $CSTOOL_REQUIRE_PG is set, as in CI)."""
+    import pytest
+
+    if not available():
+        if os.environ.get("CSTOOL_REQUIRE_PG"):
+            pytest.fail("PostgreSQL (initdb, pg_ctl) is required here and not installed")
+        pytest.skip("PostgreSQL (initdb, pg_ctl) is not installed")
+    return shared()

@@ -331,6 +331,9 @@ def test_info_and_upgrade(be):
 
 
 @covers("backup")
+@differs("local-pg", "a PostgreSQL database is backed up with pg_dump (or the provider's "
+         "snapshots), not by cstool: backup is refused with Conflict db_backup_postgres "
+         "(tests/test_postgres_engine.py)")
 def test_backup_copies_the_store(be):
     w = World(be)
     name = f"{w.shop}.db"
@@ -344,6 +347,9 @@ def test_backup_copies_the_store(be):
 
 
 @covers("backup")
+@differs("local-pg", "a PostgreSQL database is backed up with pg_dump (or the provider's "
+         "snapshots), not by cstool: backup is refused with Conflict db_backup_postgres "
+         "(tests/test_postgres_engine.py)")
 def test_backup_refuses_an_existing_copy(be):
     w = World(be)
     target = be.backup_target(f"{w.shop}-twice.db")
@@ -1268,6 +1274,8 @@ def test_a_page_of_nothing_is_refused(be):
 @differs("local", "numbers below the API's bounds: the server refuses list_tickets limit -1, "
          "unanswered_questions limit 0, suggest_answers k 0 and events after -5 "
          "(InvalidInput), the Local backend answers them ([] or every event)")
+@differs("local-pg", "as 'local' (the same Local backend on PostgreSQL): numbers below the "
+         "API's bounds are answered, not refused")
 def test_numbers_below_the_bounds_are_refused(be):
     w = World(be)
     cid = chat(be, w)
