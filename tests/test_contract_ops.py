@@ -7,7 +7,8 @@ How it is built:
 - ``BACKENDS`` (tests/contract_support.py) names each backend under test and how to
   start one over a fresh store (``local``: the Local backend on a file; ``remote``: the
   Remote backend against a real uvicorn on 127.0.0.1 over its own file, with an admin
-  token). Adding a backend (the next one is PostgreSQL) is one line there.
+  token; ``local-pg`` and ``remote-pg``: the same over a fresh PostgreSQL database of the
+  session's throwaway cluster, tests/pg_support.py). Adding a backend is one line there.
 - One store per backend is shared by the whole module (starting a server per test is
   slow); each test makes its own shop, agents and customers with fresh keys, so tests
   never see each other's data and may run in any order. The clock is frozen and set
@@ -334,6 +335,7 @@ def test_info_and_upgrade(be):
 @differs("local-pg", "a PostgreSQL database is backed up with pg_dump (or the provider's "
          "snapshots), not by cstool: backup is refused with Conflict db_backup_postgres "
          "(tests/test_postgres_engine.py)")
+@differs("remote-pg", "as 'local-pg': backup is refused on PostgreSQL")
 def test_backup_copies_the_store(be):
     w = World(be)
     name = f"{w.shop}.db"
@@ -350,6 +352,7 @@ def test_backup_copies_the_store(be):
 @differs("local-pg", "a PostgreSQL database is backed up with pg_dump (or the provider's "
          "snapshots), not by cstool: backup is refused with Conflict db_backup_postgres "
          "(tests/test_postgres_engine.py)")
+@differs("remote-pg", "as 'local-pg': backup is refused on PostgreSQL")
 def test_backup_refuses_an_existing_copy(be):
     w = World(be)
     target = be.backup_target(f"{w.shop}-twice.db")
@@ -1243,6 +1246,7 @@ def test_bot_for_a_customer_and_similar_questions(be):
          "where the Local backend refuses with its own class and key: search_knowledge k=0 "
          "(UsageError 'k_range'), move_rule position 0 (UsageError 'usage'), "
          "search_history with empty text (InvalidInput 'search_empty')")
+@differs("remote-pg", "as 'remote' (the same server, on PostgreSQL)")
 def test_argument_checks_answer_the_backends_own_errors(be):
     w = World(be)
     be.apply({"routing_rules": [{"key": f"{w.shop}-r", "shop": w.shop,
@@ -1293,6 +1297,7 @@ def test_numbers_below_the_bounds_are_refused(be):
 @differs("remote", "an id past 2**53 (what JSON numbers carry exactly): the Local backend "
          "answers NotFound, the server refuses the request (InvalidInput 'Input should be "
          "less than or equal to 9007199254740992')")
+@differs("remote-pg", "as 'remote' (the same server, on PostgreSQL)")
 def test_ids_past_json_integers_are_not_found(be):
     with be.refused(NotFound, "no_conversation"):
         be.get_conversation(2**53 + 1)
