@@ -59,7 +59,13 @@ class Cli:
 
 @pytest.fixture
 def db_path(tmp_path) -> str:
-    """A path for a new data file."""
+    """A path for a new data file; with $CSTOOL_TEST_ENGINE=postgresql, the URL of a fresh
+    PostgreSQL database instead (the suites that take their store from here then run on
+    PostgreSQL: ``CSTOOL_TEST_ENGINE=postgresql pytest tests/test_desk.py``)."""
+    if os.environ.get("CSTOOL_TEST_ENGINE") == "postgresql":
+        from . import pg_support
+
+        return pg_support.require().database(migrated=True)
     return str(tmp_path / "cstool.db")
 
 

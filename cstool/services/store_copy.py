@@ -31,7 +31,7 @@ def copy_store(source: Any, target: Any, *,
     src, dst = source.database, target.database
     counts = {t: n for t, n in src.table_counts().items() if t not in rows.OWN_ROWS}
     occupied = {t: n for t, n in dst.table_counts().items()
-                if t not in rows.OWN_ROWS and n and t not in ("queue_bands", "queue_counts")}
+                if t not in rows.OWN_ROWS and n and t not in rows.COUNTS}
     if occupied:
         raise Conflict(f"{dst.path} is not empty ({', '.join(sorted(occupied))}); "
                        "copy into a new file or an empty database",
@@ -43,8 +43,7 @@ def copy_store(source: Any, target: Any, *,
     copied: dict[str, int] = {}
     with dst.group():
         with dst.write() as conn:
-            for table in ("queue_bands", "queue_counts"):
-                conn.execute(f"DELETE FROM {table}")  # the source's counts come along
+            rows.clear_counts(conn)  # the source's queue counts come along
             switch_on = rows.triggers_off(dst, conn)
             for table in order:
                 if table not in counts:

@@ -20,6 +20,14 @@ from .records import q
 CHUNK = 2000
 # Tables the migrations fill themselves; their rows are the target's own.
 OWN_ROWS = frozenset({"schema_migrations", "desk_version"})
+# Tables of counts kept by triggers (a new store has none; a copy brings the source's).
+COUNTS = ("queue_bands", "queue_counts")
+
+
+def clear_counts(conn: Connection) -> None:
+    """Empty the trigger-kept count tables of the target (in its open transaction)."""
+    for table in COUNTS:
+        conn.execute(f"DELETE FROM {q(table)}")
 
 
 def tables(database: Any) -> list[str]:
@@ -84,12 +92,12 @@ def _converter(kind: str) -> Callable[[Any], Any]:
     return {"text": to_text, "int": to_int}.get(kind, lambda v: v)
 
 
-def read_rows(database: Any, table: str, names: list[str]) -> Iterator[list[tuple]]:
-    """The table's rows in chunks, in the order they were written."""
+def read_rows(database: Any, table: str, names: list[str],
+              order_by: str | None = None) -> Iterator[list[tuple]]:
+    """The table's rows in chunks, in the order they were written (``order_by``: the
+    column that says it; else a table scan's own order, SQLite's rowid or key)."""
     cols = ", ".join(q(n) for n in names)
-    # by id; else a table scan's own order (SQLite: rowid, or the key of a table without
-    # rowid; PostgreSQL: the heap's, in which the rows were written)
-    order = " ORDER BY id" if "id" in names else ""
+    order = f" ORDER BY {q(order_by)}" if order_by else ""
     cur = database.conn.execute(f"SELECT {cols} FROM {q(table)}{order}")
     while True:
         rows = cur.fetchmany(CHUNK)
@@ -128,12 +136,15 @@ def copy_table(source: Any, target: Any, conn: Connection, table: str,
     """Copy every row of ``table`` from ``source`` into the target's open transaction
     (``conn``); calls ``progress(rows)`` after each chunk; returns the rows copied."""
     target_cols = dict(columns(target, table))
-    names = [n for n, _ in columns(source, table) if n in target_cols]
+    source_cols = [n for n, _ in columns(source, table)]
+    names = [n for n in source_cols if n in target_cols]
+    # the write order: the id, or (PostgreSQL) the explicit rowid of a table without key
+    order_by = next((n for n in ("id", "rowid") if n in source_cols), None)
     convert = [_converter(target_cols[n]) for n in names]
     marks = ", ".join("?" for _ in names)
     insert = f"INSERT INTO {q(table)} ({', '.join(q(n) for n in names)}) VALUES ({marks})"
     done = 0
-    for rows in read_rows(source, table, names):
+    for rows in read_rows(source, table, names, order_by):
         conn.executemany(insert, [tuple(f(v) for f, v in zip(convert, row, strict=True))
                                   for row in rows])
         done += len(rows)

@@ -144,6 +144,7 @@ class PgConnection:
         self.raw.adapters.register_dumper(bool, _BoolAsInt)
         self.raw.adapters.register_loader("numeric", _Numeric)
         self._statements: dict[tuple, dialect.Translated] = {}
+        self._probes: dict[str, dialect.Translated] = {}
         self._identity: set[str] | None = None
         self._keys: dict[str, tuple[str, ...]] = {}
         self.lock = threading.RLock()
@@ -203,7 +204,9 @@ class PgConnection:
 
     def _json_params(self, sql: str, params: Any) -> tuple[tuple[str, ...], Any]:
         # the element type of each JSON list passed (in the order they appear)
-        probe = dialect.translate(sql)
+        probe = self._probes.get(sql)
+        if probe is None:
+            probe = self._probes[sql] = dialect.translate(sql)
         if isinstance(params, dict):
             kinds = tuple(self._kind(params[n]) for n in probe.json_lists)
         else:
