@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -17,6 +16,7 @@ from typer.core import TyperGroup
 from cstool.errors import CstoolError, UsageError
 from cstool.i18n import error_text, language, t
 from cstool.json_limits import too_deep_message
+from cstool.storage.errors import DatabaseError, OperationalError
 from cstool.text_rules import terminal_safe
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def _command_path(ctx) -> tuple[str, ...]:
 class State:
     """Global options, and the backend built from them on first use."""
 
-    db: Path | None = None
+    db: str | Path | None = None  # a file, or a postgresql:// URL
     json: bool = False
     api: str | None = None
     command: tuple[str, ...] = ()  # the running command (set by ``state(ctx)``)
@@ -94,11 +94,11 @@ class State:
                 self._backend = RemoteBackend(api, os.environ.get("CSTOOL_TOKEN"))
             else:
                 from cstool.backend.local import LocalBackend
-                from cstool.storage import default_db_path
+                from cstool.storage import database_exists, default_db_path
 
                 path = self.db or default_db_path()
                 creates = self.command in CREATES_FILE
-                new = creates and not Path(path).exists()
+                new = creates and not database_exists(path)
                 self._backend = LocalBackend(path, create=creates, clock=self.clock)
                 self.created = new
                 if new:
@@ -302,7 +302,7 @@ class RootGroup(CommandGroup):
             raise CliError(too_deep_message("the input")) from None
         except UnicodeEncodeError:  # an undecodable byte in an argument: nothing stored
             raise CliError(t("cli.not_utf8")) from None
-        except sqlite3.OperationalError as e:
+        except OperationalError as e:
             raise CliError(t("cli.database", error=e)) from None
         except BrokenPipeError:  # `cstool ... | head`: the reader left; leave quietly
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -311,7 +311,7 @@ class RootGroup(CommandGroup):
         except OSError as e:  # a file named on the command line: no such folder, no rights
             where = f"{e.filename}: " if e.filename else ""
             raise CliError(f"{where}{e.strerror or e}") from None
-        except sqlite3.DatabaseError as e:
+        except DatabaseError as e:
             raise CliError(t("cli.database", error=e)) from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):

@@ -1,4 +1,4 @@
-"""`cstool db ...`: the SQLite file itself: init, info, upgrade, backup."""
+"""`cstool db ...`: the store itself: init, info, upgrade, backup, copy."""
 
 from typing import Annotated
 
@@ -75,3 +75,44 @@ def backup_cmd(
     else:
         info(t("cli.db_backed_up", path=result["path"],
                size=f"{result['size_bytes'] / 1024:,.0f}"))
+
+
+@app.command("copy")
+def copy_cmd(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(
+        help="The store to copy: a data file or a postgresql:// URL.")],
+    target: Annotated[str, typer.Argument(
+        help="An empty store to copy into: a new data file or an empty PostgreSQL "
+             "database (postgresql://...).")],
+    json_: JsonOpt = False,
+) -> None:
+    """Move a whole mall between stores (SQLite file to PostgreSQL and back): all or
+    nothing, verified table by table (row counts) and whole (the export's bytes equal)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from cstool.backend.local import LocalBackend
+    from cstool.services.store_copy import copy_store
+
+    src = LocalBackend(source, create=False)
+    try:
+        dst = LocalBackend(target)
+        try:
+            with Progress("[progress.description]{task.description}", BarColumn(),
+                          MofNCompleteColumn(), TimeElapsedColumn(),
+                          disable=wants_json(ctx, json_), transient=False) as bar:
+                task = bar.add_task(t("cli.db_copying"), total=None)
+
+                def progress(table: str, done: int, total: int) -> None:
+                    bar.update(task, description=table, completed=done, total=total)
+
+                result = copy_store(src, dst, progress=progress)
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    if wants_json(ctx, json_):
+        print_json(result)
+    else:
+        info(t("cli.db_copied", rows=f"{result['rows']:,}", tables=len(result["tables"]),
+               target=result["target"]))

@@ -1,6 +1,5 @@
 """The `cstool` command: global options and the resource sub-commands."""
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -96,11 +95,12 @@ def _version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     db_path: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--db",
             envvar="CSTOOL_DB",
-            help="The SQLite data file (default: the user data folder).",
+            help="The SQLite data file (default: the user data folder), or a PostgreSQL "
+            "database: postgresql://USER@HOST/DB.",
             show_envvar=True,
         ),
     ] = None,

@@ -1,6 +1,5 @@
 """`cstool serve`: the Backend over HTTP for many agents and the customer widget."""
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,10 +13,10 @@ from .output import info
 
 def serve_cmd(
     ctx: typer.Context,
-    db: Annotated[Path | None, typer.Option(
+    db: Annotated[str | None, typer.Option(
         "--db", envvar="CSTOOL_DB", show_envvar=True,
         help="The SQLite data file to serve (default: the global --db, else the user data "
-             "folder).")] = None,
+             "folder), or a postgresql:// URL.")] = None,
     host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")
                     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765,
@@ -35,10 +34,10 @@ def serve_cmd(
                          key="serve_needs_file")
     from cstool import __version__
     from cstool.server.run import serve
-    from cstool.storage import default_db_path
+    from cstool.storage import database_exists, default_db_path
 
     path = db or st.db or default_db_path()
-    if not Path(path).exists():  # serving a new mall: make the file now and say so once
+    if not database_exists(path):  # serving a new mall: make the file now and say so once
         from cstool.backend.local import LocalBackend
 
         LocalBackend(path).close()

@@ -17,6 +17,7 @@ import typer
 from cstool import i18n
 from cstool.api.backend import Backend
 from cstool.errors import Conflict, InvalidInput, NoDataFile, UsageError
+from cstool.storage import database_exists
 
 from .context import state, wants_json
 from .crud import JsonOpt
@@ -42,7 +43,7 @@ def _usage(fn, *args, **kwargs):
         raise UsageError(e.message, key=key, **e.params) from None
 
 
-def _open_backend(ctx: typer.Context, db: Path | None) -> tuple[Backend, bool]:
+def _open_backend(ctx: typer.Context, db: str | None) -> tuple[Backend, bool]:
     """The backend to read the shop from, and whether it is the demo fixture (no data
     file named: the demo set loaded into a temporary file)."""
     st = state(ctx)
@@ -63,7 +64,7 @@ def _open_backend(ctx: typer.Context, db: Path | None) -> tuple[Backend, bool]:
         ctx.call_on_close(cleanup)
         load_set(st.open_scratch(Path(folder) / "demo.db"), "demo")
         return st.backend, True
-    if st.db is not None and not Path(st.db).exists():
+    if st.db is not None and not database_exists(st.db):
         raise NoDataFile(st.db)
     return st.backend, False
 
@@ -129,9 +130,10 @@ def simulate_cmd(
     shop: Annotated[str | None, typer.Option(
         "--shop", help="The shop's key (default: the only shop; lingyi-fashion of the demo).")]
     = None,
-    db: Annotated[Path | None, typer.Option(
-        "--db", help="The data file with the shop's rules, agents and knowledge (default: "
-        "the global --db; with none at all, the demo set in a temporary file).")] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", help="The data file (or postgresql:// URL) with the shop's rules, agents "
+        "and knowledge (default: the global --db; with none at all, the demo set in a "
+        "temporary file).")] = None,
     day: Annotated[str | None, typer.Option(
         "--date", help="The day, YYYY-MM-DD in the shop's time zone (default: tomorrow).")]
     = None,

@@ -59,7 +59,13 @@ class Cli:
 
 @pytest.fixture
 def db_path(tmp_path) -> str:
-    """A path for a new data file."""
+    """A path for a new data file; with $CSTOOL_TEST_ENGINE=postgresql, the URL of a fresh
+    PostgreSQL database instead (the suites that take their store from here then run on
+    PostgreSQL: ``CSTOOL_TEST_ENGINE=postgresql pytest tests/test_desk.py``)."""
+    if os.environ.get("CSTOOL_TEST_ENGINE") == "postgresql":
+        from . import pg_support
+
+        return pg_support.require().database(migrated=True)
     return str(tmp_path / "cstool.db")
 
 
@@ -96,3 +102,22 @@ def demo_export(tmp_path_factory) -> dict:
         return b.export()
     finally:
         b.close()
+
+
+# -- PostgreSQL: one throwaway cluster per session, a fresh database per test ---------------
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """The session's throwaway PostgreSQL cluster (tests/pg_support.py), started on first
+    use and stopped at exit. Skipped where no initdb is installed, unless
+    $CSTOOL_REQUIRE_PG is set (CI): then it fails."""
+    from . import pg_support
+
+    return pg_support.require()
+
+
+@pytest.fixture
+def pg_url(pg_cluster):
+    """The URL of a fresh, empty PostgreSQL database for this test (dropped after it)."""
+    url = pg_cluster.database()
+    yield url
+    pg_cluster.drop(url)

@@ -2,7 +2,7 @@
 table they must cover.
 
 ``BACKENDS`` names each backend under test and the ``Store`` that starts one: adding a
-backend (the next one is PostgreSQL) is one line there, and every contract test
+backend is one line there, and every contract test
 (tests/test_contract_ops.py, tests/test_backend_contract.py) runs on it.
 
 A ``Store`` also says how the operations that need a token principal run on its
@@ -89,6 +89,24 @@ class LocalStore(Store):
         return str(self.folder / "backups" / name)
 
 
+class LocalPgStore(LocalStore):
+    """The Local backend on PostgreSQL: a fresh database of the session's throwaway
+    cluster (tests/pg_support.py), migrated from the session's template."""
+
+    name = "local-pg"
+
+    def __init__(self, folder: Path, clock: FrozenClock):
+        from . import pg_support
+
+        self.cluster = pg_support.require()
+        self.url = self.cluster.database(migrated=True)
+        Store.__init__(self, LocalBackend(self.url, clock=clock), clock, folder)
+
+    def close(self) -> None:
+        self.backend.close()
+        self.cluster.drop(self.url)
+
+
 class RemoteStore(Store):
     """The Remote backend against a real server on loopback (admin token); a customer's
     operations go through a customer token, token operations through the API."""
@@ -117,4 +135,25 @@ class RemoteStore(Store):
         self.served.close()
 
 
-BACKENDS: dict[str, type[Store]] = {"local": LocalStore, "remote": RemoteStore}
+class RemotePgStore(RemoteStore):
+    """The Remote backend against a real server over a PostgreSQL database (a fresh one
+    of the session's throwaway cluster)."""
+
+    name = "remote-pg"
+
+    def __init__(self, folder: Path, clock: FrozenClock):
+        from . import pg_support
+        from .server_support import serve
+
+        self.cluster = pg_support.require()
+        self.url = self.cluster.database(migrated=True)
+        self.served = serve(self.url, clock)
+        Store.__init__(self, self.served.remote(), clock, folder)
+
+    def close(self) -> None:
+        self.served.close()
+        self.cluster.drop(self.url)
+
+
+BACKENDS: dict[str, type[Store]] = {"local": LocalStore, "local-pg": LocalPgStore,
+                                     "remote": RemoteStore, "remote-pg": RemotePgStore}

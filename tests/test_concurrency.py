@@ -1,16 +1,20 @@
-"""Real processes on one file: eight of them pressing accept-next over a 1,000-chat
-queue. Every chat is assigned exactly once and no agent ever goes above capacity."""
+"""Real processes on one store: eight of them pressing accept-next over a 1,000-chat
+queue, on a SQLite file and on a PostgreSQL database (the throwaway cluster of
+tests/pg_support.py). Every chat is assigned exactly once and no agent ever goes above
+capacity."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
 
+import pytest
+
 from cstool.backend.local import LocalBackend
+from cstool.storage import Database
 
 CHATS = 1000
 PROCS = 8
@@ -48,8 +52,9 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def test_eight_processes_accepting_never_double_assign(tmp_path):
-    path = tmp_path / "queue.db"
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_eight_processes_accepting_never_double_assign(engine, tmp_path, request):
+    path = tmp_path / "queue.db" if engine == "sqlite" else request.getfixturevalue("pg_url")
     handles = [f"a{i:02d}" for i in range(PROCS * AGENTS_PER_PROC)]
     b = LocalBackend(path)
     b.apply({
@@ -77,7 +82,8 @@ def test_eight_processes_accepting_never_double_assign(tmp_path):
         taken.append(int(out.strip()))
     assert sum(taken) == len(handles) * CAPACITY
 
-    conn = sqlite3.connect(path)
+    db = Database(path, create=False)
+    conn = db.conn
     per_agent = dict(conn.execute(
         "SELECT a.handle, COUNT(*) FROM conversations c JOIN agents a ON a.id = c.assignee_id "
         "WHERE c.state = 'active' GROUP BY a.handle"))
@@ -92,4 +98,4 @@ def test_eight_processes_accepting_never_double_assign(tmp_path):
     queued = conn.execute("SELECT COUNT(*) FROM conversations WHERE state = 'queued'")\
         .fetchone()[0]
     assert queued == CHATS - len(handles) * CAPACITY
-    conn.close()
+    db.close()

@@ -7,7 +7,8 @@ How it is built:
 - ``BACKENDS`` (tests/contract_support.py) names each backend under test and how to
   start one over a fresh store (``local``: the Local backend on a file; ``remote``: the
   Remote backend against a real uvicorn on 127.0.0.1 over its own file, with an admin
-  token). Adding a backend (the next one is PostgreSQL) is one line there.
+  token; ``local-pg`` and ``remote-pg``: the same over a fresh PostgreSQL database of the
+  session's throwaway cluster, tests/pg_support.py). Adding a backend is one line there.
 - One store per backend is shared by the whole module (starting a server per test is
   slow); each test makes its own shop, agents and customers with fresh keys, so tests
   never see each other's data and may run in any order. The clock is frozen and set
@@ -349,6 +350,10 @@ def test_info_and_upgrade(be):
 
 
 @covers("backup")
+@differs("local-pg", "a PostgreSQL database is backed up with pg_dump (or the provider's "
+         "snapshots), not by cstool: backup is refused with Conflict db_backup_postgres "
+         "(tests/test_postgres_engine.py)")
+@differs("remote-pg", "as 'local-pg': backup is refused on PostgreSQL")
 def test_backup_copies_the_store(be):
     w = World(be)
     name = f"{w.shop}.db"
@@ -362,6 +367,10 @@ def test_backup_copies_the_store(be):
 
 
 @covers("backup")
+@differs("local-pg", "a PostgreSQL database is backed up with pg_dump (or the provider's "
+         "snapshots), not by cstool: backup is refused with Conflict db_backup_postgres "
+         "(tests/test_postgres_engine.py)")
+@differs("remote-pg", "as 'local-pg': backup is refused on PostgreSQL")
 def test_backup_refuses_an_existing_copy(be):
     w = World(be)
     target = be.backup_target(f"{w.shop}-twice.db")

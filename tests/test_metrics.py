@@ -482,9 +482,13 @@ def test_facts_caught_up_from_events_equal_a_full_rebuild(backend, clock):
 
 def _stored(be) -> dict:
     conn = be.database.conn
-    return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
-            for t in ("metric_conversations", "metric_turns", "metric_legs",
-                      "metric_agent_status")}
+    out = {}
+    for t in ("metric_conversations", "metric_turns", "metric_legs", "metric_agent_status"):
+        cur = conn.execute(f"SELECT * FROM {t}")
+        # PostgreSQL's explicit rowid (SQLite's is implicit) is the write order, not a fact
+        keep = [i for i, d in enumerate(cur.description) if d[0] != "rowid"]
+        out[t] = sorted((tuple(r[i] for i in keep) for r in cur.fetchall()), key=repr)
+    return out
 
 
 # -- the pure pieces ------------------------------------------------------------------------

@@ -16,7 +16,6 @@ import gc
 import inspect
 import json
 import logging
-import sqlite3
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
@@ -42,6 +41,7 @@ from ..backend.local import LocalBackend
 from ..errors import CstoolError, StorageError
 from ..message_payloads import message_body_variants
 from ..resources import KINDS
+from ..storage.errors import DatabaseError
 from ..storage.repos import events as event_log
 from . import widget
 from .access import Access, Page
@@ -304,7 +304,7 @@ class MessageLane:
             response = await serve_operation(self.state, self.op, args, token)
         except CstoolError as e:
             response = _cstool_error_response(e)
-        except sqlite3.DatabaseError as e:
+        except DatabaseError as e:
             response = _storage_error(None, e)  # type: ignore[arg-type]
         except UnicodeEncodeError as e:
             response = _bad_text(None, e)  # type: ignore[arg-type]
@@ -512,7 +512,7 @@ def create_app(backend: LocalBackend, *, max_body: int = DEFAULT_MAX_BODY, ping_
     app.add_exception_handler(CstoolError, _cstool_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(sqlite3.DatabaseError, _storage_error)
+    app.add_exception_handler(DatabaseError, _storage_error)
     app.add_exception_handler(UnicodeEncodeError, _bad_text)
     app.add_exception_handler(Exception, _internal_error)
 

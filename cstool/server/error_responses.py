@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from typing import Any
 
 from fastapi import Request
@@ -15,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..api.operations import Operation
 from ..errors import CstoolError
+from ..storage.errors import DatabaseError
 from ..validation import FieldError
 
 log = logging.getLogger("cstool.server")
@@ -86,7 +86,7 @@ def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     return error_response(exc.status_code, "http_error", str(exc.detail), headers=exc.headers)
 
 
-def _storage_error(request: Request, exc: sqlite3.DatabaseError) -> Response:
+def _storage_error(request: Request, exc: DatabaseError) -> Response:
     return error_response(503, "storage", f"database: {exc}")
 
 

@@ -67,7 +67,7 @@ def serve(db: str | Path, *, host: str = "127.0.0.1", port: int = 8765,
         server.run()
     finally:
         backend.close()
-    logging.getLogger("cstool.server").info("stopped; %s closed", db)
+    logging.getLogger("cstool.server").info("stopped; %s closed", backend.path)
 
 
 class ThreadedServer:

@@ -9,7 +9,6 @@ agent's status or shops, an order's classification) is asked of the desk's servi
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
@@ -21,6 +20,7 @@ from ..knowledge_rules import check_owner
 from ..resources import KINDS, ORDER_BY, Kind
 from ..resources import kind as kind_named
 from ..storage import bulk
+from ..storage.errors import DatabaseError, IntegrityError
 from ..storage.events import read_events
 from ..storage.migrations import LATEST
 from ..storage.records import RecordStore, strip_ids
@@ -100,7 +100,8 @@ class RecordsService:
         db = self.ctx.database
         return {
             "backend": "local",
-            "path": str(db.path.resolve()),
+            "engine": "sqlite" if db.engine is None else db.engine.name,
+            "path": str(db.path.resolve()) if db.engine is None else db.path,
             "schema_version": db.schema_version(),
             "latest_schema_version": LATEST,
             "size_bytes": db.size_bytes(),
@@ -253,7 +254,7 @@ class RecordsService:
                 uow.repo(Webhooks).forget(rec["_id"])
             try:
                 store.delete(k.name, key)
-            except sqlite3.IntegrityError:
+            except IntegrityError:
                 raise Conflict(
                     f"{k.singular} {key!r} is still referenced by other records",
                     key="still_referenced", kind=k.singular, record=key) from None
@@ -422,7 +423,7 @@ class RecordsService:
                 uow.event("bulk.loaded", k.singular, None, None, {"count": count})
         except CstoolError:
             raise
-        except (KeyError, TypeError, ValueError, AttributeError, sqlite3.DatabaseError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError, DatabaseError) as e:
             raise InvalidInput(f"records: not in the internal form ({type(e).__name__}: {e})",
                                key="records_not_internal", name=type(e).__name__,
                                e=str(e)) from None

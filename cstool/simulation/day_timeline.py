@@ -4,10 +4,10 @@ conversations (their messages, notices and status) and orders the simulation mak
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
 
 from ..errors import Conflict, NotFound
+from ..storage.connection import Connection
 from ..storage.repos import simulated_days as repo
 from .day_tables import HOUR, MINUTE
 
@@ -42,7 +42,7 @@ class _Shop:
     products: list[tuple[int, str, str, int]]
 
 
-def _world(conn: sqlite3.Connection, keys: tuple[str, ...]) -> list[_Shop]:
+def _world(conn: Connection, keys: tuple[str, ...]) -> list[_Shop]:
     shops = []
     rows = repo.shops(conn)
     known = {r[1] for r in rows}

@@ -4,10 +4,10 @@ moment), messages, orders and events, in bulk and in order."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 
 from ..errors import Conflict
+from ..storage.connection import Connection
 from ..storage.events import append_events
 from ..storage.repos import simulated_days as repo
 from .day_timeline import Day, SimConversation
@@ -33,7 +33,7 @@ def _row_as_of(conv: SimConversation, hi: int) -> dict:
     return row
 
 
-def write(conn: sqlite3.Connection, day: Day, lo: int | None, hi: int, *,
+def write(conn: Connection, day: Day, lo: int | None, hi: int, *,
           on_access_moved: Callable[[], None] | None = None) -> dict:
     """Write what happened in ``(lo, hi]`` (everything up to ``hi`` when ``lo`` is None):
     new conversations, messages and events, conversation rows as of ``hi``, orders, agent
@@ -100,7 +100,7 @@ def write(conn: sqlite3.Connection, day: Day, lo: int | None, hi: int, *,
             "events": len(events)}
 
 
-def _write_orders(conn: sqlite3.Connection, day: Day, low: int, hi: int, events: list) -> int:
+def _write_orders(conn: Connection, day: Day, low: int, hi: int, events: list) -> int:
     next_id = repo.next_id(conn, "orders")
     new, paid = [], []
     for o in day.orders:
@@ -129,7 +129,7 @@ def _write_orders(conn: sqlite3.Connection, day: Day, low: int, hi: int, events:
     return len(new)
 
 
-def _check_new(conn: sqlite3.Connection, day: Day) -> None:
+def _check_new(conn: Connection, day: Day) -> None:
     if day.orders and repo.order_exists(conn, day.orders[0].key):
         raise Conflict(f"a day with seed and date of order {day.orders[0].key!r} exists "
                        "already in this file; use another --seed or --day, or a new file",

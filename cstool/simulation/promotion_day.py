@@ -39,7 +39,6 @@ import heapq
 import json
 import math
 import random
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +48,7 @@ from zoneinfo import ZoneInfo
 
 from .. import service
 from ..errors import InvalidInput
+from ..storage.connection import Connection
 from .day_tables import (
     ASKS,
     BOT_ANSWERS,
@@ -163,7 +163,7 @@ def _shifts(agent: _Agent, start: int, promotion: bool) -> list[tuple[int, int]]
     return [(start + s, start + e) for s, e in merged]
 
 
-def simulate(conn: sqlite3.Connection, plan: DayPlan) -> Day:
+def simulate(conn: Connection, plan: DayPlan) -> Day:
     """Simulate the plan over the shops in the file (read-only)."""
     plan.check()
     shops = _world(conn, plan.shops)

@@ -1,5 +1,14 @@
-"""SQLite storage: the connection, numbered migrations, and the default file location."""
+"""The storage (SQLite by default, PostgreSQL by URL): the connection, numbered
+migrations, the default file location and the storage's error types."""
 
-from .database import Database, default_db_path, open_database
+from .database import (
+    Database,
+    database_exists,
+    default_db_path,
+    is_postgres_url,
+    open_database,
+)
+from .errors import DatabaseError, IntegrityError, OperationalError
 
-__all__ = ["Database", "default_db_path", "open_database"]
+__all__ = ["Database", "DatabaseError", "IntegrityError", "OperationalError",
+           "database_exists", "default_db_path", "is_postgres_url", "open_database"]

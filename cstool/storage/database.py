@@ -15,17 +15,33 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..errors import Conflict, NoDataFile, StorageError
+from .errors import DatabaseError
 from .migrations import LATEST, MIGRATIONS
 from .records import q
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def is_postgres_url(target: object) -> bool:
+    """Whether a --db value names a PostgreSQL database (``postgresql://…``) rather than
+    a SQLite file."""
+    return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
+
+
+def database_exists(target: str | Path) -> bool:
+    """Whether the --db target exists already: the file, or (PostgreSQL) always: the
+    database is made by its operator, cstool makes the tables."""
+    return is_postgres_url(target) or Path(target).exists()
 
 BUSY_TIMEOUT_S = 30.0
 
 
-def default_db_path() -> Path:
-    """The file used when no ``--db`` is given: ``$CSTOOL_DB``, else the user data dir."""
+def default_db_path() -> Path | str:
+    """The file used when no ``--db`` is given: ``$CSTOOL_DB`` (a file, or a
+    ``postgresql://`` URL), else the user data dir."""
     env = os.environ.get("CSTOOL_DB")
     if env:
-        return Path(env).expanduser()
+        return env if is_postgres_url(env) else Path(env).expanduser()
     import platformdirs
 
     return Path(platformdirs.user_data_dir("cstool", appauthor=False)) / "cstool.db"
@@ -37,13 +53,21 @@ class Database:
     Safe to share between threads of one process (calls are serialised by a lock).
     """
 
+    engine = None  # None: SQLite (the file); else the other engine (storage/postgres.py)
+
     def __init__(self, path: str | Path, *, create: bool = True):
+        self.lock = threading.RLock()
+        self.migrated: list[int] = []
+        self.generation = 0
+        self._group_thread: int | None = None
+        if is_postgres_url(path):
+            self._open_postgres(str(path))
+            return
         self.path = Path(path)
         if not create and not self.path.exists():
             raise NoDataFile(self.path)
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.lock = threading.RLock()
         try:
             self.conn = sqlite3.connect(
                 str(self.path),
@@ -62,11 +86,22 @@ class Database:
         except sqlite3.DatabaseError as e:
             raise StorageError(f"{self.path}: not a usable SQLite database ({e})",
                                key="db_not_sqlite", the_path=str(self.path), e=str(e)) from None
-        self.migrated: list[int] = []
-        # Bumped by every write transaction we start and every rollback: in-process
-        # caches compare it (with PRAGMA data_version for other connections' commits).
-        self.generation = 0
-        self._group_thread: int | None = None  # the thread running a group() (see there)
+        # self.generation is bumped by every write transaction we start and every
+        # rollback: in-process caches compare it (with PRAGMA data_version for other
+        # connections' commits); self._group_thread is the thread running a group().
+
+    def _open_postgres(self, url: str) -> None:
+        """Connect to the PostgreSQL database at ``url`` (see storage/postgres.py: the
+        connection takes the same statements and transactions as SQLite's)."""
+        from .postgres import PostgresEngine, redact, storage_error
+
+        self.url = url
+        self.path = redact(url)  # what messages and `db info` show (no password)
+        try:
+            self.engine = PostgresEngine(url)
+        except DatabaseError as e:
+            raise storage_error(url, e) from None
+        self.conn = self.engine.conn
 
     # -- transactions -------------------------------------------------------------
     @contextlib.contextmanager
@@ -161,11 +196,19 @@ class Database:
 
     def data_version(self) -> int:
         """Changes whenever another connection commits to the file."""
+        if self.engine is not None:
+            with self.lock:
+                return self.engine.data_version(self.conn)
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     # -- schema ------------------------------------------------------------------
     def schema_version(self) -> int:
         """The highest migration recorded in the file (0 for a new file)."""
+        if self.engine is not None:
+            if not self.engine.has_table(self.conn, "schema_migrations"):
+                return 0
+            return self.conn.execute(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
         row = self.conn.execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
         ).fetchone()
@@ -195,12 +238,17 @@ class Database:
                 with self.write() as conn:
                     conn.execute(
                         "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                        "version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                        "applied_at INTEGER NOT NULL)"
+                        "version BIGINT PRIMARY KEY, name TEXT NOT NULL, "
+                        "applied_at BIGINT NOT NULL)"
                     )
                     if self.schema_version() >= version:
                         continue
-                    for statement in sql.split(";\n"):
+                    if self.engine is not None:  # the same history in its dialect
+                        self.engine.prepare_schema(self.conn)
+                        statements = self.engine.migration_statements(version, sql)
+                    else:
+                        statements = sql.split(";\n")
+                    for statement in statements:
                         if statement.strip():
                             conn.execute(statement)
                     conn.execute(
@@ -209,7 +257,7 @@ class Database:
                         (version, name, now_ms),
                     )
                     applied.append(version)
-        except sqlite3.DatabaseError as e:
+        except DatabaseError as e:
             raise StorageError(f"{self.path}: {e}",
                                key="db_error", the_path=str(self.path), e=str(e)) from None
         self.migrated = applied
@@ -228,20 +276,27 @@ class Database:
     def table_counts(self) -> dict[str, int]:
         """Row counts of every table, by name."""
         with self.lock:
-            # SQLite-only: the catalogue is sqlite_master (PostgreSQL: information_schema)
-            names = [r[0] for r in self.conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table'")
-                if not r[0].startswith("sqlite_")]
+            if self.engine is not None:
+                names = self.engine.table_names(self.conn)
+            else:  # SQLite's catalogue
+                names = [r[0] for r in self.conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")
+                    if not r[0].startswith("sqlite_")]
             return {name: self.conn.execute(f"SELECT COUNT(*) FROM {q(name)}").fetchone()[0]
                     for name in names}
 
     def journal_mode(self) -> str:
         """The file's journal mode (``wal``)."""
+        if self.engine is not None:
+            return self.engine.journal_mode()
         with self.lock:
             return self.conn.execute("PRAGMA journal_mode").fetchone()[0]
 
     def backup(self, target: str | Path) -> Path:
-        """Copy the file with SQLite's online backup API: safe while others write."""
+        """Copy the file with SQLite's online backup API: safe while others write.
+        (PostgreSQL: refused with a Conflict that names pg_dump.)"""
+        if self.engine is not None:
+            self.engine.backup(target)
         target = Path(target)
         if target.exists():  # the state refuses it (as on the server): a Conflict
             raise Conflict(f"backup {target} exists already; choose a new name",
@@ -258,7 +313,10 @@ class Database:
         return target
 
     def size_bytes(self) -> int:
-        """Size of the file plus its WAL."""
+        """Size of the file plus its WAL (PostgreSQL: the database's size)."""
+        if self.engine is not None:
+            with self.lock:
+                return self.engine.size_bytes(self.conn)
         total = 0
         for suffix in ("", "-wal"):
             p = Path(str(self.path) + suffix)

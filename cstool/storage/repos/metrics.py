@@ -216,8 +216,9 @@ def rebuild(conn: sqlite3.Connection) -> dict:
     conn.execute("DELETE FROM metric_agent_status")
     modes = _Modes(conn)
     timelines = {row[0]: Timeline(_conversation(row, modes)) for row in conn.execute(CONV_SQL)}
+    # in id order: SQLite's table scan gives it for free, PostgreSQL's does not promise it
     cur = conn.execute(f"SELECT m.conversation_id, m.sender, m.agent_id, m.created_at, "
-                       f"{MARK_SQL}, m.id FROM messages m")
+                       f"{MARK_SQL}, m.id FROM messages m ORDER BY m.id")
     n = 0
     get = timelines.get
     while rows := cur.fetchmany(50_000):

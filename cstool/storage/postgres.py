@@ -1,0 +1,396 @@
+"""The PostgreSQL engine: a connection that speaks like ``sqlite3``'s, and its Database.
+
+:class:`PgConnection` takes the repositories' statements in SQLite's dialect, translates
+each once (``dialect.translate``, cached) and runs it through psycopg 3; its cursors
+answer ``fetchone``/``fetchall``/``rowcount``/``lastrowid`` as sqlite3's do. PostgreSQL's
+errors are raised as the storage's error types (``storage.errors``: IntegrityError,
+OperationalError, both DatabaseError), so nothing above the storage knows the engine.
+
+Two behaviours of SQLite are kept on purpose:
+
+* **One writer at a time.** ``BEGIN IMMEDIATE`` becomes ``BEGIN`` plus a transaction-level
+  advisory lock (``pg_advisory_xact_lock``) that every write transaction of every process
+  on the database takes first: writes are serialised across processes exactly as SQLite
+  serialises them across the processes sharing a file, so every read-then-write of the
+  services (accept-next, capacity checks, campaign sends) stays atomic without each
+  being rewritten with row locks. Reads run concurrently in REPEATABLE READ snapshots.
+* **A failed write fails alone.** In PostgreSQL a failed statement aborts its
+  transaction (SQLite's leaves it usable). No caller goes on after a storage error inside
+  a transaction: the error ends the ``Database.write()`` (rolled back whole), and inside
+  a ``group()`` each write is its own savepoint, rolled back to alone, so the other
+  writes of the group commit. (A savepoint around every statement would keep SQLite's
+  finer behaviour at two more round trips a statement; nothing needs it.)
+
+The module imports psycopg only when a PostgreSQL URL is opened.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import Conflict, StorageError
+from . import dialect
+from .errors import PgDataError, PgIntegrityError, PgOperationalError
+
+# The advisory lock every write transaction takes (one key for the whole database).
+WRITE_LOCK_KEY = 0x6373_746F_6F6C  # "cstool"
+
+_DDL = re.compile(r"^\s*(CREATE|ALTER|DROP)\b", re.I)
+_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|END)\b", re.I)
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for messages and ``db info``)."""
+    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
+
+
+def _map_error(e: Exception) -> Exception:
+    import psycopg
+
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    if isinstance(e, psycopg.errors.IntegrityError):
+        return PgIntegrityError(text)
+    if isinstance(e, psycopg.errors.DataError):
+        return PgDataError(text)
+    return PgOperationalError(text)
+
+
+class PgCursor:
+    """sqlite3's cursor over a psycopg cursor (the rows are tuples, as sqlite3's)."""
+
+    __slots__ = ("_cur", "lastrowid", "_rows")
+
+    def __init__(self, cur: Any, lastrowid: int | None = None, rows: list | None = None):
+        self._cur = cur
+        self.lastrowid = lastrowid
+        self._rows = rows
+
+    @property
+    def rowcount(self) -> int:
+        """Rows changed by the statement (-1 when unknown)."""
+        return self._cur.rowcount if self._cur is not None else -1
+
+    @property
+    def description(self) -> Any:
+        """The result's columns (name first, as sqlite3's)."""
+        return self._cur.description if self._cur is not None else None
+
+    def fetchone(self) -> tuple | None:
+        """The next row, or None."""
+        if self._rows is not None:
+            return self._rows.pop(0) if self._rows else None
+        if self._cur is None or self._cur.description is None:
+            return None
+        return self._cur.fetchone()
+
+    def fetchall(self) -> list[tuple]:
+        """The remaining rows."""
+        if self._rows is not None:
+            rows, self._rows = self._rows, []
+            return rows
+        if self._cur is None or self._cur.description is None:
+            return []
+        return self._cur.fetchall()
+
+    def fetchmany(self, size: int = 100) -> list[tuple]:
+        """Up to ``size`` further rows."""
+        if self._rows is not None:
+            rows, self._rows = self._rows[:size], self._rows[size:]
+            return rows
+        if self._cur is None or self._cur.description is None:
+            return []
+        return self._cur.fetchmany(size)
+
+    def __iter__(self) -> Iterator[tuple]:
+        return iter(self.fetchall())
+
+    def close(self) -> None:
+        """Nothing to free (the rows are client-side)."""
+
+
+class PgConnection:
+    """A psycopg connection (autocommit; transactions are explicit statements, as the
+    Database issues them) that takes SQLite's dialect."""
+
+    def __init__(self, url: str):
+        import psycopg
+        from psycopg.adapt import Dumper, Loader
+
+        class _BoolAsInt(Dumper):
+            # SQLite's booleans are 1 and 0; untyped, PostgreSQL reads '1'/'0' as a
+            # boolean where one is expected and as a number in an integer column
+            oid = 0
+
+            def dump(self, obj: bool) -> bytes:
+                return b"1" if obj else b"0"
+
+        class _Numeric(Loader):
+            # SUM over BIGINT is NUMERIC in PostgreSQL, an integer in SQLite
+            def load(self, data: Any) -> int | float:
+                text = bytes(data).decode()
+                if "." in text or "e" in text or "N" in text:
+                    return float(text)
+                return int(text)
+
+        try:
+            self.raw = psycopg.connect(url, autocommit=True)
+        except psycopg.Error as e:
+            raise _map_error(e) from None
+        self.raw.adapters.register_dumper(bool, _BoolAsInt)
+        self.raw.adapters.register_loader("numeric", _Numeric)
+        self._statements: dict[tuple, dialect.Translated] = {}
+        self._probes: dict[str, dialect.Translated] = {}
+        self._identity: set[str] | None = None
+        self._keys: dict[str, tuple[str, ...]] = {}
+        self.lock = threading.RLock()
+
+    # -- the catalogue, as far as the translation needs it ---------------------------------
+    def identity_tables(self) -> set[str]:
+        """Tables whose ``id`` is an identity column (``INTEGER PRIMARY KEY`` in SQLite)."""
+        if self._identity is None:
+            rows = self.raw.execute(
+                "SELECT table_name FROM information_schema.columns WHERE column_name = 'id' "
+                "AND is_identity = 'YES' AND table_schema = current_schema()").fetchall()
+            self._identity = {r[0] for r in rows}
+        return self._identity
+
+    def primary_key(self, table: str) -> tuple[str, ...]:
+        """The primary key's columns of ``table``."""
+        if table not in self._keys:
+            rows = self.raw.execute(
+                "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
+                "i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s::regclass "
+                "AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)",
+                (f'"{table}"',)).fetchall()
+            self._keys[table] = tuple(r[0] for r in rows)
+        return self._keys[table]
+
+    def schema_changed(self) -> None:
+        """Forget what the catalogue said (after DDL)."""
+        self._identity = None
+        self._keys.clear()
+
+    # -- statements ----------------------------------------------------------------------
+    def _translate(self, sql: str, params: Any) -> tuple[dialect.Translated, Any]:
+        kinds: tuple[str, ...] = ()
+        if "json_each" in sql and params:
+            kinds, params = self._json_params(sql, params)
+        key = (sql, kinds)
+        found = self._statements.get(key)
+        if found is None:
+            found = dialect.translate(sql, kinds)
+            if found.replace:
+                found = dialect.Translated(
+                    found.sql + dialect.upsert_clause(self.primary_key(found.insert_table),
+                                                      found.insert_columns),
+                    found.json_lists, False, found.insert_table, found.insert_columns,
+                    found.returning)
+            if len(self._statements) > 5000:
+                self._statements.clear()
+            self._statements[key] = found
+        if found.json_lists and params:
+            params = self._lists(found, params)
+        return found, params
+
+    @staticmethod
+    def _kind(value: Any) -> str:
+        items = json.loads(value) if isinstance(value, str) else value
+        return "int" if all(isinstance(x, int) for x in items) else "text"
+
+    def _json_params(self, sql: str, params: Any) -> tuple[tuple[str, ...], Any]:
+        # the element type of each JSON list passed (in the order they appear)
+        probe = self._probes.get(sql)
+        if probe is None:
+            probe = self._probes[sql] = dialect.translate(sql)
+        if isinstance(params, dict):
+            kinds = tuple(self._kind(params[n]) for n in probe.json_lists)
+        else:
+            kinds = tuple(self._kind(params[i]) for i in probe.json_lists)
+        return kinds, params
+
+    @staticmethod
+    def _lists(found: dialect.Translated, params: Any) -> Any:
+        def as_list(value: Any) -> list:
+            items = json.loads(value) if isinstance(value, str) else list(value)
+            return [x if isinstance(x, int) else str(x) for x in items]
+
+        if isinstance(params, dict):
+            params = dict(params)
+            for name in found.json_lists:
+                params[name] = as_list(params[name])
+            return params
+        params = list(params)
+        for i in found.json_lists:
+            params[i] = as_list(params[i])
+        return params
+
+    def execute(self, sql: str, params: Any = ()) -> PgCursor:
+        """Run one statement in SQLite's dialect; a sqlite3-like cursor."""
+        import psycopg
+
+        if _CONTROL.match(sql):
+            try:
+                cur = self.raw.execute(_control(sql))
+                if re.match(r"\s*BEGIN\s+IMMEDIATE", sql, re.I):
+                    # the database's one write lock: one writer at a time, as SQLite
+                    self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+                return PgCursor(cur)
+            except psycopg.Error as e:
+                if self._in_transaction():
+                    with contextlib.suppress(psycopg.Error):
+                        self.raw.execute("ROLLBACK")
+                raise _map_error(e) from None
+        found, params = self._translate(sql, params)
+        wants_id = (found.insert_table is not None and not found.returning
+                    and found.insert_table in self.identity_tables())
+        text = found.sql + " RETURNING id" if wants_id else found.sql
+        try:
+            cur = self.raw.execute(text, params if params is not None else ())
+            lastrowid = None
+            rows = None
+            if wants_id:
+                rows = cur.fetchall()
+                lastrowid = rows[-1][0] if rows else None
+                rows = []
+                if "id" in found.insert_columns:
+                    self._sync_identity(found.insert_table)
+        except psycopg.Error as e:
+            raise _map_error(e) from None
+        if _DDL.match(sql):
+            self.schema_changed()
+        return PgCursor(cur, lastrowid, rows)
+
+    def executemany(self, sql: str, rows: Any) -> PgCursor:
+        """Run one statement for each parameter row (one round trip per batch)."""
+        import psycopg
+
+        rows = list(rows)
+        if not rows:
+            return PgCursor(None)
+        found, _ = self._translate(sql, rows[0])
+        if found.json_lists:
+            rows = [self._lists(found, r) for r in rows]
+        try:
+            with self.raw.cursor() as cur:
+                cur.executemany(found.sql, rows)
+                count = cur.rowcount
+            if found.insert_table and "id" in found.insert_columns and \
+                    found.insert_table in self.identity_tables():
+                self._sync_identity(found.insert_table)
+        except psycopg.Error as e:
+            raise _map_error(e) from None
+        return _Count(count)
+
+    def _sync_identity(self, table: str) -> None:
+        # rows inserted with explicit ids: the identity continues above the highest
+        self.raw.execute(
+            f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
+            f'GREATEST((SELECT MAX(id) FROM "{table}"), 1))')
+
+    def _in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return self.raw.info.transaction_status != TransactionStatus.IDLE
+
+    def commit(self) -> None:
+        """Nothing pending outside explicit transactions (autocommit)."""
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.raw.close()
+
+
+class _Count(PgCursor):
+    __slots__ = ("_count",)
+
+    def __init__(self, count: int):
+        super().__init__(None)
+        self._count = count
+
+    @property
+    def rowcount(self) -> int:
+        return self._count
+
+
+def _control(sql: str) -> str:
+    text = sql.strip().upper()
+    if text.startswith("BEGIN"):
+        # a write (IMMEDIATE) sees the latest commits; a read is one snapshot
+        return "BEGIN" if "IMMEDIATE" in text else "BEGIN ISOLATION LEVEL REPEATABLE READ"
+    if text.startswith("RELEASE") and "SAVEPOINT" not in text:
+        return "RELEASE SAVEPOINT " + sql.split()[-1]
+    if text.startswith("ROLLBACK TO") and "SAVEPOINT" not in text:
+        return "ROLLBACK TO SAVEPOINT " + sql.split()[-1]
+    return sql
+
+
+class PostgresEngine:
+    """The PostgreSQL side of ``Database``: what differs from SQLite's file (opening,
+    transactions' first statements, the catalogue, maintenance)."""
+
+    name = "postgresql"
+
+    def __init__(self, url: str):
+        self.url = url
+        self.conn = PgConnection(url)
+
+    def data_version(self, conn: PgConnection) -> int:
+        """Moves whenever anything is committed to the cluster (the WAL's position)."""
+        return conn.raw.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0]
+
+    def has_table(self, conn: PgConnection, name: str) -> bool:
+        """Whether the table exists."""
+        return conn.raw.execute("SELECT to_regclass(%s) IS NOT NULL",
+                                (f'"{name}"',)).fetchone()[0]
+
+    def table_names(self, conn: PgConnection) -> list[str]:
+        """Every table of the schema."""
+        return [r[0] for r in conn.raw.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+            "current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name")]
+
+    def prepare_schema(self, conn: PgConnection) -> None:
+        """The compatibility functions (``dialect.COMPAT_FUNCTIONS``), when missing."""
+        if conn.raw.execute("SELECT to_regproc('cstool_random') IS NOT NULL").fetchone()[0]:
+            return
+        for statement in dialect.COMPAT_FUNCTIONS:
+            conn.raw.execute(statement)
+
+    def migration_statements(self, version: int, sql: str) -> list[str]:
+        """A migration's statements in PostgreSQL's dialect."""
+        from .migrations import POSTGRES_OVERRIDES
+
+        sql = POSTGRES_OVERRIDES.get(version, sql)
+        out: list[str] = []
+        for statement in sql.split(";\n"):
+            if statement.strip():
+                out.extend(dialect.translate_ddl(statement))
+        return out
+
+    def journal_mode(self) -> str:
+        """PostgreSQL writes ahead always (its write-ahead log)."""
+        return "wal"
+
+    def size_bytes(self, conn: PgConnection) -> int:
+        """pg_database_size of the database."""
+        return conn.raw.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+
+    def backup(self, target: Any) -> None:
+        """Refused: PostgreSQL is backed up with its own tools."""
+        raise Conflict("a PostgreSQL database is backed up with pg_dump (or the provider's "
+                       "snapshots), not by cstool: pg_dump -Fc -f FILE URL",
+                       key="db_backup_postgres")
+
+    def describe(self) -> str:
+        """The URL without its password."""
+        return redact(self.url)
+
+
+def storage_error(url: str, e: Exception) -> StorageError:
+    """A StorageError for a database that could not be opened."""
+    return StorageError(f"{redact(url)}: {e}", key="db_error", the_path=redact(url), e=str(e))

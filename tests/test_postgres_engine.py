@@ -1,0 +1,251 @@
+"""The PostgreSQL engine (``--db postgresql://…``) on a real throwaway cluster
+(tests/pg_support.py): the schema history, the CLI's store commands, the demo mall equal
+to the same mall on SQLite, the storage's error types, and the dialect's translation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from commands.main import app
+from cstool.backend.local import LocalBackend
+from cstool.storage import DatabaseError, IntegrityError, open_database
+from cstool.storage.dialect import translate, translate_ddl
+from cstool.storage.migrations import LATEST, MIGRATIONS
+
+from .conftest import NOW
+
+
+class PgCli:
+    """`cstool --db URL ...` in-process."""
+
+    def __init__(self, db: str):
+        self.db = db
+        self.runner = CliRunner()
+
+    def __call__(self, *args: str, input: str | None = None):
+        return self.runner.invoke(app, ["--db", self.db, *args], input=input)
+
+    def json(self, *args: str):
+        result = self(*args, "--json")
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def pg(pg_url):
+    return PgCli(pg_url)
+
+
+def test_every_migration_runs_on_an_empty_postgresql_database(pg_url):
+    db = open_database(pg_url, NOW)
+    try:
+        assert db.migrated == [v for v, _, _ in MIGRATIONS]
+        assert db.schema_version() == LATEST
+        # opening again applies nothing
+        assert db.upgrade(NOW) == []
+        tables = db.table_counts()
+        assert {"shops", "agents", "conversations", "messages", "events", "queue_bands",
+                "schema_migrations"} <= set(tables)
+        assert tables["desk_version"] == 1  # the migration's own INSERT ran
+    finally:
+        db.close()
+
+
+def test_db_info_and_upgrade_on_postgresql(pg):
+    r = pg("shop", "create", "s", "--name", "翎衣女装")
+    assert r.exit_code == 0, r.output
+    info = pg.json("db", "info")
+    assert info["engine"] == "postgresql"
+    assert info["schema_version"] == LATEST and info["latest_schema_version"] == LATEST
+    assert [m["version"] for m in info["migrations"]] == list(range(1, LATEST + 1))
+    assert info["tables"]["shops"] == 1 and info["tables"]["events"] >= 1
+    assert info["size_bytes"] > 0
+    assert pg.json("db", "upgrade") == {"applied": [], "schema_version": LATEST}
+
+
+def test_the_url_shown_never_carries_the_password(pg_cluster, pg_url):
+    url = pg_url.replace("cstool@", "cstool:s3cret@")
+    info = PgCli(url).json("db", "info")
+    assert "s3cret" not in json.dumps(info) and "cstool:***@" in info["path"]
+
+
+def test_backup_on_postgresql_is_refused_with_pg_dump_named(pg, tmp_path):
+    pg("shop", "create", "s", "--name", "店")
+    r = pg("db", "backup", str(tmp_path / "copy.db"))
+    assert r.exit_code == 1
+    assert "pg_dump" in r.stderr and "Traceback" not in r.output
+    assert not (tmp_path / "copy.db").exists()
+
+
+def test_demo_mall_on_postgresql_exports_equal_to_sqlite(pg, cli):
+    for target in (pg, cli):
+        r = target("demo", "--summary")
+        assert r.exit_code == 0, r.output
+        assert "翎衣女装旗舰店" in r.stdout
+    assert pg("export").stdout == cli("export").stdout
+    assert pg.json("shop", "list") == cli.json("shop", "list")
+    assert pg.json("agent", "list") == cli.json("agent", "list")
+
+
+def test_apply_and_export_round_trip_on_postgresql(pg, cli, tmp_path):
+    cli("fixtures", "load", "demo")
+    exported = tmp_path / "mall.yaml"
+    assert cli("export", "-o", str(exported)).exit_code == 0
+    applied = pg.json("apply", "-f", str(exported))
+    assert applied["created"] >= 1000 and applied["updated"] == 0
+    assert pg("export").stdout == exported.read_text(encoding="utf-8")
+    # applying the same file again changes nothing
+    again = pg.json("apply", "-f", str(exported))
+    assert again["created"] == 0 and again["updated"] == 0
+    assert again["unchanged"] == applied["created"]
+    assert pg("export").stdout == exported.read_text(encoding="utf-8")
+
+
+def test_cstool_db_env_var_takes_a_postgresql_url(pg_url, monkeypatch):
+    monkeypatch.setenv("CSTOOL_DB", pg_url)
+    r = CliRunner().invoke(app, ["shop", "create", "s", "--name", "店"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["--json", "shop", "list"])
+    assert [s["key"] for s in json.loads(r.stdout)] == ["s"]
+
+
+def test_an_unreachable_database_is_one_line_exit_1():
+    r = CliRunner().invoke(app, ["--db", "postgresql://nobody@/nodb?host=/nonexistent-dir",
+                                 "shop", "list"])
+    assert r.exit_code == 1
+    assert "Traceback" not in r.output and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_constraint_errors_are_the_storages_error_types(pg_url):
+    backend = LocalBackend(pg_url)
+    try:
+        with pytest.raises(IntegrityError) as raised:
+            with backend.database.write() as conn:
+                conn.execute("INSERT INTO shops (key, name, created_at, updated_at) "
+                             "VALUES ('a', 'A', 1, 1)")
+                conn.execute("INSERT INTO shops (key, name, created_at, updated_at) "
+                             "VALUES ('a', 'B', 1, 1)")
+        assert isinstance(raised.value, DatabaseError)
+        # the failed transaction rolled back whole; the connection goes on
+        assert backend.list("shops") == []
+    finally:
+        backend.close()
+
+
+def test_a_failed_write_of_a_group_rolls_back_alone(pg_url):
+    """The server's group commit: each write a savepoint; one failing leaves the others
+    to commit (PostgreSQL aborts a transaction on an error; the savepoint restores it)."""
+    backend = LocalBackend(pg_url)
+    db = backend.database
+    insert = "INSERT INTO shops (key, name, created_at, updated_at) VALUES (?, ?, 1, 1)"
+    try:
+        with db.group():
+            with db.write() as conn:
+                conn.execute(insert, ("a", "A"))
+            with pytest.raises(IntegrityError), db.write() as conn:
+                conn.execute(insert, ("a", "again"))
+            with db.write() as conn:
+                conn.execute(insert, ("b", "B"))
+        assert sorted(s["key"] for s in backend.list("shops")) == ["a", "b"]
+    finally:
+        backend.close()
+
+
+def test_lastrowid_and_explicit_ids_keep_the_identity_going(pg_url):
+    backend = LocalBackend(pg_url)
+    try:
+        with backend.database.write() as conn:
+            first = conn.execute("INSERT INTO shops (key, name, created_at, updated_at) "
+                                 "VALUES (?, ?, ?, ?)", ("a", "A", 1, 1)).lastrowid
+            conn.execute("INSERT INTO shops (id, key, name, created_at, updated_at) "
+                         "VALUES (?, ?, ?, ?, ?)", (first + 10, "b", "B", 1, 1))
+            after = conn.execute("INSERT INTO shops (key, name, created_at, updated_at) "
+                                 "VALUES (?, ?, ?, ?)", ("c", "C", 1, 1)).lastrowid
+        assert first >= 1 and after == first + 11
+    finally:
+        backend.close()
+
+
+# -- the dialect (storage/dialect.py) -----------------------------------------------------------
+@pytest.mark.parametrize("sqlite, postgres", [
+    ("SELECT a FROM t WHERE b = ? AND c = :name",
+     "SELECT a FROM t WHERE b = %s AND c = %(name)s"),
+    ("SELECT a FROM t WHERE b IS ? AND c IS NOT ? AND d IS NULL AND e IS NOT NULL",
+     "SELECT a FROM t WHERE b IS NOT DISTINCT FROM %s AND c IS DISTINCT FROM %s "
+     "AND d IS NULL AND e IS NOT NULL"),
+    ("SELECT MAX(a, MIN(b, c)), MAX(d) FROM t", "SELECT GREATEST(a, LEAST(b, c)), MAX(d) FROM t"),
+    ("SELECT id FROM t INDEXED BY t_hot WHERE x LIKE ? ESCAPE '\\'",
+     "SELECT id FROM t  WHERE x ILIKE %s ESCAPE '\\'"),
+    ("SELECT 1 FROM t WHERE a = '50%' AND 1", "SELECT 1 FROM t WHERE a = '50%%' AND true"),
+    ("SELECT COUNT(*) FROM (SELECT 1 FROM t LIMIT ?)",
+     "SELECT COUNT(*) FROM (SELECT 1 FROM t LIMIT NULLIF(GREATEST(%s, -1), -1)) AS cstool_sub1"),
+    ("SELECT k.similar FROM knowledge k", 'SELECT k."similar" FROM knowledge k'),
+    ("SELECT m.a FROM m CROSS JOIN c ON c.id = m.c", "SELECT m.a FROM m JOIN c ON c.id = m.c"),
+])
+def test_statements_translate(sqlite, postgres):
+    assert translate(sqlite).sql == postgres
+
+
+def test_insert_or_ignore_and_json_lists_translate():
+    t = translate("INSERT OR IGNORE INTO x (id, a) VALUES (?, ?)")
+    assert t.sql == "INSERT INTO x (id, a) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+    assert t.insert_table == "x" and t.insert_columns == ("id", "a")
+    t = translate("SELECT a FROM t WHERE b = ? AND c IN (SELECT value FROM json_each(?))",
+                  ("text",))
+    assert t.sql == "SELECT a FROM t WHERE b = %s AND c IN (SELECT unnest(%s::text[]))"
+    assert t.json_lists == (1,)
+
+
+def test_a_sqlite_trigger_becomes_a_plpgsql_function_and_trigger():
+    out = translate_ddl("CREATE TRIGGER bump AFTER UPDATE OF status ON agents "
+                        "WHEN NEW.status <> OLD.status "
+                        "BEGIN UPDATE desk_version SET v = random(); END")
+    assert len(out) == 2
+    assert out[0].startswith("CREATE OR REPLACE FUNCTION bump_fn() RETURNS trigger")
+    assert "UPDATE desk_version SET v = cstool_random();" in out[0]
+    assert out[1] == ('CREATE TRIGGER bump AFTER UPDATE OF status ON "agents" FOR EACH ROW '
+                      "WHEN (NEW.status <> OLD.status) EXECUTE FUNCTION bump_fn()")
+
+
+# -- cstool db copy ----------------------------------------------------------------------------
+def test_db_copy_moves_a_mall_to_postgresql_and_back(cli, pg_url, tmp_path):
+    cli("demo", "--summary")
+    # a chat waiting in the queue, so the trigger-kept counts come along too
+    r = cli("conv", "post", "--shop", "lingyi-fashion", "--customer", "copy-test-customer",
+            "在吗？这件有M码吗")
+    assert r.exit_code == 0, r.output
+    runner = CliRunner()
+    r = runner.invoke(app, ["--json", "db", "copy", cli.db, pg_url])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["verified"] is True and out["rows"] > 1000
+    assert out["tables"]["messages"] == cli.json("db", "info")["tables"]["messages"]
+    pg = PgCli(pg_url)
+    assert pg("export").stdout == cli("export").stdout
+    assert pg.json("conv", "queue", "--shop", "lingyi-fashion") == \
+        cli.json("conv", "queue", "--shop", "lingyi-fashion")
+    # the identity goes on above the copied ids: a new chat on PostgreSQL gets a new id
+    r = pg("conv", "post", "--shop", "lingyi-fashion", "--customer", "after-copy", "你好")
+    assert r.exit_code == 0, r.output
+    back = tmp_path / "back.db"
+    r = runner.invoke(app, ["--json", "db", "copy", pg_url, str(back)])
+    assert r.exit_code == 0, r.output
+    assert PgCli(str(back))("export").stdout == pg("export").stdout
+
+
+def test_db_copy_into_a_store_that_holds_a_mall_is_refused(cli, pg_url):
+    cli("shop", "create", "s", "--name", "店")
+    pg = PgCli(pg_url)
+    pg("shop", "create", "other", "--name", "别的店")
+    r = CliRunner().invoke(app, ["db", "copy", cli.db, pg_url])
+    assert r.exit_code == 1
+    assert "not empty" in r.stderr and "Traceback" not in r.output
+    assert [s["key"] for s in pg.json("shop", "list")] == ["other"]
+
+
+def test_db_copy_from_a_missing_file_is_refused(tmp_path, pg_url):
+    r = CliRunner().invoke(app, ["db", "copy", str(tmp_path / "nope.db"), pg_url])
+    assert r.exit_code == 1 and "Traceback" not in r.output
