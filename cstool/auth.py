@@ -150,7 +150,7 @@ def hash_token(secret: str) -> str:
 def _check_label(label: str | None) -> None:
     if label is not None and (not isinstance(label, str) or len(label) > 100):
         raise InvalidInput("label must be text of at most 100 characters",
-                           key="label_too_long", max=100)
+                           key="token_label_too_long", max=100)
     if label is not None:
         check_text(label, "label")
 

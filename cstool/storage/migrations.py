@@ -852,6 +852,7 @@ CREATE TRIGGER queue_bands_delete AFTER DELETE ON conversations
 """
 
 from .migration_12 import M012_WEBHOOKS  # noqa: E402
+
 M013_KB_SUGGESTIONS = """
 CREATE TABLE kb_suggestions (
     id INTEGER PRIMARY KEY,
