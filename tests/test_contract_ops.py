@@ -236,12 +236,15 @@ def base36(n: int) -> str:
 STORE_FIELDS = frozenset({"id", "conversation", "ticket", "message", "last_event", "cursor",
                           "group", "token", "prefix", "path", "size_bytes", "now_ms",
                           "assigned", "returned"})
+# fields that are a row's id when they are a number (a message id in a bot event's payload;
+# text elsewhere): PostgreSQL's identities also move on rolled-back inserts, SQLite's do not
+STORE_IDS = frozenset({"question"})
 
 
 def comparable(value: Any, field: str | None = None) -> Any:
     """A result with the values that depend on the store (STORE_FIELDS) replaced by their
     shape: what every backend must answer alike."""
-    if field in STORE_FIELDS:
+    if field in STORE_FIELDS or (field in STORE_IDS and isinstance(value, int)):
         return shape(value)
     if isinstance(value, ApplyResult):
         return ("ApplyResult", comparable(value.to_dict()))

@@ -98,7 +98,8 @@ class Webhooks:
         self.conn.executemany(
             "INSERT INTO webhook_deliveries (uid, webhook_id, shop_id, event_id, event_type, "
             "order_key, body, first_at, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
-            "?8, ?8, ?8)", rows)
+            "?, ?, ?)",  # plain parameters (portable): the instant three times
+            [(*row, row[7], row[7]) for row in rows])
 
     def claim(self, now: int, owner: str, lease_for: Callable[[dict], int], limit: int, *,
               uid: str | None = None, shop_id: int | None = None) -> list[dict]:
