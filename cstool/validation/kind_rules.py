@@ -180,27 +180,39 @@ def _campaign_rules(rec: dict, fail: Callable[..., None]) -> None:
         fail("ends_at", "is before starts_at", code="field_before_starts_at")
 
 
-def url_problem(url: str) -> str | None:
-    """What is wrong with a webhook's URL (None: fine): http or https, a host, no
-    user:password in it, no fragment."""
+URL_PROBLEMS = {  # reason: what is wrong (the message key is field_bad_url_<reason>)
+    "scheme": "must start with http:// or https://",
+    "host": "has no host",
+    "credentials": "must not hold a user name or password (the signature authenticates)",
+    "fragment": "must not hold a #fragment",
+    "spaces": "must not hold spaces",
+}
+
+
+def url_problem(url: str) -> tuple[str, str] | None:
+    """What is wrong with a webhook's URL as (reason, English text), None when fine:
+    http or https, a host, no user:password in it, no fragment, no spaces. A URL that
+    does not parse has the reason ``parse`` and the parser's own words."""
     from urllib.parse import urlsplit
 
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (a bad port raises)
     except ValueError as e:
-        return str(e)
+        return "parse", str(e)
     if parts.scheme not in ("http", "https"):
-        return "must start with http:// or https://"
-    if not parts.hostname:
-        return "has no host"
-    if parts.username is not None or parts.password is not None:
-        return "must not hold a user name or password (the signature authenticates)"
-    if parts.fragment:
-        return "must not hold a #fragment"
-    if any(c.isspace() for c in url):
-        return "must not hold spaces"
-    return None
+        reason = "scheme"
+    elif not parts.hostname:
+        reason = "host"
+    elif parts.username is not None or parts.password is not None:
+        reason = "credentials"
+    elif parts.fragment:
+        reason = "fragment"
+    elif any(c.isspace() for c in url):
+        reason = "spaces"
+    else:
+        return None
+    return reason, URL_PROBLEMS[reason]
 
 
 def _webhook_rules(rec: dict, fail: Callable[..., None]) -> None:
@@ -208,8 +220,9 @@ def _webhook_rules(rec: dict, fail: Callable[..., None]) -> None:
 
     problem = url_problem(rec["url"])
     if problem:
-        fail("url", f"{rec['url']!r} {problem}", code="field_bad_url", url=repr(rec["url"]),
-             problem=problem)
+        reason, text = problem
+        code = "field_bad_url" if reason == "parse" else f"field_bad_url_{reason}"
+        fail("url", f"{rec['url']!r} {text}", code=code, url=repr(rec["url"]), problem=text)
     if not rec["events"]:
         fail("events", "give at least one event type (or *)", code="field_events_empty")
     for e in rec["events"]:
