@@ -273,6 +273,14 @@ def build_mall(tmp_path) -> Mall:
         "POST", f"/v1/shops/{SHOP_B}/customer-tokens", json={"customer": "c00002"})["id"]
     # a delivery of shop B's webhook (its events made into deliveries by a claim)
     ids["delivery_b"] = mall.admin_ok("POST", "/v1/webhooks/mb-hook/test")["id"]
+    # an open knowledge proposal of shop B (as kb suggest would have mined it)
+    with sqlite3.connect(served.backend.path) as conn:
+        shop_b = conn.execute("SELECT id FROM shops WHERE key = ?", (SHOP_B,)).fetchone()[0]
+        now = int(time.time() * 1000)
+        ids["suggestion_b"] = conn.execute(
+            "INSERT INTO kb_suggestions (shop_id, kind, question, answer, created_at, "
+            "updated_at) VALUES (?, 'new', '能开发票吗', '可以开电子发票', ?, ?)",
+            (shop_b, now, now)).lastrowid
     mall.initial = mall.admin_ok("GET", "/v1/export")
     ids["events_head"] = mall.admin_ok("GET", "/v1/events/page",
                                        params={"after": 0, "limit": 500})["items"][-1]["id"]

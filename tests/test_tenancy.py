@@ -456,6 +456,18 @@ VARIANTS: dict[str, list[V]] = {
           refusals=CROSS),
         above("in shop A by $above (N6)", {"shop": SHOP_A, "by": "$above"})],
     "sla_scan": [V("every shop", {})],
+    "suggest_knowledge": [V("shop B", {"shop": SHOP_B}),
+                          V("shop B, all time", {"shop": SHOP_B, "since": "all"})],
+    "propose_knowledge": [V("conversation of shop B as mb-ajun", {**CONV_B, "agent": "mb-ajun"}),
+                          V("conversation of shop B as xm", {**CONV_B, "agent": "xm"})],
+    "accept_kb_suggestion": [
+        V("proposal of shop B", {"suggestion": "$suggestion_b"}),
+        V("proposal of shop B as shop B's", {"suggestion": "$suggestion_b", "shop": SHOP_B}),
+        V("proposal of shop B into a new key", {"suggestion": "$suggestion_b",
+                                                "key": "pwn-learned", "answer": "pwned"})],
+    "reject_kb_suggestion": [
+        V("proposal of shop B", {"suggestion": "$suggestion_b"}),
+        V("proposal of shop B as shop B's", {"suggestion": "$suggestion_b", "shop": SHOP_B})],
     "webhook_test": [V("webhook mb-hook", {"name": "mb-hook"})],
     "webhook_deliveries": [V("webhook mb-hook", {"name": "mb-hook"})],
     "webhook_delivery": [V("delivery of shop B", {"delivery": "$delivery_b"})],
