@@ -12,6 +12,7 @@ from cstool.i18n import t
 from .context import state
 from .fixtures import load_set
 from .output import counted, info, print_table
+from .progress import embedding_progress
 
 DEMO_SHOP = "lingyi-fashion"
 DEMO_AGENT = "lf-xiaomei"
@@ -48,37 +49,11 @@ def demo_cmd(
 
 
 def _prepare_bot(backend: Backend, shop: str) -> None:
-    """Build (or load) the bot's model before customers write, with a spinner and the
-    seconds spent on stderr (the first start embeds the entries: tens of seconds on a
-    slow machine, and a still screen would look like a hang); the spinner goes when done."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    from cstool.bot.embeddings import build_progress
-
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True),
-                  transient=True) as progress:
-        # the spinner's task never finishes (it turns until the bot is ready, through the
-        # calibration after the embeddings); the entries' bar is a task of its own
-        progress.add_task(t("cli.demo_preparing_bot"), total=None)
-        bar = None
-
-        def report(done: int, total: int) -> None:
-            nonlocal bar
-            if bar is None:
-                bar = progress.add_task("", total=total)
-            progress.update(bar, completed=done, total=total)
-
-        with build_progress(report):
-            backend.warm_knowledge(shop)
+    """Build (or load) the bot's model before customers write, with a spinner on stderr
+    (a first start embeds the entries: tens of seconds on a slow machine, and a still
+    screen would look like a hang); the spinner goes when done."""
+    with embedding_progress(spinner=t("cli.demo_preparing_bot"), transient=True):
+        backend.warm_knowledge(shop)
 
 
 def start_demo(backend: Backend, agent: str, *, pace_s: float = 5.0, seed: int | None = None):

@@ -1,6 +1,5 @@
 """`cstool kb ...`: the knowledge the bot answers from, and its learning loop."""
 
-import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +23,7 @@ from cstool.validation import FieldError
 from .context import state, wants_json
 from .crud import JsonOpt
 from .output import counted, info, print_json, print_record, print_table
+from .progress import embedding_progress
 
 app = typer.Typer(help="Knowledge entries the bot answers from; search, import, export, "
                        "and the learning loop.", no_args_is_help=True)
@@ -248,7 +248,7 @@ def import_cmd(
         raise doc.locate(e) from None
     ready = []
     if not dry_run and (result.count("create") or result.count("update")):
-        with _embedding_progress(quiet=wants_json(ctx, json_)):
+        with embedding_progress(quiet=wants_json(ctx, json_)):
             for scope in sorted({r.get("shop") for r in records}, key=lambda s: s or ""):
                 ready.append(backend.warm_knowledge(scope))
     if wants_json(ctx, json_):
@@ -430,25 +430,3 @@ def suggest_reject_cmd(ctx: typer.Context, suggestion: SuggestionArg, shop: Shop
     info(t("cli.kb_suggest_rejected", suggestion=r["id"]))
 
 
-@contextlib.contextmanager
-def _embedding_progress(quiet: bool):
-    """A progress bar on stderr while the bot embeds many entries (the hybrid ranker's
-    build after a large import; nothing for small ones or with --json)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-    from cstool.bot.embeddings import build_progress
-
-    with Progress("[progress.description]{task.description}", BarColumn(),
-                  MofNCompleteColumn(), TimeElapsedColumn(), disable=quiet,
-                  console=Console(stderr=True), transient=False) as progress:
-        task = None
-
-        def report(done: int, total: int) -> None:
-            nonlocal task
-            if task is None:
-                task = progress.add_task("embedding entries", total=total)
-            progress.update(task, completed=done, total=total)
-
-        with build_progress(report):
-            yield

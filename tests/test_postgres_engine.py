@@ -15,28 +15,12 @@ from cstool.storage import DatabaseError, IntegrityError, open_database
 from cstool.storage.dialect import translate, translate_ddl
 from cstool.storage.migrations import LATEST, MIGRATIONS
 
-from .conftest import NOW
-
-
-class PgCli:
-    """`cstool --db URL ...` in-process."""
-
-    def __init__(self, db: str):
-        self.db = db
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, input: str | None = None):
-        return self.runner.invoke(app, ["--db", self.db, *args], input=input)
-
-    def json(self, *args: str):
-        result = self(*args, "--json")
-        assert result.exit_code == 0, result.output
-        return json.loads(result.stdout)
+from .conftest import NOW, Cli
 
 
 @pytest.fixture
 def pg(pg_url):
-    return PgCli(pg_url)
+    return Cli(pg_url)  # the same in-process CLI as the SQLite tests, on a URL
 
 
 def test_every_migration_runs_on_an_empty_postgresql_database(pg_url):
@@ -68,7 +52,7 @@ def test_db_info_and_upgrade_on_postgresql(pg):
 
 def test_the_url_shown_never_carries_the_password(pg_cluster, pg_url):
     url = pg_url.replace("cstool@", "cstool:s3cret@")
-    info = PgCli(url).json("db", "info")
+    info = Cli(url).json("db", "info")
     assert "s3cret" not in json.dumps(info) and "cstool:***@" in info["path"]
 
 
@@ -223,7 +207,7 @@ def test_db_copy_moves_a_mall_to_postgresql_and_back(cli, pg_url, tmp_path):
     out = json.loads(r.stdout)
     assert out["verified"] is True and out["rows"] > 1000
     assert out["tables"]["messages"] == cli.json("db", "info")["tables"]["messages"]
-    pg = PgCli(pg_url)
+    pg = Cli(pg_url)
     assert pg("export").stdout == cli("export").stdout
     assert pg.json("conv", "queue", "--shop", "lingyi-fashion") == \
         cli.json("conv", "queue", "--shop", "lingyi-fashion")
@@ -233,12 +217,12 @@ def test_db_copy_moves_a_mall_to_postgresql_and_back(cli, pg_url, tmp_path):
     back = tmp_path / "back.db"
     r = runner.invoke(app, ["--json", "db", "copy", pg_url, str(back)])
     assert r.exit_code == 0, r.output
-    assert PgCli(str(back))("export").stdout == pg("export").stdout
+    assert Cli(str(back))("export").stdout == pg("export").stdout
 
 
 def test_db_copy_into_a_store_that_holds_a_mall_is_refused(cli, pg_url):
     cli("shop", "create", "s", "--name", "店")
-    pg = PgCli(pg_url)
+    pg = Cli(pg_url)
     pg("shop", "create", "other", "--name", "别的店")
     r = CliRunner().invoke(app, ["db", "copy", cli.db, pg_url])
     assert r.exit_code == 1
