@@ -23,6 +23,27 @@ from cstool.values import parse_time  # noqa: E402
 
 NOW = parse_time("2026-11-20T10:00:00+08:00")
 
+
+def _command_built_once():
+    """typer's CliRunner builds the whole click command tree from the Typer app at every
+    invoke (over 90 % of a CLI test's time: every command's signature and type hints read
+    again); the tree does not change between invocations, so the tests build it once."""
+    import typer.main
+    import typer.testing
+
+    built: dict[int, object] = {}
+
+    def get_command(typer_instance):
+        key = id(typer_instance)
+        if key not in built:
+            built[key] = typer.main.get_command(typer_instance)
+        return built[key]
+
+    typer.testing._get_command = get_command
+
+
+_command_built_once()
+
 # The interface language of each test, whatever the machine's locale: the console and the
 # dashboard (test modules named for them or for tui) are tried in Chinese, the rest (the
 # CLI's messages, the API) in English; a test sets $CSTOOL_LANG itself to try the other.
@@ -57,16 +78,40 @@ class Cli:
         return json.loads(result.stdout)
 
 
+# The suites that run on both engines (one parametrisation: each of their tests that takes
+# its store from ``db_path`` runs once on a SQLite file and once on a PostgreSQL database).
+ENGINE_SUITES = ("test_desk", "test_desk_basics", "test_campaigns", "test_campaign_workers",
+                 "test_tickets", "test_sla", "test_metrics", "test_metrics_zone",
+                 "test_queue_wait")
+
+
+def pytest_generate_tests(metafunc):
+    """Run the ENGINE_SUITES' store-backed tests on SQLite and on PostgreSQL."""
+    name = metafunc.module.__name__.rsplit(".", 1)[-1]
+    if name in ENGINE_SUITES and "db_path" in metafunc.fixturenames:
+        metafunc.parametrize("engine", ["sqlite", "postgresql"], indirect=True)
+
+
 @pytest.fixture
-def db_path(tmp_path) -> str:
-    """A path for a new data file; with $CSTOOL_TEST_ENGINE=postgresql, the URL of a fresh
-    PostgreSQL database instead (the suites that take their store from here then run on
-    PostgreSQL: ``CSTOOL_TEST_ENGINE=postgresql pytest tests/test_desk.py``)."""
-    if os.environ.get("CSTOOL_TEST_ENGINE") == "postgresql":
+def engine(request) -> str:
+    """The storage engine of this test: the parametrisation's, else $CSTOOL_TEST_ENGINE
+    (``CSTOOL_TEST_ENGINE=postgresql pytest tests/test_dashboard.py``), else SQLite."""
+    return getattr(request, "param", None) or os.environ.get("CSTOOL_TEST_ENGINE", "sqlite")
+
+
+@pytest.fixture
+def db_path(tmp_path, engine) -> str:
+    """A path for a new data file; on the PostgreSQL engine (see ``engine``), the URL of a
+    fresh PostgreSQL database instead."""
+    if engine == "postgresql":
         from . import pg_support
 
-        return pg_support.require().database(migrated=True)
-    return str(tmp_path / "cstool.db")
+        cluster = pg_support.require()
+        url = cluster.database(migrated=True)
+        yield url
+        cluster.drop(url)
+        return
+    yield str(tmp_path / "cstool.db")
 
 
 @pytest.fixture

@@ -698,7 +698,7 @@ def test_same_seed_same_day(tmp_path, clock):
     assert dumps[0] == dumps[1] and len(dumps[0]) > 1500
 
 
-def test_a_day_streamed_in_halves_then_caught_up_equals_a_rebuild(backend):
+def test_a_day_streamed_in_halves_then_caught_up_equals_a_rebuild(backend, tmp_path):
     from cstool.simulation.promotion_day import DayPlan, simulate, stream, write
 
     _mall(backend, shops=2, customers_n=300)
@@ -721,7 +721,7 @@ def test_a_day_streamed_in_halves_then_caught_up_equals_a_rebuild(backend):
     assert backend.metrics_report(by="agent") == caught
     assert caught["total"]["conversations"] == 500 and caught != half
     # the same day streamed tick by tick into another file ends with the same figures
-    other = LocalBackend(backend.path.parent / "streamed.db", clock=backend.clock)
+    other = LocalBackend(tmp_path / "streamed.db", clock=backend.clock)
     _mall(other, shops=2, customers_n=300)
     ticks = iter(range(10_000))
     out = stream(other, plan, speed=3600, sleep=lambda s: None,

@@ -26,3 +26,27 @@ def test_simulated_customers_ask_and_answer_the_agent(backend):
     backend.reply("a", conv["id"], "还需要别的吗？")
     backend.close_conversation(conv["id"], by="a")  # closed before the customer answers
     assert sim.message()[1] not in ANSWERS_TO_AGENT
+
+
+def test_a_waiting_customer_does_not_repeat_themselves(backend):
+    """Nobody answers: each customer's follow-ups are different lines, at most
+    MAX_FOLLOW_UPS of them, however long the demo runs."""
+    from collections import defaultdict
+
+    from cstool.simulation.demo_customers import FOLLOW_UPS, MAX_FOLLOW_UPS
+
+    backend.apply({
+        "shops": [{"key": "s", "name": "翎衣女装", "service_mode": "human_only"}],
+        "products": [{"key": "dress", "shop": "s", "title": "法式碎花连衣裙", "price": 299}],
+        "customers": [{"key": f"c{i}", "name": f"顾客{i}", "profiles": [{"shop": "s"}]}
+                      for i in range(3)],
+    })
+    sim = CustomerSimulator(backend, "s", seed=7, follow_up_share=0.9, sleep=lambda s: None)
+    follow_ups = defaultdict(list)
+    for _ in range(120):
+        customer, text = sim.message()
+        if text in FOLLOW_UPS:
+            follow_ups[customer].append(text)
+    assert follow_ups  # the share was high: some customers followed up
+    for said in follow_ups.values():
+        assert len(said) == len(set(said)) and len(said) <= MAX_FOLLOW_UPS

@@ -37,6 +37,7 @@ QUESTIONS = [
 FOLLOW_UPS = [
     "好的谢谢", "那我再考虑一下", "可以再便宜点吗", "什么时候能到呢？", "嗯嗯，那我下单了",
 ]
+MAX_FOLLOW_UPS = 2  # follow-ups a customer writes while nobody answers them
 # What a simulated colleague writes before closing a chat.
 COLLEAGUE_ANSWERS = [
     "亲，已经帮您查好了，还有问题随时找我们哦", "好的亲，已为您备注，祝您购物愉快",
@@ -76,6 +77,7 @@ class CustomerSimulator:
         self.colleagues_in = not self.colleagues  # online and working (after my first chat)
         self._colleague_due: dict[int, float] = {}  # chat id -> when its colleague closes it
         self._clock = time.monotonic
+        self._said: dict[str, list[str]] = {}  # customer -> follow-ups since last answered
 
     def _agent_replies(self) -> None:
         """Chats of the shop an agent wrote in since the last look (from the event log)."""
@@ -104,9 +106,12 @@ class CustomerSimulator:
         while self.answered:
             conv = self.backend.get_conversation(self.answered.pop(0), messages=False)
             if conv["state"] == "active":
+                self._said.pop(conv["customer"], None)  # answered: they may follow up again
                 return conv["customer"], self.rnd.choice(ANSWERS_TO_AGENT)
         if self.open and self.rnd.random() < self.follow_up_share:
-            return self.rnd.choice(self.open), self.rnd.choice(FOLLOW_UPS)
+            follow_up = self._follow_up()
+            if follow_up is not None:
+                return follow_up
         customer = self.rnd.choice(self.customers)
         title = self.rnd.choice(self.products)
         if len(title) > 14:
@@ -118,6 +123,19 @@ class CustomerSimulator:
         text = opener + self.rnd.choice(QUESTIONS).format(title=title)
         if customer not in self.open:
             self.open = (self.open + [customer])[-20:]
+        return customer, text
+
+    def _follow_up(self) -> tuple[str, str] | None:
+        """A follow-up from an open chat's customer: never a line they already said, at
+        most MAX_FOLLOW_UPS while nobody answers them (a person waiting does not repeat
+        "好的谢谢" three times); None when every open customer has said enough."""
+        waiting = [c for c in self.open if len(self._said.get(c, ())) < MAX_FOLLOW_UPS]
+        if not waiting:
+            return None
+        customer = self.rnd.choice(waiting)
+        said = self._said.setdefault(customer, [])
+        text = self.rnd.choice([f for f in FOLLOW_UPS if f not in said])
+        said.append(text)
         return customer, text
 
     def step(self) -> dict:
