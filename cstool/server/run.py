@@ -20,6 +20,7 @@ from ..backend.local import LocalBackend
 from .app import DEFAULT_MAX_BODY, create_app
 
 GRACE_S = 10.0  # longest wait for requests in flight after a stop signal
+START_S = 5.0  # a server process that dies sooner after its start is a failed start
 
 
 class Server(uvicorn.Server):
@@ -57,8 +58,13 @@ def make_server(backend: LocalBackend, *, host: str = "127.0.0.1", port: int = 8
 
 def serve(db: str | Path, *, host: str = "127.0.0.1", port: int = 8765,
           max_body: int = DEFAULT_MAX_BODY, access_log: bool = False,
-          log_level: str = "info") -> None:
-    """Serve the file ``db`` until SIGTERM or Ctrl+C."""
+          log_level: str = "info", workers: int = 1) -> None:
+    """Serve the file ``db`` until SIGTERM or Ctrl+C (``workers`` > 1: that many server
+    processes on the one port, see :func:`serve_processes`)."""
+    if workers > 1:
+        serve_processes(str(db), workers, host=host, port=port, max_body=max_body,
+                        access_log=access_log, log_level=log_level)
+        return
     # a knowledge edit must not stall every request while its index builds
     backend = LocalBackend(db, background_builds=True)
     try:
@@ -101,3 +107,80 @@ class ThreadedServer:
         self.server.handle_exit(signal.SIGTERM, None)
         self.thread.join(timeout_s)
         self.sock.close()
+
+
+def _serve_child(db: str, sock: socket.socket, options: dict[str, Any]) -> None:
+    """One worker process of :func:`serve_processes`: its own backend, the shared socket."""
+    backend = LocalBackend(db, background_builds=True)
+    try:
+        server = make_server(backend, **options)
+        server.run(sockets=[sock])
+    finally:
+        backend.close()
+
+
+def serve_processes(db: str, workers: int, *, host: str, port: int,
+                    **options: Any) -> None:
+    """Serve ``db`` (a PostgreSQL database) from ``workers`` processes that accept on one
+    listening socket, bound here and handed to each (the kernel spreads connections).
+
+    Each process has its own connection, event hub and token cache; what keeps them one
+    desk is the database (its write lock, and LISTEN/NOTIFY for the event streams and
+    rights: storage.notify). A process that dies (even by SIGKILL) is replaced; SIGTERM
+    or Ctrl+C stops every one gracefully. A process that dies within START_S of its start
+    (the database is unreachable, say) stops them all (exit status 1)."""
+    import multiprocessing
+    import time
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    options = {**options, "host": host, "port": port}
+    spawn = multiprocessing.get_context("spawn")
+    stop = threading.Event()
+    log = logging.getLogger("cstool.server")
+
+    def start() -> tuple[Any, float]:
+        p = spawn.Process(target=_serve_child, args=(db, sock, options),
+                          name="cstool-serve", daemon=False)
+        p.start()
+        return p, time.monotonic()
+
+    def request_stop(signum: int, frame: Any) -> None:  # noqa: ARG001
+        stop.set()
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    children = [start() for _ in range(workers)]
+    failed = False
+    try:
+        while not stop.wait(0.2):
+            for i, (p, started) in enumerate(children):
+                if p.is_alive():
+                    continue
+                if time.monotonic() - started < START_S:
+                    log.error("server process %s exited at start (status %s): stopping",
+                              p.pid, p.exitcode)
+                    failed = True
+                    stop.set()
+                    break
+                log.warning("server process %s died (status %s): starting another",
+                            p.pid, p.exitcode)
+                children[i] = start()
+    finally:
+        for p, _ in children:
+            if p.is_alive():
+                p.terminate()  # SIGTERM: a graceful stop
+        deadline = time.monotonic() + GRACE_S + 5
+        for p, _ in children:
+            p.join(max(0.1, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join()
+        sock.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if failed:
+        raise SystemExit(1)
