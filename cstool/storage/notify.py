@@ -99,7 +99,7 @@ class EventListener:
     """
 
     def __init__(self, url: str, on_notify: Callable[[bool], None], *,
-                 retry_s: float = 1.0, tick_s: float = 0.5):
+                 retry_s: float = 1.0, tick_s: float = 0.25):
         self.url = url
         self.on_notify = on_notify
         self.retry_s = retry_s
