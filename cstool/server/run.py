@@ -11,6 +11,7 @@ import logging
 import signal
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,6 @@ from ..backend.local import LocalBackend
 from .app import DEFAULT_MAX_BODY, create_app
 
 GRACE_S = 10.0  # longest wait for requests in flight after a stop signal
-START_S = 5.0  # a server process that dies sooner after its start is a failed start
 
 
 class Server(uvicorn.Server):
@@ -92,8 +92,6 @@ class ThreadedServer:
 
     def start(self, timeout_s: float = 10.0) -> ThreadedServer:
         """Start and wait until it accepts requests."""
-        import time
-
         self.thread.start()
         deadline = time.monotonic() + timeout_s
         while not self.server.started:
@@ -109,11 +107,26 @@ class ThreadedServer:
         self.sock.close()
 
 
-def _serve_child(db: str, sock: socket.socket, options: dict[str, Any]) -> None:
-    """One worker process of :func:`serve_processes`: its own backend, the shared socket."""
-    backend = LocalBackend(db, background_builds=True)
+def _serve_child(db: str, sock: socket.socket, options: dict[str, Any], ready: Any) -> None:
+    """One worker process of :func:`serve_processes`: its own backend, the shared socket;
+    ``ready`` (an Event) is set once it serves."""
+    from ..errors import CstoolError
+
+    try:
+        backend = LocalBackend(db, background_builds=True)
+    except CstoolError as e:  # one line, not a child's traceback
+        logging.getLogger("cstool.server").error("%s", e)
+        raise SystemExit(1) from None
     try:
         server = make_server(backend, **options)
+
+        def report_ready() -> None:
+            while not server.started and not server.should_exit:
+                time.sleep(0.05)
+            if server.started:
+                ready.set()
+
+        threading.Thread(target=report_ready, daemon=True).start()
         server.run(sockets=[sock])
     finally:
         backend.close()
@@ -127,10 +140,9 @@ def serve_processes(db: str, workers: int, *, host: str, port: int,
     Each process has its own connection, event hub and token cache; what keeps them one
     desk is the database (its write lock, and LISTEN/NOTIFY for the event streams and
     rights: storage.notify). A process that dies (even by SIGKILL) is replaced; SIGTERM
-    or Ctrl+C stops every one gracefully. A process that dies within START_S of its start
-    (the database is unreachable, say) stops them all (exit status 1)."""
+    or Ctrl+C stops every one gracefully. A process that dies before it ever served (the
+    database is unreachable, say) stops them all (exit status 1)."""
     import multiprocessing
-    import time
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -143,11 +155,12 @@ def serve_processes(db: str, workers: int, *, host: str, port: int,
     stop = threading.Event()
     log = logging.getLogger("cstool.server")
 
-    def start() -> tuple[Any, float]:
-        p = spawn.Process(target=_serve_child, args=(db, sock, options),
+    def start() -> tuple[Any, Any]:
+        ready = spawn.Event()
+        p = spawn.Process(target=_serve_child, args=(db, sock, options, ready),
                           name="cstool-serve", daemon=False)
         p.start()
-        return p, time.monotonic()
+        return p, ready
 
     def request_stop(signum: int, frame: Any) -> None:  # noqa: ARG001
         stop.set()
@@ -157,10 +170,10 @@ def serve_processes(db: str, workers: int, *, host: str, port: int,
     failed = False
     try:
         while not stop.wait(0.2):
-            for i, (p, started) in enumerate(children):
+            for i, (p, ready) in enumerate(children):
                 if p.is_alive():
                     continue
-                if time.monotonic() - started < START_S:
+                if not ready.is_set():
                     log.error("server process %s exited at start (status %s): stopping",
                               p.pid, p.exitcode)
                     failed = True
