@@ -24,6 +24,10 @@ def serve_cmd(
         "--max-body-kb", min=1, max=1024 * 1024,
         help="Largest request body accepted, in KiB (larger: 413).")] = 1024,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64,
+        help="Server processes on the one port (above 1: a postgresql:// database only).")
+    ] = 1,
 ) -> None:
     """Serve the data file over HTTP: JSON API under /v1, OpenAPI at /openapi.json, live
     events at /v1/events, the customer widget at /widget/SHOP. SIGTERM or Ctrl+C stops
@@ -35,8 +39,13 @@ def serve_cmd(
     from cstool import __version__
     from cstool.server.run import serve
     from cstool.storage import database_exists, default_db_path
+    from cstool.storage.database import is_postgres_url
 
     path = db or st.db or default_db_path()
+    if workers > 1 and not is_postgres_url(path):
+        raise UsageError("--workers above 1 needs a postgresql:// database (a SQLite file "
+                         "has one writer: serve it from one process)",
+                         key="serve_workers_need_postgres")
     if not database_exists(path):  # serving a new mall: make the file now and say so once
         from cstool.backend.local import LocalBackend
 
@@ -46,4 +55,7 @@ def serve_cmd(
     info(t("cli.serving", version=__version__, path=path, url=f"http://{shown}:{port}"))
     if host not in ("127.0.0.1", "localhost", "::1"):
         info(t("cli.serve_public"))
-    serve(path, host=host, port=port, max_body=max_body_kb * 1024, access_log=access_log)
+    if workers > 1:
+        info(t("cli.serving_workers", workers=workers))
+    serve(path, host=host, port=port, max_body=max_body_kb * 1024, access_log=access_log,
+          workers=workers)

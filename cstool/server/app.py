@@ -11,6 +11,7 @@ may call what).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import inspect
@@ -60,7 +61,7 @@ from .error_responses import (
     error_response,
     json_response,
 )
-from .events import EventHub
+from .events import EventHub, listen_across_processes, stop_listening
 from .limits import BodyLimit, send_json, too_deep_body, too_deep_response, without_bom
 from .policies import POLICIES
 from .request_types import INT_RANGE, _annotation
@@ -485,11 +486,13 @@ def create_app(backend: LocalBackend, *, max_body: int = DEFAULT_MAX_BODY, ping_
     async def lifespan(app: FastAPI):
         state.worker = StorageWorker(backend.database)
         await state.hub.start()
+        await asyncio.to_thread(listen_across_processes, state.hub, backend, state.tokens)
         gc.freeze()  # what start-up built lives on: full collections skip it (no long pauses)
         try:
             yield
         finally:
             await state.hub.stop()
+            await asyncio.to_thread(stop_listening, state.hub, state.tokens)
             state.worker.stop()
             state.worker = None
 

@@ -1,11 +1,15 @@
 """Live events over server-sent events: one reader of the events table, many subscribers.
 
-The hub reads new events from the file (woken at once by the server's own writes,
-and every ``poll_s`` for other processes' writes) and hands each to every subscriber.
+The hub reads new events from the table (woken at once by the server's own writes; on
+PostgreSQL by every process's commits too, through LISTEN/NOTIFY, with a slow poll every
+``SAFETY_POLL_S`` as a safety net; on SQLite by a poll every ``poll_s`` for the other
+processes sharing the file) and hands each to every subscriber.
 A subscriber first reads the backlog after its cursor from the file, then takes the
 live events, skipping any it has sent; one that falls behind its queue goes back to
 reading the file. Because every event is in the table before it is anywhere else,
-nothing is lost across a reconnect (``Last-Event-ID``) or a slow consumer.
+nothing is lost across a reconnect (``Last-Event-ID``) or a slow consumer. Events
+written through other servers on the same database reach this server's subscribers the
+same way, in id order (ids grow in commit order on both engines: one writer at a time).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+SAFETY_POLL_S = 2.0  # the poll while LISTEN/NOTIFY wakes the hub (PostgreSQL)
 QUEUE_MAX = 2000  # live events a subscriber may hold before it reads the file instead
 BATCH = 500
 STOP = object()
@@ -52,6 +57,19 @@ class EventHub:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.stopping = asyncio.Event()
         self._stale = False
+        self.listener: Any = None  # storage.notify.EventListener (PostgreSQL), or None
+
+    def poll_interval(self) -> float:
+        """Seconds between reads when nothing wakes the hub: ``poll_s``, or the slow
+        safety-net poll while a LISTEN connection wakes it for every commit."""
+        if self.listener is not None and self.listener.connected:
+            return max(self.poll_s, SAFETY_POLL_S)
+        return self.poll_s
+
+    def wake_threadsafe(self) -> None:
+        """``wake`` from another thread (the LISTEN thread)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
 
     async def start(self) -> None:
         """Start reading from the current end of the table."""
@@ -92,7 +110,7 @@ class EventHub:
     async def _run(self) -> None:
         while not self.stopping.is_set():
             try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval())
             except TimeoutError:
                 pass
             self._wake.clear()
@@ -180,3 +198,26 @@ def encode(e: dict) -> bytes:
     """One event in SSE form: id, event type, JSON data."""
     data = json.dumps(e, ensure_ascii=False, separators=(",", ":"))
     return f"id: {e['id']}\nevent: {e['type']}\ndata: {data}\n\n".encode()
+
+
+def listen_across_processes(hub: EventHub, backend: Any, tokens: Any) -> None:
+    """On PostgreSQL, LISTEN for every process's commits of events (storage.notify): each
+    notification wakes ``hub``, and one of a change of rights moves ``backend``'s access
+    epoch, so ``tokens`` (the server's token store) forgets cached rights at once and,
+    while the listener is connected, keys its cache on the epoch alone. Nothing on a
+    SQLite file (the hub polls it)."""
+    from ..storage.notify import listener_for
+
+    def notified(access: bool) -> None:
+        if access:
+            backend._move_access_epoch()
+        hub.wake_threadsafe()
+
+    hub.listener = tokens.listener = listener_for(backend.database, notified)
+
+
+def stop_listening(hub: EventHub, tokens: Any) -> None:
+    """Stop what :func:`listen_across_processes` started."""
+    listener, hub.listener, tokens.listener = hub.listener, None, None
+    if listener is not None:
+        listener.stop()

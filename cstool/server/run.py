@@ -11,6 +11,7 @@ import logging
 import signal
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,13 @@ def make_server(backend: LocalBackend, *, host: str = "127.0.0.1", port: int = 8
 
 def serve(db: str | Path, *, host: str = "127.0.0.1", port: int = 8765,
           max_body: int = DEFAULT_MAX_BODY, access_log: bool = False,
-          log_level: str = "info") -> None:
-    """Serve the file ``db`` until SIGTERM or Ctrl+C."""
+          log_level: str = "info", workers: int = 1) -> None:
+    """Serve the file ``db`` until SIGTERM or Ctrl+C (``workers`` > 1: that many server
+    processes on the one port, see :func:`serve_processes`)."""
+    if workers > 1:
+        serve_processes(str(db), workers, host=host, port=port, max_body=max_body,
+                        access_log=access_log, log_level=log_level)
+        return
     # a knowledge edit must not stall every request while its index builds
     backend = LocalBackend(db, background_builds=True)
     try:
@@ -86,8 +92,6 @@ class ThreadedServer:
 
     def start(self, timeout_s: float = 10.0) -> ThreadedServer:
         """Start and wait until it accepts requests."""
-        import time
-
         self.thread.start()
         deadline = time.monotonic() + timeout_s
         while not self.server.started:
@@ -101,3 +105,95 @@ class ThreadedServer:
         self.server.handle_exit(signal.SIGTERM, None)
         self.thread.join(timeout_s)
         self.sock.close()
+
+
+def _serve_child(db: str, sock: socket.socket, options: dict[str, Any], ready: Any) -> None:
+    """One worker process of :func:`serve_processes`: its own backend, the shared socket;
+    ``ready`` (an Event) is set once it serves."""
+    from ..errors import CstoolError
+
+    try:
+        backend = LocalBackend(db, background_builds=True)
+    except CstoolError as e:  # one line, not a child's traceback
+        logging.getLogger("cstool.server").error("%s", e)
+        raise SystemExit(1) from None
+    try:
+        server = make_server(backend, **options)
+
+        def report_ready() -> None:
+            while not server.started and not server.should_exit:
+                time.sleep(0.05)
+            if server.started:
+                ready.set()
+
+        threading.Thread(target=report_ready, daemon=True).start()
+        server.run(sockets=[sock])
+    finally:
+        backend.close()
+
+
+def serve_processes(db: str, workers: int, *, host: str, port: int,
+                    **options: Any) -> None:
+    """Serve ``db`` (a PostgreSQL database) from ``workers`` processes that accept on one
+    listening socket, bound here and handed to each (the kernel spreads connections).
+
+    Each process has its own connection, event hub and token cache; what keeps them one
+    desk is the database (its write lock, and LISTEN/NOTIFY for the event streams and
+    rights: storage.notify). A process that dies (even by SIGKILL) is replaced; SIGTERM
+    or Ctrl+C stops every one gracefully. A process that dies before it ever served (the
+    database is unreachable, say) stops them all (exit status 1)."""
+    import multiprocessing
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    options = {**options, "host": host, "port": port}
+    spawn = multiprocessing.get_context("spawn")
+    stop = threading.Event()
+    log = logging.getLogger("cstool.server")
+
+    def start() -> tuple[Any, Any]:
+        ready = spawn.Event()
+        p = spawn.Process(target=_serve_child, args=(db, sock, options, ready),
+                          name="cstool-serve", daemon=False)
+        p.start()
+        return p, ready
+
+    def request_stop(signum: int, frame: Any) -> None:  # noqa: ARG001
+        stop.set()
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    children = [start() for _ in range(workers)]
+    failed = False
+    try:
+        while not stop.wait(0.2):
+            for i, (p, ready) in enumerate(children):
+                if p.is_alive():
+                    continue
+                if not ready.is_set():
+                    log.error("server process %s exited at start (status %s): stopping",
+                              p.pid, p.exitcode)
+                    failed = True
+                    stop.set()
+                    break
+                log.warning("server process %s died (status %s): starting another",
+                            p.pid, p.exitcode)
+                children[i] = start()
+    finally:
+        for p, _ in children:
+            if p.is_alive():
+                p.terminate()  # SIGTERM: a graceful stop
+        deadline = time.monotonic() + GRACE_S + 5
+        for p, _ in children:
+            p.join(max(0.1, deadline - time.monotonic()))
+            if p.is_alive():
+                p.kill()
+                p.join()
+        sock.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if failed:
+        raise SystemExit(1)

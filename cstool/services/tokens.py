@@ -45,6 +45,10 @@ class TokenStore:
         self._last_used: dict[int, int] = {}
         # hash -> (access version, deadline, principal, expires_at, last_used_at)
         self._cache: dict[str, tuple] = {}
+        # A storage.notify.EventListener (a server on PostgreSQL): while it is connected,
+        # other processes' changes of rights move the backend's access epoch, and the
+        # cache needs no look at the database's data_version.
+        self.listener = None
 
     def _now(self) -> int:
         return self.ctx.now()
@@ -235,12 +239,21 @@ class TokenStore:
         self._note_use(tid, used, now)
         return principal
 
-    def _access_version(self) -> tuple[int, int] | None:
+    def _access_version(self) -> tuple | None:
         """What a cached principal depends on: the backend's access epoch and the file's
-        data_version (None: no caching, the backend keeps no epoch)."""
+        data_version (None: no caching, the backend keeps no epoch). While a LISTEN
+        connection reports every process's changes of rights (``listener``), the epoch
+        and that connection's generation suffice: a revocation committed by another
+        server moves the epoch as soon as its notification arrives, and a lost connection
+        falls back to data_version."""
         with self.database.lock:  # no change of ours is half done while we look
             epoch = self.backend.access_epoch
-            return None if epoch is None else (epoch, self.database.data_version())
+            if epoch is None:
+                return None
+            listener = self.listener
+            if listener is not None and listener.connected:
+                return (epoch, "listening", listener.generation)
+            return (epoch, "data_version", self.database.data_version())
 
     def _note_use(self, token_id: int, used: int | None, now: int) -> None:
         """Record the token's use (``last_used_at``), at most once a LAST_USED_EVERY_MS."""
