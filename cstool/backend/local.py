@@ -20,13 +20,13 @@ from ..services.context import ServiceContext
 from ..services.conversation_view import ConversationView
 from ..services.dashboard import DashboardService
 from ..services.desk import DeskService
+from ..services.files import FileService
 from ..services.invitations import InvitationService
 from ..services.kb_suggestions import KnowledgeSuggestions
 from ..services.knowledge import KnowledgeService
-from ..services.files import FileService
 from ..services.labels_notes import LabelsNotesService
-from ..services.order_events import OrderEventService
 from ..services.metrics import MetricsService
+from ..services.order_events import OrderEventService
 from ..services.queue_places import QueuePlacesService
 from ..services.records import RecordsService
 from ..services.records import merge_shop_parts as merge_shop_parts  # server/record_rights

@@ -41,9 +41,10 @@ from ..backend.local import LocalBackend
 from ..errors import CstoolError, StorageError
 from ..message_payloads import message_body_variants
 from ..resources import KINDS
+from ..services.files import max_upload_body
 from ..storage.errors import DatabaseError
 from ..storage.repos import events as event_log
-from . import widget
+from . import file_links, widget
 from .access import Access, Page
 from .conversation_policies import event_filter
 from .error_responses import (
@@ -61,7 +62,14 @@ from .error_responses import (
     json_response,
 )
 from .events import EventHub
-from .limits import BodyLimit, send_json, too_deep_body, too_deep_response, without_bom
+from .limits import (
+    UPLOAD_PATHS,
+    BodyLimit,
+    send_json,
+    too_deep_body,
+    too_deep_response,
+    without_bom,
+)
 from .policies import POLICIES
 from .request_types import INT_RANGE, _annotation
 from .schema_rules import (
@@ -508,7 +516,8 @@ def create_app(backend: LocalBackend, *, max_body: int = DEFAULT_MAX_BODY, ping_
         redoc_url=None,
     )
     app.state.cstool = state
-    app.add_middleware(BodyLimit, max_bytes=max_body)
+    app.add_middleware(BodyLimit, max_bytes=max_body,
+                       uploads=(UPLOAD_PATHS, max(max_body, max_upload_body())))
     app.add_exception_handler(CstoolError, _cstool_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -588,6 +597,7 @@ def create_app(backend: LocalBackend, *, max_body: int = DEFAULT_MAX_BODY, ping_
                          201 if op.name.startswith("create") else 200),
         )
     widget.add_routes(app)
+    file_links.add_routes(app)
     lane = _message_lane(app) if fast_lane else None
     if lane is not None:
         app.lane = MessageLane(state, *lane, max_body)

@@ -106,7 +106,7 @@ def decode(data: Any, limit: int) -> bytes:
     estimate = (len(data) * 3) // 4 - data[-2:].count("=")
     if estimate > limit:
         raise TooLarge(f"file too large ({human_size(estimate)}, at most "
-                       f"{human_size(limit)})", key="file_too_large",
+                       f"{human_size(limit)})", key="chat_file_too_large",
                        size=human_size(estimate), most=human_size(limit))
     try:
         raw = base64.b64decode(data, validate=True)
@@ -195,7 +195,7 @@ class FileService:
         row = uow.repo(ChatFiles).get(message)
         if row is None or row["conversation_id"] != conversation:
             raise NotFound(f"no file in message {message} of conversation {conversation}",
-                           key="no_file", message=message, conversation=conversation)
+                           key="no_file", msg_id=message, conversation=conversation)
         return row
 
     def file_info(self, conversation: int, message: int) -> dict:
@@ -210,7 +210,7 @@ class FileService:
             raw = self.blobs.get(uow, row["sha256"])
         if raw is None:
             raise NotFound(f"the bytes of the file in message {message} are gone",
-                           key="file_gone", message=message)
+                           key="file_gone", msg_id=message)
         return {**file_dict(row), "data": base64.b64encode(raw).decode("ascii")}
 
     def files_of(self, conversation_ids: list[int]) -> list[dict]:
