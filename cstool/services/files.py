@@ -37,6 +37,7 @@ from .context import ServiceContext
 from .messages import in_shop_language
 
 DEFAULT_MAX_FILE_MB = 10
+MB = 1024 * 1024
 LINK_TTL_S = 600  # a widget's file link works for ten minutes
 MAX_NAME_CHARS = 200
 LABELS = {"image": ("图片", "Image"), "pdf": ("PDF", "PDF"), "video": ("视频", "Video")}
@@ -105,9 +106,10 @@ def decode(data: Any, limit: int) -> bytes:
     data = _DATA_URL.sub("", data, count=1)
     estimate = (len(data) * 3) // 4 - data[-2:].count("=")
     if estimate > limit:
-        raise TooLarge(f"file too large ({human_size(estimate)}, at most "
-                       f"{human_size(limit)})", key="chat_file_too_large",
-                       size=human_size(estimate), most=human_size(limit))
+        size = human_size(estimate) if estimate > limit * 1.1 else f"{estimate:,} bytes"
+        most = f"{limit / MB:g} MB"
+        raise TooLarge(f"file too large ({size}, at most {most})", key="chat_file_too_large",
+                       size=size, most=most)
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
