@@ -7,13 +7,13 @@ from typing import Annotated
 import typer
 
 from cstool.errors import UsageError
+from cstool.file_saving import read_upload, save_download
 from cstool.i18n import t, value
 from cstool.text_rules import terminal_safe
 from cstool.values import parse_time, short_time
 
 from .context import state, wants_json
 from .crud import JsonOpt
-from .files import read_upload, save_download
 from .output import counted, info, print_json, print_table
 
 app = typer.Typer(help="Conversations: customers post, agents accept, reply, transfer, close.",

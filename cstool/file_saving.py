@@ -1,14 +1,15 @@
-"""Files on the command line: reading one to send (``conv reply --file``) and saving one
-of a chat into a folder (``conv file``)."""
+"""A chat's files on the agent's own machine, for the front ends: reading one to send
+(``conv reply --file``, the console's attach key) and saving one into a folder (``conv
+file``, the console's save key), under a safe name that never overwrites a file."""
 
 from __future__ import annotations
 
 import base64
 from pathlib import Path
 
-from cstool.errors import InvalidInput, TooLarge
-from cstool.file_types import human_size
-from cstool.services.files import MB, clean_name, platform_max_mb
+from .errors import InvalidInput, TooLarge
+from .file_types import human_size
+from .services.files import MB, clean_name, platform_max_mb
 
 
 def read_upload(path: Path) -> str:
