@@ -1,5 +1,5 @@
 """The console's pictures and files through Pilot: a customer's picture drawn as
-``[图片 破损照片.jpg 1.2 MB]``, F12 saves it into a folder or opens it, and attaches a
+``[图片 破损照片.jpg 1.2 MB]``, Ctrl+D saves it into a folder or opens it, and attaches a
 file from this machine (a renamed program refused, nothing sent)."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def desk(tmp_path) -> tuple[LocalBackend, int]:
     return b, out["conversation"]["id"]
 
 
-async def test_a_picture_is_shown_and_f12_saves_or_opens_it(tmp_path, monkeypatch):
+async def test_a_picture_is_shown_and_ctrl_d_saves_or_opens_it(tmp_path, monkeypatch):
     b, cid = desk(tmp_path)
     opened: list[Path] = []
     monkeypatch.setattr(conv_files, "open_path", opened.append)
@@ -37,7 +37,7 @@ async def test_a_picture_is_shown_and_f12_saves_or_opens_it(tmp_path, monkeypatc
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
         assert "[图片 破损照片.jpg 1.2 MB]" in transcript_text(app)
-        await press(app, pilot, "f12")
+        await press(app, pilot, "ctrl+d")
         assert isinstance(app.screen, ChoiceScreen)
         assert [label for _, label in app.screen.items] == [
             "📎 从本机发送文件…", "[图片 破损照片.jpg 1.2 MB]"]
@@ -49,11 +49,11 @@ async def test_a_picture_is_shown_and_f12_saves_or_opens_it(tmp_path, monkeypatc
         await press(app, pilot, "enter")
         saved = folder / "破损照片.jpg"
         assert saved.exists() and GPS_MARK not in saved.read_bytes()
-        await press(app, pilot, "f12", "2", "2")  # open it
+        await press(app, pilot, "ctrl+d", "2", "2")  # open it
         assert len(opened) == 1 and opened[0].read_bytes() == saved.read_bytes()
 
 
-async def test_f12_attaches_a_file_and_refuses_a_renamed_program(tmp_path):
+async def test_ctrl_d_attaches_a_file_and_refuses_a_renamed_program(tmp_path):
     b, cid = desk(tmp_path)
     chart = tmp_path / "尺码表.png"
     chart.write_bytes(png())
@@ -63,7 +63,7 @@ async def test_f12_attaches_a_file_and_refuses_a_renamed_program(tmp_path):
     async with app.run_test(size=(120, 34)) as pilot:
         await settle(app, pilot)
         for path in (fake, chart):
-            await press(app, pilot, "f12", "1")
+            await press(app, pilot, "ctrl+d", "1")
             assert isinstance(app.screen, PromptScreen)
             app.screen.query_one("#prompt-input").value = str(path)
             await press(app, pilot, "enter")

@@ -93,7 +93,7 @@ ACTIONS: list[tuple[str, str, str, str, int | None]] = [
     ("label", "ctrl+l", "key.label", "help.label", None),
     ("note", "ctrl+n", "key.note", "help.note", None),
     # issue 21: pictures and files in chats (tui/conv_files.py)
-    ("files", "f12", "key.files", "help.files", None),
+    ("files", "ctrl+d", "key.files", "help.files", None),
     ("next_chat", "tab,ctrl+down", "key.next_chat", "help.next_chat", 14),
     ("prev_chat", "shift+tab,ctrl+up", "key.prev_chat", "help.prev_chat", None),
     ("toggle_context", "ctrl+t", "key.toggle_context", "help.toggle_context", 15),

@@ -1,7 +1,7 @@
 """The console's pictures and files.
 
 A file message is drawn as ``[图片 破损照片.jpg 1.2 MB]`` (PDF, 视频 likewise) from its
-payload, in the console's language. F12 (``files``) opens the chat's files: the first
+payload, in the console's language. Ctrl+D (``files``) opens the chat's files: the first
 item attaches a file from this machine (its path asked; the type is read from the
 bytes, images lose their metadata), the others are the chat's files, newest first;
 choosing one offers to save it into a folder (never overwriting a file) or to open it
@@ -37,9 +37,8 @@ def file_line(payload: dict | None) -> str:
 
 
 def file_renderable(m: dict) -> Text:
-    """A file message's line in the transcript, with the key that opens it."""
-    return Text.assemble((file_line(m.get("payload")), FILE_STYLE),
-                         ("  " + t("console.file_hint"), "dim"))
+    """A file message's line in the transcript (the files key saves or opens it)."""
+    return Text(file_line(m.get("payload")), FILE_STYLE)
 
 
 def open_path(path: Path) -> None:
