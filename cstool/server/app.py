@@ -41,7 +41,6 @@ from ..backend.local import LocalBackend
 from ..errors import CstoolError, StorageError
 from ..message_payloads import message_body_variants
 from ..resources import KINDS
-from ..services.files import max_upload_body
 from ..storage.errors import DatabaseError
 from ..storage.repos import events as event_log
 from . import file_links, widget
@@ -62,14 +61,7 @@ from .error_responses import (
     json_response,
 )
 from .events import EventHub
-from .limits import (
-    UPLOAD_PATHS,
-    BodyLimit,
-    send_json,
-    too_deep_body,
-    too_deep_response,
-    without_bom,
-)
+from .limits import BodyLimit, send_json, too_deep_body, too_deep_response, without_bom
 from .policies import POLICIES
 from .request_types import INT_RANGE, _annotation
 from .schema_rules import (
@@ -516,8 +508,7 @@ def create_app(backend: LocalBackend, *, max_body: int = DEFAULT_MAX_BODY, ping_
         redoc_url=None,
     )
     app.state.cstool = state
-    app.add_middleware(BodyLimit, max_bytes=max_body,
-                       uploads=(UPLOAD_PATHS, max(max_body, max_upload_body())))
+    app.add_middleware(BodyLimit, max_bytes=max_body)
     app.add_exception_handler(CstoolError, _cstool_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from ..json_limits import MAX_JSON_DEPTH, json_depth, too_deep_message
+from ..services.files import max_upload_body
 
 BOM = b"\xef\xbb\xbf"
 # The routes that take a file (base64 in JSON): they may be as large as an upload needs.
@@ -45,14 +46,16 @@ class BodyLimit:
                  uploads: tuple[re.Pattern, int] | None = None):
         self.app = app
         self.max_bytes = max_bytes
-        self.uploads = uploads  # (paths, their limit): the file upload routes
+        # (paths, their limit): the file upload routes take what a file at the platform's
+        # limit needs in base64 (cstool.services.files), never less than the others
+        self.uploads = uploads or (UPLOAD_PATHS, max(max_bytes, max_upload_body()))
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
         most = self.max_bytes
-        if self.uploads is not None and self.uploads[0].match(scope["path"]):
+        if self.uploads[0].match(scope["path"]):
             most = self.uploads[1]
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > most):
