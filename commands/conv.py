@@ -1,11 +1,13 @@
-"""`cstool conv ...`: conversations: post, list, show, accept, reply, transfer, close, rate,
-label, note."""
+"""`cstool conv ...`: conversations: post, list, show, accept, reply (text or a file),
+file (save one), transfer, close, rate, label, note."""
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from cstool.errors import UsageError
+from cstool.file_saving import read_upload, save_download
 from cstool.i18n import t, value
 from cstool.text_rules import terminal_safe
 from cstool.values import parse_time, short_time
@@ -177,11 +179,39 @@ def accept_cmd(ctx: typer.Context, agent: AgentOpt, json_: JsonOpt = False) -> N
 
 @app.command("reply")
 def reply_cmd(ctx: typer.Context, conversation: ConvArg,
-              text: Annotated[str, typer.Argument(help="The reply.")], agent: AgentOpt,
+              agent: AgentOpt,
+              text: Annotated[str | None, typer.Argument(help="The reply.")] = None,
+              file: Annotated[Path | None, typer.Option(
+                  "--file", "-f", help="Send this picture, PDF or short video (JPEG, PNG, "
+                  "WebP, GIF, PDF, MP4).")] = None,
               json_: JsonOpt = False) -> None:
-    """Reply to a conversation assigned to you."""
-    msg = state(ctx).backend.reply(agent, conversation, text)
+    """Reply to a conversation assigned to you (a text, a file, or both)."""
+    if text is None and file is None:
+        raise UsageError("give the reply's text or --file PATH", key="reply_needs_text")
+    data = read_upload(file) if file is not None else None
+    be = state(ctx).backend
+    msg = None
+    if text is not None:
+        msg = be.reply(agent, conversation, text)
+    if data is not None:
+        msg = be.reply_file(agent, conversation, file.name, data)
     _conv_out(ctx, json_, msg, t("cli.conv_sent", id=msg["id"]))
+
+
+@app.command("file")
+def file_cmd(
+    ctx: typer.Context, conversation: ConvArg,
+    message: Annotated[int, typer.Argument(metavar="MESSAGE", help="The message's id.")],
+    save: Annotated[Path, typer.Option(help="The folder to save it in.")] = Path("."),
+    json_: JsonOpt = False,
+) -> None:
+    """Save a picture, PDF or video of a conversation to a folder."""
+    got = state(ctx).backend.get_file(conversation, message)
+    path = save_download(got, save)
+    if wants_json(ctx, json_):
+        print_json({**{k: v for k, v in got.items() if k != "data"}, "saved": str(path)})
+    else:
+        info(t("cli.file_saved", name=terminal_safe(got["name"]), path=str(path)))
 
 
 @app.command("transfer")

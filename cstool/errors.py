@@ -79,8 +79,9 @@ class TooDeep(CstoolError):
     http_status = 400
 
 
-class TooLarge(CstoolError):
-    """An input (a request body, a message payload) over its size limit."""
+class TooLarge(InvalidInput):
+    """An input (a request body, a message payload, a file) over its size limit: an
+    invalid input with its own code and status."""
 
     code = "too_large"
     http_status = 413

@@ -75,6 +75,9 @@ SHOP_SETTINGS_DEFAULTS = {
     "webhook_retry_base_s": None,  # 10
     "webhook_retry_window_h": None,  # 24
     "webhook_timeout_s": None,  # 10
+    # Files in chats: at most this many MB each (None: the platform's limit,
+    # $CSTOOL_MAX_FILE_MB or 10; a shop may set a lower limit, not a higher one).
+    "max_file_mb": None,
 }
 
 

@@ -20,6 +20,7 @@ from urllib.parse import quote
 import httpx
 
 from cstool.resources import KINDS
+from tests.file_support import b64, png
 from tests.server_support import Served, serve
 
 SHOP_A, SHOP_B = "lingyi-fashion", "mengbao-baby"
@@ -227,6 +228,9 @@ def build_mall(tmp_path) -> Mall:
     assert conv["assignee"] == "mb-ajun", conv
     mall.admin_ok("POST", f"/v1/conversations/{ids['conv_b']}/replies",
                   json={"agent": "mb-ajun", "text": "亲，推荐萌宝秘密护臀膏"})
+    ids["file_b"] = mall.admin_ok(  # a picture in B's chat (get_file, file_link)
+        "POST", f"/v1/conversations/{ids['conv_b']}/files",
+        json={"agent": "mb-ajun", "name": "尺码表.png", "data": b64(png())})["id"]
     mall.admin_ok("PUT", "/v1/agents/mb-hongjie/status", json={"status": "offline"})
     out = post(SHOP_B, "c-both-zhao", UNANSWERED_B)
     ids["conv_b_queued"] = out["conversation"]["id"]

@@ -51,13 +51,14 @@ from cstool.api.backend import ApplyResult
 from cstool.auth import Unauthorized
 from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
-from cstool.errors import Conflict, CstoolError, InvalidInput, NotFound, UsageError
+from cstool.errors import Conflict, CstoolError, InvalidInput, NotFound, TooLarge, UsageError
 from cstool.storage.migrations import LATEST
 from cstool.validation import FieldError
 
 from . import kb_support  # noqa: F401  (built bot models go to a private cache folder)
 from .conftest import NOW
 from .contract_support import BACKENDS, Store, operation_names, operations_table
+from .file_support import EXE, GPS_MARK, PDF, b64, jpeg_with_exif, png
 
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
@@ -1039,6 +1040,145 @@ def test_private_notes(be):
         be.add_note(w.a, 10**9, "x")
     with be.refused(Conflict, "agent_not_in_shop"):
         be.add_note(World(be).a, cid, "x")
+
+
+# == files in chats (issue 21) =================================================================
+def _bytes(b64_text: str) -> bytes:
+    import base64
+
+    return base64.b64decode(b64_text)
+
+
+@covers("post_file", "reply_file", "get_file", "file_link")
+def test_files_in_chats(be):
+    import hashlib
+
+    w = World(be)
+    posted = be.post_file(w.shop, w.customer, "C:\\照片\\破损照片.jpg", b64(jpeg_with_exif()))
+    msg = posted["message"]
+    cid = posted["conversation"]["id"]
+    pay = be.same("file payload", {k: v for k, v in msg["payload"].items() if k != "sha256"})
+    assert (msg["kind"], msg["sender"], pay["name"], pay["type"], pay["category"],
+            pay["width"], pay["height"]) == ("file", "customer", "破损照片.jpg", "image/jpeg",
+                                             "image", 640, 480)
+    assert msg["body"] == f"[图片 破损照片.jpg {pay['bytes']} B]"
+    got = be.get_file(cid, msg["id"])
+    data = _bytes(got["data"])
+    assert data.startswith(b"\xff\xd8") and GPS_MARK not in data and b"Exif" not in data
+    assert hashlib.sha256(data).hexdigest() == got["sha256"] == msg["payload"]["sha256"]
+    assert (got["name"], got["bytes"], got["conversation"], got["message"]) == (
+        "破损照片.jpg", len(data), cid, msg["id"])
+    link = be.file_link(cid, msg["id"])
+    assert link["url"].startswith(f"/files/{msg['id']}.") and link["expires_at"]
+    # the agent sends a PDF and a picture; PNG text and EXIF chunks do not survive
+    assert be.accept_next(w.a)["id"] == cid
+    pdf = be.reply_file(w.a, cid, "尺码表.pdf", b64(PDF))
+    assert (pdf["kind"], pdf["sender"], pdf["agent"], pdf["payload"]["category"],
+            pdf["body"]) == ("file", "agent", w.a, "pdf", f"[PDF 尺码表.pdf {len(PDF)} B]")
+    assert _bytes(be.get_file(cid, pdf["id"])["data"]) == PDF
+    pic = be.reply_file(w.a, cid, "颜色.png", b64(png()))
+    clean = _bytes(be.get_file(cid, pic["id"])["data"])
+    assert clean.startswith(b"\x89PNG") and b"tEXt" not in clean and b"eXIf" not in clean
+    assert GPS_MARK not in clean and (pic["payload"]["width"], pic["payload"]["height"]) == (4, 3)
+    kinds = [(m["kind"], m["sender"]) for m in be.get_conversation(cid)["messages"]
+             if m["kind"] == "file"]
+    assert kinds == [("file", "customer"), ("file", "agent"), ("file", "agent")]
+
+
+@covers("post_file", "reply_file", "get_file", "file_link")
+def test_files_refused(be):
+    w = World(be, shop={"settings": {"max_file_mb": 1}})
+    cid = taken(be, w)
+    before = len(be.get_conversation(cid)["messages"])
+    with be.refused(InvalidInput, "file_type_refused"):  # a renamed executable
+        be.post_file(w.shop, w.customer, "photo.jpg", b64(EXE))
+    with be.refused(InvalidInput, "file_type_refused"):
+        be.reply_file(w.a, cid, "size.png", b64(b"just some text, not a picture"))
+    with be.refused(TooLarge, "chat_file_too_large"):  # the shop's 1 MB
+        be.post_file(w.shop, w.customer, "big.png", b64(png() + b"\x00" * (1 << 20)))
+    with be.refused(InvalidInput, "file_data_bad"):
+        be.post_file(w.shop, w.customer, "x.png", "not base64 at all!")
+    with be.refused(InvalidInput, "file_empty"):
+        be.post_file(w.shop, w.customer, "x.png", "")
+    with be.refused(InvalidInput, "file_broken"):
+        be.post_file(w.shop, w.customer, "x.png", b64(png()[:40]))
+    with be.refused(InvalidInput, "text_control"):
+        be.post_file(w.shop, w.customer, "a\x1b[31m.png", b64(png()))
+    with be.refused(InvalidInput, "unknown_message_kind"):  # only uploads make file messages
+        be.post_message(w.shop, w.customer, "[图片]", kind="file",
+                        payload={"sha256": "0" * 64})
+    assert len(be.get_conversation(cid)["messages"]) == before  # nothing stored
+    text = be.get_conversation(cid)["messages"][0]["id"]
+    with be.refused(NotFound, "no_file"):  # a message without a file
+        be.get_file(cid, text)
+    other = World(be)
+    theirs = be.post_file(other.shop, other.customer, "a.png", b64(png()))["message"]["id"]
+    with be.refused(NotFound, "no_file"):  # another chat's file through this chat
+        be.get_file(cid, theirs)
+    with be.refused(NotFound, "no_file"):
+        be.file_link(cid, theirs)
+    with be.refused(NotFound, "no_conversation"):
+        be.get_file(10**9, theirs)
+
+
+# == the shop platform's order events (issue 21) ================================================
+@covers("order_event")
+def test_order_events(be):
+    w = World(be, shop={"settings": {"quiet_hours": None}})
+    order = f"{w.shop}-o1"
+    be.apply({"campaigns": [{"key": f"{w.shop}-ship", "shop": w.shop, "name": "发货通知",
+                             "trigger": "order_shipped",
+                             "template": "{name}，订单{order}已由{carrier}发出"}]})
+    be.close_conversation(chat(be, w, "在吗"))  # somewhere for the notice to go
+    first = be.order_event(w.shop, "ev-1", "created", order, customer=w.customer,
+                           items=[{"product": w.product, "quantity": 2}],
+                           at="2026-11-20T09:00:00+08:00")
+    be.same("created", first)
+    assert (first["status"], first["changed"], first["duplicate"]) == (
+        "created", ["created"], False)
+    again = be.order_event(w.shop, "ev-1", "created", order, customer=w.customer,
+                           items=[{"product": w.product, "quantity": 2}])
+    assert again == {**first, "duplicate": True}  # the same event id: nothing changes
+    shipped = be.order_event(w.shop, "ev-2", "shipped", order, carrier="顺丰",
+                             tracking_no="SF1234567", at="2026-11-20T15:00:00+08:00")
+    assert (shipped["status"], shipped["carrier"], shipped["tracking_no"]) == (
+        "shipped", "顺丰", "SF1234567")
+    late = be.order_event(w.shop, "ev-3", "paid", order, at="2026-11-20T09:05:00+08:00")
+    assert (late["status"], late["changed"], late["paid_at"] is not None) == (
+        "shipped", ["paid_at"], True)  # a late event never moves the status back
+    step = be.order_event(w.shop, "ev-4", "logistics", order, status="派送中",
+                          detail="快递员小李 138****", at="2026-11-21T09:00:00+08:00")
+    assert step["changed"] == ["logistics"]
+    record = be.get("orders", order)
+    assert (record["status"], record["customer"], record["items"][0]["quantity"],
+            [s["status"] for s in record["logistics"]]) == (
+        "shipped", w.customer, 2, ["已发货", "派送中"])
+    seen = [(e["type"], e["payload"].get("event_id")) for e in be.events(shop=w.shop, limit=500)
+            if e["entity"] == "order"]
+    assert seen == [("order.created", "ev-1"), ("order.updated", "ev-2"),
+                    ("order.updated", "ev-3"), ("order.updated", "ev-4")]
+    # the shipping notice fires from the pushed change, with no apply
+    out = be.run_due_campaigns("2026-11-20T15:01:00+08:00", shop=w.shop)
+    assert out["due"] == 1
+    [sent] = be.campaign_sends(f"{w.shop}-ship")
+    assert (sent["order"], sent["customer"]) == (order, w.customer)
+    assert sent["body"] == f"王丽，订单{order}已由顺丰发出"
+    # refusals: nothing changes
+    with be.refused(InvalidInput, "order_event_type"):
+        be.order_event(w.shop, "ev-9", "teleported", order)
+    with be.refused(InvalidInput, "order_event_needs_status"):
+        be.order_event(w.shop, "ev-9", "logistics", order)
+    with be.refused(InvalidInput, "order_event_new_needs"):
+        be.order_event(w.shop, "ev-9", "paid", f"{w.shop}-o2")
+    with be.refused(InvalidInput, "order_event_no_product"):
+        be.order_event(w.shop, "ev-9", "created", f"{w.shop}-o2", customer=w.customer,
+                       items=[{"product": "no-such-product"}])
+    other = World(be)
+    with be.refused(Conflict, "order_other_shop"):
+        be.order_event(other.shop, "ev-1", "refunded", order)
+    with be.refused(NotFound, "no_shop"):
+        be.order_event(be.key("noshop"), "ev-1", "paid", order)
+    assert be.get("orders", order)["status"] == "shipped"
 
 
 # == campaigns ================================================================================

@@ -32,6 +32,7 @@ import pytest
 
 from cstool.api.operations import BY_NAME, OPERATIONS, Operation
 from cstool.resources import KINDS
+from tests.file_support import b64, png
 from tests.tenancy_support import (
     ABOVE,
     ANONYMOUS_ROLES,
@@ -54,7 +55,8 @@ REFUSED = (401, 403, 404)
 # checks (409 conflict, 422 invalid) once the policy lets it through: refused all the same.
 CROSS = (*REFUSED, 409, 422)
 # Routes the app serves besides the operations table, and what they are.
-EXTRA_ROUTES = {"event_stream", "health", "asset", "page", "openapi", "swagger_ui_html",
+EXTRA_ROUTES = {"event_stream", "health", "asset", "page", "file_by_link", "openapi",
+                "swagger_ui_html",
                 "swagger_ui_redirect"}
 
 # Shop B's values for arguments, by name (an argument not here and not given by a
@@ -70,8 +72,11 @@ B_VALUES: dict[str, Any] = {
     "document": {"products": [{"key": "mb-bib-001", "shop": SHOP_A, "title": "pwned",
                                "price": 0.01}]},
     "records": [{"key": "mb-bib-001"}], "type": "complaint", "title": "pwned",
-    "label": "投诉",
+    "label": "投诉", "name": "尺码表.png", "data": b64(png()), "message": "$file_b",
+    "event_id": "pwn-event", "order": "mb-order-7001",
 }
+PNG = b64(png())
+FORGED = "0" * 32
 
 
 @dataclass(frozen=True)
@@ -390,6 +395,31 @@ VARIANTS: dict[str, list[V]] = {
                  above("conversation of shop A as $above", {"conversation": "$conv_a",
                                                             "agent": "$above"})],
     "search_history": _acts_for("history", {"text": "护臀膏"}),
+    # issue 21: files in chats, order events pushed by the shop platform
+    "post_file": [V("shop B as c00002", {"shop": SHOP_B, "customer": "c00002",
+                                         "name": "a.png", "data": PNG}),
+                  V("shop B (own customer)", {"shop": SHOP_B, "customer": None,
+                                              "name": "a.png", "data": PNG})],
+    "reply_file": [V("conversation of shop B as mb-ajun", {**CONV_B, "agent": "mb-ajun",
+                                                          "name": "a.png", "data": PNG}),
+                   above("conversation of shop A as $above", {
+                       "conversation": "$conv_a", "agent": "$above", "name": "a.png",
+                       "data": PNG})],
+    **{op: [V("file of shop B", {**CONV_B, "message": "$file_b"}),
+            V("file of shop B through a chat of shop A", {"conversation": "$conv_a",
+                                                         "message": "$file_b"})]
+       for op in ("get_file", "file_link")},
+    "order_event": [V("order of shop B", {"shop": SHOP_B, "event_id": "pwn-1",
+                                          "type": "refunded", "order": "mb-order-7001"}),
+                    V("shop A on shop B's order", {"shop": SHOP_A, "event_id": "pwn-2",
+                                                   "type": "refunded",
+                                                   "order": "mb-order-7001"},
+                      refusals=CROSS),
+                    V("shop A, a new order for shop B's product", {
+                        "shop": SHOP_A, "event_id": "pwn-3", "type": "created",
+                        "order": "lf-pwn-order", "customer": "c-a-wangli",
+                        "items": [{"product": "mb-bib-001", "quantity": 1}]},
+                      refusals=CROSS)],
     "send_card": [V("conversation of shop B", {**CONV_B, "agent": "mb-ajun",
                                                "kind": "product", "key": "mb-bib-001"}),
                   V("conversation of shop A with shop B's product", {
@@ -531,6 +561,8 @@ VARIANTS: dict[str, list[V]] = {
                      V("from the start (no shop)", {"after": 0}, may_answer=AUTHENTICATED)],
     "health": [V("the server", {}, public=True)],
     "page": [V("widget of shop B", {"shop": SHOP_B}, public=True)],
+    "file_by_link": [V("a forged link to shop B's file",
+                       {"token": f"$file_b.9999999999.{FORGED}"}, public=True)],
     "asset": [V("widget script", {"name": "app.js"}, public=True)],
     "openapi": [V("the schema", {}, public=True)],
     "swagger_ui_html": [V("the docs", {}, public=True)],
@@ -539,6 +571,7 @@ VARIANTS: dict[str, list[V]] = {
 
 EXTRA_PATHS = {"event_stream": ("GET", "/v1/events"), "health": ("GET", "/v1/health"),
                "page": ("GET", "/widget/{shop}"), "asset": ("GET", "/widget/assets/{name}"),
+               "file_by_link": ("GET", "/files/{token}"),
                "openapi": ("GET", "/openapi.json"), "swagger_ui_html": ("GET", "/docs"),
                "swagger_ui_redirect": ("GET", "/docs/oauth2-redirect")}
 

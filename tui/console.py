@@ -41,6 +41,7 @@ from cstool.shop_hours import closed_notice
 from cstool.text_rules import terminal_safe
 from cstool.values import money, parse_time, short_time
 
+from .conv_files import FilesMixin
 from .conv_marks import MarksMixin
 from .keybar import KeyBar, key_label
 from .notices import NoticeBar, NoticesMixin
@@ -91,6 +92,8 @@ ACTIONS: list[tuple[str, str, str, str, int | None]] = [
     # issue 22: labels and private notes (tui/conv_marks.py)
     ("label", "ctrl+l", "key.label", "help.label", None),
     ("note", "ctrl+n", "key.note", "help.note", None),
+    # issue 21: pictures and files in chats (tui/conv_files.py)
+    ("files", "ctrl+d", "key.files", "help.files", None),
     ("next_chat", "tab,ctrl+down", "key.next_chat", "help.next_chat", 14),
     ("prev_chat", "shift+tab,ctrl+up", "key.prev_chat", "help.prev_chat", None),
     ("toggle_context", "ctrl+t", "key.toggle_context", "help.toggle_context", 15),
@@ -141,7 +144,7 @@ def _bindings() -> list[Binding]:
             for action_id, keys, label, _what, _order in ACTIONS]
 
 
-class ConsoleApp(NoticesMixin, MarksMixin, App):
+class ConsoleApp(NoticesMixin, MarksMixin, FilesMixin, App):
     """One agent's chat desk."""
 
     CSS_PATH = "console.tcss"

@@ -18,6 +18,7 @@ from cstool.text_rules import terminal_safe
 from cstool.values import money, parse_time, short_time
 
 from .cjk_text import Wrapped
+from .conv_files import file_renderable
 from .conv_marks import labels_text, note_renderable, transcript_items
 
 # Who wrote a message: the label is the catalog's ``val.sender.<sender>``.
@@ -220,6 +221,8 @@ def message_renderable(m: dict, names: dict[str, str] | None = None):
     when = short_time(parse_time(m["at"]))[-5:]
     head = Text.assemble((f"{who} ", style), (when, "dim"))
     kind = m.get("kind", "text")
+    if kind == "file":
+        return Group(head, file_renderable(m))
     if kind in CARD_TITLES and kind != "survey":
         p = m.get("payload") or {}
         body = Text(shown)

@@ -226,6 +226,33 @@ class Backend(ABC):
         """A private note by staff member ``agent`` in a chat (never to the customer)."""
 
     @abstractmethod
+    def post_file(self, shop: str, customer: str, name: str, data: str, *,
+                  client_id: str | None = None, channel: str | None = None) -> dict:
+        """A customer sends a file (base64 ``data``): as ``post_message``, a ``file``
+        message."""
+
+    @abstractmethod
+    def reply_file(self, agent: str, conversation: int, name: str, data: str) -> dict:
+        """The assigned agent sends a file (base64 ``data``): the ``file`` message."""
+
+    @abstractmethod
+    def get_file(self, conversation: int, message: int) -> dict:
+        """A chat's file: name, type, size, SHA-256 and ``data`` (base64)."""
+
+    @abstractmethod
+    def file_link(self, conversation: int, message: int) -> dict:
+        """A signed, expiring link to a chat's file: ``{url, expires_at}``."""
+
+    @abstractmethod
+    def order_event(self, shop: str, event_id: str, type: str, order: str, *,  # noqa: A002
+                    at: str | int | None = None, customer: str | None = None,
+                    items: list | None = None, discount: str | float | None = None,
+                    region: str | None = None, carrier: str | None = None,
+                    tracking_no: str | None = None, status: str | None = None,
+                    detail: str | None = None) -> dict:
+        """The shop platform's order or logistics change, once per ``event_id``."""
+
+    @abstractmethod
     def queue(self, shop: str, *, limit: int | None = None,
               after: int | None = None) -> list[dict]:
         """A shop's waiting chats in serving order: at most ``limit`` (None: all), after

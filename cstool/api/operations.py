@@ -195,6 +195,45 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("route_explain", "GET", "/v1/conversations/{conversation}/route",
               "conversation_staff", (A("conversation", int),),
               summary="The recorded routing decision, explained"),
+    # -- files in chats: pictures, PDFs, short videos --------------------------------------
+    Operation("post_file", "POST", "/v1/shops/{shop}/files", "post",
+              (A("shop", str),
+               Arg("customer", str, doc="required with a staff token; a customer token "
+                   "posts as its own customer", http_optional=True),
+               A("name", str, doc="the file's name (shown; its type is read from the bytes)"),
+               A("data", str, doc="the file's bytes in base64 (a data: URL prefix allowed)"),
+               K("client_id", str, None, "a retry with the same id is stored once"),
+               K("channel", str, None, "app | mini_program | h5 | pc | web")),
+              summary="A customer sends a picture, PDF or short video (JPEG, PNG, WebP, GIF, "
+              "PDF, MP4; 10 MB by default)", tag="files"),
+    Operation("reply_file", "POST", "/v1/conversations/{conversation}/files",
+              "acts_in_conversation",
+              (A("agent", str), A("conversation", int), A("name", str),
+               A("data", str, doc="the file's bytes in base64")),
+              summary="The assigned agent sends a file to the customer", tag="files"),
+    Operation("get_file", "GET", "/v1/conversations/{conversation}/files/{message}",
+              "conversation_read", (A("conversation", int), A("message", int)),
+              summary="A file of a chat with its bytes (base64 in data)", tag="files"),
+    Operation("file_link", "GET", "/v1/conversations/{conversation}/files/{message}/link",
+              "conversation_read", (A("conversation", int), A("message", int)),
+              summary="A signed link to a chat's file that works without a token for ten "
+              "minutes (the widget's <img>)", tag="files"),
+    # -- the shop platform's order events ----------------------------------------------------
+    Operation("order_event", "POST", "/v1/shops/{shop}/order-events", "shop_manage",
+              (A("shop", str), A("event_id", str, doc="the platform's id of the event: a "
+                                 "retry with the same id changes nothing"),
+               A("type", str, doc="created | paid | shipped | logistics | delivered | "
+                 "refund_requested | refunded | cancelled"),
+               A("order", str, doc="the order's key"),
+               K("at", str | int, None, "when it happened (ISO 8601; default now)"),
+               K("customer", str, None, "the customer's key (a new order needs it)"),
+               K("items", list[Any], None, "a new order's [{product, quantity, price}]"),
+               K("discount", str | float, None), K("region", str, None),
+               K("carrier", str, None), K("tracking_no", str, None),
+               K("status", str, None, "a logistics step's status (在途, 派送中 …)"),
+               K("detail", str, None, "a logistics step's detail")),
+              summary="The shop platform pushes an order or logistics change (idempotent "
+              "by event id); campaigns fire from it", tag="records"),
     # -- labels and private notes ---------------------------------------------------------
     Operation("add_label", "POST", "/v1/conversations/{conversation}/labels",
               "label_conversation",

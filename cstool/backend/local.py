@@ -20,11 +20,13 @@ from ..services.context import ServiceContext
 from ..services.conversation_view import ConversationView
 from ..services.dashboard import DashboardService
 from ..services.desk import DeskService
+from ..services.files import FileService
 from ..services.invitations import InvitationService
 from ..services.kb_suggestions import KnowledgeSuggestions
 from ..services.knowledge import KnowledgeService
 from ..services.labels_notes import LabelsNotesService
 from ..services.metrics import MetricsService
+from ..services.order_events import OrderEventService
 from ..services.queue_places import QueuePlacesService
 from ..services.records import RecordsService
 from ..services.records import merge_shop_parts as merge_shop_parts  # server/record_rights
@@ -85,6 +87,8 @@ class LocalBackend(Backend):
         ctx.tickets = TicketService(ctx)
         ctx.invitations = InvitationService(ctx)
         ctx.labels = LabelsNotesService(ctx)
+        ctx.files = FileService(ctx)
+        ctx.order_events = OrderEventService(ctx)
 
     @property
     def clock(self) -> Clock:
@@ -191,6 +195,36 @@ class LocalBackend(Backend):
     def add_note(self, agent: str, conversation: int, text: str) -> dict:
         """``LabelsNotesService.add_note``."""
         return self.ctx.labels.add_note(agent, conversation, text)
+
+    def post_file(self, shop: str, customer: str, name: str, data: str, *,
+                  client_id: str | None = None, channel: str | None = None) -> dict:
+        """``FileService.post_file``."""
+        return self.ctx.files.post_file(shop, customer, name, data, client_id=client_id,
+                                        channel=channel)
+
+    def reply_file(self, agent: str, conversation: int, name: str, data: str) -> dict:
+        """``FileService.reply_file``."""
+        return self.ctx.files.reply_file(agent, conversation, name, data)
+
+    def get_file(self, conversation: int, message: int) -> dict:
+        """``FileService.get_file``."""
+        return self.ctx.files.get_file(conversation, message)
+
+    def file_link(self, conversation: int, message: int) -> dict:
+        """``FileService.file_link``."""
+        return self.ctx.files.file_link(conversation, message)
+
+    def order_event(self, shop: str, event_id: str, type: str, order: str, *,  # noqa: A002
+                    at: str | int | None = None, customer: str | None = None,
+                    items: list | None = None, discount: str | float | None = None,
+                    region: str | None = None, carrier: str | None = None,
+                    tracking_no: str | None = None, status: str | None = None,
+                    detail: str | None = None) -> dict:
+        """``OrderEventService.order_event``."""
+        return self.ctx.order_events.order_event(
+            shop, event_id, type, order, at=at, customer=customer, items=items,
+            discount=discount, region=region, carrier=carrier, tracking_no=tracking_no,
+            status=status, detail=detail)
 
     def queue(self, shop: str, *, limit: int | None = None,
               after: int | None = None) -> list[dict]:

@@ -31,12 +31,20 @@ from ..api.operations import (
 )
 from ..auth import Forbidden, Unauthorized
 from ..clock import default_clock
-from ..errors import Conflict, CstoolError, InvalidInput, NotFound, StorageError, UsageError
+from ..errors import (
+    Conflict,
+    CstoolError,
+    InvalidInput,
+    NotFound,
+    StorageError,
+    TooLarge,
+    UsageError,
+)
 from ..validation import FieldError
 
 BULK_CHUNK = 2000  # records per request of bulk_load (each chunk is one transaction)
 _ERRORS: dict[str, type[CstoolError]] = {
-    "invalid": InvalidInput, "malformed_json": InvalidInput, "too_large": InvalidInput,
+    "invalid": InvalidInput, "malformed_json": InvalidInput, "too_large": TooLarge,
     "usage": UsageError, "method_not_allowed": UsageError, "not_found": NotFound,
     "conflict": Conflict, "storage": StorageError, "unauthorized": Unauthorized,
     "forbidden": Forbidden,

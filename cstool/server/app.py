@@ -44,7 +44,7 @@ from ..message_payloads import message_body_variants
 from ..resources import KINDS
 from ..storage.errors import DatabaseError
 from ..storage.repos import events as event_log
-from . import widget
+from . import file_links, widget
 from .access import Access, Page
 from .conversation_policies import event_filter
 from .error_responses import (
@@ -591,6 +591,7 @@ def create_app(backend: LocalBackend, *, max_body: int = DEFAULT_MAX_BODY, ping_
                          201 if op.name.startswith("create") else 200),
         )
     widget.add_routes(app)
+    file_links.add_routes(app)
     lane = _message_lane(app) if fast_lane else None
     if lane is not None:
         app.lane = MessageLane(state, *lane, max_body)

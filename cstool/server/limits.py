@@ -6,11 +6,15 @@ route (and the message lane, which drops it too) reads the same JSON."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..json_limits import MAX_JSON_DEPTH, json_depth, too_deep_message
+from ..services.files import max_upload_body
 
 BOM = b"\xef\xbb\xbf"
+# The routes that take a file (base64 in JSON): they may be as large as an upload needs.
+UPLOAD_PATHS = re.compile(r"^/v1/(shops/[^/]+|conversations/\d+)/files\Z")
 
 
 def without_bom(body: bytes) -> bytes:
@@ -38,17 +42,24 @@ class BodyLimit:
     body is read up to the limit and refused as soon as it passes it.
     """
 
-    def __init__(self, app: Any, max_bytes: int):
+    def __init__(self, app: Any, max_bytes: int,
+                 uploads: tuple[re.Pattern, int] | None = None):
         self.app = app
         self.max_bytes = max_bytes
+        # (paths, their limit): the file upload routes take what a file at the platform's
+        # limit needs in base64 (cstool.services.files), never less than the others
+        self.uploads = uploads or (UPLOAD_PATHS, max(max_bytes, max_upload_body()))
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        most = self.max_bytes
+        if self.uploads[0].match(scope["path"]):
+            most = self.uploads[1]
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await self._refuse(send, int(length) if length.isdigit() else None)
+        if length is not None and (not length.isdigit() or int(length) > most):
+            await self._refuse(send, int(length) if length.isdigit() else None, most)
             return
         chunks, size = [], 0
         while True:
@@ -57,8 +68,8 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._refuse(send, None)
+            if size > most:
+                await self._refuse(send, None, most)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -79,11 +90,11 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Any, length: int | None) -> None:
+    async def _refuse(self, send: Any, length: int | None, most: int) -> None:
         got = f" ({length:,} bytes)" if length is not None else ""
         body = json.dumps({"error": {
             "code": "too_large",
-            "message": f"request body too large{got}; at most {self.max_bytes:,} bytes",
+            "message": f"request body too large{got}; at most {most:,} bytes",
         }}).encode()
         await send_json(send, 413, body, close=True)
 

@@ -91,6 +91,8 @@ class ServiceContext:
     worker: Any
     records: Any
     labels: Any
+    files: Any
+    order_events: Any
     staffing: Any
     tokens: Any
     campaigns: CampaignHooks

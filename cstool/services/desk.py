@@ -79,17 +79,21 @@ class DeskService:
         search_keyword: str | None = None, time_on_site_s: int | None = None,
         pages_viewed: int | None = None, product: str | None = None,
         intent: str | None = None, client_id: str | None = None, kind: str = "text",
-        payload: Any = None,
+        payload: Any = None, attachment: Any = None,
     ) -> dict:
         """A customer writes to a shop. Opens a conversation if none is open, lets the bot
         step or the routing engine decide, and returns what happened (the conversation,
         the stored message, the replies sent back, the queue position and wait).
 
         A retried post with the same ``client_id`` is stored once: the retry returns the
-        first result with ``duplicate: true``.
+        first result with ``duplicate: true``. ``attachment`` (``FileService``: a checked
+        file) makes the message a ``file`` message whose file is kept with it.
         """
         check_text(text)
-        check_payload(kind, payload)  # the shape its kind needs, within the size cap
+        if attachment is not None:
+            kind, payload = "file", attachment.payload
+        else:
+            check_payload(kind, payload)  # the shape its kind needs, within the size cap
         for what, value in (("entry page", entry_page), ("source", source),
                             ("search keyword", search_keyword), ("client id", client_id)):
             if isinstance(value, str):
@@ -147,6 +151,8 @@ class DeskService:
             msg = add_message(uow, conv, "customer", text, kind=kind, payload=payload,
                               client_id=client_id,
                               touch=not created and conv["state"] != "closed")
+            if attachment is not None:
+                ctx.files.attach(uow, conv, msg, attachment)
             if not new:
                 ctx.tickets.reopen_on_customer_reply(uow, cust_id, shop_id)
             replies: list[dict] = []
@@ -302,17 +308,24 @@ class DeskService:
                       {"returned": returned, "references_cleared": cleared})
 
     def reply(self, agent: str, conversation: int, text: str, *, kind: str = "text",
-              payload: Any = None) -> dict:
-        """The assigned agent writes to the customer."""
+              payload: Any = None, attachment: Any = None) -> dict:
+        """The assigned agent writes to the customer (``attachment``: a checked file,
+        see ``post_message``)."""
         check_text(text, what="reply")
-        check_payload(kind, payload)
+        if attachment is not None:
+            kind, payload = "file", attachment.payload
+        else:
+            check_payload(kind, payload)
         with self.ctx.write() as uow:
             conv = uow.conversations.get(conversation)  # the chat first, as the server's policies
             a = uow.agents.by_handle(agent)
             self.must_hold(conv, a, "reply to")
             uow.conversations.replied(conv["id"], uow.now)
-            return add_message(uow, conv, "agent", text, agent_id=a["id"], agent=agent,
-                               kind=kind, payload=payload)
+            msg = add_message(uow, conv, "agent", text, agent_id=a["id"], agent=agent,
+                              kind=kind, payload=payload)
+            if attachment is not None:
+                self.ctx.files.attach(uow, conv, msg, attachment)
+            return msg
 
     def transfer(self, conversation: int, *, by: str, to_agent: str | None = None,
                  to_group: str | None = None, note: str = "") -> dict:

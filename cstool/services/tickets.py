@@ -16,12 +16,14 @@ from ..api.bounds import check_whole
 from ..errors import Conflict, InvalidInput, NotFound, UsageError
 from ..resources import PRIORITIES, TICKET_TYPES
 from ..sla import Calendar, deadline, elapsed_minutes
+from ..storage.repos.files import ChatFiles
 from ..storage.repos.tickets import Tickets
 from ..storage.unit_of_work import UnitOfWork
 from ..text_rules import check_text
 from ..values import format_time, short_time_in
 from . import messages
 from .context import ServiceContext
+from .files import file_dict
 
 TEAMS = ("aftersale", "logistics", "technical", "management")
 STATUSES = ("new", "open", "waiting_customer", "waiting_third_party", "resolved", "closed")
@@ -380,6 +382,9 @@ class TicketService:
         if timeline:
             out["timeline"] = [{**e, "at": format_time(e["at"])}
                                for e in uow.repo(Tickets).timeline(t["id"])]
+            # the pictures and files of the chat it was raised from stay with it
+            out["files"] = [file_dict(r) for r in uow.repo(ChatFiles).of_conversations(
+                [t["conversation_id"]])] if t["conversation_id"] else []
         return out
 
     def _sla_states(self, uow: UnitOfWork, t: dict, now: int) -> dict:

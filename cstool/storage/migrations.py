@@ -913,6 +913,53 @@ CREATE TABLE conversation_notes (
 CREATE INDEX conversation_notes_conversation ON conversation_notes(conversation_id, id)
 """
 
+# Files sent in chats (one per file message, addressed by the message) and their bytes
+# by SHA-256: in a folder beside a SQLite data file, in ``file_blobs`` on PostgreSQL;
+# the key that signs the widget's expiring file links; the shop platform's order events
+# (idempotent by the platform's event id, per shop).
+M017_FILES_ORDER_EVENTS = """
+CREATE TABLE chat_files (
+    message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    sha256 TEXT NOT NULL,
+    name TEXT NOT NULL,
+    mime TEXT NOT NULL,
+    category TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    width INTEGER,
+    height INTEGER,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX chat_files_sha ON chat_files(sha256);
+CREATE INDEX chat_files_conversation ON chat_files(conversation_id, message_id);
+
+CREATE TABLE file_blobs (
+    sha256 TEXT PRIMARY KEY,
+    data BLOB NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE file_link_keys (
+    id INTEGER PRIMARY KEY,
+    secret TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE order_events (
+    id INTEGER PRIMARY KEY,
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    event_id TEXT NOT NULL,
+    order_id INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    type TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    result TEXT NOT NULL,
+    UNIQUE (shop_id, event_id)
+);
+CREATE INDEX order_events_order ON order_events(order_id, at)
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
     (2, "conversation desk: routing traces, unread marks, round-robin state", M002_DESK),
@@ -938,6 +985,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (14, "labels on conversations and staff-only private notes", M014_LABELS_NOTES),
     (15, "the knowledge bot's entry embeddings, stored by model and text fingerprint "
          "(computed again only for texts that change)", M015_ENTRY_EMBEDDINGS),
+    (17, "files in chats by SHA-256 (with the link-signing key) and the shop platform's "
+         "order events, idempotent by event id", M017_FILES_ORDER_EVENTS),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -5,7 +5,9 @@
  * POST /v1/shops/{shop}/messages; the transcript comes from /v1/conversations; new
  * messages arrive over the event stream GET /v1/events (read with fetch so the token
  * travels in a header), which resumes with Last-Event-ID; polling takes over if the
- * stream cannot be held.
+ * stream cannot be held. Pictures (picked with 图片 or pasted into the box), PDFs and
+ * short videos go to POST /v1/shops/{shop}/files as base64; a file in the chat is drawn
+ * from a signed link that expires (GET .../files/{message}/link), never by a path.
  */
 (function () {
   "use strict";
@@ -18,6 +20,8 @@
     input: document.getElementById("input"),
     send: document.getElementById("send"),
     human: document.getElementById("human"),
+    attach: document.getElementById("attach"),
+    file: document.getElementById("file"),
     notice: document.getElementById("notice"),
     rating: document.getElementById("rating"),
     ratingSend: document.getElementById("rating-send"),
@@ -57,6 +61,7 @@
         if (!res.ok) {
           var err = new Error((data && data.error && data.error.message) || ("HTTP " + res.status));
           err.status = res.status;
+          err.key = data && data.error && (data.error.key || data.error.code);
           throw err;
         }
         return data;
@@ -140,6 +145,42 @@
     return c;
   }
 
+  function sizeText(n) {
+    if (typeof n !== "number") return "";
+    if (n < 1024) return n + " B";
+    if (n < 1024 * 1024) return Math.round(n / 1024) + " KB";
+    return (n / 1024 / 1024).toFixed(1) + " MB";
+  }
+
+  // a file of the chat: an image as a thumbnail, others as a link, both by a signed link
+  function fileBox(m) {
+    var p = m.payload || {};
+    var box = el("div", "file file-" + (p.category || "other"));
+    var label = (p.category === "image" ? "图片" : p.category === "video" ? "视频" : "文件") +
+      " " + (p.name || "") + " " + sizeText(p.bytes);
+    var link = el("a", "file-link", label);
+    link.target = "_blank";
+    link.rel = "noopener noreferrer";
+    var thumb = null;
+    if (p.category === "image") {
+      thumb = el("img", "thumb");
+      thumb.alt = p.name || "图片";
+      link.textContent = "";
+      link.appendChild(thumb);
+      box.appendChild(link);
+      box.appendChild(el("div", "muted", label));
+    } else {
+      box.appendChild(link);
+    }
+    api("GET", "/v1/conversations/" + m.conversation + "/files/" + m.id + "/link")
+      .then(function (l) {
+        link.href = l.url;
+        if (thumb) thumb.src = l.url;
+      })
+      .catch(function () { box.appendChild(el("div", "muted", "文件暂时无法打开")); });
+    return box;
+  }
+
   function drawMessage(m) {
     if (state.rendered[m.id]) return;
     state.rendered[m.id] = true;
@@ -153,6 +194,8 @@
       row.appendChild(el("div", "who", who + " " + timeOf(m.at)));
       if (m.kind === "product" || m.kind === "coupon" || m.kind === "invitation" || m.kind === "order") {
         row.appendChild(card(m));
+      } else if (m.kind === "file") {
+        row.appendChild(fileBox(m));
       } else {
         row.appendChild(el("div", "bubble", m.body));
       }
@@ -254,6 +297,40 @@
     }).then(function () { els.send.disabled = false; });
   }
 
+  var FILE_REFUSALS = {
+    file_type_refused: "只能发送图片（JPEG、PNG、WebP、GIF）、PDF 或 MP4 视频（按文件内容判断）",
+    chat_file_too_large: "文件太大，请压缩后再发",
+    too_large: "文件太大，请压缩后再发",
+    file_broken: "文件已损坏，无法发送",
+  };
+
+  function sendFile(f) {
+    if (!f) return Promise.resolve();
+    els.attach.disabled = true;
+    notice("正在发送 " + (f.name || "图片") + "…");
+    return new Promise(function (resolve, reject) {
+      var reader = new FileReader();
+      reader.onload = function () { resolve(reader.result); };
+      reader.onerror = function () { reject(new Error("读取文件失败")); };
+      reader.readAsDataURL(f);
+    }).then(function (data) {
+      var body = { name: f.name || "粘贴的图片.png", data: data, client_id: clientId(),
+                   channel: "web" };
+      return api("POST", "/v1/shops/" + encodeURIComponent(shop) + "/files", body);
+    }).then(function (r) {
+      notice("");
+      if (!state.conversation || state.conversation.id !== r.conversation.id) {
+        state.conversation = r.conversation;
+      }
+      drawMessage(r.message);
+      r.replies.forEach(drawMessage);
+      drawStatus(r.conversation);
+      return refresh();
+    }).catch(function (e) {
+      notice("发送失败：" + (FILE_REFUSALS[e.key] || e.message));
+    }).then(function () { els.attach.disabled = false; els.file.value = ""; });
+  }
+
   function sendInput() {
     var text = els.input.value;
     els.input.value = "";
@@ -321,10 +398,17 @@
       els.status.textContent = "请从商家页面进入客服（缺少访问令牌）";
       els.send.disabled = true;
       els.human.disabled = true;
+      els.attach.disabled = true;
       return;
     }
     els.send.addEventListener("click", sendInput);
     els.human.addEventListener("click", function () { post("转人工"); });
+    els.attach.addEventListener("click", function () { els.file.click(); });
+    els.file.addEventListener("change", function () { sendFile(els.file.files[0]); });
+    els.input.addEventListener("paste", function (e) {
+      var items = (e.clipboardData && e.clipboardData.files) || [];
+      if (items.length && /^image\//.test(items[0].type)) { e.preventDefault(); sendFile(items[0]); }
+    });
     els.input.addEventListener("keydown", function (e) {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); sendInput(); }
     });
