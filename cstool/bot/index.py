@@ -38,7 +38,7 @@ from .text import SynonymTable, default_synonyms, normalise
 
 __all__ = ["KnowledgeIndex"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the negative probes (probe_margin)
 
 # ---------------------------------------------------------------------------------------
 # The index

@@ -255,11 +255,13 @@ class Calibrator:
 
     @classmethod
     def fit(
-        cls, sig: np.ndarray, correct: np.ndarray, prior: Sequence[float], strength: float = 5.0
+        cls, sig: np.ndarray, correct: np.ndarray, prior: Sequence[float], strength: float = 5.0,
+        weight: np.ndarray | None = None,
     ) -> Calibrator:
         """Fit by Newton's method on ``sig`` rows (from :meth:`signals`) and 0/1 outcomes.
 
-        ``strength`` is the L2 pull towards ``prior``, in units of examples.
+        ``strength`` is the L2 pull towards ``prior``, in units of examples; ``weight``
+        (default 1) how much each row counts.
         """
         prior_v = np.asarray(prior, dtype=np.float64)
         theta = prior_v.copy()
@@ -267,19 +269,21 @@ class Calibrator:
             return cls(theta)
         x = np.asarray(sig, dtype=np.float64)
         y = np.asarray(correct, dtype=np.float64)
+        w = (np.ones(len(y)) if weight is None or len(weight) != len(y)
+             else np.asarray(weight, dtype=np.float64))
         lam = strength * np.ones(len(theta))
 
         def loss(th: np.ndarray) -> float:
             z = x @ th
-            nll = float(np.sum(np.logaddexp(0.0, z) - y * z))
+            nll = float(np.sum(w * (np.logaddexp(0.0, z) - y * z)))
             return nll + 0.5 * float(np.sum(lam * (th - prior_v) ** 2))
 
         cur = loss(theta)
         for _ in range(100):
             z = np.clip(x @ theta, -30, 30)
             p = 1.0 / (1.0 + np.exp(-z))
-            grad = x.T @ (p - y) + lam * (theta - prior_v)
-            hess = (x * (p * (1 - p))[:, None]).T @ x + np.diag(lam)
+            grad = x.T @ (w * (p - y)) + lam * (theta - prior_v)
+            hess = (x * (w * p * (1 - p))[:, None]).T @ x + np.diag(lam)
             step = np.linalg.solve(hess, grad)
             # damped Newton: halve the step until the loss goes down
             t = 1.0

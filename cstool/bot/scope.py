@@ -84,7 +84,9 @@ class IndexConfig:
     semantic_calibration_rounds: int = 2
     calibration_max_queries: int = 3000
     calibration_drop_share: float = 0.125
-    calibration_other_domains: int = 120
+    calibration_other_domains: int = 400
+    calibration_service_probes: bool = True
+    calibration_skip_topics: tuple[str, ...] = ()
     postings_max_df: float = 0.1
     postings_max_df_abs: int = 3000
     postings_min_docs: int = 1000
@@ -100,6 +102,7 @@ class IndexConfig:
         """JSON-able form."""
         d = asdict(self)
         d["char_ngrams"] = list(self.char_ngrams)
+        d["calibration_skip_topics"] = list(self.calibration_skip_topics)
         return d
 
     @classmethod
@@ -110,6 +113,8 @@ class IndexConfig:
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         if "char_ngrams" in known:
             known["char_ngrams"] = tuple(known["char_ngrams"])
+        if "calibration_skip_topics" in known:
+            known["calibration_skip_topics"] = tuple(known["calibration_skip_topics"])
         return cls(train=train, **known)
 
 
@@ -218,6 +223,9 @@ class Scope:
         self._build_encoder: Any = None  # during the build: with the data file's store
         # confidence when the question could not be embedded (an endpoint failed)
         self.calibrator_lexical: Calibrator | None = None
+        # embeddings of the negative probes far from the scope's texts (hybrid)
+        self.probe_sem: np.ndarray | None = None
+        self._probes: list[tuple[str, list[str], np.ndarray | None]] = []
 
     # -- building ------------------------------------------------------------------
     @classmethod
@@ -285,15 +293,17 @@ class Scope:
         if cfg.calibration_folds >= 2:
             got = s._cross_validate(doc_feats, y, np.array(is_question), cfg, use_clf,
                                     doc_texts, asks)
-            sig, ok = got["main"]
+            sig, ok, weight = got["main"]
             n_cal = len(ok)
             if n_cal:
-                s.calibrator = Calibrator.fit(sig, ok, prior, **(
+                s.calibrator = Calibrator.fit(sig, ok, prior, weight=weight, **(
                     {"strength": calibration.SEMANTIC_STRENGTH} if s.sem is not None else {}))
                 s.stats["calibration_right_share"] = round(float(np.mean(ok)), 4)
             if s.calibrator_lexical is not None and len(got["lexical"][1]):
+                sig_l, ok_l, weight_l = got["lexical"]
                 s.calibrator_lexical = Calibrator.fit(
-                    *got["lexical"], calibration.prior_for(False, s.clf is not None))
+                    sig_l, ok_l, calibration.prior_for(False, s.clf is not None),
+                    weight=weight_l)
         s._build_encoder = None
         s.stats.update(
             entries=n_entries,
@@ -396,10 +406,12 @@ class Scope:
             counters[e] = c + 1
             fold[d] = (c + offset[e]) % k
         held_total = int((fold >= 0).sum())
-        empty = (np.zeros((0, n_sig)), np.zeros(0))
+        empty = (np.zeros((0, n_sig)), np.zeros(0), np.zeros(0))
         if held_total == 0:
             return {"main": empty, "lexical": empty}
         budget = min(cfg.calibration_max_queries, held_total)
+        if self.sem is not None:
+            self._select_probes(cfg)
         got: dict[str, tuple[list[np.ndarray], list[float]]] = {"main": ([], []),
                                                                "lexical": ([], [])}
         in_scope = {"main": 0, "lexical": 0}  # rows of held-out in-scope questions
@@ -455,56 +467,100 @@ class Scope:
                     probs, lex, agree, sem = sub._score_feats(doc_feats[d], vec)
                     if probs is None:
                         continue
-                    got[name][0].append(calibration.signals(probs, lex, agree, sem,
-                                                            len(normalise(text))))
+                    got[name][0].append(calibration.signals(
+                        probs, lex, agree, sem, len(normalise(text)),
+                        self.probe_best(vec)))
                     right = covered and int(np.argmax(probs)) == int(remap[y[d]])
                     got[name][1].append(1.0 if right else 0.0)
                     in_scope[name] += covered
         # no more other-domain questions than half the in-scope ones: a small shop's
         # calibration is not swamped by them
+        # Negative probes (other shops' questions, other goods, other domains): all
+        # those far from the scope's texts are asked, together weighing no more than
+        # half the in-scope rows, so a small shop's calibration is not swamped by them
+        # while every probe topic still counts.
         covered = int(sum(got["main"][1]))
         limit = max(10, covered // 2) if hybrid_scope else 0
-        for name, (sig2, ok2) in self._other_domains(cfg, limit=limit).items():
+        weights: dict[str, list[float]] = {name: [1.0] * len(got[name][1]) for name in got}
+        probes = self._other_domains(cfg) if limit else {}
+        for name, (sig2, ok2) in probes.items():
+            w = min(1.0, limit / len(ok2)) if ok2 else 1.0
             got[name][0].extend(sig2)
             got[name][1].extend(ok2)
+            weights[name].extend([w] * len(ok2))
         out = {}
         for name, (sg, ok) in got.items():
+            wt = weights[name]
             if hybrid_scope and in_scope[name] < MIN_IN_SCOPE_ROWS:  # negatives alone: "never"
-                sg, ok = [], []  # keep the prior (a large scope embeds main questions only)
-            out[name] = (np.array(sg).reshape(-1, n_sig), np.array(ok))
+                sg, ok, wt = [], [], []  # keep the prior (a large scope embeds main questions only)
+            out[name] = (np.array(sg).reshape(-1, n_sig), np.array(ok), np.array(wt))
         return out
 
-    def _other_domains(self, cfg: IndexConfig, encoder: Any = None, limit: int | None = None,
-                       ) -> dict[str, tuple[list[np.ndarray], list[float]]]:
-        """Signals of questions from other domains asked of this scope (all wrong),
-        leaving out those close to one of the scope's own texts: ``main`` as the scope
-        ranks, ``lexical`` without the question's embedding."""
-        n = cfg.calibration_other_domains if limit is None else min(
-            limit, cfg.calibration_other_domains)
-        texts = calibration.sample(calibration.OTHER_DOMAIN_QUESTIONS, n)
-        out: dict[str, tuple[list[np.ndarray], list[float]]] = {"main": ([], []),
-                                                               "lexical": ([], [])}
+    def _select_probes(self, cfg: IndexConfig, encoder: Any = None) -> None:
+        """Choose the negative probes of this scope (:func:`calibration.negative_probes`:
+        other shops' questions, other goods, other domains) that are far from every
+        text of the scope (:func:`calibration.far_enough`): what its customers may ask
+        that its knowledge does not answer. Keeps their texts, features and (hybrid)
+        embeddings; ``probe_sem`` is what a question's embedding is compared with at
+        every question (the ``probe_margin`` signal)."""
+        pool = (calibration.negative_probes(
+            [t for t in calibration.SERVICE_TOPIC_QUESTIONS
+             if t not in cfg.calibration_skip_topics])
+                if cfg.calibration_service_probes else calibration.OTHER_DOMAIN_QUESTIONS)
+        texts = calibration.sample(pool, cfg.calibration_other_domains)
+        self._probes = []
+        self.probe_sem = None
         if not texts or not self.keys:
-            return out
+            return
         qvecs: np.ndarray | None = None
         if self.sem is not None:
             try:
                 enc = self._build_encoder or self._encoders(encoder)[0]
                 qvecs = enc.encode(texts)
             except (EndpointError, IndexError):
-                return out  # no embeddings: no "other domain" negatives this time
+                return  # no embeddings: no negative probes this time
+        keep = []
         for i, t in enumerate(texts):
             feats = features(embeddings.to_simplified(t), self.synonyms,
                              char_ngrams=self.char_ngrams)
-            probs, lex, agree, sem = self._score_feats(
-                feats, qvecs[i] if qvecs is not None else None)
+            vec = qvecs[i] if qvecs is not None else None
+            probs, lex, _, sem = self._score_feats(feats, vec)
             if probs is None:
                 continue
             sem_best = float(sem.max()) if sem is not None and len(sem) else 0.0
             if not calibration.far_enough(sem_best, float(lex.max()) if len(lex) else 0.0):
                 continue
+            self._probes.append((t, feats, vec))
+            keep.append(i)
+        if qvecs is not None and keep:
+            self.probe_sem = qvecs[keep].astype(np.float32)
+
+    def probe_best(self, qvec: np.ndarray | None, skip: int = -1) -> float | None:
+        """The best cosine of a question's embedding with the scope's negative probes
+        (``skip``: one probe left out, the probe's own row); None without them."""
+        if qvec is None or self.probe_sem is None or len(self.probe_sem) == 0:
+            return None
+        sims = self.probe_sem @ qvec.astype(np.float32, copy=False)
+        if 0 <= skip < len(sims):
+            if len(sims) == 1:
+                return None
+            sims = np.delete(sims, skip)
+        return float(sims.max())
+
+    def _other_domains(self, cfg: IndexConfig,
+                       ) -> dict[str, tuple[list[np.ndarray], list[float]]]:
+        """Signals of the scope's negative probes asked of it (all wrong; each compared
+        with the other probes): ``main`` as the scope ranks, ``lexical`` without the
+        question's embedding."""
+        out: dict[str, tuple[list[np.ndarray], list[float]]] = {"main": ([], []),
+                                                               "lexical": ([], [])}
+        for i, (t, feats, vec) in enumerate(getattr(self, "_probes", [])):
+            probs, lex, agree, sem = self._score_feats(feats, vec)
+            if probs is None:
+                continue
             out["main"][0].append(calibration.signals(probs, lex, agree, sem,
-                                                      len(normalise(t))))
+                                                      len(normalise(t)),
+                                                      self.probe_best(vec, skip=i)))
             out["main"][1].append(0.0)
             if self.sem is not None:
                 probs, lex, agree, _ = self._score_feats(feats, None)
@@ -629,7 +685,8 @@ class Scope:
         top = np.argpartition(-probs, k - 1)[:k] if k < len(probs) else np.arange(len(probs))
         top = top[np.argsort(-probs[top], kind="stable")]
         ranked = [(self.keys[int(i)], float(probs[int(i)])) for i in top]
-        sig = calibration.signals(probs, lex, agree, sem, len(normalise(text)))
+        sig = calibration.signals(probs, lex, agree, sem, len(normalise(text)),
+                                  self.probe_best(qvec))
         cal = self.calibrator
         if self.sem is not None and qvec is None:
             cal = self.calibrator_lexical or Calibrator(calibration.PRIOR_LEXICAL)
@@ -669,6 +726,8 @@ class Scope:
             "encoder": self.encoder_name,
             "calibrator_lexical": ([float(c) for c in self.calibrator_lexical.coef]
                                    if self.calibrator_lexical is not None else None),
+            "probe_sem": (_b64(self.probe_sem.astype(np.float16))
+                          if self.probe_sem is not None else None),
         }
 
     @classmethod
@@ -703,4 +762,6 @@ class Scope:
             s.encoder_name = d.get("encoder") or embeddings.ENCODER_NAME
         if d.get("calibrator_lexical") is not None:
             s.calibrator_lexical = Calibrator(d["calibrator_lexical"])
+        if d.get("probe_sem") is not None:
+            s.probe_sem = _unb64(d["probe_sem"]).astype(np.float32)
         return s
