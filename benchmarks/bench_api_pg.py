@@ -13,8 +13,13 @@ clients and the loop are ``bench_api.py``'s), with p50/p99 latency:
    connections as there are clients, one transaction per message, no HTTP, no cstool:
    what the cluster itself takes here.
 
-Ratios: two processes over one (goal >= 1.5), PostgreSQL over SQLite, and cstool over the
-raw inserts. Goals: >= 2,000 messages/s with p99 <= 50 ms on PostgreSQL.
+5. the pool of one process (``pool_size``): threads of one process posting and reading
+   (the queue, an agent's desk) through one backend, with a pool of one connection (every
+   transaction waits for the one before, as before the pool) and with the default pool.
+
+Ratios: two processes over one (goal >= 1.5), PostgreSQL over SQLite, cstool over the
+raw inserts, and the pool over one connection. Goals: >= 2,000 messages/s with p99 <= 50
+ms on PostgreSQL.
 
 Every PostgreSQL run gets a fresh database in a throwaway cluster with PostgreSQL's
 durable defaults (benchmarks/pg_cluster.py), or ``--db URL`` (an empty database: the
@@ -40,9 +45,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-import bench_api  # noqa: E402
 import pg_cluster  # noqa: E402
 from bench_api import SHOP, Conn, pct, prepare, start, stop  # noqa: E402
+
+from cstool.storage.postgres import DEFAULT_POOL_SIZE  # noqa: E402
 
 
 async def load_spread(ports: list[int], tokens: list[str],
@@ -155,6 +161,49 @@ def raw_inserts(url: str, clients: int, requests: int) -> dict:
             "stored": len(latencies)}
 
 
+def pool_run(url: str, size: int, threads: int, ops: int) -> dict:
+    """``threads`` threads of this process on one backend with a pool of ``size``: half
+    post messages, half read (the queue and an agent's desk); operations per second."""
+    from cstool.backend.local import LocalBackend
+
+    sep = "&" if "?" in url else "?"
+    be = LocalBackend(f"{url}{sep}pool_size={size}")
+    latencies: list[float] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(threads + 1)
+
+    def worker(n: int) -> None:
+        mine = []
+        barrier.wait()
+        for i in range(ops):
+            t0 = time.perf_counter()
+            if n % 2:
+                be.post_message(SHOP, f"p{size}-{n}-{i % 5}", f"第{i}个问题",
+                                client_id=f"p{size}-{n}-{i}")
+            elif i % 2:
+                be.queue(SHOP, limit=20)
+            else:
+                be.agent_desk("a0")
+            mine.append(time.perf_counter() - t0)
+        with lock:
+            latencies.extend(mine)
+
+    try:
+        pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+        for t in pool:
+            t.start()
+        barrier.wait()
+        started = time.perf_counter()
+        for t in pool:
+            t.join()
+        seconds = time.perf_counter() - started
+    finally:
+        be.close()
+    return {"rate": len(latencies) / seconds, "p50": pct(latencies, 50),
+            "p99": pct(latencies, 99), "n": len(latencies), "errors": 0,
+            "stored": len(latencies)}
+
+
 def _line(name: str, r: dict) -> str:
     return (f"    {name}: {r['rate']:,.0f} messages/s; p50 {r['p50']:.1f} ms, "
             f"p99 {r['p99']:.1f} ms ({r['n']:,} posted, {r['stored']:,} stored, "
@@ -184,6 +233,12 @@ def main() -> None:
         if cluster is not None:
             results["pg2"] = run_servers(fresh(), 2, clients, requests)
             results["raw"] = raw_inserts(fresh(), clients, requests)
+            pooled = fresh()
+            prepare(pooled, 10, 1)
+            threads = 4 if args.quick else 8
+            ops = 5 if args.quick else 40
+            results["pool1"] = pool_run(pooled, 1, threads, ops)
+            results["pool"] = pool_run(pooled, DEFAULT_POOL_SIZE, threads, ops)
     with tempfile.TemporaryDirectory() as tmp:
         results["sqlite"] = run_servers(str(Path(tmp) / "bench.db"), 1, clients, requests)
     print(f"{clients} clients x {requests} customer messages over HTTP, client on this machine")
@@ -201,6 +256,14 @@ def main() -> None:
     if "raw" in results:
         print(f"    ratio cstool serve / raw psycopg: {pg1 / results['raw']['rate']:.2f}")
     print("    goal on PostgreSQL: >= 2,000 messages/s, p99 <= 50 ms")
+    if "pool" in results:
+        print("threads of one process on one backend, half posting, half reading:")
+        print(_line("pool of 1 connection", results["pool1"]).replace("messages/s",
+                                                                     "operations/s"))
+        print(_line(f"pool of {DEFAULT_POOL_SIZE} connections (the default)", results["pool"])
+              .replace("messages/s", "operations/s"))
+        print(f"    ratio pool / one connection: "
+              f"{results['pool']['rate'] / results['pool1']['rate']:.2f}")
     print(f"load after: {os.getloadavg()[0]:.2f}")
     bad = [k for k, r in results.items() if r["errors"] or r["stored"] < r["n"]]
     if bad:
@@ -209,5 +272,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    bench_api.__doc__ = bench_api.__doc__  # the shared client and servers
     main()
