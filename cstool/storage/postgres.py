@@ -657,8 +657,8 @@ class PostgresEngine:
             try:
                 yield conn
             except BaseException:
+                database.generation += 1  # still under the write lock: in order
                 self._rollback(conn)
-                database.generation += 1
                 raise
             else:
                 self._commit_write(conn)
@@ -700,15 +700,15 @@ class PostgresEngine:
                 yield
             except BaseException:
                 self._local.group = False
+                database.generation += 1  # still under the write lock: in order
                 self._rollback(conn)
-                database.generation += 1
                 raise
             self._local.group = False
             try:
                 self._commit_write(conn)
             except DatabaseError as e:
-                self._rollback(conn)
                 database.generation += 1
+                self._rollback(conn)
                 raise StorageError(f"{database.path}: commit failed: {e}",
                                    key="db_commit_failed", the_path=str(database.path),
                                    e=str(e)) from None
