@@ -48,7 +48,7 @@ sys.path.insert(0, str(HERE))
 import pg_cluster  # noqa: E402
 from bench_api import SHOP, Conn, pct, prepare, start, stop  # noqa: E402
 
-from cstool.storage.postgres import DEFAULT_POOL_SIZE  # noqa: E402
+from cstool.storage.pg_engine import DEFAULT_POOL_SIZE  # noqa: E402
 
 
 async def load_spread(ports: list[int], tokens: list[str],

@@ -105,7 +105,8 @@ class Database:
     def _open_postgres(self, url: str) -> None:
         """Connect to the PostgreSQL database at ``url`` (see storage/postgres.py: the
         connection takes the same statements and transactions as SQLite's)."""
-        from .postgres import PostgresEngine, redact, storage_error
+        from .pg_engine import PostgresEngine
+        from .postgres import redact, storage_error
 
         self.url = url
         self.path = redact(url)  # what messages and `db info` show (no password)
