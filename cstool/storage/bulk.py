@@ -2,7 +2,9 @@
 
 Records come in the internal form (money in cents, times in epoch ms) and are not
 validated field by field: the generator that made them is trusted. Rows go in with
-``executemany`` in chunks, with ids assigned here so children need no read-back.
+``executemany`` in chunks (SQLite) or PostgreSQL's ``COPY`` (a connection with
+``copy_rows``: one stream per table and chunk, not a statement per row), with ids
+assigned here so children need no read-back.
 """
 
 from __future__ import annotations
@@ -16,6 +18,29 @@ from typing import Any
 from ..storage.records import RecordStore
 
 CHUNK = 20_000
+
+
+def _insert(conn: Any, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    """Insert ``rows`` into ``table``: COPY on PostgreSQL, executemany on SQLite."""
+    if not rows:
+        return
+    copy_rows = getattr(conn, "copy_rows", None)
+    if copy_rows is not None:
+        copy_rows(table, columns, rows)
+        return
+    marks = ", ".join("?" for _ in columns)
+    conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+CUSTOMER_COLUMNS = ("id", "key", "name", "phone", "email", "created_at", "updated_at")
+PROFILE_COLUMNS = ("customer_id", "shop_id", "position", "level", "tags", "region", "channel",
+                   "credit", "dedicated_agent_id", "last_agent_id", "last_served_at",
+                   "opted_out_at")
+ORDER_COLUMNS = ("id", "key", "shop_id", "customer_id", "status", "total", "discount", "region",
+                 "carrier", "tracking_no", "created_at", "paid_at", "shipped_at",
+                 "delivered_at", "updated_at")
+ITEM_COLUMNS = ("order_id", "product_id", "quantity", "price")
+LOGISTICS_COLUMNS = ("order_id", "at", "status", "detail")
 
 
 def _chunks(records: Iterable[dict], size: int = CHUNK) -> Iterator[list[dict]]:
@@ -42,6 +67,17 @@ class _Ids:
                 raise KeyError(f"unknown {self.table[:-1]} {key!r}")
             rid = self.known[key] = row[0]
         return rid
+
+    def prefetch(self, keys: Iterable[str]) -> None:
+        """Read the ids of the ``keys`` not known yet in one statement per 5,000 (a
+        chunk's look-ups in a few round trips, not one each)."""
+        missing = sorted({k for k in keys if k is not None and k not in self.known})
+        for i in range(0, len(missing), 5000):
+            part = json.dumps(missing[i:i + 5000], ensure_ascii=False)
+            for key, rid in self.conn.execute(
+                    f'SELECT {self.key}, id FROM "{self.table}" WHERE {self.key} IN '
+                    "(SELECT value FROM json_each(?))", (part,)).fetchall():
+                self.known[key] = rid
 
     def new(self, key: str) -> int:
         rid = self.next
@@ -71,6 +107,9 @@ def _customers(conn: sqlite3.Connection, records: Iterable[dict], now: int) -> i
     n = 0
     for chunk in _chunks(records):
         rows, profiles = [], []
+        shown = [p for r in chunk for p in r.get("profiles", ())]
+        shops.prefetch(p["shop"] for p in shown)
+        agents.prefetch(h for p in shown for h in (p.get("dedicated_agent"), p.get("last_agent")))
         for r in chunk:
             cid = ids.new(r["key"])
             rows.append((cid, r["key"], r["name"], r.get("phone"), r.get("email"), now, now))
@@ -92,17 +131,8 @@ def _customers(conn: sqlite3.Connection, records: Iterable[dict], now: int) -> i
                         p.get("opted_out_at"),
                     )
                 )
-        conn.executemany(
-            "INSERT INTO customers (id, key, name, phone, email, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            rows,
-        )
-        conn.executemany(
-            "INSERT INTO customer_profiles (customer_id, shop_id, position, level, tags, region, "
-            "channel, credit, dedicated_agent_id, last_agent_id, last_served_at, opted_out_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            profiles,
-        )
+        _insert(conn, "customers", CUSTOMER_COLUMNS, rows)
+        _insert(conn, "customer_profiles", PROFILE_COLUMNS, profiles)
         n += len(chunk)
     return n
 
@@ -115,6 +145,9 @@ def _orders(conn: sqlite3.Connection, records: Iterable[dict], now: int) -> int:
     n = 0
     for chunk in _chunks(records):
         orders, items, events = [], [], []
+        shops.prefetch(r["shop"] for r in chunk)
+        customers.prefetch(r["customer"] for r in chunk)
+        products.prefetch(it["product"] for r in chunk for it in r["items"])
         for r in chunk:
             oid = ids.new(r["key"])
             total = -r.get("discount", 0)
@@ -142,19 +175,8 @@ def _orders(conn: sqlite3.Connection, records: Iterable[dict], now: int) -> int:
             )
             for e in r.get("logistics", ()):
                 events.append((oid, e["at"], e["status"], e.get("detail")))
-        conn.executemany(
-            "INSERT INTO orders (id, key, shop_id, customer_id, status, total, discount, region, "
-            "carrier, tracking_no, created_at, paid_at, shipped_at, delivered_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            orders,
-        )
-        conn.executemany(
-            "INSERT INTO order_items (order_id, product_id, quantity, price) VALUES (?, ?, ?, ?)",
-            items,
-        )
-        conn.executemany(
-            "INSERT INTO logistics_events (order_id, at, status, detail) VALUES (?, ?, ?, ?)",
-            events,
-        )
+        _insert(conn, "orders", ORDER_COLUMNS, orders)
+        _insert(conn, "order_items", ITEM_COLUMNS, items)
+        _insert(conn, "logistics_events", LOGISTICS_COLUMNS, events)
         n += len(chunk)
     return n

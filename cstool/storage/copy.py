@@ -6,7 +6,8 @@ transaction on the target. The target's triggers are switched off for the copy (
 would recount the queue or stamp campaigns again: the source's rows carry their values
 already) and switched back on in the same transaction, so a failure leaves nothing.
 Values are converted to the target column's type where the engines differ (SQLite keeps
-any value in any column; PostgreSQL does not).
+any value in any column; PostgreSQL does not). Into PostgreSQL the rows go with ``COPY``
+(``PgConnection.copy_rows``), into SQLite with ``executemany``.
 """
 
 from __future__ import annotations
@@ -143,10 +144,14 @@ def copy_table(source: Any, target: Any, conn: Connection, table: str,
     convert = [_converter(target_cols[n]) for n in names]
     marks = ", ".join("?" for _ in names)
     insert = f"INSERT INTO {q(table)} ({', '.join(q(n) for n in names)}) VALUES ({marks})"
+    copy_rows = getattr(conn, "copy_rows", None)  # PostgreSQL: COPY, not row by row
     done = 0
     for rows in read_rows(source, table, names, order_by):
-        conn.executemany(insert, [tuple(f(v) for f, v in zip(convert, row, strict=True))
-                                  for row in rows])
+        converted = [tuple(f(v) for f, v in zip(convert, row, strict=True)) for row in rows]
+        if copy_rows is not None:
+            copy_rows(table, names, converted)
+        else:
+            conn.executemany(insert, converted)
         done += len(rows)
         progress(len(rows))
     return done

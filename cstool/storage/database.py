@@ -55,6 +55,18 @@ class Database:
 
     engine = None  # None: SQLite (the file); else the other engine (storage/postgres.py)
 
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The connection: SQLite's one; on PostgreSQL this thread's transaction's (else
+        the one for statements outside transactions, used under ``lock``)."""
+        if self.engine is not None:
+            return self.engine.conn
+        return self._conn
+
+    @conn.setter
+    def conn(self, value: sqlite3.Connection) -> None:
+        self._conn = value
+
     def __init__(self, path: str | Path, *, create: bool = True):
         self.lock = threading.RLock()
         self.migrated: list[int] = []
@@ -93,7 +105,8 @@ class Database:
     def _open_postgres(self, url: str) -> None:
         """Connect to the PostgreSQL database at ``url`` (see storage/postgres.py: the
         connection takes the same statements and transactions as SQLite's)."""
-        from .postgres import PostgresEngine, redact, storage_error
+        from .pg_engine import PostgresEngine
+        from .postgres import redact, storage_error
 
         self.url = url
         self.path = redact(url)  # what messages and `db info` show (no password)
@@ -101,7 +114,6 @@ class Database:
             self.engine = PostgresEngine(url)
         except DatabaseError as e:
             raise storage_error(url, e) from None
-        self.conn = self.engine.conn
 
     # -- transactions -------------------------------------------------------------
     @contextlib.contextmanager
@@ -110,8 +122,12 @@ class Database:
 
         Inside a ``group()`` of this thread it is a savepoint of the group's transaction
         instead: an error rolls back this write alone, success waits for the group's
-        commit.
+        commit. (PostgreSQL: ``PostgresEngine.write``, on a pooled connection.)
         """
+        if self.engine is not None:
+            with self.engine.write(self) as conn:
+                yield conn
+            return
         if self._group_thread == threading.get_ident():
             self.conn.execute("SAVEPOINT cstool_write")  # one name: a cached statement
             self.generation += 1
@@ -145,6 +161,10 @@ class Database:
     def read(self) -> Iterator[sqlite3.Connection]:
         """A consistent read snapshot (a deferred transaction); inside a ``group()`` of
         this thread, a read of the group's transaction (it sees the group's writes)."""
+        if self.engine is not None:
+            with self.engine.read(self) as conn:
+                yield conn
+            return
         if self._group_thread == threading.get_ident():
             yield self.conn
             return
@@ -164,7 +184,13 @@ class Database:
 
         Whoever answers for the writes of a group answers only after it has committed,
         so an acknowledged change is as durable as one written alone.
+        (PostgreSQL: ``PostgresEngine.group``; other threads run beside it on their own
+        connections, their writes waiting for the database's write lock.)
         """
+        if self.engine is not None:
+            with self.engine.group(self):
+                yield
+            return
         with self.lock:
             if self._group_thread is not None:
                 # groups do not nest
@@ -197,18 +223,18 @@ class Database:
     def data_version(self) -> int:
         """Changes whenever another connection commits to the file."""
         if self.engine is not None:
-            with self.lock:
-                return self.engine.data_version(self.conn)
+            return self.engine.data_version()
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
     # -- schema ------------------------------------------------------------------
     def schema_version(self) -> int:
         """The highest migration recorded in the file (0 for a new file)."""
         if self.engine is not None:
-            if not self.engine.has_table(self.conn, "schema_migrations"):
-                return 0
-            return self.conn.execute(
-                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
+            with self.engine.session() as conn:
+                if not self.engine.has_table(conn, "schema_migrations"):
+                    return 0
+                return conn.execute(
+                    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()[0]
         row = self.conn.execute(
             "SELECT name FROM sqlite_master WHERE type='table' AND name='schema_migrations'"
         ).fetchone()
@@ -267,21 +293,23 @@ class Database:
         """The migrations recorded in the file."""
         if self.schema_version() == 0:
             return []
-        rows = self.conn.execute(
-            "SELECT version, name, applied_at FROM schema_migrations ORDER BY version"
-        )
+        with self.read() as conn:
+            rows = conn.execute(
+                "SELECT version, name, applied_at FROM schema_migrations ORDER BY version"
+            ).fetchall()
         return [{"version": v, "name": n, "applied_at": a} for v, n, a in rows]
 
     # -- maintenance -------------------------------------------------------------
     def table_counts(self) -> dict[str, int]:
         """Row counts of every table, by name."""
-        with self.lock:
-            if self.engine is not None:
-                names = self.engine.table_names(self.conn)
-            else:  # SQLite's catalogue
-                names = [r[0] for r in self.conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'")
-                    if not r[0].startswith("sqlite_")]
+        if self.engine is not None:
+            with self.engine.session() as conn:
+                return {name: conn.execute(f"SELECT COUNT(*) FROM {q(name)}").fetchone()[0]
+                        for name in self.engine.table_names(conn)}
+        with self.lock:  # SQLite's catalogue
+            names = [r[0] for r in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")
+                if not r[0].startswith("sqlite_")]
             return {name: self.conn.execute(f"SELECT COUNT(*) FROM {q(name)}").fetchone()[0]
                     for name in names}
 
@@ -315,8 +343,8 @@ class Database:
     def size_bytes(self) -> int:
         """Size of the file plus its WAL (PostgreSQL: the database's size)."""
         if self.engine is not None:
-            with self.lock:
-                return self.engine.size_bytes(self.conn)
+            with self.engine.session() as conn:
+                return self.engine.size_bytes(conn)
         total = 0
         for suffix in ("", "-wal"):
             p = Path(str(self.path) + suffix)
@@ -325,7 +353,10 @@ class Database:
         return total
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (PostgreSQL: every connection of the pool)."""
+        if self.engine is not None:
+            self.engine.close()
+            return
         with self.lock:
             self.conn.close()
 

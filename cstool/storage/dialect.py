@@ -13,9 +13,14 @@ SQLite                                         PostgreSQL
 ``INSERT OR REPLACE``                          ``... ON CONFLICT (primary key) DO UPDATE``
 ``cursor.lastrowid``                           ``... RETURNING id`` (see ``postgres.py``)
 ``x IS ?`` / ``x IS NOT ?``                    ``IS [NOT] DISTINCT FROM``
-``MAX(a, b)`` / ``MIN(a, b)``                  ``GREATEST`` / ``LEAST``
+``MAX(a, b)`` / ``MIN(a, b)`` (NULL if any     ``cstool_max`` / ``cstool_min`` (``GREATEST`` and
+is NULL)                                       ``LEAST`` skip NULLs)
+``CAST(x AS INTEGER)`` (truncates: 2.7 → 2)    ``CAST(trunc(x::numeric) AS BIGINT)`` (a bare
+                                               cast rounds: 2.7 → 3)
 ``INDEXED BY index``                           (dropped: the planner chooses)
-``LIKE`` (ASCII case-insensitive)              ``ILIKE``
+``LIKE`` (ASCII case-insensitive only)         ``COLLATE "C" ILIKE`` (the C collation folds
+                                               ASCII only, whatever the database's locale)
+``lower(x)`` / ``upper(x)`` (ASCII only)       ``cstool_lower`` / ``cstool_upper`` (the same)
 ``json_each(?)`` of a JSON list                ``unnest(%s::bigint[] | text[])``
 ``json_extract`` / ``json_type``               ``cstool_json_extract`` / ``cstool_json_type``
 ``random()`` (an integer)                      ``cstool_random()`` (an integer)
@@ -113,8 +118,10 @@ def _aggregate_truths(sql: str) -> str:
 
 
 def _scalar_min_max(sql: str) -> str:
-    """``MAX(a, b)`` → ``GREATEST(a, b)``, ``MIN(a, b)`` → ``LEAST(a, b)`` (the aggregates,
-    with one argument, stay)."""
+    """``MAX(a, b)`` → ``cstool_max(a, b)``, ``MIN(a, b)`` → ``cstool_min(a, b)`` (the
+    aggregates, with one argument, stay). SQLite's scalar MAX/MIN is NULL when any
+    argument is; PostgreSQL's GREATEST/LEAST skip NULLs, so the compatibility functions
+    (:data:`COMPAT_FUNCTIONS`) keep SQLite's answer."""
     out, i = [], 0
     for m in re.finditer(r"\b(MAX|MIN)\s*\(", sql, re.I):
         if m.start() < i:
@@ -123,8 +130,27 @@ def _scalar_min_max(sql: str) -> str:
         close = _close_paren(sql, open_at)
         if _top_level_commas(sql[open_at + 1:close]):
             out.append(sql[i:m.start()])
-            out.append("GREATEST(" if m.group(1).upper() == "MAX" else "LEAST(")
+            out.append("cstool_max(" if m.group(1).upper() == "MAX" else "cstool_min(")
             out.append(_scalar_min_max(sql[open_at + 1:close + 1]))
+            i = close + 1
+    out.append(sql[i:])
+    return "".join(out)
+
+
+def _cast_integer(sql: str) -> str:
+    """``CAST(x AS INTEGER)`` → ``CAST(trunc((x)::numeric) AS BIGINT)``: SQLite
+    truncates toward zero (2.7 → 2, -2.7 → -2), PostgreSQL's cast rounds (3, -3)."""
+    out, i = [], 0
+    for m in re.finditer(r"\bCAST\s*\(", sql, re.I):
+        if m.start() < i:
+            continue
+        open_at = m.end() - 1
+        close = _close_paren(sql, open_at)
+        inner = sql[open_at + 1:close]
+        typed = re.match(r"(.*)\bAS\s+(INTEGER|INT|BIGINT)\s*$", inner, re.I | re.S)
+        if typed:
+            expr = _cast_integer(typed.group(1).strip())
+            out.append(sql[i:m.start()] + f"CAST(trunc(({expr})::numeric) AS BIGINT)")
             i = close + 1
     out.append(sql[i:])
     return "".join(out)
@@ -199,8 +225,13 @@ def translate(sql: str, json_kinds: tuple[str, ...] = ()) -> Translated:
                     masked, flags=re.I)
     masked = re.sub(r"\bIS\s+(?!NOT\b|NULL\b|DISTINCT\b|TRUE\b|FALSE\b)",
                     "IS NOT DISTINCT FROM ", masked, flags=re.I)
-    masked = re.sub(r"(?<!\w)(NOT\s+)?LIKE\b", lambda x: f"{x.group(1) or ''}ILIKE",
+    # SQLite's LIKE folds ASCII letters only (A-Z); ILIKE under the C collation too
+    # (under a database's own locale it would fold É/é, Ａ/ａ as well)
+    masked = re.sub(r"(?<!\w)(NOT\s+)?LIKE\b",
+                    lambda x: f'COLLATE "C" {x.group(1) or ""}ILIKE', masked, flags=re.I)
+    masked = re.sub(r"\b(lower|upper)\s*\(", lambda x: f"cstool_{x.group(1).lower()}(",
                     masked, flags=re.I)
+    masked = _cast_integer(masked)
     masked = re.sub(r"\bjson_extract\s*\(", "cstool_json_extract(", masked, flags=re.I)
     masked = re.sub(r"\bjson_type\s*\(", "cstool_json_type(", masked, flags=re.I)
     masked = re.sub(r"\brandom\s*\(\s*\)", "cstool_random()", masked, flags=re.I)
@@ -361,4 +392,19 @@ COMPAT_FUNCTIONS = [
     # SQLite's random(): a random 64-bit integer
     "CREATE OR REPLACE FUNCTION cstool_random() RETURNS bigint LANGUAGE sql VOLATILE AS "
     "$$ SELECT (floor(random() * 9.2e18) - 4.6e18)::bigint $$",
+    # SQLite's scalar MAX/MIN: NULL when any argument is NULL (GREATEST/LEAST skip them)
+    "CREATE OR REPLACE FUNCTION cstool_max(VARIADIC a anycompatiblearray) "
+    "RETURNS anycompatible LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN "
+    "array_position(a, NULL) IS NULL THEN (SELECT max(x) FROM unnest(a) x) END $$",
+    "CREATE OR REPLACE FUNCTION cstool_min(VARIADIC a anycompatiblearray) "
+    "RETURNS anycompatible LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN "
+    "array_position(a, NULL) IS NULL THEN (SELECT min(x) FROM unnest(a) x) END $$",
+    # SQLite's lower()/upper() change ASCII letters only
+    "CREATE OR REPLACE FUNCTION cstool_lower(t text) RETURNS text LANGUAGE sql IMMUTABLE "
+    "AS $$ SELECT lower(t COLLATE \"C\") $$",
+    "CREATE OR REPLACE FUNCTION cstool_upper(t text) RETURNS text LANGUAGE sql IMMUTABLE "
+    "AS $$ SELECT upper(t COLLATE \"C\") $$",
 ]
+COMPAT_NAMES = ("cstool_json_path", "cstool_json_extract", "cstool_json_type",
+                "cstool_random", "cstool_max", "cstool_min", "cstool_lower", "cstool_upper")
+"""The functions :data:`COMPAT_FUNCTIONS` makes (a database missing one gets them all)."""

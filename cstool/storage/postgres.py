@@ -21,6 +21,9 @@ Two behaviours of SQLite are kept on purpose:
   writes of the group commit. (A savepoint around every statement would keep SQLite's
   finer behaviour at two more round trips a statement; nothing needs it.)
 
+The engine (the pool of connections, the transactions, ``data_version``) is in
+``pg_engine.py``.
+
 The module imports psycopg only when a PostgreSQL URL is opened.
 """
 
@@ -33,7 +36,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import Conflict, StorageError
+from ..errors import StorageError
 from . import dialect
 from .errors import PgDataError, PgIntegrityError, PgOperationalError
 
@@ -113,67 +116,139 @@ class PgCursor:
         """Nothing to free (the rows are client-side)."""
 
 
+def _adapt(raw: Any) -> None:
+    """Register SQLite's value conventions on a psycopg connection."""
+    from psycopg.adapt import Dumper, Loader
+
+    class _BoolAsInt(Dumper):
+        # SQLite's booleans are 1 and 0; untyped, PostgreSQL reads '1'/'0' as a
+        # boolean where one is expected and as a number in an integer column
+        oid = 0
+
+        def dump(self, obj: bool) -> bytes:
+            return b"1" if obj else b"0"
+
+    class _Numeric(Loader):
+        # SUM over BIGINT is NUMERIC in PostgreSQL, an integer in SQLite
+        def load(self, data: Any) -> int | float:
+            text = bytes(data).decode()
+            if "." in text or "e" in text or "N" in text:
+                return float(text)
+            return int(text)
+
+    raw.adapters.register_dumper(bool, _BoolAsInt)
+    raw.adapters.register_loader("numeric", _Numeric)
+
+
+class _Catalogue:
+    """What every connection of one database shares: the translated statements and
+    what the translation reads from the catalogue."""
+
+    def __init__(self) -> None:
+        self.statements: dict[tuple, dialect.Translated] = {}
+        self.probes: dict[str, dialect.Translated] = {}
+        self.identity: set[str] | None = None
+        self.keys: dict[str, tuple[str, ...]] = {}
+
+
 class PgConnection:
     """A psycopg connection (autocommit; transactions are explicit statements, as the
     Database issues them) that takes SQLite's dialect."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str | None = None, catalogue: _Catalogue | None = None, *,
+                 raw: Any = None):
         import psycopg
-        from psycopg.adapt import Dumper, Loader
 
-        class _BoolAsInt(Dumper):
-            # SQLite's booleans are 1 and 0; untyped, PostgreSQL reads '1'/'0' as a
-            # boolean where one is expected and as a number in an integer column
-            oid = 0
+        if raw is None:
+            try:
+                raw = psycopg.connect(url, autocommit=True)
+            except psycopg.Error as e:
+                raise _map_error(e) from None
+            _adapt(raw)
+        self._raw = raw
+        self._cat = catalogue or _Catalogue()
+        self._pending: list[str] = []  # statements sent with the next one (no result)
+        self.lock = threading.RLock()
 
-            def dump(self, obj: bool) -> bytes:
-                return b"1" if obj else b"0"
+    @property
+    def raw(self) -> Any:
+        """The psycopg connection, with any deferred statement sent first."""
+        if self._pending:
+            self.flush()
+        return self._raw
 
-        class _Numeric(Loader):
-            # SUM over BIGINT is NUMERIC in PostgreSQL, an integer in SQLite
-            def load(self, data: Any) -> int | float:
-                text = bytes(data).decode()
-                if "." in text or "e" in text or "N" in text:
-                    return float(text)
-                return int(text)
+    def defer(self, sql: str) -> None:
+        """Send ``sql`` (a statement without parameters or result) together with the
+        next statement, in one round trip."""
+        self._pending.append(sql)
 
+    def drop_deferred(self, sql: str) -> bool:
+        """Forget the deferred ``sql`` if it is the last one waiting (a read that ran
+        nothing needs neither its BEGIN nor its COMMIT)."""
+        if self._pending and self._pending[-1] == sql:
+            self._pending.pop()
+            return True
+        return False
+
+    def flush(self) -> None:
+        """Send the deferred statements now."""
+        import psycopg
+
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
         try:
-            self.raw = psycopg.connect(url, autocommit=True)
+            if len(pending) == 1:
+                self._raw.execute(pending[0])
+            else:
+                with self._raw.pipeline():
+                    for sql in pending:
+                        self._raw.execute(sql)
         except psycopg.Error as e:
             raise _map_error(e) from None
-        self.raw.adapters.register_dumper(bool, _BoolAsInt)
-        self.raw.adapters.register_loader("numeric", _Numeric)
-        self._statements: dict[tuple, dialect.Translated] = {}
-        self._probes: dict[str, dialect.Translated] = {}
-        self._identity: set[str] | None = None
-        self._keys: dict[str, tuple[str, ...]] = {}
-        self.lock = threading.RLock()
+
+    def pipeline(self, statements: list[tuple[str, Any]]) -> list[Any]:
+        """Run the deferred statements and ``statements`` (text, parameters) in one
+        round trip; their cursors."""
+        import psycopg
+
+        pending, self._pending = self._pending, []
+        cursors = []
+        try:
+            with self._raw.pipeline():
+                for sql in pending:
+                    self._raw.execute(sql)
+                for sql, params in statements:
+                    cursors.append(self._raw.execute(sql, params))
+        except psycopg.Error as e:
+            raise _map_error(e) from None
+        return cursors
 
     # -- the catalogue, as far as the translation needs it ---------------------------------
     def identity_tables(self) -> set[str]:
         """Tables whose ``id`` is an identity column (``INTEGER PRIMARY KEY`` in SQLite)."""
-        if self._identity is None:
+        if self._cat.identity is None:
             rows = self.raw.execute(
                 "SELECT table_name FROM information_schema.columns WHERE column_name = 'id' "
                 "AND is_identity = 'YES' AND table_schema = current_schema()").fetchall()
-            self._identity = {r[0] for r in rows}
-        return self._identity
+            self._cat.identity = {r[0] for r in rows}
+        return self._cat.identity
 
     def primary_key(self, table: str) -> tuple[str, ...]:
         """The primary key's columns of ``table``."""
-        if table not in self._keys:
+        if table not in self._cat.keys:
             rows = self.raw.execute(
                 "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
                 "i.indrelid AND a.attnum = ANY(i.indkey) WHERE i.indrelid = %s::regclass "
                 "AND i.indisprimary ORDER BY array_position(i.indkey, a.attnum)",
                 (f'"{table}"',)).fetchall()
-            self._keys[table] = tuple(r[0] for r in rows)
-        return self._keys[table]
+            self._cat.keys[table] = tuple(r[0] for r in rows)
+        return self._cat.keys[table]
 
     def schema_changed(self) -> None:
         """Forget what the catalogue said (after DDL)."""
-        self._identity = None
-        self._keys.clear()
+        self._cat.identity = None
+        self._cat.keys.clear()
 
     # -- statements ----------------------------------------------------------------------
     def _translate(self, sql: str, params: Any) -> tuple[dialect.Translated, Any]:
@@ -181,7 +256,8 @@ class PgConnection:
         if "json_each" in sql and params:
             kinds, params = self._json_params(sql, params)
         key = (sql, kinds)
-        found = self._statements.get(key)
+        statements = self._cat.statements
+        found = statements.get(key)
         if found is None:
             found = dialect.translate(sql, kinds)
             if found.replace:
@@ -190,9 +266,9 @@ class PgConnection:
                                                       found.insert_columns),
                     found.json_lists, False, found.insert_table, found.insert_columns,
                     found.returning)
-            if len(self._statements) > 5000:
-                self._statements.clear()
-            self._statements[key] = found
+            if len(statements) > 5000:
+                statements.clear()
+            statements[key] = found
         if found.json_lists and params:
             params = self._lists(found, params)
         return found, params
@@ -204,9 +280,9 @@ class PgConnection:
 
     def _json_params(self, sql: str, params: Any) -> tuple[tuple[str, ...], Any]:
         # the element type of each JSON list passed (in the order they appear)
-        probe = self._probes.get(sql)
+        probe = self._cat.probes.get(sql)
         if probe is None:
-            probe = self._probes[sql] = dialect.translate(sql)
+            probe = self._cat.probes[sql] = dialect.translate(sql)
         if isinstance(params, dict):
             kinds = tuple(self._kind(params[n]) for n in probe.json_lists)
         else:
@@ -238,19 +314,24 @@ class PgConnection:
                 cur = self.raw.execute(_control(sql))
                 if re.match(r"\s*BEGIN\s+IMMEDIATE", sql, re.I):
                     # the database's one write lock: one writer at a time, as SQLite
-                    self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
+                    self._raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
                 return PgCursor(cur)
             except psycopg.Error as e:
                 if self._in_transaction():
                     with contextlib.suppress(psycopg.Error):
-                        self.raw.execute("ROLLBACK")
+                        self._raw.execute("ROLLBACK")
                 raise _map_error(e) from None
         found, params = self._translate(sql, params)
         wants_id = (found.insert_table is not None and not found.returning
                     and found.insert_table in self.identity_tables())
         text = found.sql + " RETURNING id" if wants_id else found.sql
+        if params is None:
+            params = ()
         try:
-            cur = self.raw.execute(text, params if params is not None else ())
+            if self._pending:
+                (cur,) = self.pipeline([(text, params)])
+            else:
+                cur = self._raw.execute(text, params)
             lastrowid = None
             rows = None
             if wants_id:
@@ -286,6 +367,27 @@ class PgConnection:
             raise _map_error(e) from None
         return _Count(count)
 
+    def copy_rows(self, table: str, columns: tuple[str, ...] | list[str], rows: Any) -> int:
+        """Load ``rows`` (tuples in ``columns``' order) into ``table`` with PostgreSQL's
+        ``COPY ... FROM STDIN``: one stream instead of a statement per row, many times
+        faster for large loads. Runs inside the caller's transaction; an error (a broken
+        key, a value of the wrong type) fails the whole COPY. Returns the rows written."""
+        import psycopg
+
+        names = ", ".join(f'"{c}"' for c in columns)
+        n = 0
+        try:
+            with self.raw.cursor() as cur:
+                with cur.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                        n += 1
+            if "id" in columns and table in self.identity_tables():
+                self._sync_identity(table)
+        except psycopg.Error as e:
+            raise _map_error(e) from None
+        return n
+
     def _sync_identity(self, table: str) -> None:
         # rows inserted with explicit ids: the identity continues above the highest
         self.raw.execute(
@@ -295,14 +397,20 @@ class PgConnection:
     def _in_transaction(self) -> bool:
         from psycopg.pq import TransactionStatus
 
-        return self.raw.info.transaction_status != TransactionStatus.IDLE
+        return self._raw.info.transaction_status != TransactionStatus.IDLE
+
+    @property
+    def broken(self) -> bool:
+        """Whether the connection is closed or lost."""
+        return self._raw.closed or self._raw.broken
 
     def commit(self) -> None:
         """Nothing pending outside explicit transactions (autocommit)."""
 
     def close(self) -> None:
         """Close the connection."""
-        self.raw.close()
+        self._pending.clear()
+        self._raw.close()
 
 
 class _Count(PgCursor):
@@ -329,68 +437,15 @@ def _control(sql: str) -> str:
     return sql
 
 
-class PostgresEngine:
-    """The PostgreSQL side of ``Database``: what differs from SQLite's file (opening,
-    transactions' first statements, the catalogue, maintenance)."""
-
-    name = "postgresql"
-
-    def __init__(self, url: str):
-        self.url = url
-        self.conn = PgConnection(url)
-
-    def data_version(self, conn: PgConnection) -> int:
-        """Moves whenever anything is committed to the cluster (the WAL's position)."""
-        return conn.raw.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn").fetchone()[0]
-
-    def has_table(self, conn: PgConnection, name: str) -> bool:
-        """Whether the table exists."""
-        return conn.raw.execute("SELECT to_regclass(%s) IS NOT NULL",
-                                (f'"{name}"',)).fetchone()[0]
-
-    def table_names(self, conn: PgConnection) -> list[str]:
-        """Every table of the schema."""
-        return [r[0] for r in conn.raw.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = "
-            "current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name")]
-
-    def prepare_schema(self, conn: PgConnection) -> None:
-        """The compatibility functions (``dialect.COMPAT_FUNCTIONS``), when missing."""
-        if conn.raw.execute("SELECT to_regproc('cstool_random') IS NOT NULL").fetchone()[0]:
-            return
-        for statement in dialect.COMPAT_FUNCTIONS:
-            conn.raw.execute(statement)
-
-    def migration_statements(self, version: int, sql: str) -> list[str]:
-        """A migration's statements in PostgreSQL's dialect."""
-        from .migrations import POSTGRES_OVERRIDES
-
-        sql = POSTGRES_OVERRIDES.get(version, sql)
-        out: list[str] = []
-        for statement in sql.split(";\n"):
-            if statement.strip():
-                out.extend(dialect.translate_ddl(statement))
-        return out
-
-    def journal_mode(self) -> str:
-        """PostgreSQL writes ahead always (its write-ahead log)."""
-        return "wal"
-
-    def size_bytes(self, conn: PgConnection) -> int:
-        """pg_database_size of the database."""
-        return conn.raw.execute("SELECT pg_database_size(current_database())").fetchone()[0]
-
-    def backup(self, target: Any) -> None:
-        """Refused: PostgreSQL is backed up with its own tools."""
-        raise Conflict("a PostgreSQL database is backed up with pg_dump (or the provider's "
-                       "snapshots), not by cstool: pg_dump -Fc -f FILE URL",
-                       key="db_backup_postgres")
-
-    def describe(self) -> str:
-        """The URL without its password."""
-        return redact(self.url)
-
-
 def storage_error(url: str, e: Exception) -> StorageError:
     """A StorageError for a database that could not be opened."""
     return StorageError(f"{redact(url)}: {e}", key="db_error", the_path=redact(url), e=str(e))
+
+
+def __getattr__(name: str) -> Any:
+    # the engine lives in pg_engine.py (it imports this module)
+    if name in ("PostgresEngine", "pool_settings", "DEFAULT_POOL_SIZE", "POOL_ENV"):
+        from . import pg_engine
+
+        return getattr(pg_engine, name)
+    raise AttributeError(name)
