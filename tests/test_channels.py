@@ -144,3 +144,66 @@ def test_an_unknown_channel_name_is_refused_and_a_client_name_is_not_a_channel_n
         channel(backend, rx.url, key="app")
     with pytest.raises(InvalidInput):
         backend.create("channels", {"key": "x1", "shop": "s1", "kind": "http"})
+
+
+def test_campaign_sends_reach_customers_on_their_channel_and_receipts_show_in_stats(
+        backend, clock, cli, gateway):
+    """No open chat: the channel last used (a closed chat through the connector) or the
+    one the profile prefers (its client); neither: ``undeliverable``. Receipts from the
+    gateway make campaign stats' delivered / read / failed, and the lift is over the
+    sends that reached the customer only."""
+    from .test_campaigns import at, campaign, iso, order
+
+    rx = gateway()
+    backend.apply({
+        "shops": [{"key": "s1", "name": "翎衣女装", "service_mode": "human_first",
+                   "settings": {"quiet_hours": None, "campaign_cap": 9}}],
+        "products": [{"key": "p1", "shop": "s1", "title": "法式连衣裙", "price": 199,
+                      "category": "连衣裙", "stock": 10}],
+        "customers": [
+            {"key": "u1", "name": "王芳", "profiles": [{"shop": "s1", "channel": "app"}]},
+            {"key": "u2", "name": "李雷", "profiles": [{"shop": "s1", "channel": "app"}]},
+            {"key": "u3", "name": "韩梅梅", "profiles": [{"shop": "s1", "channel": "pc"}]},
+            {"key": "u4", "name": "张伟", "profiles": [{"shop": "s1"}]},
+        ],
+    })
+    channel(backend, rx.url, key="lf-app", client="app")
+    channel(backend, rx.url, key="lf-sms")  # no client: reached only by those who used it
+    # u4 wrote through the SMS gateway a week before; the chat closed since
+    clock_now = backend.clock.now_ms()
+    backend.clock.set(at("10:00", 13))
+    c4 = backend.post_message("s1", "u4", "在吗", channel="lf-sms")["conversation"]["id"]
+    backend.close_conversation(c4)
+    backend.clock.set(clock_now)
+    Worker(backend).run_once()
+    rx.got.clear()
+    backend.apply({
+        "orders": [order(f"o{i}", f"u{i}", status="shipped", created="08:00", day=19,
+                         paid_at="08:01", shipped_at=iso("09:00")) for i in range(1, 5)],
+        "campaigns": [campaign("ship", "order_shipped", "{name}，订单{order}已发货")],
+    })
+    out = backend.run_due_campaigns(at("09:10"))
+    assert (out["sent"], out["undeliverable"]) == (3, 1)  # u3: a pc profile, no channel
+    Worker(backend).run_once()
+    got = {b["customer"]: (b, h) for (h, _), b in zip(rx.got, bodies(rx), strict=True)}
+    assert set(got) == {"u1", "u2", "u4"}
+    assert got["u1"][0]["channel"] == "lf-app" and got["u4"][0]["channel"] == "lf-sms"
+    assert got["u1"][0]["message"]["text"] == "王芳，订单o1已发货"
+    assert got["u1"][0]["message"]["sender"] == "system"
+    stats = cli.json("campaign", "stats", "ship")
+    assert (stats["sent"], stats["delivered"], stats["read"], stats["failed"],
+            stats["undeliverable"]) == (3, 0, 0, 0, 1)
+    backend.channel_receipt(got["u1"][1]["X-Cstool-Delivery"], "read")
+    backend.channel_receipt(got["u2"][1]["X-Cstool-Delivery"], "failed")
+    backend.channel_receipt(got["u4"][1]["X-Cstool-Delivery"], "delivered")
+    # u2's order after the send: not a conversion of a send that never reached them
+    backend.apply({"orders": [order("b2", "u2", status="paid", created="12:00",
+                                    paid_at="12:01"),
+                              order("b1", "u1", status="paid", created="12:00",
+                                    paid_at="12:01")]})
+    stats = cli.json("campaign", "stats", "ship")
+    assert (stats["sent"], stats["delivered"], stats["read"], stats["failed"],
+            stats["undeliverable"], stats["reached"]) == (3, 2, 1, 1, 1, 2)
+    assert stats["conversions"] == 1  # u1's; u2's send failed
+    # the u1 chat made for the send is closed at once: no agent's queue
+    assert backend.list_conversations(shop="s1", state="queued") == []

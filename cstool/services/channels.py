@@ -47,6 +47,26 @@ def connect_chat(uow: UnitOfWork, conv_id: int, channel_id: int) -> None:
     uow.conversations.update(conv_id, channel_id=channel_id)
 
 
+def preferred_for(uow: UnitOfWork, shop_id: int, customer_id: int) -> dict | None:
+    """How to reach a customer with no chat in the shop: the shop's active http channel
+    for the client their profile prefers (its id and client), or None."""
+    return uow.repo(ChannelDeliveries).preferred_for(shop_id, customer_id)
+
+
+def open_for_campaign(uow: UnitOfWork, shop_id: int, customer_id: int, customer: str,
+                      via: dict, now: int) -> int:
+    """A chat on channel ``via`` for a campaign's message to a customer who never
+    chatted, closed at once as a 退订's is (no agent's queue, not in the metrics)."""
+    conv = uow.conversations.insert({
+        "shop_id": shop_id, "customer_id": customer_id, "channel": via["client"],
+        "channel_id": via["id"], "state": "closed", "created_at": now,
+        "last_message_at": now, "last_customer_at": None, "closed_at": now,
+        "close_reason": "campaign_command"})
+    uow.event("conversation.created", "conversation", str(conv), shop_id,
+              {"customer": customer, "channel": via["name"]})
+    return conv
+
+
 def fan_out(uow: UnitOfWork) -> int:
     """Make the deliveries of the messages each active http channel has not seen yet,
     inside the caller's write transaction. Returns how many."""

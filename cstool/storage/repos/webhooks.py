@@ -259,15 +259,15 @@ class ChannelDeliveries(Webhooks):
         return None if r is None else {"id": r[0], "name": name, "kind": r[1],
                                        "client": r[2], "active": bool(r[3])}
 
-    def preferred(self, shop_id: int, client: str | None) -> int | None:
-        """The shop's active http channel that reaches ``client`` (the profile's usual
-        client), the oldest of them; None when there is none."""
-        if client is None:
-            return None
+    def preferred_for(self, shop_id: int, customer_id: int) -> dict | None:
+        """The shop's oldest active http channel for the client the customer's profile in
+        the shop prefers (id, name, client), or None."""
         r = self.conn.execute(
-            "SELECT id FROM channels WHERE shop_id = ? AND client = ? AND kind = 'http' "
-            "AND active = 1 ORDER BY id LIMIT 1", (shop_id, client)).fetchone()
-        return None if r is None else r[0]
+            "SELECT w.id, w.key, w.client FROM channels w JOIN customer_profiles p ON "
+            "p.shop_id = w.shop_id AND p.channel = w.client WHERE w.shop_id = ? AND "
+            "p.customer_id = ? AND w.kind = 'http' AND w.active = 1 ORDER BY w.id LIMIT 1",
+            (shop_id, customer_id)).fetchone()
+        return None if r is None else {"id": r[0], "name": r[1], "client": r[2]}
 
     def message_events(self, shop_id: int, after: int, limit: int) -> list[tuple]:
         """(event id, payload) of the shop's ``message.created`` events after ``after``,
