@@ -207,3 +207,149 @@ def test_campaign_sends_reach_customers_on_their_channel_and_receipts_show_in_st
     assert stats["conversions"] == 1  # u1's; u2's send failed
     # the u1 chat made for the send is closed at once: no agent's queue
     assert backend.list_conversations(shop="s1", state="queued") == []
+
+
+def head_of(app, body: str) -> str:
+    """The transcript's head line (who, when, the mark) of the message saying ``body``."""
+    from .test_console_marks import transcript_text
+
+    lines = transcript_text(app).splitlines()
+    return lines[max(i for i, x in enumerate(lines) if body in x) - 1]
+
+
+async def test_the_console_marks_an_agents_message_sent_delivered_read_failed_live(
+        tmp_path, gateway):
+    """The agent answers in the console a customer who wrote through the app gateway;
+    the transcript shows the message sending, then sent (the gateway took it), then what
+    the gateway reports, on the console's own poll (the event log moved)."""
+    from cstool.backend.local import LocalBackend
+    from cstool.clock import FrozenClock
+    from cstool.i18n import t
+    from tui.console import ConsoleApp
+
+    from .conftest import NOW
+    from .test_console_marks import press, settle
+
+    rx = gateway()
+    clock = FrozenClock(NOW)
+    b = LocalBackend(tmp_path / "desk.db", clock=clock)
+    try:
+        b.apply({
+            "shops": [{"key": "s", "name": "翎衣女装", "service_mode": "human_first"}],
+            "agents": [{"handle": "a", "name": "小美", "shops": ["s"], "status": "online",
+                        "max_chats": 3}],
+            "customers": [{"key": "c1", "name": "王丽", "profiles": [{"shop": "s"}]}],
+        })
+        channel(b, rx.url, key="s-app", shop_key="s")
+        b.post_message("s", "c1", "我的包裹破了", channel="s-app")
+        app = ConsoleApp(b, "a", poll_s=3600, now_ms=clock.now_ms)
+        async with app.run_test(size=(120, 34)) as pilot:
+            await settle(app, pilot)
+            clock.advance(5)
+            await press(app, pilot, *"亲马上处理", "enter")
+            app.tick()
+            await settle(app, pilot)
+            assert "✓" not in head_of(app, "亲马上处理")  # not yet handed to the gateway
+            Worker(b).run_once()  # the gateway takes it: sent
+            app.tick()
+            await settle(app, pilot)
+            assert "✓ " + t("console.delivery.sent") in head_of(app, "亲马上处理")
+            mine = [i for (h, _), body in zip(rx.got, bodies(rx), strict=True)
+                    for i in [h["X-Cstool-Delivery"]]
+                    if body["message"]["text"] == "亲马上处理"]
+            b.channel_receipt(mine[0], "read")
+            app.tick()
+            await settle(app, pilot)
+            assert "✓✓ " + t("console.delivery.read") in head_of(app, "亲马上处理")
+            assert "✓" not in head_of(app, "我的包裹破了")  # the customer's words: no mark
+            b.post_message("s", "c1", "好的", channel="s-app")
+            clock.advance(5)
+            await press(app, pilot, *"已补发", "enter")
+            Worker(b).run_once()
+            uid = [h["X-Cstool-Delivery"] for (h, _), body in zip(rx.got, bodies(rx),
+                                                                  strict=True)
+                   if body["message"]["text"] == "已补发"][0]
+            b.channel_receipt(uid, "failed")
+            app.tick()
+            await settle(app, pilot)
+            assert "✗ " + t("console.delivery.failed") in head_of(app, "已补发")
+            assert "✓✓ " + t("console.delivery.read") in head_of(app, "亲马上处理")
+    finally:
+        b.close()
+
+
+def test_channel_cli_add_list_show_update_delete_export_apply_and_a_dead_letter(
+        cli, gateway):
+    """The CLI: add prints the generated secret once (never shown again), list / show /
+    update / delete, export leaves the secret out and apply of the export changes
+    nothing; a gateway down for the whole window: the delivery is dead-lettered, the
+    message failed, and `channel redeliver` sends it again with the same id."""
+    down = gateway(default=503)
+    assert cli("shop", "create", "s1", "--name", "店").exit_code == 0
+    out = cli("channel", "add", "s1-app", "--shop", "s1", "--url", down.url,
+              "--client", "app")
+    assert out.exit_code == 0, out.output
+    secret = out.stdout.strip()
+    assert secret.startswith("whsec_")
+    for args in (("channel", "list"), ("channel", "show", "s1-app"),
+                 ("channel", "list", "--json"), ("export", "--format", "json")):
+        shown = cli(*args)
+        assert shown.exit_code == 0 and secret not in shown.stdout
+    listed = cli.json("channel", "list")
+    assert [(c["key"], c["kind"], c["client"], c["url"]) for c in listed] == [
+        ("s1-app", "http", "app", down.url)]
+    bad = cli("channel", "add", "x", "--shop", "s1", "--url", "ftp://gw/")
+    assert bad.exit_code == 1 and len(bad.output.strip().splitlines()) == 1
+    assert cli("channel", "add", "web", "--shop", "s1", "--kind", "web").exit_code == 1
+    assert cli("channel", "add", "s1-widget", "--shop", "s1", "--kind", "web").exit_code == 0
+    assert cli("channel", "update", "s1-app", "--inactive").exit_code == 0
+    assert cli.json("channel", "show", "s1-app")["active"] is False
+    assert cli("channel", "update", "s1-app", "--active").exit_code == 0
+    exported = json.loads(cli("export", "--format", "json").stdout)
+    assert {c["key"] for c in exported["channels"]} == {"s1-app", "s1-widget"}
+    assert all("secret" not in c for c in exported["channels"])
+    with open(cli.db + ".json", "w", encoding="utf-8") as f:
+        json.dump({"channels": exported["channels"]}, f, ensure_ascii=False)
+    applied = cli.json("apply", "-f", cli.db + ".json")
+    assert applied["unchanged"] == 2  # export -> apply on the same file: the secret stays
+    posted = cli("conv", "post", "--shop", "s1", "--customer", "c1", "--channel", "s1-app",
+                 "在吗")
+    assert posted.exit_code == 0, posted.output
+    from cstool.backend.local import LocalBackend
+    from cstool.clock import FrozenClock
+
+    from .conftest import NOW
+
+    clock = FrozenClock(NOW)
+    b = LocalBackend(cli.db, clock=clock)
+    try:
+        worker = Worker(b)
+        for _ in range(12):  # 24 h of retries of the gateway answering 503
+            worker.run_once()
+            clock.advance(6 * 3600)
+        dead = b.channel_deliveries("s1-app", status="failed")
+        assert dead and all(d["attempts"] > 1 for d in dead)
+        conv = b.list_conversations(shop="s1")[0]["id"]
+        states = {m["id"]: m["delivery"] for m in b.get_conversation(conv)["messages"]
+                  if m["sender"] != "customer"}
+        assert set(states.values()) == {"failed"}
+    finally:
+        b.close()
+    attempts = dead[0]["attempts"]
+    tried = [i for i in down.ids() if i == dead[0]["id"]]
+    assert len(tried) == attempts  # every attempt with the same delivery id
+    down.default = 200
+    again = cli("channel", "redeliver", dead[0]["id"])
+    assert again.exit_code == 0, again.output
+    assert down.ids()[-1] == dead[0]["id"]
+    shown = cli.json("channel", "delivery", dead[0]["id"])
+    assert (shown["status"], shown["channel"]) == ("done", "s1-app")
+    b = LocalBackend(cli.db)
+    try:  # the gateway took it at last: the message is sent again
+        states = {m["id"]: m["delivery"] for m in b.get_conversation(conv)["messages"]}
+        assert states[shown["message"]] == "sent"
+    finally:
+        b.close()
+    delete = cli("channel", "delete", "s1-widget")
+    assert delete.exit_code == 0
+    assert cli("channel", "show", "s1-widget").exit_code == 1

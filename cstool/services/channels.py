@@ -37,7 +37,7 @@ def connected_channel(uow: UnitOfWork, shop_id: int, name: str) -> dict:
     if ch is None:
         raise InvalidInput(
             f"unknown channel {name!r} (one of {', '.join(CHANNELS)}, or a channel "
-            "connector of the shop: cstool channel list)", key="unknown_channel",
+            "connector of the shop: cstool channel list)", key="unknown_channel_connector",
             channel=name, known=", ".join(CHANNELS))
     return ch
 
@@ -119,8 +119,9 @@ def after_attempt(uow: UnitOfWork, d: dict, uid: str, status: str) -> None:
         return
     rows = uow.repo(ChannelDeliveries)
     target = rows.receipt_target(uid)
-    if target and target["message"] is not None and rows.advance_message(target["message"],
-                                                                          state):
+    over = ("failed",) if state == "sent" else ()  # a dead letter redelivered and taken
+    if target and target["message"] is not None and rows.advance_message(
+            target["message"], state, over=over):
         conv = _conversation_of(uow, target["message"])
         _moved(uow, d["shop_id"], {"id": target["message"], "conversation": conv}, state, uid)
 
@@ -139,7 +140,7 @@ def receipt(uow: UnitOfWork, delivery: str, status: str) -> dict:
     rows = uow.repo(ChannelDeliveries)
     target = rows.receipt_target(delivery)
     if target is None:
-        raise NotFound(f"no channel delivery {delivery!r}", key="no_delivery",
+        raise NotFound(f"no channel delivery {delivery!r}", key="no_channel_delivery",
                        delivery=delivery)
     if DELIVERY_RANK.get(target["receipt"], -1) < DELIVERY_RANK[status]:
         rows.set_receipt(target["id"], status, uow.now)  # forward only, as the message
@@ -156,6 +157,6 @@ def target_shop(uow: UnitOfWork, delivery: str) -> str:
     """The shop of a channel delivery (for the server's policy), or NotFound."""
     target = uow.repo(ChannelDeliveries).receipt_target(delivery)
     if target is None:
-        raise NotFound(f"no channel delivery {delivery!r}", key="no_delivery",
+        raise NotFound(f"no channel delivery {delivery!r}", key="no_channel_delivery",
                        delivery=delivery)
     return target["shop"]

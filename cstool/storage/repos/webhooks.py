@@ -331,16 +331,19 @@ class ChannelDeliveries(Webhooks):
                               (message_id,)).fetchone()
         return None if r is None else r[0]
 
-    def advance_message(self, message_id: int, state: str) -> bool:
+    def advance_message(self, message_id: int, state: str, *, over: tuple = ()) -> bool:
         """Move a message's delivery state forward to ``state`` (never back: see
-        :data:`DELIVERY_RANK`), its campaign send's too; True when it moved."""
+        :data:`DELIVERY_RANK`; but from a state in ``over``: a redelivered dead letter
+        the gateway took is ``sent`` again), its campaign send's too; True when it moved."""
         now = self.message_state(message_id)
-        if now is not None and DELIVERY_RANK.get(now, -1) >= DELIVERY_RANK[state]:
+        if now is not None and now not in over and \
+                DELIVERY_RANK.get(now, -1) >= DELIVERY_RANK[state]:
             return False
         self.conn.execute("UPDATE messages SET delivery = ? WHERE id = ?", (state, message_id))
-        if state in ("delivered", "read", "failed"):
+        if state in ("delivered", "read", "failed") or now in over:
             self.conn.execute("UPDATE campaign_sends SET delivery = ? WHERE message_id = ? "
-                              "AND outcome = 'sent'", (state, message_id))
+                              "AND outcome = 'sent'",
+                              (state if state != "sent" else None, message_id))
         return True
 
     def message_of(self, delivery_id: int) -> int | None:
