@@ -24,6 +24,10 @@ def serve_cmd(
         "--max-body-kb", min=1, max=1024 * 1024,
         help="Largest request body accepted, in KiB (larger: 413).")] = 1024,
     access_log: Annotated[bool, typer.Option(help="Log every request.")] = False,
+    sender_interval: Annotated[float, typer.Option(
+        "--sender-interval", min=0, max=3600,
+        help="Send due webhook and channel deliveries every so many seconds (0: only "
+             "`cstool worker` sends).")] = 2.0,
 ) -> None:
     """Serve the data file over HTTP: JSON API under /v1, OpenAPI at /openapi.json, live
     events at /v1/events, the customer widget at /widget/SHOP. SIGTERM or Ctrl+C stops
@@ -46,4 +50,5 @@ def serve_cmd(
     info(t("cli.serving", version=__version__, path=path, url=f"http://{shown}:{port}"))
     if host not in ("127.0.0.1", "localhost", "::1"):
         info(t("cli.serve_public"))
-    serve(path, host=host, port=port, max_body=max_body_kb * 1024, access_log=access_log)
+    serve(path, host=host, port=port, max_body=max_body_kb * 1024, access_log=access_log,
+          sender_s=sender_interval or None)

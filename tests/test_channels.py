@@ -353,3 +353,62 @@ def test_channel_cli_add_list_show_update_delete_export_apply_and_a_dead_letter(
     delete = cli("channel", "delete", "s1-widget")
     assert delete.exit_code == 0
     assert cli("channel", "show", "s1-widget").exit_code == 1
+
+
+def test_serve_sends_by_itself_and_shares_claims_with_a_worker_exactly_once(tmp_path,
+                                                                          gateway):
+    """`serve`'s own background sender delivers (a 500, then the same id again) with no
+    worker running; with a worker on the same file beside it, every attempt is made by
+    one of them only: each delivery id reaches the gateway as often as its attempts
+    say (once, when the gateway answers 200)."""
+    import threading
+    import time
+
+    from cstool.backend.local import LocalBackend
+
+    from .server_support import serve
+
+    rx = gateway([500])
+    served = serve(tmp_path / "s.db", sender_s=0.05)
+    try:
+        b = served.backend
+        shop(b, webhook_retry_base_s=1)
+        channel(b, rx.url)
+        remote = served.remote(served.admin)
+        remote.post_message("s1", "c1", "你好", channel="app1")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+                len(rx.got) >= 2 and rx.ids()[0] in rx.ids()[1:]):
+            time.sleep(0.05)
+        assert rx.ids()[0] in rx.ids()[1:]  # retried by serve itself, the same id
+        # now a worker process's share beside the server's: 40 chats' messages
+        other = LocalBackend(tmp_path / "s.db")
+        stop = threading.Event()
+
+        def work():
+            w = Worker(other)
+            while not stop.is_set():
+                w.run_once()
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        try:
+            for i in range(40):
+                remote.post_message("s1", f"k{i}", f"第{i}位顾客", channel="app1")
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and (
+                    remote.channel_deliveries("app1", status="pending", limit=1)):
+                time.sleep(0.1)
+        finally:
+            stop.set()
+            thread.join(30)
+            other.close()
+        d = b.channel_deliveries("app1", limit=1000)
+        assert d and all(x["status"] == "done" for x in d)
+        ids = rx.ids()
+        for x in d:
+            assert ids.count(x["id"]) == x["attempts"]  # no attempt made twice
+        workers = {a["worker"].split(":")[0] for x in d for a in x["attempt_log"]}
+        assert "serve" in workers
+    finally:
+        served.close()

@@ -87,6 +87,7 @@ class ServerState:
         self.backend = backend
         self.tokens = TokenStore(backend)
         self.worker: StorageWorker | None = None  # started with the app
+        self.sender: Any = None  # serve's own sender of deliveries (server/sender.py)
         self.ping_s = ping_s
         db = FilePath(backend.path)
         self.backup_dir = db.parent / f"{db.stem}-backups"
@@ -474,21 +475,31 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 
 
 def create_app(backend: LocalBackend, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float = 15.0,
-               poll_s: float = 0.25, fast_lane: bool = True) -> FastAPI:
+               poll_s: float = 0.25, fast_lane: bool = True,
+               sender_s: float | None = None) -> FastAPI:
     """The ASGI app over ``backend`` (a LocalBackend; the app does not close it).
 
     ``fast_lane=False`` serves customer messages through FastAPI like every other
-    request (see ``MessageLane``; the tests compare the two)."""
+    request (see ``MessageLane``; the tests compare the two). ``sender_s``: send due
+    webhook and channel deliveries from the server every so many seconds (``serve``
+    does; None: only workers send)."""
     state = ServerState(backend, ping_s=ping_s, poll_s=poll_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         state.worker = StorageWorker(backend.database)
         await state.hub.start()
+        if sender_s:
+            from .sender import BackgroundSender
+
+            state.sender = BackgroundSender(state, sender_s)
+            await state.sender.start()
         gc.freeze()  # what start-up built lives on: full collections skip it (no long pauses)
         try:
             yield
         finally:
+            if state.sender is not None:
+                await state.sender.stop()  # its last claims and outcomes need the storage
             await state.hub.stop()
             state.worker.stop()
             state.worker = None
