@@ -72,6 +72,7 @@ from .schema_rules import (
     constraints,
     core_ranged,
 )
+from .sender import BackgroundSender
 from .worker import StorageWorker
 
 log = logging.getLogger("cstool.server")
@@ -87,7 +88,6 @@ class ServerState:
         self.backend = backend
         self.tokens = TokenStore(backend)
         self.worker: StorageWorker | None = None  # started with the app
-        self.sender: Any = None  # serve's own sender of deliveries (server/sender.py)
         self.ping_s = ping_s
         db = FilePath(backend.path)
         self.backup_dir = db.parent / f"{db.stem}-backups"
@@ -480,26 +480,20 @@ def create_app(backend: LocalBackend, *, max_body: int = DEFAULT_MAX_BODY, ping_
     """The ASGI app over ``backend`` (a LocalBackend; the app does not close it).
 
     ``fast_lane=False`` serves customer messages through FastAPI like every other
-    request (see ``MessageLane``; the tests compare the two). ``sender_s``: send due
-    webhook and channel deliveries from the server every so many seconds (``serve``
-    does; None: only workers send)."""
+    request (see ``MessageLane``; the tests compare the two). ``sender_s``: see
+    ``server/sender.py``."""
     state = ServerState(backend, ping_s=ping_s, poll_s=poll_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         state.worker = StorageWorker(backend.database)
         await state.hub.start()
-        if sender_s:
-            from .sender import BackgroundSender
-
-            state.sender = BackgroundSender(state, sender_s)
-            await state.sender.start()
+        state.sender = await BackgroundSender.started(state, sender_s)
         gc.freeze()  # what start-up built lives on: full collections skip it (no long pauses)
         try:
             yield
         finally:
-            if state.sender is not None:
-                await state.sender.stop()  # its last claims and outcomes need the storage
+            await BackgroundSender.stopped(state.sender)  # before the storage thread
             await state.hub.stop()
             state.worker.stop()
             state.worker = None

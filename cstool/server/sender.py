@@ -61,6 +61,22 @@ class BackgroundSender:
         self._task: asyncio.Task | None = None
         self._stop = asyncio.Event()
 
+    @classmethod
+    async def started(cls, state: Any, interval_s: float | None) -> BackgroundSender | None:
+        """A running sender every ``interval_s`` seconds; None when that is None or 0
+        (only workers send)."""
+        if not interval_s:
+            return None
+        sender = cls(state, interval_s)
+        await sender.start()
+        return sender
+
+    @staticmethod
+    async def stopped(sender: BackgroundSender | None) -> None:
+        """Stop ``sender`` if there is one (its last outcomes still need the storage)."""
+        if sender is not None:
+            await sender.stop()
+
     async def start(self) -> None:
         """Begin the passes (with the app's lifespan)."""
         self._task = asyncio.create_task(self._run(), name="cstool-sender")
