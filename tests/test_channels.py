@@ -412,3 +412,42 @@ def test_serve_sends_by_itself_and_shares_claims_with_a_worker_exactly_once(tmp_
         assert "serve" in workers
     finally:
         served.close()
+
+
+def test_only_the_shops_integration_token_reports_receipts(tmp_path, gateway):
+    """A receipt through the API: the shop's supervisor (integration) token may; its
+    agents, a customer, and another shop's supervisor are refused (nothing changes)."""
+    from cstool.auth import Forbidden
+
+    from .server_support import serve
+
+    rx = gateway()
+    served = serve(tmp_path / "t.db")
+    try:
+        b = served.backend
+        shop(b, "sa")
+        shop(b, "sb")
+        b.apply({"agents": [{"handle": "boss-a", "name": "甲", "role": "supervisor",
+                             "shops": ["sa"]},
+                            {"handle": "boss-b", "name": "乙", "role": "supervisor",
+                             "shops": ["sb"]}]})
+        channel(b, rx.url, key="sa-app", shop_key="sa")
+        gw = served.remote(served.token("boss-a"))  # the gateway's integration token
+        gw.post_message("sa", "c1", "在吗", channel="sa-app")
+        agent_reply(b, "sa")
+        Worker(b).run_once()
+        uid = rx.ids()[-1]
+        for token in (served.token("boss-b"), served.token("sa-a1"),
+                      served.customer_token("sa", "c1")):
+            with pytest.raises((Forbidden, NotFound)):
+                served.remote(token).channel_receipt(uid, "failed")
+            with pytest.raises((Forbidden, NotFound)):
+                served.remote(token).channel_deliveries("sa-app")
+        assert b.webhook_delivery(uid)["receipt"] is None  # nothing changed
+        assert gw.channel_receipt(uid, "delivered")["receipt"] == "delivered"
+        assert [d["receipt"] for d in gw.channel_deliveries("sa-app")
+                if d["id"] == uid] == ["delivered"]
+        with pytest.raises(Forbidden):
+            served.remote(served.token("boss-b")).get("channels", "sa-app")
+    finally:
+        served.close()

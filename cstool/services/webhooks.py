@@ -138,8 +138,7 @@ class WebhookService:
                 self.fan_out(uow)
                 channels.fan_out(uow)
             elif uow.repo(repo_of(delivery)).attempt_of(delivery) is None:
-                raise NotFound(f"no webhook delivery {delivery!r}", key="no_delivery",
-                               delivery=delivery)
+                raise _no_delivery(delivery)
             now = uow.now
             out = []
             # webhooks' first, then channels' (the same claim, lease and log)
@@ -171,8 +170,7 @@ class WebhookService:
             rows = uow.repo(repo_of(delivery))
             d = rows.attempt_of(delivery)
             if d is None:
-                raise NotFound(f"no webhook delivery {delivery!r}", key="no_delivery",
-                               delivery=delivery)
+                raise _no_delivery(delivery)
             now = uow.now
             ok = status_code is not None and 200 <= status_code < 300
             next_at = None
@@ -215,8 +213,7 @@ class WebhookService:
         with self.ctx.write() as uow:
             rows = uow.repo(repo_of(delivery))
             if rows.attempt_of(delivery) is None:
-                raise NotFound(f"no webhook delivery {delivery!r}", key="no_delivery",
-                               delivery=delivery)
+                raise _no_delivery(delivery)
             if not rows.redeliver(delivery, uow.now):
                 raise InvalidInput(f"delivery {delivery!r} is being attempted right now",
                                    key="delivery_in_flight", delivery=delivery)
@@ -227,7 +224,7 @@ class WebhookService:
         with self.ctx.read() as uow:
             d = uow.repo(repo_of(uid)).delivery(uid)
         if d is None:
-            raise NotFound(f"no webhook delivery {uid!r}", key="no_delivery", delivery=uid)
+            raise _no_delivery(uid)
         return _external(d)
 
     def deliveries(self, name: str, *, status: str | None = None, limit: int = 100,
@@ -265,6 +262,14 @@ class WebhookService:
             kind = "channel" if repo is ChannelDeliveries else "webhook"
             raise NotFound(f"no {kind} {name!r}", key="no_record", kind=kind, record=name)
         return hook
+
+
+def _no_delivery(uid: str) -> NotFound:
+    """The refusal for an unknown delivery id (a channel's or a webhook's)."""
+    if str(uid).startswith("chd_"):
+        return NotFound(f"no channel delivery {uid!r}", key="no_channel_delivery",
+                        delivery=uid)
+    return NotFound(f"no webhook delivery {uid!r}", key="no_delivery", delivery=uid)
 
 
 def _check_worker(worker: str) -> None:
