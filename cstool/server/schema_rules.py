@@ -20,8 +20,8 @@ from ..resources import AGENT_STATUSES, CHANNELS, KINDS, PRIORITIES, ROLES, TICK
 from ..resources import kind as kind_named
 from ..routing.fields import INTENTS
 from ..services.campaigns import OUTCOMES
-from ..services.tickets import OPEN, STATUSES, TEAMS
 from ..services.channels import RECEIPTS
+from ..services.tickets import OPEN, STATUSES, TEAMS
 from ..services.webhooks import STATUSES as DELIVERY_STATUSES
 from ..text_rules import MAX_LABEL_CHARS
 
