@@ -451,3 +451,31 @@ def test_only_the_shops_integration_token_reports_receipts(tmp_path, gateway):
             served.remote(served.token("boss-b")).get("channels", "sa-app")
     finally:
         served.close()
+
+
+def test_bench_channels_quick_runs_and_prints_its_figures():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "bench_channels.py"),
+                          "--quick"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "deliveries/s" in out.stdout and "ratio (plain POSTs / worker job):" in out.stdout
+
+
+def test_a_bot_answer_reaches_the_gateway(backend, gateway):
+    rx = gateway()
+    backend.apply({"shops": [{"key": "b", "name": "萌宝", "service_mode": "bot_first"}],
+                   "knowledge_entries": [{"key": "b-return", "shop": "b",
+                                          "question": "怎么退货？",
+                                          "similar": ["如何退货", "退货流程"],
+                                          "answer": "在订单里点申请售后，选择退货即可。",
+                                          "category": "returns"}]})
+    channel(backend, rx.url, key="b-sms", shop_key="b")
+    out = backend.post_message("b", "c1", "怎么退货？", channel="b-sms")
+    assert [r["sender"] for r in out["replies"]][:1] == ["bot"]
+    Worker(backend).run_once()
+    sent = [(b["message"]["sender"], b["message"]["text"]) for b in bodies(rx)]
+    assert ("bot", "在订单里点申请售后，选择退货即可。") in sent
