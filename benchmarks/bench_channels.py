@@ -5,7 +5,8 @@ plain POSTs of the same bodies to the same gateway in the same run; then every m
 acknowledged with a receipt (``channel_receipt``).
 
 The file holds one shop with an http connector and N customers who each wrote once
-through it and got an agent's answer, then the chat closed (N chats, a few messages to the customer each).
+through it and got an agent's answer, then the chat closed (N chats, a few messages to
+the customer each).
 The baseline POSTs the same bodies with the same HTTP client and nothing else: the floor
 of any sender. The ratio says what the bookkeeping (claims, leases, attempt log, order
 per chat, message states) costs.
