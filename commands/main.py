@@ -11,6 +11,7 @@ from . import (
     bot,
     campaign,
     cart,
+    channel,
     console,
     conv,
     coupon,
@@ -162,6 +163,7 @@ for _name, _module in (
     ("campaign", campaign),
     ("cart", cart),
     ("webhook", webhook),
+    ("channel", channel),
 ):
     app.add_typer(_module.app, name=_name, cls=CommandGroup)
 app.add_typer(invite.price_app, name="price", cls=CommandGroup)

@@ -28,6 +28,10 @@ def serve_cmd(
         min=1, max=64,
         help="Server processes on the one port (above 1: a postgresql:// database only).")
     ] = 1,
+    sender_interval: Annotated[float, typer.Option(
+        "--sender-interval", min=0, max=3600,
+        help="Send due webhook and channel deliveries every so many seconds (0: only "
+             "`cstool worker` sends).")] = 2.0,
 ) -> None:
     """Serve the data file over HTTP: JSON API under /v1, OpenAPI at /openapi.json, live
     events at /v1/events, the customer widget at /widget/SHOP. SIGTERM or Ctrl+C stops
@@ -58,4 +62,4 @@ def serve_cmd(
     if workers > 1:
         info(t("cli.serving_workers", workers=workers))
     serve(path, host=host, port=port, max_body=max_body_kb * 1024, access_log=access_log,
-          workers=workers)
+          workers=workers, sender_s=sender_interval or None)

@@ -461,7 +461,7 @@ CAMPAIGN = Kind(
 # The event log's types a webhook may subscribe to (besides every record kind's
 # <kind>.created / .updated / .deleted, added below), and "*" for all of them.
 WEBHOOK_EVENT_TYPES = (
-    "message.created", "conversation.created", "conversation.assigned",
+    "message.created", "message.delivery", "conversation.created", "conversation.assigned",
     "conversation.queued", "conversation.transferred", "conversation.returned",
     "conversation.closed", "conversation.reopened", "conversation.rated",
     "conversation.sensitive", "agent.status", "agent.left_shop", "customer.opted_out",
@@ -490,14 +490,38 @@ WEBHOOK = Kind(
     doc="A webhook: the shop's events of these types POSTed, signed, to a URL.",
 )
 
+CHANNEL_KINDS = ("http", "web")
+
+CHANNEL = Kind(
+    "channels",
+    "channel",
+    "key",
+    (
+        _f("key", "slug", required=True),
+        _f("shop", "ref", required=True, ref="shops", doc="the shop it reaches customers for"),
+        _f("kind", "enum", default="http", choices=CHANNEL_KINDS,
+           doc="http: the merchant's messaging gateway; web: the widget (built in)"),
+        _f("url", "str", max_len=2000,
+           doc="http: the gateway's http(s) URL that receives the messages"),
+        _f("client", "enum", choices=CHANNELS,
+           doc="the client it reaches (app, mini_program ...): customers whose profile "
+               "prefers it are reached here"),
+        _f("active", "bool", default=True, doc="false: nothing is sent through it"),
+        _f("secret", "str", max_len=200, write_only=True,
+           doc="signing secret (never shown again; generated when left out)"),
+    ),
+    doc="A channel connector: messages to the shop's customers POSTed, signed, to a gateway.",
+)
+
 # Apply order: a record may only refer to kinds that come before it.
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (SHOP, GROUP, AGENT, ROUTING_RULE, SLA_POLICY, PRODUCT, COUPON, PROMOTION,
-              CUSTOMER, ORDER, CART_ITEM, KNOWLEDGE_ENTRY, QUICK_REPLY, CAMPAIGN, WEBHOOK)
+              CUSTOMER, ORDER, CART_ITEM, KNOWLEDGE_ENTRY, QUICK_REPLY, CAMPAIGN, WEBHOOK,
+              CHANNEL)
 }
 WEBHOOK_EVENTS: tuple[str, ...] = WEBHOOK_EVENT_TYPES + tuple(
-    f"{k.singular}.{what}" for k in KINDS.values() if k.name != "webhooks"
+    f"{k.singular}.{what}" for k in KINDS.values() if k.name not in ("webhooks", "channels")
     for what in ("created", "updated", "deleted"))
 # How each kind is listed and exported (default: by key).
 ORDER_BY: dict[str, str] = {

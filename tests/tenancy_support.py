@@ -119,6 +119,10 @@ MALL: dict[str, list[dict]] = {
         {"key": "mb-hook", "shop": SHOP_B, "url": "https://mb-secret-erp.example/cb",
          "events": ["*"], "secret": "mb-hook-signing-secret-42"},
     ],
+    "channels": [
+        {"key": "mb-gateway", "shop": SHOP_B, "kind": "http", "client": "mini_program",
+         "url": "https://mb-secret-gw.example/in", "secret": "mb-gateway-signing-secret-42"},
+    ],
 }
 
 # Texts that only shop B (and its customers) may see.
@@ -133,6 +137,7 @@ SECRETS_B = (
     "mb-qr-hello", "萌宝催拍秘文", "mb-camp-nudge", "mb-rule-vip", "孕婴VIP规则",
     "mb-sla", "孕婴售后时效", "孕婴售前组", CHAT_B, QUEUED_B, UNANSWERED_B, TICKET_B,
     "mb-hook", "mb-secret-erp.example", "mb-hook-signing-secret-42",
+    "mb-gateway", "mb-secret-gw.example", "mb-gateway-signing-secret-42",
 )
 
 STAFF_ROLES = ("agent_a", "supervisor_a")
@@ -275,6 +280,20 @@ def build_mall(tmp_path) -> Mall:
         ids[name] = mall.admin_ok("POST", "/v1/tokens", json=args)["id"]
     ids["token_b_customer"] = mall.admin_ok(
         "POST", f"/v1/shops/{SHOP_B}/customer-tokens", json={"customer": "c00002"})["id"]
+    # a delivery of shop B's channel connector: a customer writes through the gateway,
+    # what the shop answers is claimed (and taken) until one of the channel's appears
+    mall.admin_ok("POST", f"/v1/shops/{SHOP_B}/messages",
+                  json={"customer": "c-mb-gw", "text": "小程序里问一句", "channel": "mb-gateway"})
+    for _ in range(50):
+        claimed = served.backend.claim_webhook_deliveries("setup", shop=SHOP_B, limit=500)
+        for d in claimed:
+            served.backend.finish_webhook_delivery(d["id"], d["attempt"], "setup",
+                                                   status_code=200)
+        ids["channel_delivery_b"] = next(
+            (d["id"] for d in claimed if d["id"].startswith("chd_")), None)
+        if ids["channel_delivery_b"]:
+            break
+    assert ids["channel_delivery_b"], "no delivery of shop B's channel"
     # a delivery of shop B's webhook (its events made into deliveries by a claim)
     ids["delivery_b"] = mall.admin_ok("POST", "/v1/webhooks/mb-hook/test")["id"]
     # an open knowledge proposal of shop B (as kb suggest would have mined it)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -1309,6 +1310,77 @@ def test_webhook_errors(be):
     with be.refused(FieldError):
         be.create("webhooks", {"key": be.key("bad"), "shop": w.shop,
                                "url": "https://example.com/", "events": ["no.such"]})
+
+
+# == channel connectors ========================================================================
+def _channel(be: Contract, w: World) -> str:
+    name = be.key("app")
+    be.create("channels", {"key": name, "shop": w.shop, "kind": "http", "client": "app",
+                           "url": "http://127.0.0.1:9/gateway", "secret": "s" * 24})
+    return name
+
+
+@covers("channel_deliveries", "channel_receipt", "claim_webhook_deliveries",
+        "finish_webhook_delivery", "webhook_delivery")
+def test_channel_deliveries_and_receipts(be):
+    w = World(be)
+    name = _channel(be, w)
+    assert "secret" not in be.get("channels", name)
+    cid = be.post_message(w.shop, w.customer, "在吗", channel=name)["conversation"]["id"]
+    assert be.accept_next(w.a)["id"] == cid
+    said = be.reply(w.a, cid, "在的，您说")
+    be.add_note(w.a, cid, "内部备注：不发给顾客")
+    worker = be.key("worker")
+    claimed: list = []
+    for _ in range(10):  # one chat's deliveries go one after the other, in order
+        batch = be.claim_webhook_deliveries(worker, shop=w.shop, limit=50)
+        assert len(batch) <= 1
+        for c in batch:
+            assert be.finish_webhook_delivery(c["id"], 1, worker, status_code=200)[
+                "status"] == "done"
+        claimed += batch
+    mine = [d for d in claimed if json.loads(d["body"])["message"]["id"] == said["id"]]
+    assert len(mine) == 1 and all(d["channel"] == name for d in claimed)
+    assert all("内部备注" not in d["body"] for d in claimed)
+    ids = [json.loads(d["body"])["message"]["id"] for d in claimed]
+    assert ids == sorted(ids)  # in the chat's order
+    d = mine[0]
+    assert d["id"].startswith("chd_") and d["headers"]["X-Cstool-Delivery"] == d["id"]
+    assert d["headers"]["X-Cstool-Event"] == "channel.message"
+    rows = {r["id"]: r for r in be.channel_deliveries(name)}
+    assert (rows[d["id"]]["status"], rows[d["id"]]["receipt"],
+            rows[d["id"]]["message"]) == ("done", None, said["id"])
+    out = be.channel_receipt(d["id"], "delivered")
+    be.same("receipt", {k: v for k, v in out.items() if k != "message"})
+    assert (out["message"], out["message_delivery"]) == (said["id"], "delivered")
+    assert be.channel_receipt(d["id"], "read")["message_delivery"] == "read"
+    assert be.channel_receipt(d["id"], "delivered")["message_delivery"] == "read"
+    assert be.webhook_delivery(d["id"])["receipt"] == "read"
+    states = {m["id"]: m["delivery"] for m in be.get_conversation(cid)["messages"]}
+    assert states[said["id"]] == "read"
+    assert [r["id"] for r in be.channel_deliveries(name, status="failed")] == []
+
+
+@covers("channel_deliveries", "channel_receipt")
+def test_channel_errors(be):
+    w = World(be)
+    name = _channel(be, w)
+    with be.refused(NotFound):
+        be.channel_deliveries(be.key("nochannel"))
+    with be.refused(InvalidInput, "status_one_of"):
+        be.channel_deliveries(name, status="lost")
+    with be.refused(NotFound, "no_channel_delivery"):
+        be.channel_receipt("chd_0_0", "read")
+    with be.refused(InvalidInput, "unknown_channel_connector"):
+        be.post_message(w.shop, w.customer, "在吗", channel=be.key("nochannel"))
+    with be.refused(FieldError):
+        be.create("channels", {"key": be.key("bad"), "shop": w.shop, "kind": "http"})
+    with be.refused(FieldError):
+        be.create("channels", {"key": be.key("bad"), "shop": w.shop, "kind": "http",
+                               "url": "ftp://x/"})
+    with be.refused(FieldError):
+        be.create("channels", {"key": "app", "shop": w.shop, "kind": "http",
+                               "url": "https://example.com/"})
 
 
 # == metrics, the dashboard, staffing =========================================================

@@ -239,7 +239,7 @@ def _kind_variants(op: str) -> list[V]:
                       "cart_items": "quantity", "knowledge_entries": "answer",
                       "quick_replies": "body", "coupons": "name", "products": "title",
                       "promotions": "name", "groups": "name", "campaigns": "template",
-                      "webhooks": "url"}[kind]
+                      "webhooks": "url", "channels": "url"}[kind]
             value = 2 if field_ == "quantity" else "pwned"
             out.append(V(f"{kind}/{key}: {field_}", {"kind": kind, "key": key,
                                                      "changes": {field_: value}}))
@@ -500,7 +500,12 @@ VARIANTS: dict[str, list[V]] = {
         V("proposal of shop B as shop B's", {"suggestion": "$suggestion_b", "shop": SHOP_B})],
     "webhook_test": [V("webhook mb-hook", {"name": "mb-hook"})],
     "webhook_deliveries": [V("webhook mb-hook", {"name": "mb-hook"})],
-    "webhook_delivery": [V("delivery of shop B", {"delivery": "$delivery_b"})],
+    "webhook_delivery": [V("delivery of shop B", {"delivery": "$delivery_b"}),
+                         V("channel delivery of shop B",
+                           {"delivery": "$channel_delivery_b"})],
+    "channel_deliveries": [V("channel mb-gateway", {"name": "mb-gateway"})],
+    "channel_receipt": [V("channel delivery of shop B",
+                          {"delivery": "$channel_delivery_b", "status": "read"})],
     "webhook_redeliver": [V("delivery of shop B", {"delivery": "$delivery_b"})],
     "finish_webhook_delivery": [V("delivery of shop B", {
         "delivery": "$delivery_b", "attempt": 1, "worker": "w", "status_code": 200})],

@@ -157,7 +157,8 @@ class Transcript(VerticalScroll):
         at_end = not same_chat or self.scroll_y >= self.max_scroll_y - 1
         shown = getattr(self, "_shown", None)
         items = transcript_items(conv) if conv is not None else []  # notes in their place
-        marks = (readonly, tuple(conv.get("labels") or ())) if conv is not None else None
+        marks = (readonly, tuple(conv.get("labels") or ()),
+                 delivery_states(items)) if conv is not None else None
         if conv is not None and same_chat and shown is not None and shown[0] == conv["id"] \
                 and shown[2] == marks:
             ids = [m["id"] for m in items]
@@ -202,6 +203,19 @@ class Transcript(VerticalScroll):
         self.call_after_refresh(self.scroll_end, animate=False)
 
 
+# A message to a channel connector: queued, sent, delivered, read or failed (the
+# gateway's receipts), a mark and the catalog's word beside the time.
+DELIVERY_MARKS = {"queued": "… ", "sent": "✓ ", "delivered": "✓✓ ", "read": "✓✓ ",
+                  "failed": "✗ "}
+DELIVERY_STYLE = {"queued": "dim", "sent": "dim", "delivered": "green", "read": "bold blue",
+                  "failed": "bold red"}
+
+
+def delivery_states(items: list[dict]) -> tuple:
+    """The delivery states of a chat's messages (a change redraws the transcript)."""
+    return tuple((m["id"], m["delivery"]) for m in items if m.get("delivery"))
+
+
 def _message_widget(m: dict, names: dict[str, str] | None = None) -> Static:
     return Static(message_renderable(m, names), classes=f"msg {m['sender']}")
 
@@ -220,6 +234,10 @@ def message_renderable(m: dict, names: dict[str, str] | None = None):
     shown = terminal_safe(m["body"], keep_lines=True)  # old files, remote servers: no ESC
     when = short_time(parse_time(m["at"]))[-5:]
     head = Text.assemble((f"{who} ", style), (when, "dim"))
+    if m.get("delivery") and m["sender"] != "customer":  # to a channel: its state
+        head.append(f"  {DELIVERY_MARKS.get(m['delivery'], '')}"
+                    f"{t('console.delivery.' + m['delivery'])}",
+                    DELIVERY_STYLE.get(m["delivery"], "dim"))
     kind = m.get("kind", "text")
     if kind == "file":
         return Group(head, file_renderable(m))

@@ -503,6 +503,17 @@ class Backend(ABC):
                                 error: str | None = None) -> dict:
         """Record how an attempt went: done on 2xx, else retried or dead-lettered."""
 
+    # -- channel connectors ---------------------------------------------------------------
+    @abstractmethod
+    def channel_deliveries(self, name: str, *, status: str | None = None, limit: int = 100,
+                           after: str | None = None) -> list[dict]:
+        """A channel connector's deliveries (messages to customers), newest first, each
+        with its attempts and the gateway's receipt."""
+
+    @abstractmethod
+    def channel_receipt(self, delivery: str, status: str) -> dict:
+        """A gateway's receipt of a delivered message: delivered, read or failed."""
+
     # -- the agent console ----------------------------------------------------------------
     @abstractmethod
     def agent_desk(self, agent: str) -> dict:

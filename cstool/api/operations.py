@@ -406,6 +406,19 @@ OPERATIONS: tuple[Operation, ...] = (
               (A("delivery", str), A("attempt", int), A("worker", str),
                K("status_code", int, None), K("error", str, None)),
               summary="Record how an attempt went (workers)", tag="webhooks"),
+    # -- channel connectors (the channels themselves are records: /v1/channels; their
+    # deliveries are claimed, finished, shown and redelivered with the webhooks' above) ---
+    Operation("channel_deliveries", "GET", "/v1/channels/{name}/deliveries", "channel_manage",
+              (A("name", str), K("status", str, None, "pending | done | failed"),
+               K("limit", int, 100), K("after", str, None)),
+              result="page",
+              summary="A channel's deliveries (messages to customers), newest first",
+              tag="channels"),
+    Operation("channel_receipt", "POST", "/v1/channel-deliveries/{delivery}/receipt",
+              "webhook_delivery_manage",
+              (A("delivery", str), A("status", str, doc="delivered | read | failed")),
+              summary="A gateway's delivery receipt of a message (delivered, read, failed)",
+              tag="channels"),
     # -- metrics and staffing -------------------------------------------------------------------
     Operation("metrics_refresh", "POST", "/v1/metrics/refresh", "admin",
               summary="Catch the conversation facts up with the event log", tag="metrics"),

@@ -494,6 +494,16 @@ class LocalBackend(Backend):
         """``WebhookService.claim``."""
         return self.ctx.webhooks.claim(worker, limit=limit, delivery=delivery, shop=shop)
 
+    def channel_deliveries(self, name: str, *, status: str | None = None, limit: int = 100,
+                           after: str | None = None) -> list[dict]:
+        """See :meth:`Backend.channel_deliveries`."""
+        return self.ctx.webhooks.channel_deliveries(name, status=status, limit=limit,
+                                                    after=after)
+
+    def channel_receipt(self, delivery: str, status: str) -> dict:
+        """See :meth:`Backend.channel_receipt`."""
+        return self.ctx.webhooks.receipt(delivery, status)
+
     def finish_webhook_delivery(self, delivery: str, attempt: int, worker: str, *,
                                 status_code: int | None = None,
                                 error: str | None = None) -> dict:

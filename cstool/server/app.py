@@ -73,6 +73,7 @@ from .schema_rules import (
     constraints,
     core_ranged,
 )
+from .sender import BackgroundSender
 from .worker import StorageWorker
 
 log = logging.getLogger("cstool.server")
@@ -475,11 +476,13 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
 
 
 def create_app(backend: LocalBackend, *, max_body: int = DEFAULT_MAX_BODY, ping_s: float = 15.0,
-               poll_s: float = 0.25, fast_lane: bool = True) -> FastAPI:
+               poll_s: float = 0.25, fast_lane: bool = True,
+               sender_s: float | None = None) -> FastAPI:
     """The ASGI app over ``backend`` (a LocalBackend; the app does not close it).
 
     ``fast_lane=False`` serves customer messages through FastAPI like every other
-    request (see ``MessageLane``; the tests compare the two)."""
+    request (see ``MessageLane``; the tests compare the two). ``sender_s``: see
+    ``server/sender.py``."""
     state = ServerState(backend, ping_s=ping_s, poll_s=poll_s)
 
     @contextlib.asynccontextmanager
@@ -487,10 +490,12 @@ def create_app(backend: LocalBackend, *, max_body: int = DEFAULT_MAX_BODY, ping_
         state.worker = StorageWorker(backend.database)
         await state.hub.start()
         await asyncio.to_thread(listen_across_processes, state.hub, backend, state.tokens)
+        state.sender = await BackgroundSender.started(state, sender_s)
         gc.freeze()  # what start-up built lives on: full collections skip it (no long pauses)
         try:
             yield
         finally:
+            await BackgroundSender.stopped(state.sender)  # before the storage thread
             await state.hub.stop()
             await asyncio.to_thread(stop_listening, state.hub, state.tokens)
             state.worker.stop()

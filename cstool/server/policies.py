@@ -147,6 +147,13 @@ def webhook_manage(a: Access, op: Operation, args: dict) -> Any:
     return a.call(op, args)
 
 
+def channel_manage(a: Access, op: Operation, args: dict) -> Any:
+    """Supervisors of the channel's shop, and admins."""
+    _manager(a.principal, f"use {op.name.replace('_', ' ')}")
+    _shop(a.principal, a.backend.get("channels", args["name"])["shop"])
+    return a.call(op, args)
+
+
 def webhook_delivery_manage(a: Access, op: Operation, args: dict) -> Any:
     """Supervisors of the delivery's shop, and admins (workers run with such tokens)."""
     _manager(a.principal, f"use {op.name.replace('_', ' ')}")
@@ -298,7 +305,7 @@ POLICIES: dict[str, Callable[[Access, Operation, dict], Any]] = {
         label_conversation,
         resource_read, resource_write, customer_read, apply, export, rule_manage,
         token_create, customer_token, token_list, token_revoke, campaign_run, campaign_read,
-        webhook_manage, webhook_delivery_manage, webhook_claim,
+        webhook_manage, webhook_delivery_manage, webhook_claim, channel_manage,
     )
 }
 

@@ -25,7 +25,7 @@ from .access import (
 
 # Kinds only supervisors (of the record's shop) and admins see: a webhook tells where
 # the shop's events go.
-MANAGED_KINDS = frozenset({"webhooks"})
+MANAGED_KINDS = frozenset({"webhooks", "channels"})
 
 
 def resource_list(a: Access, op: Operation, args: dict) -> Any:

@@ -21,6 +21,7 @@ from ..backend.local import LocalBackend
 from .app import DEFAULT_MAX_BODY, create_app
 
 GRACE_S = 10.0  # longest wait for requests in flight after a stop signal
+SENDER_S = 2.0  # serve's own sender: a pass over due deliveries this often
 
 
 class Server(uvicorn.Server):
@@ -46,10 +47,11 @@ class Server(uvicorn.Server):
 def make_server(backend: LocalBackend, *, host: str = "127.0.0.1", port: int = 8765,
                 max_body: int = DEFAULT_MAX_BODY, ping_s: float = 15.0, poll_s: float = 0.25,
                 access_log: bool = False, log_level: str = "info",
-                fast_lane: bool = True) -> Server:
-    """A uvicorn Server for ``backend``, not yet running."""
+                fast_lane: bool = True, sender_s: float | None = None) -> Server:
+    """A uvicorn Server for ``backend``, not yet running (``sender_s``: see
+    :func:`create_app`)."""
     app = create_app(backend, max_body=max_body, ping_s=ping_s, poll_s=poll_s,
-                     fast_lane=fast_lane)
+                     fast_lane=fast_lane, sender_s=sender_s)
     config = uvicorn.Config(app, host=host, port=port, access_log=access_log,
                             log_level=log_level, timeout_graceful_shutdown=GRACE_S,
                             server_header=False, lifespan="on")
@@ -58,18 +60,22 @@ def make_server(backend: LocalBackend, *, host: str = "127.0.0.1", port: int = 8
 
 def serve(db: str | Path, *, host: str = "127.0.0.1", port: int = 8765,
           max_body: int = DEFAULT_MAX_BODY, access_log: bool = False,
-          log_level: str = "info", workers: int = 1) -> None:
-    """Serve the file ``db`` until SIGTERM or Ctrl+C (``workers`` > 1: that many server
-    processes on the one port, see :func:`serve_processes`)."""
+          log_level: str = "info", workers: int = 1,
+          sender_s: float | None = SENDER_S) -> None:
+    """Serve the file ``db`` until SIGTERM or Ctrl+C, sending due webhook and channel
+    deliveries every ``sender_s`` seconds (None or 0: leave that to workers); ``workers``
+    > 1: that many server processes on the one port, see :func:`serve_processes`."""
     if workers > 1:
         serve_processes(str(db), workers, host=host, port=port, max_body=max_body,
-                        access_log=access_log, log_level=log_level)
+                        access_log=access_log, log_level=log_level,
+                        sender_s=sender_s or None)
         return
     # a knowledge edit must not stall every request while its index builds
     backend = LocalBackend(db, background_builds=True)
     try:
         server = make_server(backend, host=host, port=port, max_body=max_body,
-                             access_log=access_log, log_level=log_level)
+                             access_log=access_log, log_level=log_level,
+                             sender_s=sender_s or None)
         server.run()
     finally:
         backend.close()

@@ -20,6 +20,7 @@ from ..resources import AGENT_STATUSES, CHANNELS, KINDS, PRIORITIES, ROLES, TICK
 from ..resources import kind as kind_named
 from ..routing.fields import INTENTS
 from ..services.campaigns import OUTCOMES
+from ..services.channels import RECEIPTS
 from ..services.tickets import OPEN, STATUSES, TEAMS
 from ..services.webhooks import STATUSES as DELIVERY_STATUSES
 from ..text_rules import MAX_LABEL_CHARS
@@ -28,7 +29,7 @@ from ..text_rules import MAX_LABEL_CHARS
 MAY_BE_EMPTY = {"note", "reason", "comment", "label", ("ask_bot", "text")}
 
 # choices by argument name, and where one operation differs, by (operation, name)
-CHOICES: dict[Any, tuple] = {
+CHOICES: dict[Any, tuple | None] = {
     "channel": CHANNELS,
     "intent": tuple(INTENTS),
     "priority": PRIORITIES,
@@ -45,6 +46,10 @@ CHOICES: dict[Any, tuple] = {
     ("send_card", "kind"): ("product", "coupon"),
     ("ticket_report", "by"): ("type", "team", "agent"),
     ("webhook_deliveries", "status"): DELIVERY_STATUSES,
+    ("channel_deliveries", "status"): DELIVERY_STATUSES,
+    ("channel_receipt", "status"): RECEIPTS,
+    # a client (app, web ...) or one of the shop's channel connectors, by name (a slug)
+    ("post_message", "channel"): None,
 }
 # path kinds: the record routes take a record kind
 KIND_PATHS = {"list", "create", "get", "update", "delete", "bulk_load"}
@@ -62,6 +67,7 @@ PATTERNS: dict[Any, str] = {
     ("dismiss_unanswered", "group"): r"^#[0-9]+$",
     # a customer a post or a token names is made or found by this key
     ("post_message", "customer"): SLUG,
+    ("post_message", "channel"): SLUG,
     ("route_test", "customer"): SLUG,
     ("create_customer_token", "customer"): SLUG,
 }

@@ -28,7 +28,7 @@ from ..storage.repos.campaigns import Campaigns
 from ..storage.repos.coupons import Coupons
 from ..storage.unit_of_work import UnitOfWork
 from ..values import format_money, format_time, format_time_in, parse_time
-from . import messages
+from . import channels, messages
 from .context import ServiceContext
 
 BATCH = int(os.environ.get("CSTOOL_CAMPAIGN_BATCH", "500"))
@@ -233,7 +233,10 @@ class CampaignService:
                 sends.append(_send(base, outcome="suppressed", reason=reason))
                 out["suppressed"][reason] += 1
                 continue
-            if row[5] is None:
+            chat, via = row[5], None
+            if chat is None:  # no chat yet: the channel connector their profile prefers
+                via = channels.preferred_for(uow, sid, cust)
+            if chat is None and via is None:
                 # No chat in the shop to put the message in and no other channel: nobody
                 # would read it. Decided before the holdout so that the held-out group
                 # holds only reachable customers too (lift compares like with like).
@@ -243,9 +246,11 @@ class CampaignService:
                 out["undeliverable"] += 1
                 continue
             if rules.in_holdout(c["key"], row[2], c["holdout"]):
-                sends.append(_send(base, outcome="holdout", conversation=row[5]))
+                sends.append(_send(base, outcome="holdout", conversation=chat))
                 out["holdout"] += 1
                 continue
+            if chat is None:  # a chat on that channel, closed at once (no agent's queue)
+                chat = channels.open_for_campaign(uow, sid, cust, row[2], via, t)
             recent[cust] += 1
             give = coupon is not None and (cust, c["coupon_id"]) not in holding
             if give:
@@ -258,15 +263,15 @@ class CampaignService:
             if coupon is not None:
                 payload.update(coupon, issued=give)
             mid = uow.messages.insert(  # a notice: it does not keep the chat alive
-                row[5], "system", None, "coupon" if coupon is not None else "text", body,
+                chat, "system", None, "coupon" if coupon is not None else "text", body,
                 json.dumps(payload, ensure_ascii=False), None, t)
-            events.append(EventRow(t, sid, "message.created", "conversation", str(row[5]),
+            events.append(EventRow(t, sid, "message.created", "conversation", str(chat),
                                    json.dumps({"message": mid, "sender": "system",
                                                "kind": "coupon" if coupon else "text",
                                                "campaign": c["key"]})))
             events.append(EventRow(t, sid, "campaign.sent", "campaign", c["key"], {
-                "customer": row[2], "trigger": key, "conversation": row[5], "message": mid}))
-            sends.append(_send(base, outcome="sent", conversation=row[5], message=mid,
+                "customer": row[2], "trigger": key, "conversation": chat, "message": mid}))
+            sends.append(_send(base, outcome="sent", conversation=chat, message=mid,
                                coupon=c["coupon_id"] if give else None, body=body))
             out["sent"] += 1
         rows.record_sends(sends)
@@ -397,7 +402,8 @@ class CampaignService:
 
         ``sent`` counts only messages handed to a channel (a customer with no chat and
         no channel is ``undeliverable``, counted apart and never in the lift);
-        ``delivered``, ``read`` and ``failed`` are what the channels reported of those.
+        ``delivered``, ``read`` and ``failed`` are what the channels reported of those;
+        ``reached`` = sent but not failed, what the conversions and lift are over.
         A send (or a holdout decision) converts when the customer places an order in the
         shop within the attribution window after it (a payment reminder: when the order
         it reminded of is paid within the window). Sales: the converting orders' totals,
@@ -422,7 +428,9 @@ class CampaignService:
         converted, sales = figures["converted"], figures["sales"]
         delivery = figures["delivery"]
         treated = "redeemed" if c["trigger"] == "reply_code" else "sent"
-        stats = lift(counts[treated], converted.get(treated, 0), counts["holdout"],
+        # lift counts only what reached the customer: not the sends reported failed
+        reached = counts[treated] - delivery.get("failed", 0)
+        stats = lift(reached, converted.get(treated, 0), counts["holdout"],
                      converted.get("holdout", 0))
         return {
             "campaign": c["key"], "name": c["name"], "trigger": c["trigger"],
@@ -433,7 +441,7 @@ class CampaignService:
             # of the sent, what their channel reported (a read message was delivered too)
             "delivered": delivery.get("delivered", 0) + delivery.get("read", 0),
             "read": delivery.get("read", 0), "failed": delivery.get("failed", 0),
-            "undeliverable": counts["undeliverable"],
+            "undeliverable": counts["undeliverable"], "reached": reached,
             "holdout": counts["holdout"], "suppressed": sum(suppressed.values()),
             "suppressed_by": dict(sorted(suppressed.items())),
             "conversions": converted.get(treated, 0),

@@ -17,10 +17,12 @@ from typing import Any
 from .. import service
 from ..errors import Conflict, InvalidInput, NotFound, UsageError
 from ..message_payloads import check_payload
+from ..resources import CHANNELS
 from ..routing import agent_in_pool, target_key
 from ..storage.unit_of_work import UnitOfWork
 from ..text_rules import check_text as check_text_rules
 from ..values import SLUG_RE
+from .channels import connect_chat, connected_channel
 from .context import ServiceContext
 from .conversation_view import ConversationView, check_product
 from .desk_checks import check_context, check_text
@@ -101,12 +103,19 @@ class DeskService:
         if client_id is not None and (not isinstance(client_id, str) or len(client_id) > 100):
             raise InvalidInput("client id must be text of at most 100 characters",
                                key="client_id_bad")
-        check_context(channel, time_on_site_s, pages_viewed, intent)
+        # ``channel``: a client (app, web ...) or the name of one of the shop's channel
+        # connectors (a gateway posting for its customers), resolved in the transaction
+        via = channel if isinstance(channel, str) and channel not in CHANNELS else None
+        check_context(None if via else channel, time_on_site_s, pages_viewed, intent)
         ctx = self.ctx
         with ctx.write() as uow:
             now = uow.now
             shop_row = self.post_shop(uow, shop)
             shop_id = shop_row["id"]
+            connector = None
+            if via is not None:
+                connector = connected_channel(uow, shop_id, via)
+                channel = connector["client"]
             if product is not None:
                 check_product(uow, shop_row, product)
             cust_id, usual, profile, new, name = self._customer_for_post(uow, shop_row,
@@ -145,9 +154,13 @@ class DeskService:
                 if command is None:  # straight to a human: routed before it is stored
                     row, routed = self.flow.route_ahead(uow, shop_row, conv, cust_id, text,
                                                         now, known)
+                if connector is not None:
+                    row = {**row, "channel_id": connector["id"]}
                 conv["id"] = uow.conversations.insert(row)
                 uow.event("conversation.created", "conversation", str(conv["id"]), shop_id,
                           {"customer": customer})
+            elif connector is not None:  # answers go where the customer wrote from last
+                connect_chat(uow, conv["id"], connector["id"])
             msg = add_message(uow, conv, "customer", text, kind=kind, payload=payload,
                               client_id=client_id,
                               touch=not created and conv["state"] != "closed")

@@ -33,7 +33,7 @@ def add_message(
               {"message": mid, "sender": sender, "kind": kind})
     return {"id": mid, "conversation": conv["id"], "sender": sender, "agent": agent,
             "kind": kind, "body": body, "payload": payload, "client_id": client_id,
-            "at": format_time(now)}
+            "at": format_time(now), "delivery": None}
 
 
 def system(uow: UnitOfWork, conv: dict, body: str, kind: str = "text",
@@ -53,4 +53,6 @@ def message_dict(r: tuple) -> dict:
     """A message row (``storage.repos.messages.MESSAGE_COLUMNS``) in the public shape."""
     return {"id": r[0], "conversation": r[1], "sender": r[2], "agent": r[3], "kind": r[4],
             "body": r[5], "payload": stored_payload(r[6]),
-            "client_id": r[7], "at": format_time(r[8])}
+            "client_id": r[7], "at": format_time(r[8]),
+            # to a channel connector: queued, sent, delivered, read or failed (else None)
+            "delivery": r[9] if len(r) > 9 else None}

@@ -25,7 +25,7 @@ from ..storage.events import read_events
 from ..storage.migrations import LATEST
 from ..storage.records import RecordStore, strip_ids
 from ..storage.repos.resources import Resources, shop_filter
-from ..storage.repos.webhooks import Webhooks
+from ..storage.repos.webhooks import ChannelDeliveries, Webhooks
 from ..storage.unit_of_work import UnitOfWork
 from ..storage.where import Where
 from ..validation import FieldError, check_refs, line_of, to_external, to_internal
@@ -75,6 +75,8 @@ class RecordsService:
         a new webhook's place in the event log (it gets the events from now on)."""
         if kind == "webhooks" and created:
             uow.repo(Webhooks).start_at_head(rec["key"])
+        if kind == "channels" and created:
+            uow.repo(ChannelDeliveries).start_at_head(rec["key"])
         if kind == "campaigns" and rec.get("trigger") == "reply_code" and rec.get("code"):
             other = uow.repo(Resources).reply_code_holder(rec["shop"], rec["code"], rec["key"])
             if other:
@@ -252,6 +254,9 @@ class RecordsService:
                     users=", ".join(blockers))
             if k.name == "webhooks":  # its deliveries go with it
                 uow.repo(Webhooks).forget(rec["_id"])
+            if k.name == "channels":  # its deliveries go; its chats stay, unconnected
+                uow.repo(ChannelDeliveries).forget(rec["_id"])
+                uow.repo(ChannelDeliveries).clear_chats(rec["_id"])
             try:
                 store.delete(k.name, key)
             except IntegrityError:
@@ -470,7 +475,7 @@ def _check_trigger_kept(uow: UnitOfWork, k: Kind, current: dict,
 def _fill_secret(k: Kind, rec: dict, current: dict | None) -> bool:
     """A webhook without a secret keeps its stored one, or (new) gets a generated one;
     True when one was generated."""
-    if k.name != "webhooks" or rec.get("secret"):
+    if k.name not in ("webhooks", "channels") or rec.get("secret"):
         return False
     if current is not None and current.get("secret"):
         rec["secret"] = current["secret"]

@@ -23,10 +23,11 @@ import random
 import secrets
 
 from ..errors import InvalidInput, NotFound
-from ..storage.repos.webhooks import Webhooks
+from ..storage.repos.webhooks import ChannelDeliveries, Webhooks
 from ..storage.unit_of_work import UnitOfWork
 from ..text_rules import key_problem
 from ..values import format_time
+from . import channels
 from .context import ServiceContext
 
 DEFAULTS = {"webhook_retry_base_s": 10, "webhook_retry_window_h": 24, "webhook_timeout_s": 10}
@@ -61,13 +62,21 @@ def lease_ms(settings: dict) -> int:
     return (5 * setting(settings, "webhook_timeout_s") + 10) * 1000
 
 
-def _handout(c: dict, now: int) -> dict:
+def repo_of(uid: str) -> type[Webhooks]:
+    """The table of a delivery by its id: a channel connector's (``chd_``) or a
+    webhook's (``whd_``)."""
+    return ChannelDeliveries if str(uid).startswith("chd_") else Webhooks
+
+
+def _handout(c: dict, now: int, channel: bool = False) -> dict:
     """What a worker needs for one attempt; the body signed at ``now``."""
     t = now // 1000
-    return {"id": c["id"], "webhook": c["webhook"], "event": c["event"], "url": c["url"],
+    named = {"webhook": None, "channel": c["webhook"]} if channel else {"webhook": c["webhook"]}
+    return {"id": c["id"], **named, "event": c["event"], "url": c["url"],
             "attempt": c["attempt"], "timeout_s": setting(c["settings"], "webhook_timeout_s"),
             "lease_until": format_time(c["lease_until"]), "body": c["body"],
-            "headers": {"Content-Type": "application/json", "User-Agent": "cstool-webhooks/1",
+            "headers": {"Content-Type": "application/json",
+                        "User-Agent": "cstool-channels/1" if channel else "cstool-webhooks/1",
                         "X-Cstool-Event": c["event"], "X-Cstool-Delivery": c["id"],
                         "X-Cstool-Signature": signature(c["secret"], t, c["body"])}}
 
@@ -127,15 +136,21 @@ class WebhookService:
             shop_id = uow.shops.by_key(shop)["id"] if shop is not None else None
             if delivery is None:
                 self.fan_out(uow)
-            elif uow.repo(Webhooks).attempt_of(delivery) is None:
-                raise NotFound(f"no webhook delivery {delivery!r}", key="no_delivery",
-                               delivery=delivery)
+                channels.fan_out(uow)
+            elif uow.repo(repo_of(delivery)).attempt_of(delivery) is None:
+                raise _no_delivery(delivery)
             now = uow.now
-            # the lease outlives the POST's timeout: nobody else tries it meanwhile
-            claimed = uow.repo(Webhooks).claim(
-                now, worker, lambda settings: now + lease_ms(settings), limit,
-                uid=delivery, shop_id=shop_id)
-            return [_handout(c, now) for c in claimed]
+            out = []
+            # webhooks' first, then channels' (the same claim, lease and log)
+            for repo in ((repo_of(delivery),) if delivery else (Webhooks, ChannelDeliveries)):
+                if len(out) >= limit:
+                    break
+                # the lease outlives the POST's timeout: nobody else tries it meanwhile
+                claimed = uow.repo(repo).claim(
+                    now, worker, lambda settings: now + lease_ms(settings), limit - len(out),
+                    uid=delivery, shop_id=shop_id)
+                out += [_handout(c, now, repo is ChannelDeliveries) for c in claimed]
+            return out
 
     def finish(self, delivery: str, attempt: int, worker: str, *,
                status_code: int | None = None, error: str | None = None) -> dict:
@@ -152,11 +167,10 @@ class WebhookService:
         error = None if error is None else str(error)[:500]
         worker = worker[:200]
         with self.ctx.write() as uow:
-            rows = uow.repo(Webhooks)
+            rows = uow.repo(repo_of(delivery))
             d = rows.attempt_of(delivery)
             if d is None:
-                raise NotFound(f"no webhook delivery {delivery!r}", key="no_delivery",
-                               delivery=delivery)
+                raise _no_delivery(delivery)
             now = uow.now
             ok = status_code is not None and 200 <= status_code < 300
             next_at = None
@@ -172,7 +186,9 @@ class WebhookService:
                     status, next_at = "pending", now + delay
             recorded = rows.finish(d["id"], attempt, worker, now, status=status,
                                    code=status_code, error=error, next_at=next_at)
-            if recorded and status == "failed":
+            if recorded and isinstance(rows, ChannelDeliveries):
+                channels.after_attempt(uow, d, delivery, status)
+            elif recorded and status == "failed":
                 uow.event("webhook.failed", "webhook", d["webhook"], d["shop_id"],
                           {"delivery": delivery, "attempts": attempt})
         return {"id": delivery, "attempt": attempt, "recorded": recorded,
@@ -195,10 +211,9 @@ class WebhookService:
         """Send a delivery again (a dead letter, or a done one): pending from now, the
         same id, a fresh window of attempts."""
         with self.ctx.write() as uow:
-            rows = uow.repo(Webhooks)
+            rows = uow.repo(repo_of(delivery))
             if rows.attempt_of(delivery) is None:
-                raise NotFound(f"no webhook delivery {delivery!r}", key="no_delivery",
-                               delivery=delivery)
+                raise _no_delivery(delivery)
             if not rows.redeliver(delivery, uow.now):
                 raise InvalidInput(f"delivery {delivery!r} is being attempted right now",
                                    key="delivery_in_flight", delivery=delivery)
@@ -207,13 +222,14 @@ class WebhookService:
     def delivery(self, uid: str) -> dict:
         """One delivery with its body and every attempt."""
         with self.ctx.read() as uow:
-            d = uow.repo(Webhooks).delivery(uid)
+            d = uow.repo(repo_of(uid)).delivery(uid)
         if d is None:
-            raise NotFound(f"no webhook delivery {uid!r}", key="no_delivery", delivery=uid)
+            raise _no_delivery(uid)
         return _external(d)
 
     def deliveries(self, name: str, *, status: str | None = None, limit: int = 100,
-                   after: str | None = None) -> list[dict]:
+                   after: str | None = None,
+                   repo: type[Webhooks] = Webhooks) -> list[dict]:
         """A webhook's deliveries, newest first, each with its attempts (``after``: the
         id of the previous page's last)."""
         if status is not None and status not in STATUSES:
@@ -222,18 +238,38 @@ class WebhookService:
         if not isinstance(limit, int) or not 1 <= limit <= 10_000:
             raise InvalidInput("limit: 1..10000", key="limit_range_10000")
         with self.ctx.read() as uow:
-            hook = self._hook(uow, name)
-            rows = uow.repo(Webhooks).deliveries(hook["id"], status=status, after=after,
-                                                 limit=limit)
+            hook = self._hook(uow, name, repo)
+            rows = uow.repo(repo).deliveries(hook["id"], status=status, after=after,
+                                             limit=limit)
         return [_external(d) for d in rows]
 
+    def channel_deliveries(self, name: str, *, status: str | None = None, limit: int = 100,
+                           after: str | None = None) -> list[dict]:
+        """A channel connector's deliveries (messages to customers), newest first, each
+        with its attempts and the gateway's receipt."""
+        return self.deliveries(name, status=status, limit=limit, after=after,
+                               repo=ChannelDeliveries)
+
+    def receipt(self, delivery: str, status: str) -> dict:
+        """A gateway's delivery receipt (delivered, read, failed) of a channel delivery."""
+        with self.ctx.write() as uow:
+            return channels.receipt(uow, delivery, status)
+
     @staticmethod
-    def _hook(uow: UnitOfWork, name: str) -> dict:
-        hook = uow.repo(Webhooks).hook(name)
+    def _hook(uow: UnitOfWork, name: str, repo: type[Webhooks] = Webhooks) -> dict:
+        hook = uow.repo(repo).hook(name)
         if hook is None:
-            raise NotFound(f"no webhook {name!r}", key="no_record", kind="webhook",
-                           record=name)
+            kind = "channel" if repo is ChannelDeliveries else "webhook"
+            raise NotFound(f"no {kind} {name!r}", key="no_record", kind=kind, record=name)
         return hook
+
+
+def _no_delivery(uid: str) -> NotFound:
+    """The refusal for an unknown delivery id (a channel's or a webhook's)."""
+    if str(uid).startswith("chd_"):
+        return NotFound(f"no channel delivery {uid!r}", key="no_channel_delivery",
+                        delivery=uid)
+    return NotFound(f"no webhook delivery {uid!r}", key="no_delivery", delivery=uid)
 
 
 def _check_worker(worker: str) -> None:
@@ -274,6 +310,9 @@ def _external(d: dict) -> dict:
            "attempt_log": [{**a, "started_at": format_time(a["started_at"]),
                             "finished_at": format_time(a["finished_at"])}
                            for a in d["attempt_log"]]}
+    if out["id"].startswith("chd_"):  # a channel connector's: named so, with the receipt
+        out["channel"], out["webhook"] = out["webhook"], None
+        out["message"], out["receipt"] = d.get("message_id"), d.get("receipt")
     if "body" in d:
         out["body"] = d["body"]
     return out

@@ -28,7 +28,7 @@ ACCESS_NEUTRAL_EVENTS = frozenset({
     "conversation.closed", "conversation.rated", "customer.created", "agent.status",
     "conversation.labelled", "conversation.unlabelled", "conversation.noted",
     "conversation.bot_cover",
-    "webhook.failed",
+    "webhook.failed", "message.delivery",
 })
 
 _INSERT = ("INSERT INTO events (at, shop_id, type, entity, entity_key, payload) "

@@ -852,6 +852,7 @@ CREATE TRIGGER queue_bands_delete AFTER DELETE ON conversations
 """
 
 from .migration_12 import M012_WEBHOOKS  # noqa: E402
+from .migration_16 import M016_CHANNELS  # noqa: E402
 
 M013_KB_SUGGESTIONS = """
 CREATE TABLE kb_suggestions (
@@ -985,6 +986,9 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (14, "labels on conversations and staff-only private notes", M014_LABELS_NOTES),
     (15, "the knowledge bot's entry embeddings, stored by model and text fingerprint "
          "(computed again only for texts that change)", M015_ENTRY_EMBEDDINGS),
+    (16, "channel connectors: a shop's http channels, their signed deliveries and "
+         "attempts, delivery receipts, a chat's connector, a message's delivery state",
+     M016_CHANNELS),
     (17, "files in chats by SHA-256 (with the link-signing key) and the shop platform's "
          "order events, idempotent by event id", M017_FILES_ORDER_EVENTS),
 ]

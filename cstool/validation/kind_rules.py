@@ -20,6 +20,8 @@ def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
 
     if kind.name == "webhooks":
         _webhook_rules(rec, fail)
+    elif kind.name == "channels":
+        _channel_rules(rec, fail)
     elif kind.name == "shops":
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -213,6 +215,36 @@ def url_problem(url: str) -> tuple[str, str] | None:
     else:
         return None
     return reason, URL_PROBLEMS[reason]
+
+
+def _url_rule(rec: dict, fail: Callable[..., None]) -> None:
+    problem = url_problem(rec["url"])
+    if problem:
+        reason, text = problem
+        code = "field_bad_url" if reason == "parse" else f"field_bad_url_{reason}"
+        fail("url", f"{rec['url']!r} {text}", code=code, url=repr(rec["url"]), problem=text)
+
+
+def _channel_rules(rec: dict, fail: Callable[..., None]) -> None:
+    """A channel connector: an ``http`` one has a valid URL, a ``web`` one (the widget)
+    none; its name is not a client's (``app``, ``web`` ...: a message posted with
+    ``channel`` names either, never both); a secret of 16 characters at least."""
+    from ..resources import CHANNELS
+
+    if rec["key"] in CHANNELS:
+        fail("key", f"{rec['key']!r} names a client ({', '.join(CHANNELS)}); choose "
+             "another name", code="field_channel_name_client", name=repr(rec["key"]),
+             known=", ".join(CHANNELS))
+    if rec["kind"] == "http":
+        if not rec.get("url"):
+            fail("url", "is required for a channel of kind http",
+                 code="field_required_channel_url")
+        _url_rule(rec, fail)
+    elif rec.get("url"):
+        fail("url", "only a channel of kind http has a URL", code="field_channel_url_web")
+    secret = rec.get("secret")
+    if secret is not None and len(secret) < 16:
+        fail("secret", "must be at least 16 characters", code="field_secret_short")
 
 
 def _webhook_rules(rec: dict, fail: Callable[..., None]) -> None:

@@ -33,6 +33,10 @@ def _marks(values: Sequence[Any]) -> str:
     return ", ".join("?" * len(values))
 
 
+# A decision that reached the customer (or a holdout): not a send reported failed.
+REACHED = "(s.delivery IS NULL OR s.delivery != 'failed')"
+
+
 class Campaigns:
     """The campaigns and campaign_sends tables, and what a pass reads of customers'
     situations (profiles, tickets, orders, chats) to guard its sends."""
@@ -207,7 +211,8 @@ class Campaigns:
         of the decision paid in time, as for payment reminders; else any order of the
         customer in the shop created in time and not cancelled); ``sales``: ``{outcome:
         (orders, total)}`` over those orders, each once; ``delivery``: ``{state: n}`` of
-        the sends a channel reported on (delivered, read, failed).
+        the sends a channel reported on (delivered, read, failed). A send its channel
+        reported ``failed`` never reached the customer: it converts nothing.
         """
         where = (Where().add("s.campaign_id = ?", campaign_id)
                  .add_if(since, "s.at >= ?", since).add_if(until, "s.at < ?", until))
@@ -226,13 +231,14 @@ class Campaigns:
             where.params).fetchall())
         converted = dict(self.conn.execute(
             f"SELECT s.outcome, COUNT(*) FROM campaign_sends s {where.sql()} AND "
-            f"s.outcome IN ('sent', 'holdout', 'redeemed') AND EXISTS (SELECT 1 FROM "
+            f"s.outcome IN ('sent', 'holdout', 'redeemed') AND {REACHED} AND EXISTS (SELECT 1 FROM "
             f"orders o WHERE {match}) GROUP BY s.outcome", (*where.params, window_ms)).fetchall())
         sales = {}
         for outcome in ("sent", "holdout", "redeemed"):
             sales[outcome] = tuple(self.conn.execute(
                 f"SELECT COUNT(*), COALESCE(SUM(o.total), 0) FROM orders o WHERE o.id IN "
                 f"(SELECT o.id FROM campaign_sends s JOIN orders o ON {match} {where.sql()} "
-                f"AND s.outcome = ?)", (window_ms, *where.params, outcome)).fetchone())
+                f"AND s.outcome = ? AND {REACHED})",
+                (window_ms, *where.params, outcome)).fetchone())
         return {"outcomes": outcomes, "converted": converted, "sales": sales,
                 "delivery": delivery}

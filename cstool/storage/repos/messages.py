@@ -7,7 +7,7 @@ import sqlite3
 # The columns of a message as ``message_dict`` reads them (the agent's id, or handle
 # when joined).
 MESSAGE_COLUMNS = ("SELECT id, conversation_id, sender, agent_id, kind, body, payload, "
-                   "client_id, created_at FROM messages")
+                   "client_id, created_at, delivery FROM messages")
 
 
 class Messages:
@@ -41,8 +41,9 @@ class Messages:
         """Every message of a chat, oldest first, the agent by handle."""
         return self.conn.execute(
             "SELECT m.id, m.conversation_id, m.sender, a.handle, m.kind, m.body, "
-            "m.payload, m.client_id, m.created_at FROM messages m LEFT JOIN agents a "
-            "ON a.id = m.agent_id WHERE m.conversation_id = ? ORDER BY m.id",
+            "m.payload, m.client_id, m.created_at, m.delivery FROM messages m "
+            "LEFT JOIN agents a ON a.id = m.agent_id WHERE m.conversation_id = ? "
+            "ORDER BY m.id",
             (conversation_id,)).fetchall()
 
     def by_client_id(self, client_id: str, customer_id: int, shop_id: int

@@ -26,6 +26,7 @@ DEPENDENTS: dict[str, list[tuple[str, str, str, str]]] = {
         ("sla_policies", "shop_id", "SLA policy", "SLA policies"),
         ("knowledge_entries", "shop_id", "knowledge entry", "knowledge entries"),
         ("webhooks", "shop_id", "webhook", "webhooks"),
+        ("channels", "shop_id", "channel", "channels"),
         ("quick_replies", "shop_id", "quick reply", "quick replies"),
         ("campaigns", "shop_id", "campaign", "campaigns"),
         ("cart_items", "shop_id", "cart item", "cart items"),
