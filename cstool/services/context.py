@@ -91,6 +91,9 @@ class ServiceContext:
     worker: Any
     records: Any
     labels: Any
+    macros: Any
+    follow_ups: Any
+    presence: Any
     staffing: Any
     tokens: Any
     campaigns: CampaignHooks

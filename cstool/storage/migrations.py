@@ -852,6 +852,7 @@ CREATE TRIGGER queue_bands_delete AFTER DELETE ON conversations
 """
 
 from .migration_12 import M012_WEBHOOKS  # noqa: E402
+from .migration_18 import M018_MACROS_FOLLOW_UPS_PRESENCE  # noqa: E402
 
 M013_KB_SUGGESTIONS = """
 CREATE TABLE kb_suggestions (
@@ -938,6 +939,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (14, "labels on conversations and staff-only private notes", M014_LABELS_NOTES),
     (15, "the knowledge bot's entry embeddings, stored by model and text fingerprint "
          "(computed again only for texts that change)", M015_ENTRY_EMBEDDINGS),
+    (18, "macros, follow-up invitations, who is in a chat (presence), whispers (notes to "
+         "one agent)", M018_MACROS_FOLLOW_UPS_PRESENCE),
 ]
 
 LATEST = MIGRATIONS[-1][0]

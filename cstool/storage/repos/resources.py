@@ -27,6 +27,7 @@ DEPENDENTS: dict[str, list[tuple[str, str, str, str]]] = {
         ("knowledge_entries", "shop_id", "knowledge entry", "knowledge entries"),
         ("webhooks", "shop_id", "webhook", "webhooks"),
         ("quick_replies", "shop_id", "quick reply", "quick replies"),
+        ("macros", "shop_id", "macro", "macros"),
         ("campaigns", "shop_id", "campaign", "campaigns"),
         ("cart_items", "shop_id", "cart item", "cart items"),
         ("tickets", "shop_id", "ticket", "tickets"),
@@ -45,6 +46,7 @@ DEPENDENTS: dict[str, list[tuple[str, str, str, str]]] = {
         ("tickets", "assignee_id", "ticket", "tickets"),
         ("sla_policies", "escalate_to_id", "SLA policy (escalation)", "SLA policies (escalation)"),
         ("quick_replies", "agent_id", "quick reply", "quick replies"),
+        ("macros", "agent_id", "macro", "macros"),
     ],
     "customers": [
         ("orders", "customer_id", "order", "orders"),
