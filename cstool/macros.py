@@ -25,12 +25,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from .resources import PRIORITIES, TICKET_TYPES
+from .text_rules import control_char
 
 ACTIONS = ("reply", "label", "priority", "transfer", "ticket", "close")
 MAX_ACTIONS = 20
 PRIORITY_RANGE = (-1000, 1000)
 # actions that need the agent to hold the chat (the rest only that it is in their shop)
 HOLDING = frozenset({"reply", "transfer", "close"})
+# a ticket's teams (``services.tickets.TEAMS``; tests/test_macros.py keeps the two equal)
+TICKET_TEAMS = ("aftersale", "logistics", "technical", "management")
 
 
 class MacroError(ValueError):
@@ -62,8 +65,9 @@ class Step:
 
 
 def _text(where: str, v: Any, what: str, max_len: int = 200) -> str:
-    if not isinstance(v, str) or not v.strip() or len(v) > max_len:
-        raise MacroError(where, f"{what}: expected text of 1-{max_len} characters, got "
+    if not isinstance(v, str) or not v.strip() or len(v) > max_len or \
+            control_char(v) is not None:
+        raise MacroError(where, f"{what}: expected one line of 1-{max_len} characters, got "
                          f"{v!r}", "macro_action_text", what=what, max_len=max_len,
                          got=repr(v))
     return v
@@ -110,7 +114,8 @@ def _args(where: str, kind: str, v: Any) -> dict:
             raise MacroError(where, "transfer: a group key, or {group, note}",
                              "macro_transfer_shape")
         note = v.get("note", "")
-        if not isinstance(note, str) or len(note) > 500:
+        if not isinstance(note, str) or len(note) > 500 or \
+                control_char(note, multiline=True) is not None:
             raise MacroError(where, "transfer.note: text of at most 500 characters",
                              "macro_transfer_note")
         return {"group": _text(where, v["group"], "group", 64), "note": note}
@@ -128,7 +133,10 @@ def _args(where: str, kind: str, v: Any) -> dict:
                                  "macro_ticket_priority", priorities=", ".join(PRIORITIES))
             out["priority"] = v["priority"]
         if v.get("team") is not None:
-            out["team"] = _text(where, v["team"], "team", 64)
+            if v["team"] not in TICKET_TEAMS:
+                raise MacroError(where, f"ticket.team: one of {', '.join(TICKET_TEAMS)}",
+                                 "macro_ticket_team", teams=", ".join(TICKET_TEAMS))
+            out["team"] = v["team"]
         return out
     # close
     if v is True:

@@ -242,6 +242,7 @@ def _args_aimed_at(shop: str, conversation: int, product: str) -> dict:
         "customer_stats.key": "lfonly", "campaign_stats.key": "lf-pay",
         "campaign_sends.key": "lf-pay", "name": "lf-hook", "delivery": "whd_1_1",
         "worker": "w", "attempt": 1, "label": "投诉", "suggestion": 1,
+        "macro": "m", "priority": 1, "classification": "consulted_not_ordered",
     }
 
 

@@ -112,7 +112,7 @@ class LabelsNotesService:
                                           uow.now, None if target is None else target["id"])
             # no text in the event: events reach webhooks and streams
             uow.event("conversation.noted", "conversation", str(conv["id"]), conv["shop_id"],
-                      {"note": note_id, "by": agent, "to": to})
+                      {"note": note_id, "by": agent, **({"to": to} if to else {})})
             return {"id": note_id, "conversation": conv["id"], "agent": agent,
                     "agent_name": a["name"], "body": text, "at": format_time(uow.now),
                     "private": True, "to": to,
