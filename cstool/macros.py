@@ -59,6 +59,8 @@ class Step:
     def describe(self) -> str:
         """A short text of the step (for reports): ``label 投诉``."""
         v = self.args.get("value")
+        if v is True:  # close without a reason
+            return self.kind
         if v is None:
             v = self.args.get("group") or self.args.get("title") or self.args.get("reason")
         return f"{self.kind} {v}" if v not in (None, "") else self.kind
