@@ -4,6 +4,10 @@ through Pilot."""
 
 from __future__ import annotations
 
+import shutil
+
+import pytest
+
 from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
 from tests.conftest import NOW
@@ -147,3 +151,56 @@ async def test_help_lists_the_new_keys(tmp_path):
         await pilot.press("escape")
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert any("宏" in t for t in titles) and any("跟进" in t for t in titles)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_ctrl_x_ctrl_w_and_presence_through_tmux(tmp_path):
+    """The real console in tmux: Ctrl+X runs the picked macro, a supervisor in another
+    process shows in the reply box's border (viewing, then typing) and sees the agent
+    there, and Ctrl+W opens the follow-up lists."""
+    from tests.test_console_e2e import _session, _stored, _tmux, _wait
+
+    db = tmp_path / "tools.db"
+    b = LocalBackend(db)
+    b.apply({"shops": [{"key": "s", "name": "翎衣女装"}],
+             "groups": [{"key": "after", "shop": "s", "name": "售后组"}],
+             "agents": [{"handle": "a", "name": "小美", "shops": ["s"], "status": "online",
+                         "max_chats": 5},
+                        {"handle": "sup", "name": "主管李", "role": "supervisor",
+                         "shops": ["s"]}],
+             "quick_replies": [{"key": "qr", "shop": "s", "title": "t",
+                                "body": "非常抱歉，已为您登记"}],
+             "macros": [{"key": "m", "shop": "s", "name": "投诉升级", "actions": [
+                 {"reply": "qr"}, {"label": "投诉"}, {"priority": 9}]}]})
+    cid = b.post_message("s", "c1", "我的包裹破了")["conversation"]["id"]
+    b.close()
+    session = _session(tmp_path, "tools", db, (120, 35))
+    screen = lambda: _tmux("capture-pane", "-t", session, "-p")  # noqa: E731
+    send = lambda *keys: _tmux("send-keys", "-t", session, *keys)  # noqa: E731
+    try:
+        assert _wait(lambda: "我的包裹破了" in screen()), screen()
+        send("C-x")
+        assert _wait(lambda: "宏（选中即在本会话运行）" in screen()), screen()
+        send("Enter")
+        assert _wait(lambda: _stored(db, cid)["labels"] == ["投诉"]), screen()
+        conv = _stored(db, cid)
+        assert conv["priority"] == 9 and "非常抱歉，已为您登记" in [
+            m["body"] for m in conv["messages"]]
+        assert _wait(lambda: "宏「投诉升级」已完成" in screen()), screen()
+        # a supervisor in another process: the console shows them, they see the agent
+        other = LocalBackend(db)
+        try:
+            def seen(state: str) -> bool:
+                others = other.presence(cid, "sup", state)["others"]
+                return [o["agent"] for o in others] == ["a"]
+
+            assert _wait(lambda: seen("viewing"))
+            assert _wait(lambda: "👀 主管李（主管） 正在查看" in screen()), screen()
+            assert _wait(lambda: seen("typing") and "✍ 主管李（主管） 正在输入" in screen()), \
+                screen()
+        finally:
+            other.close()
+        send("C-w")
+        assert _wait(lambda: "跟进名单（1d 内）" in screen()), screen()
+    finally:
+        _tmux("kill-session", "-t", session)
