@@ -1,5 +1,6 @@
-"""`cstool conv ...`: conversations: post, list, show, accept, reply (text or a file),
-file (save one), transfer, close, rate, label, note."""
+"""`cstool conv ...`: conversations: post, list (and the follow-up lists), show, accept,
+reply (text or a file), file (save one), transfer, close, rate, label, note (and whisper),
+macro, priority, follow-up, presence."""
 
 from pathlib import Path
 from typing import Annotated
@@ -8,7 +9,7 @@ import typer
 
 from cstool.errors import UsageError
 from cstool.file_saving import read_upload, save_download
-from cstool.i18n import t, value
+from cstool.i18n import error_text, t, value
 from cstool.text_rules import terminal_safe
 from cstool.values import parse_time, short_time
 
@@ -94,10 +95,22 @@ def list_cmd(
     agent: Annotated[str | None, typer.Option(help="Only this agent's.")] = None,
     customer: Annotated[str | None, typer.Option(help="Only this customer's.")] = None,
     label: Annotated[str | None, typer.Option(help="Only those carrying this label.")] = None,
+    classification: Annotated[str | None, typer.Option(
+        help="A follow-up list: consulted_not_ordered, ordered_not_paid, after_sale (or "
+        "paid): one row per customer, their newest chat of the period.")] = None,
+    since: Annotated[str | None, typer.Option(
+        help="With --classification: how far back (1d, 12h, 90m, 2w or all; default "
+        "1d).")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many.")] = 100,
     json_: JsonOpt = False,
 ) -> None:
-    """List conversations, newest first."""
+    """List conversations, newest first; with --classification, a follow-up list."""
+    if classification is not None:
+        _follow_up_list(ctx, shop, classification, since or "1d", limit, json_,
+                        state_=state_, agent=agent, customer=customer, label=label)
+        return
+    if since is not None:
+        raise UsageError("--since goes with --classification", key="since_needs_class")
     rows = state(ctx).backend.list_conversations(shop=shop, state=state_, agent=agent,
                                                  customer=customer, limit=limit, label=label)
     if wants_json(ctx, json_):
@@ -154,8 +167,10 @@ def show_cmd(ctx: typer.Context, conversation: ConvArg, json_: JsonOpt = False) 
     lines += [(parse_time(n["at"]), 1, n["id"], n) for n in c.get("notes") or []]
     for at, is_note, _id, m in sorted(lines, key=lambda x: x[:3]):
         if is_note:
-            typer.echo(t("cli.conv_note_line", at=short_time(at),
+            typer.echo(t("cli.conv_whisper_line" if m.get("to") else "cli.conv_note_line",
+                         at=short_time(at),
                          agent=terminal_safe(m.get("agent_name") or m["agent"]),
+                         to=terminal_safe(m.get("to_name") or m.get("to") or ""),
                          body=terminal_safe(m["body"], keep_lines=True)))
             continue
         who = (m.get("agent") or value("sender", "agent")) if m["sender"] == "agent" \
@@ -325,11 +340,154 @@ def labels_cmd(
 def note_cmd(
     ctx: typer.Context, conversation: ConvArg,
     text: Annotated[str, typer.Argument(help="The note (staff only).")], agent: AgentOpt,
+    to: Annotated[str | None, typer.Option(
+        help="Whisper: address the note to this agent (supervisors only).")] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Write a private note in a conversation: staff see it, the customer never does."""
-    note = state(ctx).backend.add_note(agent, conversation, text)
+    note = state(ctx).backend.add_note(agent, conversation, text, to=to)
     if wants_json(ctx, json_):
         print_json(note)
+    elif to is not None:
+        info(t("cli.conv_whispered", id=conversation, to=to))
     else:
         info(t("cli.conv_noted", id=conversation))
+
+
+def _follow_up_list(ctx: typer.Context, shop: str | None, classification: str, since: str,
+                    limit: int, json_: bool, **others: str | None) -> None:
+    """``conv list --classification``: the follow-up list of one shop, or of every shop
+    the caller sees (merged, newest chat first)."""
+    used = [f"--{k.rstrip('_')}" for k, v in others.items() if v is not None]
+    if used:
+        raise UsageError(f"--classification does not combine with {', '.join(used)}",
+                         key="class_combination", options=", ".join(used))
+    backend = state(ctx).backend
+    shops = [shop] if shop is not None else [s["key"] for s in backend.list("shops")]
+    rows: list[dict] = []
+    for key in shops:
+        rows += backend.follow_ups(key, classification, since=since, limit=limit)
+    rows = sorted(rows, key=lambda r: (r["created_at"], r["id"]), reverse=True)[:limit]
+    if wants_json(ctx, json_):
+        print_json(rows)
+        return
+    print_table(rows, [
+        ("id", lambda c: c["id"]), ("shop", lambda c: c["shop"]),
+        ("customer", lambda c: f"{terminal_safe(c.get('customer_name') or '')} "
+                               f"({c['customer']})"),
+        ("class", lambda c: value("classification", c["classification"])),
+        ("product", lambda c: c.get("product")), ("order", lambda c: c.get("order")),
+        ("state", lambda c: value("state", c["state"])),
+        ("started", lambda c: short_time(parse_time(c["created_at"]))),
+        ("invited", lambda c: short_time(parse_time(c["invited_at"]))
+         if c.get("invited_at") else ("退订" if c.get("opted_out") else None))])
+
+
+@app.command("follow-up")
+def follow_up_cmd(
+    ctx: typer.Context, conversation: ConvArg, agent: AgentOpt,
+    product: Annotated[str | None, typer.Option(
+        help="The product's key (default: the one the chat was about).")] = None,
+    quantity: Annotated[int, typer.Option(min=1, help="How many.")] = 1,
+    coupon: Annotated[str | None, typer.Option(
+        help="Use this coupon (default: the customer's best).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Send a follow-up list's customer an invitation to order (the priced card), under
+    the campaigns' guards: refused with the reason after an opt-out, in a sensitive
+    matter, in quiet hours or past the shop's cap."""
+    msg = state(ctx).backend.follow_up_invite(conversation, agent, product, quantity, coupon)
+    if wants_json(ctx, json_):
+        print_json(msg)
+    else:
+        typer.echo(terminal_safe(msg["body"], keep_lines=True))
+        info(t("cli.invitation_sent", id=msg["id"], conversation=conversation))
+
+
+@app.command("macro")
+def macro_cmd(
+    ctx: typer.Context, conversation: ConvArg,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The macro's name or key.")],
+    agent: AgentOpt, json_: JsonOpt = False,
+) -> None:
+    """Run a macro on a conversation: its actions in order, each as you would do it by
+    hand. Refused with nothing done when an action cannot be done; a step refused midway
+    stops the run (exit 1) and the report says what was done."""
+    out = state(ctx).backend.run_macro(conversation, agent, name)
+    if wants_json(ctx, json_):
+        print_json(out)
+    else:
+        for step in out["steps"]:
+            line = t(f"cli.macro_step_{step['status']}", what=terminal_safe(step["what"]))
+            if step["status"] == "failed":
+                line += t("cli.macro_step_reason", reason=error_text(_Refusal(step["error"])))
+            typer.echo(line)
+        info(t("cli.macro_done" if out["complete"] else "cli.macro_partial",
+               name=terminal_safe(out["name"]), id=conversation))
+    if not out["complete"]:
+        raise typer.Exit(1)
+
+
+class _Refusal(Exception):
+    """A step's refusal as reported (its key and parameters), shown through the
+    catalogs like any error."""
+
+    def __init__(self, error: dict):
+        super().__init__(error.get("message", ""))
+        self.key, self.params = error.get("key"), error.get("params") or {}
+
+
+@app.command("macros")
+def macros_cmd(
+    ctx: typer.Context, shop: Annotated[str, typer.Option(help="The shop.")],
+    agent: Annotated[str | None, typer.Option(
+        "--agent", "-a", help="Only those this agent may run.")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """A shop's macros (apply/export them as records of kind macros)."""
+    rows = [m for m in state(ctx).backend.list("macros", shop=shop)
+            if agent is None or m.get("agent") in (None, agent)]
+    if wants_json(ctx, json_):
+        print_json(rows)
+    else:
+        print_table(rows, [("key", lambda m: m["key"]),
+                           ("name", lambda m: terminal_safe(m["name"])),
+                           ("agent", lambda m: m.get("agent")),
+                           ("actions", lambda m: terminal_safe(", ".join(
+                               next(iter(a)) for a in m["actions"])))])
+
+
+@app.command("priority")
+def priority_cmd(
+    ctx: typer.Context, conversation: ConvArg,
+    priority: Annotated[int, typer.Argument(help="-1000..1000, higher served first.")],
+    agent: Annotated[str | None, typer.Option("--agent", "-a",
+                                              help="Who sets it (recorded).")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Set a conversation's queue priority."""
+    out = state(ctx).backend.set_priority(conversation, priority, by=agent)
+    if wants_json(ctx, json_):
+        print_json(out)
+    else:
+        info(t("cli.conv_priority", id=conversation, priority=out["priority"]))
+
+
+@app.command("presence")
+def presence_cmd(
+    ctx: typer.Context, conversation: ConvArg, agent: AgentOpt,
+    state_: Annotated[str, typer.Option(
+        "--state", help="viewing, typing or left.")] = "viewing",
+    json_: JsonOpt = False,
+) -> None:
+    """Say you are viewing or typing in a conversation (for a few seconds) and see who
+    else is there."""
+    out = state(ctx).backend.presence(conversation, agent, state_)
+    if wants_json(ctx, json_):
+        print_json(out)
+    elif not out["others"]:
+        info(t("cli.presence_alone", id=conversation))
+    else:
+        for o in out["others"]:
+            typer.echo(t("cli.presence_line", name=terminal_safe(o["name"]), agent=o["agent"],
+                         role=value("role", o["role"]), state=value("presence", o["state"])))

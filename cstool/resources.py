@@ -374,6 +374,23 @@ QUICK_REPLY = Kind(
     doc="A canned reply agents insert with a key: the shop's, or one agent's own.",
 )
 
+MACRO = Kind(
+    "macros",
+    "macro",
+    "key",
+    (
+        _f("key", "slug", required=True),
+        _f("shop", "ref", required=True, ref="shops"),
+        _f("agent", "ref", ref="agents", doc="absent: for every agent of the shop"),
+        _f("name", "str", required=True, max_len=64, doc="what agents pick it by"),
+        _f("actions", "json", required=True,
+           doc="in order: reply (a quick reply's key), label, priority, transfer (a group), "
+               "ticket {type, title, priority}, close (a reason); see cstool/macros.py"),
+    ),
+    doc="A named sequence of desk actions run on a chat in one go: the shop's, or one "
+        "agent's own.",
+)
+
 SLA_POLICY = Kind(
     "sla_policies",
     "sla_policy",
@@ -517,8 +534,8 @@ CHANNEL = Kind(
 KINDS: dict[str, Kind] = {
     k.name: k
     for k in (SHOP, GROUP, AGENT, ROUTING_RULE, SLA_POLICY, PRODUCT, COUPON, PROMOTION,
-              CUSTOMER, ORDER, CART_ITEM, KNOWLEDGE_ENTRY, QUICK_REPLY, CAMPAIGN, WEBHOOK,
-              CHANNEL)
+              CUSTOMER, ORDER, CART_ITEM, KNOWLEDGE_ENTRY, QUICK_REPLY, MACRO, CAMPAIGN,
+              WEBHOOK, CHANNEL)
 }
 WEBHOOK_EVENTS: tuple[str, ...] = WEBHOOK_EVENT_TYPES + tuple(
     f"{k.singular}.{what}" for k in KINDS.values() if k.name not in ("webhooks", "channels")

@@ -111,6 +111,10 @@ MALL: dict[str, list[dict]] = {
         {"key": "mb-qr-hello", "shop": SHOP_B, "title": "萌宝问候",
          "body": "萌宝快捷秘语：亲，在的～"},
     ],
+    "macros": [
+        {"key": "mb-macro-sorry", "shop": SHOP_B, "name": "萌宝道歉秘宏",
+         "actions": [{"reply": "mb-qr-hello"}, {"label": "投诉"}]},
+    ],
     "campaigns": [
         {"key": "mb-camp-nudge", "shop": SHOP_B, "name": "萌宝催拍", "trigger": "order_nudge",
          "template": "萌宝催拍秘文：{name} 的宝贝还在等", "coupon": "mb-c-1111-599-60"},
@@ -138,6 +142,8 @@ SECRETS_B = (
     "mb-sla", "孕婴售后时效", "孕婴售前组", CHAT_B, QUEUED_B, UNANSWERED_B, TICKET_B,
     "mb-hook", "mb-secret-erp.example", "mb-hook-signing-secret-42",
     "mb-gateway", "mb-secret-gw.example", "mb-gateway-signing-secret-42",
+    "mb-hook", "mb-secret-erp.example", "mb-hook-signing-secret-42", "mb-macro-sorry",
+    "萌宝道歉秘宏",
 )
 
 STAFF_ROLES = ("agent_a", "supervisor_a")

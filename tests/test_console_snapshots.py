@@ -90,3 +90,36 @@ def test_notices_keep_every_character_on_screen(app, width):
     for text, _ in NOTICES:
         assert text.replace(" ", "") in screen.replace(" ", ""), text
     assert "×2" in screen
+
+
+def test_follow_ups_and_presence_120x34(tmp_path, snap_compare):
+    """Issue 22: the follow-up list over the desk, and a supervisor shown in the reply
+    box's border (presence)."""
+    clock = FrozenClock(NOW)
+    b = LocalBackend(tmp_path / "snap-tools.db", clock=clock)
+    b.apply({
+        "shops": [{"key": "s", "name": "翎衣女装旗舰店"}],
+        "agents": [{"handle": "a", "name": "小美", "shops": ["s"], "status": "online",
+                    "max_chats": 3},
+                   {"handle": "sup", "name": "主管李", "role": "supervisor", "shops": ["s"]}],
+        "products": [{"key": "dress", "shop": "s", "title": "法式碎花连衣裙", "price": 299}],
+    })
+    b.post_message("s", "c1", "我想投诉，包裹破损了")
+    clock.advance(30)
+    c2 = b.post_message("s", "c2", "这条裙子有M码吗", product="dress")["conversation"]["id"]
+    b.close_conversation(c2, by="a")
+    clock.advance(30)
+    b.presence(1, "sup", "typing")
+    app = ConsoleApp(b, "a", poll_s=3600, now_ms=clock.now_ms)
+
+    async def run_before(pilot) -> None:
+        await _settle(pilot)
+        pilot.app.presence_tick(force=True)
+        await _settle(pilot)
+        await pilot.press("ctrl+w")
+        await _settle(pilot)
+
+    try:
+        assert snap_compare(app, terminal_size=(120, 34), run_before=run_before)
+    finally:
+        b.close()

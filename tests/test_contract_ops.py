@@ -1033,6 +1033,7 @@ def test_private_notes(be):
     assert all("注意语气" not in m["body"] for m in conv["messages"])  # never a message
     [e] = [e for e in be.events(shop=w.shop, limit=500) if e["type"] == "conversation.noted"]
     assert e["payload"] == {"note": note["id"], "by": w.b}  # no text in the event
+    assert (note["to"], note["to_name"]) == (None, None)  # not a whisper
     with be.refused(InvalidInput, "text_empty"):
         be.add_note(w.a, cid, " ")
     with be.refused(InvalidInput, "text_control_lines"):
@@ -1043,8 +1044,7 @@ def test_private_notes(be):
         be.add_note(World(be).a, cid, "x")
 
 
-# == files in chats (issue 21) =================================================================
-def _bytes(b64_text: str) -> bytes:
+# == files in chats (issue 21) ==========================================================def _bytes(b64_text: str) -> bytes:
     import base64
 
     return base64.b64decode(b64_text)
@@ -1180,6 +1180,195 @@ def test_order_events(be):
     with be.refused(NotFound, "no_shop"):
         be.order_event(be.key("noshop"), "ev-1", "paid", order)
     assert be.get("orders", order)["status"] == "shipped"
+=======
+# == macros, priority, follow-up lists, presence, whispers (issue 22 items 4, 5, 10) =======
+def macro_world(be: Contract) -> World:
+    """A world with a quick reply, a shop macro and agent b's own one of the same name."""
+    w = World(be)
+    s = w.shop
+    be.apply({
+        "quick_replies": [{"key": f"{s}-qr", "shop": s, "title": "登记",
+                           "body": "您好，已为您登记，稍后专人联系您"}],
+        "macros": [
+            {"key": f"{s}-m", "shop": s, "name": "投诉升级", "actions": [
+                {"reply": f"{s}-qr"}, {"label": "投诉"}, {"priority": 7},
+                {"ticket": {"type": "complaint", "title": "投诉跟进", "priority": "P2"}},
+                {"transfer": {"group": w.group, "note": "投诉，请跟进"}}]},
+            {"key": f"{s}-mb", "shop": s, "agent": w.b, "name": "投诉升级",
+             "actions": [{"label": "小王的"}]},
+            {"key": f"{s}-close", "shop": s, "name": "结束", "actions": [
+                {"label": "已解决"}, {"close": "resolved"}]}]})
+    return w
+
+
+@covers("run_macro", "set_priority", "get_conversation", "list_tickets", "export")
+def test_macros(be):
+    w = macro_world(be)
+    cid = taken(be, w, "我要投诉，衣服破了")
+    out = be.same("run_macro", be.run_macro(cid, w.a, "投诉升级"))
+    assert (out["macro"], out["name"], out["conversation"], out["complete"]) == (
+        f"{w.shop}-m", "投诉升级", cid, True)
+    assert [(s["action"], s["status"]) for s in out["steps"]] == [
+        ("reply", "done"), ("label", "done"), ("priority", "done"), ("ticket", "done"),
+        ("transfer", "done")]
+    conv = be.get_conversation(cid)
+    assert conv["labels"] == ["投诉"] and conv["priority"] == 7
+    assert conv["state"] == "queued" and conv["group"] == w.group  # both agents busy
+    assert "您好，已为您登记，稍后专人联系您" in [m["body"] for m in conv["messages"]
+                                            if m["sender"] == "agent"]
+    [ticket] = be.list_tickets(shop=w.shop)
+    assert (ticket["conversation"], ticket["type"], ticket["priority"]) == (
+        cid, "complaint", "P2")
+    types = [e["type"] for e in be.events(shop=w.shop, limit=500)]
+    for kind in ("conversation.labelled", "conversation.priority", "ticket.created",
+                 "conversation.transferred"):
+        assert kind in types
+    # b's own macro of that name comes before the shop's, for b only
+    be.set_priority(cid, -1, by=w.a)  # the transferred chat waits behind the next one
+    cid2 = be.post_message(w.shop, be.key("c2"), "在吗")["conversation"]["id"]
+    assert be.accept_next(w.b)["id"] == cid2
+    assert be.run_macro(cid2, w.b, "投诉升级")["macro"] == f"{w.shop}-mb"
+    assert be.get_conversation(cid2)["labels"] == ["小王的"]
+    assert be.run_macro(cid2, w.b, f"{w.shop}-close")["complete"] is True  # by key
+    assert be.get_conversation(cid2)["state"] == "closed"
+    # the chat's priority on its own
+    assert be.same("set_priority", be.set_priority(cid, 9, by=w.a)) == {
+        "conversation": cid, "priority": 9, "changed": True}
+    assert be.set_priority(cid, 9)["changed"] is False
+    exported = be.export(shop=w.shop)["macros"]
+    assert [m["key"] for m in exported] == [f"{w.shop}-close", f"{w.shop}-m", f"{w.shop}-mb"]
+    assert exported[1]["actions"][2] == {"priority": 7}
+
+
+@covers("run_macro", "set_priority", "get_conversation", "apply")
+def test_macro_refusals(be):
+    w = macro_world(be)
+    cid = chat(be, w, "我要投诉")  # queued: nobody holds it
+    with be.refused(Conflict, "not_assigned"):
+        be.run_macro(cid, w.a, "投诉升级")  # a reply needs the chat: nothing done
+    assert be.get_conversation(cid)["labels"] == []
+    with be.refused(NotFound, "no_macro"):
+        be.run_macro(cid, w.a, "没有这个宏")
+    with be.refused(NotFound, "no_macro"):
+        be.run_macro(cid, w.a, f"{w.shop}-mb")  # b's own, not a's
+    with be.refused(Conflict, "agent_not_in_shop"):
+        be.run_macro(cid, World(be).a, "投诉升级")
+    with be.refused(NotFound, "no_conversation"):
+        be.run_macro(10**9, w.a, "投诉升级")
+    with be.refused(InvalidInput, "priority_bad"):
+        be.set_priority(cid, 5000)
+    with be.refused(Conflict, "agent_not_in_shop"):
+        be.set_priority(cid, 1, by=World(be).a)
+    # a shop that lists its labels: a macro's label outside them refuses the whole macro
+    be.update("shops", w.shop, {"settings": {"labels": ["大促"]}})
+    assert be.accept_next(w.a)["id"] == cid
+    with be.refused(Conflict, "label_not_in_shop"):
+        be.run_macro(cid, w.a, "投诉升级")
+    conv = be.get_conversation(cid)
+    assert conv["labels"] == [] and conv["state"] == "active"
+    assert [m for m in conv["messages"] if m["sender"] == "agent"] == []
+    # malformed macros never get in
+    for actions, key in (([], "field_macro_actions_empty"),
+                         ([{"close": True}, {"label": "x"}], "field_macro_after_close"),
+                         ([{"transfer": w.group}, {"reply": f"{w.shop}-qr"}],
+                          "field_macro_after_transfer"),
+                         ([{"shout": "x"}], "field_macro_action_unknown"),
+                         ([{"priority": "high"}], "field_macro_priority"),
+                         ([{"ticket": {"type": "complaint", "title": "t", "team": "x"}}],
+                          "field_macro_ticket_team"),
+                         ([{"reply": "nope"}], "field_unknown_ref")):
+        with be.refused(FieldError, key):
+            be.apply({"macros": [{"key": be.key("bad"), "shop": w.shop, "name": "x",
+                                  "actions": actions}]})
+
+
+@covers("follow_ups", "follow_up_invite", "mark_sensitive", "post_message")
+def test_follow_ups(be):
+    w = World(be, shop={"settings": {"campaign_cap": 1, "quiet_hours": "23:00-07:00"}})
+    cid = be.post_message(w.shop, w.customer, "这件有M码吗", product=w.product)[
+        "conversation"]["id"]
+    rows = be.same("follow_ups", be.follow_ups(w.shop, "consulted_not_ordered"))
+    assert [(r["id"], r["customer"], r["classification"], r["product"], r["invited_at"])
+            for r in rows] == [(cid, w.customer, "consulted_not_ordered", w.product, None)]
+    assert be.follow_ups(w.shop, "ordered_not_paid") == []
+    assert be.follow_ups(w.shop, "after_sale") == []
+    # an order placed after the chat, not paid: ordered_not_paid (the conversion figure's)
+    be.apply({"orders": [{"key": be.key("o"), "shop": w.shop, "customer": w.customer,
+                          "status": "created", "created_at": AT,
+                          "items": [{"product": w.product}]}]})
+    [row] = be.follow_ups(w.shop, "ordered_not_paid", since="2d")
+    assert row["id"] == cid and row["order"] is not None
+    msg = be.same("follow_up_invite", be.follow_up_invite(cid, w.a))
+    assert (msg["kind"], msg["sender"], msg["payload"]["follow_up"],
+            msg["payload"]["agent"]) == ("invitation", "system", True, w.a)
+    assert msg["payload"]["item"]["product"] == w.product
+    assert msg["payload"]["total"] == 279  # the customer's 满200减20
+    assert be.follow_ups(w.shop, "ordered_not_paid")[0]["invited_at"] == AT
+    with be.refused(Conflict, "follow_up_frequency_cap"):
+        be.follow_up_invite(cid, w.b)  # the shop's cap: one message a day
+    other = World(be)
+    with be.refused(Conflict, "agent_not_in_shop"):
+        be.follow_up_invite(cid, other.a)
+    with be.refused(UsageError, "follow_up_class"):
+        be.follow_ups(w.shop, "rich")
+    with be.refused(UsageError, "since_duration"):
+        be.follow_ups(w.shop, "after_sale", since="yesterday")
+    with be.refused(NotFound, "no_shop"):
+        be.follow_ups(be.key("noshop"), "after_sale")
+    # sensitive chats and opt-outs are refused with the reason
+    c2 = be.post_message(other.shop, other.customer, "在吗")["conversation"]["id"]
+    with be.refused(UsageError, "follow_up_needs_product"):
+        be.follow_up_invite(c2, other.a)
+    be.mark_sensitive(c2, True)
+    with be.refused(Conflict, "follow_up_sensitive"):
+        be.follow_up_invite(c2, other.a, other.product)
+    be.mark_sensitive(c2, False)
+    be.post_message(other.shop, other.customer, "退订")
+    with be.refused(Conflict, "follow_up_opted_out"):
+        be.follow_up_invite(c2, other.a, other.product)
+
+
+@covers("follow_up_invite")
+def test_follow_up_quiet_hours(be):
+    w = World(be, shop={"settings": {"quiet_hours": "09:00-11:00"}})  # NOW is 10:00
+    cid = be.post_message(w.shop, w.customer, "这件有M码吗", product=w.product)[
+        "conversation"]["id"]
+    with be.refused(Conflict, "follow_up_quiet_hours"):
+        be.follow_up_invite(cid, w.a)
+
+
+@covers("presence", "add_note", "get_conversation")
+def test_presence_and_whispers(be):
+    w = World(be)
+    sup = f"{w.shop}-sup"
+    be.apply({"agents": [{"handle": sup, "name": "主管李", "role": "supervisor",
+                          "shops": [w.shop]}]})
+    cid = taken(be, w)
+    assert be.same("presence", be.presence(cid, w.a)) == {"conversation": cid, "others": []}
+    be.presence(cid, sup, "typing")
+    assert be.presence(cid, w.a, "viewing")["others"] == [
+        {"agent": sup, "name": "主管李", "role": "supervisor", "state": "typing"}]
+    assert be.presence(cid, sup)["others"] == [
+        {"agent": w.a, "name": "小美", "role": "agent", "state": "viewing"}]
+    be.clock.advance(21)  # a claim not renewed lapses (20 s)
+    assert be.presence(cid, w.b)["others"] == []
+    be.presence(cid, w.b, "left")
+    be.presence(cid, sup)
+    be.presence(cid, sup, "left")
+    assert be.presence(cid, w.a)["others"] == []
+    with be.refused(UsageError, "presence_state"):
+        be.presence(cid, w.a, "dancing")
+    with be.refused(Conflict, "agent_not_in_shop"):
+        be.presence(cid, World(be).a)
+    # a whisper: a supervisor's note to the agent
+    note = be.same("add_note", be.add_note(sup, cid, "注意语气，先道歉", to=w.a))
+    assert (note["to"], note["to_name"], note["private"]) == (w.a, "小美", True)
+    [n] = be.get_conversation(cid)["notes"]
+    assert (n["agent"], n["to"], n["to_name"]) == (sup, w.a, "小美")
+    with be.refused(Conflict, "whisper_supervisors_only"):
+        be.add_note(w.b, cid, "悄悄说", to=w.a)
+    with be.refused(Conflict, "agent_not_in_shop"):
+        be.add_note(sup, cid, "悄悄说", to=World(be).a)
 
 
 # == campaigns ================================================================================

@@ -111,7 +111,7 @@ def test_schema_covers_every_kind(cli):
                                          "sla_policies", "products", "coupons", "promotions",
                                          "customers", "orders", "knowledge_entries",
                                          "quick_replies", "cart_items", "campaigns",
-                                         "webhooks", "channels"}
+                                         "webhooks", "channels", "macros"}
     order = schema["properties"]["orders"]["items"]
     assert order["additionalProperties"] is False
     assert set(order["required"]) == {"key", "shop", "customer", "status", "created_at", "items"}

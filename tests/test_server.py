@@ -243,6 +243,7 @@ def _args_aimed_at(shop: str, conversation: int, product: str) -> dict:
         "campaign_sends.key": "lf-pay", "name": "lf-hook", "delivery": "whd_1_1",
         "worker": "w", "attempt": 1, "label": "投诉", "suggestion": 1,
         "data": "iVBORw0KGgo=", "message": 1, "event_id": "e1", "order": "o1",
+        "macro": "m", "priority": 1, "classification": "consulted_not_ordered",
     }
 
 

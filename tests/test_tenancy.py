@@ -74,6 +74,8 @@ B_VALUES: dict[str, Any] = {
     "records": [{"key": "mb-bib-001"}], "type": "complaint", "title": "pwned",
     "label": "投诉", "name": "尺码表.png", "data": b64(png()), "message": "$file_b",
     "event_id": "pwn-event", "order": "mb-order-7001",
+    "label": "投诉", "macro": "mb-macro-sorry", "priority": 1,
+    "classification": "consulted_not_ordered",
 }
 PNG = b64(png())
 FORGED = "0" * 32
@@ -144,6 +146,8 @@ NAMES_B = {
     "knowledge_entries": None,
     "quick_replies": {"key": "lf-qr-x", "shop": SHOP_A, "agent": "mb-ajun", "title": "x",
                       "body": "x"},
+    "macros": {"key": "lf-macro-x", "shop": SHOP_A, "name": "x",
+               "actions": [{"reply": "mb-qr-hello"}]},
     "campaigns": {"key": "lf-camp-x", "shop": SHOP_A, "name": "x", "trigger": "order_nudge",
                   "template": "x", "coupon": "mb-c-1111-599-60"},
     "shops": None,
@@ -238,6 +242,7 @@ def _kind_variants(op: str) -> list[V]:
                       "orders": "carrier", "routing_rules": "name", "sla_policies": "name",
                       "cart_items": "quantity", "knowledge_entries": "answer",
                       "quick_replies": "body", "coupons": "name", "products": "title",
+                      "macros": "name",
                       "promotions": "name", "groups": "name", "campaigns": "template",
                       "webhooks": "url", "channels": "url"}[kind]
             value = 2 if field_ == "quantity" else "pwned"
@@ -392,6 +397,35 @@ VARIANTS: dict[str, list[V]] = {
        for op in ("add_label", "remove_label")},
     "shop_labels": [V("shop B", {"shop": SHOP_B})],
     "add_note": [V("conversation of shop B as mb-ajun", {**CONV_B, "agent": "mb-ajun"}),
+                 above("conversation of shop A as $above", {"conversation": "$conv_a",
+                                                            "agent": "$above"}),
+                 V("conversation of shop A whispering to mb-ajun", {
+                     "conversation": "$conv_a", "agent": "$self", "to": "mb-ajun"},
+                   roles=STAFF, refusals=CROSS)],
+    # issue 22: macros, priority, follow-up lists, presence
+    "run_macro": [V("conversation of shop B as mb-ajun", {**CONV_B, "agent": "mb-ajun"}),
+                  V("conversation of shop B by the macro's name", {
+                      **CONV_B, "agent": "mb-ajun", "macro": "萌宝道歉秘宏"}),
+                  V("conversation of shop A with shop B's macro", {
+                      "conversation": "$conv_a", "agent": "$self"},
+                    roles=STAFF, refusals=CROSS),
+                  above("conversation of shop A as $above", {"conversation": "$conv_a",
+                                                             "agent": "$above"})],
+    "set_priority": [V("conversation of shop B", {**CONV_B}),
+                     V("conversation of shop B by mb-ajun", {**CONV_B, "by": "mb-ajun"}),
+                     above("conversation of shop A by $above", {"conversation": "$conv_a",
+                                                                "by": "$above"})],
+    "follow_ups": [V("shop B", {"shop": SHOP_B}),
+                   V("shop B's after-sale", {"shop": SHOP_B, "classification": "after_sale",
+                                             "since": "all"})],
+    "follow_up_invite": [
+        V("conversation of shop B", {**CONV_B, "agent": "mb-ajun", "product": "mb-bib-001"}),
+        V("conversation of shop A with shop B's product", {
+            "conversation": "$conv_a", "agent": "$self", "product": "mb-bib-001"},
+          roles=STAFF, refusals=CROSS),
+        above("conversation of shop A as $above", {
+            "conversation": "$conv_a", "agent": "$above", "product": "lf-dress-01"})],
+    "presence": [V("conversation of shop B as mb-ajun", {**CONV_B, "agent": "mb-ajun"}),
                  above("conversation of shop A as $above", {"conversation": "$conv_a",
                                                             "agent": "$above"})],
     "search_history": _acts_for("history", {"text": "护臀膏"}),

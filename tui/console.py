@@ -43,6 +43,7 @@ from cstool.values import money, parse_time, short_time
 
 from .conv_files import FilesMixin
 from .conv_marks import MarksMixin
+from .conv_tools import ToolsMixin
 from .keybar import KeyBar, key_label
 from .notices import NoticeBar, NoticesMixin
 from .screens import (
@@ -94,6 +95,9 @@ ACTIONS: list[tuple[str, str, str, str, int | None]] = [
     ("note", "ctrl+n", "key.note", "help.note", None),
     # issue 21: pictures and files in chats (tui/conv_files.py)
     ("files", "ctrl+d", "key.files", "help.files", None),
+    # issue 22: macros and follow-up lists (tui/conv_tools.py)
+    ("macro", "ctrl+x", "key.macro", "help.macro", None),
+    ("follow_ups", "ctrl+w", "key.follow_ups", "help.follow_ups", None),
     ("next_chat", "tab,ctrl+down", "key.next_chat", "help.next_chat", 14),
     ("prev_chat", "shift+tab,ctrl+up", "key.prev_chat", "help.prev_chat", None),
     ("toggle_context", "ctrl+t", "key.toggle_context", "help.toggle_context", 15),
@@ -144,7 +148,7 @@ def _bindings() -> list[Binding]:
             for action_id, keys, label, _what, _order in ACTIONS]
 
 
-class ConsoleApp(NoticesMixin, MarksMixin, FilesMixin, App):
+class ConsoleApp(NoticesMixin, MarksMixin, FilesMixin, ToolsMixin, App):
     """One agent's chat desk."""
 
     CSS_PATH = "console.tcss"
@@ -275,8 +279,10 @@ class ConsoleApp(NoticesMixin, MarksMixin, FilesMixin, App):
             (getattr(self, "desk", None) or {}).get("agent", {}).get("name") or self.agent)
 
     def tick(self) -> None:
-        """Every poll: redraw waiting times; reload when the event log moved."""
+        """Every poll: redraw waiting times; renew my presence in the open chat; reload
+        when the event log moved."""
         self._show_hours()
+        self.presence_tick()
         if self.desk is not None:
             self.query_one(ChatList).render_desk(self.desk, self.current, self._now())
         if self._loading:

@@ -24,6 +24,7 @@ from cstool.values import parse_time, short_time
 from .cjk_text import Wrapped
 
 NOTE_STYLE = "bold yellow"
+WHISPER_STYLE = "bold magenta"
 
 
 def transcript_items(conv: dict) -> list[dict]:
@@ -37,14 +38,22 @@ def transcript_items(conv: dict) -> list[dict]:
     items += [(parse_time(n["at"]), 1, i, {
         "id": f"note-{n['id']}", "sender": "note", "kind": "text", "body": n["body"],
         "agent": n.get("agent"), "agent_name": n.get("agent_name"), "at": n["at"],
-        "payload": None}) for i, n in enumerate(notes)]
+        "payload": None, "to": n.get("to"), "to_name": n.get("to_name")})
+        for i, n in enumerate(notes)]
     return [m for *_, m in sorted(items, key=lambda x: x[:3])]
 
 
 def note_renderable(m: dict) -> Group:
-    """A private note: 🔒 内部备注 · who · when, then the text, in the note colour."""
+    """A private note: 🔒 内部备注 · who · when, then the text, in the note colour; a
+    supervisor's whisper (a note to one agent): 🤫 悄悄话 · who → whom, in its own."""
     who = terminal_safe(str(m.get("agent_name") or m.get("agent") or ""))
     when = short_time(parse_time(m["at"]))[-5:]
+    if m.get("to"):
+        to = terminal_safe(str(m.get("to_name") or m["to"]))
+        head = Text.assemble((t("console.whisper_head", agent=who, to=to) + " ",
+                              WHISPER_STYLE), (when, "dim"))
+        return Group(head, Wrapped(terminal_safe(m["body"], keep_lines=True),
+                                   style="magenta"))
     head = Text.assemble((t("console.note_head", agent=who) + " ", NOTE_STYLE), (when, "dim"))
     return Group(head, Wrapped(terminal_safe(m["body"], keep_lines=True), style="yellow"))
 

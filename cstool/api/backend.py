@@ -222,8 +222,37 @@ class Backend(ABC):
         """A shop's labels: ``{label, conversations, listed}`` each."""
 
     @abstractmethod
-    def add_note(self, agent: str, conversation: int, text: str) -> dict:
-        """A private note by staff member ``agent`` in a chat (never to the customer)."""
+    def add_note(self, agent: str, conversation: int, text: str, *,
+                 to: str | None = None) -> dict:
+        """A private note by staff member ``agent`` in a chat (never to the customer);
+        ``to``: a supervisor's whisper to that agent."""
+
+    # -- macros, priority, follow-up lists, presence ----------------------------------------
+    @abstractmethod
+    def run_macro(self, conversation: int, agent: str, macro: str) -> dict:
+        """Run a macro on a chat as ``agent``: ``{macro, name, conversation, complete,
+        steps: [{action, what, status, result | error}]}``."""
+
+    @abstractmethod
+    def set_priority(self, conversation: int, priority: int, *,
+                     by: str | None = None) -> dict:
+        """Set a chat's queue priority: ``{conversation, priority, changed}``."""
+
+    @abstractmethod
+    def follow_ups(self, shop: str, classification: str, *, since: str = "1d",
+                   limit: int = 100) -> list[dict]:
+        """The shop's customers of recent chats of a follow-up class, newest first."""
+
+    @abstractmethod
+    def follow_up_invite(self, conversation: int, agent: str, product: str | None = None,
+                         quantity: int = 1, coupon: str | None = None) -> dict:
+        """An invitation to order for a follow-up list's customer (the message), under
+        the campaigns' guards."""
+
+    @abstractmethod
+    def presence(self, conversation: int, agent: str, state: str = "viewing") -> dict:
+        """``agent`` is viewing / typing in / has left the chat: ``{conversation,
+        others}``."""
 
     @abstractmethod
     def post_file(self, shop: str, customer: str, name: str, data: str, *,

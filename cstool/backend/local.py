@@ -21,12 +21,15 @@ from ..services.conversation_view import ConversationView
 from ..services.dashboard import DashboardService
 from ..services.desk import DeskService
 from ..services.files import FileService
+from ..services.follow_ups import FollowUpService
 from ..services.invitations import InvitationService
 from ..services.kb_suggestions import KnowledgeSuggestions
 from ..services.knowledge import KnowledgeService
 from ..services.labels_notes import LabelsNotesService
+from ..services.macros import MacroService
 from ..services.metrics import MetricsService
 from ..services.order_events import OrderEventService
+from ..services.presence import PresenceService
 from ..services.queue_places import QueuePlacesService
 from ..services.records import RecordsService
 from ..services.records import merge_shop_parts as merge_shop_parts  # server/record_rights
@@ -89,6 +92,9 @@ class LocalBackend(Backend):
         ctx.labels = LabelsNotesService(ctx)
         ctx.files = FileService(ctx)
         ctx.order_events = OrderEventService(ctx)
+        ctx.macros = MacroService(ctx)
+        ctx.follow_ups = FollowUpService(ctx)
+        ctx.presence = PresenceService(ctx)
 
     @property
     def clock(self) -> Clock:
@@ -192,9 +198,34 @@ class LocalBackend(Backend):
         """``LabelsNotesService.shop_labels``."""
         return self.ctx.labels.shop_labels(shop)
 
-    def add_note(self, agent: str, conversation: int, text: str) -> dict:
+    def add_note(self, agent: str, conversation: int, text: str, *,
+                 to: str | None = None) -> dict:
         """``LabelsNotesService.add_note``."""
-        return self.ctx.labels.add_note(agent, conversation, text)
+        return self.ctx.labels.add_note(agent, conversation, text, to=to)
+
+    def run_macro(self, conversation: int, agent: str, macro: str) -> dict:
+        """``MacroService.run_macro``."""
+        return self.ctx.macros.run_macro(conversation, agent, macro)
+
+    def set_priority(self, conversation: int, priority: int, *,
+                     by: str | None = None) -> dict:
+        """``MacroService.set_priority``."""
+        return self.ctx.macros.set_priority(conversation, priority, by=by)
+
+    def follow_ups(self, shop: str, classification: str, *, since: str = "1d",
+                   limit: int = 100) -> list[dict]:
+        """``FollowUpService.follow_ups``."""
+        return self.ctx.follow_ups.follow_ups(shop, classification, since=since, limit=limit)
+
+    def follow_up_invite(self, conversation: int, agent: str, product: str | None = None,
+                         quantity: int = 1, coupon: str | None = None) -> dict:
+        """``FollowUpService.follow_up_invite``."""
+        return self.ctx.follow_ups.follow_up_invite(conversation, agent, product, quantity,
+                                                    coupon)
+
+    def presence(self, conversation: int, agent: str, state: str = "viewing") -> dict:
+        """``PresenceService.presence``."""
+        return self.ctx.presence.presence(conversation, agent, state)
 
     def post_file(self, shop: str, customer: str, name: str, data: str, *,
                   client_id: str | None = None, channel: str | None = None) -> dict:

@@ -14,13 +14,16 @@ from typing import Any
 
 from ..api.bounds import JSON_EXACT, bound
 from ..api.operations import Arg, Operation
+from ..macros import PRIORITY_RANGE
 from ..message_payloads import KINDS as MESSAGE_KINDS
 from ..metrics import figures
+from ..metrics.follow_up import FOLLOW_UP_CLASSES
 from ..resources import AGENT_STATUSES, CHANNELS, KINDS, PRIORITIES, ROLES, TICKET_TYPES
 from ..resources import kind as kind_named
 from ..routing.fields import INTENTS
 from ..services.campaigns import OUTCOMES
 from ..services.channels import RECEIPTS
+from ..services.presence import STATES as PRESENCE_STATES
 from ..services.tickets import OPEN, STATUSES, TEAMS
 from ..services.webhooks import STATUSES as DELIVERY_STATUSES
 from ..text_rules import MAX_LABEL_CHARS
@@ -50,6 +53,8 @@ CHOICES: dict[Any, tuple | None] = {
     ("channel_receipt", "status"): RECEIPTS,
     # a client (app, web ...) or one of the shop's channel connectors, by name (a slug)
     ("post_message", "channel"): None,
+    ("follow_ups", "classification"): FOLLOW_UP_CLASSES,
+    ("presence", "state"): PRESENCE_STATES,
 }
 # path kinds: the record routes take a record kind
 KIND_PATHS = {"list", "create", "get", "update", "delete", "bulk_load"}
@@ -59,7 +64,7 @@ _BAD = r"\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 _BAD_LINE = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 MULTI_LINE = {"text", "note", "reason", "comment", "question", "answer"}
 FREE_TEXT = MULTI_LINE | {"title", "label", "entry_page", "source", "search_keyword",
-                          "client_id"}
+                          "client_id", "macro"}
 SLUG = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 PATTERNS: dict[Any, str] = {
     "expires": r"^(never|[1-9][0-9]{0,5}[mhdw])$",
@@ -70,12 +75,13 @@ PATTERNS: dict[Any, str] = {
     ("post_message", "channel"): SLUG,
     ("route_test", "customer"): SLUG,
     ("create_customer_token", "customer"): SLUG,
+    ("follow_ups", "since"): r"^(all|[1-9][0-9]{0,5}[mhdw])$",
 }
 # arguments naming a record by its key: no control characters, nothing blank around it
 # (cstool.text_rules.key_problem)
 KEY_ARGS = {"shop", "customer", "agent", "by", "to_agent", "to_group", "entry", "new",
             "coupon", "product", "key", "order", "assignee", "handle", "category",
-            "worker"}
+            "worker", "to"}
 KEY = f"^[^{_BAD_LINE}\\s]([^{_BAD_LINE}]*[^{_BAD_LINE}\\s])?$"
 # times as epoch milliseconds: the years 1970 to 9999, as parse_time takes them
 TIME_ARGS = {"at", "now", "since", "until"}
@@ -172,6 +178,10 @@ def constraints(op: Operation, arg: Arg, *, enforce: bool = False) -> dict[str, 
                 out["json_schema_extra"] = extra
     elif (op.name, arg.name) == ("arrivals", "bucket_min"):
         out["json_schema_extra"] = {"enum": BUCKETS}  # a bucket divides a day
+    elif (op.name, arg.name) == ("set_priority", "priority"):
+        # stated only: the core refuses outside it (priority_bad) on every backend alike
+        lo, hi = PRIORITY_RANGE
+        out["json_schema_extra"] = {"minimum": lo, "maximum": hi}
     elif arg.type is int and (b := bound(arg.name, op.name)) is not None:
         # the core refuses outside them (cstool.api.bounds, a usage error with the
         # bound's key, alike on every backend): stated only

@@ -93,6 +93,9 @@ class ServiceContext:
     labels: Any
     files: Any
     order_events: Any
+    macros: Any
+    follow_ups: Any
+    presence: Any
     staffing: Any
     tokens: Any
     campaigns: CampaignHooks

@@ -6,7 +6,8 @@ setting, in ``apply``/``export`` with the shop), only those may be put on its ch
 without the setting any short text may. Labelling writes ``conversation.labelled`` /
 ``conversation.unlabelled`` through the one event writer.
 
-A private note is written by staff into a chat and read by staff only: it is stored
+A private note is written by staff into a chat and read by staff only (a supervisor's
+whisper is a note addressed to one agent, ``to``, drawn apart in the console): it is stored
 apart from the messages (nothing that reads messages for a customer, the widget, the
 customer's events or a delivery, can see it), its event carries no text, and metrics
 never count it as a response.
@@ -26,7 +27,8 @@ from .desk_checks import check_text
 def note_dict(r: tuple) -> dict:
     """A note row (``Notes.of``) in the public shape."""
     return {"id": r[0], "conversation": r[1], "agent": r[2], "agent_name": r[3],
-            "body": r[4], "at": format_time(r[5]), "private": True}
+            "body": r[4], "at": format_time(r[5]), "private": True, "to": r[6],
+            "to_name": r[7]}
 
 
 class LabelsNotesService:
@@ -36,7 +38,8 @@ class LabelsNotesService:
         self.ctx = ctx
 
     # -- labels ---------------------------------------------------------------------------
-    def _shop_allows(self, uow: UnitOfWork, shop_id: int, label: str) -> None:
+    def shop_allows(self, uow: UnitOfWork, shop_id: int, label: str) -> None:
+        """Refuse a label the shop's ``labels`` setting does not list (when it has one)."""
         shop = uow.shops.by_id(shop_id)
         allowed = (shop.get("settings") or {}).get("labels")
         if allowed and label not in allowed:
@@ -44,7 +47,8 @@ class LabelsNotesService:
                            f"{', '.join(allowed)})", key="label_not_in_shop", label=label,
                            shop=shop["key"], labels=", ".join(allowed))
 
-    def _who(self, uow: UnitOfWork, by: str | None, shop_id: int) -> None:
+    def check_staff(self, uow: UnitOfWork, by: str | None, shop_id: int) -> None:
+        """Refuse a staff member ``by`` (None: nobody named) who does not work for the shop."""
         if by is None:
             return
         agent = uow.agents.by_handle(by)
@@ -59,13 +63,13 @@ class LabelsNotesService:
         label = check_label(label)
         with self.ctx.write() as uow:
             conv = uow.conversations.get(conversation)
-            self._who(uow, by, conv["shop_id"])
+            self.check_staff(uow, by, conv["shop_id"])
             labels = uow.repo(Labels)
             if remove:
                 changed = labels.remove(conv["id"], label)
                 kind = "conversation.unlabelled"
             else:
-                self._shop_allows(uow, conv["shop_id"], label)
+                self.shop_allows(uow, conv["shop_id"], label)
                 changed = labels.add(conv["id"], conv["shop_id"], label, by, uow.now)
                 kind = "conversation.labelled"
             if changed:
@@ -86,22 +90,33 @@ class LabelsNotesService:
                     for n in names]
 
     # -- private notes --------------------------------------------------------------------
-    def add_note(self, agent: str, conversation: int, text: str) -> dict:
+    def add_note(self, agent: str, conversation: int, text: str, *,
+                 to: str | None = None) -> dict:
         """A private note by staff member ``agent`` (who works for the chat's shop) in the
-        chat: never sent to the customer."""
+        chat: never sent to the customer. ``to``: a whisper, the note addressed to one
+        agent of the shop; only a supervisor (or an admin) whispers."""
         check_text(text, what="note")
         with self.ctx.write() as uow:
             conv = uow.conversations.get(conversation)
             a = uow.agents.by_handle(agent)
-            self._who(uow, agent, conv["shop_id"])
+            self.check_staff(uow, agent, conv["shop_id"])
+            target = None
+            if to is not None:
+                role = uow.records.read("agents", agent)["role"]
+                if role not in ("supervisor", "admin"):
+                    raise Conflict(f"only a supervisor whispers; {agent!r} is {role!r}",
+                                   key="whisper_supervisors_only", agent=agent)
+                target = uow.agents.by_handle(to)
+                self.check_staff(uow, to, conv["shop_id"])
             note_id = uow.repo(Notes).add(conv["id"], conv["shop_id"], a["id"], text,
-                                          uow.now)
+                                          uow.now, None if target is None else target["id"])
             # no text in the event: events reach webhooks and streams
             uow.event("conversation.noted", "conversation", str(conv["id"]), conv["shop_id"],
-                      {"note": note_id, "by": agent})
+                      {"note": note_id, "by": agent, **({"to": to} if to else {})})
             return {"id": note_id, "conversation": conv["id"], "agent": agent,
                     "agent_name": a["name"], "body": text, "at": format_time(uow.now),
-                    "private": True}
+                    "private": True, "to": to,
+                    "to_name": None if target is None else target["name"]}
 
     def notes(self, uow: UnitOfWork, conversation: int) -> list[dict]:
         """The chat's notes, oldest first (staff reads only)."""

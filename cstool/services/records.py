@@ -48,6 +48,8 @@ def _lookup_info(kind: str, rec: dict) -> dict:
         info["shop"] = rec["shop"]
     if kind == "products":
         info["price"] = rec["price"]
+    if kind == "quick_replies":  # a macro may use an agent's own one only as theirs
+        info["agent"] = rec.get("agent")
     if kind == "agents":
         info["shops"] = rec["shops"]
         info["role"] = rec.get("role")

@@ -27,7 +27,7 @@ ACCESS_NEUTRAL_EVENTS = frozenset({
     "conversation.queued", "conversation.transferred", "conversation.returned",
     "conversation.closed", "conversation.rated", "customer.created", "agent.status",
     "conversation.labelled", "conversation.unlabelled", "conversation.noted",
-    "conversation.bot_cover",
+    "conversation.bot_cover", "conversation.priority",
     "webhook.failed", "message.delivery",
 })
 

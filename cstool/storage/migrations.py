@@ -853,6 +853,7 @@ CREATE TRIGGER queue_bands_delete AFTER DELETE ON conversations
 
 from .migration_12 import M012_WEBHOOKS  # noqa: E402
 from .migration_16 import M016_CHANNELS  # noqa: E402
+from .migration_18 import M018_MACROS_FOLLOW_UPS_PRESENCE  # noqa: E402
 
 M013_KB_SUGGESTIONS = """
 CREATE TABLE kb_suggestions (
@@ -991,6 +992,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
      M016_CHANNELS),
     (17, "files in chats by SHA-256 (with the link-signing key) and the shop platform's "
          "order events, idempotent by event id", M017_FILES_ORDER_EVENTS),
+    (18, "macros, follow-up invitations, who is in a chat (presence), whispers (notes to "
+         "one agent)", M018_MACROS_FOLLOW_UPS_PRESENCE),
 ]
 
 LATEST = MIGRATIONS[-1][0]

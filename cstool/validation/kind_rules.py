@@ -120,6 +120,15 @@ def _check_kind_rules(kind: Kind, rec: dict, raw: Any, path: str) -> None:
                  code="field_shorter_than_first_response")
     elif kind.name == "campaigns":
         _campaign_rules(rec, fail)
+    elif kind.name == "macros":
+        from ..macros import MacroError, parse_actions
+
+        try:
+            parse_actions(rec["actions"])
+        except MacroError as e:
+            raise FieldError(f"{path}.{e.where}" if path else e.where, str(e),
+                             line_of(raw, "actions"), key=f"field_{e.code}",
+                             **e.params) from None
     elif kind.name == "customers":
         seen = set()
         for i, p in enumerate(rec["profiles"]):

@@ -109,6 +109,8 @@ def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str
             raise FieldError(f"{p}agent", f"agent {rec['agent']!r} does not work for shop "
                              f"{shop!r}", line_of(raw, "agent"),
                              key="field_agent_not_in_shop2", agent=rec['agent'], shop=shop)
+    if kind.name == "macros":
+        _macro_refs(rec, shop, need, p, line_of(raw, "actions"))
     if kind.name == "customers":
         shops = {pr["shop"] for pr in rec["profiles"]}
         for i, c in enumerate(rec["coupons"]):
@@ -147,3 +149,27 @@ def check_refs(kind: Kind, rec: dict, lookup: Lookup, raw: Any = None, path: str
                              key="field_discount_over_total",
                              format_money=format_money(rec['discount']),
                              format_money2=format_money(total))
+
+
+def _macro_refs(rec: dict, shop: str, need: Callable[..., dict], p: str,
+                line: int | None) -> None:
+    """A macro names its shop's quick replies and groups only (an agent's macro may use
+    the agent's own quick replies too)."""
+    from ..macros import parse_actions
+
+    for i, step in enumerate(parse_actions(rec["actions"])):
+        if step.kind == "reply":
+            key, what = step.args["value"], "quick_replies"
+        elif step.kind == "transfer":
+            key, what = step.args.get("group") or step.args["value"], "groups"
+        else:
+            continue
+        fpath = f"{p}actions[{i}].{step.kind}"
+        found = need(what, key, fpath, line)
+        if found.get("shop") != shop:
+            raise FieldError(fpath, f"{key!r} belongs to shop {found.get('shop')!r}", line,
+                             key="field_key_other_shop", the_key=key, shop=found.get("shop"))
+        owner = found.get("agent")
+        if what == "quick_replies" and owner is not None and owner != rec.get("agent"):
+            raise FieldError(fpath, f"quick reply {key!r} is agent {owner!r}'s own", line,
+                             key="field_macro_reply_not_shared", the_key=key, agent=owner)

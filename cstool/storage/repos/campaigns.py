@@ -168,12 +168,15 @@ class Campaigns:
 
     def recent_sends(self, shop_id: int, since: int,
                      customers: Sequence[int]) -> dict[int, int]:
-        """How many campaign messages each of these customers got from the shop after
-        ``since`` (the frequency cap's count)."""
+        """How many campaign messages and invitations sent from a follow-up list each of
+        these customers got from the shop after ``since`` (the frequency cap's count)."""
+        marks = _marks(customers)
         return dict(self.conn.execute(
-            f"SELECT customer_id, COUNT(*) FROM campaign_sends WHERE shop_id = ? AND "
-            f"outcome = 'sent' AND at > ? AND customer_id IN ({_marks(customers)}) "
-            "GROUP BY customer_id", (shop_id, since, *customers)).fetchall())
+            "SELECT customer_id, COUNT(*) FROM (SELECT customer_id FROM campaign_sends "
+            f"WHERE shop_id = ? AND outcome = 'sent' AND at > ? AND customer_id IN ({marks}) "
+            "UNION ALL SELECT customer_id FROM follow_up_invitations WHERE shop_id = ? AND "
+            f"at > ? AND customer_id IN ({marks})) s GROUP BY customer_id",
+            (shop_id, since, *customers, shop_id, since, *customers)).fetchall())
 
     # -- writing decisions ----------
     def record_sends(self, sends: Iterable[Sequence[Any]]) -> None:

@@ -68,18 +68,20 @@ class Notes:
         self.conn = conn
 
     def add(self, conversation_id: int, shop_id: int, agent_id: int, body: str,
-            now: int) -> int:
-        """Store a note; returns its id."""
+            now: int, to_agent_id: int | None = None) -> int:
+        """Store a note (``to_agent_id``: addressed to that agent, a whisper); returns its
+        id."""
         cur = self.conn.execute(
             "INSERT INTO conversation_notes (conversation_id, shop_id, agent_id, body, "
-            "created_at) VALUES (?, ?, ?, ?, ?)", (conversation_id, shop_id, agent_id, body,
-                                                   now))
+            "created_at, to_agent_id) VALUES (?, ?, ?, ?, ?, ?)",
+            (conversation_id, shop_id, agent_id, body, now, to_agent_id))
         return int(cur.lastrowid)
 
     def of(self, conversation_id: int) -> list[tuple]:
-        """(id, conversation id, agent handle, agent name, body, created_at) of the
-        chat's notes, oldest first."""
+        """(id, conversation id, agent handle, agent name, body, created_at, addressee's
+        handle, addressee's name) of the chat's notes, oldest first."""
         return [tuple(r) for r in self.conn.execute(
-            "SELECT n.id, n.conversation_id, a.handle, a.name, n.body, n.created_at "
-            "FROM conversation_notes n JOIN agents a ON a.id = n.agent_id "
+            "SELECT n.id, n.conversation_id, a.handle, a.name, n.body, n.created_at, "
+            "t.handle, t.name FROM conversation_notes n JOIN agents a ON a.id = n.agent_id "
+            "LEFT JOIN agents t ON t.id = n.to_agent_id "
             "WHERE n.conversation_id = ? ORDER BY n.id", (conversation_id,))]

@@ -28,6 +28,7 @@ DEPENDENTS: dict[str, list[tuple[str, str, str, str]]] = {
         ("webhooks", "shop_id", "webhook", "webhooks"),
         ("channels", "shop_id", "channel", "channels"),
         ("quick_replies", "shop_id", "quick reply", "quick replies"),
+        ("macros", "shop_id", "macro", "macros"),
         ("campaigns", "shop_id", "campaign", "campaigns"),
         ("cart_items", "shop_id", "cart item", "cart items"),
         ("tickets", "shop_id", "ticket", "tickets"),
@@ -46,6 +47,7 @@ DEPENDENTS: dict[str, list[tuple[str, str, str, str]]] = {
         ("tickets", "assignee_id", "ticket", "tickets"),
         ("sla_policies", "escalate_to_id", "SLA policy (escalation)", "SLA policies (escalation)"),
         ("quick_replies", "agent_id", "quick reply", "quick replies"),
+        ("macros", "agent_id", "macro", "macros"),
     ],
     "customers": [
         ("orders", "customer_id", "order", "orders"),
