@@ -1044,7 +1044,8 @@ def test_private_notes(be):
         be.add_note(World(be).a, cid, "x")
 
 
-# == files in chats (issue 21) ==========================================================def _bytes(b64_text: str) -> bytes:
+# == files in chats (issue 21) ==================================================================
+def _bytes(b64_text: str) -> bytes:
     import base64
 
     return base64.b64decode(b64_text)
@@ -1180,7 +1181,8 @@ def test_order_events(be):
     with be.refused(NotFound, "no_shop"):
         be.order_event(be.key("noshop"), "ev-1", "paid", order)
     assert be.get("orders", order)["status"] == "shipped"
-=======
+
+
 # == macros, priority, follow-up lists, presence, whispers (issue 22 items 4, 5, 10) =======
 def macro_world(be: Contract) -> World:
     """A world with a quick reply, a shop macro and agent b's own one of the same name."""

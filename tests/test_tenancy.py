@@ -74,7 +74,7 @@ B_VALUES: dict[str, Any] = {
     "records": [{"key": "mb-bib-001"}], "type": "complaint", "title": "pwned",
     "label": "投诉", "name": "尺码表.png", "data": b64(png()), "message": "$file_b",
     "event_id": "pwn-event", "order": "mb-order-7001",
-    "label": "投诉", "macro": "mb-macro-sorry", "priority": 1,
+    "macro": "mb-macro-sorry", "priority": 1,
     "classification": "consulted_not_ordered",
 }
 PNG = b64(png())
