@@ -1,0 +1,291 @@
+"""Quality inspection (质检) of one closed chat (pure: no I/O, no clock).
+
+``inspect(chat, rules)`` reads the chat's messages in order and returns its findings, each
+pointing at the message it is about, the agent it counts against, and the points it
+costs; the chat's score is 100 minus the points of its findings (never below 0).
+
+The rules (``rules.RULES``; the word lists are ``rules.Rules``, shop-editable):
+
+* ``slow_first_response``: the first agent reply came more than ``response_target_s``
+  after the chat first needed a human (the metrics' FRT), or none came and the chat
+  waited longer than that before closing. Points at the reply (or at the customer's
+  last message before the need, when nobody answered); counts against who answered
+  first (or the chat's last agent).
+* ``unanswered_question``: after the last reply of the staff (agent or bot) the
+  customer asked a question (a question mark, a closing 吗/么/呢/没, or a question word)
+  and the chat closed without an answer. Points at the first such question.
+* ``banned_word``: an agent's message holds a forbidden word or promise (保证, 绝对,
+  假一赔十 …) the shop does not allow, not right after a negation (不保证). One finding
+  per word and message.
+* ``rude_reply``: an agent's message holds a rude or dismissive phrase, repeats question
+  marks at the customer (??), or is only a curt word (哦 / 嗯 / 不知道 …).
+* ``negative_unacknowledged``: the customer was upset (a negative word, or ！！) and the
+  staff's replies before the customer's next message (or the next reply, when there
+  was none before it) hold no acknowledgement (抱歉, 理解您, 久等 …), or nobody replied.
+  One finding per run of customer messages, at its first upset one; it counts against
+  the agent who replied without acknowledging (else who held the chat).
+* ``closed_while_typing``: the chat's last words were the customer's, they were not a
+  sign-off (谢谢 / 好的 / 拜拜 …), and the chat closed within ``typing_grace_s`` of them.
+
+A finding about a customer's message counts against the agent who held the chat then:
+who wrote the latest agent message before it, else the next one, else the chat's last
+agent. The chat's agent (whose QA score it is part of) is who wrote most of its agent
+messages (ties: who wrote last), else its last agent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .rules import NEGATIONS, QUESTION_ENDS, Rules
+
+STAFF = ("agent", "bot")
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message of the chat (``sender``: customer, agent, bot or system)."""
+
+    id: int
+    sender: str
+    body: str
+    at: int
+    agent_id: int | None = None
+    kind: str = "text"
+
+
+@dataclass(frozen=True)
+class Chat:
+    """A closed chat as the inspection reads it: its messages in order, when it first
+    needed a human (None: never), when and why it closed, and who held it last."""
+
+    id: int
+    messages: Sequence[Message]
+    closed_at: int
+    needs_human_at: int | None = None
+    last_agent_id: int | None = None
+    close_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One rule broken: the message it points at, whom it counts against, what it costs,
+    and the matched text (``detail``: a word, a phrase, or a wait in seconds)."""
+
+    rule: str
+    message_id: int | None
+    agent_id: int | None
+    points: int
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """A chat's findings, its score, its agent, and whether it goes to review (flagged:
+    any finding; sampled: chosen by the shop's sample rate)."""
+
+    conversation_id: int
+    agent_id: int | None
+    score: int
+    findings: tuple[Finding, ...]
+    flagged: bool
+    sampled: bool
+
+
+def normalise(text: str) -> str:
+    """``text`` for matching: NFKC (full-width to half-width), lower case, Traditional
+    Chinese to Simplified (opencc when installed, as the bot reads it), spaces dropped."""
+    t = unicodedata.normalize("NFKC", text or "").lower()
+    t = _simplified(t)
+    return re.sub(r"\s+", "", t)
+
+
+def _simplified(text: str) -> str:
+    from ..bot.embeddings import to_simplified
+    from ..bot.text import _TRAD_MAP
+
+    out = to_simplified(text)
+    return out.translate(_TRAD_MAP)  # the bot's small table when opencc is missing
+
+
+_PUNCT = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def bare(text: str) -> str:
+    """Normalised text without punctuation, symbols or spaces."""
+    return _PUNCT.sub("", text)
+
+
+def score_of(findings: Sequence[Finding]) -> int:
+    """100 minus the points of ``findings``, at least 0."""
+    return max(0, 100 - sum(f.points for f in findings))
+
+
+def sampled(conversation_id: int, rate: float) -> bool:
+    """Whether a chat is in the shop's random review sample: a hash of its id below the
+    rate (the same chat is always in or out for a given rate)."""
+    if rate <= 0:
+        return False
+    h = int.from_bytes(hashlib.sha256(f"qa:{conversation_id}".encode()).digest()[:4], "big")
+    return h / 2**32 < rate
+
+
+def inspect(chat: Chat, rules: Rules) -> Inspection:
+    """The findings and score of ``chat`` under ``rules`` (see the module docstring)."""
+    msgs = [m for m in chat.messages if m.sender != "system"]
+    texts = {m.id: normalise(m.body) for m in msgs}
+    out: list[Finding] = []
+
+    def add(rule: str, m: Message | None, agent_id: int | None, detail: str = "") -> None:
+        if rules.on(rule):
+            out.append(Finding(rule, None if m is None else m.id, agent_id,
+                               int(rules.points.get(rule, 0)), detail))
+
+    def holder(i: int) -> int | None:
+        for m in reversed(msgs[:i]):
+            if m.sender == "agent" and m.agent_id is not None:
+                return m.agent_id
+        for m in msgs[i + 1:]:
+            if m.sender == "agent" and m.agent_id is not None:
+                return m.agent_id
+        return chat.last_agent_id
+
+    _first_response(chat, msgs, rules, add)
+    for m in msgs:
+        if m.sender == "agent":
+            t = texts[m.id]
+            for word in _banned(t, rules):
+                add("banned_word", m, m.agent_id, word)
+            rude = _rude(t, rules)
+            if rude:
+                add("rude_reply", m, m.agent_id, rude)
+    _negative_runs(msgs, texts, rules, add, holder)
+    last_staff = max((i for i, m in enumerate(msgs) if m.sender in STAFF), default=-1)
+    tail = [(i, m) for i, m in enumerate(msgs) if i > last_staff and m.sender == "customer"]
+    question = next(((i, m) for i, m in tail if is_question(texts[m.id], rules)), None)
+    if question is not None:
+        add("unanswered_question", question[1], holder(question[0]))
+    if tail:
+        i, last = tail[-1]
+        if (chat.closed_at - last.at <= rules.typing_grace_s * 1000
+                and not is_sign_off(texts[last.id], rules)):
+            add("closed_while_typing", last, holder(i),
+                str(max(0, (chat.closed_at - last.at) // 1000)))
+    findings = tuple(out)
+    return Inspection(chat.id, chat_agent(msgs, chat.last_agent_id), score_of(findings),
+                      findings, bool(findings), sampled(chat.id, rules.sample_rate))
+
+
+def chat_agent(msgs: Sequence[Message], last_agent_id: int | None) -> int | None:
+    """Who wrote most of the agent messages (ties: who wrote last), else the last agent."""
+    counts: dict[int, tuple[int, int]] = {}
+    for i, m in enumerate(msgs):
+        if m.sender == "agent" and m.agent_id is not None:
+            n, _ = counts.get(m.agent_id, (0, 0))
+            counts[m.agent_id] = (n + 1, i)
+    if not counts:
+        return last_agent_id
+    return max(counts, key=lambda a: counts[a])
+
+
+def _first_response(chat: Chat, msgs: Sequence[Message], rules: Rules, add) -> None:
+    need = chat.needs_human_at
+    if need is None:
+        return
+    target = rules.response_target_s * 1000
+    reply = next((m for m in msgs if m.sender == "agent" and m.at >= need), None)
+    if reply is not None:
+        if reply.at - need > target:
+            add("slow_first_response", reply, reply.agent_id, str((reply.at - need) // 1000))
+        return
+    if chat.closed_at - need > target:
+        asked = [m for m in msgs if m.sender == "customer" and m.at <= need]
+        asked = asked or [m for m in msgs if m.sender == "customer"]
+        add("slow_first_response", asked[-1] if asked else None, chat.last_agent_id,
+            str((chat.closed_at - need) // 1000))
+
+
+def _banned(text: str, rules: Rules) -> list[str]:
+    found = []
+    for word in rules.banned_words:
+        start = text.find(word)
+        while start >= 0:
+            before = text[max(0, start - 2):start]
+            if not any(before.endswith(n) for n in NEGATIONS):
+                found.append(word)
+                break
+            start = text.find(word, start + 1)
+    return found
+
+
+
+def _rude(text: str, rules: Rules) -> str | None:
+    for phrase in rules.rude_phrases:
+        if phrase in text:
+            return phrase
+    if re.search(r"[?？]{2,}", text):
+        return "??"
+    b = bare(text)
+    curt = {bare(c) or c for c in rules.curt_replies}
+    if b in curt or (not b and text.strip() in curt):
+        return b or text.strip()
+    return None
+
+
+def is_negative(text: str, rules: Rules) -> bool:
+    """An upset customer turn: a negative word, or two or more ! in a row."""
+    return any(w in text for w in rules.negative_words) or bool(re.search(r"[!！]{2,}", text))
+
+
+def is_question(text: str, rules: Rules) -> bool:
+    """A question: a question mark, a closing question particle, or a question word."""
+    if "?" in text or "？" in text:
+        return True
+    b = bare(text)
+    if not b or is_sign_off(text, rules):
+        return False
+    return b.endswith(QUESTION_ENDS) or any(w in b for w in rules.question_words)
+
+
+def is_sign_off(text: str, rules: Rules) -> bool:
+    """Words that end the talk: only sign-off phrases (谢谢, 好的, 拜拜 …) once
+    punctuation and emoji are left out."""
+    b = bare(text)
+    if not b:
+        return True
+    for phrase in sorted((bare(p) for p in rules.sign_offs), key=len, reverse=True):
+        if phrase:
+            b = b.replace(phrase, "")
+    return not b
+
+
+def _negative_runs(msgs: Sequence[Message], texts: dict[int, str], rules: Rules, add,
+                   holder) -> None:
+    i, n = 0, len(msgs)
+    while i < n:
+        if msgs[i].sender != "customer":
+            i += 1
+            continue
+        j = i
+        while j < n and msgs[j].sender == "customer":
+            j += 1
+        upset = next((k for k in range(i, j) if is_negative(texts[msgs[k].id], rules)), None)
+        if upset is not None:
+            k = j
+            replies = []
+            while k < n and msgs[k].sender != "customer":
+                if msgs[k].sender in STAFF:
+                    replies.append(msgs[k])
+                k += 1
+            if not replies:  # nobody answered before the customer wrote again
+                replies = [m for m in msgs[j:] if m.sender in STAFF][:1]
+            if not any(a in texts[m.id] for m in replies for a in rules.acknowledgements):
+                who = next((m.agent_id for m in replies if m.sender == "agent"), None)
+                add("negative_unacknowledged", msgs[upset], who or holder(upset),
+                    next((w for w in rules.negative_words if w in texts[msgs[upset].id]),
+                         "!!"))
+        i = j
