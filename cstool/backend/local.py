@@ -25,7 +25,9 @@ from ..services.kb_suggestions import KnowledgeSuggestions
 from ..services.knowledge import KnowledgeService
 from ..services.labels_notes import LabelsNotesService
 from ..services.metrics import MetricsService
+from ..services.qa import QaService
 from ..services.queue_places import QueuePlacesService
+from ..services.radar import RadarService
 from ..services.records import RecordsService
 from ..services.records import merge_shop_parts as merge_shop_parts  # server/record_rights
 from ..services.routing_flow import RoutingFlow
@@ -85,6 +87,8 @@ class LocalBackend(Backend):
         ctx.tickets = TicketService(ctx)
         ctx.invitations = InvitationService(ctx)
         ctx.labels = LabelsNotesService(ctx)
+        ctx.qa = QaService(ctx)
+        ctx.radar = RadarService(ctx)
 
     @property
     def clock(self) -> Clock:
@@ -239,6 +243,32 @@ class LocalBackend(Backend):
         """One agent's figures over their shops' conversations created in
         ``[since, until)`` (see ``MetricsService.agent_report``)."""
         return self.ctx.metrics.agent_report(handle, since, until, zone)
+
+    # -- quality inspection and the agent radar (services.qa, services.radar) --------------
+    def qa_report(self, shop: str | None = None, since: str | int | None = None,
+                  until: str | int | None = None, by: str = "agent",
+                  zone: str | None = None) -> dict:
+        """``QaService.report``."""
+        return self.ctx.qa.report(shop, since, until, by, zone)
+
+    def qa_queue(self, shop: str, *, limit: int = 50, after: int | None = None) -> list[dict]:
+        """``QaService.queue``."""
+        return self.ctx.qa.queue(shop, limit, after)
+
+    def qa_chat(self, conversation: int) -> dict:
+        """``QaService.chat``."""
+        return self.ctx.qa.chat(conversation)
+
+    def qa_review(self, shop: str, conversation: int, verdict: str, *,
+                  finding: int | None = None, by: str | None = None) -> dict:
+        """``QaService.review``."""
+        return self.ctx.qa.review(shop, conversation, verdict, finding=finding, by=by)
+
+    def agent_radar(self, shop: str, since: str | int | None = None,
+                    until: str | int | None = None, *, agent: str | None = None,
+                    zone: str | None = None) -> list[dict]:
+        """``RadarService.radar``."""
+        return self.ctx.radar.radar(shop, since, until, agent=agent, zone=zone)
 
     def arrivals(self, shop: str, since: int, until: int, bucket_min: int = 30, *,
                  desk_only: bool = False) -> dict:

@@ -91,6 +91,8 @@ class ServiceContext:
     worker: Any
     records: Any
     labels: Any
+    qa: Any
+    radar: Any
     staffing: Any
     tokens: Any
     campaigns: CampaignHooks

@@ -313,7 +313,7 @@ class Scope:
     def __init__(self, targets: dict[int, Targets], *, shop_id: int | None = None,
                  since: int | None = None, until: int | None = None,
                  agent_id: int | None = None, label: str | None = None,
-                 unlabelled: bool = False):
+                 unlabelled: bool = False, part: tuple[str, str | None] | None = None):
         where = (Where().add_if(shop_id, "m.shop_id = ?", shop_id)
                  .add_if(label, "m.conversation_id IN (SELECT conversation_id FROM "
                                 "conversation_labels WHERE label = ?)", label)
@@ -324,6 +324,12 @@ class Scope:
         if unlabelled:
             where.add("m.conversation_id NOT IN (SELECT conversation_id FROM "
                       "conversation_labels)")
+        if part is not None:  # one value of a partition (--by intent / group-kind / category)
+            dim, value = part
+            if value is None:
+                where.add(PARTS[dim][3])
+            else:
+                where.add(PARTS[dim][2], value)
         self.where = " AND ".join(where.conditions) or "1"
         self.params = where.params
         values = [(s, t.response_ms, t.answer_ms) for s, t in targets.items()] or \
@@ -414,6 +420,11 @@ def read_rows(conn: sqlite3.Connection, scope: Scope, *, settled: bool | None = 
     return [make(r) for r in conn.execute(sql, [*params, *extra_params])]
 
 
+# how many items (units) an order holds: the attach rate counts orders of more than one
+ORDER_ITEMS = ("(SELECT COALESCE(SUM(i.quantity), 0) FROM order_items i "
+               "WHERE i.order_id = orders.id)")
+
+
 def read_buyers(conn: sqlite3.Connection, scope: Scope,
                shop_id: int | None = None) -> tuple[list[ConvRow], list[Order]]:
     """The rows in scope whose customer placed an order in the shop since the conversation
@@ -421,7 +432,8 @@ def read_buyers(conn: sqlite3.Connection, scope: Scope,
     first = conn.execute(*scope.sql("MIN(m.created_at)")).fetchone()[0]
     if first is None:
         return [], []
-    sql = ("SELECT id, shop_id, customer_id, created_at, paid_at, total, status FROM orders "
+    sql = ("SELECT id, shop_id, customer_id, created_at, paid_at, total, status, "
+           f"{ORDER_ITEMS} FROM orders "
            "WHERE created_at >= ?")
     params: list = [first]
     if shop_id is not None:
@@ -565,6 +577,39 @@ def agent_shops(conn: sqlite3.Connection, agent_id: int) -> list[tuple[int, str]
     return conn.execute(
         "SELECT s.id, s.key FROM agent_shops a JOIN shops s ON s.id = a.shop_id "
         "WHERE a.agent_id = ? ORDER BY a.position, s.key", (agent_id,)).fetchall()
+
+
+# The partitions of a report besides labels: per dimension, the joins and column that
+# give a conversation's value, the condition of one value, and the condition of none.
+PARTS: dict[str, tuple[str, str, str, str]] = {
+    "intent": (
+        "JOIN conversations c ON c.id = m.conversation_id", "c.intent",
+        "m.conversation_id IN (SELECT id FROM conversations WHERE intent = ?)",
+        "m.conversation_id IN (SELECT id FROM conversations WHERE intent IS NULL)",
+    ),
+    "group-kind": (
+        'JOIN "groups" g ON g.key = m.group_key', "g.kind",
+        'm.group_key IN (SELECT key FROM "groups" WHERE kind = ?)',
+        '(m.group_key IS NULL OR m.group_key NOT IN (SELECT key FROM "groups"))',
+    ),
+    "category": (
+        "JOIN conversations c ON c.id = m.conversation_id JOIN products p ON "
+        "p.key = c.product_key", "p.category",
+        "m.conversation_id IN (SELECT c.id FROM conversations c JOIN products p ON "
+        "p.key = c.product_key WHERE p.category = ?)",
+        "m.conversation_id NOT IN (SELECT c.id FROM conversations c JOIN products p ON "
+        "p.key = c.product_key WHERE p.category IS NOT NULL)",
+    ),
+}
+
+
+def parts_in(conn: sqlite3.Connection, scope: Scope, dim: str) -> list[str]:
+    """The values of ``dim`` (intent, group-kind, category) among the conversations in
+    scope, in text order."""
+    joins, column, _, _ = PARTS[dim]
+    sql, params = scope.sql(f"DISTINCT {column}", joins=joins + " ",
+                            extra=f"{column} IS NOT NULL")
+    return sorted(r[0] for r in conn.execute(sql, params))
 
 
 def labels_in(conn: sqlite3.Connection, scope: Scope) -> list[str]:
