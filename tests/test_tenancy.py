@@ -70,7 +70,7 @@ B_VALUES: dict[str, Any] = {
     "document": {"products": [{"key": "mb-bib-001", "shop": SHOP_A, "title": "pwned",
                                "price": 0.01}]},
     "records": [{"key": "mb-bib-001"}], "type": "complaint", "title": "pwned",
-    "label": "投诉",
+    "label": "投诉", "verdict": "confirmed", "finding": None,
 }
 
 
@@ -495,6 +495,19 @@ VARIANTS: dict[str, list[V]] = {
                        V("no shop", {"shop": None}, may_answer=STAFF)],
     "agent_metrics": _acts_for("", {}, name="handle"),
     "dashboard": [V("shop B", {"shop": SHOP_B})],
+    # issue 22: quality inspection (质检) and the agent radar
+    "qa_report": [V("shop B", {"shop": SHOP_B}),
+                  V("no shop", {"shop": None}, may_answer=STAFF)],
+    "qa_queue": [V("shop B", {"shop": SHOP_B})],
+    "qa_chat": [V("conversation of shop B", {**CONV_B})],
+    "qa_review": [V("shop B's chat", {"shop": SHOP_B, **CONV_B}),
+                  V("shop B's chat by mb-hongjie", {"shop": SHOP_B, **CONV_B,
+                                                    "by": "mb-hongjie"}),
+                  V("shop A naming shop B's chat", {"shop": SHOP_A, **CONV_B, "by": None},
+                    roles=STAFF, refusals=CROSS)],
+    "agent_radar": [V("shop B", {"shop": SHOP_B}),
+                    V("shop A naming agent mb-ajun", {"shop": SHOP_A, "agent": "mb-ajun"},
+                      roles=STAFF, refusals=CROSS)],
     "arrivals": [V("shop B", {"shop": SHOP_B})],
     "desk_profile": [V("shop B", {"shop": SHOP_B})],
     "events": [V("shop B", {"shop": SHOP_B}),

@@ -400,7 +400,7 @@ OPERATIONS: tuple[Operation, ...] = (
               summary="Confirm or overturn a chat's QA findings", tag="metrics"),
     Operation("agent_radar", "GET", "/v1/shops/{shop}/radar", "shop_read",
               (A("shop", str), A("since", str | int, None), A("until", str | int, None),
-               K("agent", str, None, "one agent"), A("zone", str, None, ZONE_DOC)),
+               K("agent", str, None, "one agent"), K("zone", str, None, ZONE_DOC)),
               result="list", summary="The agent radar: today's figures, complaint and "
               "attach rates, QA score, training hints", tag="metrics"),
     Operation("dashboard", "GET", "/v1/shops/{shop}/dashboard", "shop_manage",
