@@ -210,6 +210,20 @@ class QaService:
         return {"shop": shop, "from": format_time(lo, z), "to": format_time(hi, z),
                 "by": by, "pending_review": pending, **out}
 
+    def today(self, shop: str, since: int, until: int) -> dict:
+        """The dashboard's 质检 of one shop's chats created in ``[since, until)``: the
+        mean score, the chats inspected and low, the shop's ``low_score``, the agents
+        whose mean is below it, and the chats waiting for review."""
+        report = self.report(shop, since, until, "agent")
+        with self.ctx.read() as uow:
+            low = low_score_of(uow.shops.by_key(shop).get("settings") or {})
+        total = report["total"]
+        return {"score": total["qa_score"], "chats": total["chats"], "low": total["low"],
+                "low_score": low, "pending_review": report["pending_review"],
+                "low_agents": [{"agent": r["agent"], "score": r["qa_score"]}
+                               for r in report["rows"]
+                               if r["qa_score"] is not None and r["qa_score"] < low]}
+
     def agent_figures(self, agent_id: int, since: int | None, until: int | None,
                       shop_id: int | None = None) -> dict:
         """One agent's QA row (score, findings by rule, hints) over chats created in
