@@ -104,12 +104,20 @@ def normalise(text: str) -> str:
     return re.sub(r"\s+", "", t)
 
 
-def _simplified(text: str) -> str:
-    from ..bot.embeddings import to_simplified
-    from ..bot.text import _TRAD_MAP
+_convert = None
 
-    out = to_simplified(text)
-    return out.translate(_TRAD_MAP)  # the bot's small table when opencc is missing
+
+def _simplified(text: str) -> str:
+    global _convert
+    if _convert is None:
+        from ..bot.embeddings import to_simplified
+        from ..bot.text import _TRAD_MAP
+
+        def convert(t: str) -> str:
+            return to_simplified(t).translate(_TRAD_MAP)  # the table: opencc missing
+
+        _convert = convert
+    return _convert(text)
 
 
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
@@ -223,22 +231,59 @@ def _banned(text: str, rules: Rules) -> list[str]:
 
 
 
+class _Matchers:
+    """One ``Rules``' lists made ready to match (built once per Rules object)."""
+
+    def __init__(self, rules: Rules):
+        def alternation(words) -> re.Pattern | None:
+            words = sorted({w for w in words if w}, key=len, reverse=True)
+            return re.compile("|".join(map(re.escape, words))) if words else None
+
+        self.rude = alternation(rules.rude_phrases)
+        self.rude_order = {w: i for i, w in enumerate(rules.rude_phrases)}
+        self.curt = {bare(c) or c for c in rules.curt_replies}
+        self.negative = alternation(rules.negative_words)
+        self.acks = alternation(rules.acknowledgements)
+        self.sign_offs = alternation(bare(p) for p in rules.sign_offs)
+        self.questions = alternation(rules.question_words)
+
+
+_MATCHERS: dict[int, tuple[Rules, _Matchers]] = {}
+
+
+def _matchers(rules: Rules) -> _Matchers:
+    entry = _MATCHERS.get(id(rules))
+    if entry is None or entry[0] is not rules:
+        if len(_MATCHERS) > 256:
+            _MATCHERS.clear()
+        entry = _MATCHERS[id(rules)] = (rules, _Matchers(rules))
+    return entry[1]
+
+
 def _rude(text: str, rules: Rules) -> str | None:
-    for phrase in rules.rude_phrases:
-        if phrase in text:
-            return phrase
+    m = _matchers(rules)
+    if m.rude is not None:
+        hits = m.rude.findall(text)
+        if hits:  # the list's first phrase found, as a shop orders its list
+            return min(hits, key=lambda w: m.rude_order.get(w, len(m.rude_order)))
     if re.search(r"[?？]{2,}", text):
         return "??"
     b = bare(text)
-    curt = {bare(c) or c for c in rules.curt_replies}
-    if b in curt or (not b and text.strip() in curt):
+    if b in m.curt or (not b and text.strip() in m.curt):
         return b or text.strip()
     return None
 
 
 def is_negative(text: str, rules: Rules) -> bool:
     """An upset customer turn: a negative word, or two or more ! in a row."""
-    return any(w in text for w in rules.negative_words) or bool(re.search(r"[!！]{2,}", text))
+    m = _matchers(rules)
+    return bool((m.negative is not None and m.negative.search(text))
+                or re.search(r"[!！]{2,}", text))
+
+
+def _acknowledges(text: str, rules: Rules) -> bool:
+    m = _matchers(rules)
+    return m.acks is not None and m.acks.search(text) is not None
 
 
 def is_question(text: str, rules: Rules) -> bool:
@@ -248,7 +293,9 @@ def is_question(text: str, rules: Rules) -> bool:
     b = bare(text)
     if not b or is_sign_off(text, rules):
         return False
-    return b.endswith(QUESTION_ENDS) or any(w in b for w in rules.question_words)
+    m = _matchers(rules)
+    return b.endswith(QUESTION_ENDS) or (m.questions is not None and
+                                         m.questions.search(b) is not None)
 
 
 def is_sign_off(text: str, rules: Rules) -> bool:
@@ -257,10 +304,8 @@ def is_sign_off(text: str, rules: Rules) -> bool:
     b = bare(text)
     if not b:
         return True
-    for phrase in sorted((bare(p) for p in rules.sign_offs), key=len, reverse=True):
-        if phrase:
-            b = b.replace(phrase, "")
-    return not b
+    m = _matchers(rules)
+    return m.sign_offs is not None and not m.sign_offs.sub("", b)
 
 
 def _negative_runs(msgs: Sequence[Message], texts: dict[int, str], rules: Rules, add,
@@ -283,7 +328,7 @@ def _negative_runs(msgs: Sequence[Message], texts: dict[int, str], rules: Rules,
                 k += 1
             if not replies:  # nobody answered before the customer wrote again
                 replies = [m for m in msgs[j:] if m.sender in STAFF][:1]
-            if not any(a in texts[m.id] for m in replies for a in rules.acknowledgements):
+            if not any(_acknowledges(texts[m.id], rules) for m in replies):
                 who = next((m.agent_id for m in replies if m.sender == "agent"), None)
                 add("negative_unacknowledged", msgs[upset], who or holder(upset),
                     next((w for w in rules.negative_words if w in texts[msgs[upset].id]),
