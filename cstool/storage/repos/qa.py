@@ -8,6 +8,7 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 
+from ..ids import row_id
 from ..where import Where
 
 CHUNK = 500
@@ -122,6 +123,8 @@ class Quality:
         first; ``after``: past this chat id in that order."""
         where = Where().add("q.shop_id = ?", shop_id).add("q.reviewed_at IS NULL").add(
             "(q.flagged = 1 OR q.sampled = 1)")
+        if after is not None and row_id(after) is None:
+            return []  # past a chat no row can be: nothing
         if after is not None:
             where.add("(q.closed_at, q.conversation_id) > (SELECT closed_at, conversation_id "
                       "FROM qa_inspections WHERE conversation_id = ?)", after)
@@ -139,6 +142,8 @@ class Quality:
     def inspection(self, conversation_id: int) -> tuple | None:
         """``(conversation_id, shop_id, agent_id, score, flagged, sampled, closed_at,
         reviewed_at, reviewed_by)`` of one chat, or None."""
+        if row_id(conversation_id) is None:
+            return None
         return self.conn.execute(
             "SELECT conversation_id, shop_id, agent_id, score, flagged, sampled, closed_at, "
             "reviewed_at, reviewed_by FROM qa_inspections WHERE conversation_id = ?",
@@ -148,6 +153,7 @@ class Quality:
         """``(id, agent_id, rule, message_id, points, detail, verdict, reviewed_by,
         message body, message sender)`` of each chat's findings, in order."""
         out: dict[int, list[tuple]] = {}
+        ids = [i for i in ids if row_id(i) is not None]
         for chunk in _chunks(ids):
             for row in self.conn.execute(
                     "SELECT f.conversation_id, f.id, f.agent_id, f.rule, f.message_id, "
