@@ -155,3 +155,32 @@ def test_bad_settings_are_refused_with_a_code(setting, code):
 def test_a_setting_is_kept_as_given():
     assert check_setting({"banned_words": [" 保证 ", "保证", "秒发"], "sample_rate": 1}) == \
         {"banned_words": ["保证", "秒发"], "sample_rate": 1.0}
+
+
+def test_negation_in_the_clause_and_reassurances_that_negate_nothing():
+    r = rules()
+    said = [("我们无法百分百保证哦", []), ("不敢说绝对，但一般没问题", []),
+            ("不用担心，保证正品", ["保证"]), ("别着急，绝对今天发", ["绝对"]),
+            ("不会掉色，保证质量", ["保证"]), ("不客气，假一罚十的", ["假一罚十"]),
+            ("不少顾客说绝对好用", ["绝对"]), ("我们无法百分之百保证", [])]
+    for text, words in said:
+        ch = chat(c("是正品吗", 0), a(text, 10), c("好", 20))
+        assert [d for rule, _, _, d in found(inspect(ch, r)) if rule == "banned_word"] == \
+            words, text
+
+
+def test_what_the_customer_writes_after_the_close_is_not_read():
+    ch = Chat(1, [Message(1, "customer", "有M码吗", 0), Message(2, "agent", "有的", 10_000, A),
+                  Message(3, "customer", "谢谢", 20_000),
+                  Message(4, "customer", "客服态度太差了，怎么这么慢？", 700_000)],
+              closed_at=600_000, needs_human_at=0, last_agent_id=A)
+    assert found(inspect(ch, rules())) == []
+
+
+def test_unseen_wordings_of_the_same_faults():
+    ch = chat(c("请问这个能机洗", 0), a("我也不清楚", 10), c("你们什么态度", 20),
+              a("跟你说了看说明", 30), c("算了", 40), closed_at=50)
+    assert [(rule, m) for rule, m, _, _ in found(inspect(ch, rules()))] == [
+        ("rude_reply", 2), ("rude_reply", 4), ("negative_unacknowledged", 3),
+        ("closed_while_typing", 5)]
+    assert is_question(normalise("请问这个能机洗"), rules())

@@ -15,8 +15,9 @@ The rules (``rules.RULES``; the word lists are ``rules.Rules``, shop-editable):
   customer asked a question (a question mark, a closing 吗/么/呢/没, or a question word)
   and the chat closed without an answer. Points at the first such question.
 * ``banned_word``: an agent's message holds a forbidden word or promise (保证, 绝对,
-  假一赔十 …) the shop does not allow, not right after a negation (不保证). One finding
-  per word and message.
+  假一赔十 …) the shop does not allow, not negated within the eight characters before it
+  in its clause (不保证, 无法百分百保证; 不用担心 negates nothing). One finding per word
+  and message.
 * ``rude_reply``: an agent's message holds a rude or dismissive phrase, repeats question
   marks at the customer (??), or is only a curt word (哦 / 嗯 / 不知道 …).
 * ``negative_unacknowledged``: the customer was upset (a negative word, or ！！) and the
@@ -26,6 +27,8 @@ The rules (``rules.RULES``; the word lists are ``rules.Rules``, shop-editable):
   the agent who replied without acknowledging (else who held the chat).
 * ``closed_while_typing``: the chat's last words were the customer's, they were not a
   sign-off (谢谢 / 好的 / 拜拜 …), and the chat closed within ``typing_grace_s`` of them.
+
+What the customer writes after the close (a comment with the rating) is not read.
 
 A finding about a customer's message counts against the agent who held the chat then:
 who wrote the latest agent message before it, else the next one, else the chat's last
@@ -144,7 +147,8 @@ def sampled(conversation_id: int, rate: float) -> bool:
 
 def inspect(chat: Chat, rules: Rules) -> Inspection:
     """The findings and score of ``chat`` under ``rules`` (see the module docstring)."""
-    msgs = [m for m in chat.messages if m.sender != "system"]
+    # what the customer writes after the close (a rating comment) is no part of the talk
+    msgs = [m for m in chat.messages if m.sender != "system" and m.at <= chat.closed_at]
     texts = {m.id: normalise(m.body) for m in msgs}
     out: list[Finding] = []
 
@@ -217,18 +221,35 @@ def _first_response(chat: Chat, msgs: Sequence[Message], rules: Rules, add) -> N
             str((chat.closed_at - need) // 1000))
 
 
+_CLAUSE_END = re.compile(r"[，,。.！!？?；;、~～\n]")
+
+
+def _negated(text: str, start: int) -> bool:
+    """Whether the word at ``start`` is negated: a negation (不, 无法, 不能 …) within the
+    eight characters before it in the same clause, other than one that negates a
+    reassurance of its own (不用担心, 不客气) or is no negation (不少, 不错, 不过)."""
+    before = _CLAUSE_END.split(text[max(0, start - 8):start])[-1]
+    for n in NEGATIONS:
+        at = before.rfind(n)
+        if at >= 0 and not before[at + len(n):].startswith(_NOT_NEGATING):
+            return True
+    return False
+
+
+_NOT_NEGATING = ("用担心", "要担心", "担心", "着急", "要急", "客气", "好意思", "用急", "少",
+                 "错", "仅", "但", "过", "如", "管")
+
+
 def _banned(text: str, rules: Rules) -> list[str]:
     found = []
     for word in rules.banned_words:
         start = text.find(word)
         while start >= 0:
-            before = text[max(0, start - 2):start]
-            if not any(before.endswith(n) for n in NEGATIONS):
+            if not _negated(text, start):
                 found.append(word)
                 break
             start = text.find(word, start + 1)
     return found
-
 
 
 class _Matchers:

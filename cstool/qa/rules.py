@@ -32,19 +32,22 @@ DEFAULT_POINTS = {"slow_first_response": 10, "unanswered_question": 15, "banned_
                   "rude_reply": 25, "negative_unacknowledged": 10, "closed_while_typing": 15}
 
 # Forbidden promises and absolute claims (广告法 / platform rules): an agent may not write
-# them unless the shop allows the word (``allowed_words``). A word right after a negation
-# (不保证, 无法保证) is not a promise.
+# them unless the shop allows the word (``allowed_words``). A word negated within the eight
+# characters before it in its clause (不保证, 无法百分百保证, 不敢说绝对) is not a promise;
+# 不用担心 / 别着急 / 不客气 negate nothing.
 BANNED_WORDS = ("保证", "绝对", "假一赔十", "假一罚十", "百分之百", "百分百", "100%",
                 "全网最低", "最低价", "肯定没问题", "包好", "零风险", "无副作用", "根治",
                 "永不褪色", "终身保修")
-NEGATIONS = ("不", "没", "无法", "不能", "不敢", "没法", "别", "未", "无")
+NEGATIONS = ("不", "没", "无法", "不能", "不敢", "没法", "未", "无")
 
 # Rude or dismissive phrases of an agent, anywhere in a message.
 RUDE_PHRASES = ("我不知道", "我也不知道", "不知道啊", "自己看", "自己去看", "自己查",
                 "爱买不买", "不买就算", "随便你", "别问了", "烦不烦", "说了多少遍",
                 "听不懂吗", "看不懂吗", "关我什么事", "不归我管", "你有病", "神经病",
                 "滚开", "给我滚", "你懂不懂", "早就说了", "怎么这么多问题", "问那么多",
-                "爱咋咋地", "找别人去", "没空", "我说过了", "不是跟你说了")
+                "爱咋咋地", "找别人去", "没空", "我说过了", "不是跟你说了", "我也不清楚",
+                "不清楚啊", "不关我事", "关我啥事", "你自己看", "烦死了", "有完没完",
+                "听不懂人话", "跟你说了", "能不能别问")
 # A whole reply that is only one of these (punctuation aside) brushes the customer off.
 CURT_REPLIES = ("哦", "噢", "嗯", "额", "呵呵", "随便", "不知道", "不清楚", "看详情",
                 "看详情页", "自己看", "没办法", "?", "不行")
@@ -54,12 +57,15 @@ NEGATIVE_WORDS = ("生气", "气死", "失望", "太差", "很差", "真差", "�
                   "骗人", "差评", "恶心", "坑人", "被坑", "坑爹", "不满意", "糟糕", "无语",
                   "太慢", "怎么还没", "还没到", "还没发", "烂了", "过分", "欺骗", "假货",
                   "12315", "退钱", "什么破", "破玩意", "受不了", "离谱", "等了半天",
-                  "没人管", "没人理", "上当", "搞什么", "服了", "太坑", "气人")
+                  "没人管", "没人理", "上当", "搞什么", "服了", "太坑", "气人", "什么态度",
+                  "态度差", "态度太差", "差劲", "不靠谱", "怎么回事", "发错", "坏了", "破了",
+                  "急死", "崩溃", "郁闷", "心累", "烦死", "有完没完", "到底", "说好的")
 # An agent's reply acknowledges the customer's feelings when it holds one of these.
 ACKNOWLEDGEMENTS = ("抱歉", "不好意思", "对不起", "歉意", "理解您", "理解你", "明白您",
                     "体谅", "添麻烦", "久等", "辛苦", "遗憾", "放心", "别着急", "不要着急",
                     "消消气", "马上为您", "马上帮您", "立即为您", "帮您处理", "为您处理",
-                    "帮您查", "为您核实", "帮您核实", "心情", "给您补偿", "给您解决")
+                    "帮您查", "为您核实", "帮您核实", "心情", "给您补偿", "给您解决", "非常理解",
+                    "能理解", "不便", "困扰", "见谅", "包涵", "sorry")
 # A customer's last words that end the talk (the chat may close right after them).
 SIGN_OFFS = ("谢谢", "多谢", "谢了", "感谢", "好的", "好滴", "好哒", "好", "嗯", "ok", "okay",
              "拜拜", "再见", "没有了", "没了", "没事了", "知道了", "收到", "明白了", "行", "可以",
@@ -69,7 +75,7 @@ SIGN_OFFS = ("谢谢", "多谢", "谢了", "感谢", "好的", "好滴", "好哒
 # particle, or holds one of these.
 QUESTION_WORDS = ("怎么", "怎样", "什么", "多少", "几天", "几号", "几点", "哪", "为什么", "为啥",
                   "能不能", "可不可以", "可以吗", "有没有", "是不是", "会不会", "要不要",
-                  "何时", "啥时候", "什么时候", "多久", "多长时间", "如何", "咋")
+                  "何时", "啥时候", "什么时候", "多久", "多长时间", "如何", "咋", "请问")
 QUESTION_ENDS = ("吗", "么", "呢", "没")
 
 LISTS = {"banned_words": BANNED_WORDS, "allowed_words": (), "rude_phrases": RUDE_PHRASES,
