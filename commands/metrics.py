@@ -14,6 +14,7 @@ from cstool.i18n import t, value
 from cstool.services.metrics import check_period
 from cstool.values import display_zone_name, yuan
 
+from . import qa
 from .context import state, wants_json
 from .crud import JsonOpt
 from .output import Header, counted, info, print_json, print_table
@@ -148,8 +149,9 @@ def report_cmd(
     since: FromOpt = None,
     until: ToOpt = None,
     by: Annotated[str | None, typer.Option(
-        help="Group by shop, agent, group, channel, hour, day or label; combine conversation "
-             "dimensions with commas (shop,channel,hour); with --sla also type or team.")]
+        help="Group by shop, agent, group, channel, hour, day, label, intent, group-kind or "
+             "category; combine conversation dimensions with commas (shop,channel,hour); "
+             "with --sla also type or team.")]
     = None,
     sla: Annotated[bool, typer.Option(
         "--sla", help="Also ticket SLA attainment (by type, team or agent with --by).")]
@@ -221,15 +223,24 @@ def _sla_table(rows: list[dict]) -> None:
 @app.command("agent")
 def agent_cmd(
     ctx: typer.Context,
-    handle: Annotated[str, typer.Argument(help="The agent's handle.")],
+    handle: Annotated[str | None, typer.Argument(help="The agent's handle.")] = None,
     since: FromOpt = None,
     until: ToOpt = None,
+    radar: Annotated[bool, typer.Option(
+        "--radar", help="The agent radar of --shop (today by default): complaint rate, "
+                        "attach rate, QA score, training hints.")] = False,
+    shop: Annotated[str | None, typer.Option(help="The shop (with --radar).")] = None,
     json_: JsonOpt = False,
     csv_: CsvOpt = False,
 ) -> None:
     """One agent's figures: chats, rates, CSAT, conversion, sales, online time."""
     fmt = _output_format(ctx, json_, csv_)
     check_period(since, until)
+    if radar:
+        qa.radar_cmd(ctx, shop, handle, since, until, fmt == "json")
+        return
+    if handle is None:
+        raise UsageError("name the agent (or use --radar --shop)", key="agent_handle_needed")
     out = state(ctx).backend.agent_metrics(handle, since=since, until=until,
                                            zone=display_zone_name())
     if fmt == "json":
@@ -244,6 +255,20 @@ def agent_cmd(
            status=value("status", out["status"]), shops=", ".join(out["shops"]),
            period=period))
     _vertical(out["figures"])
+
+
+@app.command("qa")
+def qa_cmd(
+    ctx: typer.Context,
+    shop: Annotated[str | None, typer.Option(help="Only this shop's chats.")] = None,
+    since: FromOpt = None,
+    until: ToOpt = None,
+    by: Annotated[str, typer.Option(help="agent or shop.")] = "agent",
+    json_: JsonOpt = False,
+) -> None:
+    """Quality inspection (质检) figures: QA score, flagged and reviewed chats, findings."""
+    check_period(since, until)
+    qa.report_cmd(ctx, shop, since, until, by, json_)
 
 
 @app.command("rebuild")

@@ -1,5 +1,6 @@
 """Dashboard alerts as pure rules over a snapshot: a long queue, a slow queue, answer
-rates under target, and keywords surging in what customers write."""
+rates under target, keywords surging in what customers write, and low 质检 scores (the
+shop's mean today, and each agent's, under the shop's ``qa.low_score``)."""
 
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ def check(snapshot: dict, th: Thresholds = Thresholds()) -> list[Alert]:
                          f"{th.response_rate_min:.0%}", "response_rate",
                          (("rate", f"{today['response_rate']:.0%}"),
                           ("min", f"{th.response_rate_min:.0%}"))))
+    out += qa_alerts(snapshot.get("qa"))
     recent, before = snapshot["keywords"]["recent"], snapshot["keywords"]["before"]
     ratio = snapshot["keywords"]["window_ratio"]  # before-window length / recent-window length
     for word, n in recent.items():
@@ -77,4 +79,23 @@ def check(snapshot: dict, th: Thresholds = Thresholds()) -> list[Alert]:
                              f"「{word}」激增：近 15 分钟 {n} 次（此前约 {base:.0f} 次）",
                              "surge", (("word", word), ("count", n),
                                        ("before", f"{base:.0f}"))))
+    return out
+
+
+def qa_alerts(qa: dict | None) -> list[Alert]:
+    """Low quality-inspection scores today: the shop's mean, and each agent's, under the
+    shop's threshold (``snapshot["qa"]``)."""
+    if not qa or qa.get("score") is None:
+        return []
+    out = []
+    low = qa["low_score"]
+    if qa["score"] < low:
+        out.append(Alert("qa_score", "warning",
+                         f"今日质检均分 {qa['score']:g}，低于 {low}", "qa_score",
+                         (("score", f"{qa['score']:g}"), ("min", low))))
+    for a in qa.get("low_agents", ()):
+        out.append(Alert(f"qa_agent:{a['agent']}", "warning",
+                         f"客服 {a['agent']} 今日质检均分 {a['score']:g}，低于 {low}",
+                         "qa_agent", (("agent", a["agent"]), ("score", f"{a['score']:g}"),
+                                      ("min", low))))
     return out

@@ -335,6 +335,10 @@ def _setting_schema(name: str, default: Any) -> dict:
     if name == "labels":
         return {"type": ["array", "null"], "items": {"type": "string", "maxLength": 32},
                 "description": "the shop's conversation labels"}
+    if name == "qa":
+        return {"type": ["object", "null"],
+                "description": "quality inspection (质检): off, points, word lists, "
+                               "sample_rate, low_score, typing_grace_s"}
     if name == "bot_cover_after_s":
         return {"type": ["integer", "null"], "minimum": 1,
                 "description": "human_first: the bot covers a queued chat past this wait"}

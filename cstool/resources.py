@@ -69,6 +69,9 @@ SHOP_SETTINGS_DEFAULTS = {
     # The shop's conversation labels (售后-破损, 大促, 投诉 …): when set, only these may be
     # put on its chats and the console's picker offers them (None: any short text).
     "labels": None,
+    # Quality inspection (质检): rules switched off, points, word lists, the review
+    # sample rate, the low-score threshold (cstool/qa/rules.py; None: the defaults).
+    "qa": None,
     # Webhooks (None: the defaults of cstool.services.webhooks): the first retry after
     # this many seconds, doubling (with jitter); attempts stop this many hours after the
     # first (then the delivery is dead-lettered); each POST waits at most this long.

@@ -1371,6 +1371,58 @@ def test_presence_and_whispers(be):
         be.add_note(w.b, cid, "悄悄说", to=w.a)
     with be.refused(Conflict, "agent_not_in_shop"):
         be.add_note(sup, cid, "悄悄说", to=World(be).a)
+# == quality inspection (质检) and the agent radar (issue 22) =================================
+@covers("qa_chat", "qa_queue", "qa_review", "qa_report", "agent_radar")
+def test_quality_inspection_and_radar(be):
+    w = World(be, shop={"settings": {"qa": {"sample_rate": 0}}})
+    clean = taken(be, w, "这件有M码吗？")
+    be.reply(w.a, clean, "亲，有的～")
+    be.post_message(w.shop, w.customer, "好的谢谢")
+    be.close_conversation(clean, by=w.a)
+    bad = taken(be, w, "是正品吗？")
+    be.clock.advance(200)
+    be.reply(w.a, bad, "绝对正品")
+    be.post_message(w.shop, w.customer, "太慢了！！")
+    be.close_conversation(bad, by=w.a)
+    assert be.same("qa_chat", be.qa_chat(clean)) ["findings"] == []
+    item = be.qa_chat(bad)
+    assert [(f["rule"], f["agent"], f["detail"], f["points"]) for f in item["findings"]] == [
+        ("slow_first_response", w.a, "200", 10), ("banned_word", w.a, "绝对", 20),
+        ("negative_unacknowledged", w.a, "太慢", 10), ("closed_while_typing", w.a, "0", 15)]
+    queue = be.same("qa_queue", be.qa_queue(w.shop))
+    assert [i["conversation"] for i in queue] == [bad] and queue[0]["score"] == 45
+    fid = item["findings"][0]["id"]
+    out = be.same("qa_review", be.qa_review(w.shop, bad, "overturned", finding=fid))
+    assert out["score"] == 55 and out["reviewed_at"] is None
+    out = be.qa_review(w.shop, bad, "confirmed", by=w.b)
+    assert out["reviewed_by"] == w.b and be.qa_queue(w.shop) == []
+    report = be.same("qa_report", be.qa_report(w.shop))
+    assert [(r["agent"], r["chats"], r["qa_score"], r["findings"], r["overturned"])
+            for r in report["rows"]] == [(w.a, 2, 77.5, 3, 1)]
+    assert report["pending_review"] == 0
+    assert be.qa_report(w.shop, by="shop")["rows"][0]["shop"] == w.shop
+    radar = be.same("agent_radar", be.agent_radar(w.shop))
+    assert [(r["agent"], r["conversations"], r["qa_score"], r["hints"]) for r in radar] == [
+        (w.a, 2, 77.5, ["banned_word", "negative_unacknowledged", "closed_while_typing"]),
+        (w.b, 0, None, [])]
+    assert [r["agent"] for r in be.agent_radar(w.shop, agent=w.b)] == [w.b]
+    with be.refused(InvalidInput, "qa_bad_verdict"):
+        be.qa_review(w.shop, bad, "maybe")
+    with be.refused(Conflict, "qa_reviewed_already"):
+        be.qa_review(w.shop, bad, "confirmed")
+    with be.refused(NotFound, "qa_no_finding"):
+        be.qa_review(w.shop, bad, "confirmed", finding=10**9)
+    other = World(be)
+    with be.refused(NotFound, "qa_no_chat"):
+        be.qa_review(other.shop, bad, "confirmed")  # another shop's chat
+    with be.refused(NotFound, "qa_no_inspection"):
+        be.qa_chat(chat(be, other))  # still open
+    with be.refused(NotFound, "radar_no_agent"):
+        be.agent_radar(w.shop, agent=other.a)
+    with be.refused(InvalidInput, "qa_bad_by"):
+        be.qa_report(w.shop, by="hour")
+    with be.refused(UsageError, "limit_below_one"):
+        be.qa_queue(w.shop, limit=0)
 
 
 # == campaigns ================================================================================

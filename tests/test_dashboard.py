@@ -309,7 +309,7 @@ async def test_dashboard_at_80x24_is_readable(mall):
         got = {label: value for label, value, _ in tiles(app.snapshot)}
         assert got["客服 在线/忙/离"] == f"{online}/{busy}/{away}"
         keys = app.query_one("#keys")
-        assert [k for k, _ in keys.shown()] == ["s", "w", "p", "r", "^Q"]
+        assert [k for k, _ in keys.shown()] == ["s", "w", "p", "r", "q", "g", "^Q"]
 
 
 @pytest.mark.parametrize("width", [40, 56, 74, 120])

@@ -241,7 +241,7 @@ def _args_aimed_at(shop: str, conversation: int, product: str) -> dict:
         "question": "有M码吗", "entry": "尺码", "ticket": 1, "type": "complaint", "title": "t",
         "customer_stats.key": "lfonly", "campaign_stats.key": "lf-pay",
         "campaign_sends.key": "lf-pay", "name": "lf-hook", "delivery": "whd_1_1",
-        "worker": "w", "attempt": 1, "label": "投诉", "suggestion": 1,
+        "worker": "w", "attempt": 1, "label": "投诉", "suggestion": 1, "verdict": "confirmed",
         "data": "iVBORw0KGgo=", "message": 1, "event_id": "e1", "order": "o1",
         "macro": "m", "priority": 1, "classification": "consulted_not_ordered",
     }

@@ -1,7 +1,9 @@
 """The supervisor's live dashboard: tiles, today's hourly volume against the same weekday
 last week, the agent table (sortable), alerts as a banner and a log, a shop switcher and
-a pause key. A worker reads one snapshot (``Backend.dashboard``) when the event log moved
-(at least every ``max_age_s``), never two at once; panels are pure functions of it."""
+a pause key, the 质检 tile with its review queue (``q``) and the agent radar (``g``,
+both in ``tui/quality.py``). A worker reads one snapshot (``Backend.dashboard``) when the
+event log moved (at least every ``max_age_s``), never two at once; panels are pure
+functions of it."""
 
 from __future__ import annotations
 
@@ -43,7 +45,7 @@ SORTS = [("conversations", "dash.col.conversations"), ("response_rate", "dash.co
 # shorter forms (longest first, separated by "|"; a tile shows the longest form that fits).
 TILE_NAMES = ("waiting", "longest", "agents", "active", "response_rate", "answer_rate",
               "bot_resolution", "csat", "conversion", "sales", "tickets", "due", "breached",
-              "met")
+              "met", "qa")
 TILES_PER_ROW = 10
 
 
@@ -207,6 +209,18 @@ def sla_tiles(s: dict) -> list[tuple[str, str, str]]:
     ]
 
 
+def qa_tile(s: dict) -> tuple[str, str, str]:
+    """(label, value, style) of the 质检 tile: today's mean score (red under the shop's
+    ``low_score``) and the chats waiting for review."""
+    qa = s.get("qa") or {}
+    score = qa.get("score")
+    low = score is not None and score < qa.get("low_score", 0)
+    return (t("dash.tile.qa"),
+            t("dash.tile.qa_value", score="—" if score is None else f"{score:g}",
+              pending=qa.get("pending_review") or 0),
+            "bold red" if low else "bold cyan")
+
+
 def chart(today: list[int], last_week: list[int], hour: int, width: int = 74,
           rows: int = 6) -> Text:
     """Today's conversations per hour (bars) under the same weekday last week (dots), in
@@ -259,11 +273,15 @@ class DashboardApp(NoticesMixin, App):
     TITLE = "cstool"
     # Under 30 rows (80x24) the panels give the agent table its rows.
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+    # Under 130 columns the 质检 tile leaves the SLA row its room (its alert and ``q`` stay).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
     BINDINGS = [
         Binding("s", "sort", "key.sort", id="sort"),
         Binding("w", "switch_shop", "key.switch_shop", id="switch_shop"),
         Binding("p", "pause", "key.pause", id="pause"),
         Binding("r", "refresh", "key.refresh", id="refresh"),
+        Binding("q", "qa_review", "key.qa_review", id="qa_review"),
+        Binding("g", "radar", "key.radar", id="radar"),
         Binding("ctrl+q", "quit", "key.quit", id="quit", priority=True),
     ]
 
@@ -300,6 +318,7 @@ class DashboardApp(NoticesMixin, App):
         with Horizontal(id="sla-tiles"):
             for i in range(4):
                 yield Tile(inline=True, id=f"sla-{i}")
+            yield Tile(inline=True, id="qa-tile")
         with Horizontal(id="middle"):
             yield Static("", id="chart")
             yield Static("", id="alert-log")
@@ -362,6 +381,7 @@ class DashboardApp(NoticesMixin, App):
             self.query_one(f"#tile-{i}", Tile).show(label, figure, style)
         for i, (label, figure, style) in enumerate(sla_tiles(snapshot)):
             self.query_one(f"#sla-{i}", Tile).show(label, figure, style)
+        self.query_one("#qa-tile", Tile).show(*qa_tile(snapshot))
         self.query_one(TileRow).place(tiles(snapshot, self.thresholds.queue_max))
         self.query_one("#chart", Static).update(
             HourlyChart(snapshot["hourly"], snapshot["hourly_last_week"], snapshot["local_hour"],
@@ -437,6 +457,18 @@ class DashboardApp(NoticesMixin, App):
         """Reload now."""
         if not self._loading:
             self.load()
+
+    def action_qa_review(self) -> None:
+        """The 质检 review queue of the shop (``tui.quality.ReviewScreen``)."""
+        from .quality import ReviewScreen
+
+        self.push_screen(ReviewScreen(self.backend, self.shop))
+
+    def action_radar(self) -> None:
+        """The agent radar of the shop (``tui.quality.RadarScreen``)."""
+        from .quality import RadarScreen
+
+        self.push_screen(RadarScreen(self.backend, self.shop, self.zone))
 
     def action_switch_shop(self) -> None:
         """Watch another shop."""

@@ -419,6 +419,33 @@ class Backend(ABC):
         """Fold every conversation again from its messages."""
 
     @abstractmethod
+    def qa_report(self, shop: str | None = None, since: str | int | None = None,
+                  until: str | int | None = None, by: str = "agent",
+                  zone: str | None = None) -> dict:
+        """Quality-inspection figures of the chats created in [since, until), per agent or
+        shop, and in total (``cstool.qa.figures``)."""
+
+    @abstractmethod
+    def qa_queue(self, shop: str, *, limit: int = 50, after: int | None = None) -> list[dict]:
+        """The shop's chats waiting for a QA review, each with its findings."""
+
+    @abstractmethod
+    def qa_chat(self, conversation: int) -> dict:
+        """One chat's inspection: score, findings (each at its message), review."""
+
+    @abstractmethod
+    def qa_review(self, shop: str, conversation: int, verdict: str, *,
+                  finding: int | None = None, by: str | None = None) -> dict:
+        """Confirm or overturn one finding of a chat, or all its open ones."""
+
+    @abstractmethod
+    def agent_radar(self, shop: str, since: str | int | None = None,
+                    until: str | int | None = None, *, agent: str | None = None,
+                    zone: str | None = None) -> list[dict]:
+        """Per agent of the shop: the period's figures (today by default), complaint
+        rate, attach rate, QA score and training hints."""
+
+    @abstractmethod
     def dashboard(self, shop: str, zone: str | None = None) -> dict:
         """A snapshot of one shop's desk for the supervisor dashboard; hourly volume and
         times in ``zone`` (an IANA name; None: the display zone, as ``metrics_report``)."""

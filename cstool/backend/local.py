@@ -30,7 +30,9 @@ from ..services.macros import MacroService
 from ..services.metrics import MetricsService
 from ..services.order_events import OrderEventService
 from ..services.presence import PresenceService
+from ..services.qa import QaService
 from ..services.queue_places import QueuePlacesService
+from ..services.radar import RadarService
 from ..services.records import RecordsService
 from ..services.records import merge_shop_parts as merge_shop_parts  # server/record_rights
 from ..services.routing_flow import RoutingFlow
@@ -95,6 +97,8 @@ class LocalBackend(Backend):
         ctx.macros = MacroService(ctx)
         ctx.follow_ups = FollowUpService(ctx)
         ctx.presence = PresenceService(ctx)
+        ctx.qa = QaService(ctx)
+        ctx.radar = RadarService(ctx)
 
     @property
     def clock(self) -> Clock:
@@ -304,6 +308,32 @@ class LocalBackend(Backend):
         """One agent's figures over their shops' conversations created in
         ``[since, until)`` (see ``MetricsService.agent_report``)."""
         return self.ctx.metrics.agent_report(handle, since, until, zone)
+
+    # -- quality inspection and the agent radar (services.qa, services.radar) --------------
+    def qa_report(self, shop: str | None = None, since: str | int | None = None,
+                  until: str | int | None = None, by: str = "agent",
+                  zone: str | None = None) -> dict:
+        """``QaService.report``."""
+        return self.ctx.qa.report(shop, since, until, by, zone)
+
+    def qa_queue(self, shop: str, *, limit: int = 50, after: int | None = None) -> list[dict]:
+        """``QaService.queue``."""
+        return self.ctx.qa.queue(shop, limit, after)
+
+    def qa_chat(self, conversation: int) -> dict:
+        """``QaService.chat``."""
+        return self.ctx.qa.chat(conversation)
+
+    def qa_review(self, shop: str, conversation: int, verdict: str, *,
+                  finding: int | None = None, by: str | None = None) -> dict:
+        """``QaService.review``."""
+        return self.ctx.qa.review(shop, conversation, verdict, finding=finding, by=by)
+
+    def agent_radar(self, shop: str, since: str | int | None = None,
+                    until: str | int | None = None, *, agent: str | None = None,
+                    zone: str | None = None) -> list[dict]:
+        """``RadarService.radar``."""
+        return self.ctx.radar.radar(shop, since, until, agent=agent, zone=zone)
 
     def arrivals(self, shop: str, since: int, until: int, bucket_min: int = 30, *,
                  desk_only: bool = False) -> dict:

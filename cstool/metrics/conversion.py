@@ -27,6 +27,7 @@ class Order:
     paid_at: int | None
     total: int
     status: str
+    items: int = 1  # units ordered (the attach rate's "more than one item")
 
 
 OrderIndex = dict[tuple[int, int], tuple[list[int], list[Order]]]

@@ -45,7 +45,8 @@ Definitions and edge decisions (the README's "Service metrics" repeats them):
   ``attribution_window_h`` before it (an order placed while an agent's leg is under way
   goes to that agent). Sales sum the totals of attributed orders that were paid and not
   refunded or cancelled. Replies from conversations outside the report's set are not
-  looked at.
+  looked at. **Attach rate** (连带销售率): attributed orders of more than one item (units
+  summed over the order's lines) / attributed orders.
 * **Chats / handle time**: conversations a human held (at least one leg); mean leg duration
   over finished legs (assignment to transfer, hand-back or close).
 * **Per agent**: chats = conversations with a leg of theirs; messages = their messages;
@@ -188,8 +189,8 @@ class Tally:
 
     __slots__ = (
         *ADDITIVE, "queue_max", "customers", "consulting", "ordering", "paying",
-        "attributed_orders", "attributed_sales", "chat_ids", "n_customers", "n_consulting",
-        "n_chats",
+        "attributed_orders", "attributed_sales", "multi_item_orders", "chat_ids",
+        "n_customers", "n_consulting", "n_chats",
     )
 
     def __init__(self) -> None:
@@ -201,6 +202,7 @@ class Tally:
         self.queue_sum = self.closed = self.rated = self.satisfied = self.rating_sum = 0
         self.chats = self.legs_ended = self.handle_sum = 0
         self.queue_max = self.attributed_orders = self.attributed_sales = 0
+        self.multi_item_orders = 0
         self.customers: set[tuple[int, int]] = set()
         self.consulting: set[tuple[int, int]] = set()
         self.ordering: set[tuple[int, int]] = set()
@@ -307,6 +309,7 @@ class Tally:
     def sale(self, o: Order) -> None:
         """An order attributed to this row."""
         self.attributed_orders += 1
+        self.multi_item_orders += o.items > 1
         if o.paid_at is not None and o.status not in NOT_SALES:
             self.attributed_sales += o.total
 
@@ -352,6 +355,8 @@ class Tally:
             "paid_conversion": _rate(len(self.paying), n_consulting),
             "attributed_orders": self.attributed_orders,
             "attributed_sales": format_money(self.attributed_sales),
+            "multi_item_orders": self.multi_item_orders,
+            "attach_rate": _rate(self.multi_item_orders, self.attributed_orders),
             "chats": chats,
             "transfers": self.transfers,
             "handle_time_avg_s": _secs(self.handle_sum, self.legs_ended),

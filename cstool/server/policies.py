@@ -296,13 +296,25 @@ def ticket(a: Access, op: Operation, args: dict) -> Any:
     return a.call(op, args)
 
 
+def qa_review(a: Access, op: Operation, args: dict) -> Any:
+    """Supervisors of the shop, and admins, reviewing as themselves (a token of an agent
+    records its agent as ``by``)."""
+    p = a.principal
+    _manager(p, "review QA findings")
+    _shop(p, args["shop"])
+    _acts_for(a, args.get("by"))
+    if args.get("by") is None and p.agent:
+        args["by"] = p.agent
+    return a.call(op, args)
+
+
 POLICIES: dict[str, Callable[[Access, Operation, dict], Any]] = {
     f.__name__: f for f in (
         anyone, admin, backup, bulk, shop_read, shop_manage, shop_scope, quote, acts_for, learn,
         unanswered_manage, kb_suggest, kb_suggestion, ticket_create, ticket,
         acts_in_conversation, close, rate,
         post, conversation_read, conversation_staff, conversation_list, events, resource_list,
-        label_conversation,
+        label_conversation, qa_review,
         resource_read, resource_write, customer_read, apply, export, rule_manage,
         token_create, customer_token, token_list, token_revoke, campaign_run, campaign_read,
         webhook_manage, webhook_delivery_manage, webhook_claim, channel_manage,

@@ -96,6 +96,8 @@ class ServiceContext:
     macros: Any
     follow_ups: Any
     presence: Any
+    qa: Any
+    radar: Any
     staffing: Any
     tokens: Any
     campaigns: CampaignHooks

@@ -1,8 +1,9 @@
 """What the supervisor dashboard reads, in one call: the queue now, agents by status,
 active chats, today's figures and hourly volume against the same weekday last week, the
 agent table (today's figures, as the reports give them) with ``active_by_agent``, the
-shop's chats each agent of the table holds now (they add up to the ``active`` tile), and
-keyword counts for surge alerts.
+shop's chats each agent of the table holds now (they add up to the ``active`` tile),
+keyword counts for surge alerts, and today's 质检 (``qa``: the mean score, low-scoring
+agents, chats waiting for review).
 
 The figures come from the one metrics module, like the CLI and the API: the stored
 conversation facts, caught up from the event log first, read for one shop and today in a
@@ -71,6 +72,7 @@ class DashboardService:
             holding = {handle: len(uow.conversations.active_of(agent_id, shop_id))
                        for agent_id, handle, *_ in uow.agents.routing_rows(shop_id, staff=True)}
         week = ctx.tickets.ticket_report(shop=shop, since=now - 7 * 86_400_000)
+        qa = ctx.qa.today(shop, day_start, now + 1)
         recent = [t for t, at in texts if at >= now - RECENT_MS]
         before = [t for t, at in texts if at < now - RECENT_MS]
         return {
@@ -87,6 +89,7 @@ class DashboardService:
                                 for r in figures["rows"]},
             "keywords": {"recent": keyword_counts(recent), "before": keyword_counts(before),
                          "window_ratio": BEFORE_MS / RECENT_MS},
+            "qa": qa,
             "sla": {"open": open_, "due_within_hour": soon, "breached": late,
                     "first_response_met_week": week[0]["first_response_met"] if week else None,
                     "resolution_met_week": week[0]["resolution_met"] if week else None},

@@ -60,6 +60,9 @@ def check_period(since: str | int | None, until: str | int | None,
 
 
 LABEL = "label"  # --by label: one row per label (a chat counts under each of its labels)
+# --by intent / group-kind / category: one row per value of the conversation's intent
+# (pre-sale, after-sale), the kind of its group, its product's category; "-" for none
+PARTITIONS = ("intent", "group-kind", "category")
 
 
 def dimensions(by: str | Sequence[str] | None) -> list[str]:
@@ -69,11 +72,13 @@ def dimensions(by: str | Sequence[str] | None) -> list[str]:
         return []
     items = by.split(",") if isinstance(by, str) else list(by)
     dims = [d.strip() for d in items if d and d.strip()]
-    if LABEL in dims:  # a chat carries any number of labels: a dimension of its own
-        if len(dims) > 1:
-            raise UsageError("label cannot be combined with other dimensions",
-                             key="label_dimension_alone")
-        return dims
+    for alone in (LABEL, *PARTITIONS):  # partitions of their own (not SQL groupings)
+        if alone in dims:
+            if len(dims) > 1:
+                raise UsageError(f"{alone} cannot be combined with other dimensions",
+                                 key="label_dimension_alone" if alone == LABEL else
+                                 "partition_dimension_alone", dimension=alone)
+            return dims
     if not dims:
         raise UsageError(f"--by names no dimension (use {', '.join(figures.DIMENSIONS)})",
                          key="by_no_dimension", dimensions=", ".join(figures.DIMENSIONS))
@@ -176,8 +181,9 @@ class MetricsService:
                zone: str | tzinfo | None = None) -> dict:
         """Service figures of the conversations created in ``[since, until)`` (ISO times
         or epoch ms; open-ended when None), of one shop or all, in total and grouped
-        ``by`` shop, group, channel, hour, day (combinable), agent or label (alone; a chat
-        counts under each of its labels); hours, days and times in ``zone``."""
+        ``by`` shop, group, channel, hour, day (combinable), agent, label (a chat counts
+        under each of its labels), intent, group-kind or category (alone); hours, days
+        and times in ``zone``."""
         dims = dimensions(by)
         z = zone_of(zone)
         lo, hi = period(since, until, z)
@@ -195,6 +201,8 @@ class MetricsService:
             shown_shops = None if shop_id is None else {shop_id}
             if dims == [LABEL]:
                 report = self._by_label(conn, scope, shop_id, lo, hi, z, shown_shops)
+            elif dims and dims[0] in PARTITIONS:
+                report = self._by_part(conn, scope, dims[0], shop_id, lo, hi, z, shown_shops)
             else:
                 report = self._build(conn, scope, by=dims, lo=lo, hi=hi, zone=z,
                                      agents=shown, shop_id=shop_id, shown_shops=shown_shops)
@@ -219,6 +227,27 @@ class MetricsService:
             if total["conversations"] or name != figures.NONE_LABEL:
                 rows.append({LABEL: name, **total})
         report["by"], report["rows"] = [LABEL], rows
+        return report
+
+    def _by_part(self, conn, scope: store.Scope, dim: str, shop_id: int | None,
+                 lo: int | None, hi: int | None, zone: tzinfo,
+                 shown_shops: set[int] | None) -> dict:
+        """The report with one row per value of ``dim`` among the chats in scope (a chat
+        has one value or none: row ``-``); the rows add up to the total."""
+        report = self._build(conn, scope, by=[], lo=lo, hi=hi, zone=zone, shop_id=shop_id,
+                             shown_shops=shown_shops)
+        targets = store.read_targets(conn)[0]
+        rows = []
+        values: list[str | None] = [*store.parts_in(conn, scope, dim), None]
+        for value in values:
+            sub = store.Scope(targets, shop_id=shop_id, since=lo, until=hi,
+                              part=(dim, value))
+            total = self._build(conn, sub, by=[], lo=lo, hi=hi, zone=zone, shop_id=shop_id,
+                                shown_shops=shown_shops)["total"]
+            if total["conversations"] or value is not None:
+                rows.append({dim: value if value is not None else figures.NONE_LABEL,
+                             **total})
+        report["by"], report["rows"] = [dim], rows
         return report
 
     def agent_report(self, handle: str, since: str | int | None = None,

@@ -962,6 +962,48 @@ CREATE TABLE order_events (
 CREATE INDEX order_events_order ON order_events(order_id, at)
 """
 
+# 19 (the quality-inspection helper): 质检 of closed chats. One inspection per chat (its
+# score, the chat's agent, whether it goes to review: flagged or sampled; when reviewed),
+# its findings (each at a message, against an agent, with points and the reviewer's
+# verdict), and the event the inspections caught up to.
+M019_QUALITY = """
+CREATE TABLE qa_inspections (
+    conversation_id INTEGER PRIMARY KEY REFERENCES conversations(id),
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    agent_id INTEGER REFERENCES agents(id),
+    created_at INTEGER NOT NULL,
+    closed_at INTEGER NOT NULL,
+    score INTEGER NOT NULL,
+    flagged INTEGER NOT NULL,
+    sampled INTEGER NOT NULL,
+    inspected_at INTEGER NOT NULL,
+    reviewed_at INTEGER,
+    reviewed_by TEXT
+);
+CREATE INDEX qa_inspections_shop ON qa_inspections(shop_id, created_at);
+CREATE INDEX qa_inspections_review ON qa_inspections(shop_id, reviewed_at, closed_at);
+CREATE INDEX qa_inspections_agent ON qa_inspections(agent_id, created_at);
+CREATE TABLE qa_findings (
+    id INTEGER PRIMARY KEY,
+    conversation_id INTEGER NOT NULL REFERENCES conversations(id),
+    shop_id INTEGER NOT NULL REFERENCES shops(id),
+    agent_id INTEGER REFERENCES agents(id),
+    rule TEXT NOT NULL,
+    message_id INTEGER REFERENCES messages(id),
+    points INTEGER NOT NULL,
+    detail TEXT NOT NULL DEFAULT '',
+    verdict TEXT,
+    reviewed_by TEXT,
+    reviewed_at INTEGER
+);
+CREATE INDEX qa_findings_conversation ON qa_findings(conversation_id, id);
+CREATE INDEX qa_findings_agent ON qa_findings(agent_id, rule);
+CREATE TABLE qa_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    cursor INTEGER NOT NULL
+)
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
     (2, "conversation desk: routing traces, unread marks, round-robin state", M002_DESK),
@@ -994,6 +1036,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
          "order events, idempotent by event id", M017_FILES_ORDER_EVENTS),
     (18, "macros, follow-up invitations, who is in a chat (presence), whispers (notes to "
          "one agent)", M018_MACROS_FOLLOW_UPS_PRESENCE),
+    (19, "quality inspection (质检): a score and findings per closed chat, the review",
+     M019_QUALITY),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -263,6 +263,11 @@ def _settings(value: Any, path: str, parent: Any) -> dict:
             if v is not None and not (isinstance(v, str) and HHMM_RANGE.match(v)):
                 raise _err(kpath, f"expected 'HH:MM-HH:MM' or null, got {v!r}", value, k,
                            code="field_bad_quiet_hours", v=repr(v))
+        elif k == "qa":
+            if v is None:
+                out.pop(k, None)
+                continue
+            v = _qa_setting(v, kpath, value)
         elif k in ("bot_cover_after_s", "labels"):
             if v is None:
                 out.pop(k, None)
@@ -315,6 +320,16 @@ def _desk_setting(k: str, v: Any, kpath: str, parent: Any) -> Any:
         if label not in out:
             out.append(label)
     return out
+
+
+def _qa_setting(v: Any, kpath: str, parent: Any) -> dict:
+    """The quality-inspection rules of a shop (``cstool.qa.rules.check_setting``)."""
+    from ..qa.rules import RulesError, check_setting
+
+    try:
+        return check_setting(v)
+    except RulesError as e:
+        raise _err(kpath, str(e), parent, "qa", code=f"field_{e.code}", **e.fields) from None
 
 
 def _calendar_setting(k: str, v: Any, kpath: str, parent: Any) -> Any:

@@ -71,6 +71,7 @@ from ...metrics.figures import (
 )
 from ..where import Where
 from . import events
+from .metric_parts import PARTS, parts_in  # noqa: F401  (the service reads parts_in here)
 
 # Touching more conversations than this since the cursor folds everything again in one
 # pass (cheaper than one look-up per conversation).
@@ -313,7 +314,7 @@ class Scope:
     def __init__(self, targets: dict[int, Targets], *, shop_id: int | None = None,
                  since: int | None = None, until: int | None = None,
                  agent_id: int | None = None, label: str | None = None,
-                 unlabelled: bool = False):
+                 unlabelled: bool = False, part: tuple[str, str | None] | None = None):
         where = (Where().add_if(shop_id, "m.shop_id = ?", shop_id)
                  .add_if(label, "m.conversation_id IN (SELECT conversation_id FROM "
                                 "conversation_labels WHERE label = ?)", label)
@@ -324,6 +325,12 @@ class Scope:
         if unlabelled:
             where.add("m.conversation_id NOT IN (SELECT conversation_id FROM "
                       "conversation_labels)")
+        if part is not None:  # one value of a partition (--by intent / group-kind / category)
+            dim, value = part
+            if value is None:
+                where.add(PARTS[dim][3])
+            else:
+                where.add(PARTS[dim][2], value)
         self.where = " AND ".join(where.conditions) or "1"
         self.params = where.params
         values = [(s, t.response_ms, t.answer_ms) for s, t in targets.items()] or \
@@ -414,6 +421,11 @@ def read_rows(conn: sqlite3.Connection, scope: Scope, *, settled: bool | None = 
     return [make(r) for r in conn.execute(sql, [*params, *extra_params])]
 
 
+# how many items (units) an order holds: the attach rate counts orders of more than one
+ORDER_ITEMS = ("(SELECT COALESCE(SUM(i.quantity), 0) FROM order_items i "
+               "WHERE i.order_id = orders.id)")
+
+
 def read_buyers(conn: sqlite3.Connection, scope: Scope,
                shop_id: int | None = None) -> tuple[list[ConvRow], list[Order]]:
     """The rows in scope whose customer placed an order in the shop since the conversation
@@ -421,7 +433,8 @@ def read_buyers(conn: sqlite3.Connection, scope: Scope,
     first = conn.execute(*scope.sql("MIN(m.created_at)")).fetchone()[0]
     if first is None:
         return [], []
-    sql = ("SELECT id, shop_id, customer_id, created_at, paid_at, total, status FROM orders "
+    sql = ("SELECT id, shop_id, customer_id, created_at, paid_at, total, status, "
+           f"{ORDER_ITEMS} FROM orders "
            "WHERE created_at >= ?")
     params: list = [first]
     if shop_id is not None:

@@ -133,7 +133,8 @@ def read_buyers(conn: sqlite3.Connection, p: Period) -> tuple[list[Buyer], list[
     if first is None:
         return [], []
     orders = [Order(*r) for r in conn.execute(
-        "SELECT id, shop_id, customer_id, created_at, paid_at, total, status FROM orders "
+        "SELECT id, shop_id, customer_id, created_at, paid_at, total, status, "
+        f"{store.ORDER_ITEMS} FROM orders "
         "WHERE created_at >= ? AND shop_id = ?", (first, p.shop_id))]
     latest: dict[int, int] = {}
     for o in orders:
