@@ -137,6 +137,9 @@ def _orders(conn: sqlite3.Connection, records: Iterable[dict], now: int) -> int:
                     r.get("paid_at"),
                     r.get("shipped_at"),
                     r.get("delivered_at"),
+                    r.get("receiver"),
+                    r.get("phone"),
+                    r.get("address"),
                     now,
                 )
             )
@@ -144,8 +147,8 @@ def _orders(conn: sqlite3.Connection, records: Iterable[dict], now: int) -> int:
                 events.append((oid, e["at"], e["status"], e.get("detail")))
         conn.executemany(
             "INSERT INTO orders (id, key, shop_id, customer_id, status, total, discount, region, "
-            "carrier, tracking_no, created_at, paid_at, shipped_at, delivered_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "carrier, tracking_no, created_at, paid_at, shipped_at, delivered_at, receiver, phone, "
+            "address, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             orders,
         )
         conn.executemany(

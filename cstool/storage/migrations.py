@@ -913,6 +913,14 @@ CREATE TABLE conversation_notes (
 CREATE INDEX conversation_notes_conversation ON conversation_notes(conversation_id, id)
 """
 
+# 20 (the bot-that-acts helper): where an order goes (receiver, phone, address), which a
+# customer may change until it ships (``cstool order address``, the bot's 改地址).
+M020_ORDER_ADDRESS = """
+ALTER TABLE orders ADD COLUMN receiver TEXT;
+ALTER TABLE orders ADD COLUMN phone TEXT;
+ALTER TABLE orders ADD COLUMN address TEXT
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
     (2, "conversation desk: routing traces, unread marks, round-robin state", M002_DESK),
@@ -938,6 +946,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (14, "labels on conversations and staff-only private notes", M014_LABELS_NOTES),
     (15, "the knowledge bot's entry embeddings, stored by model and text fingerprint "
          "(computed again only for texts that change)", M015_ENTRY_EMBEDDINGS),
+    (20, "orders: receiver, phone and address (changed until the order ships)",
+     M020_ORDER_ADDRESS),
 ]
 
 LATEST = MIGRATIONS[-1][0]
