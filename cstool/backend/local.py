@@ -25,6 +25,7 @@ from ..services.kb_suggestions import KnowledgeSuggestions
 from ..services.knowledge import KnowledgeService
 from ..services.labels_notes import LabelsNotesService
 from ..services.metrics import MetricsService
+from ..services.orders import OrdersService
 from ..services.queue_places import QueuePlacesService
 from ..services.records import RecordsService
 from ..services.records import merge_shop_parts as merge_shop_parts  # server/record_rights
@@ -85,6 +86,7 @@ class LocalBackend(Backend):
         ctx.tickets = TicketService(ctx)
         ctx.invitations = InvitationService(ctx)
         ctx.labels = LabelsNotesService(ctx)
+        ctx.orders = OrdersService(ctx)
 
     @property
     def clock(self) -> Clock:
@@ -466,6 +468,18 @@ class LocalBackend(Backend):
         """``WebhookService.finish``."""
         return self.ctx.webhooks.finish(delivery, attempt, worker, status_code=status_code,
                                         error=error)
+
+    def cancel_order(self, key: str, *, by: str | None = None,
+                     reason: str | None = None) -> dict:
+        """``OrdersService.cancel_order``."""
+        return self.ctx.orders.cancel_order(key, by=by, reason=reason)
+
+    def change_order_address(self, key: str, *, address: str | None = None,
+                             phone: str | None = None, receiver: str | None = None,
+                             by: str | None = None) -> dict:
+        """``OrdersService.change_order_address``."""
+        return self.ctx.orders.change_order_address(key, address=address, phone=phone,
+                                                    receiver=receiver, by=by)
 
     def create_ticket(self, *, type: str, title: str, shop: str | None = None,
                       conversation: int | None = None, priority: str = "P3",

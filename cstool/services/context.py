@@ -91,6 +91,7 @@ class ServiceContext:
     worker: Any
     records: Any
     labels: Any
+    orders: Any
     staffing: Any
     tokens: Any
     campaigns: CampaignHooks
