@@ -77,7 +77,7 @@ _TIME_WORDS = (("大前天", 3), ("前天", 2), ("昨天", 1), ("昨晚", 1), ("
 _WEEK = re.compile(r"上周|上星期|上个星期|上礼拜|last week")
 _DATE = re.compile(r"(?<!\d)(?:(\d{1,2})\s*月\s*)?(?<!\d)(\d{1,2})\s*[日号]")
 _ORDERISH = re.compile(r"[a-z]{1,6}(?:-[a-z]{1,6})*-?\d{6,}(?:-\d{1,6})?|\d{10,}")
-_PHONE = re.compile(r"(?<!\d)(\+?\d[\d\- ]{5,18}\d)(?!\d)")
+_PHONE = re.compile(r"(?<![\w\-])(\+?\d[\d\- ]{5,18}\d)(?![\w\-])")
 _ADDRESS_AFTER = re.compile(r"(?:改成|改为|换成|更改为|变更为|修改为|改到|寄到|送到|新地址是"
                             r"|新地址[:：]|地址是|地址[:：]|\bto\b)\s*[:：]?\s*(.+)$")
 _YES = re.compile(r"(是|是的|确认|确定|好|好的|对|对的|嗯|嗯嗯|可以|行|没问题"
@@ -106,9 +106,11 @@ def intent(text: str) -> str | None:
     q = clean(text)
     if not q:
         return None
+    named = _ORDERISH.search(q) is not None
+    q = " ".join(_ORDERISH.sub(" ", q).split())  # 取消 s-o-…-0004 这个订单: the words around
     if _ADDRESS.search(q):
         return "address"
-    if _CANCEL.search(q) and not re.search(r"取消.{0,4}(订阅|推送|通知|关注|退款|售后)", q):
+    if (_CANCEL.search(q) or named and re.search(r"取消|撤销|作废|不要了", q)) and not re.search(r"取消.{0,4}(订阅|推送|通知|关注|退款|售后)", q):
         return "cancel"
     if _AFTER_SALE.search(q) and not (_POLICY_QUESTION.search(q) and not re.search(
             r"破损|坏了|碎了|破了|裂了|瑕疵|质量问题|少发|漏发|发错|broken|damaged", q)):
@@ -170,15 +172,19 @@ def _by_goods(q: str, orders: list[dict]) -> list[dict] | None:
             hit = [o for o in orders if any(p.lower() in _goods_words(o) for p in parts)]
             if hit:
                 return hit
-    named = flows.products_in_text(q, [{"key": o["key"], "title": " ".join(
-        it.get("title") or "" for it in o.get("items") or []),
-        "category": next((it.get("category") for it in o.get("items") or []
-                          if it.get("category") and it["category"].lower() in q), None)}
-        for o in orders])
-    if named:
-        keys = {n["key"] for n in named}
-        return [o for o in orders if o["key"] in keys]
-    return None
+    scores = []
+    for o in orders:
+        score = 0
+        for it in o.get("items") or []:
+            cat = (it.get("category") or "").lower()
+            if cat and cat in q:
+                score += 2
+            score += sum(1 for f in flows._label_features(it.get("title") or "") if f in q)
+        scores.append(score)
+    best = max(scores, default=0)
+    if best == 0:
+        return None
+    return [o for o, sc in zip(orders, scores, strict=True) if sc == best]
 
 
 def _options(orders: Sequence[dict], commerce: Any, lang: str) -> list[dict]:
