@@ -18,7 +18,8 @@ from .server_support import serve
 NOW_ISO = "2026-11-20T10:00:00+08:00"  # conftest's frozen clock: "yesterday" is 11-19
 
 
-def order(key, customer, status, created, product, *, logistics=(), address="杭州市西湖区文三路1号"):
+def order(key, customer, status, created, product, *, logistics=(),
+          address="杭州市西湖区文三路1号"):
     """An order of shop s created at ``created`` (a day, 10:00 Beijing time)."""
     t = f"{created}T10:00:00+08:00"
     rec = {"key": key, "shop": "s", "customer": customer, "status": status, "created_at": t,

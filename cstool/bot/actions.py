@@ -110,7 +110,8 @@ def intent(text: str) -> str | None:
     q = " ".join(_ORDERISH.sub(" ", q).split())  # 取消 s-o-…-0004 这个订单: the words around
     if _ADDRESS.search(q):
         return "address"
-    if (_CANCEL.search(q) or named and re.search(r"取消|撤销|作废|不要了", q)) and not re.search(r"取消.{0,4}(订阅|推送|通知|关注|退款|售后)", q):
+    asks_cancel = _CANCEL.search(q) or named and re.search(r"取消|撤销|作废|不要了", q)
+    if asks_cancel and not re.search(r"取消.{0,4}(订阅|推送|通知|关注|退款|售后)", q):
         return "cancel"
     if _AFTER_SALE.search(q) and not (_POLICY_QUESTION.search(q) and not re.search(
             r"破损|坏了|碎了|破了|裂了|瑕疵|质量问题|少发|漏发|发错|broken|damaged", q)):
