@@ -233,7 +233,7 @@ def test_a_yes_after_the_timeout_does_nothing(backend, clock):
 
 def test_yes_words_in_their_variety(backend):
     mall(backend)
-    for i, yes in enumerate(["好的", "對", "确认取消", "嗯嗯", "OK", "yes"]):
+    for i, yes in enumerate(["好的", "對", "确认取消", "嗯嗯", "OK", "yes", "取消吧", "是的，亲"]):
         key = f"s-o-20261120-01{i:02d}"
         backend.create("orders", order(key, "buyer", "created", "2026-11-20", "dress-1"))
         say(backend, "buyer", f"取消订单 {key}")
@@ -387,3 +387,24 @@ def test_time_words_follow_the_clock(backend, clock):
     clock.set(parse_time("2026-11-21T09:00:00+08:00"))  # now 11-19 is 前天
     r = backend.ask_bot("前天买的连衣裙到哪了", shop="s", customer="buyer")
     assert r["flow"]["slots"]["order"] == "s-o-20261119-0001"
+
+
+def test_an_old_order_of_their_own_is_found_by_its_number(backend):
+    mall(backend)
+    backend.apply({"orders": [order(f"s-o-202611{d:02d}-07{d:02d}", "buyer", "delivered",
+                                    f"2026-11-{d:02d}", "dress-1") for d in range(1, 13)]
+                   + [order("s-o-20261001-0001", "buyer", "created", "2026-10-01", "coat-1")]})
+    r = backend.ask_bot("取消订单 s-o-20261001-0001", shop="s", customer="buyer")
+    assert r["flow"]["step"] == "confirm" and "s-o-20261001-0001" in r["text"]
+    say(backend, "buyer", "取消订单 s-o-20261001-0001")
+    say(backend, "buyer", "是")
+    assert backend.get("orders", "s-o-20261001-0001")["status"] == "cancelled"
+    r = backend.ask_bot("s-o-20261118-0009 到哪了", shop="s", customer="buyer")
+    assert r["flow"]["step"] == "not_found"
+
+
+def test_a_no_to_an_address_change_is_not_a_yes(backend):
+    mall(backend)
+    say(backend, "buyer", "昨天那单手机号改成 13912345678")
+    say(backend, "buyer", "取消吧")  # to a change of address: no
+    assert backend.get("orders", "s-o-20261119-0001")["phone"] == "13800000000"

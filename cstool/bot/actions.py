@@ -81,7 +81,8 @@ _PHONE = re.compile(r"(?<![\w\-])(\+?\d[\d\- ]{5,18}\d)(?![\w\-])")
 _ADDRESS_AFTER = re.compile(r"(?:改成|改为|换成|更改为|变更为|修改为|改到|寄到|送到|新地址是"
                             r"|新地址[:：]|地址是|地址[:：]|\bto\b)\s*[:：]?\s*(.+)$")
 _YES = re.compile(r"(是|是的|确认|确定|好|好的|对|对的|嗯|嗯嗯|可以|行|没问题"
-                  r"|ok|okay|yes|yep|y|sure|confirm|确认取消|确认修改|确认提交|确认申请|提交|取消吧|改吧|申请吧)+")
+                  r"|ok|okay|yes|yep|y|sure|confirm|确认修改|确认提交|确认申请|提交|改吧|申请吧)+")
+_YES_CANCEL = re.compile(r"(确认|确定|是|是的|好|好的|对)?取消(吧|掉|订单)?")
 _FILLER = re.compile(r"[\s\W_]+|亲|呀|啊|吧|哦|喔|呢|的|了|啦|哈|请|麻烦|帮我|谢谢|please|thanks")
 
 # words for kinds of goods that name no category of their own
@@ -121,10 +122,14 @@ def intent(text: str) -> str | None:
     return None
 
 
-def is_yes(text: str) -> bool:
-    """A clear yes to "确认…吗？": 是 / 确认 / 好的 / 对 / yes … (and nothing else)."""
+def is_yes(text: str, action: str | None = None) -> bool:
+    """A clear yes to "确认…吗？": 是 / 确认 / 好的 / 对 / yes … (and nothing else); to
+    "确认取消…吗？" also 取消吧 / 确认取消."""
     q = _FILLER.sub("", clean(text))
-    return bool(q) and _YES.fullmatch(q) is not None
+    if not q:
+        return False
+    return _YES.fullmatch(q) is not None or (
+        action == "cancel" and _YES_CANCEL.fullmatch(q) is not None)
 
 
 def language(text: str, languages: Sequence[str] | None) -> str:
@@ -204,8 +209,11 @@ def choose(text: str, orders: list[dict], commerce: Any, action: str
     i = flows.by_id(q, options)
     if i is not None:
         return "one", [orders[i]]
-    if _ORDERISH.search(q):
-        return "foreign", []
+    named = _ORDERISH.search(q)
+    if named:  # one of theirs older than those read, or nobody's they may see
+        older = getattr(commerce, "order", None)
+        found = older(named.group(0)) if older is not None else None
+        return ("one", [found]) if found is not None else ("foreign", [])
     pool = list(orders)
     timed = _by_time(q, pool, commerce)
     goods = _by_goods(q, pool)
@@ -428,12 +436,14 @@ def resume(pending: Mapping[str, Any], text: str, commerce: Any,
         return None
     orders = commerce.orders() if commerce is not None else []
     order = next((o for o in orders if o["key"] == pending.get("order")), None)
+    if order is None and pending.get("order") and hasattr(commerce, "order"):
+        order = commerce.order(pending["order"])
     action = pending.get("action")
     step = pending.get("step")
     if step == "confirm":
         if order is None:
             return None
-        if not is_yes(text):
+        if not is_yes(text, action):
             return _turn("dropped", t("bot.act.dropped", lang), slots={"order": order["key"]},
                          payload={"order": order["key"], "action": action})
         do = {"action": action, "order": order["key"], "changes": pending.get("changes") or {},

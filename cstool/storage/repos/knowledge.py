@@ -59,15 +59,19 @@ class Knowledge:
                 for key, settings in self.conn.execute("SELECT key, settings FROM shops")]
 
     # -- what the bot's flows read -----------------------------------------------------------
-    def orders_of(self, customer_id: int, shop_id: int, limit: int) -> list[dict]:
-        """The customer's newest ``limit`` orders in the shop, with items and logistics."""
+    def orders_of(self, customer_id: int, shop_id: int, limit: int,
+                  key: str | None = None) -> list[dict]:
+        """The customer's newest ``limit`` orders in the shop, with items and logistics
+        (``key``: only that one, if it is theirs)."""
         c = self.conn
         out = []
+        one = "" if key is None else "AND key = ? "
         for r in c.execute(
                 "SELECT id, key, status, created_at, delivered_at, total, carrier, tracking_no, "
                 "paid_at, shipped_at, receiver, phone, address FROM orders "
-                "WHERE customer_id = ? AND shop_id = ? ORDER BY created_at DESC, "
-                "id DESC LIMIT ?", (customer_id, shop_id, limit)):
+                f"WHERE customer_id = ? AND shop_id = ? {one}ORDER BY created_at DESC, "
+                "id DESC LIMIT ?", (customer_id, shop_id, *(() if key is None else (key,)),
+                                    limit)):
             items = [{"product": i[0], "title": i[1], "quantity": i[2], "category": i[3]}
                      for i in c.execute(
                          "SELECT p.key, p.title, i.quantity, p.category FROM order_items i "
