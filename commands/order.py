@@ -83,3 +83,41 @@ def event_cmd(
     else:
         info(t("cli.order_event_applied", event=event_id, order=order, status=out["status"],
                changed=", ".join(out["changed"]) or "-"))
+ByOpt = Annotated[str | None, typer.Option("--by", help="The acting agent's handle.")]
+KeyArg = Annotated[str, typer.Argument(metavar="ORDER", help="The order's key.")]
+
+
+@app.command("cancel")
+def cancel_cmd(
+    ctx: typer.Context,
+    key: KeyArg,
+    by: ByOpt = None,
+    reason: Annotated[str | None, typer.Option(help="Why (kept in the event).")] = None,
+    json_: crud.JsonOpt = False,
+) -> None:
+    """Cancel an order not paid yet (a paid, shipped or cancelled one is refused)."""
+    order = state(ctx).backend.cancel_order(key, by=by, reason=reason)
+    if wants_json(ctx, json_):
+        print_json(order)
+    else:
+        info(t("cli.order_cancelled", order=order["key"]))
+
+
+@app.command("address")
+def address_cmd(
+    ctx: typer.Context,
+    key: KeyArg,
+    address: Annotated[str | None, typer.Option(help="The new address.")] = None,
+    phone: Annotated[str | None, typer.Option(help="The new phone.")] = None,
+    receiver: Annotated[str | None, typer.Option(help="The new receiver.")] = None,
+    by: ByOpt = None,
+    json_: crud.JsonOpt = False,
+) -> None:
+    """Change where an order goes (address, phone, receiver) before it ships."""
+    order = state(ctx).backend.change_order_address(key, address=address, phone=phone,
+                                                    receiver=receiver, by=by)
+    if wants_json(ctx, json_):
+        print_json(order)
+    else:
+        info(t("cli.order_readdressed", order=order["key"], receiver=order.get("receiver") or "",
+               phone=order.get("phone") or "", address=order.get("address") or ""))

@@ -319,8 +319,12 @@ ORDER = Kind(
         _f("carrier", "str", max_len=64),
         _f("tracking_no", "str", max_len=64),
         _f("logistics", "records", default=[], fields=LOGISTICS_FIELDS),
+        _f("receiver", "str", max_len=64, doc="who receives the parcel"),
+        _f("phone", "str", max_len=32, doc="the receiver's phone"),
+        _f("address", "str", max_len=200, doc="where the parcel goes"),
     ),
-    doc="A customer's order in one shop, with items and a logistics timeline.",
+    doc="A customer's order in one shop, with items, a logistics timeline and where it "
+        "goes (receiver, phone, address: changed until it ships).",
 )
 
 ROUTING_RULE = Kind(

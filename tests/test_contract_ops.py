@@ -2076,3 +2076,61 @@ def test_the_missing_conversation_is_named_first(be):
         be.invite(missing, nobody, "p")
     with be.refused(NotFound, "no_conversation"):
         be.transfer(missing, by=nobody, to_agent=nobody)
+
+
+# == orders: cancel and change where it goes (issue 22, the bot that acts) ======================
+def _orders(be: Contract, w: World) -> tuple[str, str, str]:
+    """An unpaid, a paid and a shipped order of the world's customer: their keys."""
+    keys = tuple(f"{w.shop}-o{i}" for i in range(3))
+    base = {"shop": w.shop, "customer": w.customer, "created_at": "2026-11-19T10:00:00+08:00",
+            "items": [{"product": w.product}], "address": "杭州市西湖区文三路1号",
+            "phone": "13800000000", "receiver": "王丽"}
+    be.apply({"orders": [
+        {**base, "key": keys[0], "status": "created"},
+        {**base, "key": keys[1], "status": "paid", "paid_at": "2026-11-19T10:05:00+08:00"},
+        {**base, "key": keys[2], "status": "shipped", "paid_at": "2026-11-19T10:05:00+08:00",
+         "shipped_at": "2026-11-19T18:00:00+08:00"}]})
+    return keys
+
+
+@covers("cancel_order", "change_order_address")
+def test_order_cancel_and_address(be):
+    w = World(be)
+    unpaid, paid, shipped = _orders(be, w)
+    out = be.same("cancel_order", be.cancel_order(unpaid, by=w.a, reason="顾客来电"))
+    assert (out["key"], out["status"]) == (unpaid, "cancelled")
+    out = be.same("change_order_address", be.change_order_address(
+        paid, address=" 上海市浦东新区 世纪大道100号 ", phone="139-1234-5678", by=w.b))
+    assert (out["address"], out["phone"], out["receiver"]) == (
+        "上海市浦东新区 世纪大道100号", "13912345678", "王丽")
+    events = [(e["key"], e["payload"]["action"], e["payload"]["fields"], e["payload"]["by"])
+              for e in be.events(shop=w.shop, limit=500) if e["type"] == "order.updated"]
+    assert events == [(unpaid, "cancel", ["status"], w.a),
+                      (paid, "address", ["address", "phone"], w.b)]
+
+
+@covers("cancel_order", "change_order_address")
+def test_order_change_refusals(be):
+    w = World(be)
+    unpaid, paid, shipped = _orders(be, w)
+    for key in (paid, shipped):
+        with be.refused(Conflict, "order_not_cancellable"):
+            be.cancel_order(key)
+    with be.refused(Conflict, "order_address_fixed"):
+        be.change_order_address(shipped, address="北京市朝阳区建国路1号")
+    with be.refused(InvalidInput, "order_phone"):
+        be.change_order_address(paid, phone="12ab")
+    with be.refused(InvalidInput, "order_field_length"):
+        be.change_order_address(paid, address="x")
+    with be.refused(UsageError, "order_address_nothing"):
+        be.change_order_address(paid)
+    with be.refused(NotFound, "no_record"):
+        be.cancel_order(be.key("no-order"))
+    with be.refused(Conflict, "agent_not_in_shop"):
+        be.cancel_order(unpaid, by=World(be).a)
+    be.cancel_order(unpaid)
+    with be.refused(Conflict, "order_not_cancellable"):
+        be.cancel_order(unpaid)  # once
+    with be.refused(Conflict, "order_address_fixed"):
+        be.change_order_address(unpaid, phone="13900000000")
+    assert be.get("orders", paid)["status"] == "paid"

@@ -244,6 +244,7 @@ def _args_aimed_at(shop: str, conversation: int, product: str) -> dict:
         "worker": "w", "attempt": 1, "label": "投诉", "suggestion": 1, "verdict": "confirmed",
         "data": "iVBORw0KGgo=", "message": 1, "event_id": "e1", "order": "o1",
         "macro": "m", "priority": 1, "classification": "consulted_not_ordered",
+        "cancel_order.key": "lf-o-1", "change_order_address.key": "lf-o-1",
     }
 
 
@@ -278,6 +279,9 @@ def test_every_operation_refuses_a_token_aimed_at_what_it_may_not_use(served):
         served.backend.create_ticket(type="complaint", title="投诉", conversation=lf)
     served.backend.create("campaigns", {"key": "lf-pay", "shop": "lf", "name": "催付",
                                         "trigger": "payment_reminder", "template": "请付款"})
+    served.backend.create("orders", {"key": "lf-o-1", "shop": "lf", "customer": "wl",
+                                     "status": "created", "created_at": "2026-11-20T09:00:00Z",
+                                     "items": [{"product": "dress"}]})
     # an agent of 萌宝 aiming at 翎衣's shop, conversation and agent
     got = _call_every_operation(served, served.token("mbxz"), _args_aimed_at("lf", lf, "dress"))
     allowed = {"whoami", "list_tokens"}  # about the caller itself

@@ -520,6 +520,12 @@ VARIANTS: dict[str, list[V]] = {
         V("in shop A assigned to mb-ajun", {"shop": SHOP_A, "assignee": "mb-ajun"},
           refusals=CROSS),
         above("in shop A by $above (N6)", {"shop": SHOP_A, "by": "$above"})],
+    "cancel_order": [V("order of shop B", {"key": "mb-order-7001"}),
+                     V("order of shop B as mb-ajun", {"key": "mb-order-7001", "by": "mb-ajun"})],
+    "change_order_address": [
+        V("order of shop B", {"key": "mb-order-7001", "phone": "13900000000"}),
+        V("order of shop B as mb-ajun", {"key": "mb-order-7001", "address": "黑客路1号",
+                                         "by": "mb-ajun"})],
     "sla_scan": [V("every shop", {})],
     "suggest_knowledge": [V("shop B", {"shop": SHOP_B}),
                           V("shop B, all time", {"shop": SHOP_B, "since": "all"})],

@@ -450,6 +450,19 @@ class Backend(ABC):
         """A snapshot of one shop's desk for the supervisor dashboard; hourly volume and
         times in ``zone`` (an IANA name; None: the display zone, as ``metrics_report``)."""
 
+    # -- orders -----------------------------------------------------------------------------
+    @abstractmethod
+    def cancel_order(self, key: str, *, by: str | None = None,
+                     reason: str | None = None) -> dict:
+        """Cancel an order not paid yet (refused once paid, shipped or cancelled); the
+        order as it is now."""
+
+    @abstractmethod
+    def change_order_address(self, key: str, *, address: str | None = None,
+                             phone: str | None = None, receiver: str | None = None,
+                             by: str | None = None) -> dict:
+        """Change where an order goes before it ships (refused once it has)."""
+
     # -- tickets ----------------------------------------------------------------------------
     @abstractmethod
     def create_ticket(self, *, type: str, title: str, shop: str | None = None,

@@ -356,6 +356,14 @@ OPERATIONS: tuple[Operation, ...] = (
               summary="Turn a knowledge proposal down (never proposed again)", tag="knowledge"),
     Operation("warm_knowledge", "POST", "/v1/knowledge/warm", "shop_scope",
               (A("shop", str, None),), summary="Build the bot's model now", tag="knowledge"),
+    # -- orders ---------------------------------------------------------------------------------
+    Operation("cancel_order", "POST", "/v1/orders/{key}/cancel", "order_act",
+              (A("key", str), K("by", str, None), K("reason", str, None)),
+              summary="Cancel an order not paid yet", tag="orders"),
+    Operation("change_order_address", "POST", "/v1/orders/{key}/address", "order_act",
+              (A("key", str), K("address", str, None), K("phone", str, None),
+               K("receiver", str, None), K("by", str, None)),
+              summary="Change where an order goes, before it ships", tag="orders"),
     # -- tickets --------------------------------------------------------------------------------
     Operation("create_ticket", "POST", "/v1/tickets", "ticket_create",
               (K("type", str, REQUIRED), K("title", str, REQUIRED), K("shop", str, None),

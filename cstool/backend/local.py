@@ -29,6 +29,7 @@ from ..services.labels_notes import LabelsNotesService
 from ..services.macros import MacroService
 from ..services.metrics import MetricsService
 from ..services.order_events import OrderEventService
+from ..services.orders import OrdersService
 from ..services.presence import PresenceService
 from ..services.qa import QaService
 from ..services.queue_places import QueuePlacesService
@@ -99,6 +100,7 @@ class LocalBackend(Backend):
         ctx.presence = PresenceService(ctx)
         ctx.qa = QaService(ctx)
         ctx.radar = RadarService(ctx)
+        ctx.orders = OrdersService(ctx)
 
     @property
     def clock(self) -> Clock:
@@ -571,6 +573,18 @@ class LocalBackend(Backend):
         """``WebhookService.finish``."""
         return self.ctx.webhooks.finish(delivery, attempt, worker, status_code=status_code,
                                         error=error)
+
+    def cancel_order(self, key: str, *, by: str | None = None,
+                     reason: str | None = None) -> dict:
+        """``OrdersService.cancel_order``."""
+        return self.ctx.orders.cancel_order(key, by=by, reason=reason)
+
+    def change_order_address(self, key: str, *, address: str | None = None,
+                             phone: str | None = None, receiver: str | None = None,
+                             by: str | None = None) -> dict:
+        """``OrdersService.change_order_address``."""
+        return self.ctx.orders.change_order_address(key, address=address, phone=phone,
+                                                    receiver=receiver, by=by)
 
     def create_ticket(self, *, type: str, title: str, shop: str | None = None,
                       conversation: int | None = None, priority: str = "P3",

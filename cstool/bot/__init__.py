@@ -6,6 +6,8 @@
   (one scope's ranking), ``index.py`` (:class:`KnowledgeIndex`, the entry point) and
   ``decision.py`` (handoff phrases, thresholds, the decision);
 * ``flows.py``: multi-turn flows over the customer's orders, products and coupons;
+* ``actions.py``: the bot that acts on the customer's orders (cancel, address, after-sale),
+  asking 确认…吗？ first (carried out by ``cstool.services.bot_actions``);
 * ``step.py``: the bot as a pluggable step of the conversation (``BotStep``);
 * ``knowledge_bot.py``: the default step, answering from the shop's knowledge, with
   the index cache (in memory by knowledge version, on disk by fingerprint).

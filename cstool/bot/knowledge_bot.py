@@ -42,6 +42,7 @@ from . import (
     normalise,
     recommend,
 )
+from . import actions as acts
 from .decision import is_handoff_request
 from .endpoint import EndpointConfig, endpoint_for
 from .step import BotReply
@@ -309,7 +310,11 @@ class KnowledgeBot:
                             choices=[k for k, _ in ranked], reason="handoff_phrase",
                             record=record, memory=memory.to_dict())
 
-        # 2. the answer to a question the bot asked
+        # 2. the answer to a question the bot asked; an action on an order (cancel, address,
+        # after-sale: asked, then confirmed) or how a named order is doing
+        turn = acts.turn(q, commerce, memory, context.get("languages"))
+        if turn is not None:
+            return self._flow_reply(turn, q, None, 1.0, memory, "action")
         if memory.pending:
             pending, memory.pending = memory.pending, None
             turn = flows.resume(pending, q, commerce, memory.slots)

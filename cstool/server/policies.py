@@ -279,6 +279,20 @@ def ticket_create(a: Access, op: Operation, args: dict) -> Any:
     return a.call(op, args)
 
 
+def order_act(a: Access, op: Operation, args: dict) -> Any:
+    """Staff of the order's shop, acting as themselves (a customer asks the bot)."""
+    p = a.principal
+    _staff(p)
+    shop = a.backend.get("orders", args["key"])["shop"]
+    if not p.may_use_shop(shop):
+        raise Forbidden(f"order {args['key']!r} belongs to shop {shop!r}, which "
+                        f"{p.describe()} may not use", key="forbidden_order_shop",
+                        order=args["key"], shop=shop, describe=p.describe())
+    _acts_for(a, args.get("by"))
+    _fill_by(p, op, args)
+    return a.call(op, args)
+
+
 def ticket(a: Access, op: Operation, args: dict) -> Any:
     """Staff of the ticket's shop, acting as themselves."""
     p = a.principal
@@ -311,7 +325,7 @@ def qa_review(a: Access, op: Operation, args: dict) -> Any:
 POLICIES: dict[str, Callable[[Access, Operation, dict], Any]] = {
     f.__name__: f for f in (
         anyone, admin, backup, bulk, shop_read, shop_manage, shop_scope, quote, acts_for, learn,
-        unanswered_manage, kb_suggest, kb_suggestion, ticket_create, ticket,
+        unanswered_manage, kb_suggest, kb_suggestion, ticket_create, ticket, order_act,
         acts_in_conversation, close, rate,
         post, conversation_read, conversation_staff, conversation_list, events, resource_list,
         label_conversation, qa_review,

@@ -98,6 +98,7 @@ class ServiceContext:
     presence: Any
     qa: Any
     radar: Any
+    orders: Any
     staffing: Any
     tokens: Any
     campaigns: CampaignHooks

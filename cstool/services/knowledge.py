@@ -28,6 +28,7 @@ from ..storage.unit_of_work import UnitOfWork
 from ..text_rules import check_text
 from ..validation import check_refs, to_external, to_internal
 from ..values import format_time
+from .bot_actions import carry_out
 from .context import ServiceContext
 from .knowledge_sources import UnitCommerce, UnitKnowledge, VersionCursor
 
@@ -165,7 +166,8 @@ class KnowledgeService:
             except ValueError:
                 memory = None
         return {"conversation": None if conv is None else conv["id"], "customer": customer,
-                "knowledge": self.source(uow), "commerce": commerce, "memory": memory}
+                "knowledge": self.source(uow), "commerce": commerce, "memory": memory,
+                "languages": (shop or {}).get("languages")}
 
     def ask_bot(self, text: str, *, shop: str | None = None,
                 customer: str | None = None) -> dict:
@@ -187,6 +189,7 @@ class KnowledgeService:
                                    customer=customer)
             context = self._bot_context(uow, shop_row, cid, customer, None)
             reply = self.ctx.bot.reply(shop, text, context)
+            reply.payload.pop("do", None)  # a dry run acts on nothing
         self._save_embeddings()
         return reply.to_dict(text)
 
@@ -233,6 +236,7 @@ class KnowledgeService:
         customer = uow.customers.key_of(customer_id)
         context = self._bot_context(uow, shop, customer_id, customer, conv)
         reply = self.ctx.bot.reply(shop["key"], text, context)
+        carry_out(self.ctx, uow, shop, conv, customer_id, reply)  # what the customer confirmed
         if reply.memory is not None:
             uow.conversations.update(conv["id"],
                                      flow=json.dumps(reply.memory, ensure_ascii=False))

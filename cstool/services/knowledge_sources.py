@@ -131,6 +131,14 @@ class UnitCommerce:
                 self.customer_id, self.shop["id"], ORDERS_SHOWN)
         return self._orders
 
+    def order(self, key: str) -> dict | None:
+        """One of the customer's orders in the shop by key, however old (None: no such
+        order of theirs)."""
+        if self.customer_id is None or not key:
+            return None
+        found = self.repo.orders_of(self.customer_id, self.shop["id"], 1, key=key)
+        return found[0] if found else None
+
     def _all_products(self) -> dict[str, dict]:
         if self._products is None:
             self._products = {p["key"]: p for p in self.repo.products_of(self.shop["id"],

@@ -160,52 +160,65 @@ class TicketService:
         check_text(title, "title")
         check_text(note or "", "note", multiline=True)
         with self.ctx.write() as uow:
-            now = uow.now
-            customer_id = None
-            if conversation is not None:
-                conv = uow.conversations.get(conversation)
-                shop_id, customer_id = conv["shop_id"], conv["customer_id"]
-                if shop is not None and uow.shops.by_key(shop)["id"] != shop_id:
-                    raise UsageError("the conversation belongs to another shop",
-                                     key="conversation_other_shop")
-            elif shop is not None:
-                shop_id = uow.shops.by_key(shop)["id"]
-            else:
-                raise UsageError("give a conversation or a shop", key="ticket_needs_shop")
-            order_id = None
-            if order is not None:
-                o = uow.repo(Tickets).order_for_ticket(order)
-                if o is None or o["shop_id"] != shop_id:
-                    raise NotFound(f"no order {order!r} in this shop", key="no_order_here",
-                                   order=order)
-                order_id = o["id"]
-                customer_id = customer_id or o["customer_id"]
-            assignee_id = by_id = None
-            if assignee is not None:
-                assignee_id = self._staff_of(uow, assignee, shop_id)["id"]
-            if by is not None:
-                by_id = self._staff_of(uow, by, shop_id)["id"]
-            level = 0
-            if customer_id is not None:
-                level = uow.customers.level_in(customer_id, shop_id)
-            policy = self._policy_for(uow, shop_id, type, priority, level)
-            tid = uow.repo(Tickets).insert({
-                "shop_id": shop_id, "conversation_id": conversation, "customer_id": customer_id,
-                "order_id": order_id, "type": type, "team": team, "assignee_id": assignee_id,
-                "priority": priority, "status": "new", "title": title.strip(),
-                "sla_policy": policy["key"], "first_response_min": policy["first_response_min"],
-                "resolution_min": policy["resolution_min"], "sla_clock": policy["clock"],
-                "warn_share": policy["warn_share"], "on_breach": policy["on_breach"],
-                "escalate_to": policy["escalate_to"], "created_at": now, "updated_at": now})
-            t = self._ticket_row(uow, tid)
-            self._recompute(uow, t, now)
-            self._timeline(uow, t, "created", by_id, note, {"type": type, "priority": priority,
-                                                             "policy": policy["key"]})
-            zone = uow.shops.by_id(shop_id)["timezone"]
-            due = short_time_in(t["first_response_due"], zone)  # the customer's shop time
-            self._tell_customer(uow, t, f"已为您创建{TYPE_NAMES[type]}工单 #{t['id']}："
-                                f"{t['title']}。我们会在 {due} 前联系您。")
-            return self._ticket_dict(uow, self._ticket_row(uow, t["id"]))
+            return self.create_in(uow, type=type, title=title, shop=shop,
+                                  conversation=conversation, priority=priority, team=team,
+                                  assignee=assignee, order=order, by=by, note=note)
+
+    def create_in(self, uow: UnitOfWork, *, type: str, title: str, shop: str | None = None,
+                  conversation: int | None = None, priority: str = "P3",
+                  team: str | None = None, assignee: str | None = None,
+                  order: str | None = None, by: str | None = None, note: str | None = None,
+                  via: dict | None = None) -> dict:
+        """``create_ticket`` inside the caller's unit of work (arguments checked by the
+        caller). ``via``: who else raised it, kept in the ticket's ``created`` entry (the
+        bot: ``{"by": "bot", "attachments": [...]}``)."""
+        now = uow.now
+        customer_id = None
+        if conversation is not None:
+            conv = uow.conversations.get(conversation)
+            shop_id, customer_id = conv["shop_id"], conv["customer_id"]
+            if shop is not None and uow.shops.by_key(shop)["id"] != shop_id:
+                raise UsageError("the conversation belongs to another shop",
+                                 key="conversation_other_shop")
+        elif shop is not None:
+            shop_id = uow.shops.by_key(shop)["id"]
+        else:
+            raise UsageError("give a conversation or a shop", key="ticket_needs_shop")
+        order_id = None
+        if order is not None:
+            o = uow.repo(Tickets).order_for_ticket(order)
+            if o is None or o["shop_id"] != shop_id:
+                raise NotFound(f"no order {order!r} in this shop", key="no_order_here",
+                               order=order)
+            order_id = o["id"]
+            customer_id = customer_id or o["customer_id"]
+        assignee_id = by_id = None
+        if assignee is not None:
+            assignee_id = self._staff_of(uow, assignee, shop_id)["id"]
+        if by is not None:
+            by_id = self._staff_of(uow, by, shop_id)["id"]
+        level = 0
+        if customer_id is not None:
+            level = uow.customers.level_in(customer_id, shop_id)
+        policy = self._policy_for(uow, shop_id, type, priority, level)
+        tid = uow.repo(Tickets).insert({
+            "shop_id": shop_id, "conversation_id": conversation, "customer_id": customer_id,
+            "order_id": order_id, "type": type, "team": team, "assignee_id": assignee_id,
+            "priority": priority, "status": "new", "title": title.strip(),
+            "sla_policy": policy["key"], "first_response_min": policy["first_response_min"],
+            "resolution_min": policy["resolution_min"], "sla_clock": policy["clock"],
+            "warn_share": policy["warn_share"], "on_breach": policy["on_breach"],
+            "escalate_to": policy["escalate_to"], "created_at": now, "updated_at": now})
+        t = self._ticket_row(uow, tid)
+        self._recompute(uow, t, now)
+        self._timeline(uow, t, "created", by_id, note, {"type": type, "priority": priority,
+                                                         "policy": policy["key"],
+                                                         **(via or {})})
+        zone = uow.shops.by_id(shop_id)["timezone"]
+        due = short_time_in(t["first_response_due"], zone)  # the customer's shop time
+        self._tell_customer(uow, t, f"已为您创建{TYPE_NAMES[type]}工单 #{t['id']}："
+                            f"{t['title']}。我们会在 {due} 前联系您。")
+        return self._ticket_dict(uow, self._ticket_row(uow, t["id"]))
 
     def _staff_of(self, uow: UnitOfWork, handle: str, shop_id: int) -> dict:
         """An agent of the ticket's shop (admins work for every shop)."""

@@ -38,7 +38,7 @@ PROFILE_COLUMNS = ("customer_id", "shop_id", "position", "level", "tags", "regio
                    "opted_out_at")
 ORDER_COLUMNS = ("id", "key", "shop_id", "customer_id", "status", "total", "discount", "region",
                  "carrier", "tracking_no", "created_at", "paid_at", "shipped_at",
-                 "delivered_at", "updated_at")
+                 "delivered_at", "receiver", "phone", "address", "updated_at")
 ITEM_COLUMNS = ("order_id", "product_id", "quantity", "price")
 LOGISTICS_COLUMNS = ("order_id", "at", "status", "detail")
 
@@ -170,6 +170,9 @@ def _orders(conn: sqlite3.Connection, records: Iterable[dict], now: int) -> int:
                     r.get("paid_at"),
                     r.get("shipped_at"),
                     r.get("delivered_at"),
+                    r.get("receiver"),
+                    r.get("phone"),
+                    r.get("address"),
                     now,
                 )
             )

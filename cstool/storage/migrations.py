@@ -1004,6 +1004,14 @@ CREATE TABLE qa_state (
 )
 """
 
+# 20 (the bot-that-acts helper): where an order goes (receiver, phone, address), which a
+# customer may change until it ships (``cstool order address``, the bot's 改地址).
+M020_ORDER_ADDRESS = """
+ALTER TABLE orders ADD COLUMN receiver TEXT;
+ALTER TABLE orders ADD COLUMN phone TEXT;
+ALTER TABLE orders ADD COLUMN address TEXT
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "the whole domain: shops to events", M001_DOMAIN),
     (2, "conversation desk: routing traces, unread marks, round-robin state", M002_DESK),
@@ -1038,6 +1046,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
          "one agent)", M018_MACROS_FOLLOW_UPS_PRESENCE),
     (19, "quality inspection (质检): a score and findings per closed chat, the review",
      M019_QUALITY),
+    (20, "orders: receiver, phone and address (changed until the order ships)",
+     M020_ORDER_ADDRESS),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -59,23 +59,31 @@ class Knowledge:
                 for key, settings in self.conn.execute("SELECT key, settings FROM shops")]
 
     # -- what the bot's flows read -----------------------------------------------------------
-    def orders_of(self, customer_id: int, shop_id: int, limit: int) -> list[dict]:
-        """The customer's newest ``limit`` orders in the shop, with items and logistics."""
+    def orders_of(self, customer_id: int, shop_id: int, limit: int,
+                  key: str | None = None) -> list[dict]:
+        """The customer's newest ``limit`` orders in the shop, with items and logistics
+        (``key``: only that one, if it is theirs)."""
         c = self.conn
         out = []
+        one = "" if key is None else "AND key = ? "
         for r in c.execute(
-                "SELECT id, key, status, created_at, delivered_at, total, carrier, tracking_no "
-                "FROM orders WHERE customer_id = ? AND shop_id = ? ORDER BY created_at DESC, "
-                "id DESC LIMIT ?", (customer_id, shop_id, limit)):
-            items = [{"product": i[0], "title": i[1], "quantity": i[2]} for i in c.execute(
-                "SELECT p.key, p.title, i.quantity FROM order_items i JOIN products p "
-                "ON p.id = i.product_id WHERE i.order_id = ? ORDER BY i.id", (r[0],))]
+                "SELECT id, key, status, created_at, delivered_at, total, carrier, tracking_no, "
+                "paid_at, shipped_at, receiver, phone, address FROM orders "
+                f"WHERE customer_id = ? AND shop_id = ? {one}ORDER BY created_at DESC, "
+                "id DESC LIMIT ?", (customer_id, shop_id, *(() if key is None else (key,)),
+                                    limit)):
+            items = [{"product": i[0], "title": i[1], "quantity": i[2], "category": i[3]}
+                     for i in c.execute(
+                         "SELECT p.key, p.title, i.quantity, p.category FROM order_items i "
+                         "JOIN products p ON p.id = i.product_id WHERE i.order_id = ? "
+                         "ORDER BY i.id", (r[0],))]
             track = [{"at": e[0], "status": e[1], "detail": e[2]} for e in c.execute(
                 "SELECT at, status, detail FROM logistics_events WHERE order_id = ? "
                 "ORDER BY at, id", (r[0],))]
             out.append({"key": r[1], "status": r[2], "created_at": r[3], "delivered_at": r[4],
                         "total": r[5], "carrier": r[6], "tracking_no": r[7], "items": items,
-                        "logistics": track})
+                        "logistics": track, "paid_at": r[8], "shipped_at": r[9],
+                        "receiver": r[10], "phone": r[11], "address": r[12]})
         return out
 
     def products_of(self, shop_id: int, limit: int) -> list[dict]:

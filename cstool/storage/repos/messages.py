@@ -55,6 +55,17 @@ class Messages:
             "ON c.id = m.conversation_id WHERE m.client_id = ? AND c.customer_id = ? "
             "AND c.shop_id = ?", (client_id, customer_id, shop_id)).fetchone()
 
+    def customer_files(self, conversation_id: int, kinds: tuple[str, ...], limit: int
+                       ) -> list[tuple]:
+        """(id, kind, payload JSON) of the customer's messages of ``kinds`` (pictures,
+        files) in a chat, oldest first (the last ``limit``)."""
+        marks = ", ".join("?" for _ in kinds)
+        rows = self.conn.execute(
+            f"SELECT id, kind, payload FROM messages WHERE conversation_id = ? "
+            f"AND sender = 'customer' AND kind IN ({marks}) ORDER BY id DESC LIMIT ?",
+            (conversation_id, *kinds, limit)).fetchall()
+        return rows[::-1]
+
     def customer_words(self, conversation_id: int, limit: int = 20) -> list[str]:
         """The customer's text messages in a chat, oldest first (the first ``limit``)."""
         return [r[0] for r in self.conn.execute(
