@@ -1,5 +1,8 @@
 """The Backend interface: the operations of the system, not table access.
 
+Long because: it declares every operation of the table, one abstract method each, with
+its docstring; split, the contract would live in several places.
+
 Every front end (CLI, TUI, server) talks to a Backend. Records cross it in the
 external form of ``cstool.resources`` (keys as references, money in yuan, times as
 ISO 8601), so the same shapes serve fixture files, ``--json`` output and HTTP.

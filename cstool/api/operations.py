@@ -2,6 +2,8 @@
 the right it needs. The server builds its routes from this table and the remote
 backend builds its methods from it, so exposing a new Backend operation is one entry.
 
+Long because: it is THE table, one entry per operation; one place is the point.
+
 No web framework here (the remote backend imports this module): arguments are plain
 Python types; ``cstool.server.app`` turns them into request validation and OpenAPI.
 

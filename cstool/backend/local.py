@@ -1,6 +1,8 @@
 """The Local backend: every operation over one SQLite file, in-process.
 
 Each change and the event that records it commit in the same transaction.
+
+Long because: a facade with one short delegating method per operation of the table.
 """
 
 from __future__ import annotations

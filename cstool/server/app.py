@@ -7,6 +7,10 @@ time anyway), so the event loop stays free for connections and event streams.
 Beside it: ``request_types.py`` (arguments as typed request parameters),
 ``error_responses.py`` (JSON responses, errors as JSON with codes), ``policies.py`` (who
 may call what).
+
+Long because: one request's path through the server (the routes built from the table,
+the message lane in front of them, 405 by the OpenAPI paths, the lifespan of the hub,
+listener and sender) reads as one flow here.
 """
 
 from __future__ import annotations
