@@ -365,3 +365,22 @@ def test_serve_workers_on_a_sqlite_file_is_refused_in_one_line(tmp_path):
         "serve it from one process)")
     assert "Traceback" not in result.output
     assert not db.exists()  # nothing made
+
+
+def test_serve_workers_on_a_port_in_use_is_refused_in_one_line(pg_url):
+    import socket
+
+    from typer.testing import CliRunner
+
+    from commands.main import app
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["--lang", "en", "serve", "--db", pg_url,
+                                          "--port", str(port), "--workers", "2"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        f"cannot listen on 127.0.0.1:{port}: Address already in use")
+    assert "Traceback" not in result.output
