@@ -352,13 +352,35 @@ def _is_server(pid: int) -> bool:
 
 
 def test_serve_workers_on_a_sqlite_file_is_refused_in_one_line(tmp_path):
-    from .multiserver_support import cli_process
+    from typer.testing import CliRunner
 
-    proc = cli_process("serve", "--db", str(tmp_path / "mall.db"), "--workers", "2",
-                       env={"CSTOOL_LANG": "en"})
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 2
-    assert err.strip().splitlines()[-1].endswith(
+    from commands.main import app
+
+    db = tmp_path / "mall.db"
+    result = CliRunner().invoke(app, ["--lang", "en", "serve", "--db", str(db),
+                                      "--workers", "2"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1].endswith(
         "--workers above 1 needs a postgresql:// database (a SQLite file has one writer: "
         "serve it from one process)")
-    assert not (tmp_path / "mall.db").exists()
+    assert "Traceback" not in result.output
+    assert not db.exists()  # nothing made
+
+
+def test_serve_workers_on_a_port_in_use_is_refused_in_one_line(pg_url):
+    import socket
+
+    from typer.testing import CliRunner
+
+    from commands.main import app
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(app, ["--lang", "en", "serve", "--db", pg_url,
+                                          "--port", str(port), "--workers", "2"])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().splitlines()[-1].endswith(
+        f"cannot listen on 127.0.0.1:{port}: Address already in use")
+    assert "Traceback" not in result.output

@@ -150,10 +150,18 @@ def serve_processes(db: str, workers: int, *, host: str, port: int,
     database is unreachable, say) stops them all (exit status 1)."""
     import multiprocessing
 
+    from ..errors import Conflict
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as e:  # in use, or not an address of this machine
+        sock.close()
+        raise Conflict(f"cannot listen on {host}:{port}: {e.strerror}",
+                       key="serve_cannot_listen", host=host, port=port,
+                       reason=str(e.strerror)) from None
     sock.listen(2048)
     sock.set_inheritable(True)
     options = {**options, "host": host, "port": port}

@@ -36,6 +36,7 @@ from typing import Any
 from .events import ACCESS_NEUTRAL_EVENTS
 
 CHANNEL = "cstool_events"
+MAX_RETRY_S = 30.0  # the longest wait between attempts to LISTEN again
 ACCESS = "access"
 _FUNCTION = "cstool_notify_events"
 _TRIGGER = "cstool_events_notify"
@@ -136,14 +137,17 @@ class EventListener:
         return conn
 
     def _run(self) -> None:
+        wait_s = self.retry_s
         while not self._stop.is_set():
             try:
                 self._conn = self._connect()
-            except Exception as e:  # the database is down: try again
-                log.warning("cannot LISTEN on %s: %s", CHANNEL, e)
+            except Exception as e:  # the database is down, or the trigger cannot be made
+                log.warning("cannot LISTEN on %s (again in %gs): %s", CHANNEL, wait_s, e)
                 self._ready.set()
-                self._stop.wait(self.retry_s)
+                self._stop.wait(wait_s)
+                wait_s = min(wait_s * 2, MAX_RETRY_S)
                 continue
+            wait_s = self.retry_s
             self.generation += 1
             self.connected = True
             self._ready.set()
