@@ -44,7 +44,7 @@ def test_db_info_and_upgrade_on_postgresql(pg):
     info = pg.json("db", "info")
     assert info["engine"] == "postgresql"
     assert info["schema_version"] == LATEST and info["latest_schema_version"] == LATEST
-    assert [m["version"] for m in info["migrations"]] == list(range(1, LATEST + 1))
+    assert [m["version"] for m in info["migrations"]] == [v for v, _, _ in MIGRATIONS]
     assert info["tables"]["shops"] == 1 and info["tables"]["events"] >= 1
     assert info["size_bytes"] > 0
     assert pg.json("db", "upgrade") == {"applied": [], "schema_version": LATEST}

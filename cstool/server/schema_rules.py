@@ -16,6 +16,8 @@ from ..api.bounds import JSON_EXACT, bound
 from ..api.operations import Arg, Operation
 from ..message_payloads import KINDS as MESSAGE_KINDS
 from ..metrics import figures
+from ..qa.rules import BY as QA_BY
+from ..qa.rules import VERDICTS as QA_VERDICTS
 from ..resources import AGENT_STATUSES, CHANNELS, KINDS, PRIORITIES, ROLES, TICKET_TYPES
 from ..resources import kind as kind_named
 from ..routing.fields import INTENTS
@@ -45,6 +47,8 @@ CHOICES: dict[Any, tuple] = {
     ("send_card", "kind"): ("product", "coupon"),
     ("ticket_report", "by"): ("type", "team", "agent"),
     ("webhook_deliveries", "status"): DELIVERY_STATUSES,
+    ("qa_review", "verdict"): QA_VERDICTS,
+    ("qa_report", "by"): QA_BY,
 }
 # path kinds: the record routes take a record kind
 KIND_PATHS = {"list", "create", "get", "update", "delete", "bulk_load"}
