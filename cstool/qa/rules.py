@@ -25,6 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+VERDICTS = ("confirmed", "overturned")  # a reviewer's word on a finding
+BY = ("agent", "shop")  # the groupings of the QA figures
+
 RULES = ("slow_first_response", "unanswered_question", "banned_word", "rude_reply",
          "negative_unacknowledged", "closed_while_typing")
 

@@ -18,6 +18,8 @@ from ..macros import PRIORITY_RANGE
 from ..message_payloads import KINDS as MESSAGE_KINDS
 from ..metrics import figures
 from ..metrics.follow_up import FOLLOW_UP_CLASSES
+from ..qa.rules import BY as QA_BY
+from ..qa.rules import VERDICTS as QA_VERDICTS
 from ..resources import AGENT_STATUSES, CHANNELS, KINDS, PRIORITIES, ROLES, TICKET_TYPES
 from ..resources import kind as kind_named
 from ..routing.fields import INTENTS
@@ -55,6 +57,8 @@ CHOICES: dict[Any, tuple | None] = {
     ("post_message", "channel"): None,
     ("follow_ups", "classification"): FOLLOW_UP_CLASSES,
     ("presence", "state"): PRESENCE_STATES,
+    ("qa_review", "verdict"): QA_VERDICTS,
+    ("qa_report", "by"): QA_BY,
 }
 # path kinds: the record routes take a record kind
 KIND_PATHS = {"list", "create", "get", "update", "delete", "bulk_load"}

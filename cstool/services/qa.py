@@ -16,9 +16,9 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..qa import Chat, Message, inspect, normalise, rules_of
 from ..qa import figures as qa_figures
 from ..qa.engine import score_of
-from ..qa.rules import NUMBERS, Rules
+from ..qa.rules import BY, NUMBERS, VERDICTS, Rules
 from ..resources import SHOP_SETTINGS_DEFAULTS
-from ..storage.repos.qa import VERDICTS, Quality
+from ..storage.repos.qa import Quality
 from ..values import format_time
 from .context import ServiceContext
 from .metrics import period, zone_of
@@ -189,7 +189,7 @@ class QaService:
                zone: str | None = None) -> dict:
         """QA figures of the chats created in ``[since, until)``, per ``agent`` or
         ``shop`` (``cstool.qa.figures``), and in total."""
-        if by not in ("agent", "shop"):
+        if by not in BY:
             raise InvalidInput(f"--by must be agent or shop, got {str(by)[:32]!r}",
                                key="qa_bad_by", by=str(by)[:32])
         z = zone_of(zone)

@@ -12,7 +12,6 @@ from ..ids import row_id
 from ..where import Where
 
 CHUNK = 500
-VERDICTS = ("confirmed", "overturned")
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
