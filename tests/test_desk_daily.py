@@ -7,7 +7,6 @@ guards (``conv follow-up``), presence (``conv presence``) and a supervisor's whi
 from __future__ import annotations
 
 import json
-import pathlib
 
 import pytest
 import yaml
@@ -135,7 +134,7 @@ def test_a_step_refused_midway_stops_the_run_and_is_reported(desk, monkeypatch):
     assert conv["state"] == "active" and conv["labels"] == ["投诉"]  # done steps stay done
 
 
-def test_macros_in_apply_export_and_listed(desk):
+def test_macros_in_apply_export_and_listed(desk, tmp_path):
     be, cli = desk
     r = cli("export", "--shop", "s")
     assert r.exit_code == 0, r.output
@@ -147,7 +146,7 @@ def test_macros_in_apply_export_and_listed(desk):
     assert [m["name"] for m in rows] == ["投诉升级", "结束"]
     bad = {"macros": [{"key": "bad", "shop": "s", "name": "x",
                        "actions": [{"close": True}, {"label": "投诉"}]}]}
-    path = pathlib.Path(cli.db).with_name("bad.json")
+    path = tmp_path / "bad.json"
     path.write_text(json.dumps(bad, ensure_ascii=False))
     r = cli("apply", "-f", str(path))
     assert r.exit_code == 1 and "close 之后不能再有动作" in r.output

@@ -94,7 +94,7 @@ TIME_RANGE = {"ge": 0, "le": 253402214399999}  # to 9999-12-30 UTC: still year 9
 
 # query text the core refuses itself when empty or malformed (with its own key, on every
 # backend alike): stated only, like body text
-CORE_TEXT = {("search_history", "text")}
+CORE_TEXT = {("search_history", "text"), ("follow_ups", "since")}
 # a conversation label (issue 22): 1 to MAX_LABEL_CHARS characters, never blank
 CONVERSATION_LABEL = {("add_label", "label"), ("remove_label", "label"),
                       ("list_conversations", "label")}
