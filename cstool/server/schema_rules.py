@@ -25,6 +25,7 @@ from ..resources import kind as kind_named
 from ..routing.fields import INTENTS
 from ..services.campaigns import OUTCOMES
 from ..services.channels import RECEIPTS
+from ..services.order_events import TYPES as ORDER_EVENT_TYPES
 from ..services.presence import STATES as PRESENCE_STATES
 from ..services.tickets import OPEN, STATUSES, TEAMS
 from ..services.webhooks import STATUSES as DELIVERY_STATUSES
@@ -58,6 +59,7 @@ CHOICES: dict[Any, tuple | None] = {
     ("follow_ups", "classification"): FOLLOW_UP_CLASSES,
     ("presence", "state"): PRESENCE_STATES,
     ("qa_review", "verdict"): QA_VERDICTS,
+    ("order_event", "type"): ORDER_EVENT_TYPES,
     ("qa_report", "by"): QA_BY,
 }
 # path kinds: the record routes take a record kind
