@@ -38,6 +38,7 @@ LAST_USED_EVERY_MS = 60_000  # last_used_at is written at most once a minute per
 PRINCIPAL_TTL_S = 2.0  # longest a cached token -> principal answer is used
 PRINCIPAL_CACHE_MAX = 10_000  # tokens cached at most (then the cache starts afresh)
 _UNITS = {"m": 60_000, "h": 3_600_000, "d": 86_400_000, "w": 7 * 86_400_000}
+MAX_EXPIRY_MS = 3650 * 86_400_000  # ten years; longer: ``never``
 
 
 class Unauthorized(CstoolError):
@@ -139,7 +140,11 @@ def parse_expiry(text: str | None, now_ms: int) -> int | None:
     if not m:
         raise UsageError(f"expiry must be like 30d, 12h, 90m, 2w or never, not {text!r}",
                          key="bad_expiry", value=str(text)[:64])
-    return now_ms + int(m.group(1)) * _UNITS[m.group(2)]
+    span = int(m.group(1)) * _UNITS[m.group(2)]
+    if span > MAX_EXPIRY_MS:  # past it a date is no longer a date (year 9999 and beyond)
+        raise UsageError(f"expiry at most 3650d (ten years) or never, not {text!r}",
+                         key="expiry_too_far", value=str(text)[:64])
+    return now_ms + span
 
 
 def hash_token(secret: str) -> str:

@@ -1740,6 +1740,14 @@ def test_tokens(be):
     assert be.tokens.list_tokens(agent=w.a) == []
     assert [t["id"] for t in be.tokens.list_tokens(agent=w.a, include_inactive=True)] == [
         made["id"]]
+    # past ten years a date is no longer a date (found by the schema fuzzer: a 500)
+    far = be.tokens.create_token(w.a, None, "3650d", "far")
+    assert far["expires_at"] == "2036-11-17T10:00:00+08:00"
+    for expires in ("500000w", "3651d", "999999h"):
+        with be.refused(UsageError, "expiry_too_far"):
+            be.tokens.create_token(w.a, None, expires, "x")
+        with be.refused(UsageError, "expiry_too_far"):
+            be.tokens.create_customer_token(w.shop, w.customer, expires, "x")
 
 
 @covers("create_token", "create_customer_token", "revoke_token", "whoami")
