@@ -11,17 +11,21 @@ fitted when a scope is built, on the shop's own knowledge only:
   *entirely* and their questions are asked: whatever the top entry is, it is wrong. This
   is the out-of-scope question that looks like the shop's (an invoice question in a
   shop without an invoice entry);
-* **other domains**: a bundled list of questions no shop FAQ answers
-  (:data:`OTHER_DOMAIN_QUESTIONS`: weather, homework, banking, travel, chit-chat ...),
-  label wrong; those too close to one of the shop's own texts are skipped.
+* **negative probes** (:func:`negative_probes`): questions other shops are asked
+  (:data:`SERVICE_TOPIC_QUESTIONS`), questions about other goods
+  (:func:`goods_questions`) and other domains (:data:`OTHER_DOMAIN_QUESTIONS`: weather,
+  homework, banking, travel, chit-chat ...), label wrong; those too close to one of the
+  shop's own texts are skipped (:func:`far_enough`), the others are kept with the
+  scope and also give the ``probe_margin`` signal.
 
 The signals (:data:`SIGNALS`) are the fused probability of the top entry, its margin to
 the runner-up, the lexical cosine of the top entry, whether classifier and lexical
 ranking agree, the absolute embedding similarity of the top entry and its margin to the
-next entry, whether the embedding ranking agrees with the fused one, and how short the
-question is. Raw probabilities are relative (they sum to 1 over the shop's entries), so
-an unrelated question can still get a peaked distribution; the absolute similarities
-are what tell it apart. Pure functions over numpy arrays.
+next entry, whether the embedding ranking agrees with the fused one, how short the
+question is, and the top entry's embedding similarity minus the question's best
+similarity with the kept probes. Raw probabilities are relative (they sum to 1 over
+the shop's entries), so an unrelated question can still get a peaked distribution; the
+absolute similarities are what tell it apart. Pure functions over numpy arrays.
 """
 
 from __future__ import annotations

@@ -62,7 +62,11 @@ class IndexConfig:
     calibrator is fitted on ``calibration_rounds`` of ``calibration_folds`` folds of
     held-out similar questions (at most ``calibration_max_queries``); 0 folds keeps the
     prior. ``answer_text`` adds each entry's answer and tags as one more text of the
-    entry (never held out): real answers carry the vocabulary customers use.
+    entry (never held out): real answers carry the vocabulary customers use. A hybrid
+    scope also asks up to ``calibration_other_domains`` negative probes
+    (:func:`cstool.bot.calibration.negative_probes`; only the other-domain list without
+    ``calibration_service_probes``; ``calibration_skip_topics`` leaves topics of the
+    bank out, for the benchmark's topic study).
 
     ``semantic``: when the sentence encoder is available (:mod:`cstool.bot.embeddings`)
     each entry's question and similar questions are embedded too and the ranking is the
@@ -175,6 +179,10 @@ def _entry_texts(e: Mapping[str, Any], with_answer: bool = False) -> list[tuple[
         if normalise(aux) and normalise(aux) not in seen:
             out.append((aux, False))
     return out
+
+
+def _quiet(done: int, total: int) -> None:
+    """A progress callback that shows nothing."""
 
 
 def _b64(a: np.ndarray) -> dict[str, Any]:
@@ -473,8 +481,6 @@ class Scope:
                     right = covered and int(np.argmax(probs)) == int(remap[y[d]])
                     got[name][1].append(1.0 if right else 0.0)
                     in_scope[name] += covered
-        # no more other-domain questions than half the in-scope ones: a small shop's
-        # calibration is not swamped by them
         # Negative probes (other shops' questions, other goods, other domains): all
         # those far from the scope's texts are asked, together weighing no more than
         # half the in-scope rows, so a small shop's calibration is not swamped by them
@@ -516,7 +522,8 @@ class Scope:
         if self.sem is not None:
             try:
                 enc = self._build_encoder or self._encoders(encoder)[0]
-                qvecs = enc.encode(texts)
+                # no progress bar: the bar a merchant sees counts the entries' texts
+                qvecs = enc.encode(texts, progress=_quiet)
             except (EndpointError, IndexError):
                 return  # no embeddings: no negative probes this time
         keep = []
