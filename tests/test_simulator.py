@@ -50,3 +50,17 @@ def test_a_waiting_customer_does_not_repeat_themselves(backend):
     assert follow_ups  # the share was high: some customers followed up
     for said in follow_ups.values():
         assert len(said) == len(set(said)) and len(said) <= MAX_FOLLOW_UPS
+
+
+def test_new_questions_come_from_customers_not_already_waiting(backend):
+    """Nobody answers and nobody follows up: each new question is another customer's
+    while the shop has customers without an open chat."""
+    backend.apply({
+        "shops": [{"key": "s", "name": "翎衣女装", "service_mode": "human_only"}],
+        "products": [{"key": "dress", "shop": "s", "title": "法式碎花连衣裙", "price": 299}],
+        "customers": [{"key": f"c{i}", "name": f"顾客{i}", "profiles": [{"shop": "s"}]}
+                      for i in range(4)],
+    })
+    sim = CustomerSimulator(backend, "s", seed=3, follow_up_share=0.0, sleep=lambda s: None)
+    asking = [sim.message()[0] for _ in range(4)]
+    assert sorted(asking) == ["c0", "c1", "c2", "c3"]

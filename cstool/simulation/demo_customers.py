@@ -112,7 +112,10 @@ class CustomerSimulator:
             follow_up = self._follow_up()
             if follow_up is not None:
                 return follow_up
-        customer = self.rnd.choice(self.customers)
+        # a new question comes from someone not already waiting in an open chat (while
+        # the shop has others): a waiting customer follows up instead (above)
+        fresh = [c for c in self.customers if c not in self.open]
+        customer = self.rnd.choice(fresh or self.customers)
         title = self.rnd.choice(self.products)
         if len(title) > 14:
             title = title[:14]
