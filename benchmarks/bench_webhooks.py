@@ -15,39 +15,23 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx  # noqa: E402
+import loopback_receiver  # noqa: E402
 
 from cstool.backend.local import LocalBackend  # noqa: E402
 from cstool.webhook_sender import send_due  # noqa: E402
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as most receivers
-
-    def do_POST(self):  # noqa: N802
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="a small run (for the tests)")
     n = 100 if ap.parse_args().quick else 1500
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    server, url = loopback_receiver.start("/hook")
     with tempfile.TemporaryDirectory() as tmp:
         b = LocalBackend(str(Path(tmp) / "hooks.db"))
         b.apply({"shops": [{"key": "s", "name": "店", "settings": {"quiet_hours": None}}]})
