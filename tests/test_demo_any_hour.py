@@ -158,13 +158,14 @@ def test_without_demo_hours_the_night_sends_customers_to_the_bot(night):
 
 
 def test_the_demo_spreads_its_customers_over_the_shops_agents(night):
-    b, _ = night
+    b, clock = night
     before = {a["handle"]: a["status"] for a in b.list("agents", shop=DEMO_SHOP)}
     sim, restore = start_demo(b, DEMO_AGENT, seed=3)
     sim.colleague_s = 0  # colleagues close their chats at once
     first = sim.step()
     assert first["conversation"]["assignee"] == DEMO_AGENT  # the first one is yours
     for _ in range(60):
+        clock.advance(5)  # the demo's pace: equally loaded colleagues take turns by idle time
         sim.step()
     holders = Counter(c["assignee"] for c in b.list_conversations(shop=DEMO_SHOP, limit=500)
                       if c["assignee"])
@@ -176,6 +177,26 @@ def test_the_demo_spreads_its_customers_over_the_shops_agents(night):
     assert {a["handle"]: a["status"] for a in b.list("agents", shop=DEMO_SHOP)
             if a["handle"] != DEMO_AGENT} == {h: s for h, s in before.items()
                                               if h != DEMO_AGENT}
+
+
+def test_the_demo_keeps_room_on_an_idle_agents_desk(night):
+    """Nobody at the keyboard answers: the desk fills up to all but a couple of chats and
+    stays there (new questions are then the bot's kind), whatever the random seed."""
+    from cstool.simulation.demo_customers import DESK_ROOM
+
+    b, _ = night
+    cap = b.get("agents", DEMO_AGENT)["max_chats"]
+    for seed in (11, 12):
+        sim, restore = start_demo(b, DEMO_AGENT, seed=seed)
+        sim.colleague_s = 0
+        peak = 0
+        for _ in range(120):
+            sim.step()
+            peak = max(peak, len(b.list_conversations(shop=DEMO_SHOP, agent=DEMO_AGENT,
+                                                      state="active")))
+        restore()
+        assert cap - DESK_ROOM <= peak < cap
+    assert not b.list_conversations(shop=DEMO_SHOP, state="queued")
 
 
 @pytest.fixture

@@ -37,6 +37,12 @@ QUESTIONS = [
 FOLLOW_UPS = [
     "好的谢谢", "那我再考虑一下", "可以再便宜点吗", "什么时候能到呢？", "嗯嗯，那我下单了",
 ]
+# Questions that ask for a person or go to a person by the demo's routing rules
+# (shipping, logistics, damage and refunds go to a group).
+PERSON_QUESTIONS = ("转人工", "收到的东西有点破损，怎么办", "退款什么时候到账？",
+                    "{title}今天下单什么时候发货？", "我的快递到哪了，好几天了还没到",
+                    "买了{title}尺码不合适，可以换大一码吗？")
+DESK_ROOM = 2  # chats the demo leaves free on the desk of the person at the keyboard
 MAX_FOLLOW_UPS = 2  # follow-ups a customer writes while nobody answers them
 # What a simulated colleague writes before closing a chat.
 COLLEAGUE_ANSWERS = [
@@ -122,11 +128,29 @@ class CustomerSimulator:
         # the demo's first customer asks for a person at once: the desk has someone
         # to serve within seconds of opening
         human = (self.sent == 0 and self.me is not None) or self.rnd.random() < self.human_share
+        questions = QUESTIONS
+        if self.sent and self._my_desk_nearly_full():
+            # the demo keeps the desk busy, not buried: while the person at the keyboard
+            # holds nearly as many chats as they may, new questions are the bot's kind
+            human = False
+            questions = [q for q in QUESTIONS if q not in PERSON_QUESTIONS]
         opener = self.rnd.choice(HUMAN_OPENERS if human else OPENERS)
-        text = opener + self.rnd.choice(QUESTIONS).format(title=title)
+        text = opener + self.rnd.choice(questions).format(title=title)
         if customer not in self.open:
             self.open = (self.open + [customer])[-20:]
         return customer, text
+
+    def _my_desk_nearly_full(self) -> bool:
+        """Whether the demo agent holds at least all but DESK_ROOM of the chats they may."""
+        if self.me is None:
+            return False
+        try:
+            cap = int(self.backend.get("agents", self.me).get("max_chats") or 0)
+            mine = self.backend.list_conversations(shop=self.shop, agent=self.me,
+                                                   state="active", limit=cap or 1)
+        except Exception:  # noqa: BLE001 - a demo customer never crashes the desk
+            return False
+        return bool(cap) and len(mine) >= max(1, cap - DESK_ROOM)
 
     def _follow_up(self) -> tuple[str, str] | None:
         """A follow-up from an open chat's customer: never a line they already said, at
