@@ -28,6 +28,9 @@ def init_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
         info(t("cli.db_exists", path=data["path"], version=data["schema_version"]))
 
 
+ENGINE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
 @app.command("info")
 def info_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Show the file's path, schema version, size and row counts."""
@@ -35,12 +38,15 @@ def info_cmd(ctx: typer.Context, json_: JsonOpt = False) -> None:
     if wants_json(ctx, json_):
         print_json(data)
         return
-    for label, text in (
-            ("path", data["path"]),
-            ("schema_version", t("cli.db.version_latest", version=data["schema_version"],
-                                 latest=data["latest_schema_version"])),
-            ("size", f"{data['size_bytes'] / 1024:,.0f} KiB"),
-            ("journal_mode", data["journal_mode"])):
+    lines = [
+        ("engine", ENGINE_NAMES.get(data.get("engine", ""), data.get("engine", ""))),
+        ("path", data["path"]),
+        ("schema_version", t("cli.db.version_latest", version=data["schema_version"],
+                             latest=data["latest_schema_version"])),
+        ("size", f"{data['size_bytes'] / 1024:,.0f} KiB")]
+    if data.get("engine") == "sqlite":  # PostgreSQL always writes ahead: nothing to say
+        lines.append(("journal_mode", data["journal_mode"]))
+    for label, text in lines:
         name = t(f"cli.db.{label}")
         typer.echo(name + " " * max(1, 16 - cell_len(name)) + str(text))
     rows = [{"table": t, "rows": n} for t, n in data["tables"].items()]

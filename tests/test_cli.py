@@ -144,6 +144,9 @@ def test_db_info_upgrade_backup(cli, tmp_path):
     # the branch holding it is merged)
     assert [m["version"] for m in info["migrations"]] == [v for v, _, _ in MIGRATIONS]
     assert cli.json("db", "upgrade") == {"applied": [], "schema_version": LATEST}
+    shown = cli("db", "info").stdout.splitlines()
+    assert shown[0].split() == ["engine", "SQLite"]
+    assert shown[4].split() == ["journal", "mode", "wal"]
     target = tmp_path / "copy.db"
     out = cli.json("db", "backup", str(target))
     assert out["path"] == str(target.resolve())

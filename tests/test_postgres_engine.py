@@ -48,6 +48,9 @@ def test_db_info_and_upgrade_on_postgresql(pg):
     assert info["tables"]["shops"] == 1 and info["tables"]["events"] >= 1
     assert info["size_bytes"] > 0
     assert pg.json("db", "upgrade") == {"applied": [], "schema_version": LATEST}
+    shown = pg("db", "info").stdout.splitlines()
+    assert shown[0].split() == ["engine", "PostgreSQL"]  # and no SQLite journal mode
+    assert not any(line.startswith("journal mode") for line in shown)
 
 
 def test_the_url_shown_never_carries_the_password(pg_cluster, pg_url):
