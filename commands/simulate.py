@@ -16,7 +16,7 @@ import typer
 
 from cstool import i18n
 from cstool.api.backend import Backend
-from cstool.errors import Conflict, InvalidInput, NoDataFile, UsageError
+from cstool.errors import InvalidInput, NoDataFile, UsageError
 from cstool.storage import database_exists
 
 from .context import state, wants_json
@@ -190,9 +190,10 @@ def simulate_cmd(
         "--human-share", min=0, max=1, help="Share of customers opening with 转人工.")]
     = 0.1,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same day.")] = 1,
-    write_db: Annotated[Path | None, typer.Option(
-        "--write-db", help="Also write the day into a NEW file (a copy of the data file), "
-        "for `cstool --db FILE metrics report`.")] = None,
+    write_db: Annotated[str | None, typer.Option(
+        "--write-db", help="Also write the day into a copy of the store: a NEW file or an "
+        "empty PostgreSQL database (postgresql://...), for `cstool --db COPY metrics "
+        "report`.")] = None,
     csv_: Annotated[bool, typer.Option("--csv", help="The half-hours as CSV.")] = False,
     json_: JsonOpt = False,
 ) -> None:
@@ -221,9 +222,10 @@ def simulate_cmd(
     if agents is not None and agents != "auto" and not agents.isdigit():
         raise UsageError(f"--agents: expected a whole number or auto, got {agents!r}",
                          key="agents_not_number", agents=agents)
-    if write_db is not None and write_db.exists():
-        raise Conflict(f"{write_db} exists already; --write-db makes a new file",
-                       key="write_db_exists", write_db=str(write_db))
+    if write_db is not None:
+        from cstool.simulation.runs import check_day_target
+
+        check_day_target(write_db)  # before an hour of simulating, not after
     model = ConversationModel(aht_s=aht, patience_s=patience, first_reply_s=first_reply_s,
                               reply_s=reply_s, turn_gap_s=turn_gap_s, concurrency=concurrency,
                               mode=mode)

@@ -420,3 +420,33 @@ def test_bench_simulate_quick_runs_and_prints_figures():
     assert out.returncode == 0, out.stdout + out.stderr
     assert "cstool simulate:" in out.stdout and "ratio cstool simulate / plain kernel" \
         in out.stdout
+
+
+# -- a day written into PostgreSQL ------------------------------------------------------------
+def test_a_day_written_into_an_empty_postgresql_database(demo, pg_url, tmp_path):
+    """--write-db takes an empty PostgreSQL database: the demo file is copied there
+    (verified, as `db copy` does) and the day written into the copy; the report names the
+    URL without its password, and `metrics report` reads from PostgreSQL what it reads
+    from the same day written into a file."""
+    secret = pg_url.replace("cstool@", "cstool:s3cret@")
+    args = ("--shop", "lingyi-fashion", "--arrivals", "300", "--agents", "4")
+    rep = _sim(demo, *args, "--write-db", secret)
+    written = rep["written"]
+    assert "s3cret" not in json.dumps(rep) and written["path"].startswith("postgresql://")
+    assert written["conversations"] == rep["totals"]["arrivals"] > 0
+    as_file = tmp_path / "day.db"
+    assert _sim(demo, *args, "--write-db", str(as_file))["totals"] == rep["totals"]
+    report = ("metrics", "report", "--shop", "lingyi-fashion")
+    on_pg, on_file = Cli(pg_url).json(*report), Cli(str(as_file)).json(*report)
+    assert on_pg.pop("as_of") and on_file.pop("as_of")  # when each was read
+    assert on_pg == on_file and on_pg["total"]["conversations"] >= written["conversations"]
+
+
+def test_a_postgresql_database_holding_a_mall_is_refused_before_simulating(demo, pg_url):
+    """The target must be empty: refused at once (exit 1, copy_target_not_empty), not
+    after the simulation, and nothing is written into it."""
+    Cli(pg_url)("shop", "create", "s", "--name", "店")
+    before = Cli(pg_url).json("db", "info")["tables"]
+    r = demo("simulate", "--shop", "lingyi-fashion", "--write-db", pg_url)
+    assert r.exit_code == 1 and "not empty" in r.stderr and "Traceback" not in r.output
+    assert Cli(pg_url).json("db", "info")["tables"] == before

@@ -22,6 +22,19 @@ def _exported(backend: Any) -> bytes:
     return json.dumps(backend.export(), ensure_ascii=False, sort_keys=True).encode()
 
 
+def require_empty(target: Any) -> None:
+    """Conflict ``copy_target_not_empty`` unless the Local backend ``target`` holds no
+    mall (only its schema and the store's own rows)."""
+    dst = target.database
+    occupied = {t: n for t, n in dst.table_counts().items()
+                if t not in rows.OWN_ROWS and n and t not in rows.COUNTS}
+    if occupied:
+        raise Conflict(f"{dst.path} is not empty ({', '.join(sorted(occupied))}); "
+                       "copy into a new file or an empty database",
+                       key="copy_target_not_empty", target=str(dst.path),
+                       tables=", ".join(sorted(occupied)))
+
+
 def copy_store(source: Any, target: Any, *,
                progress: Callable[[str, int, int], None] | None = None) -> dict:
     """Copy every row of the Local backend ``source`` into the empty Local backend
@@ -30,13 +43,7 @@ def copy_store(source: Any, target: Any, *,
     the verification fails (nothing is written then)."""
     src, dst = source.database, target.database
     counts = {t: n for t, n in src.table_counts().items() if t not in rows.OWN_ROWS}
-    occupied = {t: n for t, n in dst.table_counts().items()
-                if t not in rows.OWN_ROWS and n and t not in rows.COUNTS}
-    if occupied:
-        raise Conflict(f"{dst.path} is not empty ({', '.join(sorted(occupied))}); "
-                       "copy into a new file or an empty database",
-                       key="copy_target_not_empty", target=str(dst.path),
-                       tables=", ".join(sorted(occupied)))
+    require_empty(target)
     total = sum(counts.values())
     done = 0
     order = rows.tables(dst)

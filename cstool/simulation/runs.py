@@ -61,7 +61,7 @@ class DayRequest:
     question_source: str = ""
     human_share: float = 0.1
     seed: int = 1
-    write_db: Path | None = None
+    write_db: str | Path | None = None  # a new file or an empty postgresql:// database
 
 
 def _arrivals(backend: Backend, req: DayRequest, day: date) -> Curve:
@@ -92,22 +92,53 @@ def _roster(req: DayRequest, world: Any, shape: Curve, start_ms: int
         "kind": "shop", "agents": len(world.agents)}
 
 
-def write_day_copy(source: Backend, path: Path, world: ShopWorld, model: ConversationModel,
-                   result: DayResult, *, seed: int) -> dict:
-    """Copy ``source``'s data file to the NEW file ``path`` and write the simulated day
-    into the copy (``Conflict`` when ``path`` exists); the counts written."""
+def check_day_target(target: str | Path) -> None:
+    """Refuse, before any simulating, a ``--write-db`` target that cannot take the day:
+    a file that exists (``write_db_exists``) or a PostgreSQL database that holds a mall
+    already (``copy_target_not_empty``; it must be empty) or cannot be opened."""
     from ..backend.local import LocalBackend
+    from ..services.store_copy import require_empty
+    from ..storage.database import is_postgres_url
+
+    if not is_postgres_url(target):
+        if Path(target).exists():
+            raise Conflict(f"{target} exists already; --write-db makes a new file",
+                           key="write_db_exists", write_db=str(target))
+        return
+    probe = LocalBackend(str(target))
+    try:
+        require_empty(probe)
+    finally:
+        probe.close()
+
+
+def write_day_copy(source: Backend, target: str | Path, world: ShopWorld,
+                   model: ConversationModel, result: DayResult, *, seed: int) -> dict:
+    """Copy ``source``'s store into the NEW store ``target`` (a file that must not exist,
+    or an empty PostgreSQL database) and write the simulated day into the copy; the counts
+    written. A SQLite file is copied by the online backup; any other pair of engines by
+    ``db copy``'s verified copy."""
+    from ..backend.local import LocalBackend
+    from ..services.store_copy import copy_store
+    from ..storage.database import is_postgres_url
     from .record import write_day
 
-    if Path(path).exists():
-        raise Conflict(f"{path} exists already; --write-db makes a new file",
-                       key="write_db_exists", write_db=str(path))
-    source.backup(str(path))
-    target = LocalBackend(path)
+    check_day_target(target)
+    if source.database.engine is None and not is_postgres_url(target):
+        source.backup(str(target))
+        copy = LocalBackend(target)
+    else:
+        copy = LocalBackend(str(target))
+        try:
+            copy_store(source, copy)
+        except BaseException:
+            copy.close()
+            raise
     try:
-        return write_day(target, world, model, result, seed=seed)
+        return {"path": str(copy.database.path),  # a URL without its password
+                **write_day(copy, world, model, result, seed=seed)}
     finally:
-        target.close()
+        copy.close()
 
 
 def simulate_shop_day(backend: Backend, req: DayRequest,
@@ -134,6 +165,6 @@ def simulate_shop_day(backend: Backend, req: DayRequest,
         progress("writing the day", 0, 1)
         written = write_day_copy(backend, req.write_db, world, req.model, result,
                                  seed=req.seed)
-        report["written"] = {"path": str(req.write_db), **written}
+        report["written"] = written
         progress("writing the day", 1, 1)
     return report
