@@ -223,3 +223,44 @@ def test_recommendations_on_the_demo_mall(cli):
     assert all(p["price_after_discount"] <= 200 and "裙" in p["title"] for p in r["products"])
     r = ask("退货运费谁出", "lingyi-fashion")
     assert r["reason"] != "recommend"
+
+
+# -- what kind of goods a request names (the pure ranker, on a catalogue of its own) -------------
+CLOSET = [
+    {"key": k, "title": title, "category": cat, "price": price, "stock": 10,
+     "status": "on_sale"}
+    for k, title, cat, price in [
+        ("sweater", "粗针麻花套头毛衣", "针织衫", 19900),
+        ("knit-dress", "针织毛衣连衣裙", "连衣裙", 25900),
+        ("hoodie", "连帽卫衣", "卫衣", 15900),
+        ("chiffon", "雪纺碎花连衣裙", "连衣裙", 29900),
+        ("wool-coat", "羊毛呢大衣", "外套", 99900),
+        ("wool-skirt", "羊毛呢半身裙", "半身裙", 19900),
+        ("velvet", "丝绒长袖连衣裙礼服", "连衣裙", 45900),
+        ("run-jacket", "跑步防风外套", "外套", 39900),
+        ("run-tee", "跑步速干T恤夏季", "T恤", 9900),
+        ("case", "磁吸手机壳", "手机配件", 5900),
+        ("film", "手机钢化膜", "手机配件", 3900),
+        ("cap", "棒球帽", "帽子", 7900),
+    ]]
+
+
+def closet(text):
+    res = recommend.rank(recommend.parse(text), CLOSET, lambda key: None, limit=5)
+    return sorted(p.product["key"] for p in res.picks)
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    # a word the titles use names the kind; its 衣 is not 连衣裙's (a category's head)
+    ("有没有适合秋天穿的毛衣", {"sweater", "knit-dress"}),
+    # the head noun comes last: 跑步 is what the clothes are for, 衣服 the kind
+    ("夏天跑步穿什么衣服好", {"run-tee"}),
+    # 衣服 is every kind of clothes; the attribute picks among them
+    ("有没有羊毛的衣服", {"wool-coat", "wool-skirt"}),
+    # 子 of 裙子 is a suffix, not 帽子's head
+    ("有没有裙子推荐", {"knit-dress", "chiffon", "velvet", "wool-skirt"}),
+    # 壳 beside the category's word narrows 手机配件 to the case
+    ("手机壳有什么推荐", {"case"}),
+])
+def test_the_kind_a_request_names(text, want):
+    assert set(closet(text)) == want

@@ -83,8 +83,8 @@ _EN_STOP = {"with", "and", "or", "to", "in", "of", "on", "it", "that", "this"}
 CONCEPTS: dict[str, tuple[str, ...]] = {
     "夏": ("夏", "清凉", "冰丝", "雪纺", "短袖", "薄款", "轻薄", "透气", "防晒", "亚麻", "凉"),
     "冬": ("冬", "加厚", "羽绒", "绒", "保暖", "羊毛", "毛呢", "呢", "棉服", "灯芯绒"),
-    "秋": ("秋",),
-    "春": ("春",),
+    "秋": ("秋", "针织", "毛衣", "开衫", "卫衣", "风衣", "长袖", "灯芯绒"),
+    "春": ("春", "风衣", "开衫", "长袖", "薄款", "针织"),
     "宝宝": ("婴儿", "幼儿", "儿童", "宝宝", "婴幼儿", "童"),
     "summer": ("summer", "夏", "轻薄", "透气"),
     "winter": ("winter", "冬", "保暖", "加厚"),
@@ -94,6 +94,11 @@ _CONCEPT_KEYS = {"夏天": "夏", "夏季": "夏", "夏": "夏", "冬天": "冬"
                  "保暖": "冬", "秋天": "秋", "秋季": "秋", "春天": "春", "春季": "春",
                  "宝宝": "宝宝", "婴儿": "宝宝", "孩子": "宝宝", "小孩": "宝宝",
                  "summer": "summer", "winter": "winter"}
+
+
+# Words for a whole class of goods, and the heads of the categories that belong to it.
+CLASSES = {"衣服": "衣服衫裙裤套恤", "衣裳": "衣服衫裙裤套恤", "clothes": "衣服衫裙裤套恤"}
+_SUFFIXES = set("子儿头")  # noun suffixes: 裙子, 鞋子, 罐头 name 裙, 鞋, 罐
 
 
 def clean(text: str) -> str:
@@ -393,13 +398,32 @@ def rank(ask: Ask, products: Sequence[Mapping[str, Any]], quote: Quote,
     grams = list(dict.fromkeys(g for r in runs for g in _grams(r)))
     cats = set(cat_of.values()) - {""}
     heads = {c[-1] for c in cats if re.match(r"[\u3400-\u9fff]", c[-1])}
-    # the type: the words naming a category or a title of the shop; else the head
-    # character of a category (裙 of 裙子 → 连衣裙, 半身裙)
+    # the type: the words naming a category of the shop; else the head noun, the last
+    # of: a word (two characters or more, not a season or an age) some titles use (毛衣
+    # in 麻花纹宽松毛衣) and the head character of a category (服 of 衣服 → 运动服, 裙 of
+    # 裙子 → 连衣裙, 半身裙). Chinese puts the head noun last: 夏天跑步穿的衣服 asks for
+    # clothes (跑步 is then an attribute). A head character matches categories only (衣
+    # of 毛衣 is not 连衣裙).
     types = [g for g in grams if any(g in c for c in cats)]
+    by_head = False
     if not types:
-        types = [ch for r in runs for ch in r if ch in heads]
+        for word, heads_of in CLASSES.items():
+            if word in t:  # 衣服: whatever category ends like clothes (卫衣, 衬衫, 连衣裙 …)
+                types, by_head = [ch for ch in heads_of if ch in heads], True
+                break
     if not types:
-        types = [g for g in grams if len(g) > 1 and any(g in tt for tt in title_of.values())]
+        found = []
+        for g in grams:
+            if len(g) > 1 and g not in _CONCEPT_KEYS and any(g in tt for tt in
+                                                             title_of.values()):
+                found.append((t.rfind(g) + len(g), len(g), g, False))
+        for r in runs:
+            for i, ch in enumerate(r):
+                if ch in heads and not (i and ch in _SUFFIXES):  # 子 of 裙子 is no head
+                    found.append((t.rfind(ch) + 1, 1, ch, True))
+        if found:
+            _, _, word, by_head = max(found)
+            types = [word]
     concepts = list(dict.fromkeys(k for w, k in _CONCEPT_KEYS.items() if w in t))
     # the attributes: what is left of the words once the type and the concepts are out
     said = sorted({*types, *(w for w in _CONCEPT_KEYS if w in t)}, key=len, reverse=True)
@@ -408,6 +432,10 @@ def rank(ask: Ask, products: Sequence[Mapping[str, Any]], quote: Quote,
         for w in said:
             r = r.replace(w, " ")
         attrs += [g for piece in r.split() if len(piece) > 1 for g in _grams(piece)]
+        # one character left beside the type (壳 of 手机壳) counts when titles use it
+        attrs += [piece for piece in r.split() if len(piece) == 1 and not by_head
+                  and re.match(r"[\u3400-\u9fff]", piece)
+                  and any(piece in tt for tt in title_of.values())]
     attrs = list(dict.fromkeys(attrs))
     colour = _COLOUR.search(t)
     size = _SIZE.search(t)
@@ -418,10 +446,13 @@ def rank(ask: Ask, products: Sequence[Mapping[str, Any]], quote: Quote,
         if not types:
             return True
         cat, title = cat_of[p["key"]], title_of[p["key"]]
+        if by_head:
+            return any(cat.endswith(ty) if cat else ty in title for ty in types)
         return any(ty in cat or ty in title for ty in types)
 
     kind = [(p, text) for p, text in items if kind_of(p, text)]
-    if len(types) > 1 and kind:  # 充电宝: the power banks (充电, 电宝), not the chargers (充电)
+    # 充电宝: the power banks (充电, 电宝), not the chargers (充电)
+    if len(types) > 1 and kind and not by_head:
         def named(p: dict) -> int:
             where = f"{cat_of[p['key']]} {title_of[p['key']]}"
             return sum(1 for ty in types if ty in where)
