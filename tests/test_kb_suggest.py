@@ -138,3 +138,28 @@ def test_canned_replies_teach_nothing():
     pairs.append(mining.Exchange(9, "收到的保温杯摔裂了", "非常抱歉，拍照给我们，马上给您补发一个"))
     groups = mining.group_questions(pairs)
     assert [g.questions for g in groups] == [["收到的保温杯摔裂了"]]
+
+
+@pytest.mark.parametrize(("wordings", "core"), [
+    # the same question around each customer's product name
+    (["羊毛围巾今天下单什么时候发货？", "西装外套女今天下单什么时候发货？",
+      "羽绒服今天下单什么时候发货"], "今天下单什么时候发货"),
+    # different wordings of one question share too little: no core
+    (["可以开发票吗", "发票怎么开", "能开公司抬头的发票吗"], None),
+    # one wording is the core itself: nothing to add
+    (["什么时候发货呀", "什么时候发货呀亲"], None),
+    (["只有一种说法的问题"], None),
+])
+def test_the_question_several_wordings_share(wordings, core):
+    assert mining.common_core(wordings) == core
+
+
+def test_a_proposal_leads_with_what_the_wordings_share():
+    group = mining.Group(
+        questions=["羊毛围巾今天下单什么时候发货？", "西装外套今天下单什么时候发货？",
+                   "羊毛围巾今天下单什么时候发货？"],
+        answers=["现货48小时内发出"] * 3, conversations=[1, 2, 3])
+    assert group.wordings() == ["今天下单什么时候发货？", "羊毛围巾今天下单什么时候发货？",
+                                "西装外套今天下单什么时候发货？"]
+    # the decisions remember the customers' own wordings, not the core
+    assert group.keys() == sorted({mining.clean(q) for q in group.questions})

@@ -135,7 +135,11 @@ class Group:
         seen: dict[str, str] = {}
         for q, _ in sorted(counts.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0])):
             seen.setdefault(clean(q), q)
-        return list(seen.values())[:MAX_WORDINGS]
+        found = list(seen.values())
+        core = common_core(found)
+        if core and clean(core) not in seen:
+            found.insert(0, core)  # what they all ask, without each one's product name
+        return found[:MAX_WORDINGS]
 
     def answer(self) -> str:
         """The answer most like the others (the medoid): what the agents agree on."""
@@ -145,6 +149,29 @@ class Group:
             if s > score:
                 best, score = a, s
         return best
+
+
+def common_core(wordings: Sequence[str]) -> str | None:
+    """The question several wordings share when each wraps it in its own words (a
+    product's name, an opener): "羊毛围巾今天下单什么时候发货？" and "西装外套今天下单什么
+    时候发货？" share "今天下单什么时候发货？". None unless there are two wordings or more
+    and the longest text common to all is at least six characters and 40 % of the
+    shortest (anything less is not the same question said around different names)."""
+    texts = [w.strip() for w in wordings if w.strip()]
+    if len(texts) < 2:
+        return None
+    shortest = min(texts, key=len)
+    best = ""
+    for i in range(len(shortest)):
+        for j in range(len(shortest), i + len(best), -1):
+            piece = shortest[i:j]
+            if all(piece in t for t in texts):
+                best = piece
+                break
+    best = best.strip(" ，,。.、!！~～")
+    if len(best) < max(6, 0.4 * len(shortest)) or best == shortest:
+        return None
+    return best
 
 
 def _together(a: Exchange, b: Exchange) -> float:
