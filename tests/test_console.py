@@ -95,6 +95,24 @@ async def test_reply_with_enter_and_newline_with_ctrl_j(desk):
         assert app.query_one("#composer").text == ""
 
 
+async def test_enter_in_the_same_read_as_the_text_sends_the_text(desk):
+    """A terminal delivers "好的亲⏎" in one read (tmux send-keys, a paste, a fast IME):
+    the keys reach the app back to back, and Enter sends what was typed before it."""
+    from textual import events
+
+    b, clock = desk
+    app = app_for(b, clock)
+    async with app.run_test(size=(120, 34)) as pilot:
+        await settle(app, pilot)
+        for ch in "好的亲，M码有货":
+            app.post_message(events.Key(ch, ch))
+        app.post_message(events.Key("enter", "\r"))
+        await settle(app, pilot)
+        last = b.get_conversation(conv_of(b, "c1")["id"])["messages"][-1]
+        assert (last["sender"], last["body"]) == ("agent", "好的亲，M码有货")
+        assert app.query_one("#composer").text == ""
+
+
 async def test_accept_next_takes_the_queued_chat(desk):
     b, clock = desk
     app = app_for(b, clock)

@@ -258,9 +258,13 @@ class Composer(TextArea):
     """The reply box: Enter sends, Ctrl+J makes a new line, ``/`` on an empty box opens
     the quick replies."""
 
+    # Not priority bindings: a priority binding runs as the key arrives, before the
+    # characters typed just ahead of it reach the box (a terminal delivers "好的亲⏎" in one
+    # read: Enter would find the box still empty). The box reads its own keys in order
+    # (``_on_key``), so Enter sends what was typed before it; a keymap still rebinds them.
     BINDINGS = [
-        Binding("enter", "submit", "key.send", id="send", priority=True),
-        Binding("ctrl+j", "newline", "key.newline", id="newline", priority=True),
+        Binding("enter", "submit", "key.send", id="send"),
+        Binding("ctrl+j", "newline", "key.newline", id="newline"),
     ]
 
     def __init__(self, *args, **kwargs) -> None:
@@ -295,6 +299,15 @@ class Composer(TextArea):
             event.prevent_default()
             self.post_message(self.QuickReplies())
             return
+        for binding in self._bindings.key_to_bindings.get(event.key, ()):
+            if binding.id in ("send", "newline"):  # as the keymap binds them
+                event.stop()
+                event.prevent_default()
+                if binding.id == "send":
+                    self.action_submit()
+                else:
+                    self.action_newline()
+                return
         await super()._on_key(event)
 
 
