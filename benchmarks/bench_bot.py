@@ -9,7 +9,7 @@
   ``answer`` with the wrong entry), the answer/suggest/handoff mix, and a TF-IDF
   nearest-neighbour baseline computed in this script over the same texts.
 * The hand-written Chinese sets: ``zh`` (``benchmarks/data/zh_kb.yaml`` +
-  ``zh_questions.csv``, developed on) and the held-out ``zh2`` and ``zh3`` (never tuned
+  ``zh_questions.csv``, developed on) and the held-out ``zh2``, ``zh3`` and ``zh4`` (never tuned
   on; with out-of-scope and 转人工 messages): the same figures, the same path, and the
   threshold study (leave-entries-out / leave-topics-out cross-validation on ``zh``).
 * Latency of one question with 20,000 entries, through ``bot ask``'s path and in the
@@ -60,6 +60,8 @@ ZH2_QUESTIONS = ROOT / "benchmarks" / "data" / "zh2_questions.csv"
 #: work of issue #20 and never tuned on: read only to report, like zh2.
 ZH3_KB = ROOT / "benchmarks" / "data" / "zh3_kb.yaml"
 ZH3_QUESTIONS = ROOT / "benchmarks" / "data" / "zh3_questions.csv"
+ZH4_KB = ROOT / "benchmarks" / "data" / "zh4_kb.yaml"
+ZH4_QUESTIONS = ROOT / "benchmarks" / "data" / "zh4_questions.csv"
 #: Labels of zh questions that are not an entry: out of scope, asks for a person.
 NONE, HANDOFF_LABEL = "none", "handoff"
 
@@ -568,12 +570,12 @@ def run_zh(folder: Path, cfg: IndexConfig, quick: bool = False,
            study: bool = True) -> None:
     """The Chinese sets: the one developed on, then the held-out ones (``only``: these
     set names alone)."""
-    out("zh tuning", "zh (zh_kb.yaml) was developed on; zh2 (zh2_kb.yaml) and zh3 "
-        "(zh3_kb.yaml) are held out and never tuned on")
+    out("zh tuning", "zh (zh_kb.yaml) was developed on; zh2 (zh2_kb.yaml), zh3 "
+        "(zh3_kb.yaml) and zh4 (zh4_kb.yaml) are held out and never tuned on")
     res: dict[str, dict[str, Any]] = {}
     for kb, qpath, name in ((ZH_KB, ZH_QUESTIONS, "zh"), (ZH2_KB, ZH2_QUESTIONS, "zh2"),
-                            (ZH3_KB, ZH3_QUESTIONS, "zh3")):
-        if (only and name not in only) or (quick and not only and name == "zh3"):
+                            (ZH3_KB, ZH3_QUESTIONS, "zh3"), (ZH4_KB, ZH4_QUESTIONS, "zh4")):
+        if (only and name not in only) or (quick and not only and name in ("zh3", "zh4")):
             continue  # (--quick: the first two sets, for the test suite's time)
         if kb.exists() and qpath.exists():
             res[name] = evaluate_zh_set(kb, qpath, name, folder, cfg, quick,
@@ -808,7 +810,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--big-only", action="store_true",
                     help="only the build time and latency at --latency-entries")
     ap.add_argument("--zh-sets", default="", metavar="NAMES",
-                    help="comma-separated Chinese sets to run (zh,zh2,zh3; default all)")
+                    help="comma-separated Chinese sets to run (zh,zh2,zh3,zh4; default all)")
     ap.add_argument("--hybrid-only", action="store_true",
                     help="Chinese sets: skip the lexical bot's row (unchanged by calibration)")
     ap.add_argument("--no-study", action="store_true",
