@@ -14,6 +14,7 @@ import json
 import pytest
 
 from cstool.bot import calibration, embeddings
+from cstool.bot.decision import HYBRID_THRESHOLDS
 
 #: A tea shop's FAQ (12 entries): no invoice, payment or store-address entry.
 TEA_KB = [
@@ -113,7 +114,7 @@ def test_out_of_scope_in_scope_and_handoff_through_bot_ask_file(tea_cli, tmp_pat
             "answer", entry, "confident"), got[q]
     for q in OUT_OF_SCOPE:
         assert got[q]["action"] in ("suggest", "handoff"), got[q]
-        assert got[q]["answer"] is None and got[q]["confidence"] < 0.74, got[q]
+        assert got[q]["answer"] is None and got[q]["confidence"] < HYBRID_THRESHOLDS.answer, got[q]
     for q in HANDOFF:
         assert (got[q]["action"], got[q]["reason"]) == ("handoff", "handoff_phrase"), got[q]
 
@@ -170,3 +171,110 @@ def test_traditional_requests_for_a_person_hand_off_with_either_ranker(cli, tmp_
     for q in ("轉人工", "我要人工客服", "人工服務在哪裡", "轉接人工 謝謝"):
         d = cli.json("bot", "ask", q)
         assert (d["action"], d["reason"], d["answer"]) == ("handoff", "handoff_phrase", None), d
+
+
+#: A near miss: the shop's own words (茶饼), asking what no entry answers.
+NEAR_MISSES = ("茶饼能拿来泡脚吗",)
+#: Near misses the bot still answers (a known limitation, README "Confidence that means
+#: something"): the shop's own object in a question that is about something else, as
+#: close to the entry in embedding as a real rewording and with no probe near it.
+NEAR_MISSES_ANSWERED = ("礼盒的盒子能拿来装月饼吗", "泡茶的水壶里有水垢怎么除")
+#: Other domains of the bank's second batch of kinds (government, home, tech, leisure).
+OTHER_KINDS = (
+    "护照快过期了去哪换新的",
+    "洗衣机里有霉味怎么清理",
+    "打印机连不上电脑",
+    "周末去哪里钓鱼好",
+)
+
+
+def test_near_misses_and_other_kinds_are_not_answered(tea_cli, tmp_path):
+    """Questions made of a shop's own words that ask something its FAQ does not cover,
+    and other domains, are not answered; its own topics in other words still are."""
+    questions = list(NEAR_MISSES) + list(OTHER_KINDS) + [q for q, _ in IN_SCOPE[:3]]
+    path = tmp_path / "q.txt"
+    path.write_text("\n".join(questions) + "\n", "utf-8")
+    r = tea_cli("bot", "ask", "--file", str(path), "--json")
+    assert r.exit_code == 0, r.output
+    got = {d["question"]: d for d in map(json.loads, r.stdout.splitlines())}
+    for q in (*NEAR_MISSES, *OTHER_KINDS):
+        assert got[q]["action"] != "answer" and got[q]["answer"] is None, got[q]
+    for q, entry in IN_SCOPE[:3]:
+        assert (got[q]["action"], got[q]["entry"]) == ("answer", entry), got[q]
+
+
+@pytest.mark.xfail(strict=True, reason="known limitation: a near miss as close to an "
+                   "entry as its rewordings is still answered")
+def test_near_misses_as_close_as_a_rewording_are_not_answered(tea_cli):
+    """Documents the limitation: passes (and this mark must go) once these are refused."""
+    for q in NEAR_MISSES_ANSWERED:
+        assert tea_cli.json("bot", "ask", q)["action"] != "answer"
+
+
+def _tea_scope(semantic: bool = False):
+    from cstool.bot.scope import IndexConfig, Scope, normalise_entry
+    from cstool.bot.text import SynonymTable
+
+    return Scope.build([normalise_entry(e) for e in TEA_KB], SynonymTable(),
+                       IndexConfig(semantic=semantic))
+
+
+def _feats(scope, text: str) -> list[str]:
+    from cstool.bot.text import features
+
+    return features(embeddings.to_simplified(text), scope.synonyms,
+                    char_ngrams=scope.char_ngrams)
+
+
+def test_coverage_tells_a_rewording_from_a_near_miss():
+    """Coverage: the share of a question's content words found in an entry's texts (its
+    questions, answer and tags). A rewording of the entry is mostly covered; a question
+    about the same object asking something else is less so, and one of another domain
+    hardly at all; words the shop never uses count as uncovered."""
+    scope = _tea_scope()
+    cake = scope.key_pos["tea_puer_cake"]
+    reworded = scope.coverage(_feats(scope, "普洱茶饼太硬了怎么撬开"), cake)
+    near_miss = scope.coverage(_feats(scope, "普洱茶饼能拿来泡脚吗"), cake)
+    unrelated = scope.coverage(_feats(scope, "护照快过期了去哪换新的"), cake)
+    assert reworded > near_miss > unrelated
+    assert reworded >= 0.6 and unrelated <= 0.1
+    # Traditional characters are the same words
+    assert scope.coverage(_feats(scope, "普洱茶餅太硬了怎麼撬開"), cake) == reworded
+    # a question of no content words at all says nothing against the entry
+    assert scope.coverage([], cake) == 1.0
+
+
+def test_coverage_is_a_calibration_signal():
+    """The calibrator sees coverage (a hybrid scope's signal; 0 for a lexical scope)."""
+    import numpy as np
+
+    probs = np.array([0.7, 0.2, 0.1])
+    lex = np.array([0.5, 0.2, 0.1])
+    sem = np.array([0.9, 0.8, 0.7])
+    at = calibration.SIGNALS.index("coverage")
+    low = calibration.signals(probs, lex, True, sem, 8, 0.8, coverage=0.2)
+    high = calibration.signals(probs, lex, True, sem, 8, 0.8, coverage=0.9)
+    assert (low[at], high[at]) == (0.2, 0.9)
+    assert len(low) == len(calibration.SIGNALS) + 1 == len(calibration.PRIOR_SEMANTIC)
+    assert calibration.signals(probs, lex, True, None, 8, coverage=0.9)[at] == 0.0
+    # with everything else equal, more coverage is more confidence (the prior's sign)
+    from cstool.bot.model import Calibrator
+
+    prior = Calibrator(calibration.PRIOR_SEMANTIC)
+    assert prior(high) > prior(low)
+
+
+def test_a_scope_saved_before_the_coverage_signal_still_answers():
+    """A stored scope whose calibrator predates a signal loads and ranks as before (the
+    new signal weighs 0)."""
+    from cstool.bot.scope import Scope
+
+    scope = _tea_scope()
+    d = scope.to_dict()
+    d["calibrator"] = d["calibrator"][:-2] + d["calibrator"][-1:]  # one signal fewer
+    again = Scope.from_dict(d)
+    q = "茶叶放冰箱冷藏行不行"
+    (key, _), *_ = again.rank(q, 3)[0]
+    assert key == "tea_storage"
+    # (the same within the float16 of a stored scope)
+    assert again.rank(q, 3)[1] == pytest.approx(scope.rank(q, 3)[1], abs=1e-3)

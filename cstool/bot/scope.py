@@ -73,7 +73,9 @@ class IndexConfig:
     hybrid of :mod:`cstool.bot.hybrid` with ``semantic_weight`` (chosen by
     cross-validation on the first Chinese set and banking77 train); a scope of more
     than ``semantic_max_texts`` texts embeds only each entry's main question (build
-    time), and none when it has more entries than that.
+    time), and none when it has more entries than that. ``calibration_version`` names
+    the calibration's signals (3: with ``coverage``): part of a scope's identity, so a
+    scope built before is rebuilt rather than reused.
     """
 
     char_ngrams: tuple[int, int] = (2, 5)
@@ -100,6 +102,7 @@ class IndexConfig:
     semantic: bool = True
     semantic_weight: float = 60.0
     semantic_max_texts: int = 20_000
+    calibration_version: int = 3
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -179,6 +182,14 @@ def _entry_texts(e: Mapping[str, Any], with_answer: bool = False) -> list[tuple[
         if normalise(aux) and normalise(aux) not in seen:
             out.append((aux, False))
     return out
+
+
+def _coef(coef: Sequence[float]) -> list[float]:
+    """A stored calibrator's coefficients for today's :data:`calibration.SIGNALS`: one
+    saved before a signal was added weighs the new signals 0 (the bias stays last)."""
+    c = [float(x) for x in coef]
+    missing = len(calibration.SIGNALS) + 1 - len(c)
+    return c[:-1] + [0.0] * missing + c[-1:] if missing > 0 and c else c
 
 
 def _quiet(done: int, total: int) -> None:
@@ -477,7 +488,9 @@ class Scope:
                         continue
                     got[name][0].append(calibration.signals(
                         probs, lex, agree, sem, len(normalise(text)),
-                        self.probe_best(vec)))
+                        self.probe_best(vec),
+                        sub.coverage(doc_feats[d], int(np.argmax(probs)))
+                        if sem is not None else None))
                     right = covered and int(np.argmax(probs)) == int(remap[y[d]])
                     got[name][1].append(1.0 if right else 0.0)
                     in_scope[name] += covered
@@ -567,7 +580,9 @@ class Scope:
                 continue
             out["main"][0].append(calibration.signals(probs, lex, agree, sem,
                                                       len(normalise(t)),
-                                                      self.probe_best(vec, skip=i)))
+                                                      self.probe_best(vec, skip=i),
+                                                      self.coverage(feats,
+                                                                    int(np.argmax(probs)))))
             out["main"][1].append(0.0)
             if self.sem is not None:
                 probs, lex, agree, _ = self._score_feats(feats, None)
@@ -576,6 +591,33 @@ class Scope:
                                                                  len(normalise(t))))
                     out["lexical"][1].append(0.0)
         return out
+
+    def coverage(self, feats: Sequence[str], entry: int) -> float:
+        """The share of the question's content (its Chinese character pairs and Latin
+        words, weighted by rarity) found in any text of ``entry`` (its questions, its
+        answer and tags). A pair no text of the scope has counts as the rarest: "瑜伽垫
+        怎么清洗" asked of a shop whose entry is about the mat's smell is half covered
+        (瑜伽垫 is, 清洗 is not), a rewording of that entry mostly is."""
+        content = {f for f in feats if f[:2] in ("y:", "w:")}
+        if not content or self.vec is None or not 0 <= entry < len(self.keys):
+            return 1.0
+        idf = self.vec.idf
+        rarest = float(idf.max()) if len(idf) else 1.0
+        lo = int(self.entry_start[entry])
+        hi = int(self.entry_start[entry + 1]) if entry + 1 < len(self.keys) else self.n_docs
+        total = found = 0.0
+        for f in content:
+            i = self.vec.vocab.get(f)
+            if i is None:
+                total += rarest
+                continue
+            w = float(idf[i])
+            total += w
+            docs = self.post_doc[self.feat_ptr[i]:self.feat_ptr[i + 1]]
+            at = int(np.searchsorted(docs, lo))
+            if at < len(docs) and docs[at] < hi:
+                found += w
+        return found / total if total > 0 else 1.0
 
     def _encoders(self, encoder: Any = None) -> list[Any]:
         """The encoders able to embed a question for this scope: ``encoder`` or the
@@ -693,7 +735,8 @@ class Scope:
         top = top[np.argsort(-probs[top], kind="stable")]
         ranked = [(self.keys[int(i)], float(probs[int(i)])) for i in top]
         sig = calibration.signals(probs, lex, agree, sem, len(normalise(text)),
-                                  self.probe_best(qvec))
+                                  self.probe_best(qvec),
+                                  self.coverage(feats, int(top[0])) if sem is not None else None)
         cal = self.calibrator
         if self.sem is not None and qvec is None:
             cal = self.calibrator_lexical or Calibrator(calibration.PRIOR_LEXICAL)
@@ -757,7 +800,7 @@ class Scope:
             s.clf = SoftmaxClassifier(
                 _unb64(d["clf_w"]).astype(np.float32), _unb64(d["clf_b"]).astype(np.float32)
             )
-        s.calibrator = Calibrator(d["calibrator"])
+        s.calibrator = Calibrator(_coef(d["calibrator"]))
         s.fusion = float(d["fusion"])
         s.lexical_temp = float(d["lexical_temp"])
         s.char_ngrams = tuple(d["char_ngrams"])  # type: ignore[assignment]
@@ -768,7 +811,7 @@ class Scope:
             s.sem_weight = float(d.get("sem_weight", 0.0))
             s.encoder_name = d.get("encoder") or embeddings.ENCODER_NAME
         if d.get("calibrator_lexical") is not None:
-            s.calibrator_lexical = Calibrator(d["calibrator_lexical"])
+            s.calibrator_lexical = Calibrator(_coef(d["calibrator_lexical"]))
         if d.get("probe_sem") is not None:
             s.probe_sem = _unb64(d["probe_sem"]).astype(np.float32)
         return s
