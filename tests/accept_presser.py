@@ -6,8 +6,8 @@ tests/test_pg_multiserver.py's eight-process test).
 Through the remote client (``RemoteBackend``) with the agent's own token: it reaches the
 server once (``whoami``), prints ``ready`` and waits for a line on stdin (the start signal
 every presser gets at the same moment), then presses accept-next until nothing waits.
-When the agent is full (409 ``agent_at_capacity``) it closes the oldest chat it accepted
-itself and presses again; when the agent is full with the chats of its other desk (another
+When the agent is full (409 ``agent_at_capacity``) it closes the oldest five chats it
+accepted itself and presses again; when the agent is full with the chats of its other desk (another
 process pressing for the same agent), it waits a moment, unless the shop's queue is empty
 (then it is done). At the end one JSON line on stdout::
 
@@ -25,6 +25,7 @@ from cstool.backend.remote import RemoteBackend
 from cstool.errors import Conflict
 
 GIVE_UP_S = 120.0  # a presser that is still pressing by then reports what it has
+CLOSE_WHEN_FULL = 5  # chats closed (its oldest) each time the agent is found full
 
 
 def press(backend: RemoteBackend, agent: str, shop: str) -> dict:
@@ -42,9 +43,10 @@ def press(backend: RemoteBackend, agent: str, shop: str) -> dict:
                 raise
             full += 1
             if mine:
-                oldest = mine.pop(0)
-                backend.close_conversation(oldest, by=agent)
-                closed.append(oldest)
+                for oldest in mine[:CLOSE_WHEN_FULL]:
+                    backend.close_conversation(oldest, by=agent)
+                    closed.append(oldest)
+                del mine[:CLOSE_WHEN_FULL]
             elif not backend.queue(shop, limit=1):
                 break  # full with the other desk's chats and nothing waits: done
             else:
