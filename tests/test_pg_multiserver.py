@@ -6,15 +6,19 @@ every server, and `serve --workers N`.
 Real uvicorn processes on free loopback ports, on a database of the throwaway PostgreSQL
 cluster (tests/pg_support.py), and on a SQLite file where several serves sharing one file
 is a supported set-up too. The clients are threads with httpx (the servers are the
-processes under test)."""
+processes under test), except accept-next's eight pressers: OS processes of their own
+(tests/accept_presser.py, the remote client with each agent's token)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
+import sys
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 
 import httpx
 import pytest
@@ -131,59 +135,97 @@ def test_a_subscriber_of_one_server_sees_every_event_of_the_other_in_order(
 
 
 CHATS = 1000
-CLIENTS_PRESSING = 8
-CAPACITY = 50  # the most an agent may have
-AGENTS = CHATS // CAPACITY  # the slots are exactly the chats: one too many shows
+PRESSERS = 8  # processes, two for each agent (one through each server)
+AGENTS = 4
+CAPACITY = 50  # the most an agent may have (the most allowed); 200 slots for 1,000 chats
+PRESSER = Path(__file__).with_name("accept_presser.py")
 
 
-def test_eight_clients_pressing_accept_next_across_two_servers(pg_pair):
+def _replay(rows: list[tuple]) -> tuple[dict[str, int], dict[str, int]]:
+    """Each agent's open chats after every assignment and close of ``rows`` (events in
+    id order: an accept that counted a close's freed slot took its number after the
+    close's): the most any agent had
+    at once, and what each has at the end."""
+    owner: dict[str, str] = {}
+    now: Counter = Counter()
+    most: Counter = Counter()
+    for _, kind, key, payload in rows:
+        if kind == "conversation.assigned":
+            owner[key] = json.loads(payload)["agent"]
+            now[owner[key]] += 1
+            most[owner[key]] = max(most[owner[key]], now[owner[key]])
+        else:
+            now[owner[key]] -= 1
+    return dict(most), dict(now)
+
+
+def test_eight_processes_pressing_accept_next_across_two_servers(pg_pair):
+    """Eight OS processes (tests/accept_presser.py), each with its agent's token through
+    the remote client, four through each server, started at one signal, press accept-next
+    over 1,000 waiting chats; each agent is pressed for by two processes on different
+    servers, which close chats when the agent is full."""
     pg_url, _, procs = pg_pair
-    handles = [f"q{i}" for i in range(AGENTS)]
-    admin = _mall(pg_url, handles, CAPACITY, shops=("q",))
+    handles = [f"p{i}" for i in range(AGENTS)]
+    _mall(pg_url, handles, CAPACITY, shops=("p",))
     b = LocalBackend(pg_url)
     try:
+        tokens = {h: TokenStore(b).create_token(h)["token"] for h in handles}
         for first in range(0, CHATS, 250):
             with b.database.group():  # one commit per 250 (a quicker set-up)
                 for i in range(first, first + 250):
-                    b.post_message("q", f"c{i:04d}", "双十一的优惠还有吗")
+                    b.post_message("p", f"c{i:04d}", "双十一的优惠还有吗")
     finally:
         b.close()
+    waiting = {r[0] for r in query(pg_url, "SELECT c.id FROM conversations c JOIN shops s "
+                                   "ON s.id = c.shop_id WHERE s.key = 'p' AND "
+                                   "c.state = 'queued'")}
+    assert len(waiting) == CHATS
     start = _head(pg_url)
-    answers: dict[int, Counter] = {}
-
-    def press(n: int) -> None:
-        # every client presses for every agent in turn (from its own starting point),
-        # half of them through each server, dropping an agent when full (409), until
-        # nothing waits (204)
-        seen = answers[n] = Counter()
-        left = handles[n * 3 % AGENTS:] + handles[:n * 3 % AGENTS]
-        with _client(procs[n % 2].url, admin) as c:
-            i = 0
-            while left:
-                h = left[i % len(left)]
-                r = c.post(f"/v1/agents/{h}/accept")
-                seen[r.status_code] += 1
-                if r.status_code == 204:
-                    return
-                if r.status_code == 409:
-                    left.remove(h)
-                    continue
-                assert r.status_code == 200, r.text
-                i += 1
-
-    _in_threads(press, CLIENTS_PRESSING)
-    rows = query(pg_url, "SELECT e.id, e.entity_key, e.payload FROM events e JOIN shops s "
-                 "ON s.id = e.shop_id WHERE e.id > ? AND s.key = 'q' AND "
-                 "e.type = 'conversation.assigned' ORDER BY e.id", (start,))
-    assigned = [key for _, key, _ in rows]
-    assert len(assigned) == CHATS and len(set(assigned)) == CHATS  # every chat, once
-    per_agent = Counter(json.loads(payload)["agent"] for _, _, payload in rows)
-    assert per_agent == {h: CAPACITY for h in handles}  # none above capacity
+    desks = [(handles[n % AGENTS], procs[(n // AGENTS + n) % 2]) for n in range(PRESSERS)]
+    assert {(h, s.url) for h, s in desks} == {(h, s.url) for h in handles for s in procs}
+    pressers = [subprocess.Popen(
+        [sys.executable, str(PRESSER), server.url, tokens[h], h, "p"], cwd=PRESSER.parent.parent,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for h, server in desks]
+    try:
+        for p in pressers:  # the barrier: every one reached its server and waits
+            assert p.stdout.readline().strip() == "ready", p.communicate(timeout=30)
+        for p in pressers:
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        outcomes = []
+        for p in pressers:
+            out, err = p.communicate(timeout=180)
+            assert p.returncode == 0, err
+            outcomes.append(json.loads(out))
+    finally:
+        for p in pressers:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert all(o["finished"] for o in outcomes), outcomes
+    accepted = [c for o in outcomes for c in o["accepted"]]
+    assert len(accepted) == CHATS and set(accepted) == waiting  # every chat, once
+    rows = query(pg_url, "SELECT e.id, e.type, e.entity_key, e.payload FROM events e JOIN "
+                 "shops s ON s.id = e.shop_id WHERE e.id > ? AND s.key = 'p' AND e.type IN "
+                 "('conversation.assigned', 'conversation.closed') ORDER BY e.id", (start,))
+    assigned = Counter((int(key), json.loads(payload)["agent"])
+                       for _, kind, key, payload in rows if kind == "conversation.assigned")
+    # each chat assigned once, to the agent of the process that got it
+    assert assigned == Counter((c, o["agent"]) for o in outcomes for c in o["accepted"])
+    closed = sorted(int(key) for _, kind, key, _ in rows if kind == "conversation.closed")
+    assert closed == sorted(c for o in outcomes for c in o["closed"])
+    most, left = _replay(rows)
+    assert most == {h: CAPACITY for h in handles}  # every agent full, none above
+    assert sum(o["full"] for o in outcomes) >= AGENTS  # the capacity check was met
+    assert sum(o["empty"] for o in outcomes) > 0
+    # the queue is empty, and what each agent holds is what the events leave it
+    assert query(pg_url, "SELECT COUNT(*) FROM conversations c JOIN shops s ON "
+                 "s.id = c.shop_id WHERE s.key = 'p' AND c.state = 'queued'") == [(0,)]
     active = query(pg_url, "SELECT a.handle, COUNT(*) FROM conversations c JOIN agents a "
                    "ON a.id = c.assignee_id WHERE c.state = 'active' GROUP BY a.handle")
-    assert dict(active) == {h: CAPACITY for h in handles}
-    assert sum(a[200] for a in answers.values()) == CHATS
-    assert sum(a[409] for a in answers.values()) > 0  # the capacity check was met
+    assert dict(active) == {h: n for h, n in left.items() if n}
+    assert all(n <= CAPACITY for n in left.values())
 
 
 CLIENTS = 50

@@ -53,6 +53,89 @@ def test_db_info_and_upgrade_on_postgresql(pg):
     assert not any(line.startswith("journal mode") for line in shown)
 
 
+def _read_write_role(url: str) -> tuple[str, str]:
+    """A login role with only the rights of an application that reads and writes:
+    USAGE on the schema, SELECT/INSERT/UPDATE/DELETE on its tables, USAGE/SELECT on its
+    sequences; no CREATE anywhere (granted by the superuser); its name and URL."""
+    import os
+
+    import psycopg
+
+    role = f"rw{os.getpid()}_{url.split('/')[3].split('?')[0]}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        for sql in (f"CREATE ROLE {role} LOGIN",
+                    "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+                    "REVOKE CREATE, TEMPORARY ON DATABASE "
+                    f"{url.split('/')[3].split('?')[0]} FROM PUBLIC",
+                    f"GRANT USAGE ON SCHEMA public TO {role}",
+                    f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public "
+                    f"TO {role}",
+                    f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"):
+            conn.execute(sql)
+    return role, url.replace("cstool@", f"{role}@", 1)
+
+
+def _drop_role(url: str, role: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP OWNED BY {role}")
+        conn.execute(f"DROP ROLE {role}")
+
+
+def test_a_role_without_create_rights_opens_an_upgraded_database_and_posts(pg_url):
+    """`db upgrade` (by the owner) makes everything, the commit counter too (migration
+    22): an application role that may only read and write opens the database, posts a
+    message, and `db info` reads its version."""
+    import psycopg
+
+    owner = Cli(pg_url)
+    assert owner.json("db", "upgrade")["schema_version"] == LATEST
+    assert owner("shop", "create", "s", "--name", "翎衣女装").exit_code == 0
+    role, url = _read_write_role(pg_url)
+    try:
+        with psycopg.connect(url, autocommit=True) as conn, \
+                pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CREATE SEQUENCE cstool_try")  # the role really may not create
+        backend = LocalBackend(url)
+        try:
+            posted = backend.post_message("s", "k1", "在吗？双十一还有优惠吗")
+            assert posted["message"]["body"] == "在吗？双十一还有优惠吗"
+            assert backend.info()["schema_version"] == LATEST
+        finally:
+            backend.close()
+        info = Cli(url).json("db", "info")
+        assert info["schema_version"] == info["latest_schema_version"] == LATEST
+        assert [m["version"] for m in info["migrations"]] == [v for v, _, _ in MIGRATIONS]
+        seen = LocalBackend(pg_url)  # the owner reads what the role wrote
+        try:
+            assert [m["body"] for m in seen.get_conversation(
+                posted["conversation"]["id"])["messages"]][:1] == ["在吗？双十一还有优惠吗"]
+        finally:
+            seen.close()
+    finally:
+        _drop_role(pg_url, role)
+
+
+def test_an_upgrade_from_before_migration_22_makes_the_commit_counter(pg_url):
+    """A database from before migration 22 without the counter: `db upgrade` applies 22,
+    which makes it, and writes go on (their numbers start from the counter's first)."""
+    import psycopg
+
+    owner = Cli(pg_url)
+    assert owner("shop", "create", "s", "--name", "店").exit_code == 0
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP SEQUENCE cstool_commits")
+        conn.execute("DELETE FROM schema_migrations WHERE version = 22")
+    assert owner.json("db", "upgrade") == {"applied": [22], "schema_version": LATEST}
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('cstool_commits') IS NOT NULL").fetchone()[0]
+    assert owner("shop", "create", "t", "--name", "二店").exit_code == 0
+    assert [s["key"] for s in owner.json("shop", "list")] == ["s", "t"]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert conn.execute("SELECT last_value FROM cstool_commits").fetchone()[0] >= 1
+
+
 def test_the_url_shown_never_carries_the_password(pg_cluster, pg_url):
     url = pg_url.replace("cstool@", "cstool:s3cret@")
     info = Cli(url).json("db", "info")

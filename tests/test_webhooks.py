@@ -381,13 +381,34 @@ main()
 """
 
 
+def _until(condition, bound_s: float, pause_s: float = 0.05) -> bool:
+    """Wait until ``condition()`` holds (True), or ``bound_s`` passed (False): a bound
+    for a loaded machine, never a timing the test relies on."""
+    deadline = time.monotonic() + bound_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return bool(condition())
+        time.sleep(pause_s)
+    return True
+
+
 def test_two_workers_one_killed_every_delivery_arrives_duplicates_share_the_id(
         tmp_path, receivers):
+    """Two worker processes POST 60 deliveries to a slow receiver; one is killed with
+    SIGKILL once ten arrived: every delivery ends done, a delivery POSTed more than once
+    (a killed worker's attempt made again when its lease ran out, or a retry) carries the
+    same id and body every time, and the receiver saw no more POSTs than attempts.
+
+    Nothing here depends on how fast the machine is: every wait is for a condition
+    (generous bounds only), and a POST that times out on a loaded machine is retried
+    after a second or two (``webhook_retry_base_s=1``), not the default ten, twenty,
+    forty seconds that could outlast any fixed deadline."""
     n = 60
     rx = receivers(delay_s=0.05)  # a slow receiver: a kill lands mid-POST
     path = str(tmp_path / "w.db")
     b = LocalBackend(path)
-    shop(b, webhook_timeout_s=1)  # a killed worker's lease runs out after 15 s
+    # a killed worker's lease runs out after 15 s (5 timeouts and 10 s)
+    shop(b, webhook_timeout_s=1, webhook_retry_base_s=1)
     hook(b, rx.url)
     for i in range(n):
         b.post_message("s1", f"c{i:03d}", "你好")
@@ -396,27 +417,37 @@ def test_two_workers_one_killed_every_delivery_arrives_duplicates_share_the_id(
     logs = [open(tmp_path / f"worker{i}.log", "wb") for i in range(2)]  # noqa: SIM115
     workers = [subprocess.Popen([sys.executable, "-c", WORKER, path], env=env,
                                 stdout=log, stderr=log) for log in logs]
+
+    def said() -> str:
+        return "\n".join(f"worker{i}: " + (tmp_path / f"worker{i}.log").read_text(
+            errors="replace")[-2000:] for i in range(2))
+
+    rows: list[dict] = []
+
+    def all_done() -> bool:
+        rows[:] = b.webhook_deliveries("h1", limit=1000)
+        return len(rows) == n and all(r["status"] == "done" for r in rows)
+
     try:
-        deadline = time.time() + 60
-        while len(rx.got) < 10 and time.time() < deadline:
-            time.sleep(0.01)
-        assert len(rx.got) >= 10, (tmp_path / "worker0.log").read_text()
+        assert _until(lambda: len(rx.got) >= 10, 180), f"{len(rx.got)} arrived; {said()}"
         workers[0].send_signal(signal.SIGKILL)
-        workers[0].wait(timeout=10)
+        workers[0].wait(timeout=30)
         b = LocalBackend(path)
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            rows = b.webhook_deliveries("h1", limit=1000)
-            if len(rows) == n and all(r["status"] == "done" for r in rows):
-                break
-            time.sleep(0.2)
-        rows = b.webhook_deliveries("h1", limit=1000)
-        b.close()
+        try:
+            done = _until(all_done, 300, 0.2)
+        finally:
+            b.close()
+        left = [(r["id"], r["status"], r["attempts"]) for r in rows if r["status"] != "done"]
+        assert done, f"{len(rows)} deliveries, not done: {left}; {said()}"
     finally:
         for w in workers:
             if w.poll() is None:
                 w.send_signal(signal.SIGTERM)
-                w.wait(timeout=30)
+                try:
+                    w.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    w.kill()
+                    w.wait()
         for log in logs:
             log.close()
     assert [r["status"] for r in rows] == ["done"] * n

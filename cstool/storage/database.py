@@ -260,6 +260,8 @@ class Database:
                                    schema_version=self.schema_version(), LATEST=LATEST)
             if self.schema_version() == LATEST:
                 return applied
+            if self.engine is not None:  # every write transaction takes a number of it
+                self.engine.make_commit_counter()
             for version, name, sql in MIGRATIONS:
                 with self.write() as conn:
                     conn.execute(
