@@ -85,7 +85,7 @@ def _drop_role(url: str, role: str) -> None:
 
 def test_a_role_without_create_rights_opens_an_upgraded_database_and_posts(pg_url):
     """`db upgrade` (by the owner) makes everything, the commit counter too (migration
-    22): an application role that may only read and write opens the database, posts a
+    21): an application role that may only read and write opens the database, posts a
     message, and `db info` reads its version."""
     import psycopg
 
@@ -118,7 +118,7 @@ def test_a_role_without_create_rights_opens_an_upgraded_database_and_posts(pg_ur
 
 
 def test_an_upgrade_from_before_migration_22_makes_the_commit_counter(pg_url):
-    """A database from before migration 22 without the counter: `db upgrade` applies 22,
+    """A database from before migration 21 without the counter: `db upgrade` applies 21,
     which makes it, and writes go on (their numbers start from the counter's first)."""
     import psycopg
 
@@ -126,8 +126,8 @@ def test_an_upgrade_from_before_migration_22_makes_the_commit_counter(pg_url):
     assert owner("shop", "create", "s", "--name", "店").exit_code == 0
     with psycopg.connect(pg_url, autocommit=True) as conn:
         conn.execute("DROP SEQUENCE cstool_commits")
-        conn.execute("DELETE FROM schema_migrations WHERE version = 22")
-    assert owner.json("db", "upgrade") == {"applied": [22], "schema_version": LATEST}
+        conn.execute("DELETE FROM schema_migrations WHERE version = 21")
+    assert owner.json("db", "upgrade") == {"applied": [21], "schema_version": LATEST}
     with psycopg.connect(pg_url, autocommit=True) as conn:
         assert conn.execute("SELECT to_regclass('cstool_commits') IS NOT NULL").fetchone()[0]
     assert owner("shop", "create", "t", "--name", "二店").exit_code == 0

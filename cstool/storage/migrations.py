@@ -1012,14 +1012,14 @@ ALTER TABLE orders ADD COLUMN phone TEXT;
 ALTER TABLE orders ADD COLUMN address TEXT
 """
 
-# 22 (the pg-procs helper): PostgreSQL's commit counter, the sequence cstool_commits that
+# 21: PostgreSQL's commit counter, the sequence cstool_commits that
 # every write transaction takes a number of (storage/pg_engine.py: what the in-process
 # caches compare to see other processes' commits). Made here, by the upgrade, rather
 # than each time a database is opened, so an application role without CREATE rights
 # opens an upgraded database. SQLite's file has its own counter (PRAGMA data_version):
 # there the migration is only recorded.
-M022_COMMIT_COUNTER = """
--- PostgreSQL only (POSTGRES_OVERRIDES[22]); nothing to do in a SQLite file
+M021_COMMIT_COUNTER = """
+-- PostgreSQL only (POSTGRES_OVERRIDES[21]); nothing to do in a SQLite file
 """
 
 MIGRATIONS: list[tuple[int, str, str]] = [
@@ -1058,8 +1058,8 @@ MIGRATIONS: list[tuple[int, str, str]] = [
      M019_QUALITY),
     (20, "orders: receiver, phone and address (changed until the order ships)",
      M020_ORDER_ADDRESS),
-    (22, "PostgreSQL's commit counter made by the upgrade, not at every opening (a role "
-         "without CREATE rights opens the database)", M022_COMMIT_COUNTER),
+    (21, "PostgreSQL's commit counter made by the upgrade, not at every opening (a role "
+         "without CREATE rights opens the database)", M021_COMMIT_COUNTER),
 ]
 
 LATEST = MIGRATIONS[-1][0]
@@ -1069,5 +1069,5 @@ LATEST = MIGRATIONS[-1][0]
 # its SQL translates (plain DDL, indexes, triggers, INSERT ... SELECT); the test
 # tests/test_postgres_engine.py runs every migration on a real PostgreSQL.
 POSTGRES_OVERRIDES: dict[int, str] = {
-    22: "CREATE SEQUENCE IF NOT EXISTS cstool_commits",
+    21: "CREATE SEQUENCE IF NOT EXISTS cstool_commits",
 }

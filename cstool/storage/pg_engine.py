@@ -21,7 +21,7 @@ sequence ``cstool_commits``, of which every cstool write transaction takes a num
 commits, so it moved since our last write exactly when another connection (another
 process, or another connection of this one) committed a write. Writes made to the
 database by programs other than cstool are not counted: the caches would not see them.
-The sequence is made by ``db upgrade`` (migration 22), never by opening: a role with only
+The sequence is made by ``db upgrade`` (migration 21), never by opening: a role with only
 read and write rights (no CREATE) opens an upgraded database.
 """
 
@@ -78,7 +78,7 @@ class PostgresEngine:
         self.dsn, self.pool_size = pool_settings(url)
         self.catalogue = _Catalogue()
         self.first = PgConnection(self.dsn, self.catalogue)  # a bad URL fails here
-        try:  # the counter is migration 22's: opening makes nothing (no CREATE rights)
+        try:  # the counter is migration 21's: opening makes nothing (no CREATE rights)
             self.prepare_schema(self.first)  # functions a newer cstool added
         except Exception as e:  # psycopg's errors, as the storage's
             self.first.close()
@@ -345,7 +345,7 @@ class PostgresEngine:
     def make_commit_counter(self) -> None:
         """The sequence ``cstool_commits``, made when missing: an upgrade calls it before
         its first migration, whose transaction takes a number of the counter already
-        (migration 22 records it in the schema's history). Under the write lock, so
+        (migration 21 records it in the schema's history). Under the write lock, so
         several processes upgrading a new database at once make it once."""
         with self.session() as conn:
             raw = conn.raw
