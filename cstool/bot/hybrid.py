@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["entry_similarity", "fuse", "semantic_rows"]
+__all__ = ["EntrySimilarity", "entry_similarity", "fuse", "semantic_rows"]
 
 
 def entry_similarity(doc_rows: np.ndarray, entry_start: np.ndarray,
@@ -30,6 +30,45 @@ def entry_similarity(doc_rows: np.ndarray, entry_start: np.ndarray,
         return np.zeros(len(entry_start), dtype=np.float32)
     sims = doc_rows.astype(np.float32, copy=False) @ query.astype(np.float32, copy=False)
     return np.maximum.reduceat(sims, entry_start).astype(np.float32)
+
+
+class EntrySimilarity:
+    """:func:`entry_similarity` for many questions over the same rows, faster.
+
+    Keeps only the embedded rows (not all zeros) as one C-contiguous float32 matrix, so
+    a question reads a quarter of the memory when a large scope embeds only each
+    entry's main question (one row in four at 20,000 entries). Gives the same values as
+    :func:`entry_similarity`: an entry with a row not embedded scores at least 0 (that
+    row's cosine), one with no embedded row exactly 0. ``source`` is the array it was
+    made from (a scope rebuilds it when its rows change)."""
+
+    def __init__(self, doc_rows: np.ndarray, entry_start: np.ndarray) -> None:
+        """Index ``doc_rows`` grouped by entry (entry ``i`` starting at
+        ``entry_start[i]``, every entry with at least one row)."""
+        self.source = doc_rows
+        n_entries, n_docs = len(entry_start), int(doc_rows.shape[0])
+        counts = np.diff(np.append(np.asarray(entry_start, dtype=np.int64), n_docs))
+        doc_entry = np.repeat(np.arange(n_entries, dtype=np.int64), counts)
+        embedded = (doc_rows != 0).any(axis=1) if n_docs else np.zeros(0, dtype=bool)
+        self.rows = np.ascontiguousarray(doc_rows[embedded], dtype=np.float32)
+        entry_of_row = doc_entry[embedded]
+        new = np.ones(len(entry_of_row), dtype=bool)
+        new[1:] = entry_of_row[1:] != entry_of_row[:-1]
+        self.row_start = np.flatnonzero(new)  # each embedded entry's first row
+        self.entries = entry_of_row[self.row_start]  # entries with an embedded row
+        blank = np.bincount(doc_entry[~embedded], minlength=n_entries) > 0
+        # an entry's blank (not embedded) row scores 0; without one, only its rows count
+        self.base = np.where(blank, 0.0, -np.inf).astype(np.float32)
+        self.base[np.setdiff1d(np.arange(n_entries), self.entries)] = 0.0
+
+    def __call__(self, query: np.ndarray) -> np.ndarray:
+        """Best cosine of ``query`` with each entry's rows (float32, one per entry)."""
+        out = self.base.copy()
+        if len(self.rows):
+            sims = self.rows @ query.astype(np.float32, copy=False)
+            best = np.maximum.reduceat(sims, self.row_start)
+            out[self.entries] = np.maximum(out[self.entries], best)
+        return out
 
 
 def fuse(probs: np.ndarray, semantic: np.ndarray, weight: float) -> np.ndarray:

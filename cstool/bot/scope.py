@@ -225,8 +225,8 @@ class Scope:
         self.post_w = np.zeros(0, dtype=np.float32)
         self.pruned = False
         self.frequent = np.zeros(0, dtype=bool)
-        self._fkeys: np.ndarray | None = None
-        self._freq_pos = np.zeros(0, dtype=np.int64)
+        self._by_doc: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._sem_index: hybrid.EntrySimilarity | None = None
         self.rescore = 300
         self.clf: SoftmaxClassifier | None = None
         self.calibrator = Calibrator(calibration.PRIOR_LEXICAL)
@@ -387,7 +387,7 @@ class Scope:
             )
             self.frequent = df > cap
         self.pruned = bool(self.frequent.any())
-        self._fkeys = None
+        self._by_doc = None
 
     def _cross_validate(
         self,
@@ -651,17 +651,17 @@ class Scope:
         w = self.post_w[pos] * np.repeat(vals, lens)
         return np.bincount(self.post_doc[pos], weights=w, minlength=self.n_docs)
 
-    def _freq_keys(self) -> np.ndarray:
-        """Sorted ``feature * n_docs + doc`` keys of the postings of frequent features
-        (built on first use), with ``_freq_pos`` their positions in the postings."""
-        if self._fkeys is None:
-            feats = np.flatnonzero(self.frequent)
-            starts = self.feat_ptr[feats]
-            lens = self.feat_ptr[feats + 1] - starts
-            pos = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
-            self._fkeys = np.repeat(feats, lens) * self.n_docs + self.post_doc[pos]
-            self._freq_pos = pos
-        return self._fkeys
+    def _doc_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The postings by document (built on first use): ``(doc_ptr, feature, weight)``,
+        document ``d``'s features (ascending) at ``doc_ptr[d]:doc_ptr[d + 1]``."""
+        if self._by_doc is None:
+            order = np.argsort(self.post_doc, kind="stable")  # features ascend per doc
+            feat = np.repeat(np.arange(len(self.feat_ptr) - 1, dtype=np.int64),
+                             np.diff(self.feat_ptr))
+            doc_ptr = np.zeros(self.n_docs + 1, dtype=np.int64)
+            np.cumsum(np.bincount(self.post_doc, minlength=self.n_docs), out=doc_ptr[1:])
+            self._by_doc = (doc_ptr, feat[order], self.post_w[order])
+        return self._by_doc
 
     def _lexical(self, ids: np.ndarray, vals: np.ndarray) -> np.ndarray:
         """Best cosine similarity of each entry's texts with the query row."""
@@ -681,15 +681,22 @@ class Scope:
             else:
                 cand = np.arange(self.n_docs)
             cand.sort()
+            # the frequent features' part, read from the candidates' own rows (each
+            # candidate's terms in feature order, as summed before: the same scores)
             fids, fvals = ids[~rare], vals[~rare]
-            keys = (fids[:, None] * self.n_docs + cand[None, :]).ravel()
-            fk = self._freq_keys()
-            at = np.searchsorted(fk, keys)
-            at[at == len(fk)] = 0
-            hit = fk[at] == keys
-            w = np.repeat(fvals, len(cand))[hit] * self.post_w[self._freq_pos[at[hit]]]
+            if len(fids) == 0:
+                return np.maximum.reduceat(doc_scores, self.entry_start).astype(np.float32)
+            doc_ptr, doc_feat, doc_w = self._doc_rows()
+            starts = doc_ptr[cand]
+            lens = doc_ptr[cand + 1] - starts
+            pos = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(int(lens.sum()))
+            feat = doc_feat[pos]
+            at = np.searchsorted(fids, feat)
+            at[at == len(fids)] = 0
+            hit = fids[at] == feat
+            w = fvals[at[hit]] * doc_w[pos[hit]]
             doc_scores += np.bincount(
-                np.tile(cand, len(fids))[hit], weights=w, minlength=self.n_docs
+                np.repeat(cand, lens)[hit], weights=w, minlength=self.n_docs
             )
         return np.maximum.reduceat(doc_scores, self.entry_start).astype(np.float32)
 
@@ -713,7 +720,9 @@ class Scope:
             probs = softmax(lex / self.lexical_temp)
         sem = None
         if self.sem is not None and qvec is not None:
-            sem = hybrid.entry_similarity(self.sem, self.entry_start, qvec)
+            if self._sem_index is None or self._sem_index.source is not self.sem:
+                self._sem_index = hybrid.EntrySimilarity(self.sem, self.entry_start)
+            sem = self._sem_index(qvec)
             probs = hybrid.fuse(probs, sem, self.sem_weight)
         return probs, lex, agree, sem
 

