@@ -217,14 +217,17 @@ class PostgresEngine:
             database.generation += 1
             try:
                 yield conn
+                if conn.writes_waiting():  # they fail this write, not the group's next
+                    conn.defer("RELEASE SAVEPOINT cstool_write")
+                    conn.flush()
+                else:
+                    conn.defer("RELEASE SAVEPOINT cstool_write")
             except BaseException:
-                if not conn.drop_deferred("SAVEPOINT cstool_write"):  # else nothing ran
+                if not conn.drop_since("SAVEPOINT cstool_write"):  # else nothing ran
                     conn.execute("ROLLBACK TO cstool_write")
                     conn.defer("RELEASE SAVEPOINT cstool_write")
                 database.generation += 1
                 raise
-            else:
-                conn.defer("RELEASE SAVEPOINT cstool_write")
             return
         with self.session() as conn:
             try:
@@ -241,7 +244,12 @@ class PostgresEngine:
                 self._rollback(conn)
                 raise
             else:
-                self._commit_write(conn)
+                try:
+                    self._commit_write(conn)  # with the writes still waiting
+                except BaseException:
+                    database.generation += 1
+                    self._rollback(conn)
+                    raise
             finally:
                 self._local.writing = False
 

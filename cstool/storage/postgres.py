@@ -167,7 +167,9 @@ class PgConnection:
             _adapt(raw)
         self._raw = raw
         self._cat = catalogue or _Catalogue()
-        self._pending: list[str] = []  # statements sent with the next one (no result)
+        # statements sent with the next one, whose results nobody reads: (text, None) for
+        # a transaction's control statements, (PostgreSQL text, parameters) for writes
+        self._pending: list[tuple[str, Any]] = []
         self.lock = threading.RLock()
 
     @property
@@ -180,15 +182,57 @@ class PgConnection:
     def defer(self, sql: str) -> None:
         """Send ``sql`` (a statement without parameters or result) together with the
         next statement, in one round trip."""
-        self._pending.append(sql)
+        self._pending.append((sql, None))
 
     def drop_deferred(self, sql: str) -> bool:
         """Forget the deferred ``sql`` if it is the last one waiting (a read that ran
         nothing needs neither its BEGIN nor its COMMIT)."""
-        if self._pending and self._pending[-1] == sql:
+        if self._pending and self._pending[-1] == (sql, None):
             self._pending.pop()
             return True
         return False
+
+    def drop_since(self, sql: str) -> bool:
+        """Forget the deferred control statement ``sql`` and everything deferred after it
+        if it is still waiting (nothing of it ran); else forget the writes waiting (they
+        belong to the write being rolled back) and say False."""
+        for i in range(len(self._pending) - 1, -1, -1):
+            if self._pending[i] == (sql, None):
+                del self._pending[i:]
+                return True
+        self._pending.clear()
+        return False
+
+    def execute_later(self, sql: str, params: Any = ()) -> None:
+        """Run a write whose result nobody reads (no row count, no new id) with the
+        transaction's next statement, in its round trip (psycopg's pipeline mode), instead
+        of a round trip of its own. Statements run in the order given; an error of this
+        one is raised by the statement that carries it (at the latest by the write's end:
+        ``PostgresEngine.write`` sends what waits before it commits or releases)."""
+        found, params = self._translate(sql, params)
+        if found.insert_table is not None and "id" in found.insert_columns:
+            self.execute(sql, params)  # an explicit id: the identity is synced after it
+            return
+        self._pending.append((found.sql, () if params is None else params))
+
+    def execute_together(self, statements: list[tuple[str, Any]]) -> list[PgCursor]:
+        """Run reads (statements in SQLite's dialect whose results are read only after
+        all ran) and the deferred statements in one round trip; their cursors."""
+        import psycopg
+
+        texts = []
+        for sql, params in statements:
+            found, params = self._translate(sql, params)
+            texts.append((found.sql, () if params is None else params))
+        try:
+            return [PgCursor(cur) for cur in self.pipeline(texts)]
+        except psycopg.Error as e:
+            raise _map_error(e) from None
+
+    def writes_waiting(self) -> bool:
+        """Whether a write sent with the next statement is waiting (not a control
+        statement alone)."""
+        return any(params is not None for _, params in self._pending)
 
     def flush(self) -> None:
         """Send the deferred statements now."""
@@ -199,11 +243,11 @@ class PgConnection:
             return
         try:
             if len(pending) == 1:
-                self._raw.execute(pending[0])
+                self._raw.execute(pending[0][0], pending[0][1])
             else:
                 with self._raw.pipeline():
-                    for sql in pending:
-                        self._raw.execute(sql)
+                    for sql, params in pending:
+                        self._raw.execute(sql, params)
         except psycopg.Error as e:
             raise _map_error(e) from None
 
@@ -216,8 +260,8 @@ class PgConnection:
         cursors = []
         try:
             with self._raw.pipeline():
-                for sql in pending:
-                    self._raw.execute(sql)
+                for sql, params in pending:
+                    self._raw.execute(sql, params)
                 for sql, params in statements:
                     cursors.append(self._raw.execute(sql, params))
         except psycopg.Error as e:
