@@ -121,7 +121,8 @@ class DeskService:
                 check_product(uow, shop_row, product)
             # the customer, a duplicate of the client id and the open chat, read together
             # (one round trip on PostgreSQL)
-            found = uow.repo(Posts).lookup(shop_id, customer, client_id)
+            found = uow.repo(Posts).lookup(shop_id, customer, client_id,
+                                           ctx.tickets.reopen_since(now))
             cust_id, usual, profile, new, name = self._customer_for_post(
                 uow, shop_row, customer, channel, found.customer)
             channel = channel or usual  # the customer's usual client, as the profile says
@@ -166,11 +167,13 @@ class DeskService:
                 connect_chat(uow, conv["id"], connector["id"])
             msg = add_message(uow, conv, "customer", text, kind=kind, payload=payload,
                               client_id=client_id,
-                              touch=not created and conv["state"] != "closed")
+                              touch=not created and conv["state"] != "closed",
+                              reserved_id=found.message_id)
             if attachment is not None:
                 ctx.files.attach(uow, conv, msg, attachment)
             if not new:
-                ctx.tickets.reopen_on_customer_reply(uow, cust_id, shop_id)
+                ctx.tickets.reopen_on_customer_reply(uow, cust_id, shop_id,
+                                                     resolved=found.resolved)
             replies: list[dict] = []
             if command is not None:
                 replies = ctx.campaigns.answer_command(uow, shop_row, conv, cust_id, command)

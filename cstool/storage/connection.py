@@ -17,16 +17,27 @@ class Connection(Protocol):
         """Run one statement for each parameter row."""
 
 
-def execute_later(conn: Any, sql: str, params: Any = ()) -> Any:
+def execute_later(conn: Any, sql: str, params: Any = (), *, id_reserved: bool = False
+                  ) -> Any:
     """Run a write whose result the caller does not read (no row count, no new id, and
     no constraint it may break that the caller would catch). SQLite runs it at once and
     returns the cursor; PostgreSQL sends it with the transaction's next statement, in
-    that round trip, and returns None (``PgConnection.execute_later``)."""
+    that round trip, and returns None (``PgConnection.execute_later``). ``id_reserved``:
+    the row's ``id`` was taken from the table's own sequence (``reserve_id_sql``)."""
     later = getattr(conn, "execute_later", None)
     if later is None:
         return conn.execute(sql, params)
-    later(sql, params)
+    later(sql, params, id_reserved=id_reserved)
     return None
+
+
+def reserve_id_sql(conn: Any, table: str) -> str | None:
+    """A statement that takes the next id of ``table``'s identity for a row inserted
+    later in the transaction (``execute_later``): PostgreSQL's sequence; None on SQLite,
+    whose ids are known at once."""
+    if getattr(conn, "execute_later", None) is None:
+        return None
+    return f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))"
 
 
 def execute_together(conn: Any, statements: list[tuple[str, Any]]) -> list[Any]:

@@ -145,7 +145,7 @@ class PostgresEngine:
 
     @staticmethod
     def _reset(conn: PgConnection) -> None:
-        conn._pending.clear()
+        conn.forget()
         if not conn.broken and conn._in_transaction():
             with contextlib.suppress(Exception):
                 conn._raw.execute("ROLLBACK")
@@ -202,7 +202,7 @@ class PostgresEngine:
 
     @staticmethod
     def _rollback(conn: PgConnection) -> None:
-        conn._pending.clear()
+        conn.forget()
         if not conn.broken:
             with contextlib.suppress(Exception):
                 conn._raw.execute("ROLLBACK")
@@ -217,17 +217,17 @@ class PostgresEngine:
             database.generation += 1
             try:
                 yield conn
-                if conn.writes_waiting():  # they fail this write, not the group's next
-                    conn.defer("RELEASE SAVEPOINT cstool_write")
-                    conn.flush()
-                else:
-                    conn.defer("RELEASE SAVEPOINT cstool_write")
             except BaseException:
                 if not conn.drop_since("SAVEPOINT cstool_write"):  # else nothing ran
                     conn.execute("ROLLBACK TO cstool_write")
                     conn.defer("RELEASE SAVEPOINT cstool_write")
                 database.generation += 1
                 raise
+            else:
+                # the writes still waiting go with the group's next statement (or its
+                # COMMIT); should they fail, the whole group fails (PgConnection.carry)
+                conn.carry()
+                conn.defer("RELEASE SAVEPOINT cstool_write")
             return
         with self.session() as conn:
             try:
@@ -293,6 +293,8 @@ class PostgresEngine:
                 raise
             self._local.group = False
             try:
+                if conn.poisoned:  # a write of the group, answered, failed to be sent
+                    raise PgOperationalError("a write of the group failed after it ended")
                 self._commit_write(conn)
             except DatabaseError as e:
                 database.generation += 1

@@ -170,6 +170,11 @@ class PgConnection:
         # statements sent with the next one, whose results nobody reads: (text, None) for
         # a transaction's control statements, (PostgreSQL text, parameters) for writes
         self._pending: list[tuple[str, Any]] = []
+        # writes of a group's write that ended are among them (``carry``); when sending
+        # them fails, the group cannot commit (``poisoned``): the write they belong to was
+        # answered already, as a part of the group that must commit whole
+        self.carried = False
+        self.poisoned = False
         self.lock = threading.RLock()
 
     @property
@@ -203,14 +208,17 @@ class PgConnection:
         self._pending.clear()
         return False
 
-    def execute_later(self, sql: str, params: Any = ()) -> None:
+    def execute_later(self, sql: str, params: Any = (), *, id_reserved: bool = False
+                      ) -> None:
         """Run a write whose result nobody reads (no row count, no new id) with the
         transaction's next statement, in its round trip (psycopg's pipeline mode), instead
         of a round trip of its own. Statements run in the order given; an error of this
         one is raised by the statement that carries it (at the latest by the write's end:
-        ``PostgresEngine.write`` sends what waits before it commits or releases)."""
+        ``PostgresEngine.write`` sends what waits with its COMMIT). ``id_reserved``: an
+        explicit ``id`` taken from the table's identity sequence (nothing to sync)."""
         found, params = self._translate(sql, params)
-        if found.insert_table is not None and "id" in found.insert_columns:
+        if found.insert_table is not None and "id" in found.insert_columns \
+                and not id_reserved:
             self.execute(sql, params)  # an explicit id: the identity is synced after it
             return
         self._pending.append((found.sql, () if params is None else params))
@@ -234,11 +242,23 @@ class PgConnection:
         statement alone)."""
         return any(params is not None for _, params in self._pending)
 
+    def carry(self) -> None:
+        """The writes waiting belong to a write of a group that has ended: they go with
+        the group's next statement, and if they fail, the group fails (``poisoned``)."""
+        if self.writes_waiting():
+            self.carried = True
+
+    def forget(self) -> None:
+        """Drop whatever waits (the transaction is rolled back)."""
+        self._pending.clear()
+        self.carried = self.poisoned = False
+
     def flush(self) -> None:
         """Send the deferred statements now."""
         import psycopg
 
         pending, self._pending = self._pending, []
+        carried, self.carried = self.carried, False
         if not pending:
             return
         try:
@@ -249,6 +269,7 @@ class PgConnection:
                     for sql, params in pending:
                         self._raw.execute(sql, params)
         except psycopg.Error as e:
+            self.poisoned = self.poisoned or carried
             raise _map_error(e) from None
 
     def pipeline(self, statements: list[tuple[str, Any]]) -> list[Any]:
@@ -257,6 +278,7 @@ class PgConnection:
         import psycopg
 
         pending, self._pending = self._pending, []
+        carried, self.carried = self.carried, False
         cursors = []
         try:
             with self._raw.pipeline():
@@ -265,6 +287,7 @@ class PgConnection:
                 for sql, params in statements:
                     cursors.append(self._raw.execute(sql, params))
         except psycopg.Error as e:
+            self.poisoned = self.poisoned or carried
             raise _map_error(e) from None
         return cursors
 
@@ -453,7 +476,7 @@ class PgConnection:
 
     def close(self) -> None:
         """Close the connection."""
-        self._pending.clear()
+        self.forget()
         self._raw.close()
 
 
