@@ -175,6 +175,7 @@ class PgConnection:
         # answered already, as a part of the group that must commit whole
         self.carried = False
         self.poisoned = False
+        self._binder: Any = None  # a client-side cursor: binds values for ``pipeline``
         self.lock = threading.RLock()
 
     @property
@@ -255,41 +256,43 @@ class PgConnection:
 
     def flush(self) -> None:
         """Send the deferred statements now."""
-        import psycopg
-
-        pending, self._pending = self._pending, []
-        carried, self.carried = self.carried, False
-        if not pending:
-            return
-        try:
-            if len(pending) == 1:
-                self._raw.execute(pending[0][0], pending[0][1])
-            else:
-                with self._raw.pipeline():
-                    for sql, params in pending:
-                        self._raw.execute(sql, params)
-        except psycopg.Error as e:
-            self.poisoned = self.poisoned or carried
-            raise _map_error(e) from None
+        if self._pending:
+            self.pipeline([])
 
     def pipeline(self, statements: list[tuple[str, Any]]) -> list[Any]:
-        """Run the deferred statements and ``statements`` (text, parameters) in one
-        round trip; their cursors."""
+        """Run the deferred statements and ``statements`` (PostgreSQL text, parameters)
+        in one round trip; their results (cursor-like: fetchone, fetchall, description,
+        rowcount), in order.
+
+        One message of PostgreSQL's simple query protocol carries them all, their
+        parameters bound on this side (psycopg's client-side binding, which quotes each
+        value as the server's literal): one send and one wait, where psycopg's pipeline
+        mode talks to the socket after every statement. They run in the order given;
+        the first that fails ends the message (and aborts the transaction)."""
         import psycopg
 
         pending, self._pending = self._pending, []
         carried, self.carried = self.carried, False
-        cursors = []
+        work = pending + statements
+        if not work:
+            return []
         try:
-            with self._raw.pipeline():
-                for sql, params in pending:
-                    self._raw.execute(sql, params)
-                for sql, params in statements:
-                    cursors.append(self._raw.execute(sql, params))
+            if len(work) == 1:  # one statement: the extended protocol (prepared)
+                cur = self._raw.execute(work[0][0], work[0][1])
+                return [_Result.of(cur)] if statements else []
+            binder = self._binder
+            if binder is None:
+                binder = self._binder = psycopg.ClientCursor(self._raw)
+            text = ";\n".join(sql if params is None else binder.mogrify(sql, params)
+                              for sql, params in work)
+            cur = self._raw.execute(text)
+            results = [_Result.of(cur)]
+            while cur.nextset():
+                results.append(_Result.of(cur))
         except psycopg.Error as e:
             self.poisoned = self.poisoned or carried
             raise _map_error(e) from None
-        return cursors
+        return results[len(pending):]
 
     # -- the catalogue, as far as the translation needs it ---------------------------------
     def identity_tables(self) -> set[str]:
@@ -478,6 +481,38 @@ class PgConnection:
         """Close the connection."""
         self.forget()
         self._raw.close()
+
+
+class _Result:
+    """One statement's result of a ``PgConnection.pipeline`` message, read whole."""
+
+    __slots__ = ("description", "rowcount", "_rows")
+
+    def __init__(self, description: Any, rowcount: int, rows: list):
+        self.description = description
+        self.rowcount = rowcount
+        self._rows = rows
+
+    @classmethod
+    def of(cls, cur: Any) -> _Result:
+        """The current result of psycopg cursor ``cur``."""
+        description = cur.description
+        return cls(description, cur.rowcount,
+                   cur.fetchall() if description is not None else [])
+
+    def fetchone(self) -> tuple | None:
+        """The next row, or None."""
+        return self._rows.pop(0) if self._rows else None
+
+    def fetchall(self) -> list[tuple]:
+        """The remaining rows."""
+        rows, self._rows = self._rows, []
+        return rows
+
+    def fetchmany(self, size: int = 100) -> list[tuple]:
+        """Up to ``size`` further rows."""
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
 
 
 class _Count(PgCursor):
