@@ -160,6 +160,34 @@ def test_a_write_sent_later_commits_with_its_transaction_and_fails_it(pg_url):
         backend.close()
 
 
+def test_statements_sent_together_keep_every_value(pg_url):
+    """Writes sent later go in one message with the statement that carries them, their
+    values bound on the client: quotes, backslashes, percent signs, CJK, NULL, truth
+    values and numbers come back as given; a JSON list (sent typed) also carries them."""
+    backend = LocalBackend(pg_url)
+    db = backend.database
+    names = ["翎衣女装", "it's", "back\\slash\n", "50% off", "%s and %(x)s", "a;b--c", "'; DROP"]
+    try:
+        with db.write() as conn:
+            for i, name in enumerate(names):
+                execute_later(conn, "INSERT INTO shops (key, name, created_at, updated_at) "
+                              "VALUES (?, ?, ?, ?)", (f"s{i}", name, 10**12 + i, True))
+            # carried by a plain statement: one message, values bound on the client
+            assert conn.execute("SELECT name FROM shops WHERE key = ?",
+                                ("s0",)).fetchone() == (names[0],)
+            execute_later(conn, "INSERT INTO shops (key, name, created_at, updated_at) "
+                          "VALUES (?, ?, ?, ?)", ("none", "无", 1, 0))
+            # carried by a statement with a JSON list: sent typed (pipeline mode)
+            got = conn.execute("SELECT key, name, created_at, updated_at FROM shops WHERE key "
+                               "IN (SELECT value FROM json_each(?)) ORDER BY key",
+                               (json.dumps([f"s{i}" for i in range(len(names))]),)).fetchall()
+        assert got == [(f"s{i}", n, 10**12 + i, 1) for i, n in enumerate(names)]
+        with db.read() as conn:
+            assert conn.execute("SELECT COUNT(*) FROM shops").fetchone()[0] == len(names) + 1
+    finally:
+        backend.close()
+
+
 def test_a_group_whose_ended_write_fails_later_commits_nothing(pg_url):
     """In a group, a write's deferred statements go with the group's next statement; if
     they fail there, the write they belong to had ended (and its caller been answered

@@ -179,13 +179,17 @@ class PostgresEngine:
     def _in_group(self) -> bool:
         return bool(self._local.__dict__.get("group"))
 
-    def _begin_write(self, conn: PgConnection, database: Any) -> None:
-        """BEGIN, the write lock and the transaction counter in one round trip."""
+    def _begin_write(self, conn: PgConnection, database: Any, *, bump: bool = True) -> None:
+        """BEGIN, the write lock and the transaction counter in one round trip.
+        ``bump``: a write transaction moves ``database.generation``; a group does not
+        (each of its writes does, as on SQLite, so that the caches that follow a chain
+        of posts keep it from one group to the next)."""
         _, _, counter = conn.pipeline([("BEGIN", None),
                                     ("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,)),
                                     (_COMMITS_NOW, None)])
         self._observe(counter.fetchone()[0])
-        database.generation += 1  # after the lock: in the order the writes run
+        if bump:
+            database.generation += 1  # after the lock: in the order the writes run
 
     def _commit_write(self, conn: PgConnection) -> None:
         """The counter as our write leaves it, and COMMIT, in one round trip."""
@@ -278,7 +282,7 @@ class PostgresEngine:
             raise StorageError("a group is open already", key="db_group_open")
         with self.session() as conn:
             try:
-                self._begin_write(conn, database)
+                self._begin_write(conn, database, bump=False)
             except DatabaseError as e:
                 self._rollback(conn)
                 raise StorageError(f"{database.path}: {e}", key="db_error",

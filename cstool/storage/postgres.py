@@ -280,6 +280,12 @@ class PgConnection:
             if len(work) == 1:  # one statement: the extended protocol (prepared)
                 cur = self._raw.execute(work[0][0], work[0][1])
                 return [_Result.of(cur)] if statements else []
+            if any(_typed_only(params) for _, params in work):
+                # a list's element type is not written in its literal: psycopg's
+                # pipeline mode sends it typed
+                with self._raw.pipeline():
+                    cursors = [self._raw.execute(sql, params) for sql, params in work]
+                return [_Result.of(cur) for cur in cursors[len(pending):]]
             binder = self._binder
             if binder is None:
                 binder = self._binder = psycopg.ClientCursor(self._raw)
@@ -481,6 +487,14 @@ class PgConnection:
         """Close the connection."""
         self.forget()
         self._raw.close()
+
+
+def _typed_only(params: Any) -> bool:
+    """Whether some value of ``params`` (a JSON list as an array) must be sent typed."""
+    if not params:
+        return False
+    values = params.values() if isinstance(params, dict) else params
+    return any(isinstance(v, (list, tuple, dict)) for v in values)
 
 
 class _Result:
