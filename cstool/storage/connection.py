@@ -23,7 +23,7 @@ def execute_later(conn: Any, sql: str, params: Any = (), *, id_reserved: bool = 
     no constraint it may break that the caller would catch). SQLite runs it at once and
     returns the cursor; PostgreSQL sends it with the transaction's next statement, in
     that round trip, and returns None (``PgConnection.execute_later``). ``id_reserved``:
-    the row's ``id`` was taken from the table's own sequence (``reserve_id_sql``)."""
+    the row's ``id`` was taken from the table's own sequence (``next_id_sql``)."""
     later = getattr(conn, "execute_later", None)
     if later is None:
         return conn.execute(sql, params)
@@ -31,13 +31,14 @@ def execute_later(conn: Any, sql: str, params: Any = (), *, id_reserved: bool = 
     return None
 
 
-def reserve_id_sql(conn: Any, table: str) -> str | None:
-    """A statement that takes the next id of ``table``'s identity for a row inserted
+def next_id_sql(conn: Any, table: str) -> str | None:
+    """An expression that takes the next id of ``table``'s identity, for a row inserted
     later in the transaction (``execute_later``): PostgreSQL's sequence; None on SQLite,
-    whose ids are known at once."""
+    whose ids are known at once. A number taken is spent even if the row is never
+    written (a sequence does not roll back): take one only for a row that will be."""
     if getattr(conn, "execute_later", None) is None:
         return None
-    return f"SELECT nextval(pg_get_serial_sequence('{table}', 'id'))"
+    return f"nextval(pg_get_serial_sequence('{table}', 'id'))"
 
 
 def execute_together(conn: Any, statements: list[tuple[str, Any]]) -> list[Any]:

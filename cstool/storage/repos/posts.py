@@ -7,8 +7,9 @@ The reads name the customer by key, not by id, so that none waits for another's 
 PostgreSQL sends them in one round trip (``connection.execute_together``), SQLite runs
 them one after the other. A customer who does not exist yet has no message, chat or
 ticket. On PostgreSQL the same round trip takes the id of the message the post will
-store (``connection.reserve_id_sql``), so that the message's row, like its event, goes
-with the transaction's next statement.
+store (``connection.next_id_sql``; only for a known customer and no duplicate, so that
+no number is spent for nothing), so that the message's row, like its event, goes with
+the transaction's next statement.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from ..connection import execute_together, reserve_id_sql
+from ..connection import execute_together, next_id_sql
 from .customers import _CUSTOMER_FOR_POST
 
 _DUPLICATE = (
@@ -31,6 +32,7 @@ _OPEN_CHAT = (
     "WHERE c.id = (SELECT MAX(id) FROM conversations WHERE shop_id = ? AND customer_id = "
     "(SELECT id FROM customers WHERE key = ?) AND state IN ('new', 'bot', 'queued', "
     "'active'))")
+_KNOWN = "EXISTS (SELECT 1 FROM customers WHERE key = ?)"
 _RESOLVED = (
     "SELECT id FROM tickets WHERE shop_id = ? AND status = 'resolved' AND customer_id = "
     "(SELECT id FROM customers WHERE key = ?) AND resolved_at >= ?")
@@ -70,16 +72,24 @@ class Posts:
         statements = [(_CUSTOMER_FOR_POST, (shop_id, customer_key)),
                       (_OPEN_CHAT, (shop_id, customer_key)),
                       (_RESOLVED, (shop_id, customer_key, resolved_since))]
-        reserve = reserve_id_sql(self.conn, "messages")
-        if reserve is not None:
-            statements.append((reserve, ()))
+        next_id = next_id_sql(self.conn, "messages")
+        if next_id is not None:
+            # an id only for a post that will store its message (a known customer, no
+            # duplicate): a number spent for nothing would leave a gap in the ids
+            if client_id is None:
+                statements.append((f"SELECT CASE WHEN {_KNOWN} THEN {next_id} END",
+                                   (customer_key,)))
+            else:
+                statements.append((f"SELECT CASE WHEN {_KNOWN} AND NOT EXISTS "
+                                   f"({_DUPLICATE}) THEN {next_id} END",
+                                   (customer_key, client_id, shop_id, customer_key)))
         if client_id is not None:
             statements.append((_DUPLICATE, (client_id, shop_id, customer_key)))
         cursors = execute_together(self.conn, statements)
         customer = cursors[0].fetchone()
         chat = cursors[1].fetchone()
         resolved = [r[0] for r in cursors[2].fetchall()]
-        message_id = cursors[3].fetchone()[0] if reserve is not None else None
+        message_id = cursors[3].fetchone()[0] if next_id is not None else None
         duplicate = cursors[-1].fetchone() if client_id is not None else None
         if customer is None:
             return PostLookup(None, None, None, None, [], message_id)
