@@ -175,7 +175,6 @@ class PgConnection:
         # answered already, as a part of the group that must commit whole
         self.carried = False
         self.poisoned = False
-        self._binder: Any = None  # a client-side cursor: binds values for ``pipeline``
         self.lock = threading.RLock()
 
     @property
@@ -261,14 +260,15 @@ class PgConnection:
 
     def pipeline(self, statements: list[tuple[str, Any]]) -> list[Any]:
         """Run the deferred statements and ``statements`` (PostgreSQL text, parameters)
-        in one round trip; their results (cursor-like: fetchone, fetchall, description,
-        rowcount), in order.
+        in one round trip (psycopg's pipeline mode; prepared statements as psycopg
+        prepares them); their results (cursor-like: fetchone, fetchall, description,
+        rowcount), in order. They run in the order given; the first that fails aborts
+        the transaction, and its error is raised.
 
-        One message of PostgreSQL's simple query protocol carries them all, their
-        parameters bound on this side (psycopg's client-side binding, which quotes each
-        value as the server's literal): one send and one wait, where psycopg's pipeline
-        mode talks to the socket after every statement. They run in the order given;
-        the first that fails ends the message (and aborts the transaction)."""
+        (One message of the simple query protocol with the values bound on the client
+        was tried: fewer socket calls here, but every statement parsed and planned again
+        by the server, which shares the machine: slower over all, see the README's
+        PostgreSQL figures.)"""
         import psycopg
 
         pending, self._pending = self._pending, []
@@ -277,28 +277,15 @@ class PgConnection:
         if not work:
             return []
         try:
-            if len(work) == 1:  # one statement: the extended protocol (prepared)
+            if len(work) == 1:
                 cur = self._raw.execute(work[0][0], work[0][1])
                 return [_Result.of(cur)] if statements else []
-            if any(_typed_only(params) for _, params in work):
-                # a list's element type is not written in its literal: psycopg's
-                # pipeline mode sends it typed
-                with self._raw.pipeline():
-                    cursors = [self._raw.execute(sql, params) for sql, params in work]
-                return [_Result.of(cur) for cur in cursors[len(pending):]]
-            binder = self._binder
-            if binder is None:
-                binder = self._binder = psycopg.ClientCursor(self._raw)
-            text = ";\n".join(sql if params is None else binder.mogrify(sql, params)
-                              for sql, params in work)
-            cur = self._raw.execute(text)
-            results = [_Result.of(cur)]
-            while cur.nextset():
-                results.append(_Result.of(cur))
+            with self._raw.pipeline():
+                cursors = [self._raw.execute(sql, params) for sql, params in work]
+            return [_Result.of(cur) for cur in cursors[len(pending):]]
         except psycopg.Error as e:
             self.poisoned = self.poisoned or carried
             raise _map_error(e) from None
-        return results[len(pending):]
 
     # -- the catalogue, as far as the translation needs it ---------------------------------
     def identity_tables(self) -> set[str]:
@@ -487,14 +474,6 @@ class PgConnection:
         """Close the connection."""
         self.forget()
         self._raw.close()
-
-
-def _typed_only(params: Any) -> bool:
-    """Whether some value of ``params`` (a JSON list as an array) must be sent typed."""
-    if not params:
-        return False
-    values = params.values() if isinstance(params, dict) else params
-    return any(isinstance(v, (list, tuple, dict)) for v in values)
 
 
 class _Result:
