@@ -4,6 +4,7 @@ to the same mall on SQLite, the storage's error types, and the dialect's transla
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 from commands.main import app
 from cstool.backend.local import LocalBackend
 from cstool.storage import DatabaseError, IntegrityError, open_database
+from cstool.storage.connection import execute_later
 from cstool.storage.dialect import translate, translate_ddl
 from cstool.storage.migrations import LATEST, MIGRATIONS
 
@@ -220,6 +222,87 @@ def test_a_failed_write_of_a_group_rolls_back_alone(pg_url):
             with db.write() as conn:
                 conn.execute(insert, ("b", "B"))
         assert sorted(s["key"] for s in backend.list("shops")) == ["a", "b"]
+    finally:
+        backend.close()
+
+
+def test_a_write_sent_later_commits_with_its_transaction_and_fails_it(pg_url):
+    """``execute_later``: a write nobody reads back goes with the next statement or the
+    COMMIT; its error fails the transaction it belongs to, which rolls back whole."""
+    backend = LocalBackend(pg_url)
+    db = backend.database
+    insert = "INSERT INTO shops (key, name, created_at, updated_at) VALUES (?, ?, 1, 1)"
+    try:
+        with db.write() as conn:
+            execute_later(conn, insert, ("a", "A"))
+            # the next statement carries it: it sees the row
+            assert conn.execute("SELECT COUNT(*) FROM shops").fetchone()[0] == 1
+            execute_later(conn, insert, ("b", "B"))  # goes with the COMMIT
+        with pytest.raises(IntegrityError), db.write() as conn:
+            conn.execute(insert, ("c", "C"))
+            execute_later(conn, insert, ("a", "again"))  # fails at the COMMIT
+        assert sorted(s["key"] for s in backend.list("shops")) == ["a", "b"]
+    finally:
+        backend.close()
+
+
+def test_statements_sent_together_keep_every_value(pg_url):
+    """Writes sent later go in one message with the statement that carries them, their
+    values bound on the client: quotes, backslashes, percent signs, CJK, NULL, truth
+    values and numbers come back as given; a JSON list (sent typed) also carries them."""
+    backend = LocalBackend(pg_url)
+    db = backend.database
+    names = ["翎衣女装", "it's", "back\\slash\n", "50% off", "%s and %(x)s", "a;b--c", "'; DROP"]
+    try:
+        with db.write() as conn:
+            for i, name in enumerate(names):
+                execute_later(conn, "INSERT INTO shops (key, name, created_at, updated_at) "
+                              "VALUES (?, ?, ?, ?)", (f"s{i}", name, 10**12 + i, True))
+            # carried by a plain statement: one message, values bound on the client
+            assert conn.execute("SELECT name FROM shops WHERE key = ?",
+                                ("s0",)).fetchone() == (names[0],)
+            execute_later(conn, "INSERT INTO shops (key, name, created_at, updated_at) "
+                          "VALUES (?, ?, ?, ?)", ("none", "无", 1, 0))
+            # carried by a statement with a JSON list: sent typed (pipeline mode)
+            got = conn.execute("SELECT key, name, created_at, updated_at FROM shops WHERE key "
+                               "IN (SELECT value FROM json_each(?)) ORDER BY key",
+                               (json.dumps([f"s{i}" for i in range(len(names))]),)).fetchall()
+        assert got == [(f"s{i}", n, 10**12 + i, 1) for i, n in enumerate(names)]
+        with db.read() as conn:
+            assert conn.execute("SELECT COUNT(*) FROM shops").fetchone()[0] == len(names) + 1
+    finally:
+        backend.close()
+
+
+def test_a_group_whose_ended_write_fails_later_commits_nothing(pg_url):
+    """In a group, a write's deferred statements go with the group's next statement; if
+    they fail there, the write they belong to had ended (and its caller been answered
+    as part of the group): the group fails whole, nothing of it is committed."""
+    from cstool.errors import StorageError
+
+    backend = LocalBackend(pg_url)
+    db = backend.database
+    insert = "INSERT INTO shops (key, name, created_at, updated_at) VALUES (?, ?, 1, 1)"
+    try:
+        with db.write() as conn:
+            conn.execute(insert, ("a", "A"))
+        with pytest.raises(StorageError), db.group():
+            with db.write() as conn:
+                conn.execute(insert, ("b", "B"))
+                execute_later(conn, insert, ("a", "again"))  # will break the key
+            with contextlib.suppress(IntegrityError), db.write() as conn:
+                conn.execute(insert, ("c", "C"))  # carries the broken write
+            with db.write() as conn:
+                conn.execute(insert, ("d", "D"))
+        assert sorted(s["key"] for s in backend.list("shops")) == ["a"]
+        # and the failed write's own deferred statements stay its own in a group
+        with db.group():
+            with pytest.raises(IntegrityError), db.write() as conn:
+                execute_later(conn, insert, ("e", "E"))
+                conn.execute(insert, ("a", "again"))
+            with db.write() as conn:
+                conn.execute(insert, ("f", "F"))
+        assert sorted(s["key"] for s in backend.list("shops")) == ["a", "f"]
     finally:
         backend.close()
 

@@ -32,9 +32,14 @@ class CampaignHooks(Protocol):
 class TicketHooks(Protocol):
     """Tickets, as the desk and the dashboard call them."""
 
+    def reopen_since(self, now: int) -> int:
+        """Tickets resolved since this instant reopen when their customer writes."""
+
     def reopen_on_customer_reply(self, uow: UnitOfWork, customer_id: int,
-                                 shop_id: int) -> list[int]:
-        """The customer wrote again: their recently resolved tickets reopen."""
+                                 shop_id: int, *, resolved: list[int] | None = None
+                                 ) -> list[int]:
+        """The customer wrote again: their recently resolved tickets reopen
+        (``resolved``: their ids, as read already)."""
 
     def ticket_report(self, *, shop: str | None = None, since: int | None = None,
                       until: int | None = None) -> list[dict]:

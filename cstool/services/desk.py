@@ -19,6 +19,7 @@ from ..errors import Conflict, InvalidInput, NotFound, UsageError
 from ..message_payloads import check_payload
 from ..resources import CHANNELS
 from ..routing import agent_in_pool, target_key
+from ..storage.repos.posts import Posts
 from ..storage.unit_of_work import UnitOfWork
 from ..text_rules import check_text as check_text_rules
 from ..values import SLUG_RE
@@ -118,16 +119,19 @@ class DeskService:
                 channel = connector["client"]
             if product is not None:
                 check_product(uow, shop_row, product)
-            cust_id, usual, profile, new, name = self._customer_for_post(uow, shop_row,
-                                                                         customer, channel)
+            # the customer, a duplicate of the client id and the open chat, read together
+            # (one round trip on PostgreSQL)
+            found = uow.repo(Posts).lookup(shop_id, customer, client_id,
+                                           ctx.tickets.reopen_since(now))
+            cust_id, usual, profile, new, name = self._customer_for_post(
+                uow, shop_row, customer, channel, found.customer)
             channel = channel or usual  # the customer's usual client, as the profile says
             # A customer made by this very post has no messages, chats, orders or tickets
             # yet: the look-ups for those are skipped.
-            if client_id is not None and not new:
-                dup = uow.messages.by_client_id(client_id, cust_id, shop_id)
-                if dup is not None:
-                    return self.view.post_result(uow, dup[1], dup[0], [], duplicate=True)
-            conv = None if new else uow.conversations.open_of(shop_id, cust_id)
+            if found.duplicate is not None:
+                dup = found.duplicate
+                return self.view.post_result(uow, dup[1], dup[0], [], duplicate=True)
+            conv = found.open_chat
             # 退订 / TD and reply codes: answered by the campaigns themselves; with no chat
             # open they go to the customer's last chat here instead of opening one.
             command = ctx.campaigns.command_in(uow, shop_id, text)
@@ -163,11 +167,13 @@ class DeskService:
                 connect_chat(uow, conv["id"], connector["id"])
             msg = add_message(uow, conv, "customer", text, kind=kind, payload=payload,
                               client_id=client_id,
-                              touch=not created and conv["state"] != "closed")
+                              touch=not created and conv["state"] != "closed",
+                              reserved_id=found.message_id)
             if attachment is not None:
                 ctx.files.attach(uow, conv, msg, attachment)
             if not new:
-                ctx.tickets.reopen_on_customer_reply(uow, cust_id, shop_id)
+                ctx.tickets.reopen_on_customer_reply(uow, cust_id, shop_id,
+                                                     resolved=found.resolved)
             replies: list[dict] = []
             if command is not None:
                 replies = ctx.campaigns.answer_command(uow, shop_row, conv, cust_id, command)
@@ -190,17 +196,22 @@ class DeskService:
                 as_read = {**EMPTY_CONVERSATION, **row, "id": conv["id"]}
                 names = (shop_row["key"], customer, name, routed.decision.agent, None)
             elif not created and command is None and conv["state"] in ("active", "queued"):
-                as_read = conv
+                # the row as read, its message times this post's (the customer's message
+                # and any reply of the bot's cover are all at ``now``); its names as read
+                # with it (nothing here changes the assignee or the group)
+                as_read = {**conv, "last_message_at": now, "last_customer_at": now}
+                names = found.names
             return self.view.post_result(uow, conv["id"], msg["id"], replies,
                                          duplicate=False, message=msg, known=as_read,
                                          names=names)
 
     def _customer_for_post(self, uow: UnitOfWork, shop_row: dict, key: str,
-                           channel: str | None) -> tuple[int, str | None, tuple, bool, str]:
+                           channel: str | None, row: tuple | None
+                           ) -> tuple[int, str | None, tuple, bool, str]:
         """The customer's id (a new key makes a customer), their usual channel here, their
         profile here as routing reads it, whether the customer is new and their name; a
-        first message to a shop makes the customer's profile there."""
-        row = uow.customers.for_post(shop_row["id"], key)
+        first message to a shop makes the customer's profile there. ``row``: the
+        customer as ``Customers.for_post`` reads them (None: no such key yet)."""
         new = row is None
         if new:
             if not SLUG_RE.match(key):

@@ -17,16 +17,19 @@ def add_message(
     uow: UnitOfWork, conv: dict, sender: str, body: str, *,
     agent_id: int | None = None, agent: str | None = None, kind: str = "text",
     payload: Any = None, client_id: str | None = None, touch: bool = True,
+    reserved_id: int | None = None,
 ) -> dict:
     """Store a message of ``sender`` (customer, agent, bot, system) in chat ``conv``
     (a row with ``id`` and ``shop_id``) with its event; returns it in the public shape.
 
     Activity (for idle closing) is what the customer or an agent or the bot says;
     system notices do not keep a chat alive. ``touch=False``: the chat was opened by
-    this very message (its times are the message's already)."""
+    this very message (its times are the message's already). ``reserved_id``: the id
+    the storage reserved for it (``Posts.lookup`` on PostgreSQL), else None."""
     now = uow.now
     mid = uow.messages.insert(conv["id"], sender, agent_id, kind, body,
-                              None if payload is None else _json(payload), client_id, now)
+                              None if payload is None else _json(payload), client_id, now,
+                              reserved_id=reserved_id)
     if touch and sender != "system":
         uow.conversations.touched(conv["id"], now, by_customer=sender == "customer")
     uow.event("message.created", "conversation", str(conv["id"]), conv["shop_id"],

@@ -362,13 +362,22 @@ class TicketService:
 
         return self._change(ticket, by, apply)
 
+    @staticmethod
+    def reopen_since(now: int) -> int:
+        """Tickets resolved since this instant (REOPEN_DAYS before ``now``) reopen when
+        their customer writes again."""
+        return now - REOPEN_DAYS * 86_400_000
+
     def reopen_on_customer_reply(self, uow: UnitOfWork, customer_id: int,
-                                 shop_id: int) -> list[int]:
+                                 shop_id: int, *, resolved: list[int] | None = None
+                                 ) -> list[int]:
         """A customer writing to the shop again within REOPEN_DAYS of a resolution reopens
-        their resolved tickets there (closed ones stay closed)."""
+        their resolved tickets there (closed ones stay closed). ``resolved``: the ids of
+        those tickets as the caller read them in this transaction (``Posts.lookup``),
+        else they are read here."""
         now = uow.now
-        ids = uow.repo(Tickets).resolved_since(shop_id, customer_id,
-                                         now - REOPEN_DAYS * 86_400_000)
+        ids = resolved if resolved is not None else uow.repo(Tickets).resolved_since(
+            shop_id, customer_id, self.reopen_since(now))
         for tid in ids:
             t = self._ticket_row(uow, tid)
             uow.repo(Tickets).reopen(tid, clear_closed=False)

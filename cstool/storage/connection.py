@@ -15,3 +15,37 @@ class Connection(Protocol):
 
     def executemany(self, sql: str, rows: Any, /) -> Any:
         """Run one statement for each parameter row."""
+
+
+def execute_later(conn: Any, sql: str, params: Any = (), *, id_reserved: bool = False
+                  ) -> Any:
+    """Run a write whose result the caller does not read (no row count, no new id, and
+    no constraint it may break that the caller would catch). SQLite runs it at once and
+    returns the cursor; PostgreSQL sends it with the transaction's next statement, in
+    that round trip, and returns None (``PgConnection.execute_later``). ``id_reserved``:
+    the row's ``id`` was taken from the table's own sequence (``next_id_sql``)."""
+    later = getattr(conn, "execute_later", None)
+    if later is None:
+        return conn.execute(sql, params)
+    later(sql, params, id_reserved=id_reserved)
+    return None
+
+
+def next_id_sql(conn: Any, table: str) -> str | None:
+    """An expression that takes the next id of ``table``'s identity, for a row inserted
+    later in the transaction (``execute_later``): PostgreSQL's sequence; None on SQLite,
+    whose ids are known at once. A number taken is spent even if the row is never
+    written (a sequence does not roll back): take one only for a row that will be."""
+    if getattr(conn, "execute_later", None) is None:
+        return None
+    return f"nextval(pg_get_serial_sequence('{table}', 'id'))"
+
+
+def execute_together(conn: Any, statements: list[tuple[str, Any]]) -> list[Any]:
+    """Run reads that do not depend on each other's results and return their cursors,
+    in order. SQLite runs them one after the other; PostgreSQL sends them in one round
+    trip (``PgConnection.execute_together``)."""
+    together = getattr(conn, "execute_together", None)
+    if together is None:
+        return [conn.execute(sql, params) for sql, params in statements]
+    return together(statements)

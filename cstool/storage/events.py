@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .connection import execute_later
 from .where import Where
 
 _json = json.JSONEncoder(ensure_ascii=False).encode  # json.dumps(..., ensure_ascii=False)
@@ -61,7 +62,8 @@ class EventRow:
 @dataclass(frozen=True)
 class Appended:
     """What :func:`append_events` wrote: the last row's id (None when it wrote several in
-    one batch or none) and whether any event may change access rights."""
+    one batch or none, or when the engine sends the row later: PostgreSQL) and whether
+    any event may change access rights."""
 
     last_id: int | None
     count: int
@@ -89,8 +91,10 @@ def append_events(conn: sqlite3.Connection,
         return Appended(None, 0, False)
     moved = any(moves_access(r.type) for r in rows)
     if len(rows) == 1:
-        cur = conn.execute(_INSERT, rows[0].params())
-        return Appended(cur.lastrowid, 1, moved)
+        # nobody reads an event back in its own transaction: on PostgreSQL the row goes
+        # with the transaction's next statement (its id is then not known here)
+        cur = execute_later(conn, _INSERT, rows[0].params())
+        return Appended(None if cur is None else cur.lastrowid, 1, moved)
     conn.executemany(_INSERT, [r.params() for r in rows])
     return Appended(None, len(rows), moved)
 

@@ -146,7 +146,7 @@ class PostgresEngine:
 
     @staticmethod
     def _reset(conn: PgConnection) -> None:
-        conn._pending.clear()
+        conn.forget()
         if not conn.broken and conn._in_transaction():
             with contextlib.suppress(Exception):
                 conn._raw.execute("ROLLBACK")
@@ -180,13 +180,17 @@ class PostgresEngine:
     def _in_group(self) -> bool:
         return bool(self._local.__dict__.get("group"))
 
-    def _begin_write(self, conn: PgConnection, database: Any) -> None:
-        """BEGIN, the write lock and the transaction counter in one round trip."""
+    def _begin_write(self, conn: PgConnection, database: Any, *, bump: bool = True) -> None:
+        """BEGIN, the write lock and the transaction counter in one round trip.
+        ``bump``: a write transaction moves ``database.generation``; a group does not
+        (each of its writes does, as on SQLite, so that the caches that follow a chain
+        of posts keep it from one group to the next)."""
         _, _, counter = conn.pipeline([("BEGIN", None),
                                     ("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,)),
                                     (_COMMITS_NOW, None)])
         self._observe(counter.fetchone()[0])
-        database.generation += 1  # after the lock: in the order the writes run
+        if bump:
+            database.generation += 1  # after the lock: in the order the writes run
 
     def _commit_write(self, conn: PgConnection) -> None:
         """The counter as our write leaves it, and COMMIT, in one round trip."""
@@ -203,7 +207,7 @@ class PostgresEngine:
 
     @staticmethod
     def _rollback(conn: PgConnection) -> None:
-        conn._pending.clear()
+        conn.forget()
         if not conn.broken:
             with contextlib.suppress(Exception):
                 conn._raw.execute("ROLLBACK")
@@ -219,12 +223,15 @@ class PostgresEngine:
             try:
                 yield conn
             except BaseException:
-                if not conn.drop_deferred("SAVEPOINT cstool_write"):  # else nothing ran
+                if not conn.drop_since("SAVEPOINT cstool_write"):  # else nothing ran
                     conn.execute("ROLLBACK TO cstool_write")
                     conn.defer("RELEASE SAVEPOINT cstool_write")
                 database.generation += 1
                 raise
             else:
+                # the writes still waiting go with the group's next statement (or its
+                # COMMIT); should they fail, the whole group fails (PgConnection.carry)
+                conn.carry()
                 conn.defer("RELEASE SAVEPOINT cstool_write")
             return
         with self.session() as conn:
@@ -242,7 +249,12 @@ class PostgresEngine:
                 self._rollback(conn)
                 raise
             else:
-                self._commit_write(conn)
+                try:
+                    self._commit_write(conn)  # with the writes still waiting
+                except BaseException:
+                    database.generation += 1
+                    self._rollback(conn)
+                    raise
             finally:
                 self._local.writing = False
 
@@ -271,7 +283,7 @@ class PostgresEngine:
             raise StorageError("a group is open already", key="db_group_open")
         with self.session() as conn:
             try:
-                self._begin_write(conn, database)
+                self._begin_write(conn, database, bump=False)
             except DatabaseError as e:
                 self._rollback(conn)
                 raise StorageError(f"{database.path}: {e}", key="db_error",
@@ -286,6 +298,8 @@ class PostgresEngine:
                 raise
             self._local.group = False
             try:
+                if conn.poisoned:  # a write of the group, answered, failed to be sent
+                    raise PgOperationalError("a write of the group failed after it ended")
                 self._commit_write(conn)
             except DatabaseError as e:
                 database.generation += 1

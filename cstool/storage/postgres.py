@@ -167,7 +167,14 @@ class PgConnection:
             _adapt(raw)
         self._raw = raw
         self._cat = catalogue or _Catalogue()
-        self._pending: list[str] = []  # statements sent with the next one (no result)
+        # statements sent with the next one, whose results nobody reads: (text, None) for
+        # a transaction's control statements, (PostgreSQL text, parameters) for writes
+        self._pending: list[tuple[str, Any]] = []
+        # writes of a group's write that ended are among them (``carry``); when sending
+        # them fails, the group cannot commit (``poisoned``): the write they belong to was
+        # answered already, as a part of the group that must commit whole
+        self.carried = False
+        self.poisoned = False
         self.lock = threading.RLock()
 
     @property
@@ -180,49 +187,105 @@ class PgConnection:
     def defer(self, sql: str) -> None:
         """Send ``sql`` (a statement without parameters or result) together with the
         next statement, in one round trip."""
-        self._pending.append(sql)
+        self._pending.append((sql, None))
 
     def drop_deferred(self, sql: str) -> bool:
         """Forget the deferred ``sql`` if it is the last one waiting (a read that ran
         nothing needs neither its BEGIN nor its COMMIT)."""
-        if self._pending and self._pending[-1] == sql:
+        if self._pending and self._pending[-1] == (sql, None):
             self._pending.pop()
             return True
         return False
 
+    def drop_since(self, sql: str) -> bool:
+        """Forget the deferred control statement ``sql`` and everything deferred after it
+        if it is still waiting (nothing of it ran); else forget the writes waiting (they
+        belong to the write being rolled back) and say False."""
+        for i in range(len(self._pending) - 1, -1, -1):
+            if self._pending[i] == (sql, None):
+                del self._pending[i:]
+                return True
+        self._pending.clear()
+        return False
+
+    def execute_later(self, sql: str, params: Any = (), *, id_reserved: bool = False
+                      ) -> None:
+        """Run a write whose result nobody reads (no row count, no new id) with the
+        transaction's next statement, in its round trip (psycopg's pipeline mode), instead
+        of a round trip of its own. Statements run in the order given; an error of this
+        one is raised by the statement that carries it (at the latest by the write's end:
+        ``PostgresEngine.write`` sends what waits with its COMMIT). ``id_reserved``: an
+        explicit ``id`` taken from the table's identity sequence (nothing to sync)."""
+        found, params = self._translate(sql, params)
+        if found.insert_table is not None and "id" in found.insert_columns \
+                and not id_reserved:
+            self.execute(sql, params)  # an explicit id: the identity is synced after it
+            return
+        self._pending.append((found.sql, () if params is None else params))
+
+    def execute_together(self, statements: list[tuple[str, Any]]) -> list[PgCursor]:
+        """Run reads (statements in SQLite's dialect whose results are read only after
+        all ran) and the deferred statements in one round trip; their cursors."""
+        import psycopg
+
+        texts = []
+        for sql, params in statements:
+            found, params = self._translate(sql, params)
+            texts.append((found.sql, () if params is None else params))
+        try:
+            return [PgCursor(cur) for cur in self.pipeline(texts)]
+        except psycopg.Error as e:
+            raise _map_error(e) from None
+
+    def writes_waiting(self) -> bool:
+        """Whether a write sent with the next statement is waiting (not a control
+        statement alone)."""
+        return any(params is not None for _, params in self._pending)
+
+    def carry(self) -> None:
+        """The writes waiting belong to a write of a group that has ended: they go with
+        the group's next statement, and if they fail, the group fails (``poisoned``)."""
+        if self.writes_waiting():
+            self.carried = True
+
+    def forget(self) -> None:
+        """Drop whatever waits (the transaction is rolled back)."""
+        self._pending.clear()
+        self.carried = self.poisoned = False
+
     def flush(self) -> None:
         """Send the deferred statements now."""
-        import psycopg
-
-        pending, self._pending = self._pending, []
-        if not pending:
-            return
-        try:
-            if len(pending) == 1:
-                self._raw.execute(pending[0])
-            else:
-                with self._raw.pipeline():
-                    for sql in pending:
-                        self._raw.execute(sql)
-        except psycopg.Error as e:
-            raise _map_error(e) from None
+        if self._pending:
+            self.pipeline([])
 
     def pipeline(self, statements: list[tuple[str, Any]]) -> list[Any]:
-        """Run the deferred statements and ``statements`` (text, parameters) in one
-        round trip; their cursors."""
+        """Run the deferred statements and ``statements`` (PostgreSQL text, parameters)
+        in one round trip (psycopg's pipeline mode; prepared statements as psycopg
+        prepares them); their results (cursor-like: fetchone, fetchall, description,
+        rowcount), in order. They run in the order given; the first that fails aborts
+        the transaction, and its error is raised.
+
+        (One message of the simple query protocol with the values bound on the client
+        was tried: fewer socket calls here, but every statement parsed and planned again
+        by the server, which shares the machine: slower over all, see the README's
+        PostgreSQL figures.)"""
         import psycopg
 
         pending, self._pending = self._pending, []
-        cursors = []
+        carried, self.carried = self.carried, False
+        work = pending + statements
+        if not work:
+            return []
         try:
+            if len(work) == 1:
+                cur = self._raw.execute(work[0][0], work[0][1])
+                return [_Result.of(cur)] if statements else []
             with self._raw.pipeline():
-                for sql in pending:
-                    self._raw.execute(sql)
-                for sql, params in statements:
-                    cursors.append(self._raw.execute(sql, params))
+                cursors = [self._raw.execute(sql, params) for sql, params in work]
+            return [_Result.of(cur) for cur in cursors[len(pending):]]
         except psycopg.Error as e:
+            self.poisoned = self.poisoned or carried
             raise _map_error(e) from None
-        return cursors
 
     # -- the catalogue, as far as the translation needs it ---------------------------------
     def identity_tables(self) -> set[str]:
@@ -409,8 +472,40 @@ class PgConnection:
 
     def close(self) -> None:
         """Close the connection."""
-        self._pending.clear()
+        self.forget()
         self._raw.close()
+
+
+class _Result:
+    """One statement's result of a ``PgConnection.pipeline`` message, read whole."""
+
+    __slots__ = ("description", "rowcount", "_rows")
+
+    def __init__(self, description: Any, rowcount: int, rows: list):
+        self.description = description
+        self.rowcount = rowcount
+        self._rows = rows
+
+    @classmethod
+    def of(cls, cur: Any) -> _Result:
+        """The current result of psycopg cursor ``cur``."""
+        description = cur.description
+        return cls(description, cur.rowcount,
+                   cur.fetchall() if description is not None else [])
+
+    def fetchone(self) -> tuple | None:
+        """The next row, or None."""
+        return self._rows.pop(0) if self._rows else None
+
+    def fetchall(self) -> list[tuple]:
+        """The remaining rows."""
+        rows, self._rows = self._rows, []
+        return rows
+
+    def fetchmany(self, size: int = 100) -> list[tuple]:
+        """Up to ``size`` further rows."""
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
 
 
 class _Count(PgCursor):

@@ -65,7 +65,9 @@ class UnitOfWork:
     # -- the event log ------------------------------------------------------------------
     def event(self, type_: str, entity: str | None, key: str | None, shop_id: int | None,
               payload: dict | str | None = None) -> int | None:
-        """Record one event of this transaction (at ``now``); returns its id."""
+        """Record one event of this transaction (at ``now``); returns its id when the
+        engine knows it at once (SQLite; PostgreSQL sends the row with the transaction's
+        next statement and returns None)."""
         written = append_events(self.conn, EventRow(self.now, shop_id, type_, entity, key,
                                                     payload))
         if written.moves_access:

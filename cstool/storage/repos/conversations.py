@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 
 from ...errors import NotFound
+from ..connection import execute_later
 from ..ids import row_id
 from ..where import Where
 
@@ -169,11 +170,11 @@ class Conversations:
     def touched(self, conv_id: int, now: int, *, by_customer: bool) -> None:
         """A message at ``now`` keeps the chat alive (a customer's is their last, too)."""
         if by_customer:
-            self.conn.execute("UPDATE conversations SET last_message_at = ?, "
-                              "last_customer_at = ? WHERE id = ?", (now, now, conv_id))
+            execute_later(self.conn, "UPDATE conversations SET last_message_at = ?, "
+                          "last_customer_at = ? WHERE id = ?", (now, now, conv_id))
         else:
-            self.conn.execute("UPDATE conversations SET last_message_at = ? WHERE id = ?",
-                              (now, conv_id))
+            execute_later(self.conn, "UPDATE conversations SET last_message_at = ? "
+                          "WHERE id = ?", (now, conv_id))
 
     def replied(self, conv_id: int, now: int) -> None:
         """An agent wrote at ``now``: the first reply's time kept, the chat seen."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from ..connection import execute_later
+
 # The columns of a message as ``message_dict`` reads them (the agent's id, or handle
 # when joined).
 MESSAGE_COLUMNS = ("SELECT id, conversation_id, sender, agent_id, kind, body, payload, "
@@ -17,8 +19,18 @@ class Messages:
         self.conn = conn
 
     def insert(self, conversation_id: int, sender: str, agent_id: int | None, kind: str,
-               body: str, payload_json: str | None, client_id: str | None, now: int) -> int:
-        """Store one message; returns its id."""
+               body: str, payload_json: str | None, client_id: str | None, now: int, *,
+               reserved_id: int | None = None) -> int:
+        """Store one message; returns its id. ``reserved_id``: an id taken already
+        (``Posts.lookup`` on PostgreSQL): the row is sent with the transaction's next
+        statement instead of in a round trip of its own."""
+        if reserved_id is not None:
+            execute_later(
+                self.conn, "INSERT INTO messages (id, conversation_id, sender, agent_id, "
+                "kind, body, payload, client_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (reserved_id, conversation_id, sender, agent_id, kind, body, payload_json,
+                 client_id, now), id_reserved=True)
+            return reserved_id
         return self.conn.execute(
             "INSERT INTO messages (conversation_id, sender, agent_id, kind, body, payload, "
             "client_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

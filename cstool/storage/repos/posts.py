@@ -1,0 +1,101 @@
+"""What a customer's post reads before it writes, in one go: the customer (with their
+profile in the shop), the message the post's client id names if it was stored already,
+the customer's open chat in the shop with the names it points at, and their tickets
+resolved lately (which a message of theirs reopens).
+
+The reads name the customer by key, not by id, so that none waits for another's answer:
+PostgreSQL sends them in one round trip (``connection.execute_together``), SQLite runs
+them one after the other. A customer who does not exist yet has no message, chat or
+ticket. On PostgreSQL the same round trip takes the id of the message the post will
+store (``connection.next_id_sql``; only for a known customer and no duplicate, so that
+no number is spent for nothing), so that the message's row, like its event, goes with
+the transaction's next statement.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from ..connection import execute_together, next_id_sql
+from .customers import _CUSTOMER_FOR_POST
+
+_DUPLICATE = (
+    "SELECT m.id, m.conversation_id FROM messages m JOIN conversations c "
+    "ON c.id = m.conversation_id WHERE m.client_id = ? AND c.shop_id = ? "
+    "AND c.customer_id = (SELECT id FROM customers WHERE key = ?)")
+# the newest open chat (MAX(id) over the covering index, then the row) with its names
+_OPEN_CHAT = (
+    "SELECT c.*, s.key, cu.key, cu.name, a.handle, g.key FROM conversations c "
+    "JOIN shops s ON s.id = c.shop_id JOIN customers cu ON cu.id = c.customer_id "
+    'LEFT JOIN agents a ON a.id = c.assignee_id LEFT JOIN "groups" g ON g.id = c.group_id '
+    "WHERE c.id = (SELECT MAX(id) FROM conversations WHERE shop_id = ? AND customer_id = "
+    "(SELECT id FROM customers WHERE key = ?) AND state IN ('new', 'bot', 'queued', "
+    "'active'))")
+_KNOWN = "EXISTS (SELECT 1 FROM customers WHERE key = ?)"
+_RESOLVED = (
+    "SELECT id FROM tickets WHERE shop_id = ? AND status = 'resolved' AND customer_id = "
+    "(SELECT id FROM customers WHERE key = ?) AND resolved_at >= ?")
+
+
+@dataclass(frozen=True)
+class PostLookup:
+    """What a post reads first (see the module's docstring).
+
+    ``customer``: as ``Customers.for_post`` (None for a new key); ``duplicate``: (message
+    id, conversation id) of the customer's message with the client id, or None;
+    ``open_chat``: the open chat's row (as ``Conversations.open_of``) or None;
+    ``names``: its (shop key, customer key, customer name, assignee, group key);
+    ``resolved``: ids of the customer's tickets in the shop resolved (not closed) since
+    the ``resolved_since`` asked for; ``message_id``: the id reserved for the post's
+    message (PostgreSQL), else None."""
+
+    customer: tuple | None
+    duplicate: tuple[int, int] | None
+    open_chat: dict | None
+    names: tuple | None
+    resolved: list[int]
+    message_id: int | None
+
+
+class Posts:
+    """The reads of a customer's post (``uow.repo(Posts)``)."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def lookup(self, shop_id: int, customer_key: str, client_id: str | None,
+               resolved_since: int) -> PostLookup:
+        """The customer, the duplicate of ``client_id`` (when given), the open chat and
+        the tickets resolved since ``resolved_since`` of ``customer_key`` in shop
+        ``shop_id``, read together (with a message id reserved on PostgreSQL)."""
+        statements = [(_CUSTOMER_FOR_POST, (shop_id, customer_key)),
+                      (_OPEN_CHAT, (shop_id, customer_key)),
+                      (_RESOLVED, (shop_id, customer_key, resolved_since))]
+        next_id = next_id_sql(self.conn, "messages")
+        if next_id is not None:
+            # an id only for a post that will store its message (a known customer, no
+            # duplicate): a number spent for nothing would leave a gap in the ids
+            if client_id is None:
+                statements.append((f"SELECT CASE WHEN {_KNOWN} THEN {next_id} END",
+                                   (customer_key,)))
+            else:
+                statements.append((f"SELECT CASE WHEN {_KNOWN} AND NOT EXISTS "
+                                   f"({_DUPLICATE}) THEN {next_id} END",
+                                   (customer_key, client_id, shop_id, customer_key)))
+        if client_id is not None:
+            statements.append((_DUPLICATE, (client_id, shop_id, customer_key)))
+        cursors = execute_together(self.conn, statements)
+        customer = cursors[0].fetchone()
+        chat = cursors[1].fetchone()
+        resolved = [r[0] for r in cursors[2].fetchall()]
+        message_id = cursors[3].fetchone()[0] if next_id is not None else None
+        duplicate = cursors[-1].fetchone() if client_id is not None else None
+        if customer is None:
+            return PostLookup(None, None, None, None, [], message_id)
+        duplicate = None if duplicate is None else (duplicate[0], duplicate[1])
+        if chat is None:
+            return PostLookup(customer, duplicate, None, None, resolved, message_id)
+        cols = [d[0] for d in cursors[1].description][:-5]
+        return PostLookup(customer, duplicate, dict(zip(cols, chat[:-5], strict=True)),
+                          tuple(chat[-5:]), resolved, message_id)
