@@ -68,8 +68,10 @@ def test_the_listener_hears_every_process_and_marks_rights_changes(pg_url):
 def test_the_trigger_is_installed_once_and_again_only_when_changed(pg_url):
     import psycopg
 
-    LocalBackend(pg_url).close()  # the schema
+    LocalBackend(pg_url).close()  # the schema, and the trigger with it (the upgrade's)
     with psycopg.connect(pg_url, autocommit=True) as conn:
+        assert install_trigger(conn) is False
+        conn.execute("DROP TRIGGER cstool_events_notify ON events")
         assert install_trigger(conn) is True
         assert install_trigger(conn) is False
         conn.execute("COMMENT ON FUNCTION cstool_notify_events() IS 'an older version'")
@@ -98,6 +100,18 @@ def test_a_notification_wakes_even_without_rows(pg_url, payload):
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute("SELECT pg_notify('cstool_events', %s)", (payload,))
         assert _next(heard) is (payload == "access")
+    finally:
+        listener.stop()
+        b.close()
+
+
+def test_the_listener_connects_with_a_pool_size_in_the_url(pg_url):
+    """cstool's own `pool_size` URL parameter is not PostgreSQL's: the listener connects
+    without it (it used to fail and leave the server polling)."""
+    b = LocalBackend(pg_url + "&pool_size=2")
+    listener = listener_for(b.database, lambda access: None)
+    try:
+        assert wait_connected(listener, 30)
     finally:
         listener.stop()
         b.close()

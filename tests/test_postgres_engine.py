@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -101,7 +102,21 @@ def test_a_role_without_create_rights_opens_an_upgraded_database_and_posts(pg_ur
             conn.execute("CREATE SEQUENCE cstool_try")  # the role really may not create
         backend = LocalBackend(url)
         try:
-            posted = backend.post_message("s", "k1", "在吗？双十一还有优惠吗")
+            # the servers' NOTIFY trigger was made by the upgrade: the role listens
+            # (finds it current) instead of falling back to polling
+            from cstool.storage.notify import listener_for, wait_connected
+
+            woken = []
+            listener = listener_for(backend.database, woken.append)
+            try:
+                assert wait_connected(listener, 30)
+                posted = backend.post_message("s", "k1", "在吗？双十一还有优惠吗")
+                deadline = time.monotonic() + 30
+                while not woken and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                assert woken  # the role's own post woke it
+            finally:
+                listener.stop()
             assert posted["message"]["body"] == "在吗？双十一还有优惠吗"
             assert backend.info()["schema_version"] == LATEST
         finally:

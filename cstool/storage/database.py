@@ -285,6 +285,8 @@ class Database:
                         (version, name, now_ms),
                     )
                     applied.append(version)
+            if self.engine is not None and applied:  # the servers' wake-up, made once here
+                self.engine.install_notify()
         except DatabaseError as e:
             raise StorageError(f"{self.path}: {e}",
                                key="db_error", the_path=str(self.path), e=str(e)) from None

@@ -183,7 +183,7 @@ def listener_for(database: Any, on_notify: Callable[[bool], None]) -> EventListe
     file (its processes poll)."""
     if getattr(database.engine, "name", None) != "postgresql":
         return None
-    return EventListener(database.engine.url, on_notify).start()
+    return EventListener(database.engine.dsn, on_notify).start()  # without pool_size
 
 
 def wait_connected(listener: EventListener, timeout_s: float = 5.0) -> bool:

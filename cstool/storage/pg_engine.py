@@ -369,6 +369,17 @@ class PostgresEngine:
                 raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,))
                 raw.execute(f"CREATE SEQUENCE IF NOT EXISTS {COMMITS}")
 
+    def install_notify(self) -> None:
+        """The NOTIFY trigger on ``events`` (storage/notify.py), made by the upgrade as the
+        owner: a server running as a role without CREATE rights then finds it current and
+        listens, instead of falling back to polling."""
+        import psycopg
+
+        from .notify import install_trigger
+
+        with psycopg.connect(self.dsn, autocommit=True) as raw:
+            install_trigger(raw)
+
     def migration_statements(self, version: int, sql: str) -> list[str]:
         """A migration's statements in PostgreSQL's dialect."""
         from .migrations import POSTGRES_OVERRIDES
