@@ -18,8 +18,6 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-from typer import rich_utils
-
 from cstool.i18n import CATALOG_DIRS, LOCALE_DIR, language, t
 from cstool.i18n.po import read_po
 
@@ -102,6 +100,8 @@ def _translated_usage(obj: Any) -> Any:
 
 def _pairs(obj: Any, ctx: Any) -> list[tuple[Any, str, Any]]:
     """What to swap to draw the help of ``obj`` in Chinese."""
+    from typer import rich_utils
+
     pairs: list[tuple[Any, str, Any]] = [(rich_utils, name, t(msgid))
                                          for name, msgid in _TYPER_WORDS.items()]
     pairs.append((obj, "format_usage", _translated_usage(obj)))
@@ -120,7 +120,7 @@ def _pairs(obj: Any, ctx: Any) -> list[tuple[Any, str, Any]]:
     return pairs
 
 
-_original = rich_utils.rich_format_help
+_original: Any = None  # typer's rich_format_help, kept by _install_rich_help
 
 
 def rich_format_help(*, obj: Any, ctx: Any, markup_mode: Any) -> None:
@@ -156,11 +156,38 @@ def _typed(display: Any) -> Any:
     return display_type_rich
 
 
-def install() -> None:
-    """Draw every ``--help`` through :func:`rich_format_help` (typer calls it by its
-    module attribute), with the parameters' types in the interface language."""
-    from typer.core import TyperArgument, TyperOption
+def _install_rich_help() -> None:
+    """Put :func:`rich_format_help` in typer's ``rich_utils`` (typer calls it by its
+    module attribute). Done at the first help drawn: importing ``rich_utils`` (rich's
+    markdown, tables, tracebacks) costs a quarter of a second that a command which
+    prints no help should not pay."""
+    global _original
+    from typer import rich_utils
 
-    rich_utils.rich_format_help = rich_format_help
+    if rich_utils.rich_format_help is not rich_format_help:
+        _original = rich_utils.rich_format_help
+        rich_utils.rich_format_help = rich_format_help
+
+
+def _helping(format_help: Any) -> Any:
+    """A ``format_help`` that installs :func:`rich_format_help` first."""
+
+    def wrapped(self: Any, ctx: Any, formatter: Any) -> None:
+        _install_rich_help()
+        return format_help(self, ctx, formatter)
+
+    return wrapped
+
+
+def install() -> None:
+    """Draw every ``--help`` through :func:`rich_format_help` (installed in typer's
+    ``rich_utils`` at the first help drawn), with the parameters' types in the interface
+    language."""
+    from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
+
+    for cls in (TyperCommand, TyperGroup):
+        if not getattr(cls.format_help, "_cstool_help", False):
+            cls.format_help = _helping(cls.format_help)
+            cls.format_help._cstool_help = True
     for cls in (TyperOption, TyperArgument):
         cls.display_type_rich = _typed(cls.display_type_rich)

@@ -51,8 +51,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: a CLI command starts without it
+    import numpy as np
 
 from ..errors import InvalidInput
 
@@ -266,6 +268,7 @@ def _erlang_a_performance(w: Workload, agents: int, servers: int,
 
 def _rise_minus_drop(z: np.ndarray) -> np.ndarray:
     """``z - (1 - e^{-z})`` (>= 0), without cancellation for small ``z``."""
+    import numpy as np
     out = z + np.expm1(-z)
     small = np.abs(z) < 1e-2
     if small.any():  # the Taylor series there: z²/2 - z³/6 + ...
@@ -289,6 +292,7 @@ def _virtual_wait_integrals(lam: float, svc: float, theta: float, target: float)
     The integrand is taken as a function of u = x - mode, log g(mode + u) - peak, which
     for λ > svc is ``-(svc/θ)·(θu - (1 - e^{-θu}))`` (since λe^{-θ·mode} = svc): at a long
     patience λ/θ is huge and log g itself would lose every digit to cancellation."""
+    import numpy as np
     if lam > svc:
         log_ratio = math.log(lam / svc)
         mode = log_ratio / theta

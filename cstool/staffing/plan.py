@@ -31,8 +31,10 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where it is used: a CLI command starts without it
+    import numpy as np
 
 from ..errors import InvalidInput
 from .erlang import Workload, check_goals, check_workload, positions, required_agents
@@ -79,6 +81,7 @@ class Template:
 
     def covers(self, slots: int) -> np.ndarray:
         """0/1 per slot of the day: on the desk."""
+        import numpy as np
         row = np.zeros(slots, dtype=np.int64)
         row[self.start:self.start + self.length] = 1
         if self.break_start is not None:
@@ -125,6 +128,7 @@ def _runs(flags: Sequence[bool]) -> list[tuple[int, int]]:
 def roster(need: Sequence[int], open_slots: Sequence[bool], rules: ShiftSettings) -> list[
         tuple[Template, int]]:
     """Shifts (template, how many) covering ``need`` agents per slot."""
+    import numpy as np
     need_arr = np.asarray(need, dtype=np.int64)
     n = len(need_arr)
     if need_arr.sum() == 0:
@@ -201,6 +205,7 @@ def _greedy(cover: np.ndarray, paid: np.ndarray, short: np.ndarray, *, batch: bo
     """Copies of each row of ``cover`` (0/1 per slot) so that every slot's shortage is
     covered: best shortage removed per paid slot first, then the most shortage covered.
     ``batch`` adds as many copies at once as the least-short covered slot allows."""
+    import numpy as np
     counts = np.zeros(len(cover), dtype=np.int64)
     short = short.astype(np.int64).copy()
     while (short > 0).any():
@@ -258,6 +263,7 @@ def parse_target(text: str) -> tuple[float, float]:
 def make_plan(arrivals: Sequence[float], open_slots: Sequence[bool], target: StaffingTarget,
               rules: ShiftSettings | None = None) -> dict:
     """Per slot: forecast, agents, positions, scheduled; the roster and its totals."""
+    import numpy as np
     rules = rules or ShiftSettings()
     rules.check()
     slot_s = rules.slot_min * 60
