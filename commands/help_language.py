@@ -98,25 +98,45 @@ def _translated_usage(obj: Any) -> Any:
     return format_usage
 
 
+def joined_help(text: str | None) -> str | None:
+    """``text`` with each paragraph on one line (:func:`help_key`), so that the help is
+    wrapped at the terminal's width, not at the source's line ends (typer's rich mode
+    keeps a docstring's line breaks: "... paged" / "with --limit" in a 40-column cell)."""
+    if not text:
+        return text
+    return help_key(text)
+
+
 def _pairs(obj: Any, ctx: Any) -> list[tuple[Any, str, Any]]:
-    """What to swap to draw the help of ``obj`` in Chinese."""
+    """What to swap to draw the help of ``obj`` in the interface language: in Chinese
+    typer's words, the usage line and the texts (translated); in English the texts with
+    their paragraphs joined."""
     from typer import rich_utils
 
+    if language() == "en":
+        return _text_pairs(obj, ctx, joined_help)
     pairs: list[tuple[Any, str, Any]] = [(rich_utils, name, t(msgid))
                                          for name, msgid in _TYPER_WORDS.items()]
     pairs.append((obj, "format_usage", _translated_usage(obj)))
+    return pairs + _text_pairs(obj, ctx, translate_help)
+
+
+def _text_pairs(obj: Any, ctx: Any, text: Any) -> list[tuple[Any, str, Any]]:
+    """``(target, attribute, text(value))`` for the help texts drawn in ``obj``'s help:
+    its own, its parameters' and its subcommands'."""
+    pairs: list[tuple[Any, str, Any]] = []
     for target in [obj, *[p for p in obj.get_params(ctx)]]:
         for name in ("help", "short_help"):
             if getattr(target, name, None):
-                pairs.append((target, name, translate_help(getattr(target, name))))
+                pairs.append((target, name, text(getattr(target, name))))
     if hasattr(obj, "list_commands"):
         for name in obj.list_commands(ctx):
             sub = obj.get_command(ctx, name)
             for attr in ("help", "short_help"):
                 if sub is not None and getattr(sub, attr, None):
-                    pairs.append((sub, attr, translate_help(getattr(sub, attr))))
+                    pairs.append((sub, attr, text(getattr(sub, attr))))
     if getattr(obj, "epilog", None):
-        pairs.append((obj, "epilog", translate_help(obj.epilog)))
+        pairs.append((obj, "epilog", text(obj.epilog)))
     return pairs
 
 
@@ -124,9 +144,8 @@ _original: Any = None  # typer's rich_format_help, kept by _install_rich_help
 
 
 def rich_format_help(*, obj: Any, ctx: Any, markup_mode: Any) -> None:
-    """typer's help, drawn in the interface language (English: typer's own, untouched)."""
-    if language() == "en":
-        return _original(obj=obj, ctx=ctx, markup_mode=markup_mode)
+    """typer's help, drawn in the interface language (in English typer's own drawing of
+    the texts with their paragraphs joined)."""
     with _swapped(_pairs(obj, ctx)):
         return _original(obj=obj, ctx=ctx, markup_mode=markup_mode)
 
