@@ -98,12 +98,13 @@ def copy_cmd(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from cstool.backend.local import LocalBackend
-    from cstool.services.store_copy import copy_store
+    from cstool.services.store_copy import copy_store, require_empty
 
     src = LocalBackend(source, create=False)
     try:
         dst = LocalBackend(target)
         try:
+            require_empty(dst)  # refused before a progress bar is drawn
             with Progress("[progress.description]{task.description}", BarColumn(),
                           MofNCompleteColumn(), TimeElapsedColumn(),
                           disable=wants_json(ctx, json_), transient=False) as bar:

@@ -412,6 +412,7 @@ def test_db_copy_into_a_store_that_holds_a_mall_is_refused(cli, pg_url):
     r = CliRunner().invoke(app, ["db", "copy", cli.db, pg_url])
     assert r.exit_code == 1
     assert "not empty" in r.stderr and "Traceback" not in r.output
+    assert len(r.output.strip().splitlines()) == 1, r.output  # no progress bar before it
     assert [s["key"] for s in pg.json("shop", "list")] == ["other"]
 
 
