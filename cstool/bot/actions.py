@@ -96,9 +96,21 @@ _STATUS_OK = {"cancel": order_rules.CANCELLABLE, "address": order_rules.ADDRESS_
               "after_sale": ("shipped", "delivered", "paid"), "progress": None}
 
 
+# homophone slips of the words the actions read (拼音 input picks the wrong character):
+# 定单 for 订单, 作天 for 昨天 …; a slip is read as the word it stands for
+_TYPOS = {"定单": "订单", "订丹": "订单", "取销": "取消", "取肖": "取消", "作天": "昨天",
+          "昨添": "昨天", "坐天": "昨天", "地止": "地址", "地扯": "地址", "物留": "物流",
+          "快第": "快递", "进渡": "进度", "近度": "进度", "收获地址": "收货地址",
+          "发获": "发货", "退贷": "退货", "手机后": "手机号", "电化": "电话", "到那了": "到哪了",
+          "到拿了": "到哪了"}
+_TYPO_RE = re.compile("|".join(sorted(map(re.escape, _TYPOS), key=len, reverse=True)))
+
+
 def clean(text: str) -> str:
-    """The message as the actions read it: Simplified, NFKC, lower case."""
-    return unicodedata.normalize("NFKC", to_simplified(text or "")).lower().strip()
+    """The message as the actions read it: Simplified, NFKC, lower case, the common
+    homophone slips (定单, 作天 …) read as the words they stand for."""
+    q = unicodedata.normalize("NFKC", to_simplified(text or "")).lower().strip()
+    return _TYPO_RE.sub(lambda m: _TYPOS[m.group(0)], q)
 
 
 def intent(text: str) -> str | None:
