@@ -58,6 +58,8 @@ async def test_ctrl_x_picks_a_macro_and_runs_it(tmp_path):
         assert isinstance(app.screen, PickScreen)
         # the shop's macros; the supervisor's own is not mine
         assert [k for k, _ in app.screen.items] == ["complaint", "resolved", "vip"]
+        # the actions by their names in the interface language
+        assert dict(app.screen.items)["complaint"] == "投诉升级：回复 → 标签 → 工单 → 转接"
         await press(app, pilot, *"投诉", "enter")
         conv = b.get_conversation(cid)
         assert conv["labels"] == ["投诉"] and conv["state"] == "queued"

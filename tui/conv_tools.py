@@ -186,7 +186,7 @@ class ToolsMixin:
             except CstoolError:
                 return []
             return [(m["key"], t("console.macro_item", name=m["name"], actions=" → ".join(
-                next(iter(a)) for a in m["actions"]))) for m in rows
+                value("macro_action", next(iter(a))) for a in m["actions"]))) for m in rows
                 if m.get("agent") in (None, self.agent)]
 
         def run(key: str) -> None:
