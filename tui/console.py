@@ -247,6 +247,7 @@ class ConsoleApp(NoticesMixin, MarksMixin, FilesMixin, ToolsMixin, App):
         self.load()
         self.read_shops()
         self.set_interval(self.poll_s, self.tick)
+        self.start_presence_feed()
         if self.simulator is not None:
             self.run_simulator()
 
