@@ -127,7 +127,8 @@ def test_at_night_a_chat_still_queued_is_covered(desk, clock, night_mode, covere
     assert out["conversation"]["state"] == "queued"
     if covered:
         assert said(out["replies"]) == [
-            ("bot", ANSWER), ("system", "当前排队第 1 位，客服暂时都不在线，上线后会第一时间接待您。")]
+            ("bot", ANSWER),
+            ("system", "当前排队第 1 位，客服暂时都不在线，上线后会第一时间接待您。")]
     else:
         assert out["replies"] == []
 
