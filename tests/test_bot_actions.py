@@ -416,6 +416,10 @@ def test_a_no_to_an_address_change_is_not_a_yes(backend):
     ("我想取销今天那个订单", "confirm", "s-o-20261120-0002"),         # 取销 for 取消
     ("我作天买的裙子到那了", "progress", "s-o-20261119-0001"),        # 作天, 到那了
     ("坐天買的連衣裙物留怎么样", "progress", "s-o-20261119-0001"),    # Traditional and slips
+    # when will it ship, about a named order (a time word, the goods)
+    ("昨天買的東西什麼時候發貨", "progress", "s-o-20261119-0001"),
+    ("昨天的訂單發貨了沒", "progress", "s-o-20261119-0001"),
+    ("牛仔裤那单啥时候能到货", "progress", "s-o-20261116-0004"),
 ])
 def test_homophone_slips_are_read_as_the_words_meant(shop_cli, text, step, order_key):
     r = ask(shop_cli, text)
