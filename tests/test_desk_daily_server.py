@@ -188,3 +188,15 @@ async def test_the_remote_console_shows_a_supervisor_typing_as_it_is_pushed(serv
                 break
             await asyncio.sleep(0.05)
         assert subtitle() == ""
+
+
+def test_a_customer_closing_their_chat_is_recorded_as_theirs(served):
+    """Closed with a customer's token: the close reason is ``customer`` (the 质检 does not
+    count a chat the customer left while writing against the agent)."""
+    customer = served.customer_token("lf", "c100")
+    cid = served.http("POST", "/v1/shops/lf/messages", customer,
+                      json={"text": "几天到"}).json()["conversation"]["id"]
+    r = served.http("POST", f"/v1/conversations/{cid}/close", customer,
+                    json={"reason": "resolved"})
+    assert r.status_code == 200, r.text
+    assert served.backend.get_conversation(cid)["close_reason"] == "customer"

@@ -241,3 +241,14 @@ def test_no_false_findings_on_ordinary_turns(msgs):
 def test_findings_on_unseen_wordings(msgs, rule, at):
     ins = inspect(chat(*msgs, closed_at=msgs[-1][2] + 30), rules())
     assert (rule, at) in [(f[0], f[1]) for f in found(ins)], found(ins)
+
+
+def test_a_chat_the_customer_closed_is_not_closed_while_they_wrote():
+    msgs = [c("几天到", 0), a("两三天", 10), c("那我再看看别家", 20)]
+    ms = [Message(i + 1, s, body, at * S, agent) for i, (s, body, at, agent) in
+          enumerate(msgs)]
+    by_agent = Chat(1, ms, closed_at=30 * S, last_agent_id=A, close_reason="resolved")
+    by_customer = Chat(1, ms, closed_at=30 * S, last_agent_id=A, close_reason="customer")
+    assert ("closed_while_typing", 3) in [(f[0], f[1]) for f in found(inspect(by_agent,
+                                                                              rules()))]
+    assert found(inspect(by_customer, rules())) == []

@@ -26,7 +26,8 @@ The rules (``rules.RULES``; the word lists are ``rules.Rules``, shop-editable):
   One finding per run of customer messages, at its first upset one; it counts against
   the agent who replied without acknowledging (else who held the chat).
 * ``closed_while_typing``: the chat's last words were the customer's, they were not a
-  sign-off (谢谢 / 好的 / 拜拜 …), and the chat closed within ``typing_grace_s`` of them.
+  sign-off (谢谢 / 好的 / 拜拜 …), and the chat closed within ``typing_grace_s`` of them
+  (not when the customer closed it: close reason ``customer``).
 
 What the customer writes after the close (a comment with the rating) is not read.
 
@@ -47,6 +48,7 @@ from dataclasses import dataclass
 from .rules import NEGATIONS, QUESTION_ENDS, Rules
 
 STAFF = ("agent", "bot")
+CUSTOMER_CLOSED = "customer"  # the close reason of a chat the customer closed
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ def inspect(chat: Chat, rules: Rules) -> Inspection:
     question = next(((i, m) for i, m in tail if is_question(texts[m.id], rules)), None)
     if question is not None:
         add("unanswered_question", question[1], holder(question[0]))
-    if tail:
+    if tail and chat.close_reason != CUSTOMER_CLOSED:  # not when they closed it themselves
         i, last = tail[-1]
         if (chat.closed_at - last.at <= rules.typing_grace_s * 1000
                 and not is_sign_off(texts[last.id], rules)):
