@@ -252,3 +252,12 @@ def test_a_chat_the_customer_closed_is_not_closed_while_they_wrote():
     assert ("closed_while_typing", 3) in [(f[0], f[1]) for f in found(inspect(by_agent,
                                                                               rules()))]
     assert found(inspect(by_customer, rules())) == []
+
+
+def test_a_shop_names_its_own_benign_phrases():
+    ch = chat(c("误差多大", 0), a("温差的绝对值在2度以内", 10), c("好的", 20), closed_at=50)
+    assert [f[0] for f in found(inspect(ch, rules()))] == ["banned_word"]
+    assert found(inspect(ch, rules({"benign_phrases": ["绝对值"]}))) == []
+    assert check_setting({"benign_phrases": ["絕對值"]}) == {"benign_phrases": ["絕對值"]}
+    with pytest.raises(RulesError):
+        check_setting({"benign_phrases": "绝对值"})
