@@ -408,3 +408,27 @@ def test_a_no_to_an_address_change_is_not_a_yes(backend):
     say(backend, "buyer", "昨天那单手机号改成 13912345678")
     say(backend, "buyer", "取消吧")  # to a change of address: no
     assert backend.get("orders", "s-o-20261119-0001")["phone"] == "13800000000"
+
+
+@pytest.mark.parametrize("text, step, order_key", [
+    # homophone slips of 拼音 input, none of them in the lists of words
+    ("麻烦把我的定单取消一下", "confirm", "s-o-20261120-0002"),       # 定单 for 订单
+    ("我想取销今天那个订单", "confirm", "s-o-20261120-0002"),         # 取销 for 取消
+    ("我作天买的裙子到那了", "progress", "s-o-20261119-0001"),        # 作天, 到那了
+    ("坐天買的連衣裙物留怎么样", "progress", "s-o-20261119-0001"),    # Traditional and slips
+    # when will it ship, about a named order (a time word, the goods)
+    ("昨天買的東西什麼時候發貨", "progress", "s-o-20261119-0001"),
+    ("昨天的訂單發貨了沒", "progress", "s-o-20261119-0001"),
+    ("牛仔裤那单啥时候能到货", "progress", "s-o-20261116-0004"),
+])
+def test_homophone_slips_are_read_as_the_words_meant(shop_cli, text, step, order_key):
+    r = ask(shop_cli, text)
+    assert r["flow"]["name"] == "act" and r["flow"]["step"] == step, r
+    assert r["flow"]["slots"]["order"] == order_key
+
+
+def test_a_refusal_names_the_status_once(shop_cli):
+    r = ask(shop_cli, "幫我取消訂單 s-o-20261116-0004")
+    assert r["flow"]["step"] == "refused", r
+    assert r["text"].count("已发货") == 2, r["text"]  # the summary's status and the reason
+    assert "（已发货）" not in r["text"], r["text"]

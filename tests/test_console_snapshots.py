@@ -123,3 +123,37 @@ def test_follow_ups_and_presence_120x34(tmp_path, snap_compare):
         assert snap_compare(app, terminal_size=(120, 34), run_before=run_before)
     finally:
         b.close()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 35)])
+def test_a_supervisors_view_with_a_whisper(tmp_path, snap_compare, size):
+    """Issue 22: the supervisor opened the agent's chat by its number (read-only), whispered
+    once, and is writing a second whisper: the prompt names the agent, the transcript
+    draws the first whisper apart, the reply box says the chat is not theirs."""
+    clock = FrozenClock(NOW)
+    b = LocalBackend(tmp_path / "snap-whisper.db", clock=clock)
+    b.apply({
+        "shops": [{"key": "s", "name": "翎衣女装旗舰店", "service_mode": "human_first"}],
+        "agents": [{"handle": "a", "name": "小美", "shops": ["s"], "status": "online",
+                    "max_chats": 3},
+                   {"handle": "sup", "name": "主管李", "role": "supervisor", "shops": ["s"]}],
+    })
+    cid = b.post_message("s", "c1", "我的包裹破了，要投诉")["conversation"]["id"]
+    clock.advance(20)
+    b.reply("a", cid, "亲，请发一下照片")
+    clock.advance(30)
+    b.add_note("sup", cid, "先道歉，再登记退货", to="a")
+    clock.advance(10)
+    app = ConsoleApp(b, "sup", poll_s=3600, now_ms=clock.now_ms)
+
+    async def run_before(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("ctrl+f", "#", *str(cid), "enter")
+        await _settle(pilot)
+        await pilot.press("ctrl+s")
+        await _settle(pilot)
+
+    try:
+        assert snap_compare(app, terminal_size=size, run_before=run_before)
+    finally:
+        b.close()

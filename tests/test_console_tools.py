@@ -58,6 +58,8 @@ async def test_ctrl_x_picks_a_macro_and_runs_it(tmp_path):
         assert isinstance(app.screen, PickScreen)
         # the shop's macros; the supervisor's own is not mine
         assert [k for k, _ in app.screen.items] == ["complaint", "resolved", "vip"]
+        # the actions by their names in the interface language
+        assert dict(app.screen.items)["complaint"] == "投诉升级：回复 → 标签 → 工单 → 转接"
         await press(app, pilot, *"投诉", "enter")
         conv = b.get_conversation(cid)
         assert conv["labels"] == ["投诉"] and conv["state"] == "queued"
@@ -136,6 +138,46 @@ async def test_someone_else_in_the_chat_and_a_whisper(tmp_path):
         text = transcript_text(app)
         assert "🤫 悄悄话 · 主管李 → 小美" in text and "先道歉，再登记" in text
         assert "🔒 内部备注 · 小美" in text
+
+
+async def test_a_supervisor_opens_the_chat_by_number_and_whispers(tmp_path):
+    """The supervisor's console: Ctrl+F with #N opens the agent's chat read-only (the
+    supervisor's view), Ctrl+S asks for a whisper and sends it to the agent who holds
+    the chat; the agent's console draws it apart; the customer never sees it."""
+    from tui.screens import PromptScreen
+
+    b, clock = desk(tmp_path)
+    cid = b.list_conversations(customer="c1")[0]["id"]
+    assert b.get_conversation(cid)["assignee"] == "a"
+    sup = ConsoleApp(b, "sup", poll_s=3600, now_ms=clock.now_ms)
+    async with sup.run_test(size=(120, 34)) as pilot:
+        await settle(sup, pilot)
+        await press(sup, pilot, "ctrl+s")  # nothing open: nobody to whisper to
+        assert not isinstance(sup.screen, PromptScreen)
+        await press(sup, pilot, "ctrl+f", *f"#{cid}", "enter")
+        await settle(sup, pilot)
+        assert (sup.current, sup.readonly) == (cid, True)
+        assert "我的包裹破了" in transcript_text(sup)
+        await press(sup, pilot, "ctrl+s")
+        assert isinstance(sup.screen, PromptScreen)
+        assert "小美" in sup.screen.title_text
+        await press(sup, pilot, *"先道歉再登记退货", "enter")
+        await settle(sup, pilot)
+        [note] = b.get_conversation(cid)["notes"]
+        assert (note["agent"], note["to"], note["body"]) == ("sup", "a", "先道歉再登记退货")
+        assert "🤫 悄悄话 · 主管李 → 小美" in transcript_text(sup)
+        # a chat number of no shop of mine, or of none: refused with the reason
+        await press(sup, pilot, "ctrl+f", *"#999", "enter")
+        await settle(sup, pilot)
+        assert sup.current == cid
+    assert all("先道歉" not in m["body"] for m in b.get_conversation(cid)["messages"])
+    agent = ConsoleApp(b, "a", poll_s=3600, now_ms=clock.now_ms)
+    async with agent.run_test(size=(120, 34)) as pilot:
+        await settle(agent, pilot)
+        assert "🤫 悄悄话 · 主管李 → 小美" in transcript_text(agent)
+        # an agent's own whisper is refused by the desk with the reason
+        await press(agent, pilot, "ctrl+s")
+        assert not isinstance(agent.screen, PromptScreen)  # it is her own chat
 
 
 async def test_help_lists_the_new_keys(tmp_path):

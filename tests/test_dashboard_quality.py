@@ -91,3 +91,42 @@ async def test_tile_alert_review_queue_and_radar_on_screen(shop_day):
         await pilot.pause(0.05)
         assert app.screen is not radar
     assert good  # the clean chat never reached the queue
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 35), (129, 40)])
+async def test_the_qa_tile_shows_below_130_columns(shop_day, size):
+    """Narrower than 130 columns the 质检 tile takes what the SLA tiles leave: on screen
+    with its score (and the review count when it fits), every SLA tile still whole."""
+    from .test_dashboard import assert_tiles_readable
+
+    be, clock, _ = shop_day
+    app = DashboardApp(be, "s", poll_s=3600, now_ms=clock.now_ms)
+    async with app.run_test(size=size) as pilot:
+        await settle(app, pilot)
+        tile = app.query_one("#qa-tile", Tile)
+        assert tile.display and tile.region.width > 0
+        row = app.query_one("#sla-tiles")
+        assert row.region.contains_region(tile.region)
+        text = str(tile.render())
+        assert "质检" in text and "71.2" in text, text
+        if size[1] >= 30:  # bordered tiles (80x24 draws them without borders)
+            assert_tiles_readable(app)
+        else:
+            from tui.dashboard import sla_tiles
+            line = "".join(s.text for s in app.screen._compositor.render_strips()
+                           [row.region.y:row.region.y + 1][0])
+            for _, value, _ in sla_tiles(app.snapshot):
+                assert value in line, (value, line)
+
+
+def test_the_qa_tile_gives_way_to_the_sla_figures():
+    from tui.dashboard import qa_room
+
+    sla = [("未结工单", "1234", ""), ("1小时内到期", "56", ""), ("已超时", "789", ""),
+           ("本周达标", "100.0% / 100.0%", "")]
+    qa = ("质检", "71.2 · 待复核 3", "bold")
+    # each SLA tile keeps 15 + 4 + 5 = 24 cells: 96 for the four
+    assert qa_room(121, 4, sla, qa, "71.2") == ("71.2 · 待复核 3", 25)
+    assert qa_room(120, 4, sla, qa, "71.2") == ("71.2", 24)  # the score alone
+    assert qa_room(112, 4, sla, qa, "71.2") == ("71.2", 16)
+    assert qa_room(100, 4, sla, qa, "71.2") is None  # no room: the alert and q remain

@@ -102,6 +102,37 @@ def test_human_only_is_unchanged_no_bot(desk):
     assert be.post_message("s", "c1", "发货呢")["replies"] == []
 
 
+@pytest.mark.parametrize("night_mode, covered", [("bot_only", True), ("bot_first", True),
+                                                 ("human_only", False)])
+def test_at_night_a_chat_still_queued_is_covered(desk, clock, night_mode, covered):
+    """A human_first shop open 08:00-22:00: a chat queued in the evening, the agent goes
+    offline (the chat goes back to the queue), and at 23:30 the customer writes again:
+    the bot answers and tells the place (the chat stays queued), unless the shop's
+    out-of-hours mode is human_only."""
+    be, cli = desk
+    be.apply({"shops": [{"key": "s", "name": "萌宝", "service_mode": "human_first",
+                         "off_hours_mode": night_mode,
+                         "business_hours": {d: "08:00-22:00" for d in
+                                            ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}}],
+              "agents": [{"handle": "a", "name": "小美", "shops": ["s"], "status": "online",
+                          "max_chats": 3}],
+              "knowledge_entries": KB})
+    clock.advance(11 * 3600)  # 21:00 Beijing: open
+    cid = be.post_message("s", "c1", "在吗")["conversation"]["id"]
+    assert be.get_conversation(cid)["assignee"] == "a"
+    be.set_agent_status("a", "offline")  # the last agent leaves: the chat is queued again
+    assert be.get_conversation(cid)["state"] == "queued"
+    clock.advance(int(2.5 * 3600))  # 23:30: closed for the night
+    out = be.post_message("s", "c1", "什么时候发货？")
+    assert out["conversation"]["state"] == "queued"
+    if covered:
+        assert said(out["replies"]) == [
+            ("bot", ANSWER),
+            ("system", "当前排队第 1 位，客服暂时都不在线，上线后会第一时间接待您。")]
+    else:
+        assert out["replies"] == []
+
+
 def test_an_english_shop_is_told_its_place_in_english(desk):
     be, _cli = desk
     shop(be, languages=["en", "zh"])

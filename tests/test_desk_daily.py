@@ -213,6 +213,24 @@ def test_follow_up_lists_and_an_invitation_under_the_cap(desk, clock, monkeypatc
     assert cli("conv", "list", "--classification", "after_sale", "--since", "x").exit_code == 2
 
 
+def test_the_product_page_a_chat_started_on_is_what_it_is_about(desk):
+    """A chat started on a product's page (``--entry-page``) is about that product: the
+    follow-up list shows it and the invitation offers it, no ``--product`` needed."""
+    be, cli = desk
+    pages = {"c1": "/item/dress", "c2": "https://m.shop.example/item.htm?id=dress&spm=a1",
+             "c3": "/p/dress.html", "c4": "/item/unknown-9", "c5": "/home"}
+    ids = {c: cli.json("conv", "post", "有M码吗", "--shop", "s", "--customer", c,
+                       "--entry-page", page)["conversation"]["id"] for c, page in pages.items()}
+    rows = cli.json("conv", "list", "--classification", "consulted_not_ordered", "--since",
+                    "1d")
+    assert {r["customer"]: r["product"] for r in rows} == {
+        "c1": "dress", "c2": "dress", "c3": "dress", "c4": None, "c5": None}
+    msg = cli.json("conv", "follow-up", str(ids["c2"]), "--agent", "a")
+    assert msg["payload"]["item"]["product"] == "dress"
+    r = cli("conv", "follow-up", str(ids["c5"]), "--agent", "a")  # no product: usage
+    assert r.exit_code == 2 and "没有关联商品" in r.output, r.output
+
+
 def test_follow_up_guards_say_why(desk, monkeypatch):
     be, cli = desk
     c1 = be.post_message("s", "c1", "有M码吗", product="dress")["conversation"]["id"]

@@ -184,3 +184,80 @@ def test_unseen_wordings_of_the_same_faults():
         ("rude_reply", 2), ("rude_reply", 4), ("negative_unacknowledged", 3),
         ("closed_while_typing", 5)]
     assert is_question(normalise("请问这个能机洗"), rules())
+
+
+# -- hand-checked against a simulated day: general rules, wordings not in the lists ------
+
+@pytest.mark.parametrize("msgs", [
+    # facts, suppositions and denials are not upset turns
+    [c("那件还没发货的话，能改成L码吗", 0), a("可以的亲，已为您修改成L码", 10), c("好", 20)],
+    [c("收到衣服了，颜色挺正的", 0), a("亲喜欢就好～", 10), c("嗯嗯", 20)],
+    [c("到底选黑色还是白色好呢", 0), a("黑色更百搭哦", 10), c("行", 20)],
+    [c("如果穿着不满意，可以退吗", 0), a("支持七天无理由退换", 10), c("好的", 20)],
+    [c("我不是要投诉，就问问发票", 0), a("可以开电子发票的", 10), c("好的", 20)],
+    [c("有点担心路上压坏了", 0), a("我们用加厚纸箱发货", 10), c("好的", 20)],
+    [c("现在搞什么活动吗", 0), a("满300减40哦", 10), c("好的", 20)],
+    [c("上次买的用了一年一直没问题，再来一个", 0), a("感谢支持～", 10), c("好的", 20)],
+    # a composition, packing, a promise declined: no forbidden promise
+    [c("什么面料", 0), a("这款面料是100%桑蚕丝的，百分百纯羊毛的是另一款", 10), c("好", 20)],
+    [c("帮我包一下", 0), a("好的亲，给您打包好了明天发出", 10), c("好的", 20)],
+    [c("明天一定能到吗", 0), a("这个时效我们保证不了哦，以物流为准", 10), c("好的", 20)],
+    # showing the way and asking which are not brush-offs
+    [c("物流在哪看", 0), a("您可以在订单详情里自己查看物流信息哦", 10), c("好的", 20)],
+    [c("那款还有吗", 0), a("我不知道您指的是哪一款，能发下链接吗", 10), c("好的", 20)],
+    # the customer's last words end the talk: not closed while writing, nothing unanswered
+    [c("什么时候发货", 0), a("今天下午发出", 10), c("好的，那我等着收货啦", 20)],
+    [c("尺码准吗", 0), a("正常码", 10), c("没什么问题了，谢谢", 20)],
+    [c("几天到", 0), a("两三天", 10), c("辛苦了亲", 20)],
+])
+def test_no_false_findings_on_ordinary_turns(msgs):
+    ins = inspect(chat(*msgs, closed_at=msgs[-1][2] + 30), rules())
+    assert found(ins) == [], found(ins)
+
+
+@pytest.mark.parametrize("msgs, rule, at", [
+    ([c("在吗", 0), a("爱要不要，就这价", 10), c("好吧", 20)], "rude_reply", 2),
+    ([c("发货没", 0), a("急什么急，排队呢", 10), c("好吧", 20)], "rude_reply", 2),
+    ([c("都五天了还没发货，什么情况", 0), a("单号稍后更新", 10), c("好", 20)],
+     "negative_unacknowledged", 1),
+    ([c("你们又给我发错颜色了", 0), a("请拍照发一下", 10), c("好", 20)],
+     "negative_unacknowledged", 1),
+    ([c("收到的杯子坏了", 0), a("请拍照发一下", 10), c("好", 20)],
+     "negative_unacknowledged", 1),
+    ([c("特别失望，质量一般", 0), a("请问哪里有问题", 10), c("好", 20)],
+     "negative_unacknowledged", 1),
+    ([c("物流五天没动了，帮忙看下", 0), a("请提供订单号", 10), c("好", 20)],
+     "negative_unacknowledged", 1),
+    ([c("这个杯子有质量问题", 0), a("请提供订单号", 10), c("好", 20)],
+     "negative_unacknowledged", 1),
+    ([c("包裹里漏发了一样", 0), a("请提供订单号", 10), c("好", 20)],
+     "negative_unacknowledged", 1),
+    ([c("几天到", 0), a("两三天", 10), c("好的，那我还想问下有没有S码", 20)],
+     "unanswered_question", 3),
+    ([c("几天到", 0), a("两三天", 10), c("好的，另外我想改个地址", 20)],
+     "closed_while_typing", 3),
+    ([c("能保证正品吗", 0), a("绝对正品，假一赔十", 10), c("好", 20)], "banned_word", 2),
+])
+def test_findings_on_unseen_wordings(msgs, rule, at):
+    ins = inspect(chat(*msgs, closed_at=msgs[-1][2] + 30), rules())
+    assert (rule, at) in [(f[0], f[1]) for f in found(ins)], found(ins)
+
+
+def test_a_chat_the_customer_closed_is_not_closed_while_they_wrote():
+    msgs = [c("几天到", 0), a("两三天", 10), c("那我再看看别家", 20)]
+    ms = [Message(i + 1, s, body, at * S, agent) for i, (s, body, at, agent) in
+          enumerate(msgs)]
+    by_agent = Chat(1, ms, closed_at=30 * S, last_agent_id=A, close_reason="resolved")
+    by_customer = Chat(1, ms, closed_at=30 * S, last_agent_id=A, close_reason="customer")
+    assert ("closed_while_typing", 3) in [(f[0], f[1]) for f in found(inspect(by_agent,
+                                                                              rules()))]
+    assert found(inspect(by_customer, rules())) == []
+
+
+def test_a_shop_names_its_own_benign_phrases():
+    ch = chat(c("误差多大", 0), a("温差的绝对值在2度以内", 10), c("好的", 20), closed_at=50)
+    assert [f[0] for f in found(inspect(ch, rules()))] == ["banned_word"]
+    assert found(inspect(ch, rules({"benign_phrases": ["绝对值"]}))) == []
+    assert check_setting({"benign_phrases": ["絕對值"]}) == {"benign_phrases": ["絕對值"]}
+    with pytest.raises(RulesError):
+        check_setting({"benign_phrases": "绝对值"})

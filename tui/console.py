@@ -16,6 +16,7 @@ the app lives beside it: ``keys.py``, ``keybar.py``, ``notices.py``, ``screens.p
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from functools import partial
@@ -93,6 +94,7 @@ ACTIONS: list[tuple[str, str, str, str, int | None]] = [
     # issue 22: labels and private notes (tui/conv_marks.py)
     ("label", "ctrl+l", "key.label", "help.label", None),
     ("note", "ctrl+n", "key.note", "help.note", None),
+    ("whisper", "ctrl+s", "key.whisper", "help.whisper", None),
     # issue 21: pictures and files in chats (tui/conv_files.py)
     ("files", "ctrl+d", "key.files", "help.files", None),
     # issue 22: macros and follow-up lists (tui/conv_tools.py)
@@ -245,6 +247,7 @@ class ConsoleApp(NoticesMixin, MarksMixin, FilesMixin, ToolsMixin, App):
         self.load()
         self.read_shops()
         self.set_interval(self.poll_s, self.tick)
+        self.start_presence_feed()
         if self.simulator is not None:
             self.run_simulator()
 
@@ -816,6 +819,10 @@ class ConsoleApp(NoticesMixin, MarksMixin, FilesMixin, ToolsMixin, App):
         def results(text: str | None) -> None:
             if not text:
                 return
+            number = re.fullmatch(r"\s*[#＃]?\s*(\d{1,12})\s*", text)
+            if number:  # #123: open that chat of my shops (another's: read-only)
+                self.open_chat_number(int(number.group(1)))
+                return
 
             def show(rows: list[dict]) -> None:
                 if not rows:
@@ -880,6 +887,26 @@ class ConsoleApp(NoticesMixin, MarksMixin, FilesMixin, ToolsMixin, App):
         self._pick(t("console.my_tickets"), load,
                    lambda tid: self.notify(t("console.ticket_show", ticket=tid)),
                    t("console.no_tickets"))
+
+    def open_chat_number(self, cid: int) -> None:
+        """Open chat ``cid`` of one of my shops: mine to work in, anyone else's (a
+        supervisor's view: the transcript, who is there, a whisper) read-only."""
+        if cid in self._chat_ids():
+            self._set_current(cid)
+            self.request_load()
+            return
+        mine = {s["key"] for s in getattr(self, "_shops", ()) or ()}
+
+        def opened(conv: dict) -> None:
+            if mine and conv["shop"] not in mine:
+                self.notify(t("console.cannot_open", conversation=cid,
+                              error=t("console.not_my_shop", shop=conv["shop"])),
+                            severity="error")
+                return
+            self._set_current(cid, readonly=True)
+
+        self.act(t("console.open_chat"), lambda: self.backend.get_conversation(
+            cid, messages=False), opened)
 
     def _open_from_search(self, conv_id: str | None) -> None:
         if conv_id is None:

@@ -4,6 +4,9 @@
   the chat's own marked ✓; choosing one puts it on the chat, or takes it off.
 - Ctrl+N (``note``): the reply box's text goes into the chat as a private note, which
   staff see and the customer never does.
+- Ctrl+S (``whisper``): a supervisor's whisper to the agent who holds the open chat
+  (another's chat, opened with Ctrl+F and its number, ``#123``): asked for in a prompt,
+  stored as a note addressed to that agent, which their console draws as 🤫 悄悄话.
 
 Notes are drawn in the transcript in their place, distinctly (🔒, on their own colour),
 from the ``notes`` of ``get_conversation``; labels in the chat's header.
@@ -101,6 +104,35 @@ class MarksMixin:
             self.act(t("console.label_failed"), write, done)
 
         self._pick(t("console.labels"), load, toggle, t("console.no_labels"))
+
+    def action_whisper(self: Any) -> None:
+        """Whisper to the agent holding the open chat: a private note addressed to them
+        (supervisors and admins; the desk refuses anyone else with the reason)."""
+        from .screens import PromptScreen
+
+        conv = self.conv
+        if self.current is None or conv is None or conv["id"] != self.current:
+            self.notify(t("console.no_chat"), severity="warning")
+            return
+        to = conv.get("assignee")
+        if not to or to == self.agent:
+            self.notify(t("console.whisper_nobody"), severity="warning")
+            return
+        conv_id = conv["id"]
+        name = terminal_safe(str(self._agent_names.get(to) or to))
+
+        def send(text: str | None) -> None:
+            if text is None:
+                return
+            if not text.strip():
+                self.notify(t("console.note_empty"), severity="warning")
+                return
+            self.act(t("console.whisper_failed"), lambda: self.backend.add_note(
+                self.agent, conv_id, text, to=to),
+                lambda _: self.notify(t("console.whispered", name=name), timeout=3))
+
+        self.push_screen(PromptScreen(t("console.whisper_prompt", name=name),
+                                      t("console.whisper_hint")), send)
 
     def action_note(self: Any) -> None:
         """The reply box's text as a private note in the open chat (staff only)."""

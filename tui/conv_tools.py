@@ -9,12 +9,17 @@
   why (opted out, quiet hours, the cap ...).
 - Presence: every few seconds the console says it is viewing the open chat (typing while
   the reply box changes) and shows who else is there in the reply box's border: another
-  agent, or a supervisor (👀 viewing, ✍ typing). A supervisor's whisper (a note to the
-  agent) is drawn in the transcript apart from other notes (``conv_marks``).
+  agent, or a supervisor (👀 viewing, ✍ typing). Over a server, the others' claims also
+  arrive at once on the event stream (``conversation.presence`` signals, read by a
+  background thread): someone starting to type shows within a second; each renewal's
+  answer (the presence table, with its time to live) stays the truth. A supervisor's
+  whisper (a note to the agent) is drawn in the transcript apart from other notes
+  (``conv_marks``).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -186,7 +191,7 @@ class ToolsMixin:
             except CstoolError:
                 return []
             return [(m["key"], t("console.macro_item", name=m["name"], actions=" → ".join(
-                next(iter(a)) for a in m["actions"]))) for m in rows
+                value("macro_action", next(iter(a))) for a in m["actions"]))) for m in rows
                 if m.get("agent") in (None, self.agent)]
 
         def run(key: str) -> None:
@@ -248,6 +253,46 @@ class ToolsMixin:
             return  # a chat I may no longer see: nothing to show
         if state != "left":
             self.call_from_thread(self._got_presence, chat, out["others"])
+
+    def start_presence_feed(self: Any) -> None:
+        """Over a server (a backend that can ``subscribe``), follow the others' presence
+        live on the event stream, in a daemon thread; nothing on a local file."""
+        subscribe = getattr(self.backend, "subscribe", None)
+        if subscribe is None:
+            return
+        self._feed_stop = threading.Event()
+        threading.Thread(target=self._presence_feed, args=(subscribe, self._feed_stop),
+                         name="cstool-presence-feed", daemon=True).start()
+
+    def _presence_feed(self: Any, subscribe: Any, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                for e in subscribe(after=None, reconnect=False):
+                    if stop.is_set():
+                        return
+                    if e.get("type") == "conversation.presence":
+                        self.call_from_thread(self._presence_signal, e.get("payload") or {})
+            except CstoolError:
+                pass  # the stream dropped or was refused: try again shortly
+            except RuntimeError:
+                return  # the app has ended
+            stop.wait(2.0)
+
+    def on_unmount(self: Any) -> None:
+        """Stop following presence."""
+        stop = getattr(self, "_feed_stop", None)
+        if stop is not None:
+            stop.set()
+
+    def _presence_signal(self: Any, p: dict) -> None:
+        """Someone's claim on a chat, pushed: shown at once if it is the open chat."""
+        if p.get("conversation") != self.current or p.get("agent") in (None, self.agent):
+            return
+        others = [o for o in self.presence_others if o["agent"] != p["agent"]]
+        if p.get("state") in ("viewing", "typing"):
+            others.append({"agent": p["agent"], "name": p.get("name"),
+                           "role": p.get("role"), "state": p["state"]})
+        self._show_presence(others)
 
     def _got_presence(self: Any, chat: int, others: list[dict]) -> None:
         if chat == self.current:

@@ -148,6 +148,53 @@ class TileRow(Horizontal):
         self.place()
 
 
+QA_WIDE = 130  # from this width the 质检 tile is a fifth of the SLA row
+
+
+def qa_room(width: int, gutter: int, sla: list[tuple[str, str, str]],
+            qa: tuple[str, str, str], compact: str) -> tuple[str, int] | None:
+    """Below ``QA_WIDE`` columns: the 质检 tile's value and width in a SLA row ``width``
+    wide, after the four SLA tiles keep room for their values and a label cut to one
+    character (they share the rest equally): the whole figure, else ``compact`` (the
+    score), else None (no room: the alert and ``q`` remain)."""
+    share = max(cell_len(v) for _, v, _ in sla) + gutter + 5  # " 达…": a label cut
+    left = width - len(sla) * share
+    label = cell_len(label_forms(qa[0])[-1])
+    for shown in (qa[1], compact):
+        need = cell_len(shown) + label + 2 + gutter
+        if left >= need:
+            return shown, min(left, max(need, width // (len(sla) + 1)))
+    return None
+
+
+class SlaRow(Horizontal):
+    """The SLA tiles and the 质检 tile, which gives way below ``QA_WIDE`` columns."""
+
+    figures: tuple[list, tuple, str] | None = None
+
+    def place(self, sla: list | None = None, qa: tuple | None = None,
+              compact: str | None = None) -> None:
+        """Size the 质检 tile for these figures (else the last ones) at the current width."""
+        if sla is not None and qa is not None and compact is not None:
+            self.figures = (sla, qa, compact)
+        if self.figures is None:
+            return
+        sla, qa, compact = self.figures
+        tile = self.query_one("#qa-tile", Tile)
+        if self.size.width >= QA_WIDE or not self.size.width:
+            tile.styles.width, tile.display = None, True
+            tile.show(*qa)
+            return
+        fit = qa_room(self.size.width, tile.styles.gutter.width, sla, qa, compact)
+        tile.display = fit is not None
+        if fit is not None:
+            tile.styles.width = fit[1]
+            tile.show(qa[0], fit[0], qa[2])
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.place()
+
+
 def alert_text(alert: Alert, lang: str | None = None) -> str:
     """An alert in ``lang`` (default: the interface language) by its kind
     (``alert.<kind>``); an alert without a kind in its own text."""
@@ -209,15 +256,16 @@ def sla_tiles(s: dict) -> list[tuple[str, str, str]]:
     ]
 
 
-def qa_tile(s: dict) -> tuple[str, str, str]:
+def qa_tile(s: dict, *, compact: bool = False) -> tuple[str, str, str]:
     """(label, value, style) of the 质检 tile: today's mean score (red under the shop's
-    ``low_score``) and the chats waiting for review."""
+    ``low_score``) and the chats waiting for review (``compact``: the score alone)."""
     qa = s.get("qa") or {}
     score = qa.get("score")
     low = score is not None and score < qa.get("low_score", 0)
+    shown = "—" if score is None else f"{score:g}"
     return (t("dash.tile.qa"),
-            t("dash.tile.qa_value", score="—" if score is None else f"{score:g}",
-              pending=qa.get("pending_review") or 0),
+            shown if compact else t("dash.tile.qa_value", score=shown,
+                                    pending=qa.get("pending_review") or 0),
             "bold red" if low else "bold cyan")
 
 
@@ -273,7 +321,7 @@ class DashboardApp(NoticesMixin, App):
     TITLE = "cstool"
     # Under 30 rows (80x24) the panels give the agent table its rows.
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
-    # Under 130 columns the 质检 tile leaves the SLA row its room (its alert and ``q`` stay).
+    # Under 130 columns the 质检 tile takes what the SLA tiles leave (``SlaRow``).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
     BINDINGS = [
         Binding("s", "sort", "key.sort", id="sort"),
@@ -315,7 +363,7 @@ class DashboardApp(NoticesMixin, App):
         with TileRow(id="tiles"):
             for i in range(TILES_PER_ROW):
                 yield Tile(id=f"tile-{i}")
-        with Horizontal(id="sla-tiles"):
+        with SlaRow(id="sla-tiles"):
             for i in range(4):
                 yield Tile(inline=True, id=f"sla-{i}")
             yield Tile(inline=True, id="qa-tile")
@@ -382,6 +430,8 @@ class DashboardApp(NoticesMixin, App):
         for i, (label, figure, style) in enumerate(sla_tiles(snapshot)):
             self.query_one(f"#sla-{i}", Tile).show(label, figure, style)
         self.query_one("#qa-tile", Tile).show(*qa_tile(snapshot))
+        self.query_one(SlaRow).place(sla_tiles(snapshot), qa_tile(snapshot),
+                                     qa_tile(snapshot, compact=True)[1])
         self.query_one(TileRow).place(tiles(snapshot, self.thresholds.queue_max))
         self.query_one("#chart", Static).update(
             HourlyChart(snapshot["hourly"], snapshot["hourly_last_week"], snapshot["local_hour"],

@@ -208,7 +208,8 @@ class RemoteBackend(Backend):
                         raise error_from(response)
                     delay = 0.2
                     for event in parse_sse(response.iter_lines()):
-                        last = event["id"]
+                        if event.get("id") is not None:  # a signal (presence) has none
+                            last = event["id"]
                         yield event
             except httpx.TransportError as e:
                 if not reconnect:

@@ -68,7 +68,9 @@ _AFTER_SALE = re.compile(
 _POLICY_QUESTION = re.compile(r"怎么|如何|怎样|政策|规则|流程|多久|运费|要不要钱"
                               r"|可以.{0,6}吗|能.{0,6}吗|\bhow\b|\bpolicy\b|\bcan i\b")
 _PROGRESS = re.compile(
-    r"进度|到哪|到了吗|到了没|发货了吗|发了吗|发了没|发货没|物流|快递|什么时候到|啥时候到|几时到"
+    r"进度|到哪|到了吗|到了没|发货了吗|发了吗|发了没|发货没|发货了没|物流|快递|什么时候到|啥时候到|几时到"
+    r"|(什么时候|啥时候|何时|几时|多久|哪天)(能|可以|才能|会)?(发货|发出|发|寄出|寄|到货|送到)"
+    r"|发出了(吗|没)|寄出了(吗|没)"
     r"|状态|怎么样了|咋样了|如何了|还没到|还没收到|没收到|送到|派送|签收"
     r"|\bwhere is\b|\bstatus\b|\btrack|\bshipped\b|\barrive|\bhow('?s| is) my\b"
     r"|\border\b.{0,20}\b(doing|going)\b")
@@ -96,9 +98,21 @@ _STATUS_OK = {"cancel": order_rules.CANCELLABLE, "address": order_rules.ADDRESS_
               "after_sale": ("shipped", "delivered", "paid"), "progress": None}
 
 
+# homophone slips of the words the actions read (拼音 input picks the wrong character):
+# 定单 for 订单, 作天 for 昨天 …; a slip is read as the word it stands for
+_TYPOS = {"定单": "订单", "订丹": "订单", "取销": "取消", "取肖": "取消", "作天": "昨天",
+          "昨添": "昨天", "坐天": "昨天", "地止": "地址", "地扯": "地址", "物留": "物流",
+          "快第": "快递", "进渡": "进度", "近度": "进度", "收获地址": "收货地址",
+          "发获": "发货", "退贷": "退货", "手机后": "手机号", "电化": "电话", "到那了": "到哪了",
+          "到拿了": "到哪了"}
+_TYPO_RE = re.compile("|".join(sorted(map(re.escape, _TYPOS), key=len, reverse=True)))
+
+
 def clean(text: str) -> str:
-    """The message as the actions read it: Simplified, NFKC, lower case."""
-    return unicodedata.normalize("NFKC", to_simplified(text or "")).lower().strip()
+    """The message as the actions read it: Simplified, NFKC, lower case, the common
+    homophone slips (定单, 作天 …) read as the words they stand for."""
+    q = unicodedata.normalize("NFKC", to_simplified(text or "")).lower().strip()
+    return _TYPO_RE.sub(lambda m: _TYPOS[m.group(0)], q)
 
 
 def intent(text: str) -> str | None:

@@ -26,7 +26,8 @@ The rules (``rules.RULES``; the word lists are ``rules.Rules``, shop-editable):
   One finding per run of customer messages, at its first upset one; it counts against
   the agent who replied without acknowledging (else who held the chat).
 * ``closed_while_typing``: the chat's last words were the customer's, they were not a
-  sign-off (谢谢 / 好的 / 拜拜 …), and the chat closed within ``typing_grace_s`` of them.
+  sign-off (谢谢 / 好的 / 拜拜 …), and the chat closed within ``typing_grace_s`` of them
+  (not when the customer closed it: close reason ``customer``).
 
 What the customer writes after the close (a comment with the rating) is not read.
 
@@ -47,6 +48,7 @@ from dataclasses import dataclass
 from .rules import NEGATIONS, QUESTION_ENDS, Rules
 
 STAFF = ("agent", "bot")
+CUSTOMER_CLOSED = "customer"  # the close reason of a chat the customer closed
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ def inspect(chat: Chat, rules: Rules) -> Inspection:
     question = next(((i, m) for i, m in tail if is_question(texts[m.id], rules)), None)
     if question is not None:
         add("unanswered_question", question[1], holder(question[0]))
-    if tail:
+    if tail and chat.close_reason != CUSTOMER_CLOSED:  # not when they closed it themselves
         i, last = tail[-1]
         if (chat.closed_at - last.at <= rules.typing_grace_s * 1000
                 and not is_sign_off(texts[last.id], rules)):
@@ -240,12 +242,35 @@ _NOT_NEGATING = ("用担心", "要担心", "担心", "着急", "要急", "客气
                  "错", "仅", "但", "过", "如", "管")
 
 
+# a share that states what the goods are made of (100%纯棉, 百分百桑蚕丝) is no claim
+_COMPOSITION = re.compile(r"(?:100%|百分之?百)(?:纯|的)?(?:棉|羊毛|羊绒|绵羊|山羊|蚕丝|桑蚕丝|真丝"
+                          r"|涤纶|聚酯|锦纶|氨纶|粘纤|莫代尔|天丝|亚麻|麻|牛皮|羊皮|头层|鹅绒"
+                          r"|鸭绒|绒|纤维|含量|成分|面料|原料|新西兰|澳洲|进口)")
+# a promise taken back right after it: 保证不了, 绝对不敢说
+_UNDONE = ("不了", "不到", "不住", "不敢", "不能")
+
+
+def _benign(text: str, start: int, end: int, rules: Rules) -> bool:
+    """Whether text[start:end] lies inside one of the shop's benign phrases (保证金,
+    打包好, 垃圾袋 …)."""
+    for phrase in _matchers(rules).benign:
+        at = text.find(phrase, max(0, start - len(phrase)))
+        while 0 <= at <= start:
+            if at + len(phrase) >= end:
+                return True
+            at = text.find(phrase, at + 1)
+    return False
+
+
 def _banned(text: str, rules: Rules) -> list[str]:
     found = []
     for word in rules.banned_words:
         start = text.find(word)
         while start >= 0:
-            if not _negated(text, start):
+            end = start + len(word)
+            if not (_negated(text, start) or text.startswith(_UNDONE, end)
+                    or _benign(text, start, end, rules)
+                    or _COMPOSITION.match(text, start) is not None):
                 found.append(word)
                 break
             start = text.find(word, start + 1)
@@ -264,8 +289,12 @@ class _Matchers:
         self.rude_order = {w: i for i, w in enumerate(rules.rude_phrases)}
         self.curt = {bare(c) or c for c in rules.curt_replies}
         self.negative = alternation(rules.negative_words)
+        self.negative_order = {w: i for i, w in enumerate(rules.negative_words)}
+        self.benign = tuple(sorted({w for w in rules.benign_phrases if w}, key=len,
+                                   reverse=True))
         self.acks = alternation(rules.acknowledgements)
         self.sign_offs = alternation(bare(p) for p in rules.sign_offs)
+        self.sign_off_words = tuple(bare(p) for p in rules.sign_offs if bare(p))
         self.questions = alternation(rules.question_words)
 
 
@@ -281,10 +310,23 @@ def _matchers(rules: Rules) -> _Matchers:
     return entry[1]
 
 
+# 您可以自己查看物流 shows the way; 我不知道您说的是哪一款 asks which: neither brushes off
+_GUIDANCE_BEFORE = re.compile(r"(?:您|可以|麻烦|请)[^，,。.！!？?；;~～]{0,6}$")
+_CLARIFY_AFTER = re.compile(r"(?:您|你说的|你指的|你要的|是哪|哪一|具体)")
+
+
 def _rude(text: str, rules: Rules) -> str | None:
     m = _matchers(rules)
     if m.rude is not None:
-        hits = m.rude.findall(text)
+        hits = []
+        for hit in m.rude.finditer(text):
+            w = hit.group(0)
+            if (w.lstrip("你").startswith("自己") and not w.startswith("你")
+                    and _GUIDANCE_BEFORE.search(text, 0, hit.start())):
+                continue
+            if ("知道" in w or "清楚" in w) and _CLARIFY_AFTER.match(text, hit.end()):
+                continue
+            hits.append(w)
         if hits:  # the list's first phrase found, as a shop orders its list
             return min(hits, key=lambda w: m.rude_order.get(w, len(m.rude_order)))
     if re.search(r"[?？]{2,}", text):
@@ -295,11 +337,39 @@ def _rude(text: str, rules: Rules) -> str | None:
     return None
 
 
-def is_negative(text: str, rules: Rules) -> bool:
-    """An upset customer turn: a negative word, or two or more ! in a row."""
+# a clause that supposes or fears (如果不满意可以退吗, 担心收到坏了) is not upset yet
+_SUPPOSED = re.compile(r"如果|要是|万一|假如|假设|的话|怕|担心|会不会|是否|能不能退|可以退|包退"
+                       r"|能退|能换|可以换|包换|支持退")
+_NOT_BEFORE = ("不是", "没有", "并不", "并没", "不会", "不想", "不要", "别", "不算")
+_NOT_A_NEGATION = re.compile(r"特别|分别|区别|别的|级别|性别|类别|告别|差别|识别")
+
+
+def negative_word(text: str, rules: Rules) -> str | None:
+    """The upset word of a customer turn (None: not upset): a negative word meant as
+    one (not negated: 不是投诉; not supposed: 如果不满意可以退吗; not inside a benign
+    phrase: 垃圾袋), or "!!" for two or more ! in a row."""
     m = _matchers(rules)
-    return bool((m.negative is not None and m.negative.search(text))
-                or re.search(r"[!！]{2,}", text))
+    meant = []
+    if m.negative is not None:
+        for hit in m.negative.finditer(text):
+            clause_start = max((text.rfind(p, 0, hit.start()) for p in "，,。.！!？?；;~～"),
+                               default=-1) + 1
+            clause_end = min((i for i in (text.find(p, hit.end()) for p in "，,。.！!？?；;~～")
+                              if i >= 0), default=len(text))
+            before = _NOT_A_NEGATION.sub("", text[clause_start:hit.start()])
+            if (any(n in before[-4:] for n in _NOT_BEFORE)
+                    or _SUPPOSED.search(text[clause_start:clause_end])
+                    or _benign(text, hit.start(), hit.end(), rules)):
+                continue
+            meant.append(hit.group(0))
+    if meant:  # the list's first word found, as a shop orders its list
+        return min(meant, key=lambda w: m.negative_order.get(w, len(m.negative_order)))
+    return "!!" if re.search(r"[!！]{2,}", text) else None
+
+
+def is_negative(text: str, rules: Rules) -> bool:
+    """An upset customer turn (see :func:`negative_word`)."""
+    return negative_word(text, rules) is not None
 
 
 def _acknowledges(text: str, rules: Rules) -> bool:
@@ -315,8 +385,13 @@ def is_question(text: str, rules: Rules) -> bool:
     if not b or is_sign_off(text, rules):
         return False
     m = _matchers(rules)
+    b = _NOT_ASKING.sub("", b)  # 没什么了, 怎么都行: a question word that asks nothing
     return b.endswith(QUESTION_ENDS) or (m.questions is not None and
                                          m.questions.search(b) is not None)
+
+
+_NOT_ASKING = re.compile(r"没什么|没啥|不怎么|没多少|没多久|什么的|什么都|怎么都|哪都|哪儿都|哪里都"
+                         r"|多少都")
 
 
 def is_sign_off(text: str, rules: Rules) -> bool:
@@ -326,8 +401,20 @@ def is_sign_off(text: str, rules: Rules) -> bool:
     if not b:
         return True
     m = _matchers(rules)
-    return m.sign_offs is not None and not m.sign_offs.sub("", b)
+    if m.sign_offs is None:
+        return False
+    if not m.sign_offs.sub("", b):
+        return True
+    # 好的，我等收货 / 没别的了，谢谢: it opens or ends with a sign-off and holds no question
+    # nor a new matter (还想问, 另外, 不过 …)
+    ends = any(len(w) >= 2 and (b.startswith(w) or b.endswith(w)) for w in m.sign_off_words)
+    return (ends and "?" not in text
+            and "？" not in text and not b.endswith(QUESTION_ENDS)
+            and not _GOES_ON.search(b)
+            and (m.questions is None or not m.questions.search(_NOT_ASKING.sub("", b))))
 
+
+_GOES_ON = re.compile(r"还[想要有]|另外|再问|想问|问一下|问下|咨询|但是|不过|可是|还是|还没|然后")
 
 def _negative_runs(msgs: Sequence[Message], texts: dict[int, str], rules: Rules, add,
                    holder) -> None:
@@ -352,6 +439,5 @@ def _negative_runs(msgs: Sequence[Message], texts: dict[int, str], rules: Rules,
             if not any(_acknowledges(texts[m.id], rules) for m in replies):
                 who = next((m.agent_id for m in replies if m.sender == "agent"), None)
                 add("negative_unacknowledged", msgs[upset], who or holder(upset),
-                    next((w for w in rules.negative_words if w in texts[msgs[upset].id]),
-                         "!!"))
+                    negative_word(texts[msgs[upset].id], rules) or "!!")
         i = j

@@ -50,30 +50,50 @@ RUDE_PHRASES = ("我不知道", "我也不知道", "不知道啊", "自己看", 
                 "滚开", "给我滚", "你懂不懂", "早就说了", "怎么这么多问题", "问那么多",
                 "爱咋咋地", "找别人去", "没空", "我说过了", "不是跟你说了", "我也不清楚",
                 "不清楚啊", "不关我事", "关我啥事", "你自己看", "烦死了", "有完没完",
-                "听不懂人话", "跟你说了", "能不能别问")
+                "听不懂人话", "跟你说了", "能不能别问", "爱要不要", "急什么", "催什么",
+                "催也没用", "你是不是傻", "看不见吗", "没看到吗", "没看见吗", "不会自己",
+                "别烦我", "我在忙", "不想买就别", "买不起就别", "嫌贵别买", "爱信不信",
+                "不是我的问题", "你自己的问题", "等着吧")
 # A whole reply that is only one of these (punctuation aside) brushes the customer off.
 CURT_REPLIES = ("哦", "噢", "嗯", "额", "呵呵", "随便", "不知道", "不清楚", "看详情",
                 "看详情页", "自己看", "没办法", "?", "不行")
 
 # A customer turn that is upset (besides two or more ! in a row).
+# Words that are upset only as a whole: 还没发货 alone states a fact (想换个颜色还没发货),
+# 到底 asks (到底哪个好), 服了 ends 衣服了, 搞什么 asks about 活动: the impatient forms are
+# listed instead (怎么还没, 都三天了还…, 到底什么时候, 真服了, 搞什么鬼).
 NEGATIVE_WORDS = ("生气", "气死", "失望", "太差", "很差", "真差", "垃圾", "投诉", "骗子",
                   "骗人", "差评", "恶心", "坑人", "被坑", "坑爹", "不满意", "糟糕", "无语",
-                  "太慢", "怎么还没", "还没到", "还没发", "烂了", "过分", "欺骗", "假货",
+                  "太慢", "怎么还没", "为什么还没", "咋还没", "还不发", "还不到", "天了还",
+                  "天了都", "这么久", "等了好久", "等了很久", "烂了", "过分", "欺骗", "假货",
                   "12315", "退钱", "什么破", "破玩意", "受不了", "离谱", "等了半天",
-                  "没人管", "没人理", "上当", "搞什么", "服了", "太坑", "气人", "什么态度",
-                  "态度差", "态度太差", "差劲", "不靠谱", "怎么回事", "发错", "坏了", "破了",
-                  "急死", "崩溃", "郁闷", "心累", "烦死", "有完没完", "到底", "说好的")
+                  "没人管", "没人理", "上当", "搞什么鬼", "搞什么啊", "你们在搞什么", "真服了",
+                  "我服了", "服了你们", "太坑", "气人", "什么态度", "态度差", "态度太差", "差劲",
+                  "不靠谱", "怎么回事", "发错货", "给我发错", "你们发错", "发错颜色", "发错尺码",
+                  "发错码", "发错款", "坏了", "破了", "急死", "崩溃", "郁闷", "心累", "烦死",
+                  "有完没完", "到底什么时候", "到底还要", "到底有没有", "到底能不能", "到底怎么",
+                  "说好的", "敷衍", "不太满意", "不是很满意", "很不满", "催了好几", "催了几次",
+                  "催了很多", "质量有问题", "质量问题", "有质量问题", "破损", "少发", "漏发",
+                  "缺件", "少了一件", "天没动", "一直没更新", "一直没发", "一直没到",
+                  "一直没人", "一直没回", "一直没收到", "天都没")
+# Longer words that hold a banned or negative word without meaning it (保证金 is a
+# deposit, 打包好 is packing, 垃圾袋 is goods): a match inside one of these is no finding.
+BENIGN_PHRASES = ("保证金", "打包好", "包装好", "包好了", "给您包好", "帮您包好", "包好发",
+                  "包好再", "垃圾袋", "垃圾桶", "垃圾分类")
 # An agent's reply acknowledges the customer's feelings when it holds one of these.
 ACKNOWLEDGEMENTS = ("抱歉", "不好意思", "对不起", "歉意", "理解您", "理解你", "明白您",
                     "体谅", "添麻烦", "久等", "辛苦", "遗憾", "放心", "别着急", "不要着急",
                     "消消气", "马上为您", "马上帮您", "立即为您", "帮您处理", "为您处理",
                     "帮您查", "为您核实", "帮您核实", "心情", "给您补偿", "给您解决", "非常理解",
-                    "能理解", "不便", "困扰", "见谅", "包涵", "sorry")
+                    "能理解", "不便", "困扰", "见谅", "包涵", "sorry", "别急", "别担心",
+                    "不要担心", "尽快", "加急", "催促", "帮您催", "为您催", "跟进", "耐心",
+                    "给您造成", "apolog")
 # A customer's last words that end the talk (the chat may close right after them).
 SIGN_OFFS = ("谢谢", "多谢", "谢了", "感谢", "好的", "好滴", "好哒", "好", "嗯", "ok", "okay",
              "拜拜", "再见", "没有了", "没了", "没事了", "知道了", "收到", "明白了", "行", "可以",
              "可以了", "了解", "亲", "哈", "啦", "呀", "的", "哦", "嗯嗯", "好吧", "thanks",
-             "thank you", "bye")
+             "thank you", "bye", "辛苦了", "辛苦", "麻烦了", "麻烦你了", "麻烦您了", "好嘞",
+             "晚安", "先这样", "就这样", "那就这样", "没问题", "明白", "懂了", "知道啦")
 # A customer's message asks something when it holds a question mark, ends with a question
 # particle, or holds one of these.
 QUESTION_WORDS = ("怎么", "怎样", "什么", "多少", "几天", "几号", "几点", "哪", "为什么", "为啥",
@@ -82,6 +102,7 @@ QUESTION_WORDS = ("怎么", "怎样", "什么", "多少", "几天", "几号", "�
 QUESTION_ENDS = ("吗", "么", "呢", "没")
 
 LISTS = {"banned_words": BANNED_WORDS, "allowed_words": (), "rude_phrases": RUDE_PHRASES,
+         "benign_phrases": BENIGN_PHRASES,
          "curt_replies": CURT_REPLIES, "negative_words": NEGATIVE_WORDS,
          "acknowledgements": ACKNOWLEDGEMENTS, "sign_offs": SIGN_OFFS,
          "question_words": QUESTION_WORDS}
@@ -110,6 +131,7 @@ class Rules:
     rude_phrases: tuple[str, ...] = RUDE_PHRASES
     curt_replies: tuple[str, ...] = CURT_REPLIES
     negative_words: tuple[str, ...] = NEGATIVE_WORDS
+    benign_phrases: tuple[str, ...] = BENIGN_PHRASES
     acknowledgements: tuple[str, ...] = ACKNOWLEDGEMENTS
     sign_offs: tuple[str, ...] = SIGN_OFFS
     question_words: tuple[str, ...] = QUESTION_WORDS

@@ -68,6 +68,7 @@ from .error_responses import (
 from .events import EventHub, listen_across_processes, stop_listening
 from .limits import BodyLimit, send_json, too_deep_body, too_deep_response, without_bom
 from .policies import POLICIES
+from .presence_signal import presence_signal
 from .request_types import INT_RANGE, _annotation
 from .schema_rules import (
     TIME_ARGS,
@@ -221,17 +222,24 @@ async def serve_operation(state: ServerState, op: Operation, args: dict,
     the rights (the op's policy), call, and answer in JSON. Errors are raised."""
     policy = POLICIES[op.right]
 
+    signals: list[dict] = []
+
     def work() -> Any:
         principal = state.tokens.authenticate(token)
         if op.target == "principal":
             return principal.to_dict()
         if op.result == "page" and "limit" in args:  # one page at most, whatever the policy
             args["limit"] = page_size(args["limit"])
-        return policy(Access(principal, state.backend, state.tokens, state.backup_dir), op, args)
+        out = policy(Access(principal, state.backend, state.tokens, state.backup_dir), op, args)
+        if op.name == "presence":  # pushed live to the shop's staff (not an event)
+            signals.append(presence_signal(state.backend, args, out))
+        return out
 
     result = await state.run(work, alone=op.name in ALONE)
     if op.writes:
         state.hub.wake()
+    for signal in signals:
+        state.hub.publish(signal)
     return _respond(op, args, result)
 
 

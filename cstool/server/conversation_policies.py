@@ -40,6 +40,8 @@ def close(a: Access, op: Operation, args: dict) -> Any:
     if not p.is_customer and not p.manages:
         raise Forbidden(f"{p.describe()} closes as themselves: give by={p.agent!r}",
                         key="forbidden_close_as_self", describe=p.describe(), agent=p.agent)
+    if p.is_customer:  # the customer left: said so (质检 does not blame the agent for it)
+        args["reason"] = "customer"
     result = a.call(op, args)
     return customer_view(result) if p.is_customer else result
 

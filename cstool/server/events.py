@@ -10,6 +10,11 @@ reading the file. Because every event is in the table before it is anywhere else
 nothing is lost across a reconnect (``Last-Event-ID``) or a slow consumer. Events
 written through other servers on the same database reach this server's subscribers the
 same way, in id order (ids grow in commit order on both engines: one writer at a time).
+
+Ephemeral signals are not events: ``publish`` hands one (a ``conversation.presence``:
+someone viewing or typing in a chat) to the live subscribers of this server only, with no
+id (it moves no cursor, is never replayed, and a reconnect does not bring it back: the
+presence table, with its time to live, stays the truth, read by every claim).
 """
 
 from __future__ import annotations
@@ -80,6 +85,12 @@ class EventHub:
     def wake(self) -> None:
         """Read now (the server has just written)."""
         self._wake.set()
+
+    def publish(self, signal: dict) -> None:
+        """Hand an ephemeral signal (no ``id``) to every live subscriber now."""
+        item = (signal, encode(signal))
+        for s in list(self.subscribers):
+            s.offer(item)
 
     def stop_soon(self) -> None:
         """Ask for ``stop`` from any thread (a signal handler)."""
@@ -180,6 +191,10 @@ class EventHub:
                     if loop.time() - checked >= ping_s and not await still_alive():
                         return
                     e, data = item
+                    if e.get("id") is None:  # an ephemeral signal: no cursor to move
+                        if keep(e):
+                            yield data
+                        continue
                     if e["id"] <= cursor:
                         continue
                     cursor = e["id"]
@@ -195,8 +210,11 @@ class EventHub:
 
 
 def encode(e: dict) -> bytes:
-    """One event in SSE form: id, event type, JSON data."""
+    """One event in SSE form: id, event type, JSON data (an ephemeral signal: no id line,
+    so it never becomes a client's Last-Event-ID)."""
     data = json.dumps(e, ensure_ascii=False, separators=(",", ":"))
+    if e.get("id") is None:
+        return f"event: {e['type']}\ndata: {data}\n\n".encode()
     return f"id: {e['id']}\nevent: {e['type']}\ndata: {data}\n\n".encode()
 
 

@@ -4,6 +4,7 @@ shop queue page by page, and routing explained (a dry run, a recorded decision).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .. import service
@@ -16,7 +17,7 @@ from ..storage.repos.queue import QueueKey
 from ..storage.unit_of_work import UnitOfWork
 from ..storage.where import Where
 from ..text_rules import check_label
-from ..values import format_time
+from ..values import SLUG_RE, format_time
 from .context import ServiceContext
 from .desk_checks import check_context, check_text
 from .labels_notes import note_dict
@@ -229,6 +230,29 @@ class ConversationView:
             out["explanation"] += "\n".join(
                 f"  {h['at'][:19].replace('T', ' ')}  {h['text']}" for h in history)
         return out
+
+
+_PAGE_PARTS = re.compile(r"[^/?&=#;\s]+")
+
+
+def page_product(uow: UnitOfWork, shop_id: int, entry_page: str | None) -> str | None:
+    """The shop's product an entry page names (``/item/lf-dress-001``,
+    ``…/item.htm?id=lf-dress-001``, ``/p/lf-dress-001.html``): the last part of its
+    path or query that is a product key of the shop; None when none is."""
+    if not isinstance(entry_page, str) or not entry_page:
+        return None
+    parts = _PAGE_PARTS.findall(entry_page[:500])
+    tried = 0
+    for part in reversed(parts):
+        key = re.sub(r"\.(html?|php|aspx?)$", "", part, flags=re.IGNORECASE)
+        if not SLUG_RE.fullmatch(key):
+            continue
+        if uow.shops.has_product(shop_id, key):
+            return key
+        tried += 1
+        if tried >= 4:
+            return None
+    return None
 
 
 def check_product(uow: UnitOfWork, shop: dict, product: str) -> None:

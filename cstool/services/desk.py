@@ -25,7 +25,7 @@ from ..text_rules import check_text as check_text_rules
 from ..values import SLUG_RE
 from .channels import connect_chat, connected_channel
 from .context import ServiceContext
-from .conversation_view import ConversationView, check_product
+from .conversation_view import ConversationView, check_product, page_product
 from .desk_checks import check_context, check_text
 from .messages import add_message, system
 from .queue_places import QueuePlacesService
@@ -149,7 +149,9 @@ class DeskService:
                     "search_keyword": search_keyword, "time_on_site_s": time_on_site_s,
                     "pages_viewed": pages_viewed,
                     "intent": intent or service.intent_of(classification, text),
-                    "classification": classification, "product_key": product, "state": "new",
+                    "classification": classification,
+                    "product_key": product or page_product(uow, shop_id, entry_page),
+                    "state": "new",
                     "created_at": now, "last_message_at": now, "last_customer_at": now,
                     "assignee_id": None, "group_id": None, "route_trace": None,
                     "queued_at": None, "handoff_at": None,

@@ -207,8 +207,12 @@ class RoutingFlow:
         """Whether the bot covers a queued chat of a human_first shop now: nobody who may
         serve it is online (no wait can be estimated), or the estimated wait is above
         the shop's ``bot_cover_after_s``. With the chat's place and wait (``place``: as
-        read already)."""
-        if self.mode_now(shop, now) != "human_first":
+        read already). Out of hours a human_first shop's chats still queued (from the day,
+        or handed back when the last agent went offline) are covered too, unless the
+        shop's mode then is human_only: the night is when nobody is online."""
+        mode = self.mode_now(shop, now)
+        if mode != "human_first" and (mode == "human_only"
+                                      or shop.get("service_mode") != "human_first"):
             return False, None, None
         position, wait = place or self.places.position(uow, shop["id"], conv_id)
         if position is None:  # not waiting (assigned, closed)
