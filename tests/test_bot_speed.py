@@ -200,11 +200,17 @@ def counting_encoder(monkeypatch):
 
 
 ZH = [
-    {"key": "ship", "question": "下单后多久发货", "similar": ["什么时候发货", "几天能发出"],
+    {"key": "ship", "question": "下单后多久发货",
+     "similar": ["什么时候发货", "几天能发出", "今天拍明天能发吗", "付款后多久发出",
+                 "你们一般几天发货", "拍下了啥时候发", "多久能发走", "发货要等几天"],
      "answer": "付款后48小时内发货"},
-    {"key": "refund", "question": "退款多久到账", "similar": ["钱什么时候退回来", "退款几天到"],
+    {"key": "refund", "question": "退款多久到账",
+     "similar": ["钱什么时候退回来", "退款几天到", "退款怎么还没到账", "退的钱去哪了",
+                 "退款到账要几天", "申请退款后多久到", "钱退到哪里", "退款进度怎么看"],
      "answer": "退款1到3个工作日到账"},
-    {"key": "invoice", "question": "怎么开发票", "similar": ["能开发票吗", "发票在哪下载"],
+    {"key": "invoice", "question": "怎么开发票",
+     "similar": ["能开发票吗", "发票在哪下载", "可以开公司抬头吗", "电子发票怎么拿",
+                 "发票能补开吗", "开票要多久", "增值税发票能开吗", "发票抬头怎么填"],
      "answer": "订单详情里申请电子发票"},
 ]
 
@@ -214,12 +220,11 @@ def _asked(model: _CountingModel, built: int) -> list[str]:
 
 
 def test_a_question_the_lexical_ranking_is_sure_of_is_not_embedded(counting_encoder):
-    never = KnowledgeIndex(ZH, config=IndexConfig(calibration_folds=0,
-                                                  semantic_skip_confidence=1.0))
-    sure = KnowledgeIndex(ZH, config=IndexConfig(calibration_folds=0,
-                                                 semantic_skip_confidence=0.9))
+    never = KnowledgeIndex(ZH, config=IndexConfig(semantic_skip_confidence=1.0))
+    sure = KnowledgeIndex(ZH, config=IndexConfig(semantic_skip_confidence=0.9))
     for idx in (never, sure):
         assert idx._scope(None).sem is not None  # hybrid scopes
+    assert sure._scope(None).semantic_skip == 0.9  # its lexical confidence calibrated
     built = len(counting_encoder.batches)
     exact = sure.decide("退款多久到账")  # an entry's own question: lexically sure
     assert _asked(counting_encoder, built) == [] and sure._scope(None).skipped == 1
@@ -235,7 +240,19 @@ def test_a_question_the_lexical_ranking_is_sure_of_is_not_embedded(counting_enco
 
 
 def test_the_skip_rule_survives_saving_the_index(counting_encoder):
-    idx = KnowledgeIndex(ZH, config=IndexConfig(calibration_folds=0,
-                                                semantic_skip_confidence=0.9))
+    idx = KnowledgeIndex(ZH, config=IndexConfig(semantic_skip_confidence=0.9))
     again = KnowledgeIndex.from_dict(idx.to_dict())
     assert again._scope(None).semantic_skip == 0.9
+
+
+def test_a_scope_without_a_calibrated_lexical_confidence_embeds_every_question(
+        counting_encoder):
+    small = [dict(e, similar=e["similar"][:1]) for e in ZH]  # too few held-out questions
+    for cfg, q in ((IndexConfig(semantic_skip_confidence=0.0), "退款要多久才到账呀"),
+                   (IndexConfig(semantic_skip_confidence=0.0, calibration_folds=0),
+                    "发票怎么开呀")):
+        idx = KnowledgeIndex(small, config=cfg)
+        assert idx._scope(None).semantic_skip == 1.0
+        built = len(counting_encoder.batches)
+        idx.decide(q)
+        assert _asked(counting_encoder, built) == [q]

@@ -77,9 +77,11 @@ class IndexConfig:
     ranking alone is calibrated at least ``semantic_skip_confidence`` (1.0: never) is
     answered without embedding it (latency; 0.8 chosen by 4-fold cross-validation on
     the first Chinese set's questions: the lowest value at which at most 0.5 % of the
-    questions so ranked were wrong or out of scope). ``calibration_version`` names
-    the calibration's signals (3: with ``coverage``): part of a scope's identity, so a
-    scope built before is rebuilt rather than reused.
+    questions so ranked were wrong or out of scope), when that lexical confidence was
+    calibrated on the scope's own held-out questions (not in a scope too small for
+    it). ``calibration_version`` names the calibration's signals (3: with
+    ``coverage``): part of a scope's identity, so a scope built before is rebuilt
+    rather than reused.
     """
 
     char_ngrams: tuple[int, int] = (2, 5)
@@ -305,7 +307,6 @@ class Scope:
                 s.encoder_name, s._encoder = enc.name, getattr(enc, "inner", enc)
                 s._build_encoder = enc  # the calibration's texts: stored too
                 s.sem_weight = cfg.semantic_weight
-                s.semantic_skip = cfg.semantic_skip_confidence
                 break
         t_feat = time.perf_counter()
         n_entries = len(s.keys)
@@ -332,6 +333,9 @@ class Scope:
                 s.calibrator_lexical = Calibrator.fit(
                     sig_l, ok_l, calibration.prior_for(False, s.clf is not None),
                     weight=weight_l)
+                # only a lexical confidence fitted on the scope's own held-out
+                # questions is trusted to skip a question's embedding
+                s.semantic_skip = cfg.semantic_skip_confidence
         s._build_encoder = None
         s.stats.update(
             entries=n_entries,
@@ -486,11 +490,14 @@ class Scope:
             for d, covered in [(int(d), True) for d in held] + [(int(d), False)
                                                                   for d in uncovered]:
                 qvec = self.sem[d] if self.sem is not None and self.sem[d].any() else None
-                if self.sem is not None and qvec is None:
-                    continue  # not embedded (a large scope): not like a customer question
+                # a text not embedded (a large scope embeds main questions only) is not
+                # like a customer question to the hybrid ranking; lexically it is
+                unembedded = self.sem is not None and qvec is None
                 text = doc_texts[d] if d < len(doc_texts) else ""
                 for name, vec in (("main", qvec), ("lexical", None)):
                     if name == "lexical" and self.sem is None:
+                        continue
+                    if name == "main" and unembedded:
                         continue
                     probs, lex, agree, sem = sub._score_feats(doc_feats[d], vec)
                     if probs is None:
