@@ -855,7 +855,7 @@ def repeats(ask: Any, questions: list[str], prefix: str, encoder: Any,
         1000 * float(np.percentile(lat, 50)))
     out(f"{prefix} with {share:.0%} repeated messages (cache hits counted) p95 ms",
         1000 * float(np.percentile(lat, 95)))
-    out(f"{prefix} with {share:.0%} repeated messages: share answered from the question "
+    out(f"{prefix} with {share:.0%} repeated messages, share answered from the question "
         "memory", (encoder.question_hits - hits) / len(stream))
 
 

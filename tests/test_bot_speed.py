@@ -256,3 +256,26 @@ def test_a_scope_without_a_calibrated_lexical_confidence_embeds_every_question(
         built = len(counting_encoder.batches)
         idx.decide(q)
         assert _asked(counting_encoder, built) == [q]
+
+
+def test_the_repeat_stream_of_bench_bot_is_answered_partly_from_the_question_memory(
+        capsys):
+    """benchmarks/bench_bot.py's stream with repeated messages (reworded punctuation)
+    reports the share the encoder's question memory answered, apart from the goal."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_bot.py"
+    spec = importlib.util.spec_from_file_location("bench_bot_for_test", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    model = _CountingModel()
+    enc = embeddings.Encoder(model)
+    questions = [f"问题{chr(0x4e00 + i)}{chr(0x4e80 + i)}" for i in range(200)]
+    bench.repeats(enc.encode_one, questions, "stream", enc, share=0.3)
+    figures = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
+    hits = float(figures["stream with 30% repeated messages, share answered from the "
+                        "question memory"])
+    assert 0.15 < hits < 0.45  # the repeats, and only them, came from the memory
+    assert len(model.batches) == round(200 * (1 - hits))
+    assert "stream with 30% repeated messages (cache hits counted) p95 ms" in figures
