@@ -107,7 +107,7 @@ def test_entry_embeddings_are_cached_and_not_recomputed_at_start(kb_cli, hybrid_
     # an entry changes: its scope is built again, embedding only the changed text
     kb_cli("kb", "update", "invoice", "--question", "能开增值税发票吗")
     batches.clear()
-    kb_cli.json("bot", "ask", "推车要托运吗")
+    kb_cli.json("bot", "ask", "推车得托运吗")  # (a question asked before is remembered)
     assert sorted(batches) == [1, 1]  # the changed question and the customer's
 
 

