@@ -1,5 +1,6 @@
 """`cstool customer ...`: customers and their per-shop profiles."""
 
+import sys
 from typing import Annotated
 
 import typer
@@ -54,8 +55,9 @@ def erase_cmd(
             answer = typer.prompt(t("cli.customer_erase_confirm", customer=customer,
                                     shop=shop), default="n", show_default=False, err=True)
         except typer.Abort:  # no answer at all (end of input): not confirmed
-            typer.echo("", err=True)
             answer = ""
+        if not sys.stdin.isatty():  # a piped answer is not echoed: end the prompt's line
+            typer.echo("", err=True)
         if answer.strip().lower() not in ("y", "yes", "是"):
             raise CstoolError(f"customer {customer!r} was not erased (answer y, or give "
                               "--yes)", key="erase_not_confirmed", customer=customer)
