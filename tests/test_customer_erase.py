@@ -45,8 +45,15 @@ def _mall(db: str) -> dict:
     try:
         be.apply(SHOPS)
         be.update("shops", "lf", {"settings": {"quiet_hours": None}})
-        cid = be.post_message("lf", "wl", "杯子碎了，电话13800001234")["conversation"]["id"]
+        secret = "s" * 20  # nothing listens on port 9: deliveries stay queued
+        be.create("channels", {"key": "lf-app", "shop": "lf", "kind": "http",
+                               "url": "http://127.0.0.1:9/gw", "secret": secret})
+        be.create("webhooks", {"key": "lf-erp", "shop": "lf", "url": "http://127.0.0.1:9/wh",
+                               "events": ["*"], "secret": secret})
+        cid = be.post_message("lf", "wl", "杯子碎了，电话13800001234",
+                              channel="lf-app")["conversation"]["id"]
         assert be.accept_next("xm")["id"] == cid
+        be.reply("xm", cid, "王丽您好，已登记")  # to the gateway: a channel delivery
         shared = be.post_file("lf", "wl", "碎杯.png", b64(SHARED))["message"]
         own = be.post_file("lf", "wl", "快递单.png", b64(OWN))["message"]
         be.add_note("xm", cid, "客户住在上海市徐汇区")
@@ -61,6 +68,7 @@ def _mall(db: str) -> dict:
         be.run_due_campaigns("2026-11-20T10:01:00+08:00", shop="lf")
         [send] = be.campaign_sends("lf-ship")
         mb = be.post_message("mb", "wl", "奶瓶有货吗")["conversation"]["id"]
+        be.claim_webhook_deliveries("test-worker", limit=1)  # the events become deliveries
         return {"cid": cid, "mb": mb, "shared": shared["payload"]["sha256"],
                 "own": own["payload"]["sha256"], "theirs": theirs, "ticket": ticket["id"],
                 "outcome": send["outcome"]}
@@ -105,6 +113,13 @@ def test_cli_erase_asks_then_erases_and_the_bytes_leave_the_disk(desk):
             out["tickets_kept"], out["customer_deleted"], out["tokens"]) == (
         1, 2, 1, 1, 1, False, 0)
     stand_in = out["stand_in"]
+    assert out["channel_deliveries"] >= 1 and out["webhook_deliveries"] >= 1, out
+    # zs's deliveries stay; none of wl's chat is left
+    assert _rows(db, "SELECT COUNT(*) FROM webhook_deliveries WHERE order_key = ?",
+                 f"conversation:{ids['cid']}") == [(0,)]
+    assert _rows(db, "SELECT COUNT(*) FROM webhook_deliveries WHERE order_key = ?",
+                 f"conversation:{ids['theirs']['conversation']['id']}")[0][0] > 0
+    assert _rows(db, "SELECT COUNT(*) FROM channel_deliveries") == [(0,)]
     assert stand_in.startswith("erased-")
     # the bytes only wl's message used are gone from disk; the shared ones stay for zs
     assert not _blob(db, ids["own"]).exists()
