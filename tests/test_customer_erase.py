@@ -169,6 +169,9 @@ def test_cli_erase_asks_then_erases_and_the_bytes_leave_the_disk(desk):
 
 def test_erasing_the_last_shop_deletes_the_customer_row(desk):
     run, db, ids = desk
+    r = run("--lang", "en", "customer", "delete", "wl")  # a delete points at the erase
+    assert r.exit_code == 1 and len(r.stderr.strip().splitlines()) == 1, r.output
+    assert "cstool customer erase SHOP wl" in r.stderr, r.stderr
     for shop in ("lf", "mb"):
         r = run("customer", "erase", shop, "wl", "--yes")
         assert r.exit_code == 0, r.output
