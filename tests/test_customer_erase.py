@@ -50,10 +50,11 @@ def _mall(db: str) -> dict:
                                "url": "http://127.0.0.1:9/gw", "secret": secret})
         be.create("webhooks", {"key": "lf-erp", "shop": "lf", "url": "http://127.0.0.1:9/wh",
                                "events": ["*"], "secret": secret})
-        cid = be.post_message("lf", "wl", "杯子碎了，电话13800001234",
+        cid = be.post_message("lf", "wl", "杯子碎了可以补发吗？我电话13800001234",
                               channel="lf-app")["conversation"]["id"]
         assert be.accept_next("xm")["id"] == cid
-        be.reply("xm", cid, "王丽您好，已登记")  # to the gateway: a channel delivery
+        be.reply("xm", cid, "王丽您好，可以补发，已登记")  # to the gateway: a delivery
+        be.propose_knowledge(cid, "xm")  # an open proposal with wl's words in it
         shared = be.post_file("lf", "wl", "碎杯.png", b64(SHARED))["message"]
         own = be.post_file("lf", "wl", "快递单.png", b64(OWN))["message"]
         be.add_note("xm", cid, "客户住在上海市徐汇区")
@@ -114,6 +115,8 @@ def test_cli_erase_asks_then_erases_and_the_bytes_leave_the_disk(desk):
         1, 2, 1, 1, 1, False, 0)
     stand_in = out["stand_in"]
     assert out["channel_deliveries"] >= 1 and out["webhook_deliveries"] >= 1, out
+    assert out["kb_suggestions"] == 1, out
+    assert _rows(db, "SELECT COUNT(*) FROM kb_suggestions") == [(0,)]
     # zs's deliveries stay; none of wl's chat is left
     assert _rows(db, "SELECT COUNT(*) FROM webhook_deliveries WHERE order_key = ?",
                  f"conversation:{ids['cid']}") == [(0,)]

@@ -4,10 +4,11 @@
 What goes, in one write transaction with its event ``customer.erased``:
 
 - the customer's chats in the shop, open ones too, with every message, private note,
-  label, presence mark, quality finding, unanswered question and follow-up invitation
-  of them; the files of those messages (bytes that no other message uses go too: on
-  PostgreSQL the ``file_blobs`` row in the same transaction, on SQLite the file of the
-  folder beside the data file right after the commit, under the write lock);
+  label, presence mark, quality finding, unanswered question, follow-up invitation and
+  open knowledge proposal drawn from them; the files of those messages (bytes that no
+  other message uses go too: on PostgreSQL the ``file_blobs`` row in the same
+  transaction, on SQLite the file of the folder beside the data file right after the
+  commit, under the write lock);
 - deliveries queued (or sent) for them: channel deliveries of their messages, webhook
   deliveries of the events of their chats and of the events that name them, with the
   attempts' log;
@@ -84,6 +85,7 @@ class ErasureService:
                 chat_events + [e[0] for e in named])
             repo.blank_events(chat_events)
             self._rename(repo, named, stand_in)
+            suggestions = repo.drop_open_suggestions(sid, chats)
             repo.unlink_chats(chats)
             message_count = repo.drop_chats(chats)
             if stand_in is not None:
@@ -99,7 +101,7 @@ class ErasureService:
             result = {
                 "shop": shop, "customer": customer, "conversations": len(chats),
                 "messages": message_count, "files": files, "blobs_deleted": len(shas),
-                "channel_deliveries": channel_deliveries,
+                "channel_deliveries": channel_deliveries, "kb_suggestions": suggestions,
                 "webhook_deliveries": webhook_deliveries,
                 "events_blanked": len(chat_events) + len(named), "orders_kept": len(orders),
                 "tickets_kept": len(tickets), "stand_in": stand_in,

@@ -181,6 +181,26 @@ class Erasure:
             self.conn.execute(f"DELETE FROM conversations WHERE id IN ({marks})", part)
         return n
 
+    def drop_open_suggestions(self, shop_id: int, conversation_ids: Sequence[int]) -> int:
+        """Delete the shop's open knowledge proposals drawn from any of these chats (their
+        wordings are the customer's; mining the remaining chats again proposes what they
+        still show). Decided ones stay: they are the shop's knowledge now. Returns how
+        many went."""
+        erased = set(conversation_ids)
+        gone = []
+        for sid, evidence in self.conn.execute(
+                "SELECT id, evidence FROM kb_suggestions WHERE shop_id = ? AND "
+                "status = 'open'", (shop_id,)):
+            try:
+                chats = set(json.loads(evidence or "[]"))
+            except (TypeError, ValueError):
+                chats = set()
+            if chats & erased:
+                gone.append(sid)
+        for part, marks in _chunks(gone):
+            self.conn.execute(f"DELETE FROM kb_suggestions WHERE id IN ({marks})", part)
+        return len(gone)
+
     # -- what stays, without the person ----------------------------------------------------
     def stand_in(self, key: str, name: str, shop_id: int, now: int) -> int:
         """A customer with no personal data that keeps the shop's records of an erased one:
