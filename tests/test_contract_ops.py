@@ -1241,6 +1241,8 @@ def test_erase_customer(be):
         be.erase_customer(s, w.customer)
     with be.refused(NotFound, "no_customer_in_shop"):
         be.erase_customer(s, f"{elsewhere.shop}-nobody")
+    with be.refused(NotFound, "no_customer_in_shop"):  # any text may be asked for
+        be.erase_customer(s, "\x0c2羱 ")
     with be.refused(NotFound, "no_shop"):
         be.erase_customer(be.key("noshop"), other)
     # the last shop: the customer's own row goes too
