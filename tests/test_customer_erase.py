@@ -170,6 +170,26 @@ def test_cli_erase_asks_then_erases_and_the_bytes_leave_the_disk(desk):
     assert r.exit_code == 2, r.output
 
 
+def test_ids_of_the_newest_chat_and_message_are_never_given_again(desk):
+    """SQLite gives a new row the highest id plus one: the erased newest chat and message
+    stay as empty shells, so the next chat and message get new ids (a gateway that saw
+    ``chd_1_<message>`` or a CRM that filed ``conversation:<id>`` never mixes them up)."""
+    run, db, ids = desk
+    [(top_chat, top_message)] = _rows(db, "SELECT MAX(conversation_id), MAX(id) FROM messages")
+    assert top_chat == ids["mb"]  # wl's chat in mb is the newest
+    r = run("customer", "erase", "mb", "wl", "--yes", "--json")
+    assert r.exit_code == 0, r.output
+    stand_in = json.loads(r.stdout)["stand_in"]
+    r = run("conv", "post", "还有货吗", "--shop", "mb", "--customer", "zs", "--json")
+    assert r.exit_code == 0, r.output
+    new = json.loads(r.stdout)
+    assert new["conversation"]["id"] > top_chat and new["message"]["id"] > top_message
+    shell = _rows(db, "SELECT c.state, c.close_reason, cu.key, m.sender, m.body, m.payload "
+                  "FROM conversations c JOIN customers cu ON cu.id = c.customer_id "
+                  "JOIN messages m ON m.conversation_id = c.id WHERE c.id = ?", top_chat)
+    assert shell == [("closed", "erased", stand_in, "system", "", None)]
+
+
 def test_erasing_the_last_shop_deletes_the_customer_row(desk):
     run, db, ids = desk
     r = run("--lang", "en", "customer", "delete", "wl")  # a delete points at the erase

@@ -18,6 +18,11 @@ What goes, in one write transaction with its event ``customer.erased``:
   phone, e-mail) when no other shop keeps anything of them, and then the platform's
   events of that row lose their key and payload too.
 
+On SQLite the newest chat and message of the store, when erased, stay as empty shells
+(a closed chat of the stand-in, ``close_reason`` ``erased``, with one blank system
+message): SQLite gives a new row the highest id plus one, and an id must never name two
+customers' chats (gateways ignore a delivery id they saw; integrations file chats by id).
+
 What stays, without the person: the shop's orders, campaign sends, tickets and stored
 metric rows move to a **stand-in** customer (``erased-<12 hex>``, named 已删除的顾客,
 opted out of campaigns, a profile in the shop and nothing else). Orders lose receiver,
@@ -67,8 +72,9 @@ class ErasureService:
             metric_store.refresh(uow.conn)
             messages = repo.messages(chats)
             tickets = repo.tickets(cid, sid, chats)
+            shell_chat, shell_message = self._shells(repo, chats, messages)
             keep = bool(orders or tickets or repo.sends(cid, sid)
-                        or repo.metric_rows(cid, sid))
+                        or repo.metric_rows(cid, sid) or shell_chat)
             stand_in = f"erased-{secrets.token_hex(6)}" if keep else None
             # files: rows now, bytes no other message uses (in the database: now)
             files = len(uow.repo(ChatFiles).of_conversations(chats))
@@ -86,9 +92,11 @@ class ErasureService:
             self._rename(repo, named, stand_in)
             suggestions = repo.drop_open_suggestions(sid, chats)
             repo.unlink_chats(chats)
-            message_count = repo.drop_chats(chats)
-            if stand_in is not None:
-                to = repo.stand_in(stand_in, STAND_IN_NAME, sid, uow.now)
+            to = None if stand_in is None else repo.stand_in(stand_in, STAND_IN_NAME, sid,
+                                                             uow.now)
+            message_count = repo.drop_chats(chats, shell_chat=shell_chat,
+                                            shell_message=shell_message, stand_in=to)
+            if to is not None:
                 repo.move_records(cid, sid, to, orders, tickets)
             gone = repo.drop_shop_part(cid, sid)
             whole = repo.drop_customer_if_unused(cid)
@@ -111,6 +119,20 @@ class ErasureService:
         if not in_db:
             self._drop_files(shas)
         return result
+
+    def _shells(self, repo: Erasure, chats: list[int], messages: list[int]
+                ) -> tuple[int | None, int | None]:
+        """On SQLite, the newest chat and message of the store, when they are erased, stay
+        as empty shells so that their ids are never given again (PostgreSQL's sequences
+        never give an id twice). A kept message keeps its chat."""
+        if self.ctx.database.engine is not None or not chats:
+            return None, None
+        top_chat, top_message = repo.top_ids()
+        shell_message = top_message if top_message in set(messages) else None
+        shell_chat = top_chat if top_chat in set(chats) else None
+        if shell_message is not None and shell_chat is None:
+            shell_chat = repo.conversation_of(shell_message)
+        return shell_chat, shell_message
 
     @staticmethod
     def _rename(repo: Erasure, named: list[tuple[int, str, Any]], stand_in: str | None) -> None:

@@ -167,18 +167,53 @@ class Erasure:
             self.conn.execute("UPDATE tickets SET conversation_id = NULL WHERE "
                               f"conversation_id IN ({marks})", part)
 
-    def drop_chats(self, conversation_ids: Sequence[int]) -> int:
+    def top_ids(self) -> tuple[int, int]:
+        """The highest conversation id and message id in the store (0 when none)."""
+        return (self._count("SELECT COALESCE(MAX(id), 0) FROM conversations", ()),
+                self._count("SELECT COALESCE(MAX(id), 0) FROM messages", ()))
+
+    def conversation_of(self, message_id: int) -> int:
+        """The chat of a message."""
+        return self._count("SELECT conversation_id FROM messages WHERE id = ?",
+                           (message_id,))
+
+    def drop_chats(self, conversation_ids: Sequence[int], *, shell_chat: int | None = None,
+                   shell_message: int | None = None, stand_in: int | None = None) -> int:
         """Delete these chats, their messages and every per-chat row (labels, private
         notes, presence, quality findings, the bot's unanswered questions, follow-up
-        invitations); the files' rows are gone already. Returns how many messages."""
+        invitations); the files' rows are gone already. Returns how many messages.
+
+        ``shell_chat`` / ``shell_message``: rows kept as empty shells instead (SQLite
+        gives a new row the highest id plus one, so deleting the newest chat or message
+        would hand its id to the next one, and a receiver that knows the id, a gateway
+        ignoring a delivery id it saw or a CRM filing a conversation id, would take the
+        next customer's for the erased one's). A shell chat is closed (``erased``), the
+        stand-in's, with nothing of the customer; a shell message is a blank system one."""
         n = 0
+        if shell_message is not None:
+            self.conn.execute(
+                "UPDATE messages SET sender = 'system', agent_id = NULL, kind = 'text', "
+                "body = '', payload = NULL, client_id = NULL, delivery = NULL WHERE id = ?",
+                (shell_message,))
         for part, marks in _chunks(conversation_ids):
             for table in _CHAT_TABLES:
                 self.conn.execute(f"DELETE FROM {table} WHERE conversation_id IN ({marks})",
                                   part)
-            n += self.conn.execute(f"DELETE FROM messages WHERE conversation_id IN ({marks})",
-                                   part).rowcount
-            self.conn.execute(f"DELETE FROM conversations WHERE id IN ({marks})", part)
+            n += self.conn.execute(f"DELETE FROM messages WHERE conversation_id IN ({marks}) "
+                                   "AND id != ?", (*part, shell_message or 0)).rowcount
+            self.conn.execute(f"DELETE FROM conversations WHERE id IN ({marks}) AND id != ?",
+                              (*part, shell_chat or 0))
+        if shell_message is not None:
+            n += 1
+        if shell_chat is not None:
+            self.conn.execute(
+                "UPDATE conversations SET customer_id = ?, state = 'closed', "
+                "closed_at = COALESCE(closed_at, last_message_at), close_reason = 'erased', "
+                "channel = NULL, entry_page = NULL, source = NULL, search_keyword = NULL, "
+                "time_on_site_s = NULL, pages_viewed = NULL, intent = NULL, "
+                "classification = NULL, assignee_id = NULL, rating = NULL, rated_at = NULL, "
+                "flow = NULL, route_trace = NULL, product_key = NULL, channel_id = NULL, "
+                "sensitive = 0 WHERE id = ?", (stand_in, shell_chat))
         return n
 
     def drop_open_suggestions(self, shop_id: int, conversation_ids: Sequence[int]) -> int:
