@@ -1183,6 +1183,74 @@ def test_order_events(be):
     assert be.get("orders", order)["status"] == "shipped"
 
 
+
+def _blob_kept(be: Contract, sha: str) -> bool:
+    """Whether the store still holds the bytes of ``sha`` (the folder beside a file, or
+    PostgreSQL's ``file_blobs`` table), read from the store itself, not the API."""
+    local = getattr(be.store, "served", None)
+    local = local.backend if local is not None else be.store.backend
+    with local.ctx.read() as uow:
+        return local.ctx.files.blobs.get(uow, sha) is not None
+
+
+@covers("erase_customer")
+def test_erase_customer(be):
+    w = World(be)
+    s = w.shop
+    other = f"{s}-other"
+    cid = taken(be, w, "杯子碎了，电话13800001234")
+    shared = be.post_file(s, w.customer, "碎杯.png", b64(png(rgb=(1, 2, 3))))["message"]
+    own = be.post_file(s, w.customer, "快递单.png", b64(png(rgb=(9, 9, 9))))["message"]
+    be.add_note(w.a, cid, "客户住在上海市徐汇区")
+    theirs = be.post_file(s, other, "同一张.png", b64(png(rgb=(1, 2, 3))))
+    ticket = be.create_ticket(type="damaged_goods", title="王丽的杯子破损", shop=s,
+                              conversation=cid)
+    be.order_event(s, "ev-1", "created", f"{s}-o1", customer=w.customer,
+                   items=[{"product": w.product, "quantity": 1}])
+    elsewhere = World(be)  # the same customer key in another shop keeps everything there
+    be.post_message(elsewhere.shop, w.customer, "另一家店")
+    keys = (shared["payload"]["sha256"], own["payload"]["sha256"])
+    assert keys[0] == theirs["message"]["payload"]["sha256"]
+    assert all(_blob_kept(be, k) for k in keys)
+
+    out = be.erase_customer(s, w.customer)
+    be.same("erased", {k: v for k, v in out.items() if k != "stand_in"})
+    assert (out["conversations"], out["files"], out["blobs_deleted"], out["orders_kept"],
+            out["tickets_kept"], out["customer_deleted"]) == (1, 2, 1, 1, 1, False)
+    assert out["stand_in"].startswith("erased-")
+    assert not _blob_kept(be, keys[1])  # only the erased customer's bytes went
+    assert _blob_kept(be, keys[0])  # the other customer's message still uses these
+    tcid = theirs["conversation"]["id"]
+    assert _bytes(be.get_file(tcid, theirs["message"]["id"])["data"]).startswith(b"\x89PNG")
+    with be.refused(NotFound):
+        be.get_conversation(cid)
+    assert be.list_conversations(shop=s, customer=w.customer) == []
+    order = be.get("orders", f"{s}-o1")
+    assert order["customer"] == out["stand_in"]
+    got = be.get_ticket(ticket["id"])
+    assert got["title"] == "[已删除]" and got.get("conversation") is None
+    record = be.get("customers", w.customer)
+    assert [p["shop"] for p in record["profiles"]] == [elsewhere.shop]
+    assert len(be.list_conversations(shop=elsewhere.shop, customer=w.customer)) == 1
+    [event] = [e for e in be.events(shop=s, limit=500) if e["type"] == "customer.erased"]
+    text = json.dumps(be.events(shop=s, limit=500), ensure_ascii=False)
+    assert w.customer not in text and "13800001234" not in text and "徐汇" not in text
+    assert event["key"] == out["stand_in"]
+    # again, or another shop's customer: not found, nothing changes
+    with be.refused(NotFound, "no_customer_in_shop"):
+        be.erase_customer(s, w.customer)
+    with be.refused(NotFound, "no_customer_in_shop"):
+        be.erase_customer(s, f"{elsewhere.shop}-nobody")
+    with be.refused(NotFound, "no_customer_in_shop"):  # any text may be asked for
+        be.erase_customer(s, "\x0c2羱 ")
+    with be.refused(NotFound, "no_shop"):
+        be.erase_customer(be.key("noshop"), other)
+    # the last shop: the customer's own row goes too
+    gone = be.erase_customer(elsewhere.shop, w.customer)
+    assert (gone["customer_deleted"], gone["conversations"]) == (True, 1)
+    with be.refused(NotFound):
+        be.get("customers", w.customer)
+
 # == macros, priority, follow-up lists, presence, whispers (issue 22 items 4, 5, 10) =======
 def macro_world(be: Contract) -> World:
     """A world with a quick reply, a shop macro and agent b's own one of the same name."""

@@ -237,3 +237,30 @@ def test_a_ticket_raised_from_a_chat_keeps_its_pictures(served):
     [f] = got.json()["files"]
     assert (f["name"], f["message"], f["category"]) == ("破损照片.jpg", out["message"]["id"],
                                                         "image")
+
+
+def test_the_bot_never_reads_a_files_name_as_a_question(tmp_path):
+    """A picture called 破损照片.jpg is not a claim of damage: a bot_first shop's bot
+    does not start the after-sale flow on its name (it proposed one for the customer's
+    order before) but hands the chat to a human, and the bot covering a human_first
+    queue does not answer it either; words after it are the bot's again."""
+    be = LocalBackend(str(tmp_path / "bot-files.db"))
+    try:
+        be.apply({**SHOPS, "shops": [
+            {"key": "lf", "name": "翎衣女装", "service_mode": "bot_first"},
+            {"key": "mb", "name": "萌宝母婴", "service_mode": "human_first"}]})
+        be.set_agent_status("aj", "offline")  # nobody online: the bot covers mb's queue
+        for n, event in enumerate(("created", "paid", "shipped", "delivered")):
+            be.order_event("lf", f"ev-{n}", event, "lf-o-1", customer="wl",
+                           items=[{"product": "cup", "quantity": 1}])
+        out = be.post_file("lf", "wl", "破损照片.jpg", b64(jpeg_with_exif()))
+        conv = out["conversation"]
+        assert conv["state"] in ("queued", "active"), conv
+        said = [m for m in be.get_conversation(conv["id"])["messages"] if m["sender"] == "bot"]
+        assert said == []
+        out = be.post_file("mb", "wl", "破损照片.jpg", b64(jpeg_with_exif()))
+        senders = [m["sender"] for m in be.get_conversation(out["conversation"]["id"])[
+            "messages"]]
+        assert "bot" not in senders and out["conversation"]["state"] == "queued", senders
+    finally:
+        be.close()

@@ -336,6 +336,14 @@ VARIANTS: dict[str, list[V]] = {
     "customer_stats": [V("customer c00002 (shop B only)", {"key": "c00002"}),
                        V("customer c-both-zhao (shared)", {"key": "c-both-zhao"},
                          may_answer=STAFF)],
+    "erase_customer": [
+        V("customer c00002 in shop B", {"shop": SHOP_B, "customer": "c00002"}),
+        V("shop A on shop B's customer c00002", {"shop": SHOP_A, "customer": "c00002"},
+          refusals=CROSS),
+        # the shared customer's part in shop A only: shop B's chats and profile stay
+        V("customer c-both-zhao (shared) in shop A", {"shop": SHOP_A,
+                                                      "customer": "c-both-zhao"},
+          may_answer=("supervisor_a",))],
     "post_message": [V("shop B as c00002", {"shop": SHOP_B, "customer": "c00002"}),
                      V("shop B (own customer)", {"shop": SHOP_B, "customer": None})],
     "accept_next": _acts_for("", {}),

@@ -276,6 +276,11 @@ class Backend(ABC):
         """A signed, expiring link to a chat's file: ``{url, expires_at}``."""
 
     @abstractmethod
+    def erase_customer(self, shop: str, customer: str) -> dict:
+        """Erase ``customer``'s data in ``shop``: what went and the stand-in that keeps
+        the shop's orders, sends and tickets."""
+
+    @abstractmethod
     def order_event(self, shop: str, event_id: str, type: str, order: str, *,  # noqa: A002
                     at: str | int | None = None, customer: str | None = None,
                     items: list | None = None, discount: str | float | None = None,

@@ -140,6 +140,11 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("customer_stats", "GET", "/v1/customers/{key}/stats", "customer_read",
               (A("key", str),), result="list", summary="Per-shop order stats of a customer",
               tag="records"),
+    Operation("erase_customer", "POST", "/v1/shops/{shop}/customers/{customer}/erase",
+              "shop_manage", (A("shop", str), A("customer", str)),
+              summary="Erase a customer's data in one shop (PIPL/GDPR): chats, messages, "
+              "notes, files, queued deliveries, profile; orders, sends and tickets stay "
+              "with an anonymous stand-in", tag="records"),
     # -- conversations --------------------------------------------------------------------
     Operation("post_message", "POST", "/v1/shops/{shop}/messages", "post",
               (A("shop", str),

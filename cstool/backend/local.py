@@ -22,6 +22,7 @@ from ..services.context import ServiceContext
 from ..services.conversation_view import ConversationView
 from ..services.dashboard import DashboardService
 from ..services.desk import DeskService
+from ..services.erasure import ErasureService
 from ..services.files import FileService
 from ..services.follow_ups import FollowUpService
 from ..services.invitations import InvitationService
@@ -97,6 +98,7 @@ class LocalBackend(Backend):
         ctx.labels = LabelsNotesService(ctx)
         ctx.files = FileService(ctx)
         ctx.order_events = OrderEventService(ctx)
+        ctx.erasure = ErasureService(ctx)
         ctx.macros = MacroService(ctx)
         ctx.follow_ups = FollowUpService(ctx)
         ctx.presence = PresenceService(ctx)
@@ -252,6 +254,10 @@ class LocalBackend(Backend):
     def file_link(self, conversation: int, message: int) -> dict:
         """``FileService.file_link``."""
         return self.ctx.files.file_link(conversation, message)
+
+    def erase_customer(self, shop: str, customer: str) -> dict:
+        """``ErasureService.erase_customer``."""
+        return self.ctx.erasure.erase_customer(shop, customer)
 
     def order_event(self, shop: str, event_id: str, type: str, order: str, *,  # noqa: A002
                     at: str | int | None = None, customer: str | None = None,

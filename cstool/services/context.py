@@ -98,6 +98,7 @@ class ServiceContext:
     labels: Any
     files: Any
     order_events: Any
+    erasure: Any
     macros: Any
     follow_ups: Any
     presence: Any

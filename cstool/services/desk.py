@@ -183,7 +183,7 @@ class DeskService:
                     uow.conversations.close(conv["id"], now, "campaign_command")
             elif conv["state"] in ("new", "bot"):
                 replies += self.flow.bot_or_route(uow, shop_row, conv, cust_id, text, now,
-                                                  known=known, routed=routed)
+                                                  known=known, routed=routed, kind=kind)
             elif conv["state"] == "queued" and kind == "text":
                 # human_first: the bot covers the wait (nobody online, or a long wait)
                 replies += self.flow.cover(uow, shop_row, conv, cust_id, text, now)

@@ -249,6 +249,11 @@ class RecordsService:
                 raise Conflict(f"campaign {key!r} has {', '.join(blockers)}: its stats "
                                "need them; pause it instead (cstool campaign pause)",
                            key="campaign_has_sends", campaign=key, users=", ".join(blockers))
+            if blockers and k.name == "customers":
+                raise Conflict(f"customer {key!r} still has {', '.join(blockers)}; to erase "
+                               f"their data in a shop: cstool customer erase SHOP {key}",
+                               key="customer_has_data", customer=key,
+                               users=", ".join(blockers))
             if blockers:
                 raise Conflict(
                     f"{k.singular} {key!r} is still used by {', '.join(blockers)}; "

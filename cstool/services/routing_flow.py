@@ -171,20 +171,29 @@ class RoutingFlow:
     # -- the bot or a human ---------------------------------------------------------------
     def bot_or_route(self, uow: UnitOfWork, shop: dict, conv: dict, cust_id: int, text: str,
                      now: int, *, known: Known | None = None,
-                     routed: Routed | None = None) -> list[dict]:
+                     routed: Routed | None = None, kind: str = "text") -> list[dict]:
         """A customer's message to a chat with the bot or new: the bot answers, or the
-        chat goes to a human (the shop's mode, the customer asking, the bot handing off)."""
+        chat goes to a human (the shop's mode, the customer asking, the bot handing off).
+
+        A file (``kind`` ``file``: a picture, PDF or video) is not words: the bot cannot
+        see it and never reads its name as a question (``[图片 破损照片.jpg]`` is not a
+        claim of damage), so a file goes to a human as a bot's handoff would."""
         mode = self.mode_now(shop, now)
         if mode in ("human_first", "human_only") or routed is not None:
             out = self.to_human(uow, shop, conv, cust_id, text, now, known=known,
                                 routed=routed)
-            if mode == "human_first":  # the bot answers while the customer waits
+            if mode == "human_first" and kind == "text":  # the bot answers while they wait
                 told = (out[-1].get("payload") or {}) if out else {}
                 if "queue_position" in told:  # queued: the notice has the place and wait
                     out += self.cover(uow, shop, conv, cust_id, text, now, tell_place=False,
                                       place=(told["queue_position"],
                                              told["estimated_wait_s"]))
             return out
+        if kind == "file":
+            if mode == "bot_only":
+                uow.conversations.update(conv["id"], state="bot")
+                return [system(uow, conv, off_hours_reply(shop, now))]
+            return self.to_human(uow, shop, conv, cust_id, text, now, known=known)
         if mode == "bot_first" and service.asks_for_human(text):
             if conv["state"] == "bot":  # the bot notes what it could not help with
                 self.ctx.knowledge.bot_turn(uow, shop, conv, cust_id, text)
