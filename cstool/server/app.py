@@ -98,11 +98,12 @@ class ServerState:
         self.backup_dir = db.parent / f"{db.stem}-backups"
         self.hub = EventHub(self._read_events, self._head, poll_s=poll_s)
 
-    async def run(self, fn, *args, alone: bool = False):
-        """Run a blocking storage call on the storage thread (grouped commits)."""
+    async def run(self, fn, *args, alone: bool = False, shared: bool = False):
+        """Run a blocking storage call on the storage thread (grouped commits);
+        ``shared``: a customer's post, which PostgreSQL runs beside other posts."""
         if self.worker is None:
             raise StorageError("the server is not running", key="server_not_running")
-        return await self.worker.run(lambda: fn(*args), alone=alone)
+        return await self.worker.run(lambda: fn(*args), alone=alone, shared=shared)
 
     async def _read_events(self, after: int, limit: int) -> list[dict]:
         return await self.run(lambda: self.backend.events(after=after, limit=limit))
@@ -229,7 +230,8 @@ async def serve_operation(state: ServerState, op: Operation, args: dict,
             args["limit"] = page_size(args["limit"])
         return policy(Access(principal, state.backend, state.tokens, state.backup_dir), op, args)
 
-    result = await state.run(work, alone=op.name in ALONE)
+    result = await state.run(work, alone=op.name in ALONE,
+                             shared=op.name == LANE_OPERATION)
     if op.writes:
         state.hub.wake()
     return _respond(op, args, result)

@@ -9,7 +9,8 @@ them one after the other. A customer who does not exist yet has no message, chat
 ticket. On PostgreSQL the same round trip takes the id of the message the post will
 store (``connection.next_id_sql``; only for a known customer and no duplicate, so that
 no number is spent for nothing), so that the message's row, like its event, goes with
-the transaction's next statement.
+the transaction's next statement. A post running beside other posts (PostgreSQL's
+concurrent posts) locks the open chat's row first, in the same round trip.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ _OPEN_CHAT = (
     "WHERE c.id = (SELECT MAX(id) FROM conversations WHERE shop_id = ? AND customer_id = "
     "(SELECT id FROM customers WHERE key = ?) AND state IN ('new', 'bot', 'queued', "
     "'active'))")
+_LOCK_CHAT = " FOR UPDATE OF c NOWAIT"  # PostgreSQL only (a concurrent post)
 _KNOWN = "EXISTS (SELECT 1 FROM customers WHERE key = ?)"
 _RESOLVED = (
     "SELECT id FROM tickets WHERE shop_id = ? AND status = 'resolved' AND customer_id = "
@@ -69,9 +71,17 @@ class Posts:
         """The customer, the duplicate of ``client_id`` (when given), the open chat and
         the tickets resolved since ``resolved_since`` of ``customer_key`` in shop
         ``shop_id``, read together (with a message id reserved on PostgreSQL)."""
+        locking = bool(getattr(self.conn, "shared", False))
         statements = [(_CUSTOMER_FOR_POST, (shop_id, customer_key)),
                       (_OPEN_CHAT, (shop_id, customer_key)),
                       (_RESOLVED, (shop_id, customer_key, resolved_since))]
+        if locking:
+            # beside other posts (PostgreSQL's concurrent posts): the open chat's row
+            # locked first (NOWAIT: a chat another post holds sends this one to the write
+            # lock instead of waiting), so that what is read after it (the duplicate of
+            # the client id, the id to reserve) is read with the chat held
+            statements = [(_OPEN_CHAT + _LOCK_CHAT, (shop_id, customer_key)),
+                          statements[0], statements[2]]
         next_id = next_id_sql(self.conn, "messages")
         if next_id is not None:
             # an id only for a post that will store its message (a known customer, no
@@ -86,6 +96,8 @@ class Posts:
         if client_id is not None:
             statements.append((_DUPLICATE, (client_id, shop_id, customer_key)))
         cursors = execute_together(self.conn, statements)
+        if locking:
+            cursors[0], cursors[1] = cursors[1], cursors[0]
         customer = cursors[0].fetchone()
         chat = cursors[1].fetchone()
         resolved = [r[0] for r in cursors[2].fetchall()]
