@@ -9,7 +9,8 @@ side instead of one after the other on a single connection. The first connection
 opened at once (a bad URL fails there, in one line); the others
 (``psycopg_pool.ConnectionPool``) only when two transactions of the process overlap, so a
 CLI command holds one. The advisory lock still admits one write transaction at a time
-across every connection of every process.
+across every connection of every process, except the server's concurrent posts, which
+hold it shared side by side (``group(shared=True)``).
 
 **Fewer round trips.** A write transaction's ``BEGIN``, its advisory lock and the
 reading of the commit counter are sent together (psycopg's pipeline mode), and so are
@@ -19,7 +20,8 @@ caches check for other connections' commits: SQLite's ``PRAGMA data_version``) i
 answered from the counter read with the lock, not by one more query: the counter is the
 sequence ``cstool_commits``, of which every cstool write transaction takes a number as it
 commits, so it moved since our last write exactly when another connection (another
-process, or another connection of this one) committed a write. Writes made to the
+process, or another connection of this one) committed a write. (Except the server's
+concurrent posts, ``group(shared=True)``: they change nothing a cache keeps.) Writes made to the
 database by programs other than cstool are not counted: the caches would not see them.
 The sequence is made by ``db upgrade`` (migration 21), never by opening: a role with only
 read and write rights (no CREATE) opens an upgraded database.

@@ -14,6 +14,8 @@ Two behaviours of SQLite are kept on purpose:
   serialises them across the processes sharing a file, so every read-then-write of the
   services (accept-next, capacity checks, campaign sends) stays atomic without each
   being rewritten with row locks. Reads run concurrently in REPEATABLE READ snapshots.
+  The server's concurrent posts take the lock in shared mode, lock their chat's row,
+  and write their events under a second lock as they commit (``pg_engine.group``).
 * **A failed write fails alone.** In PostgreSQL a failed statement aborts its
   transaction (SQLite's leaves it usable). No caller goes on after a storage error inside
   a transaction: the error ends the ``Database.write()`` (rolled back whole), and inside
