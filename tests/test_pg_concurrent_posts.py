@@ -273,3 +273,20 @@ def test_a_subscriber_sees_every_event_of_concurrent_posts_once_in_order(pg_url)
         assert sorted(created) == sorted(posted) and len(posted) == 16 * 20
     finally:
         served.close()
+
+
+def test_no_post_threads_keeps_every_call_on_the_one_thread(pg_url, monkeypatch):
+    monkeypatch.setenv("CSTOOL_PG_POST_THREADS", "0")
+    _desk(pg_url, status="online", capacity=50, mode="human_first")
+    served = serve(pg_url)
+    try:
+        worker = _worker(served)
+        assert worker.beside == 0 and not worker.post_threads
+        answers = _in_threads(lambda i: _post(served.url, served.admin, f"k{i % 2}",
+                                              f"第{i}条", f"o{i}"), 6)
+        assert all(r.status_code in (200, 201) for r in answers), [r.text for r in answers]
+        assert worker.shared_groups == 0 and worker.escalated == 0
+        assert query(pg_url, "SELECT COUNT(*) FROM messages WHERE sender = 'customer'") \
+            == [(6,)]
+    finally:
+        served.close()

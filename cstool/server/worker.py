@@ -14,7 +14,7 @@ and only the calls this thread makes inside a group become savepoints of it.
 
 **Concurrent posts (PostgreSQL).** On PostgreSQL, customers' messages (the calls marked
 ``shared``, the bulk of the traffic) also have threads of their own, several of them
-(the pool's size less one, else ``$CSTOOL_PG_POST_THREADS``; 0 keeps the one thread),
+(``$CSTOOL_PG_POST_THREADS``, else the pool's size less one; 0 keeps the one thread),
 each grouping the posts that wait into one transaction on its own connection,
 ``Database.group(shared=True)``: the groups run side by side, each holding the
 database's write lock in shared mode and the row of each chat it writes to (``FOR
@@ -47,14 +47,14 @@ def post_threads(database: Any) -> int:
     """How many threads run customers' posts beside each other: none on SQLite (its one
     writer); on PostgreSQL ``$CSTOOL_PG_POST_THREADS`` when set (0: none, every call on
     the one thread as on SQLite), else the pool's size less the first thread's
-    connection (at least one)."""
+    connection (none with a pool of one: the old path)."""
     engine = getattr(database, "engine", None)
     if engine is None:
         return 0
     given = os.environ.get(POST_THREADS_ENV, "").strip()
     if given.isdigit():
         return min(int(given), 64)
-    return max(1, engine.pool_size - 1)
+    return engine.pool_size - 1
 
 
 class StorageWorker:

@@ -138,6 +138,9 @@ class DeskService:
                 check_product(uow, shop_row, product)
             # the customer, a duplicate of the client id and the open chat, read together
             # (one round trip on PostgreSQL)
+            if uow.shared and (via is not None or attachment is not None or
+                               ctx.campaigns.command_in(uow, shop_id, text) is not None):
+                uow.need_write_lock()  # before the look-up: it spends no id for nothing
             found = uow.repo(Posts).lookup(shop_id, customer, client_id,
                                            ctx.tickets.reopen_since(now))
             if uow.shared and not _fits_beside_others(found, via, attachment):

@@ -35,6 +35,16 @@ _OPEN_CHAT = (
     "'active'))")
 _LOCK_CHAT = " FOR UPDATE OF c NOWAIT"  # PostgreSQL only (a concurrent post)
 _KNOWN = "EXISTS (SELECT 1 FROM customers WHERE key = ?)"
+# a post that may run beside others: the customer has a profile in the shop, their open
+# chat is served by an agent, and no ticket of theirs reopens
+_FITS = (
+    "EXISTS (SELECT 1 FROM customer_profiles p JOIN customers cu ON cu.id = p.customer_id "
+    "WHERE cu.key = ? AND p.shop_id = ?) AND EXISTS (SELECT 1 FROM conversations WHERE "
+    "state = 'active' AND id = (SELECT MAX(id) FROM conversations WHERE shop_id = ? AND "
+    "customer_id = (SELECT id FROM customers WHERE key = ?) AND state IN ('new', 'bot', "
+    "'queued', 'active'))) AND NOT EXISTS (SELECT 1 FROM tickets WHERE shop_id = ? AND "
+    "status = 'resolved' AND customer_id = (SELECT id FROM customers WHERE key = ?) AND "
+    "resolved_at >= ?)")
 _RESOLVED = (
     "SELECT id FROM tickets WHERE shop_id = ? AND status = 'resolved' AND customer_id = "
     "(SELECT id FROM customers WHERE key = ?) AND resolved_at >= ?")
@@ -83,7 +93,15 @@ class Posts:
             statements = [(_OPEN_CHAT + _LOCK_CHAT, (shop_id, customer_key)),
                           statements[0], statements[2]]
         next_id = next_id_sql(self.conn, "messages")
-        if next_id is not None:
+        if next_id is not None and locking:
+            # beside other posts, only for a post that may stay there (the desk's
+            # _fits_beside_others): one that goes to the write lock looks up again
+            statements.append((f"SELECT CASE WHEN {_FITS} AND NOT EXISTS ({_DUPLICATE}) "
+                               f"THEN {next_id} END",
+                               (customer_key, shop_id, shop_id, customer_key, shop_id,
+                                customer_key, resolved_since,
+                                client_id, shop_id, customer_key)))
+        elif next_id is not None:
             # an id only for a post that will store its message (a known customer, no
             # duplicate): a number spent for nothing would leave a gap in the ids
             if client_id is None:
