@@ -290,3 +290,24 @@ def test_no_post_threads_keeps_every_call_on_the_one_thread(pg_url, monkeypatch)
             == [(6,)]
     finally:
         served.close()
+
+
+def test_a_tokens_first_use_runs_beside_other_posts_and_is_recorded(pg_url):
+    _desk(pg_url, status="online", capacity=50, mode="human_first")
+    served = serve(pg_url)
+    try:
+        assert _post(served.url, served.admin, "k", "你好").status_code in (200, 201)
+        created = served.customer_token(SHOP, "k")
+        worker = _worker(served)
+        before = (worker.escalated, worker.shared_groups)
+        r = httpx.post(f"{served.url}/v1/shops/{SHOP}/messages", timeout=30,
+                       json={"text": "这件有M码吗"},
+                       headers={"Authorization": f"Bearer {created}"})
+        assert r.status_code in (200, 201), r.text
+        assert r.json()["conversation"]["customer"] == "k"
+        # the token's last use is written beside the other posts, not under the lock
+        assert worker.escalated == before[0] and worker.shared_groups > before[1]
+        assert query(pg_url, "SELECT COUNT(*) FROM tokens WHERE role = 'customer' AND "
+                     "last_used_at IS NOT NULL") == [(1,)]
+    finally:
+        served.close()

@@ -18,11 +18,12 @@ and only the calls this thread makes inside a group become savepoints of it.
 each grouping the posts that wait into one transaction on its own connection,
 ``Database.group(shared=True)``: the groups run side by side, each holding the
 database's write lock in shared mode and the row of each chat it writes to (``FOR
-UPDATE NOWAIT``), and their events are written as they commit, in commit order (see
-``PostgresEngine.group``). A post that cannot run beside others (a new customer or
-chat, routing, a ticket, a chat another post holds ...) is rolled back to its savepoint
-and handed to the first thread, which runs it again under the exclusive write lock,
-like every other call: the client sees one answer, as if it had gone there first.
+UPDATE SKIP LOCKED``: a chat another post holds is not waited for), and their events
+are written as they commit, in commit order (see ``PostgresEngine.group``). A post
+that cannot run beside others (a new customer or chat, routing, a ticket, a chat
+another post holds ...) is rolled back to its savepoint and handed to the first thread,
+which runs it again under the exclusive write lock, like every other call: the client
+sees one answer, as if it had gone there first.
 """
 
 from __future__ import annotations

@@ -328,7 +328,8 @@ class PostgresEngine:
         it and it for them, so a write of any other kind still runs alone. Each of its
         writes must be claimed fit to run beside others (``PgConnection.claim_shared``;
         the desk claims a message into a chat an agent serves, whose row it locks FOR
-        UPDATE NOWAIT); any other write, or one that meets a lock, raises
+        UPDATE SKIP LOCKED); any other write, or one whose chat another holds, or that
+        meets a deadlock or serialization failure, raises
         ``NeedsWriteLock`` after its savepoint is rolled back, and the caller runs it
         again under the exclusive lock. Its events are held and written as it commits,
         under the event lock: event ids are taken in the order of the commits, so a

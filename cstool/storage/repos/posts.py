@@ -33,16 +33,21 @@ _OPEN_CHAT = (
     "WHERE c.id = (SELECT MAX(id) FROM conversations WHERE shop_id = ? AND customer_id = "
     "(SELECT id FROM customers WHERE key = ?) AND state IN ('new', 'bot', 'queued', "
     "'active'))")
-_LOCK_CHAT = " FOR UPDATE OF c NOWAIT"  # PostgreSQL only (a concurrent post)
+# PostgreSQL only (a concurrent post): a chat another post holds is not waited for, and
+# not read either (SKIP LOCKED, not NOWAIT: no error aborts the round trip, whose other
+# reads stand); the post, finding no chat it may write to, goes to the write lock
+_LOCK_CHAT = " FOR UPDATE OF c SKIP LOCKED"
 _KNOWN = "EXISTS (SELECT 1 FROM customers WHERE key = ?)"
 # a post that may run beside others: the customer has a profile in the shop, their open
-# chat is served by an agent, and no ticket of theirs reopens
+# chat is served by an agent and locked by this post (a row this transaction holds is
+# not skipped), and no ticket of theirs reopens
 _FITS = (
     "EXISTS (SELECT 1 FROM customer_profiles p JOIN customers cu ON cu.id = p.customer_id "
     "WHERE cu.key = ? AND p.shop_id = ?) AND EXISTS (SELECT 1 FROM conversations WHERE "
     "state = 'active' AND id = (SELECT MAX(id) FROM conversations WHERE shop_id = ? AND "
     "customer_id = (SELECT id FROM customers WHERE key = ?) AND state IN ('new', 'bot', "
-    "'queued', 'active'))) AND NOT EXISTS (SELECT 1 FROM tickets WHERE shop_id = ? AND "
+    "'queued', 'active')) FOR UPDATE SKIP LOCKED) AND NOT EXISTS (SELECT 1 FROM tickets "
+    "WHERE shop_id = ? AND "
     "status = 'resolved' AND customer_id = (SELECT id FROM customers WHERE key = ?) AND "
     "resolved_at >= ?)")
 _RESOLVED = (
@@ -87,9 +92,9 @@ class Posts:
                       (_RESOLVED, (shop_id, customer_key, resolved_since))]
         if locking:
             # beside other posts (PostgreSQL's concurrent posts): the open chat's row
-            # locked first (NOWAIT: a chat another post holds sends this one to the write
-            # lock instead of waiting), so that what is read after it (the duplicate of
-            # the client id, the id to reserve) is read with the chat held
+            # locked first (a chat another post holds is skipped: this one goes to the
+            # write lock instead of waiting), so that what is read after it (the
+            # duplicate of the client id, the id to reserve) is read with the chat held
             statements = [(_OPEN_CHAT + _LOCK_CHAT, (shop_id, customer_key)),
                           statements[0], statements[2]]
         next_id = next_id_sql(self.conn, "messages")
