@@ -5,6 +5,8 @@ write lock. These tests fail when a lock of that design is missing:
 
 * the event log: ids taken in the order of the commits (the event lock at commit), so a
   subscriber reading ``id > last`` never skips an event committed after it read;
+* a post into a chat whose row another post holds (FOR UPDATE SKIP LOCKED) neither
+  waits nor writes beside it: it goes to the write lock;
 * a write beside others that nobody claimed (a new customer, a new chat, a token's use)
   is rolled back and run again under the write lock: one customer and one chat for a
   new customer's concurrent posts; one stored message for concurrent retries of a
@@ -311,3 +313,41 @@ def test_a_tokens_first_use_runs_beside_other_posts_and_is_recorded(pg_url):
                      "last_used_at IS NOT NULL") == [(1,)]
     finally:
         served.close()
+
+
+def test_a_post_into_a_chat_another_post_holds_goes_to_the_write_lock(pg_url):
+    _desk(pg_url, status="online", capacity=50, mode="human_first")
+    be = LocalBackend(pg_url)
+    try:
+        chat = be.post_message(SHOP, "k", "你好")["conversation"]["id"]
+        wrote, commit = threading.Event(), threading.Event()
+        errors: list = []
+
+        def first() -> None:
+            try:
+                with be.database.group(shared=True):
+                    be.post_message(SHOP, "k", "第一条", client_id="a")
+                    wrote.set()
+                    if not commit.wait(WAIT_S):
+                        raise AssertionError("never let commit")
+            except BaseException as e:  # noqa: BLE001 (reported to the test's thread)
+                errors.append(e)
+                wrote.set()
+
+        holder = threading.Thread(target=first)
+        holder.start()
+        assert wrote.wait(WAIT_S) and not errors
+        # the chat's row is held by the first post: the second neither waits for it nor
+        # writes beside it; it is sent to the write lock (and stores nothing here)
+        with be.database.group(shared=True):
+            with pytest.raises(NeedsWriteLock):
+                be.post_message(SHOP, "k", "第二条", client_id="b")
+        commit.set()
+        holder.join(WAIT_S)
+        assert not errors
+        again = be.post_message(SHOP, "k", "第二条", client_id="b")  # under the lock
+        assert again["conversation"]["id"] == chat and not again["duplicate"]
+        assert query(pg_url, "SELECT client_id FROM messages WHERE sender = 'customer' "
+                     "ORDER BY id") == [(None,), ("a",), ("b",)]
+    finally:
+        be.close()
