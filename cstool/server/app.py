@@ -99,11 +99,12 @@ class ServerState:
         self.backup_dir = db.parent / f"{db.stem}-backups"
         self.hub = EventHub(self._read_events, self._head, poll_s=poll_s)
 
-    async def run(self, fn, *args, alone: bool = False):
-        """Run a blocking storage call on the storage thread (grouped commits)."""
+    async def run(self, fn, *args, alone: bool = False, shared: bool = False):
+        """Run a blocking storage call on the storage thread (grouped commits);
+        ``shared``: a customer's post, which PostgreSQL runs beside other posts."""
         if self.worker is None:
             raise StorageError("the server is not running", key="server_not_running")
-        return await self.worker.run(lambda: fn(*args), alone=alone)
+        return await self.worker.run(lambda: fn(*args), alone=alone, shared=shared)
 
     async def _read_events(self, after: int, limit: int) -> list[dict]:
         return await self.run(lambda: self.backend.events(after=after, limit=limit))
@@ -235,7 +236,8 @@ async def serve_operation(state: ServerState, op: Operation, args: dict,
             signals.append(presence_signal(state.backend, args, out))
         return out
 
-    result = await state.run(work, alone=op.name in ALONE)
+    result = await state.run(work, alone=op.name in ALONE,
+                             shared=op.name == LANE_OPERATION)
     if op.writes:
         state.hub.wake()
     for signal in signals:

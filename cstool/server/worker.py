@@ -1,4 +1,4 @@
-"""The server's storage thread, with group commit.
+"""The server's storage threads, with group commit.
 
 Every storage call of the server runs on one thread (SQLite takes one writer at a
 time anyway). When several calls are waiting, the thread runs them together inside one
@@ -11,44 +11,96 @@ answered from data that was not committed.
 The grouping itself is the storage layer's (``Database.group()``): the file's
 ``Database`` keeps its one-transaction-per-``write()`` contract for every other caller,
 and only the calls this thread makes inside a group become savepoints of it.
+
+**Concurrent posts (PostgreSQL).** On PostgreSQL, customers' messages (the calls marked
+``shared``, the bulk of the traffic) also have threads of their own, several of them
+(``$CSTOOL_PG_POST_THREADS``, else the pool's size less one; 0 keeps the one thread),
+each grouping the posts that wait into one transaction on its own connection,
+``Database.group(shared=True)``: the groups run side by side, each holding the
+database's write lock in shared mode and the row of each chat it writes to (``FOR
+UPDATE SKIP LOCKED``: a chat another post holds is not waited for), and their events
+are written as they commit, in commit order (see ``PostgresEngine.group``). A post
+that cannot run beside others (a new customer or chat, routing, a ticket, a chat
+another post holds ...) is rolled back to its savepoint and handed to the first thread,
+which runs it again under the exclusive write lock, like every other call: the client
+sees one answer, as if it had gone there first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue
 import threading
 from collections.abc import Callable
 from typing import Any
 
 from ..errors import StorageError
+from ..storage.errors import NeedsWriteLock
 
 MAX_GROUP = 64  # calls committed together at most
+POST_THREADS_ENV = "CSTOOL_PG_POST_THREADS"
 _STOP = object()
 
 
-class StorageWorker:
-    """One thread running storage calls, grouping those that wait into one commit."""
+def post_threads(database: Any) -> int:
+    """How many threads run customers' posts beside each other: none on SQLite (its one
+    writer); on PostgreSQL ``$CSTOOL_PG_POST_THREADS`` when set (0: none, every call on
+    the one thread as on SQLite), else the pool's size less the first thread's
+    connection (none with a pool of one: the old path)."""
+    engine = getattr(database, "engine", None)
+    if engine is None:
+        return 0
+    given = os.environ.get(POST_THREADS_ENV, "").strip()
+    if given.isdigit():
+        return min(int(given), 64)
+    return engine.pool_size - 1
 
-    def __init__(self, database: Any, *, max_group: int = MAX_GROUP):
+
+class StorageWorker:
+    """The storage thread running calls, grouping those that wait into one commit; on
+    PostgreSQL also the threads running customers' posts beside each other."""
+
+    def __init__(self, database: Any, *, max_group: int = MAX_GROUP,
+                 beside: int | None = None):
         self.database = database
         self.max_group = max_group
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._posts: queue.SimpleQueue = queue.SimpleQueue()
         self.groups = 0  # commits that carried more than one call (for tests and figures)
+        self.shared_groups = 0  # commits of posts run beside others
+        self.escalated = 0  # posts run again under the write lock
+        self.beside = post_threads(database) if beside is None else beside
         self.thread = threading.Thread(target=self._loop, name="cstool-storage", daemon=True)
         self.thread.start()
+        self.post_threads = [
+            threading.Thread(target=self._posts_loop, name=f"cstool-posts-{n}", daemon=True)
+            for n in range(self.beside)]
+        for t in self.post_threads:
+            t.start()
 
     # -- calls ------------------------------------------------------------------------------
-    async def run(self, fn: Callable[[], Any], *, alone: bool = False) -> Any:
-        """Run ``fn`` on the storage thread; ``alone`` keeps it out of any group."""
+    async def run(self, fn: Callable[[], Any], *, alone: bool = False,
+                  shared: bool = False) -> Any:
+        """Run ``fn`` on the storage thread; ``alone`` keeps it out of any group;
+        ``shared``: a customer's post, which may run beside other posts (PostgreSQL)."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._queue.put((fn, loop, future, alone))
+        item = (fn, loop, future, alone)
+        if shared and not alone and self.post_threads:
+            self._posts.put(item)
+        else:
+            self._queue.put(item)
         return await future
 
     def stop(self) -> None:
-        """Finish what is queued and stop the thread."""
+        """Finish what is queued and stop the threads (the posts' first: what they hand
+        on still runs)."""
+        for _ in self.post_threads:
+            self._posts.put(_STOP)
+        for t in self.post_threads:
+            t.join(30)
         self._queue.put(_STOP)
         self.thread.join(30)
 
@@ -76,6 +128,37 @@ class StorageWorker:
             else:
                 self._deliver(group, self._run_group(group))
 
+    def _posts_loop(self) -> None:
+        while True:
+            item = self._posts.get()
+            if item is _STOP:
+                return
+            group = [item]
+            stop = False
+            while len(group) < self.max_group:
+                try:
+                    nxt = self._posts.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop = True
+                    break
+                group.append(nxt)
+            results = self._run_shared(group)
+            done, again = [], []
+            for it, result in zip(group, results, strict=True):
+                if not result[0] and isinstance(result[1], NeedsWriteLock):
+                    again.append(it)
+                else:
+                    done.append((it, result))
+            for it in again:  # under the exclusive write lock, on the first thread
+                self.escalated += 1
+                self._queue.put(it)
+            if done:
+                self._deliver([d[0] for d in done], [d[1] for d in done])
+            if stop:
+                return
+
     def _call(self, fn: Callable[[], Any]) -> tuple[bool, Any]:
         try:
             return True, fn()
@@ -89,6 +172,17 @@ class StorageWorker:
         except StorageError as e:  # begin (locked past the timeout) or commit failed
             return [(False, e) for _ in group]
         self.groups += 1
+        return results
+
+    def _run_shared(self, group: list) -> list[tuple[bool, Any]]:
+        results: list[tuple[bool, Any]] = []
+        try:
+            with self.database.group(shared=True):
+                results = [self._call(item[0]) for item in group]
+        except StorageError as e:  # begin or commit failed: the posts run again fail
+            return [r if r and not r[0] and isinstance(r[1], NeedsWriteLock) else (False, e)
+                    for r in (results or [None] * len(group))]
+        self.shared_groups += 1
         return results
 
     def _deliver(self, group: list, results: list[tuple[bool, Any]]) -> None:
@@ -109,4 +203,3 @@ def _settle_all(settled: list[tuple[asyncio.Future, tuple[bool, Any]]]) -> None:
             future.set_result(value)
         else:
             future.set_exception(value)
-

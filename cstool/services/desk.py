@@ -19,7 +19,7 @@ from ..errors import Conflict, InvalidInput, NotFound, UsageError
 from ..message_payloads import check_payload
 from ..resources import CHANNELS
 from ..routing import agent_in_pool, target_key
-from ..storage.repos.posts import Posts
+from ..storage.repos.posts import PostLookup, Posts
 from ..storage.unit_of_work import UnitOfWork
 from ..text_rules import check_text as check_text_rules
 from ..values import SLUG_RE
@@ -36,6 +36,23 @@ REOPEN_WINDOW_MS = 10 * 60_000  # a closed chat can be reopened by its agent thi
 EMPTY_CONVERSATION = {"rule_key": None, "pool": None, "priority": 0, "assigned_at": None,
                       "first_agent_reply_at": None, "closed_at": None, "close_reason": None,
                       "rating": None}
+
+
+def _fits_beside_others(found: PostLookup, via: str | None, attachment: Any) -> bool:
+    """Whether a post may run beside other posts (PostgreSQL's concurrent posts): a
+    known customer of the shop writing into their open chat that an agent serves (its
+    row locked by the look-up), with no ticket to reopen, no channel connector and no
+    file; or the retry of a message stored already. Such a post writes the message, the
+    chat's message times and the event, nothing else: no customer, chat, assignment,
+    queue or cached row. Anything else runs under the database's write lock."""
+    if found.customer is None or found.customer[1] is None:
+        return False  # a new customer, or a first message to this shop
+    if via is not None or attachment is not None:
+        return False
+    if found.duplicate is not None:
+        return True
+    chat = found.open_chat
+    return chat is not None and chat["state"] == "active" and not found.resolved
 
 
 class DeskService:
@@ -121,8 +138,13 @@ class DeskService:
                 check_product(uow, shop_row, product)
             # the customer, a duplicate of the client id and the open chat, read together
             # (one round trip on PostgreSQL)
+            if uow.shared and (via is not None or attachment is not None or
+                               ctx.campaigns.command_in(uow, shop_id, text) is not None):
+                uow.need_write_lock()  # before the look-up: it spends no id for nothing
             found = uow.repo(Posts).lookup(shop_id, customer, client_id,
                                            ctx.tickets.reopen_since(now))
+            if uow.shared and not _fits_beside_others(found, via, attachment):
+                uow.need_write_lock()
             cust_id, usual, profile, new, name = self._customer_for_post(
                 uow, shop_row, customer, channel, found.customer)
             channel = channel or usual  # the customer's usual client, as the profile says
@@ -130,11 +152,18 @@ class DeskService:
             # yet: the look-ups for those are skipped.
             if found.duplicate is not None:
                 dup = found.duplicate
+                uow.claim_shared()  # reads only
                 return self.view.post_result(uow, dup[1], dup[0], [], duplicate=True)
             conv = found.open_chat
             # 退订 / TD and reply codes: answered by the campaigns themselves; with no chat
             # open they go to the customer's last chat here instead of opening one.
             command = ctx.campaigns.command_in(uow, shop_id, text)
+            if uow.shared:
+                if command is not None:
+                    uow.need_write_lock()
+                # a message into a chat an agent serves, its row locked: the message,
+                # the chat's message times and the event (see _fits_beside_others)
+                uow.claim_shared()
             if conv is None and command is not None:
                 conv = uow.conversations.last_of(shop_id, cust_id)
             created = conv is None

@@ -259,6 +259,8 @@ class TokenStore:
         """Record the token's use (``last_used_at``), at most once a LAST_USED_EVERY_MS."""
         last = max(used or 0, self._last_used.get(token_id, 0))
         if now - last >= LAST_USED_EVERY_MS:
-            self._last_used[token_id] = now
             with self.database.write() as conn:
                 Tokens(conn).note_use(token_id, now)
+            # after the write: a write rolled back (and run again: PostgreSQL's
+            # concurrent posts) is written again
+            self._last_used[token_id] = now

@@ -176,7 +176,7 @@ class Database:
                 self.conn.execute("COMMIT")
 
     @contextlib.contextmanager
-    def group(self) -> Iterator[None]:
+    def group(self, *, shared: bool = False) -> Iterator[None]:
         """Group commit: the ``write()`` and ``read()`` calls this thread makes inside run
         in one transaction, each write in its own savepoint, and commit once (one fsync
         for all). A write that fails rolls back alone; a commit that fails fails the
@@ -185,12 +185,15 @@ class Database:
         Whoever answers for the writes of a group answers only after it has committed,
         so an acknowledged change is as durable as one written alone.
         (PostgreSQL: ``PostgresEngine.group``; other threads run beside it on their own
-        connections, their writes waiting for the database's write lock.)
+        connections, their writes waiting for the database's write lock. ``shared``:
+        customers' posts run beside other such groups, see there; the file ignores it,
+        having one writer.)
         """
         if self.engine is not None:
-            with self.engine.group(self):
+            with self.engine.group(self, shared=shared):
                 yield
             return
+
         with self.lock:
             if self._group_thread is not None:
                 # groups do not nest

@@ -30,3 +30,19 @@ class PgOperationalError(OperationalError):
 
 class PgDataError(DataError):
     """PostgreSQL refused a value (out of range, malformed)."""
+
+
+# PostgreSQL's states of a statement that waited (or would have waited) on another
+# transaction's lock: lock_not_available (NOWAIT), deadlock_detected,
+# serialization_failure. A concurrent post that meets one is run again under the write
+# lock (``NeedsWriteLock``) instead of failing.
+LOCK_STATES = frozenset({"55P03", "40P01", "40001"})
+
+
+class NeedsWriteLock(BaseException):  # noqa: N818 (a signal, not an error of the caller)
+    """A write running beside others (PostgreSQL's concurrent posts, ``pg_engine``) found
+    it needs the database's write lock after all: a change it may not make beside other
+    writes (a new customer or chat, routing, a ticket, a token's use ...), or a row
+    another transaction holds. Its savepoint is rolled back and the server's storage
+    worker runs the call again under the write lock. A BaseException so that no
+    ``except Exception`` on the way swallows it; it never reaches a client."""

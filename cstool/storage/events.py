@@ -32,8 +32,10 @@ ACCESS_NEUTRAL_EVENTS = frozenset({
     "webhook.failed", "message.delivery",
 })
 
-_INSERT = ("INSERT INTO events (at, shop_id, type, entity, entity_key, payload) "
-           "VALUES (?, ?, ?, ?, ?, ?)")
+# (the statement is also the one pg_engine.py sends at a concurrent post's commit)
+INSERT_EVENT = ("INSERT INTO events (at, shop_id, type, entity, entity_key, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?)")
+_INSERT = INSERT_EVENT
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,11 @@ def append_events(conn: sqlite3.Connection,
     if not rows:
         return Appended(None, 0, False)
     moved = any(moves_access(r.type) for r in rows)
+    hold = getattr(conn, "hold_events", None)
+    if hold is not None and hold([r.params() for r in rows]):
+        # a concurrent post on PostgreSQL: the rows are written as it commits, under
+        # the event lock, so that event ids follow the order of the commits
+        return Appended(None, len(rows), moved)
     if len(rows) == 1:
         # nobody reads an event back in its own transaction: on PostgreSQL the row goes
         # with the transaction's next statement (its id is then not known here)

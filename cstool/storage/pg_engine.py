@@ -9,7 +9,8 @@ side instead of one after the other on a single connection. The first connection
 opened at once (a bad URL fails there, in one line); the others
 (``psycopg_pool.ConnectionPool``) only when two transactions of the process overlap, so a
 CLI command holds one. The advisory lock still admits one write transaction at a time
-across every connection of every process.
+across every connection of every process, except the server's concurrent posts, which
+hold it shared side by side (``group(shared=True)``).
 
 **Fewer round trips.** A write transaction's ``BEGIN``, its advisory lock and the
 reading of the commit counter are sent together (psycopg's pipeline mode), and so are
@@ -19,7 +20,8 @@ caches check for other connections' commits: SQLite's ``PRAGMA data_version``) i
 answered from the counter read with the lock, not by one more query: the counter is the
 sequence ``cstool_commits``, of which every cstool write transaction takes a number as it
 commits, so it moved since our last write exactly when another connection (another
-process, or another connection of this one) committed a write. Writes made to the
+process, or another connection of this one) committed a write. (Except the server's
+concurrent posts, ``group(shared=True)``: they change nothing a cache keeps.) Writes made to the
 database by programs other than cstool are not counted: the caches would not see them.
 The sequence is made by ``db upgrade`` (migration 21), never by opening: a role with only
 read and write rights (no CREATE) opens an upgraded database.
@@ -36,8 +38,17 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from ..errors import Conflict, StorageError
 from . import dialect
-from .errors import DatabaseError, PgOperationalError
-from .postgres import WRITE_LOCK_KEY, PgConnection, _adapt, _Catalogue, _map_error, redact
+from .errors import DatabaseError, NeedsWriteLock, PgOperationalError
+from .events import INSERT_EVENT
+from .postgres import (
+    EVENT_LOCK_KEY,
+    WRITE_LOCK_KEY,
+    PgConnection,
+    _adapt,
+    _Catalogue,
+    _map_error,
+    redact,
+)
 
 DEFAULT_POOL_SIZE = 4
 POOL_ENV = "CSTOOL_PG_POOL_SIZE"
@@ -180,13 +191,16 @@ class PostgresEngine:
     def _in_group(self) -> bool:
         return bool(self._local.__dict__.get("group"))
 
-    def _begin_write(self, conn: PgConnection, database: Any, *, bump: bool = True) -> None:
+    def _begin_write(self, conn: PgConnection, database: Any, *, bump: bool = True,
+                     shared: bool = False) -> None:
         """BEGIN, the write lock and the transaction counter in one round trip.
         ``bump``: a write transaction moves ``database.generation``; a group does not
         (each of its writes does, as on SQLite, so that the caches that follow a chain
-        of posts keep it from one group to the next)."""
+        of posts keep it from one group to the next). ``shared``: the write lock in
+        shared mode (concurrent posts, see ``group``)."""
+        take = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
         _, _, counter = conn.pipeline([("BEGIN", None),
-                                    ("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK_KEY,)),
+                                    (f"SELECT {take}(%s)", (WRITE_LOCK_KEY,)),
                                     (_COMMITS_NOW, None)])
         self._observe(counter.fetchone()[0])
         if bump:
@@ -197,6 +211,20 @@ class PostgresEngine:
         counter, _ = conn.pipeline([(_COMMITS_NEXT, None), ("COMMIT", None)])
         with self._dv_guard:
             self._last_commit = counter.fetchone()[0]
+
+    def _commit_shared(self, conn: PgConnection) -> None:
+        """A concurrent posts' group commits: the event lock, the events held, COMMIT, in
+        one round trip (see ``group``). No number of the counter: nothing these writes
+        change is kept by a cache (``claim_shared``'s contract)."""
+        held, conn.held = conn.held or [], None
+        conn.shared = False  # a failure now fails the group (no write to run again)
+        statements: list[tuple[str, Any]] = []
+        if held:
+            insert = conn._translate(INSERT_EVENT, held[0])[0].sql
+            statements.append(("SELECT pg_advisory_xact_lock(%s)", (EVENT_LOCK_KEY,)))
+            statements.extend((insert, params) for params in held)
+        statements.append(("COMMIT", None))
+        conn.pipeline(statements)
 
     def _observe(self, counter: int) -> None:
         """Note the counter read now: a move since our last write is someone else's."""
@@ -220,12 +248,24 @@ class PostgresEngine:
             conn = self.current()
             conn.defer("SAVEPOINT cstool_write")
             database.generation += 1
+            held = None if conn.held is None else len(conn.held)
+            outer_claim, conn.claimed = conn.claimed, False
             try:
                 yield conn
+                if conn.shared and not conn.claimed:
+                    # a write beside others that nobody vouched for: under the lock
+                    raise NeedsWriteLock("a write not fit to run beside others")
             except BaseException:
-                if not conn.drop_since("SAVEPOINT cstool_write"):  # else nothing ran
-                    conn.execute("ROLLBACK TO cstool_write")
-                    conn.defer("RELEASE SAVEPOINT cstool_write")
+                shared = conn.shared
+                conn.shared = False  # the rollback itself must not be taken for a wait
+                try:
+                    if not conn.drop_since("SAVEPOINT cstool_write"):  # else nothing ran
+                        conn.execute("ROLLBACK TO cstool_write")
+                        conn.defer("RELEASE SAVEPOINT cstool_write")
+                finally:
+                    conn.shared = shared
+                if held is not None:
+                    del conn.held[held:]  # this write's events go with it
                 database.generation += 1
                 raise
             else:
@@ -233,6 +273,8 @@ class PostgresEngine:
                 # COMMIT); should they fail, the whole group fails (PgConnection.carry)
                 conn.carry()
                 conn.defer("RELEASE SAVEPOINT cstool_write")
+            finally:
+                conn.claimed = outer_claim
             return
         with self.session() as conn:
             try:
@@ -276,19 +318,34 @@ class PostgresEngine:
                     conn.execute("COMMIT")
 
     @contextlib.contextmanager
-    def group(self, database: Any) -> Iterator[None]:
+    def group(self, database: Any, *, shared: bool = False) -> Iterator[None]:
         """``Database.group()``: one write transaction for this thread's writes and reads
-        inside, each write a savepoint; committed once."""
+        inside, each write a savepoint; committed once.
+
+        ``shared``: a group of customers' posts run beside other such groups (the
+        server's concurrent posts; see the README's "When one machine is not enough").
+        It takes the write lock in shared mode: every other write (exclusive) waits for
+        it and it for them, so a write of any other kind still runs alone. Each of its
+        writes must be claimed fit to run beside others (``PgConnection.claim_shared``;
+        the desk claims a message into a chat an agent serves, whose row it locks FOR
+        UPDATE SKIP LOCKED); any other write, or one whose chat another holds, or that
+        meets a deadlock or serialization failure, raises
+        ``NeedsWriteLock`` after its savepoint is rolled back, and the caller runs it
+        again under the exclusive lock. Its events are held and written as it commits,
+        under the event lock: event ids are taken in the order of the commits, so a
+        reader of ``id > n`` never skips an event committed after it read."""
         if self._in_group():
             raise StorageError("a group is open already", key="db_group_open")
         with self.session() as conn:
             try:
-                self._begin_write(conn, database, bump=False)
+                self._begin_write(conn, database, bump=False, shared=shared)
             except DatabaseError as e:
                 self._rollback(conn)
                 raise StorageError(f"{database.path}: {e}", key="db_error",
                                    the_path=str(database.path), e=str(e)) from None
             self._local.group = True
+            if shared:
+                conn.shared, conn.held = True, []
             try:
                 yield
             except BaseException:
@@ -300,7 +357,10 @@ class PostgresEngine:
             try:
                 if conn.poisoned:  # a write of the group, answered, failed to be sent
                     raise PgOperationalError("a write of the group failed after it ended")
-                self._commit_write(conn)
+                if shared:
+                    self._commit_shared(conn)
+                else:
+                    self._commit_write(conn)
             except DatabaseError as e:
                 database.generation += 1
                 self._rollback(conn)

@@ -14,6 +14,8 @@ Two behaviours of SQLite are kept on purpose:
   serialises them across the processes sharing a file, so every read-then-write of the
   services (accept-next, capacity checks, campaign sends) stays atomic without each
   being rewritten with row locks. Reads run concurrently in REPEATABLE READ snapshots.
+  The server's concurrent posts take the lock in shared mode, lock their chat's row,
+  and write their events under a second lock as they commit (``pg_engine.group``).
 * **A failed write fails alone.** In PostgreSQL a failed statement aborts its
   transaction (SQLite's leaves it usable). No caller goes on after a storage error inside
   a transaction: the error ends the ``Database.write()`` (rolled back whole), and inside
@@ -38,10 +40,14 @@ from typing import Any
 
 from ..errors import StorageError
 from . import dialect
-from .errors import PgDataError, PgIntegrityError, PgOperationalError
+from .errors import LOCK_STATES, NeedsWriteLock, PgDataError, PgIntegrityError, PgOperationalError
 
-# The advisory lock every write transaction takes (one key for the whole database).
+# The advisory lock every write transaction takes (one key for the whole database):
+# exclusive for every write, shared for the server's concurrent posts (pg_engine.py).
 WRITE_LOCK_KEY = 0x6373_746F_6F6C  # "cstool"
+# Taken (exclusive) by a concurrent post's transaction as it writes its events and
+# commits: event ids are then taken in commit order (pg_engine.py).
+EVENT_LOCK_KEY = 0x6373_746F_6F6D
 
 _DDL = re.compile(r"^\s*(CREATE|ALTER|DROP)\b", re.I)
 _CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|END)\b", re.I)
@@ -57,10 +63,13 @@ def _map_error(e: Exception) -> Exception:
 
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     if isinstance(e, psycopg.errors.IntegrityError):
-        return PgIntegrityError(text)
-    if isinstance(e, psycopg.errors.DataError):
-        return PgDataError(text)
-    return PgOperationalError(text)
+        found: Exception = PgIntegrityError(text)
+    elif isinstance(e, psycopg.errors.DataError):
+        found = PgDataError(text)
+    else:
+        found = PgOperationalError(text)
+    found.sqlstate = getattr(e, "sqlstate", None)  # type: ignore[attr-defined]
+    return found
 
 
 class PgCursor:
@@ -176,6 +185,12 @@ class PgConnection:
         self.carried = False
         self.poisoned = False
         self.lock = threading.RLock()
+        # a concurrent post's transaction (``PostgresEngine.group(shared=True)``): its
+        # writes must be claimed as fit to run beside others (``claim_shared``), and its
+        # events wait in ``held`` for the commit (taken in commit order there)
+        self.shared = False
+        self.claimed = False
+        self.held: list[tuple] | None = None
 
     @property
     def raw(self) -> Any:
@@ -237,6 +252,26 @@ class PgConnection:
         except psycopg.Error as e:
             raise _map_error(e) from None
 
+    def claim_shared(self) -> None:
+        """The write running now is fit to run beside other writes (see ``shared``)."""
+        self.claimed = True
+
+    def hold_events(self, rows: list[tuple]) -> bool:
+        """In a concurrent post's transaction, keep event rows (the INSERT's parameters)
+        for the commit, which writes them under the event lock; False elsewhere (the
+        caller writes them)."""
+        if self.held is None:
+            return False
+        self.held.extend(rows)
+        return True
+
+    def _lock_signal(self, e: Exception) -> BaseException | None:
+        # in a concurrent post, a lock another transaction holds (NOWAIT), a deadlock or
+        # a serialization failure: the write is run again under the write lock
+        if self.shared and getattr(e, "sqlstate", None) in LOCK_STATES:
+            return NeedsWriteLock(str(e))
+        return None
+
     def writes_waiting(self) -> bool:
         """Whether a write sent with the next statement is waiting (not a control
         statement alone)."""
@@ -252,6 +287,8 @@ class PgConnection:
         """Drop whatever waits (the transaction is rolled back)."""
         self._pending.clear()
         self.carried = self.poisoned = False
+        self.shared = self.claimed = False
+        self.held = None
 
     def flush(self) -> None:
         """Send the deferred statements now."""
@@ -284,6 +321,12 @@ class PgConnection:
                 cursors = [self._raw.execute(sql, params) for sql, params in work]
             return [_Result.of(cur) for cur in cursors[len(pending):]]
         except psycopg.Error as e:
+            signal = self._lock_signal(e)
+            if signal is not None:
+                # the carried writes of a concurrent post take no lock that can wait
+                # (their chat's row is locked by their own post): the statement that
+                # waited is this write's, and the group's earlier writes stand
+                raise signal from None
             self.poisoned = self.poisoned or carried
             raise _map_error(e) from None
 
@@ -404,6 +447,9 @@ class PgConnection:
                 if "id" in found.insert_columns:
                     self._sync_identity(found.insert_table)
         except psycopg.Error as e:
+            signal = self._lock_signal(e)
+            if signal is not None:
+                raise signal from None
             raise _map_error(e) from None
         if _DDL.match(sql):
             self.schema_changed()

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .errors import NeedsWriteLock
 from .events import EventRow, append_events
 from .records import RecordStore
 from .repos.agents import Agents
@@ -83,6 +84,29 @@ class UnitOfWork:
             self.moved_access = True
             if self._on_access_moved is not None:
                 self._on_access_moved()
+
+    # -- concurrent posts (PostgreSQL) ---------------------------------------------------
+    @property
+    def shared(self) -> bool:
+        """Whether this write runs beside other writes (the server's concurrent posts on
+        PostgreSQL, ``PostgresEngine.group(shared=True)``): it must then either claim
+        itself fit (``claim_shared``) or ask for the write lock (``need_write_lock``)."""
+        return bool(getattr(self.conn, "shared", False))
+
+    def claim_shared(self) -> None:
+        """Vouch that this write may run beside others: it changes only rows it has
+        locked FOR UPDATE (or made), and nothing any cache keeps (see the README's
+        "When one machine is not enough"). Without it a write beside others is run
+        again under the write lock."""
+        claim = getattr(self.conn, "claim_shared", None)
+        if claim is not None:
+            claim()
+
+    def need_write_lock(self) -> None:
+        """This write cannot run beside others: roll it back and run it again under the
+        database's write lock (raises ``NeedsWriteLock``; only in a shared write)."""
+        if self.shared:
+            raise NeedsWriteLock("this change needs the write lock")
 
     # -- repositories ---------------------------------------------------------------------
     def repo(self, cls: type[R]) -> R:

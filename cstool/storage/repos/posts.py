@@ -9,7 +9,8 @@ them one after the other. A customer who does not exist yet has no message, chat
 ticket. On PostgreSQL the same round trip takes the id of the message the post will
 store (``connection.next_id_sql``; only for a known customer and no duplicate, so that
 no number is spent for nothing), so that the message's row, like its event, goes with
-the transaction's next statement.
+the transaction's next statement. A post running beside other posts (PostgreSQL's
+concurrent posts) locks the open chat's row first, in the same round trip.
 """
 
 from __future__ import annotations
@@ -32,7 +33,23 @@ _OPEN_CHAT = (
     "WHERE c.id = (SELECT MAX(id) FROM conversations WHERE shop_id = ? AND customer_id = "
     "(SELECT id FROM customers WHERE key = ?) AND state IN ('new', 'bot', 'queued', "
     "'active'))")
+# PostgreSQL only (a concurrent post): a chat another post holds is not waited for, and
+# not read either (SKIP LOCKED, not NOWAIT: no error aborts the round trip, whose other
+# reads stand); the post, finding no chat it may write to, goes to the write lock
+_LOCK_CHAT = " FOR UPDATE OF c SKIP LOCKED"
 _KNOWN = "EXISTS (SELECT 1 FROM customers WHERE key = ?)"
+# a post that may run beside others: the customer has a profile in the shop, their open
+# chat is served by an agent and locked by this post (a row this transaction holds is
+# not skipped), and no ticket of theirs reopens
+_FITS = (
+    "EXISTS (SELECT 1 FROM customer_profiles p JOIN customers cu ON cu.id = p.customer_id "
+    "WHERE cu.key = ? AND p.shop_id = ?) AND EXISTS (SELECT 1 FROM conversations WHERE "
+    "state = 'active' AND id = (SELECT MAX(id) FROM conversations WHERE shop_id = ? AND "
+    "customer_id = (SELECT id FROM customers WHERE key = ?) AND state IN ('new', 'bot', "
+    "'queued', 'active')) FOR UPDATE SKIP LOCKED) AND NOT EXISTS (SELECT 1 FROM tickets "
+    "WHERE shop_id = ? AND "
+    "status = 'resolved' AND customer_id = (SELECT id FROM customers WHERE key = ?) AND "
+    "resolved_at >= ?)")
 _RESOLVED = (
     "SELECT id FROM tickets WHERE shop_id = ? AND status = 'resolved' AND customer_id = "
     "(SELECT id FROM customers WHERE key = ?) AND resolved_at >= ?")
@@ -69,11 +86,27 @@ class Posts:
         """The customer, the duplicate of ``client_id`` (when given), the open chat and
         the tickets resolved since ``resolved_since`` of ``customer_key`` in shop
         ``shop_id``, read together (with a message id reserved on PostgreSQL)."""
+        locking = bool(getattr(self.conn, "shared", False))
         statements = [(_CUSTOMER_FOR_POST, (shop_id, customer_key)),
                       (_OPEN_CHAT, (shop_id, customer_key)),
                       (_RESOLVED, (shop_id, customer_key, resolved_since))]
+        if locking:
+            # beside other posts (PostgreSQL's concurrent posts): the open chat's row
+            # locked first (a chat another post holds is skipped: this one goes to the
+            # write lock instead of waiting), so that what is read after it (the
+            # duplicate of the client id, the id to reserve) is read with the chat held
+            statements = [(_OPEN_CHAT + _LOCK_CHAT, (shop_id, customer_key)),
+                          statements[0], statements[2]]
         next_id = next_id_sql(self.conn, "messages")
-        if next_id is not None:
+        if next_id is not None and locking:
+            # beside other posts, only for a post that may stay there (the desk's
+            # _fits_beside_others): one that goes to the write lock looks up again
+            statements.append((f"SELECT CASE WHEN {_FITS} AND NOT EXISTS ({_DUPLICATE}) "
+                               f"THEN {next_id} END",
+                               (customer_key, shop_id, shop_id, customer_key, shop_id,
+                                customer_key, resolved_since,
+                                client_id, shop_id, customer_key)))
+        elif next_id is not None:
             # an id only for a post that will store its message (a known customer, no
             # duplicate): a number spent for nothing would leave a gap in the ids
             if client_id is None:
@@ -86,6 +119,8 @@ class Posts:
         if client_id is not None:
             statements.append((_DUPLICATE, (client_id, shop_id, customer_key)))
         cursors = execute_together(self.conn, statements)
+        if locking:
+            cursors[0], cursors[1] = cursors[1], cursors[0]
         customer = cursors[0].fetchone()
         chat = cursors[1].fetchone()
         resolved = [r[0] for r in cursors[2].fetchall()]
