@@ -51,11 +51,17 @@ def ask_cmd(
             try:
                 lines = path.read_text(encoding="utf-8").splitlines()
             except UnicodeDecodeError:
-                raise InvalidInput(f"{file}: not UTF-8 text", key="file_not_utf8",
+                raise InvalidInput(f"{file}: not UTF-8 text (save it as UTF-8; in Excel: "
+                                   "CSV UTF-8)", key="questions_not_utf8",
                                    file=str(file)) from None
+        # one line of output a line of input (a blank line too: reason "empty"), but a
+        # file with no question at all is a mistake, not a run of nothing
+        questions = [line.lstrip("\ufeff").strip() for line in lines]
+        if not any(questions):
+            raise InvalidInput(f"{file}: no questions (one question a line)",
+                               key="bot_ask_no_questions", file=str(file))
         out = sys.stdout
-        for line in lines:
-            question = line.lstrip("\ufeff").strip()
+        for question in questions:
             result = backend.ask_bot(question, shop=shop, customer=customer)
             out.write(json.dumps(_public(result), ensure_ascii=False) + "\n")
         out.flush()
