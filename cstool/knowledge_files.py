@@ -4,9 +4,9 @@ back in the same shapes (``cstool kb import`` / ``kb export``).
 Every format carries the fields ``key, shop, question, similar, answer, category,
 tags, enabled``. In JSONL each line is one JSON object; YAML is a list of entries (or a
 fixture file with ``knowledge_entries:``); CSV has a header row, and its ``similar``
-and ``tags`` cells separate items with ``|``. A missing or empty ``shop`` means
-platform-wide (or the importer's default shop). Numbers where text belongs (a tag
-``2026``, a YAML ``key: 12306``) are read as text.
+and ``tags`` cells separate items with ``|`` (or the full-width ``｜``). A missing or
+empty ``shop`` means platform-wide (or the importer's default shop). Numbers where text
+belongs (a tag ``2026``, a YAML ``key: 12306``) are read as text.
 
 Reading only parses: records come back as ``LineDict`` (file line of the record and of
 each field) for ``Backend.apply``, which validates them all or nothing.
@@ -90,7 +90,8 @@ def _tidy(rec: dict, default_shop: str | None) -> dict:
     for f in LIST_FIELDS:
         v = rec.get(f)
         if isinstance(v, str):
-            rec[f] = [s.strip() for s in v.split("|") if s.strip()]
+            # a Chinese input method types the full-width bar: both separate items
+            rec[f] = [s.strip() for s in v.replace("｜", "|").split("|") if s.strip()]
         elif isinstance(v, list):
             items = []
             for item in v:

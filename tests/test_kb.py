@@ -218,6 +218,16 @@ def test_malformed_files_import_nothing(cli, tmp_path, name, text, message):
     assert [e["key"] for e in cli.json("kb", "list")] == ["keep"]
 
 
+def test_a_csv_cell_separates_items_with_the_full_width_bar_too(cli):
+    cli("shop", "create", "s", "--name", "快修手机维修")
+    text = ("\ufeffkey,question,similar,answer,tags\r\n"
+            "z1,贴膜多少钱？,手机膜多少钱｜钢化膜贵吗 | 膜,30元,价格｜配件\r\n")
+    r = cli("kb", "import", "-", "--format", "csv", "--shop", "s", input=text)
+    assert r.exit_code == 0, r.output
+    e = cli.json("kb", "show", "z1")
+    assert (e["similar"], e["tags"]) == (["手机膜多少钱", "钢化膜贵吗", "膜"], ["价格", "配件"])
+
+
 def test_an_import_not_in_utf8_says_how_to_save_it(cli, tmp_path):
     path = tmp_path / "faq.csv"
     path.write_bytes("key,question,answer\r\na,换屏多少钱,399元\r\n".encode("gbk"))
