@@ -9,7 +9,7 @@ import typer
 
 from cstool.errors import InvalidInput, UsageError
 from cstool.i18n import t, value
-from cstool.text_rules import terminal_safe
+from cstool.text_rules import check_text, terminal_safe
 
 from .context import state, wants_json
 from .crud import JsonOpt
@@ -60,6 +60,11 @@ def ask_cmd(
         if not any(questions):
             raise InvalidInput(f"{file}: no questions (one question a line)",
                                key="bot_ask_no_questions", file=str(file))
+        # every line is checked before any is asked: a bad line is named by its number and
+        # nothing is printed, rather than the run stopping halfway without saying where
+        where = "<stdin>" if file == "-" else file
+        for n, question in enumerate(questions, start=1):
+            check_text(question, f"{where}:{n}", multiline=True)
         out = sys.stdout
         for question in questions:
             result = backend.ask_bot(question, shop=shop, customer=customer)
