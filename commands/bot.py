@@ -79,10 +79,11 @@ def ask_cmd(
     if result["entry"]:
         head += t("cli.bot_entry", entry=result["entry"],
                   confidence=f"{result['confidence']:.2f}",
-                  reason=t("cli.bot_reason", reason=result["reason"]) if result["reason"]
+                  reason=t("cli.bot_reason", reason=value("bot_reason", result["reason"]))
+                  if result["reason"]
                   else "")
     elif result["reason"]:
-        head += t("cli.bot_reason_only", reason=result["reason"])
+        head += t("cli.bot_reason_only", reason=value("bot_reason", result["reason"]))
     typer.echo(head)
     if result["text"]:
         typer.echo(terminal_safe(result["text"], keep_lines=True))
