@@ -9,7 +9,7 @@ import typer
 
 from cstool.errors import InvalidInput, UsageError
 from cstool.i18n import t, value
-from cstool.text_rules import terminal_safe
+from cstool.text_rules import check_text, terminal_safe
 
 from .context import state, wants_json
 from .crud import JsonOpt
@@ -51,11 +51,22 @@ def ask_cmd(
             try:
                 lines = path.read_text(encoding="utf-8").splitlines()
             except UnicodeDecodeError:
-                raise InvalidInput(f"{file}: not UTF-8 text", key="file_not_utf8",
+                raise InvalidInput(f"{file}: not UTF-8 text (save it as UTF-8; in Excel: "
+                                   "CSV UTF-8)", key="questions_not_utf8",
                                    file=str(file)) from None
+        # one line of output a line of input (a blank line too: reason "empty"), but a
+        # file with no question at all is a mistake, not a run of nothing
+        questions = [line.lstrip("\ufeff").strip() for line in lines]
+        if not any(questions):
+            raise InvalidInput(f"{file}: no questions (one question a line)",
+                               key="bot_ask_no_questions", file=str(file))
+        # every line is checked before any is asked: a bad line is named by its number and
+        # nothing is printed, rather than the run stopping halfway without saying where
+        where = "<stdin>" if file == "-" else file
+        for n, question in enumerate(questions, start=1):
+            check_text(question, f"{where}:{n}", multiline=True)
         out = sys.stdout
-        for line in lines:
-            question = line.lstrip("\ufeff").strip()
+        for question in questions:
             result = backend.ask_bot(question, shop=shop, customer=customer)
             out.write(json.dumps(_public(result), ensure_ascii=False) + "\n")
         out.flush()
@@ -68,10 +79,11 @@ def ask_cmd(
     if result["entry"]:
         head += t("cli.bot_entry", entry=result["entry"],
                   confidence=f"{result['confidence']:.2f}",
-                  reason=t("cli.bot_reason", reason=result["reason"]) if result["reason"]
+                  reason=t("cli.bot_reason", reason=value("bot_reason", result["reason"]))
+                  if result["reason"]
                   else "")
     elif result["reason"]:
-        head += t("cli.bot_reason_only", reason=result["reason"])
+        head += t("cli.bot_reason_only", reason=value("bot_reason", result["reason"]))
     typer.echo(head)
     if result["text"]:
         typer.echo(terminal_safe(result["text"], keep_lines=True))

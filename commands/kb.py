@@ -15,6 +15,7 @@ from cstool.knowledge_files import (
     format_of,
     format_of_name,
     read_entries,
+    refuse_repeated_questions,
     write_entries,
 )
 from cstool.knowledge_rules import platform_entries, visible_entries
@@ -213,7 +214,8 @@ def _read_input(path: str) -> tuple[str, str]:
     try:
         return p.read_text(encoding="utf-8"), path
     except UnicodeDecodeError:
-        raise InvalidInput(f"{path}: not UTF-8 text", key="kb_not_utf8",
+        raise InvalidInput(f"{path}: not UTF-8 text (save it as UTF-8; in Excel: CSV UTF-8)",
+                           key="kb_not_utf8",
                            the_path=str(path)) from None
 
 
@@ -237,6 +239,10 @@ def import_cmd(
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}",
                          key="kb_format_one_of", join=', '.join(FORMATS))
     records = read_entries(text, source, fmt, default_shop=shop)
+    if not records:
+        raise InvalidInput(f"{source}: no entries in the file", key="kb_no_entries",
+                           the_path=source)
+    refuse_repeated_questions(records, source)
     doc = Document()
     doc.add(source, {KIND: records})
     backend = state(ctx).backend

@@ -4,9 +4,9 @@ back in the same shapes (``cstool kb import`` / ``kb export``).
 Every format carries the fields ``key, shop, question, similar, answer, category,
 tags, enabled``. In JSONL each line is one JSON object; YAML is a list of entries (or a
 fixture file with ``knowledge_entries:``); CSV has a header row, and its ``similar``
-and ``tags`` cells separate items with ``|``. A missing or empty ``shop`` means
-platform-wide (or the importer's default shop). Numbers where text belongs (a tag
-``2026``, a YAML ``key: 12306``) are read as text.
+and ``tags`` cells separate items with ``|`` (or the full-width ``｜``). A missing or
+empty ``shop`` means platform-wide (or the importer's default shop). Numbers where text
+belongs (a tag ``2026``, a YAML ``key: 12306``) are read as text.
 
 Reading only parses: records come back as ``LineDict`` (file line of the record and of
 each field) for ``Backend.apply``, which validates them all or nothing.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,6 +31,7 @@ FIELDS = ("key", "shop", "question", "similar", "answer", "category", "tags", "e
 FORMATS = ("jsonl", "yaml", "csv")
 LIST_FIELDS = ("similar", "tags")
 TEXT_FIELDS = ("key", "shop", "question", "answer", "category")
+REQUIRED_COLUMNS = ("key", "question", "answer")
 _TRUE = ("true", "yes", "y", "1", "on", "是")
 _FALSE = ("false", "no", "n", "0", "off", "否")
 
@@ -88,7 +90,8 @@ def _tidy(rec: dict, default_shop: str | None) -> dict:
     for f in LIST_FIELDS:
         v = rec.get(f)
         if isinstance(v, str):
-            rec[f] = [s.strip() for s in v.split("|") if s.strip()]
+            # a Chinese input method types the full-width bar: both separate items
+            rec[f] = [s.strip() for s in v.replace("｜", "|").split("|") if s.strip()]
         elif isinstance(v, list):
             items = []
             for item in v:
@@ -115,10 +118,37 @@ def read_entries(text: str, source: str, fmt: str,
                          key="kb_unknown_format", fmt=fmt, join=', '.join(FORMATS))
     text = text.lstrip("\ufeff")
     if fmt == "jsonl":
-        return _read_jsonl(text, source, default_shop)
-    if fmt == "csv":
-        return _read_csv(text, source, default_shop)
-    return _read_yaml(text, source, default_shop)
+        records = _read_jsonl(text, source, default_shop)
+    elif fmt == "csv":
+        records = _read_csv(text, source, default_shop)
+    else:
+        records = _read_yaml(text, source, default_shop)
+    return records
+
+
+def refuse_repeated_questions(records: list[LineDict], source: str) -> None:
+    """Two entries of one shop with the same question (full-width, case and spaces
+    aside) would leave the bot to pick one answer at random: refused, naming both.
+    Only entries with a key, a question and an answer are compared (an incomplete one
+    gets its own error from validation)."""
+    seen: dict[tuple, tuple[Any, Any]] = {}
+    for rec in records:
+        q = rec.get("question")
+        if not isinstance(q, str) or not q.strip() or not rec.get("key") \
+                or not rec.get("answer"):
+            continue
+        norm = " ".join(unicodedata.normalize("NFKC", q).casefold().split())
+        where = (rec.get("shop"), norm)
+        line = getattr(rec, "line", None)
+        if where in seen:
+            first_key, first_line = seen[where]
+            at = f"{source}:{line}" if line else source
+            raise InvalidInput(
+                f"{at}: question {q.strip()!r} repeats the entry {first_key!r} "
+                f"(line {first_line}); one question, one entry",
+                key="kb_repeated_question", the_where=at, value=q.strip(),
+                value2=str(first_key), the_line=first_line)
+        seen[where] = (rec.get("key"), line)
 
 
 def _read_jsonl(text: str, source: str, default_shop: str | None) -> list[LineDict]:
@@ -192,6 +222,12 @@ def _read_csv(text: str, source: str, default_shop: str | None) -> list[LineDict
     if len(set(header)) != len(header):
         raise InvalidInput(f"{source}:1: a column is named twice",
                            key="kb_column_twice", the_source=source)
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise InvalidInput(f"{source}:1: no column {missing[0]!r} (a CSV needs "
+                           f"{', '.join(REQUIRED_COLUMNS)})",
+                           key="kb_csv_missing_column", the_source=source, value=missing[0],
+                           join=', '.join(REQUIRED_COLUMNS))
     out = []
     start = reader.line_num + 1
     while True:
@@ -200,6 +236,12 @@ def _read_csv(text: str, source: str, default_shop: str | None) -> list[LineDict
         except StopIteration:
             break
         except csv.Error as e:
+            if "field limit" in str(e):
+                raise InvalidInput(f"{source}:{start}: a cell is longer than "
+                                   f"{csv.field_size_limit():,} characters (an answer holds "
+                                   "at most 5,000)",
+                                   key="kb_csv_cell_too_long", the_source=source, start=start,
+                                   count=f"{csv.field_size_limit():,}") from None
             raise InvalidInput(f"{source}:{start}: not valid CSV: {e}",
                                key="kb_bad_csv_at", the_source=source, start=start,
                                e=str(e)) from None

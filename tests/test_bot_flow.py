@@ -382,3 +382,30 @@ def write_fixture(tmp_path):
     finally:
         b.close()
     return path
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "no questions (one question a line)"),
+    (b"\r\n  \r\n\xef\xbb\xbf\r\n", "no questions (one question a line)"),
+    ("怎么开发票\n".encode("gbk"), "not UTF-8 text (save it as UTF-8; in Excel: CSV UTF-8)"),
+    (bytes(range(256)), "not UTF-8 text (save it as UTF-8; in Excel: CSV UTF-8)"),
+])
+def test_bot_ask_refuses_a_file_without_questions(cli, tmp_path, content, message):
+    cli.json("apply", "-f", str(write_fixture(tmp_path)))
+    path = tmp_path / "q.txt"
+    path.write_bytes(content)
+    r = cli("bot", "ask", "--file", str(path), "--shop", "s")
+    assert (r.exit_code, r.stdout) == (1, "")
+    assert r.stderr.strip() == f"Error: {path}: {message}"
+    r = cli("bot", "ask", "--file", str(tmp_path / "nope.txt"), "--shop", "s")
+    assert (r.exit_code, r.stderr.strip()) == (1, f"Error: {tmp_path / 'nope.txt'}: no such file")
+
+
+def test_bot_ask_names_the_line_of_a_bad_question_and_asks_none(cli, tmp_path):
+    cli.json("apply", "-f", str(write_fixture(tmp_path)))
+    path = tmp_path / "q.txt"
+    path.write_text("怎么开发票\r\n怎么\x01退货\r\n", encoding="utf-8")
+    r = cli("bot", "ask", "--file", str(path), "--shop", "s")
+    assert (r.exit_code, r.stdout) == (1, "")
+    assert r.stderr.strip() == (f"Error: {path}:2: contains a control character U+0001; text "
+                                "may not hold control characters (newline and tab are allowed)")

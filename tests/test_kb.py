@@ -190,6 +190,21 @@ def test_import_fills_in_the_default_shop_and_reads_stdin(cli):
      "bad.yaml:4: not valid YAML/JSON"),
     ("field.yaml", "- key: a\n  question: q\n  answer: x\n  colour: red\n",
      "field.yaml:4: knowledge_entries[0].colour: unknown field"),
+    # a merchant's spreadsheet without an answer column is named at its header
+    ("noanswer.csv", "key,question,similar,category\na,换屏多少钱,,价格\n",
+     "noanswer.csv:1: no column 'answer' (a CSV needs key, question, answer)"),
+    ("big.csv", "key,question,answer\na,q," + "长" * 200_000 + "\n",
+     "big.csv:2: a cell is longer than 131,072 characters (an answer holds at most 5,000)"),
+    # the same question twice, full-width and spacing aside, would answer at random
+    ("twice.csv", "key,question,answer\r\na,换屏多少钱？,399\r\nb, 换屏多少钱? ,199\r\n",
+     "twice.csv:3: question '换屏多少钱?' repeats the entry 'a' (line 2); one question, "
+     "one entry"),
+    ("twice.jsonl", '{"key": "a", "question": "Refund?", "answer": "x"}\n'
+                    '{"key": "b", "question": "refund?", "answer": "y"}\n',
+     "twice.jsonl:2: question 'refund?' repeats the entry 'a' (line 1); one question, "
+     "one entry"),
+    ("empty.csv", "", "empty.csv: no entries in the file"),
+    ("header.csv", "\ufeffkey,question,answer\r\n", "header.csv: no entries in the file"),
 ])
 def test_malformed_files_import_nothing(cli, tmp_path, name, text, message):
     cli("kb", "add", "keep", "--question", "留着", "--answer", "在")
@@ -201,6 +216,34 @@ def test_malformed_files_import_nothing(cli, tmp_path, name, text, message):
         f"Error: {path.parent}/{message}"), r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert [e["key"] for e in cli.json("kb", "list")] == ["keep"]
+
+
+def test_a_csv_cell_separates_items_with_the_full_width_bar_too(cli):
+    cli("shop", "create", "s", "--name", "快修手机维修")
+    text = ("\ufeffkey,question,similar,answer,tags\r\n"
+            "z1,贴膜多少钱？,手机膜多少钱｜钢化膜贵吗 | 膜,30元,价格｜配件\r\n")
+    r = cli("kb", "import", "-", "--format", "csv", "--shop", "s", input=text)
+    assert r.exit_code == 0, r.output
+    e = cli.json("kb", "show", "z1")
+    assert (e["similar"], e["tags"]) == (["手机膜多少钱", "钢化膜贵吗", "膜"], ["价格", "配件"])
+
+
+def test_an_import_not_in_utf8_says_how_to_save_it(cli, tmp_path):
+    path = tmp_path / "faq.csv"
+    path.write_bytes("key,question,answer\r\na,换屏多少钱,399元\r\n".encode("gbk"))
+    r = cli("kb", "import", str(path))
+    assert (r.exit_code, r.stderr.strip()) == (
+        1, f"Error: {path}: not UTF-8 text (save it as UTF-8; in Excel: CSV UTF-8)")
+    assert cli.json("kb", "list") == []
+
+
+def test_the_same_question_in_two_shops_is_two_entries(cli, tmp_path):
+    cli("shop", "create", "s", "--name", "一店")
+    cli("shop", "create", "t", "--name", "二店")
+    path = tmp_path / "faq.csv"
+    path.write_text("key,shop,question,answer\na,s,换屏多少钱,399\nb,t,换屏多少钱,199\n",
+                    encoding="utf-8")
+    assert cli.json("kb", "import", str(path))["created"] == 2
 
 
 # -- the learning loop ---------------------------------------------------------------------------
