@@ -264,3 +264,54 @@ def closet(text):
 ])
 def test_the_kind_a_request_names(text, want):
     assert set(closet(text)) == want
+
+
+@pytest.mark.parametrize("text", [
+    "孕妇睡觉用的枕头推荐",  # 枕头 sold nowhere: 孕妇 of a title is only what it is for
+    "有没有适合夏天戴的墨镜",
+])
+def test_a_kind_the_shop_does_not_sell_finds_nothing(text):
+    shop = [*CLOSET, {"key": "belly", "title": "孕妇托腹打底裤", "category": "孕产",
+                      "price": 7900, "stock": 5, "status": "on_sale"}]
+    res = recommend.rank(recommend.parse(text), shop, lambda key: None, limit=5)
+    assert res.picks == [] and res.why == "no_type"
+
+
+def test_the_kind_when_the_shop_sells_it():
+    shop = [*CLOSET, {"key": "sun", "title": "冰丝防晒衣女夏季", "category": "外套",
+                      "price": 12900, "stock": 5, "status": "on_sale"},
+            {"key": "pillow", "title": "孕妇护腰侧睡枕头", "category": "孕产",
+             "price": 15900, "stock": 5, "status": "on_sale"}]
+
+    def kinds(text):
+        res = recommend.rank(recommend.parse(text), shop, lambda key: None, limit=5)
+        return sorted(p.product["key"] for p in res.picks)
+
+    assert kinds("防晒衣推荐一下") == ["sun"]
+    assert kinds("孕妇睡觉用的枕头推荐") == ["pillow"]
+
+
+PUMPS = [
+    {"key": k, "title": title, "category": cat, "price": price, "stock": 10,
+     "status": "on_sale"}
+    for k, title, cat, price in [
+        ("pump", "电动双边吸奶器静音", "孕产", 59900),
+        ("warmer", "恒温调奶器智能冲奶机", "喂养用品", 19900),
+        ("anc", "主动降噪真无线蓝牙耳机", "耳机", 39900),
+        ("anc-head", "头戴式降噪耳机", "耳机", 69900),
+        ("wired", "Type-C有线耳机", "耳机", 3900),
+    ]]
+
+
+@pytest.mark.parametrize(("first", "shown"), [
+    ("吸奶器推荐一下", ["pump"]),  # 吸奶器 as a whole, not the 奶器 调奶器 shares
+    ("降噪耳机哪个好", ["anc", "anc-head"]),
+])
+def test_cheaper_never_trades_the_kind_or_the_feature_asked(first, shown):
+    ask = recommend.parse(first)
+    res = recommend.rank(ask, PUMPS, lambda key: None)
+    assert [p.product["key"] for p in res.picks] == shown
+    prev = {**ask.to_dict(), "shown": shown, "prices": [p.total for p in res.picks]}
+    cheaper = recommend.refine(prev, "便宜点的", prev["prices"])
+    res = recommend.rank(cheaper, PUMPS, lambda key: None, keep_features=True)
+    assert res.picks == []  # nothing cheaper of that kind with that feature

@@ -169,6 +169,37 @@ def _grams(run: str) -> list[str]:
     return [run[i:i + 2] for i in range(len(run) - 1)]
 
 
+def _title_words(run: str, longest: int = 6) -> list[str]:
+    """The pieces of a CJK run that could be a product's word: every substring of two to
+    ``longest`` characters (a Latin or digit word as it is)."""
+    if not re.match(r"[\u3400-\u9fff]", run):
+        return [run] if len(run) > 1 else []
+    return [run[i:j] for i in range(len(run))
+            for j in range(i + 2, min(len(run), i + longest) + 1)]
+
+
+def _names_another_kind(runs: Sequence[str], word: str | None,
+                        items: Sequence[tuple[dict, str]]) -> bool:
+    """Whether the request's own head noun is a kind the shop does not sell, so that the
+    type found (``word``) is only a modifier of it or a loose match: the last words, where
+    Chinese puts the head (孕妇睡觉用的枕头: 枕头, while 孕妇 is in a title). Known words, as
+    a product's text or the request's concepts have them, never count. (A word before a
+    category's head character is not checked: 约会裙子 asks for dresses, though no product
+    names 约会.)"""
+    texts = [text for _, text in items]
+
+    def unknown(piece: str) -> bool:
+        return (len(piece) > 1 and piece not in _CONCEPT_KEYS
+                and not any(piece in text for text in texts))
+
+    cjk = [r for r in runs if re.match(r"[\u3400-\u9fff]", r)]
+    last = cjk[-1] if cjk else ""
+    if last and (word is None or word not in last) and all(
+            unknown(g) for g in [last, *_grams(last)]):
+        return True  # the last words (the filler 用的 / 的 splits them off) name the kind
+    return False
+
+
 def _ptext(p: Mapping[str, Any]) -> str:
     attrs = p.get("attributes") or {}
     bits = [str(p.get("title") or ""), str(p.get("category") or "")]
@@ -253,10 +284,12 @@ def _sellable(p: Mapping[str, Any]) -> bool:
 
 
 def rank(ask: Ask, products: Sequence[Mapping[str, Any]], quote: Quote,
-         limit: int = LIMIT) -> Result:
+         limit: int = LIMIT, *, keep_features: bool = False) -> Result:
     """Up to ``limit`` products (only those on sale and in stock) that match ``ask``,
     best first, each priced after discounts by ``quote(key)`` (subtotal, total,
-    promotions, coupon)."""
+    promotions, coupon). ``keep_features`` (a follow-up such as 便宜点的): only products
+    matching as much of the request as the best match does, whatever their price, so that
+    "cheaper" never trades the asked feature (降噪 of 降噪耳机) for a lower price."""
     items = [(dict(p), _ptext(p)) for p in products if _sellable(p)]
     cat_of = {p["key"]: clean(str(p.get("category") or "")) for p, _ in items}
     title_of = {p["key"]: clean(str(p.get("title") or "")) for p, _ in items}
@@ -280,9 +313,10 @@ def rank(ask: Ask, products: Sequence[Mapping[str, Any]], quote: Quote,
                 break
     if not types:
         found = []
-        for g in grams:
-            if len(g) > 1 and g not in _CONCEPT_KEYS and any(g in tt for tt in
-                                                             title_of.values()):
+        # a title word of two characters or more, the longest one ending at a place (吸奶器
+        # of 电动双边吸奶器, not its 奶器 that 恒温调奶器 shares)
+        for g in dict.fromkeys(w for r in runs for w in _title_words(r)):
+            if g not in _CONCEPT_KEYS and any(g in tt for tt in title_of.values()):
                 found.append((t.rfind(g) + len(g), len(g), g, False))
         for r in runs:
             for i, ch in enumerate(r):
@@ -291,6 +325,10 @@ def rank(ask: Ask, products: Sequence[Mapping[str, Any]], quote: Quote,
         if found:
             _, _, word, by_head = max(found)
             types = [word]
+            if _names_another_kind(runs, word, items):
+                return Result([], why="no_type")
+    if not types and _names_another_kind(runs, None, items):
+        return Result([], why="no_type")  # 夏天戴的墨镜 in a shop with no 墨镜: not summer wear
     concepts = list(dict.fromkeys(k for w, k in _CONCEPT_KEYS.items() if w in t))
     # the attributes: what is left of the words once the type and the concepts are out
     said = sorted({*types, *(w for w in _CONCEPT_KEYS if w in t)}, key=len, reverse=True)
@@ -365,6 +403,9 @@ def rank(ask: Ask, products: Sequence[Mapping[str, Any]], quote: Quote,
         total = int(q.get("total", p.get("price") or 0))
         priced.append(Pick(p, int(q.get("subtotal", p.get("price") or 0)), total,
                            list(q.get("promotions") or []), q.get("coupon"), hits, score))
+    if keep_features:
+        most = max(x.hits for x in priced)
+        priced = [x for x in priced if x.hits == most]
     cheapest = min(x.total for x in priced)
     inside = [x for x in priced if (ask.low is None or x.total >= ask.low)
               and (ask.high is None or x.total <= ask.high)]
@@ -388,6 +429,10 @@ def rank(ask: Ask, products: Sequence[Mapping[str, Any]], quote: Quote,
 # -- the reply -------------------------------------------------------------------------------
 
 def _budget_words(ask: Ask, zh: bool) -> str:
+    if ask.order == "cheap" and ask.high is not None and ask.low is None:
+        return f"比{yuan(ask.high + 1)}便宜" if zh else f"cheaper than {yuan(ask.high + 1)}"
+    if ask.order == "dear" and ask.low is not None and ask.high is None:
+        return f"比{yuan(ask.low - 1)}贵" if zh else f"dearer than {yuan(ask.low - 1)}"
     if ask.target is not None:
         return f"{yuan(ask.target)}左右" if zh else f"around {yuan(ask.target)}"
     if ask.low is not None and ask.high is not None:
@@ -402,7 +447,8 @@ def _budget_words(ask: Ask, zh: bool) -> str:
 
 def recommend_turn(ask: Ask, result: Result, question: str, *, follow_up: bool = False,
                    shown_before: Sequence[str] = (),
-                   prices_before: Sequence[int] = ()) -> FlowTurn | None:
+                   prices_before: Sequence[int] = (),
+                   before: Mapping[str, Any] | None = None) -> FlowTurn | None:
     """The reply to a request: the list as a product card (kind ``product``, payload
     ``products``), or why there is none. None when the shop sells nothing of the kind
     asked and this is a first request (the knowledge answers instead)."""
@@ -430,6 +476,10 @@ def recommend_turn(ask: Ask, result: Result, question: str, *, follow_up: bool =
                     else "Sorry, nothing in stock matches that; try another colour, size or "
                          "budget.")
         slots_ask["shown"], slots_ask["prices"] = list(shown_before), list(prices_before)
+        if follow_up and before is not None:
+            # a follow-up that found nothing leaves the last list's request as it was: the
+            # next one ("有白色吗" after "便宜点的" found nothing) refines what was shown
+            slots_ask = dict(before)
         return FlowTurn(FLOW, "none", text, payload={"products": []},
                         slots={FLOW: slots_ask})
     cards = [x.card() for x in result.picks]
@@ -474,9 +524,10 @@ def answer(question: str, commerce: Any, slots: Mapping[str, Any], last: Mapping
     if isinstance(prev, Mapping) and last.get("flow") == FLOW and is_refinement(question):
         prices = [int(x) for x in prev.get("prices") or []]
         ask = refine(prev, question, prices)
-        result = rank(ask, _for_sale(commerce), commerce.quote)
+        result = rank(ask, _for_sale(commerce), commerce.quote, keep_features=True)
         return recommend_turn(ask, result, question, follow_up=True,
-                              shown_before=list(prev.get("shown") or []), prices_before=prices)
+                              shown_before=list(prev.get("shown") or []), prices_before=prices,
+                              before=prev)
     how = intent(question)
     if how is None or (how == "weak" and faq_confident):
         return None
