@@ -163,3 +163,39 @@ def test_a_proposal_leads_with_what_the_wordings_share():
                                 "西装外套今天下单什么时候发货？"]
     # the decisions remember the customers' own wordings, not the core
     assert group.keys() == sorted({mining.clean(q) for q in group.questions})
+
+
+@pytest.mark.parametrize("text", [
+    "那大概要多久呢", "还有别的办法吗", "可以再快一点吗", "那要是不合适呢", "然后呢怎么弄",
+    "亲，那大概几天能到呀", "那如果不合适呢"])
+def test_a_question_leaning_on_the_chat_before_is_not_learnt(text):
+    assert mining.is_question(text) is False
+
+
+@pytest.mark.parametrize("text", ["这个有M码吗", "再生纤维面料会起球吗", "那曲能发货吗",
+                                  "可以开发票吗"])
+def test_questions_standing_alone_are_learnt(text):
+    assert mining.is_question(text) is True
+
+
+@pytest.mark.parametrize("reply, ok", [
+    ("亲，稍等我帮您确认一下", False),
+    ("好的亲，这边已经为您登记", False),
+    ("收到，我这边帮您核实一下，有结果第一时间通知您哈", False),
+    ("亲亲请耐心等待，马上为您处理", False),
+    ("好的，已为您反馈给仓库了", False),
+    ("新疆西藏地区不包邮，需补10元运费哦", True),
+    ("确认收货后7天内都可以申请退换", True),
+])
+def test_a_reply_that_only_promises_to_look_answers_nothing(reply, ok):
+    assert mining.is_answer(reply) is ok
+
+
+def test_holding_replies_and_leaning_questions_make_no_exchange():
+    msgs = [{"sender": "customer", "body": "我的快递怎么还没到"},
+            {"sender": "agent", "body": "亲，稍等我帮您查看一下"},
+            {"sender": "customer", "body": "那大概要多久呢"},
+            {"sender": "agent", "body": "好的亲，这边已经为您登记"},
+            {"sender": "agent", "body": "偏远地区一般发货后4-6天送达哦"}]
+    assert [(e.question, e.answer) for e in mining.exchanges(3, msgs)] == [
+        ("我的快递怎么还没到", "偏远地区一般发货后4-6天送达哦")]

@@ -2,8 +2,10 @@
 
 ``kb suggest`` reads the shop's closed human chats. :func:`exchanges` finds in one chat
 the customer questions and the agent replies that answered them (a reply that only
-greets or asks back does not answer; the question stays open until one does; a reply
-naming one customer's order or phone number is not a general answer).
+greets, asks back or only promises to check (帮您确认一下, 已经为您登记) does not answer;
+the question stays open until one does; a reply naming one customer's order or phone
+number is not a general answer; a question leaning on the chat before it, 那大概要多久呢,
+is not one to learn).
 :func:`group_questions` puts similar questions together (most of their character pairs
 shared, or some shared and answered alike), and :func:`propose` turns each group into a
 proposal: **similar** questions for an existing entry of the shop the bot already
@@ -60,10 +62,28 @@ def wording(text: str) -> str:
     return rest or body
 
 
+# a question that leans on the chat before it (那大概要多久呢, 还有别的办法吗, 可以再快一点吗):
+# alone it asks nothing an entry could answer
+_LEANING = re.compile(r"^(?:那(?:么|样|就|还|要|如果|是不是|能不能|可以|怎么|大概|多久|我|你|"
+                      r"这样)|这样的话|还有别的|还有其他|还有没有别的|还有啥|可以再|能再|"
+                      r"能不能再|再(?:快|便宜|优惠|送|给|加|问|等|催)|然后|所以)")
+# a reply that only promises to look, to note or to come back is no answer
+_HOLDING = re.compile(
+    r"(?:我|这边|小二)?(?:已经|已)?(?:帮|为|给)您(?:再)?(?:确认|核实|查看|看看|看一下|问问|"
+    r"问一下|催一下|催促|催|反馈|登记|记录|备注|跟进|处理|申请|联系|转达|上报)(?:一下|了|过了)?|"
+    r"(?:这边|我)?(?:会|马上|尽快|稍后)(?:为您|给您)?(?:处理|跟进|回复|联系您|反馈)|"
+    r"请您?(?:耐心)?(?:稍等|等待|等一下|留意)|"
+    r"有(?:结果|消息|进展)(?:了)?(?:会|马上|第一时间)?(?:通知|告诉|联系)您|"
+    r"(?:这边|我)(?:已经)?(?:记下|记录)了")
+
+
 def is_question(text: str) -> bool:
-    """A customer message worth learning: not a bare 转人工, thanks or order number."""
+    """A customer message worth learning: not a bare 转人工, thanks or order number, nor
+    a follow-up that leans on what was said before (那大概要多久呢)."""
     t = clean(_PERSONAL.sub(" ", (text or "").lower()))  # an order number alone asks nothing
     if len(t.replace(" ", "")) < 4 or _THANKS.match(t):
+        return False
+    if _LEANING.match(_OPENER.sub("", t).strip()):
         return False
     rest = _HANDOFF.sub("", _substance(text))
     return len(rest) >= 3
@@ -74,6 +94,8 @@ def is_answer(text: str) -> bool:
     of one customer's (order numbers, phone numbers)."""
     body = (text or "").strip()
     if len(_substance(body)) < 6 or _PERSONAL.search(body.lower()):
+        return False
+    if len(_substance(_HOLDING.sub("", body))) < 6:  # 稍等我帮您确认一下 / 已经为您登记
         return False
     return not re.search(r"[?？]\s*[~～]?\s*$", body)
 
