@@ -87,14 +87,7 @@ class Erasure:
     def drop_channel_deliveries(self, message_ids: Sequence[int]) -> int:
         """Delete the channel deliveries (queued or sent) of these messages and their
         attempts; returns how many deliveries."""
-        n = 0
-        for part, marks in _chunks(message_ids):
-            self.conn.execute(
-                "DELETE FROM channel_attempts WHERE delivery_id IN (SELECT id FROM "
-                f"channel_deliveries WHERE message_id IN ({marks}))", part)
-            n += self.conn.execute(f"DELETE FROM channel_deliveries WHERE message_id IN "
-                                   f"({marks})", part).rowcount
-        return n
+        return self._drop_deliveries("channel", "message_id", message_ids)
 
     def conversation_events(self, shop_id: int, conversation_ids: Sequence[int]) -> list[int]:
         """The ids of the events of these chats."""
@@ -149,12 +142,17 @@ class Erasure:
     def drop_webhook_deliveries(self, event_ids: Sequence[int]) -> int:
         """Delete the webhook deliveries (pending, done or failed) of these events and
         their attempts (their bodies carry the events' payloads); returns how many."""
+        return self._drop_deliveries("webhook", "event_id", event_ids)
+
+    def _drop_deliveries(self, kind: str, column: str, ids: Sequence[int]) -> int:
+        """Delete ``{kind}_deliveries`` whose ``column`` is one of ``ids``, with their
+        ``{kind}_attempts``; how many deliveries."""
         n = 0
-        for part, marks in _chunks(event_ids):
+        for part, marks in _chunks(ids):
             self.conn.execute(
-                "DELETE FROM webhook_attempts WHERE delivery_id IN (SELECT id FROM "
-                f"webhook_deliveries WHERE event_id IN ({marks}))", part)
-            n += self.conn.execute(f"DELETE FROM webhook_deliveries WHERE event_id IN "
+                f"DELETE FROM {kind}_attempts WHERE delivery_id IN (SELECT id FROM "
+                f"{kind}_deliveries WHERE {column} IN ({marks}))", part)
+            n += self.conn.execute(f"DELETE FROM {kind}_deliveries WHERE {column} IN "
                                    f"({marks})", part).rowcount
         return n
 
