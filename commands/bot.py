@@ -9,6 +9,7 @@ import typer
 
 from cstool.errors import InvalidInput, UsageError
 from cstool.i18n import t, value
+from cstool.service import MAX_MESSAGE_CHARS
 from cstool.text_rules import check_text, terminal_safe
 
 from .context import state, wants_json
@@ -65,6 +66,11 @@ def ask_cmd(
         where = "<stdin>" if file == "-" else file
         for n, question in enumerate(questions, start=1):
             check_text(question, f"{where}:{n}", multiline=True)
+            if len(question) > MAX_MESSAGE_CHARS:
+                raise InvalidInput(f"{where}:{n} too long ({len(question)} characters, at "
+                                   f"most {MAX_MESSAGE_CHARS})", key="text_too_long",
+                                   what=f"{where}:{n}", length=len(question),
+                                   max=MAX_MESSAGE_CHARS)
         out = sys.stdout
         for question in questions:
             result = backend.ask_bot(question, shop=shop, customer=customer)

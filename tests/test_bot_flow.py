@@ -409,3 +409,20 @@ def test_bot_ask_names_the_line_of_a_bad_question_and_asks_none(cli, tmp_path):
     assert (r.exit_code, r.stdout) == (1, "")
     assert r.stderr.strip() == (f"Error: {path}:2: contains a control character U+0001; text "
                                 "may not hold control characters (newline and tab are allowed)")
+
+
+def test_bot_ask_refuses_a_question_longer_than_a_message(cli, tmp_path):
+    """A question longer than a customer's message may be (2,000 characters) is refused
+    in one line, naming the line of a file, before anything is asked."""
+    cli.json("apply", "-f", str(write_fixture(tmp_path)))
+    path = tmp_path / "q.txt"
+    path.write_text("怎么开发票\n" + "退" * 1_000_000 + "\n", encoding="utf-8")
+    r = cli("bot", "ask", "--file", str(path), "--shop", "s")
+    assert (r.exit_code, r.stdout) == (1, "")
+    assert r.stderr.strip() == (f"Error: {path}:2 too long (1000000 characters, at most "
+                                "2000)")
+    r = cli("bot", "ask", "运" * 2001, "--shop", "s")
+    assert r.exit_code == 1
+    assert r.stderr.strip() == "Error: question too long (2001 characters, at most 2000)"
+    assert cli.json("bot", "ask", "运" * 2000, "--shop", "s")["action"] in (
+        "answer", "suggest", "handoff")

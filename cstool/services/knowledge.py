@@ -21,7 +21,7 @@ from ..bot.knowledge_bot import IndexCache, KnowledgeBot
 from ..bot.step import BotReply
 from ..errors import Conflict, InvalidInput, NotFound, UsageError
 from ..resources import KINDS
-from ..service import asks_for_human
+from ..service import MAX_MESSAGE_CHARS, asks_for_human
 from ..storage.records import strip_ids
 from ..storage.repos.knowledge import Knowledge
 from ..storage.unit_of_work import UnitOfWork
@@ -177,6 +177,10 @@ class KnowledgeService:
         if not isinstance(text, str):
             raise InvalidInput("the question must be text", key="question_not_text")
         check_text(text, "question", multiline=True)  # blank: the bot hands off
+        if len(text) > MAX_MESSAGE_CHARS:  # a customer's message is no longer either
+            raise InvalidInput(
+                f"question too long ({len(text)} characters, at most {MAX_MESSAGE_CHARS})",
+                key="text_too_long", what="question", length=len(text), max=MAX_MESSAGE_CHARS)
         with self.ctx.read() as uow:
             shop_row = uow.shops.by_key(shop) if shop is not None else None
             cid = None
