@@ -58,6 +58,20 @@ def redact(url: str) -> str:
     return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 
+def _has_rows(cur: Any) -> bool:
+    """Whether psycopg cursor ``cur``'s current result returns rows (psycopg's own test
+    for ``description``, without building the Column objects it returns: those cost
+    more than the rest of a small read, and only the callers that ask for the names
+    need them). A ``_Result`` (read whole) answers its fetches itself."""
+    if type(cur) is _Result:
+        return True
+    res = cur.pgresult
+    return res is not None and bool(res.nfields or res.status == _TUPLES_OK)
+
+
+_TUPLES_OK = 2  # psycopg.pq.ExecStatus.TUPLES_OK (libpq's PGRES_TUPLES_OK)
+
+
 def _map_error(e: Exception) -> Exception:
     import psycopg
 
@@ -96,7 +110,7 @@ class PgCursor:
         """The next row, or None."""
         if self._rows is not None:
             return self._rows.pop(0) if self._rows else None
-        if self._cur is None or self._cur.description is None:
+        if self._cur is None or not _has_rows(self._cur):
             return None
         return self._cur.fetchone()
 
@@ -105,7 +119,7 @@ class PgCursor:
         if self._rows is not None:
             rows, self._rows = self._rows, []
             return rows
-        if self._cur is None or self._cur.description is None:
+        if self._cur is None or not _has_rows(self._cur):
             return []
         return self._cur.fetchall()
 
@@ -114,7 +128,7 @@ class PgCursor:
         if self._rows is not None:
             rows, self._rows = self._rows[:size], self._rows[size:]
             return rows
-        if self._cur is None or self._cur.description is None:
+        if self._cur is None or not _has_rows(self._cur):
             return []
         return self._cur.fetchmany(size)
 
@@ -523,21 +537,26 @@ class PgConnection:
 
 
 class _Result:
-    """One statement's result of a ``PgConnection.pipeline`` message, read whole."""
+    """One statement's result of a ``PgConnection.pipeline`` message, read whole (its
+    columns' description only when asked for: see ``_has_rows``)."""
 
-    __slots__ = ("description", "rowcount", "_rows")
+    __slots__ = ("_cur", "rowcount", "_rows")
 
-    def __init__(self, description: Any, rowcount: int, rows: list):
-        self.description = description
+    def __init__(self, cur: Any, rowcount: int, rows: list):
+        self._cur = cur
         self.rowcount = rowcount
         self._rows = rows
 
     @classmethod
     def of(cls, cur: Any) -> _Result:
         """The current result of psycopg cursor ``cur``."""
-        description = cur.description
-        return cls(description, cur.rowcount,
-                   cur.fetchall() if description is not None else [])
+        return cls(cur, cur.rowcount, cur.fetchall() if _has_rows(cur) else [])
+
+    @property
+    def description(self) -> Any:
+        """The result's columns (name first, as sqlite3's), None for a statement
+        without rows."""
+        return self._cur.description
 
     def fetchone(self) -> tuple | None:
         """The next row, or None."""
