@@ -69,6 +69,19 @@ def _has_rows(cur: Any) -> bool:
     return res is not None and bool(res.nfields or res.status == _TUPLES_OK)
 
 
+def _describe(cur: Any) -> list[tuple] | None:
+    """sqlite3's ``description`` of psycopg cursor ``cur``'s current result: a 7-tuple
+    per column, its name first and the rest None (as sqlite3 gives it), read from the
+    result's field names (psycopg's Column objects cost a type look-up each); None for a
+    statement without rows."""
+    if not _has_rows(cur):
+        return None
+    res = cur.pgresult
+    encoding = cur.connection.info.encoding
+    return [(res.fname(i).decode(encoding), None, None, None, None, None, None)
+            for i in range(res.nfields)]
+
+
 _TUPLES_OK = 2  # psycopg.pq.ExecStatus.TUPLES_OK (libpq's PGRES_TUPLES_OK)
 
 
@@ -104,7 +117,11 @@ class PgCursor:
     @property
     def description(self) -> Any:
         """The result's columns (name first, as sqlite3's)."""
-        return self._cur.description if self._cur is not None else None
+        if self._cur is None:
+            return None
+        if type(self._cur) is _Result:
+            return self._cur.description
+        return _describe(self._cur)
 
     def fetchone(self) -> tuple | None:
         """The next row, or None."""
@@ -556,7 +573,7 @@ class _Result:
     def description(self) -> Any:
         """The result's columns (name first, as sqlite3's), None for a statement
         without rows."""
-        return self._cur.description
+        return _describe(self._cur)
 
     def fetchone(self) -> tuple | None:
         """The next row, or None."""
