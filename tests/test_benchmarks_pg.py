@@ -47,3 +47,10 @@ def test_bench_metrics_pg_quick():
     out = _run("bench_metrics_pg.py")
     assert "report total" in out and "ratio PostgreSQL/SQLite" in out
     assert "reports agree between the engines: yes" in out
+
+
+def test_bench_post_cpu_pg_quick():
+    out = _run("bench_post_cpu_pg.py")
+    assert "SQLite:" in out and "PostgreSQL:" in out and "ms CPU a post" in out
+    assert "ratio PostgreSQL / SQLite (CPU a post):" in out
+    assert "lost" not in out and "doubled" not in out

@@ -60,6 +60,22 @@ _COMMITS_NOW = f"SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM {COM
 _COMMITS_NEXT = f"SELECT nextval('{COMMITS}')"
 
 
+# events of a concurrent posts' group written by one INSERT (rows of VALUES) at most
+_EVENTS_PER_INSERT = 64
+_EVENT_INSERTS: dict[int, str] = {}
+
+
+def _events_insert(conn: PgConnection, rows: int) -> str:
+    """``INSERT_EVENT`` (translated) with ``rows`` rows of VALUES, whose parameters are
+    the rows' values one after the other."""
+    text = _EVENT_INSERTS.get(rows)
+    if text is None:
+        one = conn._translate(INSERT_EVENT, ())[0].sql
+        head, _, values = one.rpartition(" VALUES ")
+        text = _EVENT_INSERTS[rows] = f"{head} VALUES " + ", ".join([values] * rows)
+    return text
+
+
 def pool_settings(url: str) -> tuple[str, int]:
     """The URL without cstool's own ``pool_size`` parameter, and the pool's size (the
     parameter, else ``$CSTOOL_PG_POOL_SIZE``, else :data:`DEFAULT_POOL_SIZE`; 1 to 100;
@@ -220,9 +236,14 @@ class PostgresEngine:
         conn.shared = False  # a failure now fails the group (no write to run again)
         statements: list[tuple[str, Any]] = []
         if held:
-            insert = conn._translate(INSERT_EVENT, held[0])[0].sql
             statements.append(("SELECT pg_advisory_xact_lock(%s)", (EVENT_LOCK_KEY,)))
-            statements.extend((insert, params) for params in held)
+            # one INSERT of all the group's events (VALUES rows take their ids in the
+            # order given), not one statement each: a statement costs more CPU here
+            # than the rows it carries
+            for at in range(0, len(held), _EVENTS_PER_INSERT):
+                rows = held[at:at + _EVENTS_PER_INSERT]
+                statements.append((_events_insert(conn, len(rows)),
+                                   [v for row in rows for v in row]))
         statements.append(("COMMIT", None))
         conn.pipeline(statements)
 

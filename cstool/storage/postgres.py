@@ -24,7 +24,7 @@ Two behaviours of SQLite are kept on purpose:
   finer behaviour at two more round trips a statement; nothing needs it.)
 
 The engine (the pool of connections, the transactions, ``data_version``) is in
-``pg_engine.py``.
+``pg_engine.py``; the cursors and results handed back are in ``pg_results.py``.
 
 The module imports psycopg only when a PostgreSQL URL is opened.
 """
@@ -35,12 +35,12 @@ import contextlib
 import json
 import re
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 from ..errors import StorageError
 from . import dialect
 from .errors import LOCK_STATES, NeedsWriteLock, PgDataError, PgIntegrityError, PgOperationalError
+from .pg_results import Count, PgCursor, Result
 
 # The advisory lock every write transaction takes (one key for the whole database):
 # exclusive for every write, shared for the server's concurrent posts (pg_engine.py).
@@ -70,59 +70,6 @@ def _map_error(e: Exception) -> Exception:
         found = PgOperationalError(text)
     found.sqlstate = getattr(e, "sqlstate", None)  # type: ignore[attr-defined]
     return found
-
-
-class PgCursor:
-    """sqlite3's cursor over a psycopg cursor (the rows are tuples, as sqlite3's)."""
-
-    __slots__ = ("_cur", "lastrowid", "_rows")
-
-    def __init__(self, cur: Any, lastrowid: int | None = None, rows: list | None = None):
-        self._cur = cur
-        self.lastrowid = lastrowid
-        self._rows = rows
-
-    @property
-    def rowcount(self) -> int:
-        """Rows changed by the statement (-1 when unknown)."""
-        return self._cur.rowcount if self._cur is not None else -1
-
-    @property
-    def description(self) -> Any:
-        """The result's columns (name first, as sqlite3's)."""
-        return self._cur.description if self._cur is not None else None
-
-    def fetchone(self) -> tuple | None:
-        """The next row, or None."""
-        if self._rows is not None:
-            return self._rows.pop(0) if self._rows else None
-        if self._cur is None or self._cur.description is None:
-            return None
-        return self._cur.fetchone()
-
-    def fetchall(self) -> list[tuple]:
-        """The remaining rows."""
-        if self._rows is not None:
-            rows, self._rows = self._rows, []
-            return rows
-        if self._cur is None or self._cur.description is None:
-            return []
-        return self._cur.fetchall()
-
-    def fetchmany(self, size: int = 100) -> list[tuple]:
-        """Up to ``size`` further rows."""
-        if self._rows is not None:
-            rows, self._rows = self._rows[:size], self._rows[size:]
-            return rows
-        if self._cur is None or self._cur.description is None:
-            return []
-        return self._cur.fetchmany(size)
-
-    def __iter__(self) -> Iterator[tuple]:
-        return iter(self.fetchall())
-
-    def close(self) -> None:
-        """Nothing to free (the rows are client-side)."""
 
 
 def _adapt(raw: Any) -> None:
@@ -316,10 +263,10 @@ class PgConnection:
         try:
             if len(work) == 1:
                 cur = self._raw.execute(work[0][0], work[0][1])
-                return [_Result.of(cur)] if statements else []
+                return [Result.of(cur)] if statements else []
             with self._raw.pipeline():
                 cursors = [self._raw.execute(sql, params) for sql, params in work]
-            return [_Result.of(cur) for cur in cursors[len(pending):]]
+            return [Result.of(cur) for cur in cursors[len(pending):]]
         except psycopg.Error as e:
             signal = self._lock_signal(e)
             if signal is not None:
@@ -474,7 +421,7 @@ class PgConnection:
                 self._sync_identity(found.insert_table)
         except psycopg.Error as e:
             raise _map_error(e) from None
-        return _Count(count)
+        return Count(count)
 
     def copy_rows(self, table: str, columns: tuple[str, ...] | list[str], rows: Any) -> int:
         """Load ``rows`` (tuples in ``columns``' order) into ``table`` with PostgreSQL's
@@ -520,50 +467,6 @@ class PgConnection:
         """Close the connection."""
         self.forget()
         self._raw.close()
-
-
-class _Result:
-    """One statement's result of a ``PgConnection.pipeline`` message, read whole."""
-
-    __slots__ = ("description", "rowcount", "_rows")
-
-    def __init__(self, description: Any, rowcount: int, rows: list):
-        self.description = description
-        self.rowcount = rowcount
-        self._rows = rows
-
-    @classmethod
-    def of(cls, cur: Any) -> _Result:
-        """The current result of psycopg cursor ``cur``."""
-        description = cur.description
-        return cls(description, cur.rowcount,
-                   cur.fetchall() if description is not None else [])
-
-    def fetchone(self) -> tuple | None:
-        """The next row, or None."""
-        return self._rows.pop(0) if self._rows else None
-
-    def fetchall(self) -> list[tuple]:
-        """The remaining rows."""
-        rows, self._rows = self._rows, []
-        return rows
-
-    def fetchmany(self, size: int = 100) -> list[tuple]:
-        """Up to ``size`` further rows."""
-        rows, self._rows = self._rows[:size], self._rows[size:]
-        return rows
-
-
-class _Count(PgCursor):
-    __slots__ = ("_count",)
-
-    def __init__(self, count: int):
-        super().__init__(None)
-        self._count = count
-
-    @property
-    def rowcount(self) -> int:
-        return self._count
 
 
 def _control(sql: str) -> str:
