@@ -377,6 +377,7 @@ def test_serve_workers_runs_several_processes_and_replaces_a_killed_one(pg_url, 
         deadline = time.monotonic() + 60
         while servers_now[0] in children() or \
                 len([p for p in children() if _is_server(p)]) < 2:
+            assert serve.proc.poll() is None, serve.proc.stderr.read()  # the supervisor quit
             assert time.monotonic() < deadline, children()
             time.sleep(0.1)
         assert len(served()) == 40
