@@ -21,6 +21,7 @@ from ..backend.local import LocalBackend
 from .app import DEFAULT_MAX_BODY, create_app
 
 GRACE_S = 10.0  # longest wait for requests in flight after a stop signal
+REPLACE_TRIES = 5  # starts in a row of a replacement that never serves before serve gives up
 SENDER_S = 2.0  # serve's own sender: a pass over due deliveries this often
 
 
@@ -181,6 +182,7 @@ def serve_processes(db: str, workers: int, *, host: str, port: int,
 
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
     children = [start() for _ in range(workers)]
+    replacing = [0] * workers  # replacements in a row of each place that never served
     failed = False
     try:
         while not stop.wait(0.2):
@@ -188,13 +190,24 @@ def serve_processes(db: str, workers: int, *, host: str, port: int,
                 if p.is_alive():
                     continue
                 if not ready.is_set():
-                    log.error("server process %s exited at start (status %s): stopping",
-                              p.pid, p.exitcode)
-                    failed = True
-                    stop.set()
-                    break
+                    # a first start that fails means the database (or the port) is not
+                    # there: stop; a replacement may fail while its killed predecessor's
+                    # connections are being closed: try again, a few times
+                    if replacing[i] == 0 or replacing[i] >= REPLACE_TRIES:
+                        log.error("server process %s exited at start (status %s): "
+                                  "stopping", p.pid, p.exitcode)
+                        failed = True
+                        stop.set()
+                        break
+                    log.warning("server process %s exited at start (status %s): "
+                                "starting another", p.pid, p.exitcode)
+                    replacing[i] += 1
+                    time.sleep(min(2.0, 0.2 * 2 ** replacing[i]))
+                    children[i] = start()
+                    continue
                 log.warning("server process %s died (status %s): starting another",
                             p.pid, p.exitcode)
+                replacing[i] = 1
                 children[i] = start()
     finally:
         for p, _ in children:
