@@ -8,13 +8,14 @@ import typer
 
 from cstool.api.backend import Backend
 from cstool.declarative import Document
-from cstool.errors import InvalidInput, UsageError
+from cstool.errors import InvalidInput, NotFound, UsageError
 from cstool.i18n import t
 from cstool.knowledge_files import (
     FORMATS,
     format_of,
     format_of_name,
     read_entries,
+    refuse_questions_stored_elsewhere,
     refuse_repeated_questions,
     write_entries,
 )
@@ -243,9 +244,10 @@ def import_cmd(
         raise InvalidInput(f"{source}: no entries in the file", key="kb_no_entries",
                            the_path=source)
     refuse_repeated_questions(records, source)
+    backend = state(ctx).backend
+    refuse_questions_stored_elsewhere(records, _stored_of(backend, records), source)
     doc = Document()
     doc.add(source, {KIND: records})
-    backend = state(ctx).backend
     # keys are one namespace across shops: apply refuses to move another scope's entry
     # (cstool.knowledge_rules.check_owner), for this import as for any document
     try:
@@ -267,6 +269,19 @@ def import_cmd(
         if r.get("how") == "built":
             info(t("cli.kb_model_built", scope=r["shop"] or t("cli.kb_platform"),
                    entries=counted(r["entries"], "entry"), seconds=f"{r['seconds']:.1f}"))
+
+
+def _stored_of(backend: Backend, records: list) -> list[dict]:
+    """The stored entries of the scopes an import writes to (an unknown shop has none:
+    the import's own validation names it at its line)."""
+    stored: list[dict] = []
+    for scope in {r.get("shop") or None for r in records}:
+        try:
+            stored += (backend.list(KIND, shop=scope) if scope
+                       else platform_entries(backend.list(KIND)))
+        except NotFound:
+            continue
+    return stored
 
 
 @app.command("export")

@@ -4,7 +4,9 @@ back in the same shapes (``cstool kb import`` / ``kb export``).
 Every format carries the fields ``key, shop, question, similar, answer, category,
 tags, enabled``. In JSONL each line is one JSON object; YAML is a list of entries (or a
 fixture file with ``knowledge_entries:``); CSV has a header row, and its ``similar``
-and ``tags`` cells separate items with ``|`` (or the full-width ``｜``). A missing or
+and ``tags`` cells separate items with ``|`` (or the full-width ``｜``); its header may
+use a spreadsheet's own names (``Question``, 问题, 答案, 相似问法, 分类, 标签 ...:
+``COLUMN_NAMES``). A missing or
 empty ``shop`` means platform-wide (or the importer's default shop). Numbers where text
 belongs (a tag ``2026``, a YAML ``key: 12306``) are read as text.
 
@@ -32,6 +34,20 @@ FORMATS = ("jsonl", "yaml", "csv")
 LIST_FIELDS = ("similar", "tags")
 TEXT_FIELDS = ("key", "shop", "question", "answer", "category")
 REQUIRED_COLUMNS = ("key", "question", "answer")
+# what merchants' own spreadsheets call the columns (a header is read case-blind, and
+# these Chinese names mean the field beside them); an export always writes FIELDS
+COLUMN_NAMES = {
+    "key": ("key", "编号", "键", "条目编号", "知识编号"),
+    "shop": ("shop", "店铺", "店铺编号"),
+    "question": ("question", "问题", "标准问题", "标准问", "标准问法", "问法"),
+    "similar": ("similar", "相似问题", "相似问法", "相似问", "相似问句", "扩展问"),
+    "answer": ("answer", "答案", "回答", "答复", "回复"),
+    "category": ("category", "分类", "类目", "类别"),
+    "tags": ("tags", "标签"),
+    "enabled": ("enabled", "启用", "是否启用"),
+}
+_COLUMN_OF = {name.casefold(): field for field, names in COLUMN_NAMES.items()
+              for name in names}
 _TRUE = ("true", "yes", "y", "1", "on", "是")
 _FALSE = ("false", "no", "n", "0", "off", "否")
 
@@ -137,8 +153,7 @@ def refuse_repeated_questions(records: list[LineDict], source: str) -> None:
         if not isinstance(q, str) or not q.strip() or not rec.get("key") \
                 or not rec.get("answer"):
             continue
-        norm = " ".join(unicodedata.normalize("NFKC", q).casefold().split())
-        where = (rec.get("shop"), norm)
+        where = (rec.get("shop"), _normal_question(q))
         line = getattr(rec, "line", None)
         if where in seen:
             first_key, first_line = seen[where]
@@ -149,6 +164,38 @@ def refuse_repeated_questions(records: list[LineDict], source: str) -> None:
                 key="kb_repeated_question", the_where=at, value=q.strip(),
                 value2=str(first_key), the_line=first_line)
         seen[where] = (rec.get("key"), line)
+
+
+def refuse_questions_stored_elsewhere(records: list[LineDict], stored: Iterable[dict],
+                                      source: str) -> None:
+    """An imported entry whose question (full-width, case and spaces aside) is already
+    the question of another stored entry of the same shop (another key, which this
+    import does not rewrite) would leave the bot two answers to one question: refused,
+    naming the stored entry. An entry of the import keeps its key's stored entry out of
+    the comparison (that entry is being replaced)."""
+    replaced = {(rec.get("shop") or None, rec.get("key")) for rec in records}
+    held: dict[tuple, str] = {}
+    for e in stored:
+        if (e.get("shop") or None, e.get("key")) in replaced \
+                or not isinstance(e.get("question"), str):
+            continue
+        held.setdefault((e.get("shop") or None, _normal_question(e["question"])), e["key"])
+    for rec in records:
+        q = rec.get("question")
+        if not isinstance(q, str) or not q.strip() or not rec.get("key"):
+            continue
+        other = held.get((rec.get("shop") or None, _normal_question(q)))
+        if other is not None:
+            line = getattr(rec, "line", None)
+            at = f"{source}:{line}" if line else source
+            raise InvalidInput(
+                f"{at}: question {q.strip()!r} is already the question of the entry "
+                f"{other!r}; one question, one entry (import it under that key to change it)",
+                key="kb_question_stored", the_where=at, value=q.strip(), value2=other)
+
+
+def _normal_question(q: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", q).casefold().split())
 
 
 def _read_jsonl(text: str, source: str, default_shop: str | None) -> list[LineDict]:
@@ -207,12 +254,13 @@ def _read_yaml(text: str, source: str, default_shop: str | None) -> list[LineDic
 def _read_csv(text: str, source: str, default_shop: str | None) -> list[LineDict]:
     reader = csv.reader(io.StringIO(text))
     try:
-        header = [h.strip() for h in next(reader)]
+        given = [h.strip() for h in next(reader)]
     except StopIteration:
         return []
     except csv.Error as e:
         raise InvalidInput(f"{source}:1: not valid CSV: {e}",
                            key="kb_bad_csv", the_source=source, e=str(e)) from None
+    header = [_COLUMN_OF.get(h.casefold(), h) for h in given]
     unknown = [h for h in header if h not in FIELDS]
     if unknown:
         raise InvalidInput(f"{source}:1: unknown column {unknown[0]!r} "
