@@ -261,6 +261,9 @@ def closet(text):
     ("有没有裙子推荐", {"knit-dress", "chiffon", "velvet", "wool-skirt"}),
     # 壳 beside the category's word narrows 手机配件 to the case
     ("手机壳有什么推荐", {"case"}),
+    # a word before 裙子 (its suffix) or one character before the head keeps the kind
+    ("推荐约会裙子", {"knit-dress", "chiffon", "velvet", "wool-skirt"}),
+    ("有没有长裙", {"knit-dress", "chiffon", "velvet", "wool-skirt"}),
 ])
 def test_the_kind_a_request_names(text, want):
     assert set(closet(text)) == want
@@ -269,6 +272,10 @@ def test_the_kind_a_request_names(text, want):
 @pytest.mark.parametrize("text", [
     "孕妇睡觉用的枕头推荐",  # 枕头 sold nowhere: 孕妇 of a title is only what it is for
     "有没有适合夏天戴的墨镜",
+    # a word ending in a category's head character is its own kind: 防晒衣 and 冲锋衣 are
+    # not the 毛衣 / 外套 of the closet (衣 ends categories there)
+    "有没有防晒衣",
+    "冲锋衣推荐一款",
 ])
 def test_a_kind_the_shop_does_not_sell_finds_nothing(text):
     shop = [*CLOSET, {"key": "belly", "title": "孕妇托腹打底裤", "category": "孕产",

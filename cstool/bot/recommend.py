@@ -200,6 +200,25 @@ def _names_another_kind(runs: Sequence[str], word: str | None,
     return False
 
 
+def _compound_of_unknown(runs: Sequence[str], head: str,
+                         items: Sequence[tuple[dict, str]]) -> bool:
+    """Whether the head character found (衣 of 卫衣) ends, in the request, a word of its
+    own that the shop never names: two or more characters glued before it that no
+    product's text has, nor the head with the one before it (防晒衣, 冲锋衣: other kinds
+    than a 卫衣). A bare head with its suffix (裙子 of 约会裙子), a head a separate word
+    follows (约会穿的裙子) or one character before it (长裙, 白裙) keeps the head's kind."""
+    texts = [text for _, text in items]
+    for run in runs:
+        at = run.rfind(head)
+        if at < 2 or (at + 1 < len(run) and run[at + 1] in _SUFFIXES):
+            continue
+        before, pair = run[at - 2:at], run[at - 1:at + 1]
+        if before in _CONCEPT_KEYS or any(before in t or pair in t for t in texts):
+            continue
+        return True
+    return False
+
+
 def _ptext(p: Mapping[str, Any]) -> str:
     attrs = p.get("attributes") or {}
     bits = [str(p.get("title") or ""), str(p.get("category") or "")]
@@ -325,7 +344,8 @@ def rank(ask: Ask, products: Sequence[Mapping[str, Any]], quote: Quote,
         if found:
             _, _, word, by_head = max(found)
             types = [word]
-            if _names_another_kind(runs, word, items):
+            if _names_another_kind(runs, word, items) or (
+                    by_head and _compound_of_unknown(runs, word, items)):
                 return Result([], why="no_type")
     if not types and _names_another_kind(runs, None, items):
         return Result([], why="no_type")  # 夏天戴的墨镜 in a shop with no 墨镜: not summer wear
