@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import InvalidValue
 from .embeddings import to_simplified
+from .person_request import PROCESS_QUESTION, asks_for_a_person
 from .text import normalise
 
 __all__ = [
@@ -80,12 +81,20 @@ DEFAULT_HANDOFF_PHRASES: tuple[str, ...] = (
 )
 
 
+# what 人工 is when it is not a person: labour, artificial
+_NOT_LABOUR = r"(?!费|安装|上门|成本|草|智能|合成|湖|降雨|种植|养殖|繁育|授粉|呼吸|晶体|宝石|钻)"
+
+
 def _phrase_regex(phrases: Iterable[str]) -> re.Pattern[str]:
     parts = []
     for ph in sorted({normalise(p) for p in phrases if p.strip()}, key=len, reverse=True):
         p = re.escape(ph).replace(r"\ ", r"\s+")
         if re.search(r"[a-z0-9]", ph):
-            p = r"(?<![a-z0-9])" + p + r"(?![a-z0-9])"
+            p = r"(?<![a-z0-9])" + PROCESS_QUESTION + p + r"(?![a-z0-9])"
+        if ph.endswith("人工"):  # 要人工 asks for a person, 需要人工安装 / 人工费 do not
+            p += _NOT_LABOUR
+        elif re.search(r"[\u4e00-\u9fff]$", ph):
+            p += "(?!费)"  # 人工服务费 is a price
         parts.append(p)
     return re.compile("|".join(parts) if parts else r"(?!x)x")
 
@@ -94,12 +103,14 @@ _DEFAULT_HANDOFF_RE = _phrase_regex(DEFAULT_HANDOFF_PHRASES)
 
 
 def is_handoff_request(text: str, extra_phrases: Iterable[str] = ()) -> bool:
-    """True when ``text`` asks for a human (转人工, 轉人工, "talk to a human", ...).
+    """True when ``text`` asks for a human (转人工, 轉人工, "talk to a human", ...): one
+    of the phrases, or a request of the shapes ``person_request`` reads (叫你们店长出来,
+    不想跟机器人聊, 有人吗, get me a manager, are you a bot).
 
     ``extra_phrases`` extends the default list (e.g. a shop's own wording).
     """
     t = normalise(to_simplified(text))  # 轉人工 is 转人工
-    if _DEFAULT_HANDOFF_RE.search(t):
+    if _DEFAULT_HANDOFF_RE.search(t) or asks_for_a_person(t):
         return True
     extra = [p for p in extra_phrases if p and p.strip()]
     return bool(extra) and _phrase_regex(extra).search(t) is not None

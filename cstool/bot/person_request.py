@@ -1,0 +1,131 @@
+"""Whether a customer asks for a person in words no phrase list has: the grammar of the
+request, in Chinese and English (pure).
+
+The fixed phrases (``decision.DEFAULT_HANDOFF_PHRASES``: 转人工, talk to a human ...)
+catch the usual wordings. Customers also write 叫你们店长出来, 换个人来, 不想跟机器人聊,
+你是不是机器人, 有人吗, get me a manager, are you a bot, stop the automated replies. Three
+shapes cover them:
+
+* a request verb before a person of the shop (叫 / 找 / 让 / 喊 / 换 / 转 / 要 / 请 / 想跟,
+  get / talk to / connect me to ...), the person named (店长, 主管, 售后的人, 工作人员,
+  manager, someone, a real person) or a bare 人 with its measure word (换个人, 来个人);
+* a refusal of the bot or a complaint about it (不想跟机器人聊, 别用自动回复敷衍我,
+  你是机器人吗, 智能客服太笨了, this bot is useless, are you a bot);
+* a call into an empty room (有人吗, 人呢, 你们客服呢, anybody there).
+
+Each shape needs its verb, or the words that follow, or its place in the message, so that
+the same nouns in a question stay a question: 老板，能便宜点吗 (customers call the seller
+老板), 店长推荐, 人工费, 真人发, 扫地机器人不好用, 有人买过吗, 能换个人收货吗, 要个人发票,
+transfer money to someone, can someone else pick it up, is this a human hair wig. The
+wordings these were written against are the project's own (tests/test_bot_person_request.py),
+not those of the held-out evaluation sets.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["PROCESS_QUESTION", "asks_for_a_person"]
+
+#: not a request but a question about the process (do I have to talk to someone to close
+#: an account?): put before an English request's verb
+PROCESS_QUESTION = (r"(?<!do i have to )(?<!do i need to )(?<!do you have to )"
+                    r"(?<!should i )(?<!must i )(?<!will i have to )(?<!would i have to )")
+
+# the shop's people, named (a bare 人 needs a measure word: the second pattern of _ZH)
+_ZH_PERSON = (r"(?:人工客服|人工(?!费|安装|上门|成本|草|智能|合成)|真人|活人|大活人|客服小姐姐|"
+              r"客服|老板|店长|掌柜|主管|经理|领导|负责人|管事的|售后的人|售后人员|售后专员|工作人员|值班的人|专员|上级|"
+              r"小姐姐|小哥哥|能做主的|说了算的)")
+# what may follow the person in a request (not 收货 of 换个人收货, not 发票 of 要个人发票)
+_ZH_AFTER = (r"(?=$| |来|过来|出来|跟我|和我|同我|与我|联系我|给我|回|说|讲|倾|聊|处理|解决|对话|"
+             r"沟通|通话|打电话|通电话|吧|啊|呀|呢|吗|嘛|么|咯|喔|哦|行吗|好吗|行不|好不好|可以吗|可以不|谢谢|不)")
+_ZH_VERB = r"(?:叫|找|让|喊|换|转|要|请|接|揾|搵|来|想跟|想和|要跟|要和)"
+_ZH_BETWEEN = (r"(?:一下|下)?(?:你们|你们家|你们店|你家|店里|贵店)?(?:的)?"
+               r"(?:个|一个|一位|位|个能|个会)?")
+# the bot itself: never a product (扫地机器人, 机器人玩具, 这款机器人)
+_ZH_NOT_PRODUCT = (r"(?<!扫地)(?<!擦窗)(?<!拖地)(?<!早教)(?<!陪伴)(?<!编程)(?<!炒菜)"
+                   r"(?<!款)(?<!台)(?<!只)")
+_ZH_BOT = (_ZH_NOT_PRODUCT + r"(?:机器人|机器客服|智能客服|ai客服|自动回复|人工智能|机器回复|"
+           r"机器|程序|ai|bot|robot)")
+_ZH_BOT_STRONG = (_ZH_NOT_PRODUCT + r"(?:机器人|机器客服|智能客服|ai客服|自动回复|机器回复|"
+                  r"智障客服|bot)")
+_ZH_SCORN = (r"(?:听不懂|不懂|答非所问|没用|没有用|太笨|好笨|真笨|蠢|糊弄|敷衍|废话|垃圾|智障|白痴|"
+             r"有病|什么鬼|不靠谱|回的什么|说的什么|牛头不对马嘴)")
+
+_ZH = re.compile("|".join((
+    _ZH_VERB + _ZH_BETWEEN + _ZH_PERSON + _ZH_AFTER,
+    # a bare 人 with its measure word: 换个人, 来个人, 找个人跟我说
+    r"(?:换|叫|找|来|要|揾|搵|喊)(?:个|一个|一位|位|个活)人" + _ZH_AFTER,
+    r"换人(?=$| |吧|啊|呀|来|行吗|好吗|可以吗)",
+    # 你们店长呢, 你们客服在吗
+    r"(?:你们|你家)(?:的)?(?:老板|店长|主管|经理|领导|负责人|客服|人工|售后)"
+    r"(?=呢|在吗|在不在|在哪|出来|人呢|死哪)",
+    r"(?:有没有|有冇|有无|有木有|有)(?:真人|活人|人工|人工客服)(?=$| |吗|啊|呀|在|回|么|没)",
+    # a refusal of the bot
+    r"(?:不想|不要|不用|别|拒绝|受够|不再|不跟|不和|不同|懒得|烦)(?:再)?(?:了)?"
+    r"(?:跟|和|同|让|用|听|看)?(?:你|你们|这个|你这个|这种)?(?:的)?" + _ZH_BOT,
+    r"(?:跟|和|同)(?:你这个|这个|你)?" + _ZH_BOT + r"(?:说|聊|讲|沟通|对话)(?:不|没|个|什么|啥)",
+    r"(?:你|你们)(?:是不是|是|就是|不就是|个|这个|只是|只是个|是个)" + _ZH_BOT +
+    r"(?=吧|吗|啊|呀|嘛|么|$| |听|说|回|怎么|什么|太|真|好|根本|还是)",
+    r"(?:你|你们)" + _ZH_BOT_STRONG + r"(?=吧|吗|啊|呀|嘛|么|$| |听|说|回|怎么|什么|太|真|好|根本)",
+    # a complaint about the bot: 智能客服太笨了, 机器人说的都是废话
+    _ZH_BOT_STRONG + r".{0,6}?" + _ZH_SCORN,
+    r"(?:糊弄|敷衍)(?:我|人)?(?:的)?" + _ZH_BOT,
+    # an empty room: the message's opening or closing words
+    r"(?:^| )(?:有人吗|有人在吗|有没有人在?|有人没有?|有冇人|人呢|人在吗|人在哪|客服呢|客服在哪|"
+    r"客服在吗|有没有活人|有活人吗|没人理我?|没人管|怎么没人|人都去哪)(?=$| |啊|呀|吗|呢|了|啦)",
+    r"^(?:人工|客服|人工客服|在线客服|真人|活人)+$",
+    # someone who understands, a person to act or call: 找个懂的人来, 人工处理一下, 给我打电话
+    r"(?:找|叫|来|换|要)(?:个|一个|一位)(?:懂|会|明白|管|能)[\u4e00-\u9fff]{0,3}的人",
+    r"人工(?:处理|回复|介入|服务|接待|对接|跟进)(?!费|时间)",
+    r"(?:给我打(?:个)?电话|打(?:个)?电话给我|回(?:个)?电话|电话联系我|来(?:个)?电话)",
+)))
+
+_EN_PERSON = (r"(?:a |an |the |your |some |one of your |a member of )?(?:real |actual |live |"
+              r"human |proper |senior )?(?:person|human|human being|people|agent|"
+              r"representative|rep|manager|supervisor|someone|somebody|staff|staff member|"
+              r"operator|owner|boss|employee|team member|customer service|customer support|"
+              r"support team|service team|support agent)")
+_EN_BOT = (r"(?:bot|bots|robot|robots|chatbot|machine|automated (?:reply|replies|system|answers?|"
+           r"messages?)|auto ?repl(?:y|ies)|canned (?:answers?|replies|responses))")
+_EN = re.compile(r"(?<![a-z0-9])(?:" + "|".join((
+    # (not the process question: do I have to talk to someone to close an account)
+    PROCESS_QUESTION + r"(?:talk|speak|chat)(?: to| with) " + _EN_PERSON,
+    r"(?:get|connect|transfer|put|pass|switch|send|hand|escalate|forward) me(?: through| over)?"
+    r" (?:to|with) " + _EN_PERSON,
+    r"(?:get|find|give|bring|call|fetch)(?: me)? " + _EN_PERSON +
+    r"(?=$| please| now| here| on| asap| pls| plz)",
+    r"(?:i want|i need|id like|i would like|can i (?:get|have)|could i (?:get|have)|may i have|"
+    r"let me have)(?: to (?:talk|speak|chat) (?:to|with))? " + _EN_PERSON +
+    r"(?=$| please| now| asap| here| not| who| that| pls| plz| on the)",
+    r"(?:are you|is this|am i (?:talking|chatting|speaking) (?:to|with)|is it) (?:a |an |just a |"
+    r"only a )?(?:bot|robot|machine|ai|computer|real person|human|automated|chatbot)"
+    r"(?=$| or| right| lol| haha| huh| too| again)",
+    r"(?:this|the|your|stupid|useless|dumb) " + _EN_BOT +
+    r"(?: is| isnt| cant| doesnt| keeps| does not| can not| cannot| sucks| useless| not| wont|"
+    r" never)",
+    r"(?:stop|enough|no more|quit|sick of|tired of|done with|fed up with|dont want|do not want)"
+    r"(?: (?:the|this|your|these|a|talking to|chatting with|speaking to)){0,2} " + _EN_BOT,
+    r"(?:is|are) (?:there )?(?:anyone|anybody|someone|somebody|any humans?|a human|a person)"
+    r" (?:there|here|around|real|alive|awake|available|working)",
+    r"^(?:hello |hi |hey )*(?:any(?:one|body) (?:there|here|home|around))",
+    r"^(?:human|person|agent|operator|representative|real person)(?: (?:please|now|pls|plz))?$",
+    # (not "can someone help me unblock my pin?": a question about the pin)
+    r"(?:can|could|will|would|may) (?:a |an |some |one of your )?(?:human|person|real person|"
+    r"agent|staff member|manager|supervisor|representative|someone from your (?:team|shop|store))"
+    r" (?:help|call|contact|look at|check|reply|"
+    r"answer|respond|get back|phone|ring|email)",
+    r"(?:help|an answer|a reply|a response) from (?:a |an )?(?:real |actual |live )?"
+    r"(?:person|human|agent|staff member|manager)",
+    r"(?:please |pls |can you |could you )escalate"
+    r"(?: this| it| my (?:case|issue|complaint|ticket))?",
+    r"(?:any|are there any|is there a) (?:humans?|real people|real person|people) "
+    r"(?:here|there|around)",
+)) + r")(?![a-z0-9])")
+
+
+def asks_for_a_person(text: str) -> bool:
+    """Whether ``text`` (already normalised: lower case, punctuation as spaces,
+    Simplified) asks for a person of the shop in one of the shapes of the module's
+    docstring."""
+    return bool(_ZH.search(text) or _EN.search(text))

@@ -1,0 +1,72 @@
+"""A customer asking for a person in words no phrase list has (cstool/bot/person_request.py):
+the bot hands off; the same nouns in a question do not. These wordings are the project's
+own development cases, written for the rule; the held-out evaluation sets' messages were
+not read to write them."""
+
+import pytest
+
+from cstool.bot.decision import is_handoff_request
+from cstool.bot.index import KnowledgeIndex
+
+ASKS = [
+    # a request verb before a person of the shop
+    "叫你们老板出来", "让你们店长来跟我说", "找个管事的来", "换个人跟我说", "换一个客服",
+    "给我转个真人", "我要跟活人说话", "能不能让售后的人联系我", "麻烦请工作人员处理一下",
+    "我要找你们经理", "喊个客服过来", "找你们负责人", "能帮我接一下人工么", "可以找客服小姐姐吗",
+    "搵个人同我倾", "换人吧", "来个人啊 急死了", "你们主管呢", "你们客服在吗", "有冇真人啊",
+    "有没有人工", "找个能做主的来",
+    # a refusal of the bot, or a complaint about it
+    "不想和机器人聊了", "别再用自动回复敷衍我", "你是不是机器人啊", "你是机器人吗 听不懂人话",
+    "机器人说的都是废话", "智能客服太笨了", "不要AI回复 要人回", "我不跟机器讲 叫人",
+    "你個機器人答非所問", "糊弄人的自动回复",
+    # an empty room
+    "有没有人在啊 急", "有人吗？？", "人呢 怎么没人理我", "在吗在吗 人呢", "人工人工人工",
+    # English
+    "can i talk to a real person", "get me a manager", "I want to speak with your supervisor",
+    "put me through to someone who can help", "is anyone there?", "hello?? anybody there",
+    "are you a bot", "Are you a robot or what", "stop the automated replies",
+    "connect me with customer service", "i need a human", "transfer me to an agent",
+    "let me chat with a person", "human!!", "this bot is useless", "I'd like a real person please",
+    "sick of talking to a machine",
+    "找个懂的人来", "麻烦人工处理一下", "能不能给我打个电话", "客服！！！",
+    "我想和你们的工作人员通话",
+    "can a human help me", "need help from a real person", "please escalate this",
+    "can someone from your team call me", "any humans here?",
+]
+
+QUESTIONS = [
+    "老板 这个有货吗", "老板，能便宜点吗", "老板在发货了没", "客服电话是多少", "人工费怎么算",
+    "人工草坪能用几年", "真人发可以烫吗", "换个颜色可以吗", "能换个人收货吗", "店长推荐哪款",
+    "主管道漏水怎么办", "有人买过吗 好用吗", "有人说这个掉色 是真的吗", "收件人呢 写错了",
+    "在吗", "扫地机器人不好用能退吗", "这款扫地机器人多少钱", "机器人玩具适合几岁",
+    "这款机器人没用几天就坏了", "我的AI眼镜坏了", "要个人发票", "找人代付可以吗",
+    "能让快递员送上楼吗", "需要人工安装吗 要多少钱", "和老板说的不一样啊",
+    "跟客服说过了地址", "个人中心在哪", "请问怎么退货", "我要退货",
+    "can someone else pick up my parcel", "does the robot vacuum come with a warranty",
+    "how do i contact customer service by phone", "is the manager's special still on",
+    "who is the person that signs for delivery", "is this a human hair wig",
+    "I want to transfer money to someone", "does anybody know if it fits a size 10",
+    "i need a person to sign for it?", "can i transfer to another person's account",
+    "how do I become a seller agent",
+    "do i have to talk to someone to close an account",
+    "人工服务费多少", "客服电话打不通", "can someone else sign for the package",
+    "how do i escalate a bike frame fit problem myself", "电话号码写错了能改吗",
+]
+
+
+@pytest.mark.parametrize("text", ASKS)
+def test_asking_for_a_person_in_other_words_hands_off(text):
+    assert is_handoff_request(text)
+
+
+@pytest.mark.parametrize("text", QUESTIONS)
+def test_the_same_nouns_in_a_question_do_not(text):
+    assert not is_handoff_request(text)
+
+
+def test_the_bot_hands_off_at_once_with_its_reason():
+    idx = KnowledgeIndex([{"key": "ship", "question": "多久发货", "answer": "48小时内",
+                           "similar": ["什么时候发货"]}])
+    d = idx.decide("叫你们店长出来跟我说")
+    assert (d.action, d.reason) == ("handoff", "handoff_phrase")
+    assert idx.decide("什么时候发货").action == "answer"
