@@ -32,6 +32,9 @@ ASKS = [
     "我想和你们的工作人员通话",
     "can a human help me", "need help from a real person", "please escalate this",
     "can someone from your team call me", "any humans here?",
+    "快把你们店长给我叫过来", "叫说了算的人出来", "你们经理的手机号多少",
+    "get me someone who knows", "put a manager on", "call me back asap", "can an agent take over",
+    "i do not want to talk to a bot", "are there any real people working today",
 ]
 
 QUESTIONS = [
@@ -51,6 +54,7 @@ QUESTIONS = [
     "do i have to talk to someone to close an account",
     "人工服务费多少", "客服电话打不通", "can someone else sign for the package",
     "how do i escalate a bike frame fit problem myself", "电话号码写错了能改吗",
+    "客服电话多少", "will you call me when it ships", "把快递员叫来取件", "老板的推荐款有哪些",
 ]
 
 

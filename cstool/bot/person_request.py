@@ -35,7 +35,7 @@ PROCESS_QUESTION = (r"(?<!do i have to )(?<!do i need to )(?<!do you have to )"
 # the shop's people, named (a bare 人 needs a measure word: the second pattern of _ZH)
 _ZH_PERSON = (r"(?:人工客服|人工(?!费|安装|上门|成本|草|智能|合成)|真人|活人|大活人|客服小姐姐|"
               r"客服|老板|店长|掌柜|主管|经理|领导|负责人|管事的|售后的人|售后人员|售后专员|工作人员|值班的人|专员|上级|"
-              r"小姐姐|小哥哥|能做主的|说了算的)")
+              r"小姐姐|小哥哥|(?:能做主|说了算|管事|负责|懂行)的人|能做主的|说了算的)")
 # what may follow the person in a request (not 收货 of 换个人收货, not 发票 of 要个人发票)
 _ZH_AFTER = (r"(?=$| |来|过来|出来|跟我|和我|同我|与我|联系我|给我|回|说|讲|倾|聊|处理|解决|对话|"
              r"沟通|通话|打电话|通电话|吧|啊|呀|呢|吗|嘛|么|咯|喔|哦|行吗|好吗|行不|好不好|可以吗|可以不|谢谢|不)")
@@ -75,6 +75,11 @@ _ZH = re.compile("|".join((
     r"(?:^| )(?:有人吗|有人在吗|有没有人在?|有人没有?|有冇人|人呢|人在吗|人在哪|客服呢|客服在哪|"
     r"客服在吗|有没有活人|有活人吗|没人理我?|没人管|怎么没人|人都去哪)(?=$| |啊|呀|吗|呢|了|啦)",
     r"^(?:人工|客服|人工客服|在线客服|真人|活人)+$",
+    # 把你们老板叫出来: the person before the verb
+    r"把(?:你们|你们家|你们店|你家)?(?:的)?" + _ZH_PERSON
+    + r"(?:给我)?(?:叫|喊|请|找)(?:出来|来|过来)",
+    # the phone of someone in charge (the shop's service number is a question: 客服电话)
+    r"(?:老板|店长|主管|经理|负责人|领导|管事的人|上级)的?(?:电话|手机|手机号|联系方式|微信)",
     # someone who understands, a person to act or call: 找个懂的人来, 人工处理一下, 给我打电话
     r"(?:找|叫|来|换|要)(?:个|一个|一位)(?:懂|会|明白|管|能)[\u4e00-\u9fff]{0,3}的人",
     r"人工(?:处理|回复|介入|服务|接待|对接|跟进)(?!费|时间)",
@@ -94,7 +99,11 @@ _EN = re.compile(r"(?<![a-z0-9])(?:" + "|".join((
     r"(?:get|connect|transfer|put|pass|switch|send|hand|escalate|forward) me(?: through| over)?"
     r" (?:to|with) " + _EN_PERSON,
     r"(?:get|find|give|bring|call|fetch)(?: me)? " + _EN_PERSON +
-    r"(?=$| please| now| here| on| asap| pls| plz)",
+    r"(?=$| please| now| here| on| asap| pls| plz| not| who| that)",
+    r"put (?:someone|somebody|a person|a human|an agent|a real person|your manager|a manager|"
+    r"your supervisor|staff) on",
+    r"(?:please |pls |can you |could you |can someone |could someone |someone )?(?:call|phone|ring)"
+    r" me(?: back)?(?= please| pls| plz| asap| now|$| my| on| at)",
     r"(?:i want|i need|id like|i would like|can i (?:get|have)|could i (?:get|have)|may i have|"
     r"let me have)(?: to (?:talk|speak|chat) (?:to|with))? " + _EN_PERSON +
     r"(?=$| please| now| asap| here| not| who| that| pls| plz| on the)",
@@ -105,7 +114,8 @@ _EN = re.compile(r"(?<![a-z0-9])(?:" + "|".join((
     r"(?: is| isnt| cant| doesnt| keeps| does not| can not| cannot| sucks| useless| not| wont|"
     r" never)",
     r"(?:stop|enough|no more|quit|sick of|tired of|done with|fed up with|dont want|do not want)"
-    r"(?: (?:the|this|your|these|a|talking to|chatting with|speaking to)){0,2} " + _EN_BOT,
+    r"(?: (?:the|this|your|these|a|talking to|chatting with|speaking to|to chat with|to talk to|"
+    r"to speak to|to deal with|to talk with)){0,2} " + _EN_BOT,
     r"(?:is|are) (?:there )?(?:anyone|anybody|someone|somebody|any humans?|a human|a person)"
     r" (?:there|here|around|real|alive|awake|available|working)",
     r"^(?:hello |hi |hey )*(?:any(?:one|body) (?:there|here|home|around))",
@@ -113,14 +123,14 @@ _EN = re.compile(r"(?<![a-z0-9])(?:" + "|".join((
     # (not "can someone help me unblock my pin?": a question about the pin)
     r"(?:can|could|will|would|may) (?:a |an |some |one of your )?(?:human|person|real person|"
     r"agent|staff member|manager|supervisor|representative|someone from your (?:team|shop|store))"
-    r" (?:help|call|contact|look at|check|reply|"
+    r" (?:help|take over|call|contact|look at|check|reply|"
     r"answer|respond|get back|phone|ring|email)",
     r"(?:help|an answer|a reply|a response) from (?:a |an )?(?:real |actual |live )?"
     r"(?:person|human|agent|staff member|manager)",
     r"(?:please |pls |can you |could you )escalate"
     r"(?: this| it| my (?:case|issue|complaint|ticket))?",
-    r"(?:any|are there any|is there a) (?:humans?|real people|real person|people) "
-    r"(?:here|there|around)",
+    r"(?:any|are there any|is there a) (?:actual |real |live )?(?:humans?|people|person) "
+    r"(?:here|there|around|working|available|on)",
 )) + r")(?![a-z0-9])")
 
 
