@@ -363,22 +363,25 @@ def test_a_server_answers_from_the_old_knowledge_while_the_new_builds(served_bac
     assert backend.ask_bot("怎么开发票", shop="s")["answer"] == "在订单详情里申请电子发票。"
 
 
+def csv_import(cli, shop, text):
+    """``kb import -`` of a CSV text into ``shop``."""
+    return cli("kb", "import", "-", "--format", "csv", "--shop", shop, input=text)
+
+
 def test_a_spreadsheet_with_chinese_or_capitalised_column_names_imports(cli):
     cli("shop", "create", "s", "--name", "快修手机维修")
     text = ("\ufeff编号,问题,相似问法,答案,分类,标签\r\n"
             "screen,换屏多少钱？,屏幕碎了修要多少钱|换个屏贵吗,399元起,价格,换屏\r\n")
-    r = cli("kb", "import", "-", "--format", "csv", "--shop", "s", input=text)
+    r = csv_import(cli, "s", text)
     assert r.exit_code == 0, r.output
     e = cli.json("kb", "show", "screen")
     assert (e["question"], e["similar"], e["answer"], e["category"], e["tags"]) == (
         "换屏多少钱？", ["屏幕碎了修要多少钱", "换个屏贵吗"], "399元起", "价格", ["换屏"])
-    r = cli("kb", "import", "-", "--format", "csv", "--shop", "s",
-            input="Key,Question,Answer\nbattery,换电池多久,半小时\n")
+    r = csv_import(cli, "s", "Key,Question,Answer\nbattery,换电池多久,半小时\n")
     assert r.exit_code == 0, r.output
     assert cli.json("kb", "show", "battery")["answer"] == "半小时"
     # an alias naming a field already given is a column named twice
-    r = cli("kb", "import", "-", "--format", "csv", "--shop", "s",
-            input="key,问题,question,answer\na,q,q,x\n")
+    r = csv_import(cli, "s", "key,问题,question,answer\na,q,q,x\n")
     assert (r.exit_code, r.stderr.strip()) == (1, "Error: <stdin>:1: a column is named twice")
 
 
@@ -386,17 +389,14 @@ def test_an_import_repeating_a_stored_entrys_question_under_another_key_is_refus
     cli("shop", "create", "s", "--name", "快修手机维修")
     cli("shop", "create", "t", "--name", "二店")
     first = "key,question,answer\nscreen,换屏多少钱？,399元\n"
-    assert cli("kb", "import", "-", "--format", "csv", "--shop", "s", input=first).exit_code == 0
-    r = cli("kb", "import", "-", "--format", "csv", "--shop", "s",
-            input="key,question,answer\nok,贴膜多少钱,30元\nagain, 换屏多少钱? ,199元\n")
+    assert csv_import(cli, "s", first).exit_code == 0
+    r = csv_import(cli, "s", "key,question,answer\nok,贴膜多少钱,30元\nagain, 换屏多少钱? ,199元\n")
     assert r.exit_code == 1
     assert r.stderr.strip() == ("Error: <stdin>:3: question '换屏多少钱?' is already the "
                                 "question of the entry 'screen'; one question, one entry "
                                 "(import it under that key to change it)")
     assert [e["key"] for e in cli.json("kb", "list", "--shop", "s")] == ["screen"]
     # the same key rewrites its entry; another shop may ask the same question
-    assert cli("kb", "import", "-", "--format", "csv", "--shop", "s",
-               input="key,question,answer\nscreen,换屏多少钱？,299元\n").exit_code == 0
+    assert csv_import(cli, "s", "key,question,answer\nscreen,换屏多少钱？,299元\n").exit_code == 0
     assert cli.json("kb", "show", "screen")["answer"] == "299元"
-    assert cli("kb", "import", "-", "--format", "csv", "--shop", "t",
-               input="key,question,answer\nscreen2,换屏多少钱？,199元\n").exit_code == 0
+    assert csv_import(cli, "t", "key,question,answer\nscreen2,换屏多少钱？,199元\n").exit_code == 0
