@@ -12,7 +12,8 @@ from cstool.resources import CHANNEL_KINDS, CHANNELS
 
 from .context import state, wants_json
 from .crud import JsonOpt, register_reads
-from .output import info, print_json, print_record, print_table
+from .deliveries import AfterOpt, LimitOpt, StatusOpt, add_delivery_command, print_deliveries
+from .output import info, print_json
 
 app = typer.Typer(help="Channel connectors: messages to a shop's customers POSTed, signed "
                        "and retried, to its messaging gateway.", no_args_is_help=True)
@@ -108,20 +109,15 @@ def update_cmd(
 def deliveries_cmd(
     ctx: typer.Context,
     name: NameArg,
-    status: Annotated[str | None, typer.Option(
-        help="Only pending, done or failed (dead letters).")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many.")] = 50,
-    after: Annotated[str | None, typer.Option(help="After this delivery id (paging).")]
-    = None,
+    status: StatusOpt = None,
+    limit: LimitOpt = 50,
+    after: AfterOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """The channel's deliveries, newest first: message, state, attempts, receipt."""
     rows = state(ctx).backend.channel_deliveries(name, status=status, limit=limit,
                                                  after=after)
-    if wants_json(ctx, json_):
-        print_json(rows)
-        return
-    print_table(rows, [
+    print_deliveries(ctx, json_, rows, [
         ("id", lambda r: r["id"]), ("message", lambda r: r["message"]),
         ("status", lambda r: r["status"]), ("attempts", lambda r: r["attempts"]),
         ("last", lambda r: r["last_status_code"] or r["last_error"]),
@@ -130,18 +126,7 @@ def deliveries_cmd(
     ])
 
 
-@app.command("delivery")
-def delivery_cmd(
-    ctx: typer.Context,
-    delivery: Annotated[str, typer.Argument(metavar="DELIVERY_ID")],
-    json_: JsonOpt = False,
-) -> None:
-    """One delivery: its body, every attempt and the gateway's receipt."""
-    d = state(ctx).backend.webhook_delivery(delivery)
-    if wants_json(ctx, json_):
-        print_json(d)
-    else:
-        print_record(d)
+add_delivery_command(app, "One delivery: its body, every attempt and the gateway's receipt.")
 
 
 @app.command("redeliver")

@@ -10,7 +10,8 @@ from cstool.resources import WEBHOOK_EVENTS
 
 from .context import state, wants_json
 from .crud import JsonOpt, register_reads
-from .output import info, print_json, print_record, print_table
+from .deliveries import AfterOpt, LimitOpt, StatusOpt, add_delivery_command, print_deliveries
+from .output import info, print_json
 
 app = typer.Typer(help="Webhooks: a shop's events POSTed, signed and retried, to a URL.",
                   no_args_is_help=True)
@@ -154,20 +155,15 @@ def redeliver_cmd(
 def deliveries_cmd(
     ctx: typer.Context,
     name: NameArg,
-    status: Annotated[str | None, typer.Option(
-        help="Only pending, done or failed (dead letters).")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many.")] = 50,
-    after: Annotated[str | None, typer.Option(help="After this delivery id (paging).")]
-    = None,
+    status: StatusOpt = None,
+    limit: LimitOpt = 50,
+    after: AfterOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """The webhook's deliveries, newest first: event, state, attempts, last answer."""
     rows = state(ctx).backend.webhook_deliveries(name, status=status, limit=limit,
                                                  after=after)
-    if wants_json(ctx, json_):
-        print_json(rows)
-        return
-    print_table(rows, [
+    print_deliveries(ctx, json_, rows, [
         ("id", lambda r: r["id"]), ("event", lambda r: r["event"]),
         ("status", lambda r: r["status"]), ("attempts", lambda r: r["attempts"]),
         ("last", lambda r: r["last_status_code"] or r["last_error"]),
@@ -176,18 +172,7 @@ def deliveries_cmd(
     ])
 
 
-@app.command("delivery")
-def delivery_cmd(
-    ctx: typer.Context,
-    delivery: Annotated[str, typer.Argument(metavar="DELIVERY_ID")],
-    json_: JsonOpt = False,
-) -> None:
-    """One delivery: its body and every attempt."""
-    d = state(ctx).backend.webhook_delivery(delivery)
-    if wants_json(ctx, json_):
-        print_json(d)
-    else:
-        print_record(d)
+add_delivery_command(app, "One delivery: its body and every attempt.")
 
 
 @app.command("events")
