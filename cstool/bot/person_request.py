@@ -35,20 +35,22 @@ PROCESS_QUESTION = (r"(?<!do i have to )(?<!do i need to )(?<!do you have to )"
 # the shop's people, named (a bare 人 needs a measure word: the second pattern of _ZH)
 _ZH_PERSON = (r"(?:人工客服|人工(?!费|安装|上门|成本|草|智能|合成)|真人|活人|大活人|客服小姐姐|"
               r"客服|老板|店长|掌柜|主管|经理|领导|负责人|管事的|售后的人|售后人员|售后专员|工作人员|值班的人|专员|上级|"
-              r"小姐姐|小哥哥|(?:能做主|说了算|管事|负责|懂行)的人|能做主的|说了算的)")
+              r"小姐姐|小哥哥|(?:能做主|说了算|管事|负责|懂行)的人|能做主的|说了算的|明白人|正常人|"
+              r"卖家本人|卖家|商家本人|商家|店家|本人)")
 # what may follow the person in a request (not 收货 of 换个人收货, not 发票 of 要个人发票)
 _ZH_AFTER = (r"(?=$| |来|过来|出来|跟我|和我|同我|与我|联系我|给我|回|说|讲|倾|聊|处理|解决|对话|"
-             r"沟通|通话|打电话|通电话|吧|啊|呀|呢|吗|嘛|么|咯|喔|哦|行吗|好吗|行不|好不好|可以吗|可以不|谢谢|不)")
-_ZH_VERB = r"(?:叫|找|让|喊|换|转|要|请|接|揾|搵|来|想跟|想和|要跟|要和)"
-_ZH_BETWEEN = (r"(?:一下|下)?(?:你们|你们家|你们店|你家|店里|贵店)?(?:的)?"
+             r"沟通|通话|打电话|通电话|联络|联系|致电|回电|跟进|唠|吧|啊|呀|呢|吗|嘛|么|咯|喔|哦|行吗|好吗|行不|好不好|可以吗|可以不|谢谢|不)")
+_ZH_VERB = r"(?:叫|找|让|喊|换|转|要|请|接|揾|搵|来|整|安排|想跟|想和|要跟|要和)(?:给)?"
+_ZH_BETWEEN = (r"(?:一下|下)?(?:你们|你们家|你们店|你家|店里|贵店|店铺|商家|店家)?(?:的)?"
                r"(?:个|一个|一位|位|个能|个会)?")
 # the bot itself: never a product (扫地机器人, 机器人玩具, 这款机器人)
 _ZH_NOT_PRODUCT = (r"(?<!扫地)(?<!擦窗)(?<!拖地)(?<!早教)(?<!陪伴)(?<!编程)(?<!炒菜)"
                    r"(?<!款)(?<!台)(?<!只)")
-_ZH_BOT = (_ZH_NOT_PRODUCT + r"(?:机器人|机器客服|智能客服|ai客服|自动回复|人工智能|机器回复|"
+_ZH_BOT = (_ZH_NOT_PRODUCT + r"(?:客服机器人|机器人|机器客服|智能客服|ai客服|自动回复|人工智能|"
+           r"机器回复|智能助手|智能助理|复读机|"
            r"机器|程序|ai|bot|robot)")
-_ZH_BOT_STRONG = (_ZH_NOT_PRODUCT + r"(?:机器人|机器客服|智能客服|ai客服|自动回复|机器回复|"
-                  r"智障客服|bot)")
+_ZH_BOT_STRONG = (_ZH_NOT_PRODUCT + r"(?:客服机器人|机器人|机器客服|智能客服|ai客服|自动回复|"
+                  r"机器回复|智障客服|智能助手|复读机|bot)")
 _ZH_SCORN = (r"(?:听不懂|不懂|答非所问|没用|没有用|太笨|好笨|真笨|蠢|糊弄|敷衍|废话|垃圾|智障|白痴|"
              r"有病|什么鬼|不靠谱|回的什么|说的什么|牛头不对马嘴)")
 
@@ -67,14 +69,25 @@ _ZH = re.compile("|".join((
     r"(?:跟|和|同)(?:你这个|这个|你)?" + _ZH_BOT + r"(?:说|聊|讲|沟通|对话)(?:不|没|个|什么|啥)",
     r"(?:你|你们)(?:是不是|是|就是|不就是|个|这个|只是|只是个|是个)" + _ZH_BOT +
     r"(?=吧|吗|啊|呀|嘛|么|$| |听|说|回|怎么|什么|太|真|好|根本|还是)",
-    r"(?:你|你们)" + _ZH_BOT_STRONG + r"(?=吧|吗|啊|呀|嘛|么|$| |听|说|回|怎么|什么|太|真|好|根本)",
+    r"(?:你|你们)(?:这|这个)?" + _ZH_BOT_STRONG
+    + r"(?=吧|吗|啊|呀|嘛|么|$| |听|说|回|怎么|什么|太|真|好|根本)",
     # a complaint about the bot: 智能客服太笨了, 机器人说的都是废话
     _ZH_BOT_STRONG + r".{0,6}?" + _ZH_SCORN,
     r"(?:糊弄|敷衍)(?:我|人)?(?:的)?" + _ZH_BOT,
     # an empty room: the message's opening or closing words
     r"(?:^| )(?:有人吗|有人在吗|有没有人在?|有人没有?|有冇人|人呢|人在吗|人在哪|客服呢|客服在哪|"
     r"客服在吗|有没有活人|有活人吗|没人理我?|没人管|怎么没人|人都去哪)(?=$| |啊|呀|吗|呢|了|啦)",
-    r"^(?:人工|客服|人工客服|在线客服|真人|活人)+$",
+    # 有人在没, 店里没人了吗: is anyone there, anywhere in the message
+    r"(?:还|店里|那边|这边|你们那?)?有人(?:在)?(?:没|没有|么|不|木有|冇)(?=$| |啊|呀|呢|回)",
+    r"(?:店里|你们那?|那边|这边|客服)?没人(?:了|在)?(?:吗|么|啊|嘛)",
+    r"^(?:(?:人工|客服|人工客服|在线客服|真人|活人) ?)+$",
+    # the bot again and again: 都是自动回复, 跟个复读机一样
+    r"(?:都是|全是|又是|只会|一直|老是|总是|跟个|像个)" + _ZH_BOT_STRONG,
+    # a person to come on: 等真人上线了叫我, 让人来, 要跟人讲
+    r"(?:真人|活人|人工|客服本人)(?:上线|来回|回复|回我|接手|跟进|处理一下)",
+    r"(?:让|叫|喊)(?:个)?(?:正常|真|活)?人(?:来|过来)(?!修|装|取|拿|送|收|量|看房)",
+    r"(?:要|想|让我)(?:跟|和|同)(?:真|活)?人(?:讲|说|聊|沟通|对话)",
+    r"(?:不跟|不和|别跟|不想跟)电脑(?:讲|说|聊)",
     # 把你们老板叫出来: the person before the verb
     r"把(?:你们|你们家|你们店|你家)?(?:的)?" + _ZH_PERSON
     + r"(?:给我)?(?:叫|喊|请|找)(?:出来|来|过来)",
@@ -83,11 +96,14 @@ _ZH = re.compile("|".join((
     # someone who understands, a person to act or call: 找个懂的人来, 人工处理一下, 给我打电话
     r"(?:找|叫|来|换|要)(?:个|一个|一位)(?:懂|会|明白|管|能)[\u4e00-\u9fff]{0,3}的人",
     r"人工(?:处理|回复|介入|服务|接待|对接|跟进)(?!费|时间)",
-    r"(?:给我打(?:个)?电话|打(?:个)?电话给我|回(?:个)?电话|电话联系我|来(?:个)?电话)",
+    r"(?:给我打(?:个)?电话|打(?:个)?电话给我|回(?:个)?电话|电话联系我|来(?:个)?电话|打给我|"
+    r"打我电话|给我来电|电话(?:沟通|说|讲|聊)(?:吧|一下)?(?:$| |吗|行|可以))",
 )))
 
 _EN_PERSON = (r"(?:a |an |the |your |some |one of your |a member of )?(?:real |actual |live |"
-              r"human |proper |senior )?(?:person|human|human being|people|agent|"
+              r"human |proper |senior |store |shop )?(?:member of (?:your |the )?(?:staff|team)|"
+              r"customer service (?:rep|representative|agent)|person|human|human being|people|"
+              r"agent|"
               r"representative|rep|manager|supervisor|someone|somebody|staff|staff member|"
               r"operator|owner|boss|employee|team member|customer service|customer support|"
               r"support team|service team|support agent)")
@@ -96,7 +112,7 @@ _EN_BOT = (r"(?:bot|bots|robot|robots|chatbot|machine|automated (?:reply|replies
 _EN = re.compile(r"(?<![a-z0-9])(?:" + "|".join((
     # (not the process question: do I have to talk to someone to close an account)
     PROCESS_QUESTION + r"(?:talk|speak|chat)(?: to| with) " + _EN_PERSON,
-    r"(?:get|connect|transfer|put|pass|switch|send|hand|escalate|forward) me(?: through| over)?"
+    r"(?:get|connect|transfer|put|pass|switch|send|hand|escalate|forward) me(?: through| over| on)?"
     r" (?:to|with) " + _EN_PERSON,
     r"(?:get|find|give|bring|call|fetch)(?: me)? " + _EN_PERSON +
     r"(?=$| please| now| here| on| asap| pls| plz| not| who| that)",
@@ -117,13 +133,18 @@ _EN = re.compile(r"(?<![a-z0-9])(?:" + "|".join((
     r"(?: (?:the|this|your|these|a|talking to|chatting with|speaking to|to chat with|to talk to|"
     r"to speak to|to deal with|to talk with)){0,2} " + _EN_BOT,
     r"(?:is|are) (?:there )?(?:anyone|anybody|someone|somebody|any humans?|a human|a person)"
-    r" (?:there|here|around|real|alive|awake|available|working)",
+    r"(?: actually| even| really)? (?:there|here|around|real|alive|awake|available|working|"
+    r"reading|listening|seeing|monitoring|on)",
+    r"(?:someone|somebody|anyone|anybody|a person|a human) (?:with a pulse|who is real|"
+    r"who is alive|that is real|living and breathing)",
+    r"(?:on|over) the phone with " + _EN_PERSON,
+    r"(?:jump|hop|get) on a (?:quick )?(?:phone )?call",
     r"^(?:hello |hi |hey )*(?:any(?:one|body) (?:there|here|home|around))",
     r"^(?:human|person|agent|operator|representative|real person)(?: (?:please|now|pls|plz))?$",
     # (not "can someone help me unblock my pin?": a question about the pin)
     r"(?:can|could|will|would|may) (?:a |an |some |one of your )?(?:human|person|real person|"
     r"agent|staff member|manager|supervisor|representative|someone from your (?:team|shop|store))"
-    r" (?:help|take over|call|contact|look at|check|reply|"
+    r" (?:help|take over|give me a (?:ring|call|buzz)|call|contact|look at|check|reply|"
     r"answer|respond|get back|phone|ring|email)",
     r"(?:help|an answer|a reply|a response) from (?:a |an )?(?:real |actual |live )?"
     r"(?:person|human|agent|staff member|manager)",
