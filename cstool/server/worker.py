@@ -63,7 +63,8 @@ class StorageWorker:
     PostgreSQL also the threads running customers' posts beside each other."""
 
     def __init__(self, database: Any, *, max_group: int = MAX_GROUP,
-                 beside: int | None = None):
+                 beside: int | None = None,
+                 prefetch: Callable[[list[tuple]], Any] | None = None):
         self.database = database
         self.max_group = max_group
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -72,6 +73,9 @@ class StorageWorker:
         self.shared_groups = 0  # commits of posts run beside others
         self.escalated = 0  # posts run again under the write lock
         self.beside = post_threads(database) if beside is None else beside
+        # reads a posts' group's look-ups together, from the posts' hints (see above)
+        self.prefetch = prefetch if self.beside else None
+        self.prefetched = 0  # posts whose look-up was read with their group's (figures)
         self.thread = threading.Thread(target=self._loop, name="cstool-storage", daemon=True)
         self.thread.start()
         self.post_threads = [
@@ -82,12 +86,13 @@ class StorageWorker:
 
     # -- calls ------------------------------------------------------------------------------
     async def run(self, fn: Callable[[], Any], *, alone: bool = False,
-                  shared: bool = False) -> Any:
+                  shared: bool = False, hint: tuple | None = None) -> Any:
         """Run ``fn`` on the storage thread; ``alone`` keeps it out of any group;
-        ``shared``: a customer's post, which may run beside other posts (PostgreSQL)."""
+        ``shared``: a customer's post, which may run beside other posts (PostgreSQL),
+        ``hint``: its (shop, customer, client id) as far as known, for ``prefetch``."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        item = (fn, loop, future, alone)
+        item = (fn, loop, future, alone, hint)
         if shared and not alone and self.post_threads:
             self._posts.put(item)
         else:
@@ -178,6 +183,7 @@ class StorageWorker:
         results: list[tuple[bool, Any]] = []
         try:
             with self.database.group(shared=True):
+                self._prefetch(group)
                 results = [self._call(item[0]) for item in group]
         except StorageError as e:  # begin or commit failed: the posts run again fail
             return [r if r and not r[0] and isinstance(r[1], NeedsWriteLock) else (False, e)
@@ -185,10 +191,20 @@ class StorageWorker:
         self.shared_groups += 1
         return results
 
+    def _prefetch(self, group: list) -> None:
+        # the look-ups of the group's posts in one round trip (PostgreSQL: Posts.prefetch)
+        hints = [item[4] for item in group if item[4] is not None]
+        if self.prefetch is None or len(hints) < 2:
+            return
+        try:
+            self.prefetched += self.prefetch(hints) or 0
+        except Exception:  # noqa: BLE001 (a hint's read failed: each post looks up itself)
+            return
+
     def _deliver(self, group: list, results: list[tuple[bool, Any]]) -> None:
         # One wake-up of each event loop for the whole group, not one per call.
         by_loop: dict[Any, list] = {}
-        for (_, loop, future, _), result in zip(group, results, strict=True):
+        for (_, loop, future, _, _), result in zip(group, results, strict=True):
             by_loop.setdefault(loop, []).append((future, result))
         for loop, settled in by_loop.items():
             with contextlib.suppress(RuntimeError):  # the loop closed while we worked

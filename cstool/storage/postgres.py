@@ -138,6 +138,8 @@ class PgConnection:
         self.shared = False
         self.claimed = False
         self.held: list[tuple] | None = None
+        # a concurrent posts' group's look-ups read together (``Posts.prefetch``)
+        self.prefetched: tuple | None = None
 
     @property
     def raw(self) -> Any:
@@ -236,6 +238,7 @@ class PgConnection:
         self.carried = self.poisoned = False
         self.shared = self.claimed = False
         self.held = None
+        self.prefetched = None
 
     def flush(self) -> None:
         """Send the deferred statements now."""
