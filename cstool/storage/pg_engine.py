@@ -293,7 +293,8 @@ class PostgresEngine:
                 # the writes still waiting go with the group's next statement (or its
                 # COMMIT); should they fail, the whole group fails (PgConnection.carry)
                 conn.carry()
-                conn.defer("RELEASE SAVEPOINT cstool_write")
+                if not conn.drop_unsent("SAVEPOINT cstool_write"):
+                    conn.defer("RELEASE SAVEPOINT cstool_write")
             finally:
                 conn.claimed = outer_claim
             return

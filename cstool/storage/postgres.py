@@ -172,6 +172,18 @@ class PgConnection:
         self._pending.clear()
         return False
 
+    def drop_unsent(self, sql: str) -> bool:
+        """Forget the deferred control statement ``sql`` (the last one waiting with that
+        text) if it was not sent yet, keeping what was deferred after it; whether it was
+        there. A group's write whose savepoint was never sent needs none: had it failed,
+        its writes waiting would have been dropped with it (``drop_since``), and once it
+        ended they are carried, so that their failure fails the group anyway."""
+        for i in range(len(self._pending) - 1, -1, -1):
+            if self._pending[i] == (sql, None):
+                del self._pending[i]
+                return True
+        return False
+
     def execute_later(self, sql: str, params: Any = (), *, id_reserved: bool = False
                       ) -> None:
         """Run a write whose result nobody reads (no row count, no new id) with the
