@@ -24,6 +24,16 @@ that cannot run beside others (a new customer or chat, routing, a ticket, a chat
 another post holds ...) is rolled back to its savepoint and handed to the first thread,
 which runs it again under the exclusive write lock, like every other call: the client
 sees one answer, as if it had gone there first.
+
+**A group's look-ups together.** Each post queued there carries a hint of who posts
+(shop, customer, client id: the customer's token as the server saw it lately, unchecked).
+Before it runs a group's posts, the thread reads every hinted post's look-up in one round
+trip of two statements (``prefetch``: ``DeskService.prefetch_posts``, ``Posts.prefetch``),
+so that a post into an open chat then runs without a round trip of its own: its message,
+its chat's times and its event are sent with the group's COMMIT, the messages as one
+statement, the chats' times as another, the events as a third. The hint chooses only
+what is read: each post still authenticates, is checked, and takes only the answer read
+for its own shop, customer and client id (anything else looks up itself).
 """
 
 from __future__ import annotations
