@@ -14,7 +14,8 @@ and only the calls this thread makes inside a group become savepoints of it.
 
 **Concurrent posts (PostgreSQL).** On PostgreSQL, customers' messages (the calls marked
 ``shared``, the bulk of the traffic) also have threads of their own, several of them
-(``$CSTOOL_PG_POST_THREADS``, else the pool's size less one; 0 keeps the one thread),
+(``$CSTOOL_PG_POST_THREADS``, else two, or the pool's size less one if smaller; 0 keeps
+the one thread),
 each grouping the posts that wait into one transaction on its own connection,
 ``Database.group(shared=True)``: the groups run side by side, each holding the
 database's write lock in shared mode and the row of each chat it writes to (``FOR
@@ -50,6 +51,10 @@ from ..errors import StorageError
 from ..storage.errors import NeedsWriteLock
 
 MAX_GROUP = 64  # calls committed together at most
+# posts' threads by default: one group fills (its look-ups read together) while another
+# commits; more only make the groups smaller, each commit waiting for the one before
+# (the event lock): measured slower here (README, PostgreSQL figures)
+DEFAULT_POST_THREADS = 2
 POST_THREADS_ENV = "CSTOOL_PG_POST_THREADS"
 _STOP = object()
 
@@ -57,15 +62,15 @@ _STOP = object()
 def post_threads(database: Any) -> int:
     """How many threads run customers' posts beside each other: none on SQLite (its one
     writer); on PostgreSQL ``$CSTOOL_PG_POST_THREADS`` when set (0: none, every call on
-    the one thread as on SQLite), else the pool's size less the first thread's
-    connection (none with a pool of one: the old path)."""
+    the one thread as on SQLite), else :data:`DEFAULT_POST_THREADS`, at most the pool's
+    size less the first thread's connection (none with a pool of one: the old path)."""
     engine = getattr(database, "engine", None)
     if engine is None:
         return 0
     given = os.environ.get(POST_THREADS_ENV, "").strip()
     if given.isdigit():
         return min(int(given), 64)
-    return engine.pool_size - 1
+    return min(engine.pool_size - 1, DEFAULT_POST_THREADS)
 
 
 class StorageWorker:
