@@ -28,7 +28,8 @@ connection (another process, or another connection of this one) committed a writ
 cache keeps.) Writes made to the database by programs other than cstool are not counted:
 the caches would not see them. The sequence is made by ``db upgrade`` (migration 21),
 never by opening: a role with only read and write rights (no CREATE) opens an upgraded
-database. """
+database.
+"""
 
 from __future__ import annotations
 
