@@ -207,3 +207,27 @@ def test_customers_posting_and_retrying_at_once_through_a_server(pg_url):
         assert created == [r[0] for r in stored]
     finally:
         served.close()
+
+
+def test_a_post_sent_to_the_lock_between_two_others_takes_only_its_own_writes(pg_url):
+    _desk(pg_url, status="online", capacity=50, mode="human_first")
+    be = LocalBackend(pg_url)
+    try:
+        chats = _open_chats(be, "k1", "k2", "k3")
+        be.close_conversation(chats["k2"], by="a0")
+        posts = [("k1", "一", "a"), ("k2", "二", "b"), ("k3", "三", "c")]
+        kept, out = _group(be, [(SHOP, c, i) for c, _, i in posts], posts)
+        assert kept == 3
+        # the first post's writes wait for the commit (no savepoint sent): the second's
+        # rollback must not take them, nor the third's
+        assert isinstance(out[1], NeedsWriteLock)
+        assert [r["conversation"]["id"] for r in (out[0], out[2])] == [chats["k1"],
+                                                                      chats["k3"]]
+        assert _customer_messages(pg_url) == [("k1", "a", "一"), ("k3", "c", "三")]
+        # each chat's customer time is its message's (the chats' times sent as one)
+        assert query(pg_url, "SELECT m.client_id, c.last_customer_at = m.created_at, "
+                     "c.last_message_at = m.created_at FROM messages m JOIN conversations c "
+                     "ON c.id = m.conversation_id WHERE m.client_id IN ('a', 'c') "
+                     "ORDER BY m.id") == [("a", True, True), ("c", True, True)]
+    finally:
+        be.close()
