@@ -4,7 +4,9 @@ What one ``cstool serve`` spends of its own CPU on a customer's message, without
 and without the clients: the work of its storage thread (the token checked, the
 ``post_message`` policy and operation) for posts into open chats of known customers,
 grouped into one transaction as the server groups them (``Database.group()`` on SQLite,
-``Database.group(shared=True)``, the concurrent posts' group, on PostgreSQL), run in this
+``Database.group(shared=True)``, the concurrent posts' group, on PostgreSQL, whose posts'
+look-ups are read together first from the tokens' hints, as the server's posts' thread
+does: ``DeskService.prefetch_posts``), run in this
 process and timed with ``time.process_time`` (this process only: the PostgreSQL server's
 own processes are not counted, the SQLite library's work is).
 
@@ -68,6 +70,11 @@ def measure(db: str, *, shared: bool, customers: int, rounds: int, blocks: int,
             items = [(t, r, n) for n, t in enumerate(tokens)]
             for k in range(0, len(items), group):
                 with be.database.group(shared=True) if shared else be.database.group():
+                    if shared:  # the posts' look-ups read together, as the server does
+                        hints = [store.customer_hint(t) for t, _, _ in items[k:k + group]]
+                        be.ctx.desk.prefetch_posts([(*h, f"cpu{n}-{i}") for (h, (_, i, n))
+                                                    in zip(hints, items[k:k + group],
+                                                           strict=True) if h is not None])
                     for item in items[k:k + group]:
                         post(*item)
                 done += len(items[k:k + group])

@@ -14,7 +14,8 @@ and only the calls this thread makes inside a group become savepoints of it.
 
 **Concurrent posts (PostgreSQL).** On PostgreSQL, customers' messages (the calls marked
 ``shared``, the bulk of the traffic) also have threads of their own, several of them
-(``$CSTOOL_PG_POST_THREADS``, else the pool's size less one; 0 keeps the one thread),
+(``$CSTOOL_PG_POST_THREADS``, else two, or the pool's size less one if smaller; 0 keeps
+the one thread),
 each grouping the posts that wait into one transaction on its own connection,
 ``Database.group(shared=True)``: the groups run side by side, each holding the
 database's write lock in shared mode and the row of each chat it writes to (``FOR
@@ -24,6 +25,16 @@ that cannot run beside others (a new customer or chat, routing, a ticket, a chat
 another post holds ...) is rolled back to its savepoint and handed to the first thread,
 which runs it again under the exclusive write lock, like every other call: the client
 sees one answer, as if it had gone there first.
+
+**A group's look-ups together.** Each post queued there carries a hint of who posts
+(shop, customer, client id: the customer's token as the server saw it lately, unchecked).
+Before it runs a group's posts, the thread reads every hinted post's look-up in one round
+trip of two statements (``prefetch``: ``DeskService.prefetch_posts``, ``Posts.prefetch``),
+so that a post into an open chat then runs without a round trip of its own: its message,
+its chat's times and its event are sent with the group's COMMIT, the messages as one
+statement, the chats' times as another, the events as a third. The hint chooses only
+what is read: each post still authenticates, is checked, and takes only the answer read
+for its own shop, customer and client id (anything else looks up itself).
 """
 
 from __future__ import annotations
@@ -40,6 +51,10 @@ from ..errors import StorageError
 from ..storage.errors import NeedsWriteLock
 
 MAX_GROUP = 64  # calls committed together at most
+# posts' threads by default: one group fills (its look-ups read together) while another
+# commits; more only make the groups smaller, each commit waiting for the one before
+# (the event lock): measured slower here (README, PostgreSQL figures)
+DEFAULT_POST_THREADS = 2
 POST_THREADS_ENV = "CSTOOL_PG_POST_THREADS"
 _STOP = object()
 
@@ -47,15 +62,15 @@ _STOP = object()
 def post_threads(database: Any) -> int:
     """How many threads run customers' posts beside each other: none on SQLite (its one
     writer); on PostgreSQL ``$CSTOOL_PG_POST_THREADS`` when set (0: none, every call on
-    the one thread as on SQLite), else the pool's size less the first thread's
-    connection (none with a pool of one: the old path)."""
+    the one thread as on SQLite), else :data:`DEFAULT_POST_THREADS`, at most the pool's
+    size less the first thread's connection (none with a pool of one: the old path)."""
     engine = getattr(database, "engine", None)
     if engine is None:
         return 0
     given = os.environ.get(POST_THREADS_ENV, "").strip()
     if given.isdigit():
         return min(int(given), 64)
-    return engine.pool_size - 1
+    return min(engine.pool_size - 1, DEFAULT_POST_THREADS)
 
 
 class StorageWorker:
@@ -63,7 +78,8 @@ class StorageWorker:
     PostgreSQL also the threads running customers' posts beside each other."""
 
     def __init__(self, database: Any, *, max_group: int = MAX_GROUP,
-                 beside: int | None = None):
+                 beside: int | None = None,
+                 prefetch: Callable[[list[tuple]], Any] | None = None):
         self.database = database
         self.max_group = max_group
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -72,6 +88,9 @@ class StorageWorker:
         self.shared_groups = 0  # commits of posts run beside others
         self.escalated = 0  # posts run again under the write lock
         self.beside = post_threads(database) if beside is None else beside
+        # reads a posts' group's look-ups together, from the posts' hints (see above)
+        self.prefetch = prefetch if self.beside else None
+        self.prefetched = 0  # posts whose look-up was read with their group's (figures)
         self.thread = threading.Thread(target=self._loop, name="cstool-storage", daemon=True)
         self.thread.start()
         self.post_threads = [
@@ -82,12 +101,13 @@ class StorageWorker:
 
     # -- calls ------------------------------------------------------------------------------
     async def run(self, fn: Callable[[], Any], *, alone: bool = False,
-                  shared: bool = False) -> Any:
+                  shared: bool = False, hint: tuple | None = None) -> Any:
         """Run ``fn`` on the storage thread; ``alone`` keeps it out of any group;
-        ``shared``: a customer's post, which may run beside other posts (PostgreSQL)."""
+        ``shared``: a customer's post, which may run beside other posts (PostgreSQL),
+        ``hint``: its (shop, customer, client id) as far as known, for ``prefetch``."""
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        item = (fn, loop, future, alone)
+        item = (fn, loop, future, alone, hint)
         if shared and not alone and self.post_threads:
             self._posts.put(item)
         else:
@@ -178,6 +198,7 @@ class StorageWorker:
         results: list[tuple[bool, Any]] = []
         try:
             with self.database.group(shared=True):
+                self._prefetch(group)
                 results = [self._call(item[0]) for item in group]
         except StorageError as e:  # begin or commit failed: the posts run again fail
             return [r if r and not r[0] and isinstance(r[1], NeedsWriteLock) else (False, e)
@@ -185,10 +206,20 @@ class StorageWorker:
         self.shared_groups += 1
         return results
 
+    def _prefetch(self, group: list) -> None:
+        # the look-ups of the group's posts in one round trip (PostgreSQL: Posts.prefetch)
+        hints = [item[4] for item in group if item[4] is not None]
+        if self.prefetch is None or len(hints) < 2:
+            return
+        try:
+            self.prefetched += self.prefetch(hints) or 0
+        except Exception:  # noqa: BLE001 (a hint's read failed: each post looks up itself)
+            return
+
     def _deliver(self, group: list, results: list[tuple[bool, Any]]) -> None:
         # One wake-up of each event loop for the whole group, not one per call.
         by_loop: dict[Any, list] = {}
-        for (_, loop, future, _), result in zip(group, results, strict=True):
+        for (_, loop, future, _, _), result in zip(group, results, strict=True):
             by_loop.setdefault(loop, []).append((future, result))
         for loop, settled in by_loop.items():
             with contextlib.suppress(RuntimeError):  # the loop closed while we worked

@@ -93,6 +93,15 @@ class DeskService:
         return dict(row)
 
     # -- posting --------------------------------------------------------------------------
+    def prefetch_posts(self, posts: list[tuple[str, str, str | None]]) -> int:
+        """In a group of PostgreSQL's concurrent posts (the server's), read the look-ups
+        of the posts about to run, given as (shop, customer, client id) hints, in one
+        round trip (``Posts.prefetch``); each post then takes its own. Returns how many
+        were read (0 on SQLite or elsewhere). The hints choose what is read, never what
+        a post may do: each post is checked and looks itself up as before."""
+        with self.ctx.read() as uow:
+            return uow.repo(Posts).prefetch(posts, self.ctx.tickets.reopen_since(uow.now))
+
     def post_message(
         self, shop: str, customer: str, text: str, *, channel: str | None = None,
         entry_page: str | None = None, source: str | None = None,

@@ -239,6 +239,19 @@ class TokenStore:
         self._note_use(tid, used, now)
         return principal
 
+    def customer_hint(self, secret: str | None) -> tuple[str, str] | None:
+        """The (shop, customer) of a customer's token seen lately, from the cache and
+        unchecked (no expiry, revocation or epoch): a hint of what the token's next post
+        will read (the server's concurrent posts read a group's look-ups together),
+        never a decision; ``authenticate`` decides. None when not known so."""
+        if not secret or not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
+            return None
+        hit = self._cache.get(hash_token(secret))
+        principal = None if hit is None else hit[2]
+        if principal is None or principal.customer is None or principal.shop is None:
+            return None
+        return principal.shop, principal.customer
+
     def _access_version(self) -> tuple | None:
         """What a cached principal depends on: the backend's access epoch and the file's
         data_version (None: no caching, the backend keeps no epoch). While a LISTEN

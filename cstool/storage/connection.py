@@ -17,17 +17,21 @@ class Connection(Protocol):
         """Run one statement for each parameter row."""
 
 
-def execute_later(conn: Any, sql: str, params: Any = (), *, id_reserved: bool = False
-                  ) -> Any:
+def execute_later(conn: Any, sql: str, params: Any = (), *, id_reserved: bool = False,
+                  many: tuple[str, int | None] | None = None) -> Any:
     """Run a write whose result the caller does not read (no row count, no new id, and
     no constraint it may break that the caller would catch). SQLite runs it at once and
     returns the cursor; PostgreSQL sends it with the transaction's next statement, in
     that round trip, and returns None (``PgConnection.execute_later``). ``id_reserved``:
-    the row's ``id`` was taken from the table's own sequence (``next_id_sql``)."""
+    the row's ``id`` was taken from the table's own sequence (``next_id_sql``).
+    ``many``: PostgreSQL's statement for many such writes at once (its parameters one
+    array per parameter of ``sql``) and the parameter naming the row written (of several
+    writes to one row, the last stands; None: every write is a row of its own): writes
+    of this statement waiting together are sent as one (``PgConnection.pipeline``)."""
     later = getattr(conn, "execute_later", None)
     if later is None:
         return conn.execute(sql, params)
-    later(sql, params, id_reserved=id_reserved)
+    later(sql, params, id_reserved=id_reserved, many=many)
     return None
 
 

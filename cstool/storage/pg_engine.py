@@ -15,16 +15,20 @@ hold it shared side by side (``group(shared=True)``).
 **Fewer round trips.** A write transaction's ``BEGIN``, its advisory lock and the
 reading of the commit counter are sent together (psycopg's pipeline mode), and so are
 its taking a number of the counter and ``COMMIT``; a group's ``SAVEPOINT``/``RELEASE``
-and a read's ``BEGIN`` go with the next statement. ``data_version`` (what the in-process
-caches check for other connections' commits: SQLite's ``PRAGMA data_version``) is
-answered from the counter read with the lock, not by one more query: the counter is the
-sequence ``cstool_commits``, of which every cstool write transaction takes a number as it
-commits, so it moved since our last write exactly when another connection (another
-process, or another connection of this one) committed a write. (Except the server's
-concurrent posts, ``group(shared=True)``: they change nothing a cache keeps.) Writes made to the
-database by programs other than cstool are not counted: the caches would not see them.
-The sequence is made by ``db upgrade`` (migration 21), never by opening: a role with only
-read and write rights (no CREATE) opens an upgraded database.
+and a read's ``BEGIN`` go with the next statement (a group's write whose savepoint was
+never sent, all its writes still waiting when it ended, drops it: nothing to roll back
+to), and writes waiting side by side that have a statement for many (a group's posts'
+messages and chats' times) go as one (``PgConnection.pipeline``). ``data_version`` (what
+the in-process caches check for other connections' commits: SQLite's ``PRAGMA
+data_version``) is answered from the counter read with the lock, not by one more query:
+the counter is the sequence ``cstool_commits``, of which every cstool write transaction
+takes a number as it commits, so it moved since our last write exactly when another
+connection (another process, or another connection of this one) committed a write.
+(Except the server's concurrent posts, ``group(shared=True)``: they change nothing a
+cache keeps.) Writes made to the database by programs other than cstool are not counted:
+the caches would not see them. The sequence is made by ``db upgrade`` (migration 21),
+never by opening: a role with only read and write rights (no CREATE) opens an upgraded
+database.
 """
 
 from __future__ import annotations
@@ -293,7 +297,8 @@ class PostgresEngine:
                 # the writes still waiting go with the group's next statement (or its
                 # COMMIT); should they fail, the whole group fails (PgConnection.carry)
                 conn.carry()
-                conn.defer("RELEASE SAVEPOINT cstool_write")
+                if not conn.drop_unsent("SAVEPOINT cstool_write"):
+                    conn.defer("RELEASE SAVEPOINT cstool_write")
             finally:
                 conn.claimed = outer_claim
             return

@@ -105,6 +105,9 @@ class _Catalogue:
         self.probes: dict[str, dialect.Translated] = {}
         self.identity: set[str] | None = None
         self.keys: dict[str, tuple[str, ...]] = {}
+        # deferred writes sent together as one statement: text -> (the statement for
+        # many, its parameters as arrays; the parameter naming the row, else None)
+        self.many: dict[str, tuple[str, int | None]] = {}
 
 
 class PgConnection:
@@ -138,6 +141,8 @@ class PgConnection:
         self.shared = False
         self.claimed = False
         self.held: list[tuple] | None = None
+        # a concurrent posts' group's look-ups read together (``Posts.prefetch``)
+        self.prefetched: tuple | None = None
 
     @property
     def raw(self) -> Any:
@@ -170,8 +175,20 @@ class PgConnection:
         self._pending.clear()
         return False
 
-    def execute_later(self, sql: str, params: Any = (), *, id_reserved: bool = False
-                      ) -> None:
+    def drop_unsent(self, sql: str) -> bool:
+        """Forget the deferred control statement ``sql`` (the last one waiting with that
+        text) if it was not sent yet, keeping what was deferred after it; whether it was
+        there. A group's write whose savepoint was never sent needs none: had it failed,
+        its writes waiting would have been dropped with it (``drop_since``), and once it
+        ended they are carried, so that their failure fails the group anyway."""
+        for i in range(len(self._pending) - 1, -1, -1):
+            if self._pending[i] == (sql, None):
+                del self._pending[i]
+                return True
+        return False
+
+    def execute_later(self, sql: str, params: Any = (), *, id_reserved: bool = False,
+                      many: tuple[str, int | None] | None = None) -> None:
         """Run a write whose result nobody reads (no row count, no new id) with the
         transaction's next statement, in its round trip (psycopg's pipeline mode), instead
         of a round trip of its own. Statements run in the order given; an error of this
@@ -183,6 +200,8 @@ class PgConnection:
                 and not id_reserved:
             self.execute(sql, params)  # an explicit id: the identity is synced after it
             return
+        if many is not None:
+            self._cat.many[found.sql] = many
         self._pending.append((found.sql, () if params is None else params))
 
     def execute_together(self, statements: list[tuple[str, Any]]) -> list[PgCursor]:
@@ -236,6 +255,7 @@ class PgConnection:
         self.carried = self.poisoned = False
         self.shared = self.claimed = False
         self.held = None
+        self.prefetched = None
 
     def flush(self) -> None:
         """Send the deferred statements now."""
@@ -257,6 +277,8 @@ class PgConnection:
 
         pending, self._pending = self._pending, []
         carried, self.carried = self.carried, False
+        if len(pending) > 2 and self._cat.many:
+            pending = self._merged(pending)
         work = pending + statements
         if not work:
             return []
@@ -276,6 +298,37 @@ class PgConnection:
                 raise signal from None
             self.poisoned = self.poisoned or carried
             raise _map_error(e) from None
+
+    def _merged(self, pending: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+        """The deferred statements with each run of writes that have a statement for
+        many (``execute_later``'s ``many``), and nothing else between them, sent as one
+        statement per kind: their order within the run does not matter (they write
+        different tables, or the same row, where the last stands), and each such run
+        fails or stands as a whole, as a run of its statements would in one round trip
+        (the first failure aborts the transaction)."""
+        many = self._cat.many
+        out: list[tuple[str, Any]] = []
+        run: dict[str, list] = {}
+
+        def close_run() -> None:
+            for sql, rows in run.items():
+                text, key = many[sql]
+                if key is not None:  # one row each: the last write to it stands
+                    rows = list({row[key]: row for row in rows}.values())
+                if len(rows) == 1:
+                    out.append((sql, rows[0]))
+                else:
+                    out.append((text, [list(column) for column in zip(*rows, strict=True)]))
+            run.clear()
+
+        for sql, params in pending:
+            if params is not None and sql in many:
+                run.setdefault(sql, []).append(params)
+                continue
+            close_run()
+            out.append((sql, params))
+        close_run()
+        return out
 
     # -- the catalogue, as far as the translation needs it ---------------------------------
     def identity_tables(self) -> set[str]:

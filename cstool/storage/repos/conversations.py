@@ -11,6 +11,11 @@ from ..connection import execute_later
 from ..ids import row_id
 from ..where import Where
 
+# PostgreSQL: many chats' customer message times in one statement (``execute_later``'s
+# ``many``: a group of posts' chats, sent together; one row per chat, the last time)
+_TOUCHED_MANY = ("UPDATE conversations c SET last_message_at = v.at, last_customer_at = "
+                 "v.customer_at FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS "
+                 "v(at, customer_at, id) WHERE c.id = v.id")
 OPEN_STATES = ("bot", "queued", "active")
 # (shop key, customer key, customer name, assignee handle, group key) of a chat
 _NAMES = ("SELECT s.key, cu.key, cu.name, a.handle, g.key FROM shops s "
@@ -171,7 +176,8 @@ class Conversations:
         """A message at ``now`` keeps the chat alive (a customer's is their last, too)."""
         if by_customer:
             execute_later(self.conn, "UPDATE conversations SET last_message_at = ?, "
-                          "last_customer_at = ? WHERE id = ?", (now, now, conv_id))
+                          "last_customer_at = ? WHERE id = ?", (now, now, conv_id),
+                          many=(_TOUCHED_MANY, 2))
         else:
             execute_later(self.conn, "UPDATE conversations SET last_message_at = ? "
                           "WHERE id = ?", (now, conv_id))

@@ -8,6 +8,12 @@ from ..connection import execute_later
 
 # The columns of a message as ``message_dict`` reads them (the agent's id, or handle
 # when joined).
+# PostgreSQL: many messages with reserved ids in one statement (``execute_later``'s
+# ``many``: a group of posts' messages, sent together)
+_MANY = ("INSERT INTO messages (id, conversation_id, sender, agent_id, kind, body, "
+         "payload, client_id, created_at) SELECT * FROM unnest(%s::bigint[], "
+         "%s::bigint[], %s::text[], %s::bigint[], %s::text[], %s::text[], %s::text[], "
+         "%s::text[], %s::bigint[])")
 MESSAGE_COLUMNS = ("SELECT id, conversation_id, sender, agent_id, kind, body, payload, "
                    "client_id, created_at, delivery FROM messages")
 
@@ -29,7 +35,7 @@ class Messages:
                 self.conn, "INSERT INTO messages (id, conversation_id, sender, agent_id, "
                 "kind, body, payload, client_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (reserved_id, conversation_id, sender, agent_id, kind, body, payload_json,
-                 client_id, now), id_reserved=True)
+                 client_id, now), id_reserved=True, many=(_MANY, None))
             return reserved_id
         return self.conn.execute(
             "INSERT INTO messages (conversation_id, sender, agent_id, kind, body, payload, "

@@ -14,6 +14,20 @@ concurrent posts) locks the open chat's row first, in the same round trip. On
 PostgreSQL the reads besides the open chat's are one statement (the customer, the id, the
 resolved tickets as an array, the duplicate): each statement costs the server's process
 more CPU (psycopg's per-statement work) than the rows it reads.
+
+**A group's look-ups together (PostgreSQL's concurrent posts).** The server's thread of
+concurrent posts knows, before it runs a group, which customers post into which shops
+(from the tokens it has seen: a hint, never trusted): ``prefetch`` reads what every
+post of the group would read, for the first post of each customer, in one round trip of
+two statements whatever the group's size (the open chats locked FOR UPDATE SKIP LOCKED
+first, then the customers, duplicates, resolved tickets and the messages' ids, in a
+newer snapshot, with the chats held), and keeps the answers on the connection; a post's
+``lookup`` then takes its own answer, named by shop, customer and client id, without a
+round trip. A later post of the same customer in the group, or a post without a hint,
+looks up itself (after the writes of the posts before it, so that a duplicate client id
+inside the group is seen). An id is reserved only where the post will fit beside others
+and is no duplicate; a post that still goes to the write lock (a campaign's command, a
+file) spends it, like a rolled-back transaction spends a sequence's number.
 """
 
 from __future__ import annotations
@@ -22,6 +36,7 @@ import sqlite3
 from dataclasses import dataclass
 
 from ..connection import execute_together, next_id_sql
+from ..errors import DatabaseError, NeedsWriteLock
 from .customers import _CUSTOMER_FOR_POST
 
 _DUPLICATE = (
@@ -78,11 +93,96 @@ class PostLookup:
     message_id: int | None
 
 
+# PostgreSQL only: a group's open chats locked at once (one row of input each: the
+# shop's key, the customer's key, their place in the group); chats another post holds
+# are skipped, as in a post's own look-up
+_LOCK_CHATS = (
+    "SELECT i.n, c.*, s.key, cu.key, cu.name, a.handle, g.key FROM "
+    "unnest(%s::text[], %s::text[]) WITH ORDINALITY AS i(shop_key, customer_key, n) "
+    "JOIN conversations c ON c.id = (SELECT MAX(o.id) FROM conversations o JOIN shops os "
+    "ON os.id = o.shop_id JOIN customers oc ON oc.id = o.customer_id WHERE os.key = "
+    "i.shop_key AND oc.key = i.customer_key AND o.state IN ('new', 'bot', 'queued', "
+    "'active')) JOIN shops s ON s.id = c.shop_id JOIN customers cu ON cu.id = "
+    "c.customer_id LEFT JOIN agents a ON a.id = c.assignee_id LEFT JOIN \"groups\" g ON "
+    "g.id = c.group_id FOR UPDATE OF c SKIP LOCKED")
+# ... and the rest of each post's look-up, in a newer snapshot (after the locks): the
+# shop's id, the customer (as _CUSTOMER_FOR_POST), the message's id when the post fits
+# beside others (as _FITS) and is no duplicate, the resolved tickets, the duplicate
+_PREFETCH = (
+    "SELECT i.n, s.id, cu.*, CASE WHEN cu.profile IS NOT NULL AND d.id IS NULL AND "
+    "cardinality(r.ids) = 0 AND EXISTS (SELECT 1 FROM conversations WHERE state = "
+    "'active' AND id = (SELECT MAX(id) FROM conversations WHERE shop_id = s.id AND "
+    "customer_id = cu.id AND state IN ('new', 'bot', 'queued', 'active')) FOR UPDATE "
+    "SKIP LOCKED) THEN {next_id} END, r.ids, d.id, d.conversation_id FROM "
+    "unnest(%s::text[], %s::text[], %s::text[]) WITH ORDINALITY AS "
+    "i(shop_key, customer_key, client_id, n) JOIN shops s ON s.key = i.shop_key "
+    "LEFT JOIN LATERAL (SELECT c.id, p.customer_id AS profile, p.level, p.tags, p.region, "
+    "p.channel, da.handle AS dedicated, la.handle AS last_agent, p.last_served_at, c.name "
+    "FROM customers c LEFT JOIN customer_profiles p ON p.customer_id = c.id AND "
+    "p.shop_id = s.id LEFT JOIN agents da ON da.id = p.dedicated_agent_id LEFT JOIN "
+    "agents la ON la.id = p.last_agent_id WHERE c.key = i.customer_key) AS cu ON true "
+    "LEFT JOIN LATERAL (SELECT ARRAY(SELECT id FROM tickets WHERE shop_id = s.id AND "
+    "status = 'resolved' AND customer_id = cu.id AND resolved_at >= %s) AS ids) AS r "
+    "ON true LEFT JOIN LATERAL (SELECT m.id, m.conversation_id FROM messages m JOIN "
+    "conversations c ON c.id = m.conversation_id WHERE i.client_id IS NOT NULL AND "
+    "m.client_id = i.client_id AND c.shop_id = s.id AND c.customer_id = cu.id LIMIT 1) "
+    "AS d ON true ORDER BY i.n")
+
+
 class Posts:
     """The reads of a customer's post (``uow.repo(Posts)``)."""
 
     def __init__(self, conn: sqlite3.Connection):
         self.conn = conn
+
+    def prefetch(self, posts: list[tuple[str, str, str | None]], resolved_since: int) -> int:
+        """PostgreSQL's concurrent posts: the look-ups of a group's posts, given as
+        (shop key, customer key, client id) hints, read together and kept for
+        ``lookup`` (see the module's docstring); the first post of each customer only.
+        Returns how many were kept (0 elsewhere: SQLite, or outside such a group)."""
+        conn = self.conn
+        next_id = next_id_sql(conn, "messages")
+        if next_id is None or not getattr(conn, "shared", False):
+            return 0
+        firsts: dict[str, tuple[str, str, str | None]] = {}
+        for shop, customer, client_id in posts:
+            firsts.setdefault(customer, (shop, customer, client_id))
+        if len(firsts) < 2:
+            return 0  # one post: its own look-up costs the same round trip
+        shops = [p[0] for p in firsts.values()]
+        customers = list(firsts)
+        clients = [p[2] for p in firsts.values()]
+        try:
+            conn.defer("SAVEPOINT cstool_prefetch")
+            chats, rest = conn.pipeline([
+                (_LOCK_CHATS, (shops, customers)),
+                (_PREFETCH.format(next_id=next_id),
+                 (shops, customers, clients, resolved_since))])
+        except (DatabaseError, NeedsWriteLock):
+            # nothing kept: each post looks up itself (the chats locked so far are held)
+            conn.execute("ROLLBACK TO cstool_prefetch")
+            conn.defer("RELEASE SAVEPOINT cstool_prefetch")
+            return 0
+        conn.defer("RELEASE SAVEPOINT cstool_prefetch")
+        cols = [d[0] for d in chats.description][1:-5]
+        open_chats = {r[0]: r for r in chats.fetchall()}
+        kept: dict[tuple, PostLookup] = {}
+        for row in rest.fetchall():
+            n, shop_id = row[0], row[1]
+            customer = tuple(row[2:12]) if row[2] is not None else None
+            message_id, resolved, dup = row[12], list(row[13]), row[14]
+            shop, key, client_id = firsts[customers[n - 1]]
+            if customer is None:
+                found = PostLookup(None, None, None, None, [], message_id)
+            else:
+                chat = open_chats.get(n)
+                found = PostLookup(
+                    customer, None if dup is None else (dup, row[15]),
+                    None if chat is None else dict(zip(cols, chat[1:-5], strict=True)),
+                    None if chat is None else tuple(chat[-5:]), resolved, message_id)
+            kept[(shop_id, key, client_id)] = found
+        conn.prefetched = (resolved_since, kept)
+        return len(kept)
 
     def lookup(self, shop_id: int, customer_key: str, client_id: str | None,
                resolved_since: int) -> PostLookup:
@@ -90,6 +190,13 @@ class Posts:
         the tickets resolved since ``resolved_since`` of ``customer_key`` in shop
         ``shop_id``, read together (with a message id reserved on PostgreSQL)."""
         locking = bool(getattr(self.conn, "shared", False))
+        kept = getattr(self.conn, "prefetched", None) if locking else None
+        if kept and kept[0] <= resolved_since:
+            # read at the group's start: its resolved tickets are those since a time at
+            # or before this post's (a superset, which only sends more to the lock)
+            found = kept[1].pop((shop_id, customer_key, client_id), None)
+            if found is not None:
+                return found
         statements = [(_CUSTOMER_FOR_POST, (shop_id, customer_key)),
                       (_OPEN_CHAT, (shop_id, customer_key)),
                       (_RESOLVED, (shop_id, customer_key, resolved_since))]
