@@ -21,6 +21,7 @@ real uvicorn on loopback over the throwaway cluster (tests/pg_support.py)."""
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from cstool.backend.local import LocalBackend
 from cstool.clock import FrozenClock
@@ -30,6 +31,15 @@ from .conftest import NOW
 from .multiserver_support import EventReader, event_ids, query
 from .server_support import serve
 from .test_pg_concurrent_posts import SHOP, _desk, _in_threads, _worker
+
+
+@pytest.fixture
+def be(pg_url):
+    """The desk (one agent online, human first) on the throwaway cluster, its backend."""
+    _desk(pg_url, status="online", capacity=50, mode="human_first")
+    backend = LocalBackend(pg_url)
+    yield backend
+    backend.close()
 
 
 def _open_chats(be: LocalBackend, *customers: str) -> dict[str, int]:
@@ -58,27 +68,22 @@ def _customer_messages(url: str) -> list[tuple]:
                  "WHERE m.sender = 'customer' AND m.body <> '你好' ORDER BY m.id")
 
 
-def test_one_customer_twice_and_a_client_id_twice_in_one_group(pg_url):
-    _desk(pg_url, status="online", capacity=50, mode="human_first")
-    be = LocalBackend(pg_url)
-    try:
-        chats = _open_chats(be, "k1", "k2")
-        start = query(pg_url, "SELECT COALESCE(MAX(id), 0) FROM events")[0][0]
-        posts = [("k1", "一", "a"), ("k2", "二", "b"), ("k1", "一", "a"), ("k1", "三", "c")]
-        kept, out = _group(be, [(SHOP, c, i) for c, _, i in posts], posts)
-        assert kept == 2  # the first post of each customer
-        assert not any(isinstance(r, BaseException) for r in out), out
-        assert [r["duplicate"] for r in out] == [False, False, True, False]
-        assert out[2]["message"]["id"] == out[0]["message"]["id"]
-        assert [r["conversation"]["id"] for r in out] == [chats[c] for c, _, _ in posts]
-        assert _customer_messages(pg_url) == [("k1", "a", "一"), ("k2", "b", "二"),
-                                              ("k1", "c", "三")]
-        created = query(pg_url, "SELECT payload FROM events WHERE type = 'message.created' "
-                        f"AND id > {start} ORDER BY id")
-        stored = [r["message"]["id"] for r in out if not r["duplicate"]]
-        assert [_message_of(p[0]) for p in created] == stored  # one each, in post order
-    finally:
-        be.close()
+def test_one_customer_twice_and_a_client_id_twice_in_one_group(pg_url, be):
+    chats = _open_chats(be, "k1", "k2")
+    start = query(pg_url, "SELECT COALESCE(MAX(id), 0) FROM events")[0][0]
+    posts = [("k1", "一", "a"), ("k2", "二", "b"), ("k1", "一", "a"), ("k1", "三", "c")]
+    kept, out = _group(be, [(SHOP, c, i) for c, _, i in posts], posts)
+    assert kept == 2  # the first post of each customer
+    assert not any(isinstance(r, BaseException) for r in out), out
+    assert [r["duplicate"] for r in out] == [False, False, True, False]
+    assert out[2]["message"]["id"] == out[0]["message"]["id"]
+    assert [r["conversation"]["id"] for r in out] == [chats[c] for c, _, _ in posts]
+    assert _customer_messages(pg_url) == [("k1", "a", "一"), ("k2", "b", "二"),
+                                          ("k1", "c", "三")]
+    created = query(pg_url, "SELECT payload FROM events WHERE type = 'message.created' "
+                    f"AND id > {start} ORDER BY id")
+    stored = [r["message"]["id"] for r in out if not r["duplicate"]]
+    assert [_message_of(p[0]) for p in created] == stored  # one each, in post order
 
 
 def _message_of(payload) -> int:
@@ -87,57 +92,42 @@ def _message_of(payload) -> int:
     return (json.loads(payload) if isinstance(payload, str) else payload)["message"]
 
 
-def test_a_retry_of_a_committed_client_id_is_answered_as_the_duplicate(pg_url):
-    _desk(pg_url, status="online", capacity=50, mode="human_first")
-    be = LocalBackend(pg_url)
-    try:
-        _open_chats(be, "k1", "k2")
-        first = be.post_message(SHOP, "k1", "有M码吗", client_id="x")
-        kept, out = _group(be, [(SHOP, "k1", "x"), (SHOP, "k2", "y")],
-                           [("k1", "有M码吗", "x"), ("k2", "发货了吗", "y")])
-        assert kept == 2
-        assert out[0]["duplicate"] and out[0]["message"]["id"] == first["message"]["id"]
-        assert not out[1]["duplicate"]
-        assert query(pg_url, "SELECT COUNT(*) FROM messages WHERE client_id = 'x'") == [(1,)]
-    finally:
-        be.close()
+def test_a_retry_of_a_committed_client_id_is_answered_as_the_duplicate(pg_url, be):
+    _open_chats(be, "k1", "k2")
+    first = be.post_message(SHOP, "k1", "有M码吗", client_id="x")
+    kept, out = _group(be, [(SHOP, "k1", "x"), (SHOP, "k2", "y")],
+                       [("k1", "有M码吗", "x"), ("k2", "发货了吗", "y")])
+    assert kept == 2
+    assert out[0]["duplicate"] and out[0]["message"]["id"] == first["message"]["id"]
+    assert not out[1]["duplicate"]
+    assert query(pg_url, "SELECT COUNT(*) FROM messages WHERE client_id = 'x'") == [(1,)]
 
 
-def test_a_chat_closed_after_the_hint_gets_no_message_the_post_opens_a_new_one(pg_url):
-    _desk(pg_url, status="online", capacity=50, mode="human_first")
-    be = LocalBackend(pg_url)
-    try:
-        chats = _open_chats(be, "k1", "k2")
-        be.close_conversation(chats["k1"], by="a0")
-        kept, out = _group(be, [(SHOP, "k1", "p"), (SHOP, "k2", "q")],
-                           [("k1", "还在吗", "p"), ("k2", "在吗", "q")])
-        assert kept == 2
-        # no open chat: the post does not fit beside others and goes to the write lock
-        assert isinstance(out[0], NeedsWriteLock) and not out[1]["duplicate"]
-        again = be.post_message(SHOP, "k1", "还在吗", client_id="p")  # under the lock
-        assert again["conversation"]["id"] != chats["k1"] and not again["duplicate"]
-        assert query(pg_url, "SELECT conversation_id FROM messages WHERE client_id = 'p'") \
-            == [(again["conversation"]["id"],)]
-        assert query(pg_url, f"SELECT state FROM conversations WHERE id = {chats['k1']}") \
-            == [("closed",)]
-    finally:
-        be.close()
+def test_a_chat_closed_after_the_hint_gets_no_message_the_post_opens_a_new_one(pg_url, be):
+    chats = _open_chats(be, "k1", "k2")
+    be.close_conversation(chats["k1"], by="a0")
+    kept, out = _group(be, [(SHOP, "k1", "p"), (SHOP, "k2", "q")],
+                       [("k1", "还在吗", "p"), ("k2", "在吗", "q")])
+    assert kept == 2
+    # no open chat: the post does not fit beside others and goes to the write lock
+    assert isinstance(out[0], NeedsWriteLock) and not out[1]["duplicate"]
+    again = be.post_message(SHOP, "k1", "还在吗", client_id="p")  # under the lock
+    assert again["conversation"]["id"] != chats["k1"] and not again["duplicate"]
+    assert query(pg_url, "SELECT conversation_id FROM messages WHERE client_id = 'p'") \
+        == [(again["conversation"]["id"],)]
+    assert query(pg_url, f"SELECT state FROM conversations WHERE id = {chats['k1']}") \
+        == [("closed",)]
 
 
-def test_a_wrong_hint_changes_nothing_of_what_a_post_does(pg_url):
-    _desk(pg_url, status="online", capacity=50, mode="human_first")
-    be = LocalBackend(pg_url)
-    try:
-        chats = _open_chats(be, "k1", "k2", "k3")
-        # the hints name k2 and k3 (k3 with another client id); the posts are k1's and k3's
-        kept, out = _group(be, [(SHOP, "k2", "a"), (SHOP, "k3", "other")],
-                           [("k1", "一", "a"), ("k3", "三", "c")])
-        assert kept == 2
-        assert [r["conversation"]["id"] for r in out] == [chats["k1"], chats["k3"]]
-        assert [r["duplicate"] for r in out] == [False, False]
-        assert _customer_messages(pg_url) == [("k1", "a", "一"), ("k3", "c", "三")]
-    finally:
-        be.close()
+def test_a_wrong_hint_changes_nothing_of_what_a_post_does(pg_url, be):
+    chats = _open_chats(be, "k1", "k2", "k3")
+    # the hints name k2 and k3 (k3 with another client id); the posts are k1's and k3's
+    kept, out = _group(be, [(SHOP, "k2", "a"), (SHOP, "k3", "other")],
+                       [("k1", "一", "a"), ("k3", "三", "c")])
+    assert kept == 2
+    assert [r["conversation"]["id"] for r in out] == [chats["k1"], chats["k3"]]
+    assert [r["duplicate"] for r in out] == [False, False]
+    assert _customer_messages(pg_url) == [("k1", "a", "一"), ("k3", "c", "三")]
 
 
 def test_the_answers_are_those_of_posts_that_looked_up_alone(pg_url):
@@ -209,25 +199,20 @@ def test_customers_posting_and_retrying_at_once_through_a_server(pg_url):
         served.close()
 
 
-def test_a_post_sent_to_the_lock_between_two_others_takes_only_its_own_writes(pg_url):
-    _desk(pg_url, status="online", capacity=50, mode="human_first")
-    be = LocalBackend(pg_url)
-    try:
-        chats = _open_chats(be, "k1", "k2", "k3")
-        be.close_conversation(chats["k2"], by="a0")
-        posts = [("k1", "一", "a"), ("k2", "二", "b"), ("k3", "三", "c")]
-        kept, out = _group(be, [(SHOP, c, i) for c, _, i in posts], posts)
-        assert kept == 3
-        # the first post's writes wait for the commit (no savepoint sent): the second's
-        # rollback must not take them, nor the third's
-        assert isinstance(out[1], NeedsWriteLock)
-        assert [r["conversation"]["id"] for r in (out[0], out[2])] == [chats["k1"],
-                                                                      chats["k3"]]
-        assert _customer_messages(pg_url) == [("k1", "a", "一"), ("k3", "c", "三")]
-        # each chat's customer time is its message's (the chats' times sent as one)
-        assert query(pg_url, "SELECT m.client_id, c.last_customer_at = m.created_at, "
-                     "c.last_message_at = m.created_at FROM messages m JOIN conversations c "
-                     "ON c.id = m.conversation_id WHERE m.client_id IN ('a', 'c') "
-                     "ORDER BY m.id") == [("a", True, True), ("c", True, True)]
-    finally:
-        be.close()
+def test_a_post_sent_to_the_lock_between_two_others_takes_only_its_own_writes(pg_url, be):
+    chats = _open_chats(be, "k1", "k2", "k3")
+    be.close_conversation(chats["k2"], by="a0")
+    posts = [("k1", "一", "a"), ("k2", "二", "b"), ("k3", "三", "c")]
+    kept, out = _group(be, [(SHOP, c, i) for c, _, i in posts], posts)
+    assert kept == 3
+    # the first post's writes wait for the commit (no savepoint sent): the second's
+    # rollback must not take them, nor the third's
+    assert isinstance(out[1], NeedsWriteLock)
+    assert [r["conversation"]["id"] for r in (out[0], out[2])] == [chats["k1"],
+                                                                  chats["k3"]]
+    assert _customer_messages(pg_url) == [("k1", "a", "一"), ("k3", "c", "三")]
+    # each chat's customer time is its message's (the chats' times sent as one)
+    assert query(pg_url, "SELECT m.client_id, c.last_customer_at = m.created_at, "
+                 "c.last_message_at = m.created_at FROM messages m JOIN conversations c "
+                 "ON c.id = m.conversation_id WHERE m.client_id IN ('a', 'c') "
+                 "ORDER BY m.id") == [("a", True, True), ("c", True, True)]
