@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import InvalidValue
 from .embeddings import to_simplified
-from .person_request import PROCESS_QUESTION, asks_for_a_person
+from .person_request import PROCESS_QUESTION, asks_for_a_person, may_ask_for_a_person
 from .text import normalise
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Thresholds",
     "choose_action",
     "is_handoff_request",
+    "may_want_a_person",
 ]
 
 ANSWER = "answer"
@@ -114,6 +115,14 @@ def is_handoff_request(text: str, extra_phrases: Iterable[str] = ()) -> bool:
         return True
     extra = [p for p in extra_phrases if p and p.strip()]
     return bool(extra) and _phrase_regex(extra).search(t) is not None
+
+
+def may_want_a_person(text: str) -> bool:
+    """True when ``text`` asks whether anyone is there or whether this is a bot (有人吗,
+    你们客服在吗, 你是机器人吗, are you a bot): a shop's greeting or "I am the assistant"
+    entry may answer it; without a confident answer the bot hands it to a person
+    (``KnowledgeIndex.decide``) rather than offering "did you mean"."""
+    return may_ask_for_a_person(normalise(to_simplified(text)))
 
 
 # ---------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from .decision import (
     Thresholds,
     choose_action,
     is_handoff_request,
+    may_want_a_person,
 )
 from .scope import IndexConfig, Scope, normalise_entry
 from .text import SynonymTable, default_synonyms, normalise
@@ -289,6 +290,9 @@ class KnowledgeIndex:
                 reason="confident",
                 ranked=ranked[:k],
             )
+        if may_want_a_person(q):  # 有人吗 / are you a bot, and no entry of the shop says
+            return Decision(q, HANDOFF, top_key, conf, choices=choices,
+                            reason="handoff_phrase", ranked=ranked[:k])
         reason = "unsure" if action == SUGGEST else "low_confidence"
         return Decision(q, action, top_key, conf, choices=choices, reason=reason, ranked=ranked[:k])
 

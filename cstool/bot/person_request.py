@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["PROCESS_QUESTION", "asks_for_a_person"]
+__all__ = ["PROCESS_QUESTION", "asks_for_a_person", "may_ask_for_a_person"]
 
 #: not a request but a question about the process (do I have to talk to someone to close
 #: an account?): put before an English request's verb
@@ -59,28 +59,23 @@ _ZH = re.compile("|".join((
     # a bare 人 with its measure word: 换个人, 来个人, 找个人跟我说
     r"(?:换|叫|找|来|要|揾|搵|喊)(?:个|一个|一位|位|个活)人" + _ZH_AFTER,
     r"换人(?=$| |吧|啊|呀|来|行吗|好吗|可以吗)",
-    # 你们店长呢, 你们客服在吗
+    # 你们店长出来 (你们客服在吗 is the room's question: _ZH_SOFT)
     r"(?:你们|你家)(?:的)?(?:老板|店长|主管|经理|领导|负责人|客服|人工|售后)"
-    r"(?=呢|在吗|在不在|在哪|出来|人呢|死哪)",
+    r"(?=出来|人呢|死哪)",
     r"(?:有没有|有冇|有无|有木有|有)(?:真人|活人|人工|人工客服)(?=$| |吗|啊|呀|在|回|么|没)",
     # a refusal of the bot
     r"(?:不想|不要|不用|别|拒绝|受够|不再|不跟|不和|不同|懒得|烦)(?:再)?(?:了)?"
     r"(?:跟|和|同|让|用|听|看)?(?:你|你们|这个|你这个|这种)?(?:的)?" + _ZH_BOT,
     r"(?:跟|和|同)(?:你这个|这个|你)?" + _ZH_BOT + r"(?:说|聊|讲|沟通|对话)(?:不|没|个|什么|啥)",
     r"(?:你|你们)(?:是不是|是|就是|不就是|个|这个|只是|只是个|是个)" + _ZH_BOT +
-    r"(?=吧|吗|啊|呀|嘛|么|$| |听|说|回|怎么|什么|太|真|好|根本|还是)",
-    r"(?:你|你们)(?:这|这个)?" + _ZH_BOT_STRONG
-    + r"(?=吧|吗|啊|呀|嘛|么|$| |听|说|回|怎么|什么|太|真|好|根本)",
+    r"(?=听|说|回|怎么|什么|太|真|好|根本)",
+    r"(?:你|你们)(?:这|这个)?" + _ZH_BOT_STRONG + r"(?=听|说|回|怎么|什么|太|真|好|根本)",
     # a complaint about the bot: 智能客服太笨了, 机器人说的都是废话
     _ZH_BOT_STRONG + r".{0,6}?" + _ZH_SCORN,
     r"(?:糊弄|敷衍)(?:我|人)?(?:的)?" + _ZH_BOT,
-    # an empty room: the message's opening or closing words
-    r"(?:^| )(?:有人吗|有人在吗|有没有人在?|有人没有?|有冇人|人呢|人在吗|人在哪|客服呢|客服在哪|"
-    r"客服在吗|有没有活人|有活人吗|没人理我?|没人管|怎么没人|人都去哪)(?=$| |啊|呀|吗|呢|了|啦)",
-    # 有人在没, 店里没人了吗: is anyone there, anywhere in the message
-    r"(?:还|店里|那边|这边|你们那?)?有人(?:在)?(?:没|没有|么|不|木有|冇)(?=$| |啊|呀|呢|回)",
-    r"(?:店里|你们那?|那边|这边|客服)?没人(?:了|在)?(?:吗|么|啊|嘛)",
-    r"^(?:(?:人工|客服|人工客服|在线客服|真人|活人) ?)+$",
+    # nobody answers: 没人理我, 人都去哪了
+    r"有没有活人|有活人吗|没人理我?|没人管|怎么没人|人都去哪",
+    r"^(?:(?:人工|人工客服|真人|活人) ?)+$",
     # the bot again and again: 都是自动回复, 跟个复读机一样
     r"(?:都是|全是|又是|只会|一直|老是|总是|跟个|像个)" + _ZH_BOT_STRONG,
     # a person to come on: 等真人上线了叫我, 让人来, 要跟人讲
@@ -109,6 +104,21 @@ _EN_PERSON = (r"(?:a |an |the |your |some |one of your |a member of )?(?:real |a
               r"support team|service team|support agent)")
 _EN_BOT = (r"(?:bot|bots|robot|robots|chatbot|machine|automated (?:reply|replies|system|answers?|"
            r"messages?)|auto ?repl(?:y|ies)|canned (?:answers?|replies|responses))")
+#: Is anyone there? Are you a bot? Questions a shop may answer itself (a greeting or
+#: "I am the shop's assistant" entry): they hand off only when the bot has no confident
+#: answer (``decision.may_ask_for_a_person``), not at once.
+_ZH_SOFT = re.compile("|".join((
+    r"(?:^| )(?:有人吗|有人在吗|有没有人在?|有人没有?|有冇人|人呢|人在吗|人在哪|客服呢|客服在哪|"
+    r"客服在吗)(?=$| |啊|呀|吗|呢|了|啦)",
+    r"(?:还|店里|那边|这边|你们那?)?有人(?:在)?(?:没|没有|么|不|木有|冇)(?=$| |啊|呀|呢|回)",
+    r"(?:店里|你们那?|那边|这边|客服)?没人(?:了|在)?(?:吗|么|啊|嘛)",
+    r"(?:你们|你家)(?:的)?(?:老板|店长|主管|经理|领导|负责人|客服|人工|售后)"
+    r"(?=呢|在吗|在不在|在哪)",
+    r"(?:你|你们)(?:是不是|是|就是|不就是|个|这个|只是|只是个|是个)?" + _ZH_BOT +
+    r"(?=吧|吗|啊|呀|嘛|么|$| |还是)",
+    r"^(?:(?:客服|在线客服) ?)+$",
+)))
+
 _EN = re.compile(r"(?<![a-z0-9])(?:" + "|".join((
     # (not the process question: do I have to talk to someone to close an account)
     PROCESS_QUESTION + r"(?:talk|speak|chat)(?: to| with) " + _EN_PERSON,
@@ -123,23 +133,16 @@ _EN = re.compile(r"(?<![a-z0-9])(?:" + "|".join((
     r"(?:i want|i need|id like|i would like|can i (?:get|have)|could i (?:get|have)|may i have|"
     r"let me have)(?: to (?:talk|speak|chat) (?:to|with))? " + _EN_PERSON +
     r"(?=$| please| now| asap| here| not| who| that| pls| plz| on the)",
-    r"(?:are you|is this|am i (?:talking|chatting|speaking) (?:to|with)|is it) (?:a |an |just a |"
-    r"only a )?(?:bot|robot|machine|ai|computer|real person|human|automated|chatbot)"
-    r"(?=$| or| right| lol| haha| huh| too| again)",
     r"(?:this|the|your|stupid|useless|dumb) " + _EN_BOT +
     r"(?: is| isnt| cant| doesnt| keeps| does not| can not| cannot| sucks| useless| not| wont|"
     r" never)",
     r"(?:stop|enough|no more|quit|sick of|tired of|done with|fed up with|dont want|do not want)"
     r"(?: (?:the|this|your|these|a|talking to|chatting with|speaking to|to chat with|to talk to|"
     r"to speak to|to deal with|to talk with)){0,2} " + _EN_BOT,
-    r"(?:is|are) (?:there )?(?:anyone|anybody|someone|somebody|any humans?|a human|a person)"
-    r"(?: actually| even| really)? (?:there|here|around|real|alive|awake|available|working|"
-    r"reading|listening|seeing|monitoring|on)",
     r"(?:someone|somebody|anyone|anybody|a person|a human) (?:with a pulse|who is real|"
     r"who is alive|that is real|living and breathing)",
     r"(?:on|over) the phone with " + _EN_PERSON,
     r"(?:jump|hop|get) on a (?:quick )?(?:phone )?call",
-    r"^(?:hello |hi |hey )*(?:any(?:one|body) (?:there|here|home|around))",
     r"^(?:human|person|agent|operator|representative|real person)(?: (?:please|now|pls|plz))?$",
     # (not "can someone help me unblock my pin?": a question about the pin)
     r"(?:can|could|will|would|may) (?:a |an |some |one of your )?(?:human|person|real person|"
@@ -152,6 +155,17 @@ _EN = re.compile(r"(?<![a-z0-9])(?:" + "|".join((
     r"(?: this| it| my (?:case|issue|complaint|ticket))?",
     r"(?:any|are there any|is there a) (?:actual |real |live )?(?:humans?|people|person) "
     r"(?:here|there|around|working|available|on)",
+    r"^(?:hello |hi |hey )*(?:any(?:one|body) (?:there|here|home|around))",
+)) + r")(?![a-z0-9])")
+
+
+_EN_SOFT = re.compile(r"(?<![a-z0-9])(?:" + "|".join((
+    r"(?:are you|is this|am i (?:talking|chatting|speaking) (?:to|with)|is it) (?:a |an |just a |"
+    r"only a )?(?:bot|robot|machine|ai|computer|real person|human|automated|chatbot)"
+    r"(?=$| or| right| lol| haha| huh| too| again)",
+    r"(?:is|are) (?:there )?(?:anyone|anybody|someone|somebody|any humans?|a human|a person)"
+    r"(?: actually| even| really)? (?:there|here|around|real|alive|awake|available|working|"
+    r"reading|listening|seeing|monitoring|on)",
 )) + r")(?![a-z0-9])")
 
 
@@ -160,3 +174,10 @@ def asks_for_a_person(text: str) -> bool:
     Simplified) asks for a person of the shop in one of the shapes of the module's
     docstring."""
     return bool(_ZH.search(text) or _EN.search(text))
+
+
+def may_ask_for_a_person(text: str) -> bool:
+    """Whether ``text`` (normalised) is a question a shop may answer itself but that
+    otherwise means "a person, please": is anyone there (有人吗, 你们客服在吗), are you a
+    bot (你是机器人吗, are you a bot)."""
+    return bool(_ZH_SOFT.search(text) or _EN_SOFT.search(text))
