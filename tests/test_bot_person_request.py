@@ -126,3 +126,16 @@ def test_bench_handoff_quick_prints_both_halves_and_the_baseline():
     assert "zh2 转人工 recognised by the rules alone" in figures
     got, total = map(int, figures["dev zh requests recognised (rules)"].split("/"))
     assert 0 < got <= total
+
+
+def test_what_else_a_request_says_is_kept_for_the_unanswered_questions_not_the_request(
+        backend):
+    backend.create("shops", {"key": "s", "name": "一店", "service_mode": "bot_first"})
+    backend.create("knowledge_entries", {"key": "ship", "shop": "s", "question": "多久发货",
+                                         "answer": "48小时内"})
+    for customer, text in (("c1", "叫你们店长出来"), ("c2", "退款的事一直说不清楚 找个人跟我说")):
+        backend.post_message("s", customer, "你好")  # the bot's chat (the bot notes its misses)
+        backend.post_message("s", customer, text)
+    questions = [g["question"] for g in backend.unanswered_questions(shop="s")]
+    assert any(q.startswith("退款的事一直说不清楚") for q in questions), questions
+    assert not any("店长" in q or "找个人" in q for q in questions), questions

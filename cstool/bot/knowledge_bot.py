@@ -44,7 +44,9 @@ from . import (
 )
 from . import actions as acts
 from .decision import is_handoff_request
+from .embeddings import to_simplified
 from .endpoint import EndpointConfig, endpoint_for
+from .person_request import asks_for_a_person, without_requests
 from .step import BotReply
 
 MEMORY_UNANSWERED = 10
@@ -300,6 +302,8 @@ class KnowledgeBot:
         # 1. a person, please
         if service.asks_for_human(q) or is_handoff_request(q, extra):
             rest = _strip_phrases(q, extra)
+            if asks_for_a_person(normalise(to_simplified(rest))):  # 找个人 of a complaint
+                rest = without_requests(normalise(to_simplified(rest)))
             record = rest if len(normalise(rest)) >= 4 else None
             if record is None and memory.last.get("action") == "answer":
                 record = memory.last.get("question")  # the answer did not help

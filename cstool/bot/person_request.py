@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["PROCESS_QUESTION", "asks_for_a_person", "may_ask_for_a_person"]
+__all__ = ["PROCESS_QUESTION", "asks_for_a_person", "may_ask_for_a_person", "without_requests"]
 
 #: not a request but a question about the process (do I have to talk to someone to close
 #: an account?): put before an English request's verb
@@ -181,3 +181,11 @@ def may_ask_for_a_person(text: str) -> bool:
     otherwise means "a person, please": is anyone there (有人吗, 你们客服在吗), are you a
     bot (你是机器人吗, are you a bot)."""
     return bool(_ZH_SOFT.search(text) or _EN_SOFT.search(text))
+
+
+def without_requests(text: str) -> str:
+    """``text`` (normalised) without the words of its requests for a person (退款的事说不清
+    找个人 → 退款的事说不清; 叫你们店长出来 → 出来): what else the customer said, for the
+    questions the bot could not answer."""
+    rest = _EN.sub(" ", _ZH.sub(" ", text))
+    return " ".join(rest.split())
