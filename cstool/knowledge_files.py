@@ -263,10 +263,10 @@ def _read_csv(text: str, source: str, default_shop: str | None) -> list[LineDict
     header = [_COLUMN_OF.get(h.casefold(), h) for h in given]
     unknown = [h for h in header if h not in FIELDS]
     if unknown:
-        raise InvalidInput(f"{source}:1: unknown column {unknown[0]!r} "
-                           f"(known: {', '.join(FIELDS)})",
+        known = f"{', '.join(FIELDS)}; {', '.join(COLUMN_NAMES[f][1] for f in FIELDS)}"
+        raise InvalidInput(f"{source}:1: unknown column {unknown[0]!r} (known: {known})",
                            key="kb_unknown_column", the_source=source, value=unknown[0],
-                           join=', '.join(FIELDS))
+                           join=known)
     if len(set(header)) != len(header):
         raise InvalidInput(f"{source}:1: a column is named twice",
                            key="kb_column_twice", the_source=source)

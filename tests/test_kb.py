@@ -181,7 +181,7 @@ def test_import_fills_in_the_default_shop_and_reads_stdin(cli):
      "dup.jsonl:2: knowledge_entries[1].key: duplicate key 'a' (also knowledge_entries[0])"),
     ("cols.csv", "key,question,answer,colour\na,q,x,red\n",
      "cols.csv:1: unknown column 'colour' (known: key, shop, question, similar, answer, "
-     "category, tags, enabled)"),
+     "category, tags, enabled; 编号, 店铺, 问题, 相似问题, 答案, 分类, 标签, 启用)"),
     ("short.csv", 'key,question,answer\na,q,x\nb,"two\nlines",y\nc,q\n',
      "short.csv:5: expected 3 columns, got 2"),
     ("flag.csv", "key,question,answer,enabled\na,q,x,maybe\n",
