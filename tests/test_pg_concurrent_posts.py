@@ -195,6 +195,7 @@ def test_a_new_customers_concurrent_posts_make_one_customer_and_one_chat(pg_url)
     served = serve(pg_url)
     try:
         assert _worker(served).beside >= 2  # posts run on several threads here
+        assert _worker(served).exclusive_group == 4  # and the first thread's groups capped
         answers = _in_threads(
             lambda i: _post(served.url, served.admin, "newbie", f"第{i}条：在吗", f"n{i}"), 12)
         assert all(r.status_code in (200, 201) for r in answers), [r.text for r in answers]

@@ -794,6 +794,41 @@ def test_waiting_calls_commit_together_and_a_failing_one_fails_alone(backend):
     assert "write" not in vars(backend.database)  # the Database has its own methods back
 
 
+def test_the_first_threads_groups_are_capped_when_asked(backend):
+    """With posts' threads beside it (PostgreSQL) the first thread's groups hold the write
+    lock exclusively: capped (``exclusive_group``) so that the posts take it between."""
+    import asyncio
+
+    from cstool.server.worker import EXCLUSIVE_GROUP_BESIDE_POSTS, StorageWorker
+
+    mall(backend)
+    assert StorageWorker(backend.database, beside=0).exclusive_group == 64  # SQLite: one writer
+    worker = StorageWorker(backend.database, exclusive_group=EXCLUSIVE_GROUP_BESIDE_POSTS)
+    sizes: list[int] = []
+    real = worker._run_group
+
+    def counting(group):
+        sizes.append(len(group))
+        return real(group)
+
+    worker._run_group = counting
+
+    async def main():
+        task = asyncio.ensure_future(worker.run(lambda: time.sleep(0.1)))
+        await asyncio.sleep(0.02)  # the rest queue meanwhile
+        calls = [worker.run(lambda i=i: backend.post_message("lf", f"g{i}", "你好"))
+                 for i in range(10)]
+        await task
+        return await asyncio.gather(*calls)
+
+    try:
+        results = asyncio.run(main())
+    finally:
+        worker.stop()
+    assert sizes == [4, 4, 2]
+    assert [r["conversation"]["customer"] for r in results] == [f"g{i}" for i in range(10)]
+
+
 def test_concurrent_requests_all_land(served):
     mall(served.backend)
     results: list[int] = []

@@ -51,6 +51,12 @@ from ..errors import StorageError
 from ..storage.errors import NeedsWriteLock
 
 MAX_GROUP = 64  # calls committed together at most
+# with posts' threads beside it, the first thread's group holds the write lock
+# exclusively while it runs (new chats, routing: several round trips each), and every
+# post waits for it: at most this many calls a group, so that the posts' groups take the
+# lock between them (bench_api_pg at load 2: p99 86-96 ms uncapped, 46-51 ms at 4, 71 ms
+# at 8, 42-55 ms at 1-2 with a lower rate; README, PostgreSQL figures)
+EXCLUSIVE_GROUP_BESIDE_POSTS = 4
 # posts' threads by default: one group fills (its look-ups read together) while another
 # commits; more only make the groups smaller, each commit waiting for the one before
 # (the event lock): measured slower here (README, PostgreSQL figures)
@@ -79,7 +85,10 @@ class StorageWorker:
 
     def __init__(self, database: Any, *, max_group: int = MAX_GROUP,
                  beside: int | None = None,
-                 prefetch: Callable[[list[tuple]], Any] | None = None):
+                 prefetch: Callable[[list[tuple]], Any] | None = None,
+                 exclusive_group: int | None = None):
+        """``exclusive_group``: calls at most in a group of the first thread (default:
+        ``max_group``, or :data:`EXCLUSIVE_GROUP_BESIDE_POSTS` with posts' threads)."""
         self.database = database
         self.max_group = max_group
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -88,6 +97,8 @@ class StorageWorker:
         self.shared_groups = 0  # commits of posts run beside others
         self.escalated = 0  # posts run again under the write lock
         self.beside = post_threads(database) if beside is None else beside
+        self.exclusive_group = exclusive_group or (
+            min(max_group, EXCLUSIVE_GROUP_BESIDE_POSTS) if self.beside else max_group)
         # reads a posts' group's look-ups together, from the posts' hints (see above)
         self.prefetch = prefetch if self.beside else None
         self.prefetched = 0  # posts whose look-up was read with their group's (figures)
@@ -134,7 +145,7 @@ class StorageWorker:
                 return
             group = [item]
             if not item[3]:
-                while len(group) < self.max_group:
+                while len(group) < self.exclusive_group:
                     try:
                         nxt = self._queue.get_nowait()
                     except queue.Empty:
