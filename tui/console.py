@@ -284,6 +284,8 @@ class ConsoleApp(NoticesMixin, MarksMixin, FilesMixin, ToolsMixin, App):
     def tick(self) -> None:
         """Every poll: redraw waiting times; renew my presence in the open chat; reload
         when the event log moved."""
+        if not self.query(ChatList):  # the desk is not built yet, or the app is quitting
+            return
         self._show_hours()
         self.presence_tick()
         if self.desk is not None:
@@ -377,6 +379,8 @@ class ConsoleApp(NoticesMixin, MarksMixin, FilesMixin, ToolsMixin, App):
     def _show(self, desk: dict, wanted: int | None, current: int | None, readonly: bool,
               conv: dict | None, ctx: dict | None, suggestions: list[dict],
               gone: dict[int, str]) -> None:
+        if not self.query(ChatList):  # a read that ends while the app quits
+            return
         if wanted != self.current:
             # The agent moved to another chat while this was read: the read that follows
             # shows it (and tells of chats that came or left); only the chat list is new.
