@@ -302,8 +302,9 @@ class KnowledgeBot:
         # 1. a person, please
         if service.asks_for_human(q) or is_handoff_request(q, extra):
             rest = _strip_phrases(q, extra)
-            if asks_for_a_person(normalise(to_simplified(rest))):  # 找个人 of a complaint
-                rest = without_requests(normalise(to_simplified(rest)))
+            plain = normalise(to_simplified(rest))
+            if asks_for_a_person(plain):  # 找个人 of a complaint
+                rest = without_requests(plain)
             record = rest if len(normalise(rest)) >= 4 else None
             if record is None and memory.last.get("action") == "answer":
                 record = memory.last.get("question")  # the answer did not help
